@@ -1,0 +1,221 @@
+//! Command line and settings (DESIGN.md §6.1). Every `serve` flag has an environment variable
+//! and a config-file key; flags win over the environment, the environment over the file, and the
+//! file over the documented defaults. Raw input (`ServeArgs`, `FileConfig`) and the resolved
+//! `Settings` are separate types, so nothing downstream sees an unresolved option.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::http::Limits;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
+pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
+
+#[derive(Debug, Parser)]
+#[command(name = "jiangcheng", version, about = "Joint incentive and punishment (联合奖惩) decision service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Validate and compile a rule set; print every problem as file:line: message.
+    Check(CheckArgs),
+    /// Write a synthetic population of valid identifiers and list entries (JSON Lines).
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "JC_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Rule-set folder [default: rulesets/qiqihar].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
+    /// List source: a JSON Lines file [default: rulesets/qiqihar/demo-lists.jsonl].
+    #[arg(long, env = "JC_LISTS")]
+    pub lists: Option<String>,
+    /// A TOML config file with any of these settings as keys (listen, rules, lists, …).
+    #[arg(long, env = "JC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// HTTP worker threads [default: the cores this process may use].
+    #[arg(long, env = "JC_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest request body in bytes [default: 2097152].
+    #[arg(long, env = "JC_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most subjects in one batch call [default: 10000].
+    #[arg(long, env = "JC_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Log format [default: text].
+    #[arg(long, env = "JC_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter in tracing's EnvFilter syntax [default: info].
+    #[arg(long, env = "JC_LOG")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rule-set folder.
+    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
+    pub rules: PathBuf,
+    /// Also validate this list file against the rule set.
+    #[arg(long)]
+    pub lists: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Size of the population.
+    #[arg(long)]
+    pub subjects: u64,
+    /// Share of the population that is listed.
+    #[arg(long, default_value_t = 1.0)]
+    pub listed_ratio: f64,
+    /// Seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the entries (JSON Lines).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write every population member's identifier here (`id<TAB>listed`), for load tests.
+    #[arg(long)]
+    pub population: Option<PathBuf>,
+    /// Rule set whose lists the entries go on.
+    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
+    pub rules: PathBuf,
+}
+
+/// The config file: the same settings as the flags, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub rules: Option<PathBuf>,
+    pub lists: Option<String>,
+    pub workers: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub log_format: Option<LogFormat>,
+    pub log: Option<String>,
+}
+
+/// Resolved settings of `serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub rules: PathBuf,
+    pub lists: PathBuf,
+    pub workers: usize,
+    pub limits: Limits,
+    pub log_format: LogFormat,
+    pub log: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("list source `{0}`: only JSON Lines files are supported as a list source")]
+    UnsupportedSource(String),
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+}
+
+impl ServeArgs {
+    /// Applies the config file (if any) under the flags and environment, then the defaults.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        let lists = self.lists.or(file.lists).unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+        if lists.contains("://") {
+            return Err(ConfigError::UnsupportedSource(lists));
+        }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
+            max_batch: self.max_batch.or(file.max_batch).unwrap_or(defaults.max_batch),
+        };
+        let workers = self
+            .workers
+            .or(file.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        for (name, value) in [("workers", workers), ("max_body_bytes", limits.max_body_bytes), ("max_batch", limits.max_batch)] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        Ok(Settings {
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("valid default address"))),
+            rules: self.rules.or(file.rules).unwrap_or_else(|| DEFAULT_RULES.into()),
+            lists: PathBuf::from(lists),
+            workers,
+            limits,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse { path: path.to_path_buf(), message: err.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nmax_batch = 50\nworkers = 3\n").unwrap();
+        let args = ServeArgs { config: Some(path), workers: Some(1), ..ServeArgs::default() };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(settings.limits.max_batch, 50);
+        assert_eq!(settings.workers, 1);
+        assert_eq!(settings.rules, PathBuf::from(DEFAULT_RULES));
+        assert_eq!(settings.limits.max_body_bytes, Limits::default().max_body_bytes);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        let err = ServeArgs { config: Some(path), ..ServeArgs::default() }.resolve().unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn a_url_list_source_is_refused() {
+        let args = ServeArgs { lists: Some("redis://127.0.0.1:6379".into()), ..ServeArgs::default() };
+        assert!(matches!(args.resolve(), Err(ConfigError::UnsupportedSource(_))));
+    }
+}

@@ -1,0 +1,29 @@
+//! Many subjects, one matter, one instant: what single calls would return, item by item
+//! (invariant 11), spread over rayon's threads once the batch is large enough to pay for it.
+
+use rayon::prelude::*;
+
+use super::{decide, DecideError, Decision};
+use crate::ident::SubjectId;
+use crate::lists::ListIndex;
+use crate::ruleset::{MatterId, RuleSet};
+use crate::timestamp::Timestamp;
+
+/// Below this many subjects a batch runs on the calling thread: splitting costs more than it saves.
+pub const PARALLEL_THRESHOLD: usize = 64;
+
+/// Decides every subject; `None` items (identifiers that did not parse) stay `None`.
+pub fn decide_many<'s>(
+    rules: &'s RuleSet,
+    lists: &'s ListIndex,
+    subjects: &[Option<SubjectId>],
+    matter: MatterId,
+    at: Timestamp,
+) -> Vec<Option<Result<Decision<'s>, DecideError>>> {
+    let one = |subject: &Option<SubjectId>| subject.as_ref().map(|s| decide(rules, lists, s, matter, at));
+    if subjects.len() < PARALLEL_THRESHOLD {
+        subjects.iter().map(one).collect()
+    } else {
+        subjects.par_iter().with_min_len(PARALLEL_THRESHOLD / 2).map(one).collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! The decision: a pure function of (compiled rules, list index, subject, matter, instant).
+//!
+//! No I/O, no clock, no locks: `at` is passed in, and everything the engine returns borrows
+//! from the rules and lists it was given, so explaining a decision costs no copies.
+
+mod batch;
+
+pub use batch::{decide_many, PARALLEL_THRESHOLD};
+
+use crate::ident::{CheckOutcome, IdType, SubjectId};
+use crate::lists::{Dispute, Entry, ListIndex};
+use crate::ruleset::{
+    Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
+    TopicDef,
+};
+use crate::timestamp::Timestamp;
+
+/// The answer to "may this subject proceed with this matter?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Allow,
+    Flag,
+    Block,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Allow, Outcome::Flag, Outcome::Block];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Flag => "flag",
+            Outcome::Block => "block",
+        }
+    }
+}
+
+/// One measure that applies, and everything needed to explain it.
+#[derive(Debug, Clone)]
+pub struct Reason<'s> {
+    pub topic: &'s TopicDef,
+    pub list: &'s ListDef,
+    pub measure: &'s MeasureDef,
+    pub entry: &'s Entry,
+    /// The effect after the dispute policy (a downgraded block reads `flag`).
+    pub effect: Effect,
+    /// Set when the subject is not the listed one but a person named in the entry.
+    pub via: Option<Role>,
+    /// The rule set's dispute policy turned this reason's `block` into `flag`.
+    pub downgraded: bool,
+}
+
+impl Reason<'_> {
+    pub fn under_dispute(&self) -> bool {
+        self.entry.dispute == Dispute::UnderReview
+    }
+}
+
+/// A warning about the request's identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// The USCC fails its check character; it was looked up exactly as given.
+    UsccCheckMismatch { expected: char },
+    /// The resident ID fails its check digit but is on a list, so it was evaluated.
+    IdCheckMismatch { expected: char },
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision<'s> {
+    pub outcome: Outcome,
+    /// Most severe first, then by topic, measure and entry.
+    pub reasons: Vec<Reason<'s>>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Why no decision could be made for a well-formed identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    #[error("the resident ID fails its check digit (expected `{expected}`) and is on no list")]
+    IdCheckMismatch { expected: char },
+}
+
+/// Decides one subject in one matter at instant `at` (DESIGN.md §5, invariants 7–12).
+pub fn decide<'s>(
+    rules: &'s RuleSet,
+    lists: &'s ListIndex,
+    subject: &SubjectId,
+    matter: MatterId,
+    at: Timestamp,
+) -> Result<Decision<'s>, DecideError> {
+    let warnings: Vec<Warning> = check_identifier(lists, subject)?.into_iter().collect();
+
+    let mut reasons = Vec::new();
+    let mut punished = false;
+    let mut collect = |entry: &'s Entry, via: Option<Role>| {
+        // Invariant 8: entries not in force never count.
+        if !entry.in_force(at) {
+            return;
+        }
+        let list = rules.list(entry.list);
+        for app in rules.applications(matter, entry.list) {
+            if !applies(app, entry, via) {
+                continue;
+            }
+            punished |= list.serious;
+            let downgraded = app.effect == Effect::Block
+                && entry.dispute == Dispute::UnderReview
+                && rules.dispute_policy == DisputePolicy::Downgrade;
+            reasons.push(Reason {
+                topic: rules.topic(app.topic),
+                list,
+                measure: rules.measure(app.measure),
+                entry,
+                effect: if downgraded { Effect::Flag } else { app.effect },
+                via,
+                downgraded,
+            });
+        }
+    };
+    for entry in lists.entries_of(subject.key()) {
+        collect(entry, None);
+    }
+    for (entry, person) in lists.naming(subject.key()) {
+        collect(entry, Some(person.role));
+    }
+
+    // Invariant 10: punishment from a serious list in this matter suppresses incentives.
+    if punished {
+        reasons.retain(|r| r.effect != Effect::Reward);
+    }
+    reasons.sort_by(|a, b| {
+        (a.effect, &a.topic.code, &a.measure.code, &a.entry.entry_id)
+            .cmp(&(b.effect, &b.topic.code, &b.measure.code, &b.entry.entry_id))
+    });
+    Ok(Decision { outcome: outcome_of(&reasons), reasons, warnings })
+}
+
+/// What a failed check character means for a lookup (DESIGN.md §2): a USCC is looked up as
+/// given, with a warning; a resident ID only if that exact ID is listed.
+pub fn check_identifier(lists: &ListIndex, subject: &SubjectId) -> Result<Option<Warning>, DecideError> {
+    let CheckOutcome::Mismatch { expected } = subject.check() else {
+        return Ok(None);
+    };
+    match subject.id_type() {
+        IdType::Uscc => Ok(Some(Warning::UsccCheckMismatch { expected })),
+        IdType::ResidentId if lists.knows(subject.key()) => Ok(Some(Warning::IdCheckMismatch { expected })),
+        // A mistyped ID must not silently match nobody.
+        IdType::ResidentId => Err(DecideError::IdCheckMismatch { expected }),
+    }
+}
+
+/// Whether an application counts for this entry: the listed subject itself, or a named person
+/// the measure extends to; and, on scored lists, only at or above the topic's level.
+fn applies(app: &Application, entry: &Entry, via: Option<Role>) -> bool {
+    let reaches = match via {
+        None => true,
+        Some(role) => app.person_roles.contains(role),
+    };
+    let scores = match (app.min_score_level, entry.score) {
+        (None, _) => true,
+        (Some(min), Some(score)) => ScoreLevel::of(score) >= min,
+        (Some(_), None) => false,
+    };
+    reaches && scores
+}
+
+/// Invariant 9, one arm per case.
+fn outcome_of(reasons: &[Reason<'_>]) -> Outcome {
+    // Reasons are sorted most severe first, so the first one decides.
+    match reasons.first().map(|r| r.effect) {
+        // Any block blocks.
+        Some(Effect::Block) => Outcome::Block,
+        // No block, but something to check by hand.
+        Some(Effect::Flag) => Outcome::Flag,
+        // Only information or incentives, or nothing at all (invariant 7).
+        Some(Effect::Inform | Effect::Reward) | None => Outcome::Allow,
+    }
+}

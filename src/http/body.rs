@@ -1,0 +1,157 @@
+//! Request bodies: media type, size limit and simd-json parsing, then field-by-field extraction
+//! that names every bad field in the problem it returns.
+
+use std::cell::RefCell;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use simd_json::prelude::*;
+use simd_json::{BorrowedValue, Buffers, ValueType};
+
+use super::problem::{ApiError, FieldError};
+
+pub type Object<'v> = simd_json::value::borrowed::Object<'v>;
+
+thread_local! {
+    /// simd-json's scratch buffers, reused per worker thread (allocating them per call costs
+    /// several times the parse itself).
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Checks the media type and reads the body, refusing more than `limit` bytes.
+pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        let shown = if content_type.is_empty() { "(none)" } else { content_type };
+        return Err(ApiError::UnsupportedMediaType(shown.to_owned()));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| ApiError::InvalidJson(format!("the body could not be read: {err}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses JSON in place (simd-json rewrites the buffer to unescape strings).
+pub fn parse(body: &mut [u8]) -> Result<BorrowedValue<'_>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("the body is empty".into()));
+    }
+    BUFFERS
+        .with(|buffers| simd_json::to_borrowed_value_with_buffers(body, &mut buffers.borrow_mut()))
+        .map_err(|err| ApiError::InvalidJson(format!("{:?} at byte {}", err.error(), err.index())))
+}
+
+/// The JSON type of a value, as a person reading the API would name it.
+fn type_name(value: &BorrowedValue<'_>) -> &'static str {
+    match value.value_type() {
+        ValueType::Null => "null",
+        ValueType::Bool => "a boolean",
+        ValueType::String => "a string",
+        ValueType::Array => "an array",
+        ValueType::Object => "an object",
+        _ => "a number",
+    }
+}
+
+/// The top-level object of a body.
+pub fn root<'a, 'v>(value: &'a BorrowedValue<'v>) -> Result<&'a Object<'v>, ApiError> {
+    value.as_object().ok_or_else(|| {
+        ApiError::InvalidRequest(vec![FieldError::new("(body)", format!("must be an object, not {}", type_name(value)))])
+    })
+}
+
+/// Collects field errors while a request is read, so one answer names every bad field.
+#[derive(Default)]
+pub struct Fields {
+    pub errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// An optional string member; a member of another type is an error.
+    pub fn opt_str<'a>(&mut self, object: &'a Object<'_>, key: &str, path: &str) -> Option<&'a str> {
+        match object.get(key) {
+            None => None,
+            Some(value) if value.is_null() => None,
+            Some(value) => match value.as_str() {
+                Some(text) => Some(text),
+                None => {
+                    self.push(path, format!("must be a string, not {}", type_name(value)));
+                    None
+                }
+            },
+        }
+    }
+
+    /// A required string member.
+    pub fn str<'a>(&mut self, object: &'a Object<'_>, key: &str, path: &str) -> Option<&'a str> {
+        if object.get(key).is_none_or(|v| v.is_null()) {
+            self.push(path, "is required");
+            return None;
+        }
+        self.opt_str(object, key, path)
+    }
+
+    /// A required object member.
+    pub fn object<'a, 'v>(&mut self, object: &'a Object<'v>, key: &str, path: &str) -> Option<&'a Object<'v>> {
+        match object.get(key) {
+            None => {
+                self.push(path, "is required");
+                None
+            }
+            Some(value) => value.as_object().or_else(|| {
+                self.push(path, format!("must be an object, not {}", type_name(value)));
+                None
+            }),
+        }
+    }
+
+    /// A required array member.
+    pub fn array<'a, 'v>(&mut self, object: &'a Object<'v>, key: &str, path: &str) -> Option<&'a [BorrowedValue<'v>]> {
+        match object.get(key) {
+            None => {
+                self.push(path, "is required");
+                None
+            }
+            Some(value) => match value.as_array() {
+                Some(items) => Some(items.as_slice()),
+                None => {
+                    self.push(path, format!("must be an array, not {}", type_name(value)));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Ends extraction: the errors as one problem, if any.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(self.errors))
+        }
+    }
+}
+
+/// Describes an array element's type for an error about it.
+pub fn element_type(value: &BorrowedValue<'_>) -> &'static str {
+    type_name(value)
+}

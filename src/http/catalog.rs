@@ -1,0 +1,105 @@
+//! `GET /v1/matters`, `/v1/topics`, `/v1/lists`: the compiled catalogues, with counts.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::problem::ApiError;
+use super::view::RuleSetView;
+use super::AppState;
+use crate::ruleset::{ListDef, MatterDef, MeasureDef, TopicDef};
+
+#[derive(Serialize)]
+struct Catalog<'a, T: Serialize> {
+    ruleset: RuleSetView<'a>,
+    count: usize,
+    #[serde(flatten)]
+    items: T,
+}
+
+#[derive(Serialize)]
+struct MatterView<'a> {
+    #[serde(flatten)]
+    matter: &'a MatterDef,
+    /// Measures that apply in this matter.
+    measures: usize,
+}
+
+pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.snapshot()?;
+    let rules = &snapshot.rules;
+    let matters: Vec<MatterView<'_>> = rules
+        .matters()
+        .map(|(_, matter)| MatterView {
+            matter,
+            measures: rules.measures().iter().filter(|m| m.matters.contains(&matter.code)).count(),
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Items<'a> {
+        matters: Vec<MatterView<'a>>,
+    }
+    Ok(HttpResponse::Ok().json(Catalog { ruleset: RuleSetView::of(&snapshot), count: matters.len(), items: Items { matters } }))
+}
+
+#[derive(Serialize)]
+struct TopicView<'a> {
+    #[serde(flatten)]
+    topic: &'a TopicDef,
+    measure_details: Vec<&'a MeasureDef>,
+}
+
+pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.snapshot()?;
+    let rules = &snapshot.rules;
+    let (incentive, penalty) = rules.topic_counts();
+    let topics: Vec<TopicView<'_>> = rules
+        .topics()
+        .iter()
+        .map(|topic| TopicView {
+            topic,
+            measure_details: topic
+                .measures
+                .iter()
+                .filter_map(|code| rules.measures().iter().find(|m| &m.code == code))
+                .collect(),
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Items<'a> {
+        incentive: usize,
+        penalty: usize,
+        topics: Vec<TopicView<'a>>,
+    }
+    Ok(HttpResponse::Ok().json(Catalog {
+        ruleset: RuleSetView::of(&snapshot),
+        count: topics.len(),
+        items: Items { incentive, penalty, topics },
+    }))
+}
+
+#[derive(Serialize)]
+struct ListView<'a> {
+    #[serde(flatten)]
+    list: &'a ListDef,
+    /// Entries held (in force or not).
+    entries: usize,
+}
+
+pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.snapshot()?;
+    let lists: Vec<ListView<'_>> = snapshot
+        .rules
+        .lists()
+        .map(|(id, list)| ListView { list, entries: snapshot.lists.count(id) })
+        .collect();
+    #[derive(Serialize)]
+    struct Items<'a> {
+        lists_version: u64,
+        lists: Vec<ListView<'a>>,
+    }
+    Ok(HttpResponse::Ok().json(Catalog {
+        ruleset: RuleSetView::of(&snapshot),
+        count: lists.len(),
+        items: Items { lists_version: snapshot.lists_version, lists },
+    }))
+}

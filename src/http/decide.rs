@@ -1,0 +1,378 @@
+//! `POST /v1/decide` and `POST /v1/decide/batch`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use simd_json::prelude::*;
+
+use super::body::{self, Fields, Object};
+use super::problem::{ApiError, FieldError, ItemError};
+use super::view::{subject_view, RuleSetView, SubjectView};
+use super::AppState;
+use crate::engine::{self, DecideError, Decision, Outcome, Reason, Warning};
+use crate::ident::{self, IdType, SubjectId};
+use crate::ruleset::MatterId;
+use crate::snapshot::Snapshot;
+use crate::timestamp::Timestamp;
+
+/// Longest `department` and `case_ref` accepted (they are recorded, not interpreted).
+const MAX_LABEL_LEN: usize = 128;
+
+/// What every decision of one request shares.
+struct Context {
+    matter: MatterId,
+    at: Timestamp,
+    department: Option<String>,
+    case_ref: Option<String>,
+}
+
+pub async fn decide(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let snapshot = state.snapshot()?;
+    let value = body::parse(&mut body)?;
+    let root = body::root(&value)?;
+    let mut fields = Fields::default();
+    let subject = fields.object(root, "subject", "subject").and_then(|s| read_subject(&mut fields, s, "subject"));
+    let context = read_context(&mut fields, root, &snapshot);
+    if let Some(Err(bad_id)) = &subject {
+        if !fields.errors.is_empty() {
+            fields.errors.push(bad_id.clone());
+        }
+    }
+    fields.finish()?;
+    let (Some(subject), Some(context)) = (subject, context) else {
+        unreachable!("fields.finish() refuses a request with a missing part")
+    };
+    let subject = subject.map_err(ApiError::InvalidSubjectId)?;
+    let context = context?;
+
+    let decision = engine::decide(&snapshot.rules, &snapshot.lists, &subject, context.matter, context.at)
+        .map_err(|err| check_mismatch_error(err, "subject.id"))?;
+    state.count_decision(&snapshot, context.matter, decision.outcome, 1);
+    let view = decision_view(&snapshot, &context, &subject, &decision);
+    let body = serde_json::to_vec(&view).map_err(|err| ApiError::Internal(err.to_string()))?;
+    Ok(json_body(body))
+}
+
+pub async fn decide_batch(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let snapshot = state.snapshot()?;
+    let value = body::parse(&mut body)?;
+    let root = body::root(&value)?;
+    let mut fields = Fields::default();
+    let subjects = fields.array(root, "subjects", "subjects");
+    let context = read_context(&mut fields, root, &snapshot);
+    if let Some(items) = subjects {
+        if items.is_empty() {
+            fields.push("subjects", "must hold at least one subject");
+        }
+        if items.len() > state.limits.max_batch {
+            return Err(ApiError::BatchTooLarge { got: items.len(), limit: state.limits.max_batch });
+        }
+    }
+    fields.finish()?;
+    let (Some(items), Some(context)) = (subjects, context) else {
+        unreachable!("fields.finish() refuses a request with a missing part")
+    };
+    let context = context?;
+    let subjects: Vec<Result<SubjectId, ApiError>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = format!("subjects[{i}]");
+            let object = item.as_object().ok_or_else(|| {
+                ApiError::InvalidRequest(vec![FieldError::new(&path, format!("must be an object, not {}", body::element_type(item)))])
+            })?;
+            let mut fields = Fields::default();
+            let subject = read_subject(&mut fields, object, &path);
+            fields.finish()?;
+            match subject {
+                Some(parsed) => parsed.map_err(ApiError::InvalidSubjectId),
+                None => unreachable!("fields.finish() refuses a subject without an id"),
+            }
+        })
+        .collect();
+    drop(value);
+
+    let body = if subjects.len() < engine::PARALLEL_THRESHOLD {
+        batch_body(&state, &snapshot, &context, &subjects)
+    } else {
+        // Large batches leave the actix worker free: decide and serialise on rayon's threads.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let worker_state = state.clone();
+        rayon::spawn(move || {
+            let _ = tx.send(batch_body(&worker_state, &snapshot, &context, &subjects));
+        });
+        rx.await.map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
+    };
+    Ok(json_body(body?))
+}
+
+/// Decides a parsed batch and serialises the answer.
+fn batch_body(
+    state: &AppState,
+    snapshot: &Snapshot,
+    context: &Context,
+    subjects: &[Result<SubjectId, ApiError>],
+) -> Result<Vec<u8>, ApiError> {
+    let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
+    let decisions = engine::decide_many(&snapshot.rules, &snapshot.lists, &ids, context.matter, context.at);
+    let mut summary = Summary::default();
+    let results: Vec<BatchItem<'_>> = subjects
+        .iter()
+        .zip(decisions)
+        .enumerate()
+        .map(|(index, (subject, decision))| {
+            let field = format!("subjects[{index}].id");
+            let outcome = match (subject, decision) {
+                (Ok(subject), Some(Ok(decision))) => Ok((subject, decision)),
+                (_, Some(Err(err))) => Err(check_mismatch_error(err, &field)),
+                (Err(err), _) => Err(relocate(err, &field)),
+                (Ok(_), None) => Err(ApiError::Internal("a parsed subject was not decided".into())),
+            };
+            match outcome {
+                Ok((subject, decision)) => {
+                    summary.add(decision.outcome);
+                    BatchItem::Decided(decision_view(snapshot, context, subject, &decision))
+                }
+                Err(err) => {
+                    summary.invalid += 1;
+                    BatchItem::Invalid { index, error: err.to_item_error() }
+                }
+            }
+        })
+        .collect();
+    for (outcome, count) in [(Outcome::Allow, summary.allow), (Outcome::Flag, summary.flag), (Outcome::Block, summary.block)] {
+        state.count_decision(snapshot, context.matter, outcome, count);
+    }
+    serde_json::to_vec(&BatchView {
+        results,
+        summary,
+        ruleset: RuleSetView::of(snapshot),
+        lists_version: snapshot.lists_version,
+        evaluated_at: context.at.to_string(),
+    })
+    .map_err(|err| ApiError::Internal(err.to_string()))
+}
+
+/// Reads `{"id": …, "id_type": …}`: `None` when a structural problem was pushed to `fields`,
+/// `Some(Err)` when the identifier itself is malformed.
+fn read_subject(fields: &mut Fields, subject: &Object<'_>, path: &str) -> Option<Result<SubjectId, FieldError>> {
+    let id_path = format!("{path}.id");
+    let type_path = format!("{path}.id_type");
+    let id = fields.str(subject, "id", &id_path);
+    let id_type = fields.opt_str(subject, "id_type", &type_path).and_then(|t| match t.parse::<IdType>() {
+        Ok(id_type) => Some(id_type),
+        Err(_) => {
+            fields.push(&type_path, format!("must be `uscc` or `resident_id`, not `{t}`"));
+            None
+        }
+    });
+    let id = id?;
+    let parsed = match id_type {
+        Some(id_type) => ident::parse_as(id, id_type),
+        None => ident::parse(id),
+    };
+    Some(parsed.map_err(|err| FieldError::new(id_path, err.to_string())))
+}
+
+/// Reads `matter`, `as_of`, `department` and `case_ref`; an unknown matter is a 422, not a 400.
+fn read_context(fields: &mut Fields, root: &Object<'_>, snapshot: &Snapshot) -> Option<Result<Context, ApiError>> {
+    let matter = fields.str(root, "matter", "matter");
+    let as_of = fields.opt_str(root, "as_of", "as_of").and_then(|text| match Timestamp::parse(text) {
+        Ok(at) => Some(at),
+        Err(err) => {
+            fields.push("as_of", err.to_string());
+            None
+        }
+    });
+    let mut label = |key: &str| {
+        let text = fields.opt_str(root, key, key)?;
+        if text.len() > MAX_LABEL_LEN {
+            fields.push(key, format!("is longer than {MAX_LABEL_LEN} bytes"));
+            return None;
+        }
+        Some(text.to_owned())
+    };
+    let department = label("department");
+    let case_ref = label("case_ref");
+    let matter = matter?;
+    Some(match snapshot.rules.matter_id(matter) {
+        Some(matter) => Ok(Context { matter, at: as_of.unwrap_or_else(Timestamp::now), department, case_ref }),
+        None => Err(ApiError::UnknownMatter(matter.to_owned())),
+    })
+}
+
+fn check_mismatch_error(err: DecideError, field: &str) -> ApiError {
+    ApiError::IdCheckMismatch(FieldError::new(field, err.to_string()))
+}
+
+/// Re-points a batch item's error at the item's `id` field.
+fn relocate(err: &ApiError, field: &str) -> ApiError {
+    match err {
+        ApiError::InvalidSubjectId(e) => ApiError::InvalidSubjectId(FieldError::new(field, &e.message)),
+        ApiError::InvalidRequest(errors) => ApiError::InvalidRequest(errors.clone()),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn json_body(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(body)
+}
+
+// === response views ===
+
+#[derive(Serialize)]
+struct DecisionView<'a> {
+    decision_id: String,
+    decision: &'static str,
+    subject: SubjectView,
+    matter: &'a str,
+    reasons: Vec<ReasonView<'a>>,
+    warnings: Vec<WarningView>,
+    ruleset: RuleSetView<'a>,
+    lists_version: u64,
+    evaluated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    department: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_ref: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReasonView<'a> {
+    topic: &'a str,
+    list: &'a str,
+    entry_id: &'a str,
+    measure: &'a str,
+    measure_name: &'a str,
+    effect: &'static str,
+    category: u8,
+    legal_basis: &'a str,
+    department: &'a str,
+    text: &'a str,
+    via: Option<ViaView<'a>>,
+    warnings: Vec<WarningView>,
+}
+
+/// The listed entry through which a named person is reached.
+#[derive(Serialize)]
+struct ViaView<'a> {
+    entry_id: &'a str,
+    role: &'static str,
+    subject_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(super) struct WarningView {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<char>,
+}
+
+impl WarningView {
+    pub(super) fn of(warning: &Warning) -> WarningView {
+        match *warning {
+            Warning::UsccCheckMismatch { expected } => WarningView {
+                code: "uscc_check_mismatch",
+                message: format!("the check character fails (expected `{expected}`); looked up exactly as given"),
+                expected: Some(expected),
+            },
+            Warning::IdCheckMismatch { expected } => WarningView {
+                code: "id_check_mismatch",
+                message: format!("the check digit fails (expected `{expected}`); evaluated because this exact ID is listed"),
+                expected: Some(expected),
+            },
+        }
+    }
+}
+
+fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
+    let mut warnings = Vec::new();
+    if reason.under_dispute() {
+        let message = if reason.downgraded {
+            "the entry is under dispute review; the rule set's dispute policy turned its block into a flag"
+        } else {
+            "the entry is under dispute review"
+        };
+        warnings.push(WarningView { code: "entry_under_dispute", message: message.into(), expected: None });
+    }
+    if reason.entry.dispute == crate::lists::Dispute::Upheld {
+        warnings.push(WarningView {
+            code: "entry_dispute_upheld",
+            message: "an objection to this entry was upheld; the designating body has yet to correct it".into(),
+            expected: None,
+        });
+    }
+    ReasonView {
+        topic: &reason.topic.code,
+        list: &reason.list.code,
+        entry_id: &reason.entry.entry_id,
+        measure: &reason.measure.code,
+        measure_name: &reason.measure.name,
+        effect: reason.effect.as_str(),
+        category: reason.measure.category.into(),
+        legal_basis: &reason.measure.legal_basis,
+        department: &reason.measure.department,
+        text: &reason.measure.text,
+        via: reason.via.map(|role| ViaView {
+            entry_id: &reason.entry.entry_id,
+            role: role.as_str(),
+            subject_id: reason.entry.subject.to_id_string(),
+            subject_name: reason.entry.subject_name.as_deref(),
+        }),
+        warnings,
+    }
+}
+
+fn decision_view<'a>(snapshot: &'a Snapshot, context: &'a Context, subject: &SubjectId, decision: &Decision<'a>) -> DecisionView<'a> {
+    DecisionView {
+        decision_id: uuid::Uuid::now_v7().to_string(),
+        decision: decision.outcome.as_str(),
+        subject: subject_view(subject),
+        matter: &snapshot.rules.matter(context.matter).code,
+        reasons: decision.reasons.iter().map(reason_view).collect(),
+        warnings: decision.warnings.iter().map(WarningView::of).collect(),
+        ruleset: RuleSetView::of(snapshot),
+        lists_version: snapshot.lists_version,
+        evaluated_at: context.at.to_string(),
+        department: context.department.as_deref(),
+        case_ref: context.case_ref.as_deref(),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum BatchItem<'a> {
+    Decided(DecisionView<'a>),
+    Invalid { index: usize, error: ItemError },
+}
+
+#[derive(Default, Serialize)]
+struct Summary {
+    allow: u64,
+    flag: u64,
+    block: u64,
+    invalid: u64,
+}
+
+impl Summary {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Allow => self.allow += 1,
+            Outcome::Flag => self.flag += 1,
+            Outcome::Block => self.block += 1,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BatchView<'a> {
+    results: Vec<BatchItem<'a>>,
+    summary: Summary,
+    ruleset: RuleSetView<'a>,
+    lists_version: u64,
+    evaluated_at: String,
+}

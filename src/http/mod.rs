@@ -1,0 +1,152 @@
+//! The HTTP API v1 (DESIGN.md §6) on actix-web: routes, shared state, the metrics middleware
+//! and the server factory, which takes an already bound listener so tests can use port 0.
+
+mod body;
+mod catalog;
+mod decide;
+mod problem;
+mod status;
+mod subjects;
+mod view;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service, ServiceRequest};
+use actix_web::{web, App, HttpServer};
+
+pub use problem::{ApiError, FieldError};
+
+use crate::engine::Outcome;
+use crate::metrics::Metrics;
+use crate::ruleset::MatterId;
+use crate::snapshot::{Snapshot, Store};
+use crate::timestamp::Timestamp;
+
+/// Request limits (DESIGN.md §6): bodies and batches past them get 413.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_body_bytes: 2 * 1024 * 1024, max_batch: 10_000 }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub limits: Limits,
+    pub started_at: Timestamp,
+}
+
+impl AppState {
+    pub fn new(store: Store, limits: Limits) -> AppState {
+        AppState { store, metrics: Metrics::new(), limits, started_at: Timestamp::now() }
+    }
+
+    /// The snapshot to serve from, or 503 while none has loaded.
+    fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
+        self.store.current().ok_or_else(|| {
+            let reason = self
+                .store
+                .report()
+                .last_error
+                .unwrap_or_else(|| "the rule set and lists are still loading".into());
+            ApiError::NotReady(reason)
+        })
+    }
+
+    fn count_decision(&self, snapshot: &Snapshot, matter: MatterId, outcome: Outcome, count: u64) {
+        if count > 0 {
+            let matter = snapshot.rules.matter(matter).code.as_str();
+            self.metrics.decisions.with_label_values(&[matter, outcome.as_str()]).inc_by(count);
+        }
+    }
+
+    /// Reloads rules and lists off the request path and publishes the result.
+    pub fn reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
+        let result = self.store.reload();
+        self.metrics.reload_result(result.is_ok()).inc();
+        if let Ok(snapshot) = &result {
+            self.metrics.observe_snapshot(snapshot);
+        }
+        result
+    }
+}
+
+/// Mounts every route of the API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) });
+    cfg.service(web::resource("/v1/decide").route(web::post().to(decide::decide)).default_service(not_allowed()))
+        .service(web::resource("/v1/decide/batch").route(web::post().to(decide::decide_batch)).default_service(not_allowed()))
+        .service(web::resource("/v1/subjects/{id}").route(web::get().to(subjects::profile)).default_service(not_allowed()))
+        .service(web::resource("/v1/matters").route(web::get().to(catalog::matters)).default_service(not_allowed()))
+        .service(web::resource("/v1/topics").route(web::get().to(catalog::topics)).default_service(not_allowed()))
+        .service(web::resource("/v1/lists").route(web::get().to(catalog::lists)).default_service(not_allowed()))
+        .service(web::resource("/v1/status").route(web::get().to(status::status)).default_service(not_allowed()))
+        .service(web::resource("/healthz").route(web::get().to(status::healthz)).default_service(not_allowed()))
+        .service(web::resource("/readyz").route(web::get().to(status::readyz)).default_service(not_allowed()))
+        .service(web::resource("/metrics").route(web::get().to(status::metrics)).default_service(not_allowed()))
+        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
+}
+
+/// One request being counted and timed, by route template (never the raw path, which may hold
+/// an identifier).
+struct Observation {
+    route: String,
+    method: actix_web::http::Method,
+    state: Option<web::Data<AppState>>,
+    started: Instant,
+}
+
+impl Observation {
+    fn start(req: &ServiceRequest) -> Observation {
+        Observation {
+            route: req.match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+            method: req.method().clone(),
+            state: req.app_data::<web::Data<AppState>>().cloned(),
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(self, status: actix_web::http::StatusCode) {
+        let Some(state) = self.state else { return };
+        let outcome = match status.as_u16() {
+            500.. => "5xx",
+            400..=499 => "4xx",
+            _ => "2xx",
+        };
+        let route = self.route.as_str();
+        state.metrics.http_requests.with_label_values(&[route, self.method.as_str(), status.as_str()]).inc();
+        state.metrics.http_duration.with_label_values(&[route, outcome]).observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Starts the API on `listener` with `workers` threads; the returned server runs when awaited
+/// or spawned.
+pub fn server(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(|req, srv| {
+                let observation = Observation::start(&req);
+                let call = srv.call(req);
+                async move {
+                    let response = call.await?;
+                    observation.finish(response.status());
+                    Ok(response)
+                }
+            })
+            .configure(routes)
+    })
+    .workers(workers.max(1))
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,139 @@
+//! Every error the API returns, as RFC 9457 problem details with a stable machine-readable
+//! `code`. One table maps each error to its code, HTTP status and title.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// One bad field of a request, named by its path in the body (`subjects[3].id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{}", summary(.0))]
+    InvalidRequest(Vec<FieldError>),
+    #[error("{}: {}", .0.field, .0.message)]
+    InvalidSubjectId(FieldError),
+    #[error("{}: {}", .0.field, .0.message)]
+    IdCheckMismatch(FieldError),
+    #[error("unknown matter `{0}`; GET /v1/matters lists the valid codes")]
+    UnknownMatter(String),
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the batch holds {got} subjects, more than the limit of {limit}")]
+    BatchTooLarge { got: usize, limit: usize },
+    #[error("the body must be application/json, not `{0}`")]
+    UnsupportedMediaType(String),
+    #[error("not ready: {0}")]
+    NotReady(String),
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summary(errors: &[FieldError]) -> String {
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    format!("invalid request: {}", fields.join(", "))
+}
+
+impl ApiError {
+    /// The error table: stable code, HTTP status, title.
+    fn kind(&self) -> (&'static str, StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson(_) => ("invalid_json", StatusCode::BAD_REQUEST, "Malformed JSON"),
+            ApiError::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST, "Invalid request"),
+            ApiError::InvalidSubjectId(_) => ("invalid_subject_id", StatusCode::BAD_REQUEST, "Invalid subject identifier"),
+            ApiError::IdCheckMismatch(_) => ("id_check_mismatch", StatusCode::BAD_REQUEST, "Resident ID check digit mismatch"),
+            ApiError::UnknownMatter(_) => ("unknown_matter", StatusCode::UNPROCESSABLE_ENTITY, "Unknown matter"),
+            ApiError::PayloadTooLarge { .. } => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "Body too large"),
+            ApiError::BatchTooLarge { .. } => ("batch_too_large", StatusCode::PAYLOAD_TOO_LARGE, "Batch too large"),
+            ApiError::UnsupportedMediaType(_) => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+            ApiError::NotReady(_) => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
+            ApiError::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
+            ApiError::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind().0
+    }
+
+    /// The fields at fault, for the problem's `errors` array.
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::InvalidRequest(errors) => errors.clone(),
+            ApiError::InvalidSubjectId(error) | ApiError::IdCheckMismatch(error) => vec![error.clone()],
+            ApiError::UnknownMatter(matter) => {
+                vec![FieldError::new("matter", format!("unknown matter `{matter}`"))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The problem as an item of a batch answer (`{"code", "field", "detail"}`).
+    pub fn to_item_error(&self) -> ItemError {
+        let field = self.field_errors().into_iter().next().map(|e| e.field);
+        ItemError { code: self.code(), field, detail: self.to_string() }
+    }
+}
+
+/// The error of one invalid batch item.
+#[derive(Debug, Serialize)]
+pub struct ItemError {
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.kind().1
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, status, title) = self.kind();
+        let problem = Problem {
+            kind: format!("urn:jiangcheng:problem:{code}"),
+            title,
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+            errors: self.field_errors(),
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}

@@ -1,0 +1,123 @@
+//! Operations endpoints: `/v1/status`, `/healthz`, `/readyz`, `/metrics`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::problem::ApiError;
+use super::AppState;
+use crate::snapshot::LoadReport;
+use crate::timestamp::Timestamp;
+
+#[derive(Serialize)]
+struct LoadView {
+    attempts: u64,
+    failures: u64,
+    last_attempt: Option<String>,
+    last_success: Option<String>,
+    last_error: Option<String>,
+}
+
+impl From<LoadReport> for LoadView {
+    fn from(report: LoadReport) -> LoadView {
+        let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
+        LoadView {
+            attempts: report.attempts,
+            failures: report.failures,
+            last_attempt: text(report.last_attempt),
+            last_success: text(report.last_success),
+            last_error: report.last_error,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RuleSetStatus<'a> {
+    name: &'a str,
+    title: &'a str,
+    revision: &'a str,
+    path: String,
+    lists: usize,
+    incentive_topics: usize,
+    penalty_topics: usize,
+    measures: usize,
+    matters: usize,
+}
+
+#[derive(Serialize)]
+struct ListsStatus<'a> {
+    source: &'static str,
+    path: String,
+    version: u64,
+    loaded_at: String,
+    entries: usize,
+    subjects: usize,
+    check_mismatches: usize,
+    /// File snapshots do not go stale; the Redis source reports the age of its last change.
+    stale: bool,
+    per_list: BTreeMap<&'a str, usize>,
+}
+
+#[derive(Serialize)]
+struct Status<'a> {
+    service: &'static str,
+    version: &'static str,
+    ready: bool,
+    started_at: String,
+    ruleset: Option<RuleSetStatus<'a>>,
+    lists: Option<ListsStatus<'a>>,
+    last_load: LoadView,
+}
+
+pub async fn status(state: web::Data<AppState>) -> HttpResponse {
+    let snapshot = state.store.current();
+    let sources = state.store.sources();
+    let ruleset = snapshot.as_deref().map(|s| {
+        let (incentive_topics, penalty_topics) = s.rules.topic_counts();
+        RuleSetStatus {
+            name: &s.rules.name,
+            title: &s.rules.title,
+            revision: &s.rules.revision,
+            path: sources.rules.display().to_string(),
+            lists: s.rules.lists().len(),
+            incentive_topics,
+            penalty_topics,
+            measures: s.rules.measures().len(),
+            matters: s.rules.matters().len(),
+        }
+    });
+    let lists = snapshot.as_deref().map(|s| ListsStatus {
+        source: "file",
+        path: sources.lists.display().to_string(),
+        version: s.lists_version,
+        loaded_at: s.loaded_at.to_string(),
+        entries: s.lists.len(),
+        subjects: s.lists.subjects(),
+        check_mismatches: s.lists.check_mismatches(),
+        stale: false,
+        per_list: s.rules.lists().map(|(id, l)| (l.code.as_str(), s.lists.count(id))).collect(),
+    });
+    HttpResponse::Ok().json(Status {
+        service: "jiangcheng",
+        version: env!("CARGO_PKG_VERSION"),
+        ready: snapshot.is_some(),
+        started_at: state.started_at.to_string(),
+        ruleset,
+        lists,
+        last_load: state.store.report().into(),
+    })
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.snapshot()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
+}

@@ -1,0 +1,123 @@
+//! `GET /v1/subjects/{id}`: a subject's profile for credit-centre staff — its entries in force,
+//! those recently ended (marked), the entries naming it as a responsible person, its topics.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::decide::WarningView;
+use super::problem::{ApiError, FieldError};
+use super::view::{subject_view, RuleSetView, SubjectView};
+use super::AppState;
+use crate::engine;
+use crate::ident;
+use crate::lists::{Entry, EntryRecord, Status};
+use crate::ruleset::RuleSet;
+use crate::timestamp::Timestamp;
+
+/// How long an ended entry stays in the profile, marked, after it stopped counting.
+const RECENTLY_ENDED_MS: i64 = 365 * 24 * 3600 * 1000;
+
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    as_of: Option<String>,
+}
+
+/// Where an entry stands at the profile's instant.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum EntryState {
+    InForce,
+    NotYetInForce,
+    Expired,
+    Repaired,
+    Removed,
+}
+
+fn state_of(entry: &Entry, at: Timestamp) -> EntryState {
+    match entry.status {
+        Status::Repaired => EntryState::Repaired,
+        Status::Removed => EntryState::Removed,
+        Status::Active if entry.listed_on > at => EntryState::NotYetInForce,
+        Status::Active if entry.in_force(at) => EntryState::InForce,
+        Status::Active => EntryState::Expired,
+    }
+}
+
+/// Ended entries are shown only for a year after they ended (repaired and removed entries carry
+/// no end date, so they are shown while their window would still run).
+fn worth_showing(entry: &Entry, at: Timestamp) -> bool {
+    entry.valid_until.is_none_or(|until| until.0 + RECENTLY_ENDED_MS > at.0)
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    state: EntryState,
+    topics: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(flatten)]
+    record: EntryRecord,
+}
+
+#[derive(Serialize)]
+struct Profile<'a> {
+    subject: SubjectView,
+    warnings: Vec<WarningView>,
+    as_of: String,
+    /// Codes of the topics triggered by entries in force (the subject's own or naming it).
+    topics: Vec<&'a str>,
+    entries: Vec<EntryView<'a>>,
+    named_in: Vec<EntryView<'a>>,
+    ruleset: RuleSetView<'a>,
+    lists_version: u64,
+}
+
+fn entry_view<'a>(rules: &'a RuleSet, entry: &Entry, at: Timestamp, role: Option<&'static str>) -> EntryView<'a> {
+    EntryView { state: state_of(entry, at), topics: &rules.list(entry.list).topics, role, record: entry.to_record(rules) }
+}
+
+pub async fn profile(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ProfileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = state.snapshot()?;
+    let at = match &query.as_of {
+        Some(text) => Timestamp::parse(text).map_err(|err| ApiError::InvalidRequest(vec![FieldError::new("as_of", err.to_string())]))?,
+        None => Timestamp::now(),
+    };
+    let subject = ident::parse(&path).map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
+    let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
+        .map_err(|err| ApiError::IdCheckMismatch(FieldError::new("id", err.to_string())))?
+        .iter()
+        .map(WarningView::of)
+        .collect();
+
+    let rules = &snapshot.rules;
+    let own = snapshot.lists.entries_of(subject.key());
+    let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
+    let mut topics: Vec<&str> = own
+        .iter()
+        .chain(naming.iter().map(|(entry, _)| *entry))
+        .filter(|entry| entry.in_force(at))
+        .flat_map(|entry| rules.list(entry.list).topics.iter().map(String::as_str))
+        .collect();
+    topics.sort_unstable();
+    topics.dedup();
+
+    let profile = Profile {
+        subject: subject_view(&subject),
+        warnings,
+        as_of: at.to_string(),
+        topics,
+        entries: own.iter().filter(|e| worth_showing(e, at)).map(|e| entry_view(rules, e, at, None)).collect(),
+        named_in: naming
+            .iter()
+            .filter(|(e, _)| worth_showing(e, at))
+            .map(|(e, person)| entry_view(rules, e, at, Some(person.role.as_str())))
+            .collect(),
+        ruleset: RuleSetView::of(&snapshot),
+        lists_version: snapshot.lists_version,
+    };
+    Ok(HttpResponse::Ok().json(profile))
+}

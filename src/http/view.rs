@@ -1,0 +1,33 @@
+//! Small response pieces shared by several endpoints.
+
+use serde::Serialize;
+
+use crate::ident::SubjectId;
+use crate::snapshot::Snapshot;
+
+#[derive(Serialize)]
+pub struct SubjectView {
+    pub id: String,
+    pub kind: &'static str,
+    pub id_type: &'static str,
+}
+
+pub fn subject_view(subject: &SubjectId) -> SubjectView {
+    SubjectView {
+        id: subject.as_str().to_owned(),
+        kind: subject.kind().as_str(),
+        id_type: subject.id_type().as_str(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct RuleSetView<'a> {
+    pub name: &'a str,
+    pub revision: &'a str,
+}
+
+impl<'a> RuleSetView<'a> {
+    pub fn of(snapshot: &'a Snapshot) -> RuleSetView<'a> {
+        RuleSetView { name: &snapshot.rules.name, revision: &snapshot.rules.revision }
+    }
+}

@@ -1,0 +1,170 @@
+//! Subject identifiers: the unified social credit code of an organisation (USCC, GB 32100-2015)
+//! and the resident ID number of a person (GB 11643-1999).
+//!
+//! This module owns everything about turning a caller's string into a subject: normalisation
+//! (trim, full-width to half-width, upper case), type detection, structural validation, the check
+//! characters, the subject kind derived from the code, masking for logs, and the packed
+//! [`SubjectKey`] that the list index uses instead of strings. It does no I/O and, on the common
+//! path (half-width input), no heap allocation.
+//!
+//! A failing check character is not an error here: parsing succeeds and reports
+//! [`CheckOutcome::Mismatch`], because early pilot USCCs are legally valid yet fail the check, and
+//! whether a resident ID with a bad check digit is rejected depends on the lists (DESIGN.md §2).
+//! Everything else that is wrong with the text is an [`IdError`].
+
+mod error;
+mod key;
+mod normalize;
+mod resident_id;
+mod subject;
+mod uscc;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use error::{IdError, UnknownIdType};
+pub use key::SubjectKey;
+pub use normalize::normalize;
+pub use subject::{Masked, SubjectId};
+
+use normalize::Text;
+
+/// Number of characters of both identifier types.
+const LEN: usize = 18;
+
+/// Which standard an identifier follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdType {
+    /// Unified social credit code of an organisation (GB 32100-2015).
+    Uscc,
+    /// Resident ID number of a natural person (GB 11643-1999).
+    ResidentId,
+}
+
+impl IdType {
+    /// The name used in the API and in list files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IdType::Uscc => "uscc",
+            IdType::ResidentId => "resident_id",
+        }
+    }
+}
+
+impl fmt::Display for IdType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IdType {
+    type Err = UnknownIdType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "uscc" => Ok(IdType::Uscc),
+            "resident_id" => Ok(IdType::ResidentId),
+            other => Err(UnknownIdType::new(other)),
+        }
+    }
+}
+
+/// What kind of subject an identifier names, derived from the identifier alone (USCC positions
+/// 1–2, DOMAIN.md §1.1), so that routing needs no lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    /// USCC `91…`: enterprise (企业).
+    Enterprise,
+    /// USCC `92…`: individual business (个体工商户).
+    IndividualBusiness,
+    /// USCC `93…`: farmers' specialised co-operative (农民专业合作社).
+    FarmerCooperative,
+    /// USCC `1x…`: organ or public institution registered by the staffing authority (机构编制).
+    PublicInstitution,
+    /// USCC `5x…`: social organisation registered by civil affairs (民政).
+    SocialOrganization,
+    /// Any other USCC.
+    OtherOrganization,
+    /// Resident ID: a natural person.
+    Person,
+}
+
+impl SubjectKind {
+    /// The name used in the API (`kind` field).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Enterprise => "enterprise",
+            SubjectKind::IndividualBusiness => "individual_business",
+            SubjectKind::FarmerCooperative => "farmer_cooperative",
+            SubjectKind::PublicInstitution => "public_institution",
+            SubjectKind::SocialOrganization => "social_organization",
+            SubjectKind::OtherOrganization => "other_organization",
+            SubjectKind::Person => "person",
+        }
+    }
+}
+
+impl fmt::Display for SubjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Result of the check-character test. A mismatch is reported, not rejected: the caller decides
+/// (USCC: warn and continue; resident ID: reject unless listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckOutcome {
+    /// The check character matches the one computed from the first 17 characters.
+    Valid,
+    /// The check character differs; `expected` is the one the standard computes.
+    Mismatch {
+        /// The check character the first 17 characters call for.
+        expected: char,
+    },
+}
+
+impl CheckOutcome {
+    /// True when the check character matches.
+    pub const fn is_valid(self) -> bool {
+        matches!(self, CheckOutcome::Valid)
+    }
+}
+
+/// Parses an identifier of either type, detecting the type.
+///
+/// The input is normalised first (see [`normalize`]). An 18-character string whose first 17
+/// characters are digits and whose last is a digit or `X` is read as a resident ID, unless it is
+/// not a valid resident ID (bad birth date or check digit) while it is a USCC with a matching
+/// check character: all-digit USCCs with a legacy numeric organisation code exist
+/// (`912302061276543275`). Anything else is read as a USCC.
+pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
+    let text = Text::fold(raw)?;
+    if !resident_id::has_shape(&text.bytes) {
+        return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes, s));
+    }
+    let resident = resident_id::scan(&text);
+    let resident_valid = matches!(&resident, Ok(s) if s.check.is_valid());
+    if !resident_valid {
+        if let Ok(s) = uscc::scan(&text) {
+            if s.check.is_valid() {
+                return Ok(SubjectId::from_uscc(text.bytes, s));
+            }
+        }
+    }
+    resident.map(|s| SubjectId::from_resident(text.bytes, s))
+}
+
+/// Parses an identifier of a known type, skipping detection (for callers that receive the type,
+/// such as list files and requests with an explicit `id_type`).
+pub fn parse_as(raw: &str, id_type: IdType) -> Result<SubjectId, IdError> {
+    let text = Text::fold(raw)?;
+    match id_type {
+        IdType::Uscc => uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes, s)),
+        IdType::ResidentId => {
+            resident_id::scan(&text).map(|s| SubjectId::from_resident(text.bytes, s))
+        }
+    }
+}

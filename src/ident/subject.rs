@@ -1,0 +1,126 @@
+//! The parsed identifier and its masked form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{resident_id, uscc, CheckOutcome, IdError, IdType, SubjectKey, SubjectKind, LEN};
+
+/// A parsed identifier: its normalised text (inline, no heap), packed key, type, subject kind and
+/// check outcome.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubjectId {
+    key: SubjectKey,
+    text: [u8; LEN],
+    kind: SubjectKind,
+    check: CheckOutcome,
+}
+
+impl SubjectId {
+    pub(super) fn from_uscc(text: [u8; LEN], scan: uscc::Scan) -> Self {
+        Self {
+            key: SubjectKey::from_uscc(scan.packed),
+            text,
+            kind: uscc::kind(&text),
+            check: scan.check,
+        }
+    }
+
+    pub(super) fn from_resident(text: [u8; LEN], scan: resident_id::Scan) -> Self {
+        Self {
+            key: SubjectKey::from_resident(scan.packed),
+            text,
+            kind: SubjectKind::Person,
+            check: scan.check,
+        }
+    }
+
+    /// The packed key used by the list index.
+    pub const fn key(&self) -> SubjectKey {
+        self.key
+    }
+
+    /// The identifier's type.
+    pub const fn id_type(&self) -> IdType {
+        self.key.id_type()
+    }
+
+    /// The subject kind derived from the identifier.
+    pub const fn kind(&self) -> SubjectKind {
+        self.kind
+    }
+
+    /// Whether the check character matched.
+    pub const fn check(&self) -> CheckOutcome {
+        self.check
+    }
+
+    /// The normalised text (full identifier; personal information for a person).
+    pub fn as_str(&self) -> &str {
+        ascii_str(&self.text)
+    }
+
+    /// The form that may be logged: a person's ID keeps the first 6 and last 4 characters
+    /// (`230202********1238`); organisation codes are public and stay whole.
+    pub fn masked(&self) -> Masked {
+        let mut text = self.text;
+        if self.kind == SubjectKind::Person {
+            mask_person(&mut text);
+        }
+        Masked(text)
+    }
+}
+
+/// The full normalised identifier. Use [`SubjectId::masked`] for logs and metrics.
+impl fmt::Display for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Masked like [`SubjectId::masked`], so that `{:?}` in a log never leaks a personal ID.
+impl fmt::Debug for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubjectId")
+            .field("text", &self.masked().as_str())
+            .field("id_type", &self.id_type())
+            .field("kind", &self.kind)
+            .field("check", &self.check)
+            .finish()
+    }
+}
+
+impl FromStr for SubjectId {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        super::parse(s)
+    }
+}
+
+/// An identifier as it may appear in logs (see [`SubjectId::masked`]); 18 ASCII bytes inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Masked([u8; LEN]);
+
+impl Masked {
+    /// The masked text.
+    pub fn as_str(&self) -> &str {
+        ascii_str(&self.0)
+    }
+}
+
+impl fmt::Display for Masked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Replaces positions 7–14 (the birth date) with `*`.
+pub(super) fn mask_person(text: &mut [u8; LEN]) {
+    text[6..14].fill(b'*');
+}
+
+/// The texts are ASCII by construction (validated against ASCII alphabets).
+fn ascii_str(bytes: &[u8; LEN]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    std::str::from_utf8(bytes).unwrap_or_default()
+}

@@ -1,0 +1,619 @@
+//! Fixtures of DOMAIN.md §1.2–1.4 and property tests.
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// USCC alphabet, written out again so that the tests do not trust the implementation's table.
+const USCC_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const RESIDENT_CHARS: &str = "0123456789X";
+
+/// Reference USCC check character, straight from GB 32100-2015.
+fn uscc_check(body: &str) -> char {
+    let mut sum = 0usize;
+    let mut weight = 1usize;
+    for c in body.chars() {
+        sum += USCC_CHARS.find(c).expect("body char in alphabet") * weight;
+        weight = weight * 3 % 31;
+    }
+    let v = (31 - sum % 31) % 31;
+    USCC_CHARS.chars().nth(v).expect("value below 31")
+}
+
+/// Reference resident ID check character, ISO 7064 MOD 11-2.
+fn resident_check(body: &str) -> char {
+    let sum: u32 = body
+        .chars()
+        .enumerate()
+        .map(|(i, c)| c.to_digit(10).expect("digit") * ((1u32 << (17 - i)) % 11))
+        .sum();
+    "10X98765432"
+        .chars()
+        .nth((sum % 11) as usize)
+        .expect("below 11")
+}
+
+fn ok(raw: &str) -> SubjectId {
+    match parse(raw) {
+        Ok(id) => id,
+        Err(e) => panic!("`{raw}` should parse: {e}"),
+    }
+}
+
+fn err(raw: &str) -> IdError {
+    match parse(raw) {
+        Ok(id) => panic!("`{raw}` should be refused, got {id:?}"),
+        Err(e) => e,
+    }
+}
+
+const USCC_FIXTURES: [(&str, SubjectKind); 13] = [
+    ("91350100M000100Y43", SubjectKind::Enterprise),
+    ("91350200776049653A", SubjectKind::Enterprise),
+    ("913502000728319549", SubjectKind::Enterprise),
+    ("91440101MA5CJQ4N59", SubjectKind::Enterprise),
+    ("9135021359498494XQ", SubjectKind::Enterprise),
+    ("123502001549897397", SubjectKind::PublicInstitution),
+    ("91230200MA1B2C3D8T", SubjectKind::Enterprise),
+    ("91230202MA18XK7PXM", SubjectKind::Enterprise),
+    ("92230203MA1CPQ4R3H", SubjectKind::IndividualBusiness),
+    ("93230221MA1D0E2F46", SubjectKind::FarmerCooperative),
+    ("12230200414023456Q", SubjectKind::PublicInstitution),
+    ("52230200MJ9876A52E", SubjectKind::SocialOrganization),
+    ("912302061276543275", SubjectKind::Enterprise),
+];
+
+const RESIDENT_FIXTURES: [&str; 5] = [
+    "11010519491231002X",
+    "370101190102039973",
+    "230202198503121238",
+    "230203199207010462",
+    "230281200101093575",
+];
+
+#[test]
+fn known_good_usccs() {
+    for (code, kind) in USCC_FIXTURES {
+        let id = ok(code);
+        assert_eq!(id.id_type(), IdType::Uscc, "{code}");
+        assert_eq!(id.kind(), kind, "{code}");
+        assert_eq!(id.check(), CheckOutcome::Valid, "{code}");
+        assert_eq!(id.as_str(), code);
+        assert_eq!(id.to_string(), code);
+        assert_eq!(id.masked().as_str(), code, "organisation codes are public");
+        assert_eq!(id.key().to_id_string(), code);
+        assert_eq!(id.key().id_type(), IdType::Uscc);
+        let explicit = parse_as(code, IdType::Uscc).expect("explicit type");
+        assert_eq!(explicit, id);
+    }
+}
+
+#[test]
+fn known_good_resident_ids() {
+    for code in RESIDENT_FIXTURES {
+        let id = ok(code);
+        assert_eq!(id.id_type(), IdType::ResidentId, "{code}");
+        assert_eq!(id.kind(), SubjectKind::Person, "{code}");
+        assert_eq!(id.check(), CheckOutcome::Valid, "{code}");
+        assert_eq!(id.as_str(), code);
+        assert_eq!(id.key().to_id_string(), code);
+        assert_eq!(id.key().id_type(), IdType::ResidentId);
+        assert_eq!(parse_as(code, IdType::ResidentId), Ok(id));
+    }
+}
+
+#[test]
+fn all_digit_usccs_are_not_taken_for_resident_ids() {
+    // Legacy numeric org codes: resident-shaped, but not valid resident IDs.
+    for code in [
+        "912302061276543275",
+        "913502000728319549",
+        "123502001549897397",
+    ] {
+        assert_eq!(ok(code).id_type(), IdType::Uscc, "{code}");
+        assert!(parse_as(code, IdType::ResidentId)
+            .is_err_and(|e| matches!(e, IdError::BadBirthDate { .. })));
+    }
+}
+
+#[test]
+fn wrong_uscc_check_is_reported_not_refused() {
+    let id = ok("91230200MA1B2C3D8U");
+    assert_eq!(id.id_type(), IdType::Uscc);
+    assert_eq!(id.check(), CheckOutcome::Mismatch { expected: 'T' });
+    assert!(!id.check().is_valid());
+    assert_eq!(id.as_str(), "91230200MA1B2C3D8U");
+}
+
+#[test]
+fn pilot_codes_parse_with_mismatch() {
+    for code in [
+        "91350100M0001TGQXM",
+        "91350211M0000XUF46",
+        "91350203M0001FUE2P",
+    ] {
+        let id = ok(code);
+        assert_eq!(id.id_type(), IdType::Uscc, "{code}");
+        assert_eq!(id.kind(), SubjectKind::Enterprise, "{code}");
+        let expected = uscc_check(&code[..17]);
+        assert_ne!(expected, code.chars().last().expect("18 chars"));
+        assert_eq!(id.check(), CheckOutcome::Mismatch { expected }, "{code}");
+        assert_eq!(id.key().to_id_string(), code);
+    }
+}
+
+#[test]
+fn wrong_resident_check_is_reported_not_refused() {
+    let id = ok("230202198503121239");
+    assert_eq!(id.id_type(), IdType::ResidentId);
+    assert_eq!(id.check(), CheckOutcome::Mismatch { expected: '8' });
+    let id = ok("110105194912310021");
+    assert_eq!(id.check(), CheckOutcome::Mismatch { expected: 'X' });
+}
+
+#[test]
+fn invalid_character() {
+    let e = err("91230200MA1B2C3DOT");
+    assert_eq!(
+        e,
+        IdError::InvalidChar {
+            position: 17,
+            ch: 'O',
+            id_type: IdType::Uscc
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "invalid character `O` at position 17: a unified social credit code uses 0-9 and A-Z \
+         except I, O, S, V, Z"
+    );
+    assert_eq!(
+        err("91230200MA1B2C3D中T"),
+        IdError::InvalidChar {
+            position: 17,
+            ch: '中',
+            id_type: IdType::Uscc
+        }
+    );
+    assert_eq!(
+        err("91230200MA1B2C3D\tT").to_string(),
+        "invalid character `\\t` at position 17: a unified social credit code uses 0-9 and A-Z \
+         except I, O, S, V, Z"
+    );
+    // Interior full-width space becomes a space, which is no identifier character.
+    assert!(matches!(
+        err("91230200MA\u{3000}B2C3D8T"),
+        IdError::InvalidChar {
+            position: 11,
+            ch: ' ',
+            ..
+        }
+    ));
+    let e = parse_as("23020219850312123A", IdType::ResidentId).expect_err("A is no check char");
+    assert_eq!(
+        e.to_string(),
+        "invalid character `A` at position 18: the check character of a resident id is a digit or X"
+    );
+}
+
+#[test]
+fn not_digit() {
+    let e = err("91A30200MA1B2C3D8T");
+    assert_eq!(
+        e,
+        IdError::NotDigit {
+            position: 3,
+            ch: 'A',
+            id_type: IdType::Uscc
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "character `A` at position 3 is not a digit: positions 3-8 of a unified social credit \
+         code are digits"
+    );
+    let e = parse_as("2302021985A3121238", IdType::ResidentId).expect_err("letter in body");
+    assert_eq!(
+        e,
+        IdError::NotDigit {
+            position: 11,
+            ch: 'A',
+            id_type: IdType::ResidentId
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "character `A` at position 11 is not a digit: positions 1-17 of a resident id are digits"
+    );
+    // Non-ASCII in a resident ID's body is reported as itself.
+    let e = parse_as("23020219８5０3121238", IdType::ResidentId).map(|id| id.to_string());
+    assert_eq!(e.as_deref(), Ok("230202198503121238"));
+    let e = parse_as("2302021985é3121238", IdType::ResidentId).expect_err("é");
+    assert!(matches!(
+        e,
+        IdError::NotDigit {
+            position: 11,
+            ch: 'é',
+            ..
+        }
+    ));
+}
+
+#[test]
+fn lower_case_is_normalised() {
+    let id = ok("91230200ma1b2c3d8t");
+    assert_eq!(id.as_str(), "91230200MA1B2C3D8T");
+    assert_eq!(id.check(), CheckOutcome::Valid);
+    let id = ok("11010519491231002x");
+    assert_eq!(id.as_str(), "11010519491231002X");
+    assert_eq!(id.kind(), SubjectKind::Person);
+}
+
+#[test]
+fn full_width_and_whitespace_are_normalised() {
+    let raw = "\u{3000} ９１２３０２００ＭＡ１Ｂ２Ｃ３Ｄ８ｔ\u{3000}\n";
+    let id = ok(raw);
+    assert_eq!(id.as_str(), "91230200MA1B2C3D8T");
+    assert_eq!(id.check(), CheckOutcome::Valid);
+    assert_eq!(normalize(raw), "91230200MA1B2C3D8T");
+    let id = ok("２３０２０２１９８５０３１２１２３８");
+    assert_eq!(id.as_str(), "230202198503121238");
+    assert_eq!(id.kind(), SubjectKind::Person);
+    let id = ok(" 11010519491231002ｘ ");
+    assert_eq!(id.as_str(), "11010519491231002X");
+}
+
+#[test]
+fn normalize_borrows_when_already_normal() {
+    use std::borrow::Cow;
+    assert!(matches!(
+        normalize("  91230200MA1B2C3D8T "),
+        Cow::Borrowed("91230200MA1B2C3D8T")
+    ));
+    assert!(matches!(normalize("91230200ma1b2c3d8t"), Cow::Owned(_)));
+    assert_eq!(normalize("ａｂｃ！～"), "ABC!~");
+    assert_eq!(normalize("\u{3000}\u{3000}"), "");
+    assert_eq!(normalize("ä"), "ä");
+}
+
+#[test]
+fn wrong_length_and_empty() {
+    let e = err("9123020MA1B2C3D8T");
+    assert_eq!(e, IdError::WrongLength { len: 17 });
+    assert_eq!(
+        e.to_string(),
+        "identifier length is 17, expected 18 characters"
+    );
+    assert_eq!(err("91230200MA1B2C3D8TT"), IdError::WrongLength { len: 19 });
+    // Counted in characters, not bytes.
+    assert_eq!(err("中中中"), IdError::WrongLength { len: 3 });
+    assert_eq!(err("230202850312123"), IdError::WrongLength { len: 15 });
+    assert_eq!(err(""), IdError::Empty);
+    assert_eq!(err(" \u{3000}\t"), IdError::Empty);
+    assert_eq!(IdError::Empty.to_string(), "identifier is empty");
+    assert_eq!(parse_as("", IdType::ResidentId), Err(IdError::Empty));
+}
+
+#[test]
+fn bad_birth_dates() {
+    let cases = [
+        (
+            "230202198502301238",
+            19850230,
+            "1985-02 has no day 30, it has 28 days",
+        ),
+        (
+            "230202190002291238",
+            19000229,
+            "1900-02 has no day 29, it has 28 days",
+        ),
+        ("230202198513011238", 19851301, "month 13 does not exist"),
+        ("230202198500011238", 19850001, "month 00 does not exist"),
+        (
+            "230202198504001238",
+            19850400,
+            "1985-04 has no day 00, it has 30 days",
+        ),
+        (
+            "230202198504311238",
+            19850431,
+            "1985-04 has no day 31, it has 30 days",
+        ),
+        (
+            "230202189912311238",
+            18991231,
+            "year 1899 is outside 1900-2099",
+        ),
+        (
+            "230202210001011238",
+            21000101,
+            "year 2100 is outside 1900-2099",
+        ),
+    ];
+    for (code, date, why) in cases {
+        let e = parse_as(code, IdType::ResidentId).expect_err(code);
+        assert_eq!(e, IdError::BadBirthDate { date }, "{code}");
+        assert_eq!(
+            e.to_string(),
+            format!("invalid birth date `{date:08}` at positions 7-14 of the resident id: {why}")
+        );
+        // Detection agrees unless the text happens to be a valid USCC.
+        match parse(code) {
+            Err(e2) => assert_eq!(e2, e),
+            Ok(id) => {
+                assert_eq!(id.id_type(), IdType::Uscc, "{code}");
+                assert!(id.check().is_valid(), "{code}");
+            }
+        }
+    }
+    assert_eq!(
+        err("230202198502301238"),
+        IdError::BadBirthDate { date: 19850230 }
+    );
+    // Leap days.
+    for date in ["20000229", "19960229", "20240229", "20990101", "19000101"] {
+        let body = format!("230202{date}123");
+        let code = format!("{body}{}", resident_check(&body));
+        assert_eq!(ok(&code).check(), CheckOutcome::Valid, "{code}");
+    }
+}
+
+#[test]
+fn masking() {
+    let id = ok("230202198503121238");
+    assert_eq!(id.masked().as_str(), "230202********1238");
+    assert_eq!(id.masked().to_string(), "230202********1238");
+    assert_eq!(id.to_string(), "230202198503121238");
+    let debug = format!("{id:?} {:?}", id.key());
+    assert!(!debug.contains("19850312"), "{debug}");
+    assert!(debug.contains("230202********1238"), "{debug}");
+    let org = ok("91230202MA18XK7PXM");
+    assert_eq!(org.masked().to_string(), "91230202MA18XK7PXM");
+    assert!(format!("{:?}", org.key()).contains("91230202MA18XK7PXM"));
+}
+
+#[test]
+fn names() {
+    assert_eq!(IdType::Uscc.as_str(), "uscc");
+    assert_eq!(IdType::ResidentId.as_str(), "resident_id");
+    assert_eq!("uscc".parse::<IdType>(), Ok(IdType::Uscc));
+    assert_eq!("resident_id".parse::<IdType>(), Ok(IdType::ResidentId));
+    let e = "passport".parse::<IdType>().expect_err("unknown type");
+    assert_eq!(
+        e.to_string(),
+        "unknown identifier type `passport`, expected `uscc` or `resident_id`"
+    );
+    let kinds = [
+        (SubjectKind::Enterprise, "enterprise"),
+        (SubjectKind::IndividualBusiness, "individual_business"),
+        (SubjectKind::FarmerCooperative, "farmer_cooperative"),
+        (SubjectKind::PublicInstitution, "public_institution"),
+        (SubjectKind::SocialOrganization, "social_organization"),
+        (SubjectKind::OtherOrganization, "other_organization"),
+        (SubjectKind::Person, "person"),
+    ];
+    for (kind, name) in kinds {
+        assert_eq!(kind.as_str(), name);
+        assert_eq!(kind.to_string(), name);
+    }
+}
+
+#[test]
+fn other_kinds() {
+    for (body, kind) in [
+        ("31350100M000100Y4", SubjectKind::OtherOrganization),
+        ("94350100M000100Y4", SubjectKind::OtherOrganization),
+        ("Y1350100M000100Y4", SubjectKind::OtherOrganization),
+        ("N2350100M000100Y4", SubjectKind::OtherOrganization),
+        ("19350100M000100Y4", SubjectKind::PublicInstitution),
+        ("53350100M000100Y4", SubjectKind::SocialOrganization),
+    ] {
+        let code = format!("{body}{}", uscc_check(body));
+        let id = ok(&code);
+        assert_eq!(id.kind(), kind, "{code}");
+        assert!(id.check().is_valid());
+    }
+}
+
+#[test]
+fn parse_as_skips_detection() {
+    // A valid resident ID read as a USCC: structurally fine, check differs.
+    let id = parse_as("230202198503121238", IdType::Uscc).expect("all digits are USCC symbols");
+    assert_eq!(id.id_type(), IdType::Uscc);
+    assert!(!id.check().is_valid());
+    assert_ne!(id.key(), ok("230202198503121238").key());
+    // A USCC read as a resident ID.
+    assert!(matches!(
+        parse_as("91230200MA1B2C3D8T", IdType::ResidentId),
+        Err(IdError::NotDigit {
+            position: 9,
+            ch: 'M',
+            ..
+        })
+    ));
+}
+
+#[test]
+fn key_serialisation() {
+    for code in USCC_FIXTURES
+        .iter()
+        .map(|(c, _)| *c)
+        .chain(RESIDENT_FIXTURES)
+        .chain(["91350100M0001TGQXM", "230202198503121239"])
+    {
+        let key = ok(code).key();
+        assert_eq!(SubjectKey::from_u128(key.as_u128()), Some(key), "{code}");
+        let mut out = [0u8; 18];
+        key.write_to(&mut out);
+        assert_eq!(&out, code.as_bytes());
+    }
+    let tag = 1u128 << 127;
+    let uscc_limit = 31u128.pow(18);
+    let resident_limit = 10u128.pow(17) * 11;
+    assert_eq!(SubjectKey::from_u128(u128::MAX), None);
+    assert_eq!(SubjectKey::from_u128(uscc_limit), None);
+    assert_eq!(SubjectKey::from_u128(tag | resident_limit), None);
+    assert_eq!(SubjectKey::from_u128(1 << 100), None);
+    // In range, but the text would not parse: letters at USCC positions 3–8, a bad birth date.
+    assert_eq!(SubjectKey::from_u128(uscc_limit - 1), None);
+    assert_eq!(SubjectKey::from_u128(tag), None);
+    assert_eq!(SubjectKey::from_u128(tag | (resident_limit - 1)), None);
+    // The all-zero USCC is structurally valid.
+    assert_eq!(
+        SubjectKey::from_u128(0)
+            .map(|k| k.to_id_string())
+            .as_deref(),
+        Some("000000000000000000")
+    );
+}
+
+#[test]
+fn key_order_follows_text_order() {
+    let mut codes: Vec<&str> = USCC_FIXTURES.iter().map(|(c, _)| *c).collect();
+    codes.sort_unstable();
+    let keys: Vec<SubjectKey> = codes.iter().map(|c| ok(c).key()).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    let mut codes = RESIDENT_FIXTURES;
+    codes.sort_unstable();
+    let keys: Vec<SubjectKey> = codes.iter().map(|c| ok(c).key()).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+
+/// A valid USCC: any symbols, digits at positions 3–8, correct check.
+fn valid_uscc() -> impl Strategy<Value = String> {
+    prop::array::uniform17(0usize..31).prop_map(|values| {
+        let body: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let v = if (2..8).contains(&i) { v % 10 } else { v };
+                USCC_CHARS.as_bytes()[v] as char
+            })
+            .collect();
+        let check = uscc_check(&body);
+        format!("{body}{check}")
+    })
+}
+
+/// A valid resident ID: any region, a real date in 1900–2099, any sequence, correct check.
+fn valid_resident_id() -> impl Strategy<Value = String> {
+    (
+        0u32..1_000_000,
+        1900u32..=2099,
+        1u32..=12,
+        1u32..=31,
+        0u32..1000,
+    )
+        .prop_map(|(region, year, month, day, seq)| {
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+            let days = match month {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            let body = format!("{region:06}{year:04}{month:02}{:02}{seq:03}", day.min(days));
+            let check = resident_check(&body);
+            format!("{body}{check}")
+        })
+}
+
+fn valid_code() -> impl Strategy<Value = (String, IdType)> {
+    prop_oneof![
+        valid_uscc().prop_map(|c| (c, IdType::Uscc)),
+        valid_resident_id().prop_map(|c| (c, IdType::ResidentId)),
+    ]
+}
+
+/// True when `code` also reads as a valid resident ID (detection then prefers that reading).
+fn is_valid_resident(code: &str) -> bool {
+    parse_as(code, IdType::ResidentId).is_ok_and(|id| id.check().is_valid())
+}
+
+proptest! {
+    #[test]
+    fn valid_codes_round_trip((code, id_type) in valid_code()) {
+        let explicit = parse_as(&code, id_type).map_err(|e| e.to_string());
+        prop_assert!(explicit.is_ok(), "{}: {:?}", code, explicit);
+        let id = parse(&code).map_err(|e| e.to_string());
+        prop_assert!(id.is_ok(), "{}: {:?}", code, id);
+        let Ok(id) = id else { unreachable!() };
+        let detected = if id_type == IdType::Uscc && is_valid_resident(&code) {
+            IdType::ResidentId
+        } else {
+            id_type
+        };
+        prop_assert_eq!(id.id_type(), detected);
+        prop_assert_eq!(id.key().id_type(), detected);
+        prop_assert_eq!(id.check(), CheckOutcome::Valid);
+        prop_assert_eq!(id.as_str(), code.as_str());
+        prop_assert_eq!(id.key().to_id_string(), code.clone());
+        prop_assert_eq!(SubjectKey::from_u128(id.key().as_u128()), Some(id.key()));
+        let expected_kind = match (detected, &code.as_bytes()[..2]) {
+            (IdType::ResidentId, _) => SubjectKind::Person,
+            (IdType::Uscc, b"91") => SubjectKind::Enterprise,
+            (IdType::Uscc, b"92") => SubjectKind::IndividualBusiness,
+            (IdType::Uscc, b"93") => SubjectKind::FarmerCooperative,
+            (IdType::Uscc, [b'1', _]) => SubjectKind::PublicInstitution,
+            (IdType::Uscc, [b'5', _]) => SubjectKind::SocialOrganization,
+            (IdType::Uscc, _) => SubjectKind::OtherOrganization,
+        };
+        prop_assert_eq!(id.kind(), expected_kind);
+        // Lower case and full-width spellings give the same identifier.
+        let lower = code.to_ascii_lowercase();
+        prop_assert_eq!(parse(&lower).ok(), Some(id));
+        let wide: String = code
+            .chars()
+            .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c))
+            .collect();
+        prop_assert_eq!(parse(&format!("\u{3000}{wide} ")).ok(), Some(id));
+    }
+
+    #[test]
+    fn single_substitutions_are_caught(
+        (code, id_type) in valid_code(),
+        position in 0usize..18,
+        shift in 1usize..31,
+    ) {
+        let alphabet = match id_type {
+            IdType::Uscc => USCC_CHARS,
+            IdType::ResidentId => RESIDENT_CHARS,
+        };
+        let n = alphabet.len();
+        let mut bytes = code.clone().into_bytes();
+        let old = alphabet.bytes().position(|b| b == bytes[position]).expect("in alphabet");
+        bytes[position] = alphabet.as_bytes()[(old + 1 + shift % (n - 1)) % n];
+        let changed = String::from_utf8(bytes).expect("ascii");
+        prop_assert_ne!(&changed, &code);
+        let original = parse_as(&code, id_type).map(|id| id.key()).ok();
+        if let Ok(id) = parse_as(&changed, id_type) {
+            prop_assert!(!id.check().is_valid(), "{} -> {} passed as {}", code, changed, id_type);
+            prop_assert_ne!(Some(id.key()), original);
+        }
+        if let Ok(id) = parse(&changed) {
+            prop_assert!(
+                id.id_type() != id_type || !id.check().is_valid(),
+                "{} -> {} passed as {}", code, changed, id_type
+            );
+            prop_assert_ne!(Some(id.key()), original);
+        }
+    }
+
+    #[test]
+    fn distinct_codes_have_distinct_keys(codes in prop::collection::vec(valid_code(), 2..64)) {
+        let texts: HashSet<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
+        let keys: HashSet<SubjectKey> = codes
+            .iter()
+            .filter_map(|(c, t)| parse_as(c, *t).ok())
+            .map(|id| id.key())
+            .collect();
+        prop_assert_eq!(keys.len(), texts.len());
+        let raw: HashSet<u128> = keys.iter().map(|k| k.as_u128()).collect();
+        prop_assert_eq!(raw.len(), texts.len());
+    }
+}

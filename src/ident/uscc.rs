@@ -1,0 +1,128 @@
+//! Unified social credit code, GB 32100-2015: alphabet, mod-31 check, packing, subject kind.
+
+use super::normalize::{position, Text};
+use super::{CheckOutcome, IdError, IdType, SubjectKind, LEN};
+
+/// The 31 symbols; a symbol's value is its index. I, O, S, V and Z never occur.
+pub(super) const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// `3^(i-1) mod 31` for positions 1–17.
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// Marks bytes outside the alphabet in [`VALUE`] (high bit set, so one OR tests all 18).
+const NONE: u8 = 0x80;
+
+/// Byte → symbol value, [`NONE`] outside the alphabet.
+static VALUE: [u8; 256] = {
+    let mut table = [NONE; 256];
+    let mut v = 0;
+    while v < ALPHABET.len() {
+        table[ALPHABET[v] as usize] = v as u8;
+        v += 1;
+    }
+    table
+};
+
+/// 31^9: the text is packed as two base-31 halves of nine symbols so that the arithmetic stays
+/// in `u64` until the final combination.
+pub(super) const HALF: u64 = 31u64.pow(9);
+
+/// 31^18: every packed USCC is below this.
+pub(super) const LIMIT: u128 = (HALF as u128) * (HALF as u128);
+
+/// A structurally valid USCC.
+pub(super) struct Scan {
+    /// The 18 symbol values in base 31, most significant first (so packed order = text order).
+    pub(super) packed: u128,
+    pub(super) check: CheckOutcome,
+}
+
+/// Validates the alphabet and the digits of positions 3–8, and computes the check character and
+/// the packed value. Branch-free over the 18 characters; the error path rescans.
+#[inline(always)]
+pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
+    let b = &text.bytes;
+    let mut flags = 0u8;
+    let mut sum = 0u32;
+    // Two independent Horner chains, one per half; the weight of position 18 is 0.
+    let mut halves = [0u64; 2];
+    for ((chunk, half), weights) in b.chunks_exact(9).zip(&mut halves).zip([
+        &WEIGHTS[..9],
+        &WEIGHTS[9..],
+    ]) {
+        for (&byte, &w) in chunk.iter().zip(weights.iter().chain([&0])) {
+            let v = VALUE[usize::from(byte)];
+            flags |= v;
+            sum += u32::from(v) * w;
+            *half = *half * 31 + u64::from(v);
+        }
+    }
+    let region_ok = b[2..8].iter().fold(true, |ok, d| ok & d.is_ascii_digit());
+    if flags & NONE != 0 || !region_ok {
+        return Err(error(text));
+    }
+    let expected = (31 - sum % 31) % 31;
+    let check = if u32::from(VALUE[usize::from(b[LEN - 1])]) == expected {
+        CheckOutcome::Valid
+    } else {
+        CheckOutcome::Mismatch {
+            expected: char::from(ALPHABET[expected as usize]),
+        }
+    };
+    Ok(Scan {
+        packed: u128::from(halves[0]) * u128::from(HALF) + u128::from(halves[1]),
+        check,
+    })
+}
+
+/// The first thing wrong with a text that [`scan`] refused.
+#[cold]
+fn error(text: &Text) -> IdError {
+    for (i, &b) in text.bytes.iter().enumerate() {
+        let v = VALUE[usize::from(b)];
+        if v == NONE {
+            return IdError::InvalidChar {
+                position: position(i),
+                ch: text.char_at(i),
+                id_type: IdType::Uscc,
+            };
+        }
+        if (2..8).contains(&i) && v >= 10 {
+            return IdError::NotDigit {
+                position: position(i),
+                ch: text.char_at(i),
+                id_type: IdType::Uscc,
+            };
+        }
+    }
+    // Not reached: `scan` found a fault.
+    IdError::Empty
+}
+
+/// Unpacks a value below [`LIMIT`] into the text.
+pub(super) fn unpack(packed: u128, out: &mut [u8; LEN]) {
+    let halves = [
+        (packed / u128::from(HALF)) as u64,
+        (packed % u128::from(HALF)) as u64,
+    ];
+    for (chunk, mut half) in out.chunks_exact_mut(9).zip(halves) {
+        for slot in chunk.iter_mut().rev() {
+            *slot = ALPHABET[(half % 31) as usize];
+            half /= 31;
+        }
+    }
+}
+
+/// Subject kind from the registration authority (position 1) and category (position 2).
+pub(super) fn kind(bytes: &[u8; LEN]) -> SubjectKind {
+    match (bytes[0], bytes[1]) {
+        (b'9', b'1') => SubjectKind::Enterprise,
+        (b'9', b'2') => SubjectKind::IndividualBusiness,
+        (b'9', b'3') => SubjectKind::FarmerCooperative,
+        (b'1', _) => SubjectKind::PublicInstitution,
+        (b'5', _) => SubjectKind::SocialOrganization,
+        _ => SubjectKind::OtherOrganization,
+    }
+}

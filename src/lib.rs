@@ -1,0 +1,23 @@
+//! jiangcheng (奖惩): decides, in well under a millisecond, whether a company or a person may
+//! proceed with a government business matter — allow, flag or block — with the reasons and the
+//! incentives that apply, for a city credit platform's joint incentive and punishment system.
+//!
+//! # Layout
+//! - [`ident`]: USCC and resident-ID normalisation, validation and packing into integer keys.
+//! - [`ruleset`]: the rule-set files (lists, measures, matters, topics), validated and compiled.
+//! - [`lists`]: list entries, the in-memory index, the JSON Lines source and the generator.
+//! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
+//! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
+//! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
+//! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
+
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod ident;
+pub mod lists;
+pub mod metrics;
+pub mod ruleset;
+pub mod snapshot;
+pub mod telemetry;
+pub mod timestamp;

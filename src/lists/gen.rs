@@ -1,0 +1,258 @@
+//! `jiangcheng gen`: a synthetic population with valid identifiers and list entries, for tests,
+//! benchmarks and load tests. Deterministic for a seed, whatever the thread count: each chunk of
+//! subjects has its own generator seeded from (seed, chunk).
+
+use std::io::{self, Write};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::entry::{Dispute, EntryRecord, ResponsiblePersonRecord, Status};
+use crate::ident;
+use crate::ruleset::{ListKind, Role, RuleSet, SubjectScope};
+
+/// Subjects generated per chunk (one generator each).
+const CHUNK: u64 = 1 << 16;
+/// Chunks generated in parallel before writing, which bounds memory.
+const CHUNKS_IN_FLIGHT: u64 = 32;
+/// Qiqihar county-level division codes (GB/T 2260), used in both identifier kinds.
+const DIVISIONS: [&str; 17] = [
+    "230202", "230203", "230204", "230205", "230206", "230207", "230208", "230221", "230223",
+    "230224", "230225", "230227", "230229", "230230", "230231", "230281", "230200",
+];
+/// Organisation-code bodies are 6 base-31 digits after `MA`: 31⁶ distinct subjects per division.
+const ORG_SPACE: u64 = 887_503_681;
+/// Resident IDs: 1,000 sequence numbers a day over 20,000 days (1950 on) per division.
+const PERSON_SPACE: u64 = 20_000_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct GenOptions {
+    /// Size of the population.
+    pub subjects: u64,
+    /// Share of the population that is listed (has at least one entry).
+    pub listed_ratio: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GenStats {
+    pub subjects: u64,
+    pub listed: u64,
+    pub entries: u64,
+}
+
+/// The identifier of population member `index`, and whether it is a person (about one in five).
+pub fn subject_id(seed: u64, index: u64) -> (String, bool) {
+    let mixed = mix(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    if mixed % 5 == 0 {
+        (person_id(index), true)
+    } else {
+        (organisation_id(index, mixed), false)
+    }
+}
+
+fn person_id(index: u64) -> String {
+    let division = DIVISIONS[((index / PERSON_SPACE) % DIVISIONS.len() as u64) as usize];
+    let within = index % PERSON_SPACE;
+    let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(within / 1000)))
+        .unwrap_or_default();
+    let first17 = format!("{division}{}{:03}", birth.format("%Y%m%d"), within % 1000);
+    complete(&first17, ident::IdType::ResidentId)
+}
+
+fn organisation_id(index: u64, mixed: u64) -> String {
+    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let division = DIVISIONS[((index / ORG_SPACE) % DIVISIONS.len() as u64) as usize];
+    // An odd multiplier permutes the index space, so consecutive subjects do not look alike.
+    let mut n = (index % ORG_SPACE).wrapping_mul(0x2545_F491) % ORG_SPACE;
+    let mut body = *b"MA000000";
+    for slot in body[2..].iter_mut().rev() {
+        *slot = ALPHABET[(n % 31) as usize];
+        n /= 31;
+    }
+    let prefix = match mixed % 20 {
+        0 => "92",
+        1 => "93",
+        2 => "12",
+        3 => "52",
+        _ => "91",
+    };
+    let body = String::from_utf8_lossy(&body).into_owned();
+    complete(&format!("{prefix}{division}{body}{}", org_code_check(&body)), ident::IdType::Uscc)
+}
+
+/// Appends the check character that makes `first17` a valid identifier of `id_type`.
+fn complete(first17: &str, id_type: ident::IdType) -> String {
+    let expected = match ident::parse_as(&format!("{first17}0"), id_type).map(|id| id.check()) {
+        Ok(ident::CheckOutcome::Mismatch { expected }) => expected,
+        _ => '0',
+    };
+    format!("{first17}{expected}")
+}
+
+/// The GB 11714 check character of an 8-character organisation-code body (positions 9–16 of a
+/// USCC); generated codes carry it so they look like real ones.
+fn org_code_check(body: &str) -> char {
+    const WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(36).unwrap_or(0) * w).sum();
+    match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        digit => char::from_digit(digit, 10).unwrap_or('0'),
+    }
+}
+
+/// SplitMix64 finaliser: spreads an index into well-mixed bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Writes the entries of the listed part of the population to `entries` (JSON Lines) and, if
+/// given, every population member's identifier to `population` (one a line, `1` when listed).
+pub fn generate(
+    rules: &RuleSet,
+    options: GenOptions,
+    entries: &mut dyn Write,
+    mut population: Option<&mut dyn Write>,
+) -> io::Result<GenStats> {
+    let catalog = Catalog::of(rules);
+    let chunks = options.subjects.div_ceil(CHUNK);
+    let mut stats = GenStats::default();
+    let with_population = population.is_some();
+    let mut next = 0;
+    while next < chunks {
+        let upto = (next + CHUNKS_IN_FLIGHT).min(chunks);
+        let outputs: Vec<ChunkOutput> = (next..upto)
+            .into_par_iter()
+            .map(|chunk| generate_chunk(&catalog, options, chunk, with_population))
+            .collect::<Result<_, _>>()?;
+        for output in outputs {
+            entries.write_all(&output.entries)?;
+            if let Some(out) = population.as_deref_mut() {
+                out.write_all(&output.population)?;
+            }
+            stats.subjects += output.stats.subjects;
+            stats.listed += output.stats.listed;
+            stats.entries += output.stats.entries;
+        }
+        next = upto;
+    }
+    entries.flush()?;
+    if let Some(out) = population {
+        out.flush()?;
+    }
+    Ok(stats)
+}
+
+/// The lists a generated subject can be put on, by identifier kind.
+struct Catalog {
+    for_organisations: Vec<(String, bool, bool)>,
+    for_persons: Vec<(String, bool, bool)>,
+}
+
+impl Catalog {
+    fn of(rules: &RuleSet) -> Catalog {
+        let pick = |persons: bool| {
+            rules
+                .lists()
+                .filter(|(_, l)| match l.subjects {
+                    SubjectScope::Any => true,
+                    SubjectScope::Persons => persons,
+                    SubjectScope::Organizations => !persons,
+                })
+                .map(|(_, l)| (l.code.clone(), l.scored, l.kind != ListKind::Red))
+                .collect()
+        };
+        Catalog { for_organisations: pick(false), for_persons: pick(true) }
+    }
+}
+
+struct ChunkOutput {
+    entries: Vec<u8>,
+    population: Vec<u8>,
+    stats: GenStats,
+}
+
+fn generate_chunk(catalog: &Catalog, options: GenOptions, chunk: u64, with_population: bool) -> io::Result<ChunkOutput> {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(options.seed ^ mix(chunk)));
+    let mut out = ChunkOutput { entries: Vec::with_capacity(1 << 20), population: Vec::new(), stats: GenStats::default() };
+    let first = chunk * CHUNK;
+    let last = (first + CHUNK).min(options.subjects);
+    for index in first..last {
+        let (id, is_person) = subject_id(options.seed, index);
+        let listed = rng.random_bool(options.listed_ratio.clamp(0.0, 1.0));
+        out.stats.subjects += 1;
+        if with_population {
+            writeln!(out.population, "{id}\t{}", u8::from(listed))?;
+        }
+        if !listed {
+            continue;
+        }
+        out.stats.listed += 1;
+        let lists = if is_person { &catalog.for_persons } else { &catalog.for_organisations };
+        let count = if rng.random_ratio(1, 10) { rng.random_range(2..=5) } else { 1 };
+        for k in 0..count {
+            let (list, scored, penalty) = &lists[rng.random_range(0..lists.len())];
+            let record = synthetic_entry(&mut rng, options, index, k, &id, list, *scored, *penalty && !is_person);
+            serde_json::to_writer(&mut out.entries, &record)?;
+            out.entries.push(b'\n');
+            out.stats.entries += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn synthetic_entry(
+    rng: &mut ChaCha8Rng,
+    options: GenOptions,
+    index: u64,
+    k: u32,
+    id: &str,
+    list: &str,
+    scored: bool,
+    names_persons: bool,
+) -> EntryRecord {
+    let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(rng.random_range(0..5 * 365))))
+        .unwrap_or_default();
+    let valid_until = (!rng.random_ratio(1, 5))
+        .then(|| listed.checked_add_days(chrono::Days::new(rng.random_range(180..=3 * 365))))
+        .flatten();
+    let status = match rng.random_range(0..100) {
+        0..=5 => Status::Repaired,
+        6..=9 => Status::Removed,
+        _ => Status::Active,
+    };
+    let dispute = if rng.random_ratio(3, 100) { Dispute::UnderReview } else { Dispute::None };
+    let responsible_persons = if names_persons && rng.random_ratio(3, 10) {
+        let person = (0..8)
+            .map(|_| subject_id(options.seed, rng.random_range(0..options.subjects.max(1))))
+            .find_map(|(candidate, is_person)| is_person.then_some(candidate));
+        person
+            .map(|id| ResponsiblePersonRecord { role: Role::LegalRep, id, name: Some("法定代表人".into()) })
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    EntryRecord {
+        entry_id: format!("GEN-{:x}-{index}-{k}", options.seed),
+        list: list.to_owned(),
+        subject_id: id.to_owned(),
+        subject_name: Some(format!("合成主体{index}")),
+        reason: Some("合成数据".into()),
+        basis_doc: None,
+        authority: None,
+        listed_on: listed.format("%Y-%m-%d").to_string(),
+        valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string()),
+        status,
+        dispute,
+        score: scored.then(|| rng.random_range(300..=850)),
+        responsible_persons,
+    }
+}

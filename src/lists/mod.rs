@@ -1,0 +1,11 @@
+//! Red, black, watch and grey lists: entries, the in-memory index, the file source and the
+//! synthetic-population generator.
+
+mod entry;
+mod file;
+pub mod gen;
+mod index;
+
+pub use entry::{Dispute, Entry, EntryError, EntryRecord, ResponsiblePerson, ResponsiblePersonRecord, Status};
+pub use file::{load_file, parse_entries, LineProblem, ListFileError};
+pub use index::ListIndex;

@@ -1,0 +1,158 @@
+//! The `jiangcheng` binary: `serve`, `check` and `gen`. Errors become messages here (anyhow);
+//! everything else lives in the library.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::web;
+use anyhow::Context;
+use clap::Parser;
+use tracing::{error, info, warn};
+
+use jiangcheng::config::{CheckArgs, Cli, Command, GenArgs, ServeArgs};
+use jiangcheng::http::{self, AppState};
+use jiangcheng::lists::gen::{self, GenOptions};
+use jiangcheng::snapshot::{Sources, Store};
+use jiangcheng::{lists, ruleset, telemetry};
+
+fn main() -> anyhow::Result<ExitCode> {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => check(args),
+        Command::Gen(args) => generate(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.resolve()?;
+    telemetry::init(settings.log_format, &settings.log);
+    let listener = TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let sources = Sources { rules: settings.rules.clone(), lists: settings.lists.clone() };
+    let state = web::Data::new(AppState::new(Store::new(sources), settings.limits));
+    info!(
+        listen = %listener.local_addr()?,
+        workers = settings.workers,
+        rules = %settings.rules.display(),
+        lists = %settings.lists.display(),
+        "jiangcheng serving; not ready until the rule set and lists have loaded"
+    );
+    let failed = Arc::new(AtomicBool::new(false));
+    actix_web::rt::System::new().block_on({
+        let failed = Arc::clone(&failed);
+        async move {
+            let server = http::server(listener, state.clone(), settings.workers)?;
+            let handle = server.handle();
+            // The first load runs while the server already answers /healthz and /readyz (503).
+            actix_web::rt::spawn({
+                let state = state.clone();
+                async move {
+                    if !load(&state, "initial load").await {
+                        failed.store(true, Ordering::SeqCst);
+                        handle.stop(true).await;
+                    }
+                }
+            });
+            actix_web::rt::spawn(reload_on_sighup(state));
+            server.await
+        }
+    })?;
+    Ok(if failed.load(Ordering::SeqCst) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Loads rules and lists off the async threads; logs the outcome. Returns whether it succeeded.
+async fn load(state: &web::Data<AppState>, what: &'static str) -> bool {
+    let started = Instant::now();
+    let loader = state.clone();
+    match tokio::task::spawn_blocking(move || loader.reload()).await {
+        Ok(Ok(snapshot)) => {
+            info!(
+                what,
+                ruleset = %snapshot.rules,
+                entries = snapshot.lists.len(),
+                subjects = snapshot.lists.subjects(),
+                lists_version = snapshot.lists_version,
+                seconds = started.elapsed().as_secs_f64(),
+                "loaded"
+            );
+            true
+        }
+        Ok(Err(err)) => {
+            error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
+            false
+        }
+        Err(err) => {
+            error!(what, error = %err, "load task failed");
+            false
+        }
+    }
+}
+
+/// `SIGHUP` recompiles the rule set and reloads the lists; a failure keeps the current snapshot.
+async fn reload_on_sighup(state: web::Data<AppState>) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => signal,
+        Err(err) => {
+            warn!(error = %err, "cannot listen for SIGHUP; reloads are unavailable");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        load(&state, "reload on SIGHUP").await;
+    }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let rules = match ruleset::load_dir(&args.rules) {
+        Ok(rules) => rules,
+        Err(err) => {
+            for problem in &err.0 {
+                eprintln!("{problem}");
+            }
+            eprintln!("{} problem(s); the rule set is refused", err.0.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("ok: {rules}");
+    if let Some(path) = args.lists {
+        match lists::load_file(&path, &rules) {
+            Ok(index) => println!("ok: {} entries for {} subjects in {}", index.len(), index.subjects(), path.display()),
+            Err(err) => {
+                eprintln!("{err}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
+    let rules = ruleset::load_dir(&args.rules)?;
+    let started = Instant::now();
+    let create = |path: &std::path::Path| -> anyhow::Result<BufWriter<File>> {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(BufWriter::with_capacity(1 << 20, file))
+    };
+    let mut entries = create(&args.out)?;
+    let mut population = args.population.as_deref().map(create).transpose()?;
+    let options = GenOptions { subjects: args.subjects, listed_ratio: args.listed_ratio, seed: args.seed };
+    let stats = gen::generate(
+        &rules,
+        options,
+        &mut entries,
+        population.as_mut().map(|p| p as &mut dyn std::io::Write),
+    )?;
+    eprintln!(
+        "wrote {} entries for {} listed of {} subjects to {} in {:.1} s",
+        stats.entries,
+        stats.listed,
+        stats.subjects,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

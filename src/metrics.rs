@@ -1,0 +1,130 @@
+//! Every Prometheus metric of the service, in one registry. Labels are bounded: route templates,
+//! methods, status codes, matter and list codes of the loaded rule set. Never a subject id.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::snapshot::Snapshot;
+
+/// Request latency buckets, from 25 µs (a decision) to 2.5 s (a slow batch).
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub decisions: IntCounterVec,
+    pub list_entries: IntGaugeVec,
+    pub entries_check_mismatch: IntGauge,
+    pub ruleset_info: IntGaugeVec,
+    pub lists_version: IntGauge,
+    pub reloads: IntCounterVec,
+    pub last_reload_success: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = valid(Registry::new_custom(Some("jiangcheng".into()), None));
+        let metrics = Metrics {
+            http_requests: valid(IntCounterVec::new(
+                Opts::new("http_requests_total", "HTTP requests by route template, method and status"),
+                &["route", "method", "status"],
+            )),
+            http_duration: valid(HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template and status class")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["route", "outcome"],
+            )),
+            decisions: valid(IntCounterVec::new(
+                Opts::new("decisions_total", "Decisions by matter and decision"),
+                &["matter", "decision"],
+            )),
+            list_entries: valid(IntGaugeVec::new(
+                Opts::new("list_entries", "Entries held per list (in force or not)"),
+                &["list"],
+            )),
+            entries_check_mismatch: valid(IntGauge::new(
+                "list_entries_check_mismatch",
+                "Entries whose identifier fails its check character (loaded and matched exactly)",
+            )),
+            ruleset_info: valid(IntGaugeVec::new(
+                Opts::new("ruleset_info", "The loaded rule set (value 1)"),
+                &["name", "revision"],
+            )),
+            lists_version: valid(IntGauge::new("lists_version", "Version of the loaded lists")),
+            reloads: valid(IntCounterVec::new(
+                Opts::new("reloads_total", "Rule-set and list loads by result"),
+                &["result"],
+            )),
+            last_reload_success: valid(IntGauge::new(
+                "last_reload_success_timestamp_seconds",
+                "Unix time of the latest successful load",
+            )),
+            registry,
+        };
+        metrics.register_all();
+        metrics
+    }
+
+    fn register_all(&self) {
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(self.http_requests.clone()),
+            Box::new(self.http_duration.clone()),
+            Box::new(self.decisions.clone()),
+            Box::new(self.list_entries.clone()),
+            Box::new(self.entries_check_mismatch.clone()),
+            Box::new(self.ruleset_info.clone()),
+            Box::new(self.lists_version.clone()),
+            Box::new(self.reloads.clone()),
+            Box::new(self.last_reload_success.clone()),
+        ];
+        for collector in collectors {
+            valid(self.registry.register(collector));
+        }
+    }
+
+    /// Publishes what a newly swapped-in snapshot holds.
+    pub fn observe_snapshot(&self, snapshot: &Snapshot) {
+        self.ruleset_info.reset();
+        self.ruleset_info
+            .with_label_values(&[snapshot.rules.name.as_str(), snapshot.rules.revision.as_str()])
+            .set(1);
+        self.list_entries.reset();
+        for (id, list) in snapshot.rules.lists() {
+            self.list_entries.with_label_values(&[list.code.as_str()]).set(snapshot.lists.count(id) as i64);
+        }
+        self.entries_check_mismatch.set(snapshot.lists.check_mismatches() as i64);
+        self.lists_version.set(snapshot.lists_version as i64);
+        self.last_reload_success.set(snapshot.loaded_at.0 / 1000);
+    }
+
+    pub fn reload_result(&self, ok: bool) -> IntCounter {
+        self.reloads.with_label_values(&[if ok { "success" } else { "failure" }])
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let families = self.registry.gather();
+        if TextEncoder::new().encode(&families, &mut out).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Metric definitions are constants; an error here is a programming error caught by any test.
+fn valid<T>(result: prometheus::Result<T>) -> T {
+    result.unwrap_or_else(|err| unreachable!("invalid metric definition: {err}"))
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}

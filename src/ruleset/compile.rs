@@ -1,0 +1,581 @@
+//! Parse → validate → compile. Validation collects every problem before giving up, so a broken
+//! rule set is fixed in one round trip rather than one error at a time.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::syntax::{ListsFile, MattersFile, MeasuresFile, RuleSetFile, TopicsFile};
+use super::{
+    Application, Category, Effect, ListDef, ListId, ListKind, MatterDef, MatterId, MeasureDef,
+    MeasureId, Problem, RoleSet, RuleSet, RuleSetError, TopicDef, TopicId, TopicKind, FILES,
+};
+
+const MAX_CODE_LEN: usize = 64;
+
+/// One rule-set file's text, kept to turn byte offsets into line numbers.
+struct Source {
+    path: PathBuf,
+    text: String,
+}
+
+impl Source {
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+}
+
+/// Problems found so far, each pinned to a file and line.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn at(&mut self, source: &Source, span: Range<usize>, message: impl Into<String>) {
+        self.0.push(Problem {
+            file: source.path.clone(),
+            line: source.line(span.start),
+            message: message.into(),
+        });
+    }
+
+    fn whole_file(&mut self, path: &Path, message: impl Into<String>) {
+        self.0.push(Problem { file: path.to_path_buf(), line: 0, message: message.into() });
+    }
+}
+
+pub(super) fn compile_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
+    let mut problems = Problems::default();
+    let mut hasher = Sha256::new();
+    let mut sources = Vec::with_capacity(FILES.len());
+    for name in FILES {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                hasher.update(name.as_bytes());
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+                sources.push(Source { path, text });
+            }
+            Err(err) => problems.whole_file(&path, format!("cannot read the file: {err}")),
+        }
+    }
+    if !problems.0.is_empty() {
+        return Err(RuleSetError(problems.0));
+    }
+    let revision: String = hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+
+    let [ruleset_src, lists_src, matters_src, measures_src, topics_src] = &sources[..] else {
+        unreachable!("one source per file of FILES")
+    };
+    let ruleset = parse::<RuleSetFile>(ruleset_src, &mut problems);
+    let lists = parse::<ListsFile>(lists_src, &mut problems);
+    let matters = parse::<MattersFile>(matters_src, &mut problems);
+    let measures = parse::<MeasuresFile>(measures_src, &mut problems);
+    let topics = parse::<TopicsFile>(topics_src, &mut problems);
+    // A file that does not parse would make every reference into it look unknown; stop here
+    // rather than bury the syntax error under follow-on problems.
+    let (Some(ruleset), Some(lists), Some(matters), Some(measures), Some(topics)) =
+        (ruleset, lists, matters, measures, topics)
+    else {
+        return Err(RuleSetError(problems.0));
+    };
+
+    let files = Files {
+        ruleset: ruleset_src,
+        lists: lists_src,
+        matters: matters_src,
+        measures: measures_src,
+        topics: topics_src,
+    };
+    let checked = Checker { files, problems }.check(ruleset, lists, matters, measures, topics);
+    checked.map(|parts| parts.into_rule_set(revision))
+}
+
+fn parse<T: DeserializeOwned>(source: &Source, problems: &mut Problems) -> Option<T> {
+    match toml::from_str::<T>(&source.text) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            let span = err.span().unwrap_or(0..0);
+            problems.at(source, span, err.message().trim().replace('\n', " "));
+            None
+        }
+    }
+}
+
+struct Files<'a> {
+    ruleset: &'a Source,
+    lists: &'a Source,
+    matters: &'a Source,
+    measures: &'a Source,
+    topics: &'a Source,
+}
+
+struct Checker<'a> {
+    files: Files<'a>,
+    problems: Problems,
+}
+
+/// Everything validated, ready to be compiled into the lookup table.
+struct Parts {
+    name: String,
+    title: String,
+    dispute_policy: super::DisputePolicy,
+    lists: Vec<ListDef>,
+    matters: Vec<MatterDef>,
+    measures: Vec<MeasureDef>,
+    topics: Vec<TopicDef>,
+    /// Per topic: (list ids, (measure id, roles it extends to) pairs).
+    links: Vec<(Vec<ListId>, Vec<(MeasureId, RoleSet)>)>,
+    measure_matters: Vec<Vec<MatterId>>,
+}
+
+impl Checker<'_> {
+    fn check(
+        mut self,
+        ruleset: RuleSetFile,
+        lists: ListsFile,
+        matters: MattersFile,
+        measures: MeasuresFile,
+        topics: TopicsFile,
+    ) -> Result<Parts, RuleSetError> {
+        let files = &self.files;
+        check_code_syntax(&mut self.problems, files.ruleset, &ruleset.name, "rule set name");
+        let list_ids =
+            index_codes(&mut self.problems, files.lists, lists.list.iter().map(|l| &l.code), "list");
+        let matter_ids = index_codes(
+            &mut self.problems,
+            files.matters,
+            matters.matter.iter().map(|m| &m.code),
+            "matter",
+        );
+        let measure_ids = index_codes(
+            &mut self.problems,
+            files.measures,
+            measures.measure.iter().map(|m| &m.code),
+            "measure",
+        );
+        let topic_ids = index_codes(
+            &mut self.problems,
+            files.topics,
+            topics.topic.iter().map(|t| &t.code),
+            "topic",
+        );
+        let _ = topic_ids;
+
+        let measure_matters = self.check_measures(&measures, &matters, &matter_ids);
+        let links = self.check_topics(&topics, &lists, &measures, &list_ids, &measure_ids);
+
+        let mut topics_of_list: Vec<Vec<String>> = vec![Vec::new(); lists.list.len()];
+        for (topic, (topic_lists, _)) in topics.topic.iter().zip(&links) {
+            for list in topic_lists {
+                topics_of_list[list.index()].push(topic.code.get_ref().clone());
+            }
+        }
+        for (list, topics) in lists.list.iter().zip(&topics_of_list) {
+            if topics.is_empty() {
+                self.problems.at(
+                    self.files.lists,
+                    list.code.span(),
+                    format!("list `{}` triggers no topic", list.code.get_ref()),
+                );
+            }
+        }
+
+        if !self.problems.0.is_empty() {
+            let order = |p: &Problem| FILES.iter().position(|f| p.file.ends_with(f));
+            self.problems.0.sort_by_key(|p| (order(p), p.line));
+            return Err(RuleSetError(self.problems.0));
+        }
+
+        Ok(Parts {
+            name: ruleset.name.into_inner(),
+            title: ruleset.title,
+            dispute_policy: ruleset.dispute_policy,
+            lists: lists
+                .list
+                .into_iter()
+                .zip(topics_of_list)
+                .map(|(l, topics)| ListDef {
+                    code: l.code.into_inner(),
+                    name: l.name,
+                    kind: l.kind,
+                    serious: l.serious,
+                    body: l.body,
+                    subjects: l.subjects,
+                    period: l.period,
+                    scored: l.scored,
+                    topics,
+                })
+                .collect(),
+            matters: matters
+                .matter
+                .into_iter()
+                .map(|m| MatterDef {
+                    code: m.code.into_inner(),
+                    name: m.name,
+                    department: m.department,
+                    description: m.description,
+                    basic_public_service: m.basic_public_service,
+                })
+                .collect(),
+            measures: measures
+                .measure
+                .into_iter()
+                .map(|m| MeasureDef {
+                    code: m.code.into_inner(),
+                    name: m.name,
+                    category: m.category.into_inner(),
+                    effect: m.effect.into_inner(),
+                    legal_basis: m.legal_basis.into_inner().trim().to_owned(),
+                    department: m.department,
+                    text: m.text,
+                    matters: m.matters.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                })
+                .collect(),
+            topics: topics
+                .topic
+                .into_iter()
+                .map(|t| {
+                    let (roles, person_measures) = match t.responsible_persons {
+                        Some(rp) => (
+                            rp.roles.into_inner(),
+                            rp.measures.into_iter().map(Spanned::into_inner).collect(),
+                        ),
+                        None => (Vec::new(), Vec::new()),
+                    };
+                    TopicDef {
+                        code: t.code.into_inner(),
+                        name: t.name,
+                        kind: t.kind,
+                        lists: t.lists.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                        memorandum: t.memorandum,
+                        measures: t
+                            .measures
+                            .into_inner()
+                            .into_iter()
+                            .map(Spanned::into_inner)
+                            .collect(),
+                        min_score_level: t.min_score_level.map(Spanned::into_inner),
+                        responsible_person_roles: roles,
+                        responsible_person_measures: person_measures,
+                    }
+                })
+                .collect(),
+            links,
+            measure_matters,
+        })
+    }
+
+    /// Matter references and invariants 1, 5 and 6; returns each measure's matters.
+    fn check_measures(
+        &mut self,
+        measures: &MeasuresFile,
+        matters: &MattersFile,
+        matter_ids: &HashMap<String, u16>,
+    ) -> Vec<Vec<MatterId>> {
+        let src = self.files.measures;
+        let mut out = Vec::with_capacity(measures.measure.len());
+        for m in &measures.measure {
+            let code = m.code.get_ref();
+            let effect = *m.effect.get_ref();
+            let category = *m.category.get_ref();
+            // Invariant 1: a block needs a category-1 measure with a legal basis.
+            if effect == Effect::Block && category != Category::RightsReducing {
+                self.problems.at(
+                    src,
+                    m.effect.span(),
+                    format!("measure `{code}` blocks but is not category 1 (invariant 1: only rights-reducing measures based on law can block)"),
+                );
+            }
+            if effect == Effect::Block && m.legal_basis.get_ref().trim().is_empty() {
+                self.problems.at(
+                    src,
+                    m.code.span(),
+                    format!("measure `{code}` blocks without a legal basis (invariant 1: a block must cite a law, administrative regulation or central policy document)"),
+                );
+            }
+            // Invariant 6: market measures only inform.
+            if category == Category::Market && effect != Effect::Inform {
+                self.problems.at(
+                    src,
+                    m.effect.span(),
+                    format!("measure `{code}` is category 3 but its effect is `{}` (invariant 6: market measures only inform)", effect.as_str()),
+                );
+            }
+            if m.matters.get_ref().is_empty() {
+                self.problems.at(
+                    src,
+                    m.matters.span(),
+                    format!("measure `{code}` applies in no matter"),
+                );
+            }
+            let mut ids = Vec::new();
+            for matter in m.matters.get_ref() {
+                let Some(&id) = matter_ids.get(matter.get_ref()) else {
+                    self.problems.at(
+                        src,
+                        matter.span(),
+                        format!("measure `{code}` names unknown matter `{}`", matter.get_ref()),
+                    );
+                    continue;
+                };
+                if ids.contains(&MatterId(id)) {
+                    self.problems.at(
+                        src,
+                        matter.span(),
+                        format!("measure `{code}` names matter `{}` twice", matter.get_ref()),
+                    );
+                    continue;
+                }
+                // Invariant 5: basic public services are never restricted on credit grounds.
+                if effect.restricts() && matters.matter[usize::from(id)].basic_public_service {
+                    self.problems.at(
+                        src,
+                        matter.span(),
+                        format!("measure `{code}` would {} in basic public service `{}` (invariant 5)", effect.as_str(), matter.get_ref()),
+                    );
+                }
+                ids.push(MatterId(id));
+            }
+            out.push(ids);
+        }
+        out
+    }
+
+    /// List and measure references and invariants 2, 3 and 4; returns each topic's links.
+    fn check_topics(
+        &mut self,
+        topics: &TopicsFile,
+        lists: &ListsFile,
+        measures: &MeasuresFile,
+        list_ids: &HashMap<String, u16>,
+        measure_ids: &HashMap<String, u16>,
+    ) -> Vec<(Vec<ListId>, Vec<(MeasureId, RoleSet)>)> {
+        let src = self.files.topics;
+        let mut out = Vec::with_capacity(topics.topic.len());
+        for t in &topics.topic {
+            let code = t.code.get_ref();
+            let mut topic_lists = Vec::new();
+            if t.lists.get_ref().is_empty() {
+                self.problems.at(src, t.lists.span(), format!("topic `{code}` has no lists"));
+            }
+            for list in t.lists.get_ref() {
+                let Some(&id) = list_ids.get(list.get_ref()) else {
+                    self.problems.at(
+                        src,
+                        list.span(),
+                        format!("topic `{code}` names unknown list `{}`", list.get_ref()),
+                    );
+                    continue;
+                };
+                let def = &lists.list[usize::from(id)];
+                // Invariant 3 (triggers): incentive topics hang on red lists, penalty topics never.
+                match (t.kind, def.kind) {
+                    (TopicKind::Incentive, ListKind::Red) => {}
+                    (TopicKind::Incentive, _) => self.problems.at(
+                        src,
+                        list.span(),
+                        format!("incentive topic `{code}` is triggered by list `{}`, which is not red (invariant 3)", list.get_ref()),
+                    ),
+                    (TopicKind::Penalty, ListKind::Red) => self.problems.at(
+                        src,
+                        list.span(),
+                        format!("penalty topic `{code}` is triggered by red list `{}` (invariant 3)", list.get_ref()),
+                    ),
+                    (TopicKind::Penalty, _) => {}
+                }
+                if topic_lists.contains(&ListId(id)) {
+                    self.problems.at(
+                        src,
+                        list.span(),
+                        format!("topic `{code}` names list `{}` twice", list.get_ref()),
+                    );
+                    continue;
+                }
+                topic_lists.push(ListId(id));
+            }
+            let scored = topic_lists.iter().any(|l| lists.list[l.index()].scored);
+            if let Some(level) = &t.min_score_level {
+                if !scored {
+                    self.problems.at(
+                        src,
+                        level.span(),
+                        format!("topic `{code}` sets min_score_level but none of its lists is scored"),
+                    );
+                }
+            }
+
+            let (roles, person_measures) = match &t.responsible_persons {
+                Some(rp) => {
+                    let mut roles = RoleSet::default();
+                    rp.roles.get_ref().iter().for_each(|r| roles.insert(*r));
+                    if roles.is_empty() {
+                        self.problems.at(
+                            src,
+                            rp.roles.span(),
+                            format!("topic `{code}` extends to responsible persons but names no role"),
+                        );
+                    }
+                    (roles, rp.measures.as_slice())
+                }
+                None => (RoleSet::default(), &[][..]),
+            };
+            for pm in person_measures {
+                if !t.measures.get_ref().iter().any(|m| m.get_ref() == pm.get_ref()) {
+                    self.problems.at(
+                        src,
+                        pm.span(),
+                        format!("topic `{code}` extends measure `{}` to responsible persons but does not carry it", pm.get_ref()),
+                    );
+                }
+            }
+
+            if t.measures.get_ref().is_empty() {
+                self.problems.at(src, t.measures.span(), format!("topic `{code}` has no measures"));
+            }
+            let mut topic_measures: Vec<(MeasureId, RoleSet)> = Vec::new();
+            for measure in t.measures.get_ref() {
+                let name = measure.get_ref();
+                let Some(&id) = measure_ids.get(name) else {
+                    self.problems.at(
+                        src,
+                        measure.span(),
+                        format!("topic `{code}` names unknown measure `{name}`"),
+                    );
+                    continue;
+                };
+                if topic_measures.iter().any(|(m, _)| *m == MeasureId(id)) {
+                    self.problems.at(
+                        src,
+                        measure.span(),
+                        format!("topic `{code}` names measure `{name}` twice"),
+                    );
+                    continue;
+                }
+                let effect = *measures.measure[usize::from(id)].effect.get_ref();
+                let mut complain = |message: String| self.problems.at(src, measure.span(), message);
+                // Invariant 3 (effects).
+                match (t.kind, effect) {
+                    (TopicKind::Incentive, Effect::Reward) | (TopicKind::Penalty, Effect::Block | Effect::Flag | Effect::Inform) => {}
+                    (TopicKind::Incentive, other) => complain(format!("incentive topic `{code}` carries measure `{name}` whose effect is `{}` (invariant 3: incentive topics only reward)", other.as_str())),
+                    (TopicKind::Penalty, Effect::Reward) => complain(format!("penalty topic `{code}` carries reward measure `{name}` (invariant 3)")),
+                }
+                // Invariant 2: only serious lists reach block.
+                if effect == Effect::Block {
+                    for list in &topic_lists {
+                        let def = &lists.list[list.index()];
+                        if !def.serious {
+                            complain(format!("topic `{code}` carries block measure `{name}` but its list `{}` is not serious (invariant 2: only serious lists can block)", def.code.get_ref()));
+                        }
+                    }
+                }
+                // Invariant 4: scores are for rewards only.
+                if scored && effect.restricts() {
+                    complain(format!("topic `{code}` is triggered by a scored list and carries `{name}`, which would {} (invariant 4: scores are for rewards only)", effect.as_str()));
+                }
+                let extends = person_measures.iter().any(|pm| pm.get_ref() == name);
+                topic_measures.push((MeasureId(id), if extends { roles } else { RoleSet::default() }));
+            }
+            out.push((topic_lists, topic_measures));
+        }
+        out
+    }
+}
+
+fn check_code_syntax(problems: &mut Problems, src: &Source, code: &Spanned<String>, what: &str) {
+    let text = code.get_ref();
+    let mut chars = text.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && text.len() <= MAX_CODE_LEN;
+    if !well_formed {
+        problems.at(
+            src,
+            code.span(),
+            format!("{what} code `{text}` is not snake_case ([a-z][a-z0-9_]*, at most {MAX_CODE_LEN} characters)"),
+        );
+    }
+}
+
+/// Checks each code's syntax and uniqueness; maps every code to its first position.
+fn index_codes<'c>(
+    problems: &mut Problems,
+    src: &Source,
+    codes: impl Iterator<Item = &'c Spanned<String>>,
+    what: &str,
+) -> HashMap<String, u16> {
+    let mut ids: HashMap<String, u16> = HashMap::new();
+    let mut first_line: HashMap<&str, usize> = HashMap::new();
+    for (position, code) in codes.enumerate() {
+        check_code_syntax(problems, src, code, what);
+        let Ok(id) = u16::try_from(position) else {
+            problems.at(src, code.span(), format!("more than {} {what}s", u16::MAX));
+            break;
+        };
+        match first_line.get(code.get_ref().as_str()) {
+            Some(line) => problems.at(
+                src,
+                code.span(),
+                format!("duplicate {what} code `{}` (first defined on line {line})", code.get_ref()),
+            ),
+            None => {
+                first_line.insert(code.get_ref(), src.line(code.span().start));
+                ids.insert(code.get_ref().clone(), id);
+            }
+        }
+    }
+    ids
+}
+
+impl Parts {
+    fn into_rule_set(self, revision: String) -> RuleSet {
+        let n_lists = self.lists.len();
+        let mut cells: Vec<Vec<Application>> = vec![Vec::new(); self.matters.len() * n_lists];
+        for (topic_index, (lists, measures)) in self.links.iter().enumerate() {
+            let topic = TopicId(topic_index as u16);
+            let min_score_level = self.topics[topic_index].min_score_level;
+            for &(measure, person_roles) in measures {
+                let effect = self.measures[measure.index()].effect;
+                for matter in &self.measure_matters[measure.index()] {
+                    for list in lists {
+                        cells[matter.index() * n_lists + list.index()].push(Application {
+                            topic,
+                            measure,
+                            effect,
+                            person_roles,
+                            min_score_level,
+                        });
+                    }
+                }
+            }
+        }
+        let mut table = Vec::with_capacity(cells.len());
+        let mut applications = Vec::new();
+        for cell in cells {
+            let start = applications.len() as u32;
+            applications.extend(cell);
+            table.push(start..applications.len() as u32);
+        }
+        let list_ids = self.lists.iter().enumerate().map(|(i, l)| (l.code.clone(), ListId(i as u16))).collect();
+        let matter_ids = self.matters.iter().enumerate().map(|(i, m)| (m.code.clone(), MatterId(i as u16))).collect();
+        RuleSet {
+            name: self.name,
+            title: self.title,
+            revision,
+            dispute_policy: self.dispute_policy,
+            lists: self.lists,
+            matters: self.matters,
+            measures: self.measures,
+            topics: self.topics,
+            list_ids,
+            matter_ids,
+            table,
+            applications,
+        }
+    }
+}

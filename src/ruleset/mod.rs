@@ -1,0 +1,392 @@
+//! Rule sets: the 对象清单 (lists), 措施清单 (measures), 事项清单 (matters) and the topics (专题)
+//! that join them, read from TOML files, validated as a whole and compiled into [`RuleSet`].
+//!
+//! The compiled form interns every code to a small integer and precomputes, for each
+//! (matter, list) pair, the measures an in-force entry on that list leads to in that matter, so
+//! the engine never walks topics at request time.
+
+mod compile;
+mod problem;
+mod syntax;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use problem::{Problem, RuleSetError};
+
+/// The files a rule-set folder must hold, in the order they are hashed into the revision.
+pub const FILES: [&str; 5] = [
+    "ruleset.toml",
+    "lists.toml",
+    "matters.toml",
+    "measures.toml",
+    "topics.toml",
+];
+
+/// Reads, validates and compiles the rule set in `dir`, reporting every problem at once.
+pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
+    compile::compile_dir(dir)
+}
+
+// === vocabulary ===
+
+/// What a measure does in a matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    // INVARIANT: declared from most to least severe; the derived `Ord` sorts reasons.
+    Block,
+    Flag,
+    Inform,
+    Reward,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Block => "block",
+            Effect::Flag => "flag",
+            Effect::Inform => "inform",
+            Effect::Reward => "reward",
+        }
+    }
+
+    /// Whether the effect restricts the subject (the two effects that change a decision).
+    pub fn restricts(self) -> bool {
+        matches!(self, Effect::Block | Effect::Flag)
+    }
+}
+
+/// Measure category of the national basic measure list (DOMAIN.md §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub enum Category {
+    /// Rights-reducing measures that directly cite a law, regulation or central document.
+    RightsReducing,
+    /// Management measures a public body takes as its duties require.
+    Management,
+    /// Measures taken autonomously by market and industry organisations.
+    Market,
+}
+
+impl TryFrom<i64> for Category {
+    type Error = String;
+    fn try_from(value: i64) -> Result<Self, String> {
+        match value {
+            1 => Ok(Category::RightsReducing),
+            2 => Ok(Category::Management),
+            3 => Ok(Category::Market),
+            other => Err(format!("category must be 1, 2 or 3, not {other}")),
+        }
+    }
+}
+
+impl From<Category> for u8 {
+    fn from(category: Category) -> u8 {
+        match category {
+            Category::RightsReducing => 1,
+            Category::Management => 2,
+            Category::Market => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    Red,
+    Black,
+    Watch,
+    Grey,
+}
+
+/// Which identifiers a list may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectScope {
+    Organizations,
+    Persons,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicKind {
+    Incentive,
+    Penalty,
+}
+
+/// How entries under dispute (`dispute = under_review`) are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputePolicy {
+    /// They count as usual (the reason carries a warning).
+    #[default]
+    Count,
+    /// Their `block` becomes `flag`.
+    Downgrade,
+}
+
+/// The role of a person named in an entry (法定代表人, 主要负责人, 实际控制人, 直接责任人).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    LegalRep,
+    Principal,
+    ActualController,
+    DirectlyResponsible,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::LegalRep,
+        Role::Principal,
+        Role::ActualController,
+        Role::DirectlyResponsible,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::LegalRep => "legal_rep",
+            Role::Principal => "principal",
+            Role::ActualController => "actual_controller",
+            Role::DirectlyResponsible => "directly_responsible",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of roles, as a bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoleSet(u8);
+
+impl RoleSet {
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn insert(&mut self, role: Role) {
+        self.0 |= role.bit();
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |role| self.contains(*role))
+    }
+}
+
+/// Level of a personal credit score (base 500): AAA ≥ 700, AA ≥ 600, A ≥ 500, B ≥ 400, C below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+pub enum ScoreLevel {
+    C,
+    B,
+    A,
+    AA,
+    AAA,
+}
+
+impl ScoreLevel {
+    pub fn of(score: u16) -> ScoreLevel {
+        match score {
+            700.. => ScoreLevel::AAA,
+            600..=699 => ScoreLevel::AA,
+            500..=599 => ScoreLevel::A,
+            400..=499 => ScoreLevel::B,
+            _ => ScoreLevel::C,
+        }
+    }
+}
+
+// === interned identifiers ===
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(u16);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                usize::from(self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A list code interned to its position in `lists.toml`.
+    ListId
+);
+id_type!(
+    /// A topic code interned to its position in `topics.toml`.
+    TopicId
+);
+id_type!(
+    /// A measure code interned to its position in `measures.toml`.
+    MeasureId
+);
+id_type!(
+    /// A matter code interned to its position in `matters.toml`.
+    MatterId
+);
+
+// === compiled definitions ===
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListDef {
+    pub code: String,
+    pub name: String,
+    pub kind: ListKind,
+    pub serious: bool,
+    pub body: String,
+    pub subjects: SubjectScope,
+    pub period: Option<String>,
+    pub scored: bool,
+    /// Codes of the topics this list triggers.
+    pub topics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatterDef {
+    pub code: String,
+    pub name: String,
+    pub department: String,
+    pub description: Option<String>,
+    pub basic_public_service: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasureDef {
+    pub code: String,
+    pub name: String,
+    pub category: Category,
+    pub effect: Effect,
+    pub legal_basis: String,
+    pub department: String,
+    pub text: String,
+    pub matters: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicDef {
+    pub code: String,
+    pub name: String,
+    pub kind: TopicKind,
+    pub lists: Vec<String>,
+    pub memorandum: String,
+    pub measures: Vec<String>,
+    pub min_score_level: Option<ScoreLevel>,
+    pub responsible_person_roles: Vec<Role>,
+    pub responsible_person_measures: Vec<String>,
+}
+
+/// One measure an in-force entry on a list leads to in a matter, through one topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Application {
+    pub topic: TopicId,
+    pub measure: MeasureId,
+    pub effect: Effect,
+    /// Roles of named persons the measure extends to (empty: the listed subject only).
+    pub person_roles: RoleSet,
+    /// For scored lists: the lowest score level the measure applies at.
+    pub min_score_level: Option<ScoreLevel>,
+}
+
+/// A validated, compiled rule set: immutable and shared by every request.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub name: String,
+    pub title: String,
+    /// Content hash of the rule-set files: changes whenever the rules do.
+    pub revision: String,
+    pub dispute_policy: DisputePolicy,
+    lists: Vec<ListDef>,
+    matters: Vec<MatterDef>,
+    measures: Vec<MeasureDef>,
+    topics: Vec<TopicDef>,
+    list_ids: HashMap<String, ListId>,
+    matter_ids: HashMap<String, MatterId>,
+    /// `matter * lists.len() + list` → range of `applications`.
+    table: Vec<Range<u32>>,
+    applications: Vec<Application>,
+}
+
+impl RuleSet {
+    pub fn list_id(&self, code: &str) -> Option<ListId> {
+        self.list_ids.get(code).copied()
+    }
+
+    pub fn matter_id(&self, code: &str) -> Option<MatterId> {
+        self.matter_ids.get(code).copied()
+    }
+
+    pub fn list(&self, id: ListId) -> &ListDef {
+        &self.lists[id.index()]
+    }
+
+    pub fn matter(&self, id: MatterId) -> &MatterDef {
+        &self.matters[id.index()]
+    }
+
+    pub fn measure(&self, id: MeasureId) -> &MeasureDef {
+        &self.measures[id.index()]
+    }
+
+    pub fn topic(&self, id: TopicId) -> &TopicDef {
+        &self.topics[id.index()]
+    }
+
+    pub fn lists(&self) -> impl ExactSizeIterator<Item = (ListId, &ListDef)> {
+        self.lists.iter().enumerate().map(|(i, l)| (ListId(i as u16), l))
+    }
+
+    pub fn matters(&self) -> impl ExactSizeIterator<Item = (MatterId, &MatterDef)> {
+        self.matters.iter().enumerate().map(|(i, m)| (MatterId(i as u16), m))
+    }
+
+    pub fn measures(&self) -> &[MeasureDef] {
+        &self.measures
+    }
+
+    pub fn topics(&self) -> &[TopicDef] {
+        &self.topics
+    }
+
+    /// What an in-force entry on `list` leads to in `matter` (precomputed at compile time).
+    pub fn applications(&self, matter: MatterId, list: ListId) -> &[Application] {
+        let range = &self.table[matter.index() * self.lists.len() + list.index()];
+        &self.applications[range.start as usize..range.end as usize]
+    }
+
+    pub fn topic_counts(&self) -> (usize, usize) {
+        let incentive = self.topics.iter().filter(|t| t.kind == TopicKind::Incentive).count();
+        (incentive, self.topics.len() - incentive)
+    }
+}
+
+impl fmt::Display for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (incentive, penalty) = self.topic_counts();
+        write!(
+            f,
+            "rule set `{}` revision {}: {} lists, {} incentive and {} penalty topics, {} measures, {} matters",
+            self.name,
+            self.revision,
+            self.lists.len(),
+            incentive,
+            penalty,
+            self.measures.len(),
+            self.matters.len()
+        )
+    }
+}

@@ -1,0 +1,114 @@
+//! The rule-set files as written: a serde mirror of `rulesets/README.md`, with the source span of
+//! every value a problem may point at. Nothing here is checked beyond its TOML type.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Category, DisputePolicy, Effect, ListKind, Role, ScoreLevel, SubjectScope, TopicKind};
+
+/// `ruleset.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetFile {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub dispute_policy: DisputePolicy,
+}
+
+/// `lists.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListsFile {
+    #[serde(default)]
+    pub list: Vec<ListSyntax>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSyntax {
+    pub code: Spanned<String>,
+    pub name: String,
+    pub kind: ListKind,
+    #[serde(default)]
+    pub serious: bool,
+    pub body: String,
+    pub subjects: SubjectScope,
+    #[serde(default)]
+    pub period: Option<String>,
+    #[serde(default)]
+    pub scored: bool,
+}
+
+/// `matters.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MattersFile {
+    #[serde(default)]
+    pub matter: Vec<MatterSyntax>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatterSyntax {
+    pub code: Spanned<String>,
+    pub name: String,
+    pub department: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub basic_public_service: bool,
+}
+
+/// `measures.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasuresFile {
+    #[serde(default)]
+    pub measure: Vec<MeasureSyntax>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureSyntax {
+    pub code: Spanned<String>,
+    pub name: String,
+    pub category: Spanned<Category>,
+    pub effect: Spanned<Effect>,
+    pub legal_basis: Spanned<String>,
+    pub department: String,
+    pub text: String,
+    pub matters: Spanned<Vec<Spanned<String>>>,
+}
+
+/// `topics.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsFile {
+    #[serde(default)]
+    pub topic: Vec<TopicSyntax>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSyntax {
+    pub code: Spanned<String>,
+    pub name: String,
+    pub kind: TopicKind,
+    pub lists: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub memorandum: String,
+    pub measures: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub min_score_level: Option<Spanned<ScoreLevel>>,
+    #[serde(default)]
+    pub responsible_persons: Option<ResponsiblePersonsSyntax>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsiblePersonsSyntax {
+    pub roles: Spanned<Vec<Role>>,
+    pub measures: Vec<Spanned<String>>,
+}

@@ -1,0 +1,100 @@
+//! Instants as milliseconds since the Unix epoch, read and written the way list data and the API
+//! use them: a bare date means midnight in China Standard Time (UTC+8).
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, TimeZone, Utc};
+
+/// China Standard Time, the offset of every date in list data and of every time we print.
+const CST_SECONDS: i32 = 8 * 3600;
+
+/// An instant in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time")]
+pub struct TimestampError(pub String);
+
+fn cst() -> FixedOffset {
+    FixedOffset::east_opt(CST_SECONDS).unwrap_or_else(|| unreachable!("+08:00 is a valid offset"))
+}
+
+impl Timestamp {
+    /// The current instant (the one place the service reads the clock).
+    pub fn now() -> Timestamp {
+        Timestamp(Utc::now().timestamp_millis())
+    }
+
+    /// Parses `YYYY-MM-DD` (midnight UTC+8) or an RFC 3339 date-time.
+    pub fn parse(text: &str) -> Result<Timestamp, TimestampError> {
+        let error = || TimestampError(text.to_owned());
+        if text.len() == 10 {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| error())?;
+            let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(error)?;
+            let local = cst().from_local_datetime(&midnight).single().ok_or_else(error)?;
+            return Ok(Timestamp(local.timestamp_millis()));
+        }
+        DateTime::parse_from_rfc3339(text).map(|t| Timestamp(t.timestamp_millis())).map_err(|_| error())
+    }
+
+    fn to_cst(self) -> DateTime<FixedOffset> {
+        let utc = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
+        utc.with_timezone(&cst())
+    }
+
+    /// Whether this is midnight UTC+8, i.e. whether it reads back as a bare date.
+    pub fn is_cst_midnight(self) -> bool {
+        (self.0 + i64::from(CST_SECONDS) * 1000).rem_euclid(86_400_000) == 0
+    }
+
+    /// The date form if the instant is a CST midnight, else the RFC 3339 form.
+    pub fn to_date_or_datetime(self) -> String {
+        if self.is_cst_midnight() {
+            self.to_cst().format("%Y-%m-%d").to_string()
+        } else {
+            self.to_string()
+        }
+    }
+
+    pub fn seconds(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC+8 with milliseconds, e.g. `2026-11-22T10:00:00.123+08:00`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_cst().to_rfc3339_opts(SecondsFormat::Millis, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_is_midnight_in_china_standard_time() {
+        let date = Timestamp::parse("2026-03-01").unwrap();
+        let same = Timestamp::parse("2026-03-01T00:00:00+08:00").unwrap();
+        let utc = Timestamp::parse("2026-02-28T16:00:00Z").unwrap();
+        assert_eq!(date, same);
+        assert_eq!(date, utc);
+        assert!(date.is_cst_midnight());
+        assert_eq!(date.to_date_or_datetime(), "2026-03-01");
+    }
+
+    #[test]
+    fn prints_rfc3339_with_milliseconds_at_plus_eight() {
+        let t = Timestamp::parse("2026-11-22T02:00:00.123Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-22T10:00:00.123+08:00");
+        assert_eq!(t.to_date_or_datetime(), "2026-11-22T10:00:00.123+08:00");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_date() {
+        for bad in ["", "2026-02-30", "2026/03/01", "yesterday", "2026-03-01T25:00:00+08:00"] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
