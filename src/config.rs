@@ -16,7 +16,11 @@ pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
 pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
 
 #[derive(Debug, Parser)]
-#[command(name = "jiangcheng", version, about = "Joint incentive and punishment (联合奖惩) decision service")]
+#[command(
+    name = "jiangcheng",
+    version,
+    about = "Joint incentive and punishment (联合奖惩) decision service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -132,7 +136,10 @@ pub struct Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("list source `{0}`: only JSON Lines files are supported as a list source")]
@@ -148,30 +155,47 @@ impl ServeArgs {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
-        let lists = self.lists.or(file.lists).unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+        let lists = self
+            .lists
+            .or(file.lists)
+            .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
         if lists.contains("://") {
             return Err(ConfigError::UnsupportedSource(lists));
         }
         let defaults = Limits::default();
         let limits = Limits {
-            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
-            max_batch: self.max_batch.or(file.max_batch).unwrap_or(defaults.max_batch),
+            max_body_bytes: self
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            max_batch: self
+                .max_batch
+                .or(file.max_batch)
+                .unwrap_or(defaults.max_batch),
         };
         let workers = self
             .workers
             .or(file.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        for (name, value) in [("workers", workers), ("max_body_bytes", limits.max_body_bytes), ("max_batch", limits.max_batch)] {
+        for (name, value) in [
+            ("workers", workers),
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_batch", limits.max_batch),
+        ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
         }
         Ok(Settings {
-            listen: self
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("valid default address"))),
-            rules: self.rules.or(file.rules).unwrap_or_else(|| DEFAULT_RULES.into()),
+            listen: self.listen.or(file.listen).unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!("valid default address"))
+            }),
+            rules: self
+                .rules
+                .or(file.rules)
+                .unwrap_or_else(|| DEFAULT_RULES.into()),
             lists: PathBuf::from(lists),
             workers,
             limits,
@@ -182,8 +206,14 @@ impl ServeArgs {
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    toml::from_str(&text).map_err(|err| ConfigError::Parse { path: path.to_path_buf(), message: err.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -194,14 +224,25 @@ mod tests {
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jiangcheng.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nmax_batch = 50\nworkers = 3\n").unwrap();
-        let args = ServeArgs { config: Some(path), workers: Some(1), ..ServeArgs::default() };
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nmax_batch = 50\nworkers = 3\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            workers: Some(1),
+            ..ServeArgs::default()
+        };
         let settings = args.resolve().unwrap();
         assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(settings.limits.max_batch, 50);
         assert_eq!(settings.workers, 1);
         assert_eq!(settings.rules, PathBuf::from(DEFAULT_RULES));
-        assert_eq!(settings.limits.max_body_bytes, Limits::default().max_body_bytes);
+        assert_eq!(
+            settings.limits.max_body_bytes,
+            Limits::default().max_body_bytes
+        );
     }
 
     #[test]
@@ -209,13 +250,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "listne = \"127.0.0.1:9000\"\n").unwrap();
-        let err = ServeArgs { config: Some(path), ..ServeArgs::default() }.resolve().unwrap_err();
+        let err = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
     }
 
     #[test]
     fn a_url_list_source_is_refused() {
-        let args = ServeArgs { lists: Some("redis://127.0.0.1:6379".into()), ..ServeArgs::default() };
-        assert!(matches!(args.resolve(), Err(ConfigError::UnsupportedSource(_))));
+        let args = ServeArgs {
+            lists: Some("redis://127.0.0.1:6379".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            args.resolve(),
+            Err(ConfigError::UnsupportedSource(_))
+        ));
     }
 }

@@ -31,8 +31,12 @@ fn main() -> anyhow::Result<ExitCode> {
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     telemetry::init(settings.log_format, &settings.log);
-    let listener = TcpListener::bind(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let sources = Sources { rules: settings.rules.clone(), lists: settings.lists.clone() };
+    let listener = TcpListener::bind(settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let sources = Sources {
+        rules: settings.rules.clone(),
+        lists: settings.lists.clone(),
+    };
     let state = web::Data::new(AppState::new(Store::new(sources), settings.limits));
     info!(
         listen = %listener.local_addr()?,
@@ -61,7 +65,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             server.await
         }
     })?;
-    Ok(if failed.load(Ordering::SeqCst) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed.load(Ordering::SeqCst) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Loads rules and lists off the async threads; logs the outcome. Returns whether it succeeded.
@@ -120,7 +128,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     println!("ok: {rules}");
     if let Some(path) = args.lists {
         match lists::load_file(&path, &rules) {
-            Ok(index) => println!("ok: {} entries for {} subjects in {}", index.len(), index.subjects(), path.display()),
+            Ok(index) => println!(
+                "ok: {} entries for {} subjects in {}",
+                index.len(),
+                index.subjects(),
+                path.display()
+            ),
             Err(err) => {
                 eprintln!("{err}");
                 return Ok(ExitCode::FAILURE);
@@ -134,12 +147,17 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
     let rules = ruleset::load_dir(&args.rules)?;
     let started = Instant::now();
     let create = |path: &std::path::Path| -> anyhow::Result<BufWriter<File>> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(BufWriter::with_capacity(1 << 20, file))
     };
     let mut entries = create(&args.out)?;
     let mut population = args.population.as_deref().map(create).transpose()?;
-    let options = GenOptions { subjects: args.subjects, listed_ratio: args.listed_ratio, seed: args.seed };
+    let options = GenOptions {
+        subjects: args.subjects,
+        listed_ratio: args.listed_ratio,
+        seed: args.seed,
+    };
     let stats = gen::generate(
         &rules,
         options,

@@ -10,8 +10,8 @@ use crate::snapshot::Snapshot;
 
 /// Request latency buckets, from 25 µs (a decision) to 2.5 s (a slow batch).
 const LATENCY_BUCKETS: [f64; 16] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5,
 ];
 
 pub struct Metrics {
@@ -32,12 +32,18 @@ impl Metrics {
         let registry = valid(Registry::new_custom(Some("jiangcheng".into()), None));
         let metrics = Metrics {
             http_requests: valid(IntCounterVec::new(
-                Opts::new("http_requests_total", "HTTP requests by route template, method and status"),
+                Opts::new(
+                    "http_requests_total",
+                    "HTTP requests by route template, method and status",
+                ),
                 &["route", "method", "status"],
             )),
             http_duration: valid(HistogramVec::new(
-                HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template and status class")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "HTTP request latency by route template and status class",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
                 &["route", "outcome"],
             )),
             decisions: valid(IntCounterVec::new(
@@ -56,7 +62,10 @@ impl Metrics {
                 Opts::new("ruleset_info", "The loaded rule set (value 1)"),
                 &["name", "revision"],
             )),
-            lists_version: valid(IntGauge::new("lists_version", "Version of the loaded lists")),
+            lists_version: valid(IntGauge::new(
+                "lists_version",
+                "Version of the loaded lists",
+            )),
             reloads: valid(IntCounterVec::new(
                 Opts::new("reloads_total", "Rule-set and list loads by result"),
                 &["result"],
@@ -92,19 +101,26 @@ impl Metrics {
     pub fn observe_snapshot(&self, snapshot: &Snapshot) {
         self.ruleset_info.reset();
         self.ruleset_info
-            .with_label_values(&[snapshot.rules.name.as_str(), snapshot.rules.revision.as_str()])
+            .with_label_values(&[
+                snapshot.rules.name.as_str(),
+                snapshot.rules.revision.as_str(),
+            ])
             .set(1);
         self.list_entries.reset();
         for (id, list) in snapshot.rules.lists() {
-            self.list_entries.with_label_values(&[list.code.as_str()]).set(snapshot.lists.count(id) as i64);
+            self.list_entries
+                .with_label_values(&[list.code.as_str()])
+                .set(snapshot.lists.count(id) as i64);
         }
-        self.entries_check_mismatch.set(snapshot.lists.check_mismatches() as i64);
+        self.entries_check_mismatch
+            .set(snapshot.lists.check_mismatches() as i64);
         self.lists_version.set(snapshot.lists_version as i64);
         self.last_reload_success.set(snapshot.loaded_at.0 / 1000);
     }
 
     pub fn reload_result(&self, ok: bool) -> IntCounter {
-        self.reloads.with_label_values(&[if ok { "success" } else { "failure" }])
+        self.reloads
+            .with_label_values(&[if ok { "success" } else { "failure" }])
     }
 
     /// The registry in Prometheus text format.

@@ -58,7 +58,11 @@ pub struct Store {
 impl Store {
     /// A store with nothing loaded yet (not ready).
     pub fn new(sources: Sources) -> Store {
-        Store { sources, current: ArcSwapOption::empty(), report: Mutex::default() }
+        Store {
+            sources,
+            current: ArcSwapOption::empty(),
+            report: Mutex::default(),
+        }
     }
 
     pub fn sources(&self) -> &Sources {
@@ -79,13 +83,21 @@ impl Store {
     pub fn reload(&self) -> Result<Arc<Snapshot>, LoadError> {
         let started = Timestamp::now();
         let result = self.build();
-        let mut report = self.report.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut report = self
+            .report
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         report.attempts += 1;
         report.last_attempt = Some(started);
         match result {
             Ok((rules, lists)) => {
                 let lists_version = self.current.load().as_ref().map_or(0, |s| s.lists_version) + 1;
-                let snapshot = Arc::new(Snapshot { rules, lists, lists_version, loaded_at: Timestamp::now() });
+                let snapshot = Arc::new(Snapshot {
+                    rules,
+                    lists,
+                    lists_version,
+                    loaded_at: Timestamp::now(),
+                });
                 self.current.store(Some(Arc::clone(&snapshot)));
                 report.last_success = Some(snapshot.loaded_at);
                 report.last_error = None;

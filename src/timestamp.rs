@@ -32,10 +32,15 @@ impl Timestamp {
         if text.len() == 10 {
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| error())?;
             let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(error)?;
-            let local = cst().from_local_datetime(&midnight).single().ok_or_else(error)?;
+            let local = cst()
+                .from_local_datetime(&midnight)
+                .single()
+                .ok_or_else(error)?;
             return Ok(Timestamp(local.timestamp_millis()));
         }
-        DateTime::parse_from_rfc3339(text).map(|t| Timestamp(t.timestamp_millis())).map_err(|_| error())
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Timestamp(t.timestamp_millis()))
+            .map_err(|_| error())
     }
 
     fn to_cst(self) -> DateTime<FixedOffset> {
@@ -93,7 +98,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_date() {
-        for bad in ["", "2026-02-30", "2026/03/01", "yesterday", "2026-03-01T25:00:00+08:00"] {
+        for bad in [
+            "",
+            "2026-02-30",
+            "2026/03/01",
+            "yesterday",
+            "2026-03-01T25:00:00+08:00",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

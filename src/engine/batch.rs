@@ -20,10 +20,18 @@ pub fn decide_many<'s>(
     matter: MatterId,
     at: Timestamp,
 ) -> Vec<Option<Result<Decision<'s>, DecideError>>> {
-    let one = |subject: &Option<SubjectId>| subject.as_ref().map(|s| decide(rules, lists, s, matter, at));
+    let one = |subject: &Option<SubjectId>| {
+        subject
+            .as_ref()
+            .map(|s| decide(rules, lists, s, matter, at))
+    };
     if subjects.len() < PARALLEL_THRESHOLD {
         subjects.iter().map(one).collect()
     } else {
-        subjects.par_iter().with_min_len(PARALLEL_THRESHOLD / 2).map(one).collect()
+        subjects
+            .par_iter()
+            .with_min_len(PARALLEL_THRESHOLD / 2)
+            .map(one)
+            .collect()
     }
 }

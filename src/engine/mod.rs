@@ -129,21 +129,34 @@ pub fn decide<'s>(
         reasons.retain(|r| r.effect != Effect::Reward);
     }
     reasons.sort_by(|a, b| {
-        (a.effect, &a.topic.code, &a.measure.code, &a.entry.entry_id)
-            .cmp(&(b.effect, &b.topic.code, &b.measure.code, &b.entry.entry_id))
+        (a.effect, &a.topic.code, &a.measure.code, &a.entry.entry_id).cmp(&(
+            b.effect,
+            &b.topic.code,
+            &b.measure.code,
+            &b.entry.entry_id,
+        ))
     });
-    Ok(Decision { outcome: outcome_of(&reasons), reasons, warnings })
+    Ok(Decision {
+        outcome: outcome_of(&reasons),
+        reasons,
+        warnings,
+    })
 }
 
 /// What a failed check character means for a lookup (DESIGN.md §2): a USCC is looked up as
 /// given, with a warning; a resident ID only if that exact ID is listed.
-pub fn check_identifier(lists: &ListIndex, subject: &SubjectId) -> Result<Option<Warning>, DecideError> {
+pub fn check_identifier(
+    lists: &ListIndex,
+    subject: &SubjectId,
+) -> Result<Option<Warning>, DecideError> {
     let CheckOutcome::Mismatch { expected } = subject.check() else {
         return Ok(None);
     };
     match subject.id_type() {
         IdType::Uscc => Ok(Some(Warning::UsccCheckMismatch { expected })),
-        IdType::ResidentId if lists.knows(subject.key()) => Ok(Some(Warning::IdCheckMismatch { expected })),
+        IdType::ResidentId if lists.knows(subject.key()) => {
+            Ok(Some(Warning::IdCheckMismatch { expected }))
+        }
         // A mistyped ID must not silently match nobody.
         IdType::ResidentId => Err(DecideError::IdCheckMismatch { expected }),
     }
@@ -176,3 +189,6 @@ fn outcome_of(reasons: &[Reason<'_>]) -> Outcome {
         Some(Effect::Inform | Effect::Reward) | None => Outcome::Allow,
     }
 }
+
+#[cfg(test)]
+mod tests;

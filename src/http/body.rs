@@ -20,11 +20,28 @@ thread_local! {
 }
 
 /// Checks the media type and reads the body, refusing more than `limit` bytes.
-pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+pub async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence != "application/json" && !essence.ends_with("+json") {
-        let shown = if content_type.is_empty() { "(none)" } else { content_type };
+        let shown = if content_type.is_empty() {
+            "(none)"
+        } else {
+            content_type
+        };
         return Err(ApiError::UnsupportedMediaType(shown.to_owned()));
     }
     let declared = req
@@ -37,7 +54,8 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| ApiError::InvalidJson(format!("the body could not be read: {err}")))?;
+        let chunk = chunk
+            .map_err(|err| ApiError::InvalidJson(format!("the body could not be read: {err}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -71,7 +89,10 @@ fn type_name(value: &BorrowedValue<'_>) -> &'static str {
 /// The top-level object of a body.
 pub fn root<'a, 'v>(value: &'a BorrowedValue<'v>) -> Result<&'a Object<'v>, ApiError> {
     value.as_object().ok_or_else(|| {
-        ApiError::InvalidRequest(vec![FieldError::new("(body)", format!("must be an object, not {}", type_name(value)))])
+        ApiError::InvalidRequest(vec![FieldError::new(
+            "(body)",
+            format!("must be an object, not {}", type_name(value)),
+        )])
     })
 }
 
@@ -87,7 +108,12 @@ impl Fields {
     }
 
     /// An optional string member; a member of another type is an error.
-    pub fn opt_str<'a>(&mut self, object: &'a Object<'_>, key: &str, path: &str) -> Option<&'a str> {
+    pub fn opt_str<'a>(
+        &mut self,
+        object: &'a Object<'_>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'a str> {
         match object.get(key) {
             None => None,
             Some(value) if value.is_null() => None,
@@ -111,7 +137,12 @@ impl Fields {
     }
 
     /// A required object member.
-    pub fn object<'a, 'v>(&mut self, object: &'a Object<'v>, key: &str, path: &str) -> Option<&'a Object<'v>> {
+    pub fn object<'a, 'v>(
+        &mut self,
+        object: &'a Object<'v>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'a Object<'v>> {
         match object.get(key) {
             None => {
                 self.push(path, "is required");
@@ -125,7 +156,12 @@ impl Fields {
     }
 
     /// A required array member.
-    pub fn array<'a, 'v>(&mut self, object: &'a Object<'v>, key: &str, path: &str) -> Option<&'a [BorrowedValue<'v>]> {
+    pub fn array<'a, 'v>(
+        &mut self,
+        object: &'a Object<'v>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'a [BorrowedValue<'v>]> {
         match object.get(key) {
             None => {
                 self.push(path, "is required");

@@ -31,14 +31,22 @@ pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .matters()
         .map(|(_, matter)| MatterView {
             matter,
-            measures: rules.measures().iter().filter(|m| m.matters.contains(&matter.code)).count(),
+            measures: rules
+                .measures()
+                .iter()
+                .filter(|m| m.matters.contains(&matter.code))
+                .count(),
         })
         .collect();
     #[derive(Serialize)]
     struct Items<'a> {
         matters: Vec<MatterView<'a>>,
     }
-    Ok(HttpResponse::Ok().json(Catalog { ruleset: RuleSetView::of(&snapshot), count: matters.len(), items: Items { matters } }))
+    Ok(HttpResponse::Ok().json(Catalog {
+        ruleset: RuleSetView::of(&snapshot),
+        count: matters.len(),
+        items: Items { matters },
+    }))
 }
 
 #[derive(Serialize)]
@@ -73,7 +81,11 @@ pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: topics.len(),
-        items: Items { incentive, penalty, topics },
+        items: Items {
+            incentive,
+            penalty,
+            topics,
+        },
     }))
 }
 
@@ -90,7 +102,10 @@ pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     let lists: Vec<ListView<'_>> = snapshot
         .rules
         .lists()
-        .map(|(id, list)| ListView { list, entries: snapshot.lists.count(id) })
+        .map(|(id, list)| ListView {
+            list,
+            entries: snapshot.lists.count(id),
+        })
         .collect();
     #[derive(Serialize)]
     struct Items<'a> {
@@ -100,6 +115,9 @@ pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: lists.len(),
-        items: Items { lists_version: snapshot.lists_version, lists },
+        items: Items {
+            lists_version: snapshot.lists_version,
+            lists,
+        },
     }))
 }

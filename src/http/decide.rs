@@ -25,13 +25,19 @@ struct Context {
     case_ref: Option<String>,
 }
 
-pub async fn decide(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn decide(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let value = body::parse(&mut body)?;
     let root = body::root(&value)?;
     let mut fields = Fields::default();
-    let subject = fields.object(root, "subject", "subject").and_then(|s| read_subject(&mut fields, s, "subject"));
+    let subject = fields
+        .object(root, "subject", "subject")
+        .and_then(|s| read_subject(&mut fields, s, "subject"));
     let context = read_context(&mut fields, root, &snapshot);
     if let Some(Err(bad_id)) = &subject {
         if !fields.errors.is_empty() {
@@ -45,15 +51,25 @@ pub async fn decide(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let subject = subject.map_err(ApiError::InvalidSubjectId)?;
     let context = context?;
 
-    let decision = engine::decide(&snapshot.rules, &snapshot.lists, &subject, context.matter, context.at)
-        .map_err(|err| check_mismatch_error(err, "subject.id"))?;
+    let decision = engine::decide(
+        &snapshot.rules,
+        &snapshot.lists,
+        &subject,
+        context.matter,
+        context.at,
+    )
+    .map_err(|err| check_mismatch_error(err, "subject.id"))?;
     state.count_decision(&snapshot, context.matter, decision.outcome, 1);
     let view = decision_view(&snapshot, &context, &subject, &decision);
     let body = serde_json::to_vec(&view).map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(json_body(body))
 }
 
-pub async fn decide_batch(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn decide_batch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let value = body::parse(&mut body)?;
@@ -66,7 +82,10 @@ pub async fn decide_batch(state: web::Data<AppState>, req: HttpRequest, payload:
             fields.push("subjects", "must hold at least one subject");
         }
         if items.len() > state.limits.max_batch {
-            return Err(ApiError::BatchTooLarge { got: items.len(), limit: state.limits.max_batch });
+            return Err(ApiError::BatchTooLarge {
+                got: items.len(),
+                limit: state.limits.max_batch,
+            });
         }
     }
     fields.finish()?;
@@ -80,7 +99,10 @@ pub async fn decide_batch(state: web::Data<AppState>, req: HttpRequest, payload:
         .map(|(i, item)| {
             let path = format!("subjects[{i}]");
             let object = item.as_object().ok_or_else(|| {
-                ApiError::InvalidRequest(vec![FieldError::new(&path, format!("must be an object, not {}", body::element_type(item)))])
+                ApiError::InvalidRequest(vec![FieldError::new(
+                    &path,
+                    format!("must be an object, not {}", body::element_type(item)),
+                )])
             })?;
             let mut fields = Fields::default();
             let subject = read_subject(&mut fields, object, &path);
@@ -102,7 +124,8 @@ pub async fn decide_batch(state: web::Data<AppState>, req: HttpRequest, payload:
         rayon::spawn(move || {
             let _ = tx.send(batch_body(&worker_state, &snapshot, &context, &subjects));
         });
-        rx.await.map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
+        rx.await
+            .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
     };
     Ok(json_body(body?))
 }
@@ -115,7 +138,13 @@ fn batch_body(
     subjects: &[Result<SubjectId, ApiError>],
 ) -> Result<Vec<u8>, ApiError> {
     let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
-    let decisions = engine::decide_many(&snapshot.rules, &snapshot.lists, &ids, context.matter, context.at);
+    let decisions = engine::decide_many(
+        &snapshot.rules,
+        &snapshot.lists,
+        &ids,
+        context.matter,
+        context.at,
+    );
     let mut summary = Summary::default();
     let results: Vec<BatchItem<'_>> = subjects
         .iter()
@@ -127,7 +156,9 @@ fn batch_body(
                 (Ok(subject), Some(Ok(decision))) => Ok((subject, decision)),
                 (_, Some(Err(err))) => Err(check_mismatch_error(err, &field)),
                 (Err(err), _) => Err(relocate(err, &field)),
-                (Ok(_), None) => Err(ApiError::Internal("a parsed subject was not decided".into())),
+                (Ok(_), None) => Err(ApiError::Internal(
+                    "a parsed subject was not decided".into(),
+                )),
             };
             match outcome {
                 Ok((subject, decision)) => {
@@ -136,12 +167,19 @@ fn batch_body(
                 }
                 Err(err) => {
                     summary.invalid += 1;
-                    BatchItem::Invalid { index, error: err.to_item_error() }
+                    BatchItem::Invalid {
+                        index,
+                        error: err.to_item_error(),
+                    }
                 }
             }
         })
         .collect();
-    for (outcome, count) in [(Outcome::Allow, summary.allow), (Outcome::Flag, summary.flag), (Outcome::Block, summary.block)] {
+    for (outcome, count) in [
+        (Outcome::Allow, summary.allow),
+        (Outcome::Flag, summary.flag),
+        (Outcome::Block, summary.block),
+    ] {
         state.count_decision(snapshot, context.matter, outcome, count);
     }
     serde_json::to_vec(&BatchView {
@@ -156,17 +194,26 @@ fn batch_body(
 
 /// Reads `{"id": …, "id_type": …}`: `None` when a structural problem was pushed to `fields`,
 /// `Some(Err)` when the identifier itself is malformed.
-fn read_subject(fields: &mut Fields, subject: &Object<'_>, path: &str) -> Option<Result<SubjectId, FieldError>> {
+fn read_subject(
+    fields: &mut Fields,
+    subject: &Object<'_>,
+    path: &str,
+) -> Option<Result<SubjectId, FieldError>> {
     let id_path = format!("{path}.id");
     let type_path = format!("{path}.id_type");
     let id = fields.str(subject, "id", &id_path);
-    let id_type = fields.opt_str(subject, "id_type", &type_path).and_then(|t| match t.parse::<IdType>() {
-        Ok(id_type) => Some(id_type),
-        Err(_) => {
-            fields.push(&type_path, format!("must be `uscc` or `resident_id`, not `{t}`"));
-            None
-        }
-    });
+    let id_type = fields
+        .opt_str(subject, "id_type", &type_path)
+        .and_then(|t| match t.parse::<IdType>() {
+            Ok(id_type) => Some(id_type),
+            Err(_) => {
+                fields.push(
+                    &type_path,
+                    format!("must be `uscc` or `resident_id`, not `{t}`"),
+                );
+                None
+            }
+        });
     let id = id?;
     let parsed = match id_type {
         Some(id_type) => ident::parse_as(id, id_type),
@@ -176,15 +223,22 @@ fn read_subject(fields: &mut Fields, subject: &Object<'_>, path: &str) -> Option
 }
 
 /// Reads `matter`, `as_of`, `department` and `case_ref`; an unknown matter is a 422, not a 400.
-fn read_context(fields: &mut Fields, root: &Object<'_>, snapshot: &Snapshot) -> Option<Result<Context, ApiError>> {
+fn read_context(
+    fields: &mut Fields,
+    root: &Object<'_>,
+    snapshot: &Snapshot,
+) -> Option<Result<Context, ApiError>> {
     let matter = fields.str(root, "matter", "matter");
-    let as_of = fields.opt_str(root, "as_of", "as_of").and_then(|text| match Timestamp::parse(text) {
-        Ok(at) => Some(at),
-        Err(err) => {
-            fields.push("as_of", err.to_string());
-            None
-        }
-    });
+    let as_of =
+        fields
+            .opt_str(root, "as_of", "as_of")
+            .and_then(|text| match Timestamp::parse(text) {
+                Ok(at) => Some(at),
+                Err(err) => {
+                    fields.push("as_of", err.to_string());
+                    None
+                }
+            });
     let mut label = |key: &str| {
         let text = fields.opt_str(root, key, key)?;
         if text.len() > MAX_LABEL_LEN {
@@ -197,7 +251,12 @@ fn read_context(fields: &mut Fields, root: &Object<'_>, snapshot: &Snapshot) -> 
     let case_ref = label("case_ref");
     let matter = matter?;
     Some(match snapshot.rules.matter_id(matter) {
-        Some(matter) => Ok(Context { matter, at: as_of.unwrap_or_else(Timestamp::now), department, case_ref }),
+        Some(matter) => Ok(Context {
+            matter,
+            at: as_of.unwrap_or_else(Timestamp::now),
+            department,
+            case_ref,
+        }),
         None => Err(ApiError::UnknownMatter(matter.to_owned())),
     })
 }
@@ -209,14 +268,18 @@ fn check_mismatch_error(err: DecideError, field: &str) -> ApiError {
 /// Re-points a batch item's error at the item's `id` field.
 fn relocate(err: &ApiError, field: &str) -> ApiError {
     match err {
-        ApiError::InvalidSubjectId(e) => ApiError::InvalidSubjectId(FieldError::new(field, &e.message)),
+        ApiError::InvalidSubjectId(e) => {
+            ApiError::InvalidSubjectId(FieldError::new(field, &e.message))
+        }
         ApiError::InvalidRequest(errors) => ApiError::InvalidRequest(errors.clone()),
         other => ApiError::Internal(other.to_string()),
     }
 }
 
 fn json_body(body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(body)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
 }
 
 // === response views ===
@@ -297,12 +360,18 @@ fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
         } else {
             "the entry is under dispute review"
         };
-        warnings.push(WarningView { code: "entry_under_dispute", message: message.into(), expected: None });
+        warnings.push(WarningView {
+            code: "entry_under_dispute",
+            message: message.into(),
+            expected: None,
+        });
     }
     if reason.entry.dispute == crate::lists::Dispute::Upheld {
         warnings.push(WarningView {
             code: "entry_dispute_upheld",
-            message: "an objection to this entry was upheld; the designating body has yet to correct it".into(),
+            message:
+                "an objection to this entry was upheld; the designating body has yet to correct it"
+                    .into(),
             expected: None,
         });
     }
@@ -327,7 +396,12 @@ fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
     }
 }
 
-fn decision_view<'a>(snapshot: &'a Snapshot, context: &'a Context, subject: &SubjectId, decision: &Decision<'a>) -> DecisionView<'a> {
+fn decision_view<'a>(
+    snapshot: &'a Snapshot,
+    context: &'a Context,
+    subject: &SubjectId,
+    decision: &Decision<'a>,
+) -> DecisionView<'a> {
     DecisionView {
         decision_id: uuid::Uuid::now_v7().to_string(),
         decision: decision.outcome.as_str(),

@@ -33,7 +33,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_body_bytes: 2 * 1024 * 1024, max_batch: 10_000 }
+        Limits {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_batch: 10_000,
+        }
     }
 }
 
@@ -47,7 +50,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, limits: Limits) -> AppState {
-        AppState { store, metrics: Metrics::new(), limits, started_at: Timestamp::now() }
+        AppState {
+            store,
+            metrics: Metrics::new(),
+            limits,
+            started_at: Timestamp::now(),
+        }
     }
 
     /// The snapshot to serve from, or 503 while none has loaded.
@@ -65,7 +73,10 @@ impl AppState {
     fn count_decision(&self, snapshot: &Snapshot, matter: MatterId, outcome: Outcome, count: u64) {
         if count > 0 {
             let matter = snapshot.rules.matter(matter).code.as_str();
-            self.metrics.decisions.with_label_values(&[matter, outcome.as_str()]).inc_by(count);
+            self.metrics
+                .decisions
+                .with_label_values(&[matter, outcome.as_str()])
+                .inc_by(count);
         }
     }
 
@@ -82,18 +93,61 @@ impl AppState {
 
 /// Mounts every route of the API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) });
-    cfg.service(web::resource("/v1/decide").route(web::post().to(decide::decide)).default_service(not_allowed()))
-        .service(web::resource("/v1/decide/batch").route(web::post().to(decide::decide_batch)).default_service(not_allowed()))
-        .service(web::resource("/v1/subjects/{id}").route(web::get().to(subjects::profile)).default_service(not_allowed()))
-        .service(web::resource("/v1/matters").route(web::get().to(catalog::matters)).default_service(not_allowed()))
-        .service(web::resource("/v1/topics").route(web::get().to(catalog::topics)).default_service(not_allowed()))
-        .service(web::resource("/v1/lists").route(web::get().to(catalog::lists)).default_service(not_allowed()))
-        .service(web::resource("/v1/status").route(web::get().to(status::status)).default_service(not_allowed()))
-        .service(web::resource("/healthz").route(web::get().to(status::healthz)).default_service(not_allowed()))
-        .service(web::resource("/readyz").route(web::get().to(status::readyz)).default_service(not_allowed()))
-        .service(web::resource("/metrics").route(web::get().to(status::metrics)).default_service(not_allowed()))
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
+    let not_allowed =
+        || web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) });
+    cfg.service(
+        web::resource("/v1/decide")
+            .route(web::post().to(decide::decide))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/decide/batch")
+            .route(web::post().to(decide::decide_batch))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/subjects/{id}")
+            .route(web::get().to(subjects::profile))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/matters")
+            .route(web::get().to(catalog::matters))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/topics")
+            .route(web::get().to(catalog::topics))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/lists")
+            .route(web::get().to(catalog::lists))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/status")
+            .route(web::get().to(status::status))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(status::healthz))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(status::readyz))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(status::metrics))
+            .default_service(not_allowed()),
+    )
+    .default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+    }));
 }
 
 /// One request being counted and timed, by route template (never the raw path, which may hold
@@ -108,7 +162,9 @@ struct Observation {
 impl Observation {
     fn start(req: &ServiceRequest) -> Observation {
         Observation {
-            route: req.match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+            route: req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
             method: req.method().clone(),
             state: req.app_data::<web::Data<AppState>>().cloned(),
             started: Instant::now(),
@@ -123,14 +179,26 @@ impl Observation {
             _ => "2xx",
         };
         let route = self.route.as_str();
-        state.metrics.http_requests.with_label_values(&[route, self.method.as_str(), status.as_str()]).inc();
-        state.metrics.http_duration.with_label_values(&[route, outcome]).observe(self.started.elapsed().as_secs_f64());
+        state
+            .metrics
+            .http_requests
+            .with_label_values(&[route, self.method.as_str(), status.as_str()])
+            .inc();
+        state
+            .metrics
+            .http_duration
+            .with_label_values(&[route, outcome])
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }
 
 /// Starts the API on `listener` with `workers` threads; the returned server runs when awaited
 /// or spawned.
-pub fn server(listener: TcpListener, state: web::Data<AppState>, workers: usize) -> std::io::Result<Server> {
+pub fn server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -14,7 +14,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -56,17 +59,53 @@ impl ApiError {
     fn kind(&self) -> (&'static str, StatusCode, &'static str) {
         match self {
             ApiError::InvalidJson(_) => ("invalid_json", StatusCode::BAD_REQUEST, "Malformed JSON"),
-            ApiError::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST, "Invalid request"),
-            ApiError::InvalidSubjectId(_) => ("invalid_subject_id", StatusCode::BAD_REQUEST, "Invalid subject identifier"),
-            ApiError::IdCheckMismatch(_) => ("id_check_mismatch", StatusCode::BAD_REQUEST, "Resident ID check digit mismatch"),
-            ApiError::UnknownMatter(_) => ("unknown_matter", StatusCode::UNPROCESSABLE_ENTITY, "Unknown matter"),
-            ApiError::PayloadTooLarge { .. } => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "Body too large"),
-            ApiError::BatchTooLarge { .. } => ("batch_too_large", StatusCode::PAYLOAD_TOO_LARGE, "Batch too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+            ApiError::InvalidRequest(_) => (
+                "invalid_request",
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+            ),
+            ApiError::InvalidSubjectId(_) => (
+                "invalid_subject_id",
+                StatusCode::BAD_REQUEST,
+                "Invalid subject identifier",
+            ),
+            ApiError::IdCheckMismatch(_) => (
+                "id_check_mismatch",
+                StatusCode::BAD_REQUEST,
+                "Resident ID check digit mismatch",
+            ),
+            ApiError::UnknownMatter(_) => (
+                "unknown_matter",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unknown matter",
+            ),
+            ApiError::PayloadTooLarge { .. } => (
+                "payload_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Body too large",
+            ),
+            ApiError::BatchTooLarge { .. } => (
+                "batch_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Batch too large",
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                "unsupported_media_type",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+            ),
             ApiError::NotReady(_) => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
             ApiError::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
-            ApiError::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-            ApiError::Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+            ApiError::MethodNotAllowed => (
+                "method_not_allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+            ),
+            ApiError::Internal(_) => (
+                "internal",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+            ),
         }
     }
 
@@ -78,9 +117,14 @@ impl ApiError {
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::InvalidRequest(errors) => errors.clone(),
-            ApiError::InvalidSubjectId(error) | ApiError::IdCheckMismatch(error) => vec![error.clone()],
+            ApiError::InvalidSubjectId(error) | ApiError::IdCheckMismatch(error) => {
+                vec![error.clone()]
+            }
             ApiError::UnknownMatter(matter) => {
-                vec![FieldError::new("matter", format!("unknown matter `{matter}`"))]
+                vec![FieldError::new(
+                    "matter",
+                    format!("unknown matter `{matter}`"),
+                )]
             }
             _ => Vec::new(),
         }
@@ -89,7 +133,11 @@ impl ApiError {
     /// The problem as an item of a batch answer (`{"code", "field", "detail"}`).
     pub fn to_item_error(&self) -> ItemError {
         let field = self.field_errors().into_iter().next().map(|e| e.field);
-        ItemError { code: self.code(), field, detail: self.to_string() }
+        ItemError {
+            code: self.code(),
+            field,
+            detail: self.to_string(),
+        }
     }
 }
 

@@ -96,7 +96,11 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         subjects: s.lists.subjects(),
         check_mismatches: s.lists.check_mismatches(),
         stale: false,
-        per_list: s.rules.lists().map(|(id, l)| (l.code.as_str(), s.lists.count(id))).collect(),
+        per_list: s
+            .rules
+            .lists()
+            .map(|(id, l)| (l.code.as_str(), s.lists.count(id)))
+            .collect(),
     });
     HttpResponse::Ok().json(Status {
         service: "jiangcheng",
@@ -119,5 +123,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
 }

@@ -46,7 +46,9 @@ fn state_of(entry: &Entry, at: Timestamp) -> EntryState {
 /// Ended entries are shown only for a year after they ended (repaired and removed entries carry
 /// no end date, so they are shown while their window would still run).
 fn worth_showing(entry: &Entry, at: Timestamp) -> bool {
-    entry.valid_until.is_none_or(|until| until.0 + RECENTLY_ENDED_MS > at.0)
+    entry
+        .valid_until
+        .is_none_or(|until| until.0 + RECENTLY_ENDED_MS > at.0)
 }
 
 #[derive(Serialize)]
@@ -72,8 +74,18 @@ struct Profile<'a> {
     lists_version: u64,
 }
 
-fn entry_view<'a>(rules: &'a RuleSet, entry: &Entry, at: Timestamp, role: Option<&'static str>) -> EntryView<'a> {
-    EntryView { state: state_of(entry, at), topics: &rules.list(entry.list).topics, role, record: entry.to_record(rules) }
+fn entry_view<'a>(
+    rules: &'a RuleSet,
+    entry: &Entry,
+    at: Timestamp,
+    role: Option<&'static str>,
+) -> EntryView<'a> {
+    EntryView {
+        state: state_of(entry, at),
+        topics: &rules.list(entry.list).topics,
+        role,
+        record: entry.to_record(rules),
+    }
 }
 
 pub async fn profile(
@@ -83,10 +95,13 @@ pub async fn profile(
 ) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let at = match &query.as_of {
-        Some(text) => Timestamp::parse(text).map_err(|err| ApiError::InvalidRequest(vec![FieldError::new("as_of", err.to_string())]))?,
+        Some(text) => Timestamp::parse(text).map_err(|err| {
+            ApiError::InvalidRequest(vec![FieldError::new("as_of", err.to_string())])
+        })?,
         None => Timestamp::now(),
     };
-    let subject = ident::parse(&path).map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
+    let subject = ident::parse(&path)
+        .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
         .map_err(|err| ApiError::IdCheckMismatch(FieldError::new("id", err.to_string())))?
         .iter()
@@ -110,7 +125,11 @@ pub async fn profile(
         warnings,
         as_of: at.to_string(),
         topics,
-        entries: own.iter().filter(|e| worth_showing(e, at)).map(|e| entry_view(rules, e, at, None)).collect(),
+        entries: own
+            .iter()
+            .filter(|e| worth_showing(e, at))
+            .map(|e| entry_view(rules, e, at, None))
+            .collect(),
         named_in: naming
             .iter()
             .filter(|(e, _)| worth_showing(e, at))

@@ -28,6 +28,9 @@ pub struct RuleSetView<'a> {
 
 impl<'a> RuleSetView<'a> {
     pub fn of(snapshot: &'a Snapshot) -> RuleSetView<'a> {
-        RuleSetView { name: &snapshot.rules.name, revision: &snapshot.rules.revision }
+        RuleSetView {
+            name: &snapshot.rules.name,
+            revision: &snapshot.rules.revision,
+        }
     }
 }

@@ -18,7 +18,7 @@ pub fn normalize(raw: &str) -> Cow<'_, str> {
 }
 
 /// Normalises one character (trimming aside).
-#[inline(always)]
+#[inline]
 fn fold(c: char) -> char {
     let c = match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
@@ -39,7 +39,7 @@ pub(super) struct Text {
 }
 
 impl Text {
-    /// Text already known to be normalised ASCII (e.g. unpacked from a key).
+    /// Text whose characters are all ASCII (e.g. unpacked from a key).
     pub(super) const fn ascii(bytes: [u8; LEN]) -> Self {
         Self {
             bytes,
@@ -47,20 +47,29 @@ impl Text {
         }
     }
 
-    /// Normalises `raw` into an 18-character text, in one pass and without allocating.
-#[inline(always)]
+    /// Trims `raw` and normalises it into an 18-character text without allocating.
+    #[inline(always)]
     pub(super) fn fold(raw: &str) -> Result<Self, IdError> {
-        let s = raw.trim();
+        // No Unicode whitespace starts or ends with a printable ASCII byte.
+        let s = match raw.as_bytes() {
+            [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => raw,
+            _ => raw.trim(),
+        };
         if s.is_empty() {
             return Err(IdError::Empty);
         }
-        // Fast path: already half-width ASCII.
-        if let Ok(mut bytes) = <[u8; LEN]>::try_from(s.as_bytes()) {
+        // Fast path: half-width ASCII.
+        if let Ok(&bytes) = <&[u8; LEN]>::try_from(s.as_bytes()) {
             if bytes.is_ascii() {
-                bytes.make_ascii_uppercase();
-                return Ok(Self::ascii(bytes));
+                return Ok(Self::ascii(ascii_upper(bytes)));
             }
         }
+        Self::fold_slow(s)
+    }
+
+    /// Full-width, non-ASCII or wrong-length input.
+    #[cold]
+    fn fold_slow(s: &str) -> Result<Self, IdError> {
         let mut bytes = [0u8; LEN];
         let mut non_ascii = None;
         let mut len = 0usize;
@@ -81,13 +90,31 @@ impl Text {
         Ok(Self { bytes, non_ascii })
     }
 
-    /// The character at 0-based index `i`, for error messages.
+    /// The normalised character at 0-based index `i`, for error messages.
     pub(super) fn char_at(&self, i: usize) -> char {
         match self.non_ascii {
             Some((at, c)) if at == i => c,
             _ => self.bytes.get(i).map_or('\0', |&b| char::from(b)),
         }
     }
+}
+
+/// Upper-cases 18 ASCII bytes, 16 of them at once (SWAR: no byte carries into the next because
+/// every byte is below 0x80).
+#[inline(always)]
+fn ascii_upper(mut bytes: [u8; LEN]) -> [u8; LEN] {
+    const ONES: u128 = u128::MAX / 0xFF;
+    let (head, tail) = bytes.split_at_mut(16);
+    if let Ok(head) = <&mut [u8; 16]>::try_from(head) {
+        let x = u128::from_le_bytes(*head);
+        // High bit of each byte: at least `a`, and above `z`.
+        let from_a = x + ONES * u128::from(0x80 - b'a');
+        let after_z = x + ONES * u128::from(0x80 - b'z' - 1);
+        let lower = from_a & !after_z & (ONES * 0x80);
+        *head = (x - (lower >> 2)).to_le_bytes();
+    }
+    tail.make_ascii_uppercase();
+    bytes
 }
 
 /// 1-based position for error messages (`i` < 18, so it fits).

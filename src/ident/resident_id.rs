@@ -45,7 +45,8 @@ const PLACES: [u64; 17] = {
 };
 
 /// Validates the digits, the check character's alphabet and the birth date, and computes the
-/// check character and the packed value. Branch-free over the 17 digits; the error path rescans.
+/// check character and the packed value, in one branch-free pass over the 17 digits; the error
+/// path rescans.
 #[inline(always)]
 pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
     let mut digits = [0u8; LEN - 1];
@@ -70,10 +71,17 @@ pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
         .zip(WEIGHTS)
         .map(|(&d, w)| u32::from(d) * w)
         .sum();
-    // Positions 7–14 of 17 digits: drop the 3 sequence digits, keep 8.
-    let date = ((body / 1_000) % 100_000_000) as u32;
-    if !is_valid_date(date) {
-        return Err(IdError::BadBirthDate { date });
+    // Positions 7–14.
+    let number = |range: std::ops::Range<usize>| {
+        digits[range]
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d))
+    };
+    let (year, month, day) = (number(6..10), number(10..12), number(12..14));
+    if !is_valid_date(year, month, day) {
+        return Err(IdError::BadBirthDate {
+            date: year * 10_000 + month * 100 + day,
+        });
     }
     let expected = CHECK[(sum % 11) as usize];
     let check = if last == expected {
@@ -119,9 +127,9 @@ pub(super) fn unpack(packed: u64, out: &mut [u8; LEN]) {
     }
 }
 
-/// YYYYMMDD is a real calendar date with a year in [`MIN_YEAR`]..=[`MAX_YEAR`].
-fn is_valid_date(date: u32) -> bool {
-    let (year, month, day) = (date / 10_000, date / 100 % 100, date % 100);
+/// A real calendar date with a year in [`MIN_YEAR`]..=[`MAX_YEAR`].
+#[inline(always)]
+fn is_valid_date(year: u32, month: u32, day: u32) -> bool {
     (MIN_YEAR..=MAX_YEAR).contains(&year)
         && (1..=12).contains(&month)
         && day >= 1

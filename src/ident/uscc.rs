@@ -6,9 +6,9 @@ use super::{CheckOutcome, IdError, IdType, SubjectKind, LEN};
 /// The 31 symbols; a symbol's value is its index. I, O, S, V and Z never occur.
 pub(super) const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
-/// `3^(i-1) mod 31` for positions 1–17.
-const WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+/// `3^(i-1) mod 31` for positions 1–17, and 0 for the check character at position 18.
+const WEIGHTS: [u32; LEN] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28, 0,
 ];
 
 /// Marks bytes outside the alphabet in [`VALUE`] (high bit set, so one OR tests all 18).
@@ -20,6 +20,17 @@ static VALUE: [u8; 256] = {
     let mut v = 0;
     while v < ALPHABET.len() {
         table[ALPHABET[v] as usize] = v as u8;
+        v += 1;
+    }
+    table
+};
+
+/// Symbol value (masked to 5 bits) → symbol, so that indexing needs no bounds check.
+static SYMBOL: [u8; 32] = {
+    let mut table = [b'0'; 32];
+    let mut v = 0;
+    while v < ALPHABET.len() {
+        table[v] = ALPHABET[v];
         v += 1;
     }
     table
@@ -40,41 +51,45 @@ pub(super) struct Scan {
 }
 
 /// Validates the alphabet and the digits of positions 3–8, and computes the check character and
-/// the packed value. Branch-free over the 18 characters; the error path rescans.
+/// the packed value, in one branch-free pass; the error path rescans.
 #[inline(always)]
 pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
-    let b = &text.bytes;
-    let mut flags = 0u8;
-    let mut sum = 0u32;
-    // Two independent Horner chains, one per half; the weight of position 18 is 0.
-    let mut halves = [0u64; 2];
-    for ((chunk, half), weights) in b.chunks_exact(9).zip(&mut halves).zip([
-        &WEIGHTS[..9],
-        &WEIGHTS[9..],
-    ]) {
-        for (&byte, &w) in chunk.iter().zip(weights.iter().chain([&0])) {
-            let v = VALUE[usize::from(byte)];
-            flags |= v;
-            sum += u32::from(v) * w;
-            *half = *half * 31 + u64::from(v);
-        }
-    }
-    let region_ok = b[2..8].iter().fold(true, |ok, d| ok & d.is_ascii_digit());
-    if flags & NONE != 0 || !region_ok {
+    let (bytes_hi, bytes_lo) = text.bytes.split_at(9);
+    let (weights_hi, weights_lo) = WEIGHTS.split_at(9);
+    // Two independent Horner chains, one per half.
+    let (hi, sum_hi, flags_hi) = scan_half(bytes_hi, weights_hi);
+    let (lo, sum_lo, flags_lo) = scan_half(bytes_lo, weights_lo);
+    let region_ok = text.bytes[2..8]
+        .iter()
+        .fold(true, |ok, d| ok & d.is_ascii_digit());
+    if (flags_hi | flags_lo) & NONE != 0 || !region_ok {
         return Err(error(text));
     }
-    let expected = (31 - sum % 31) % 31;
-    let check = if u32::from(VALUE[usize::from(b[LEN - 1])]) == expected {
+    let expected = (31 - (sum_hi + sum_lo) % 31) % 31;
+    let check = if u32::from(VALUE[usize::from(text.bytes[LEN - 1])]) == expected {
         CheckOutcome::Valid
     } else {
         CheckOutcome::Mismatch {
-            expected: char::from(ALPHABET[expected as usize]),
+            expected: char::from(SYMBOL[expected as usize & 31]),
         }
     };
     Ok(Scan {
-        packed: u128::from(halves[0]) * u128::from(HALF) + u128::from(halves[1]),
+        packed: u128::from(hi) * u128::from(HALF) + u128::from(lo),
         check,
     })
+}
+
+/// Nine characters: their base-31 value, weighted sum and OR of symbol values.
+#[inline(always)]
+fn scan_half(bytes: &[u8], weights: &[u32]) -> (u64, u32, u8) {
+    let (mut value, mut sum, mut flags) = (0u64, 0u32, 0u8);
+    for (&byte, &w) in bytes.iter().zip(weights) {
+        let v = VALUE[usize::from(byte)];
+        flags |= v;
+        sum += u32::from(v) * w;
+        value = value * 31 + u64::from(v);
+    }
+    (value, sum, flags)
 }
 
 /// The first thing wrong with a text that [`scan`] refused.
@@ -109,7 +124,7 @@ pub(super) fn unpack(packed: u128, out: &mut [u8; LEN]) {
     ];
     for (chunk, mut half) in out.chunks_exact_mut(9).zip(halves) {
         for slot in chunk.iter_mut().rev() {
-            *slot = ALPHABET[(half % 31) as usize];
+            *slot = SYMBOL[(half % 31) as usize];
             half /= 31;
         }
     }

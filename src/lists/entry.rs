@@ -109,7 +109,10 @@ impl Entry {
             return Err(EntryError::new("entry_id", "must not be empty"));
         }
         if record.entry_id.len() > MAX_ENTRY_ID_LEN {
-            return Err(EntryError::new("entry_id", format!("is longer than {MAX_ENTRY_ID_LEN} bytes")));
+            return Err(EntryError::new(
+                "entry_id",
+                format!("is longer than {MAX_ENTRY_ID_LEN} bytes"),
+            ));
         }
         let list = rules
             .list_id(&record.list)
@@ -120,10 +123,16 @@ impl Entry {
         let is_person = subject.id_type() == IdType::ResidentId;
         match (def.subjects, is_person) {
             (SubjectScope::Organizations, true) => {
-                return Err(EntryError::new("subject_id", format!("list `{}` holds organisations, not persons", def.code)))
+                return Err(EntryError::new(
+                    "subject_id",
+                    format!("list `{}` holds organisations, not persons", def.code),
+                ))
             }
             (SubjectScope::Persons, false) => {
-                return Err(EntryError::new("subject_id", format!("list `{}` holds persons, not organisations", def.code)))
+                return Err(EntryError::new(
+                    "subject_id",
+                    format!("list `{}` holds persons, not organisations", def.code),
+                ))
             }
             _ => {}
         }
@@ -136,14 +145,23 @@ impl Entry {
             .transpose()
             .map_err(|err| EntryError::new("valid_until", err.to_string()))?;
         if valid_until.is_some_and(|until| until <= listed_on) {
-            return Err(EntryError::new("valid_until", "must be later than listed_on"));
+            return Err(EntryError::new(
+                "valid_until",
+                "must be later than listed_on",
+            ));
         }
         match (def.scored, record.score) {
             (true, None) => {
-                return Err(EntryError::new("score", format!("is required on scored list `{}`", def.code)))
+                return Err(EntryError::new(
+                    "score",
+                    format!("is required on scored list `{}`", def.code),
+                ))
             }
             (false, Some(_)) => {
-                return Err(EntryError::new("score", format!("only scored lists carry a score, `{}` does not", def.code)))
+                return Err(EntryError::new(
+                    "score",
+                    format!("only scored lists carry a score, `{}` does not", def.code),
+                ))
             }
             _ => {}
         }
@@ -219,6 +237,9 @@ pub struct EntryError {
 
 impl EntryError {
     fn new(field: impl Into<String>, message: impl Into<String>) -> EntryError {
-        EntryError { field: field.into(), message: message.into() }
+        EntryError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

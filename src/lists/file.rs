@@ -21,9 +21,15 @@ pub struct LineProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum ListFileError {
     #[error("cannot read list file {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("list file refused, {} bad line(s):\n{}", problems.len(), Located(path, problems))]
-    Malformed { path: PathBuf, problems: Vec<LineProblem> },
+    Malformed {
+        path: PathBuf,
+        problems: Vec<LineProblem>,
+    },
 }
 
 /// Renders problems as `file:line: what`, one a line.
@@ -35,7 +41,13 @@ impl fmt::Display for Located<'_> {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}: {}", self.0.display(), problem.line, problem.message)?;
+            write!(
+                f,
+                "{}:{}: {}",
+                self.0.display(),
+                problem.line,
+                problem.message
+            )?;
         }
         Ok(())
     }
@@ -43,9 +55,14 @@ impl fmt::Display for Located<'_> {
 
 /// Reads, validates and indexes a list file against the rule set.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ListFileError::Io { path: path.to_path_buf(), source })?;
-    let entries = parse_entries(&bytes, rules)
-        .map_err(|problems| ListFileError::Malformed { path: path.to_path_buf(), problems })?;
+    let bytes = std::fs::read(path).map_err(|source| ListFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entries = parse_entries(&bytes, rules).map_err(|problems| ListFileError::Malformed {
+        path: path.to_path_buf(),
+        problems,
+    })?;
     Ok(ListIndex::build(entries, rules.lists().len()))
 }
 
@@ -59,7 +76,9 @@ pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<Li
         .collect();
     let parsed: Vec<Result<Entry, LineProblem>> = lines
         .par_iter()
-        .map(|&(line, text)| parse_line(text, rules).map_err(|message| LineProblem { line, message }))
+        .map(|&(line, text)| {
+            parse_line(text, rules).map_err(|message| LineProblem { line, message })
+        })
         .collect();
 
     let mut problems = Vec::new();
@@ -70,7 +89,10 @@ pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<Li
             Ok(entry) => match first_seen.get(&*entry.entry_id) {
                 Some(first) => problems.push(LineProblem {
                     line,
-                    message: format!("entry_id: duplicate `{}` (first on line {first})", entry.entry_id),
+                    message: format!(
+                        "entry_id: duplicate `{}` (first on line {first})",
+                        entry.entry_id
+                    ),
                 }),
                 None => {
                     first_seen.insert(&entry.entry_id, line);
@@ -95,9 +117,138 @@ fn parse_line(text: &[u8], rules: &RuleSet) -> Result<Entry, String> {
 /// serde_json's message without its "at line 1 column N" (every line is line 1 to it).
 fn describe_json_error(err: serde_json::Error) -> String {
     let text = err.to_string();
-    let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
     match err.classify() {
         serde_json::error::Category::Data => format!("{message} (column {})", err.column()),
         _ => format!("invalid JSON: {message} (column {})", err.column()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::testing::mini;
+
+    const GOOD: &str = r#"{"entry_id":"e1","list":"debtor","subject_id":"91230200MA1B2C3D8T","listed_on":"2026-03-01"}"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        let rules = mini();
+        parse_entries(text.as_bytes(), &rules)
+            .expect_err("the file should be refused")
+            .into_iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_good_file_with_blank_lines_loads() {
+        let rules = mini();
+        let text = format!(
+            "\n{GOOD}\n\n{}\n",
+            GOOD.replace("e1", "e2")
+                .replace("91230200MA1B2C3D8T", "230202198503121238")
+        );
+        let entries = parse_entries(text.as_bytes(), &rules).unwrap();
+        assert_eq!(entries.len(), 2);
+    }
+
+    #[test]
+    fn every_bad_line_is_named_with_what_is_wrong() {
+        let lines = [
+            GOOD.to_owned(),
+            "{not json".to_owned(),
+            GOOD.replace("e1", "e3").replace("debtor", "nosuchlist"),
+            GOOD.replace("e1", "e4")
+                .replace("91230200MA1B2C3D8T", "91230200MA1B2C3DOT"),
+            GOOD.replace("e1", "e5").replace("2026-03-01", "2026-02-30"),
+            GOOD.replace("e1", "e6").replace(
+                r#""listed_on":"2026-03-01""#,
+                r#""listed_on":"2026-03-01","valid_until":"2026-01-01""#,
+            ),
+            GOOD.to_owned(),
+            GOOD.replace("e1", "e8")
+                .replace(r#""list":"debtor""#, r#""list":"abnormal""#)
+                .replace("91230200MA1B2C3D8T", "230202198503121238"),
+            GOOD.replace("e1", "e9")
+                .replace(r#""list":"debtor""#, r#""list":"score""#)
+                .replace("91230200MA1B2C3D8T", "230202198503121238"),
+            GOOD.replace("e1", "e10")
+                .replace("}", r#","colour":"red"}"#),
+            GOOD.replace("e1", "e11")
+                .replace("}", r#","status":"lapsed"}"#),
+            GOOD.replace("e1", "e12").replace(
+                "}",
+                r#","responsible_persons":[{"role":"legal_rep","id":"91230200MA1B2C3D8T"}]}"#,
+            ),
+        ];
+        let found = problems(&lines.join("\n"));
+        let expected_prefixes = [
+            "2: invalid JSON: key must be a string",
+            "3: list: unknown list `nosuchlist`",
+            "4: subject_id: ",
+            "5: listed_on: `2026-02-30` is neither a date",
+            "6: valid_until: must be later than listed_on",
+            "7: entry_id: duplicate `e1` (first on line 1)",
+            "8: subject_id: list `abnormal` holds organisations, not persons",
+            "9: score: is required on scored list `score`",
+            "10: unknown field `colour`",
+            "11: unknown variant `lapsed`",
+            "12: responsible_persons[0].id: ",
+        ];
+        assert_eq!(found.len(), expected_prefixes.len(), "{found:#?}");
+        for (problem, prefix) in found.iter().zip(expected_prefixes) {
+            assert!(
+                problem.starts_with(prefix),
+                "{problem:?} should start with {prefix:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_error_renders_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lists.jsonl");
+        std::fs::write(&path, format!("{GOOD}\n[]\n")).unwrap();
+        let err = load_file(&path, &mini()).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("{}:2: ", path.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_index_finds_subjects_and_the_persons_entries_name() {
+        let rules = mini();
+        let text = [
+            GOOD.to_owned(),
+            GOOD.replace("e1", "e2")
+                .replace(r#""list":"debtor""#, r#""list":"abnormal""#),
+            GOOD.replace("e1", "e3")
+                .replace("91230200MA1B2C3D8T", "91230202MA18XK7PXM")
+                .replace(
+                    "}",
+                    r#","responsible_persons":[{"role":"principal","id":"230202198503121238"}]}"#,
+                ),
+        ]
+        .join("\n");
+        let index = ListIndex::build(
+            parse_entries(text.as_bytes(), &rules).unwrap(),
+            rules.lists().len(),
+        );
+        let company = crate::ident::parse("91230200MA1B2C3D8T").unwrap().key();
+        let person = crate::ident::parse("230202198503121238").unwrap().key();
+        assert_eq!(index.entries_of(company).len(), 2);
+        assert_eq!(
+            index
+                .naming(person)
+                .map(|(e, p)| (e.entry_id.to_string(), p.role))
+                .collect::<Vec<_>>(),
+            vec![("e3".to_owned(), crate::ruleset::Role::Principal)]
+        );
+        assert!(index.knows(person) && index.knows(company));
+        assert_eq!((index.len(), index.subjects()), (3, 2));
+        assert_eq!(index.count(rules.list_id("debtor").unwrap()), 2);
     }
 }

@@ -80,7 +80,10 @@ fn organisation_id(index: u64, mixed: u64) -> String {
         _ => "91",
     };
     let body = String::from_utf8_lossy(&body).into_owned();
-    complete(&format!("{prefix}{division}{body}{}", org_code_check(&body)), ident::IdType::Uscc)
+    complete(
+        &format!("{prefix}{division}{body}{}", org_code_check(&body)),
+        ident::IdType::Uscc,
+    )
 }
 
 /// Appends the check character that makes `first17` a valid identifier of `id_type`.
@@ -96,7 +99,11 @@ fn complete(first17: &str, id_type: ident::IdType) -> String {
 /// USCC); generated codes carry it so they look like real ones.
 fn org_code_check(body: &str) -> char {
     const WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(36).unwrap_or(0) * w).sum();
+    let sum: u32 = body
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(36).unwrap_or(0) * w)
+        .sum();
     match 11 - sum % 11 {
         10 => 'X',
         11 => '0',
@@ -167,7 +174,10 @@ impl Catalog {
                 .map(|(_, l)| (l.code.clone(), l.scored, l.kind != ListKind::Red))
                 .collect()
         };
-        Catalog { for_organisations: pick(false), for_persons: pick(true) }
+        Catalog {
+            for_organisations: pick(false),
+            for_persons: pick(true),
+        }
     }
 }
 
@@ -177,9 +187,18 @@ struct ChunkOutput {
     stats: GenStats,
 }
 
-fn generate_chunk(catalog: &Catalog, options: GenOptions, chunk: u64, with_population: bool) -> io::Result<ChunkOutput> {
+fn generate_chunk(
+    catalog: &Catalog,
+    options: GenOptions,
+    chunk: u64,
+    with_population: bool,
+) -> io::Result<ChunkOutput> {
     let mut rng = ChaCha8Rng::seed_from_u64(mix(options.seed ^ mix(chunk)));
-    let mut out = ChunkOutput { entries: Vec::with_capacity(1 << 20), population: Vec::new(), stats: GenStats::default() };
+    let mut out = ChunkOutput {
+        entries: Vec::with_capacity(1 << 20),
+        population: Vec::new(),
+        stats: GenStats::default(),
+    };
     let first = chunk * CHUNK;
     let last = (first + CHUNK).min(options.subjects);
     for index in first..last {
@@ -193,11 +212,28 @@ fn generate_chunk(catalog: &Catalog, options: GenOptions, chunk: u64, with_popul
             continue;
         }
         out.stats.listed += 1;
-        let lists = if is_person { &catalog.for_persons } else { &catalog.for_organisations };
-        let count = if rng.random_ratio(1, 10) { rng.random_range(2..=5) } else { 1 };
+        let lists = if is_person {
+            &catalog.for_persons
+        } else {
+            &catalog.for_organisations
+        };
+        let count = if rng.random_ratio(1, 10) {
+            rng.random_range(2..=5)
+        } else {
+            1
+        };
         for k in 0..count {
             let (list, scored, penalty) = &lists[rng.random_range(0..lists.len())];
-            let record = synthetic_entry(&mut rng, options, index, k, &id, list, *scored, *penalty && !is_person);
+            let record = synthetic_entry(
+                &mut rng,
+                options,
+                index,
+                k,
+                &id,
+                list,
+                *scored,
+                *penalty && !is_person,
+            );
             serde_json::to_writer(&mut out.entries, &record)?;
             out.entries.push(b'\n');
             out.stats.entries += 1;
@@ -228,13 +264,21 @@ fn synthetic_entry(
         6..=9 => Status::Removed,
         _ => Status::Active,
     };
-    let dispute = if rng.random_ratio(3, 100) { Dispute::UnderReview } else { Dispute::None };
+    let dispute = if rng.random_ratio(3, 100) {
+        Dispute::UnderReview
+    } else {
+        Dispute::None
+    };
     let responsible_persons = if names_persons && rng.random_ratio(3, 10) {
         let person = (0..8)
             .map(|_| subject_id(options.seed, rng.random_range(0..options.subjects.max(1))))
             .find_map(|(candidate, is_person)| is_person.then_some(candidate));
         person
-            .map(|id| ResponsiblePersonRecord { role: Role::LegalRep, id, name: Some("法定代表人".into()) })
+            .map(|id| ResponsiblePersonRecord {
+                role: Role::LegalRep,
+                id,
+                name: Some("法定代表人".into()),
+            })
             .into_iter()
             .collect()
     } else {
@@ -254,5 +298,68 @@ fn synthetic_entry(
         dispute,
         score: scored.then(|| rng.random_range(300..=850)),
         responsible_persons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::parse_entries;
+
+    fn shipped() -> RuleSet {
+        crate::ruleset::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/qiqihar"),
+        )
+        .unwrap()
+    }
+
+    fn run(rules: &RuleSet, options: GenOptions) -> (Vec<u8>, Vec<u8>, GenStats) {
+        let (mut entries, mut population) = (Vec::new(), Vec::new());
+        let stats = generate(rules, options, &mut entries, Some(&mut population)).unwrap();
+        (entries, population, stats)
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_file_and_every_entry_is_valid() {
+        let rules = shipped();
+        let options = GenOptions {
+            subjects: 70_000,
+            listed_ratio: 0.3,
+            seed: 42,
+        };
+        let (a, population, stats) = run(&rules, options);
+        let (b, _, _) = run(&rules, options);
+        assert_eq!(a, b);
+        let entries =
+            parse_entries(&a, &rules).unwrap_or_else(|p| panic!("{:?}", &p[..p.len().min(3)]));
+        assert_eq!(entries.len() as u64, stats.entries);
+        assert_eq!(stats.subjects, 70_000);
+        assert!((18_000..24_000).contains(&stats.listed), "{stats:?}");
+        assert!(entries.iter().all(|e| !e.check_mismatch));
+        assert_eq!(population.iter().filter(|&&b| b == b'\n').count(), 70_000);
+        let (c, _, _) = run(
+            &rules,
+            GenOptions {
+                seed: 43,
+                ..options
+            },
+        );
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn population_identifiers_are_valid_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..20_000 {
+            let (id, is_person) = subject_id(9, index);
+            let parsed = ident::parse(&id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(parsed.check(), ident::CheckOutcome::Valid, "{id}");
+            assert_eq!(
+                parsed.id_type() == ident::IdType::ResidentId,
+                is_person,
+                "{id}"
+            );
+            assert!(seen.insert(id));
+        }
     }
 }

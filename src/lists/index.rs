@@ -43,7 +43,11 @@ impl ListIndex {
             .iter()
             .enumerate()
             .flat_map(|(e, entry)| {
-                entry.responsible_persons.iter().enumerate().map(move |(p, person)| (person.id, e as u32, p as u32))
+                entry
+                    .responsible_persons
+                    .iter()
+                    .enumerate()
+                    .map(move |(p, person)| (person.id, e as u32, p as u32))
             })
             .collect();
         named.sort_unstable();
@@ -116,7 +120,12 @@ impl ListIndex {
 fn runs(keys: impl Iterator<Item = SubjectKey>) -> FxHashMap<SubjectKey, Run> {
     let mut map: FxHashMap<SubjectKey, Run> = FxHashMap::default();
     for (position, key) in keys.enumerate() {
-        map.entry(key).and_modify(|run| run.len += 1).or_insert(Run { start: position as u32, len: 1 });
+        map.entry(key)
+            .and_modify(|run| run.len += 1)
+            .or_insert(Run {
+                start: position as u32,
+                len: 1,
+            });
     }
     map
 }

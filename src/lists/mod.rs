@@ -6,6 +6,8 @@ mod file;
 pub mod gen;
 mod index;
 
-pub use entry::{Dispute, Entry, EntryError, EntryRecord, ResponsiblePerson, ResponsiblePersonRecord, Status};
+pub use entry::{
+    Dispute, Entry, EntryError, EntryRecord, ResponsiblePerson, ResponsiblePersonRecord, Status,
+};
 pub use file::{load_file, parse_entries, LineProblem, ListFileError};
 pub use index::ListIndex;

@@ -26,7 +26,11 @@ struct Source {
 impl Source {
     fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 }
 
@@ -44,7 +48,11 @@ impl Problems {
     }
 
     fn whole_file(&mut self, path: &Path, message: impl Into<String>) {
-        self.0.push(Problem { file: path.to_path_buf(), line: 0, message: message.into() });
+        self.0.push(Problem {
+            file: path.to_path_buf(),
+            line: 0,
+            message: message.into(),
+        });
     }
 }
 
@@ -67,7 +75,12 @@ pub(super) fn compile_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
     if !problems.0.is_empty() {
         return Err(RuleSetError(problems.0));
     }
-    let revision: String = hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let revision: String = hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
 
     let [ruleset_src, lists_src, matters_src, measures_src, topics_src] = &sources[..] else {
         unreachable!("one source per file of FILES")
@@ -144,9 +157,18 @@ impl Checker<'_> {
         topics: TopicsFile,
     ) -> Result<Parts, RuleSetError> {
         let files = &self.files;
-        check_code_syntax(&mut self.problems, files.ruleset, &ruleset.name, "rule set name");
-        let list_ids =
-            index_codes(&mut self.problems, files.lists, lists.list.iter().map(|l| &l.code), "list");
+        check_code_syntax(
+            &mut self.problems,
+            files.ruleset,
+            &ruleset.name,
+            "rule set name",
+        );
+        let list_ids = index_codes(
+            &mut self.problems,
+            files.lists,
+            lists.list.iter().map(|l| &l.code),
+            "list",
+        );
         let matter_ids = index_codes(
             &mut self.problems,
             files.matters,
@@ -159,13 +181,13 @@ impl Checker<'_> {
             measures.measure.iter().map(|m| &m.code),
             "measure",
         );
-        let topic_ids = index_codes(
+        // No table refers to topics by code; indexing them checks syntax and uniqueness.
+        index_codes(
             &mut self.problems,
             files.topics,
             topics.topic.iter().map(|t| &t.code),
             "topic",
         );
-        let _ = topic_ids;
 
         let measure_matters = self.check_measures(&measures, &matters, &matter_ids);
         let links = self.check_topics(&topics, &lists, &measures, &list_ids, &measure_ids);
@@ -176,8 +198,17 @@ impl Checker<'_> {
                 topics_of_list[list.index()].push(topic.code.get_ref().clone());
             }
         }
-        for (list, topics) in lists.list.iter().zip(&topics_of_list) {
-            if topics.is_empty() {
+        // With a broken list reference, "triggers no topic" would only echo that problem.
+        let references_resolved = topics
+            .topic
+            .iter()
+            .flat_map(|t| t.lists.get_ref())
+            .all(|l| list_ids.contains_key(l.get_ref()));
+        for (position, (list, topics)) in lists.list.iter().zip(&topics_of_list).enumerate() {
+            let first_of_its_code = list_ids
+                .get(list.code.get_ref())
+                .is_some_and(|&id| usize::from(id) == position);
+            if topics.is_empty() && references_resolved && first_of_its_code {
                 self.problems.at(
                     self.files.lists,
                     list.code.span(),
@@ -234,7 +265,12 @@ impl Checker<'_> {
                     legal_basis: m.legal_basis.into_inner().trim().to_owned(),
                     department: m.department,
                     text: m.text,
-                    matters: m.matters.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                    matters: m
+                        .matters
+                        .into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
                 })
                 .collect(),
             topics: topics
@@ -252,7 +288,12 @@ impl Checker<'_> {
                         code: t.code.into_inner(),
                         name: t.name,
                         kind: t.kind,
-                        lists: t.lists.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                        lists: t
+                            .lists
+                            .into_inner()
+                            .into_iter()
+                            .map(Spanned::into_inner)
+                            .collect(),
                         memorandum: t.memorandum,
                         measures: t
                             .measures
@@ -320,7 +361,10 @@ impl Checker<'_> {
                     self.problems.at(
                         src,
                         matter.span(),
-                        format!("measure `{code}` names unknown matter `{}`", matter.get_ref()),
+                        format!(
+                            "measure `{code}` names unknown matter `{}`",
+                            matter.get_ref()
+                        ),
                     );
                     continue;
                 };
@@ -337,7 +381,11 @@ impl Checker<'_> {
                     self.problems.at(
                         src,
                         matter.span(),
-                        format!("measure `{code}` would {} in basic public service `{}` (invariant 5)", effect.as_str(), matter.get_ref()),
+                        format!(
+                            "measure `{code}` would {} in basic public service `{}` (invariant 5)",
+                            effect.as_str(),
+                            matter.get_ref()
+                        ),
                     );
                 }
                 ids.push(MatterId(id));
@@ -362,7 +410,8 @@ impl Checker<'_> {
             let code = t.code.get_ref();
             let mut topic_lists = Vec::new();
             if t.lists.get_ref().is_empty() {
-                self.problems.at(src, t.lists.span(), format!("topic `{code}` has no lists"));
+                self.problems
+                    .at(src, t.lists.span(), format!("topic `{code}` has no lists"));
             }
             for list in t.lists.get_ref() {
                 let Some(&id) = list_ids.get(list.get_ref()) else {
@@ -405,7 +454,9 @@ impl Checker<'_> {
                     self.problems.at(
                         src,
                         level.span(),
-                        format!("topic `{code}` sets min_score_level but none of its lists is scored"),
+                        format!(
+                            "topic `{code}` sets min_score_level but none of its lists is scored"
+                        ),
                     );
                 }
             }
@@ -418,7 +469,9 @@ impl Checker<'_> {
                         self.problems.at(
                             src,
                             rp.roles.span(),
-                            format!("topic `{code}` extends to responsible persons but names no role"),
+                            format!(
+                                "topic `{code}` extends to responsible persons but names no role"
+                            ),
                         );
                     }
                     (roles, rp.measures.as_slice())
@@ -426,7 +479,12 @@ impl Checker<'_> {
                 None => (RoleSet::default(), &[][..]),
             };
             for pm in person_measures {
-                if !t.measures.get_ref().iter().any(|m| m.get_ref() == pm.get_ref()) {
+                if !t
+                    .measures
+                    .get_ref()
+                    .iter()
+                    .any(|m| m.get_ref() == pm.get_ref())
+                {
                     self.problems.at(
                         src,
                         pm.span(),
@@ -436,7 +494,11 @@ impl Checker<'_> {
             }
 
             if t.measures.get_ref().is_empty() {
-                self.problems.at(src, t.measures.span(), format!("topic `{code}` has no measures"));
+                self.problems.at(
+                    src,
+                    t.measures.span(),
+                    format!("topic `{code}` has no measures"),
+                );
             }
             let mut topic_measures: Vec<(MeasureId, RoleSet)> = Vec::new();
             for measure in t.measures.get_ref() {
@@ -479,7 +541,10 @@ impl Checker<'_> {
                     complain(format!("topic `{code}` is triggered by a scored list and carries `{name}`, which would {} (invariant 4: scores are for rewards only)", effect.as_str()));
                 }
                 let extends = person_measures.iter().any(|pm| pm.get_ref() == name);
-                topic_measures.push((MeasureId(id), if extends { roles } else { RoleSet::default() }));
+                topic_measures.push((
+                    MeasureId(id),
+                    if extends { roles } else { RoleSet::default() },
+                ));
             }
             out.push((topic_lists, topic_measures));
         }
@@ -521,7 +586,10 @@ fn index_codes<'c>(
             Some(line) => problems.at(
                 src,
                 code.span(),
-                format!("duplicate {what} code `{}` (first defined on line {line})", code.get_ref()),
+                format!(
+                    "duplicate {what} code `{}` (first defined on line {line})",
+                    code.get_ref()
+                ),
             ),
             None => {
                 first_line.insert(code.get_ref(), src.line(code.span().start));
@@ -561,8 +629,18 @@ impl Parts {
             applications.extend(cell);
             table.push(start..applications.len() as u32);
         }
-        let list_ids = self.lists.iter().enumerate().map(|(i, l)| (l.code.clone(), ListId(i as u16))).collect();
-        let matter_ids = self.matters.iter().enumerate().map(|(i, m)| (m.code.clone(), MatterId(i as u16))).collect();
+        let list_ids = self
+            .lists
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.code.clone(), ListId(i as u16)))
+            .collect();
+        let matter_ids = self
+            .matters
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.code.clone(), MatterId(i as u16)))
+            .collect();
         RuleSet {
             name: self.name,
             title: self.title,
@@ -577,5 +655,214 @@ impl Parts {
             table,
             applications,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::testing::compile_with;
+
+    /// The problems as `file:line: message` with the file name only.
+    fn problems(result: Result<RuleSet, RuleSetError>) -> Vec<String> {
+        let err = result.expect_err("the rule set should be refused");
+        err.0
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}: {}",
+                    p.file.file_name().unwrap().to_string_lossy(),
+                    p.line,
+                    p.message
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_minimal_rule_set_compiles_into_the_per_matter_table() {
+        let rules = compile_with(|_| {}).unwrap();
+        let procurement = rules.matter_id("procurement").unwrap();
+        let debtor = rules.list_id("debtor").unwrap();
+        let apps = rules.applications(procurement, debtor);
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].effect, Effect::Block);
+        assert!(apps[0].person_roles.contains(super::super::Role::LegalRep));
+        assert!(!apps[0].person_roles.contains(super::super::Role::Principal));
+        let basic = rules.matter_id("basic").unwrap();
+        assert!(rules.applications(basic, debtor).is_empty());
+        assert_eq!(rules.topic_counts(), (1, 2));
+        assert_eq!(rules.list(debtor).topics, vec!["debtor".to_owned()]);
+    }
+
+    #[test]
+    fn the_revision_follows_the_content() {
+        let a = compile_with(|_| {}).unwrap();
+        let b = compile_with(|_| {}).unwrap();
+        let c = compile_with(|f| f[2].push_str("\n# a comment changes the revision\n")).unwrap();
+        assert_eq!(a.revision, b.revision);
+        assert_ne!(a.revision, c.revision);
+        assert_eq!(a.revision.len(), 12);
+    }
+
+    #[test]
+    fn invariant_1_a_block_needs_category_1_and_a_legal_basis() {
+        let found = problems(compile_with(|f| {
+            f[3] = f[3].replacen("category = 1", "category = 2", 1).replacen(
+                "legal_basis = \"《中华人民共和国政府采购法》第二十二条\"",
+                "legal_basis = \" \"",
+                1,
+            )
+        }));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with("measures.toml:3: measure `ban` blocks without a legal basis"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("measures.toml:6: measure `ban` blocks but is not category 1"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn invariant_2_only_serious_lists_reach_block() {
+        let found = problems(compile_with(|f| {
+            f[4] = f[4].replace("measures = [\"watch\"]", "measures = [\"watch\", \"ban\"]")
+        }));
+        assert_eq!(found, vec!["topics.toml:18: topic `abnormal` carries block measure `ban` but its list `abnormal` is not serious (invariant 2: only serious lists can block)"]);
+    }
+
+    #[test]
+    fn invariant_3_incentives_only_reward_and_penalties_never_do() {
+        let found = problems(compile_with(|f| {
+            f[4] = f[4]
+                .replace("measures = [\"perk\"]", "measures = [\"perk\", \"watch\"]")
+                .replace("measures = [\"watch\"]", "measures = [\"watch\", \"perk\"]")
+        }));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].contains("penalty topic `abnormal` carries reward measure `perk`"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].contains("incentive topic `score` carries measure `watch`"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2].contains("scored list and carries `watch`"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn invariant_3_topics_hang_on_lists_of_their_kind() {
+        let found = problems(compile_with(|f| {
+            f[4] = f[4].replace(
+                "lists = [\"abnormal\"]",
+                "lists = [\"abnormal\", \"score\"]",
+            )
+        }));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("penalty topic `abnormal` is triggered by red list `score`")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn invariant_5_no_restriction_in_basic_public_services() {
+        let found = problems(compile_with(|f| {
+            f[3] = f[3].replacen(
+                "matters = [\"procurement\"]",
+                "matters = [\"procurement\", \"basic\"]",
+                1,
+            )
+        }));
+        assert_eq!(found, vec!["measures.toml:10: measure `ban` would block in basic public service `basic` (invariant 5)"]);
+    }
+
+    #[test]
+    fn invariant_6_market_measures_only_inform() {
+        let found = problems(compile_with(|f| {
+            f[3] = f[3].replacen("category = 2", "category = 3", 1)
+        }));
+        assert_eq!(found, vec!["measures.toml:16: measure `watch` is category 3 but its effect is `flag` (invariant 6: market measures only inform)"]);
+    }
+
+    #[test]
+    fn unknown_codes_duplicates_and_bad_keys_are_each_reported_with_their_line() {
+        let found = problems(compile_with(|f| {
+            f[3] = f[3].replacen(
+                "matters = [\"procurement\"]",
+                "matters = [\"procurment\"]",
+                1,
+            );
+            f[1].push_str("\n[[list]]\ncode = \"debtor\"\nname = \"重复\"\nkind = \"black\"\nserious = true\nbody = \"法院\"\nsubjects = \"any\"\n");
+            f[4] = f[4].replace("lists = [\"debtor\"]", "lists = [\"Debtor\"]");
+        }));
+        assert_eq!(
+            found,
+            vec![
+                "lists.toml:26: duplicate list code `debtor` (first defined on line 3)",
+                "measures.toml:10: measure `ban` names unknown matter `procurment`",
+                "topics.toml:6: topic `debtor` names unknown list `Debtor`",
+            ],
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_or_unknown_key_stops_with_its_location() {
+        let found = problems(compile_with(|f| {
+            f[2] = f[2].replacen("department = \"财政局\"", "departmnet = \"财政局\"", 1)
+        }));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("matters.toml:5: unknown field `departmnet`"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = compile_dir(dir.path()).unwrap_err();
+        assert_eq!(err.0.len(), 5);
+        assert!(err
+            .to_string()
+            .contains("ruleset.toml: cannot read the file"));
+    }
+
+    #[test]
+    fn a_list_without_topic_and_a_foreign_person_measure_are_refused() {
+        let found = problems(compile_with(|f| {
+            f[4] = f[4].replace(
+                "[topic.responsible_persons]\nroles = [\"legal_rep\"]\nmeasures = [\"ban\"]",
+                "[topic.responsible_persons]\nroles = [\"legal_rep\"]\nmeasures = [\"watch\"]",
+            );
+            f[4] = f[4].replace("lists = [\"abnormal\"]", "lists = [\"debtor\"]");
+        }));
+        assert!(
+            found
+                .iter()
+                .any(|p| p == "lists.toml:11: list `abnormal` triggers no topic"),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|p| p
+                .contains("extends measure `watch` to responsible persons but does not carry it")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_rule_set_compiles_with_8_incentive_and_39_penalty_topics() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/qiqihar");
+        let rules = compile_dir(&dir).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(rules.topic_counts(), (8, 39));
+        assert_eq!(rules.lists().len(), 47);
+        assert!(rules.matters().len() >= 25);
     }
 }

@@ -8,6 +8,8 @@
 mod compile;
 mod problem;
 mod syntax;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -181,7 +183,9 @@ impl RoleSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Role> {
-        Role::ALL.into_iter().filter(move |role| self.contains(*role))
+        Role::ALL
+            .into_iter()
+            .filter(move |role| self.contains(*role))
     }
 }
 
@@ -347,11 +351,17 @@ impl RuleSet {
     }
 
     pub fn lists(&self) -> impl ExactSizeIterator<Item = (ListId, &ListDef)> {
-        self.lists.iter().enumerate().map(|(i, l)| (ListId(i as u16), l))
+        self.lists
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (ListId(i as u16), l))
     }
 
     pub fn matters(&self) -> impl ExactSizeIterator<Item = (MatterId, &MatterDef)> {
-        self.matters.iter().enumerate().map(|(i, m)| (MatterId(i as u16), m))
+        self.matters
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (MatterId(i as u16), m))
     }
 
     pub fn measures(&self) -> &[MeasureDef] {
@@ -369,7 +379,11 @@ impl RuleSet {
     }
 
     pub fn topic_counts(&self) -> (usize, usize) {
-        let incentive = self.topics.iter().filter(|t| t.kind == TopicKind::Incentive).count();
+        let incentive = self
+            .topics
+            .iter()
+            .filter(|t| t.kind == TopicKind::Incentive)
+            .count();
         (incentive, self.topics.len() - incentive)
     }
 }

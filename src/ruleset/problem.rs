@@ -26,5 +26,9 @@ impl fmt::Display for Problem {
 pub struct RuleSetError(pub Vec<Problem>);
 
 fn render(problems: &[Problem]) -> String {
-    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,0 +1,322 @@
+//! Invariants 7–12 on the small test rule set (`ruleset::testing`); the shipped rule set's
+//! outcome table is covered by the golden cases of the integration tests.
+
+use super::*;
+use crate::ident;
+use crate::lists::{parse_entries, ListIndex};
+use crate::ruleset::testing::{compile_with, mini};
+
+const COMPANY: &str = "91230200MA1B2C3D8T";
+const PERSON: &str = "230202198503121238";
+const OTHER_PERSON: &str = "230203199207010462";
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+fn index(rules: &RuleSet, lines: &[String]) -> ListIndex {
+    let entries =
+        parse_entries(lines.join("\n").as_bytes(), rules).unwrap_or_else(|p| panic!("{p:?}"));
+    ListIndex::build(entries, rules.lists().len())
+}
+
+fn entry(id: &str, list: &str, subject: &str, extra: &str) -> String {
+    format!(
+        r#"{{"entry_id":"{id}","list":"{list}","subject_id":"{subject}","listed_on":"2026-01-01","valid_until":"2027-01-01"{extra}}}"#
+    )
+}
+
+fn decide_in<'s>(
+    rules: &'s RuleSet,
+    lists: &'s ListIndex,
+    subject: &str,
+    matter: &str,
+    when: &str,
+) -> Decision<'s> {
+    let subject = ident::parse(subject).unwrap();
+    decide(
+        rules,
+        lists,
+        &subject,
+        rules.matter_id(matter).unwrap(),
+        at(when),
+    )
+    .unwrap()
+}
+
+fn summary(decision: &Decision<'_>) -> (Outcome, Vec<(String, Effect, Option<Role>)>) {
+    let reasons = decision
+        .reasons
+        .iter()
+        .map(|r| (r.measure.code.clone(), r.effect, r.via))
+        .collect();
+    (decision.outcome, reasons)
+}
+
+#[test]
+fn invariant_7_an_unknown_subject_is_allowed_without_reasons() {
+    let rules = mini();
+    let lists = index(&rules, &[entry("e1", "debtor", COMPANY, "")]);
+    let decision = decide_in(
+        &rules,
+        &lists,
+        "91230202MA18XK7PXM",
+        "procurement",
+        "2026-06-01",
+    );
+    assert_eq!(summary(&decision), (Outcome::Allow, vec![]));
+    assert!(decision.warnings.is_empty());
+}
+
+#[test]
+fn invariant_8_only_entries_in_force_count_and_validity_is_evaluated_at_the_instant() {
+    let rules = mini();
+    let lists = index(
+        &rules,
+        &[
+            entry("expiring", "debtor", COMPANY, ""),
+            entry(
+                "repaired",
+                "debtor",
+                "91230202MA18XK7PXM",
+                r#","status":"repaired""#,
+            ),
+            entry(
+                "removed",
+                "debtor",
+                "92230203MA1CPQ4R3H",
+                r#","status":"removed""#,
+            ),
+        ],
+    );
+    // valid_until 2027-01-01 is exclusive, at midnight UTC+8.
+    let before = decide_in(
+        &rules,
+        &lists,
+        COMPANY,
+        "procurement",
+        "2026-12-31T23:59:59.999+08:00",
+    );
+    let at_end = decide_in(
+        &rules,
+        &lists,
+        COMPANY,
+        "procurement",
+        "2027-01-01T00:00:00+08:00",
+    );
+    let before_start = decide_in(
+        &rules,
+        &lists,
+        COMPANY,
+        "procurement",
+        "2025-12-31T23:59:59+08:00",
+    );
+    assert_eq!(before.outcome, Outcome::Block);
+    assert_eq!(at_end.outcome, Outcome::Allow);
+    assert_eq!(before_start.outcome, Outcome::Allow);
+    for subject in ["91230202MA18XK7PXM", "92230203MA1CPQ4R3H"] {
+        assert_eq!(
+            decide_in(&rules, &lists, subject, "procurement", "2026-06-01").outcome,
+            Outcome::Allow
+        );
+    }
+}
+
+#[test]
+fn invariant_9_block_beats_flag_beats_allow() {
+    let rules = mini();
+    let lists = index(
+        &rules,
+        &[
+            entry("b", "debtor", COMPANY, ""),
+            entry("f", "abnormal", COMPANY, ""),
+        ],
+    );
+    let decision = decide_in(&rules, &lists, COMPANY, "procurement", "2026-06-01");
+    assert_eq!(
+        summary(&decision),
+        (
+            Outcome::Block,
+            vec![
+                ("ban".into(), Effect::Block, None),
+                ("watch".into(), Effect::Flag, None)
+            ]
+        )
+    );
+    let flag_only = index(&rules, &[entry("f", "abnormal", COMPANY, "")]);
+    assert_eq!(
+        decide_in(&rules, &flag_only, COMPANY, "procurement", "2026-06-01").outcome,
+        Outcome::Flag
+    );
+}
+
+#[test]
+fn invariant_10_punishment_suppresses_incentives_only_where_it_applies() {
+    let rules = mini();
+    let lists = index(
+        &rules,
+        &[
+            entry("b", "debtor", OTHER_PERSON, ""),
+            entry("s", "score", OTHER_PERSON, r#","score":720"#),
+        ],
+    );
+    let procurement = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+    assert_eq!(
+        summary(&procurement),
+        (Outcome::Block, vec![("ban".into(), Effect::Block, None)])
+    );
+    // No serious topic applies in basic public services: the reward stays.
+    let basic = decide_in(&rules, &lists, OTHER_PERSON, "basic", "2026-06-01");
+    assert_eq!(
+        summary(&basic),
+        (Outcome::Allow, vec![("perk".into(), Effect::Reward, None)])
+    );
+}
+
+#[test]
+fn scored_lists_reward_only_from_the_topics_level() {
+    let rules = mini();
+    for (score, rewarded) in [(700, true), (600, true), (599, false), (380, false)] {
+        let lists = index(
+            &rules,
+            &[entry(
+                "s",
+                "score",
+                OTHER_PERSON,
+                &format!(r#","score":{score}"#),
+            )],
+        );
+        let decision = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+        assert_eq!(decision.outcome, Outcome::Allow);
+        assert_eq!(
+            decision.reasons.len(),
+            usize::from(rewarded),
+            "score {score}"
+        );
+    }
+}
+
+#[test]
+fn a_named_person_is_reached_only_by_measures_extended_to_their_role() {
+    let rules = mini();
+    let legal_rep = format!(r#","responsible_persons":[{{"role":"legal_rep","id":"{PERSON}"}}]"#);
+    let principal =
+        format!(r#","responsible_persons":[{{"role":"principal","id":"{OTHER_PERSON}"}}]"#);
+    let lists = index(
+        &rules,
+        &[
+            entry("b", "debtor", COMPANY, &legal_rep),
+            entry("c", "debtor", "91230202MA18XK7PXM", &principal),
+        ],
+    );
+    let reached = decide_in(&rules, &lists, PERSON, "procurement", "2026-06-01");
+    assert_eq!(
+        summary(&reached),
+        (
+            Outcome::Block,
+            vec![("ban".into(), Effect::Block, Some(Role::LegalRep))]
+        )
+    );
+    assert_eq!(reached.reasons[0].entry.entry_id.as_ref(), "b");
+    let not_extended = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+    assert_eq!(summary(&not_extended), (Outcome::Allow, vec![]));
+    // Once the company's entry ends, the person is no longer reached.
+    let later = decide_in(&rules, &lists, PERSON, "procurement", "2027-06-01");
+    assert_eq!(later.outcome, Outcome::Allow);
+}
+
+#[test]
+fn disputed_entries_count_and_the_downgrade_policy_turns_block_into_flag() {
+    let disputed = [entry(
+        "b",
+        "debtor",
+        COMPANY,
+        r#","dispute":"under_review""#,
+    )];
+    let rules = mini();
+    let lists = index(&rules, &disputed);
+    let counted = decide_in(&rules, &lists, COMPANY, "procurement", "2026-06-01");
+    assert_eq!(counted.outcome, Outcome::Block);
+    assert!(counted.reasons[0].under_dispute() && !counted.reasons[0].downgraded);
+
+    let lenient = compile_with(|f| f[0].push_str("dispute_policy = \"downgrade\"\n")).unwrap();
+    let lists = index(&lenient, &disputed);
+    let downgraded = decide_in(&lenient, &lists, COMPANY, "procurement", "2026-06-01");
+    assert_eq!(
+        summary(&downgraded),
+        (Outcome::Flag, vec![("ban".into(), Effect::Flag, None)])
+    );
+    assert!(downgraded.reasons[0].downgraded);
+}
+
+#[test]
+fn check_mismatches_warn_for_uscc_and_refuse_unlisted_resident_ids() {
+    let rules = mini();
+    let wrong_check_person = "230202198503121239";
+    let lists = index(&rules, &[entry("b", "debtor", "91350100M0001TGQXM", "")]);
+    let pilot = decide_in(
+        &rules,
+        &lists,
+        "91350100M0001TGQXM",
+        "procurement",
+        "2026-06-01",
+    );
+    assert_eq!(pilot.outcome, Outcome::Block);
+    assert!(matches!(
+        pilot.warnings[..],
+        [Warning::UsccCheckMismatch { .. }]
+    ));
+
+    let subject = ident::parse(wrong_check_person).unwrap();
+    let procurement = rules.matter_id("procurement").unwrap();
+    let refused = decide(&rules, &lists, &subject, procurement, at("2026-06-01"));
+    assert!(matches!(
+        refused,
+        Err(DecideError::IdCheckMismatch { expected: '8' })
+    ));
+
+    let listed = index(&rules, &[entry("p", "debtor", wrong_check_person, "")]);
+    let evaluated = decide(&rules, &listed, &subject, procurement, at("2026-06-01")).unwrap();
+    assert_eq!(evaluated.outcome, Outcome::Block);
+    assert!(matches!(
+        evaluated.warnings[..],
+        [Warning::IdCheckMismatch { expected: '8' }]
+    ));
+}
+
+#[test]
+fn invariant_11_a_batch_returns_what_single_calls_return() {
+    let rules = mini();
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            let (id, _) = crate::lists::gen::subject_id(7, i);
+            let list = if i % 3 == 0 { "abnormal" } else { "debtor" };
+            entry(&format!("e{i}"), list, &id, "")
+        })
+        .filter(|line| !(line.contains("\"abnormal\"") && line.contains("\"2302")))
+        .collect();
+    let lists = index(&rules, &lines);
+    let subjects: Vec<Option<SubjectId>> = (0..300)
+        .map(|i| {
+            if i % 50 == 0 {
+                None
+            } else {
+                ident::parse(&crate::lists::gen::subject_id(7, i).0).ok()
+            }
+        })
+        .collect();
+    let procurement = rules.matter_id("procurement").unwrap();
+    let when = at("2026-06-01");
+    for size in [10, subjects.len()] {
+        let batch = decide_many(&rules, &lists, &subjects[..size], procurement, when);
+        for (subject, result) in subjects[..size].iter().zip(batch) {
+            let single = subject
+                .as_ref()
+                .map(|s| decide(&rules, &lists, s, procurement, when));
+            assert_eq!(
+                result.map(|r| r.map(|d| summary(&d))),
+                single.map(|r| r.map(|d| summary(&d)))
+            );
+        }
+    }
+}
