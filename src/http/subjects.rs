@@ -58,7 +58,7 @@ struct EntryView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     #[serde(flatten)]
-    record: EntryRecord,
+    record: EntryRecord<'static>,
 }
 
 #[derive(Serialize)]

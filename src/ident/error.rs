@@ -31,7 +31,8 @@ pub enum IdError {
         /// The type the text was read as.
         id_type: IdType,
     },
-    /// A character of the alphabet where the standard requires a digit.
+    /// Something other than a digit where the standard requires one (USCC positions 3–8,
+    /// resident ID positions 1–17).
     #[error(
         "character `{}` at position {position} is not a digit: {}",
         .ch.escape_debug(),

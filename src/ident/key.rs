@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::normalize::Text;
-use super::subject::mask_person;
+use super::subject::{ascii_str, mask_person};
 use super::{resident_id, uscc, IdType, LEN};
 
 /// Tag bit of resident IDs; USCCs leave it clear, so the two kinds never collide.
@@ -77,7 +77,7 @@ impl SubjectKey {
     pub fn to_id_string(&self) -> String {
         let mut out = [0u8; LEN];
         self.write_to(&mut out);
-        out.iter().map(|&b| char::from(b)).collect()
+        ascii_str(&out).to_owned()
     }
 }
 
@@ -90,7 +90,6 @@ impl fmt::Debug for SubjectKey {
         if self.id_type() == IdType::ResidentId {
             mask_person(&mut text);
         }
-        let text: String = text.iter().map(|&b| char::from(b)).collect();
-        write!(f, "SubjectKey({}:{text})", self.id_type())
+        write!(f, "SubjectKey({}:{})", self.id_type(), ascii_str(&text))
     }
 }

@@ -142,19 +142,19 @@ impl CheckOutcome {
 /// (`912302061276543275`). Anything else is read as a USCC.
 pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
     let text = Text::fold(raw)?;
-    if !resident_id::has_shape(&text.bytes) {
-        return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes, s));
+    if !resident_id::has_shape(&text) {
+        return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s));
     }
     let resident = resident_id::scan(&text);
     let resident_valid = matches!(&resident, Ok(s) if s.check.is_valid());
     if !resident_valid {
         if let Ok(s) = uscc::scan(&text) {
             if s.check.is_valid() {
-                return Ok(SubjectId::from_uscc(text.bytes, s));
+                return Ok(SubjectId::from_uscc(text.bytes(), s));
             }
         }
     }
-    resident.map(|s| SubjectId::from_resident(text.bytes, s))
+    resident.map(|s| SubjectId::from_resident(text.bytes(), s))
 }
 
 /// Parses an identifier of a known type, skipping detection (for callers that receive the type,
@@ -162,9 +162,9 @@ pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
 pub fn parse_as(raw: &str, id_type: IdType) -> Result<SubjectId, IdError> {
     let text = Text::fold(raw)?;
     match id_type {
-        IdType::Uscc => uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes, s)),
+        IdType::Uscc => uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s)),
         IdType::ResidentId => {
-            resident_id::scan(&text).map(|s| SubjectId::from_resident(text.bytes, s))
+            resident_id::scan(&text).map(|s| SubjectId::from_resident(text.bytes(), s))
         }
     }
 }

@@ -30,19 +30,26 @@ fn fold(c: char) -> char {
 
 /// The normalised text of a candidate identifier, exactly 18 characters, held inline.
 ///
-/// Identifier alphabets are ASCII, so each character is kept as one byte. A character that is
-/// still not ASCII after normalisation is kept aside (only the first one can ever be reported,
-/// since validation stops at the first bad position) and its byte is 0, which no alphabet holds.
+/// Identifier alphabets are ASCII, so each character is kept as one byte: characters 1–16 as two
+/// little-endian words (so that the scanners test eight at a time without reloading memory), 17–18
+/// as bytes. A character that is still not ASCII after normalisation is kept aside (only the
+/// first one can ever be reported, since validation stops at the first bad position) and its byte
+/// is 0, which no alphabet holds. Every byte is therefore below 0x80, which the word-at-a-time
+/// (SWAR) tests rely on.
 pub(super) struct Text {
-    pub(super) bytes: [u8; LEN],
+    words: [u64; 2],
+    tail: [u8; 2],
     non_ascii: Option<(usize, char)>,
 }
 
 impl Text {
     /// Text whose characters are all ASCII (e.g. unpacked from a key).
-    pub(super) const fn ascii(bytes: [u8; LEN]) -> Self {
+    #[inline(always)]
+    pub(super) fn ascii(bytes: [u8; LEN]) -> Self {
+        let (head, tail) = split(&bytes);
         Self {
-            bytes,
+            words: [u64::from_le_bytes(head[0]), u64::from_le_bytes(head[1])],
+            tail,
             non_ascii: None,
         }
     }
@@ -59,9 +66,15 @@ impl Text {
             return Err(IdError::Empty);
         }
         // Fast path: half-width ASCII.
-        if let Ok(&bytes) = <&[u8; LEN]>::try_from(s.as_bytes()) {
-            if bytes.is_ascii() {
-                return Ok(Self::ascii(ascii_upper(bytes)));
+        if let Ok(bytes) = <&[u8; LEN]>::try_from(s.as_bytes()) {
+            let (head, tail) = split(bytes);
+            let words = [u64::from_le_bytes(head[0]), u64::from_le_bytes(head[1])];
+            if (words[0] | words[1]) & (ONES * 0x80) == 0 && tail.is_ascii() {
+                return Ok(Self {
+                    words: words.map(upper_word),
+                    tail: tail.map(|b| b.to_ascii_uppercase()),
+                    non_ascii: None,
+                });
             }
         }
         Self::fold_slow(s)
@@ -87,34 +100,76 @@ impl Text {
         if len != LEN {
             return Err(IdError::WrongLength { len });
         }
-        Ok(Self { bytes, non_ascii })
+        Ok(Self {
+            non_ascii,
+            ..Self::ascii(bytes)
+        })
+    }
+
+    /// Characters `8k+1 ..= 8k+8` (k = 0, 1) as a little-endian word: character `8k+1` in the low
+    /// byte.
+    #[inline(always)]
+    pub(super) fn word(&self, k: usize) -> u64 {
+        self.words[k]
+    }
+
+    /// The byte of the character at 0-based index `i`.
+    #[inline(always)]
+    pub(super) fn byte(&self, i: usize) -> u8 {
+        match i {
+            0..=15 => (self.words[i / 8] >> (8 * (i % 8))) as u8,
+            _ => self.tail[(i - 16) & 1],
+        }
+    }
+
+    /// The 18 bytes.
+    #[inline(always)]
+    pub(super) fn bytes(&self) -> [u8; LEN] {
+        let mut bytes = [0u8; LEN];
+        bytes[..8].copy_from_slice(&self.words[0].to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.words[1].to_le_bytes());
+        bytes[16..].copy_from_slice(&self.tail);
+        bytes
     }
 
     /// The normalised character at 0-based index `i`, for error messages.
     pub(super) fn char_at(&self, i: usize) -> char {
         match self.non_ascii {
             Some((at, c)) if at == i => c,
-            _ => self.bytes.get(i).map_or('\0', |&b| char::from(b)),
+            _ => char::from(self.byte(i)),
         }
     }
 }
 
-/// Upper-cases 18 ASCII bytes, 16 of them at once (SWAR: no byte carries into the next because
-/// every byte is below 0x80).
+/// Splits 18 bytes into two 8-byte words and the last two bytes.
 #[inline(always)]
-fn ascii_upper(mut bytes: [u8; LEN]) -> [u8; LEN] {
-    const ONES: u128 = u128::MAX / 0xFF;
-    let (head, tail) = bytes.split_at_mut(16);
-    if let Ok(head) = <&mut [u8; 16]>::try_from(head) {
-        let x = u128::from_le_bytes(*head);
-        // High bit of each byte: at least `a`, and above `z`.
-        let from_a = x + ONES * u128::from(0x80 - b'a');
-        let after_z = x + ONES * u128::from(0x80 - b'z' - 1);
-        let lower = from_a & !after_z & (ONES * 0x80);
-        *head = (x - (lower >> 2)).to_le_bytes();
-    }
-    tail.make_ascii_uppercase();
-    bytes
+fn split(bytes: &[u8; LEN]) -> ([[u8; 8]; 2], [u8; 2]) {
+    let mut head = [[0u8; 8]; 2];
+    head[0].copy_from_slice(&bytes[..8]);
+    head[1].copy_from_slice(&bytes[8..16]);
+    (head, [bytes[16], bytes[17]])
+}
+
+/// `0x01` in every byte.
+pub(super) const ONES: u64 = u64::MAX / 0xFF;
+
+/// The high bit of every byte of `word` (all bytes below 0x80) that is not an ASCII digit.
+#[inline(always)]
+pub(super) const fn non_digits(word: u64) -> u64 {
+    // High bit of each byte: at least `0`, and above `9`; no byte carries into the next.
+    let from_0 = word.wrapping_add(ONES * (0x80 - b'0' as u64));
+    let after_9 = word.wrapping_add(ONES * (0x80 - b'9' as u64 - 1));
+    (!from_0 | after_9) & (ONES * 0x80)
+}
+
+/// Upper-cases the ASCII letters of a word whose bytes are all below 0x80.
+#[inline(always)]
+const fn upper_word(word: u64) -> u64 {
+    // High bit of each byte: at least `a`, and above `z`; no byte carries into the next.
+    let from_a = word.wrapping_add(ONES * (0x80 - b'a' as u64));
+    let after_z = word.wrapping_add(ONES * (0x80 - b'z' as u64 - 1));
+    let lower = from_a & !after_z & (ONES * 0x80);
+    word - (lower >> 2)
 }
 
 /// 1-based position for error messages (`i` < 18, so it fits).

@@ -1,12 +1,9 @@
 //! Resident ID number, GB 11643-1999: 17 digits, ISO 7064 MOD 11-2 check, birth date, packing.
 
-use super::normalize::{position, Text};
+use super::normalize::{non_digits, position, Text, ONES};
 use super::{CheckOutcome, IdError, IdType, LEN};
 
-/// `2^(18-i) mod 11` for positions 1–17.
-const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-
-/// Check character for `Σ mod 11`.
+/// Check character for `Σ a_i·W_i mod 11`, `W_i = 2^(18-i) mod 11`.
 const CHECK: &[u8; 11] = b"10X98765432";
 
 /// Check character for its packed value (`X` = 10).
@@ -29,61 +26,57 @@ pub(super) struct Scan {
 
 /// True when the text looks like a resident ID: 17 digits, then a digit or `X`.
 #[inline(always)]
-pub(super) fn has_shape(bytes: &[u8; LEN]) -> bool {
-    bytes[..LEN - 1].iter().all(u8::is_ascii_digit) && matches!(bytes[LEN - 1], b'0'..=b'9' | b'X')
+pub(super) fn has_shape(text: &Text) -> bool {
+    non_digits(text.word(0)) | non_digits(text.word(1)) == 0
+        && text.byte(16).is_ascii_digit()
+        && matches!(text.byte(LEN - 1), b'0'..=b'9' | b'X')
 }
 
-/// `10^(16-i)`: place values of the 17 digits, so the body is a sum of independent products.
-const PLACES: [u64; 17] = {
-    let mut places = [1u64; 17];
-    let mut i = 16;
-    while i > 0 {
-        places[i - 1] = places[i] * 10;
-        i -= 1;
-    }
-    places
-};
-
 /// Validates the digits, the check character's alphabet and the birth date, and computes the
-/// check character and the packed value, in one branch-free pass over the 17 digits; the error
-/// path rescans.
+/// check character and the packed value; the error path rescans.
+///
+/// Characters 1–16 are handled eight at a time (SWAR): with the digit values of eight characters
+/// in one word, first character in the low byte, `pairs` and `combine` fold neighbours together
+/// in three multiplications. In base 10 that yields the 8-digit number; in base 2 it yields
+/// `Σ d_k·2^(7-k)`, from which the check sum follows, since `W_i = 2^(18-i) mod 11` makes
+/// `Σ a_i·W_i ≡ 2·Σ a_i·2^(17-i) (mod 11)`.
 #[inline(always)]
 pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
-    let mut digits = [0u8; LEN - 1];
-    let mut all_digits = true;
-    for (d, &b) in digits.iter_mut().zip(&text.bytes) {
-        *d = b.wrapping_sub(b'0');
-        all_digits &= *d < 10;
-    }
-    let last = text.bytes[LEN - 1];
+    let (first, second) = (text.word(0), text.word(1));
+    let d17 = text.byte(16).wrapping_sub(b'0');
+    let last = text.byte(LEN - 1);
     let last_value = match last {
-        b'0'..=b'9' if all_digits => last - b'0',
-        b'X' if all_digits => 10,
-        _ => return Err(error(text)),
+        b'0'..=b'9' => last - b'0',
+        b'X' => 10,
+        _ => u8::MAX,
     };
-    let body: u64 = digits
-        .iter()
-        .zip(PLACES)
-        .map(|(&d, p)| u64::from(d) * p)
-        .sum();
-    let sum: u32 = digits
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&d, w)| u32::from(d) * w)
-        .sum();
-    // Positions 7–14.
-    let number = |range: std::ops::Range<usize>| {
-        digits[range]
-            .iter()
-            .fold(0u32, |n, &d| n * 10 + u32::from(d))
-    };
-    let (year, month, day) = (number(6..10), number(10..12), number(12..14));
+    if non_digits(first) | non_digits(second) != 0 || d17 > 9 || last_value > 10 {
+        return Err(error(text));
+    }
+    let (first, second) = (
+        first - ONES * u64::from(b'0'),
+        second - ONES * u64::from(b'0'),
+    );
+    let (first10, second10) = (pairs(first, 10), pairs(second, 10));
+
+    // Positions 7–14: the 16-bit lanes of the pairs hold two digits each.
+    let lane = |word: u64, k: u32| ((word >> (16 * k)) & 0xFF) as u32;
+    let (year, month, day) = (
+        lane(first10, 3) * 100 + lane(second10, 0),
+        lane(second10, 1),
+        lane(second10, 2),
+    );
     if !is_valid_date(year, month, day) {
         return Err(IdError::BadBirthDate {
             date: year * 10_000 + month * 100 + day,
         });
     }
-    let expected = CHECK[(sum % 11) as usize];
+
+    let body = (combine(first10, 100, 10_000) * 100_000_000 + combine(second10, 100, 10_000)) * 10
+        + u64::from(d17);
+    let binary = (combine(pairs(first, 2), 4, 16) * 256 + combine(pairs(second, 2), 4, 16)) * 2
+        + u64::from(d17);
+    let expected = CHECK[(binary * 2 % 11) as usize];
     let check = if last == expected {
         CheckOutcome::Valid
     } else {
@@ -97,13 +90,25 @@ pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
     })
 }
 
-/// The first non-digit of a text that [`scan`] refused before the date.
+/// Eight digit values (≤ 9, first in the low byte) → four 16-bit lanes `base·d_2k + d_2k+1`.
+/// No lane overflows for base ≤ 10.
+#[inline(always)]
+const fn pairs(digits: u64, base: u64) -> u64 {
+    (digits * base + (digits >> 8)) & 0x00FF_00FF_00FF_00FF
+}
+
+/// Four pair lanes → the eight digits' value in base `base`, given `base2 = base^2` and
+/// `base4 = base^4` (the lanes fold as pairs of pairs, then pairs of quads).
+#[inline(always)]
+const fn combine(pairs: u64, base2: u64, base4: u64) -> u64 {
+    let quads = (pairs * base2 + (pairs >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (quads * base4 + (quads >> 32)) & 0xFFFF_FFFF
+}
+
+/// The first fault of a text that [`scan`] refused before the date.
 #[cold]
 fn error(text: &Text) -> IdError {
-    match text.bytes[..LEN - 1]
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-    {
+    match (0..LEN - 1).find(|&i| !text.byte(i).is_ascii_digit()) {
         Some(i) => IdError::NotDigit {
             position: position(i),
             ch: text.char_at(i),

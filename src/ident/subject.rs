@@ -98,7 +98,7 @@ impl FromStr for SubjectId {
 }
 
 /// An identifier as it may appear in logs (see [`SubjectId::masked`]); 18 ASCII bytes inline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Masked([u8; LEN]);
 
 impl Masked {
@@ -114,13 +114,19 @@ impl fmt::Display for Masked {
     }
 }
 
+impl fmt::Debug for Masked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Masked").field(&self.as_str()).finish()
+    }
+}
+
 /// Replaces positions 7–14 (the birth date) with `*`.
 pub(super) fn mask_person(text: &mut [u8; LEN]) {
     text[6..14].fill(b'*');
 }
 
 /// The texts are ASCII by construction (validated against ASCII alphabets).
-fn ascii_str(bytes: &[u8; LEN]) -> &str {
+pub(super) fn ascii_str(bytes: &[u8; LEN]) -> &str {
     debug_assert!(bytes.is_ascii());
     std::str::from_utf8(bytes).unwrap_or_default()
 }

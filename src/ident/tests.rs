@@ -227,9 +227,9 @@ fn not_digit() {
         e.to_string(),
         "character `A` at position 11 is not a digit: positions 1-17 of a resident id are digits"
     );
-    // Non-ASCII in a resident ID's body is reported as itself.
-    let e = parse_as("23020219８5０3121238", IdType::ResidentId).map(|id| id.to_string());
-    assert_eq!(e.as_deref(), Ok("230202198503121238"));
+    // Full-width digits are digits; other non-ASCII is reported as itself.
+    let id = parse_as("23020219８5０3121238", IdType::ResidentId).map(|id| id.to_string());
+    assert_eq!(id.as_deref(), Ok("230202198503121238"));
     let e = parse_as("2302021985é3121238", IdType::ResidentId).expect_err("é");
     assert!(matches!(
         e,
@@ -535,14 +535,173 @@ fn is_valid_resident(code: &str) -> bool {
     parse_as(code, IdType::ResidentId).is_ok_and(|id| id.check().is_valid())
 }
 
+/// What parsing should give, written plainly from the spec (no tables, no word tricks).
+type Outcome = Result<(String, IdType, CheckOutcome), IdError>;
+
+fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
+    let chars: Vec<char> = raw
+        .trim()
+        .chars()
+        .map(|c| match u32::from(c) {
+            0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0).expect("ascii"),
+            0x3000 => ' ',
+            _ => c,
+        })
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if chars.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if chars.len() != 18 {
+        return Err(IdError::WrongLength { len: chars.len() });
+    }
+    let text: String = chars.iter().collect();
+    match id_type {
+        Some(IdType::Uscc) => return reference_uscc(&chars, text),
+        Some(IdType::ResidentId) => return reference_resident(&chars, text),
+        None => {}
+    }
+    let shaped = chars[..17].iter().all(char::is_ascii_digit)
+        && (chars[17].is_ascii_digit() || chars[17] == 'X');
+    if !shaped {
+        return reference_uscc(&chars, text);
+    }
+    let resident = reference_resident(&chars, text.clone());
+    if matches!(resident, Ok((_, _, CheckOutcome::Valid))) {
+        return resident;
+    }
+    match reference_uscc(&chars, text) {
+        uscc @ Ok((_, _, CheckOutcome::Valid)) => uscc,
+        _ => resident,
+    }
+}
+
+fn reference_uscc(chars: &[char], text: String) -> Outcome {
+    for (i, &ch) in chars.iter().enumerate() {
+        let position = i as u8 + 1;
+        let id_type = IdType::Uscc;
+        if !USCC_CHARS.contains(ch) || !ch.is_ascii() {
+            return Err(IdError::InvalidChar {
+                position,
+                ch,
+                id_type,
+            });
+        }
+        if (3..=8).contains(&position) && !ch.is_ascii_digit() {
+            return Err(IdError::NotDigit {
+                position,
+                ch,
+                id_type,
+            });
+        }
+    }
+    let expected = uscc_check(&text[..17]);
+    let check = if chars[17] == expected {
+        CheckOutcome::Valid
+    } else {
+        CheckOutcome::Mismatch { expected }
+    };
+    Ok((text, IdType::Uscc, check))
+}
+
+fn reference_resident(chars: &[char], text: String) -> Outcome {
+    let id_type = IdType::ResidentId;
+    for (i, &ch) in chars[..17].iter().enumerate() {
+        if !ch.is_ascii_digit() {
+            return Err(IdError::NotDigit {
+                position: i as u8 + 1,
+                ch,
+                id_type,
+            });
+        }
+    }
+    if !(chars[17].is_ascii_digit() || chars[17] == 'X') {
+        return Err(IdError::InvalidChar {
+            position: 18,
+            ch: chars[17],
+            id_type,
+        });
+    }
+    let date: u32 = text[6..14].parse().expect("digits");
+    let (year, month, day) = (date / 10_000, date / 100 % 100, date % 100);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid_date = (1900..=2099).contains(&year)
+        && (1..=12).contains(&month)
+        && day >= 1
+        && day <= month_days[month as usize - 1];
+    if !valid_date {
+        return Err(IdError::BadBirthDate { date });
+    }
+    let expected = resident_check(&text[..17]);
+    let check = if chars[17] == expected {
+        CheckOutcome::Valid
+    } else {
+        CheckOutcome::Mismatch { expected }
+    };
+    Ok((text, id_type, check))
+}
+
+fn outcome(result: Result<SubjectId, IdError>) -> Outcome {
+    result.map(|id| (id.as_str().to_owned(), id.id_type(), id.check()))
+}
+
+/// Arbitrary text near the identifier space: mostly digits, identifier letters, `X`, and a few
+/// characters that must be folded or refused.
+fn near_identifier() -> impl Strategy<Value = String> {
+    const POOL: &[char] = &[
+        '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '1', '2', '9', 'X', 'x', 'A', 'M',
+        'Y', 'T', 'a', 'I', 'O', 'S', 'V', 'Z', ' ', '\t', '\u{3000}', '０', '９', 'Ｘ', 'ｙ',
+        '中', 'é', '\0', '*', '/',
+    ];
+    let random = prop::collection::vec(prop::sample::select(POOL), 16..=20)
+        .prop_map(|chars| chars.into_iter().collect::<String>());
+    let mutated = (
+        valid_code(),
+        any::<prop::sample::Index>(),
+        prop::sample::select(POOL),
+    )
+        .prop_map(|((code, _), index, c)| {
+            let mut chars: Vec<char> = code.chars().collect();
+            let i = index.index(chars.len());
+            chars[i] = c;
+            chars.into_iter().collect::<String>()
+        });
+    prop_oneof![random, mutated]
+}
+
 proptest! {
     #[test]
+    fn parsing_agrees_with_the_reference(raw in near_identifier()) {
+        prop_assert_eq!(outcome(parse(&raw)), reference(&raw, None), "{:?}", raw);
+        for id_type in [IdType::Uscc, IdType::ResidentId] {
+            prop_assert_eq!(
+                outcome(parse_as(&raw, id_type)),
+                reference(&raw, Some(id_type)),
+                "{:?} as {}", raw, id_type
+            );
+        }
+    }
+
+    #[test]
     fn valid_codes_round_trip((code, id_type) in valid_code()) {
-        let explicit = parse_as(&code, id_type).map_err(|e| e.to_string());
-        prop_assert!(explicit.is_ok(), "{}: {:?}", code, explicit);
-        let id = parse(&code).map_err(|e| e.to_string());
-        prop_assert!(id.is_ok(), "{}: {:?}", code, id);
-        let Ok(id) = id else { unreachable!() };
+        let fail = |e: IdError| TestCaseError::fail(format!("{code}: {e}"));
+        let explicit = parse_as(&code, id_type).map_err(fail)?;
+        prop_assert_eq!(explicit.check(), CheckOutcome::Valid);
+        let id = parse(&code).map_err(fail)?;
         let detected = if id_type == IdType::Uscc && is_valid_resident(&code) {
             IdType::ResidentId
         } else {

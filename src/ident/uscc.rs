@@ -1,10 +1,10 @@
 //! Unified social credit code, GB 32100-2015: alphabet, mod-31 check, packing, subject kind.
 
-use super::normalize::{position, Text};
+use super::normalize::{non_digits, position, Text};
 use super::{CheckOutcome, IdError, IdType, SubjectKind, LEN};
 
 /// The 31 symbols; a symbol's value is its index. I, O, S, V and Z never occur.
-pub(super) const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// `3^(i-1) mod 31` for positions 1–17, and 0 for the check character at position 18.
 const WEIGHTS: [u32; LEN] = [
@@ -38,7 +38,7 @@ static SYMBOL: [u8; 32] = {
 
 /// 31^9: the text is packed as two base-31 halves of nine symbols so that the arithmetic stays
 /// in `u64` until the final combination.
-pub(super) const HALF: u64 = 31u64.pow(9);
+const HALF: u64 = 31u64.pow(9);
 
 /// 31^18: every packed USCC is below this.
 pub(super) const LIMIT: u128 = (HALF as u128) * (HALF as u128);
@@ -54,19 +54,16 @@ pub(super) struct Scan {
 /// the packed value, in one branch-free pass; the error path rescans.
 #[inline(always)]
 pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
-    let (bytes_hi, bytes_lo) = text.bytes.split_at(9);
-    let (weights_hi, weights_lo) = WEIGHTS.split_at(9);
     // Two independent Horner chains, one per half.
-    let (hi, sum_hi, flags_hi) = scan_half(bytes_hi, weights_hi);
-    let (lo, sum_lo, flags_lo) = scan_half(bytes_lo, weights_lo);
-    let region_ok = text.bytes[2..8]
-        .iter()
-        .fold(true, |ok, d| ok & d.is_ascii_digit());
+    let (hi, sum_hi, flags_hi) = scan_half(text, 0..9);
+    let (lo, sum_lo, flags_lo) = scan_half(text, 9..LEN);
+    // Positions 3–8 are bytes 2–7 of the first word.
+    let region_ok = non_digits(text.word(0)) & 0xFFFF_FFFF_FFFF_0000 == 0;
     if (flags_hi | flags_lo) & NONE != 0 || !region_ok {
         return Err(error(text));
     }
     let expected = (31 - (sum_hi + sum_lo) % 31) % 31;
-    let check = if u32::from(VALUE[usize::from(text.bytes[LEN - 1])]) == expected {
+    let check = if u32::from(VALUE[usize::from(text.byte(LEN - 1))]) == expected {
         CheckOutcome::Valid
     } else {
         CheckOutcome::Mismatch {
@@ -81,12 +78,12 @@ pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
 
 /// Nine characters: their base-31 value, weighted sum and OR of symbol values.
 #[inline(always)]
-fn scan_half(bytes: &[u8], weights: &[u32]) -> (u64, u32, u8) {
+fn scan_half(text: &Text, range: std::ops::Range<usize>) -> (u64, u32, u8) {
     let (mut value, mut sum, mut flags) = (0u64, 0u32, 0u8);
-    for (&byte, &w) in bytes.iter().zip(weights) {
-        let v = VALUE[usize::from(byte)];
+    for i in range {
+        let v = VALUE[usize::from(text.byte(i))];
         flags |= v;
-        sum += u32::from(v) * w;
+        sum += u32::from(v) * WEIGHTS[i];
         value = value * 31 + u64::from(v);
     }
     (value, sum, flags)
@@ -95,7 +92,7 @@ fn scan_half(bytes: &[u8], weights: &[u32]) -> (u64, u32, u8) {
 /// The first thing wrong with a text that [`scan`] refused.
 #[cold]
 fn error(text: &Text) -> IdError {
-    for (i, &b) in text.bytes.iter().enumerate() {
+    for (i, b) in text.bytes().into_iter().enumerate() {
         let v = VALUE[usize::from(b)];
         if v == NONE {
             return IdError::InvalidChar {
@@ -112,7 +109,7 @@ fn error(text: &Text) -> IdError {
             };
         }
     }
-    // Not reached: `scan` found a fault.
+    // Not reached (`scan` found a fault); refuse rather than accept.
     IdError::Empty
 }
 

@@ -1,11 +1,11 @@
 //! The file source: a JSON Lines snapshot, validated as a whole. One malformed line refuses the
 //! file, and every malformed line is named, so a designating body fixes its export in one go.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::entry::{Entry, EntryRecord};
 use super::index::ListIndex;
@@ -83,7 +83,8 @@ pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<Li
 
     let mut problems = Vec::new();
     let mut entries = Vec::with_capacity(parsed.len());
-    let mut first_seen: HashMap<&str, usize> = HashMap::with_capacity(parsed.len());
+    let mut first_seen: FxHashMap<&str, usize> =
+        FxHashMap::with_capacity_and_hasher(parsed.len(), Default::default());
     for (result, &(line, _)) in parsed.iter().zip(&lines) {
         match result {
             Ok(entry) => match first_seen.get(&*entry.entry_id) {

@@ -252,7 +252,7 @@ fn synthetic_entry(
     list: &str,
     scored: bool,
     names_persons: bool,
-) -> EntryRecord {
+) -> EntryRecord<'static> {
     let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
         .and_then(|d| d.checked_add_days(chrono::Days::new(rng.random_range(0..5 * 365))))
         .unwrap_or_default();
@@ -276,7 +276,7 @@ fn synthetic_entry(
         person
             .map(|id| ResponsiblePersonRecord {
                 role: Role::LegalRep,
-                id,
+                id: id.into(),
                 name: Some("法定代表人".into()),
             })
             .into_iter()
@@ -285,15 +285,15 @@ fn synthetic_entry(
         Vec::new()
     };
     EntryRecord {
-        entry_id: format!("GEN-{:x}-{index}-{k}", options.seed),
-        list: list.to_owned(),
-        subject_id: id.to_owned(),
-        subject_name: Some(format!("合成主体{index}")),
+        entry_id: format!("GEN-{:x}-{index}-{k}", options.seed).into(),
+        list: list.to_owned().into(),
+        subject_id: id.to_owned().into(),
+        subject_name: Some(format!("合成主体{index}").into()),
         reason: Some("合成数据".into()),
         basis_doc: None,
         authority: None,
-        listed_on: listed.format("%Y-%m-%d").to_string(),
-        valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string()),
+        listed_on: listed.format("%Y-%m-%d").to_string().into(),
+        valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string().into()),
         status,
         dispute,
         score: scored.then(|| rng.random_range(300..=850)),

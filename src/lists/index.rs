@@ -1,6 +1,7 @@
 //! The in-memory index: packed subject key → that subject's entries, and person key → the
 //! entries naming that person. Built once from a snapshot and then only read.
 
+use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 use super::entry::{Entry, ResponsiblePerson};
@@ -36,7 +37,7 @@ impl ListIndex {
     /// Builds the index; `list_count` is the number of lists of the rule set the entries were
     /// validated against.
     pub fn build(mut entries: Vec<Entry>, list_count: usize) -> ListIndex {
-        entries.sort_by_key(|e| e.subject);
+        entries.par_sort_unstable_by_key(|e| e.subject);
         let by_subject = runs(entries.iter().map(|e| e.subject));
 
         let mut named: Vec<(SubjectKey, u32, u32)> = entries
@@ -50,7 +51,7 @@ impl ListIndex {
                     .map(move |(p, person)| (person.id, e as u32, p as u32))
             })
             .collect();
-        named.sort_unstable();
+        named.par_sort_unstable();
         let by_person = runs(named.iter().map(|(key, _, _)| *key));
 
         let mut per_list = vec![0; list_count];
@@ -117,8 +118,9 @@ impl ListIndex {
 }
 
 /// Maps each key of a sorted sequence to the run of positions it occupies.
-fn runs(keys: impl Iterator<Item = SubjectKey>) -> FxHashMap<SubjectKey, Run> {
-    let mut map: FxHashMap<SubjectKey, Run> = FxHashMap::default();
+fn runs(keys: impl ExactSizeIterator<Item = SubjectKey>) -> FxHashMap<SubjectKey, Run> {
+    let mut map: FxHashMap<SubjectKey, Run> =
+        FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
     for (position, key) in keys.enumerate() {
         map.entry(key)
             .and_modify(|run| run.len += 1)
