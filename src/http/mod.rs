@@ -93,6 +93,10 @@ impl AppState {
 
 /// Mounts every route of the API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Query strings that do not deserialise get the same problem+json as bodies.
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::InvalidRequest(vec![FieldError::new("(query)", err.to_string())]).into()
+    }));
     let not_allowed =
         || web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) });
     cfg.service(
@@ -154,7 +158,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// an identifier).
 struct Observation {
     route: String,
-    method: actix_web::http::Method,
+    method: &'static str,
     state: Option<web::Data<AppState>>,
     started: Instant,
 }
@@ -165,7 +169,7 @@ impl Observation {
             route: req
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned()),
-            method: req.method().clone(),
+            method: method_label(req.method()),
             state: req.app_data::<web::Data<AppState>>().cloned(),
             started: Instant::now(),
         }
@@ -182,13 +186,29 @@ impl Observation {
         state
             .metrics
             .http_requests
-            .with_label_values(&[route, self.method.as_str(), status.as_str()])
+            .with_label_values(&[route, self.method, status.as_str()])
             .inc();
         state
             .metrics
             .http_duration
             .with_label_values(&[route, outcome])
             .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// The method as a metric label: clients may send any token as a method, so only the standard
+/// ones are named.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
     }
 }
 

@@ -4,8 +4,8 @@
 //! This module owns everything about turning a caller's string into a subject: normalisation
 //! (trim, full-width to half-width, upper case), type detection, structural validation, the check
 //! characters, the subject kind derived from the code, masking for logs, and the packed
-//! [`SubjectKey`] that the list index uses instead of strings. It does no I/O and, on the common
-//! path (half-width input), no heap allocation.
+//! [`SubjectKey`] that the list index uses instead of strings. It does no I/O, and parsing never
+//! allocates (the text is held inline; half-width input takes a word-at-a-time fast path).
 //!
 //! A failing check character is not an error here: parsing succeeds and reports
 //! [`CheckOutcome::Mismatch`], because early pilot USCCs are legally valid yet fail the check, and
@@ -137,17 +137,17 @@ impl CheckOutcome {
 ///
 /// The input is normalised first (see [`normalize`]). An 18-character string whose first 17
 /// characters are digits and whose last is a digit or `X` is read as a resident ID, unless it is
-/// not a valid resident ID (bad birth date or check digit) while it is a USCC with a matching
+/// not a resident ID at all (positions 7–14 are no birth date) while it is a USCC with a matching
 /// check character: all-digit USCCs with a legacy numeric organisation code exist
-/// (`912302061276543275`). Anything else is read as a USCC.
+/// (`912302061276543275`). A well-formed resident ID with a wrong check digit stays a resident
+/// ID, so a mistyped personal ID is never taken for an organisation. Anything else is a USCC.
 pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
     let text = Text::fold(raw)?;
     if !resident_id::has_shape(&text) {
         return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s));
     }
     let resident = resident_id::scan(&text);
-    let resident_valid = matches!(&resident, Ok(s) if s.check.is_valid());
-    if !resident_valid {
+    if resident.is_err() {
         if let Ok(s) = uscc::scan(&text) {
             if s.check.is_valid() {
                 return Ok(SubjectId::from_uscc(text.bytes(), s));

@@ -118,7 +118,7 @@ impl Text {
     pub(super) fn byte(&self, i: usize) -> u8 {
         match i {
             0..=15 => (self.words[i / 8] >> (8 * (i % 8))) as u8,
-            _ => self.tail[(i - 16) & 1],
+            _ => self.tail.get(i - 16).copied().unwrap_or(0),
         }
     }
 
@@ -164,7 +164,7 @@ pub(super) const fn non_digits(word: u64) -> u64 {
 
 /// Upper-cases the ASCII letters of a word whose bytes are all below 0x80.
 #[inline(always)]
-const fn upper_word(word: u64) -> u64 {
+pub(super) const fn upper_word(word: u64) -> u64 {
     // High bit of each byte: at least `a`, and above `z`; no byte carries into the next.
     let from_a = word.wrapping_add(ONES * (0x80 - b'a' as u64));
     let after_z = word.wrapping_add(ONES * (0x80 - b'z' as u64 - 1));

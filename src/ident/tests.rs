@@ -481,6 +481,31 @@ fn key_order_follows_text_order() {
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
 }
 
+#[test]
+fn word_at_a_time_helpers_match_bytewise() {
+    use super::normalize::{non_digits, upper_word};
+    for fill in [b'0', b'9', b'a', b'Z', b' ', 0x7F] {
+        for lane in 0..8 {
+            for b in 0..0x80u8 {
+                let mut bytes = [fill; 8];
+                bytes[lane] = b;
+                let word = u64::from_le_bytes(bytes);
+                let expected_digits = bytes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| !b.is_ascii_digit())
+                    .fold(0u64, |mask, (i, _)| mask | 0x80 << (8 * i));
+                assert_eq!(non_digits(word), expected_digits, "{bytes:?}");
+                assert_eq!(
+                    upper_word(word).to_le_bytes(),
+                    bytes.map(|b| b.to_ascii_uppercase()),
+                    "{bytes:?}"
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties
 
@@ -567,7 +592,7 @@ fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
         return reference_uscc(&chars, text);
     }
     let resident = reference_resident(&chars, text.clone());
-    if matches!(resident, Ok((_, _, CheckOutcome::Valid))) {
+    if resident.is_ok() {
         return resident;
     }
     match reference_uscc(&chars, text) {

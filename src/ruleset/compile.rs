@@ -120,6 +120,9 @@ fn parse<T: DeserializeOwned>(source: &Source, problems: &mut Problems) -> Optio
     }
 }
 
+/// A topic's lists, and its measures with the roles each extends to.
+type TopicLinks = (Vec<ListId>, Vec<(MeasureId, RoleSet)>);
+
 struct Files<'a> {
     ruleset: &'a Source,
     lists: &'a Source,
@@ -143,7 +146,7 @@ struct Parts {
     measures: Vec<MeasureDef>,
     topics: Vec<TopicDef>,
     /// Per topic: (list ids, (measure id, roles it extends to) pairs).
-    links: Vec<(Vec<ListId>, Vec<(MeasureId, RoleSet)>)>,
+    links: Vec<TopicLinks>,
     measure_matters: Vec<Vec<MatterId>>,
 }
 
@@ -403,7 +406,7 @@ impl Checker<'_> {
         measures: &MeasuresFile,
         list_ids: &HashMap<String, u16>,
         measure_ids: &HashMap<String, u16>,
-    ) -> Vec<(Vec<ListId>, Vec<(MeasureId, RoleSet)>)> {
+    ) -> Vec<TopicLinks> {
         let src = self.files.topics;
         let mut out = Vec::with_capacity(topics.topic.len());
         for t in &topics.topic {

@@ -1,0 +1,522 @@
+//! The test harness: the real server started in-process on a loopback port chosen by the OS,
+//! request helpers, problem+json checks and identifier builders (check characters computed here,
+//! independently of the crate, from GB 32100 and GB 11643).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix_web::web;
+use jiangcheng::http::{AppState, Limits};
+use jiangcheng::snapshot::{Sources, Store};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+/// The instant most tests evaluate at, so that no result depends on today's date.
+pub const AS_OF: &str = "2026-11-22T10:00:00+08:00";
+/// `AS_OF` for a query string (`+` would read as a space).
+pub const AS_OF_QUERY: &str = "2026-11-22T10:00:00%2B08:00";
+
+/// The shipped rule set.
+pub fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rulesets/qiqihar")
+}
+
+/// The shipped demo list file (the embedded default list source).
+pub fn demo_lists() -> PathBuf {
+    rules_dir().join("demo-lists.jsonl")
+}
+
+/// How to start a server.
+pub struct Spawn {
+    rules: PathBuf,
+    lists: PathBuf,
+    limits: Limits,
+    load: bool,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Spawn {
+    /// The shipped rule set with these entries as the list file (JSON Lines in a temp dir).
+    pub fn entries(entries: &[Value]) -> Spawn {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lists = dir.path().join("lists.jsonl");
+        write_jsonl(&lists, entries);
+        Spawn {
+            rules: rules_dir(),
+            lists,
+            limits: Limits::default(),
+            load: true,
+            dir: Some(dir),
+        }
+    }
+
+    /// The shipped rule set and demo lists.
+    pub fn demo() -> Spawn {
+        Spawn::files(rules_dir(), demo_lists())
+    }
+
+    pub fn files(rules: PathBuf, lists: PathBuf) -> Spawn {
+        Spawn {
+            rules,
+            lists,
+            limits: Limits::default(),
+            load: true,
+            dir: None,
+        }
+    }
+
+    pub fn rules(mut self, rules: PathBuf) -> Spawn {
+        self.rules = rules;
+        self
+    }
+
+    pub fn limits(mut self, limits: Limits) -> Spawn {
+        self.limits = limits;
+        self
+    }
+
+    /// Start without loading rules and lists (not ready).
+    pub fn unloaded(mut self) -> Spawn {
+        self.load = false;
+        self
+    }
+
+    /// Loads (panicking on a bad file) and starts the server; call inside `#[actix_web::test]`.
+    pub fn start(self) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let sources = Sources {
+            rules: self.rules,
+            lists: self.lists,
+        };
+        let state = web::Data::new(AppState::new(Store::new(sources), self.limits));
+        if self.load {
+            if let Err(err) = state.reload() {
+                panic!("the test server could not load its rules and lists: {err}");
+            }
+        }
+        let server = jiangcheng::http::server(listener, state.clone(), 1).expect("server");
+        actix_web::rt::spawn(server);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        TestApp {
+            address,
+            state,
+            client,
+            _dir: self.dir,
+        }
+    }
+}
+
+/// The shipped rule set with `entries` as its lists, loaded and serving.
+pub fn spawn_app(entries: &[Value]) -> TestApp {
+    Spawn::entries(entries).start()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: web::Data<AppState>,
+    pub client: reqwest::Client,
+    /// Holds the list file of `Spawn::entries` for as long as the server runs.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn post_decide(&self, body: &Value) -> Response {
+        self.post_json("/v1/decide", body).await
+    }
+
+    pub async fn post_batch(&self, body: &Value) -> Response {
+        self.post_json("/v1/decide/batch", body).await
+    }
+
+    /// POST raw bytes with the given content type (none when `None`).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        request.send().await.expect("POST")
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        ok_json(response, &format!("GET {path}")).await
+    }
+
+    /// One decision that must succeed.
+    pub async fn decide(&self, subject: &str, matter: &str, as_of: &str) -> Value {
+        let body = json!({"subject": {"id": subject}, "matter": matter, "as_of": as_of});
+        let response = self.post_decide(&body).await;
+        ok_json(response, &format!("decide {subject} in {matter}")).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("metrics text")
+    }
+
+    pub async fn status(&self) -> Value {
+        self.get_json("/v1/status").await
+    }
+
+    pub async fn lists_version(&self) -> u64 {
+        self.status().await["lists"]["version"]
+            .as_u64()
+            .expect("lists.version in /v1/status")
+    }
+}
+
+/// Asserts 200 and `application/json`, and returns the body.
+pub async fn ok_json(response: Response, what: &str) -> Value {
+    let status = response.status();
+    let content_type = header(&response, "content-type");
+    let text = response.text().await.expect("body");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{what}: expected 200, got {status}: {text}"
+    );
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: content-type {content_type:?}"
+    );
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{what}: the body is not JSON ({err}): {text}"))
+}
+
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Asserts an RFC 9457 problem with this status and code; returns the problem.
+pub async fn problem(response: Response, status: u16, code: &str, what: &str) -> Value {
+    let got = response.status().as_u16();
+    let content_type = header(&response, "content-type");
+    let text = response.text().await.expect("body");
+    assert_eq!(got, status, "{what}: expected {status}, got {got}: {text}");
+    assert_eq!(
+        content_type, "application/problem+json",
+        "{what}: content-type of {text}"
+    );
+    let problem: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{what}: not JSON ({err}): {text}"));
+    assert_eq!(problem["code"], code, "{what}: {problem}");
+    assert_eq!(problem["status"], status, "{what}: {problem}");
+    for field in ["type", "title", "detail"] {
+        let value = problem[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: `{field}` missing in {problem}"));
+        assert!(!value.is_empty(), "{what}: `{field}` empty in {problem}");
+    }
+    problem
+}
+
+/// The `field`s named in a problem's `errors` array.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// === list files ===
+
+/// An in-force entry (2026-01-01 to 2028-01-01) of `subject` on `list`.
+pub fn entry(entry_id: &str, list: &str, subject: &str) -> Value {
+    json!({"entry_id": entry_id, "list": list, "subject_id": subject,
+           "listed_on": "2026-01-01", "valid_until": "2028-01-01"})
+}
+
+/// `entry` with extra or replaced fields.
+pub fn entry_with(entry_id: &str, list: &str, subject: &str, fields: Value) -> Value {
+    let mut record = entry(entry_id, list, subject);
+    for (key, value) in fields.as_object().expect("fields object") {
+        record[key] = value.clone();
+    }
+    record
+}
+
+pub fn write_jsonl(path: &Path, entries: &[Value]) {
+    let text: String = entries.iter().map(|e| format!("{e}\n")).collect();
+    std::fs::write(path, text).expect("write list file");
+}
+
+/// Copies a rule-set folder (the five TOML files) to `to`.
+pub fn copy_rules(to: &Path) {
+    std::fs::create_dir_all(to).expect("rules dir");
+    for name in jiangcheng::ruleset::FILES {
+        std::fs::copy(rules_dir().join(name), to.join(name)).expect("copy rule-set file");
+    }
+}
+
+// === identifiers ===
+
+const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [usize; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+const RID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+/// The GB 32100 check character of the first 17 characters of a USCC.
+pub fn uscc_check(first17: &str) -> char {
+    let sum: usize = first17
+        .bytes()
+        .zip(USCC_WEIGHTS)
+        .map(|(b, w)| {
+            USCC_ALPHABET
+                .iter()
+                .position(|&a| a == b)
+                .expect("USCC alphabet")
+                * w
+        })
+        .sum();
+    char::from(USCC_ALPHABET[(31 - sum % 31) % 31])
+}
+
+/// The GB 11643 check character of the first 17 digits of a resident ID.
+pub fn rid_check(first17: &str) -> char {
+    let sum: u32 = first17
+        .bytes()
+        .zip(RID_WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    char::from(b"10X98765432"[(sum % 11) as usize])
+}
+
+/// A valid USCC: `prefix` (two characters), division 230202, `MA` and `n` in base 31.
+pub fn uscc(prefix: &str, n: u64) -> String {
+    let mut body = [b'0'; 7];
+    let mut rest = n;
+    for slot in body.iter_mut().rev() {
+        *slot = USCC_ALPHABET[(rest % 31) as usize];
+        rest /= 31;
+    }
+    let first17 = format!(
+        "{prefix}230202MA{}",
+        std::str::from_utf8(&body).expect("ascii")
+    );
+    format!("{first17}{}", uscc_check(&first17))
+}
+
+/// A valid resident ID of a person born 1985-03-12 (n < 1000), or later days for larger n.
+pub fn rid(n: u32) -> String {
+    let day = 12 + n / 1000;
+    assert!(day <= 31, "rid({n}) out of range");
+    let first17 = format!("2302021985{:02}{:02}{:03}", 3, day, n % 1000);
+    format!("{first17}{}", rid_check(&first17))
+}
+
+/// The identifier with its last character replaced by a wrong one from `alphabet`, and the
+/// character it should have.
+pub fn with_wrong_check(id: &str, alphabet: &str) -> (String, char) {
+    let right = id.chars().last().expect("non-empty");
+    let wrong = alphabet
+        .chars()
+        .find(|&c| c != right)
+        .expect("another character");
+    (format!("{}{wrong}", &id[..id.len() - 1]), right)
+}
+
+/// A resident ID whose check digit fails and that is not a valid all-digit USCC either.
+pub fn rid_with_wrong_check(n: u32) -> (String, char) {
+    let valid = rid(n);
+    let first17 = &valid[..17];
+    let right = rid_check(first17);
+    let wrong = "0123456789"
+        .chars()
+        .find(|&c| c != right && uscc_check(first17) != c)
+        .expect("a wrong digit");
+    (format!("{first17}{wrong}"), right)
+}
+
+// === shapes ===
+
+/// `2026-11-22T10:00:00.000+08:00`: RFC 3339 with milliseconds at +08:00.
+pub fn is_rfc3339_plus8(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    text.len() >= 25
+        && text.ends_with("+08:00")
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && bytes[10] == b'T'
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19)
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+}
+
+/// A UUID in its hyphenated text form.
+pub fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        })
+}
+
+/// Invariant 12 on one decision: ruleset name and revision, lists version; each reason names
+/// topic, list, entry, measure, effect, category and legal basis (non-empty for a block, which
+/// must be category 1); and invariant 9: the decision follows from the reasons.
+pub fn assert_explained(decision: &Value, what: &str) {
+    assert_eq!(
+        decision["ruleset"]["name"], "qiqihar",
+        "{what}: ruleset.name in {decision}"
+    );
+    let revision = decision["ruleset"]["revision"].as_str().unwrap_or_default();
+    assert!(
+        !revision.is_empty(),
+        "{what}: ruleset.revision in {decision}"
+    );
+    assert!(
+        decision["lists_version"].as_u64().is_some_and(|v| v >= 1),
+        "{what}: lists_version in {decision}"
+    );
+    let reasons = decision["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: reasons in {decision}"));
+    for reason in reasons {
+        for field in [
+            "topic",
+            "list",
+            "entry_id",
+            "measure",
+            "effect",
+            "legal_basis",
+        ] {
+            assert!(
+                reason[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{what}: reason without `{field}`: {reason}"
+            );
+        }
+        let category = reason["category"].as_u64().unwrap_or(0);
+        assert!((1..=3).contains(&category), "{what}: category of {reason}");
+        match reason["effect"].as_str().unwrap_or_default() {
+            "block" => assert_eq!(
+                category, 1,
+                "{what}: a block reason must be category 1: {reason}"
+            ),
+            "inform" | "flag" | "reward" => {}
+            other => panic!("{what}: unknown effect `{other}` in {reason}"),
+        }
+        if !reason["via"].is_null() {
+            assert_eq!(
+                reason["via"]["entry_id"], reason["entry_id"],
+                "{what}: via.entry_id of {reason}"
+            );
+        }
+    }
+    let has = |effect: &str| reasons.iter().any(|r| r["effect"] == effect);
+    let expected = if has("block") {
+        "block"
+    } else if has("flag") {
+        "flag"
+    } else {
+        "allow"
+    };
+    assert_eq!(
+        decision["decision"], expected,
+        "{what}: decision does not follow from its reasons: {decision}"
+    );
+    assert!(
+        is_uuid(decision["decision_id"].as_str().unwrap_or_default()),
+        "{what}: decision_id of {decision}"
+    );
+    assert!(
+        is_rfc3339_plus8(decision["evaluated_at"].as_str().unwrap_or_default()),
+        "{what}: evaluated_at of {decision}"
+    );
+}
+
+/// A decision's reasons as comparable tuples (topic, measure, effect, entry_id, via role,
+/// warning codes), sorted.
+pub fn reason_keys(decision: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = decision["reasons"]
+        .as_array()
+        .map(|reasons| reasons.iter().map(reason_key).collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+pub fn reason_key(reason: &Value) -> String {
+    let mut warnings: Vec<&str> = reason["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(|w| w["code"].as_str().or(w.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    warnings.sort_unstable();
+    let via = reason["via"]["role"].as_str().unwrap_or("-");
+    format!(
+        "{} / {} / {} / {} / via {} / warnings {:?}",
+        reason["topic"].as_str().unwrap_or("?"),
+        reason["measure"].as_str().unwrap_or("?"),
+        reason["effect"].as_str().unwrap_or("?"),
+        reason["entry_id"].as_str().unwrap_or("?"),
+        via,
+        warnings
+    )
+}
+
+/// The codes of a decision's (or profile's) `warnings`.
+pub fn warning_codes(value: &Value) -> Vec<String> {
+    value["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|w| w["code"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

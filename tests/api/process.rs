@@ -1,0 +1,625 @@
+//! The binary (DESIGN.md §6.1): `serve` reloads on SIGHUP and refuses a malformed list file at
+//! start naming each bad line; `check` validates a rule set and prints each problem as
+//! `file:line: message`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{copy_rules, entry, rules_dir, uscc, write_jsonl, AS_OF};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+struct Running {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "1",
+            "--rules",
+        ])
+        .arg(rules)
+        .arg("--lists")
+        .arg(lists)
+        .env("NO_COLOR", "1")
+        .env_remove("JC_CONFIG")
+        .env_remove("JC_LISTEN")
+        .env_remove("JC_RULES")
+        .env_remove("JC_LISTS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    command
+}
+
+/// Waits for the child to exit, at most `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+async fn poll<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+#[actix_web::test]
+async fn serve_reloads_its_lists_on_sighup() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    let old = uscc("91", 1);
+    let new = uscc("91", 2);
+    write_jsonl(&lists, &[entry("H-1", "court_dishonest_debtor", &old)]);
+    let port = free_port();
+    let child = serve_command(&rules_dir(), &lists, port, Stdio::null())
+        .spawn()
+        .expect("start jiangcheng serve");
+    let server = Running {
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+
+    let readyz = format!("{}/readyz", server.address);
+    poll("/readyz 200", Duration::from_secs(20), || {
+        let request = client.get(&readyz).send();
+        async move { request.await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let status_url = format!("{}/v1/status", server.address);
+    let version = || {
+        let request = client.get(&status_url).send();
+        async move {
+            match request.await {
+                Ok(response) => response
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|s| s["lists"]["version"].as_u64()),
+                Err(_) => None,
+            }
+        }
+    };
+    assert_eq!(version().await, Some(1));
+    let decide = |subject: String| {
+        let body = serde_json::json!({"subject": {"id": subject}, "matter": "gov_procurement", "as_of": AS_OF});
+        let request = client
+            .post(format!("{}/v1/decide", server.address))
+            .json(&body)
+            .send();
+        async move {
+            request
+                .await
+                .expect("decide")
+                .json::<serde_json::Value>()
+                .await
+                .expect("JSON")["decision"]
+                .clone()
+        }
+    };
+    assert_eq!(decide(new.clone()).await, "allow");
+
+    write_jsonl(
+        &lists,
+        &[
+            entry("H-1", "court_dishonest_debtor", &old),
+            entry("H-2", "court_dishonest_debtor", &new),
+        ],
+    );
+    let pid = server.child.id().to_string();
+    let kill = Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill -HUP");
+    assert!(kill.success(), "kill -HUP {pid}");
+    poll(
+        "lists_version 2 after SIGHUP",
+        Duration::from_secs(10),
+        || {
+            let v = version();
+            async move { v.await == Some(2) }
+        },
+    )
+    .await;
+    assert_eq!(
+        decide(new.clone()).await,
+        "block",
+        "the reloaded entry is in force"
+    );
+
+    // A broken list file on the next SIGHUP: the process keeps serving the last good snapshot.
+    std::fs::write(&lists, "{\"entry_id\": \n").expect("write");
+    let kill = Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill -HUP");
+    assert!(kill.success(), "kill -HUP {pid}");
+    let failures = || {
+        let request = client.get(&status_url).send();
+        async move {
+            match request.await {
+                Ok(response) => response
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|s| s["last_load"]["failures"].as_u64()),
+                Err(_) => None,
+            }
+        }
+    };
+    poll(
+        "a failed reload after SIGHUP",
+        Duration::from_secs(10),
+        || {
+            let f = failures();
+            async move { f.await == Some(1) }
+        },
+    )
+    .await;
+    assert_eq!(version().await, Some(2), "the last good lists keep serving");
+    assert_eq!(decide(new).await, "block");
+}
+
+#[test]
+fn serve_refuses_a_list_file_with_malformed_lines_naming_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("bad-lists.jsonl");
+    let good = entry("X-1", "court_dishonest_debtor", &uscc("91", 1)).to_string();
+    let unknown_list = entry("X-2", "no_such_list", &uscc("91", 2)).to_string();
+    let bad_id = entry("X-4", "court_dishonest_debtor", "91230200MA1B2C3D8").to_string();
+    std::fs::write(
+        &lists,
+        format!("{good}\n{unknown_list}\n{{not json\n{bad_id}\n"),
+    )
+    .expect("write");
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = serve_command(&rules_dir(), &lists, free_port(), Stdio::from(stderr))
+        .spawn()
+        .expect("start");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
+    let status = status.unwrap_or_else(|| {
+        panic!("serve kept running with a malformed list file; stderr:\n{stderr}")
+    });
+    assert!(
+        !status.success(),
+        "serve must exit non-zero; stderr:\n{stderr}"
+    );
+    for line in [2, 3, 4] {
+        let location = format!("{}:{line}: ", lists.display());
+        assert!(
+            stderr.contains(&location),
+            "stderr names {location}:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(&format!("{}:1: ", lists.display())),
+        "line 1 is fine:\n{stderr}"
+    );
+}
+
+fn check(rules: &Path) -> Output {
+    Command::new(BIN)
+        .arg("check")
+        .arg("--rules")
+        .arg(rules)
+        .env_remove("JC_RULES")
+        .output()
+        .expect("run jiangcheng check")
+}
+
+#[test]
+fn check_accepts_the_shipped_rule_set_with_8_incentive_and_39_penalty_topics() {
+    let output = check(&rules_dir());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "check failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("8 incentive and 39 penalty topics"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("47 lists"), "{stdout}");
+}
+
+/// Edits one rule-set file of a copy; returns the edited text.
+fn edit(rules: &Path, file: &str, change: impl FnOnce(String) -> String) -> String {
+    let path = rules.join(file);
+    let text = change(std::fs::read_to_string(&path).expect("read"));
+    std::fs::write(&path, &text).expect("write");
+    text
+}
+
+/// The 1-based number of the only line of `text` equal to `line` (trimmed).
+fn line_of(text: &str, line: &str) -> usize {
+    let found: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == line)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(found.len(), 1, "`{line}` should occur exactly once");
+    found[0]
+}
+
+/// `file:line: message` lines of `check`'s output, as (file name, line, message).
+fn problem_lines(stderr: &str) -> Vec<(String, usize, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let (location, message) = l.split_once(": ")?;
+            let (file, line) = location.rsplit_once(':')?;
+            let line: usize = line.parse().ok()?;
+            let name = Path::new(file).file_name()?.to_string_lossy().into_owned();
+            Some((name, line, message.to_owned()))
+        })
+        .collect()
+}
+
+fn new_measure(code: &str, category: u8, effect: &str, matters: &str) -> String {
+    format!(
+        "\n[[measure]]\ncode = \"{code}\"\nname = \"测试措施\"\ncategory = {category}\neffect = \"{effect}\"\n\
+         legal_basis = \"《中华人民共和国政府采购法》第二十二条\"\ndepartment = \"测试部门\"\ntext = \"测试\"\nmatters = {matters}\n"
+    )
+}
+
+/// A copy of the shipped rule set in a temp dir.
+fn rules_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("broken");
+    copy_rules(&rules);
+    (dir, rules)
+}
+
+fn assert_problems(rules: &Path, expected: &[(&str, usize, &str)]) {
+    let output = check(rules);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "check must fail:\n{stderr}");
+    let mut got = problem_lines(&stderr);
+    got.sort();
+    let mut want: Vec<(&str, usize, &str)> = expected.to_vec();
+    want.sort();
+    let located: Vec<(String, usize)> = got.iter().map(|(f, l, _)| (f.clone(), *l)).collect();
+    let wanted: Vec<(String, usize)> = want.iter().map(|(f, l, _)| ((*f).to_owned(), *l)).collect();
+    assert_eq!(
+        located, wanted,
+        "one `file:line: message` per problem; stderr:\n{stderr}"
+    );
+    for ((_, _, message), (_, _, needle)) in got.iter().zip(&want) {
+        assert!(
+            message.contains(needle),
+            "`{message}` should mention `{needle}`; stderr:\n{stderr}"
+        );
+    }
+    for (file, _, _) in &got {
+        let full = rules.join(file).display().to_string();
+        assert!(
+            stderr.contains(&full),
+            "problems name the file path {full}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_prints_each_problem_of_a_broken_rule_set_once_at_its_file_and_line() {
+    let (_dir, rules) = rules_copy();
+    let measures = edit(&rules, "measures.toml", |text| {
+        text + &new_measure(
+            "broken_unknown_matter",
+            1,
+            "block",
+            "[\"gov_procurement\", \"no_such_matter\"]",
+        ) + &new_measure("broken_category", 2, "block", "[\"gov_procurement\"]")
+            + &new_measure(
+                "broken_basic_service",
+                1,
+                "block",
+                "[\"basic_public_service\"]",
+            )
+    });
+    let unknown_matter = line_of(
+        &measures,
+        "matters = [\"gov_procurement\", \"no_such_matter\"]",
+    );
+    let lines: Vec<&str> = measures.lines().collect();
+    let category_block = line_of(&measures, "code = \"broken_category\"") + 3;
+    assert_eq!(lines[category_block - 1], "effect = \"block\"");
+    let basic = line_of(&measures, "matters = [\"basic_public_service\"]");
+    let topics = edit(&rules, "topics.toml", |text| {
+        text.replace(
+            "measures = [\"rail_air_travel_ban\"]",
+            "measures = [\"rail_air_travel_ban\", \"green_channel\"]",
+        )
+    });
+    let reward = line_of(
+        &topics,
+        "measures = [\"rail_air_travel_ban\", \"green_channel\"]",
+    );
+    assert_problems(
+        &rules,
+        &[
+            ("measures.toml", unknown_matter, "no_such_matter"),
+            ("measures.toml", category_block, "category 1"),
+            ("measures.toml", basic, "basic_public_service"),
+            ("topics.toml", reward, "green_channel"),
+        ],
+    );
+}
+
+#[test]
+fn check_prints_a_duplicate_list_code_once_with_the_other_problems() {
+    let (_dir, rules) = rules_copy();
+    let lists = edit(&rules, "lists.toml", |text| {
+        text + "\n[[list]]\ncode = \"tax_a_grade\"\nname = \"重复\"\nkind = \"red\"\nserious = false\nbody = \"税务部门\"\nsubjects = \"organizations\"\n"
+    });
+    let duplicate = lists
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "code = \"tax_a_grade\"")
+        .map(|(i, _)| i + 1)
+        .last();
+    let measures = edit(&rules, "measures.toml", |text| {
+        text + &new_measure("broken_unknown_matter", 1, "block", "[\"no_such_matter\"]")
+            + &new_measure("broken_category", 2, "block", "[\"gov_procurement\"]")
+            + &new_measure(
+                "broken_basic_service",
+                1,
+                "block",
+                "[\"basic_public_service\"]",
+            )
+    });
+    let unknown_matter = line_of(&measures, "matters = [\"no_such_matter\"]");
+    let category_block = line_of(&measures, "code = \"broken_category\"") + 3;
+    let basic = line_of(&measures, "matters = [\"basic_public_service\"]");
+    let topics = edit(&rules, "topics.toml", |text| {
+        text.replace(
+            "measures = [\"rail_air_travel_ban\"]",
+            "measures = [\"rail_air_travel_ban\", \"green_channel\"]",
+        )
+    });
+    let reward = line_of(
+        &topics,
+        "measures = [\"rail_air_travel_ban\", \"green_channel\"]",
+    );
+    assert_problems(
+        &rules,
+        &[
+            ("lists.toml", duplicate.expect("the duplicate"), "duplicate"),
+            ("measures.toml", unknown_matter, "no_such_matter"),
+            ("measures.toml", category_block, "category 1"),
+            ("measures.toml", basic, "basic_public_service"),
+            ("topics.toml", reward, "green_channel"),
+        ],
+    );
+}
+
+#[actix_web::test]
+async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_at_debug_level() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    let company = uscc("91", 1);
+    let person = crate::helpers::rid(11);
+    write_jsonl(
+        &lists,
+        &[crate::helpers::entry_with(
+            "L-1",
+            "court_dishonest_debtor",
+            &company,
+            serde_json::json!({"responsible_persons": [{"role": "legal_rep", "id": person}]}),
+        )],
+    );
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let port = free_port();
+    // Configured through the environment only (DESIGN.md §6.1: every flag has a variable).
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .env("JC_LISTEN", format!("127.0.0.1:{port}"))
+        .env("JC_RULES", rules_dir())
+        .env("JC_LISTS", &lists)
+        .env("JC_WORKERS", "1")
+        .env("JC_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .env_remove("JC_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr));
+    let server = Running {
+        child: command.spawn().expect("start jiangcheng serve"),
+        address: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let readyz = format!("{}/readyz", server.address);
+    poll("/readyz 200", Duration::from_secs(20), || {
+        let request = client.get(&readyz).send();
+        async move { request.await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let (wrong_check, _) = crate::helpers::rid_with_wrong_check(12);
+    for (matter, id) in [
+        ("high_consumption", person.as_str()),
+        ("gov_procurement", person.as_str()),
+        ("gov_procurement", wrong_check.as_str()),
+        ("no_such_matter", person.as_str()),
+    ] {
+        let body = serde_json::json!({"subject": {"id": id}, "matter": matter, "as_of": AS_OF});
+        let url = format!("{}/v1/decide", server.address);
+        client.post(url).json(&body).send().await.expect("decide");
+    }
+    let batch = serde_json::json!({"matter": "high_consumption", "subjects": [{"id": person}, {"id": wrong_check}]});
+    let url = format!("{}/v1/decide/batch", server.address);
+    client.post(url).json(&batch).send().await.expect("batch");
+    for path in [
+        format!("/v1/subjects/{person}"),
+        format!("/v1/subjects/{wrong_check}"),
+    ] {
+        let url = format!("{}{path}", server.address);
+        client.get(url).send().await.expect("profile");
+    }
+    drop(server);
+    let logs = std::fs::read_to_string(&stderr_path).expect("stderr");
+    assert!(
+        logs.contains("loaded"),
+        "the server logged its start:\n{logs}"
+    );
+    for id in [&person, &wrong_check] {
+        assert!(
+            !logs.contains(id.as_str()),
+            "the log holds the resident ID {id} in full:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn check_with_lists_names_each_bad_line_of_the_list_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    let good = entry("C-1", "court_dishonest_debtor", &uscc("91", 1)).to_string();
+    let wrong_scope = entry("C-2", "model_volunteer", &uscc("91", 2)).to_string();
+    std::fs::write(&lists, format!("{good}\n\n{wrong_scope}\n{{\n")).expect("write");
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--rules")
+        .arg(rules_dir())
+        .arg("--lists")
+        .arg(&lists)
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "check must fail:\n{stderr}");
+    for line in [3, 4] {
+        let location = format!("{}:{line}: ", lists.display());
+        assert!(stderr.contains(&location), "names {location}:\n{stderr}");
+    }
+    assert_eq!(
+        problem_lines(&stderr).len(),
+        2,
+        "one line per bad line:\n{stderr}"
+    );
+
+    std::fs::write(&lists, format!("{good}\n")).expect("write");
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--rules")
+        .arg(rules_dir())
+        .arg("--lists")
+        .arg(&lists)
+        .output()
+        .expect("run check");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 entries"));
+}
+
+#[test]
+fn check_names_the_line_of_an_unknown_key() {
+    let (_dir, rules) = rules_copy();
+    let matters = edit(&rules, "matters.toml", |text| {
+        text.replacen(
+            "code = \"franchise\"\n",
+            "code = \"franchise\"\ncolour = \"red\"\n",
+            1,
+        )
+    });
+    let line = line_of(&matters, "colour = \"red\"");
+    assert_problems(&rules, &[("matters.toml", line, "colour")]);
+}
+
+#[test]
+fn gen_writes_a_population_that_check_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("gen.jsonl");
+    let status = Command::new(BIN)
+        .args([
+            "gen",
+            "--subjects",
+            "500",
+            "--listed-ratio",
+            "0.6",
+            "--seed",
+            "3",
+            "--rules",
+        ])
+        .arg(rules_dir())
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run gen");
+    assert!(status.success());
+    let lines = std::fs::read_to_string(&out)
+        .expect("gen output")
+        .lines()
+        .count();
+    assert!(
+        lines >= 250,
+        "about 300 listed subjects, got {lines} entries"
+    );
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--rules")
+        .arg(rules_dir())
+        .arg("--lists")
+        .arg(&out)
+        .output()
+        .expect("run check");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("ok: {lines} entries")));
+}

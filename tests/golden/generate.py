@@ -1,0 +1,646 @@
+#!/usr/bin/env python3
+"""Writes the golden case sets of tests/golden/*.json.
+
+    python3 tests/golden/generate.py        # from the repository root
+
+Every expectation below is written by hand from DESIGN.md §5 and the shipped rule set
+(rulesets/qiqihar/*.toml). The script computes what people get wrong by hand (the check
+characters of identifiers) and, as a guard against typos in the hand-written expectations,
+recomputes each expected reason set with a small independent model of the decision semantics
+read from the rule-set files; a disagreement stops the script. The runner
+(tests/api/golden.rs) reads only the JSON files.
+"""
+
+import json
+import sys
+import tomllib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rulesets" / "qiqihar"
+OUT = ROOT / "tests" / "golden"
+
+AS_OF = "2026-11-22T10:00:00+08:00"
+ABSENT = object()  # a field left out of an entry
+LISTED = "2026-01-01"
+UNTIL = "2028-01-01"
+
+# ---------------------------------------------------------------- identifiers
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+RID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+RID_CHECK = "10X98765432"
+
+
+def uscc_check(first17):
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def rid_check(first17):
+    return RID_CHECK[sum(int(c) * w for c, w in zip(first17, RID_WEIGHTS)) % 11]
+
+
+def to_base31(n, width):
+    out = ""
+    for _ in range(width):
+        out = USCC_ALPHABET[n % 31] + out
+        n //= 31
+    return out
+
+
+def uscc(prefix, n, division="230202"):
+    """A valid USCC: `prefix` (2 chars), a Qiqihar division, `MA` and a numbered body."""
+    first17 = prefix + division + "MA" + to_base31(n, 7)
+    assert len(first17) == 17
+    return first17 + uscc_check(first17)
+
+
+def rid(n, born="19850312", division="230202"):
+    """A valid resident ID."""
+    first17 = division + born + f"{n:03d}"
+    return first17 + rid_check(first17)
+
+
+def wrong_last(identifier, alphabet):
+    """The identifier with a wrong check character (and the expected one)."""
+    right = identifier[-1]
+    wrong = next(c for c in alphabet if c != right)
+    return identifier[:-1] + wrong, right
+
+
+def wrong_rid(n, born="19700101", division="230204"):
+    """A resident ID with a wrong check digit that cannot be read as a valid USCC either."""
+    for seq in range(n, n + 50):
+        first17 = division + born + f"{seq:03d}"
+        right = rid_check(first17)
+        for wrong in "0123456789":
+            if wrong == right:
+                continue
+            text = first17 + wrong
+            if uscc_check(first17) != wrong:  # not a valid all-digit USCC
+                return text, right
+    raise AssertionError("no wrong-check resident ID found")
+
+
+def fullwidth(text):
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+# ---------------------------------------------------------------- the rule set, read for the model
+
+
+def load(name):
+    with open(RULES / name, "rb") as f:
+        return tomllib.load(f)
+
+
+LISTS = {l["code"]: l for l in load("lists.toml")["list"]}
+MATTERS = [m["code"] for m in load("matters.toml")["matter"]]
+MEASURES = {m["code"]: m for m in load("measures.toml")["measure"]}
+TOPICS = load("topics.toml")["topic"]
+LEVELS = {"C": 0, "B": 1, "A": 2, "AA": 3, "AAA": 4}
+ORDER = {"block": 0, "flag": 1, "inform": 2, "reward": 3}
+
+
+def level(score):
+    if score >= 700:
+        return 4
+    if score >= 600:
+        return 3
+    if score >= 500:
+        return 2
+    if score >= 400:
+        return 1
+    return 0
+
+
+def instant(text):
+    if len(text) == 10:
+        return datetime.fromisoformat(text + "T00:00:00+08:00")
+    return datetime.fromisoformat(text)
+
+
+def in_force(entry, at):
+    if entry.get("status", "active") != "active":
+        return False
+    if instant(entry["listed_on"]) > at:
+        return False
+    until = entry.get("valid_until")
+    return until is None or at < instant(until)
+
+
+def normalize(identifier):
+    """DESIGN.md §2: trim, full-width to half-width, upper case."""
+    half = "".join(chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in identifier)
+    return half.strip().upper()
+
+
+def model(entries, subject, matter, at):
+    """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set."""
+    at = instant(at)
+    subject = normalize(subject)
+    hits = [(e, None) for e in entries if normalize(e["subject_id"]) == subject]
+    hits += [
+        (e, p["role"]) for e in entries for p in e.get("responsible_persons", []) if normalize(p["id"]) == subject
+    ]
+    reasons, punished = [], False
+    for entry, role in hits:
+        if not in_force(entry, at):
+            continue
+        for topic in TOPICS:
+            if entry["list"] not in topic["lists"]:
+                continue
+            rp = topic.get("responsible_persons", {})
+            for code in topic["measures"]:
+                measure = MEASURES[code]
+                if matter not in measure["matters"]:
+                    continue
+                if role is not None and (role not in rp.get("roles", []) or code not in rp.get("measures", [])):
+                    continue
+                if "min_score_level" in topic and level(entry.get("score", 0)) < LEVELS[topic["min_score_level"]]:
+                    continue
+                punished |= LISTS[entry["list"]].get("serious", False)
+                reason = {"topic": topic["code"], "measure": code, "effect": measure["effect"], "entry_id": entry["entry_id"]}
+                if role is not None:
+                    reason["via"] = {"role": role}
+                if entry.get("dispute") == "under_review":
+                    reason["warnings"] = ["entry_under_dispute"]
+                reasons.append(reason)
+    if punished:
+        reasons = [r for r in reasons if r["effect"] != "reward"]
+    return reasons
+
+
+def outcome(reasons):
+    effects = {r["effect"] for r in reasons}
+    return "block" if "block" in effects else "flag" if "flag" in effects else "allow"
+
+
+def key(reason):
+    return (reason["topic"], reason["measure"], reason["effect"], reason["entry_id"], json.dumps(reason.get("via")), tuple(reason.get("warnings", [])))
+
+
+# ---------------------------------------------------------------- case sets
+
+
+class CaseSet:
+    def __init__(self, name, description):
+        self.name, self.description = name, description
+        self.entries, self.requests = [], []
+
+    def entry(self, entry_id, list_code, subject_id, **fields):
+        record = {"entry_id": entry_id, "list": list_code, "subject_id": subject_id, "listed_on": LISTED, "valid_until": UNTIL}
+        record.update(fields)
+        for absent in [k for k, v in fields.items() if v is ABSENT]:
+            del record[absent]
+        self.entries.append(record)
+        return record
+
+    def decide(self, name, subject, matter, decision, reasons, as_of=AS_OF, warnings=None, subject_view=None, model_subject=None):
+        """A request expected to be decided; `reasons` are checked against the model."""
+        expect = {"decision": decision, "reasons": reasons}
+        if warnings is not None:
+            expect["warnings"] = warnings
+        if subject_view is not None:
+            expect["subject"] = subject_view
+        modelled = model(self.entries, model_subject or (subject if isinstance(subject, str) else subject["id"]), matter, as_of)
+        if sorted(map(key, modelled)) != sorted(map(key, reasons)) or outcome(reasons) != decision:
+            sys.exit(f"{self.name} / {name}: hand-written expectation {decision} {reasons}\n  disagrees with the model {outcome(modelled)} {modelled}")
+        self.requests.append({"name": name, "subject": subject, "matter": matter, "as_of": as_of, "expect": expect})
+
+    def error(self, name, subject, matter, status, code, as_of=AS_OF):
+        self.requests.append({"name": name, "subject": subject, "matter": matter, "as_of": as_of, "expect": {"error": {"status": status, "code": code}}})
+
+    def write(self):
+        names = [r["name"] for r in self.requests]
+        assert len(names) == len(set(names)), f"{self.name}: duplicate request names"
+        ids = [e["entry_id"] for e in self.entries]
+        assert len(ids) == len(set(ids)), f"{self.name}: duplicate entry ids"
+        # One entry and one request a line: readable, and diffs show what changed.
+        line = lambda value: json.dumps(value, ensure_ascii=False)
+        text = "{\n"
+        text += f' "description": {line(self.description)},\n'
+        text += ' "entries": [\n  ' + ",\n  ".join(map(line, self.entries)) + "\n ],\n"
+        text += ' "requests": [\n  ' + ",\n  ".join(map(line, self.requests)) + "\n ]\n}\n"
+        assert json.loads(text) == {"description": self.description, "entries": self.entries, "requests": self.requests}
+        (OUT / f"{self.name}.json").write_text(text, encoding="utf-8")
+        print(f"{self.name}.json: {len(self.entries)} entries, {len(self.requests)} requests")
+
+
+def r(topic, measure, effect, entry_id, via=None, warnings=None):
+    reason = {"topic": topic, "measure": measure, "effect": effect, "entry_id": entry_id}
+    if via:
+        reason["via"] = {"role": via}
+    if warnings:
+        reason["warnings"] = warnings
+    return reason
+
+
+# ---------------------------------------------------------------- outcome_table.json
+
+
+def outcome_table():
+    cs = CaseSet(
+        "outcome_table",
+        "DESIGN.md §5 outcome table, one row after the other: a subject with one in-force entry on the "
+        "list, default dispute policy, evaluated at 2026-11-22T10:00:00+08:00. The last two rows put "
+        "one in-force entry on every one of the 47 lists and ask each listed subject about "
+        "basic_public_service and credit_loan.",
+    )
+    # Row: court_dishonest_debtor, gov_procurement / air_rail_ticket → block.
+    debtor = uscc("91", 1)
+    cs.entry("OT-FY-0001", "court_dishonest_debtor", debtor, subject_name="齐齐哈尔某某商贸有限公司",
+             responsible_persons=[{"role": "legal_rep", "id": rid(101), "name": "张某"}])
+    cs.decide("court_dishonest_debtor in gov_procurement blocks", debtor, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "OT-FY-0001")])
+    cs.decide("court_dishonest_debtor in air_rail_ticket blocks", debtor, "air_rail_ticket", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_travel", "block", "OT-FY-0001")])
+    debtor_person = rid(102)
+    cs.entry("OT-FY-0002", "court_dishonest_debtor", debtor_person, subject_name="李某")
+    cs.decide("a person on court_dishonest_debtor in air_rail_ticket blocks", debtor_person, "air_rail_ticket", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_travel", "block", "OT-FY-0002")])
+    # Row: the legal representative of a listed company, high_consumption → block.
+    cs.decide("the legal_rep of a court_dishonest_debtor company in high_consumption blocks", rid(101), "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "OT-FY-0001", via="legal_rep")])
+    # Row: tax_major_violation, gov_procurement → block.
+    s = uscc("91", 2)
+    cs.entry("OT-SW-0001", "tax_major_violation", s)
+    cs.decide("tax_major_violation in gov_procurement blocks", s, "gov_procurement", "block",
+              [r("tax_major_violation", "tax_procurement_ban", "block", "OT-SW-0001")])
+    # Row: gov_procurement_violation, gov_procurement → block.
+    s = uscc("91", 3)
+    cs.entry("OT-CZ-0001", "gov_procurement_violation", s)
+    cs.decide("gov_procurement_violation in gov_procurement blocks", s, "gov_procurement", "block",
+              [r("gov_procurement_violation", "gpv_procurement_ban", "block", "OT-CZ-0001")])
+    # Row: wage_arrears, construction_bidding → block.
+    s = uscc("91", 4)
+    cs.entry("OT-RS-0001", "wage_arrears", s)
+    cs.decide("wage_arrears in construction_bidding blocks", s, "construction_bidding", "block",
+              [r("wage_arrears", "wage_bidding_restriction", "block", "OT-RS-0001")])
+    # Row: market_abnormal_operation, any matter → allow or flag, never block.
+    s = uscc("92", 5)
+    cs.entry("OT-SC-0001", "market_abnormal_operation", s)
+    flags = {
+        "gov_procurement": "procurement_prudent_reference",
+        "honors_awards": "honors_not_recommended",
+        "supervision_inspection": "market_risk_supervision",
+    }
+    for matter in MATTERS:
+        if matter in flags:
+            cs.decide(f"market_abnormal_operation in {matter} flags", s, matter, "flag",
+                      [r("market_abnormal_operation", flags[matter], "flag", "OT-SC-0001")])
+        elif matter == "credit_loan":
+            cs.decide(f"market_abnormal_operation in {matter} allows with inform", s, matter, "allow",
+                      [r("market_abnormal_operation", "credit_loan_reference", "inform", "OT-SC-0001")])
+        else:
+            cs.decide(f"market_abnormal_operation in {matter} allows", s, matter, "allow", [])
+    # Row: tax_d_grade, fiscal_subsidy → flag.
+    s = uscc("91", 6)
+    cs.entry("OT-SW-D001", "tax_d_grade", s)
+    cs.decide("tax_d_grade in fiscal_subsidy flags", s, "fiscal_subsidy", "flag",
+              [r("tax_d_grade", "fiscal_prudent_reference", "flag", "OT-SW-D001")])
+    # Row: tax_a_grade, admin_license_general → allow with reward (green channel, 容缺受理).
+    s = uscc("91", 7)
+    cs.entry("OT-SW-A001", "tax_a_grade", s)
+    cs.decide("tax_a_grade in admin_license_general allows with reward", s, "admin_license_general", "allow",
+              [r("tax_a_grade", "green_channel", "reward", "OT-SW-A001"),
+               r("tax_a_grade", "tolerant_acceptance", "reward", "OT-SW-A001")])
+    # Row: personal_credit_score at level C, any matter → allow (and no reward below AA).
+    s = rid(103, born="20010109")
+    cs.entry("OT-XY-C001", "personal_credit_score", s, score=380, valid_until=None)
+    for matter in MATTERS:
+        cs.decide(f"personal_credit_score level C in {matter} allows", s, matter, "allow", [])
+    # Rows: any list, basic_public_service → allow; any list, credit_loan → allow (inform/reward).
+    subjects = {}
+    for i, (code, definition) in enumerate(LISTS.items()):
+        person = definition["subjects"] == "persons" or (definition["subjects"] == "any" and i % 3 == 0)
+        subject = rid(200 + i, born="19790615") if person else uscc(["91", "92", "12", "52", "93"][i % 5], 100 + i)
+        fields = {"score": 650} if definition.get("scored") else {}
+        cs.entry(f"OT-ALL-{i + 1:02d}", code, subject, **fields)
+        subjects[code] = (subject, f"OT-ALL-{i + 1:02d}")
+    assert len(subjects) == 47, len(subjects)
+    for code, (subject, entry_id) in subjects.items():
+        cs.decide(f"any list: {code} in basic_public_service allows", subject, "basic_public_service", "allow", [])
+    no_credit_loan_measure = {"social_org_a_rating", "rail_air_restricted"}
+    for code, (subject, entry_id) in subjects.items():
+        if code in no_credit_loan_measure:
+            reasons = []
+        elif LISTS[code]["kind"] == "red":
+            reasons = [r(code, "credit_loan_recommendation", "reward", entry_id)]
+        else:
+            reasons = [r(code, "credit_loan_reference", "inform", entry_id)]
+        cs.decide(f"any list: {code} in credit_loan allows", subject, "credit_loan", "allow", reasons)
+    cs.write()
+
+
+# ---------------------------------------------------------------- invariants.json
+
+
+def invariants():
+    cs = CaseSet(
+        "invariants",
+        "DESIGN.md §5 invariants 7-10 and disputes: unknown subjects, entries not in force (expired, "
+        "not yet started, repaired, removed, and the exact instant an entry stops and starts to "
+        "count), block over flag over allow, punishment suppressing incentives only where a serious "
+        "topic applies, and the entry_under_dispute warning.",
+    )
+    # 7. Unknown subject.
+    cs.decide("an unknown organisation is allowed with no reasons", uscc("91", 900), "gov_procurement", "allow", [], warnings=[])
+    cs.decide("an unknown person is allowed with no reasons", rid(900), "air_rail_ticket", "allow", [], warnings=[])
+    # 8. Entries not in force never count.
+    cases = [
+        ("expired", uscc("91", 11), {"listed_on": "2023-01-01", "valid_until": "2025-01-01"}),
+        ("not yet started", uscc("91", 12), {"listed_on": "2027-01-01", "valid_until": "2029-01-01"}),
+        ("repaired", uscc("91", 13), {"status": "repaired"}),
+        ("removed", uscc("91", 14), {"status": "removed"}),
+        ("repaired and without end", uscc("91", 15), {"status": "repaired", "valid_until": None}),
+    ]
+    for i, (what, s, fields) in enumerate(cases):
+        cs.entry(f"IV-8-{i}", "court_dishonest_debtor", s, **fields)
+        cs.decide(f"a {what} court_dishonest_debtor entry does not count", s, "gov_procurement", "allow", [])
+    s = uscc("91", 16)
+    cs.entry("IV-8-EXP", "court_dishonest_debtor", s, listed_on="2026-01-01", valid_until="2026-11-22T10:00:00+08:00")
+    cs.decide("an entry ending at 10:00 still counts at 09:59:59", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-EXP")], as_of="2026-11-22T09:59:59+08:00")
+    cs.decide("an entry ending at 10:00 no longer counts at 10:00:00", s, "gov_procurement", "allow", [],
+              as_of="2026-11-22T10:00:00+08:00")
+    cs.decide("an entry ending at 10:00 +08:00 no longer counts at 02:00:00Z", s, "gov_procurement", "allow", [],
+              as_of="2026-11-22T02:00:00Z")
+    s = uscc("91", 17)
+    cs.entry("IV-8-START", "court_dishonest_debtor", s, listed_on="2026-11-22T10:00:00+08:00", valid_until=None)
+    cs.decide("an entry starting at 10:00 does not count at 09:59:59", s, "gov_procurement", "allow", [],
+              as_of="2026-11-22T09:59:59+08:00")
+    cs.decide("an entry starting at 10:00 counts at 10:00:00", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-START")], as_of="2026-11-22T10:00:00+08:00")
+    s = uscc("91", 18)
+    cs.entry("IV-8-DATE", "court_dishonest_debtor", s, listed_on="2026-01-01", valid_until="2026-11-23")
+    cs.decide("a date valid_until is exclusive at midnight +08:00 (23:59:59.999 the day before counts)", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-DATE")], as_of="2026-11-22T23:59:59.999+08:00")
+    cs.decide("a date valid_until is exclusive at midnight +08:00 (midnight does not count)", s, "gov_procurement", "allow", [],
+              as_of="2026-11-23T00:00:00+08:00")
+    cs.decide("a date valid_until is midnight +08:00, not UTC (16:00Z the day before no longer counts)", s, "gov_procurement", "allow", [],
+              as_of="2026-11-22T16:00:00Z")
+    # An active entry next to an ended one on the same list: only the active one counts.
+    s = uscc("91", 19)
+    cs.entry("IV-8-OLD", "court_dishonest_debtor", s, listed_on="2020-01-01", valid_until="2022-01-01")
+    cs.entry("IV-8-NEW", "court_dishonest_debtor", s)
+    cs.decide("only the in-force one of two entries on the same list counts", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-NEW")])
+    s = uscc("91", 27)
+    cs.entry("IV-8-OPEN", "court_dishonest_debtor", s, valid_until=ABSENT)
+    cs.decide("an entry without valid_until counts until removed", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-OPEN")], as_of="2099-12-31T23:59:59+08:00")
+    s = uscc("91", 28)
+    cs.entry("IV-8-NULL", "court_dishonest_debtor", s, valid_until=None, listed_on="2026-03-01T08:30:00+08:00")
+    cs.decide("an entry with valid_until null counts until removed", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-8-NULL")], as_of="2080-01-01T00:00:00+08:00")
+    cs.decide("a date-time listed_on counts from that instant, not from the day", s, "gov_procurement", "allow", [],
+              as_of="2026-03-01T08:29:59+08:00")
+    # Personal credit score levels (AAA >= 700, AA 600-699, A 500-599, B 400-499, C < 400): the
+    # incentive topic rewards from AA on, and never restricts.
+    for n, score in enumerate([0, 399, 400, 499, 500, 599, 600, 699, 700, 1000]):
+        p = rid(300 + n, born="19900505")
+        cs.entry(f"IV-SC-{score}", "personal_credit_score", p, score=score, valid_until=None)
+        reasons = [r("personal_credit_score", "personal_credit_convenience", "reward", f"IV-SC-{score}")] if score >= 600 else []
+        cs.decide(f"personal credit score {score} in admin_license_general", p, "admin_license_general", "allow", reasons)
+        loan = [r("personal_credit_score", "credit_loan_recommendation", "reward", f"IV-SC-{score}")] if score >= 600 else []
+        cs.decide(f"personal credit score {score} in credit_loan", p, "credit_loan", "allow", loan)
+    # 9. block beats flag beats allow.
+    s = uscc("91", 20)
+    cs.entry("IV-9-FY", "court_dishonest_debtor", s)
+    cs.entry("IV-9-SC", "market_abnormal_operation", s)
+    cs.decide("block beats flag", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-9-FY"),
+               r("market_abnormal_operation", "procurement_prudent_reference", "flag", "IV-9-SC")])
+    cs.decide("flag beats inform", s, "supervision_inspection", "flag",
+              [r("court_dishonest_debtor", "key_supervision", "flag", "IV-9-FY"),
+               r("market_abnormal_operation", "market_risk_supervision", "flag", "IV-9-SC")])
+    s = uscc("52", 21)
+    cs.entry("IV-9-SO", "social_org_a_rating", s)
+    cs.entry("IV-9-SC2", "market_abnormal_operation", s)
+    cs.decide("flag beats reward (and a grey list does not suppress rewards)", s, "gov_procurement", "flag",
+              [r("market_abnormal_operation", "procurement_prudent_reference", "flag", "IV-9-SC2"),
+               r("social_org_a_rating", "social_org_service_priority", "reward", "IV-9-SO")])
+    cs.decide("inform and reward alone allow", s, "credit_loan", "allow",
+              [r("market_abnormal_operation", "credit_loan_reference", "inform", "IV-9-SC2")])
+    # 10. Punishment suppresses incentives where a serious topic applies to the matter.
+    s = uscc("91", 22)
+    cs.entry("IV-10-A", "tax_a_grade", s)
+    cs.entry("IV-10-FY", "court_dishonest_debtor", s)
+    cs.decide("no reward in a matter where the serious topic flags", s, "admin_license_general", "flag",
+              [r("court_dishonest_debtor", "no_commitment_acceptance", "flag", "IV-10-FY")])
+    cs.decide("no reward in a matter where the serious topic only informs", s, "credit_loan", "allow",
+              [r("court_dishonest_debtor", "credit_loan_reference", "inform", "IV-10-FY")])
+    cs.decide("no reward in a matter where the serious topic blocks", s, "fiscal_subsidy", "block",
+              [r("court_dishonest_debtor", "court_subsidy_restriction", "block", "IV-10-FY")])
+    cs.decide("the reward stays in a matter where no serious topic applies", s, "tax_service", "allow",
+              [r("tax_a_grade", "tax_a_facilitation", "reward", "IV-10-A")])
+    s = uscc("91", 23)
+    cs.entry("IV-10-A2", "tax_a_grade", s)
+    cs.entry("IV-10-D", "tax_d_grade", s)
+    cs.decide("a non-serious penalty list does not suppress the reward", s, "fiscal_subsidy", "flag",
+              [r("tax_d_grade", "fiscal_prudent_reference", "flag", "IV-10-D"),
+               r("tax_a_grade", "policy_support_priority", "reward", "IV-10-A2")])
+    s = uscc("91", 24)
+    cs.entry("IV-10-A3", "tax_a_grade", s)
+    cs.entry("IV-10-FY3", "court_dishonest_debtor", s, status="repaired")
+    cs.decide("a repaired serious entry does not suppress the reward", s, "admin_license_general", "allow",
+              [r("tax_a_grade", "green_channel", "reward", "IV-10-A3"),
+               r("tax_a_grade", "tolerant_acceptance", "reward", "IV-10-A3")])
+    # Disputes: under_review counts, with the warning on the reason.
+    s = uscc("91", 25)
+    cs.entry("IV-DS-1", "court_dishonest_debtor", s, dispute="under_review")
+    cs.decide("an entry under dispute still blocks, with entry_under_dispute", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-DS-1", warnings=["entry_under_dispute"])])
+    s = uscc("91", 26)
+    cs.entry("IV-DS-2", "court_dishonest_debtor", s, dispute="rejected")
+    cs.decide("a rejected dispute carries no warning", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-DS-2")])
+    cs.write()
+
+
+# ---------------------------------------------------------------- identifiers.json
+
+
+def identifiers():
+    cs = CaseSet(
+        "identifiers",
+        "DESIGN.md §2: check-character mismatches (USCC evaluated with uscc_check_mismatch and the "
+        "expected character; resident ID refused with 400 unless listed, then evaluated with "
+        "id_check_mismatch), normalisation of full-width, lower-case and padded input, and the "
+        "subject kind derived from the identifier.",
+    )
+    block = lambda e: [r("court_dishonest_debtor", "court_procurement_ban", "block", e)]
+    # USCC whose check character fails: listed as given, evaluated with a warning.
+    good = uscc("91", 31)
+    bad, expected = wrong_last(good, USCC_ALPHABET)
+    cs.entry("ID-U-1", "court_dishonest_debtor", bad)
+    cs.decide("a listed USCC with a wrong check character is evaluated with uscc_check_mismatch", bad, "gov_procurement", "block",
+              block("ID-U-1"), warnings=[{"code": "uscc_check_mismatch", "expected": expected}],
+              subject_view={"id": bad, "kind": "enterprise", "id_type": "uscc"})
+    cs.decide("the correct USCC does not match an entry listed under the wrong check character", good, "gov_procurement", "allow", [], warnings=[])
+    unlisted_bad, expected2 = wrong_last(uscc("91", 32), USCC_ALPHABET)
+    cs.decide("an unlisted USCC with a wrong check character is allowed with uscc_check_mismatch", unlisted_bad, "gov_procurement", "allow", [],
+              warnings=[{"code": "uscc_check_mismatch", "expected": expected2}])
+    # Resident ID whose check digit fails.
+    unlisted_rid, _ = wrong_rid(1)
+    cs.error("an unlisted resident ID with a wrong check digit is refused with 400 id_check_mismatch", unlisted_rid, "gov_procurement", 400, "id_check_mismatch")
+    listed_rid, expected3 = wrong_rid(100)
+    cs.entry("ID-R-1", "court_dishonest_debtor", listed_rid)
+    cs.decide("a listed resident ID with a wrong check digit is evaluated with id_check_mismatch", listed_rid, "gov_procurement", "block",
+              block("ID-R-1"), warnings=[{"code": "id_check_mismatch", "expected": expected3}],
+              subject_view={"id": listed_rid, "kind": "person", "id_type": "resident_id"})
+    named_rid, expected4 = wrong_rid(200)
+    company = uscc("91", 33)
+    cs.entry("ID-R-2", "court_dishonest_debtor", company, responsible_persons=[{"role": "legal_rep", "id": named_rid}])
+    cs.decide("a resident ID with a wrong check digit named in an entry is evaluated with id_check_mismatch", named_rid, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "ID-R-2", via="legal_rep")],
+              warnings=[{"code": "id_check_mismatch", "expected": expected4}])
+    # Normalisation: full-width, lower case, surrounding (ideographic) spaces.
+    s = uscc("91", 34)
+    cs.entry("ID-N-1", "court_dishonest_debtor", s)
+    view = {"id": s, "kind": "enterprise", "id_type": "uscc"}
+    cs.decide("a full-width USCC is normalised", fullwidth(s), "gov_procurement", "block", block("ID-N-1"), warnings=[], subject_view=view, model_subject=s)
+    cs.decide("a lower-case USCC is normalised", s.lower(), "gov_procurement", "block", block("ID-N-1"), warnings=[], subject_view=view, model_subject=s)
+    cs.decide("a USCC with surrounding spaces is trimmed", "  " + s + "\u3000", "gov_procurement", "block", block("ID-N-1"), warnings=[], subject_view=view, model_subject=s)
+    cs.decide("a full-width lower-case USCC is normalised", fullwidth(s.lower()), "gov_procurement", "block", block("ID-N-1"), warnings=[], subject_view=view, model_subject=s)
+    x_id = next(rid(n, born="19900101") for n in range(1000) if rid(n, born="19900101").endswith("X"))
+    cs.entry("ID-N-2", "court_dishonest_debtor", x_id)
+    xview = {"id": x_id, "kind": "person", "id_type": "resident_id"}
+    cs.decide("a resident ID with a lower-case x is normalised", x_id[:-1] + "x", "gov_procurement", "block", block("ID-N-2"), warnings=[], subject_view=xview, model_subject=x_id)
+    cs.decide("a full-width resident ID is normalised", fullwidth(x_id), "gov_procurement", "block", block("ID-N-2"), warnings=[], subject_view=xview, model_subject=x_id)
+    # Entry identifiers are normalised like request identifiers (DESIGN.md §3.1).
+    s = uscc("91", 35)
+    cs.entry("ID-E-1", "court_dishonest_debtor", fullwidth(s.lower()))
+    cs.decide("an entry written full-width and lower-case matches the canonical identifier", s, "gov_procurement", "block", block("ID-E-1"), warnings=[])
+    x_rep = next(rid(n, born="19920202") for n in range(1000) if rid(n, born="19920202").endswith("X"))
+    cs.entry("ID-E-2", "court_dishonest_debtor", uscc("91", 36), responsible_persons=[{"role": "legal_rep", "id": x_rep[:-1] + "x"}])
+    cs.decide("a responsible person written with a lower-case x is reached", x_rep, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "ID-E-2", via="legal_rep")], warnings=[])
+    # An all-digit USCC whose check character fails: read as a resident ID (bad date) unless the
+    # caller says it is a USCC.
+    digits_bad, digits_expected = wrong_last("912302061276543275", "0123456789")
+    cs.decide("an all-digit USCC with a wrong check and id_type uscc is evaluated with uscc_check_mismatch",
+              {"id": digits_bad, "id_type": "uscc"}, "gov_procurement", "allow", [],
+              warnings=[{"code": "uscc_check_mismatch", "expected": digits_expected}],
+              subject_view={"id": digits_bad, "kind": "enterprise", "id_type": "uscc"}, model_subject=digits_bad)
+    cs.error("a USCC given with id_type resident_id is refused", {"id": good, "id_type": "resident_id"}, "gov_procurement", 400, "invalid_subject_id")
+    # Subject kinds.
+    kinds = [
+        ("91", "enterprise"), ("92", "individual_business"), ("93", "farmer_cooperative"),
+        ("11", "public_institution"), ("12", "public_institution"), ("51", "social_organization"),
+        ("52", "social_organization"), ("53", "social_organization"), ("31", "other_organization"),
+        ("Y1", "other_organization"), ("A1", "other_organization"),
+    ]
+    for i, (prefix, kind) in enumerate(kinds):
+        s = uscc(prefix, 40 + i)
+        cs.decide(f"a USCC starting {prefix} is a {kind}", s, "gov_procurement", "allow", [], warnings=[],
+                  subject_view={"id": s, "kind": kind, "id_type": "uscc"})
+    p = rid(41, born="19991231")
+    cs.decide("a resident ID is a person", p, "gov_procurement", "allow", [], warnings=[], subject_view={"id": p, "kind": "person", "id_type": "resident_id"})
+    # An all-digit USCC (legacy numeric organisation code) is read as a USCC, not a resident ID.
+    digits = "912302061276543275"
+    assert uscc_check(digits[:17]) == digits[17]
+    cs.entry("ID-D-1", "wage_arrears", digits)
+    cs.decide("an all-digit USCC is read as a USCC", digits, "construction_bidding", "block",
+              [r("wage_arrears", "wage_bidding_restriction", "block", "ID-D-1")], warnings=[],
+              subject_view={"id": digits, "kind": "enterprise", "id_type": "uscc"})
+    cs.decide("an explicit id_type uscc is honoured", {"id": digits, "id_type": "uscc"}, "construction_bidding", "block",
+              [r("wage_arrears", "wage_bidding_restriction", "block", "ID-D-1")], warnings=[],
+              subject_view={"id": digits, "kind": "enterprise", "id_type": "uscc"})
+    # Malformed identifiers of each kind: 400 invalid_subject_id.
+    for name, text in [
+        ("an empty identifier", ""),
+        ("a 17-character USCC", good[:17]),
+        ("a 19-character USCC", good + "1"),
+        ("a USCC with the letter O", good[:10] + "O" + good[11:]),
+        ("a USCC with the letter I", good[:10] + "I" + good[11:]),
+        ("a USCC with a letter in positions 3-8", good[:4] + "A" + good[5:]),
+        ("a resident ID with month 13", "230202198513121234"),
+        ("a resident ID with 30 February", "230202198502301234"),
+        ("a resident ID with year 1899", "230202189903121234"),
+        ("an 18-digit identifier ending in Z", "23020219850312123Z"),
+        ("a USCC with a non-ASCII character", good[:17] + "码"),
+    ]:
+        if len(text) == 18 and text[:17].isdigit() and text[17].isdigit():
+            assert uscc_check(text[:17]) != text[17], f"{text} would read as a valid USCC"
+        cs.error(f"{name} is refused with 400 invalid_subject_id", text, "gov_procurement", 400, "invalid_subject_id")
+    cs.write()
+
+
+# ---------------------------------------------------------------- responsible_persons.json
+
+
+def responsible_persons():
+    cs = CaseSet(
+        "responsible_persons",
+        "DESIGN.md §3.1 responsible persons: the legal representative (and other named roles) of a "
+        "listed company is reached by the measures the topic extends to persons, with `via`; not by "
+        "the others; not through an entry that is not in force; not in a role the topic does not name.",
+    )
+    company, rep, principal, controller = uscc("91", 51), rid(51), rid(52), rid(53)
+    cs.entry("RP-FY-1", "court_dishonest_debtor", company, responsible_persons=[
+        {"role": "legal_rep", "id": rep, "name": "张某"},
+        {"role": "principal", "id": principal, "name": "王某"},
+    ])
+    cs.decide("the legal_rep of a court_dishonest_debtor company is blocked in high_consumption", rep, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "RP-FY-1", via="legal_rep")], warnings=[])
+    cs.decide("the legal_rep of a court_dishonest_debtor company is blocked in air_rail_ticket", rep, "air_rail_ticket", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_travel", "block", "RP-FY-1", via="legal_rep")])
+    cs.decide("the legal_rep of a court_dishonest_debtor company is not reached in gov_procurement", rep, "gov_procurement", "allow", [])
+    cs.decide("the legal_rep of a court_dishonest_debtor company is not reached in credit_loan", rep, "credit_loan", "allow", [])
+    cs.decide("the principal is reached with role principal", principal, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "RP-FY-1", via="principal")])
+    cs.decide("the company itself is blocked in high_consumption without via", company, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "RP-FY-1")])
+    # Named in an expired entry: not reached.
+    old_company, old_rep = uscc("91", 52), rid(54)
+    cs.entry("RP-FY-2", "court_dishonest_debtor", old_company, listed_on="2020-01-01", valid_until="2022-01-01",
+             responsible_persons=[{"role": "legal_rep", "id": old_rep}])
+    cs.decide("a person named in an expired entry is not reached", old_rep, "high_consumption", "allow", [])
+    removed_company, removed_rep = uscc("91", 53), rid(55)
+    cs.entry("RP-FY-3", "court_dishonest_debtor", removed_company, status="removed",
+             responsible_persons=[{"role": "legal_rep", "id": removed_rep}])
+    cs.decide("a person named in a removed entry is not reached", removed_rep, "air_rail_ticket", "allow", [])
+    # A role the topic does not extend to.
+    tax_company = uscc("91", 54)
+    cs.entry("RP-SW-1", "tax_major_violation", tax_company, responsible_persons=[
+        {"role": "actual_controller", "id": controller},
+        {"role": "directly_responsible", "id": rid(56)},
+    ])
+    cs.decide("an actual_controller is not reached where the topic names only other roles", controller, "honors_awards", "allow", [])
+    cs.decide("a directly_responsible person is reached by honors_revocation", rid(56), "honors_awards", "block",
+              [r("tax_major_violation", "honors_revocation", "block", "RP-SW-1", via="directly_responsible")])
+    # A person both listed and named: both hits, each with its own via.
+    both = rid(57)
+    cs.entry("RP-FY-4", "court_dishonest_debtor", uscc("91", 55), responsible_persons=[{"role": "legal_rep", "id": both}])
+    cs.entry("RP-RA-1", "rail_air_restricted", both)
+    cs.decide("a person listed and named gets both reasons", both, "air_rail_ticket", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_travel", "block", "RP-FY-4", via="legal_rep"),
+               r("rail_air_restricted", "rail_air_travel_ban", "block", "RP-RA-1")])
+    # A named person's own incentives are suppressed by the serious topic reaching them.
+    volunteer = rid(58)
+    cs.entry("RP-FY-5", "court_dishonest_debtor", uscc("91", 56), responsible_persons=[{"role": "legal_rep", "id": volunteer}])
+    cs.entry("RP-VL-1", "model_volunteer", volunteer)
+    cs.decide("a named person keeps a reward where the serious topic does not reach them", volunteer, "admin_license_general", "allow",
+              [r("model_volunteer", "green_channel", "reward", "RP-VL-1")])
+    # A named person under dispute carries the warning.
+    disputed_rep = rid(59)
+    cs.entry("RP-FY-6", "court_dishonest_debtor", uscc("91", 57), dispute="under_review",
+             responsible_persons=[{"role": "legal_rep", "id": disputed_rep}])
+    cs.decide("a person named in an entry under dispute is blocked with entry_under_dispute", disputed_rep, "high_consumption", "block",
+              [r("court_dishonest_debtor", "consumption_restriction_high", "block", "RP-FY-6", via="legal_rep", warnings=["entry_under_dispute"])])
+    cs.write()
+
+
+if __name__ == "__main__":
+    assert uscc("91", 0)[-1] in USCC_ALPHABET
+    assert uscc_check("91230200MA1B2C3D8") == "T"
+    assert rid_check("23020219850312123") == "8"
+    outcome_table()
+    invariants()
+    identifiers()
+    responsible_persons()
