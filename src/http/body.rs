@@ -75,7 +75,7 @@ pub fn parse(body: &mut [u8]) -> Result<BorrowedValue<'_>, ApiError> {
 }
 
 /// The JSON type of a value, as a person reading the API would name it.
-fn type_name(value: &BorrowedValue<'_>) -> &'static str {
+pub fn type_name(value: &BorrowedValue<'_>) -> &'static str {
     match value.value_type() {
         ValueType::Null => "null",
         ValueType::Bool => "a boolean",
@@ -185,9 +185,4 @@ impl Fields {
             Err(ApiError::InvalidRequest(self.errors))
         }
     }
-}
-
-/// Describes an array element's type for an error about it.
-pub fn element_type(value: &BorrowedValue<'_>) -> &'static str {
-    type_name(value)
 }

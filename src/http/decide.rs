@@ -61,7 +61,12 @@ pub async fn decide(
     .map_err(|err| check_mismatch_error(err, "subject.id"))?;
     state.count_decision(&snapshot, context.matter, decision.outcome, 1);
     // Never the full identifier: persons are masked (230202********1238).
-    tracing::debug!(subject = %subject.masked(), matter = %snapshot.rules.matter(context.matter).code, decision = decision.outcome.as_str(), "decided");
+    tracing::debug!(
+        subject = %subject.masked(),
+        matter = %snapshot.rules.matter(context.matter).code,
+        decision = decision.outcome.as_str(),
+        "decided"
+    );
     let view = decision_view(&snapshot, &context, &subject, &decision);
     let body = serde_json::to_vec(&view).map_err(|err| ApiError::Internal(err.to_string()))?;
     Ok(json_body(body))
@@ -103,7 +108,7 @@ pub async fn decide_batch(
             let object = item.as_object().ok_or_else(|| {
                 ApiError::InvalidRequest(vec![FieldError::new(
                     &path,
-                    format!("must be an object, not {}", body::element_type(item)),
+                    format!("must be an object, not {}", body::type_name(item)),
                 )])
             })?;
             let mut fields = Fields::default();

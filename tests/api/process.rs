@@ -66,6 +66,27 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     None
 }
 
+impl Running {
+    /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
+    async fn until_ready(mut command: Command, port: u16) -> (Running, reqwest::Client) {
+        let server = Running {
+            child: command.spawn().expect("start jiangcheng serve"),
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let readyz = format!("{}/readyz", server.address);
+        poll("/readyz 200", Duration::from_secs(20), || {
+            let request = client.get(&readyz).send();
+            async move { request.await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+        (server, client)
+    }
+}
+
 async fn poll<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -89,23 +110,10 @@ async fn serve_reloads_its_lists_on_sighup() {
     let new = uscc("91", 2);
     write_jsonl(&lists, &[entry("H-1", "court_dishonest_debtor", &old)]);
     let port = free_port();
-    let child = serve_command(&rules_dir(), &lists, port, Stdio::null())
-        .spawn()
-        .expect("start jiangcheng serve");
-    let server = Running {
-        child,
-        address: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-
-    let readyz = format!("{}/readyz", server.address);
-    poll("/readyz 200", Duration::from_secs(20), || {
-        let request = client.get(&readyz).send();
-        async move { request.await.is_ok_and(|r| r.status() == 200) }
-    })
+    let (server, client) = Running::until_ready(
+        serve_command(&rules_dir(), &lists, port, Stdio::null()),
+        port,
+    )
     .await;
     let status_url = format!("{}/v1/status", server.address);
     let version = || {
@@ -470,20 +478,7 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(stderr));
-    let server = Running {
-        child: command.spawn().expect("start jiangcheng serve"),
-        address: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-    let readyz = format!("{}/readyz", server.address);
-    poll("/readyz 200", Duration::from_secs(20), || {
-        let request = client.get(&readyz).send();
-        async move { request.await.is_ok_and(|r| r.status() == 200) }
-    })
-    .await;
+    let (server, client) = Running::until_ready(command, port).await;
     let (wrong_check, _) = crate::helpers::rid_with_wrong_check(12);
     for (matter, id) in [
         ("high_consumption", person.as_str()),
