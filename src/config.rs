@@ -34,6 +34,24 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a synthetic population of valid identifiers and list entries (JSON Lines).
     Gen(GenArgs),
+    /// Bulk-load a JSON Lines list file into Redis, validating every line first.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The JSON Lines file to import.
+    #[arg(long)]
+    pub lists: PathBuf,
+    /// The Redis server (`redis://host:port/db`).
+    #[arg(long, env = "JC_REDIS")]
+    pub redis: String,
+    /// Prefix of every key the lists use in Redis.
+    #[arg(long, env = "JC_REDIS_PREFIX", default_value = crate::lists::redis::DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// Rule set the entries are validated against.
+    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
+    pub rules: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ValueEnum)]

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use tracing::{error, info, warn};
 
-use jiangcheng::config::{CheckArgs, Cli, Command, GenArgs, ServeArgs};
+use jiangcheng::config::{CheckArgs, Cli, Command, GenArgs, ImportArgs, ServeArgs};
 use jiangcheng::http::{self, AppState};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::snapshot::{Sources, Store};
@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(args),
         Command::Gen(args) => generate(args),
+        Command::Import(args) => import(args),
     }
 }
 
@@ -171,6 +172,37 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
         stats.subjects,
         args.out.display(),
         started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let rules = ruleset::load_dir(&args.rules)?;
+    // The whole file is validated before anything is written: a bad line refuses the import.
+    let entries = match lists::read_file(&args.lists, &rules) {
+        Ok(entries) => entries,
+        Err(err) => {
+            eprintln!("{err}\nnothing was imported");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(entries.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let stats = store.import(&entries, &rules, &|sent| bar.inc(sent))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "imported {} entries ({} changed, {} already so) in {:.1} s; list version {}",
+        entries.len(),
+        stats.changed,
+        stats.unchanged,
+        started.elapsed().as_secs_f64(),
+        stats.version
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the engine's purity, every test.
-# It installs what the tests need first; today that is only the Rust toolchain's components.
+# It installs what the tests need first: the toolchain's components and Debian's redis-server
+# (the Redis tests start their own servers on free loopback ports and stop them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if ! command -v redis-server >/dev/null; then
+    echo "== installing redis-server"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
 
 echo "== format"
 cargo fmt --check

@@ -55,15 +55,22 @@ impl fmt::Display for Located<'_> {
 
 /// Reads, validates and indexes a list file against the rule set.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
+    Ok(ListIndex::build(
+        read_file(path, rules)?,
+        rules.lists().len(),
+    ))
+}
+
+/// Reads and validates a list file against the rule set.
+pub fn read_file(path: &Path, rules: &RuleSet) -> Result<Vec<Entry>, ListFileError> {
     let bytes = std::fs::read(path).map_err(|source| ListFileError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let entries = parse_entries(&bytes, rules).map_err(|problems| ListFileError::Malformed {
+    parse_entries(&bytes, rules).map_err(|problems| ListFileError::Malformed {
         path: path.to_path_buf(),
         problems,
-    })?;
-    Ok(ListIndex::build(entries, rules.lists().len()))
+    })
 }
 
 /// Parses JSON Lines (blank lines allowed) into validated entries, or every line's problem.

@@ -5,9 +5,10 @@ mod entry;
 mod file;
 pub mod gen;
 mod index;
+pub mod redis;
 
 pub use entry::{
     Dispute, Entry, EntryError, EntryRecord, ResponsiblePerson, ResponsiblePersonRecord, Status,
 };
-pub use file::{load_file, parse_entries, LineProblem, ListFileError};
+pub use file::{load_file, parse_entries, read_file, LineProblem, ListFileError};
 pub use index::ListIndex;

@@ -16,5 +16,6 @@ mod golden;
 mod helpers;
 mod identifiers;
 mod process;
+mod redis;
 mod reload;
 mod subjects;

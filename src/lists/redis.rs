@@ -1,0 +1,173 @@
+//! Redis as the shared source of truth for lists (DESIGN.md §7).
+//!
+//! # Data model
+//! Every key starts with a prefix (default `jc:{lists}:`; the `{lists}` hash tag keeps all keys
+//! in one Redis Cluster slot, which the write script needs):
+//! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
+//! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
+//! - `version` — counter, incremented by every change;
+//! - `changes` — stream, one record per change: `version`, `op` (`put`), `entry_id`, `entry`.
+//!
+//! A write is one Lua script, so an entry, its subject index, the new version and the change
+//! record land together or not at all. Writing an entry identical to the stored one changes
+//! nothing (not even the version), which makes imports idempotent.
+
+use redis::{Commands, Script};
+
+use super::entry::{Entry, EntryRecord};
+use super::index::ListIndex;
+use crate::ruleset::RuleSet;
+
+pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
+/// Writes per pipelined round trip during an import.
+const IMPORT_BATCH: usize = 1000;
+/// Entries read per HSCAN page: each page stays far below the client's response timeout.
+const SCAN_PAGE: usize = 10_000;
+
+const PUT_SCRIPT: &str = r#"
+local prefix, id, json, subject = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local entries = prefix .. 'entries'
+local old = redis.call('HGET', entries, id)
+if old == json then
+  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
+end
+if old then
+  local old_subject = cjson.decode(old)['subject_id']
+  if old_subject ~= subject then
+    redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
+  end
+end
+redis.call('HSET', entries, id, json)
+redis.call('SADD', prefix .. 'subject:' .. subject, id)
+local version = redis.call('INCR', prefix .. 'version')
+redis.call('XADD', prefix .. 'changes', '*', 'version', version, 'op', 'put', 'entry_id', id, 'entry', json)
+return {1, version}
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisSourceError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("entry `{entry_id}` stored in redis is invalid: {message}")]
+    Corrupt { entry_id: String, message: String },
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportStats {
+    /// Entries written because they were new or different.
+    pub changed: u64,
+    /// Entries already stored exactly so.
+    pub unchanged: u64,
+    /// The list version after the import.
+    pub version: u64,
+}
+
+/// The lists in one Redis database.
+pub struct RedisLists {
+    client: redis::Client,
+    prefix: String,
+}
+
+impl RedisLists {
+    pub fn open(url: &str, prefix: &str) -> Result<RedisLists, RedisSourceError> {
+        Ok(RedisLists {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The current list version (0 before the first write).
+    pub fn version(&self) -> Result<u64, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
+    }
+
+    /// Writes validated entries in pipelined batches; `progress` is told how many were sent.
+    pub fn import(
+        &self,
+        entries: &[Entry],
+        rules: &RuleSet,
+        progress: &dyn Fn(u64),
+    ) -> Result<ImportStats, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let script = Script::new(PUT_SCRIPT);
+        script.prepare_invoke().load(&mut con)?;
+        let mut stats = ImportStats::default();
+        for batch in entries.chunks(IMPORT_BATCH) {
+            let mut pipe = redis::pipe();
+            for entry in batch {
+                let record = entry.to_record(rules);
+                let json =
+                    serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
+                        entry_id: record.entry_id.to_string(),
+                        message: err.to_string(),
+                    })?;
+                let mut invocation = script.prepare_invoke();
+                invocation
+                    .arg(&self.prefix)
+                    .arg(record.entry_id.as_ref())
+                    .arg(json)
+                    .arg(record.subject_id.as_ref());
+                pipe.invoke_script(&invocation);
+            }
+            let results: Vec<(u8, u64)> = pipe.query(&mut con)?;
+            for (changed, version) in results {
+                if changed == 1 {
+                    stats.changed += 1;
+                } else {
+                    stats.unchanged += 1;
+                }
+                stats.version = stats.version.max(version);
+            }
+            progress(batch.len() as u64);
+        }
+        if entries.is_empty() {
+            stats.version = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
+        }
+        Ok(stats)
+    }
+
+    /// Reads every entry, page by page, and indexes them. The version is read first: changes
+    /// made during the scan are at most replayed later from the change stream, never missed.
+    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, u64), RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let version: u64 = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
+        let entries_key = self.key("entries");
+        let mut entries = Vec::new();
+        // HSCAN may return an entry more than once.
+        let mut seen: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
+                .arg(&entries_key)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(SCAN_PAGE)
+                .query(&mut con)?;
+            for (entry_id, json) in page {
+                if !seen.insert(entry_id.clone()) {
+                    continue;
+                }
+                let corrupt = |message: String| RedisSourceError::Corrupt {
+                    entry_id: entry_id.clone(),
+                    message,
+                };
+                let record: EntryRecord<'_> =
+                    serde_json::from_str(&json).map_err(|err| corrupt(err.to_string()))?;
+                entries.push(
+                    Entry::from_record(record, rules).map_err(|err| corrupt(err.to_string()))?,
+                );
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        Ok((ListIndex::build(entries, rules.lists().len()), version))
+    }
+}

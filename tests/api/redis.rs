@@ -1,0 +1,220 @@
+//! The Redis list source against a real `redis-server` on a free loopback port (tests/run.sh
+//! installs Debian's package when it is missing).
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use jiangcheng::lists::redis::{RedisLists, DEFAULT_PREFIX};
+use jiangcheng::lists::{read_file, Entry};
+use jiangcheng::ruleset::{self, RuleSet};
+use redis::Commands;
+
+use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
+
+/// A throw-away `redis-server`: no persistence files outside its temp dir, stopped on drop.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = crate::process::free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed: tests/run.sh installs Debian's package");
+        let server = RedisServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        let client = redis::Client::open(server.url()).expect("client");
+        let started = Instant::now();
+        while client
+            .get_connection()
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rules() -> RuleSet {
+    ruleset::load_dir(&rules_dir()).unwrap()
+}
+
+fn import(server: &RedisServer, lists: &Path) -> Output {
+    Command::new(BIN)
+        .arg("import")
+        .arg("--lists")
+        .arg(lists)
+        .args(["--redis", &server.url()])
+        .arg("--rules")
+        .arg(rules_dir())
+        .output()
+        .expect("run jiangcheng import")
+}
+
+/// Entries in a comparable form: their exchange records as JSON, sorted.
+fn records(entries: impl Iterator<Item = Entry>, rules: &RuleSet) -> Vec<String> {
+    let mut out: Vec<String> = entries
+        .map(|e| serde_json::to_string(&e.to_record(rules)).unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
+    let server = RedisServer::start();
+    let output = import(&server, &demo_lists());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rules = rules();
+    let from_file = read_file(&demo_lists(), &rules).unwrap();
+    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
+    let (index, version) = store.load_all(&rules).unwrap();
+    assert_eq!(
+        version,
+        from_file.len() as u64,
+        "one version per written entry"
+    );
+    assert_eq!(
+        records(index.iter().cloned(), &rules),
+        records(from_file.into_iter(), &rules)
+    );
+    let changes: u64 = redis::cmd("XLEN")
+        .arg(format!("{DEFAULT_PREFIX}changes"))
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(changes, version, "every change has its stream record");
+}
+
+#[test]
+fn importing_the_same_file_again_changes_nothing() {
+    let server = RedisServer::start();
+    assert!(import(&server, &demo_lists()).status.success());
+    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
+    let before = store.version().unwrap();
+    let again = import(&server, &demo_lists());
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("(0 changed, 351 already so)"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(store.version().unwrap(), before);
+}
+
+#[test]
+fn a_malformed_file_is_refused_line_by_line_and_writes_nothing() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("bad.jsonl");
+    write_jsonl(
+        &lists,
+        &[
+            entry("R-1", "court_dishonest_debtor", &uscc("91", 1)),
+            entry("R-2", "no_such_list", &uscc("91", 2)),
+        ],
+    );
+    std::fs::write(&lists, std::fs::read_to_string(&lists).unwrap() + "{oops\n").unwrap();
+    let output = import(&server, &lists);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: list: unknown list `no_such_list`",
+            lists.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:3: invalid JSON", lists.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
+    assert_eq!(store.version().unwrap(), 0);
+    let keys: Vec<String> = server.connection().keys("*").unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}
+
+#[test]
+fn a_changed_entry_moves_between_subjects_atomically() {
+    let server = RedisServer::start();
+    let rules = rules();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    let (first, second) = (uscc("91", 11), uscc("91", 12));
+    write_jsonl(&lists, &[entry("M-1", "court_dishonest_debtor", &first)]);
+    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
+    let stats = store
+        .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
+        .unwrap();
+    assert_eq!((stats.changed, stats.version), (1, 1));
+    write_jsonl(&lists, &[entry("M-1", "court_dishonest_debtor", &second)]);
+    let stats = store
+        .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
+        .unwrap();
+    assert_eq!((stats.changed, stats.version), (1, 2));
+    let mut con = server.connection();
+    let old: Vec<String> = con
+        .smembers(format!("{DEFAULT_PREFIX}subject:{first}"))
+        .unwrap();
+    let new: Vec<String> = con
+        .smembers(format!("{DEFAULT_PREFIX}subject:{second}"))
+        .unwrap();
+    assert!(
+        old.is_empty() && new == vec!["M-1".to_owned()],
+        "{old:?} {new:?}"
+    );
+    let (index, version) = store.load_all(&rules).unwrap();
+    assert_eq!((index.len(), version), (1, 2));
+}
