@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::http::Limits;
+use crate::snapshot::ListSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
@@ -70,9 +71,12 @@ pub struct ServeArgs {
     /// Rule-set folder [default: rulesets/qiqihar].
     #[arg(long, env = "JC_RULES")]
     pub rules: Option<PathBuf>,
-    /// List source: a JSON Lines file [default: rulesets/qiqihar/demo-lists.jsonl].
+    /// List source: a JSON Lines file, or a `redis://` URL [default: rulesets/qiqihar/demo-lists.jsonl].
     #[arg(long, env = "JC_LISTS")]
     pub lists: Option<String>,
+    /// Prefix of the list keys in Redis [default: jc:{lists}:].
+    #[arg(long, env = "JC_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
     /// A TOML config file with any of these settings as keys (listen, rules, lists, …).
     #[arg(long, env = "JC_CONFIG")]
     pub config: Option<PathBuf>,
@@ -132,6 +136,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub rules: Option<PathBuf>,
     pub lists: Option<String>,
+    pub redis_prefix: Option<String>,
     pub workers: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
@@ -144,7 +149,7 @@ pub struct FileConfig {
 pub struct Settings {
     pub listen: SocketAddr,
     pub rules: PathBuf,
-    pub lists: PathBuf,
+    pub lists: ListSource,
     pub workers: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
@@ -160,7 +165,7 @@ pub enum ConfigError {
     },
     #[error("config file {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("list source `{0}`: only JSON Lines files are supported as a list source")]
+    #[error("list source `{0}`: give a JSON Lines file or a redis:// URL")]
     UnsupportedSource(String),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
@@ -177,8 +182,13 @@ impl ServeArgs {
             .lists
             .or(file.lists)
             .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
-        if lists.contains("://") {
-            return Err(ConfigError::UnsupportedSource(lists));
+        let prefix = self
+            .redis_prefix
+            .or(file.redis_prefix)
+            .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
+        let lists = ListSource::parse(&lists, &prefix);
+        if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
+            return Err(ConfigError::UnsupportedSource(lists.location()));
         }
         let defaults = Limits::default();
         let limits = Limits {
@@ -214,7 +224,7 @@ impl ServeArgs {
                 .rules
                 .or(file.rules)
                 .unwrap_or_else(|| DEFAULT_RULES.into()),
-            lists: PathBuf::from(lists),
+            lists,
             workers,
             limits,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
@@ -278,9 +288,16 @@ mod tests {
     }
 
     #[test]
-    fn a_url_list_source_is_refused() {
+    fn a_redis_url_names_the_redis_source_and_other_urls_are_refused() {
         let args = ServeArgs {
-            lists: Some("redis://127.0.0.1:6379".into()),
+            lists: Some("redis://:secret@127.0.0.1:6379/0".into()),
+            ..ServeArgs::default()
+        };
+        let lists = args.resolve().unwrap().lists;
+        assert_eq!(lists.kind(), "redis");
+        assert_eq!(lists.location(), "redis://127.0.0.1:6379/0");
+        let args = ServeArgs {
+            lists: Some("http://example.invalid/lists".into()),
             ..ServeArgs::default()
         };
         assert!(matches!(

@@ -43,7 +43,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen = %listener.local_addr()?,
         workers = settings.workers,
         rules = %settings.rules.display(),
-        lists = %settings.lists.display(),
+        lists = %settings.lists.location(),
         "jiangcheng serving; not ready until the rule set and lists have loaded"
     );
     let failed = Arc::new(AtomicBool::new(false));

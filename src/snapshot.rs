@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 
+use crate::lists::redis::{RedisLists, RedisSourceError};
 use crate::lists::{self, ListFileError, ListIndex};
 use crate::ruleset::{self, RuleSet, RuleSetError};
 use crate::timestamp::Timestamp;
@@ -15,7 +16,48 @@ use crate::timestamp::Timestamp;
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub rules: PathBuf,
-    pub lists: PathBuf,
+    pub lists: ListSource,
+}
+
+/// Where the lists come from: a JSON Lines snapshot, or Redis as the shared source of truth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSource {
+    File(PathBuf),
+    Redis { url: String, prefix: String },
+}
+
+impl ListSource {
+    /// `redis://…` and `rediss://…` name Redis; anything else is a file path.
+    pub fn parse(text: &str, redis_prefix: &str) -> ListSource {
+        if text.starts_with("redis://") || text.starts_with("rediss://") {
+            ListSource::Redis {
+                url: text.to_owned(),
+                prefix: redis_prefix.to_owned(),
+            }
+        } else {
+            ListSource::File(PathBuf::from(text))
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ListSource::File(_) => "file",
+            ListSource::Redis { .. } => "redis",
+        }
+    }
+
+    /// The location for logs and `/v1/status`, without any password a URL carries.
+    pub fn location(&self) -> String {
+        match self {
+            ListSource::File(path) => path.display().to_string(),
+            ListSource::Redis { url, .. } => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}://{}", &url[..scheme], &url[at + 1..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
 }
 
 /// Rules and lists that were loaded together and are used together.
@@ -23,7 +65,8 @@ pub struct Sources {
 pub struct Snapshot {
     pub rules: RuleSet,
     pub lists: ListIndex,
-    /// Bumped by every successful load; names the list state a decision was made from.
+    /// Names the list state a decision was made from: Redis's list version, or for a file
+    /// the number of successful loads.
     pub lists_version: u64,
     pub loaded_at: Timestamp,
 }
@@ -34,6 +77,8 @@ pub enum LoadError {
     Rules(#[from] RuleSetError),
     #[error(transparent)]
     Lists(#[from] ListFileError),
+    #[error(transparent)]
+    Redis(#[from] RedisSourceError),
 }
 
 /// The outcome of the latest load attempt, for `/v1/status`.
@@ -90,8 +135,10 @@ impl Store {
         report.attempts += 1;
         report.last_attempt = Some(started);
         match result {
-            Ok((rules, lists)) => {
-                let lists_version = self.current.load().as_ref().map_or(0, |s| s.lists_version) + 1;
+            Ok((rules, lists, source_version)) => {
+                let lists_version = source_version.unwrap_or_else(|| {
+                    self.current.load().as_ref().map_or(0, |s| s.lists_version) + 1
+                });
                 let snapshot = Arc::new(Snapshot {
                     rules,
                     lists,
@@ -111,9 +158,18 @@ impl Store {
         }
     }
 
-    fn build(&self) -> Result<(RuleSet, ListIndex), LoadError> {
+    /// Rules, lists and the source's own list version (Redis has one; a file does not).
+    fn build(&self) -> Result<(RuleSet, ListIndex, Option<u64>), LoadError> {
         let rules = ruleset::load_dir(&self.sources.rules)?;
-        let lists = lists::load_file(&self.sources.lists, &rules)?;
-        Ok((rules, lists))
+        match &self.sources.lists {
+            ListSource::File(path) => {
+                let lists = lists::load_file(path, &rules)?;
+                Ok((rules, lists, None))
+            }
+            ListSource::Redis { url, prefix } => {
+                let (lists, version) = RedisLists::open(url, prefix)?.load_all(&rules)?;
+                Ok((rules, lists, Some(version)))
+            }
+        }
     }
 }

@@ -48,13 +48,14 @@ struct RuleSetStatus<'a> {
 #[derive(Serialize)]
 struct ListsStatus<'a> {
     source: &'static str,
-    path: String,
+    location: String,
     version: u64,
     loaded_at: String,
     entries: usize,
     subjects: usize,
     check_mismatches: usize,
-    /// File snapshots do not go stale; the Redis source reports the age of its last change.
+    /// Whether the lists may lag behind their source. Lists are loaded whole (at start and on
+    /// SIGHUP) from either source, so they are exactly the source's state at `loaded_at`.
     stale: bool,
     per_list: BTreeMap<&'a str, usize>,
 }
@@ -88,8 +89,8 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         }
     });
     let lists = snapshot.as_deref().map(|s| ListsStatus {
-        source: "file",
-        path: sources.lists.display().to_string(),
+        source: sources.lists.kind(),
+        location: sources.lists.location(),
         version: s.lists_version,
         loaded_at: s.loaded_at.to_string(),
         entries: s.lists.len(),

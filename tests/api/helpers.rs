@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use jiangcheng::http::{AppState, Limits};
-use jiangcheng::snapshot::{Sources, Store};
+use jiangcheng::snapshot::{ListSource, Sources, Store};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -31,7 +31,7 @@ pub fn demo_lists() -> PathBuf {
 /// How to start a server.
 pub struct Spawn {
     rules: PathBuf,
-    lists: PathBuf,
+    lists: ListSource,
     limits: Limits,
     load: bool,
     dir: Option<tempfile::TempDir>,
@@ -45,7 +45,7 @@ impl Spawn {
         write_jsonl(&lists, entries);
         Spawn {
             rules: rules_dir(),
-            lists,
+            lists: ListSource::File(lists),
             limits: Limits::default(),
             load: true,
             dir: Some(dir),
@@ -58,6 +58,10 @@ impl Spawn {
     }
 
     pub fn files(rules: PathBuf, lists: PathBuf) -> Spawn {
+        Spawn::source(rules, ListSource::File(lists))
+    }
+
+    pub fn source(rules: PathBuf, lists: ListSource) -> Spawn {
         Spawn {
             rules,
             lists,

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use jiangcheng::lists::redis::{RedisLists, DEFAULT_PREFIX};
 use jiangcheng::lists::{read_file, Entry};
 use jiangcheng::ruleset::{self, RuleSet};
+use jiangcheng::snapshot::ListSource;
 use redis::Commands;
+use serde_json::{json, Value};
 
-use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl};
+use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
 
@@ -217,4 +219,100 @@ fn a_changed_entry_moves_between_subjects_atomically() {
     );
     let (index, version) = store.load_all(&rules).unwrap();
     assert_eq!((index.len(), version), (1, 2));
+}
+
+fn redis_source(server: &RedisServer) -> ListSource {
+    ListSource::Redis {
+        url: server.url(),
+        prefix: DEFAULT_PREFIX.to_owned(),
+    }
+}
+
+#[actix_web::test]
+async fn a_server_on_the_redis_source_decides_like_one_on_the_file() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let from_redis = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let from_file = Spawn::demo().start();
+    let status: Value = from_redis.get_json("/v1/status").await;
+    assert_eq!(status["lists"]["source"], "redis");
+    assert_eq!(status["lists"]["version"], 351);
+    assert_eq!(status["lists"]["entries"], 351);
+    for (subject, matter) in [
+        ("91230200MA1B2C3D8T", "gov_procurement"),
+        ("230202198503121238", "high_consumption"),
+        ("91230202MA18XK7PXM", "admin_license_general"),
+        ("912302061276543275", "construction_bidding"),
+    ] {
+        let request = json!({"subject": {"id": subject}, "matter": matter, "as_of": AS_OF});
+        let mut a: Value = from_redis.post_decide(&request).await.json().await.unwrap();
+        let mut b: Value = from_file.post_decide(&request).await.json().await.unwrap();
+        for decision in [&mut a, &mut b] {
+            let object = decision.as_object_mut().unwrap();
+            object.remove("decision_id");
+            object.remove("lists_version");
+        }
+        assert_eq!(a, b, "{subject} in {matter}");
+    }
+}
+
+#[actix_web::test]
+async fn a_reload_from_redis_takes_the_new_version_and_entries() {
+    let redis = RedisServer::start();
+    let rules = rules();
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    let (listed, later) = (uscc("91", 21), uscc("91", 22));
+    write_jsonl(&lists, &[entry("L-1", "court_dishonest_debtor", &listed)]);
+    store
+        .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
+        .unwrap();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let decide =
+        |id: String| json!({"subject": {"id": id}, "matter": "gov_procurement", "as_of": AS_OF});
+    let before: Value = app
+        .post_decide(&decide(later.clone()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            before["decision"].as_str(),
+            before["lists_version"].as_u64()
+        ),
+        (Some("allow"), Some(1))
+    );
+
+    write_jsonl(&lists, &[entry("L-2", "court_dishonest_debtor", &later)]);
+    store
+        .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
+        .unwrap();
+    app.state.reload().unwrap();
+    let after: Value = app.post_decide(&decide(later)).await.json().await.unwrap();
+    assert_eq!(
+        (after["decision"].as_str(), after["lists_version"].as_u64()),
+        (Some("block"), Some(2))
+    );
+}
+
+#[actix_web::test]
+async fn with_redis_gone_a_reload_fails_and_the_last_snapshot_keeps_serving() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    drop(redis);
+    assert!(app.state.reload().is_err());
+    let request = json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF});
+    let decision: Value = app.post_decide(&request).await.json().await.unwrap();
+    assert_eq!(decision["decision"], "block");
+    let status: Value = app.get_json("/v1/status").await;
+    assert!(
+        status["last_load"]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("redis:"),
+        "{status}"
+    );
 }
