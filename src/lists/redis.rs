@@ -6,7 +6,8 @@
 //! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
 //! - `version` — counter, incremented by every change;
-//! - `changes` — stream, one record per change: `version`, `op` (`put`), `entry_id`, `entry`.
+//! - `changes` — stream, one record per change: `version`, `op` (`put`), `entry_id`, `entry`;
+//!   trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Writing an entry identical to the stored one changes
@@ -21,6 +22,8 @@ use crate::ruleset::RuleSet;
 pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
 /// Writes per pipelined round trip during an import.
 const IMPORT_BATCH: usize = 1000;
+/// The change stream keeps about this many records; an instance further behind resyncs fully.
+const STREAM_MAXLEN: u64 = 1_000_000;
 /// Entries read per HSCAN page: each page stays far below the client's response timeout.
 const SCAN_PAGE: usize = 10_000;
 
@@ -40,7 +43,7 @@ end
 redis.call('HSET', entries, id, json)
 redis.call('SADD', prefix .. 'subject:' .. subject, id)
 local version = redis.call('INCR', prefix .. 'version')
-redis.call('XADD', prefix .. 'changes', '*', 'version', version, 'op', 'put', 'entry_id', id, 'entry', json)
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], '*', 'version', version, 'op', 'put', 'entry_id', id, 'entry', json)
 return {1, version}
 "#;
 
@@ -112,7 +115,8 @@ impl RedisLists {
                     .arg(&self.prefix)
                     .arg(record.entry_id.as_ref())
                     .arg(json)
-                    .arg(record.subject_id.as_ref());
+                    .arg(record.subject_id.as_ref())
+                    .arg(STREAM_MAXLEN);
                 pipe.invoke_script(&invocation);
             }
             let results: Vec<(u8, u64)> = pipe.query(&mut con)?;
