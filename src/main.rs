@@ -62,7 +62,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             });
-            actix_web::rt::spawn(reload_on_sighup(state));
+            actix_web::rt::spawn(reload_on_sighup(state.clone()));
+            // With a Redis source, changes stream in between loads; it stops with the server.
+            let _follower = http::spawn_follower(state)?;
             server.await
         }
     })?;

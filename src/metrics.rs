@@ -25,6 +25,9 @@ pub struct Metrics {
     pub lists_version: IntGauge,
     pub reloads: IntCounterVec,
     pub last_reload_success: IntGauge,
+    pub lists_stale: IntGauge,
+    pub lists_last_contact: IntGauge,
+    pub lists_changes: IntGaugeVec,
 }
 
 impl Metrics {
@@ -74,6 +77,18 @@ impl Metrics {
                 "last_reload_success_timestamp_seconds",
                 "Unix time of the latest successful load",
             )),
+            lists_stale: valid(IntGauge::new(
+                "lists_stale",
+                "1 while the follower has lost the Redis list source (decisions use the last snapshot)",
+            )),
+            lists_last_contact: valid(IntGauge::new(
+                "lists_source_last_contact_timestamp_seconds",
+                "Unix time the follower last heard from Redis",
+            )),
+            lists_changes: valid(IntGaugeVec::new(
+                Opts::new("lists_changes", "Changes read from the Redis stream, by result (applied, rejected) and resyncs"),
+                &["result"],
+            )),
             registry,
         };
         metrics.register_all();
@@ -81,7 +96,10 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+            Box::new(self.lists_stale.clone()),
+            Box::new(self.lists_last_contact.clone()),
+            Box::new(self.lists_changes.clone()),
             Box::new(self.http_requests.clone()),
             Box::new(self.http_duration.clone()),
             Box::new(self.decisions.clone()),
@@ -116,6 +134,25 @@ impl Metrics {
             .set(snapshot.lists.check_mismatches() as i64);
         self.lists_version.set(snapshot.lists_version as i64);
         self.last_reload_success.set(snapshot.loaded_at.0 / 1000);
+    }
+
+    /// Publishes the follower's state (read when metrics are scraped).
+    pub fn observe_follow(&self, follow: &crate::snapshot::FollowReport) {
+        if !follow.following {
+            return;
+        }
+        self.lists_stale.set(i64::from(!follow.connected));
+        self.lists_last_contact
+            .set(follow.last_contact.map_or(0, |t| t.0 / 1000));
+        for (result, value) in [
+            ("applied", follow.changes_applied),
+            ("rejected", follow.changes_rejected),
+            ("resync", follow.resyncs),
+        ] {
+            self.lists_changes
+                .with_label_values(&[result])
+                .set(value as i64);
+        }
     }
 
     pub fn reload_result(&self, ok: bool) -> IntCounter {

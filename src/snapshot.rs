@@ -3,12 +3,15 @@
 //! part loaded; on failure the last good snapshot keeps serving and the failure is recorded.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 
-use crate::lists::redis::{RedisLists, RedisSourceError};
-use crate::lists::{self, ListFileError, ListIndex};
+use crate::ident;
+use crate::lists::redis::{Change, RedisLists, RedisSourceError};
+use crate::lists::{self, Entry, EntryRecord, ListFileError, ListIndex};
 use crate::ruleset::{self, RuleSet, RuleSetError};
 use crate::timestamp::Timestamp;
 
@@ -63,7 +66,7 @@ impl ListSource {
 /// Rules and lists that were loaded together and are used together.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub rules: RuleSet,
+    pub rules: Arc<RuleSet>,
     pub lists: ListIndex,
     /// Names the list state a decision was made from: Redis's list version, or for a file
     /// the number of successful loads.
@@ -98,7 +101,33 @@ pub struct Store {
     sources: Sources,
     current: ArcSwapOption<Snapshot>,
     report: Mutex<LoadReport>,
+    /// Serialises swaps, so a change applied by the follower always starts from the snapshot
+    /// it replaces. Readers never take it.
+    writer: Mutex<()>,
+    follow: Mutex<FollowReport>,
 }
+
+/// How the Redis follower is doing, for `/v1/status` and the staleness metric.
+#[derive(Debug, Clone, Default)]
+pub struct FollowReport {
+    /// A follower runs (Redis source only).
+    pub following: bool,
+    /// The follower's last call to Redis succeeded.
+    pub connected: bool,
+    pub last_contact: Option<Timestamp>,
+    pub last_change: Option<Timestamp>,
+    pub changes_applied: u64,
+    /// Changes whose entry the current rule set refuses: counted and logged, not applied.
+    pub changes_rejected: u64,
+    pub resyncs: u64,
+    pub last_error: Option<String>,
+}
+
+/// How long the follower waits on the stream before checking whether it should stop.
+const FOLLOW_BLOCK_MS: usize = 500;
+/// Overlay size (changed subjects and persons) at which the index is rebuilt whole.
+const COMPACT_AT: usize = 50_000;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Store {
     /// A store with nothing loaded yet (not ready).
@@ -107,6 +136,8 @@ impl Store {
             sources,
             current: ArcSwapOption::empty(),
             report: Mutex::default(),
+            writer: Mutex::default(),
+            follow: Mutex::default(),
         }
     }
 
@@ -117,6 +148,19 @@ impl Store {
     /// The snapshot requests read, if one has loaded.
     pub fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.load_full()
+    }
+
+    pub fn follow_report(&self) -> FollowReport {
+        self.follow.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn note_follow(&self, update: impl FnOnce(&mut FollowReport)) {
+        update(
+            &mut self
+                .follow
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
     }
 
     pub fn report(&self) -> LoadReport {
@@ -140,12 +184,18 @@ impl Store {
                     self.current.load().as_ref().map_or(0, |s| s.lists_version) + 1
                 });
                 let snapshot = Arc::new(Snapshot {
-                    rules,
+                    rules: Arc::new(rules),
                     lists,
                     lists_version,
                     loaded_at: Timestamp::now(),
                 });
-                self.current.store(Some(Arc::clone(&snapshot)));
+                {
+                    let _writer = self
+                        .writer
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    self.current.store(Some(Arc::clone(&snapshot)));
+                }
                 report.last_success = Some(snapshot.loaded_at);
                 report.last_error = None;
                 Ok(snapshot)
@@ -154,6 +204,136 @@ impl Store {
                 report.failures += 1;
                 report.last_error = Some(err.to_string());
                 Err(err)
+            }
+        }
+    }
+
+    /// Applies changes read from the stream to the current snapshot, without copying the base
+    /// index, and swaps the result in. Returns the new snapshot.
+    pub fn apply(&self, changes: &[Change]) -> Option<Arc<Snapshot>> {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.current()?;
+        let mut lists = current.lists.clone();
+        let mut version = current.lists_version;
+        let (mut applied, mut rejected) = (0, 0);
+        for change in changes.iter().filter(|c| c.version > current.lists_version) {
+            version = change.version;
+            let parsed = serde_json::from_str::<EntryRecord<'_>>(&change.entry_json)
+                .map_err(|err| err.to_string())
+                .and_then(|record| {
+                    Entry::from_record(record, &current.rules).map_err(|err| err.to_string())
+                });
+            match parsed {
+                Ok(entry) => {
+                    let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
+                    lists = lists.with_entry(entry, previous);
+                    applied += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(version = change.version, error = %err, "change refused by the current rule set; not applied");
+                    rejected += 1;
+                }
+            }
+        }
+        if lists.overlay_len() > COMPACT_AT {
+            lists = lists.compacted();
+        }
+        let snapshot = Arc::new(Snapshot {
+            rules: Arc::clone(&current.rules),
+            lists,
+            lists_version: version,
+            loaded_at: current.loaded_at,
+        });
+        self.current.store(Some(Arc::clone(&snapshot)));
+        self.note_follow(|f| {
+            f.changes_applied += applied;
+            f.changes_rejected += rejected;
+            f.last_change = Some(Timestamp::now());
+        });
+        Some(snapshot)
+    }
+
+    /// Follows the Redis change stream until `stop` is set (blocking: run it on its own thread).
+    /// Every swapped-in snapshot is handed to `on_swap`. When Redis goes away the last snapshot
+    /// keeps serving and the report says so; the follower reconnects with back-off and catches
+    /// up from its version, or reloads everything when the stream no longer reaches back to it
+    /// (trimmed) or Redis lost data (its version is behind ours).
+    pub fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot)) {
+        let ListSource::Redis { url, prefix } = &self.sources.lists else {
+            return;
+        };
+        let redis = match RedisLists::open(url, prefix) {
+            Ok(redis) => redis,
+            Err(err) => {
+                self.note_follow(|f| f.last_error = Some(err.to_string()));
+                return;
+            }
+        };
+        self.note_follow(|f| f.following = true);
+        let mut backoff = Duration::from_millis(100);
+        let mut connection: Option<redis::Connection> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(snapshot) = self.current() else {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            let step = (|| {
+                let con = match connection.as_mut() {
+                    Some(con) => con,
+                    None => {
+                        let mut fresh = redis.connect()?;
+                        // Redis behind us lost data (a restart without persistence): start over.
+                        let theirs = redis.version_on(&mut fresh)?;
+                        if theirs < snapshot.lists_version {
+                            return Err(RedisSourceError::Gap {
+                                wanted: snapshot.lists_version + 1,
+                                found: theirs,
+                            });
+                        }
+                        connection.insert(fresh)
+                    }
+                };
+                redis.changes_after(con, snapshot.lists_version, FOLLOW_BLOCK_MS)
+            })();
+            match step {
+                Ok(changes) => {
+                    backoff = Duration::from_millis(100);
+                    self.note_follow(|f| {
+                        f.connected = true;
+                        f.last_contact = Some(Timestamp::now());
+                        f.last_error = None;
+                    });
+                    if !changes.is_empty() {
+                        if let Some(snapshot) = self.apply(&changes) {
+                            on_swap(&snapshot);
+                        }
+                    }
+                }
+                Err(RedisSourceError::Gap { .. }) => {
+                    tracing::warn!("the change stream does not reach back to our version; reloading the lists whole");
+                    self.note_follow(|f| f.resyncs += 1);
+                    connection = None;
+                    match self.reload() {
+                        Ok(snapshot) => on_swap(&snapshot),
+                        Err(err) => {
+                            self.note_follow(|f| f.last_error = Some(err.to_string()));
+                            std::thread::sleep(backoff);
+                        }
+                    }
+                }
+                Err(err) => {
+                    connection = None;
+                    tracing::warn!(error = %err, "lost the list source; serving the last snapshot");
+                    self.note_follow(|f| {
+                        f.connected = false;
+                        f.last_error = Some(err.to_string());
+                    });
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
         }
     }

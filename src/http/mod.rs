@@ -91,6 +91,39 @@ impl AppState {
     }
 }
 
+/// Stops and joins the Redis follower when dropped.
+pub struct Follower {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Follows the Redis change stream on a thread of its own (a no-op for a file source), and
+/// publishes every snapshot it swaps in.
+pub fn spawn_follower(state: web::Data<AppState>) -> std::io::Result<Follower> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("lists-follower".into())
+        .spawn(move || {
+            state
+                .store
+                .follow(&flag, &|snapshot| state.metrics.observe_snapshot(snapshot));
+        })?;
+    Ok(Follower {
+        stop,
+        thread: Some(thread),
+    })
+}
+
 /// Mounts every route of the API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Query strings that do not deserialise get the same problem+json as bodies.

@@ -54,10 +54,25 @@ struct ListsStatus<'a> {
     entries: usize,
     subjects: usize,
     check_mismatches: usize,
-    /// Whether the lists may lag behind their source. Lists are loaded whole (at start and on
-    /// SIGHUP) from either source, so they are exactly the source's state at `loaded_at`.
+    /// Redis source: the follower has lost Redis, so changes may be missing.
     stale: bool,
+    /// Seconds since the follower last heard from Redis (Redis source only).
+    staleness_seconds: Option<f64>,
+    /// Redis source: what the change-stream follower has done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follow: Option<FollowView>,
     per_list: BTreeMap<&'a str, usize>,
+}
+
+#[derive(Serialize)]
+struct FollowView {
+    connected: bool,
+    last_contact: Option<String>,
+    last_change: Option<String>,
+    changes_applied: u64,
+    changes_rejected: u64,
+    resyncs: u64,
+    last_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +103,26 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
             matters: s.rules.matters().len(),
         }
     });
+    let follow = state.store.follow_report();
+    let now = Timestamp::now();
+    let staleness_seconds = follow
+        .following
+        .then(|| {
+            follow
+                .last_contact
+                .map_or(f64::INFINITY, |t| (now.0 - t.0) as f64 / 1000.0)
+        })
+        .filter(|s| s.is_finite());
+    let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    let follow_view = follow.following.then(|| FollowView {
+        connected: follow.connected,
+        last_contact: text(follow.last_contact),
+        last_change: text(follow.last_change),
+        changes_applied: follow.changes_applied,
+        changes_rejected: follow.changes_rejected,
+        resyncs: follow.resyncs,
+        last_error: follow.last_error.clone(),
+    });
     let lists = snapshot.as_deref().map(|s| ListsStatus {
         source: sources.lists.kind(),
         location: sources.lists.location(),
@@ -96,7 +131,9 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         entries: s.lists.len(),
         subjects: s.lists.subjects(),
         check_mismatches: s.lists.check_mismatches(),
-        stale: false,
+        stale: follow.following && !follow.connected,
+        staleness_seconds,
+        follow: follow_view,
         per_list: s
             .rules
             .lists()
@@ -124,6 +161,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.observe_follow(&state.store.follow_report());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -1,5 +1,12 @@
 //! The in-memory index: packed subject key → that subject's entries, and person key → the
-//! entries naming that person. Built once from a snapshot and then only read.
+//! entries naming that person.
+//!
+//! A base built once from a snapshot is never modified. Changes that arrive afterwards (from the
+//! Redis change stream) go into a small overlay that holds the complete current entries of each
+//! subject and person they touched, so applying a change copies the overlay, never the base.
+//! Both sit behind `Arc`s: an index with one more change shares everything else with the last.
+
+use std::sync::Arc;
 
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
@@ -22,15 +29,37 @@ impl Run {
 }
 
 #[derive(Debug, Default)]
-pub struct ListIndex {
+struct Base {
     /// INVARIANT: sorted by subject key, so each subject's entries are one run.
     entries: Vec<Entry>,
     by_subject: FxHashMap<SubjectKey, Run>,
     /// (entry position, person position in that entry), sorted by the person's key.
     named: Vec<(u32, u32)>,
     by_person: FxHashMap<SubjectKey, Run>,
+}
+
+/// The complete current entries of every subject and person changed since the base was built.
+#[derive(Debug, Default, Clone)]
+struct Overlay {
+    subjects: FxHashMap<SubjectKey, Arc<[Entry]>>,
+    /// Entries naming the person, with the person's position in each.
+    persons: FxHashMap<SubjectKey, Arc<[(Entry, u32)]>>,
+}
+
+/// Totals kept up to date as changes apply.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    entries: usize,
+    subjects: usize,
     per_list: Vec<usize>,
     check_mismatches: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListIndex {
+    base: Arc<Base>,
+    overlay: Arc<Overlay>,
+    counts: Counts,
 }
 
 impl ListIndex {
@@ -58,63 +87,191 @@ impl ListIndex {
         for entry in &entries {
             per_list[entry.list.index()] += 1;
         }
-        let check_mismatches = entries.iter().filter(|e| e.check_mismatch).count();
-        ListIndex {
+        let counts = Counts {
+            entries: entries.len(),
+            subjects: by_subject.len(),
+            per_list,
+            check_mismatches: entries.iter().filter(|e| e.check_mismatch).count(),
+        };
+        let base = Base {
             entries,
             by_subject,
             named: named.into_iter().map(|(_, e, p)| (e, p)).collect(),
             by_person,
-            per_list,
-            check_mismatches,
+        };
+        ListIndex {
+            base: Arc::new(base),
+            overlay: Arc::default(),
+            counts,
         }
     }
 
     /// The subject's own entries, in force or not.
     pub fn entries_of(&self, subject: SubjectKey) -> &[Entry] {
-        match self.by_subject.get(&subject) {
-            Some(run) => &self.entries[run.range()],
+        if let Some(entries) = self.overlay.subjects.get(&subject) {
+            return entries;
+        }
+        match self.base.by_subject.get(&subject) {
+            Some(run) => &self.base.entries[run.range()],
             None => &[],
         }
     }
 
     /// The entries (of other subjects) that name this person, with the naming.
     pub fn naming(&self, person: SubjectKey) -> impl Iterator<Item = (&Entry, &ResponsiblePerson)> {
-        let run = self.by_person.get(&person).map_or(0..0, |run| run.range());
-        self.named[run].iter().map(|&(e, p)| {
-            let entry = &self.entries[e as usize];
+        let changed = self.overlay.persons.get(&person);
+        let base_run = match changed {
+            Some(_) => 0..0,
+            None => self
+                .base
+                .by_person
+                .get(&person)
+                .map_or(0..0, |run| run.range()),
+        };
+        let from_base = self.base.named[base_run].iter().map(|&(e, p)| {
+            let entry = &self.base.entries[e as usize];
             (entry, &entry.responsible_persons[p as usize])
-        })
+        });
+        let from_overlay = changed.into_iter().flat_map(|named| {
+            named
+                .iter()
+                .map(|(entry, p)| (entry, &entry.responsible_persons[*p as usize]))
+        });
+        from_overlay.chain(from_base)
     }
 
     /// Whether the identifier appears anywhere in the lists, as a subject or a named person.
     pub fn knows(&self, key: SubjectKey) -> bool {
-        self.by_subject.contains_key(&key) || self.by_person.contains_key(&key)
+        !self.entries_of(key).is_empty() || self.naming(key).next().is_some()
+    }
+
+    /// A new index with `entry` stored (created or replacing the entry of the same id, which
+    /// `previous_subject` holds if it exists). Copies the overlay, never the base.
+    pub fn with_entry(&self, entry: Entry, previous_subject: Option<SubjectKey>) -> ListIndex {
+        let mut next = self.clone();
+        let mut overlay = (*self.overlay).clone();
+        // A change replayed after a load may find its entry already at the new subject.
+        let previous = previous_subject
+            .into_iter()
+            .chain([entry.subject])
+            .find_map(|s| {
+                self.entries_of(s)
+                    .iter()
+                    .find(|e| e.entry_id == entry.entry_id)
+            })
+            .cloned();
+
+        let mut touched_subjects = vec![entry.subject];
+        touched_subjects.extend(previous.as_ref().map(|p| p.subject));
+        touched_subjects.dedup();
+        for subject in touched_subjects {
+            let before = self.entries_of(subject);
+            let mut after: Vec<Entry> = before
+                .iter()
+                .filter(|e| e.entry_id != entry.entry_id)
+                .cloned()
+                .collect();
+            if subject == entry.subject {
+                after.push(entry.clone());
+            }
+            match (before.is_empty(), after.is_empty()) {
+                (true, false) => next.counts.subjects += 1,
+                (false, true) => next.counts.subjects -= 1,
+                _ => {}
+            }
+            overlay.subjects.insert(subject, after.into());
+        }
+
+        let mut touched_persons: Vec<SubjectKey> =
+            entry.responsible_persons.iter().map(|p| p.id).collect();
+        touched_persons.extend(
+            previous
+                .iter()
+                .flat_map(|p| p.responsible_persons.iter().map(|p| p.id)),
+        );
+        touched_persons.sort_unstable();
+        touched_persons.dedup();
+        for person in touched_persons {
+            let mut after: Vec<(Entry, u32)> = self
+                .naming(person)
+                .filter(|(e, _)| e.entry_id != entry.entry_id)
+                .map(|(e, named)| (e.clone(), position(e, named)))
+                .collect();
+            for (p, named) in entry.responsible_persons.iter().enumerate() {
+                if named.id == person {
+                    after.push((entry.clone(), p as u32));
+                }
+            }
+            overlay.persons.insert(person, after.into());
+        }
+
+        if let Some(previous) = &previous {
+            next.counts.entries -= 1;
+            next.counts.per_list[previous.list.index()] -= 1;
+            next.counts.check_mismatches -= usize::from(previous.check_mismatch);
+        }
+        next.counts.entries += 1;
+        next.counts.per_list[entry.list.index()] += 1;
+        next.counts.check_mismatches += usize::from(entry.check_mismatch);
+        next.overlay = Arc::new(overlay);
+        next
+    }
+
+    /// Subjects and persons changed since the base was built (what `compacted` folds in).
+    pub fn overlay_len(&self) -> usize {
+        self.overlay.subjects.len() + self.overlay.persons.len()
+    }
+
+    /// The same entries in a freshly built base with an empty overlay.
+    pub fn compacted(&self) -> ListIndex {
+        let entries: Vec<Entry> = self.iter().cloned().collect();
+        ListIndex::build(entries, self.counts.per_list.len())
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.counts.entries
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.counts.entries == 0
     }
 
     pub fn subjects(&self) -> usize {
-        self.by_subject.len()
+        self.counts.subjects
     }
 
     pub fn count(&self, list: ListId) -> usize {
-        self.per_list.get(list.index()).copied().unwrap_or(0)
+        self.counts.per_list.get(list.index()).copied().unwrap_or(0)
     }
 
     /// Entries whose identifier fails its check character (loaded anyway, DESIGN.md §3.1).
     pub fn check_mismatches(&self) -> usize {
-        self.check_mismatches
+        self.counts.check_mismatches
     }
 
+    /// Every current entry: the base's for unchanged subjects, then the overlay's.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter()
+        let unchanged = self
+            .base
+            .entries
+            .iter()
+            .filter(|e| !self.overlay.subjects.contains_key(&e.subject));
+        unchanged.chain(
+            self.overlay
+                .subjects
+                .values()
+                .flat_map(|entries| entries.iter()),
+        )
     }
+}
+
+/// Where `named` sits among the entry's responsible persons.
+fn position(entry: &Entry, named: &ResponsiblePerson) -> u32 {
+    entry
+        .responsible_persons
+        .iter()
+        .position(|p| std::ptr::eq(p, named))
+        .unwrap_or(0) as u32
 }
 
 /// Maps each key of a sorted sequence to the run of positions it occupies.
@@ -130,4 +287,78 @@ fn runs(keys: impl ExactSizeIterator<Item = SubjectKey>) -> FxHashMap<SubjectKey
             });
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident;
+    use crate::lists::parse_entries;
+    use crate::ruleset::testing::mini;
+
+    const A: &str = "91230200MA1B2C3D8T";
+    const B: &str = "91230202MA18XK7PXM";
+    const P: &str = "230202198503121238";
+
+    fn entry(line: &str) -> Entry {
+        parse_entries(line.as_bytes(), &mini()).unwrap().remove(0)
+    }
+
+    fn key(id: &str) -> SubjectKey {
+        ident::parse(id).unwrap().key()
+    }
+
+    fn ids(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(|e| &*e.entry_id).collect()
+    }
+
+    #[test]
+    fn changes_apply_through_the_overlay_and_compaction_keeps_them() {
+        let named = format!(
+            r#"{{"entry_id":"e1","list":"debtor","subject_id":"{A}","listed_on":"2026-01-01","responsible_persons":[{{"role":"legal_rep","id":"{P}"}}]}}"#
+        );
+        let other = format!(
+            r#"{{"entry_id":"e2","list":"abnormal","subject_id":"{A}","listed_on":"2026-01-01"}}"#
+        );
+        let rules = mini();
+        let base = ListIndex::build(vec![entry(&named), entry(&other)], rules.lists().len());
+        assert_eq!(base.naming(key(P)).count(), 1);
+
+        // e1 moves to B and no longer names P.
+        let moved = entry(&format!(
+            r#"{{"entry_id":"e1","list":"debtor","subject_id":"{B}","listed_on":"2026-01-01"}}"#
+        ));
+        let next = base.with_entry(moved, Some(key(A)));
+        assert_eq!(ids(next.entries_of(key(A))), vec!["e2"]);
+        assert_eq!(ids(next.entries_of(key(B))), vec!["e1"]);
+        assert_eq!(next.naming(key(P)).count(), 0);
+        assert!(!next.knows(key(P)));
+        assert_eq!(
+            (
+                next.len(),
+                next.subjects(),
+                next.count(rules.list_id("debtor").unwrap())
+            ),
+            (2, 2, 1)
+        );
+        // The old index is untouched.
+        assert_eq!(ids(base.entries_of(key(A))).len(), 2);
+
+        // A new entry names P again.
+        let third = entry(&named.replace("e1", "e3").replace(A, B));
+        let last = next.with_entry(third, None);
+        let naming: Vec<&str> = last.naming(key(P)).map(|(e, _)| &*e.entry_id).collect();
+        assert_eq!(naming, vec!["e3"]);
+        assert_eq!((last.len(), last.subjects()), (3, 2));
+
+        let compacted = last.compacted();
+        assert_eq!(compacted.overlay_len(), 0);
+        let mut before: Vec<&str> = last.iter().map(|e| &*e.entry_id).collect();
+        let mut after: Vec<&str> = compacted.iter().map(|e| &*e.entry_id).collect();
+        before.sort_unstable();
+        after.sort_unstable();
+        assert_eq!(before, after);
+        assert_eq!(compacted.naming(key(P)).count(), 1);
+        assert_eq!((compacted.len(), compacted.subjects()), (3, 2));
+    }
 }

@@ -6,7 +6,8 @@
 //! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
 //! - `version` — counter, incremented by every change;
-//! - `changes` — stream, one record per change: `version`, `op` (`put`), `entry_id`, `entry`;
+//! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `op`
+//!   (`put`), `entry_id`, `entry`, and `old_subject` (the subject the entry had before, if any);
 //!   trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
@@ -34,8 +35,9 @@ local old = redis.call('HGET', entries, id)
 if old == json then
   return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
 end
+local old_subject = ''
 if old then
-  local old_subject = cjson.decode(old)['subject_id']
+  old_subject = cjson.decode(old)['subject_id']
   if old_subject ~= subject then
     redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
   end
@@ -43,12 +45,24 @@ end
 redis.call('HSET', entries, id, json)
 redis.call('SADD', prefix .. 'subject:' .. subject, id)
 local version = redis.call('INCR', prefix .. 'version')
-redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], '*', 'version', version, 'op', 'put', 'entry_id', id, 'entry', json)
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
+  'version', version, 'op', 'put', 'entry_id', id, 'entry', json, 'old_subject', old_subject)
 return {1, version}
 "#;
 
+/// One change read from the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub version: u64,
+    pub entry_json: String,
+    /// The subject the entry was stored under before this change (empty for a new entry).
+    pub old_subject: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSourceError {
+    #[error("the change stream no longer holds version {wanted} (it starts at {found}); a full resync is needed")]
+    Gap { wanted: u64, found: u64 },
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("entry `{entry_id}` stored in redis is invalid: {message}")]
@@ -134,6 +148,59 @@ impl RedisLists {
             stats.version = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
         }
         Ok(stats)
+    }
+
+    /// The list version, read on a given connection.
+    pub fn version_on(&self, con: &mut redis::Connection) -> Result<u64, RedisSourceError> {
+        Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
+    }
+
+    /// A connection for a follower that blocks on the stream (it reconnects on errors).
+    pub fn connect(&self) -> Result<redis::Connection, RedisSourceError> {
+        Ok(self.client.get_connection()?)
+    }
+
+    /// Changes after `version`, waiting up to `block_ms` for the first; `Gap` when the stream
+    /// was trimmed past `version + 1` (the caller must reload everything).
+    pub fn changes_after(
+        &self,
+        con: &mut redis::Connection,
+        version: u64,
+        block_ms: usize,
+    ) -> Result<Vec<Change>, RedisSourceError> {
+        let options = redis::streams::StreamReadOptions::default()
+            .block(block_ms)
+            .count(1000);
+        let reply: Option<redis::streams::StreamReadReply> =
+            con.xread_options(&[self.key("changes")], &[format!("{version}-0")], &options)?;
+        let mut changes = Vec::new();
+        for record in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            let field = |name: &str| record.get::<String>(name).unwrap_or_default();
+            let change = Change {
+                version: record.get::<u64>("version").unwrap_or(0),
+                entry_json: field("entry"),
+                old_subject: field("old_subject"),
+            };
+            let wanted = changes.last().map_or(version, |c: &Change| c.version) + 1;
+            if change.version != wanted {
+                return Err(RedisSourceError::Gap {
+                    wanted,
+                    found: change.version,
+                });
+            }
+            changes.push(change);
+        }
+        if changes.is_empty() {
+            // Nothing after us in the stream, yet Redis is further on: it was trimmed past us.
+            let theirs = self.version_on(con)?;
+            if theirs > version {
+                return Err(RedisSourceError::Gap {
+                    wanted: version + 1,
+                    found: theirs,
+                });
+            }
+        }
+        Ok(changes)
     }
 
     /// Reads every entry, page by page, and indexes them. The version is read first: changes

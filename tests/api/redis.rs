@@ -316,3 +316,138 @@ async fn with_redis_gone_a_reload_fails_and_the_last_snapshot_keeps_serving() {
         "{status}"
     );
 }
+
+/// Writes entries to Redis the way an import does.
+fn write(redis: &RedisServer, entries: &[Value]) {
+    let rules = rules();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    write_jsonl(&lists, entries);
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    store
+        .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
+        .unwrap();
+}
+
+/// Polls `decide` until it answers `expected` (bounded: a change must arrive within seconds).
+async fn eventually_decides(
+    app: &crate::helpers::TestApp,
+    subject: &str,
+    matter: &str,
+    expected: &str,
+) -> Value {
+    let request = json!({"subject": {"id": subject}, "matter": matter, "as_of": AS_OF});
+    let started = Instant::now();
+    loop {
+        let decision: Value = app.post_decide(&request).await.json().await.unwrap();
+        if decision["decision"] == expected {
+            return decision;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{subject} in {matter}: still {decision}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_change_written_to_redis_reaches_every_instance() {
+    let redis = RedisServer::start();
+    let (company, person) = (uscc("91", 31), "230202198503121238");
+    write(&redis, &[entry("F-0", "tax_a_grade", &uscc("91", 30))]);
+    let instances: Vec<_> = (0..3)
+        .map(|_| Spawn::source(rules_dir(), redis_source(&redis)).start())
+        .collect();
+    let _followers: Vec<_> = instances
+        .iter()
+        .map(|app| jiangcheng::http::spawn_follower(app.state.clone()).unwrap())
+        .collect();
+
+    let listed = json!({"entry_id": "F-1", "list": "court_dishonest_debtor", "subject_id": company, "listed_on": "2026-01-01",
+                        "responsible_persons": [{"role": "legal_rep", "id": person}]});
+    write(&redis, std::slice::from_ref(&listed));
+    for app in &instances {
+        let decision = eventually_decides(app, &company, "gov_procurement", "block").await;
+        assert_eq!(decision["lists_version"], 2);
+        let via = eventually_decides(app, person, "high_consumption", "block").await;
+        assert_eq!(via["reasons"][0]["via"]["role"], "legal_rep");
+    }
+
+    // The entry is repaired: it stops counting everywhere, for the company and the person.
+    let mut repaired = listed;
+    repaired["status"] = json!("repaired");
+    write(&redis, &[repaired]);
+    for app in &instances {
+        eventually_decides(app, &company, "gov_procurement", "allow").await;
+        eventually_decides(app, person, "high_consumption", "allow").await;
+        let status: Value = app.get_json("/v1/status").await;
+        assert_eq!(status["lists"]["version"], 3);
+        assert_eq!(status["lists"]["entries"], 2);
+        assert_eq!(status["lists"]["stale"], false);
+        assert_eq!(status["lists"]["follow"]["changes_applied"], 2);
+    }
+}
+
+#[actix_web::test]
+async fn an_instance_behind_a_trimmed_stream_resyncs_whole() {
+    let redis = RedisServer::start();
+    write(
+        &redis,
+        &[entry("T-0", "court_dishonest_debtor", &uscc("91", 40))],
+    );
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let late = uscc("91", 41);
+    write(
+        &redis,
+        &[
+            entry("T-1", "tax_a_grade", &uscc("91", 42)),
+            entry("T-2", "court_dishonest_debtor", &late),
+        ],
+    );
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(format!("{DEFAULT_PREFIX}changes"))
+        .arg("MAXLEN")
+        .arg(0)
+        .query(&mut redis.connection())
+        .unwrap();
+
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let decision = eventually_decides(&app, &late, "gov_procurement", "block").await;
+    assert_eq!(decision["lists_version"], 3);
+    let status: Value = app.get_json("/v1/status").await;
+    assert_eq!(status["lists"]["follow"]["resyncs"], 1, "{status}");
+}
+
+#[actix_web::test]
+async fn without_redis_an_instance_keeps_deciding_and_reports_stale() {
+    let redis = RedisServer::start();
+    let company = uscc("91", 50);
+    write(&redis, &[entry("O-1", "court_dishonest_debtor", &company)]);
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let started = Instant::now();
+    while app.get_json("/v1/status").await["lists"]["follow"]["connected"] != true {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(redis);
+    let started = Instant::now();
+    loop {
+        let status: Value = app.get_json("/v1/status").await;
+        if status["lists"]["stale"] == true {
+            assert!(
+                status["lists"]["staleness_seconds"].as_f64().is_some(),
+                "{status}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{status}");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually_decides(&app, &company, "gov_procurement", "block").await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("jiangcheng_lists_stale 1"), "{metrics}");
+}
