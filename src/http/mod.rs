@@ -1,6 +1,7 @@
 //! The HTTP API v1 (DESIGN.md §6) on actix-web: routes, shared state, the metrics middleware
 //! and the server factory, which takes an already bound listener so tests can use port 0.
 
+mod admin;
 mod body;
 mod catalog;
 mod decide;
@@ -180,6 +181,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/metrics")
             .route(web::get().to(status::metrics))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/lists/{list}/entries/{entry_id}")
+            .route(web::put().to(admin::put_entry))
+            .route(web::get().to(admin::get_entry))
             .default_service(not_allowed()),
     )
     .default_service(web::to(|| async {

@@ -43,6 +43,16 @@ pub enum ApiError {
     NotReady(String),
     #[error("no such resource")]
     NotFound,
+    #[error("unknown list `{0}`; GET /v1/lists lists the valid codes")]
+    UnknownList(String),
+    #[error("no entry `{entry_id}` on list `{list}`")]
+    EntryNotFound { list: String, entry_id: String },
+    #[error(
+        "the lists come from a file and are read-only; administer them with a redis:// list source"
+    )]
+    ReadOnlySource,
+    #[error("the list source is unavailable: {0}")]
+    SourceUnavailable(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("internal error: {0}")]
@@ -96,6 +106,20 @@ impl ApiError {
             ),
             ApiError::NotReady(_) => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
             ApiError::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
+            ApiError::UnknownList(_) => ("unknown_list", StatusCode::NOT_FOUND, "Unknown list"),
+            ApiError::EntryNotFound { .. } => {
+                ("entry_not_found", StatusCode::NOT_FOUND, "Entry not found")
+            }
+            ApiError::ReadOnlySource => (
+                "read_only_source",
+                StatusCode::CONFLICT,
+                "Read-only list source",
+            ),
+            ApiError::SourceUnavailable(_) => (
+                "source_unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "List source unavailable",
+            ),
             ApiError::MethodNotAllowed => (
                 "method_not_allowed",
                 StatusCode::METHOD_NOT_ALLOWED,

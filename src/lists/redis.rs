@@ -33,7 +33,7 @@ local prefix, id, json, subject = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local entries = prefix .. 'entries'
 local old = redis.call('HGET', entries, id)
 if old == json then
-  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
+  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0'), 1}
 end
 local old_subject = ''
 if old then
@@ -47,7 +47,7 @@ redis.call('SADD', prefix .. 'subject:' .. subject, id)
 local version = redis.call('INCR', prefix .. 'version')
 redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
   'version', version, 'op', 'put', 'entry_id', id, 'entry', json, 'old_subject', old_subject)
-return {1, version}
+return {1, version, old and 1 or 0}
 "#;
 
 /// One change read from the stream.
@@ -77,6 +77,17 @@ pub struct ImportStats {
     /// Entries already stored exactly so.
     pub unchanged: u64,
     /// The list version after the import.
+    pub version: u64,
+}
+
+/// What a single write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// There was no entry of this id before.
+    pub created: bool,
+    /// The stored entry differs from what was there (false for an identical rewrite).
+    pub changed: bool,
+    /// The list version after the write.
     pub version: u64,
 }
 
@@ -118,23 +129,10 @@ impl RedisLists {
         for batch in entries.chunks(IMPORT_BATCH) {
             let mut pipe = redis::pipe();
             for entry in batch {
-                let record = entry.to_record(rules);
-                let json =
-                    serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
-                        entry_id: record.entry_id.to_string(),
-                        message: err.to_string(),
-                    })?;
-                let mut invocation = script.prepare_invoke();
-                invocation
-                    .arg(&self.prefix)
-                    .arg(record.entry_id.as_ref())
-                    .arg(json)
-                    .arg(record.subject_id.as_ref())
-                    .arg(STREAM_MAXLEN);
-                pipe.invoke_script(&invocation);
+                pipe.invoke_script(&self.put_invocation(&script, entry, rules)?);
             }
-            let results: Vec<(u8, u64)> = pipe.query(&mut con)?;
-            for (changed, version) in results {
+            let results: Vec<(u8, u64, u8)> = pipe.query(&mut con)?;
+            for (changed, version, _) in results {
                 if changed == 1 {
                     stats.changed += 1;
                 } else {
@@ -148,6 +146,48 @@ impl RedisLists {
             stats.version = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
         }
         Ok(stats)
+    }
+
+    /// The write script's call for one entry (stored as its canonical exchange record).
+    fn put_invocation<'s>(
+        &self,
+        script: &'s Script,
+        entry: &Entry,
+        rules: &RuleSet,
+    ) -> Result<redis::ScriptInvocation<'s>, RedisSourceError> {
+        let record = entry.to_record(rules);
+        let json = serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
+            entry_id: record.entry_id.to_string(),
+            message: err.to_string(),
+        })?;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(record.entry_id.as_ref())
+            .arg(json)
+            .arg(record.subject_id.as_ref())
+            .arg(STREAM_MAXLEN);
+        Ok(invocation)
+    }
+
+    /// Creates or replaces one entry; acknowledged once Redis has it.
+    pub fn put(&self, entry: &Entry, rules: &RuleSet) -> Result<PutOutcome, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let script = Script::new(PUT_SCRIPT);
+        let (changed, version, existed): (u8, u64, u8) = self
+            .put_invocation(&script, entry, rules)?
+            .invoke(&mut con)?;
+        Ok(PutOutcome {
+            created: existed == 0,
+            changed: changed == 1,
+            version,
+        })
+    }
+
+    /// One stored entry as its JSON record.
+    pub fn get(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        Ok(con.hget(self.key("entries"), entry_id)?)
     }
 
     /// The list version, read on a given connection.

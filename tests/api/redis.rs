@@ -221,7 +221,7 @@ fn a_changed_entry_moves_between_subjects_atomically() {
     assert_eq!((index.len(), version), (1, 2));
 }
 
-fn redis_source(server: &RedisServer) -> ListSource {
+pub fn redis_source(server: &RedisServer) -> ListSource {
     ListSource::Redis {
         url: server.url(),
         prefix: DEFAULT_PREFIX.to_owned(),
