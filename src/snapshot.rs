@@ -10,7 +10,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 
 use crate::ident;
-use crate::lists::redis::{Change, RedisLists, RedisSourceError};
+use crate::lists::redis::{Change, ChangeOp, RedisLists, RedisSourceError};
 use crate::lists::{self, Entry, EntryRecord, ListFileError, ListIndex};
 use crate::ruleset::{self, RuleSet, RuleSetError};
 use crate::timestamp::Timestamp;
@@ -221,6 +221,14 @@ impl Store {
         let (mut applied, mut rejected) = (0, 0);
         for change in changes.iter().filter(|c| c.version > current.lists_version) {
             version = change.version;
+            let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
+            if change.op == ChangeOp::Delete {
+                if let Some(subject) = previous {
+                    lists = lists.without_entry(&change.entry_id, subject);
+                }
+                applied += 1;
+                continue;
+            }
             let parsed = serde_json::from_str::<EntryRecord<'_>>(&change.entry_json)
                 .map_err(|err| err.to_string())
                 .and_then(|record| {
@@ -228,7 +236,6 @@ impl Store {
                 });
             match parsed {
                 Ok(entry) => {
-                    let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
                     lists = lists.with_entry(entry, previous);
                     applied += 1;
                 }

@@ -1,4 +1,5 @@
-//! List administration (credit-centre staff): `PUT` and `GET /v1/lists/{list}/entries/{entry_id}`.
+//! List administration (credit-centre staff) on `/v1/lists/{list}/entries/{entry_id}`: `PUT`
+//! (create or replace), `GET`, `DELETE` (keeping a tombstone), `POST …/repair`, `POST …/dispute`.
 //! Writes go to Redis, the shared source of truth, and are acknowledged only once Redis has
 //! them; every instance (this one included) then sees them through the change stream. With a
 //! file source the lists are read-only and these endpoints answer 409.
@@ -9,8 +10,8 @@ use serde_json::Value;
 use super::body;
 use super::problem::{ApiError, FieldError};
 use super::AppState;
-use crate::lists::redis::RedisLists;
-use crate::lists::{Entry, EntryRecord};
+use crate::lists::redis::{Note, RedisLists};
+use crate::lists::{Dispute, Entry, EntryRecord, Status};
 use crate::snapshot::ListSource;
 
 /// The Redis store behind this instance, or 409 for a file source.
@@ -75,7 +76,7 @@ pub async fn put_entry(
         .map_err(|err| ApiError::InvalidRequest(vec![FieldError::new(err.field, err.message)]))?;
     let rules = std::sync::Arc::clone(&snapshot.rules);
     let stored = entry.to_record(&rules);
-    let outcome = blocking(move || store.put(&entry, &rules)).await?;
+    let outcome = blocking(move || store.put(&entry, &rules, None)).await?;
     let mut response = if outcome.created {
         HttpResponse::Created()
     } else {
@@ -104,4 +105,157 @@ pub async fn get_entry(
         }
         _ => Err(ApiError::EntryNotFound { list, entry_id }),
     }
+}
+
+/// Reads a small JSON body into `T`, naming what is wrong.
+async fn read_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = body::read_json(req, payload, state.limits.max_body_bytes).await?;
+    serde_json::from_slice(&body).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::InvalidRequest(vec![FieldError::new("(body)", err.to_string())])
+        }
+        _ => ApiError::InvalidJson(err.to_string()),
+    })
+}
+
+/// A required, non-blank text field.
+fn required(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new(
+            field,
+            "is required",
+        )]));
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Removal {
+    /// Who removes the entry (officer or system).
+    by: String,
+    /// Why.
+    reason: String,
+}
+
+pub async fn delete_entry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let (list, entry_id) = path.into_inner();
+    let removal: Removal = read_body(&state, &req, payload).await?;
+    required("by", &removal.by)?;
+    required("reason", &removal.reason)?;
+    current_entry(&store, &list, &entry_id).await?;
+    let at = crate::timestamp::Timestamp::now().to_string();
+    let id = entry_id.clone();
+    let version = blocking(move || store.delete(&id, &removal.by, &removal.reason, &at)).await?;
+    match version {
+        Some(version) => Ok(HttpResponse::Ok().json(
+            serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version}),
+        )),
+        None => Err(ApiError::EntryNotFound { list, entry_id }),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repair {
+    /// The repair decision document (信用修复决定书).
+    document: String,
+    by: String,
+}
+
+/// Credit repair: the entry stays, with status `repaired`, and stops counting everywhere.
+pub async fn repair_entry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let repair: Repair = read_body(&state, &req, payload).await?;
+    required("document", &repair.document)?;
+    required("by", &repair.by)?;
+    let note = serde_json::json!({"document": repair.document, "by": repair.by, "at": crate::timestamp::Timestamp::now().to_string()});
+    amend(&state, path.into_inner(), Note::Repair, note, |record| {
+        record.status = Status::Repaired
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeChange {
+    dispute: Dispute,
+    by: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Sets the dispute state (异议): `under_review` while an objection is verified, then
+/// `upheld` or `rejected`.
+pub async fn dispute_entry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let change: DisputeChange = read_body(&state, &req, payload).await?;
+    required("by", &change.by)?;
+    let note = serde_json::json!({"dispute": change.dispute, "by": change.by, "reason": change.reason, "at": crate::timestamp::Timestamp::now().to_string()});
+    amend(&state, path.into_inner(), Note::Dispute, note, |record| {
+        record.dispute = change.dispute
+    })
+    .await
+}
+
+/// The stored entry of `list`, as a record, or 404.
+async fn current_entry(
+    store: &RedisLists,
+    list: &str,
+    entry_id: &str,
+) -> Result<EntryRecord<'static>, ApiError> {
+    let reader = store.clone();
+    let wanted = entry_id.to_owned();
+    let stored = blocking(move || reader.get(&wanted)).await?;
+    let not_found = || ApiError::EntryNotFound {
+        list: list.to_owned(),
+        entry_id: entry_id.to_owned(),
+    };
+    let json = stored.ok_or_else(not_found)?;
+    let record: EntryRecord<'_> =
+        serde_json::from_str(&json).map_err(|err| ApiError::Internal(err.to_string()))?;
+    let record = record.into_owned();
+    if record.list != list {
+        return Err(not_found());
+    }
+    Ok(record)
+}
+
+/// Reads the entry, changes it, and writes it back with a note of why.
+async fn amend(
+    state: &AppState,
+    (list, entry_id): (String, String),
+    kind: Note,
+    note: Value,
+    change: impl FnOnce(&mut EntryRecord<'static>),
+) -> Result<HttpResponse, ApiError> {
+    let store = store(state)?;
+    let snapshot = state.snapshot()?;
+    let mut record = current_entry(&store, &list, &entry_id).await?;
+    change(&mut record);
+    let entry = Entry::from_record(record, &snapshot.rules)
+        .map_err(|err| ApiError::InvalidRequest(vec![FieldError::new(err.field, err.message)]))?;
+    let rules = std::sync::Arc::clone(&snapshot.rules);
+    let stored = entry.to_record(&rules);
+    let note = note.to_string();
+    let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)))).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"entry": stored, "changed": outcome.changed, "lists_version": outcome.version})))
 }

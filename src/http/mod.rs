@@ -187,6 +187,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/lists/{list}/entries/{entry_id}")
             .route(web::put().to(admin::put_entry))
             .route(web::get().to(admin::get_entry))
+            .route(web::delete().to(admin::delete_entry))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/lists/{list}/entries/{entry_id}/repair")
+            .route(web::post().to(admin::repair_entry))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/lists/{list}/entries/{entry_id}/dispute")
+            .route(web::post().to(admin::dispute_entry))
             .default_service(not_allowed()),
     )
     .default_service(web::to(|| async {

@@ -74,6 +74,36 @@ pub struct ResponsiblePersonRecord<'a> {
     pub name: Option<Cow<'a, str>>,
 }
 
+impl EntryRecord<'_> {
+    /// The same record, owning its text.
+    pub fn into_owned(self) -> EntryRecord<'static> {
+        let own = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
+        EntryRecord {
+            entry_id: own(self.entry_id),
+            list: own(self.list),
+            subject_id: own(self.subject_id),
+            subject_name: self.subject_name.map(own),
+            reason: self.reason.map(own),
+            basis_doc: self.basis_doc.map(own),
+            authority: self.authority.map(own),
+            listed_on: own(self.listed_on),
+            valid_until: self.valid_until.map(own),
+            status: self.status,
+            dispute: self.dispute,
+            score: self.score,
+            responsible_persons: self
+                .responsible_persons
+                .into_iter()
+                .map(|p| ResponsiblePersonRecord {
+                    role: p.role,
+                    id: own(p.id),
+                    name: p.name.map(own),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A person named in an entry (法定代表人 and the like).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponsiblePerson {

@@ -148,32 +148,41 @@ impl ListIndex {
     /// A new index with `entry` stored (created or replacing the entry of the same id, which
     /// `previous_subject` holds if it exists). Copies the overlay, never the base.
     pub fn with_entry(&self, entry: Entry, previous_subject: Option<SubjectKey>) -> ListIndex {
+        let entry_id = entry.entry_id.clone();
+        self.changed(&entry_id, Some(entry), previous_subject)
+    }
+
+    /// A new index without the entry `entry_id` of `subject`.
+    pub fn without_entry(&self, entry_id: &str, subject: SubjectKey) -> ListIndex {
+        self.changed(entry_id, None, Some(subject))
+    }
+
+    fn changed(
+        &self,
+        entry_id: &str,
+        entry: Option<Entry>,
+        previous_subject: Option<SubjectKey>,
+    ) -> ListIndex {
         let mut next = self.clone();
         let mut overlay = (*self.overlay).clone();
         // A change replayed after a load may find its entry already at the new subject.
         let previous = previous_subject
             .into_iter()
-            .chain([entry.subject])
-            .find_map(|s| {
-                self.entries_of(s)
-                    .iter()
-                    .find(|e| e.entry_id == entry.entry_id)
-            })
+            .chain(entry.as_ref().map(|e| e.subject))
+            .find_map(|s| self.entries_of(s).iter().find(|e| &*e.entry_id == entry_id))
             .cloned();
 
-        let mut touched_subjects = vec![entry.subject];
-        touched_subjects.extend(previous.as_ref().map(|p| p.subject));
+        let mut touched_subjects: Vec<SubjectKey> =
+            entry.iter().chain(&previous).map(|e| e.subject).collect();
         touched_subjects.dedup();
         for subject in touched_subjects {
             let before = self.entries_of(subject);
             let mut after: Vec<Entry> = before
                 .iter()
-                .filter(|e| e.entry_id != entry.entry_id)
+                .filter(|e| &*e.entry_id != entry_id)
                 .cloned()
                 .collect();
-            if subject == entry.subject {
-                after.push(entry.clone());
-            }
+            after.extend(entry.iter().filter(|e| e.subject == subject).cloned());
             match (before.is_empty(), after.is_empty()) {
                 (true, false) => next.counts.subjects += 1,
                 (false, true) => next.counts.subjects -= 1,
@@ -182,37 +191,42 @@ impl ListIndex {
             overlay.subjects.insert(subject, after.into());
         }
 
-        let mut touched_persons: Vec<SubjectKey> =
-            entry.responsible_persons.iter().map(|p| p.id).collect();
-        touched_persons.extend(
-            previous
-                .iter()
-                .flat_map(|p| p.responsible_persons.iter().map(|p| p.id)),
-        );
+        let mut touched_persons: Vec<SubjectKey> = entry
+            .iter()
+            .chain(&previous)
+            .flat_map(|e| e.responsible_persons.iter().map(|p| p.id))
+            .collect();
         touched_persons.sort_unstable();
         touched_persons.dedup();
         for person in touched_persons {
             let mut after: Vec<(Entry, u32)> = self
                 .naming(person)
-                .filter(|(e, _)| e.entry_id != entry.entry_id)
+                .filter(|(e, _)| &*e.entry_id != entry_id)
                 .map(|(e, named)| (e.clone(), position(e, named)))
                 .collect();
-            for (p, named) in entry.responsible_persons.iter().enumerate() {
-                if named.id == person {
-                    after.push((entry.clone(), p as u32));
+            if let Some(entry) = &entry {
+                for (p, named) in entry.responsible_persons.iter().enumerate() {
+                    if named.id == person {
+                        after.push((entry.clone(), p as u32));
+                    }
                 }
             }
             overlay.persons.insert(person, after.into());
         }
 
-        if let Some(previous) = &previous {
-            next.counts.entries -= 1;
-            next.counts.per_list[previous.list.index()] -= 1;
-            next.counts.check_mismatches -= usize::from(previous.check_mismatch);
+        for (counted, added) in previous
+            .iter()
+            .map(|e| (e, false))
+            .chain(entry.iter().map(|e| (e, true)))
+        {
+            let adjust = |n: &mut usize, by: usize| if added { *n += by } else { *n -= by };
+            adjust(&mut next.counts.entries, 1);
+            adjust(&mut next.counts.per_list[counted.list.index()], 1);
+            adjust(
+                &mut next.counts.check_mismatches,
+                usize::from(counted.check_mismatch),
+            );
         }
-        next.counts.entries += 1;
-        next.counts.per_list[entry.list.index()] += 1;
-        next.counts.check_mismatches += usize::from(entry.check_mismatch);
         next.overlay = Arc::new(overlay);
         next
     }
@@ -350,6 +364,12 @@ mod tests {
         let naming: Vec<&str> = last.naming(key(P)).map(|(e, _)| &*e.entry_id).collect();
         assert_eq!(naming, vec!["e3"]);
         assert_eq!((last.len(), last.subjects()), (3, 2));
+
+        let removed = last.without_entry("e3", key(B));
+        assert_eq!(ids(removed.entries_of(key(B))), vec!["e1"]);
+        assert_eq!(removed.naming(key(P)).count(), 0);
+        assert_eq!((removed.len(), removed.subjects()), (2, 2));
+        assert_eq!(removed.without_entry("e1", key(B)).subjects(), 1);
 
         let compacted = last.compacted();
         assert_eq!(compacted.overlay_len(), 0);

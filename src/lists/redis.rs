@@ -6,9 +6,12 @@
 //! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
 //! - `version` — counter, incremented by every change;
+//! - `repairs`, `disputes` — hashes: `entry_id` → the latest repair or dispute change (who,
+//!   when, document or reason), written with the entry;
+//! - `tombstones` — hash: `entry_id` → who removed an entry, why, when, and the entry;
 //! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `op`
-//!   (`put`), `entry_id`, `entry`, and `old_subject` (the subject the entry had before, if any);
-//!   trimmed to about the last million records.
+//!   (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
+//!   subject the entry had before, if any); trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Writing an entry identical to the stored one changes
@@ -43,21 +46,54 @@ if old then
   end
 end
 redis.call('HSET', entries, id, json)
+redis.call('HDEL', prefix .. 'tombstones', id)
 redis.call('SADD', prefix .. 'subject:' .. subject, id)
+if ARGV[6] ~= '' then
+  redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
+end
 local version = redis.call('INCR', prefix .. 'version')
 redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
   'version', version, 'op', 'put', 'entry_id', id, 'entry', json, 'old_subject', old_subject)
 return {1, version, old and 1 or 0}
 "#;
 
+/// What a change did to its entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    /// Created or replaced; `entry_json` holds the new entry.
+    Put,
+    /// Removed (a tombstone keeps who, why and when in Redis).
+    Delete,
+}
+
 /// One change read from the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub version: u64,
+    pub op: ChangeOp,
+    pub entry_id: String,
     pub entry_json: String,
     /// The subject the entry was stored under before this change (empty for a new entry).
     pub old_subject: String,
 }
+
+const DELETE_SCRIPT: &str = r#"
+local prefix, id, by, reason, at, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local entries = prefix .. 'entries'
+local old = redis.call('HGET', entries, id)
+if not old then
+  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
+end
+local old_subject = cjson.decode(old)['subject_id']
+redis.call('HDEL', entries, id)
+redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
+redis.call('HSET', prefix .. 'tombstones', id,
+  cjson.encode({entry = cjson.decode(old), removed_by = by, reason = reason, removed_at = at}))
+local version = redis.call('INCR', prefix .. 'version')
+redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, version .. '-0',
+  'version', version, 'op', 'delete', 'entry_id', id, 'entry', '', 'old_subject', old_subject)
+return {1, version}
+"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSourceError {
@@ -80,6 +116,24 @@ pub struct ImportStats {
     pub version: u64,
 }
 
+/// Why an entry was amended, kept beside it (who, when, the document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// Credit repair (信用修复), with its decision document.
+    Repair,
+    /// A change of dispute state (异议).
+    Dispute,
+}
+
+impl Note {
+    fn hash(self) -> &'static str {
+        match self {
+            Note::Repair => "repairs",
+            Note::Dispute => "disputes",
+        }
+    }
+}
+
 /// What a single write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PutOutcome {
@@ -92,6 +146,7 @@ pub struct PutOutcome {
 }
 
 /// The lists in one Redis database.
+#[derive(Clone)]
 pub struct RedisLists {
     client: redis::Client,
     prefix: String,
@@ -129,7 +184,7 @@ impl RedisLists {
         for batch in entries.chunks(IMPORT_BATCH) {
             let mut pipe = redis::pipe();
             for entry in batch {
-                pipe.invoke_script(&self.put_invocation(&script, entry, rules)?);
+                pipe.invoke_script(&self.put_invocation(&script, entry, rules, None)?);
             }
             let results: Vec<(u8, u64, u8)> = pipe.query(&mut con)?;
             for (changed, version, _) in results {
@@ -148,12 +203,14 @@ impl RedisLists {
         Ok(stats)
     }
 
-    /// The write script's call for one entry (stored as its canonical exchange record).
+    /// The write script's call for one entry (stored as its canonical exchange record), with
+    /// an optional note (hash name, JSON) recorded in the same script.
     fn put_invocation<'s>(
         &self,
         script: &'s Script,
         entry: &Entry,
         rules: &RuleSet,
+        note: Option<(&str, &str)>,
     ) -> Result<redis::ScriptInvocation<'s>, RedisSourceError> {
         let record = entry.to_record(rules);
         let json = serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
@@ -166,22 +223,59 @@ impl RedisLists {
             .arg(record.entry_id.as_ref())
             .arg(json)
             .arg(record.subject_id.as_ref())
-            .arg(STREAM_MAXLEN);
+            .arg(STREAM_MAXLEN)
+            .arg(note.map_or("", |n| n.0))
+            .arg(note.map_or("", |n| n.1));
         Ok(invocation)
     }
 
-    /// Creates or replaces one entry; acknowledged once Redis has it.
-    pub fn put(&self, entry: &Entry, rules: &RuleSet) -> Result<PutOutcome, RedisSourceError> {
+    /// Creates or replaces one entry; acknowledged once Redis has it. A `note` (why the entry
+    /// was amended, as JSON) is stored with it, atomically.
+    pub fn put(
+        &self,
+        entry: &Entry,
+        rules: &RuleSet,
+        note: Option<(Note, &str)>,
+    ) -> Result<PutOutcome, RedisSourceError> {
         let mut con = self.client.get_connection()?;
         let script = Script::new(PUT_SCRIPT);
+        let note = note.map(|(kind, json)| (kind.hash(), json));
         let (changed, version, existed): (u8, u64, u8) = self
-            .put_invocation(&script, entry, rules)?
+            .put_invocation(&script, entry, rules, note)?
             .invoke(&mut con)?;
         Ok(PutOutcome {
             created: existed == 0,
             changed: changed == 1,
             version,
         })
+    }
+
+    /// Removes an entry, keeping a tombstone with who removed it, why and when. `None` when
+    /// there was no such entry; else the list version after the removal.
+    pub fn delete(
+        &self,
+        entry_id: &str,
+        by: &str,
+        reason: &str,
+        at: &str,
+    ) -> Result<Option<u64>, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let (removed, version): (u8, u64) = Script::new(DELETE_SCRIPT)
+            .prepare_invoke()
+            .arg(&self.prefix)
+            .arg(entry_id)
+            .arg(by)
+            .arg(reason)
+            .arg(at)
+            .arg(STREAM_MAXLEN)
+            .invoke(&mut con)?;
+        Ok((removed == 1).then_some(version))
+    }
+
+    /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
+    pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        Ok(con.hget(self.key("tombstones"), entry_id)?)
     }
 
     /// One stored entry as its JSON record.
@@ -218,6 +312,12 @@ impl RedisLists {
             let field = |name: &str| record.get::<String>(name).unwrap_or_default();
             let change = Change {
                 version: record.get::<u64>("version").unwrap_or(0),
+                op: if field("op") == "delete" {
+                    ChangeOp::Delete
+                } else {
+                    ChangeOp::Put
+                },
+                entry_id: field("entry_id"),
                 entry_json: field("entry"),
                 old_subject: field("old_subject"),
             };

@@ -211,3 +211,159 @@ async fn with_redis_down_a_write_answers_503_with_retry_after() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem_code(&problem), "source_unavailable");
 }
+
+async fn post(app: &crate::helpers::TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls until the decision reads `expected`, bounded.
+async fn eventually(app: &crate::helpers::TestApp, subject: &str, expected: &str) -> Value {
+    let request = json!({"subject": {"id": subject}, "matter": "gov_procurement", "as_of": AS_OF});
+    let started = Instant::now();
+    loop {
+        let decision: Value = app.post_decide(&request).await.json().await.unwrap();
+        if decision["decision"] == expected {
+            return decision;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{decision}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
+    let redis = RedisServer::start();
+    let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _followers = [
+        jiangcheng::http::spawn_follower(writer.state.clone()).unwrap(),
+        jiangcheng::http::spawn_follower(reader.state.clone()).unwrap(),
+    ];
+    let (first, second) = (uscc("91", 70), uscc("91", 71));
+    for (id, subject) in [("E-1", &first), ("E-2", &second)] {
+        let response = put(
+            &writer,
+            "court_dishonest_debtor",
+            id,
+            &json!({"subject_id": subject, "listed_on": "2026-01-01"}),
+        )
+        .await;
+        assert_eq!(response.status(), 201);
+    }
+    eventually(&reader, &first, "block").await;
+
+    // Dispute: still counts, with the warning.
+    let disputed = post(
+        &writer,
+        "/v1/lists/court_dishonest_debtor/entries/E-1/dispute",
+        &json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"}),
+    )
+    .await;
+    assert_eq!(disputed.status(), 200);
+    let started = Instant::now();
+    loop {
+        let decision = eventually(&reader, &first, "block").await;
+        if decision["reasons"][0]["warnings"][0]["code"] == "entry_under_dispute" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{decision}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Repair: the entry stays, repaired, and stops counting.
+    let missing_document = post(
+        &writer,
+        "/v1/lists/court_dishonest_debtor/entries/E-1/repair",
+        &json!({"document": " ", "by": "x"}),
+    )
+    .await;
+    assert_eq!(missing_document.status(), 400);
+    let repaired: Value = post(
+        &writer,
+        "/v1/lists/court_dishonest_debtor/entries/E-1/repair",
+        &json!({"document": "齐信修〔2026〕8号", "by": "市信用中心"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(repaired["entry"]["status"], "repaired");
+    eventually(&reader, &first, "allow").await;
+    let note: Option<String> = redis::cmd("HGET")
+        .arg(format!(
+            "{}repairs",
+            jiangcheng::lists::redis::DEFAULT_PREFIX
+        ))
+        .arg("E-1")
+        .query(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(note.unwrap().contains("齐信修〔2026〕8号"));
+
+    // Removal: gone everywhere, with a tombstone saying who, why and when.
+    let no_reason = app_delete(&writer, "E-2", &json!({"by": "市法院"})).await;
+    assert_eq!(no_reason.status(), 400);
+    let removed = app_delete(
+        &writer,
+        "E-2",
+        &json!({"by": "市法院", "reason": "已履行完毕"}),
+    )
+    .await;
+    assert_eq!(removed.status(), 200);
+    eventually(&reader, &second, "allow").await;
+    assert_eq!(
+        reader
+            .get("/v1/lists/court_dishonest_debtor/entries/E-2")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app_delete(&writer, "E-2", &json!({"by": "市法院", "reason": "again"}))
+            .await
+            .status(),
+        404
+    );
+    let store = jiangcheng::lists::redis::RedisLists::open(
+        &redis.url(),
+        jiangcheng::lists::redis::DEFAULT_PREFIX,
+    )
+    .unwrap();
+    let tombstone: Value = serde_json::from_str(&store.tombstone("E-2").unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (
+            tombstone["removed_by"].as_str(),
+            tombstone["reason"].as_str()
+        ),
+        (Some("市法院"), Some("已履行完毕"))
+    );
+    assert_eq!(tombstone["entry"]["subject_id"], second);
+
+    let status: Value = reader.get_json("/v1/status").await;
+    assert_eq!(status["lists"]["entries"], 1);
+    assert_eq!(status["lists"]["version"], 5);
+}
+
+async fn app_delete(
+    app: &crate::helpers::TestApp,
+    entry_id: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!(
+            "/v1/lists/court_dishonest_debtor/entries/{entry_id}"
+        )))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
