@@ -53,6 +53,10 @@ pub struct ImportArgs {
     /// Rule set the entries are validated against.
     #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
     pub rules: PathBuf,
+    /// Replace the whole content of this list with the file (which must hold only this list):
+    /// entries of the list missing from the file are removed, with a tombstone.
+    #[arg(long)]
+    pub replace_list: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ValueEnum)]

@@ -190,6 +190,36 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     };
     let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
     let started = Instant::now();
+    if let Some(list) = &args.replace_list {
+        if rules.list_id(list).is_none() {
+            anyhow::bail!("unknown list `{list}`");
+        }
+        if let Some(other) = entries.iter().find(|e| rules.list(e.list).code != *list) {
+            anyhow::bail!(
+                "entry `{}` is on list `{}`, not `{list}`: a replacement file holds one list",
+                other.entry_id,
+                rules.list(other.list).code
+            );
+        }
+        let by = format!("import --replace-list {list} {}", args.lists.display());
+        let stats = store.replace_list(
+            list,
+            &entries,
+            &rules,
+            &by,
+            &jiangcheng::timestamp::Timestamp::now().to_string(),
+        )?;
+        eprintln!(
+            "replaced list `{list}`: {} entries ({} changed, {} already so), {} removed, in {:.1} s; list version {}",
+            entries.len(),
+            stats.changed,
+            stats.unchanged,
+            stats.removed,
+            started.elapsed().as_secs_f64(),
+            stats.version
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = indicatif::ProgressBar::new(entries.len() as u64).with_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}",

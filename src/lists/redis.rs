@@ -5,6 +5,7 @@
 //! in one Redis Cluster slot, which the write script needs):
 //! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
+//! - `list:<code>` — set of the `entry_id`s on one list (for a list's full replacement);
 //! - `version` — counter, incremented by every change;
 //! - `repairs`, `disputes` — hashes: `entry_id` → the latest repair or dispute change (who,
 //!   when, document or reason), written with the entry;
@@ -32,7 +33,7 @@ const STREAM_MAXLEN: u64 = 1_000_000;
 const SCAN_PAGE: usize = 10_000;
 
 const PUT_SCRIPT: &str = r#"
-local prefix, id, json, subject = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, id, json, subject, list = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8]
 local entries = prefix .. 'entries'
 local old = redis.call('HGET', entries, id)
 if old == json then
@@ -40,14 +41,19 @@ if old == json then
 end
 local old_subject = ''
 if old then
-  old_subject = cjson.decode(old)['subject_id']
+  local previous = cjson.decode(old)
+  old_subject = previous['subject_id']
   if old_subject ~= subject then
     redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
+  end
+  if previous['list'] ~= list then
+    redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
   end
 end
 redis.call('HSET', entries, id, json)
 redis.call('HDEL', prefix .. 'tombstones', id)
 redis.call('SADD', prefix .. 'subject:' .. subject, id)
+redis.call('SADD', prefix .. 'list:' .. list, id)
 if ARGV[6] ~= '' then
   redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
 end
@@ -84,9 +90,11 @@ local old = redis.call('HGET', entries, id)
 if not old then
   return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
 end
-local old_subject = cjson.decode(old)['subject_id']
+local previous = cjson.decode(old)
+local old_subject = previous['subject_id']
 redis.call('HDEL', entries, id)
 redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
+redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
 redis.call('HSET', prefix .. 'tombstones', id,
   cjson.encode({entry = cjson.decode(old), removed_by = by, reason = reason, removed_at = at}))
 local version = redis.call('INCR', prefix .. 'version')
@@ -112,6 +120,8 @@ pub struct ImportStats {
     pub changed: u64,
     /// Entries already stored exactly so.
     pub unchanged: u64,
+    /// Entries removed because a full replacement of their list left them out.
+    pub removed: u64,
     /// The list version after the import.
     pub version: u64,
 }
@@ -225,7 +235,8 @@ impl RedisLists {
             .arg(record.subject_id.as_ref())
             .arg(STREAM_MAXLEN)
             .arg(note.map_or("", |n| n.0))
-            .arg(note.map_or("", |n| n.1));
+            .arg(note.map_or("", |n| n.1))
+            .arg(record.list.as_ref());
         Ok(invocation)
     }
 
@@ -260,16 +271,74 @@ impl RedisLists {
         at: &str,
     ) -> Result<Option<u64>, RedisSourceError> {
         let mut con = self.client.get_connection()?;
-        let (removed, version): (u8, u64) = Script::new(DELETE_SCRIPT)
-            .prepare_invoke()
+        let script = Script::new(DELETE_SCRIPT);
+        let (removed, version): (u8, u64) = self
+            .delete_invocation(&script, entry_id, by, reason, at)
+            .invoke(&mut con)?;
+        Ok((removed == 1).then_some(version))
+    }
+
+    fn delete_invocation<'s>(
+        &self,
+        script: &'s Script,
+        entry_id: &str,
+        by: &str,
+        reason: &str,
+        at: &str,
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        invocation
             .arg(&self.prefix)
             .arg(entry_id)
             .arg(by)
             .arg(reason)
             .arg(at)
-            .arg(STREAM_MAXLEN)
-            .invoke(&mut con)?;
-        Ok((removed == 1).then_some(version))
+            .arg(STREAM_MAXLEN);
+        invocation
+    }
+
+    /// Replaces the whole content of one list (a designating body's periodic full push) in one
+    /// MULTI/EXEC: every given entry is written, and every entry of the list that is not given
+    /// is removed with a tombstone naming `by`. The entries must all be on `list`.
+    pub fn replace_list(
+        &self,
+        list: &str,
+        entries: &[Entry],
+        rules: &RuleSet,
+        by: &str,
+        at: &str,
+    ) -> Result<ImportStats, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let put = Script::new(PUT_SCRIPT);
+        let delete = Script::new(DELETE_SCRIPT);
+        put.prepare_invoke().load(&mut con)?;
+        delete.prepare_invoke().load(&mut con)?;
+        let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
+        let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
+        let reason = format!("not in the full push of list `{list}`");
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for entry in entries {
+            pipe.invoke_script(&self.put_invocation(&put, entry, rules, None)?);
+        }
+        for id in current.iter().filter(|id| !given.contains(id.as_str())) {
+            pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at));
+        }
+        let replies: Vec<Vec<u64>> = pipe.query(&mut con)?;
+        let mut stats = ImportStats::default();
+        for (i, reply) in replies.iter().enumerate() {
+            let changed = reply.first().copied() == Some(1);
+            match (i < entries.len(), changed) {
+                (true, true) => stats.changed += 1,
+                (true, false) => stats.unchanged += 1,
+                (false, removed) => stats.removed += u64::from(removed),
+            }
+            stats.version = stats.version.max(reply.get(1).copied().unwrap_or(0));
+        }
+        if replies.is_empty() {
+            stats.version = self.version_on(&mut con)?;
+        }
+        Ok(stats)
     }
 
     /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).

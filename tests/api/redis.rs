@@ -451,3 +451,75 @@ async fn without_redis_an_instance_keeps_deciding_and_reports_stale() {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("jiangcheng_lists_stale 1"), "{metrics}");
 }
+
+#[actix_web::test]
+async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let rules = rules();
+    let demo = read_file(&demo_lists(), &rules).unwrap();
+    let tax_a = rules.list_id("tax_a_grade").unwrap();
+    let on_list = demo.iter().filter(|e| e.list == tax_a).count();
+    let kept = demo
+        .iter()
+        .find(|e| &*e.entry_id == "QQHR-SW-2026-A0001")
+        .unwrap()
+        .to_record(&rules);
+    let fresh = uscc("91", 80);
+
+    let dir = tempfile::tempdir().unwrap();
+    let push = dir.path().join("tax_a_grade.jsonl");
+    write_jsonl(
+        &push,
+        &[
+            serde_json::to_value(&kept).unwrap(),
+            entry("SW-NEW-1", "tax_a_grade", &fresh),
+        ],
+    );
+    let output = Command::new(BIN)
+        .arg("import")
+        .arg("--lists")
+        .arg(&push)
+        .args(["--redis", &redis.url(), "--replace-list", "tax_a_grade"])
+        .arg("--rules")
+        .arg(rules_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "2 entries (1 changed, 1 already so), {} removed",
+            on_list - 1
+        )),
+        "{stderr}"
+    );
+
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let (index, _) = store.load_all(&rules).unwrap();
+    assert_eq!(index.count(tax_a), 2);
+    assert_eq!(index.len(), demo.len() - on_list + 2);
+    let started = Instant::now();
+    while app.get_json("/v1/status").await["lists"]["per_list"]["tax_a_grade"] != 2 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A replacement file with an entry of another list is refused before anything is written.
+    let version = store.version().unwrap();
+    write_jsonl(&push, &[entry("SW-NEW-2", "tax_d_grade", &fresh)]);
+    let refused = Command::new(BIN)
+        .arg("import")
+        .arg("--lists")
+        .arg(&push)
+        .args(["--redis", &redis.url(), "--replace-list", "tax_a_grade"])
+        .arg("--rules")
+        .arg(rules_dir())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("a replacement file holds one list"));
+    assert_eq!(store.version().unwrap(), version);
+}
