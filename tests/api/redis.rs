@@ -16,18 +16,52 @@ use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
 
-/// A throw-away `redis-server`: no persistence files outside its temp dir, stopped on drop.
+/// A throw-away `redis-server` on a free loopback port, its files in a temp dir, stopped on
+/// drop. `durable()` turns on the append-only file with an fsync per write, so a restart keeps
+/// every acknowledged write.
 pub struct RedisServer {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    durable: bool,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = crate::process::free_port();
-        let child = Command::new("redis-server")
+        Self::launch(
+            tempfile::tempdir().expect("temp dir"),
+            crate::process::free_port(),
+            false,
+        )
+    }
+
+    pub fn durable() -> RedisServer {
+        Self::launch(
+            tempfile::tempdir().expect("temp dir"),
+            crate::process::free_port(),
+            true,
+        )
+    }
+
+    fn launch(dir: tempfile::TempDir, port: u16, durable: bool) -> RedisServer {
+        let child = Self::spawn(dir.path(), port, durable);
+        let server = RedisServer {
+            child,
+            port,
+            durable,
+            dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn spawn(dir: &Path, port: u16, durable: bool) -> Child {
+        let persistence: &[&str] = if durable {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        Command::new("redis-server")
             .args([
                 "--bind",
                 "127.0.0.1",
@@ -35,21 +69,18 @@ impl RedisServer {
                 &port.to_string(),
                 "--save",
                 "",
-                "--appendonly",
-                "no",
             ])
+            .args(persistence)
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed: tests/run.sh installs Debian's package");
-        let server = RedisServer {
-            child,
-            port,
-            _dir: dir,
-        };
-        let client = redis::Client::open(server.url()).expect("client");
+            .expect("redis-server must be installed: tests/run.sh installs Debian's package")
+    }
+
+    fn wait_ready(&self) {
+        let client = redis::Client::open(self.url()).expect("client");
         let started = Instant::now();
         while client
             .get_connection()
@@ -62,7 +93,14 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+    }
+
+    /// Kills the server without warning (SIGKILL) and starts it again on the same port and files.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.dir.path(), self.port, self.durable);
+        self.wait_ready();
     }
 
     pub fn url(&self) -> String {
@@ -522,4 +560,91 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("a replacement file holds one list"));
     assert_eq!(store.version().unwrap(), version);
+}
+
+#[actix_web::test]
+async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothing() {
+    let mut redis = RedisServer::durable();
+    let url = redis.url();
+    let instances: Vec<_> = (0..2)
+        .map(|_| Spawn::source(rules_dir(), redis_source(&redis)).start())
+        .collect();
+    let _followers: Vec<_> = instances
+        .iter()
+        .map(|app| jiangcheng::http::spawn_follower(app.state.clone()).unwrap())
+        .collect();
+
+    // A writer thread: 400 entries, each retried until Redis acknowledges it.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writer = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let rules = rules();
+            let store = RedisLists::open(&url, DEFAULT_PREFIX).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let lists = dir.path().join("one.jsonl");
+            let mut acknowledged = Vec::new();
+            for i in 0..400u64 {
+                write_jsonl(
+                    &lists,
+                    &[entry(
+                        &format!("W-{i}"),
+                        "court_dishonest_debtor",
+                        &uscc("93", i),
+                    )],
+                );
+                let one = read_file(&lists, &rules).unwrap();
+                let started = Instant::now();
+                loop {
+                    match store.put(&one[0], &rules, None) {
+                        Ok(outcome) => {
+                            acknowledged.push(outcome.version);
+                            break;
+                        }
+                        Err(_) => {
+                            assert!(
+                                started.elapsed() < Duration::from_secs(20),
+                                "redis did not come back"
+                            );
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                }
+                done.store(i as usize + 1, std::sync::atomic::Ordering::Relaxed);
+            }
+            acknowledged
+        })
+    };
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 150 {
+        actix_web::rt::time::sleep(Duration::from_millis(2)).await;
+    }
+    redis.crash_and_restart();
+    let acknowledged = actix_web::rt::task::spawn_blocking(move || writer.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(acknowledged.len(), 400);
+
+    // Redis holds every acknowledged write once, and every instance converges to Redis.
+    let rules = rules();
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let (truth, version) = store.load_all(&rules).unwrap();
+    assert_eq!(
+        (truth.len(), version),
+        (400, 400),
+        "no write lost, none applied twice"
+    );
+    let expected = records(truth.iter().cloned(), &rules);
+    for app in &instances {
+        let started = Instant::now();
+        while app.state.store.current().unwrap().lists_version != version {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "an instance did not catch up"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        let snapshot = app.state.store.current().unwrap();
+        assert_eq!(records(snapshot.lists.iter().cloned(), &rules), expected);
+        assert_eq!(snapshot.lists.len(), 400);
+    }
 }
