@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
+use std::time::Duration;
+
 use crate::http::Limits;
+use crate::lists::cold::ColdCacheConfig;
 use crate::snapshot::ListSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -81,6 +84,12 @@ pub struct ServeArgs {
     /// Prefix of the list keys in Redis [default: jc:{lists}:].
     #[arg(long, env = "JC_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
+    /// Subjects the cold-list cache holds at most [default: 100000].
+    #[arg(long, env = "JC_COLD_CACHE_SUBJECTS")]
+    pub cold_cache_subjects: Option<u64>,
+    /// Seconds a cold-list lookup stays cached [default: 300].
+    #[arg(long, env = "JC_COLD_CACHE_TTL_SECONDS")]
+    pub cold_cache_ttl_seconds: Option<u64>,
     /// A TOML config file with any of these settings as keys (listen, rules, lists, …).
     #[arg(long, env = "JC_CONFIG")]
     pub config: Option<PathBuf>,
@@ -141,6 +150,8 @@ pub struct FileConfig {
     pub rules: Option<PathBuf>,
     pub lists: Option<String>,
     pub redis_prefix: Option<String>,
+    pub cold_cache_subjects: Option<u64>,
+    pub cold_cache_ttl_seconds: Option<u64>,
     pub workers: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
@@ -154,6 +165,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub rules: PathBuf,
     pub lists: ListSource,
+    pub cold_cache: ColdCacheConfig,
     pub workers: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
@@ -195,6 +207,7 @@ impl ServeArgs {
             return Err(ConfigError::UnsupportedSource(lists.location()));
         }
         let defaults = Limits::default();
+        let cold_defaults = ColdCacheConfig::default();
         let limits = Limits {
             max_body_bytes: self
                 .max_body_bytes
@@ -229,6 +242,16 @@ impl ServeArgs {
                 .or(file.rules)
                 .unwrap_or_else(|| DEFAULT_RULES.into()),
             lists,
+            cold_cache: ColdCacheConfig {
+                max_subjects: self
+                    .cold_cache_subjects
+                    .or(file.cold_cache_subjects)
+                    .unwrap_or(cold_defaults.max_subjects),
+                ttl: self
+                    .cold_cache_ttl_seconds
+                    .or(file.cold_cache_ttl_seconds)
+                    .map_or(cold_defaults.ttl, Duration::from_secs),
+            },
             workers,
             limits,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),

@@ -38,7 +38,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rules: settings.rules.clone(),
         lists: settings.lists.clone(),
     };
-    let state = web::Data::new(AppState::new(Store::new(sources), settings.limits));
+    let state = web::Data::new(AppState::with_cold_cache(
+        Store::new(sources),
+        settings.limits,
+        settings.cold_cache,
+    ));
     info!(
         listen = %listener.local_addr()?,
         workers = settings.workers,

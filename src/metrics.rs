@@ -28,6 +28,7 @@ pub struct Metrics {
     pub lists_stale: IntGauge,
     pub lists_last_contact: IntGauge,
     pub lists_changes: IntGaugeVec,
+    pub cold_cache: IntGaugeVec,
 }
 
 impl Metrics {
@@ -89,6 +90,10 @@ impl Metrics {
                 Opts::new("lists_changes", "Changes read from the Redis stream, by result (applied, rejected) and resyncs"),
                 &["result"],
             )),
+            cold_cache: valid(IntGaugeVec::new(
+                Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable) and cache evictions"),
+                &["result"],
+            )),
             registry,
         };
         metrics.register_all();
@@ -96,7 +101,8 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+            Box::new(self.cold_cache.clone()),
             Box::new(self.lists_stale.clone()),
             Box::new(self.lists_last_contact.clone()),
             Box::new(self.lists_changes.clone()),
@@ -150,6 +156,20 @@ impl Metrics {
             ("resync", follow.resyncs),
         ] {
             self.lists_changes
+                .with_label_values(&[result])
+                .set(value as i64);
+        }
+    }
+
+    /// Publishes the cold-list cache's counts (read when metrics are scraped).
+    pub fn observe_cold(&self, stats: crate::lists::cold::ColdStats) {
+        for (result, value) in [
+            ("hit", stats.hits),
+            ("miss", stats.misses),
+            ("unavailable", stats.unavailable),
+            ("eviction", stats.evictions),
+        ] {
+            self.cold_cache
                 .with_label_values(&[result])
                 .set(value as i64);
         }

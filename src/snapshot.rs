@@ -235,6 +235,16 @@ impl Store {
                     Entry::from_record(record, &current.rules).map_err(|err| err.to_string())
                 });
             match parsed {
+                // With a Redis source, cold lists stay in Redis (looked up on demand).
+                Ok(entry)
+                    if current.rules.list(entry.list).cold
+                        && matches!(self.sources.lists, ListSource::Redis { .. }) =>
+                {
+                    if let Some(subject) = previous {
+                        lists = lists.without_entry(&entry.entry_id, subject);
+                    }
+                    applied += 1;
+                }
                 Ok(entry) => {
                     lists = lists.with_entry(entry, previous);
                     applied += 1;
@@ -264,11 +274,12 @@ impl Store {
     }
 
     /// Follows the Redis change stream until `stop` is set (blocking: run it on its own thread).
-    /// Every swapped-in snapshot is handed to `on_swap`. When Redis goes away the last snapshot
+    /// Every swapped-in snapshot is handed to `on_swap`, with the changes it applied (`None`
+    /// after a full reload). When Redis goes away the last snapshot
     /// keeps serving and the report says so; the follower reconnects with back-off and catches
     /// up from its version, or reloads everything when the stream no longer reaches back to it
     /// (trimmed) or Redis lost data (its version is behind ours).
-    pub fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot)) {
+    pub fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot, Option<&[Change]>)) {
         let ListSource::Redis { url, prefix } = &self.sources.lists else {
             return;
         };
@@ -315,7 +326,7 @@ impl Store {
                     });
                     if !changes.is_empty() {
                         if let Some(snapshot) = self.apply(&changes) {
-                            on_swap(&snapshot);
+                            on_swap(&snapshot, Some(&changes));
                         }
                     }
                 }
@@ -324,7 +335,7 @@ impl Store {
                     self.note_follow(|f| f.resyncs += 1);
                     connection = None;
                     match self.reload() {
-                        Ok(snapshot) => on_swap(&snapshot),
+                        Ok(snapshot) => on_swap(&snapshot, None),
                         Err(err) => {
                             self.note_follow(|f| f.last_error = Some(err.to_string()));
                             std::thread::sleep(backoff);

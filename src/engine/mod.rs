@@ -63,6 +63,9 @@ pub enum Warning {
     UsccCheckMismatch { expected: char },
     /// The resident ID fails its check digit but is on a list, so it was evaluated.
     IdCheckMismatch { expected: char },
+    /// Cold lists could not be looked up (Redis unreachable, nothing cached): they were left
+    /// out of this decision.
+    ColdListUnavailable,
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +91,26 @@ pub fn decide<'s>(
     matter: MatterId,
     at: Timestamp,
 ) -> Result<Decision<'s>, DecideError> {
-    let warnings: Vec<Warning> = check_identifier(lists, subject)?.into_iter().collect();
+    decide_with_cold(rules, lists, &[], subject, matter, at)
+}
+
+/// The same, with the subject's entries on cold lists (not held in the index), which the
+/// caller looked up beforehand.
+pub fn decide_with_cold<'s>(
+    rules: &'s RuleSet,
+    lists: &'s ListIndex,
+    cold: &'s [Entry],
+    subject: &SubjectId,
+    matter: MatterId,
+    at: Timestamp,
+) -> Result<Decision<'s>, DecideError> {
+    let warnings: Vec<Warning> = match check_identifier(lists, subject) {
+        // A resident ID listed only on a cold list is still an exact listed ID.
+        Err(DecideError::IdCheckMismatch { expected }) if !cold.is_empty() => {
+            vec![Warning::IdCheckMismatch { expected }]
+        }
+        other => other?.into_iter().collect(),
+    };
 
     let mut reasons = Vec::new();
     let mut punished = false;
@@ -117,7 +139,7 @@ pub fn decide<'s>(
             });
         }
     };
-    for entry in lists.entries_of(subject.key()) {
+    for entry in lists.entries_of(subject.key()).iter().chain(cold) {
         collect(entry, None);
     }
     for (entry, person) in lists.naming(subject.key()) {

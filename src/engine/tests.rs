@@ -308,7 +308,7 @@ fn invariant_11_a_batch_returns_what_single_calls_return() {
     let procurement = rules.matter_id("procurement").unwrap();
     let when = at("2026-06-01");
     for size in [10, subjects.len()] {
-        let batch = decide_many(&rules, &lists, &subjects[..size], procurement, when);
+        let batch = decide_many(&rules, &lists, &[], &subjects[..size], procurement, when);
         for (subject, result) in subjects[..size].iter().zip(batch) {
             let single = subject
                 .as_ref()

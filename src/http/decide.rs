@@ -8,8 +8,12 @@ use super::body::{self, Fields, Object};
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
+use std::sync::Arc;
+
 use crate::engine::{self, DecideError, Decision, Outcome, Reason, Warning};
 use crate::ident::{self, IdType, SubjectId};
+use crate::lists::cold::ColdLookup;
+use crate::lists::Entry;
 use crate::ruleset::MatterId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
@@ -51,14 +55,20 @@ pub async fn decide(
     let subject = subject.map_err(ApiError::InvalidSubjectId)?;
     let context = context?;
 
-    let decision = engine::decide(
+    let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
+    let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
+    let mut decision = engine::decide_with_cold(
         &snapshot.rules,
         &snapshot.lists,
+        cold_entries,
         &subject,
         context.matter,
         context.at,
     )
     .map_err(|err| check_mismatch_error(err, "subject.id"))?;
+    if cold.unavailable {
+        decision.warnings.push(Warning::ColdListUnavailable);
+    }
     state.count_decision(&snapshot, context.matter, decision.outcome, 1);
     // Never the full identifier: persons are masked (230202********1238).
     tracing::debug!(
@@ -121,15 +131,26 @@ pub async fn decide_batch(
         })
         .collect();
     drop(value);
+    let keys: Vec<_> = subjects
+        .iter()
+        .filter_map(|s| s.as_ref().ok().map(SubjectId::key))
+        .collect();
+    let cold = super::cold_entries(&state, &snapshot, &keys).await?;
 
     let body = if subjects.len() < engine::PARALLEL_THRESHOLD {
-        batch_body(&state, &snapshot, &context, &subjects)
+        batch_body(&state, &snapshot, &context, &subjects, &cold)
     } else {
         // Large batches leave the actix worker free: decide and serialise on rayon's threads.
         let (tx, rx) = tokio::sync::oneshot::channel();
         let worker_state = state.clone();
         rayon::spawn(move || {
-            let _ = tx.send(batch_body(&worker_state, &snapshot, &context, &subjects));
+            let _ = tx.send(batch_body(
+                &worker_state,
+                &snapshot,
+                &context,
+                &subjects,
+                &cold,
+            ));
         });
         rx.await
             .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
@@ -143,11 +164,26 @@ fn batch_body(
     snapshot: &Snapshot,
     context: &Context,
     subjects: &[Result<SubjectId, ApiError>],
+    cold: &ColdLookup,
 ) -> Result<Vec<u8>, ApiError> {
     let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
+    // The lookup answered for the valid subjects only; line it up with every item.
+    let mut found = cold.entries.iter();
+    let aligned: Vec<Arc<[Entry]>> = if cold.entries.is_empty() {
+        Vec::new()
+    } else {
+        ids.iter()
+            .map(|id| {
+                id.as_ref()
+                    .and_then(|_| found.next().cloned())
+                    .unwrap_or_else(|| Arc::from(Vec::new()))
+            })
+            .collect()
+    };
     let decisions = engine::decide_many(
         &snapshot.rules,
         &snapshot.lists,
+        &aligned,
         &ids,
         context.matter,
         context.at,
@@ -160,7 +196,12 @@ fn batch_body(
         .map(|(index, (subject, decision))| {
             let field = format!("subjects[{index}].id");
             let outcome = match (subject, decision) {
-                (Ok(subject), Some(Ok(decision))) => Ok((subject, decision)),
+                (Ok(subject), Some(Ok(mut decision))) => {
+                    if cold.unavailable {
+                        decision.warnings.push(Warning::ColdListUnavailable);
+                    }
+                    Ok((subject, decision))
+                }
                 (_, Some(Err(err))) => Err(check_mismatch_error(err, &field)),
                 (Err(err), _) => Err(relocate(err, &field)),
                 (Ok(_), None) => Err(ApiError::Internal(
@@ -349,6 +390,11 @@ impl WarningView {
                 code: "uscc_check_mismatch",
                 message: format!("the check character fails (expected `{expected}`); looked up exactly as given"),
                 expected: Some(expected),
+            },
+            Warning::ColdListUnavailable => WarningView {
+                code: "cold_list_unavailable",
+                message: "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision".into(),
+                expected: None,
             },
             Warning::IdCheckMismatch { expected } => WarningView {
                 code: "id_check_mismatch",

@@ -20,9 +20,11 @@ use actix_web::{web, App, HttpServer};
 pub use problem::{ApiError, FieldError};
 
 use crate::engine::Outcome;
+use crate::lists::cold::{ColdCache, ColdCacheConfig, ColdLookup};
+use crate::lists::redis::{Change, RedisLists};
 use crate::metrics::Metrics;
 use crate::ruleset::MatterId;
-use crate::snapshot::{Snapshot, Store};
+use crate::snapshot::{ListSource, Snapshot, Store};
 use crate::timestamp::Timestamp;
 
 /// Request limits (DESIGN.md §6): bodies and batches past them get 413.
@@ -47,11 +49,24 @@ pub struct AppState {
     pub metrics: Metrics,
     pub limits: Limits,
     pub started_at: Timestamp,
+    /// Cold lists' cache (Redis source only).
+    pub cold: Option<ColdCache>,
 }
 
 impl AppState {
     pub fn new(store: Store, limits: Limits) -> AppState {
+        AppState::with_cold_cache(store, limits, ColdCacheConfig::default())
+    }
+
+    pub fn with_cold_cache(store: Store, limits: Limits, cold: ColdCacheConfig) -> AppState {
+        let cold = match &store.sources().lists {
+            ListSource::Redis { url, prefix } => RedisLists::open(url, prefix)
+                .ok()
+                .map(|redis| ColdCache::new(redis, cold)),
+            ListSource::File(_) => None,
+        };
         AppState {
+            cold,
             store,
             metrics: Metrics::new(),
             limits,
@@ -86,9 +101,31 @@ impl AppState {
         let result = self.store.reload();
         self.metrics.reload_result(result.is_ok()).inc();
         if let Ok(snapshot) = &result {
-            self.metrics.observe_snapshot(snapshot);
+            self.swapped(snapshot, None);
         }
         result
+    }
+
+    /// Publishes a swapped-in snapshot and drops what the cold cache holds of changed subjects
+    /// (all of it after a full load: the rules may have changed too).
+    fn swapped(&self, snapshot: &Snapshot, changes: Option<&[Change]>) {
+        self.metrics.observe_snapshot(snapshot);
+        let Some(cold) = &self.cold else { return };
+        match changes {
+            None => cold.invalidate_all(),
+            Some(changes) => {
+                for change in changes {
+                    let subject =
+                        serde_json::from_str::<crate::lists::EntryRecord<'_>>(&change.entry_json)
+                            .ok()
+                            .and_then(|record| crate::ident::parse(&record.subject_id).ok());
+                    let previous = crate::ident::parse(&change.old_subject).ok();
+                    for key in subject.iter().chain(&previous).map(|s| s.key()) {
+                        cold.invalidate(&key);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -117,12 +154,44 @@ pub fn spawn_follower(state: web::Data<AppState>) -> std::io::Result<Follower> {
         .spawn(move || {
             state
                 .store
-                .follow(&flag, &|snapshot| state.metrics.observe_snapshot(snapshot));
+                .follow(&flag, &|snapshot, changes| state.swapped(snapshot, changes));
         })?;
     Ok(Follower {
         stop,
         thread: Some(thread),
     })
+}
+
+/// The cold-list entries of each subject (empty when there are no cold lists), looked up off
+/// the async workers when the cache cannot answer.
+async fn cold_entries(
+    state: &web::Data<AppState>,
+    snapshot: &Arc<Snapshot>,
+    subjects: &[crate::ident::SubjectKey],
+) -> Result<ColdLookup, ApiError> {
+    let Some(cold) = state
+        .cold
+        .as_ref()
+        .filter(|_| snapshot.rules.has_cold_lists())
+    else {
+        return Ok(ColdLookup {
+            entries: Vec::new(),
+            unavailable: false,
+        });
+    };
+    if cold.all_cached(subjects) {
+        return Ok(cold.lookup(subjects, &snapshot.rules));
+    }
+    let (state, snapshot, subjects) = (state.clone(), Arc::clone(snapshot), subjects.to_vec());
+    web::block(move || {
+        let cold = state
+            .cold
+            .as_ref()
+            .ok_or_else(|| ApiError::Internal("the cold cache went away".into()))?;
+        Ok(cold.lookup(&subjects, &snapshot.rules))
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.to_string()))?
 }
 
 /// Mounts every route of the API.

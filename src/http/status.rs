@@ -162,6 +162,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.observe_follow(&state.store.follow_report());
+    if let Some(cold) = &state.cold {
+        state.metrics.observe_cold(cold.stats());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -1,6 +1,7 @@
 //! Red, black, watch and grey lists: entries, the in-memory index, the file source and the
 //! synthetic-population generator.
 
+pub mod cold;
 mod entry;
 mod file;
 pub mod gen;

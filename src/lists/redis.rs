@@ -353,6 +353,53 @@ impl RedisLists {
         Ok(con.hget(self.key("entries"), entry_id)?)
     }
 
+    /// The entries on cold lists of each subject, in two pipelined round trips.
+    pub fn cold_entries(
+        &self,
+        subjects: &[crate::ident::SubjectKey],
+        rules: &RuleSet,
+    ) -> Result<Vec<Vec<Entry>>, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let mut pipe = redis::pipe();
+        for subject in subjects {
+            pipe.smembers(self.key(&format!("subject:{}", subject.to_id_string())));
+        }
+        let ids: Vec<Vec<String>> = pipe.query(&mut con)?;
+        let mut pipe = redis::pipe();
+        for batch in &ids {
+            // An empty field list is not allowed: ask for the (never used) field "" instead.
+            let fields: &[String] = if batch.is_empty() {
+                &[String::new()]
+            } else {
+                batch
+            };
+            pipe.cmd("HMGET").arg(self.key("entries")).arg(fields);
+        }
+        let replies: Vec<Vec<Option<String>>> = pipe.query(&mut con)?;
+        let mut out = Vec::with_capacity(subjects.len());
+        for texts in replies {
+            let mut entries = Vec::new();
+            for text in texts.into_iter().flatten().filter(|t| !t.is_empty()) {
+                let record: EntryRecord<'_> =
+                    serde_json::from_str(&text).map_err(|err| RedisSourceError::Corrupt {
+                        entry_id: String::new(),
+                        message: err.to_string(),
+                    })?;
+                let entry_id = record.entry_id.to_string();
+                let entry =
+                    Entry::from_record(record, rules).map_err(|err| RedisSourceError::Corrupt {
+                        entry_id,
+                        message: err.to_string(),
+                    })?;
+                if rules.list(entry.list).cold {
+                    entries.push(entry);
+                }
+            }
+            out.push(entries);
+        }
+        Ok(out)
+    }
+
     /// The list version, read on a given connection.
     pub fn version_on(&self, con: &mut redis::Connection) -> Result<u64, RedisSourceError> {
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
@@ -439,9 +486,12 @@ impl RedisLists {
                 };
                 let record: EntryRecord<'_> =
                     serde_json::from_str(&json).map_err(|err| corrupt(err.to_string()))?;
-                entries.push(
-                    Entry::from_record(record, rules).map_err(|err| corrupt(err.to_string()))?,
-                );
+                let entry =
+                    Entry::from_record(record, rules).map_err(|err| corrupt(err.to_string()))?;
+                // Cold lists stay in Redis, looked up on demand.
+                if !rules.list(entry.list).cold {
+                    entries.push(entry);
+                }
             }
             cursor = next;
             if cursor == 0 {

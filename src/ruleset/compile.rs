@@ -243,6 +243,7 @@ impl Checker<'_> {
                     subjects: l.subjects,
                     period: l.period,
                     scored: l.scored,
+                    cold: l.cold,
                     topics,
                 })
                 .collect(),

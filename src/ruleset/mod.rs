@@ -256,6 +256,8 @@ pub struct ListDef {
     pub subjects: SubjectScope,
     pub period: Option<String>,
     pub scored: bool,
+    /// Not held in memory: looked up in Redis on demand, through a cache (Redis source only).
+    pub cold: bool,
     /// Codes of the topics this list triggers.
     pub topics: Vec<String>,
 }
@@ -376,6 +378,11 @@ impl RuleSet {
     pub fn applications(&self, matter: MatterId, list: ListId) -> &[Application] {
         let range = &self.table[matter.index() * self.lists.len() + list.index()];
         &self.applications[range.start as usize..range.end as usize]
+    }
+
+    /// Whether any list is cold (then decisions may need a lookup in Redis).
+    pub fn has_cold_lists(&self) -> bool {
+        self.lists.iter().any(|l| l.cold)
     }
 
     pub fn topic_counts(&self) -> (usize, usize) {

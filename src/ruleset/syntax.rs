@@ -39,6 +39,8 @@ pub struct ListSyntax {
     pub period: Option<String>,
     #[serde(default)]
     pub scored: bool,
+    #[serde(default)]
+    pub cold: bool,
 }
 
 /// `matters.toml`.

@@ -648,3 +648,136 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
         assert_eq!(snapshot.lists.len(), 400);
     }
 }
+
+#[actix_web::test]
+async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
+    let redis = RedisServer::start();
+    let rules_copy = tempfile::tempdir().unwrap();
+    crate::helpers::copy_rules(rules_copy.path());
+    let lists_toml = rules_copy.path().join("lists.toml");
+    let text = std::fs::read_to_string(&lists_toml).unwrap();
+    let text = text.replacen(
+        "code = \"court_dishonest_debtor\"\n",
+        "code = \"court_dishonest_debtor\"\ncold = true\n",
+        1,
+    );
+    std::fs::write(&lists_toml, text).unwrap();
+    let cold_rules = ruleset::load_dir(rules_copy.path()).unwrap();
+    assert!(cold_rules.has_cold_lists());
+
+    let (cold_a, cold_b, hot) = (uscc("91", 90), uscc("91", 91), uscc("91", 92));
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    let cold_entry = entry("K-1", "court_dishonest_debtor", &cold_a);
+    write_jsonl(
+        &lists,
+        &[
+            cold_entry.clone(),
+            entry("K-2", "court_dishonest_debtor", &cold_b),
+            entry("K-3", "tax_major_violation", &hot),
+        ],
+    );
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    store
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let status: Value = app.get_json("/v1/status").await;
+    assert_eq!(
+        status["lists"]["entries"], 1,
+        "only the hot entry is held in memory: {status}"
+    );
+
+    let decide =
+        |id: &str| json!({"subject": {"id": id}, "matter": "gov_procurement", "as_of": AS_OF});
+    let first: Value = app
+        .post_decide(&decide(&cold_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["decision"], "block", "{first}");
+    assert_eq!(first["reasons"][0]["entry_id"], "K-1");
+    let again: Value = app
+        .post_decide(&decide(&cold_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["decision"], "block");
+    let batch: Value = app
+        .post_batch(&json!({"matter": "gov_procurement", "as_of": AS_OF, "subjects": [{"id": cold_a}, {"id": "bad"}, {"id": hot}, {"id": uscc("91", 93)}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let decisions: Vec<&str> = batch["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or("invalid"))
+        .collect();
+    assert_eq!(decisions, ["block", "invalid", "block", "allow"]);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"hit\"} 2"),
+        "{metrics}"
+    );
+
+    // A repair reaches the cold entry through the stream: the cached lookup is dropped.
+    let mut repaired = cold_entry;
+    repaired["status"] = json!("repaired");
+    write(&redis, &[repaired]);
+    let started = Instant::now();
+    loop {
+        let decision: Value = app
+            .post_decide(&decide(&cold_a))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if decision["decision"] == "allow" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{decision}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Redis gone: what is cached still decides; what is not gets a warning, not an error.
+    drop(redis);
+    let cached: Value = app
+        .post_decide(&decide(&cold_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            cached["decision"].as_str(),
+            cached["warnings"].as_array().map(Vec::len)
+        ),
+        (Some("allow"), Some(0))
+    );
+    let uncached: Value = app
+        .post_decide(&decide(&cold_b))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(uncached["decision"], "allow");
+    assert_eq!(
+        uncached["warnings"][0]["code"], "cold_list_unavailable",
+        "{uncached}"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"unavailable\"} 1"),
+        "{metrics}"
+    );
+}
