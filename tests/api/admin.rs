@@ -76,6 +76,17 @@ async fn a_write_through_one_instance_is_acknowledged_with_its_version_and_decid
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
 
+    // The designating body shortens the period: the entry has expired by `as_of` everywhere.
+    let expired =
+        json!({"subject_id": company, "listed_on": "2026-01-01", "valid_until": "2026-06-01"});
+    assert_eq!(
+        put(&writer, "court_dishonest_debtor", "A-1", &expired)
+            .await
+            .status(),
+        200
+    );
+    eventually(&reader, &company, "allow").await;
+
     let read: Value = reader
         .get_json("/v1/lists/court_dishonest_debtor/entries/A-1")
         .await;
