@@ -465,39 +465,64 @@ impl RedisLists {
         let mut con = self.client.get_connection()?;
         let version: u64 = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
         let entries_key = self.key("entries");
-        let mut entries = Vec::new();
-        // HSCAN may return an entry more than once.
-        let mut seen: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, page): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
-                .arg(&entries_key)
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(SCAN_PAGE)
-                .query(&mut con)?;
-            for (entry_id, json) in page {
-                if !seen.insert(entry_id.clone()) {
-                    continue;
+        // One thread reads pages while this one parses the previous page on rayon, so Redis's
+        // reply time and the parsing overlap.
+        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<ScanPage>(4);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || -> Result<(), RedisSourceError> {
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, page): (u64, ScanPage) = redis::cmd("HSCAN")
+                        .arg(&entries_key)
+                        .arg(cursor)
+                        .arg("COUNT")
+                        .arg(SCAN_PAGE)
+                        .query(&mut con)?;
+                    if pages_tx.send(page).is_err() || next == 0 {
+                        return Ok(());
+                    }
+                    cursor = next;
                 }
+            });
+            let parsed = parse_pages(pages_rx, rules);
+            let read = reader.join().expect("the HSCAN reader does not panic");
+            // A read error explains a short parse better than the parse result does.
+            read?;
+            Ok((ListIndex::build(parsed?, rules.lists().len()), version))
+        })
+    }
+}
+
+/// One HSCAN reply: `(entry_id, entry JSON)` pairs.
+type ScanPage = Vec<(String, String)>;
+
+/// Parses HSCAN pages into the entries held in memory, skipping repeats (HSCAN may return an
+/// entry more than once) and cold lists (looked up on demand). Stops at the first corrupt entry,
+/// which drops the receiver and so stops the reader.
+fn parse_pages(
+    pages: std::sync::mpsc::Receiver<ScanPage>,
+    rules: &RuleSet,
+) -> Result<Vec<Entry>, RedisSourceError> {
+    use rayon::prelude::*;
+    let mut seen: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
+    let mut entries = Vec::new();
+    for mut page in pages {
+        page.retain(|(entry_id, _)| seen.insert(entry_id.clone()));
+        let parsed: Vec<Option<Entry>> = page
+            .par_iter()
+            .map(|(entry_id, json)| {
                 let corrupt = |message: String| RedisSourceError::Corrupt {
                     entry_id: entry_id.clone(),
                     message,
                 };
                 let record: EntryRecord<'_> =
-                    serde_json::from_str(&json).map_err(|err| corrupt(err.to_string()))?;
+                    serde_json::from_str(json).map_err(|err| corrupt(err.to_string()))?;
                 let entry =
                     Entry::from_record(record, rules).map_err(|err| corrupt(err.to_string()))?;
-                // Cold lists stay in Redis, looked up on demand.
-                if !rules.list(entry.list).cold {
-                    entries.push(entry);
-                }
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        Ok((ListIndex::build(entries, rules.lists().len()), version))
+                Ok((!rules.list(entry.list).cold).then_some(entry))
+            })
+            .collect::<Result<_, RedisSourceError>>()?;
+        entries.extend(parsed.into_iter().flatten());
     }
+    Ok(entries)
 }
