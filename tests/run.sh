@@ -18,7 +18,7 @@ echo "== format"
 cargo fmt --check
 
 echo "== lints"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== the engine stays pure (no I/O crates, no clock)"
 if grep -rnE '^\s*use (tokio|redis|actix_web|actix_rt|reqwest|std::fs|std::net)|Timestamp::now\(|SystemTime|Instant::now' src/engine; then
@@ -27,4 +27,4 @@ if grep -rnE '^\s*use (tokio|redis|actix_web|actix_rt|reqwest|std::fs|std::net)|
 fi
 
 echo "== tests"
-cargo test --locked
+cargo test --workspace --locked
