@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Log filter in tracing's EnvFilter syntax [default: info].
     #[arg(long, env = "JC_LOG")]
     pub log: Option<String>,
+    /// Mount `POST /bench/bare`, the load tests' reference endpoint (off in production).
+    #[arg(long, env = "JC_BENCH_ROUTES")]
+    pub bench_routes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +173,7 @@ pub struct Settings {
     pub limits: Limits,
     pub log_format: LogFormat,
     pub log: String,
+    pub bench_routes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,6 +260,7 @@ impl ServeArgs {
             limits,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+            bench_routes: self.bench_routes,
         })
     }
 }

@@ -48,13 +48,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         workers = settings.workers,
         rules = %settings.rules.display(),
         lists = %settings.lists.location(),
+        bench_routes = settings.bench_routes,
         "jiangcheng serving; not ready until the rule set and lists have loaded"
     );
     let failed = Arc::new(AtomicBool::new(false));
     actix_web::rt::System::new().block_on({
         let failed = Arc::clone(&failed);
         async move {
-            let server = http::server(listener, state.clone(), settings.workers)?;
+            let server = http::server(
+                listener,
+                state.clone(),
+                settings.workers,
+                settings.bench_routes,
+            )?;
             let handle = server.handle();
             // The first load runs while the server already answers /healthz and /readyz (503).
             actix_web::rt::spawn({

@@ -2,6 +2,7 @@
 //! and the server factory, which takes an already bound listener so tests can use port 0.
 
 mod admin;
+mod bare;
 mod body;
 mod catalog;
 mod decide;
@@ -333,11 +334,12 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
 }
 
 /// Starts the API on `listener` with `workers` threads; the returned server runs when awaited
-/// or spawned.
+/// or spawned. `bench_routes` adds the bare reference endpoint of the load tests.
 pub fn server(
     listener: TcpListener,
     state: web::Data<AppState>,
     workers: usize,
+    bench_routes: bool,
 ) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
@@ -351,7 +353,12 @@ pub fn server(
                     Ok(response)
                 }
             })
-            .configure(routes)
+            .configure(|cfg| {
+                if bench_routes {
+                    bare::routes(cfg);
+                }
+                routes(cfg);
+            })
     })
     .workers(workers.max(1))
     .listen(listener)?

@@ -425,3 +425,33 @@ async fn decide_now(app: &crate::helpers::TestApp, subject: &str) -> Value {
     let body = json!({"subject": {"id": subject}, "matter": "gov_procurement"});
     crate::helpers::ok_json(app.post_decide(&body).await, "decide now").await
 }
+
+/// The load tests' reference endpoint exists only when asked for, answers what an unlisted
+/// subject's decision looks like (same keys, similar size), and still refuses an oversized body.
+#[actix_web::test]
+async fn the_bare_reference_endpoint_is_off_by_default_and_mirrors_a_miss() {
+    let request = json!({"subject": {"id": "91230202MAG6KQ7Y4X"}, "matter": "gov_procurement"});
+    let default = Spawn::demo().start();
+    assert_eq!(
+        default.post_json("/bench/bare", &request).await.status(),
+        404
+    );
+
+    let app = Spawn::demo().bench_routes().start();
+    let bare = app.post_json("/bench/bare", &request).await;
+    assert_eq!(bare.status(), 200);
+    let bare_text = bare.text().await.expect("body");
+    let decided_text = app.post_decide(&request).await.text().await.expect("body");
+    let keys = |text: &str| {
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        let mut keys: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&bare_text), keys(&decided_text));
+    let (bare_len, decided_len) = (bare_text.len() as f64, decided_text.len() as f64);
+    assert!(
+        (bare_len / decided_len - 1.0).abs() < 0.1,
+        "bare {bare_len} B vs decided {decided_len} B"
+    );
+}

@@ -34,6 +34,7 @@ pub struct Spawn {
     lists: ListSource,
     limits: Limits,
     load: bool,
+    bench_routes: bool,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -48,6 +49,7 @@ impl Spawn {
             lists: ListSource::File(lists),
             limits: Limits::default(),
             load: true,
+            bench_routes: false,
             dir: Some(dir),
         }
     }
@@ -67,6 +69,7 @@ impl Spawn {
             lists,
             limits: Limits::default(),
             load: true,
+            bench_routes: false,
             dir: None,
         }
     }
@@ -78,6 +81,12 @@ impl Spawn {
 
     pub fn limits(mut self, limits: Limits) -> Spawn {
         self.limits = limits;
+        self
+    }
+
+    /// Mount the bare reference endpoint of the load tests.
+    pub fn bench_routes(mut self) -> Spawn {
+        self.bench_routes = true;
         self
     }
 
@@ -101,7 +110,8 @@ impl Spawn {
                 panic!("the test server could not load its rules and lists: {err}");
             }
         }
-        let server = jiangcheng::http::server(listener, state.clone(), 1).expect("server");
+        let server = jiangcheng::http::server(listener, state.clone(), 1, self.bench_routes)
+            .expect("server");
         actix_web::rt::spawn(server);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
