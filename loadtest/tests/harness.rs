@@ -1,0 +1,225 @@
+//! The harness end to end: the real jiangcheng server (shipped rule set, demo lists, the bare
+//! endpoint mounted) on a loopback port, and the real `jiangcheng-load` binary against it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use actix_web::web;
+use jiangcheng::http::{AppState, Limits};
+use jiangcheng::snapshot::{ListSource, Sources, Store};
+use serde_json::Value;
+
+/// Starts the server on its own thread and returns its address.
+fn start_server() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let sources = Sources {
+        rules: root.join("rulesets/qiqihar"),
+        lists: ListSource::File(root.join("rulesets/qiqihar/demo-lists.jsonl")),
+    };
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let state = web::Data::new(AppState::new(Store::new(sources), Limits::default()));
+            state
+                .reload()
+                .expect("the shipped rule set and demo lists load");
+            jiangcheng::http::server(listener, state, 1, true)
+                .expect("server")
+                .await
+                .expect("server ran");
+        });
+    });
+    address
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn load(args: &[&str]) -> (Value, String) {
+    let out = args
+        .windows(2)
+        .find(|w| w[0] == "--out")
+        .map(|w| w[1].to_owned())
+        .expect("--out");
+    let result = Command::new(env!("CARGO_BIN_EXE_jiangcheng-load"))
+        .args(args)
+        .output()
+        .expect("run jiangcheng-load");
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let json = std::fs::read(format!("{out}.json")).expect("the JSON report");
+    let html = std::fs::read_to_string(format!("{out}.html")).expect("the HTML report");
+    assert!(
+        html.contains("<svg") && html.ends_with("</html>\n"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "the report is self-contained");
+    (serde_json::from_slice(&json).expect("JSON"), stdout)
+}
+
+const MIX: &str = r#"
+[population]
+invalid_ratio = 0.1
+
+[[matter]]
+code = "gov_procurement"
+
+[[request]]
+kind = "decide"
+weight = 6
+
+[[request]]
+kind = "batch"
+size = 50
+weight = 1
+
+[[request]]
+kind = "profile"
+weight = 2
+
+[[request]]
+kind = "bare"
+weight = 1
+"#;
+
+#[test]
+fn an_open_model_run_sends_on_schedule_and_reports_every_kind() {
+    let target = start_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = write(
+        dir.path(),
+        "open.toml",
+        &format!(
+            "name = \"open\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
+             [load]\nmodel = \"open\"\n\
+             [[load.stage]]\nrate = 100\nseconds = 1\n\
+             [[load.stage]]\nrate = 300\nseconds = 1\nramp = true\n"
+        ),
+    );
+    let out = dir.path().join("open");
+    let out = out.to_str().expect("utf-8 path");
+    let (report, stdout) = load(&[
+        "run",
+        "--scenario",
+        scenario.to_str().expect("path"),
+        "--out",
+        out,
+    ]);
+    let run = &report["runs"][0];
+    let counts = &run["counts"];
+    // 100 in the first second and (100 + 300) / 2 in the ramp.
+    assert_eq!(counts["scheduled"], 300, "{counts}");
+    assert_eq!(counts["completed"], 300, "{counts}");
+    assert_eq!(counts["unexpected_status"], 0, "{counts}");
+    assert_eq!(counts["transport_errors"], 0, "{counts}");
+    assert!(counts["expected_rejections"].as_u64() > Some(0), "{counts}");
+    for kind in ["decide", "batch", "profile", "bare"] {
+        assert!(
+            run["by_kind"][kind]["count"].as_u64() > Some(0),
+            "{kind}: {run}"
+        );
+    }
+    let latency = &run["latency"];
+    assert!(latency["p50"].as_u64() <= latency["p99"].as_u64());
+    assert!(latency["p99"].as_u64() <= latency["max"].as_u64());
+    assert!(run["intervals"].as_array().map_or(0, Vec::len) >= 2);
+    assert!(stdout.contains("p99.99"), "{stdout}");
+}
+
+#[test]
+fn a_closed_model_run_is_bounded_by_its_request_count() {
+    let target = start_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = write(
+        dir.path(),
+        "closed.toml",
+        &format!(
+            "name = \"closed\"\ntarget = \"{target}\"\nconnections = 3\nmax_requests = 500\n{MIX}\n\
+             [load]\nmodel = \"closed\"\nseconds = 60\n"
+        ),
+    );
+    let out = dir.path().join("closed");
+    let (report, _) = load(&[
+        "run",
+        "--scenario",
+        scenario.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    assert_eq!(report["runs"][0]["counts"]["completed"], 500);
+    assert!(report["runs"][0]["seconds"].as_f64() < Some(60.0));
+}
+
+#[test]
+fn find_max_climbs_until_the_limit_and_names_why_it_stopped() {
+    let target = start_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = write(
+        dir.path(),
+        "max.toml",
+        &format!(
+            "name = \"max\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
+             [load]\nmodel = \"open\"\n[[load.stage]]\nrate = 1\nseconds = 1\n\
+             [slo]\np99_ms = 1000\n"
+        ),
+    );
+    let out = dir.path().join("max");
+    let (report, stdout) = load(&[
+        "find-max",
+        "--scenario",
+        scenario.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+        "--start",
+        "50",
+        "--factor",
+        "2",
+        "--step-seconds",
+        "0.5",
+        "--max-rate",
+        "200",
+    ]);
+    let find_max = &report["find_max"];
+    assert_eq!(find_max["highest_sustainable_rate"], 200.0, "{find_max}");
+    assert!(
+        find_max["stopped_because"]
+            .as_str()
+            .is_some_and(|s| s.contains("--max-rate")),
+        "{find_max}"
+    );
+    let offered: Vec<f64> = report["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["offered_rate"].as_f64())
+        .collect();
+    assert_eq!(offered, [50.0, 100.0, 200.0]);
+    assert!(stdout.contains("highest sustainable rate"), "{stdout}");
+}
+
+#[test]
+fn a_remote_target_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = write(
+        dir.path(),
+        "remote.toml",
+        &format!(
+            "target = \"http://192.0.2.1:8080\"\n{MIX}\n[load]\nmodel = \"closed\"\nseconds = 1\n"
+        ),
+    );
+    let result = Command::new(env!("CARGO_BIN_EXE_jiangcheng-load"))
+        .args(["run", "--scenario", scenario.to_str().expect("path")])
+        .output()
+        .expect("run");
+    assert!(!result.status.success());
+    assert!(String::from_utf8_lossy(&result.stderr).contains("--allow-remote"));
+}
