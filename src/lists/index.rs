@@ -12,7 +12,7 @@ use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 use super::entry::{Entry, ResponsiblePerson};
-use crate::ident::SubjectKey;
+use crate::ident::{IdType, SubjectKey};
 use crate::ruleset::ListId;
 
 /// A run of `entries` (or of `named`) belonging to one key.
@@ -119,9 +119,15 @@ impl ListIndex {
 
     /// The entries (of other subjects) that name this person, with the naming.
     pub fn naming(&self, person: SubjectKey) -> impl Iterator<Item = (&Entry, &ResponsiblePerson)> {
-        let changed = self.overlay.persons.get(&person);
+        // Only resident IDs are ever named; an organisation's key would cost a cache miss in
+        // the person map to find nothing.
+        let is_person = person.id_type() == IdType::ResidentId;
+        let changed = is_person
+            .then(|| self.overlay.persons.get(&person))
+            .flatten();
         let base_run = match changed {
             Some(_) => 0..0,
+            None if !is_person => 0..0,
             None => self
                 .base
                 .by_person
