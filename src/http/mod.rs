@@ -52,6 +52,34 @@ pub struct AppState {
     pub started_at: Timestamp,
     /// Cold lists' cache (Redis source only).
     pub cold: Option<ColdCache>,
+    /// `decisions_total` resolved for the current rule set.
+    decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
+}
+
+/// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
+/// snapshot: counting a decision then indexes an array instead of hashing label strings.
+struct DecisionCounters {
+    rules: Arc<crate::ruleset::RuleSet>,
+    /// By matter index, then in the order of [`Outcome::ALL`].
+    by_matter: Vec<[prometheus::IntCounter; 3]>,
+}
+
+impl DecisionCounters {
+    fn resolve(metrics: &Metrics, rules: &Arc<crate::ruleset::RuleSet>) -> DecisionCounters {
+        DecisionCounters {
+            rules: Arc::clone(rules),
+            by_matter: rules
+                .matters()
+                .map(|(_, matter)| {
+                    Outcome::ALL.map(|outcome| {
+                        metrics
+                            .decisions
+                            .with_label_values(&[matter.code.as_str(), outcome.as_str()])
+                    })
+                })
+                .collect(),
+        }
+    }
 }
 
 impl AppState {
@@ -68,6 +96,7 @@ impl AppState {
         };
         AppState {
             cold,
+            decision_counters: arc_swap::ArcSwapOption::empty(),
             store,
             metrics: Metrics::new(),
             limits,
@@ -88,12 +117,22 @@ impl AppState {
     }
 
     fn count_decision(&self, snapshot: &Snapshot, matter: MatterId, outcome: Outcome, count: u64) {
-        if count > 0 {
-            let matter = snapshot.rules.matter(matter).code.as_str();
-            self.metrics
-                .decisions
-                .with_label_values(&[matter, outcome.as_str()])
-                .inc_by(count);
+        if count == 0 {
+            return;
+        }
+        let counters = self.decision_counters.load();
+        match counters.as_deref() {
+            Some(counters) if Arc::ptr_eq(&counters.rules, &snapshot.rules) => {
+                counters.by_matter[matter.index()][outcome as usize].inc_by(count);
+            }
+            // A request that still holds the snapshot before the last swap.
+            _ => {
+                let matter = snapshot.rules.matter(matter).code.as_str();
+                self.metrics
+                    .decisions
+                    .with_label_values(&[matter, outcome.as_str()])
+                    .inc_by(count);
+            }
         }
     }
 
@@ -111,6 +150,17 @@ impl AppState {
     /// (all of it after a full load: the rules may have changed too).
     fn swapped(&self, snapshot: &Snapshot, changes: Option<&[Change]>) {
         self.metrics.observe_snapshot(snapshot);
+        let current = self.decision_counters.load();
+        if !current
+            .as_deref()
+            .is_some_and(|c| Arc::ptr_eq(&c.rules, &snapshot.rules))
+        {
+            self.decision_counters
+                .store(Some(Arc::new(DecisionCounters::resolve(
+                    &self.metrics,
+                    &snapshot.rules,
+                ))));
+        }
         let Some(cold) = &self.cold else { return };
         match changes {
             None => cold.invalidate_all(),
