@@ -11,7 +11,7 @@ mod syntax;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -320,8 +320,9 @@ pub struct RuleSet {
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
     topics: Vec<TopicDef>,
-    list_ids: HashMap<String, ListId>,
-    matter_ids: HashMap<String, MatterId>,
+    /// FxHash: every request looks its matter up, and the codes are the rule set's own.
+    list_ids: FxHashMap<String, ListId>,
+    matter_ids: FxHashMap<String, MatterId>,
     /// `matter * lists.len() + list` → range of `applications`.
     table: Vec<Range<u32>>,
     applications: Vec<Application>,
