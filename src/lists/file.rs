@@ -2,6 +2,7 @@
 //! file, and every malformed line is named, so a designating body fixes its export in one go.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -61,41 +62,106 @@ pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileErro
     ))
 }
 
+/// The file is read and parsed this many bytes at a time: it never sits in memory whole, and
+/// the buffer's pages are reused instead of fresh ones being zeroed for every gigabyte.
+const CHUNK_BYTES: usize = 64 << 20;
+
 /// Reads and validates a list file against the rule set.
 pub fn read_file(path: &Path, rules: &RuleSet) -> Result<Vec<Entry>, ListFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ListFileError::Io {
+    let io_error = |source| ListFileError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_entries(&bytes, rules).map_err(|problems| ListFileError::Malformed {
-        path: path.to_path_buf(),
-        problems,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    read_chunked(file, CHUNK_BYTES, rules)
+        .map_err(io_error)?
+        .map_err(|problems| ListFileError::Malformed {
+            path: path.to_path_buf(),
+            problems,
+        })
+}
+
+/// Reads JSON Lines `chunk_bytes` at a time, parsing each chunk's complete lines in parallel.
+fn read_chunked(
+    mut reader: impl Read,
+    chunk_bytes: usize,
+    rules: &RuleSet,
+) -> std::io::Result<Result<Vec<Entry>, Vec<LineProblem>>> {
+    let mut parsed = Parsed::default();
+    let mut buffer: Vec<u8> = Vec::with_capacity(chunk_bytes);
+    loop {
+        let before = buffer.len();
+        (&mut reader)
+            .take(chunk_bytes as u64)
+            .read_to_end(&mut buffer)?;
+        let at_end = buffer.len() == before;
+        // Parse up to the last complete line; the rest waits for the next read.
+        let complete = match buffer.iter().rposition(|&b| b == b'\n') {
+            _ if at_end => buffer.len(),
+            Some(newline) => newline + 1,
+            None => continue,
+        };
+        parsed.add_lines(&buffer[..complete], rules);
+        buffer.drain(..complete);
+        if at_end {
+            return Ok(parsed.finish());
+        }
+    }
 }
 
 /// Parses JSON Lines (blank lines allowed) into validated entries, or every line's problem.
 pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<LineProblem>> {
-    let lines: Vec<(usize, &[u8])> = bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim_ascii()))
-        .filter(|(_, line)| !line.is_empty())
-        .collect();
-    let parsed: Vec<Result<Entry, LineProblem>> = lines
-        .par_iter()
-        .map(|&(line, text)| {
-            parse_line(text, rules).map_err(|message| LineProblem { line, message })
-        })
-        .collect();
+    let mut parsed = Parsed::default();
+    parsed.add_lines(bytes, rules);
+    parsed.finish()
+}
 
-    let mut problems = Vec::new();
-    let mut entries = Vec::with_capacity(parsed.len());
-    let mut first_seen: FxHashMap<&str, usize> =
-        FxHashMap::with_capacity_and_hasher(parsed.len(), Default::default());
-    for (result, &(line, _)) in parsed.iter().zip(&lines) {
-        match result {
-            Ok(entry) => match first_seen.get(&*entry.entry_id) {
-                Some(first) => problems.push(LineProblem {
+/// Entries parsed so far, with the line each came from, and the bad lines.
+#[derive(Default)]
+struct Parsed {
+    entries: Vec<Entry>,
+    lines: Vec<usize>,
+    problems: Vec<LineProblem>,
+    /// Lines consumed so far.
+    line_count: usize,
+}
+
+impl Parsed {
+    /// Parses complete lines (the text ends at a line break or at the end of the file).
+    fn add_lines(&mut self, text: &[u8], rules: &RuleSet) {
+        let first = self.line_count;
+        let lines: Vec<(usize, &[u8])> = text
+            .strip_suffix(b"\n")
+            .unwrap_or(text)
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .map(|(i, line)| (first + i + 1, line.trim_ascii()))
+            .collect();
+        self.line_count += lines.len();
+        let parsed: Vec<(usize, Result<Entry, String>)> = lines
+            .par_iter()
+            .filter(|(_, line)| !line.is_empty())
+            .map(|&(line, text)| (line, parse_line(text, rules)))
+            .collect();
+        self.entries.reserve(parsed.len());
+        for (line, result) in parsed {
+            match result {
+                Ok(entry) => {
+                    self.entries.push(entry);
+                    self.lines.push(line);
+                }
+                Err(message) => self.problems.push(LineProblem { line, message }),
+            }
+        }
+    }
+
+    /// The entries, or every problem (bad lines and duplicate ids) in line order.
+    fn finish(mut self) -> Result<Vec<Entry>, Vec<LineProblem>> {
+        let mut first_seen: FxHashMap<&str, usize> =
+            FxHashMap::with_capacity_and_hasher(self.entries.len(), Default::default());
+        for (entry, &line) in self.entries.iter().zip(&self.lines) {
+            match first_seen.get(&*entry.entry_id) {
+                Some(first) => self.problems.push(LineProblem {
                     line,
                     message: format!(
                         "entry_id: duplicate `{}` (first on line {first})",
@@ -105,16 +171,16 @@ pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<Li
                 None => {
                     first_seen.insert(&entry.entry_id, line);
                 }
-            },
-            Err(problem) => problems.push(problem.clone()),
+            }
+        }
+        drop(first_seen);
+        if self.problems.is_empty() {
+            Ok(self.entries)
+        } else {
+            self.problems.sort_by_key(|p| p.line);
+            Err(self.problems)
         }
     }
-    drop(first_seen);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    entries.extend(parsed.into_iter().flatten());
-    Ok(entries)
 }
 
 fn parse_line(text: &[u8], rules: &RuleSet) -> Result<Entry, String> {
@@ -148,6 +214,33 @@ mod tests {
             .into_iter()
             .map(|p| format!("{}: {}", p.line, p.message))
             .collect()
+    }
+
+    #[test]
+    fn reading_in_chunks_splits_no_line_and_numbers_lines_across_chunks() {
+        let rules = mini();
+        let good = |id: &str| GOOD.replace("e1", id);
+        // Chunks far shorter than a line, and of odd sizes, with a bad line and no final newline.
+        let text = format!("{}\n\n{}\n{{broken\n{}", good("a"), good("b"), good("a"));
+        for chunk in [1, 7, 64, 4096] {
+            let problems = read_chunked(text.as_bytes(), chunk, &rules)
+                .expect("reading from memory")
+                .expect_err("a broken line and a duplicate");
+            let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+            assert_eq!(lines, [4, 5], "chunk {chunk}: {problems:?}");
+            assert!(
+                problems[1].message.contains("first on line 1"),
+                "{problems:?}"
+            );
+        }
+        let clean = format!("{}\n{}\n", good("a"), good("b"));
+        for chunk in [1, 13, 4096] {
+            let entries = read_chunked(clean.as_bytes(), chunk, &rules)
+                .expect("reading from memory")
+                .expect("a good file");
+            let ids: Vec<&str> = entries.iter().map(|e| &*e.entry_id).collect();
+            assert_eq!(ids, ["a", "b"]);
+        }
     }
 
     #[test]
