@@ -25,6 +25,8 @@ const MAX_LABEL_LEN: usize = 128;
 struct Context {
     matter: MatterId,
     at: Timestamp,
+    /// `at` as printed: once per request, however many subjects it decides.
+    evaluated_at: String,
     department: Option<String>,
     case_ref: Option<String>,
 }
@@ -116,6 +118,10 @@ pub async fn decide_batch(
         .iter()
         .enumerate()
         .map(|(i, item)| {
+            if let Some(Ok(subject)) = plain_subject(item) {
+                return Ok(subject);
+            }
+            // Everything else is read field by field, so that each problem is named.
             let path = format!("subjects[{i}]");
             let object = item.as_object().ok_or_else(|| {
                 ApiError::InvalidRequest(vec![FieldError::new(
@@ -160,6 +166,16 @@ pub async fn decide_batch(
     Ok(json_body(body?))
 }
 
+/// The common batch item `{"id": "…"}`, parsed without building field paths for messages that
+/// a valid item never needs.
+fn plain_subject(item: &simd_json::BorrowedValue<'_>) -> Option<Result<SubjectId, ident::IdError>> {
+    let object = item.as_object()?;
+    if object.len() != 1 {
+        return None;
+    }
+    Some(ident::parse(object.get("id")?.as_str()?))
+}
+
 /// Decides a parsed batch and serialises the answer.
 fn batch_body(
     state: &AppState,
@@ -190,41 +206,38 @@ fn batch_body(
         context.matter,
         context.at,
     );
+    // Each chunk of items is turned into views and written on its own; the chunks are then
+    // joined. Below the engine's threshold one chunk is written inline.
+    let chunks: Vec<(Vec<u8>, Summary)> = if subjects.len() < engine::PARALLEL_THRESHOLD {
+        let items = subjects.iter().zip(decisions).enumerate();
+        vec![write_items(snapshot, context, cold, items)?]
+    } else {
+        use rayon::prelude::*;
+        subjects
+            .par_iter()
+            .zip(decisions)
+            .enumerate()
+            .chunks(SERIALISE_CHUNK)
+            .map(|chunk| write_items(snapshot, context, cold, chunk.into_iter()))
+            .collect::<Result<_, _>>()?
+    };
     let mut summary = Summary::default();
-    let results: Vec<BatchItem<'_>> = subjects
-        .iter()
-        .zip(decisions)
-        .enumerate()
-        .map(|(index, (subject, decision))| {
-            let field = format!("subjects[{index}].id");
-            let outcome = match (subject, decision) {
-                (Ok(subject), Some(Ok(mut decision))) => {
-                    if cold.unavailable {
-                        decision.warnings.push(Warning::ColdListUnavailable);
-                    }
-                    Ok((subject, decision))
-                }
-                (_, Some(Err(err))) => Err(check_mismatch_error(err, &field)),
-                (Err(err), _) => Err(relocate(err, &field)),
-                (Ok(_), None) => Err(ApiError::Internal(
-                    "a parsed subject was not decided".into(),
-                )),
-            };
-            match outcome {
-                Ok((subject, decision)) => {
-                    summary.add(decision.outcome);
-                    BatchItem::Decided(decision_view(snapshot, context, subject, &decision))
-                }
-                Err(err) => {
-                    summary.invalid += 1;
-                    BatchItem::Invalid {
-                        index,
-                        error: err.to_item_error(),
-                    }
-                }
-            }
-        })
-        .collect();
+    let mut body = Vec::with_capacity(
+        chunks
+            .iter()
+            .map(|(bytes, _)| bytes.len() + 1)
+            .sum::<usize>()
+            + 256,
+    );
+    body.extend_from_slice(b"{\"results\":[");
+    for (i, (bytes, part)) in chunks.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(bytes);
+        summary.merge(part);
+    }
+    body.extend_from_slice(b"],");
     for (outcome, count) in [
         (Outcome::Allow, summary.allow),
         (Outcome::Flag, summary.flag),
@@ -232,14 +245,73 @@ fn batch_body(
     ] {
         state.count_decision(snapshot, context.matter, outcome, count);
     }
-    serde_json::to_vec(&BatchView {
-        results,
+    // The rest of the object, written whole, joins the results after its opening brace.
+    let rest = serde_json::to_vec(&BatchTail {
         summary,
         ruleset: RuleSetView::of(snapshot),
         lists_version: snapshot.lists_version,
-        evaluated_at: context.at.to_string(),
+        evaluated_at: &context.evaluated_at,
     })
-    .map_err(|err| ApiError::Internal(err.to_string()))
+    .map_err(|err| ApiError::Internal(err.to_string()))?;
+    body.extend_from_slice(&rest[1..]);
+    Ok(body)
+}
+
+/// Items per chunk written on one rayon thread.
+const SERIALISE_CHUNK: usize = 1024;
+
+/// Writes batch items, comma-separated, and counts their outcomes.
+fn write_items<'a>(
+    snapshot: &Snapshot,
+    context: &Context,
+    cold: &ColdLookup,
+    items: impl Iterator<
+        Item = (
+            usize,
+            (
+                &'a Result<SubjectId, ApiError>,
+                Option<Result<Decision<'a>, DecideError>>,
+            ),
+        ),
+    >,
+) -> Result<(Vec<u8>, Summary), ApiError> {
+    let mut summary = Summary::default();
+    let mut out = Vec::new();
+    for (index, (subject, decision)) in items {
+        let field = || format!("subjects[{index}].id");
+        let outcome = match (subject, decision) {
+            (Ok(subject), Some(Ok(mut decision))) => {
+                if cold.unavailable {
+                    decision.warnings.push(Warning::ColdListUnavailable);
+                }
+                Ok((subject, decision))
+            }
+            (_, Some(Err(err))) => Err(check_mismatch_error(err, &field())),
+            (Err(err), _) => Err(relocate(err, &field())),
+            (Ok(_), None) => Err(ApiError::Internal(
+                "a parsed subject was not decided".into(),
+            )),
+        };
+        let item = match outcome {
+            Ok((subject, decision)) => {
+                summary.add(decision.outcome);
+                BatchItem::Decided(decision_view(snapshot, context, subject, &decision))
+            }
+            Err(err) => {
+                summary.invalid += 1;
+                BatchItem::Invalid {
+                    index,
+                    error: err.to_item_error(),
+                }
+            }
+        };
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &item)
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
+    }
+    Ok((out, summary))
 }
 
 /// Reads `{"id": …, "id_type": …}`: `None` when a structural problem was pushed to `fields`,
@@ -301,12 +373,16 @@ fn read_context(
     let case_ref = label("case_ref");
     let matter = matter?;
     Some(match snapshot.rules.matter_id(matter) {
-        Some(matter) => Ok(Context {
-            matter,
-            at: as_of.unwrap_or_else(Timestamp::now),
-            department,
-            case_ref,
-        }),
+        Some(matter) => {
+            let at = as_of.unwrap_or_else(Timestamp::now);
+            Ok(Context {
+                matter,
+                at,
+                evaluated_at: at.to_string(),
+                department,
+                case_ref,
+            })
+        }
         None => Err(ApiError::UnknownMatter(matter.to_owned())),
     })
 }
@@ -345,7 +421,7 @@ struct DecisionView<'a> {
     warnings: Vec<WarningView>,
     ruleset: RuleSetView<'a>,
     lists_version: u64,
-    evaluated_at: String,
+    evaluated_at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     department: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -467,7 +543,7 @@ fn decision_view<'a>(
         warnings: decision.warnings.iter().map(WarningView::of).collect(),
         ruleset: RuleSetView::of(snapshot),
         lists_version: snapshot.lists_version,
-        evaluated_at: context.at.to_string(),
+        evaluated_at: &context.evaluated_at,
         department: context.department.as_deref(),
         case_ref: context.case_ref.as_deref(),
     }
@@ -489,6 +565,13 @@ struct Summary {
 }
 
 impl Summary {
+    fn merge(&mut self, other: &Summary) {
+        self.allow += other.allow;
+        self.flag += other.flag;
+        self.block += other.block;
+        self.invalid += other.invalid;
+    }
+
     fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Allow => self.allow += 1,
@@ -498,11 +581,11 @@ impl Summary {
     }
 }
 
+/// The batch answer after `results`, which are written in chunks beforehand.
 #[derive(Serialize)]
-struct BatchView<'a> {
-    results: Vec<BatchItem<'a>>,
+struct BatchTail<'a> {
     summary: Summary,
     ruleset: RuleSetView<'a>,
     lists_version: u64,
-    evaluated_at: String,
+    evaluated_at: &'a str,
 }

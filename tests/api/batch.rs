@@ -198,7 +198,8 @@ async fn batch_equals_singles(app: &TestApp, matter: &str, count: usize) {
 #[actix_web::test]
 async fn a_large_batch_returns_item_by_item_what_single_calls_return() {
     let app = generated_app().await;
-    batch_equals_singles(&app, "gov_procurement", 520).await;
+    // Large enough to be decided on rayon and written in several chunks that are then joined.
+    batch_equals_singles(&app, "gov_procurement", 2600).await;
 }
 
 #[actix_web::test]
