@@ -463,6 +463,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_scenarios_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut read = 0;
+        for file in std::fs::read_dir(&dir).expect("loadtest/scenarios") {
+            let path = file.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::read(&path).unwrap_or_else(|err| panic!("{err:#}"));
+                read += 1;
+            }
+        }
+        assert!(read >= 4, "{read} scenarios");
+    }
+
+    #[test]
     fn bad_scenarios_are_refused_with_the_field_named() {
         let base = r#"
             [[request]]
