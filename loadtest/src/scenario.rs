@@ -322,49 +322,41 @@ impl Schedule {
         }
     }
 
+    /// The stages as linear pieces of the rate over time.
+    fn segments(&self) -> impl Iterator<Item = Segment> + '_ {
+        self.stages
+            .iter()
+            .scan((0.0, 0.0), |(start, previous_rate), stage| {
+                let segment = Segment {
+                    start: *start,
+                    seconds: stage.seconds,
+                    from: if stage.ramp {
+                        *previous_rate
+                    } else {
+                        stage.rate
+                    },
+                    to: stage.rate,
+                };
+                *start += stage.seconds;
+                *previous_rate = stage.rate;
+                Some(segment)
+            })
+    }
+
     /// The requests due in the first `elapsed` seconds: the integral of the rate profile (the
     /// tests check [`Schedule::time_of`] against it).
     #[cfg(test)]
     pub fn due_by(&self, elapsed: f64) -> f64 {
-        let mut due = 0.0;
-        let mut start = 0.0;
-        let mut previous_rate = 0.0;
-        for stage in &self.stages {
-            let from = if stage.ramp {
-                previous_rate
-            } else {
-                stage.rate
-            };
-            let within = (elapsed - start).clamp(0.0, stage.seconds);
-            // Area under a linear rate from `from` to `stage.rate` over `within` seconds.
-            let slope = (stage.rate - from) / stage.seconds;
-            due += from * within + slope * within * within / 2.0;
-            if elapsed <= start + stage.seconds {
-                break;
-            }
-            start += stage.seconds;
-            previous_rate = stage.rate;
-        }
-        due
+        self.segments()
+            .map(|s| s.due_within((elapsed - s.start).clamp(0.0, s.seconds)))
+            .sum()
     }
 
     /// The target rate at `elapsed` seconds.
     pub fn rate_at(&self, elapsed: f64) -> f64 {
-        let mut start = 0.0;
-        let mut previous_rate = 0.0;
-        for stage in &self.stages {
-            if elapsed < start + stage.seconds {
-                let from = if stage.ramp {
-                    previous_rate
-                } else {
-                    stage.rate
-                };
-                return from + (stage.rate - from) * (elapsed - start) / stage.seconds;
-            }
-            start += stage.seconds;
-            previous_rate = stage.rate;
-        }
-        0.0
+        self.segments()
+            .find(|s| elapsed < s.start + s.seconds)
+            .map_or(0.0, |s| s.from + s.slope() * (elapsed - s.start))
     }
 
     pub fn seconds(&self) -> f64 {
@@ -375,30 +367,40 @@ impl Schedule {
     /// The inverse of [`Schedule::due_by`], so arrivals are spaced exactly, ramps included.
     pub fn time_of(&self, n: u64) -> Option<f64> {
         let mut remaining = n as f64;
-        let mut start = 0.0;
-        let mut previous_rate = 0.0;
-        for stage in &self.stages {
-            let from = if stage.ramp {
-                previous_rate
-            } else {
-                stage.rate
-            };
-            let slope = (stage.rate - from) / stage.seconds;
-            let area = from * stage.seconds + slope * stage.seconds * stage.seconds / 2.0;
+        for segment in self.segments() {
+            let area = segment.due_within(segment.seconds);
             if remaining < area {
-                // Solve from·t + slope·t²/2 = remaining for t within the stage.
+                // Solve from·t + slope·t²/2 = remaining for t within the segment.
+                let (from, slope) = (segment.from, segment.slope());
                 let t = if slope.abs() < 1e-12 {
                     remaining / from
                 } else {
                     (-from + (from * from + 2.0 * slope * remaining).max(0.0).sqrt()) / slope
                 };
-                return Some(start + t);
+                return Some(segment.start + t);
             }
             remaining -= area;
-            start += stage.seconds;
-            previous_rate = stage.rate;
         }
         None
+    }
+}
+
+/// One stage: the rate runs linearly from `from` to `to` over `seconds`, from `start`.
+struct Segment {
+    start: f64,
+    seconds: f64,
+    from: f64,
+    to: f64,
+}
+
+impl Segment {
+    fn slope(&self) -> f64 {
+        (self.to - self.from) / self.seconds
+    }
+
+    /// Requests due in the first `within` seconds of the segment (the area under the rate).
+    fn due_within(&self, within: f64) -> f64 {
+        self.from * within + self.slope() * within * within / 2.0
     }
 }
 

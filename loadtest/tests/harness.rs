@@ -2,7 +2,7 @@
 //! endpoint mounted) on a loopback port, and the real `jiangcheng-load` binary against it.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use actix_web::web;
@@ -34,20 +34,20 @@ fn start_server() -> String {
     address
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write");
-    path
-}
-
-fn load(args: &[&str]) -> (Value, String) {
-    let out = args
-        .windows(2)
-        .find(|w| w[0] == "--out")
-        .map(|w| w[1].to_owned())
-        .expect("--out");
+/// Runs `jiangcheng-load <command>` on a scenario with `extra` arguments; returns the JSON
+/// report and the terminal output, after checking that the HTML report is whole.
+fn run_scenario(command: &str, scenario: &str, extra: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, scenario).expect("write the scenario");
+    let out = dir.path().join("report");
     let result = Command::new(env!("CARGO_BIN_EXE_jiangcheng-load"))
-        .args(args)
+        .arg(command)
+        .arg("--scenario")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
         .output()
         .expect("run jiangcheng-load");
     let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
@@ -56,8 +56,8 @@ fn load(args: &[&str]) -> (Value, String) {
         "{stdout}\n{}",
         String::from_utf8_lossy(&result.stderr)
     );
-    let json = std::fs::read(format!("{out}.json")).expect("the JSON report");
-    let html = std::fs::read_to_string(format!("{out}.html")).expect("the HTML report");
+    let json = std::fs::read(out.with_extension("json")).expect("the JSON report");
+    let html = std::fs::read_to_string(out.with_extension("html")).expect("the HTML report");
     assert!(
         html.contains("<svg") && html.ends_with("</html>\n"),
         "{html}"
@@ -94,26 +94,13 @@ weight = 1
 #[test]
 fn an_open_model_run_sends_on_schedule_and_reports_every_kind() {
     let target = start_server();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let scenario = write(
-        dir.path(),
-        "open.toml",
-        &format!(
-            "name = \"open\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
+    let scenario = format!(
+        "name = \"open\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
              [load]\nmodel = \"open\"\n\
              [[load.stage]]\nrate = 100\nseconds = 1\n\
              [[load.stage]]\nrate = 300\nseconds = 1\nramp = true\n"
-        ),
     );
-    let out = dir.path().join("open");
-    let out = out.to_str().expect("utf-8 path");
-    let (report, stdout) = load(&[
-        "run",
-        "--scenario",
-        scenario.to_str().expect("path"),
-        "--out",
-        out,
-    ]);
+    let (report, stdout) = run_scenario("run", &scenario, &[]);
     let run = &report["runs"][0];
     let counts = &run["counts"];
     // 100 in the first second and (100 + 300) / 2 in the ramp.
@@ -138,23 +125,11 @@ fn an_open_model_run_sends_on_schedule_and_reports_every_kind() {
 #[test]
 fn a_closed_model_run_is_bounded_by_its_request_count() {
     let target = start_server();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let scenario = write(
-        dir.path(),
-        "closed.toml",
-        &format!(
-            "name = \"closed\"\ntarget = \"{target}\"\nconnections = 3\nmax_requests = 500\n{MIX}\n\
+    let scenario = format!(
+        "name = \"closed\"\ntarget = \"{target}\"\nconnections = 3\nmax_requests = 500\n{MIX}\n\
              [load]\nmodel = \"closed\"\nseconds = 60\n"
-        ),
     );
-    let out = dir.path().join("closed");
-    let (report, _) = load(&[
-        "run",
-        "--scenario",
-        scenario.to_str().expect("path"),
-        "--out",
-        out.to_str().expect("path"),
-    ]);
+    let (report, _) = run_scenario("run", &scenario, &[]);
     assert_eq!(report["runs"][0]["counts"]["completed"], 500);
     assert!(report["runs"][0]["seconds"].as_f64() < Some(60.0));
 }
@@ -162,32 +137,25 @@ fn a_closed_model_run_is_bounded_by_its_request_count() {
 #[test]
 fn find_max_climbs_until_the_limit_and_names_why_it_stopped() {
     let target = start_server();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let scenario = write(
-        dir.path(),
-        "max.toml",
-        &format!(
-            "name = \"max\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
+    let scenario = format!(
+        "name = \"max\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
              [load]\nmodel = \"open\"\n[[load.stage]]\nrate = 1\nseconds = 1\n\
              [slo]\np99_ms = 1000\n"
-        ),
     );
-    let out = dir.path().join("max");
-    let (report, stdout) = load(&[
+    let (report, stdout) = run_scenario(
         "find-max",
-        "--scenario",
-        scenario.to_str().expect("path"),
-        "--out",
-        out.to_str().expect("path"),
-        "--start",
-        "50",
-        "--factor",
-        "2",
-        "--step-seconds",
-        "0.5",
-        "--max-rate",
-        "200",
-    ]);
+        &scenario,
+        &[
+            "--start",
+            "50",
+            "--factor",
+            "2",
+            "--step-seconds",
+            "0.5",
+            "--max-rate",
+            "200",
+        ],
+    );
     let find_max = &report["find_max"];
     assert_eq!(find_max["highest_sustainable_rate"], 200.0, "{find_max}");
     assert!(
@@ -209,15 +177,18 @@ fn find_max_climbs_until_the_limit_and_names_why_it_stopped() {
 #[test]
 fn a_remote_target_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let scenario = write(
-        dir.path(),
-        "remote.toml",
-        &format!(
+    let scenario = dir.path().join("remote.toml");
+    std::fs::write(
+        &scenario,
+        format!(
             "target = \"http://192.0.2.1:8080\"\n{MIX}\n[load]\nmodel = \"closed\"\nseconds = 1\n"
         ),
-    );
+    )
+    .expect("write the scenario");
     let result = Command::new(env!("CARGO_BIN_EXE_jiangcheng-load"))
-        .args(["run", "--scenario", scenario.to_str().expect("path")])
+        .arg("run")
+        .arg("--scenario")
+        .arg(&scenario)
         .output()
         .expect("run");
     assert!(!result.status.success());
