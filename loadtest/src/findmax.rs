@@ -3,8 +3,8 @@
 //! answer is the highest rate that held.
 
 use crate::report::{FindMax, Report, Step};
-use crate::runner::{Plan, RunOutput};
-use crate::scenario::{Model, Scenario, Schedule, Slo, Stage};
+use crate::runner::{Load, Plan, RunOutput};
+use crate::scenario::{Scenario, Schedule, Slo, Stage};
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
@@ -63,18 +63,12 @@ pub fn run(
     anyhow::ensure!(args.step_seconds > 0.0, "--step-seconds must be > 0");
     let slo = scenario.slo;
     let plan_at = |rate: f64| Plan {
-        model: Model::Open,
-        schedule: Schedule::new(&[Stage {
+        load: Load::Open(Schedule::new(&[Stage {
             rate,
             seconds: args.step_seconds,
             ramp: false,
-        }]),
-        seconds: args.step_seconds,
-        connections: scenario.connections,
-        timeout: std::time::Duration::from_millis(scenario.timeout_ms),
-        max_requests: 0,
-        seed: scenario.population.seed,
-        progress: true,
+        }])),
+        ..Plan::from_scenario(scenario)
     };
     let mut good: Option<f64> = None;
     let mut bad: Option<(f64, String)> = None;

@@ -82,12 +82,8 @@ fn run(common: &Common, find_max: Option<&findmax::FindMaxArgs>) -> Result<()> {
     let workload = Arc::new(population::Workload::new(&scenario, population)?);
     let progress = std::io::stderr().is_terminal();
     let step = |plan: &runner::Plan, label: &str| {
-        eprintln!("{label}: running for {:.0} s", plan_seconds(plan));
-        let plan = runner::Plan {
-            progress,
-            ..plan.clone()
-        };
-        runner::run(&plan, workload.clone(), &target).with_context(|| label.to_owned())
+        eprintln!("{label}: running for {:.0} s", plan.seconds());
+        runner::run(plan, workload.clone(), &target, progress).with_context(|| label.to_owned())
     };
     let mut report = report::Report::new(
         if find_max.is_some() {
@@ -113,11 +109,4 @@ fn run(common: &Common, find_max: Option<&findmax::FindMaxArgs>) -> Result<()> {
     let (json, html) = report.write(&common.out)?;
     println!("reports: {json}, {html}");
     Ok(())
-}
-
-fn plan_seconds(plan: &runner::Plan) -> f64 {
-    match plan.model {
-        scenario::Model::Open => plan.schedule.seconds(),
-        scenario::Model::Closed => plan.seconds,
-    }
 }

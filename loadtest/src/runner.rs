@@ -25,33 +25,44 @@ const QUEUE: usize = 100_000;
 /// A send later than this past its intended time means the generator could not keep up.
 const LATE: Duration = Duration::from_millis(1);
 
+/// How the load is offered.
 #[derive(Clone)]
+pub enum Load {
+    /// Arrivals on a schedule.
+    Open(Schedule),
+    /// Busy connections for this many seconds.
+    Closed { seconds: f64 },
+}
+
 pub struct Plan {
-    pub model: Model,
-    /// Open model: the arrivals.
-    pub schedule: Schedule,
-    /// Closed model: how long.
-    pub seconds: f64,
+    pub load: Load,
     pub connections: usize,
     pub timeout: Duration,
     /// 0: no limit.
     pub max_requests: u64,
     pub seed: u64,
-    /// Print a progress line every second to standard error.
-    pub progress: bool,
 }
 
 impl Plan {
     pub fn from_scenario(scenario: &crate::scenario::Scenario) -> Self {
         Self {
-            model: scenario.load.model,
-            schedule: Schedule::new(&scenario.load.stages),
-            seconds: scenario.load.seconds,
+            load: match scenario.load.model {
+                Model::Open => Load::Open(Schedule::new(&scenario.load.stages)),
+                Model::Closed => Load::Closed {
+                    seconds: scenario.load.seconds,
+                },
+            },
             connections: scenario.connections,
             timeout: Duration::from_millis(scenario.timeout_ms),
             max_requests: scenario.max_requests,
             seed: scenario.population.seed,
-            progress: false,
+        }
+    }
+
+    pub fn seconds(&self) -> f64 {
+        match &self.load {
+            Load::Open(schedule) => schedule.seconds(),
+            Load::Closed { seconds } => *seconds,
         }
     }
 }
@@ -88,27 +99,45 @@ fn lock(recorder: &Shared) -> std::sync::MutexGuard<'_, Recorder> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-pub fn run(plan: &Plan, workload: Arc<Workload>, target: &Target) -> Result<RunOutput> {
+/// Runs the plan; `progress` prints a progress line every second to standard error.
+pub fn run(
+    plan: &Plan,
+    workload: Arc<Workload>,
+    target: &Target,
+    progress: bool,
+) -> Result<RunOutput> {
     let cpu_before = thread_cpu_seconds();
     // The schedule starts a moment from now, once the runtime and the connections are set up.
     let started = Instant::now() + Duration::from_millis(20);
     let recorder: Shared = Arc::new(Mutex::new(Recorder::new(
         started,
-        (plan.model == Model::Open).then(|| plan.schedule.clone()),
+        match &plan.load {
+            Load::Open(schedule) => Some(schedule.clone()),
+            Load::Closed { .. } => None,
+        },
     )));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let late_sends = Arc::new(AtomicU64::new(0));
     runtime.block_on(async {
-        let progress = plan
-            .progress
-            .then(|| tokio::spawn(report_progress(recorder.clone(), started)));
-        match plan.model {
-            Model::Open => {
-                open(plan, &workload, target, &recorder, started, &late_sends).await;
+        let progress = progress.then(|| tokio::spawn(report_progress(recorder.clone(), started)));
+        match &plan.load {
+            Load::Open(schedule) => {
+                open(
+                    plan,
+                    schedule,
+                    &workload,
+                    target,
+                    &recorder,
+                    started,
+                    &late_sends,
+                )
+                .await;
             }
-            Model::Closed => closed(plan, &workload, target, &recorder, started).await,
+            Load::Closed { seconds } => {
+                closed(plan, *seconds, &workload, target, &recorder, started).await;
+            }
         }
         if let Some(progress) = progress {
             progress.abort();
@@ -142,6 +171,7 @@ struct Job {
 
 async fn open(
     plan: &Plan,
+    schedule: &Schedule,
     workload: &Arc<Workload>,
     target: &Target,
     recorder: &Shared,
@@ -167,7 +197,7 @@ async fn open(
     let dispatcher = {
         let (workload, recorder, late_sends) =
             (workload.clone(), recorder.clone(), late_sends.clone());
-        let (schedule, max_requests, seed) = (plan.schedule.clone(), plan.max_requests, plan.seed);
+        let (schedule, max_requests, seed) = (schedule.clone(), plan.max_requests, plan.seed);
         std::thread::spawn(move || {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let mut n = 0u64;
@@ -207,12 +237,13 @@ fn sleep_until(deadline: Instant) {
 
 async fn closed(
     plan: &Plan,
+    seconds: f64,
     workload: &Arc<Workload>,
     target: &Target,
     recorder: &Shared,
     started: Instant,
 ) {
-    let deadline = started + Duration::from_secs_f64(plan.seconds);
+    let deadline = started + Duration::from_secs_f64(seconds);
     let issued = Arc::new(AtomicU64::new(0));
     let mut callers = tokio::task::JoinSet::new();
     for index in 0..plan.connections {
