@@ -82,7 +82,7 @@ impl Fixture {
         gen::generate(&rules, options, &mut bytes, None).expect("generate");
         let entries = parse_entries(&bytes, &rules).expect("generated entries are valid");
         drop(bytes);
-        let lists = ListIndex::build(entries, rules.lists().len());
+        let lists = ListIndex::build(&entries, &rules).expect("the index builds");
         let matter = rules.matter_id(MATTER).expect("matter");
         let person_matter = rules.matter_id(PERSON_MATTER).expect("matter");
         let at = Timestamp::parse(AT).expect("instant");
@@ -115,10 +115,11 @@ impl Fixture {
         let one_entry = sample("one entry", with_entries(1), &mut rng);
         let five_entries = sample("five entries", with_entries(5), &mut rng);
 
-        let mut named: Vec<SubjectKey> = lists
+        let mut named: Vec<SubjectKey> = entries
             .iter()
             .flat_map(|e| e.responsible_persons.iter().map(|p| p.id))
             .collect();
+        drop(entries);
         named.sort_unstable();
         named.dedup();
         let reached = named

@@ -204,11 +204,14 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         if rules.list_id(list).is_none() {
             anyhow::bail!("unknown list `{list}`");
         }
-        if let Some(other) = entries.iter().find(|e| rules.list(e.list).code != *list) {
+        if let Some(other) = entries
+            .iter()
+            .find(|e| rules.list(e.facts.list).code != *list)
+        {
             anyhow::bail!(
                 "entry `{}` is on list `{}`, not `{list}`: a replacement file holds one list",
                 other.entry_id,
-                rules.list(other.list).code
+                rules.list(other.facts.list).code
             );
         }
         let by = format!("import --replace-list {list} {}", args.lists.display());

@@ -221,42 +221,22 @@ impl Store {
         let (mut applied, mut rejected) = (0, 0);
         for change in changes.iter().filter(|c| c.version > current.lists_version) {
             version = change.version;
-            let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
-            if change.op == ChangeOp::Delete {
-                if let Some(subject) = previous {
-                    lists = lists.without_entry(&change.entry_id, subject);
-                }
-                applied += 1;
-                continue;
-            }
-            let parsed = serde_json::from_str::<EntryRecord<'_>>(&change.entry_json)
-                .map_err(|err| err.to_string())
-                .and_then(|record| {
-                    Entry::from_record(record, &current.rules).map_err(|err| err.to_string())
-                });
-            match parsed {
-                // With a Redis source, cold lists stay in Redis (looked up on demand).
-                Ok(entry)
-                    if current.rules.list(entry.list).cold
-                        && matches!(self.sources.lists, ListSource::Redis { .. }) =>
-                {
-                    if let Some(subject) = previous {
-                        lists = lists.without_entry(&entry.entry_id, subject);
-                    }
-                    applied += 1;
-                }
-                Ok(entry) => {
-                    lists = lists.with_entry(entry, previous);
+            match self.applied(&current, &lists, change) {
+                Ok(next) => {
+                    lists = next;
                     applied += 1;
                 }
                 Err(err) => {
-                    tracing::warn!(version = change.version, error = %err, "change refused by the current rule set; not applied");
+                    tracing::warn!(version = change.version, error = %err, "change not applied");
                     rejected += 1;
                 }
             }
         }
         if lists.overlay_len() > COMPACT_AT {
-            lists = lists.compacted();
+            match lists.compacted(&current.rules) {
+                Ok(compacted) => lists = compacted,
+                Err(err) => tracing::warn!(error = %err, "list index not compacted"),
+            }
         }
         let snapshot = Arc::new(Snapshot {
             rules: Arc::clone(&current.rules),
@@ -271,6 +251,39 @@ impl Store {
             f.last_change = Some(Timestamp::now());
         });
         Some(snapshot)
+    }
+
+    /// `lists` with one change applied, or why it cannot be (the current rule set refuses the
+    /// entry, or the text of the entry it replaces cannot be read back).
+    fn applied(
+        &self,
+        current: &Snapshot,
+        lists: &ListIndex,
+        change: &Change,
+    ) -> Result<ListIndex, String> {
+        let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
+        let without = |entry_id: &str| match previous {
+            Some(subject) => lists
+                .without_entry(entry_id, subject)
+                .map_err(|err| err.to_string()),
+            None => Ok(lists.clone()),
+        };
+        if change.op == ChangeOp::Delete {
+            return without(&change.entry_id);
+        }
+        let record = serde_json::from_str::<EntryRecord<'_>>(&change.entry_json)
+            .map_err(|err| err.to_string())?;
+        let entry = Entry::from_record(record, &current.rules)
+            .map_err(|err| format!("refused by the current rule set: {err}"))?;
+        // With a Redis source, cold lists stay in Redis (looked up on demand).
+        if current.rules.list(entry.facts.list).cold
+            && matches!(self.sources.lists, ListSource::Redis { .. })
+        {
+            return without(&entry.entry_id);
+        }
+        lists
+            .with_entry(entry, previous)
+            .map_err(|err| err.to_string())
     }
 
     /// Follows the Redis change stream until `stop` is set (blocking: run it on its own thread).

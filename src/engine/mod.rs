@@ -8,7 +8,7 @@ mod batch;
 pub use batch::{decide_many, PARALLEL_THRESHOLD};
 
 use crate::ident::{CheckOutcome, IdType, SubjectId};
-use crate::lists::{Dispute, Entry, ListIndex};
+use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
     Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
     TopicDef,
@@ -41,7 +41,7 @@ pub struct Reason<'s> {
     pub topic: &'s TopicDef,
     pub list: &'s ListDef,
     pub measure: &'s MeasureDef,
-    pub entry: &'s Entry,
+    pub entry: EntryRef<'s>,
     /// The effect after the dispute policy (a downgraded block reads `flag`).
     pub effect: Effect,
     /// Set when the subject is not the listed one but a person named in the entry.
@@ -52,7 +52,7 @@ pub struct Reason<'s> {
 
 impl Reason<'_> {
     pub fn under_dispute(&self) -> bool {
-        self.entry.dispute == Dispute::UnderReview
+        self.entry.facts.dispute == Dispute::UnderReview
     }
 }
 
@@ -114,19 +114,19 @@ pub fn decide_with_cold<'s>(
 
     let mut reasons = Vec::new();
     let mut punished = false;
-    let mut collect = |entry: &'s Entry, via: Option<Role>| {
+    let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
         // Invariant 8: entries not in force never count.
-        if !entry.in_force(at) {
+        if !entry.facts.in_force(at) {
             return;
         }
-        let list = rules.list(entry.list);
-        for app in rules.applications(matter, entry.list) {
-            if !applies(app, entry, via) {
+        let list = rules.list(entry.facts.list);
+        for app in rules.applications(matter, entry.facts.list) {
+            if !applies(app, &entry, via) {
                 continue;
             }
             punished |= list.serious;
             let downgraded = app.effect == Effect::Block
-                && entry.dispute == Dispute::UnderReview
+                && entry.facts.dispute == Dispute::UnderReview
                 && rules.dispute_policy == DisputePolicy::Downgrade;
             reasons.push(Reason {
                 topic: rules.topic(app.topic),
@@ -139,24 +139,26 @@ pub fn decide_with_cold<'s>(
             });
         }
     };
-    for entry in lists.entries_of(subject.key()).iter().chain(cold) {
+    for entry in lists
+        .entries_of(subject.key())
+        .chain(cold.iter().map(EntryRef::from))
+    {
         collect(entry, None);
     }
-    for (entry, person) in lists.naming(subject.key()) {
-        collect(entry, Some(person.role));
+    for (entry, role) in lists.naming(subject.key()) {
+        collect(entry, Some(role));
     }
 
     // Invariant 10: punishment from a serious list in this matter suppresses incentives.
     if punished {
         reasons.retain(|r| r.effect != Effect::Reward);
     }
+    // Entry ids are text, read only to order two entries under one measure. An id that cannot
+    // be read orders first; the response reports the failure when it names the entry.
     reasons.sort_by(|a, b| {
-        (a.effect, &a.topic.code, &a.measure.code, &a.entry.entry_id).cmp(&(
-            b.effect,
-            &b.topic.code,
-            &b.measure.code,
-            &b.entry.entry_id,
-        ))
+        (a.effect, &a.topic.code, &a.measure.code)
+            .cmp(&(b.effect, &b.topic.code, &b.measure.code))
+            .then_with(|| a.entry.entry_id().ok().cmp(&b.entry.entry_id().ok()))
     });
     Ok(Decision {
         outcome: outcome_of(&reasons),
@@ -186,12 +188,12 @@ pub fn check_identifier(
 
 /// Whether an application counts for this entry: the listed subject itself, or a named person
 /// the measure extends to; and, on scored lists, only at or above the topic's level.
-fn applies(app: &Application, entry: &Entry, via: Option<Role>) -> bool {
+fn applies(app: &Application, entry: &EntryRef<'_>, via: Option<Role>) -> bool {
     let reaches = match via {
         None => true,
         Some(role) => app.person_roles.contains(role),
     };
-    let scores = match (app.min_score_level, entry.score) {
+    let scores = match (app.min_score_level, entry.facts.score()) {
         (None, _) => true,
         (Some(min), Some(score)) => ScoreLevel::of(score) >= min,
         (Some(_), None) => false,

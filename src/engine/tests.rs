@@ -17,7 +17,7 @@ fn at(text: &str) -> Timestamp {
 fn index(rules: &RuleSet, lines: &[String]) -> ListIndex {
     let entries =
         parse_entries(lines.join("\n").as_bytes(), rules).unwrap_or_else(|p| panic!("{p:?}"));
-    ListIndex::build(entries, rules.lists().len())
+    ListIndex::build(&entries, rules).unwrap()
 }
 
 fn entry(id: &str, list: &str, subject: &str, extra: &str) -> String {
@@ -217,7 +217,7 @@ fn a_named_person_is_reached_only_by_measures_extended_to_their_role() {
             vec![("ban".into(), Effect::Block, Some(Role::LegalRep))]
         )
     );
-    assert_eq!(reached.reasons[0].entry.entry_id.as_ref(), "b");
+    assert_eq!(reached.reasons[0].entry.entry_id().unwrap(), "b");
     let not_extended = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
     assert_eq!(summary(&not_extended), (Outcome::Allow, vec![]));
     // Once the company's entry ends, the person is no longer reached.

@@ -75,7 +75,8 @@ pub async fn put_entry(
     let entry = Entry::from_record(record, &snapshot.rules)
         .map_err(|err| ApiError::InvalidRequest(vec![FieldError::new(err.field, err.message)]))?;
     let rules = std::sync::Arc::clone(&snapshot.rules);
-    let stored = entry.to_record(&rules);
+    let stored = serde_json::to_value(entry.to_record(&rules))
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
     let outcome = blocking(move || store.put(&entry, &rules, None)).await?;
     let mut response = if outcome.created {
         HttpResponse::Created()
@@ -254,7 +255,8 @@ async fn amend(
     let entry = Entry::from_record(record, &snapshot.rules)
         .map_err(|err| ApiError::InvalidRequest(vec![FieldError::new(err.field, err.message)]))?;
     let rules = std::sync::Arc::clone(&snapshot.rules);
-    let stored = entry.to_record(&rules);
+    let stored = serde_json::to_value(entry.to_record(&rules))
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
     let note = note.to_string();
     let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)))).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"entry": stored, "changed": outcome.changed, "lists_version": outcome.version})))

@@ -1,5 +1,7 @@
 //! `POST /v1/decide` and `POST /v1/decide/batch`.
 
+use std::borrow::Cow;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use simd_json::prelude::*;
@@ -14,7 +16,7 @@ use crate::engine::{self, DecideError, Decision, Outcome, Reason, Warning};
 use crate::ident::{self, IdType, SubjectId};
 use crate::lists::cold::ColdLookup;
 use crate::lists::Entry;
-use crate::ruleset::MatterId;
+use crate::ruleset::{MatterId, RuleSet};
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -79,7 +81,7 @@ pub async fn decide(
         decision = decision.outcome.as_str(),
         "decided"
     );
-    let view = decision_view(&snapshot, &context, &subject, &decision);
+    let view = decision_view(&snapshot, &context, &subject, &decision)?;
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
     serde_json::to_writer(&mut body, &view).map_err(|err| ApiError::Internal(err.to_string()))?;
@@ -295,7 +297,7 @@ fn write_items<'a>(
         let item = match outcome {
             Ok((subject, decision)) => {
                 summary.add(decision.outcome);
-                BatchItem::Decided(decision_view(snapshot, context, subject, &decision))
+                BatchItem::Decided(decision_view(snapshot, context, subject, &decision)?)
             }
             Err(err) => {
                 summary.invalid += 1;
@@ -432,7 +434,7 @@ struct DecisionView<'a> {
 struct ReasonView<'a> {
     topic: &'a str,
     list: &'a str,
-    entry_id: &'a str,
+    entry_id: Cow<'a, str>,
     measure: &'a str,
     measure_name: &'a str,
     effect: &'static str,
@@ -447,11 +449,11 @@ struct ReasonView<'a> {
 /// The listed entry through which a named person is reached.
 #[derive(Serialize)]
 struct ViaView<'a> {
-    entry_id: &'a str,
+    entry_id: Cow<'a, str>,
     role: &'static str,
     subject_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    subject_name: Option<&'a str>,
+    subject_name: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -484,7 +486,9 @@ impl WarningView {
     }
 }
 
-fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
+/// Names the entry behind a reason; its id (and, for a named person, the listed subject's
+/// name) is text, read from the list index's text store.
+fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
     let mut warnings = Vec::new();
     if reason.under_dispute() {
         let message = if reason.downgraded {
@@ -498,7 +502,7 @@ fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
             expected: None,
         });
     }
-    if reason.entry.dispute == crate::lists::Dispute::Upheld {
+    if reason.entry.facts.dispute == crate::lists::Dispute::Upheld {
         warnings.push(WarningView {
             code: "entry_dispute_upheld",
             message:
@@ -507,10 +511,20 @@ fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
             expected: None,
         });
     }
-    ReasonView {
+    let entry_id = reason.entry.entry_id()?;
+    let via = match reason.via {
+        Some(role) => Some(ViaView {
+            entry_id: entry_id.clone(),
+            role: role.as_str(),
+            subject_id: reason.entry.subject.to_id_string(),
+            subject_name: reason.entry.record(rules)?.subject_name,
+        }),
+        None => None,
+    };
+    Ok(ReasonView {
         topic: &reason.topic.code,
         list: &reason.list.code,
-        entry_id: &reason.entry.entry_id,
+        entry_id,
         measure: &reason.measure.code,
         measure_name: &reason.measure.name,
         effect: reason.effect.as_str(),
@@ -518,14 +532,9 @@ fn reason_view<'a>(reason: &Reason<'a>) -> ReasonView<'a> {
         legal_basis: &reason.measure.legal_basis,
         department: &reason.measure.department,
         text: &reason.measure.text,
-        via: reason.via.map(|role| ViaView {
-            entry_id: &reason.entry.entry_id,
-            role: role.as_str(),
-            subject_id: reason.entry.subject.to_id_string(),
-            subject_name: reason.entry.subject_name.as_deref(),
-        }),
+        via,
         warnings,
-    }
+    })
 }
 
 fn decision_view<'a>(
@@ -533,20 +542,25 @@ fn decision_view<'a>(
     context: &'a Context,
     subject: &SubjectId,
     decision: &Decision<'a>,
-) -> DecisionView<'a> {
-    DecisionView {
+) -> Result<DecisionView<'a>, ApiError> {
+    let rules = &snapshot.rules;
+    Ok(DecisionView {
         decision_id: uuid::Uuid::now_v7(),
         decision: decision.outcome.as_str(),
         subject: subject_view(subject),
         matter: &snapshot.rules.matter(context.matter).code,
-        reasons: decision.reasons.iter().map(reason_view).collect(),
+        reasons: decision
+            .reasons
+            .iter()
+            .map(|reason| reason_view(rules, reason))
+            .collect::<Result<_, _>>()?,
         warnings: decision.warnings.iter().map(WarningView::of).collect(),
         ruleset: RuleSetView::of(snapshot),
         lists_version: snapshot.lists_version,
         evaluated_at: &context.evaluated_at,
         department: context.department.as_deref(),
         case_ref: context.case_ref.as_deref(),
-    }
+    })
 }
 
 #[derive(Serialize)]

@@ -209,3 +209,9 @@ impl ResponseError for ApiError {
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
     }
 }
+
+impl From<crate::lists::TextError> for ApiError {
+    fn from(err: crate::lists::TextError) -> ApiError {
+        ApiError::Internal(err.to_string())
+    }
+}

@@ -10,7 +10,7 @@ use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::engine;
 use crate::ident;
-use crate::lists::{Entry, EntryRecord, Status};
+use crate::lists::{EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -33,21 +33,23 @@ enum EntryState {
     Removed,
 }
 
-fn state_of(entry: &Entry, at: Timestamp) -> EntryState {
-    match entry.status {
+fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
+    let facts = &entry.facts;
+    match facts.status {
         Status::Repaired => EntryState::Repaired,
         Status::Removed => EntryState::Removed,
-        Status::Active if entry.listed_on > at => EntryState::NotYetInForce,
-        Status::Active if entry.in_force(at) => EntryState::InForce,
+        Status::Active if facts.listed_on > at => EntryState::NotYetInForce,
+        Status::Active if facts.in_force(at) => EntryState::InForce,
         Status::Active => EntryState::Expired,
     }
 }
 
 /// Ended entries are shown only for a year after they ended (repaired and removed entries carry
 /// no end date, so they are shown while their window would still run).
-fn worth_showing(entry: &Entry, at: Timestamp) -> bool {
+fn worth_showing(entry: &EntryRef<'_>, at: Timestamp) -> bool {
     entry
-        .valid_until
+        .facts
+        .valid_until()
         .is_none_or(|until| until.0 + RECENTLY_ENDED_MS > at.0)
 }
 
@@ -58,7 +60,7 @@ struct EntryView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     #[serde(flatten)]
-    record: EntryRecord<'static>,
+    record: EntryRecord<'a>,
 }
 
 #[derive(Serialize)]
@@ -76,16 +78,16 @@ struct Profile<'a> {
 
 fn entry_view<'a>(
     rules: &'a RuleSet,
-    entry: &Entry,
+    entry: &EntryRef<'a>,
     at: Timestamp,
     role: Option<&'static str>,
-) -> EntryView<'a> {
-    EntryView {
+) -> Result<EntryView<'a>, ApiError> {
+    Ok(EntryView {
         state: state_of(entry, at),
-        topics: &rules.list(entry.list).topics,
+        topics: &rules.list(entry.facts.list).topics,
         role,
-        record: entry.to_record(rules),
-    }
+        record: entry.record(rules)?,
+    })
 }
 
 pub async fn profile(
@@ -109,13 +111,19 @@ pub async fn profile(
         .collect();
 
     let rules = &snapshot.rules;
-    let own = snapshot.lists.entries_of(subject.key());
+    let own: Vec<_> = snapshot.lists.entries_of(subject.key()).collect();
     let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
     let mut topics: Vec<&str> = own
         .iter()
-        .chain(naming.iter().map(|(entry, _)| *entry))
-        .filter(|entry| entry.in_force(at))
-        .flat_map(|entry| rules.list(entry.list).topics.iter().map(String::as_str))
+        .chain(naming.iter().map(|(entry, _)| entry))
+        .filter(|entry| entry.facts.in_force(at))
+        .flat_map(|entry| {
+            rules
+                .list(entry.facts.list)
+                .topics
+                .iter()
+                .map(String::as_str)
+        })
         .collect();
     topics.sort_unstable();
     topics.dedup();
@@ -129,12 +137,12 @@ pub async fn profile(
             .iter()
             .filter(|e| worth_showing(e, at))
             .map(|e| entry_view(rules, e, at, None))
-            .collect(),
+            .collect::<Result<_, _>>()?,
         named_in: naming
             .iter()
             .filter(|(e, _)| worth_showing(e, at))
-            .map(|(e, person)| entry_view(rules, e, at, Some(person.role.as_str())))
-            .collect(),
+            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str())))
+            .collect::<Result<_, _>>()?,
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };

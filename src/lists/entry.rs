@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::text::{TextError, TextStore};
 use crate::ident::{self, CheckOutcome, IdType, SubjectKey};
 use crate::ruleset::{ListId, Role, RuleSet, SubjectScope};
 use crate::timestamp::Timestamp;
@@ -112,37 +113,71 @@ pub struct ResponsiblePerson {
     pub name: Option<Box<str>>,
 }
 
-/// A validated entry. Identifiers are packed keys; the text is kept for explanations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub entry_id: Box<str>,
-    pub list: ListId,
-    pub subject: SubjectKey,
-    pub subject_name: Option<Box<str>>,
-    pub reason: Option<Box<str>>,
-    pub basis_doc: Option<Box<str>>,
-    pub authority: Option<Box<str>>,
+/// Highest personal credit score accepted (city scores run 0–1000, DOMAIN.md §6.2).
+const MAX_SCORE: u16 = 1000;
+/// `valid_until` of an entry listed until removed.
+const UNTIL_REMOVED: Timestamp = Timestamp(i64::MAX);
+/// `score` of an entry without one.
+const NO_SCORE: u16 = u16::MAX;
+
+/// What a decision reads of an entry, in 24 bytes. Ten million of these are held in memory;
+/// identifiers, names and reasons are text, kept apart (see `text.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
     pub listed_on: Timestamp,
-    /// Exclusive end; `None` = until removed.
-    pub valid_until: Option<Timestamp>,
+    valid_until: Timestamp,
+    pub list: ListId,
+    score: u16,
     pub status: Status,
     pub dispute: Dispute,
-    pub score: Option<u16>,
-    pub responsible_persons: Box<[ResponsiblePerson]>,
     /// The subject's identifier fails its check character (loaded and matched exactly).
     pub check_mismatch: bool,
 }
 
-impl Entry {
+impl Facts {
     /// In force at `at`: active and `listed_on ≤ at < valid_until` (DESIGN.md §3.1).
     pub fn in_force(&self, at: Timestamp) -> bool {
-        self.status == Status::Active
-            && self.listed_on <= at
-            && self.valid_until.is_none_or(|until| at < until)
+        self.status == Status::Active && self.listed_on <= at && at < self.valid_until
     }
 
+    /// Exclusive end; `None` = until removed.
+    pub fn valid_until(&self) -> Option<Timestamp> {
+        (self.valid_until != UNTIL_REMOVED).then_some(self.valid_until)
+    }
+
+    pub fn score(&self) -> Option<u16> {
+        (self.score != NO_SCORE).then_some(self.score)
+    }
+}
+
+/// A validated entry, owning its text. The list index keeps only [`Facts`] and the text's place
+/// for the entries it was built with; changes and cold-list lookups arrive as these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub entry_id: Box<str>,
+    pub subject: SubjectKey,
+    pub facts: Facts,
+    pub subject_name: Option<Box<str>>,
+    pub reason: Option<Box<str>>,
+    pub basis_doc: Option<Box<str>>,
+    pub authority: Option<Box<str>>,
+    pub responsible_persons: Box<[ResponsiblePerson]>,
+}
+
+/// A record that passed validation, still borrowing its text: what the index is built from
+/// without copying ten million names onto the heap.
+#[derive(Debug, Clone)]
+pub struct Checked<'a> {
+    pub record: EntryRecord<'a>,
+    pub subject: SubjectKey,
+    pub facts: Facts,
+    /// The keys of `record.responsible_persons`, in order.
+    pub persons: Vec<SubjectKey>,
+}
+
+impl<'a> Checked<'a> {
     /// Validates a record against the rule set's lists.
-    pub fn from_record(record: EntryRecord<'_>, rules: &RuleSet) -> Result<Entry, EntryError> {
+    pub fn new(record: EntryRecord<'a>, rules: &RuleSet) -> Result<Checked<'a>, EntryError> {
         if record.entry_id.trim().is_empty() {
             return Err(EntryError::new("entry_id", "must not be empty"));
         }
@@ -201,59 +236,97 @@ impl Entry {
                     format!("only scored lists carry a score, `{}` does not", def.code),
                 ))
             }
+            (_, Some(score)) if score > MAX_SCORE => {
+                return Err(EntryError::new(
+                    "score",
+                    format!("must be at most {MAX_SCORE}"),
+                ))
+            }
             _ => {}
         }
+        let persons = record
+            .responsible_persons
+            .iter()
+            .enumerate()
+            .map(|(i, person)| {
+                ident::parse_as(&person.id, IdType::ResidentId)
+                    .map(|id| id.key())
+                    .map_err(|err| {
+                        EntryError::new(format!("responsible_persons[{i}].id"), err.to_string())
+                    })
+            })
+            .collect::<Result<Vec<_>, EntryError>>()?;
+        let facts = Facts {
+            listed_on,
+            valid_until: valid_until.unwrap_or(UNTIL_REMOVED),
+            list,
+            score: record.score.unwrap_or(NO_SCORE),
+            status: record.status,
+            dispute: record.dispute,
+            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. }),
+        };
+        Ok(Checked {
+            record,
+            subject: subject.key(),
+            facts,
+            persons,
+        })
+    }
+}
+
+impl From<Checked<'_>> for Entry {
+    fn from(checked: Checked<'_>) -> Entry {
+        let record = checked.record;
         let responsible_persons = record
             .responsible_persons
             .into_iter()
-            .enumerate()
-            .map(|(i, person)| {
-                let field = || format!("responsible_persons[{i}].id");
-                let id = ident::parse_as(&person.id, IdType::ResidentId)
-                    .map_err(|err| EntryError::new(field(), err.to_string()))?;
-                Ok(ResponsiblePerson {
-                    role: person.role,
-                    id: id.key(),
-                    name: person.name.map(boxed),
-                })
+            .zip(checked.persons)
+            .map(|(person, id)| ResponsiblePerson {
+                role: person.role,
+                id,
+                name: person.name.map(boxed),
             })
-            .collect::<Result<Box<[_]>, EntryError>>()?;
-        Ok(Entry {
+            .collect();
+        Entry {
             entry_id: boxed(record.entry_id),
-            list,
-            subject: subject.key(),
+            subject: checked.subject,
+            facts: checked.facts,
             subject_name: record.subject_name.map(boxed),
             reason: record.reason.map(boxed),
             basis_doc: record.basis_doc.map(boxed),
             authority: record.authority.map(boxed),
-            listed_on,
-            valid_until,
-            status: record.status,
-            dispute: record.dispute,
-            score: record.score,
             responsible_persons,
-            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. }),
-        })
+        }
+    }
+}
+
+impl Entry {
+    /// Validates a record against the rule set's lists.
+    pub fn from_record(record: EntryRecord<'_>, rules: &RuleSet) -> Result<Entry, EntryError> {
+        Checked::new(record, rules).map(Entry::from)
     }
 
     /// The exchange form of this entry.
-    pub fn to_record(&self, rules: &RuleSet) -> EntryRecord<'static> {
-        let text = |s: &Option<Box<str>>| s.as_deref().map(|s| Cow::Owned(s.to_owned()));
+    pub fn to_record(&self, rules: &RuleSet) -> EntryRecord<'_> {
+        fn text(s: &Option<Box<str>>) -> Option<Cow<'_, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
         EntryRecord {
-            entry_id: Cow::Owned(self.entry_id.to_string()),
-            list: Cow::Owned(rules.list(self.list).code.clone()),
+            entry_id: Cow::Borrowed(&self.entry_id),
+            list: Cow::Owned(rules.list(self.facts.list).code.clone()),
             subject_id: Cow::Owned(self.subject.to_id_string()),
             subject_name: text(&self.subject_name),
             reason: text(&self.reason),
             basis_doc: text(&self.basis_doc),
             authority: text(&self.authority),
-            listed_on: Cow::Owned(self.listed_on.to_date_or_datetime()),
+            listed_on: Cow::Owned(self.facts.listed_on.to_date_or_datetime()),
             valid_until: self
-                .valid_until
+                .facts
+                .valid_until()
                 .map(|t| Cow::Owned(t.to_date_or_datetime())),
-            status: self.status,
-            dispute: self.dispute,
-            score: self.score,
+            status: self.facts.status,
+            dispute: self.facts.dispute,
+            score: self.facts.score(),
             responsible_persons: self
                 .responsible_persons
                 .iter()
@@ -284,6 +357,109 @@ impl EntryError {
         EntryError {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+/// An entry as the index hands it out: its facts at hand, its text read when asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub subject: SubjectKey,
+    pub facts: Facts,
+    text: Text<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Text<'a> {
+    /// A row of the index's text store.
+    Stored(&'a TextStore, u32),
+    Owned(&'a Entry),
+}
+
+/// The part of an entry's JSON that says whose entry it is.
+#[derive(Deserialize)]
+struct Naming<'a> {
+    #[serde(borrow)]
+    entry_id: Cow<'a, str>,
+    #[serde(borrow)]
+    subject_id: Cow<'a, str>,
+}
+
+impl<'a> EntryRef<'a> {
+    pub(super) fn stored(subject: SubjectKey, facts: Facts, text: &'a TextStore, row: u32) -> Self {
+        EntryRef {
+            subject,
+            facts,
+            text: Text::Stored(text, row),
+        }
+    }
+
+    /// The stored JSON, once it is known to still be this entry's (a list file edited in place
+    /// may hold another line there now).
+    fn stored_json(&self, store: &TextStore, row: u32) -> Result<(Vec<u8>, String), TextError> {
+        let json = store.get(row)?;
+        let naming: Naming<'_> = serde_json::from_slice(&json)?;
+        if ident::parse(&naming.subject_id).map(|id| id.key()) != Ok(self.subject) {
+            return Err(TextError::Changed);
+        }
+        let entry_id = naming.entry_id.into_owned();
+        Ok((json, entry_id))
+    }
+
+    pub fn entry_id(&self) -> Result<Cow<'a, str>, TextError> {
+        match self.text {
+            Text::Stored(store, row) => Ok(Cow::Owned(self.stored_json(store, row)?.1)),
+            Text::Owned(entry) => Ok(Cow::Borrowed(&entry.entry_id)),
+        }
+    }
+
+    /// The exchange form, with identifiers and dates in their normalised form.
+    pub fn record(&self, rules: &RuleSet) -> Result<EntryRecord<'a>, TextError> {
+        let (store, row) = match self.text {
+            Text::Stored(store, row) => (store, row),
+            Text::Owned(entry) => return Ok(entry.to_record(rules)),
+        };
+        let (json, _) = self.stored_json(store, row)?;
+        let mut record = serde_json::from_slice::<EntryRecord<'_>>(&json)?.into_owned();
+        record.subject_id = Cow::Owned(self.subject.to_id_string());
+        record.listed_on = Cow::Owned(self.facts.listed_on.to_date_or_datetime());
+        record.valid_until = self
+            .facts
+            .valid_until()
+            .map(|t| Cow::Owned(t.to_date_or_datetime()));
+        for person in &mut record.responsible_persons {
+            if let Ok(id) = ident::parse_as(&person.id, IdType::ResidentId) {
+                person.id = Cow::Owned(id.to_string());
+            }
+        }
+        Ok(record)
+    }
+
+    /// The keys of the persons the entry names.
+    pub(super) fn persons(&self) -> Result<Vec<SubjectKey>, TextError> {
+        let (store, row) = match self.text {
+            Text::Stored(store, row) => (store, row),
+            Text::Owned(entry) => {
+                return Ok(entry.responsible_persons.iter().map(|p| p.id).collect())
+            }
+        };
+        let (json, _) = self.stored_json(store, row)?;
+        let record: EntryRecord<'_> = serde_json::from_slice(&json)?;
+        Ok(record
+            .responsible_persons
+            .iter()
+            .filter_map(|p| ident::parse_as(&p.id, IdType::ResidentId).ok())
+            .map(|id| id.key())
+            .collect())
+    }
+}
+
+impl<'a> From<&'a Entry> for EntryRef<'a> {
+    fn from(entry: &'a Entry) -> Self {
+        EntryRef {
+            subject: entry.subject,
+            facts: entry.facts,
+            text: Text::Owned(entry),
         }
     }
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::entry::{Entry, EntryRecord};
-use super::index::ListIndex;
-use crate::ruleset::RuleSet;
+use super::entry::{Checked, Entry, EntryRecord, Facts};
+use super::index::{IndexBuilder, ListIndex};
+use crate::ident::SubjectKey;
+use crate::ruleset::{Role, RuleSet};
 
 /// One bad line of a list file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,40 +54,92 @@ impl fmt::Display for Located<'_> {
     }
 }
 
-/// Reads, validates and indexes a list file against the rule set.
+/// Reads, validates and indexes a list file against the rule set. The entries go straight into
+/// the index, never onto the heap. Their text stays in a private copy of the file, made by the
+/// kernel on another thread while this one parses: the index reads its text at the offsets of
+/// the lines, and an operator who rewrites the list file in place cannot change it under a
+/// snapshot that is still serving.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
-    Ok(ListIndex::build(
-        read_file(path, rules)?,
-        rules.lists().len(),
-    ))
+    let io_error = io_error(path);
+    let file = std::fs::File::open(path).map_err(&io_error)?;
+    let copy = tempfile::tempfile().map_err(&io_error)?;
+    let (mut from, mut to) = (
+        file.try_clone().map_err(&io_error)?,
+        copy.try_clone().map_err(&io_error)?,
+    );
+    // The copy moves through the file's offset; the parse reads at offsets of its own.
+    let copier = std::thread::spawn(move || std::io::copy(&mut from, &mut to));
+    // Duplicate ids are confirmed from the copy, so it must be complete by then.
+    let copied = || {
+        copier
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the copy of the list file failed")))
+            .map(drop)
+    };
+    let reader = ReadAt { file: &file, at: 0 };
+    let builder = read_from(path, reader, IndexBuilder::over(copy), rules, copied)?;
+    builder.finish(rules.lists().len()).map_err(io_error)
 }
 
-/// The file is read and parsed this many bytes at a time: it never sits in memory whole, and
-/// the buffer's pages are reused instead of fresh ones being zeroed for every gigabyte.
-const CHUNK_BYTES: usize = 64 << 20;
+/// Reads a file from an offset of its own, leaving the file's offset to others.
+struct ReadAt<'a> {
+    file: &'a std::fs::File,
+    at: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let read = self.file.read_at(buf, self.at)?;
+        self.at += read as u64;
+        Ok(read)
+    }
+}
 
 /// Reads and validates a list file against the rule set.
 pub fn read_file(path: &Path, rules: &RuleSet) -> Result<Vec<Entry>, ListFileError> {
-    let io_error = |source| ListFileError::Io {
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    read_from(path, file, Vec::new(), rules, || Ok(()))
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ListFileError + '_ {
+    |source| ListFileError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    read_chunked(file, CHUNK_BYTES, rules)
-        .map_err(io_error)?
+    }
+}
+
+/// Reads, then waits for `before_finish` before checking for duplicate ids.
+fn read_from<C: Collect>(
+    path: &Path,
+    file: impl Read,
+    into: C,
+    rules: &RuleSet,
+    before_finish: impl FnOnce() -> std::io::Result<()>,
+) -> Result<C, ListFileError> {
+    let parsed = read_chunked(file, CHUNK_BYTES, into, rules).map_err(io_error(path))?;
+    before_finish().map_err(io_error(path))?;
+    parsed
+        .finish()
+        .map_err(io_error(path))?
         .map_err(|problems| ListFileError::Malformed {
             path: path.to_path_buf(),
             problems,
         })
 }
 
+/// The file is read and parsed this many bytes at a time: it never sits in memory whole, and
+/// the buffer's pages are reused instead of fresh ones being zeroed for every gigabyte.
+const CHUNK_BYTES: usize = 64 << 20;
+
 /// Reads JSON Lines `chunk_bytes` at a time, parsing each chunk's complete lines in parallel.
-fn read_chunked(
+fn read_chunked<C: Collect>(
     mut reader: impl Read,
     chunk_bytes: usize,
+    into: C,
     rules: &RuleSet,
-) -> std::io::Result<Result<Vec<Entry>, Vec<LineProblem>>> {
-    let mut parsed = Parsed::default();
+) -> std::io::Result<Parsed<C>> {
+    let mut parsed = Parsed::new(into);
     let mut buffer: Vec<u8> = Vec::with_capacity(chunk_bytes);
     loop {
         let before = buffer.len();
@@ -100,109 +153,234 @@ fn read_chunked(
             Some(newline) => newline + 1,
             None => continue,
         };
-        parsed.add_lines(&buffer[..complete], rules);
+        parsed.add_lines(&buffer[..complete], rules)?;
         buffer.drain(..complete);
         if at_end {
-            return Ok(parsed.finish());
+            return Ok(parsed);
         }
     }
 }
 
 /// Parses JSON Lines (blank lines allowed) into validated entries, or every line's problem.
 pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<LineProblem>> {
-    let mut parsed = Parsed::default();
-    parsed.add_lines(bytes, rules);
-    parsed.finish()
+    let mut parsed = Parsed::new(Vec::new());
+    let added = parsed
+        .add_lines(bytes, rules)
+        .and_then(|()| parsed.finish());
+    // Collecting into memory does no I/O.
+    added.unwrap_or_else(|err| unreachable!("in-memory parse failed: {err}"))
+}
+
+/// Where validated entries go: owned entries, or an index being built over the file.
+trait Collect {
+    /// What is kept of an entry, made on the rayon pool.
+    type Item: Send;
+    /// Keeps what is needed of the entry parsed from `line`, which starts `at` bytes into the file.
+    fn item(checked: Checked<'_>, line: &[u8], at: u64) -> Self::Item;
+    /// Takes entries in file order.
+    fn push(&mut self, item: Self::Item) -> std::io::Result<()>;
+    /// The `entry_id` of the `i`-th entry pushed.
+    fn entry_id(&mut self, i: u32) -> std::io::Result<String>;
+}
+
+impl Collect for Vec<Entry> {
+    type Item = Entry;
+
+    fn item(checked: Checked<'_>, _line: &[u8], _at: u64) -> Entry {
+        Entry::from(checked)
+    }
+
+    fn push(&mut self, entry: Entry) -> std::io::Result<()> {
+        Vec::push(self, entry);
+        Ok(())
+    }
+
+    fn entry_id(&mut self, i: u32) -> std::io::Result<String> {
+        Ok(self[i as usize].entry_id.to_string())
+    }
+}
+
+/// An entry of a list file as the index keeps it: facts, persons and where its line is.
+struct FileEntry {
+    subject: SubjectKey,
+    facts: Facts,
+    persons: Vec<(SubjectKey, Role)>,
+    span: (u64, usize),
+}
+
+impl Collect for IndexBuilder {
+    type Item = FileEntry;
+
+    fn item(checked: Checked<'_>, line: &[u8], at: u64) -> FileEntry {
+        let roles = checked.record.responsible_persons.iter().map(|p| p.role);
+        FileEntry {
+            subject: checked.subject,
+            facts: checked.facts,
+            persons: checked.persons.iter().copied().zip(roles).collect(),
+            span: (at, line.len()),
+        }
+    }
+
+    fn push(&mut self, entry: FileEntry) -> std::io::Result<()> {
+        self.push_at(entry.subject, entry.facts, entry.persons, entry.span)
+    }
+
+    fn entry_id(&mut self, i: u32) -> std::io::Result<String> {
+        let line = self.pushed_text(i)?;
+        let record: EntryRecord<'_> = serde_json::from_slice(&line)?;
+        Ok(record.entry_id.into_owned())
+    }
 }
 
 /// Every entry whose `entry_id` an earlier line already used. Entries are sorted by a hash of
 /// their id on both cores (a hash map of ten million strings took a second on one), and only
-/// neighbours with equal hashes are compared as text.
-fn duplicates(entries: &[Entry], lines: &[usize]) -> Vec<LineProblem> {
-    use std::hash::BuildHasher;
-    let hasher = rustc_hash::FxBuildHasher;
-    let mut by_hash: Vec<(u64, u32)> = entries
-        .par_iter()
-        .enumerate()
-        .map(|(i, entry)| (hasher.hash_one(&*entry.entry_id), i as u32))
-        .collect();
+/// entries with equal hashes are compared as text.
+fn duplicates(
+    mut by_hash: Vec<(u64, u32)>,
+    lines: &[usize],
+    entry_id: &mut dyn FnMut(u32) -> std::io::Result<String>,
+) -> std::io::Result<Vec<LineProblem>> {
     by_hash.par_sort_unstable();
     let mut problems = Vec::new();
     for group in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
         // Within a group the positions ascend, so each entry's first use comes before it.
-        for (k, &(_, later)) in group.iter().enumerate() {
-            let id = &entries[later as usize].entry_id;
-            if let Some(&(_, first)) = group[..k]
-                .iter()
-                .find(|(_, earlier)| entries[*earlier as usize].entry_id == *id)
-            {
+        let ids = group
+            .iter()
+            .map(|&(_, i)| entry_id(i))
+            .collect::<std::io::Result<Vec<String>>>()?;
+        for (k, id) in ids.iter().enumerate() {
+            if let Some(first) = ids[..k].iter().position(|earlier| earlier == id) {
                 problems.push(LineProblem {
-                    line: lines[later as usize],
+                    line: lines[group[k].1 as usize],
                     message: format!(
                         "entry_id: duplicate `{id}` (first on line {})",
-                        lines[first as usize]
+                        lines[group[first].1 as usize]
                     ),
                 });
             }
         }
     }
-    problems
+    Ok(problems)
 }
 
-/// Entries parsed so far, with the line each came from, and the bad lines.
-#[derive(Default)]
-struct Parsed {
-    entries: Vec<Entry>,
+/// Entries parsed so far, the hash of each one's id and the line it came from, and the bad
+/// lines.
+struct Parsed<C> {
+    into: C,
+    id_hashes: Vec<(u64, u32)>,
     lines: Vec<usize>,
     problems: Vec<LineProblem>,
     /// Lines consumed so far.
     line_count: usize,
+    /// Bytes consumed so far.
+    byte_count: u64,
 }
 
-impl Parsed {
-    /// Parses complete lines (the text ends at a line break or at the end of the file).
-    fn add_lines(&mut self, text: &[u8], rules: &RuleSet) {
-        let first = self.line_count;
-        let lines: Vec<(usize, &[u8])> = text
-            .strip_suffix(b"\n")
-            .unwrap_or(text)
-            .split(|&b| b == b'\n')
-            .enumerate()
-            .map(|(i, line)| (first + i + 1, line.trim_ascii()))
-            .collect();
-        self.line_count += lines.len();
-        let parsed: Vec<(usize, Result<Entry, String>)> = lines
-            .par_iter()
-            .filter(|(_, line)| !line.is_empty())
-            .map(|&(line, text)| (line, parse_line(text, rules)))
-            .collect();
-        self.entries.reserve(parsed.len());
-        for (line, result) in parsed {
-            match result {
-                Ok(entry) => {
-                    self.entries.push(entry);
-                    self.lines.push(line);
-                }
-                Err(message) => self.problems.push(LineProblem { line, message }),
-            }
+impl<C: Collect> Parsed<C> {
+    fn new(into: C) -> Parsed<C> {
+        Parsed {
+            into,
+            id_hashes: Vec::new(),
+            lines: Vec::new(),
+            problems: Vec::new(),
+            line_count: 0,
+            byte_count: 0,
         }
+    }
+
+    /// Parses complete lines (the text ends at a line break or at the end of the file). The
+    /// text is cut into pieces at line breaks, and each piece is split into lines and parsed on
+    /// the rayon pool, so that only the compact result of each line is collected here.
+    fn add_lines(&mut self, text: &[u8], rules: &RuleSet) -> std::io::Result<()> {
+        let pieces = pieces(text);
+        let parsed: Vec<Vec<(usize, ParsedLine<C::Item>)>> = pieces
+            .par_iter()
+            .map(|&(offset, piece)| {
+                let at = self.byte_count + offset as u64;
+                lines(piece, at)
+                    .filter(|(_, _, line)| !line.is_empty())
+                    .map(|(i, at, line)| (i, parse_line::<C>(line, at, rules)))
+                    .collect()
+            })
+            .collect();
+        for (piece, results) in pieces.iter().zip(parsed) {
+            let first = self.line_count;
+            for (i, result) in results {
+                let line = first + i + 1;
+                match result {
+                    Ok((id_hash, item)) => {
+                        self.id_hashes.push((id_hash, self.lines.len() as u32));
+                        self.lines.push(line);
+                        self.into.push(item)?;
+                    }
+                    Err(message) => self.problems.push(LineProblem { line, message }),
+                }
+            }
+            self.line_count += lines(piece.1, 0).count();
+        }
+        self.byte_count += text.len() as u64;
+        Ok(())
     }
 
     /// The entries, or every problem (bad lines and duplicate ids) in line order.
-    fn finish(mut self) -> Result<Vec<Entry>, Vec<LineProblem>> {
-        self.problems.extend(duplicates(&self.entries, &self.lines));
+    fn finish(mut self) -> std::io::Result<Result<C, Vec<LineProblem>>> {
+        let into = &mut self.into;
+        let duplicates = duplicates(self.id_hashes, &self.lines, &mut |i| into.entry_id(i))?;
+        self.problems.extend(duplicates);
         if self.problems.is_empty() {
-            Ok(self.entries)
+            Ok(Ok(self.into))
         } else {
             self.problems.sort_by_key(|p| p.line);
-            Err(self.problems)
+            Ok(Err(self.problems))
         }
     }
 }
 
-fn parse_line(text: &[u8], rules: &RuleSet) -> Result<Entry, String> {
-    let record: EntryRecord = serde_json::from_slice(text).map_err(describe_json_error)?;
-    Entry::from_record(record, rules).map_err(|err| err.to_string())
+/// A line's entry (with the hash of its id), or what is wrong with it.
+type ParsedLine<T> = Result<(u64, T), String>;
+
+fn parse_line<C: Collect>(text: &[u8], at: u64, rules: &RuleSet) -> ParsedLine<C::Item> {
+    use std::hash::BuildHasher;
+    let record: EntryRecord<'_> = serde_json::from_slice(text).map_err(describe_json_error)?;
+    let checked = Checked::new(record, rules).map_err(|err| err.to_string())?;
+    let id_hash = rustc_hash::FxBuildHasher.hash_one(&*checked.record.entry_id);
+    Ok((id_hash, C::item(checked, text, at)))
+}
+
+/// Lines per piece of a chunk that is parsed as one task, about.
+const PIECE_BYTES: usize = 1 << 20;
+
+/// `text` cut after line breaks into pieces of about [`PIECE_BYTES`], with where each starts.
+fn pieces(text: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let end = match text.get(start + PIECE_BYTES..) {
+            Some(rest) => rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(text.len(), |newline| start + PIECE_BYTES + newline + 1),
+            None => text.len(),
+        };
+        pieces.push((start, &text[start..end]));
+        start = end;
+    }
+    pieces
+}
+
+/// The lines of a piece: their number within it (from 0), where each trimmed line starts in the
+/// file (the piece starts at `at`), and the trimmed line.
+fn lines(piece: &[u8], mut at: u64) -> impl Iterator<Item = (usize, u64, &[u8])> {
+    piece
+        .strip_suffix(b"\n")
+        .unwrap_or(piece)
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(move |(i, line)| {
+            let start = at + (line.len() - line.trim_ascii_start().len()) as u64;
+            at += line.len() as u64 + 1;
+            (i, start, line.trim_ascii())
+        })
 }
 
 /// serde_json's message without its "at line 1 column N" (every line is line 1 to it).
@@ -240,7 +418,8 @@ mod tests {
         // Chunks far shorter than a line, and of odd sizes, with a bad line and no final newline.
         let text = format!("{}\n\n{}\n{{broken\n{}", good("a"), good("b"), good("a"));
         for chunk in [1, 7, 64, 4096] {
-            let problems = read_chunked(text.as_bytes(), chunk, &rules)
+            let problems = read_chunked(text.as_bytes(), chunk, Vec::new(), &rules)
+                .and_then(Parsed::finish)
                 .expect("reading from memory")
                 .expect_err("a broken line and a duplicate");
             let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
@@ -252,7 +431,8 @@ mod tests {
         }
         let clean = format!("{}\n{}\n", good("a"), good("b"));
         for chunk in [1, 13, 4096] {
-            let entries = read_chunked(clean.as_bytes(), chunk, &rules)
+            let entries = read_chunked(clean.as_bytes(), chunk, Vec::new(), &rules)
+                .and_then(Parsed::finish)
                 .expect("reading from memory")
                 .expect("a good file");
             let ids: Vec<&str> = entries.iter().map(|e| &*e.entry_id).collect();
@@ -337,6 +517,35 @@ mod tests {
     }
 
     #[test]
+    fn a_loaded_index_keeps_its_text_when_the_file_is_rewritten_in_place() {
+        let rules = mini();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lists.jsonl");
+        let other = GOOD
+            .replace("e1", "e2")
+            .replace("91230200MA1B2C3D8T", "91230202MA18XK7PXM");
+        // Leading blanks and a blank line move the second entry off a plain line boundary.
+        std::fs::write(&path, format!("  {GOOD}\n\n{other}\n")).unwrap();
+        let index = load_file(&path, &rules).unwrap();
+        let company = crate::ident::parse("91230202MA18XK7PXM").unwrap().key();
+        let entry = index.entries_of(company).next().unwrap();
+        assert_eq!(entry.entry_id().unwrap(), "e2");
+        assert_eq!(entry.record(&rules).unwrap().listed_on, "2026-03-01");
+
+        // A broken file written over the loaded one leaves the serving snapshot's text intact.
+        std::fs::write(&path, "{broken\n").unwrap();
+        let entry = index.entries_of(company).next().unwrap();
+        assert_eq!(entry.entry_id().unwrap(), "e2");
+
+        std::fs::write(&path, format!("{GOOD}\n{GOOD}\n")).unwrap();
+        let err = load_file(&path, &rules).unwrap_err().to_string();
+        assert!(
+            err.contains("2: entry_id: duplicate `e1` (first on line 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_index_finds_subjects_and_the_persons_entries_name() {
         let rules = mini();
         let text = [
@@ -351,17 +560,15 @@ mod tests {
                 ),
         ]
         .join("\n");
-        let index = ListIndex::build(
-            parse_entries(text.as_bytes(), &rules).unwrap(),
-            rules.lists().len(),
-        );
+        let index =
+            ListIndex::build(&parse_entries(text.as_bytes(), &rules).unwrap(), &rules).unwrap();
         let company = crate::ident::parse("91230200MA1B2C3D8T").unwrap().key();
         let person = crate::ident::parse("230202198503121238").unwrap().key();
         assert_eq!(index.entries_of(company).len(), 2);
         assert_eq!(
             index
                 .naming(person)
-                .map(|(e, p)| (e.entry_id.to_string(), p.role))
+                .map(|(e, role)| (e.entry_id().unwrap().into_owned(), role))
                 .collect::<Vec<_>>(),
             vec![("e3".to_owned(), crate::ruleset::Role::Principal)]
         );

@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(entries.len() as u64, stats.entries);
         assert_eq!(stats.subjects, 70_000);
         assert!((18_000..24_000).contains(&stats.listed), "{stats:?}");
-        assert!(entries.iter().all(|e| !e.check_mismatch));
+        assert!(entries.iter().all(|e| !e.facts.check_mismatch));
         assert_eq!(population.iter().filter(|&&b| b == b'\n').count(), 70_000);
         let (c, _, _) = run(
             &rules,

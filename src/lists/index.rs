@@ -1,49 +1,144 @@
 //! The in-memory index: packed subject key → that subject's entries, and person key → the
 //! entries naming that person.
 //!
-//! A base built once from a snapshot is never modified. Changes that arrive afterwards (from the
-//! Redis change stream) go into a small overlay that holds the complete current entries of each
-//! subject and person they touched, so applying a change copies the overlay, never the base.
-//! Both sit behind `Arc`s: an index with one more change shares everything else with the last.
+//! A base built once from a snapshot is never modified. It holds each entry's [`Facts`] (24
+//! bytes), sorted by subject, and finds a key's run of them through a hash table of positions;
+//! the entries' text lives in a memory-mapped file ([`TextStore`]). Changes that arrive
+//! afterwards (from the Redis change stream) go into a small overlay that lists the complete
+//! current entries of each subject and person they touched, as base rows or new entries, so
+//! applying a change copies the overlay, never the base. Both sit behind `Arc`s: an index with
+//! one more change shares everything else with the last.
 
+use std::hash::BuildHasher;
+use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use rayon::slice::ParallelSliceMut;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use super::entry::{Entry, ResponsiblePerson};
+use super::entry::{Entry, EntryRef, Facts};
+use super::text::{TextError, TextStore, TextWriter};
 use crate::ident::{IdType, SubjectKey};
-use crate::ruleset::ListId;
+use crate::ruleset::{ListId, Role, RuleSet};
 
-/// A run of `entries` (or of `named`) belonging to one key.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    start: u32,
-    len: u32,
+fn hash(key: SubjectKey) -> u64 {
+    FxBuildHasher.hash_one(key)
 }
 
-impl Run {
-    fn range(self) -> std::ops::Range<usize> {
-        self.start as usize..(self.start + self.len) as usize
+/// The distinct keys of a sorted array and the run of positions each owns, found through a
+/// table of key positions: four bytes and a control byte a slot, where a map would repeat the
+/// 16-byte key and the run beside it.
+#[derive(Debug, Default)]
+struct Runs {
+    /// Ascending.
+    keys: Vec<SubjectKey>,
+    /// Where each key's run starts, and a last element where the last run ends.
+    starts: Vec<u32>,
+    table: HashTable<u32>,
+}
+
+impl Runs {
+    /// From the key of each position of a sorted array.
+    fn new(sorted: impl Iterator<Item = SubjectKey>) -> Runs {
+        let (mut keys, mut starts) = (Vec::new(), Vec::new());
+        let mut position = 0u32;
+        for key in sorted {
+            if keys.last() != Some(&key) {
+                keys.push(key);
+                starts.push(position);
+            }
+            position += 1;
+        }
+        starts.push(position);
+        keys.shrink_to_fit();
+        starts.shrink_to_fit();
+        let mut table = HashTable::with_capacity(keys.len());
+        for (i, &key) in keys.iter().enumerate() {
+            table.insert_unique(hash(key), i as u32, |&j| hash(keys[j as usize]));
+        }
+        Runs {
+            keys,
+            starts,
+            table,
+        }
     }
+
+    fn get(&self, key: SubjectKey) -> Range<u32> {
+        match self
+            .table
+            .find(hash(key), |&i| self.keys[i as usize] == key)
+        {
+            Some(&i) => self.run(i as usize),
+            None => 0..0,
+        }
+    }
+
+    fn run(&self, i: usize) -> Range<u32> {
+        self.starts[i]..self.starts[i + 1]
+    }
+
+    /// The key whose run holds `position`.
+    fn key_at(&self, position: u32) -> SubjectKey {
+        let after = self.starts.partition_point(|&start| start <= position);
+        self.keys[after.saturating_sub(1)]
+    }
+}
+
+/// A person named in the entry of a base row.
+#[derive(Debug, Clone, Copy)]
+struct Named {
+    row: u32,
+    role: Role,
 }
 
 #[derive(Debug, Default)]
 struct Base {
-    /// INVARIANT: sorted by subject key, so each subject's entries are one run.
-    entries: Vec<Entry>,
-    by_subject: FxHashMap<SubjectKey, Run>,
-    /// (entry position, person position in that entry), sorted by the person's key.
-    named: Vec<(u32, u32)>,
-    by_person: FxHashMap<SubjectKey, Run>,
+    /// INVARIANT: sorted by subject, so each subject's entries are one run.
+    facts: Vec<Facts>,
+    subjects: Runs,
+    /// Sorted by the person's key.
+    named: Vec<Named>,
+    persons: Runs,
+    /// The text of each row of `facts`.
+    text: TextStore,
+}
+
+impl Base {
+    fn entry(&self, subject: SubjectKey, row: u32) -> EntryRef<'_> {
+        EntryRef::stored(subject, self.facts[row as usize], &self.text, row)
+    }
+
+    /// Every row's named persons, ordered by row (compaction's view of `named`).
+    fn persons_by_row(&self) -> Vec<(u32, SubjectKey, Role)> {
+        let mut by_row: Vec<(u32, SubjectKey, Role)> = (0..self.persons.keys.len())
+            .flat_map(|i| {
+                let key = self.persons.keys[i];
+                let run = self.persons.run(i);
+                self.named[run.start as usize..run.end as usize]
+                    .iter()
+                    .map(move |n| (n.row, key, n.role))
+            })
+            .collect();
+        by_row.par_sort_unstable_by_key(|&(row, _, _)| row);
+        by_row
+    }
+}
+
+/// One current entry of a subject changed since the base was built.
+#[derive(Debug, Clone)]
+enum Item {
+    Base(u32),
+    Changed(Arc<Entry>),
 }
 
 /// The complete current entries of every subject and person changed since the base was built.
 #[derive(Debug, Default, Clone)]
 struct Overlay {
-    subjects: FxHashMap<SubjectKey, Arc<[Entry]>>,
-    /// Entries naming the person, with the person's position in each.
-    persons: FxHashMap<SubjectKey, Arc<[(Entry, u32)]>>,
+    subjects: FxHashMap<SubjectKey, Arc<[Item]>>,
+    /// Entries naming the person, with the role it names them in.
+    persons: FxHashMap<SubjectKey, Arc<[(Item, Role)]>>,
 }
 
 /// Totals kept up to date as changes apply.
@@ -55,6 +150,24 @@ struct Counts {
     check_mismatches: usize,
 }
 
+impl Counts {
+    fn adjust(&mut self, facts: &Facts, added: bool) {
+        let by = |n: &mut usize, by: usize| {
+            if added {
+                *n += by
+            } else {
+                *n -= by
+            }
+        };
+        by(&mut self.entries, 1);
+        by(&mut self.per_list[facts.list.index()], 1);
+        by(
+            &mut self.check_mismatches,
+            usize::from(facts.check_mismatch),
+        );
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ListIndex {
     base: Arc<Base>,
@@ -62,133 +175,333 @@ pub struct ListIndex {
     counts: Counts,
 }
 
-impl ListIndex {
-    /// Builds the index; `list_count` is the number of lists of the rule set the entries were
-    /// validated against.
-    pub fn build(mut entries: Vec<Entry>, list_count: usize) -> ListIndex {
-        entries.par_sort_unstable_by_key(|e| e.subject);
-        let by_subject = runs(entries.iter().map(|e| e.subject));
+/// Collects entries, in any order, into an index.
+pub(super) struct IndexBuilder {
+    /// Each pushed entry's subject and push position.
+    subjects: Vec<(SubjectKey, u32)>,
+    facts: Vec<Facts>,
+    /// (person, push position, role).
+    named: Vec<(SubjectKey, u32, Role)>,
+    text: TextWriter,
+}
 
-        let mut named: Vec<(SubjectKey, u32, u32)> = entries
-            .iter()
-            .enumerate()
-            .flat_map(|(e, entry)| {
-                entry
-                    .responsible_persons
-                    .iter()
-                    .enumerate()
-                    .map(move |(p, person)| (person.id, e as u32, p as u32))
+impl IndexBuilder {
+    /// A builder that copies each entry's text to a file of its own.
+    pub fn new() -> io::Result<IndexBuilder> {
+        Ok(IndexBuilder::writing_to(TextWriter::new()?))
+    }
+
+    /// A builder for entries whose text stays in `source`, the list file they are read from.
+    pub fn over(source: std::fs::File) -> IndexBuilder {
+        IndexBuilder::writing_to(TextWriter::over(source))
+    }
+
+    fn writing_to(text: TextWriter) -> IndexBuilder {
+        IndexBuilder {
+            subjects: Vec::new(),
+            facts: Vec::new(),
+            named: Vec::new(),
+            text,
+        }
+    }
+
+    /// Adds an entry: its subject, facts, named persons and exchange JSON.
+    pub fn push(
+        &mut self,
+        subject: SubjectKey,
+        facts: Facts,
+        persons: impl IntoIterator<Item = (SubjectKey, Role)>,
+        json: &[u8],
+    ) -> io::Result<()> {
+        self.text.push(json)?;
+        self.record(subject, facts, persons);
+        Ok(())
+    }
+
+    /// Adds an entry whose exchange JSON the text's file already holds, `len` bytes at `start`.
+    pub fn push_at(
+        &mut self,
+        subject: SubjectKey,
+        facts: Facts,
+        persons: impl IntoIterator<Item = (SubjectKey, Role)>,
+        (start, len): (u64, usize),
+    ) -> io::Result<()> {
+        self.text.push_at(start, len)?;
+        self.record(subject, facts, persons);
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        subject: SubjectKey,
+        facts: Facts,
+        persons: impl IntoIterator<Item = (SubjectKey, Role)>,
+    ) {
+        let position = self.facts.len() as u32;
+        self.subjects.push((subject, position));
+        self.facts.push(facts);
+        self.named.extend(
+            persons
+                .into_iter()
+                .map(|(person, role)| (person, position, role)),
+        );
+    }
+
+    /// Adds an owned entry, writing its exchange JSON.
+    pub fn push_entry(&mut self, entry: &Entry, rules: &RuleSet) -> io::Result<()> {
+        let json = serde_json::to_vec(&entry.to_record(rules))?;
+        let persons = entry.responsible_persons.iter().map(|p| (p.id, p.role));
+        self.push(entry.subject, entry.facts, persons, &json)
+    }
+
+    /// The exchange JSON of the `i`-th entry pushed.
+    pub fn pushed_text(&mut self, i: u32) -> io::Result<Vec<u8>> {
+        self.text.text(i)
+    }
+
+    /// Sorts by subject and person and builds the lookup tables; `list_count` is the number of
+    /// lists of the rule set the entries were validated against.
+    pub fn finish(self, list_count: usize) -> io::Result<ListIndex> {
+        let IndexBuilder {
+            mut subjects,
+            facts: pushed,
+            mut named,
+            text,
+        } = self;
+        subjects.par_sort_unstable();
+        let order: Vec<u32> = subjects.iter().map(|&(_, position)| position).collect();
+        let text = text.finish(&order)?;
+        let mut row_of = vec![0u32; order.len()];
+        for (row, &position) in order.iter().enumerate() {
+            row_of[position as usize] = row as u32;
+        }
+        let facts: Vec<Facts> = order.iter().map(|&p| pushed[p as usize]).collect();
+        drop(pushed);
+        let subject_runs = Runs::new(subjects.iter().map(|&(key, _)| key));
+        drop(subjects);
+
+        named
+            .par_sort_unstable_by_key(|&(person, position, _)| (person, row_of[position as usize]));
+        let person_runs = Runs::new(named.iter().map(|&(key, _, _)| key));
+        let named: Vec<Named> = named
+            .into_iter()
+            .map(|(_, position, role)| Named {
+                row: row_of[position as usize],
+                role,
             })
             .collect();
-        named.par_sort_unstable();
-        let by_person = runs(named.iter().map(|(key, _, _)| *key));
 
-        let mut per_list = vec![0; list_count];
-        for entry in &entries {
-            per_list[entry.list.index()] += 1;
+        let mut counts = Counts {
+            entries: 0,
+            subjects: subject_runs.keys.len(),
+            per_list: vec![0; list_count],
+            check_mismatches: 0,
+        };
+        for f in &facts {
+            counts.adjust(f, true);
         }
-        let counts = Counts {
-            entries: entries.len(),
-            subjects: by_subject.len(),
-            per_list,
-            check_mismatches: entries.iter().filter(|e| e.check_mismatch).count(),
-        };
         let base = Base {
-            entries,
-            by_subject,
-            named: named.into_iter().map(|(_, e, p)| (e, p)).collect(),
-            by_person,
+            facts,
+            subjects: subject_runs,
+            named,
+            persons: person_runs,
+            text,
         };
-        ListIndex {
+        Ok(ListIndex {
             base: Arc::new(base),
             overlay: Arc::default(),
             counts,
+        })
+    }
+}
+
+/// A subject's entries, from the base or the overlay.
+pub struct Entries<'a> {
+    index: &'a ListIndex,
+    subject: SubjectKey,
+    source: EntriesSource<'a>,
+}
+
+enum EntriesSource<'a> {
+    Base(Range<u32>),
+    Changed(std::slice::Iter<'a, Item>),
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = EntryRef<'a>;
+
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        match &mut self.source {
+            EntriesSource::Base(rows) => rows
+                .next()
+                .map(|row| self.index.base.entry(self.subject, row)),
+            EntriesSource::Changed(items) => items
+                .next()
+                .map(|item| self.index.item(item, Some(self.subject))),
         }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = match &self.source {
+            EntriesSource::Base(rows) => rows.len(),
+            EntriesSource::Changed(items) => items.len(),
+        };
+        (len, Some(len))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
+
+impl ListIndex {
+    /// Builds an index of owned entries (tests, and changes folded in by compaction).
+    pub fn build(entries: &[Entry], rules: &RuleSet) -> io::Result<ListIndex> {
+        let mut builder = IndexBuilder::new()?;
+        for entry in entries {
+            builder.push_entry(entry, rules)?;
+        }
+        builder.finish(rules.lists().len())
+    }
+
+    fn item<'a>(&'a self, item: &'a Item, subject: Option<SubjectKey>) -> EntryRef<'a> {
+        match item {
+            Item::Base(row) => self.base_row(*row, subject),
+            Item::Changed(entry) => EntryRef::from(&**entry),
+        }
+    }
+
+    /// A base row, whose subject the caller may already know.
+    fn base_row(&self, row: u32, subject: Option<SubjectKey>) -> EntryRef<'_> {
+        let subject = subject.unwrap_or_else(|| self.base.subjects.key_at(row));
+        self.base.entry(subject, row)
     }
 
     /// The subject's own entries, in force or not.
-    pub fn entries_of(&self, subject: SubjectKey) -> &[Entry] {
-        if let Some(entries) = self.overlay.subjects.get(&subject) {
-            return entries;
-        }
-        match self.base.by_subject.get(&subject) {
-            Some(run) => &self.base.entries[run.range()],
-            None => &[],
+    pub fn entries_of(&self, subject: SubjectKey) -> Entries<'_> {
+        let source = match self.overlay.subjects.get(&subject) {
+            Some(items) => EntriesSource::Changed(items.iter()),
+            None => EntriesSource::Base(self.base.subjects.get(subject)),
+        };
+        Entries {
+            index: self,
+            subject,
+            source,
         }
     }
 
-    /// The entries (of other subjects) that name this person, with the naming.
-    pub fn naming(&self, person: SubjectKey) -> impl Iterator<Item = (&Entry, &ResponsiblePerson)> {
+    /// The entries (of other subjects) that name this person, with the role they name it in.
+    pub fn naming(&self, person: SubjectKey) -> impl Iterator<Item = (EntryRef<'_>, Role)> {
         // Only resident IDs are ever named; an organisation's key would cost a cache miss in
-        // the person map to find nothing.
+        // the person table to find nothing.
         let is_person = person.id_type() == IdType::ResidentId;
         let changed = is_person
             .then(|| self.overlay.persons.get(&person))
             .flatten();
         let base_run = match changed {
-            Some(_) => 0..0,
-            None if !is_person => 0..0,
-            None => self
-                .base
-                .by_person
-                .get(&person)
-                .map_or(0..0, |run| run.range()),
+            None if is_person => self.base.persons.get(person),
+            _ => 0..0,
         };
-        let from_base = self.base.named[base_run].iter().map(|&(e, p)| {
-            let entry = &self.base.entries[e as usize];
-            (entry, &entry.responsible_persons[p as usize])
-        });
+        let from_base = self.base.named[base_run.start as usize..base_run.end as usize]
+            .iter()
+            .map(|named| (self.base_row(named.row, None), named.role));
         let from_overlay = changed.into_iter().flat_map(|named| {
             named
                 .iter()
-                .map(|(entry, p)| (entry, &entry.responsible_persons[*p as usize]))
+                .map(|(item, role)| (self.item(item, None), *role))
         });
         from_overlay.chain(from_base)
     }
 
     /// Whether the identifier appears anywhere in the lists, as a subject or a named person.
     pub fn knows(&self, key: SubjectKey) -> bool {
-        !self.entries_of(key).is_empty() || self.naming(key).next().is_some()
+        self.entries_of(key).len() > 0 || self.naming(key).next().is_some()
     }
 
     /// A new index with `entry` stored (created or replacing the entry of the same id, which
-    /// `previous_subject` holds if it exists). Copies the overlay, never the base.
-    pub fn with_entry(&self, entry: Entry, previous_subject: Option<SubjectKey>) -> ListIndex {
+    /// `previous_subject` holds if it exists). Copies the overlay, never the base. Fails only if
+    /// the text of an entry it replaces cannot be read back.
+    pub fn with_entry(
+        &self,
+        entry: Entry,
+        previous_subject: Option<SubjectKey>,
+    ) -> Result<ListIndex, TextError> {
         let entry_id = entry.entry_id.clone();
-        self.changed(&entry_id, Some(entry), previous_subject)
+        self.changed(&entry_id, Some(Arc::new(entry)), previous_subject)
     }
 
     /// A new index without the entry `entry_id` of `subject`.
-    pub fn without_entry(&self, entry_id: &str, subject: SubjectKey) -> ListIndex {
+    pub fn without_entry(
+        &self,
+        entry_id: &str,
+        subject: SubjectKey,
+    ) -> Result<ListIndex, TextError> {
         self.changed(entry_id, None, Some(subject))
+    }
+
+    /// The current entries of a subject, as overlay items.
+    fn subject_items(&self, subject: SubjectKey) -> Vec<Item> {
+        match self.overlay.subjects.get(&subject) {
+            Some(items) => items.to_vec(),
+            None => self.base.subjects.get(subject).map(Item::Base).collect(),
+        }
+    }
+
+    /// The current entries naming a person, as overlay items.
+    fn person_items(&self, person: SubjectKey) -> Vec<(Item, Role)> {
+        match self.overlay.persons.get(&person) {
+            Some(items) => items.to_vec(),
+            None => {
+                let run = self.base.persons.get(person);
+                self.base.named[run.start as usize..run.end as usize]
+                    .iter()
+                    .map(|n| (Item::Base(n.row), n.role))
+                    .collect()
+            }
+        }
     }
 
     fn changed(
         &self,
         entry_id: &str,
-        entry: Option<Entry>,
+        entry: Option<Arc<Entry>>,
         previous_subject: Option<SubjectKey>,
-    ) -> ListIndex {
+    ) -> Result<ListIndex, TextError> {
         let mut next = self.clone();
         let mut overlay = (*self.overlay).clone();
+        let is_other =
+            |e: EntryRef<'_>| -> Result<bool, TextError> { Ok(e.entry_id()? != entry_id) };
         // A change replayed after a load may find its entry already at the new subject.
-        let previous = previous_subject
+        let mut previous: Option<EntryRef<'_>> = None;
+        for subject in previous_subject
             .into_iter()
             .chain(entry.as_ref().map(|e| e.subject))
-            .find_map(|s| self.entries_of(s).iter().find(|e| &*e.entry_id == entry_id))
-            .cloned();
+        {
+            for e in self.entries_of(subject) {
+                if previous.is_none() && !is_other(e)? {
+                    previous = Some(e);
+                }
+            }
+        }
 
-        let mut touched_subjects: Vec<SubjectKey> =
-            entry.iter().chain(&previous).map(|e| e.subject).collect();
+        let mut touched_subjects: Vec<SubjectKey> = entry
+            .iter()
+            .map(|e| e.subject)
+            .chain(previous.map(|e| e.subject))
+            .collect();
         touched_subjects.dedup();
         for subject in touched_subjects {
-            let before = self.entries_of(subject);
-            let mut after: Vec<Entry> = before
-                .iter()
-                .filter(|e| &*e.entry_id != entry_id)
-                .cloned()
-                .collect();
-            after.extend(entry.iter().filter(|e| e.subject == subject).cloned());
+            let before = self.subject_items(subject);
+            let mut after = Vec::with_capacity(before.len() + 1);
+            for item in &before {
+                if is_other(self.item(item, Some(subject)))? {
+                    after.push(item.clone());
+                }
+            }
+            after.extend(
+                entry
+                    .iter()
+                    .filter(|e| e.subject == subject)
+                    .map(|e| Item::Changed(e.clone())),
+            );
             match (before.is_empty(), after.is_empty()) {
                 (true, false) => next.counts.subjects += 1,
                 (false, true) => next.counts.subjects -= 1,
@@ -197,44 +510,40 @@ impl ListIndex {
             overlay.subjects.insert(subject, after.into());
         }
 
-        let mut touched_persons: Vec<SubjectKey> = entry
-            .iter()
-            .chain(&previous)
-            .flat_map(|e| e.responsible_persons.iter().map(|p| p.id))
-            .collect();
+        let mut touched_persons: Vec<SubjectKey> = match previous {
+            Some(previous) => previous.persons()?,
+            None => Vec::new(),
+        };
+        touched_persons.extend(
+            entry
+                .iter()
+                .flat_map(|e| e.responsible_persons.iter().map(|p| p.id)),
+        );
         touched_persons.sort_unstable();
         touched_persons.dedup();
         for person in touched_persons {
-            let mut after: Vec<(Entry, u32)> = self
-                .naming(person)
-                .filter(|(e, _)| &*e.entry_id != entry_id)
-                .map(|(e, named)| (e.clone(), position(e, named)))
-                .collect();
+            let mut after = Vec::new();
+            for (item, role) in self.person_items(person) {
+                if is_other(self.item(&item, None))? {
+                    after.push((item, role));
+                }
+            }
             if let Some(entry) = &entry {
-                for (p, named) in entry.responsible_persons.iter().enumerate() {
-                    if named.id == person {
-                        after.push((entry.clone(), p as u32));
-                    }
+                for named in entry.responsible_persons.iter().filter(|p| p.id == person) {
+                    after.push((Item::Changed(entry.clone()), named.role));
                 }
             }
             overlay.persons.insert(person, after.into());
         }
 
-        for (counted, added) in previous
-            .iter()
-            .map(|e| (e, false))
-            .chain(entry.iter().map(|e| (e, true)))
-        {
-            let adjust = |n: &mut usize, by: usize| if added { *n += by } else { *n -= by };
-            adjust(&mut next.counts.entries, 1);
-            adjust(&mut next.counts.per_list[counted.list.index()], 1);
-            adjust(
-                &mut next.counts.check_mismatches,
-                usize::from(counted.check_mismatch),
-            );
+        if let Some(previous) = previous {
+            next.counts.adjust(&previous.facts, false);
+        }
+        if let Some(entry) = &entry {
+            next.counts.adjust(&entry.facts, true);
         }
         next.overlay = Arc::new(overlay);
-        next
+        Ok(next)
     }
 
     /// Subjects and persons changed since the base was built (what `compacted` folds in).
@@ -242,10 +551,40 @@ impl ListIndex {
         self.overlay.subjects.len() + self.overlay.persons.len()
     }
 
-    /// The same entries in a freshly built base with an empty overlay.
-    pub fn compacted(&self) -> ListIndex {
-        let entries: Vec<Entry> = self.iter().cloned().collect();
-        ListIndex::build(entries, self.counts.per_list.len())
+    /// The same entries in a freshly built base with an empty overlay; `rules` is the rule set
+    /// the entries were validated against. The base's text is copied whole, so its entries'
+    /// text is neither read nor parsed.
+    pub fn compacted(&self, rules: &RuleSet) -> Result<ListIndex, TextError> {
+        let mut builder = IndexBuilder::new()?;
+        let copied_at = builder.text.append_store(&self.base.text)?;
+        let spans = self.base.text.spans()?;
+        let persons = self.base.persons_by_row();
+        let push_row = |builder: &mut IndexBuilder, subject: SubjectKey, row: u32| {
+            let from = persons.partition_point(|&(r, _, _)| r < row);
+            let named = persons[from..]
+                .iter()
+                .take_while(|&&(r, _, _)| r == row)
+                .map(|&(_, person, role)| (person, role));
+            let facts = self.base.facts[row as usize];
+            let (start, len) = spans[row as usize];
+            builder.push_at(subject, facts, named, (copied_at + start, len))
+        };
+        for (i, &subject) in self.base.subjects.keys.iter().enumerate() {
+            if !self.overlay.subjects.contains_key(&subject) {
+                for row in self.base.subjects.run(i) {
+                    push_row(&mut builder, subject, row)?;
+                }
+            }
+        }
+        for (&subject, items) in &self.overlay.subjects {
+            for item in items.iter() {
+                match item {
+                    Item::Base(row) => push_row(&mut builder, subject, *row)?,
+                    Item::Changed(entry) => builder.push_entry(entry, rules)?,
+                }
+            }
+        }
+        Ok(builder.finish(self.counts.per_list.len())?)
     }
 
     pub fn len(&self) -> usize {
@@ -270,43 +609,21 @@ impl ListIndex {
     }
 
     /// Every current entry: the base's for unchanged subjects, then the overlay's.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        let unchanged = self
-            .base
-            .entries
+    pub fn iter(&self) -> impl Iterator<Item = EntryRef<'_>> {
+        let keys = &self.base.subjects.keys;
+        let unchanged = keys
             .iter()
-            .filter(|e| !self.overlay.subjects.contains_key(&e.subject));
-        unchanged.chain(
-            self.overlay
-                .subjects
-                .values()
-                .flat_map(|entries| entries.iter()),
-        )
-    }
-}
-
-/// Where `named` sits among the entry's responsible persons.
-fn position(entry: &Entry, named: &ResponsiblePerson) -> u32 {
-    entry
-        .responsible_persons
-        .iter()
-        .position(|p| std::ptr::eq(p, named))
-        .unwrap_or(0) as u32
-}
-
-/// Maps each key of a sorted sequence to the run of positions it occupies.
-fn runs(keys: impl ExactSizeIterator<Item = SubjectKey>) -> FxHashMap<SubjectKey, Run> {
-    let mut map: FxHashMap<SubjectKey, Run> =
-        FxHashMap::with_capacity_and_hasher(keys.len(), Default::default());
-    for (position, key) in keys.enumerate() {
-        map.entry(key)
-            .and_modify(|run| run.len += 1)
-            .or_insert(Run {
-                start: position as u32,
-                len: 1,
+            .filter(|key| !self.overlay.subjects.contains_key(key))
+            .flat_map(|&key| self.entries_of(key));
+        let changed = self
+            .overlay
+            .subjects
+            .iter()
+            .flat_map(move |(&subject, items)| {
+                items.iter().map(move |item| self.item(item, Some(subject)))
             });
+        unchanged.chain(changed)
     }
-    map
 }
 
 #[cfg(test)]
@@ -328,8 +645,10 @@ mod tests {
         ident::parse(id).unwrap().key()
     }
 
-    fn ids(entries: &[Entry]) -> Vec<&str> {
-        entries.iter().map(|e| &*e.entry_id).collect()
+    fn ids<'a>(entries: impl Iterator<Item = EntryRef<'a>>) -> Vec<String> {
+        entries
+            .map(|e| e.entry_id().unwrap().into_owned())
+            .collect()
     }
 
     #[test]
@@ -341,14 +660,14 @@ mod tests {
             r#"{{"entry_id":"e2","list":"abnormal","subject_id":"{A}","listed_on":"2026-01-01"}}"#
         );
         let rules = mini();
-        let base = ListIndex::build(vec![entry(&named), entry(&other)], rules.lists().len());
+        let base = ListIndex::build(&[entry(&named), entry(&other)], &rules).unwrap();
         assert_eq!(base.naming(key(P)).count(), 1);
 
         // e1 moves to B and no longer names P.
         let moved = entry(&format!(
             r#"{{"entry_id":"e1","list":"debtor","subject_id":"{B}","listed_on":"2026-01-01"}}"#
         ));
-        let next = base.with_entry(moved, Some(key(A)));
+        let next = base.with_entry(moved, Some(key(A))).unwrap();
         assert_eq!(ids(next.entries_of(key(A))), vec!["e2"]);
         assert_eq!(ids(next.entries_of(key(B))), vec!["e1"]);
         assert_eq!(next.naming(key(P)).count(), 0);
@@ -362,25 +681,25 @@ mod tests {
             (2, 2, 1)
         );
         // The old index is untouched.
-        assert_eq!(ids(base.entries_of(key(A))).len(), 2);
+        assert_eq!(base.entries_of(key(A)).len(), 2);
 
         // A new entry names P again.
         let third = entry(&named.replace("e1", "e3").replace(A, B));
-        let last = next.with_entry(third, None);
-        let naming: Vec<&str> = last.naming(key(P)).map(|(e, _)| &*e.entry_id).collect();
+        let last = next.with_entry(third, None).unwrap();
+        let naming = ids(last.naming(key(P)).map(|(e, _)| e));
         assert_eq!(naming, vec!["e3"]);
         assert_eq!((last.len(), last.subjects()), (3, 2));
 
-        let removed = last.without_entry("e3", key(B));
+        let removed = last.without_entry("e3", key(B)).unwrap();
         assert_eq!(ids(removed.entries_of(key(B))), vec!["e1"]);
         assert_eq!(removed.naming(key(P)).count(), 0);
         assert_eq!((removed.len(), removed.subjects()), (2, 2));
-        assert_eq!(removed.without_entry("e1", key(B)).subjects(), 1);
+        assert_eq!(removed.without_entry("e1", key(B)).unwrap().subjects(), 1);
 
-        let compacted = last.compacted();
+        let compacted = last.compacted(&rules).unwrap();
         assert_eq!(compacted.overlay_len(), 0);
-        let mut before: Vec<&str> = last.iter().map(|e| &*e.entry_id).collect();
-        let mut after: Vec<&str> = compacted.iter().map(|e| &*e.entry_id).collect();
+        let mut before = ids(last.iter());
+        let mut after = ids(compacted.iter());
         before.sort_unstable();
         after.sort_unstable();
         assert_eq!(before, after);

@@ -7,9 +7,12 @@ mod file;
 pub mod gen;
 mod index;
 pub mod redis;
+mod text;
 
 pub use entry::{
-    Dispute, Entry, EntryError, EntryRecord, ResponsiblePerson, ResponsiblePersonRecord, Status,
+    Dispute, Entry, EntryError, EntryRecord, EntryRef, Facts, ResponsiblePerson,
+    ResponsiblePersonRecord, Status,
 };
 pub use file::{load_file, parse_entries, read_file, LineProblem, ListFileError};
-pub use index::ListIndex;
+pub use index::{Entries, ListIndex};
+pub use text::TextError;

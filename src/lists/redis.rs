@@ -20,8 +20,8 @@
 
 use redis::{Commands, Script};
 
-use super::entry::{Entry, EntryRecord};
-use super::index::ListIndex;
+use super::entry::{Checked, Entry, EntryRecord};
+use super::index::{IndexBuilder, ListIndex};
 use crate::ruleset::RuleSet;
 
 pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
@@ -111,6 +111,8 @@ pub enum RedisSourceError {
     Redis(#[from] redis::RedisError),
     #[error("entry `{entry_id}` stored in redis is invalid: {message}")]
     Corrupt { entry_id: String, message: String },
+    #[error("cannot store the entries' text: {0}")]
+    Text(#[from] std::io::Error),
 }
 
 /// What an import did.
@@ -391,7 +393,7 @@ impl RedisLists {
                         entry_id,
                         message: err.to_string(),
                     })?;
-                if rules.list(entry.list).cold {
+                if rules.list(entry.facts.list).cold {
                     entries.push(entry);
                 }
             }
@@ -488,7 +490,8 @@ impl RedisLists {
             let read = reader.join().expect("the HSCAN reader does not panic");
             // A read error explains a short parse better than the parse result does.
             read?;
-            Ok((ListIndex::build(parsed?, rules.lists().len()), version))
+            let index = parsed?.finish(rules.lists().len())?;
+            Ok((index, version))
         })
     }
 }
@@ -496,19 +499,19 @@ impl RedisLists {
 /// One HSCAN reply: `(entry_id, entry JSON)` pairs.
 type ScanPage = Vec<(String, String)>;
 
-/// Parses HSCAN pages into the entries held in memory, skipping repeats (HSCAN may return an
-/// entry more than once) and cold lists (looked up on demand). Stops at the first corrupt entry,
-/// which drops the receiver and so stops the reader.
+/// Parses HSCAN pages into an index of the entries held in memory, skipping repeats (HSCAN may
+/// return an entry more than once) and cold lists (looked up on demand). Stops at the first
+/// corrupt entry, which drops the receiver and so stops the reader.
 fn parse_pages(
     pages: std::sync::mpsc::Receiver<ScanPage>,
     rules: &RuleSet,
-) -> Result<Vec<Entry>, RedisSourceError> {
+) -> Result<IndexBuilder, RedisSourceError> {
     use rayon::prelude::*;
     let mut seen: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
-    let mut entries = Vec::new();
+    let mut builder = IndexBuilder::new()?;
     for mut page in pages {
         page.retain(|(entry_id, _)| seen.insert(entry_id.clone()));
-        let parsed: Vec<Option<Entry>> = page
+        let parsed: Vec<Option<Checked<'_>>> = page
             .par_iter()
             .map(|(entry_id, json)| {
                 let corrupt = |message: String| RedisSourceError::Corrupt {
@@ -517,12 +520,18 @@ fn parse_pages(
                 };
                 let record: EntryRecord<'_> =
                     serde_json::from_str(json).map_err(|err| corrupt(err.to_string()))?;
-                let entry =
-                    Entry::from_record(record, rules).map_err(|err| corrupt(err.to_string()))?;
-                Ok((!rules.list(entry.list).cold).then_some(entry))
+                let checked =
+                    Checked::new(record, rules).map_err(|err| corrupt(err.to_string()))?;
+                Ok((!rules.list(checked.facts.list).cold).then_some(checked))
             })
             .collect::<Result<_, RedisSourceError>>()?;
-        entries.extend(parsed.into_iter().flatten());
+        for (checked, (_, json)) in parsed.into_iter().zip(&page) {
+            if let Some(checked) = checked {
+                let roles = checked.record.responsible_persons.iter().map(|p| p.role);
+                let persons = checked.persons.iter().copied().zip(roles);
+                builder.push(checked.subject, checked.facts, persons, json.as_bytes())?;
+            }
+        }
     }
-    Ok(entries)
+    Ok(builder)
 }

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use jiangcheng::lists::redis::{RedisLists, DEFAULT_PREFIX};
-use jiangcheng::lists::{read_file, Entry};
+use jiangcheng::lists::{read_file, EntryRef};
 use jiangcheng::ruleset::{self, RuleSet};
 use jiangcheng::snapshot::ListSource;
 use redis::Commands;
@@ -139,9 +139,9 @@ fn import(server: &RedisServer, lists: &Path) -> Output {
 }
 
 /// Entries in a comparable form: their exchange records as JSON, sorted.
-fn records(entries: impl Iterator<Item = Entry>, rules: &RuleSet) -> Vec<String> {
+fn records<'a>(entries: impl Iterator<Item = EntryRef<'a>>, rules: &RuleSet) -> Vec<String> {
     let mut out: Vec<String> = entries
-        .map(|e| serde_json::to_string(&e.to_record(rules)).unwrap())
+        .map(|e| serde_json::to_string(&e.record(rules).unwrap()).unwrap())
         .collect();
     out.sort();
     out
@@ -166,8 +166,8 @@ fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
         "one version per written entry"
     );
     assert_eq!(
-        records(index.iter().cloned(), &rules),
-        records(from_file.into_iter(), &rules)
+        records(index.iter(), &rules),
+        records(from_file.iter().map(EntryRef::from), &rules)
     );
     let changes: u64 = redis::cmd("XLEN")
         .arg(format!("{DEFAULT_PREFIX}changes"))
@@ -499,7 +499,7 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     let rules = rules();
     let demo = read_file(&demo_lists(), &rules).unwrap();
     let tax_a = rules.list_id("tax_a_grade").unwrap();
-    let on_list = demo.iter().filter(|e| e.list == tax_a).count();
+    let on_list = demo.iter().filter(|e| e.facts.list == tax_a).count();
     let kept = demo
         .iter()
         .find(|e| &*e.entry_id == "QQHR-SW-2026-A0001")
@@ -633,7 +633,7 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
         (400, 400),
         "no write lost, none applied twice"
     );
-    let expected = records(truth.iter().cloned(), &rules);
+    let expected = records(truth.iter(), &rules);
     for app in &instances {
         let started = Instant::now();
         while app.state.store.current().unwrap().lists_version != version {
@@ -644,7 +644,7 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
         let snapshot = app.state.store.current().unwrap();
-        assert_eq!(records(snapshot.lists.iter().cloned(), &rules), expected);
+        assert_eq!(records(snapshot.lists.iter(), &rules), expected);
         assert_eq!(snapshot.lists.len(), 400);
     }
 }
