@@ -55,6 +55,20 @@ impl SubjectKey {
         valid.then_some(key)
     }
 
+    /// The key in 96 bits (three words), for tables that hold millions of keys: a USCC packs
+    /// below 2^90 and a resident ID below 2^64, so the type tag moves from bit 127 to bit 95.
+    pub const fn to_words(self) -> [u32; 3] {
+        let packed = (self.0 & !RESIDENT_TAG) | ((self.0 >> 127) << 95);
+        [packed as u32, (packed >> 32) as u32, (packed >> 64) as u32]
+    }
+
+    /// The key [`to_words`](Self::to_words) packed.
+    pub const fn from_words(words: [u32; 3]) -> Self {
+        let packed = words[0] as u128 | (words[1] as u128) << 32 | (words[2] as u128) << 64;
+        let tag = (packed >> 95) << 127;
+        Self((packed & !(1 << 95)) | tag)
+    }
+
     /// The identifier's type.
     pub const fn id_type(self) -> IdType {
         if self.0 & RESIDENT_TAG == 0 {

@@ -445,6 +445,7 @@ fn key_serialisation() {
     {
         let key = ok(code).key();
         assert_eq!(SubjectKey::from_u128(key.as_u128()), Some(key), "{code}");
+        assert_eq!(SubjectKey::from_words(key.to_words()), key, "{code}");
         let mut out = [0u8; 18];
         key.write_to(&mut out);
         assert_eq!(&out, code.as_bytes());
@@ -452,6 +453,8 @@ fn key_serialisation() {
     let tag = 1u128 << 127;
     let uscc_limit = 31u128.pow(18);
     let resident_limit = 10u128.pow(17) * 11;
+    // Both packings leave bit 95 free for the type tag of the 96-bit form.
+    assert!(uscc_limit < 1 << 95 && resident_limit < 1 << 95);
     assert_eq!(SubjectKey::from_u128(u128::MAX), None);
     assert_eq!(SubjectKey::from_u128(uscc_limit), None);
     assert_eq!(SubjectKey::from_u128(tag | resident_limit), None);

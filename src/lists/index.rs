@@ -27,48 +27,72 @@ fn hash(key: SubjectKey) -> u64 {
     FxBuildHasher.hash_one(key)
 }
 
+/// A key and where its run starts, in 16 bytes: the key in 96 bits, so that a lookup finds
+/// both in one cache line.
+#[derive(Debug, Clone, Copy)]
+struct KeyRun {
+    key: [u32; 3],
+    start: u32,
+}
+
 /// The distinct keys of a sorted array and the run of positions each owns, found through a
 /// table of key positions: four bytes and a control byte a slot, where a map would repeat the
-/// 16-byte key and the run beside it.
+/// key and the run beside it.
 #[derive(Debug, Default)]
 struct Runs {
-    /// Ascending.
-    keys: Vec<SubjectKey>,
-    /// Where each key's run starts, and a last element where the last run ends.
-    starts: Vec<u32>,
+    /// Ascending by key, and one more element whose `start` is where the last run ends.
+    runs: Vec<KeyRun>,
     table: HashTable<u32>,
 }
 
 impl Runs {
     /// From the key of each position of a sorted array.
     fn new(sorted: impl Iterator<Item = SubjectKey>) -> Runs {
-        let (mut keys, mut starts) = (Vec::new(), Vec::new());
+        let mut runs: Vec<KeyRun> = Vec::new();
+        let mut last = None;
         let mut position = 0u32;
         for key in sorted {
-            if keys.last() != Some(&key) {
-                keys.push(key);
-                starts.push(position);
+            if last != Some(key) {
+                runs.push(KeyRun {
+                    key: key.to_words(),
+                    start: position,
+                });
+                last = Some(key);
             }
             position += 1;
         }
-        starts.push(position);
-        keys.shrink_to_fit();
-        starts.shrink_to_fit();
-        let mut table = HashTable::with_capacity(keys.len());
-        for (i, &key) in keys.iter().enumerate() {
-            table.insert_unique(hash(key), i as u32, |&j| hash(keys[j as usize]));
+        let keys = runs.len();
+        runs.push(KeyRun {
+            key: [0; 3],
+            start: position,
+        });
+        runs.shrink_to_fit();
+        let key = |i: u32| SubjectKey::from_words(runs[i as usize].key);
+        let mut table = HashTable::with_capacity(keys);
+        for i in 0..keys as u32 {
+            table.insert_unique(hash(key(i)), i, |&j| hash(key(j)));
         }
-        Runs {
-            keys,
-            starts,
-            table,
-        }
+        Runs { runs, table }
+    }
+
+    /// Number of keys.
+    fn len(&self) -> usize {
+        self.runs.len().saturating_sub(1)
+    }
+
+    fn key(&self, i: usize) -> SubjectKey {
+        SubjectKey::from_words(self.runs[i].key)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = SubjectKey> + '_ {
+        (0..self.len()).map(|i| self.key(i))
     }
 
     fn get(&self, key: SubjectKey) -> Range<u32> {
+        let words = key.to_words();
         match self
             .table
-            .find(hash(key), |&i| self.keys[i as usize] == key)
+            .find(hash(key), |&i| self.runs[i as usize].key == words)
         {
             Some(&i) => self.run(i as usize),
             None => 0..0,
@@ -76,13 +100,13 @@ impl Runs {
     }
 
     fn run(&self, i: usize) -> Range<u32> {
-        self.starts[i]..self.starts[i + 1]
+        self.runs[i].start..self.runs[i + 1].start
     }
 
     /// The key whose run holds `position`.
     fn key_at(&self, position: u32) -> SubjectKey {
-        let after = self.starts.partition_point(|&start| start <= position);
-        self.keys[after.saturating_sub(1)]
+        let after = self.runs.partition_point(|run| run.start <= position);
+        self.key(after.saturating_sub(1))
     }
 }
 
@@ -112,9 +136,9 @@ impl Base {
 
     /// Every row's named persons, ordered by row (compaction's view of `named`).
     fn persons_by_row(&self) -> Vec<(u32, SubjectKey, Role)> {
-        let mut by_row: Vec<(u32, SubjectKey, Role)> = (0..self.persons.keys.len())
+        let mut by_row: Vec<(u32, SubjectKey, Role)> = (0..self.persons.len())
             .flat_map(|i| {
-                let key = self.persons.keys[i];
+                let key = self.persons.key(i);
                 let run = self.persons.run(i);
                 self.named[run.start as usize..run.end as usize]
                     .iter()
@@ -283,9 +307,11 @@ impl IndexBuilder {
         named
             .par_sort_unstable_by_key(|&(person, position, _)| (person, row_of[position as usize]));
         let person_runs = Runs::new(named.iter().map(|&(key, _, _)| key));
+        // Collected into a new allocation: reusing the 32-byte elements' one in place would keep
+        // four times the memory the 8-byte ones need.
         let named: Vec<Named> = named
-            .into_iter()
-            .map(|(_, position, role)| Named {
+            .iter()
+            .map(|&(_, position, role)| Named {
                 row: row_of[position as usize],
                 role,
             })
@@ -293,7 +319,7 @@ impl IndexBuilder {
 
         let mut counts = Counts {
             entries: 0,
-            subjects: subject_runs.keys.len(),
+            subjects: subject_runs.len(),
             per_list: vec![0; list_count],
             check_mismatches: 0,
         };
@@ -569,7 +595,7 @@ impl ListIndex {
             let (start, len) = spans[row as usize];
             builder.push_at(subject, facts, named, (copied_at + start, len))
         };
-        for (i, &subject) in self.base.subjects.keys.iter().enumerate() {
+        for (i, subject) in self.base.subjects.keys().enumerate() {
             if !self.overlay.subjects.contains_key(&subject) {
                 for row in self.base.subjects.run(i) {
                     push_row(&mut builder, subject, row)?;
@@ -610,11 +636,12 @@ impl ListIndex {
 
     /// Every current entry: the base's for unchanged subjects, then the overlay's.
     pub fn iter(&self) -> impl Iterator<Item = EntryRef<'_>> {
-        let keys = &self.base.subjects.keys;
-        let unchanged = keys
-            .iter()
+        let unchanged = self
+            .base
+            .subjects
+            .keys()
             .filter(|key| !self.overlay.subjects.contains_key(key))
-            .flat_map(|&key| self.entries_of(key));
+            .flat_map(|key| self.entries_of(key));
         let changed = self
             .overlay
             .subjects
