@@ -102,12 +102,6 @@ impl Runs {
     fn run(&self, i: usize) -> Range<u32> {
         self.runs[i].start..self.runs[i + 1].start
     }
-
-    /// The key whose run holds `position`.
-    fn key_at(&self, position: u32) -> SubjectKey {
-        let after = self.runs.partition_point(|run| run.start <= position);
-        self.key(after.saturating_sub(1))
-    }
 }
 
 /// A person named in the entry of a base row, and the position of that entry's subject (a
@@ -156,7 +150,8 @@ impl Base {
 /// One current entry of a subject changed since the base was built.
 #[derive(Debug, Clone)]
 enum Item {
-    Base(u32),
+    /// A base row, and its subject.
+    Base(u32, SubjectKey),
     Changed(Arc<Entry>),
 }
 
@@ -374,9 +369,7 @@ impl<'a> Iterator for Entries<'a> {
             EntriesSource::Base(rows) => rows
                 .next()
                 .map(|row| self.index.base.entry(self.subject, row)),
-            EntriesSource::Changed(items) => items
-                .next()
-                .map(|item| self.index.item(item, Some(self.subject))),
+            EntriesSource::Changed(items) => items.next().map(|item| self.index.item(item)),
         }
     }
 
@@ -401,17 +394,11 @@ impl ListIndex {
         builder.finish(rules.lists().len())
     }
 
-    fn item<'a>(&'a self, item: &'a Item, subject: Option<SubjectKey>) -> EntryRef<'a> {
+    fn item<'a>(&'a self, item: &'a Item) -> EntryRef<'a> {
         match item {
-            Item::Base(row) => self.base_row(*row, subject),
+            Item::Base(row, subject) => self.base.entry(*subject, *row),
             Item::Changed(entry) => EntryRef::from(&**entry),
         }
-    }
-
-    /// A base row, whose subject the caller may already know.
-    fn base_row(&self, row: u32, subject: Option<SubjectKey>) -> EntryRef<'_> {
-        let subject = subject.unwrap_or_else(|| self.base.subjects.key_at(row));
-        self.base.entry(subject, row)
     }
 
     /// The subject's own entries, in force or not.
@@ -445,11 +432,9 @@ impl ListIndex {
                 let subject = self.base.subjects.key(named.subject as usize);
                 (self.base.entry(subject, named.row), named.role)
             });
-        let from_overlay = changed.into_iter().flat_map(|named| {
-            named
-                .iter()
-                .map(|(item, role)| (self.item(item, None), *role))
-        });
+        let from_overlay = changed
+            .into_iter()
+            .flat_map(|named| named.iter().map(|(item, role)| (self.item(item), *role)));
         from_overlay.chain(from_base)
     }
 
@@ -483,7 +468,9 @@ impl ListIndex {
     fn subject_items(&self, subject: SubjectKey) -> Vec<Item> {
         match self.overlay.subjects.get(&subject) {
             Some(items) => items.to_vec(),
-            None => self.base.subjects.get(subject).map(Item::Base).collect(),
+            None => (self.base.subjects.get(subject))
+                .map(|row| Item::Base(row, subject))
+                .collect(),
         }
     }
 
@@ -495,7 +482,10 @@ impl ListIndex {
                 let run = self.base.persons.get(person);
                 self.base.named[run.start as usize..run.end as usize]
                     .iter()
-                    .map(|n| (Item::Base(n.row), n.role))
+                    .map(|n| {
+                        let subject = self.base.subjects.key(n.subject as usize);
+                        (Item::Base(n.row, subject), n.role)
+                    })
                     .collect()
             }
         }
@@ -534,7 +524,7 @@ impl ListIndex {
             let before = self.subject_items(subject);
             let mut after = Vec::with_capacity(before.len() + 1);
             for item in &before {
-                if is_other(self.item(item, Some(subject)))? {
+                if is_other(self.item(item))? {
                     after.push(item.clone());
                 }
             }
@@ -566,7 +556,7 @@ impl ListIndex {
         for person in touched_persons {
             let mut after = Vec::new();
             for (item, role) in self.person_items(person) {
-                if is_other(self.item(&item, None))? {
+                if is_other(self.item(&item))? {
                     after.push((item, role));
                 }
             }
@@ -621,7 +611,7 @@ impl ListIndex {
         for (&subject, items) in &self.overlay.subjects {
             for item in items.iter() {
                 match item {
-                    Item::Base(row) => push_row(&mut builder, subject, *row)?,
+                    Item::Base(row, _) => push_row(&mut builder, subject, *row)?,
                     Item::Changed(entry) => builder.push_entry(entry, rules)?,
                 }
             }
@@ -661,10 +651,8 @@ impl ListIndex {
         let changed = self
             .overlay
             .subjects
-            .iter()
-            .flat_map(move |(&subject, items)| {
-                items.iter().map(move |item| self.item(item, Some(subject)))
-            });
+            .values()
+            .flat_map(|items| items.iter().map(|item| self.item(item)));
         unchanged.chain(changed)
     }
 }
