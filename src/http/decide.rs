@@ -8,7 +8,7 @@ use simd_json::prelude::*;
 
 use super::body::{self, Fields, Object};
 use super::problem::{ApiError, FieldError, ItemError};
-use super::view::{subject_view, RuleSetView, SubjectView};
+use super::view::RuleSetView;
 use super::AppState;
 use std::sync::Arc;
 
@@ -81,10 +81,9 @@ pub async fn decide(
         decision = decision.outcome.as_str(),
         "decided"
     );
-    let view = decision_view(&snapshot, &context, &subject, &decision)?;
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
-    serde_json::to_writer(&mut body, &view).map_err(|err| ApiError::Internal(err.to_string()))?;
+    DecisionWriter::new(&snapshot, &context)?.write(&mut body, &snapshot, &subject, &decision)?;
     Ok(json_body(body))
 }
 
@@ -208,11 +207,12 @@ fn batch_body(
         context.matter,
         context.at,
     );
-    // Each chunk of items is turned into views and written on its own; the chunks are then
-    // joined. Below the engine's threshold one chunk is written inline.
+    // Each chunk of items is written on its own; the chunks are then joined. Below the engine's
+    // threshold one chunk is written inline.
+    let writer = DecisionWriter::new(snapshot, context)?;
     let chunks: Vec<(Vec<u8>, Summary)> = if subjects.len() < engine::PARALLEL_THRESHOLD {
         let items = subjects.iter().zip(decisions).enumerate();
-        vec![write_items(snapshot, context, cold, items)?]
+        vec![write_items(snapshot, &writer, cold, items)?]
     } else {
         use rayon::prelude::*;
         subjects
@@ -220,7 +220,7 @@ fn batch_body(
             .zip(decisions)
             .enumerate()
             .chunks(SERIALISE_CHUNK)
-            .map(|chunk| write_items(snapshot, context, cold, chunk.into_iter()))
+            .map(|chunk| write_items(snapshot, &writer, cold, chunk.into_iter()))
             .collect::<Result<_, _>>()?
     };
     let mut summary = Summary::default();
@@ -265,7 +265,7 @@ const SERIALISE_CHUNK: usize = 1024;
 /// Writes batch items, comma-separated, and counts their outcomes.
 fn write_items<'a>(
     snapshot: &Snapshot,
-    context: &Context,
+    writer: &DecisionWriter,
     cold: &ColdLookup,
     items: impl Iterator<
         Item = (
@@ -294,24 +294,24 @@ fn write_items<'a>(
                 "a parsed subject was not decided".into(),
             )),
         };
-        let item = match outcome {
-            Ok((subject, decision)) => {
-                summary.add(decision.outcome);
-                BatchItem::Decided(decision_view(snapshot, context, subject, &decision)?)
-            }
-            Err(err) => {
-                summary.invalid += 1;
-                BatchItem::Invalid {
-                    index,
-                    error: err.to_item_error(),
-                }
-            }
-        };
         if !out.is_empty() {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &item)
-            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        match outcome {
+            Ok((subject, decision)) => {
+                summary.add(decision.outcome);
+                writer.write(&mut out, snapshot, subject, &decision)?;
+            }
+            Err(err) => {
+                summary.invalid += 1;
+                let item = InvalidItem {
+                    index,
+                    error: err.to_item_error(),
+                };
+                serde_json::to_writer(&mut out, &item)
+                    .map_err(|err| ApiError::Internal(err.to_string()))?;
+            }
+        }
     }
     Ok((out, summary))
 }
@@ -412,15 +412,22 @@ fn json_body(body: Vec<u8>) -> HttpResponse {
 
 // === response views ===
 
+/// Writes decisions as JSON. What every decision of a request shares (matter, rule set, list
+/// version, instant, department, case reference) is written once per request; each decision
+/// adds its id, outcome, subject, reasons and warnings. Fixed keys are copied as they are, and
+/// only text that may need it (entry ids, names, rule-set prose, the caller's strings) goes
+/// through serde_json's escaping: escaping every key and code was the largest cost of writing.
+struct DecisionWriter {
+    /// `,"matter":"…","reasons":[`
+    matter: Vec<u8>,
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"` and the caller's references, and
+    /// the closing brace.
+    tail: Vec<u8>,
+}
+
+/// The part of a decision that is the same for every decision of a request.
 #[derive(Serialize)]
-struct DecisionView<'a> {
-    /// Written without an intermediate string.
-    decision_id: uuid::Uuid,
-    decision: &'static str,
-    subject: SubjectView,
-    matter: &'a str,
-    reasons: Vec<ReasonView<'a>>,
-    warnings: Vec<WarningView>,
+struct SharedPart<'a> {
     ruleset: RuleSetView<'a>,
     lists_version: u64,
     evaluated_at: &'a str,
@@ -428,6 +435,74 @@ struct DecisionView<'a> {
     department: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     case_ref: Option<&'a str>,
+}
+
+impl DecisionWriter {
+    fn new(snapshot: &Snapshot, context: &Context) -> Result<DecisionWriter, ApiError> {
+        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        let mut matter = b",\"matter\":".to_vec();
+        let code = &snapshot.rules.matter(context.matter).code;
+        serde_json::to_writer(&mut matter, code).map_err(internal)?;
+        matter.extend_from_slice(b",\"reasons\":[");
+        let shared = serde_json::to_vec(&SharedPart {
+            ruleset: RuleSetView::of(snapshot),
+            lists_version: snapshot.lists_version,
+            evaluated_at: &context.evaluated_at,
+            department: context.department.as_deref(),
+            case_ref: context.case_ref.as_deref(),
+        })
+        .map_err(internal)?;
+        // `{"ruleset":…}` becomes `,"ruleset":…}`.
+        let mut tail = shared;
+        tail[0] = b',';
+        Ok(DecisionWriter { matter, tail })
+    }
+
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        snapshot: &Snapshot,
+        subject: &SubjectId,
+        decision: &Decision<'_>,
+    ) -> Result<(), ApiError> {
+        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        let mut uuid = uuid::Uuid::encode_buffer();
+        // The id is hexadecimal, the codes are fixed ASCII words, the identifier is normalised
+        // to digits and capitals: none needs escaping.
+        for part in [
+            "{\"decision_id\":\"",
+            uuid::Uuid::now_v7().hyphenated().encode_lower(&mut uuid),
+            "\",\"decision\":\"",
+            decision.outcome.as_str(),
+            "\",\"subject\":{\"id\":\"",
+            subject.as_str(),
+            "\",\"kind\":\"",
+            subject.kind().as_str(),
+            "\",\"id_type\":\"",
+            subject.id_type().as_str(),
+            "\"}",
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(&self.matter);
+        for (i, reason) in decision.reasons.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &reason_view(&snapshot.rules, reason)?)
+                .map_err(internal)?;
+        }
+        out.extend_from_slice(b"],\"warnings\":[");
+        for (i, warning) in decision.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &WarningView::of(warning)).map_err(internal)?;
+        }
+        out.push(b']');
+        out.extend_from_slice(&self.tail);
+        Ok(())
+    }
 }
 
 #[derive(Serialize)]
@@ -537,37 +612,11 @@ fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a
     })
 }
 
-fn decision_view<'a>(
-    snapshot: &'a Snapshot,
-    context: &'a Context,
-    subject: &SubjectId,
-    decision: &Decision<'a>,
-) -> Result<DecisionView<'a>, ApiError> {
-    let rules = &snapshot.rules;
-    Ok(DecisionView {
-        decision_id: uuid::Uuid::now_v7(),
-        decision: decision.outcome.as_str(),
-        subject: subject_view(subject),
-        matter: &snapshot.rules.matter(context.matter).code,
-        reasons: decision
-            .reasons
-            .iter()
-            .map(|reason| reason_view(rules, reason))
-            .collect::<Result<_, _>>()?,
-        warnings: decision.warnings.iter().map(WarningView::of).collect(),
-        ruleset: RuleSetView::of(snapshot),
-        lists_version: snapshot.lists_version,
-        evaluated_at: &context.evaluated_at,
-        department: context.department.as_deref(),
-        case_ref: context.case_ref.as_deref(),
-    })
-}
-
+/// A batch item whose subject could not be decided.
 #[derive(Serialize)]
-#[serde(untagged)]
-enum BatchItem<'a> {
-    Decided(DecisionView<'a>),
-    Invalid { index: usize, error: ItemError },
+struct InvalidItem {
+    index: usize,
+    error: ItemError,
 }
 
 #[derive(Default, Serialize)]

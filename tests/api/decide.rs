@@ -455,3 +455,58 @@ async fn the_bare_reference_endpoint_is_off_by_default_and_mirrors_a_miss() {
         "bare {bare_len} B vs decided {decided_len} B"
     );
 }
+
+#[actix_web::test]
+async fn decisions_keep_their_key_order_and_escape_the_callers_strings() {
+    let app = spawn_app(&debtor_entries());
+    let tricky = "政府采购科 \"甲\" \\ 乙\n\t</script>";
+    let keys = [
+        "decision_id",
+        "decision",
+        "subject",
+        "matter",
+        "reasons",
+        "warnings",
+        "ruleset",
+        "lists_version",
+        "evaluated_at",
+        "department",
+        "case_ref",
+    ];
+    let in_order = |text: &str| {
+        // Reasons carry a `department` of their own: the decision's is the last one.
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|key| {
+                let quoted = format!("\"{key}\":");
+                let found = if key.starts_with("department") || key.starts_with("case_ref") {
+                    text.rfind(&quoted)
+                } else {
+                    text.find(&quoted)
+                };
+                found.unwrap_or_else(|| panic!("no {key} in {text}"))
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    };
+
+    let body = json!({"subject": {"id": COMPANY}, "matter": "gov_procurement", "department": tricky,
+                      "case_ref": tricky, "as_of": AS_OF});
+    let text = app.post_decide(&body).await.text().await.unwrap();
+    let decision: Value = serde_json::from_str(&text).expect("the answer is JSON");
+    assert_eq!(decision["department"], tricky);
+    assert_eq!(decision["case_ref"], tricky);
+    in_order(&text);
+
+    let batch = json!({"subjects": [{"id": COMPANY}, {"id": "not an id"}], "matter": "gov_procurement",
+                       "department": tricky, "case_ref": tricky, "as_of": AS_OF});
+    let text = app.post_batch(&batch).await.text().await.unwrap();
+    let answer: Value = serde_json::from_str(&text).expect("the answer is JSON");
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results[0]["decision"], "block");
+    assert_eq!(results[0]["case_ref"], tricky);
+    assert_eq!(results[1]["index"], 1);
+    assert_eq!(answer["summary"]["invalid"], 1);
+    let item_end = text.find("},{\"index\"").expect("the invalid item follows");
+    in_order(&text[..item_end]);
+}
