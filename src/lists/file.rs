@@ -31,6 +31,8 @@ pub enum ListFileError {
         path: PathBuf,
         problems: Vec<LineProblem>,
     },
+    #[error("cannot keep the entries' text in a temporary file (TMPDIR needs room for a copy of the list file): {0}")]
+    Text(std::io::Error),
 }
 
 /// Renders problems as `file:line: what`, one a line.
@@ -60,12 +62,11 @@ impl fmt::Display for Located<'_> {
 /// the lines, and an operator who rewrites the list file in place cannot change it under a
 /// snapshot that is still serving.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
-    let io_error = io_error(path);
-    let file = std::fs::File::open(path).map_err(&io_error)?;
-    let copy = tempfile::tempfile().map_err(&io_error)?;
+    let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let copy = tempfile::tempfile().map_err(ListFileError::Text)?;
     let (mut from, mut to) = (
-        file.try_clone().map_err(&io_error)?,
-        copy.try_clone().map_err(&io_error)?,
+        file.try_clone().map_err(io_error(path))?,
+        copy.try_clone().map_err(ListFileError::Text)?,
     );
     // The copy moves through the file's offset; the parse reads at offsets of its own.
     let copier = std::thread::spawn(move || std::io::copy(&mut from, &mut to));
@@ -75,10 +76,13 @@ pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileErro
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the copy of the list file failed")))
             .map(drop)
+            .map_err(ListFileError::Text)
     };
     let reader = ReadAt { file: &file, at: 0 };
     let builder = read_from(path, reader, IndexBuilder::over(copy), rules, copied)?;
-    builder.finish(rules.lists().len()).map_err(io_error)
+    builder
+        .finish(rules.lists().len())
+        .map_err(ListFileError::Text)
 }
 
 /// Reads a file from an offset of its own, leaving the file's offset to others.
@@ -115,10 +119,10 @@ fn read_from<C: Collect>(
     file: impl Read,
     into: C,
     rules: &RuleSet,
-    before_finish: impl FnOnce() -> std::io::Result<()>,
+    before_finish: impl FnOnce() -> Result<(), ListFileError>,
 ) -> Result<C, ListFileError> {
     let parsed = read_chunked(file, CHUNK_BYTES, into, rules).map_err(io_error(path))?;
-    before_finish().map_err(io_error(path))?;
+    before_finish()?;
     parsed
         .finish()
         .map_err(io_error(path))?

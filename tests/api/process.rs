@@ -618,3 +618,23 @@ fn gen_writes_a_population_that_check_accepts() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("ok: {lines} entries")));
 }
+
+#[test]
+fn a_list_file_whose_text_cannot_be_stored_is_refused_naming_tmpdir() {
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--rules")
+        .arg(rules_dir())
+        .arg("--lists")
+        .arg(rules_dir().join("demo-lists.jsonl"))
+        .env_remove("JC_RULES")
+        .env("TMPDIR", "/nonexistent/jiangcheng-tmp")
+        .output()
+        .expect("run jiangcheng check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "check must fail:\n{stderr}");
+    assert!(
+        stderr.contains("TMPDIR needs room for a copy of the list file"),
+        "{stderr}"
+    );
+}
