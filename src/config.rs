@@ -121,6 +121,10 @@ pub struct CheckArgs {
     /// Also validate this list file against the rule set.
     #[arg(long)]
     pub lists: Option<PathBuf>,
+    /// Then write the checked lists as a binary list snapshot here, which `serve --lists`
+    /// loads without parsing (for this rule set's revision only).
+    #[arg(long, requires = "lists")]
+    pub write_snapshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -140,20 +141,41 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     println!("ok: {rules}");
     if let Some(path) = args.lists {
-        match lists::load_file(&path, &rules) {
-            Ok(index) => println!(
-                "ok: {} entries for {} subjects in {}",
-                index.len(),
-                index.subjects(),
-                path.display()
-            ),
+        let index = match lists::load_file(&path, &rules) {
+            Ok(index) => index,
             Err(err) => {
                 eprintln!("{err}");
                 return Ok(ExitCode::FAILURE);
             }
+        };
+        println!(
+            "ok: {} entries for {} subjects in {}",
+            index.len(),
+            index.subjects(),
+            path.display()
+        );
+        if let Some(out) = args.write_snapshot {
+            write_snapshot(&index, &rules.revision, &out)?;
+            println!("wrote the list snapshot {}", out.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes beside `out` and renames, so a server never reads a half-written snapshot.
+fn write_snapshot(index: &lists::ListIndex, revision: &str, out: &Path) -> anyhow::Result<()> {
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+    let temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
+        .with_context(|| format!("cannot write beside {}", out.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, temp);
+    index
+        .write_snapshot(&mut writer, revision)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let temp = writer.into_inner().map_err(|err| err.into_error())?;
+    temp.as_file().sync_all()?;
+    temp.persist(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {

@@ -148,6 +148,47 @@ impl Facts {
     pub fn score(&self) -> Option<u16> {
         (self.score != NO_SCORE).then_some(self.score)
     }
+
+    /// The facts in the binary list snapshot's 24 bytes (little-endian).
+    pub(super) fn to_bytes(self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&self.listed_on.0.to_le_bytes());
+        out[8..16].copy_from_slice(&self.valid_until.0.to_le_bytes());
+        out[16..18].copy_from_slice(&(self.list.index() as u16).to_le_bytes());
+        out[18..20].copy_from_slice(&self.score.to_le_bytes());
+        out[20] = self.status as u8;
+        out[21] = self.dispute as u8;
+        out[22] = u8::from(self.check_mismatch);
+        out
+    }
+
+    /// Reads [`to_bytes`](Self::to_bytes); `None` if a field holds no valid value. `lists` are
+    /// the rule set's list ids by index.
+    pub(super) fn from_bytes(bytes: &[u8; 24], lists: &[ListId]) -> Option<Facts> {
+        let word = |at: usize| i64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
+        let list = u16::from_le_bytes([bytes[16], bytes[17]]);
+        let status = [Status::Active, Status::Repaired, Status::Removed];
+        let dispute = [
+            Dispute::None,
+            Dispute::UnderReview,
+            Dispute::Upheld,
+            Dispute::Rejected,
+        ];
+        let score = u16::from_le_bytes([bytes[18], bytes[19]]);
+        Some(Facts {
+            listed_on: Timestamp(word(0)),
+            valid_until: Timestamp(word(8)),
+            list: *lists.get(usize::from(list))?,
+            score: (score <= MAX_SCORE || score == NO_SCORE).then_some(score)?,
+            status: *status.get(usize::from(bytes[20]))?,
+            dispute: *dispute.get(usize::from(bytes[21]))?,
+            check_mismatch: match bytes[22] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        })
+    }
 }
 
 /// A validated entry, owning its text. The list index keeps only [`Facts`] and the text's place

@@ -31,6 +31,8 @@ pub enum ListFileError {
         path: PathBuf,
         problems: Vec<LineProblem>,
     },
+    #[error("list snapshot {} refused: {message}", path.display())]
+    Snapshot { path: PathBuf, message: String },
     #[error("cannot keep the entries' text in a temporary file (TMPDIR needs room for a copy of the list file): {0}")]
     Text(std::io::Error),
 }
@@ -61,8 +63,29 @@ impl fmt::Display for Located<'_> {
 /// kernel on another thread while this one parses: the index reads its text at the offsets of
 /// the lines, and an operator who rewrites the list file in place cannot change it under a
 /// snapshot that is still serving.
+///
+/// A binary list snapshot (written by `jiangcheng check --write-snapshot`) is read back
+/// instead of parsed, if the file starts as one.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;
+    let mut magic = [0u8; 8];
+    let is_snapshot = {
+        use std::os::unix::fs::FileExt;
+        file.read_at(&mut magic, 0).map_err(io_error(path))? == magic.len()
+            && &magic == super::index::SNAPSHOT_MAGIC
+    };
+    if is_snapshot {
+        let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+        return ListIndex::read_snapshot(&mut input, rules).map_err(|err| match err.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                ListFileError::Snapshot {
+                    path: path.to_path_buf(),
+                    message: err.to_string(),
+                }
+            }
+            _ => io_error(path)(err),
+        });
+    }
     let copy = tempfile::tempfile().map_err(ListFileError::Text)?;
     let (mut from, mut to) = (
         file.try_clone().map_err(io_error(path))?,
@@ -547,6 +570,73 @@ mod tests {
             err.contains("2: entry_id: duplicate `e1` (first on line 1)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_list_snapshot_loads_back_the_same_index_and_refuses_another_revision_or_damage() {
+        let rules = mini();
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            GOOD.to_owned(),
+            GOOD.replace("e1", "e2")
+                .replace(r#""list":"debtor""#, r#""list":"abnormal""#)
+                .replace("}", r#","valid_until":"2027-01-01T08:30:00+08:00","dispute":"under_review"}"#),
+            GOOD.replace("e1", "e3")
+                .replace("91230200MA1B2C3D8T", "91230202MA18XK7PXM")
+                .replace(
+                    "}",
+                    r#","subject_name":"某某 \"公司\"","responsible_persons":[{"role":"principal","id":"230202198503121238","name":"张某"}]}"#,
+                ),
+        ];
+        let path = dir.path().join("lists.jsonl");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let from_file = load_file(&path, &rules).unwrap();
+        let mut bytes = Vec::new();
+        from_file
+            .write_snapshot(&mut bytes, &rules.revision)
+            .unwrap();
+        let snapshot = dir.path().join("lists.snap");
+        std::fs::write(&snapshot, &bytes).unwrap();
+
+        let records = |index: &ListIndex| {
+            let mut records: Vec<String> = index
+                .iter()
+                .map(|e| serde_json::to_string(&e.record(&rules).unwrap()).unwrap())
+                .collect();
+            records.sort();
+            records
+        };
+        let from_snapshot = load_file(&snapshot, &rules).unwrap();
+        assert_eq!(records(&from_snapshot), records(&from_file));
+        assert_eq!(
+            (from_snapshot.len(), from_snapshot.subjects()),
+            (from_file.len(), from_file.subjects())
+        );
+        let person = crate::ident::parse("230202198503121238").unwrap().key();
+        let named: Vec<_> = from_snapshot
+            .naming(person)
+            .map(|(e, role)| (e.entry_id().unwrap().into_owned(), role))
+            .collect();
+        assert_eq!(
+            named,
+            vec![("e3".to_owned(), crate::ruleset::Role::Principal)]
+        );
+
+        let mut other = bytes.clone();
+        let at = 16; // the revision's first byte, after the magic and its length
+        other[at] ^= 1;
+        std::fs::write(&snapshot, &other).unwrap();
+        let err = load_file(&snapshot, &rules).unwrap_err().to_string();
+        assert!(err.contains("made for rule set revision"), "{err}");
+
+        for cut in [20, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&snapshot, &bytes[..cut]).unwrap();
+            let err = load_file(&snapshot, &rules).unwrap_err();
+            assert!(
+                matches!(err, ListFileError::Snapshot { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
     }
 
     #[test]

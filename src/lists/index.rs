@@ -10,7 +10,7 @@
 //! one more change shares everything else with the last.
 
 use std::hash::BuildHasher;
-use std::io;
+use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -61,18 +61,57 @@ impl Runs {
             }
             position += 1;
         }
-        let keys = runs.len();
         runs.push(KeyRun {
             key: [0; 3],
             start: position,
         });
+        Runs::from_runs(runs)
+    }
+
+    /// From the keys and starts, with the closing element.
+    fn from_runs(mut runs: Vec<KeyRun>) -> Runs {
         runs.shrink_to_fit();
+        let keys = runs.len().saturating_sub(1);
         let key = |i: u32| SubjectKey::from_words(runs[i as usize].key);
         let mut table = HashTable::with_capacity(keys);
         for i in 0..keys as u32 {
             table.insert_unique(hash(key(i)), i, |&j| hash(key(j)));
         }
         Runs { runs, table }
+    }
+
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        write_u64(out, self.runs.len() as u64)?;
+        for run in &self.runs {
+            for word in run.key {
+                out.write_all(&word.to_le_bytes())?;
+            }
+            out.write_all(&run.start.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Reads [`write`](Self::write), for runs over `positions` positions.
+    fn read(input: &mut impl Read, positions: usize) -> io::Result<Runs> {
+        let count = read_len(input)?;
+        let mut runs = Vec::with_capacity(count.min(positions + 1));
+        let mut last = 0;
+        for _ in 0..count {
+            let [a, b, c, start] = [0; 4].map(|_| read_u32(input));
+            let run = KeyRun {
+                key: [a?, b?, c?],
+                start: start?,
+            };
+            if run.start < last || run.start as usize > positions {
+                return Err(corrupt("runs out of order"));
+            }
+            last = run.start;
+            runs.push(run);
+        }
+        if runs.last().map_or(0, |run| run.start as usize) != positions {
+            return Err(corrupt("runs do not cover their array"));
+        }
+        Ok(Runs::from_runs(runs))
     }
 
     /// Number of keys.
@@ -619,6 +658,121 @@ impl ListIndex {
         Ok(builder.finish(self.counts.per_list.len())?)
     }
 
+    /// Writes the index as a binary list snapshot: what a load from JSON Lines computes,
+    /// ready to be read back without parsing. `revision` is the rule set's, whose list numbers
+    /// the facts hold. Only an index without changes can be written (a file load).
+    pub fn write_snapshot(&self, out: &mut impl Write, revision: &str) -> io::Result<()> {
+        if self.overlay_len() > 0 {
+            return Err(io::Error::other("an index with changes cannot be written"));
+        }
+        let base = &self.base;
+        out.write_all(SNAPSHOT_MAGIC)?;
+        write_u64(out, revision.len() as u64)?;
+        out.write_all(revision.as_bytes())?;
+        write_u64(out, self.counts.per_list.len() as u64)?;
+        write_u64(out, base.facts.len() as u64)?;
+        for facts in &base.facts {
+            out.write_all(&facts.to_bytes())?;
+        }
+        base.subjects.write(out)?;
+        write_u64(out, base.named.len() as u64)?;
+        for named in &base.named {
+            out.write_all(&named.row.to_le_bytes())?;
+            out.write_all(&named.subject.to_le_bytes())?;
+            let role = Role::ALL.iter().position(|r| *r == named.role).unwrap_or(0);
+            out.write_all(&[role as u8])?;
+        }
+        base.persons.write(out)?;
+        for (start, len) in base.text.spans()? {
+            write_u64(out, start)?;
+            write_u64(out, len as u64)?;
+        }
+        write_u64(out, base.text.data_len())?;
+        base.text.copy_to(out)?;
+        out.flush()
+    }
+
+    /// Reads [`write_snapshot`](Self::write_snapshot), refusing a snapshot of another rule set's
+    /// revision and one whose parts do not fit together.
+    pub(super) fn read_snapshot(input: &mut impl Read, rules: &RuleSet) -> io::Result<ListIndex> {
+        let mut magic = [0u8; 8];
+        input.read_exact(&mut magic)?;
+        if &magic != SNAPSHOT_MAGIC {
+            return Err(corrupt("not a list snapshot"));
+        }
+        let mut revision = vec![0u8; read_len(input)?.min(256)];
+        input.read_exact(&mut revision)?;
+        if revision != rules.revision.as_bytes() || read_len(input)? != rules.lists().len() {
+            return Err(corrupt(&format!(
+                "made for rule set revision `{}`, not `{}`; make it again",
+                String::from_utf8_lossy(&revision),
+                rules.revision
+            )));
+        }
+        let lists: Vec<ListId> = rules.lists().map(|(id, _)| id).collect();
+        let rows = read_len(input)?;
+        let mut facts = Vec::with_capacity(rows);
+        let mut bytes = [0u8; 24];
+        for _ in 0..rows {
+            input.read_exact(&mut bytes)?;
+            facts.push(Facts::from_bytes(&bytes, &lists).ok_or_else(|| corrupt("bad facts"))?);
+        }
+        let subjects = Runs::read(input, rows)?;
+        let named_count = read_len(input)?;
+        let mut named = Vec::with_capacity(named_count);
+        let mut bytes = [0u8; 9];
+        for _ in 0..named_count {
+            input.read_exact(&mut bytes)?;
+            let word =
+                |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
+            let (row, subject) = (word(0), word(4));
+            let role = Role::ALL.get(usize::from(bytes[8])).copied();
+            match role {
+                Some(role) if (row as usize) < rows && (subject as usize) < subjects.len() => {
+                    named.push(Named { row, subject, role })
+                }
+                _ => return Err(corrupt("bad naming")),
+            }
+        }
+        let persons = Runs::read(input, named_count)?;
+        let spans = (0..rows)
+            .map(|_| Ok((read_u64(input)?, read_u64(input)?)))
+            .collect::<io::Result<Vec<(u64, u64)>>>()?;
+        let text_len = read_u64(input)?;
+        let mut text = TextWriter::new()?;
+        text.append_from(input, text_len)?;
+        for (start, len) in spans {
+            if start.saturating_add(len) > text_len {
+                return Err(corrupt("text out of range"));
+            }
+            text.push_at(start, len as usize)?;
+        }
+        let order: Vec<u32> = (0..rows as u32).collect();
+        let text = text.finish(&order)?;
+
+        let mut counts = Counts {
+            entries: 0,
+            subjects: subjects.len(),
+            per_list: vec![0; rules.lists().len()],
+            check_mismatches: 0,
+        };
+        for f in &facts {
+            counts.adjust(f, true);
+        }
+        let base = Base {
+            facts,
+            subjects,
+            named,
+            persons,
+            text,
+        };
+        Ok(ListIndex {
+            base: Arc::new(base),
+            overlay: Arc::default(),
+            counts,
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.counts.entries
     }
@@ -655,6 +809,38 @@ impl ListIndex {
             .flat_map(|items| items.iter().map(|item| self.item(item)));
         unchanged.chain(changed)
     }
+}
+
+/// The first bytes of a binary list snapshot.
+pub(super) const SNAPSHOT_MAGIC: &[u8; 8] = b"JCSNAP01";
+
+fn corrupt(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("list snapshot: {why}"))
+}
+
+fn write_u64(out: &mut impl Write, value: u64) -> io::Result<()> {
+    out.write_all(&value.to_le_bytes())
+}
+
+fn read_u64(input: &mut impl Read) -> io::Result<u64> {
+    let mut bytes = [0u8; 8];
+    input.read_exact(&mut bytes)?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+fn read_u32(input: &mut impl Read) -> io::Result<u32> {
+    let mut bytes = [0u8; 4];
+    input.read_exact(&mut bytes)?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
+/// A count, refused beyond what a 32-bit row number can reach.
+fn read_len(input: &mut impl Read) -> io::Result<usize> {
+    let len = read_u64(input)?;
+    if len > u64::from(u32::MAX) {
+        return Err(corrupt("count out of range"));
+    }
+    Ok(len as usize)
 }
 
 #[cfg(test)]

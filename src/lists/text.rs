@@ -116,17 +116,33 @@ impl TextWriter {
     /// copy instead of one read and one write each.
     pub fn append_store(&mut self, store: &TextStore) -> io::Result<u64> {
         let at = self.len;
-        let Some(data) = &store.data else {
-            return Ok(at);
-        };
+        let out = self.flushed()?;
+        self.len += store.copy_to(out)?;
+        Ok(at)
+    }
+
+    /// Copies `len` bytes of text from `reader` to the end of the file, returning where they
+    /// start.
+    pub fn append_from(&mut self, reader: &mut impl Read, len: u64) -> io::Result<u64> {
+        let at = self.len;
+        let copied = io::copy(&mut reader.take(len), self.flushed()?)?;
+        if copied != len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "entry text cut short",
+            ));
+        }
+        self.len += copied;
+        Ok(at)
+    }
+
+    /// The file, with everything pushed so far written to it.
+    fn flushed(&mut self) -> io::Result<&mut File> {
         let out = self.out.as_mut().ok_or_else(|| {
             io::Error::new(io::ErrorKind::Unsupported, "text stays in its source file")
         })?;
         out.flush()?;
-        let mut from = data.try_clone()?;
-        from.rewind()?;
-        self.len += io::copy(&mut (&mut from).take(store.data_len), out.get_mut())?;
-        Ok(at)
+        Ok(out.get_mut())
     }
 
     /// The text of the `pushed`-th entry, read back (for the rare entries whose id hashes
@@ -210,6 +226,21 @@ impl TextStore {
                 (span.start(), span.len())
             })
             .collect())
+    }
+
+    /// Bytes of text, which [`copy_to`](Self::copy_to) copies and spans point into.
+    pub fn data_len(&self) -> u64 {
+        self.data_len
+    }
+
+    /// Copies all the text to `out`.
+    pub fn copy_to(&self, out: &mut impl Write) -> io::Result<u64> {
+        let Some(data) = &self.data else {
+            return Ok(0);
+        };
+        let mut from = data.try_clone()?;
+        from.rewind()?;
+        io::copy(&mut (&mut from).take(self.data_len), out)
     }
 
     /// The exchange JSON of `row`.

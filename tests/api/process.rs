@@ -638,3 +638,36 @@ fn a_list_file_whose_text_cannot_be_stored_is_refused_naming_tmpdir() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_writes_a_list_snapshot_that_loads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("demo.snap");
+    let run = |lists: &Path, write: Option<&Path>| {
+        let mut command = Command::new(BIN);
+        command
+            .arg("check")
+            .arg("--rules")
+            .arg(rules_dir())
+            .arg("--lists")
+            .arg(lists)
+            .env_remove("JC_RULES");
+        if let Some(out) = write {
+            command.arg("--write-snapshot").arg(out);
+        }
+        command.output().expect("run jiangcheng check")
+    };
+    let written = run(&rules_dir().join("demo-lists.jsonl"), Some(&snapshot));
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(written.status.success(), "{stdout}");
+    assert!(stdout.contains("wrote the list snapshot"), "{stdout}");
+    let read = run(&snapshot, None);
+    let again = String::from_utf8_lossy(&read.stdout);
+    assert!(read.status.success(), "{again}");
+    let counts = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("entries for"))
+            .map(|l| l.split(" in ").next().unwrap_or_default().to_owned())
+    };
+    assert_eq!(counts(&stdout), counts(&again), "{stdout}\n{again}");
+}
