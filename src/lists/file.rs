@@ -629,6 +629,14 @@ mod tests {
         let err = load_file(&snapshot, &rules).unwrap_err().to_string();
         assert!(err.contains("made for rule set revision"), "{err}");
 
+        // A flipped bit in the text passes every structural check but the checksum.
+        let mut flipped = bytes.clone();
+        let in_text = bytes.len() - 20;
+        flipped[in_text] ^= 1;
+        std::fs::write(&snapshot, &flipped).unwrap();
+        let err = load_file(&snapshot, &rules).unwrap_err().to_string();
+        assert!(err.contains("checksum"), "{err}");
+
         for cut in [20, bytes.len() / 2, bytes.len() - 1] {
             std::fs::write(&snapshot, &bytes[..cut]).unwrap();
             let err = load_file(&snapshot, &rules).unwrap_err();

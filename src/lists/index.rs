@@ -662,6 +662,14 @@ impl ListIndex {
     /// ready to be read back without parsing. `revision` is the rule set's, whose list numbers
     /// the facts hold. Only an index without changes can be written (a file load).
     pub fn write_snapshot(&self, out: &mut impl Write, revision: &str) -> io::Result<()> {
+        let mut summed = Summed::new(&mut *out);
+        self.write_sections(&mut summed, revision)?;
+        let sum = summed.sum();
+        out.write_all(&sum.to_le_bytes())?;
+        out.flush()
+    }
+
+    fn write_sections(&self, out: &mut impl Write, revision: &str) -> io::Result<()> {
         if self.overlay_len() > 0 {
             return Err(io::Error::other("an index with changes cannot be written"));
         }
@@ -689,12 +697,25 @@ impl ListIndex {
         }
         write_u64(out, base.text.data_len())?;
         base.text.copy_to(out)?;
-        out.flush()
+        Ok(())
     }
 
     /// Reads [`write_snapshot`](Self::write_snapshot), refusing a snapshot of another rule set's
-    /// revision and one whose parts do not fit together.
+    /// revision, one whose parts do not fit together and one whose checksum fails.
     pub(super) fn read_snapshot(input: &mut impl Read, rules: &RuleSet) -> io::Result<ListIndex> {
+        let mut summed = Summed::new(&mut *input);
+        let index = ListIndex::read_sections(&mut summed, rules)?;
+        let sum = summed.sum();
+        if read_u32(input)? != sum {
+            return Err(corrupt("the checksum does not match: the file is damaged"));
+        }
+        if input.read(&mut [0u8; 1])? != 0 {
+            return Err(corrupt("bytes after the end"));
+        }
+        Ok(index)
+    }
+
+    fn read_sections(input: &mut impl Read, rules: &RuleSet) -> io::Result<ListIndex> {
         let mut magic = [0u8; 8];
         input.read_exact(&mut magic)?;
         if &magic != SNAPSHOT_MAGIC {
@@ -813,6 +834,46 @@ impl ListIndex {
 
 /// The first bytes of a binary list snapshot.
 pub(super) const SNAPSHOT_MAGIC: &[u8; 8] = b"JCSNAP01";
+
+/// Passes bytes through and keeps their CRC-32, so that a snapshot's last four bytes vouch for
+/// all the others.
+struct Summed<T> {
+    inner: T,
+    crc: crc32fast::Hasher,
+}
+
+impl<T> Summed<T> {
+    fn new(inner: T) -> Summed<T> {
+        Summed {
+            inner,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    fn sum(self) -> u32 {
+        self.crc.finalize()
+    }
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.crc.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Summed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.crc.update(&buf[..read]);
+        Ok(read)
+    }
+}
 
 fn corrupt(why: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("list snapshot: {why}"))
