@@ -259,16 +259,16 @@ impl Collect for IndexBuilder {
     }
 }
 
-/// Every entry whose `entry_id` an earlier line already used. Entries are sorted by a hash of
-/// their id on both cores (a hash map of ten million strings took a second on one), and only
-/// entries with equal hashes are compared as text.
-fn duplicates(
+/// Every entry whose `entry_id` an earlier one already used: its position, the earlier one's
+/// (positions in the order the entries came) and the id. Entries are sorted by a hash of their id on both cores (a hash
+/// map of ten million strings took a second on one), and only entries with equal hashes are
+/// compared as text.
+pub(super) fn repeated_ids(
     mut by_hash: Vec<(u64, u32)>,
-    lines: &[usize],
     entry_id: &mut dyn FnMut(u32) -> std::io::Result<String>,
-) -> std::io::Result<Vec<LineProblem>> {
+) -> std::io::Result<Vec<(u32, u32, String)>> {
     by_hash.par_sort_unstable();
-    let mut problems = Vec::new();
+    let mut repeats = Vec::new();
     for group in by_hash.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
         // Within a group the positions ascend, so each entry's first use comes before it.
         let ids = group
@@ -277,17 +277,17 @@ fn duplicates(
             .collect::<std::io::Result<Vec<String>>>()?;
         for (k, id) in ids.iter().enumerate() {
             if let Some(first) = ids[..k].iter().position(|earlier| earlier == id) {
-                problems.push(LineProblem {
-                    line: lines[group[k].1 as usize],
-                    message: format!(
-                        "entry_id: duplicate `{id}` (first on line {})",
-                        lines[group[first].1 as usize]
-                    ),
-                });
+                repeats.push((group[k].1, group[first].1, id.clone()));
             }
         }
     }
-    Ok(problems)
+    Ok(repeats)
+}
+
+/// The hash [`repeated_ids`] sorts by.
+pub(super) fn id_hash(entry_id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(entry_id)
 }
 
 /// Entries parsed so far, the hash of each one's id and the line it came from, and the bad
@@ -352,8 +352,16 @@ impl<C: Collect> Parsed<C> {
     /// The entries, or every problem (bad lines and duplicate ids) in line order.
     fn finish(mut self) -> std::io::Result<Result<C, Vec<LineProblem>>> {
         let into = &mut self.into;
-        let duplicates = duplicates(self.id_hashes, &self.lines, &mut |i| into.entry_id(i))?;
-        self.problems.extend(duplicates);
+        let repeats = repeated_ids(self.id_hashes, &mut |i| into.entry_id(i))?;
+        let lines = &self.lines;
+        self.problems
+            .extend(repeats.into_iter().map(|(later, first, id)| LineProblem {
+                line: lines[later as usize],
+                message: format!(
+                    "entry_id: duplicate `{id}` (first on line {})",
+                    lines[first as usize]
+                ),
+            }));
         if self.problems.is_empty() {
             Ok(Ok(self.into))
         } else {
@@ -367,10 +375,9 @@ impl<C: Collect> Parsed<C> {
 type ParsedLine<T> = Result<(u64, T), String>;
 
 fn parse_line<C: Collect>(text: &[u8], at: u64, rules: &RuleSet) -> ParsedLine<C::Item> {
-    use std::hash::BuildHasher;
     let record: EntryRecord<'_> = serde_json::from_slice(text).map_err(describe_json_error)?;
     let checked = Checked::new(record, rules).map_err(|err| err.to_string())?;
-    let id_hash = rustc_hash::FxBuildHasher.hash_one(&*checked.record.entry_id);
+    let id_hash = id_hash(&checked.record.entry_id);
     Ok((id_hash, C::item(checked, text, at)))
 }
 

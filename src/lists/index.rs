@@ -244,6 +244,8 @@ pub(super) struct IndexBuilder {
     /// (person, push position, role).
     named: Vec<(SubjectKey, u32, Role)>,
     text: TextWriter,
+    /// Push positions left out of the index.
+    skipped: Vec<u32>,
 }
 
 impl IndexBuilder {
@@ -263,7 +265,18 @@ impl IndexBuilder {
             facts: Vec::new(),
             named: Vec::new(),
             text,
+            skipped: Vec::new(),
         }
+    }
+
+    /// Entries pushed so far.
+    pub fn pushed(&self) -> u32 {
+        self.facts.len() as u32
+    }
+
+    /// Leaves the `position`-th entry pushed out of the index (a repeat).
+    pub fn skip(&mut self, position: u32) {
+        self.skipped.push(position);
     }
 
     /// Adds an entry: its subject, facts, named persons and exchange JSON.
@@ -328,11 +341,20 @@ impl IndexBuilder {
             facts: pushed,
             mut named,
             text,
+            skipped,
         } = self;
+        if !skipped.is_empty() {
+            let mut kept = vec![true; pushed.len()];
+            for position in skipped {
+                kept[position as usize] = false;
+            }
+            subjects.retain(|&(_, position)| kept[position as usize]);
+            named.retain(|&(_, position, _)| kept[position as usize]);
+        }
         subjects.par_sort_unstable();
         let order: Vec<u32> = subjects.iter().map(|&(_, position)| position).collect();
         let text = text.finish(&order)?;
-        let mut row_of = vec![0u32; order.len()];
+        let mut row_of = vec![0u32; pushed.len()];
         for (row, &position) in order.iter().enumerate() {
             row_of[position as usize] = row as u32;
         }

@@ -21,6 +21,7 @@
 use redis::{Commands, Script};
 
 use super::entry::{Checked, Entry, EntryRecord};
+use super::file::{id_hash, repeated_ids};
 use super::index::{IndexBuilder, ListIndex};
 use crate::ruleset::RuleSet;
 
@@ -500,17 +501,18 @@ impl RedisLists {
 type ScanPage = Vec<(String, String)>;
 
 /// Parses HSCAN pages into an index of the entries held in memory, skipping repeats (HSCAN may
-/// return an entry more than once) and cold lists (looked up on demand). Stops at the first
-/// corrupt entry, which drops the receiver and so stops the reader.
+/// return an entry more than once; the first is kept) and cold lists (looked up on demand).
+/// Repeats are found as a list file's duplicates are, by sorted hashes of the ids, so that the
+/// load keeps no set of ten million strings. Stops at the first corrupt entry, which drops the
+/// receiver and so stops the reader.
 fn parse_pages(
     pages: std::sync::mpsc::Receiver<ScanPage>,
     rules: &RuleSet,
 ) -> Result<IndexBuilder, RedisSourceError> {
     use rayon::prelude::*;
-    let mut seen: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
     let mut builder = IndexBuilder::new()?;
-    for mut page in pages {
-        page.retain(|(entry_id, _)| seen.insert(entry_id.clone()));
+    let mut id_hashes: Vec<(u64, u32)> = Vec::new();
+    for page in pages {
         let parsed: Vec<Option<Checked<'_>>> = page
             .par_iter()
             .map(|(entry_id, json)| {
@@ -525,13 +527,60 @@ fn parse_pages(
                 Ok((!rules.list(checked.facts.list).cold).then_some(checked))
             })
             .collect::<Result<_, RedisSourceError>>()?;
-        for (checked, (_, json)) in parsed.into_iter().zip(&page) {
+        for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
             if let Some(checked) = checked {
+                id_hashes.push((id_hash(entry_id), builder.pushed()));
                 let roles = checked.record.responsible_persons.iter().map(|p| p.role);
                 let persons = checked.persons.iter().copied().zip(roles);
                 builder.push(checked.subject, checked.facts, persons, json.as_bytes())?;
             }
         }
     }
+    let repeats = repeated_ids(id_hashes, &mut |i| {
+        let json = builder.pushed_text(i)?;
+        let record: EntryRecord<'_> = serde_json::from_slice(&json)?;
+        Ok(record.entry_id.into_owned())
+    })?;
+    for (repeat, _, _) in repeats {
+        builder.skip(repeat);
+    }
     Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::testing::mini;
+
+    fn line(id: &str, subject: &str) -> (String, String) {
+        let json = format!(
+            r#"{{"entry_id":"{id}","list":"debtor","subject_id":"{subject}","listed_on":"2026-03-01"}}"#
+        );
+        (id.to_owned(), json)
+    }
+
+    #[test]
+    fn an_entry_hscan_returns_twice_is_indexed_once() {
+        let rules = mini();
+        let (pages, receiver) = std::sync::mpsc::sync_channel(4);
+        pages
+            .send(vec![
+                line("e1", "91230200MA1B2C3D8T"),
+                line("e2", "91230202MA18XK7PXM"),
+            ])
+            .unwrap();
+        pages.send(vec![line("e1", "91230200MA1B2C3D8T")]).unwrap();
+        drop(pages);
+        let index = parse_pages(receiver, &rules)
+            .unwrap()
+            .finish(rules.lists().len())
+            .unwrap();
+        assert_eq!((index.len(), index.subjects()), (2, 2));
+        let mut ids: Vec<String> = index
+            .iter()
+            .map(|e| e.entry_id().unwrap().into_owned())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["e1", "e2"]);
+    }
 }
