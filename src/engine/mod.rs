@@ -71,7 +71,8 @@ pub enum Warning {
 #[derive(Debug, Clone)]
 pub struct Decision<'s> {
     pub outcome: Outcome,
-    /// Most severe first, then by topic, measure and entry.
+    /// Most severe first, then by topic and measure; entries under one measure in the order the
+    /// index holds them.
     pub reasons: Vec<Reason<'s>>,
     pub warnings: Vec<Warning>,
 }
@@ -153,12 +154,10 @@ pub fn decide_with_cold<'s>(
     if punished {
         reasons.retain(|r| r.effect != Effect::Reward);
     }
-    // Entry ids are text, read only to order two entries under one measure. An id that cannot
-    // be read orders first; the response reports the failure when it names the entry.
+    // A stable sort: entries under one measure stay in the order they were found. Their ids are
+    // text, which the engine does not read; whoever names the entries orders them by id.
     reasons.sort_by(|a, b| {
-        (a.effect, &a.topic.code, &a.measure.code)
-            .cmp(&(b.effect, &b.topic.code, &b.measure.code))
-            .then_with(|| a.entry.entry_id().ok().cmp(&b.entry.entry_id().ok()))
+        (a.effect, &a.topic.code, &a.measure.code).cmp(&(b.effect, &b.topic.code, &b.measure.code))
     });
     Ok(Decision {
         outcome: outcome_of(&reasons),

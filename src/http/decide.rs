@@ -485,12 +485,23 @@ impl DecisionWriter {
             out.extend_from_slice(part.as_bytes());
         }
         out.extend_from_slice(&self.matter);
-        for (i, reason) in decision.reasons.iter().enumerate() {
+        let mut reasons = decision
+            .reasons
+            .iter()
+            .map(|reason| reason_view(&snapshot.rules, reason))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The engine orders reasons by severity, topic and measure; entries under one measure
+        // are ordered here, by their ids, which are text the engine does not read.
+        for tied in reasons
+            .chunk_by_mut(|a, b| (a.effect, a.topic, a.measure) == (b.effect, b.topic, b.measure))
+        {
+            tied.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+        }
+        for (i, reason) in reasons.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, &reason_view(&snapshot.rules, reason)?)
-                .map_err(internal)?;
+            serde_json::to_writer(&mut *out, reason).map_err(internal)?;
         }
         out.extend_from_slice(b"],\"warnings\":[");
         for (i, warning) in decision.warnings.iter().enumerate() {

@@ -315,6 +315,14 @@ impl<'a> Checked<'a> {
     }
 }
 
+impl Checked<'_> {
+    /// The persons the entry names, with their roles.
+    pub fn named(&self) -> impl Iterator<Item = (SubjectKey, Role)> + '_ {
+        let roles = self.record.responsible_persons.iter().map(|p| p.role);
+        self.persons.iter().copied().zip(roles)
+    }
+}
+
 impl From<Checked<'_>> for Entry {
     fn from(checked: Checked<'_>) -> Entry {
         let record = checked.record;

@@ -239,11 +239,10 @@ impl Collect for IndexBuilder {
     type Item = FileEntry;
 
     fn item(checked: Checked<'_>, line: &[u8], at: u64) -> FileEntry {
-        let roles = checked.record.responsible_persons.iter().map(|p| p.role);
         FileEntry {
             subject: checked.subject,
             facts: checked.facts,
-            persons: checked.persons.iter().copied().zip(roles).collect(),
+            persons: checked.named().collect(),
             span: (at, line.len()),
         }
     }
@@ -253,9 +252,7 @@ impl Collect for IndexBuilder {
     }
 
     fn entry_id(&mut self, i: u32) -> std::io::Result<String> {
-        let line = self.pushed_text(i)?;
-        let record: EntryRecord<'_> = serde_json::from_slice(&line)?;
-        Ok(record.entry_id.into_owned())
+        self.pushed_entry_id(i)
     }
 }
 

@@ -328,9 +328,12 @@ impl IndexBuilder {
         self.push(entry.subject, entry.facts, persons, &json)
     }
 
-    /// The exchange JSON of the `i`-th entry pushed.
-    pub fn pushed_text(&mut self, i: u32) -> io::Result<Vec<u8>> {
-        self.text.text(i)
+    /// The `entry_id` of the `i`-th entry pushed, read back from its text (for the rare ids
+    /// whose hashes collide when repeats are looked for).
+    pub fn pushed_entry_id(&mut self, i: u32) -> io::Result<String> {
+        let json = self.text.text(i)?;
+        let record: super::EntryRecord<'_> = serde_json::from_slice(&json)?;
+        Ok(record.entry_id.into_owned())
     }
 
     /// Sorts by subject and person and builds the lookup tables; `list_count` is the number of

@@ -530,17 +530,16 @@ fn parse_pages(
         for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
             if let Some(checked) = checked {
                 id_hashes.push((id_hash(entry_id), builder.pushed()));
-                let roles = checked.record.responsible_persons.iter().map(|p| p.role);
-                let persons = checked.persons.iter().copied().zip(roles);
-                builder.push(checked.subject, checked.facts, persons, json.as_bytes())?;
+                builder.push(
+                    checked.subject,
+                    checked.facts,
+                    checked.named(),
+                    json.as_bytes(),
+                )?;
             }
         }
     }
-    let repeats = repeated_ids(id_hashes, &mut |i| {
-        let json = builder.pushed_text(i)?;
-        let record: EntryRecord<'_> = serde_json::from_slice(&json)?;
-        Ok(record.entry_id.into_owned())
-    })?;
+    let repeats = repeated_ids(id_hashes, &mut |i| builder.pushed_entry_id(i))?;
     for (repeat, _, _) in repeats {
         builder.skip(repeat);
     }

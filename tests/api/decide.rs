@@ -510,3 +510,31 @@ async fn decisions_keep_their_key_order_and_escape_the_callers_strings() {
     let item_end = text.find("},{\"index\"").expect("the invalid item follows");
     in_order(&text[..item_end]);
 }
+
+#[actix_web::test]
+async fn entries_under_one_measure_are_named_in_the_order_of_their_ids() {
+    // Loaded in the opposite order, so the index holds `…-002` first.
+    let app = spawn_app(&[
+        entry("QQHR-FY-2026-002", "court_dishonest_debtor", COMPANY),
+        entry("QQHR-FY-2026-001", "court_dishonest_debtor", COMPANY),
+    ]);
+    let body = json!({"subject": {"id": COMPANY}, "matter": "gov_procurement", "as_of": AS_OF});
+    for answer in [
+        crate::helpers::ok_json(app.post_decide(&body).await, "decide").await,
+        crate::helpers::ok_json(
+            app.post_batch(&json!({"subjects": [{"id": COMPANY}], "matter": "gov_procurement", "as_of": AS_OF}))
+                .await,
+            "batch",
+        )
+        .await["results"][0]
+            .clone(),
+    ] {
+        let ids: Vec<&str> = answer["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| r["entry_id"].as_str().expect("entry_id"))
+            .collect();
+        assert_eq!(ids, ["QQHR-FY-2026-001", "QQHR-FY-2026-002"], "{answer}");
+    }
+}
