@@ -3,7 +3,7 @@
 //! - `decide`: one decision on a miss, on a hit with one entry, on a hit with five entries, and on
 //!   a person reached as the legal representative named on a listed organisation's entry;
 //! - `batch`: 100, 1,000 and 10,000 subjects, decided one after the other on the calling thread
-//!   or by `decide_many` on rayon.
+//!   or by `decide_chunks` on rayon, both collecting the decisions.
 //!
 //! `decide` and `batch` share one index, built on first use: a population of 10 million subjects
 //! of which 2% are listed, one in ten of those with two to five entries (`JC_BENCH_SUBJECTS` and
@@ -258,7 +258,7 @@ type Decisions<'s> = Vec<Option<Result<Decision<'s>, DecideError>>>;
 /// One way of deciding a batch.
 type Run = for<'s> fn(&'s Fixture, &[Option<SubjectId>]) -> Decisions<'s>;
 
-/// What `decide_many` returns, computed one subject after the other on the calling thread.
+/// Every decision of the batch, one subject after the other on the calling thread.
 fn sequential<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'s> {
     subjects
         .iter()
@@ -269,9 +269,26 @@ fn sequential<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'
         .collect()
 }
 
-/// `decide_many`, which spreads batches of `PARALLEL_THRESHOLD` subjects or more over rayon.
+/// `decide_chunks`, which spreads batches of `PARALLEL_THRESHOLD` subjects or more over rayon;
+/// each chunk collects its decisions, as the service's chunks write theirs.
 fn parallel<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'s> {
-    engine::decide_many(&f.rules, &f.lists, &[], subjects, f.matter, f.at)
+    let chunks = engine::decide_chunks(
+        &f.rules,
+        &f.lists,
+        &[],
+        subjects,
+        f.matter,
+        f.at,
+        Vec::with_capacity,
+        |chunk: &mut Decisions<'s>, _, decision| {
+            chunk.push(decision);
+            Ok::<_, std::convert::Infallible>(())
+        },
+    );
+    match chunks {
+        Ok(chunks) => chunks.into_iter().flatten().collect(),
+        Err(never) => match never {},
+    }
 }
 
 fn batch(c: &mut Criterion) {

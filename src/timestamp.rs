@@ -1,7 +1,9 @@
 //! Instants as milliseconds since the Unix epoch, read and written the way list data and the API
 //! use them: a bare date means midnight in China Standard Time (UTC+8).
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, SecondsFormat, TimeZone, Timelike, Utc};
 
@@ -24,6 +26,25 @@ impl Timestamp {
     /// The current instant (the one place the service reads the clock).
     pub fn now() -> Timestamp {
         Timestamp(Utc::now().timestamp_millis())
+    }
+
+    /// The [`Display`](fmt::Display) text, shared. A busy server prints the same millisecond for
+    /// many decisions, so each thread keeps the last instant it printed and hands out that text.
+    pub fn printed(self) -> Arc<str> {
+        thread_local! {
+            static LAST: RefCell<Option<(Timestamp, Arc<str>)>> = const { RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some((at, text)) if *at == self => Arc::clone(text),
+                _ => {
+                    let text: Arc<str> = self.to_string().into();
+                    *last = Some((self, Arc::clone(&text)));
+                    text
+                }
+            }
+        })
     }
 
     /// Parses `YYYY-MM-DD` (midnight UTC+8) or an RFC 3339 date-time.
@@ -116,6 +137,14 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_text_is_the_display_text_of_each_instant() {
+        for millis in [1_795_000_000_000, 1_795_000_000_000, 1_795_000_000_001, 0] {
+            let at = Timestamp(millis);
+            assert_eq!(&*at.printed(), at.to_string());
+        }
+    }
 
     #[test]
     fn a_date_is_midnight_in_china_standard_time() {

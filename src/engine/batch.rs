@@ -15,30 +15,51 @@ use crate::timestamp::Timestamp;
 /// Below this many subjects a batch runs on the calling thread: splitting costs more than it saves.
 pub const PARALLEL_THRESHOLD: usize = 64;
 
-/// Decides every subject; `None` items (identifiers that did not parse) stay `None`. `cold`
-/// holds each subject's entries on cold lists, item by item (or is empty: no cold lists).
-pub fn decide_many<'s>(
+/// Subjects per chunk: enough to amortise a chunk's set-up, few enough that the threads share
+/// a batch evenly.
+const CHUNK: usize = 256;
+
+/// The decision on one subject of a batch: `None` where the identifier did not parse.
+pub type BatchItem<'s> = Option<Result<Decision<'s>, DecideError>>;
+
+/// Decides every subject and folds the decisions of each chunk of consecutive subjects, in
+/// order, into one value per chunk, which `start` creates from the chunk's length. `fold` gets
+/// each subject's position in the batch and its decision; `None` subjects (identifiers that
+/// did not parse) get `None`. `cold` holds each subject's entries on cold lists, item by item
+/// (or is empty: no cold lists).
+///
+/// Deciding and folding in one pass keeps no batch-sized vector of decisions, and a decision
+/// is used while its entries are still in cache. The first error `fold` returns is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_chunks<'s, A, E>(
     rules: &'s RuleSet,
     lists: &'s ListIndex,
     cold: &'s [Arc<[Entry]>],
     subjects: &[Option<SubjectId>],
     matter: MatterId,
     at: Timestamp,
-) -> Vec<Option<Result<Decision<'s>, DecideError>>> {
-    let one = |(i, subject): (usize, &Option<SubjectId>)| {
-        let cold = cold.get(i).map_or(&[][..], |entries| &entries[..]);
-        subject
-            .as_ref()
-            .map(|s| decide_with_cold(rules, lists, cold, s, matter, at))
+    start: impl Fn(usize) -> A + Sync,
+    fold: impl Fn(&mut A, usize, BatchItem<'s>) -> Result<(), E> + Sync,
+) -> Result<Vec<A>, E>
+where
+    A: Send,
+    E: Send,
+{
+    let chunk = |(number, chunk): (usize, &[Option<SubjectId>])| {
+        let mut acc = start(chunk.len());
+        for (offset, subject) in chunk.iter().enumerate() {
+            let i = number * CHUNK + offset;
+            let cold = cold.get(i).map_or(&[][..], |entries| &entries[..]);
+            let decision = subject
+                .as_ref()
+                .map(|s| decide_with_cold(rules, lists, cold, s, matter, at));
+            fold(&mut acc, i, decision)?;
+        }
+        Ok(acc)
     };
     if subjects.len() < PARALLEL_THRESHOLD {
-        subjects.iter().enumerate().map(one).collect()
+        subjects.chunks(CHUNK).enumerate().map(chunk).collect()
     } else {
-        subjects
-            .par_iter()
-            .enumerate()
-            .with_min_len(PARALLEL_THRESHOLD / 2)
-            .map(one)
-            .collect()
+        subjects.par_chunks(CHUNK).enumerate().map(chunk).collect()
     }
 }

@@ -5,7 +5,7 @@
 
 mod batch;
 
-pub use batch::{decide_many, PARALLEL_THRESHOLD};
+pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
 
 use crate::ident::{CheckOutcome, IdType, SubjectId};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};

@@ -308,8 +308,27 @@ fn invariant_11_a_batch_returns_what_single_calls_return() {
     let procurement = rules.matter_id("procurement").unwrap();
     let when = at("2026-06-01");
     for size in [10, subjects.len()] {
-        let batch = decide_many(&rules, &lists, &[], &subjects[..size], procurement, when);
-        for (subject, result) in subjects[..size].iter().zip(batch) {
+        let chunks = decide_chunks(
+            &rules,
+            &lists,
+            &[],
+            &subjects[..size],
+            procurement,
+            when,
+            Vec::with_capacity,
+            |chunk, i, decision| {
+                chunk.push((i, decision));
+                Ok::<_, ()>(())
+            },
+        )
+        .unwrap();
+        let batch: Vec<_> = chunks.into_iter().flatten().collect();
+        assert_eq!(
+            batch.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (0..size).collect::<Vec<_>>(),
+            "every subject once, in order"
+        );
+        for (subject, (_, result)) in subjects[..size].iter().zip(batch) {
             let single = subject
                 .as_ref()
                 .map(|s| decide(&rules, &lists, s, procurement, when));

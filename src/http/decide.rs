@@ -10,9 +10,9 @@ use super::body::{self, Fields, Object};
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use crate::engine::{self, DecideError, Decision, Outcome, Reason, Warning};
+use crate::engine::{self, BatchItem, DecideError, Decision, Outcome, Reason, Warning};
 use crate::ident::{self, IdType, SubjectId};
 use crate::lists::cold::ColdLookup;
 use crate::lists::Entry;
@@ -28,7 +28,7 @@ struct Context {
     matter: MatterId,
     at: Timestamp,
     /// `at` as printed: once per request, however many subjects it decides.
-    evaluated_at: String,
+    evaluated_at: Arc<str>,
     department: Option<String>,
     case_ref: Option<String>,
 }
@@ -45,7 +45,7 @@ pub async fn decide(
     let mut fields = Fields::default();
     let subject = fields
         .object(root, "subject", "subject")
-        .and_then(|s| read_subject(&mut fields, s, "subject"));
+        .and_then(|s| read_subject(&mut fields, s, "subject.id", "subject.id_type"));
     let context = read_context(&mut fields, root, &snapshot);
     if let Some(Err(bad_id)) = &subject {
         if !fields.errors.is_empty() {
@@ -83,7 +83,14 @@ pub async fn decide(
     );
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
-    DecisionWriter::new(&snapshot, &context)?.write(&mut body, &snapshot, &subject, &decision)?;
+    let rendered = state.rendered(&snapshot)?;
+    DecisionWriter::new(&rendered, &context)?.write(
+        &mut body,
+        snapshot.as_ref(),
+        0,
+        &subject,
+        &decision,
+    )?;
     Ok(json_body(body))
 }
 
@@ -115,30 +122,12 @@ pub async fn decide_batch(
         unreachable!("fields.finish() refuses a request with a missing part")
     };
     let context = context?;
-    let subjects: Vec<Result<SubjectId, ApiError>> = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            if let Some(Ok(subject)) = plain_subject(item) {
-                return Ok(subject);
-            }
-            // Everything else is read field by field, so that each problem is named.
-            let path = format!("subjects[{i}]");
-            let object = item.as_object().ok_or_else(|| {
-                ApiError::InvalidRequest(vec![FieldError::new(
-                    &path,
-                    format!("must be an object, not {}", body::type_name(item)),
-                )])
-            })?;
-            let mut fields = Fields::default();
-            let subject = read_subject(&mut fields, object, &path);
-            fields.finish()?;
-            match subject {
-                Some(parsed) => parsed.map_err(ApiError::InvalidSubjectId),
-                None => unreachable!("fields.finish() refuses a subject without an id"),
-            }
-        })
-        .collect();
+    let subjects: Vec<Result<SubjectId, ApiError>> = if items.len() < engine::PARALLEL_THRESHOLD {
+        items.iter().enumerate().map(batch_subject).collect()
+    } else {
+        use rayon::prelude::*;
+        items.par_iter().enumerate().map(batch_subject).collect()
+    };
     drop(value);
     let keys: Vec<_> = subjects
         .iter()
@@ -167,6 +156,29 @@ pub async fn decide_batch(
     Ok(json_body(body?))
 }
 
+/// Reads item `i` of `subjects`.
+fn batch_subject((i, item): (usize, &simd_json::BorrowedValue<'_>)) -> Result<SubjectId, ApiError> {
+    if let Some(Ok(subject)) = plain_subject(item) {
+        return Ok(subject);
+    }
+    // Everything else is read field by field, so that each problem is named.
+    let path = format!("subjects[{i}]");
+    let object = item.as_object().ok_or_else(|| {
+        ApiError::InvalidRequest(vec![FieldError::new(
+            &path,
+            format!("must be an object, not {}", body::type_name(item)),
+        )])
+    })?;
+    let mut fields = Fields::default();
+    let (id_path, type_path) = (format!("{path}.id"), format!("{path}.id_type"));
+    let subject = read_subject(&mut fields, object, &id_path, &type_path);
+    fields.finish()?;
+    match subject {
+        Some(parsed) => parsed.map_err(ApiError::InvalidSubjectId),
+        None => unreachable!("fields.finish() refuses a subject without an id"),
+    }
+}
+
 /// The common batch item `{"id": "…"}`, parsed without building field paths for messages that
 /// a valid item never needs.
 fn plain_subject(item: &simd_json::BorrowedValue<'_>) -> Option<Result<SubjectId, ident::IdError>> {
@@ -177,10 +189,20 @@ fn plain_subject(item: &simd_json::BorrowedValue<'_>) -> Option<Result<SubjectId
     Some(ident::parse(object.get("id")?.as_str()?))
 }
 
+/// The bytes written for one chunk of a batch, and its outcomes.
+struct BatchChunk {
+    bytes: Vec<u8>,
+    summary: Summary,
+}
+
+/// Bytes a batch item usually takes (an `allow` is about 250), so that a chunk's buffer rarely
+/// grows.
+const ITEM_BYTES: usize = 320;
+
 /// Decides a parsed batch and serialises the answer.
 fn batch_body(
     state: &AppState,
-    snapshot: &Snapshot,
+    snapshot: &Arc<Snapshot>,
     context: &Context,
     subjects: &[Result<SubjectId, ApiError>],
     cold: &ColdLookup,
@@ -199,46 +221,42 @@ fn batch_body(
             })
             .collect()
     };
-    let decisions = engine::decide_many(
+    let rendered = state.rendered(snapshot)?;
+    let writer = DecisionWriter::new(&rendered, context)?;
+    // Each chunk of items is decided and written in one pass, on rayon's threads for a large
+    // batch; the chunks are then joined in order.
+    let chunks = engine::decide_chunks(
         &snapshot.rules,
         &snapshot.lists,
         &aligned,
         &ids,
         context.matter,
         context.at,
-    );
-    // Each chunk of items is written on its own; the chunks are then joined. Below the engine's
-    // threshold one chunk is written inline.
-    let writer = DecisionWriter::new(snapshot, context)?;
-    let chunks: Vec<(Vec<u8>, Summary)> = if subjects.len() < engine::PARALLEL_THRESHOLD {
-        let items = subjects.iter().zip(decisions).enumerate();
-        vec![write_items(snapshot, &writer, cold, items)?]
-    } else {
-        use rayon::prelude::*;
-        subjects
-            .par_iter()
-            .zip(decisions)
-            .enumerate()
-            .chunks(SERIALISE_CHUNK)
-            .map(|chunk| write_items(snapshot, &writer, cold, chunk.into_iter()))
-            .collect::<Result<_, _>>()?
-    };
+        |len| BatchChunk {
+            bytes: Vec::with_capacity(len * ITEM_BYTES),
+            summary: Summary::default(),
+        },
+        |chunk, index, decision| {
+            write_item(
+                snapshot,
+                &writer,
+                cold,
+                chunk,
+                index,
+                &subjects[index],
+                decision,
+            )
+        },
+    )?;
     let mut summary = Summary::default();
-    let mut body = Vec::with_capacity(
-        chunks
-            .iter()
-            .map(|(bytes, _)| bytes.len() + 1)
-            .sum::<usize>()
-            + 256,
-    );
+    let results: usize = chunks.iter().map(|chunk| chunk.bytes.len()).sum();
+    let mut body = Vec::with_capacity(results + 256);
     body.extend_from_slice(b"{\"results\":[");
-    for (i, (bytes, part)) in chunks.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(bytes);
-        summary.merge(part);
+    for chunk in &chunks {
+        summary.merge(&chunk.summary);
+        body.extend_from_slice(&chunk.bytes);
     }
+    drop(chunks);
     body.extend_from_slice(b"],");
     for (outcome, count) in [
         (Outcome::Allow, summary.allow),
@@ -259,85 +277,74 @@ fn batch_body(
     Ok(body)
 }
 
-/// Items per chunk written on one rayon thread.
-const SERIALISE_CHUNK: usize = 1024;
-
-/// Writes batch items, comma-separated, and counts their outcomes.
-fn write_items<'a>(
+/// Writes batch item `index` into its chunk (after a comma unless it is the first of the
+/// batch) and counts its outcome.
+fn write_item(
     snapshot: &Snapshot,
     writer: &DecisionWriter,
     cold: &ColdLookup,
-    items: impl Iterator<
-        Item = (
-            usize,
-            (
-                &'a Result<SubjectId, ApiError>,
-                Option<Result<Decision<'a>, DecideError>>,
-            ),
-        ),
-    >,
-) -> Result<(Vec<u8>, Summary), ApiError> {
-    let mut summary = Summary::default();
-    let mut out = Vec::new();
-    for (index, (subject, decision)) in items {
-        let field = || format!("subjects[{index}].id");
-        let outcome = match (subject, decision) {
-            (Ok(subject), Some(Ok(mut decision))) => {
-                if cold.unavailable {
-                    decision.warnings.push(Warning::ColdListUnavailable);
-                }
-                Ok((subject, decision))
+    chunk: &mut BatchChunk,
+    index: usize,
+    subject: &Result<SubjectId, ApiError>,
+    decision: BatchItem<'_>,
+) -> Result<(), ApiError> {
+    let field = || format!("subjects[{index}].id");
+    let outcome = match (subject, decision) {
+        (Ok(subject), Some(Ok(mut decision))) => {
+            if cold.unavailable {
+                decision.warnings.push(Warning::ColdListUnavailable);
             }
-            (_, Some(Err(err))) => Err(check_mismatch_error(err, &field())),
-            (Err(err), _) => Err(relocate(err, &field())),
-            (Ok(_), None) => Err(ApiError::Internal(
-                "a parsed subject was not decided".into(),
-            )),
-        };
-        if !out.is_empty() {
-            out.push(b',');
+            Ok((subject, decision))
         }
-        match outcome {
-            Ok((subject, decision)) => {
-                summary.add(decision.outcome);
-                writer.write(&mut out, snapshot, subject, &decision)?;
-            }
-            Err(err) => {
-                summary.invalid += 1;
-                let item = InvalidItem {
-                    index,
-                    error: err.to_item_error(),
-                };
-                serde_json::to_writer(&mut out, &item)
-                    .map_err(|err| ApiError::Internal(err.to_string()))?;
-            }
+        (_, Some(Err(err))) => Err(check_mismatch_error(err, &field())),
+        (Err(err), _) => Err(relocate(err, &field())),
+        (Ok(_), None) => Err(ApiError::Internal(
+            "a parsed subject was not decided".into(),
+        )),
+    };
+    if index > 0 {
+        chunk.bytes.push(b',');
+    }
+    match outcome {
+        Ok((subject, decision)) => {
+            chunk.summary.add(decision.outcome);
+            writer.write(&mut chunk.bytes, snapshot, index, subject, &decision)
+        }
+        Err(err) => {
+            chunk.summary.invalid += 1;
+            let item = InvalidItem {
+                index,
+                error: err.to_item_error(),
+            };
+            serde_json::to_writer(&mut chunk.bytes, &item)
+                .map_err(|err| ApiError::Internal(err.to_string()))
         }
     }
-    Ok((out, summary))
 }
 
-/// Reads `{"id": …, "id_type": …}`: `None` when a structural problem was pushed to `fields`,
-/// `Some(Err)` when the identifier itself is malformed.
+/// Reads `{"id": …, "id_type": …}`, whose members' paths are given for messages: `None` when
+/// a structural problem was pushed to `fields`, `Some(Err)` when the identifier itself is
+/// malformed.
 fn read_subject(
     fields: &mut Fields,
     subject: &Object<'_>,
-    path: &str,
+    id_path: &str,
+    type_path: &str,
 ) -> Option<Result<SubjectId, FieldError>> {
-    let id_path = format!("{path}.id");
-    let type_path = format!("{path}.id_type");
-    let id = fields.str(subject, "id", &id_path);
-    let id_type = fields
-        .opt_str(subject, "id_type", &type_path)
-        .and_then(|t| match t.parse::<IdType>() {
-            Ok(id_type) => Some(id_type),
-            Err(_) => {
-                fields.push(
-                    &type_path,
-                    format!("must be `uscc` or `resident_id`, not `{t}`"),
-                );
-                None
-            }
-        });
+    let id = fields.str(subject, "id", id_path);
+    let id_type =
+        fields
+            .opt_str(subject, "id_type", type_path)
+            .and_then(|t| match t.parse::<IdType>() {
+                Ok(id_type) => Some(id_type),
+                Err(_) => {
+                    fields.push(
+                        type_path,
+                        format!("must be `uscc` or `resident_id`, not `{t}`"),
+                    );
+                    None
+                }
+            });
     let id = id?;
     let parsed = match id_type {
         Some(id_type) => ident::parse_as(id, id_type),
@@ -380,7 +387,7 @@ fn read_context(
             Ok(Context {
                 matter,
                 at,
-                evaluated_at: at.to_string(),
+                evaluated_at: at.printed(),
                 department,
                 case_ref,
             })
@@ -412,66 +419,130 @@ fn json_body(body: Vec<u8>) -> HttpResponse {
 
 // === response views ===
 
-/// Writes decisions as JSON. What every decision of a request shares (matter, rule set, list
-/// version, instant, department, case reference) is written once per request; each decision
-/// adds its id, outcome, subject, reasons and warnings. Fixed keys are copied as they are, and
-/// only text that may need it (entry ids, names, rule-set prose, the caller's strings) goes
-/// through serde_json's escaping: escaping every key and code was the largest cost of writing.
-struct DecisionWriter {
-    /// `,"matter":"…","reasons":[`
-    matter: Vec<u8>,
-    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"` and the caller's references, and
-    /// the closing brace.
-    tail: Vec<u8>,
+/// The parts of a decision's JSON that depend only on the snapshot, written once per snapshot
+/// rather than once per request: escaping them was the largest cost of writing a decision.
+pub(super) struct Rendered {
+    /// The snapshot they were rendered from (not kept alive by them).
+    snapshot: Weak<Snapshot>,
+    /// By matter index: `,"matter":"…","reasons":[`.
+    matters: Vec<Vec<u8>>,
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"`.
+    shared: Vec<u8>,
 }
 
-/// The part of a decision that is the same for every decision of a request.
+/// The part of a decision that is the same for every decision of a snapshot.
 #[derive(Serialize)]
 struct SharedPart<'a> {
     ruleset: RuleSetView<'a>,
     lists_version: u64,
     evaluated_at: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    department: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    case_ref: Option<&'a str>,
 }
 
-impl DecisionWriter {
-    fn new(snapshot: &Snapshot, context: &Context) -> Result<DecisionWriter, ApiError> {
-        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
-        let mut matter = b",\"matter\":".to_vec();
-        let code = &snapshot.rules.matter(context.matter).code;
-        serde_json::to_writer(&mut matter, code).map_err(internal)?;
-        matter.extend_from_slice(b",\"reasons\":[");
-        let shared = serde_json::to_vec(&SharedPart {
+impl Rendered {
+    fn of(snapshot: &Arc<Snapshot>) -> Result<Rendered, serde_json::Error> {
+        let matters = snapshot
+            .rules
+            .matters()
+            .map(|(_, matter)| {
+                let mut part = b",\"matter\":".to_vec();
+                serde_json::to_writer(&mut part, &matter.code)?;
+                part.extend_from_slice(b",\"reasons\":[");
+                Ok(part)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        let mut shared = serde_json::to_vec(&SharedPart {
             ruleset: RuleSetView::of(snapshot),
             lists_version: snapshot.lists_version,
-            evaluated_at: &context.evaluated_at,
-            department: context.department.as_deref(),
-            case_ref: context.case_ref.as_deref(),
+            evaluated_at: "",
+        })?;
+        // `{"ruleset":…,"evaluated_at":""}` becomes `,"ruleset":…,"evaluated_at":"`.
+        shared[0] = b',';
+        shared.truncate(shared.len() - 2);
+        Ok(Rendered {
+            snapshot: Arc::downgrade(snapshot),
+            matters,
+            shared,
         })
-        .map_err(internal)?;
-        // `{"ruleset":…}` becomes `,"ruleset":…}`.
-        let mut tail = shared;
-        tail[0] = b',';
-        Ok(DecisionWriter { matter, tail })
+    }
+}
+
+impl AppState {
+    /// The rendered parts of the snapshot a request decides from.
+    fn rendered(&self, snapshot: &Arc<Snapshot>) -> Result<Arc<Rendered>, ApiError> {
+        if let Some(rendered) = self.rendered.load_full() {
+            if std::ptr::eq(rendered.snapshot.as_ptr(), Arc::as_ptr(snapshot)) {
+                return Ok(rendered);
+            }
+        }
+        let rendered =
+            Arc::new(Rendered::of(snapshot).map_err(|err| ApiError::Internal(err.to_string()))?);
+        self.rendered.store(Some(Arc::clone(&rendered)));
+        Ok(rendered)
+    }
+}
+
+/// Writes decisions as JSON. What every decision of a request shares (matter, rule set, list
+/// version, instant, department, case reference) is put together once per request from the
+/// snapshot's rendered parts; each decision adds its id, outcome, subject, reasons and
+/// warnings. Fixed keys are copied as they are, and only text that may need it (entry ids,
+/// names, rule-set prose, the caller's strings) goes through serde_json's escaping.
+///
+/// Decision ids are UUIDv7: the request takes one from the process-wide ordered sequence, and
+/// its `n`th decision's id is that one plus `n`, so a batch's ids follow its results' order
+/// without a clock read and a lock per decision.
+struct DecisionWriter<'r> {
+    first_id: u128,
+    /// `,"matter":"…","reasons":[`
+    matter: &'r [u8],
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"` and the caller's references, and
+    /// the closing brace.
+    tail: Vec<u8>,
+}
+
+impl<'r> DecisionWriter<'r> {
+    fn new(rendered: &'r Rendered, context: &Context) -> Result<DecisionWriter<'r>, ApiError> {
+        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        let mut tail = Vec::with_capacity(rendered.shared.len() + 64);
+        tail.extend_from_slice(&rendered.shared);
+        // The printed instant is digits and punctuation: nothing to escape.
+        tail.extend_from_slice(context.evaluated_at.as_bytes());
+        tail.push(b'"');
+        for (key, value) in [
+            (&b",\"department\":"[..], &context.department),
+            (b",\"case_ref\":", &context.case_ref),
+        ] {
+            if let Some(value) = value {
+                tail.extend_from_slice(key);
+                serde_json::to_writer(&mut tail, value).map_err(internal)?;
+            }
+        }
+        tail.push(b'}');
+        Ok(DecisionWriter {
+            first_id: uuid::Uuid::now_v7().as_u128(),
+            matter: &rendered.matters[context.matter.index()],
+            tail,
+        })
     }
 
     fn write(
         &self,
         out: &mut Vec<u8>,
         snapshot: &Snapshot,
+        n: usize,
         subject: &SubjectId,
         decision: &Decision<'_>,
     ) -> Result<(), ApiError> {
         let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        // Only the 62 bits after the variant change, so every id stays a valid UUIDv7.
+        const RAND_B: u128 = (1 << 62) - 1;
+        let id = self.first_id & !RAND_B | self.first_id.wrapping_add(n as u128) & RAND_B;
+        let id = uuid::Uuid::from_u128(id);
         let mut uuid = uuid::Uuid::encode_buffer();
         // The id is hexadecimal, the codes are fixed ASCII words, the identifier is normalised
         // to digits and capitals: none needs escaping.
         for part in [
             "{\"decision_id\":\"",
-            uuid::Uuid::now_v7().hyphenated().encode_lower(&mut uuid),
+            id.hyphenated().encode_lower(&mut uuid),
             "\",\"decision\":\"",
             decision.outcome.as_str(),
             "\",\"subject\":{\"id\":\"",
@@ -484,7 +555,7 @@ impl DecisionWriter {
         ] {
             out.extend_from_slice(part.as_bytes());
         }
-        out.extend_from_slice(&self.matter);
+        out.extend_from_slice(self.matter);
         let mut reasons = decision
             .reasons
             .iter()

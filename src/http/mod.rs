@@ -54,6 +54,8 @@ pub struct AppState {
     pub cold: Option<ColdCache>,
     /// `decisions_total` resolved for the current rule set.
     decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
+    /// The parts of a decision's JSON that depend only on the current snapshot.
+    rendered: arc_swap::ArcSwapOption<decide::Rendered>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -97,6 +99,7 @@ impl AppState {
         AppState {
             cold,
             decision_counters: arc_swap::ArcSwapOption::empty(),
+            rendered: arc_swap::ArcSwapOption::empty(),
             store,
             metrics: Metrics::new(),
             limits,
