@@ -1,0 +1,296 @@
+//! `POST /v1/decide` and `POST /v1/decide/batch`.
+
+mod request;
+mod writer;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::body;
+use super::problem::{ApiError, FieldError, ItemError};
+use super::view::RuleSetView;
+use super::AppState;
+use crate::engine::{self, BatchItem, DecideError, Outcome, Warning};
+use crate::ident::SubjectId;
+use crate::lists::cold::ColdLookup;
+use crate::lists::Entry;
+use crate::snapshot::Snapshot;
+use request::Context;
+use writer::DecisionWriter;
+pub(super) use writer::{Rendered, WarningView};
+
+pub async fn decide(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let snapshot = state.snapshot()?;
+    let (subject, context) = request::read_decide(&mut body, &snapshot)?;
+
+    let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
+    let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
+    let mut decision = engine::decide_with_cold(
+        &snapshot.rules,
+        &snapshot.lists,
+        cold_entries,
+        &subject,
+        context.matter,
+        context.at,
+    )
+    .map_err(|err| check_mismatch_error(err, "subject.id"))?;
+    if cold.unavailable {
+        decision.warnings.push(Warning::ColdListUnavailable);
+    }
+    state.count_decision(&snapshot, context.matter, decision.outcome, 1);
+    // Never the full identifier: persons are masked (230202********1238).
+    tracing::debug!(
+        subject = %subject.masked(),
+        matter = %snapshot.rules.matter(context.matter).code,
+        decision = decision.outcome.as_str(),
+        "decided"
+    );
+    // Sized for a typical decision, so writing it rarely reallocates.
+    let mut body = Vec::with_capacity(1024);
+    let rendered = state.rendered(&snapshot)?;
+    DecisionWriter::new(&rendered, &context)?.write(
+        &mut body,
+        snapshot.as_ref(),
+        0,
+        &subject,
+        &decision,
+    )?;
+    Ok(json_body(body))
+}
+
+pub async fn decide_batch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let snapshot = state.snapshot()?;
+    let (subjects, context) = request::read_batch(&mut body, &snapshot, state.limits.max_batch)?;
+    let keys: Vec<_> = subjects
+        .iter()
+        .filter_map(|s| s.as_ref().ok().map(SubjectId::key))
+        .collect();
+    let cold = super::cold_entries(&state, &snapshot, &keys).await?;
+
+    let body = if subjects.len() < engine::PARALLEL_THRESHOLD {
+        batch_body(&state, &snapshot, &context, &subjects, &cold)
+    } else {
+        // Large batches leave the actix worker free: decide and serialise on rayon's threads.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let worker_state = state.clone();
+        rayon::spawn(move || {
+            let _ = tx.send(batch_body(
+                &worker_state,
+                &snapshot,
+                &context,
+                &subjects,
+                &cold,
+            ));
+        });
+        rx.await
+            .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
+    };
+    Ok(json_body(body?))
+}
+
+/// The bytes written for one chunk of a batch, and its outcomes.
+struct BatchChunk {
+    bytes: Vec<u8>,
+    summary: Summary,
+}
+
+/// Bytes a batch item usually takes (an `allow` is about 250), so that a chunk's buffer rarely
+/// grows.
+const ITEM_BYTES: usize = 320;
+
+/// Decides a parsed batch and serialises the answer.
+fn batch_body(
+    state: &AppState,
+    snapshot: &Arc<Snapshot>,
+    context: &Context,
+    subjects: &[Result<SubjectId, ApiError>],
+    cold: &ColdLookup,
+) -> Result<Vec<u8>, ApiError> {
+    let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
+    // The lookup answered for the valid subjects only; line it up with every item.
+    let mut found = cold.entries.iter();
+    let aligned: Vec<Arc<[Entry]>> = if cold.entries.is_empty() {
+        Vec::new()
+    } else {
+        ids.iter()
+            .map(|id| {
+                id.as_ref()
+                    .and_then(|_| found.next().cloned())
+                    .unwrap_or_else(|| Arc::from(Vec::new()))
+            })
+            .collect()
+    };
+    let rendered = state.rendered(snapshot)?;
+    let writer = DecisionWriter::new(&rendered, context)?;
+    // Each chunk of items is decided and written in one pass, on rayon's threads for a large
+    // batch; the chunks are then joined in order.
+    let chunks = engine::decide_chunks(
+        &snapshot.rules,
+        &snapshot.lists,
+        &aligned,
+        &ids,
+        context.matter,
+        context.at,
+        |len| BatchChunk {
+            bytes: Vec::with_capacity(len * ITEM_BYTES),
+            summary: Summary::default(),
+        },
+        |chunk, index, decision| {
+            write_item(
+                snapshot,
+                &writer,
+                cold,
+                chunk,
+                index,
+                &subjects[index],
+                decision,
+            )
+        },
+    )?;
+    let mut summary = Summary::default();
+    let results: usize = chunks.iter().map(|chunk| chunk.bytes.len()).sum();
+    let mut body = Vec::with_capacity(results + 256);
+    body.extend_from_slice(b"{\"results\":[");
+    for chunk in &chunks {
+        summary.merge(&chunk.summary);
+        body.extend_from_slice(&chunk.bytes);
+    }
+    drop(chunks);
+    body.extend_from_slice(b"],");
+    for (outcome, count) in [
+        (Outcome::Allow, summary.allow),
+        (Outcome::Flag, summary.flag),
+        (Outcome::Block, summary.block),
+    ] {
+        state.count_decision(snapshot, context.matter, outcome, count);
+    }
+    // The rest of the object, written whole, joins the results after its opening brace.
+    let rest = serde_json::to_vec(&BatchTail {
+        summary,
+        ruleset: RuleSetView::of(snapshot),
+        lists_version: snapshot.lists_version,
+        evaluated_at: &context.evaluated_at,
+    })
+    .map_err(|err| ApiError::Internal(err.to_string()))?;
+    body.extend_from_slice(&rest[1..]);
+    Ok(body)
+}
+
+/// Writes batch item `index` into its chunk (after a comma unless it is the first of the
+/// batch) and counts its outcome.
+fn write_item(
+    snapshot: &Snapshot,
+    writer: &DecisionWriter,
+    cold: &ColdLookup,
+    chunk: &mut BatchChunk,
+    index: usize,
+    subject: &Result<SubjectId, ApiError>,
+    decision: BatchItem<'_>,
+) -> Result<(), ApiError> {
+    let field = || format!("subjects[{index}].id");
+    let outcome = match (subject, decision) {
+        (Ok(subject), Some(Ok(mut decision))) => {
+            if cold.unavailable {
+                decision.warnings.push(Warning::ColdListUnavailable);
+            }
+            Ok((subject, decision))
+        }
+        (_, Some(Err(err))) => Err(check_mismatch_error(err, &field())),
+        (Err(err), _) => Err(relocate(err, &field())),
+        (Ok(_), None) => Err(ApiError::Internal(
+            "a parsed subject was not decided".into(),
+        )),
+    };
+    if index > 0 {
+        chunk.bytes.push(b',');
+    }
+    match outcome {
+        Ok((subject, decision)) => {
+            chunk.summary.add(decision.outcome);
+            writer.write(&mut chunk.bytes, snapshot, index, subject, &decision)
+        }
+        Err(err) => {
+            chunk.summary.invalid += 1;
+            let item = InvalidItem {
+                index,
+                error: err.to_item_error(),
+            };
+            serde_json::to_writer(&mut chunk.bytes, &item)
+                .map_err(|err| ApiError::Internal(err.to_string()))
+        }
+    }
+}
+
+fn check_mismatch_error(err: DecideError, field: &str) -> ApiError {
+    ApiError::IdCheckMismatch(FieldError::new(field, err.to_string()))
+}
+
+/// Re-points a batch item's error at the item's `id` field.
+fn relocate(err: &ApiError, field: &str) -> ApiError {
+    match err {
+        ApiError::InvalidSubjectId(e) => {
+            ApiError::InvalidSubjectId(FieldError::new(field, &e.message))
+        }
+        ApiError::InvalidRequest(errors) => ApiError::InvalidRequest(errors.clone()),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn json_body(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+/// A batch item whose subject could not be decided.
+#[derive(Serialize)]
+struct InvalidItem {
+    index: usize,
+    error: ItemError,
+}
+
+#[derive(Default, Serialize)]
+struct Summary {
+    allow: u64,
+    flag: u64,
+    block: u64,
+    invalid: u64,
+}
+
+impl Summary {
+    fn merge(&mut self, other: &Summary) {
+        self.allow += other.allow;
+        self.flag += other.flag;
+        self.block += other.block;
+        self.invalid += other.invalid;
+    }
+
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Allow => self.allow += 1,
+            Outcome::Flag => self.flag += 1,
+            Outcome::Block => self.block += 1,
+        }
+    }
+}
+
+/// The batch answer after `results`, which are written in chunks beforehand.
+#[derive(Serialize)]
+struct BatchTail<'a> {
+    summary: Summary,
+    ruleset: RuleSetView<'a>,
+    lists_version: u64,
+    evaluated_at: &'a str,
+}

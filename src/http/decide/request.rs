@@ -1,0 +1,500 @@
+//! Reading decision requests. A well-formed body, the common case, is read by a typed parse
+//! into borrowed strings. Anything else (a missing or mistyped member, an escaped string, a
+//! repeated key, bad JSON) fails that parse and is read as a simd-json value, field by field,
+//! so that every problem is named. Both readings end in the same checks, so a request gets the
+//! same answer either way; the typed one costs a fraction of building the value.
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use simd_json::prelude::*;
+use simd_json::BorrowedValue;
+
+use std::sync::Arc;
+
+use super::super::body::{self, Fields, Object};
+use super::super::problem::{ApiError, FieldError};
+use crate::engine;
+use crate::ident::{self, IdType, SubjectId};
+use crate::ruleset::MatterId;
+use crate::snapshot::Snapshot;
+use crate::timestamp::Timestamp;
+
+/// Longest `department` and `case_ref` accepted (they are recorded, not interpreted).
+const MAX_LABEL_LEN: usize = 128;
+
+/// What every decision of one request shares.
+#[derive(Debug)]
+pub(super) struct Context {
+    pub matter: MatterId,
+    pub at: Timestamp,
+    /// `at` as printed: once per request, however many subjects it decides.
+    pub evaluated_at: Arc<str>,
+    pub department: Option<String>,
+    pub case_ref: Option<String>,
+}
+
+/// A batch's items: each subject, or why it cannot be decided.
+pub(super) type Subjects = Vec<Result<SubjectId, ApiError>>;
+
+/// Reads and checks a `POST /v1/decide` body.
+pub(super) fn read_decide(
+    body: &mut [u8],
+    snapshot: &Snapshot,
+) -> Result<(SubjectId, Context), ApiError> {
+    if let Some(request) = typed::<TypedDecide>(body) {
+        let mut fields = Fields::default();
+        let subject = subject_from(
+            &mut fields,
+            Some(request.subject.id),
+            request.subject.id_type,
+            "subject.id",
+            "subject.id_type",
+        );
+        let context = context_from(&mut fields, request.members(), snapshot);
+        return finish_decide(fields, subject, context);
+    }
+    read_decide_value(body, snapshot)
+}
+
+fn read_decide_value(
+    body: &mut [u8],
+    snapshot: &Snapshot,
+) -> Result<(SubjectId, Context), ApiError> {
+    let value = body::parse(body)?;
+    let root = body::root(&value)?;
+    let mut fields = Fields::default();
+    let subject = fields
+        .object(root, "subject", "subject")
+        .and_then(|s| read_subject(&mut fields, s, "subject.id", "subject.id_type"));
+    let context = read_context(&mut fields, root, snapshot);
+    finish_decide(fields, subject, context)
+}
+
+/// Reads and checks a `POST /v1/decide/batch` body of at most `max_batch` subjects.
+pub(super) fn read_batch(
+    body: &mut [u8],
+    snapshot: &Snapshot,
+    max_batch: usize,
+) -> Result<(Subjects, Context), ApiError> {
+    if let Some(request) = typed::<TypedBatch>(body) {
+        let mut fields = Fields::default();
+        let context = context_from(&mut fields, request.members(), snapshot);
+        check_count(&mut fields, request.subjects.len(), max_batch)?;
+        let context = finish_batch(fields, context)?;
+        return Ok((read_items(&request.subjects, typed_item), context));
+    }
+    read_batch_value(body, snapshot, max_batch)
+}
+
+fn read_batch_value(
+    body: &mut [u8],
+    snapshot: &Snapshot,
+    max_batch: usize,
+) -> Result<(Subjects, Context), ApiError> {
+    let value = body::parse(body)?;
+    let root = body::root(&value)?;
+    let mut fields = Fields::default();
+    let items = fields.array(root, "subjects", "subjects");
+    let context = read_context(&mut fields, root, snapshot);
+    if let Some(items) = items {
+        check_count(&mut fields, items.len(), max_batch)?;
+    }
+    let context = finish_batch(fields, context)?;
+    let Some(items) = items else {
+        unreachable!("fields.finish() refuses a batch without subjects")
+    };
+    Ok((read_items(items, value_item), context))
+}
+
+/// A well-formed `/v1/decide` body, its strings borrowed from the body.
+#[derive(Deserialize)]
+struct TypedDecide<'a> {
+    #[serde(borrow)]
+    subject: TypedSubject<'a>,
+    matter: &'a str,
+    #[serde(borrow)]
+    as_of: Option<&'a str>,
+    #[serde(borrow)]
+    department: Option<&'a str>,
+    #[serde(borrow)]
+    case_ref: Option<&'a str>,
+}
+
+/// A well-formed `/v1/decide/batch` body.
+#[derive(Deserialize)]
+struct TypedBatch<'a> {
+    #[serde(borrow)]
+    subjects: Vec<TypedSubject<'a>>,
+    matter: &'a str,
+    #[serde(borrow)]
+    as_of: Option<&'a str>,
+    #[serde(borrow)]
+    department: Option<&'a str>,
+    #[serde(borrow)]
+    case_ref: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct TypedSubject<'a> {
+    id: &'a str,
+    #[serde(borrow)]
+    id_type: Option<&'a str>,
+}
+
+impl<'a> TypedDecide<'a> {
+    fn members(&self) -> ContextMembers<'a> {
+        ContextMembers {
+            matter: Some(self.matter),
+            as_of: self.as_of,
+            department: self.department,
+            case_ref: self.case_ref,
+        }
+    }
+}
+
+impl<'a> TypedBatch<'a> {
+    fn members(&self) -> ContextMembers<'a> {
+        ContextMembers {
+            matter: Some(self.matter),
+            as_of: self.as_of,
+            department: self.department,
+            case_ref: self.case_ref,
+        }
+    }
+}
+
+/// The typed parse of a well-formed body, or `None` to read it as a value.
+fn typed<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+    // serde_json skips the members it ignores without checking their text; the value parse
+    // refuses a body that is not UTF-8 anywhere, and so must this one.
+    serde_json::from_str(std::str::from_utf8(body).ok()?).ok()
+}
+
+/// The context members of a request as sent; `None` where absent, or where reading the member
+/// already reported it.
+struct ContextMembers<'a> {
+    matter: Option<&'a str>,
+    as_of: Option<&'a str>,
+    department: Option<&'a str>,
+    case_ref: Option<&'a str>,
+}
+
+/// Reads `matter`, `as_of`, `department` and `case_ref` from a value.
+fn read_context(
+    fields: &mut Fields,
+    root: &Object<'_>,
+    snapshot: &Snapshot,
+) -> Option<Result<Context, ApiError>> {
+    let members = ContextMembers {
+        matter: fields.str(root, "matter", "matter"),
+        as_of: fields.opt_str(root, "as_of", "as_of"),
+        department: fields.opt_str(root, "department", "department"),
+        case_ref: fields.opt_str(root, "case_ref", "case_ref"),
+    };
+    context_from(fields, members, snapshot)
+}
+
+/// Checks the context members; an unknown matter is a 422, not a 400.
+fn context_from(
+    fields: &mut Fields,
+    members: ContextMembers<'_>,
+    snapshot: &Snapshot,
+) -> Option<Result<Context, ApiError>> {
+    let as_of = members.as_of.and_then(|text| match Timestamp::parse(text) {
+        Ok(at) => Some(at),
+        Err(err) => {
+            fields.push("as_of", err.to_string());
+            None
+        }
+    });
+    let mut label = |key: &str, text: Option<&str>| {
+        let text = text?;
+        if text.len() > MAX_LABEL_LEN {
+            fields.push(key, format!("is longer than {MAX_LABEL_LEN} bytes"));
+            return None;
+        }
+        Some(text.to_owned())
+    };
+    let department = label("department", members.department);
+    let case_ref = label("case_ref", members.case_ref);
+    let matter = members.matter?;
+    Some(match snapshot.rules.matter_id(matter) {
+        Some(matter) => {
+            let at = as_of.unwrap_or_else(Timestamp::now);
+            Ok(Context {
+                matter,
+                at,
+                evaluated_at: at.printed(),
+                department,
+                case_ref,
+            })
+        }
+        None => Err(ApiError::UnknownMatter(matter.to_owned())),
+    })
+}
+
+/// Reads `{"id": …, "id_type": …}` from a value, whose members' paths are given for messages.
+fn read_subject(
+    fields: &mut Fields,
+    subject: &Object<'_>,
+    id_path: &str,
+    type_path: &str,
+) -> Option<Result<SubjectId, FieldError>> {
+    let id = fields.str(subject, "id", id_path);
+    let id_type = fields.opt_str(subject, "id_type", type_path);
+    subject_from(fields, id, id_type, id_path, type_path)
+}
+
+/// Checks a subject's members: `None` when a problem was pushed to `fields`, `Some(Err)` when
+/// the identifier itself is malformed.
+fn subject_from(
+    fields: &mut Fields,
+    id: Option<&str>,
+    id_type: Option<&str>,
+    id_path: &str,
+    type_path: &str,
+) -> Option<Result<SubjectId, FieldError>> {
+    let id_type = id_type.and_then(|t| match t.parse::<IdType>() {
+        Ok(id_type) => Some(id_type),
+        Err(_) => {
+            fields.push(
+                type_path,
+                format!("must be `uscc` or `resident_id`, not `{t}`"),
+            );
+            None
+        }
+    });
+    let id = id?;
+    let parsed = match id_type {
+        Some(id_type) => ident::parse_as(id, id_type),
+        None => ident::parse(id),
+    };
+    Some(parsed.map_err(|err| FieldError::new(id_path, err.to_string())))
+}
+
+/// One answer for a single request: every field problem together (a malformed identifier among
+/// them), or else the malformed identifier alone, or the unknown matter.
+fn finish_decide(
+    mut fields: Fields,
+    subject: Option<Result<SubjectId, FieldError>>,
+    context: Option<Result<Context, ApiError>>,
+) -> Result<(SubjectId, Context), ApiError> {
+    if let Some(Err(bad_id)) = &subject {
+        if !fields.errors.is_empty() {
+            fields.errors.push(bad_id.clone());
+        }
+    }
+    fields.finish()?;
+    let (Some(subject), Some(context)) = (subject, context) else {
+        unreachable!("fields.finish() refuses a request with a missing part")
+    };
+    Ok((subject.map_err(ApiError::InvalidSubjectId)?, context?))
+}
+
+/// A batch must hold at least one subject, and a batch over the limit is refused whole.
+fn check_count(fields: &mut Fields, count: usize, max_batch: usize) -> Result<(), ApiError> {
+    if count == 0 {
+        fields.push("subjects", "must hold at least one subject");
+    }
+    if count > max_batch {
+        return Err(ApiError::BatchTooLarge {
+            got: count,
+            limit: max_batch,
+        });
+    }
+    Ok(())
+}
+
+fn finish_batch(
+    fields: Fields,
+    context: Option<Result<Context, ApiError>>,
+) -> Result<Context, ApiError> {
+    fields.finish()?;
+    let Some(context) = context else {
+        unreachable!("fields.finish() refuses a request without a matter")
+    };
+    context
+}
+
+/// Reads every item, on rayon's threads for a large batch.
+fn read_items<T: Sync>(
+    items: &[T],
+    read: impl Fn((usize, &T)) -> Result<SubjectId, ApiError> + Sync + Send,
+) -> Subjects {
+    if items.len() < engine::PARALLEL_THRESHOLD {
+        items.iter().enumerate().map(read).collect()
+    } else {
+        items.par_iter().enumerate().map(read).collect()
+    }
+}
+
+fn typed_item((i, item): (usize, &TypedSubject<'_>)) -> Result<SubjectId, ApiError> {
+    if item.id_type.is_none() {
+        if let Ok(subject) = ident::parse(item.id) {
+            return Ok(subject);
+        }
+    }
+    let (id_path, type_path) = item_paths(i);
+    let mut fields = Fields::default();
+    let subject = subject_from(
+        &mut fields,
+        Some(item.id),
+        item.id_type,
+        &id_path,
+        &type_path,
+    );
+    item_result(fields, subject)
+}
+
+fn value_item((i, item): (usize, &BorrowedValue<'_>)) -> Result<SubjectId, ApiError> {
+    // The common `{"id": "…"}` is parsed without building paths for messages it never needs.
+    if let Some(object) = item.as_object().filter(|object| object.len() == 1) {
+        if let Some(Ok(subject)) = object
+            .get("id")
+            .and_then(|id| id.as_str())
+            .map(ident::parse)
+        {
+            return Ok(subject);
+        }
+    }
+    let object = item.as_object().ok_or_else(|| {
+        ApiError::InvalidRequest(vec![FieldError::new(
+            format!("subjects[{i}]"),
+            format!("must be an object, not {}", body::type_name(item)),
+        )])
+    })?;
+    let (id_path, type_path) = item_paths(i);
+    let mut fields = Fields::default();
+    let subject = read_subject(&mut fields, object, &id_path, &type_path);
+    item_result(fields, subject)
+}
+
+fn item_paths(i: usize) -> (String, String) {
+    (
+        format!("subjects[{i}].id"),
+        format!("subjects[{i}].id_type"),
+    )
+}
+
+fn item_result(
+    fields: Fields,
+    subject: Option<Result<SubjectId, FieldError>>,
+) -> Result<SubjectId, ApiError> {
+    fields.finish()?;
+    match subject {
+        Some(parsed) => parsed.map_err(ApiError::InvalidSubjectId),
+        None => unreachable!("fields.finish() refuses a subject without an id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::ListIndex;
+    use crate::ruleset::testing::mini;
+
+    fn snapshot() -> Snapshot {
+        let rules = Arc::new(mini());
+        let lists = ListIndex::build(&[], &rules).unwrap();
+        Snapshot {
+            rules,
+            lists,
+            lists_version: 1,
+            loaded_at: Timestamp(0),
+        }
+    }
+
+    const COMPANY: &str = "91230200MA1B2C3D8T";
+
+    /// Bodies the typed parse reads, and bodies it leaves to the value, with a fixed `as_of`
+    /// wherever an answer would otherwise carry the current time.
+    fn singles() -> Vec<String> {
+        let at = r#""as_of": "2026-06-01""#;
+        [
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}", "id_type": "uscc"}}, "matter": "procurement", {at}, "department": "d", "case_ref": "c"}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}", "id_type": null}}, "matter": "procurement", {at}, "department": null, "extra": [1, {{"x": 2}}]}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}", "id_type": "bank"}}, "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "91230200MA1B2C3D8X"}}, "matter": "procurement", {at}}}"#),
+            r#"{"subject": {"id": "12"}, "matter": "procurement", "as_of": "soon"}"#.to_owned(),
+            format!(r#"{{"subject": {{"id": "12"}}, "matter": "nothing", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}, "case_ref": "{}"}}"#, "x".repeat(129)),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "nothing", "as_of": "later"}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", "matter": "basic", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "proc\u0075rement", {at}}}"#),
+            format!(r#"{{"subject": null, "matter": "procurement", {at}}}"#),
+            r#"{"subject": {"id": 12}, "matter": 7, "as_of": 3}"#.to_owned(),
+            r#"{"matter": "procurement"}"#.to_owned(),
+            r#"[]"#.to_owned(),
+            r#"{"subject": {"id": "x"}"#.to_owned(),
+        ]
+        .to_vec()
+    }
+
+    fn batches() -> Vec<String> {
+        let at = r#""as_of": "2026-06-01""#;
+        [
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}, {{"id": "230202198503121238", "id_type": "resident_id"}}], "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}", "note": 1}}, {{"id": "bad"}}, {{"id": "{COMPANY}", "id_type": "bank"}}, {{"id": "230202198503121230"}}], "matter": "basic", {at}}}"#),
+            format!(r#"{{"subjects": [], "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subjects": [{}], "matter": "procurement", {at}}}"#, vec![format!(r#"{{"id": "{COMPANY}"}}"#); 5].join(", ")),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "matter": "procurement", "as_of": "never", "department": "{}"}}"#, "d".repeat(200)),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}, 7, {{"id": null}}, {{}}], "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subjects": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "matter": "nothing", {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], {at}}}"#),
+        ]
+        .to_vec()
+    }
+
+    fn outcome<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+        match result {
+            Ok(read) => format!("{read:?}"),
+            // An error's status, code, detail and fields are what a client sees.
+            Err(err) => format!("{err:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_reads_the_same_typed_or_as_a_value() {
+        let snapshot = snapshot();
+        let mut typed_count = 0;
+        for body in singles() {
+            let value = outcome(read_decide_value(&mut body.clone().into_bytes(), &snapshot));
+            if typed::<TypedDecide>(body.as_bytes()).is_some() {
+                typed_count += 1;
+            }
+            let either = outcome(read_decide(&mut body.clone().into_bytes(), &snapshot));
+            assert_eq!(either, value, "{body}");
+        }
+        for body in batches() {
+            let value = outcome(read_batch_value(
+                &mut body.clone().into_bytes(),
+                &snapshot,
+                4,
+            ));
+            if typed::<TypedBatch>(body.as_bytes()).is_some() {
+                typed_count += 1;
+            }
+            let either = outcome(read_batch(&mut body.clone().into_bytes(), &snapshot, 4));
+            assert_eq!(either, value, "{body}");
+        }
+        // The comparison means something only if many bodies took the typed path.
+        assert!(typed_count >= 12, "only {typed_count} bodies parsed typed");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_left_to_the_value_parse() {
+        let mut body =
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", "x": "?"}}"#)
+                .into_bytes();
+        // The body ends `?"}`.
+        let question = body.len() - 3;
+        body[question] = 0xff;
+        assert!(typed::<TypedDecide>(&body).is_none());
+        assert!(matches!(
+            read_decide(&mut body, &snapshot()),
+            Err(ApiError::InvalidJson(_))
+        ));
+    }
+}

@@ -1,0 +1,294 @@
+//! Writing decisions as JSON, with the parts that depend only on the snapshot rendered once
+//! per snapshot.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Weak};
+
+use serde::Serialize;
+
+use super::super::problem::ApiError;
+use super::super::view::RuleSetView;
+use super::super::AppState;
+use super::request::Context;
+use crate::engine::{Decision, Reason, Warning};
+use crate::ident::SubjectId;
+use crate::ruleset::RuleSet;
+use crate::snapshot::Snapshot;
+
+/// The parts of a decision's JSON that depend only on the snapshot, written once per snapshot
+/// rather than once per request: escaping them was the largest cost of writing a decision.
+pub(in crate::http) struct Rendered {
+    /// The snapshot they were rendered from (not kept alive by them).
+    snapshot: Weak<Snapshot>,
+    /// By matter index: `,"matter":"…","reasons":[`.
+    matters: Vec<Vec<u8>>,
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"`.
+    shared: Vec<u8>,
+}
+
+/// The part of a decision that is the same for every decision of a snapshot.
+#[derive(Serialize)]
+struct SharedPart<'a> {
+    ruleset: RuleSetView<'a>,
+    lists_version: u64,
+    evaluated_at: &'a str,
+}
+
+impl Rendered {
+    fn of(snapshot: &Arc<Snapshot>) -> Result<Rendered, serde_json::Error> {
+        let matters = snapshot
+            .rules
+            .matters()
+            .map(|(_, matter)| {
+                let mut part = b",\"matter\":".to_vec();
+                serde_json::to_writer(&mut part, &matter.code)?;
+                part.extend_from_slice(b",\"reasons\":[");
+                Ok(part)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        let mut shared = serde_json::to_vec(&SharedPart {
+            ruleset: RuleSetView::of(snapshot),
+            lists_version: snapshot.lists_version,
+            evaluated_at: "",
+        })?;
+        // `{"ruleset":…,"evaluated_at":""}` becomes `,"ruleset":…,"evaluated_at":"`.
+        shared[0] = b',';
+        shared.truncate(shared.len() - 2);
+        Ok(Rendered {
+            snapshot: Arc::downgrade(snapshot),
+            matters,
+            shared,
+        })
+    }
+}
+
+impl AppState {
+    /// The rendered parts of the snapshot a request decides from.
+    pub(super) fn rendered(&self, snapshot: &Arc<Snapshot>) -> Result<Arc<Rendered>, ApiError> {
+        if let Some(rendered) = self.rendered.load_full() {
+            if std::ptr::eq(rendered.snapshot.as_ptr(), Arc::as_ptr(snapshot)) {
+                return Ok(rendered);
+            }
+        }
+        let rendered =
+            Arc::new(Rendered::of(snapshot).map_err(|err| ApiError::Internal(err.to_string()))?);
+        self.rendered.store(Some(Arc::clone(&rendered)));
+        Ok(rendered)
+    }
+}
+
+/// Writes decisions as JSON. What every decision of a request shares (matter, rule set, list
+/// version, instant, department, case reference) is put together once per request from the
+/// snapshot's rendered parts; each decision adds its id, outcome, subject, reasons and
+/// warnings. Fixed keys are copied as they are, and only text that may need it (entry ids,
+/// names, rule-set prose, the caller's strings) goes through serde_json's escaping.
+///
+/// Decision ids are UUIDv7: the request takes one from the process-wide ordered sequence, and
+/// its `n`th decision's id is that one plus `n`, so a batch's ids follow its results' order
+/// without a clock read and a lock per decision.
+pub(super) struct DecisionWriter<'r> {
+    first_id: u128,
+    /// `,"matter":"…","reasons":[`
+    matter: &'r [u8],
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"` and the caller's references, and
+    /// the closing brace.
+    tail: Vec<u8>,
+}
+
+impl<'r> DecisionWriter<'r> {
+    pub(super) fn new(
+        rendered: &'r Rendered,
+        context: &Context,
+    ) -> Result<DecisionWriter<'r>, ApiError> {
+        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        let mut tail = Vec::with_capacity(rendered.shared.len() + 64);
+        tail.extend_from_slice(&rendered.shared);
+        // The printed instant is digits and punctuation: nothing to escape.
+        tail.extend_from_slice(context.evaluated_at.as_bytes());
+        tail.push(b'"');
+        for (key, value) in [
+            (&b",\"department\":"[..], &context.department),
+            (b",\"case_ref\":", &context.case_ref),
+        ] {
+            if let Some(value) = value {
+                tail.extend_from_slice(key);
+                serde_json::to_writer(&mut tail, value).map_err(internal)?;
+            }
+        }
+        tail.push(b'}');
+        Ok(DecisionWriter {
+            first_id: uuid::Uuid::now_v7().as_u128(),
+            matter: &rendered.matters[context.matter.index()],
+            tail,
+        })
+    }
+
+    pub(super) fn write(
+        &self,
+        out: &mut Vec<u8>,
+        snapshot: &Snapshot,
+        n: usize,
+        subject: &SubjectId,
+        decision: &Decision<'_>,
+    ) -> Result<(), ApiError> {
+        let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
+        // Only the 62 bits after the variant change, so every id stays a valid UUIDv7.
+        const RAND_B: u128 = (1 << 62) - 1;
+        let id = self.first_id & !RAND_B | self.first_id.wrapping_add(n as u128) & RAND_B;
+        let id = uuid::Uuid::from_u128(id);
+        let mut uuid = uuid::Uuid::encode_buffer();
+        // The id is hexadecimal, the codes are fixed ASCII words, the identifier is normalised
+        // to digits and capitals: none needs escaping.
+        for part in [
+            "{\"decision_id\":\"",
+            id.hyphenated().encode_lower(&mut uuid),
+            "\",\"decision\":\"",
+            decision.outcome.as_str(),
+            "\",\"subject\":{\"id\":\"",
+            subject.as_str(),
+            "\",\"kind\":\"",
+            subject.kind().as_str(),
+            "\",\"id_type\":\"",
+            subject.id_type().as_str(),
+            "\"}",
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(self.matter);
+        let mut reasons = decision
+            .reasons
+            .iter()
+            .map(|reason| reason_view(&snapshot.rules, reason))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The engine orders reasons by severity, topic and measure; entries under one measure
+        // are ordered here, by their ids, which are text the engine does not read.
+        for tied in reasons
+            .chunk_by_mut(|a, b| (a.effect, a.topic, a.measure) == (b.effect, b.topic, b.measure))
+        {
+            tied.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+        }
+        for (i, reason) in reasons.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, reason).map_err(internal)?;
+        }
+        out.extend_from_slice(b"],\"warnings\":[");
+        for (i, warning) in decision.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, &WarningView::of(warning)).map_err(internal)?;
+        }
+        out.push(b']');
+        out.extend_from_slice(&self.tail);
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct ReasonView<'a> {
+    topic: &'a str,
+    list: &'a str,
+    entry_id: Cow<'a, str>,
+    measure: &'a str,
+    measure_name: &'a str,
+    effect: &'static str,
+    category: u8,
+    legal_basis: &'a str,
+    department: &'a str,
+    text: &'a str,
+    via: Option<ViaView<'a>>,
+    warnings: Vec<WarningView>,
+}
+
+/// The listed entry through which a named person is reached.
+#[derive(Serialize)]
+struct ViaView<'a> {
+    entry_id: Cow<'a, str>,
+    role: &'static str,
+    subject_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+pub(in crate::http) struct WarningView {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<char>,
+}
+
+impl WarningView {
+    pub(in crate::http) fn of(warning: &Warning) -> WarningView {
+        match *warning {
+            Warning::UsccCheckMismatch { expected } => WarningView {
+                code: "uscc_check_mismatch",
+                message: format!("the check character fails (expected `{expected}`); looked up exactly as given"),
+                expected: Some(expected),
+            },
+            Warning::ColdListUnavailable => WarningView {
+                code: "cold_list_unavailable",
+                message: "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision".into(),
+                expected: None,
+            },
+            Warning::IdCheckMismatch { expected } => WarningView {
+                code: "id_check_mismatch",
+                message: format!("the check digit fails (expected `{expected}`); evaluated because this exact ID is listed"),
+                expected: Some(expected),
+            },
+        }
+    }
+}
+
+/// Names the entry behind a reason; its id (and, for a named person, the listed subject's
+/// name) is text, read from the list index's text store.
+fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
+    let mut warnings = Vec::new();
+    if reason.under_dispute() {
+        let message = if reason.downgraded {
+            "the entry is under dispute review; the rule set's dispute policy turned its block into a flag"
+        } else {
+            "the entry is under dispute review"
+        };
+        warnings.push(WarningView {
+            code: "entry_under_dispute",
+            message: message.into(),
+            expected: None,
+        });
+    }
+    if reason.entry.facts.dispute == crate::lists::Dispute::Upheld {
+        warnings.push(WarningView {
+            code: "entry_dispute_upheld",
+            message:
+                "an objection to this entry was upheld; the designating body has yet to correct it"
+                    .into(),
+            expected: None,
+        });
+    }
+    let entry_id = reason.entry.entry_id()?;
+    let via = match reason.via {
+        Some(role) => Some(ViaView {
+            entry_id: entry_id.clone(),
+            role: role.as_str(),
+            subject_id: reason.entry.subject.to_id_string(),
+            subject_name: reason.entry.record(rules)?.subject_name,
+        }),
+        None => None,
+    };
+    Ok(ReasonView {
+        topic: &reason.topic.code,
+        list: &reason.list.code,
+        entry_id,
+        measure: &reason.measure.code,
+        measure_name: &reason.measure.name,
+        effect: reason.effect.as_str(),
+        category: reason.measure.category.into(),
+        legal_basis: &reason.measure.legal_basis,
+        department: &reason.measure.department,
+        text: &reason.measure.text,
+        via,
+        warnings,
+    })
+}
