@@ -74,6 +74,15 @@ pub fn parse(body: &mut [u8]) -> Result<BorrowedValue<'_>, ApiError> {
         .map_err(|err| ApiError::InvalidJson(format!("{:?} at byte {}", err.error(), err.index())))
 }
 
+/// Parses JSON in place straight into `T`, or `None` if it does not describe a `T` (including
+/// JSON that is not valid, or not UTF-8, anywhere). No error is named: a caller that needs one
+/// parses the original as a value.
+pub fn parse_typed<'a, T: serde::Deserialize<'a>>(body: &'a mut [u8]) -> Option<T> {
+    BUFFERS
+        .with(|buffers| simd_json::serde::from_slice_with_buffers(body, &mut buffers.borrow_mut()))
+        .ok()
+}
+
 /// The JSON type of a value, as a person reading the API would name it.
 pub fn type_name(value: &BorrowedValue<'_>) -> &'static str {
     match value.value_type() {
