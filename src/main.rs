@@ -23,11 +23,53 @@ use jiangcheng::{lists, ruleset, telemetry};
 
 fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            restart_with_malloc_tunables();
+            serve(args)
+        }
         Command::Check(args) => check(args),
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
     }
+}
+
+/// glibc's malloc settings `serve` runs with unless the environment sets its own: transparent
+/// huge pages for the heap, so that a lookup's cache misses cost fewer page walks, and blocks of
+/// up to 8 MiB kept in the heap rather than unmapped after each request and faulted in again on
+/// the next (at glibc's defaults, page faults took a third of a 10,000-subject batch's CPU).
+const MALLOC_TUNABLES: &str = "glibc.malloc.hugetlb=1:glibc.malloc.trim_threshold=33554432:glibc.malloc.mmap_threshold=8388608";
+
+/// Set in the environment of the restarted `serve`: it was started with [`MALLOC_TUNABLES`], and
+/// must not restart again (glibc rewrites `GLIBC_TUNABLES` as it reads it).
+const MALLOC_TUNED: &str = "JC_MALLOC_TUNED";
+
+/// glibc reads `GLIBC_TUNABLES` only as a process starts, so `serve` starts itself once more,
+/// in the same process, with [`MALLOC_TUNABLES`] set. Returns only if that was not done: the
+/// variable was already set (even to nothing), this is the restarted process, or the restart
+/// failed.
+fn restart_with_malloc_tunables() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("GLIBC_TUNABLES").is_some() || std::env::var_os(MALLOC_TUNED).is_some() {
+        return;
+    }
+    let error = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("GLIBC_TUNABLES", MALLOC_TUNABLES)
+            .env(MALLOC_TUNED, "1")
+            .exec(),
+        Err(error) => error,
+    };
+    eprintln!("jiangcheng: serving without glibc's malloc tunables: the restart failed ({error})");
+}
+
+/// The malloc tunables this process runs with, for the log.
+fn malloc_tunables() -> String {
+    if std::env::var_os(MALLOC_TUNED).is_some() {
+        return MALLOC_TUNABLES.to_owned();
+    }
+    // As glibc left it after reading it.
+    std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "glibc's defaults".to_owned())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +92,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rules = %settings.rules.display(),
         lists = %settings.lists.location(),
         bench_routes = settings.bench_routes,
+        malloc_tunables = %malloc_tunables(),
         "jiangcheng serving; not ready until the rule set and lists have loaded"
     );
     let failed = Arc::new(AtomicBool::new(false));

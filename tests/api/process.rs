@@ -671,3 +671,52 @@ fn check_writes_a_list_snapshot_that_loads_back() {
     };
     assert_eq!(counts(&stdout), counts(&again), "{stdout}\n{again}");
 }
+
+/// `serve` restarts itself once, in the same process, with glibc's malloc tunables; an
+/// operator's own `GLIBC_TUNABLES` is left as it is.
+#[actix_web::test]
+async fn serve_runs_with_the_malloc_tunables_unless_the_environment_sets_its_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    write_jsonl(
+        &lists,
+        &[entry("H-1", "court_dishonest_debtor", &uscc("91", 1))],
+    );
+    for (preset, expected, restarted) in [
+        (None, "glibc.malloc.hugetlb=1", true),
+        (
+            Some("glibc.malloc.tcache_count=7"),
+            "glibc.malloc.tcache_count=7",
+            false,
+        ),
+    ] {
+        let port = free_port();
+        let mut command = serve_command(&rules_dir(), &lists, port, Stdio::null());
+        command.env_remove("JC_MALLOC_TUNED");
+        match preset {
+            Some(value) => command.env("GLIBC_TUNABLES", value),
+            None => command.env_remove("GLIBC_TUNABLES"),
+        };
+        let (server, _client) = Running::until_ready(command, port).await;
+        let environ = std::fs::read(format!("/proc/{}/environ", server.child.id()))
+            .expect("the server's environment");
+        let vars: Vec<String> = environ
+            .split(|&b| b == 0)
+            .map(|var| String::from_utf8_lossy(var).into_owned())
+            .collect();
+        let tunables = vars
+            .iter()
+            .find_map(|var| var.strip_prefix("GLIBC_TUNABLES="))
+            .unwrap_or_else(|| panic!("no GLIBC_TUNABLES with {preset:?}"));
+        // glibc rewrites the variable in place as it reads it; the first tunable stays.
+        assert!(
+            tunables.starts_with(expected),
+            "{preset:?}: GLIBC_TUNABLES={tunables}"
+        );
+        assert_eq!(
+            vars.iter().any(|var| var == "JC_MALLOC_TUNED=1"),
+            restarted,
+            "{preset:?}"
+        );
+    }
+}
