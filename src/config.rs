@@ -40,6 +40,29 @@ pub enum Command {
     Gen(GenArgs),
     /// Bulk-load a JSON Lines list file into Redis, validating every line first.
     Import(ImportArgs),
+    /// Manage callers' API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key for a calling department: prints the key once, and the `[[key]]` table to
+    /// add to the keys file (which holds only its hash).
+    New(NewKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// The calling department, as audit records will name it.
+    #[arg(long)]
+    pub department: String,
+    /// What the key may do: decide, read_subject, feedback, admin, export (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Requests a second the key may make, sustained (none: no limit).
+    #[arg(long)]
+    pub rate_per_second: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +134,13 @@ pub struct ServeArgs {
     /// Mount `POST /bench/bare`, the load tests' reference endpoint (off in production).
     #[arg(long, env = "JC_BENCH_ROUTES")]
     pub bench_routes: bool,
+    /// Callers' API keys (TOML, `jiangcheng keys new` writes its entries); without it every
+    /// `/v1` endpoint is open.
+    #[arg(long, env = "JC_KEYS")]
+    pub keys: Option<PathBuf>,
+    /// Require a key with the `admin` scope on `/metrics` too.
+    #[arg(long, env = "JC_PROTECT_METRICS")]
+    pub protect_metrics: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +194,8 @@ pub struct FileConfig {
     pub max_batch: Option<usize>,
     pub log_format: Option<LogFormat>,
     pub log: Option<String>,
+    pub keys: Option<PathBuf>,
+    pub protect_metrics: Option<bool>,
 }
 
 /// Resolved settings of `serve`.
@@ -178,6 +210,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log: String,
     pub bench_routes: bool,
+    pub keys: Option<PathBuf>,
+    pub protect_metrics: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +299,8 @@ impl ServeArgs {
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
             bench_routes: self.bench_routes,
+            keys: self.keys.or(file.keys),
+            protect_metrics: self.protect_metrics || file.protect_metrics.unwrap_or(false),
         })
     }
 }

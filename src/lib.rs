@@ -9,12 +9,14 @@
 //! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
 //! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
+//! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 
 pub mod config;
 pub mod engine;
 pub mod http;
 pub mod ident;
+pub mod keys;
 pub mod lists;
 pub mod metrics;
 pub mod ruleset;

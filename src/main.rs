@@ -15,8 +15,11 @@ use anyhow::Context;
 use clap::Parser;
 use tracing::{error, info, warn};
 
-use jiangcheng::config::{CheckArgs, Cli, Command, GenArgs, ImportArgs, ServeArgs};
+use jiangcheng::config::{
+    CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, ServeArgs,
+};
 use jiangcheng::http::{self, AppState};
+use jiangcheng::keys::{self, KeyRing, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::snapshot::{Sources, Store};
 use jiangcheng::{lists, ruleset, telemetry};
@@ -30,6 +33,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Check(args) => check(args),
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
+        Command::Keys(KeysCommand::New(args)) => new_key(args),
     }
 }
 
@@ -72,6 +76,24 @@ fn malloc_tunables() -> String {
     std::env::var("GLIBC_TUNABLES").unwrap_or_else(|_| "glibc's defaults".to_owned())
 }
 
+/// `jiangcheng keys new`: the key on the first line, then the table for the keys file.
+fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|scope| scope.parse::<Scope>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = keys::new_key(&args.department, &scopes, args.rate_per_second);
+    println!("{}", key.token);
+    eprintln!(
+        "The key above is shown only now; hand it to {} and keep it secret.",
+        args.department
+    );
+    eprintln!("Add this to the keys file (it holds the key's hash, not the key):");
+    print!("\n{}", key.config);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     telemetry::init(settings.log_format, &settings.log);
@@ -81,11 +103,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rules: settings.rules.clone(),
         lists: settings.lists.clone(),
     };
-    let state = web::Data::new(AppState::with_cold_cache(
-        Store::new(sources),
-        settings.limits,
-        settings.cold_cache,
-    ));
+    let state =
+        AppState::with_cold_cache(Store::new(sources), settings.limits, settings.cold_cache);
+    let state = web::Data::new(match &settings.keys {
+        Some(path) => {
+            let keys = KeyRing::load(path)?;
+            info!(keys = keys.len(), file = %path.display(), protect_metrics = settings.protect_metrics, "API keys required on /v1");
+            state.with_keys(keys, settings.protect_metrics)
+        }
+        None => {
+            warn!("NO API KEYS CONFIGURED: every /v1 endpoint is open to anyone who can reach this port; give --keys FILE (jiangcheng keys new makes keys)");
+            state
+        }
+    });
     info!(
         listen = %listener.local_addr()?,
         workers = settings.workers,

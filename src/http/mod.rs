@@ -2,6 +2,7 @@
 //! and the server factory, which takes an already bound listener so tests can use port 0.
 
 mod admin;
+mod auth;
 mod bare;
 mod body;
 mod catalog;
@@ -56,6 +57,10 @@ pub struct AppState {
     decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
     /// The parts of a decision's JSON that depend only on the current snapshot.
     rendered: arc_swap::ArcSwapOption<decide::Rendered>,
+    /// Callers' keys; `None` runs the API open.
+    keys: Option<crate::keys::KeyRing>,
+    /// Whether `/metrics` needs a key with the `admin` scope.
+    protect_metrics: bool,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -100,11 +105,20 @@ impl AppState {
             cold,
             decision_counters: arc_swap::ArcSwapOption::empty(),
             rendered: arc_swap::ArcSwapOption::empty(),
+            keys: None,
+            protect_metrics: false,
             store,
             metrics: Metrics::new(),
             limits,
             started_at: Timestamp::now(),
         }
+    }
+
+    /// Requires API keys on `/v1` (and, if `protect_metrics`, on `/metrics`).
+    pub fn with_keys(mut self, keys: crate::keys::KeyRing, protect_metrics: bool) -> AppState {
+        self.keys = Some(keys);
+        self.protect_metrics = protect_metrics;
+        self
     }
 
     /// The snapshot to serve from, or 503 while none has loaded.
@@ -397,6 +411,7 @@ pub fn server(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(auth::admit)
             .wrap_fn(|req, srv| {
                 let observation = Observation::start(&req);
                 let call = srv.call(req);

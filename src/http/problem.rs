@@ -55,8 +55,32 @@ pub enum ApiError {
     SourceUnavailable(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    Unauthorized(crate::keys::Refusal),
+    #[error("{0}")]
+    Forbidden(crate::keys::Refusal),
+    #[error("{}; retry in {} s", .0, retry_seconds(.1))]
+    RateLimited(crate::keys::Refusal, std::time::Duration),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Whole seconds to wait, at least one (`Retry-After` takes whole seconds).
+fn retry_seconds(wait: &std::time::Duration) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(1)
+}
+
+impl From<crate::keys::Refusal> for ApiError {
+    fn from(refusal: crate::keys::Refusal) -> ApiError {
+        use crate::keys::Refusal;
+        match refusal {
+            Refusal::Forbidden { .. } => ApiError::Forbidden(refusal),
+            Refusal::RateLimited { retry_after, .. } => ApiError::RateLimited(refusal, retry_after),
+            Refusal::Missing | Refusal::Malformed | Refusal::Unknown | Refusal::Revoked(_) => {
+                ApiError::Unauthorized(refusal)
+            }
+        }
+    }
 }
 
 fn summary(errors: &[FieldError]) -> String {
@@ -124,6 +148,21 @@ impl ApiError {
                 "method_not_allowed",
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed",
+            ),
+            ApiError::Unauthorized(_) => (
+                "unauthorized",
+                StatusCode::UNAUTHORIZED,
+                "API key missing or not accepted",
+            ),
+            ApiError::Forbidden(_) => (
+                "forbidden",
+                StatusCode::FORBIDDEN,
+                "API key lacks the scope",
+            ),
+            ApiError::RateLimited(..) => (
+                "rate_limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit exceeded",
             ),
             ApiError::Internal(_) => (
                 "internal",
@@ -203,8 +242,17 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        match self {
+            ApiError::NotReady(_) | ApiError::SourceUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::RateLimited(_, wait) => {
+                response.insert_header((header::RETRY_AFTER, retry_seconds(wait).to_string()));
+            }
+            ApiError::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"jiangcheng\""));
+            }
+            _ => {}
         }
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
     }

@@ -84,6 +84,37 @@ struct Status<'a> {
     ruleset: Option<RuleSetStatus<'a>>,
     lists: Option<ListsStatus<'a>>,
     last_load: LoadView,
+    auth: AuthView,
+}
+
+/// Whether callers need keys: a service running open says so here as well as in its log.
+#[derive(Serialize)]
+struct AuthView {
+    /// `keys` or `open`.
+    mode: &'static str,
+    keys: usize,
+    metrics_protected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<&'static str>,
+}
+
+impl AuthView {
+    fn of(state: &AppState) -> AuthView {
+        match &state.keys {
+            Some(keys) => AuthView {
+                mode: "keys",
+                keys: keys.len(),
+                metrics_protected: state.protect_metrics,
+                warning: None,
+            },
+            None => AuthView {
+                mode: "open",
+                keys: 0,
+                metrics_protected: false,
+                warning: Some("no API keys are configured: every /v1 endpoint is open"),
+            },
+        }
+    }
 }
 
 pub async fn status(state: web::Data<AppState>) -> HttpResponse {
@@ -148,6 +179,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         ruleset,
         lists,
         last_load: state.store.report().into(),
+        auth: AuthView::of(&state),
     })
 }
 

@@ -35,6 +35,8 @@ pub struct Spawn {
     limits: Limits,
     load: bool,
     bench_routes: bool,
+    /// A keys file's text, and whether `/metrics` needs a key.
+    keys: Option<(String, bool)>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -45,12 +47,8 @@ impl Spawn {
         let lists = dir.path().join("lists.jsonl");
         write_jsonl(&lists, entries);
         Spawn {
-            rules: rules_dir(),
-            lists: ListSource::File(lists),
-            limits: Limits::default(),
-            load: true,
-            bench_routes: false,
             dir: Some(dir),
+            ..Spawn::files(rules_dir(), lists)
         }
     }
 
@@ -70,6 +68,7 @@ impl Spawn {
             limits: Limits::default(),
             load: true,
             bench_routes: false,
+            keys: None,
             dir: None,
         }
     }
@@ -90,6 +89,12 @@ impl Spawn {
         self
     }
 
+    /// Require API keys: `config` is the keys file's text.
+    pub fn keys(mut self, config: &str, protect_metrics: bool) -> Spawn {
+        self.keys = Some((config.to_owned(), protect_metrics));
+        self
+    }
+
     /// Start without loading rules and lists (not ready).
     pub fn unloaded(mut self) -> Spawn {
         self.load = false;
@@ -104,7 +109,15 @@ impl Spawn {
             rules: self.rules,
             lists: self.lists,
         };
-        let state = web::Data::new(AppState::new(Store::new(sources), self.limits));
+        let mut state = AppState::new(Store::new(sources), self.limits);
+        if let Some((config, protect_metrics)) = &self.keys {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("keys.toml");
+            std::fs::write(&path, config).expect("write the keys file");
+            let keys = jiangcheng::keys::KeyRing::load(&path).expect("a valid keys file");
+            state = state.with_keys(keys, *protect_metrics);
+        }
+        let state = web::Data::new(state);
         if self.load {
             if let Err(err) = state.reload() {
                 panic!("the test server could not load its rules and lists: {err}");

@@ -506,6 +506,10 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
         logs.contains("loaded"),
         "the server logged its start:\n{logs}"
     );
+    assert!(
+        logs.contains("NO API KEYS CONFIGURED"),
+        "a server without keys says it runs open:\n{logs}"
+    );
     for id in [&person, &wrong_check] {
         assert!(
             !logs.contains(id.as_str()),
@@ -719,4 +723,57 @@ async fn serve_runs_with_the_malloc_tunables_unless_the_environment_sets_its_own
             "{preset:?}"
         );
     }
+}
+
+/// `keys new` prints a key once and the table for the keys file; `serve --keys` then admits
+/// that key, refuses a request without one, and never writes the key to its log.
+#[actix_web::test]
+async fn a_key_made_by_keys_new_is_admitted_by_serve_and_never_logged() {
+    let made = Command::new(BIN)
+        .args([
+            "keys",
+            "new",
+            "--department",
+            "市公共资源交易中心",
+            "--scopes",
+            "decide,read_subject",
+        ])
+        .output()
+        .expect("run keys new");
+    assert!(made.status.success(), "{made:?}");
+    let stdout = String::from_utf8(made.stdout).expect("utf-8");
+    let (token, config) = stdout.split_once('\n').expect("the key, then the table");
+    assert!(token.starts_with("jc_"), "{token}");
+    assert!(
+        config.contains("[[key]]") && !config.contains(token),
+        "{config}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, config).expect("keys file");
+    let lists = dir.path().join("lists.jsonl");
+    let company = uscc("91", 1);
+    write_jsonl(&lists, &[entry("H-1", "court_dishonest_debtor", &company)]);
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let port = free_port();
+    let mut command = serve_command(&rules_dir(), &lists, port, Stdio::from(stderr));
+    command.arg("--keys").arg(&keys).env("JC_LOG", "debug");
+    let (server, client) = Running::until_ready(command, port).await;
+    let decide = |key: Option<&str>| {
+        let mut request = client
+            .post(format!("{}/v1/decide", server.address))
+            .json(&serde_json::json!({"subject": {"id": company}, "matter": "gov_procurement", "as_of": AS_OF}));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(decide(None).await.expect("decide").status(), 401);
+    assert_eq!(decide(Some(token)).await.expect("decide").status(), 200);
+    drop(server);
+    let logs = std::fs::read_to_string(&stderr_path).expect("stderr");
+    assert!(logs.contains("API keys required"), "{logs}");
+    assert!(!logs.contains(token), "the key was logged");
 }

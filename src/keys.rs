@@ -1,0 +1,417 @@
+//! Callers' API keys: who may call which endpoints, and how often.
+//!
+//! A key is `jc_<id>_<secret>`: the id names the key in logs and metrics, the secret is 32
+//! random bytes in hex. The keys file holds each key's id, calling department, scopes, optional
+//! rate limit and the SHA-256 of the whole key, never the key itself; a presented key is hashed
+//! and compared with the stored hash in constant time.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `POST /v1/decide` and `/v1/decide/batch`.
+    Decide,
+    /// `GET /v1/subjects/{id}`.
+    ReadSubject,
+    /// Reporting back the measures applied (自动反馈).
+    Feedback,
+    /// Writing lists, and `/metrics` when it is protected.
+    Admin,
+    /// Exports and statistics for national reporting.
+    Export,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::Decide,
+        Scope::ReadSubject,
+        Scope::Feedback,
+        Scope::Admin,
+        Scope::Export,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Decide => "decide",
+            Scope::ReadSubject => "read_subject",
+            Scope::Feedback => "feedback",
+            Scope::Admin => "admin",
+            Scope::Export => "export",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = KeysError;
+
+    fn from_str(text: &str) -> Result<Scope, KeysError> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == text)
+            .ok_or_else(|| KeysError::UnknownScope(text.to_owned()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("cannot read the keys file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("keys file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown scope `{0}`; the scopes are decide, read_subject, feedback, admin, export")]
+    UnknownScope(String),
+    #[error("key `{id}`: {message}")]
+    Invalid { id: String, message: String },
+    #[error("the key id `{0}` is used twice")]
+    DuplicateId(String),
+}
+
+/// Why a request's key was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("this endpoint needs an API key: send `Authorization: Bearer <key>`")]
+    Missing,
+    #[error("the Authorization header is not `Bearer jc_<id>_<secret>`")]
+    Malformed,
+    #[error("the API key is not known")]
+    Unknown,
+    #[error("the API key `{0}` has been revoked")]
+    Revoked(String),
+    #[error("the API key `{id}` lacks the `{scope}` scope")]
+    Forbidden { id: String, scope: &'static str },
+    #[error("the API key `{id}` is over its rate limit")]
+    RateLimited { id: String, retry_after: Duration },
+}
+
+/// One key as the keys file describes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRecord {
+    id: String,
+    department: String,
+    scopes: Vec<String>,
+    sha256: String,
+    #[serde(default)]
+    revoked: bool,
+    /// Requests a second, sustained; none means no limit.
+    rate_per_second: Option<u32>,
+    /// Requests allowed at once above the rate (the bucket's size); the rate if not given.
+    burst: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default, rename = "key")]
+    keys: Vec<KeyRecord>,
+}
+
+/// A caller a key identifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: String,
+    pub department: String,
+}
+
+struct Key {
+    caller: Caller,
+    scopes: Vec<Scope>,
+    hash: [u8; 32],
+    revoked: bool,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+/// Every configured key, by id.
+pub struct KeyRing {
+    keys: HashMap<String, Key>,
+}
+
+impl KeyRing {
+    /// Reads a keys file (TOML, one `[[key]]` table per key).
+    pub fn load(path: &Path) -> Result<KeyRing, KeysError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: KeysFile = toml::from_str(&text).map_err(|err| KeysError::Parse {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        })?;
+        let mut keys = HashMap::new();
+        for record in file.keys {
+            let id = record.id.clone();
+            if keys.insert(id.clone(), Key::from_record(record)?).is_some() {
+                return Err(KeysError::DuplicateId(id));
+            }
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// Keys configured, revoked ones included.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Admits the `Authorization` header's key for `scope` (`None`: any valid key), counting
+    /// the request against the key's rate limit.
+    pub fn admit(
+        &self,
+        authorization: Option<&str>,
+        scope: Option<Scope>,
+    ) -> Result<Caller, Refusal> {
+        let token = authorization
+            .ok_or(Refusal::Missing)?
+            .strip_prefix("Bearer ")
+            .ok_or(Refusal::Malformed)?
+            .trim();
+        let id = key_id(token).ok_or(Refusal::Malformed)?;
+        let key = self.keys.get(id).ok_or(Refusal::Unknown)?;
+        if !bool::from(hash(token).ct_eq(&key.hash)) {
+            return Err(Refusal::Unknown);
+        }
+        if key.revoked {
+            return Err(Refusal::Revoked(id.to_owned()));
+        }
+        if let Some(scope) = scope.filter(|scope| !key.scopes.contains(scope)) {
+            return Err(Refusal::Forbidden {
+                id: id.to_owned(),
+                scope: scope.as_str(),
+            });
+        }
+        if let Some(limiter) = &key.limiter {
+            limiter.check().map_err(|not_until| Refusal::RateLimited {
+                id: id.to_owned(),
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })?;
+        }
+        Ok(key.caller.clone())
+    }
+}
+
+impl Key {
+    fn from_record(record: KeyRecord) -> Result<Key, KeysError> {
+        let invalid = |message: String| KeysError::Invalid {
+            id: record.id.clone(),
+            message,
+        };
+        if !valid_id(&record.id) {
+            return Err(invalid("an id is 8 lower-case hex digits".into()));
+        }
+        let hash = decode_hash(&record.sha256)
+            .ok_or_else(|| invalid("`sha256` must be 64 hex digits".into()))?;
+        let scopes = record
+            .scopes
+            .iter()
+            .map(|scope| scope.parse())
+            .collect::<Result<Vec<Scope>, _>>()?;
+        let limiter = match record.rate_per_second {
+            None => None,
+            Some(rate) => {
+                let rate = NonZeroU32::new(rate)
+                    .ok_or_else(|| invalid("`rate_per_second` must be at least 1".into()))?;
+                let burst = match record.burst {
+                    None => rate,
+                    Some(burst) => NonZeroU32::new(burst)
+                        .ok_or_else(|| invalid("`burst` must be at least 1".into()))?,
+                };
+                Some(RateLimiter::direct(
+                    Quota::per_second(rate).allow_burst(burst),
+                ))
+            }
+        };
+        Ok(Key {
+            caller: Caller {
+                key_id: record.id,
+                department: record.department,
+            },
+            scopes,
+            hash,
+            revoked: record.revoked,
+            limiter,
+        })
+    }
+}
+
+/// A new key and the `[[key]]` table that configures it.
+pub struct NewKey {
+    /// The key itself, to hand to the caller once.
+    pub token: String,
+    pub config: String,
+}
+
+/// Makes a key for a department (`jiangcheng keys new`).
+pub fn new_key(department: &str, scopes: &[Scope], rate_per_second: Option<u32>) -> NewKey {
+    let mut rng = rand::rng();
+    let id = format!("{:08x}", rng.next_u32());
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    let token = format!("jc_{id}_{}", hex(&secret));
+    let scopes: Vec<String> = scopes.iter().map(|s| format!("{:?}", s.as_str())).collect();
+    let mut config = format!(
+        "[[key]]\nid = \"{id}\"\ndepartment = {}\nscopes = [{}]\nsha256 = \"{}\"\n",
+        toml_string(department),
+        scopes.join(", "),
+        hex(&hash(&token)),
+    );
+    if let Some(rate) = rate_per_second {
+        config.push_str(&format!("rate_per_second = {rate}\n"));
+    }
+    NewKey { token, config }
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The id of a `jc_<id>_<secret>` key.
+fn key_id(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix("jc_")?;
+    let (id, secret) = rest.split_once('_')?;
+    (valid_id(id) && !secret.is_empty()).then_some(id)
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 8
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hash(text: &str) -> Option<[u8; 32]> {
+    let mut hash = [0u8; 32];
+    if text.len() != 64 {
+        return None;
+    }
+    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(hash)
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(config: &str) -> KeyRing {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        std::fs::write(&path, config).unwrap();
+        KeyRing::load(&path).unwrap()
+    }
+
+    fn bearer(token: &str) -> String {
+        format!("Bearer {token}")
+    }
+
+    #[test]
+    fn a_new_key_is_admitted_for_its_scopes_only() {
+        let key = new_key("市公共资源交易中心", &[Scope::Decide], None);
+        assert!(
+            !key.config.contains(&key.token),
+            "the config must not hold the key"
+        );
+        let keys = ring(&key.config);
+        let caller = keys
+            .admit(Some(&bearer(&key.token)), Some(Scope::Decide))
+            .unwrap();
+        assert_eq!(caller.department, "市公共资源交易中心");
+        assert_eq!(caller.key_id, key_id(&key.token).unwrap());
+        assert!(keys.admit(Some(&bearer(&key.token)), None).is_ok());
+        assert!(matches!(
+            keys.admit(Some(&bearer(&key.token)), Some(Scope::Admin)),
+            Err(Refusal::Forbidden { scope: "admin", .. })
+        ));
+    }
+
+    #[test]
+    fn a_wrong_missing_or_revoked_key_is_refused() {
+        let key = new_key("d", &[Scope::Decide], None);
+        let keys = ring(&key.config);
+        let id = key_id(&key.token).unwrap();
+        let mut wrong = key.token.clone();
+        let last = if wrong.ends_with('0') { "1" } else { "0" };
+        wrong.replace_range(wrong.len() - 1.., last);
+        assert_eq!(
+            keys.admit(Some(&bearer(&wrong)), None),
+            Err(Refusal::Unknown)
+        );
+        assert_eq!(keys.admit(None, None), Err(Refusal::Missing));
+        assert_eq!(keys.admit(Some(&key.token), None), Err(Refusal::Malformed));
+        assert_eq!(
+            keys.admit(Some("Bearer jc_xyz"), None),
+            Err(Refusal::Malformed)
+        );
+        let revoked = ring(&format!("{}revoked = true\n", key.config));
+        assert_eq!(
+            revoked.admit(Some(&bearer(&key.token)), None),
+            Err(Refusal::Revoked(id.to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_key_over_its_burst_is_told_when_to_retry() {
+        let key = new_key("d", &[Scope::Decide], Some(1));
+        let keys = ring(&format!("{}burst = 2\n", key.config));
+        let header = bearer(&key.token);
+        for _ in 0..2 {
+            assert!(keys.admit(Some(&header), Some(Scope::Decide)).is_ok());
+        }
+        match keys.admit(Some(&header), Some(Scope::Decide)) {
+            Err(Refusal::RateLimited { retry_after, .. }) => {
+                assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}")
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_keys_file_names_the_key_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let key = new_key("d", &[Scope::Decide], None);
+        for (change, expected) in [
+            (
+                key.config.replace("\"decide\"", "\"everything\""),
+                "unknown scope `everything`",
+            ),
+            (
+                key.config.replace("sha256 = \"", "sha256 = \"zz"),
+                "`sha256` must be 64 hex digits",
+            ),
+            (format!("{0}{0}", key.config), "used twice"),
+            (format!("{}rate_per_second = 0\n", key.config), "at least 1"),
+        ] {
+            std::fs::write(&path, change).unwrap();
+            let err = KeyRing::load(&path).err().expect("refused").to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+}
