@@ -43,12 +43,15 @@ pub(super) fn read_decide(
     snapshot: &Snapshot,
 ) -> Result<(SubjectId, Context), ApiError> {
     let mut copy = body.to_vec();
-    if let Some(request) = body::parse_typed::<TypedDecide>(&mut copy) {
+    let typed = body::parse_typed::<TypedRequest>(&mut copy);
+    if let Some((request, typed_subject)) =
+        typed.as_ref().and_then(|r| Some((r, r.subject.as_ref()?)))
+    {
         let mut fields = Fields::default();
         let subject = subject_from(
             &mut fields,
-            Some(request.subject.id),
-            request.subject.id_type,
+            Some(typed_subject.id),
+            typed_subject.id_type,
             "subject.id",
             "subject.id_type",
         );
@@ -79,12 +82,13 @@ pub(super) fn read_batch(
     max_batch: usize,
 ) -> Result<(Subjects, Context), ApiError> {
     let mut copy = body.to_vec();
-    if let Some(request) = body::parse_typed::<TypedBatch>(&mut copy) {
+    let typed = body::parse_typed::<TypedRequest>(&mut copy);
+    if let Some((request, items)) = typed.as_ref().and_then(|r| Some((r, r.subjects.as_ref()?))) {
         let mut fields = Fields::default();
         let context = context_from(&mut fields, request.members(), snapshot);
-        check_count(&mut fields, request.subjects.len(), max_batch)?;
+        check_count(&mut fields, items.len(), max_batch)?;
         let context = finish_batch(fields, context)?;
-        return Ok((read_items(&request.subjects, typed_item), context));
+        return Ok((read_items(items, typed_item), context));
     }
     read_batch_value(body, snapshot, max_batch)
 }
@@ -109,25 +113,16 @@ fn read_batch_value(
     Ok((read_items(items, value_item), context))
 }
 
-/// A well-formed `/v1/decide` body, its strings borrowed from the body.
+/// A well-formed body of either endpoint, its strings borrowed from the body: `subject` for a
+/// decision, `subjects` for a batch. Each endpoint ignores the other's member, as the value
+/// reading does; a body where that member is malformed fails this parse and is read as a
+/// value, with the same answer.
 #[derive(Deserialize)]
-struct TypedDecide<'a> {
+struct TypedRequest<'a> {
     #[serde(borrow)]
-    subject: TypedSubject<'a>,
-    matter: &'a str,
+    subject: Option<TypedSubject<'a>>,
     #[serde(borrow)]
-    as_of: Option<&'a str>,
-    #[serde(borrow)]
-    department: Option<&'a str>,
-    #[serde(borrow)]
-    case_ref: Option<&'a str>,
-}
-
-/// A well-formed `/v1/decide/batch` body.
-#[derive(Deserialize)]
-struct TypedBatch<'a> {
-    #[serde(borrow)]
-    subjects: Vec<TypedSubject<'a>>,
+    subjects: Option<Vec<TypedSubject<'a>>>,
     matter: &'a str,
     #[serde(borrow)]
     as_of: Option<&'a str>,
@@ -144,18 +139,7 @@ struct TypedSubject<'a> {
     id_type: Option<&'a str>,
 }
 
-impl<'a> TypedDecide<'a> {
-    fn members(&self) -> ContextMembers<'a> {
-        ContextMembers {
-            matter: Some(self.matter),
-            as_of: self.as_of,
-            department: self.department,
-            case_ref: self.case_ref,
-        }
-    }
-}
-
-impl<'a> TypedBatch<'a> {
+impl<'a> TypedRequest<'a> {
     fn members(&self) -> ContextMembers<'a> {
         ContextMembers {
             matter: Some(self.matter),
@@ -420,6 +404,7 @@ mod tests {
             format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "proc\u0075rement", {at}}}"#),
             format!(r#"{{"subject": null, "matter": "procurement", {at}}}"#),
             r#"{"subject": {"id": 12}, "matter": 7, "as_of": 3}"#.to_owned(),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "subjects": 7, "matter": "procurement", {at}}}"#),
             r#"{"matter": "procurement"}"#.to_owned(),
             r#"[]"#.to_owned(),
             r#"{"subject": {"id": "x"}"#.to_owned(),
@@ -439,6 +424,7 @@ mod tests {
             format!(r#"{{"subjects": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}}}"#),
             format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "matter": "nothing", {at}}}"#),
             format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "subject": "x", "matter": "basic", {at}}}"#),
         ]
         .to_vec()
     }
@@ -457,7 +443,9 @@ mod tests {
         let mut typed_count = 0;
         for body in singles() {
             let value = outcome(read_decide_value(&mut body.clone().into_bytes(), &snapshot));
-            if body::parse_typed::<TypedDecide>(&mut body.clone().into_bytes()).is_some() {
+            if body::parse_typed::<TypedRequest>(&mut body.clone().into_bytes())
+                .is_some_and(|r| r.subject.is_some())
+            {
                 typed_count += 1;
             }
             let either = outcome(read_decide(&mut body.clone().into_bytes(), &snapshot));
@@ -469,7 +457,9 @@ mod tests {
                 &snapshot,
                 4,
             ));
-            if body::parse_typed::<TypedBatch>(&mut body.clone().into_bytes()).is_some() {
+            if body::parse_typed::<TypedRequest>(&mut body.clone().into_bytes())
+                .is_some_and(|r| r.subjects.is_some())
+            {
                 typed_count += 1;
             }
             let either = outcome(read_batch(&mut body.clone().into_bytes(), &snapshot, 4));
@@ -487,7 +477,7 @@ mod tests {
         // The body ends `?"}`.
         let question = body.len() - 3;
         body[question] = 0xff;
-        assert!(body::parse_typed::<TypedDecide>(&mut body.clone()).is_none());
+        assert!(body::parse_typed::<TypedRequest>(&mut body.clone()).is_none());
         assert!(matches!(
             read_decide(&mut body, &snapshot()),
             Err(ApiError::InvalidJson(_))
