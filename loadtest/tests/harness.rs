@@ -4,11 +4,24 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
 use actix_web::web;
 use jiangcheng::http::{AppState, Limits};
 use jiangcheng::snapshot::{ListSource, Sources, Store};
 use serde_json::Value;
+
+/// Held by each test for its whole run. The runs keep schedules to the millisecond and judge the
+/// generator by them; on two cores, another test's server and generator running at the same
+/// time made `find-max` report its own generator as late.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    // A test that failed while holding it poisons it; the next test may still run.
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Starts the server on its own thread and returns its address.
 fn start_server() -> String {
@@ -93,6 +106,7 @@ weight = 1
 
 #[test]
 fn an_open_model_run_sends_on_schedule_and_reports_every_kind() {
+    let _serial = one_at_a_time();
     let target = start_server();
     let scenario = format!(
         "name = \"open\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
@@ -124,6 +138,7 @@ fn an_open_model_run_sends_on_schedule_and_reports_every_kind() {
 
 #[test]
 fn a_closed_model_run_is_bounded_by_its_request_count() {
+    let _serial = one_at_a_time();
     let target = start_server();
     let scenario = format!(
         "name = \"closed\"\ntarget = \"{target}\"\nconnections = 3\nmax_requests = 500\n{MIX}\n\
@@ -136,26 +151,40 @@ fn a_closed_model_run_is_bounded_by_its_request_count() {
 
 #[test]
 fn find_max_climbs_until_the_limit_and_names_why_it_stopped() {
+    let _serial = one_at_a_time();
     let target = start_server();
     let scenario = format!(
         "name = \"max\"\ntarget = \"{target}\"\nconnections = 4\n{MIX}\n\
              [load]\nmodel = \"open\"\n[[load.stage]]\nrate = 1\nseconds = 1\n\
              [slo]\np99_ms = 1000\n"
     );
-    let (report, stdout) = run_scenario(
-        "find-max",
-        &scenario,
-        &[
-            "--start",
-            "50",
-            "--factor",
-            "2",
-            "--step-seconds",
-            "0.5",
-            "--max-rate",
-            "200",
-        ],
-    );
+    // A stall of this shared machine can make the generator miss its schedule at a step, and
+    // find-max then rightly stops there, saying so. That is the generator's verdict on this
+    // machine, not a fault of find-max: such a run is repeated, up to three times in all.
+    let mut attempts = 0;
+    let (report, stdout) = loop {
+        attempts += 1;
+        let (report, stdout) = run_scenario(
+            "find-max",
+            &scenario,
+            &[
+                "--start",
+                "50",
+                "--factor",
+                "2",
+                "--step-seconds",
+                "0.5",
+                "--max-rate",
+                "200",
+            ],
+        );
+        let generator_late = report["find_max"]["stopped_because"]
+            .as_str()
+            .is_some_and(|s| s.contains("the generator could not keep up"));
+        if !generator_late || attempts == 3 {
+            break (report, stdout);
+        }
+    };
     let find_max = &report["find_max"];
     assert_eq!(find_max["highest_sustainable_rate"], 200.0, "{find_max}");
     assert!(
@@ -176,6 +205,7 @@ fn find_max_climbs_until_the_limit_and_names_why_it_stopped() {
 
 #[test]
 fn a_remote_target_is_refused_unless_allowed() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().expect("temp dir");
     let scenario = dir.path().join("remote.toml");
     std::fs::write(
