@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+use crate::audit::{RegisterConfig, Sink};
 use crate::http::Limits;
 use crate::lists::cold::ColdCacheConfig;
 use crate::snapshot::ListSource;
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate and compile a rule set; print every problem as file:line: message.
     Check(CheckArgs),
     /// Write a synthetic population of valid identifiers and list entries (JSON Lines).
@@ -141,6 +142,19 @@ pub struct ServeArgs {
     /// Require a key with the `admin` scope on `/metrics` too.
     #[arg(long, env = "JC_PROTECT_METRICS")]
     pub protect_metrics: bool,
+    /// Where the query register keeps records and feedback: `auto` (Redis when the lists come
+    /// from Redis, else files), `files`, a `redis://` URL, or `off` [default: auto].
+    #[arg(long, env = "JC_AUDIT")]
+    pub audit: Option<String>,
+    /// The register's folder: its files, the spill file and the subject hash key [default: audit].
+    #[arg(long, env = "JC_AUDIT_DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// The secret of the subjects' keyed hash (64 hex digits) [default: <audit-dir>/subject-hash.key, made on first start].
+    #[arg(long, env = "JC_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
+    /// Records the register's queue holds before new ones go to the spill file [default: 65536].
+    #[arg(long, env = "JC_AUDIT_QUEUE")]
+    pub audit_queue: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +210,10 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub keys: Option<PathBuf>,
     pub protect_metrics: Option<bool>,
+    pub audit: Option<String>,
+    pub audit_dir: Option<PathBuf>,
+    pub audit_key_file: Option<PathBuf>,
+    pub audit_queue: Option<usize>,
 }
 
 /// Resolved settings of `serve`.
@@ -212,6 +230,7 @@ pub struct Settings {
     pub bench_routes: bool,
     pub keys: Option<PathBuf>,
     pub protect_metrics: bool,
+    pub register: RegisterConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +246,8 @@ pub enum ConfigError {
     UnsupportedSource(String),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error("audit `{0}`: give auto, files, off or a redis:// URL")]
+    UnsupportedAudit(String),
 }
 
 impl ServeArgs {
@@ -264,10 +285,24 @@ impl ServeArgs {
             .workers
             .or(file.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let register_defaults = RegisterConfig::default();
+        let register = RegisterConfig {
+            sink: audit_sink(self.audit.or(file.audit).as_deref(), &lists)?,
+            dir: self
+                .audit_dir
+                .or(file.audit_dir)
+                .unwrap_or(register_defaults.dir),
+            key_file: self.audit_key_file.or(file.audit_key_file),
+            queue_records: self
+                .audit_queue
+                .or(file.audit_queue)
+                .unwrap_or(register_defaults.queue_records),
+        };
         for (name, value) in [
             ("workers", workers),
             ("max_body_bytes", limits.max_body_bytes),
             ("max_batch", limits.max_batch),
+            ("audit_queue", register.queue_records),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -301,8 +336,27 @@ impl ServeArgs {
             bench_routes: self.bench_routes,
             keys: self.keys.or(file.keys),
             protect_metrics: self.protect_metrics || file.protect_metrics.unwrap_or(false),
+            register,
         })
     }
+}
+
+/// The register's sink from `--audit`: `auto` follows the list source.
+fn audit_sink(audit: Option<&str>, lists: &ListSource) -> Result<Sink, ConfigError> {
+    let redis = |url: &str| Sink::Redis {
+        url: url.to_owned(),
+        prefix: crate::audit::DEFAULT_PREFIX.to_owned(),
+    };
+    Ok(match audit.unwrap_or("auto") {
+        "auto" => match lists {
+            ListSource::Redis { url, .. } => redis(url),
+            ListSource::File(_) => Sink::Files,
+        },
+        "files" => Sink::Files,
+        "off" => Sink::Off,
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => redis(url),
+        other => return Err(ConfigError::UnsupportedAudit(other.to_owned())),
+    })
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -375,6 +429,35 @@ mod tests {
         assert!(matches!(
             args.resolve(),
             Err(ConfigError::UnsupportedSource(_))
+        ));
+    }
+
+    #[test]
+    fn the_register_follows_the_list_source_unless_told() {
+        let sink = |lists: Option<&str>, audit: Option<&str>| {
+            ServeArgs {
+                lists: lists.map(str::to_owned),
+                audit: audit.map(str::to_owned),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .map(|settings| settings.register.sink)
+        };
+        let redis = Sink::Redis {
+            url: "redis://127.0.0.1:6379/".into(),
+            prefix: crate::audit::DEFAULT_PREFIX.into(),
+        };
+        assert_eq!(sink(None, None).unwrap(), Sink::Files);
+        assert_eq!(sink(Some("redis://127.0.0.1:6379/"), None).unwrap(), redis);
+        assert_eq!(sink(None, Some("redis://127.0.0.1:6379/")).unwrap(), redis);
+        assert_eq!(
+            sink(Some("redis://127.0.0.1:6379/"), Some("files")).unwrap(),
+            Sink::Files
+        );
+        assert_eq!(sink(None, Some("off")).unwrap(), Sink::Off);
+        assert!(matches!(
+            sink(None, Some("kafka://broker")),
+            Err(ConfigError::UnsupportedAudit(_))
         ));
     }
 }

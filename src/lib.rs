@@ -12,6 +12,7 @@
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 
+pub mod audit;
 pub mod config;
 pub mod engine;
 pub mod http;

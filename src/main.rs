@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Serve(args) => {
             restart_with_malloc_tunables();
-            serve(args)
+            serve(*args)
         }
         Command::Check(args) => check(args),
         Command::Gen(args) => generate(args),
@@ -104,7 +104,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         lists: settings.lists.clone(),
     };
     let state =
-        AppState::with_cold_cache(Store::new(sources), settings.limits, settings.cold_cache);
+        AppState::with_cold_cache(Store::new(sources), settings.limits, settings.cold_cache)
+            .with_register(&settings.register)
+            .context("cannot open the query register")?;
+    match state.register() {
+        Some(register) => info!(
+            sink = register.status().sink,
+            dir = %settings.register.dir.display(),
+            spill_pending = register.status().spill_pending,
+            "query register on"
+        ),
+        None => warn!(
+            "the query register is OFF (--audit off): decisions and profile reads leave no record"
+        ),
+    }
     let state = web::Data::new(match &settings.keys {
         Some(path) => {
             let keys = KeyRing::load(path)?;
@@ -148,8 +161,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             });
             actix_web::rt::spawn(reload_on_sighup(state.clone()));
             // With a Redis source, changes stream in between loads; it stops with the server.
-            let _follower = http::spawn_follower(state)?;
-            server.await
+            let follower = http::spawn_follower(state.clone())?;
+            let served = server.await;
+            drop(follower);
+            // What the register still holds is stored (or spilled) before the process ends.
+            if let Some(register) = state.register() {
+                register.close();
+            }
+            served
         }
     })?;
     Ok(if failed.load(Ordering::SeqCst) {

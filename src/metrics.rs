@@ -29,6 +29,9 @@ pub struct Metrics {
     pub lists_last_contact: IntGauge,
     pub lists_changes: IntGaugeVec,
     pub cold_cache: IntGaugeVec,
+    pub audit_records: IntCounterVec,
+    pub audit_queue: IntGauge,
+    pub audit_spill: IntGauge,
 }
 
 impl Metrics {
@@ -94,6 +97,18 @@ impl Metrics {
                 Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable) and cache evictions"),
                 &["result"],
             )),
+            audit_records: valid(IntCounterVec::new(
+                Opts::new("audit_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled)"),
+                &["outcome"],
+            )),
+            audit_queue: valid(IntGauge::new(
+                "audit_queue_records",
+                "Records waiting in the register's queue",
+            )),
+            audit_spill: valid(IntGauge::new(
+                "audit_spill_records",
+                "Records in the spill file waiting to be replayed into the register's store",
+            )),
             registry,
         };
         metrics.register_all();
@@ -101,7 +116,10 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
+            Box::new(self.audit_records.clone()),
+            Box::new(self.audit_queue.clone()),
+            Box::new(self.audit_spill.clone()),
             Box::new(self.cold_cache.clone()),
             Box::new(self.lists_stale.clone()),
             Box::new(self.lists_last_contact.clone()),

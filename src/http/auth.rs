@@ -29,6 +29,8 @@ fn needs(path: &str, pattern: Option<&str>, protect_metrics: bool) -> Needs {
         Some(pattern) if pattern.starts_with("/v1/lists/{list}/entries/") => {
             Needs::Scope(Scope::Admin)
         }
+        Some("/v1/feedback") => Needs::Scope(Scope::Feedback),
+        Some("/v1/export/cases" | "/v1/stats") => Needs::Scope(Scope::Export),
         Some("/metrics") if protect_metrics => Needs::Scope(Scope::Admin),
         // Catalogs and status need a key, any key; an unknown /v1 path too, so that it reveals
         // nothing to a caller without one.

@@ -8,6 +8,7 @@ mod body;
 mod catalog;
 mod decide;
 mod problem;
+mod register;
 mod status;
 mod subjects;
 mod view;
@@ -61,6 +62,8 @@ pub struct AppState {
     keys: Option<crate::keys::KeyRing>,
     /// Whether `/metrics` needs a key with the `admin` scope.
     protect_metrics: bool,
+    /// The query register; `None` when it is off.
+    register: Option<crate::audit::Register>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -107,6 +110,7 @@ impl AppState {
             rendered: arc_swap::ArcSwapOption::empty(),
             keys: None,
             protect_metrics: false,
+            register: None,
             store,
             metrics: Metrics::new(),
             limits,
@@ -119,6 +123,27 @@ impl AppState {
         self.keys = Some(keys);
         self.protect_metrics = protect_metrics;
         self
+    }
+
+    /// Keeps the query register as `config` says (none when it is off).
+    pub fn with_register(
+        mut self,
+        config: &crate::audit::RegisterConfig,
+    ) -> Result<AppState, crate::audit::RegisterError> {
+        self.register = crate::audit::Register::open(config, &self.metrics)?;
+        Ok(self)
+    }
+
+    /// The query register, if on.
+    pub fn register(&self) -> Option<&crate::audit::Register> {
+        self.register.as_ref()
+    }
+
+    /// Hands an event to the register, if it is on (never waits).
+    fn audit(&self, event: impl FnOnce() -> crate::audit::Event) {
+        if let Some(register) = &self.register {
+            register.submit(event());
+        }
     }
 
     /// The snapshot to serve from, or 503 while none has loaded.
@@ -335,6 +360,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/lists/{list}/entries/{entry_id}/dispute")
             .route(web::post().to(admin::dispute_entry))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/feedback")
+            .route(web::post().to(register::post_feedback))
+            .route(web::get().to(register::list_feedback))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/export/cases")
+            .route(web::get().to(register::export_cases))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/v1/stats")
+            .route(web::get().to(register::stats))
             .default_service(not_allowed()),
     )
     .default_service(web::to(|| async {

@@ -61,8 +61,30 @@ pub enum ApiError {
     Forbidden(crate::keys::Refusal),
     #[error("{}; retry in {} s", .0, retry_seconds(.1))]
     RateLimited(crate::keys::Refusal, std::time::Duration),
+    #[error("no decision `{0}` in the query register (feedback can follow a decision once the register has stored it, within a second)")]
+    DecisionNotFound(uuid::Uuid),
+    #[error("measure `{measure}` is not one decision `{decision_id}` applied; it applied: {}", list_or_none(.applied))]
+    MeasureNotInDecision {
+        decision_id: uuid::Uuid,
+        measure: String,
+        applied: Vec<String>,
+    },
+    #[error("feedback for this decision and measure was stored before with other content ({0} differs); it is kept as stored")]
+    FeedbackConflict(String),
+    #[error("the query register is off (--audit off): there is no feedback, export or statistics")]
+    RegisterOff,
+    #[error("the query register is unavailable: {0}")]
+    RegisterUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn list_or_none(codes: &[String]) -> String {
+    if codes.is_empty() {
+        "none".to_owned()
+    } else {
+        codes.join(", ")
+    }
 }
 
 /// Whole seconds to wait, at least one (`Retry-After` takes whole seconds).
@@ -164,6 +186,27 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Rate limit exceeded",
             ),
+            ApiError::DecisionNotFound(_) => (
+                "decision_not_found",
+                StatusCode::NOT_FOUND,
+                "Decision not found",
+            ),
+            ApiError::MeasureNotInDecision { .. } => (
+                "measure_not_in_decision",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Measure not in the decision",
+            ),
+            ApiError::FeedbackConflict(_) => (
+                "feedback_conflict",
+                StatusCode::CONFLICT,
+                "Feedback already stored",
+            ),
+            ApiError::RegisterOff => ("register_off", StatusCode::CONFLICT, "Register off"),
+            ApiError::RegisterUnavailable(_) => (
+                "register_unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Register unavailable",
+            ),
             ApiError::Internal(_) => (
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -188,6 +231,15 @@ impl ApiError {
                     "matter",
                     format!("unknown matter `{matter}`"),
                 )]
+            }
+            ApiError::DecisionNotFound(_) => {
+                vec![FieldError::new("decision_id", self.to_string())]
+            }
+            ApiError::MeasureNotInDecision { .. } => {
+                vec![FieldError::new("measure", self.to_string())]
+            }
+            ApiError::FeedbackConflict(field) => {
+                vec![FieldError::new(field, "differs from the stored feedback")]
             }
             _ => Vec::new(),
         }
@@ -243,7 +295,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
-            ApiError::NotReady(_) | ApiError::SourceUnavailable(_) => {
+            ApiError::NotReady(_)
+            | ApiError::SourceUnavailable(_)
+            | ApiError::RegisterUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::RateLimited(_, wait) => {
@@ -255,6 +309,17 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.body(serde_json::to_vec(&problem).unwrap_or_default())
+    }
+}
+
+impl From<crate::audit::StoreError> for ApiError {
+    fn from(err: crate::audit::StoreError) -> ApiError {
+        match err {
+            crate::audit::StoreError::BadCursor(_) => {
+                ApiError::InvalidRequest(vec![FieldError::new("cursor", err.to_string())])
+            }
+            other => ApiError::RegisterUnavailable(other.to_string()),
+        }
     }
 }
 

@@ -85,6 +85,15 @@ struct Status<'a> {
     lists: Option<ListsStatus<'a>>,
     last_load: LoadView,
     auth: AuthView,
+    /// The query register: its store, queue, spill file and counts; `{"sink": "off"}` when off.
+    register: RegisterView,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RegisterView {
+    On(crate::audit::RegisterStatus),
+    Off { sink: &'static str },
 }
 
 /// Whether callers need keys: a service running open says so here as well as in its log.
@@ -180,6 +189,10 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         lists,
         last_load: state.store.report().into(),
         auth: AuthView::of(&state),
+        register: match state.register() {
+            Some(register) => RegisterView::On(register.status()),
+            None => RegisterView::Off { sink: "off" },
+        },
     })
 }
 

@@ -1,15 +1,17 @@
 //! `GET /v1/subjects/{id}`: a subject's profile for credit-centre staff — its entries in force,
 //! those recently ended (marked), the entries naming it as a responsible person, its topics.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::decide::WarningView;
 use super::problem::{ApiError, FieldError};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
+use crate::audit::Event;
 use crate::engine;
 use crate::ident;
+use crate::keys::Caller;
 use crate::lists::{EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
@@ -92,6 +94,7 @@ fn entry_view<'a>(
 
 pub async fn profile(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ProfileQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -146,5 +149,12 @@ pub async fn profile(
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };
+    state.audit(|| Event::ProfileRead {
+        record_id: uuid::Uuid::now_v7(),
+        subject,
+        caller: req.extensions().get::<Caller>().cloned(),
+        rules: std::sync::Arc::clone(&snapshot.rules),
+        lists_version: snapshot.lists_version,
+    });
     Ok(HttpResponse::Ok().json(profile))
 }

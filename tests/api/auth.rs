@@ -56,6 +56,25 @@ fn endpoints(company: &str) -> Vec<(Method, String, Option<Value>, Option<Scope>
             Some(json!({"dispute": "under_review", "by": "市信用中心", "reason": "异议"})),
             Some(Scope::Admin),
         ),
+        (
+            Method::POST,
+            "/v1/feedback".into(),
+            Some(
+                json!({"decision_id": "01936f4e-8a2b-7c3d-9e4f-0123456789ab",
+                "measure": "court_procurement_ban", "action": "applied",
+                "executing_department": "市财政局"}),
+            ),
+            Some(Scope::Feedback),
+        ),
+        get("/v1/feedback", Some(Scope::Feedback)),
+        get(
+            "/v1/export/cases?from=2026-11-01&to=2026-12-01",
+            Some(Scope::Export),
+        ),
+        get(
+            "/v1/stats?from=2026-11-01&to=2026-12-01",
+            Some(Scope::Export),
+        ),
     ]
 }
 
@@ -63,6 +82,8 @@ struct Keys {
     decide: NewKey,
     read: NewKey,
     admin: NewKey,
+    feedback: NewKey,
+    export: NewKey,
     revoked: NewKey,
 }
 
@@ -72,14 +93,21 @@ impl Keys {
             decide: new_key("市公共资源交易中心", &[Scope::Decide], None),
             read: new_key("市信用中心", &[Scope::ReadSubject], None),
             admin: new_key("市信用中心", &[Scope::Admin], None),
+            feedback: new_key("市财政局", &[Scope::Feedback], None),
+            export: new_key("市信用中心", &[Scope::Export], None),
             revoked: new_key("已停用", &Scope::ALL, None),
         }
     }
 
     fn config(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}revoked = true\n",
-            self.decide.config, self.read.config, self.admin.config, self.revoked.config
+            "{}\n{}\n{}\n{}\n{}\n{}revoked = true\n",
+            self.decide.config,
+            self.read.config,
+            self.admin.config,
+            self.feedback.config,
+            self.export.config,
+            self.revoked.config
         )
     }
 
@@ -88,7 +116,9 @@ impl Keys {
         match scope {
             Scope::Decide => (&self.decide, &self.read),
             Scope::ReadSubject => (&self.read, &self.decide),
-            _ => (&self.admin, &self.decide),
+            Scope::Feedback => (&self.feedback, &self.decide),
+            Scope::Export => (&self.export, &self.read),
+            Scope::Admin => (&self.admin, &self.decide),
         }
     }
 }
@@ -272,7 +302,7 @@ async fn status_says_whether_the_service_runs_open() {
     .await
     .expect("status");
     assert_eq!(status["auth"]["mode"], "keys");
-    assert_eq!(status["auth"]["keys"], 4);
+    assert_eq!(status["auth"]["keys"], 6);
     assert_eq!(status["auth"]["metrics_protected"], true);
     assert!(status["auth"].get("warning").is_none());
 }

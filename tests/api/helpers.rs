@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix_web::web;
+use jiangcheng::audit::{RegisterConfig, Sink};
 use jiangcheng::http::{AppState, Limits};
 use jiangcheng::snapshot::{ListSource, Sources, Store};
 use reqwest::header::CONTENT_TYPE;
@@ -37,6 +38,8 @@ pub struct Spawn {
     bench_routes: bool,
     /// A keys file's text, and whether `/metrics` needs a key.
     keys: Option<(String, bool)>,
+    /// The query register's sink and queue size; its folder is a temp dir of the app's.
+    register: (Sink, usize),
     dir: Option<tempfile::TempDir>,
 }
 
@@ -69,8 +72,15 @@ impl Spawn {
             load: true,
             bench_routes: false,
             keys: None,
+            register: (Sink::Files, RegisterConfig::default().queue_records),
             dir: None,
         }
+    }
+
+    /// The query register in `sink`, with a queue of `queue_records`.
+    pub fn register(mut self, sink: Sink, queue_records: usize) -> Spawn {
+        self.register = (sink, queue_records);
+        self
     }
 
     pub fn rules(mut self, rules: PathBuf) -> Spawn {
@@ -109,7 +119,16 @@ impl Spawn {
             rules: self.rules,
             lists: self.lists,
         };
-        let mut state = AppState::new(Store::new(sources), self.limits);
+        let audit_dir = tempfile::tempdir().expect("temp dir");
+        let (sink, queue_records) = self.register;
+        let mut state = AppState::new(Store::new(sources), self.limits)
+            .with_register(&RegisterConfig {
+                sink,
+                dir: audit_dir.path().to_path_buf(),
+                key_file: None,
+                queue_records,
+            })
+            .expect("the query register opens");
         if let Some((config, protect_metrics)) = &self.keys {
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join("keys.toml");
@@ -134,6 +153,7 @@ impl Spawn {
             address,
             state,
             client,
+            audit_dir,
             _dir: self.dir,
         }
     }
@@ -148,6 +168,8 @@ pub struct TestApp {
     pub address: String,
     pub state: web::Data<AppState>,
     pub client: reqwest::Client,
+    /// The query register's folder.
+    pub audit_dir: tempfile::TempDir,
     /// Holds the list file of `Spawn::entries` for as long as the server runs.
     _dir: Option<tempfile::TempDir>,
 }

@@ -19,5 +19,6 @@ mod helpers;
 mod identifiers;
 mod process;
 mod redis;
+mod register;
 mod reload;
 mod subjects;

@@ -44,6 +44,8 @@ fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Comman
         .arg("--lists")
         .arg(lists)
         .env("NO_COLOR", "1")
+        // The register has tests of its own; here it would write into the working directory.
+        .env("JC_AUDIT", "off")
         .env_remove("JC_CONFIG")
         .env_remove("JC_LISTEN")
         .env_remove("JC_RULES")
@@ -52,6 +54,20 @@ fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Comman
         .stdout(Stdio::null())
         .stderr(stderr);
     command
+}
+
+/// Every file under `dir`, concatenated.
+fn register_text(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).expect("the register's folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            text += &register_text(&path);
+        } else {
+            text += &std::fs::read_to_string(&path).expect("a register file");
+        }
+    }
+    text
 }
 
 /// Waits for the child to exit, at most `limit`.
@@ -473,8 +489,10 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
         .env("JC_LISTS", &lists)
         .env("JC_WORKERS", "1")
         .env("JC_LOG", "debug")
+        .env("JC_AUDIT_DIR", dir.path().join("audit"))
         .env("NO_COLOR", "1")
         .env_remove("JC_CONFIG")
+        .env_remove("JC_AUDIT")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(stderr));
@@ -500,8 +518,31 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
         let url = format!("{}{path}", server.address);
         client.get(url).send().await.expect("profile");
     }
+    // A graceful stop: the register stores what it still holds before the process ends.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(terminated.success());
+    let mut server = server;
+    assert!(
+        wait_exit(&mut server.child, Duration::from_secs(20)).is_some(),
+        "serve stops on SIGTERM"
+    );
     drop(server);
     let logs = std::fs::read_to_string(&stderr_path).expect("stderr");
+    let register = register_text(&dir.path().join("audit/records"));
+    let masked = format!("{}********{}", &person[..6], &person[14..]);
+    assert!(
+        register.contains(&masked) && register.contains("\"profile_read\""),
+        "the register holds the decisions and profile reads, the person masked:\n{register}"
+    );
+    for id in [&person, &wrong_check] {
+        assert!(
+            !register.contains(id.as_str()),
+            "the register holds the resident ID {id} in full:\n{register}"
+        );
+    }
     assert!(
         logs.contains("loaded"),
         "the server logged its start:\n{logs}"

@@ -97,8 +97,18 @@ impl RedisServer {
 
     /// Kills the server without warning (SIGKILL) and starts it again on the same port and files.
     pub fn crash_and_restart(&mut self) {
+        self.crash();
+        self.restart();
+    }
+
+    /// Kills the server without warning (SIGKILL).
+    pub fn crash(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and files.
+    pub fn restart(&mut self) {
         self.child = Self::spawn(self.dir.path(), self.port, self.durable);
         self.wait_ready();
     }
@@ -107,7 +117,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn connection(&self) -> redis::Connection {
+    pub fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url())
             .unwrap()
             .get_connection()

@@ -5,15 +5,17 @@ mod writer;
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
+use crate::audit::{DecisionItem, Event, RequestFacts};
 use crate::engine::{self, BatchItem, DecideError, Outcome, Warning};
 use crate::ident::SubjectId;
+use crate::keys::Caller;
 use crate::lists::cold::ColdLookup;
 use crate::lists::Entry;
 use crate::snapshot::Snapshot;
@@ -29,6 +31,7 @@ pub async fn decide(
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let (subject, context) = request::read_decide(&mut body, &snapshot)?;
+    let caller = req.extensions().get::<Caller>().cloned();
 
     let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
     let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
@@ -55,13 +58,18 @@ pub async fn decide(
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
     let rendered = state.rendered(&snapshot)?;
+    let mut audit = state.register().map(|_| Vec::with_capacity(1));
     DecisionWriter::new(&rendered, &context)?.write(
         &mut body,
         snapshot.as_ref(),
         0,
         &subject,
         &decision,
+        audit.as_mut(),
     )?;
+    if let Some(items) = audit {
+        state.audit(|| decisions_event(&snapshot, &context, caller, items));
+    }
     Ok(json_body(body))
 }
 
@@ -73,6 +81,7 @@ pub async fn decide_batch(
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let (subjects, context) = request::read_batch(&mut body, &snapshot, state.limits.max_batch)?;
+    let caller = req.extensions().get::<Caller>().cloned();
     let keys: Vec<_> = subjects
         .iter()
         .filter_map(|s| s.as_ref().ok().map(SubjectId::key))
@@ -80,7 +89,7 @@ pub async fn decide_batch(
     let cold = super::cold_entries(&state, &snapshot, &keys).await?;
 
     let body = if subjects.len() < engine::PARALLEL_THRESHOLD {
-        batch_body(&state, &snapshot, &context, &subjects, &cold)
+        batch_body(&state, &snapshot, &context, caller, &subjects, &cold)
     } else {
         // Large batches leave the actix worker free: decide and serialise on rayon's threads.
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -90,6 +99,7 @@ pub async fn decide_batch(
                 &worker_state,
                 &snapshot,
                 &context,
+                caller,
                 &subjects,
                 &cold,
             ));
@@ -100,10 +110,33 @@ pub async fn decide_batch(
     Ok(json_body(body?))
 }
 
-/// The bytes written for one chunk of a batch, and its outcomes.
+/// The bytes written for one chunk of a batch, its outcomes and (with the register on) its
+/// register items.
 struct BatchChunk {
     bytes: Vec<u8>,
     summary: Summary,
+    audit: Option<Vec<DecisionItem>>,
+}
+
+/// The register's event for a request's decisions.
+fn decisions_event(
+    snapshot: &Snapshot,
+    context: &Context,
+    caller: Option<Caller>,
+    items: Vec<DecisionItem>,
+) -> Event {
+    Event::Decisions {
+        facts: RequestFacts {
+            rules: Arc::clone(&snapshot.rules),
+            lists_version: snapshot.lists_version,
+            matter: context.matter,
+            evaluated_at: Arc::clone(&context.evaluated_at),
+            caller,
+            department: context.department.clone(),
+            case_ref: context.case_ref.clone(),
+        },
+        items,
+    }
 }
 
 /// Bytes a batch item usually takes (an `allow` is about 250), so that a chunk's buffer rarely
@@ -115,6 +148,7 @@ fn batch_body(
     state: &AppState,
     snapshot: &Arc<Snapshot>,
     context: &Context,
+    caller: Option<Caller>,
     subjects: &[Result<SubjectId, ApiError>],
     cold: &ColdLookup,
 ) -> Result<Vec<u8>, ApiError> {
@@ -134,6 +168,7 @@ fn batch_body(
     };
     let rendered = state.rendered(snapshot)?;
     let writer = DecisionWriter::new(&rendered, context)?;
+    let auditing = state.register().is_some();
     // Each chunk of items is decided and written in one pass, on rayon's threads for a large
     // batch; the chunks are then joined in order.
     let chunks = engine::decide_chunks(
@@ -146,6 +181,7 @@ fn batch_body(
         |len| BatchChunk {
             bytes: Vec::with_capacity(len * ITEM_BYTES),
             summary: Summary::default(),
+            audit: auditing.then(|| Vec::with_capacity(len)),
         },
         |chunk, index, decision| {
             write_item(
@@ -163,11 +199,13 @@ fn batch_body(
     let results: usize = chunks.iter().map(|chunk| chunk.bytes.len()).sum();
     let mut body = Vec::with_capacity(results + 256);
     body.extend_from_slice(b"{\"results\":[");
-    for chunk in &chunks {
+    let mut audit = Vec::with_capacity(if auditing { subjects.len() } else { 0 });
+    for chunk in chunks {
         summary.merge(&chunk.summary);
         body.extend_from_slice(&chunk.bytes);
+        audit.extend(chunk.audit.into_iter().flatten());
     }
-    drop(chunks);
+    state.audit(|| decisions_event(snapshot, context, caller, audit));
     body.extend_from_slice(b"],");
     for (outcome, count) in [
         (Outcome::Allow, summary.allow),
@@ -219,7 +257,14 @@ fn write_item(
     match outcome {
         Ok((subject, decision)) => {
             chunk.summary.add(decision.outcome);
-            writer.write(&mut chunk.bytes, snapshot, index, subject, &decision)
+            writer.write(
+                &mut chunk.bytes,
+                snapshot,
+                index,
+                subject,
+                &decision,
+                chunk.audit.as_mut(),
+            )
         }
         Err(err) => {
             chunk.summary.invalid += 1;

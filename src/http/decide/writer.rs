@@ -10,6 +10,7 @@ use super::super::problem::ApiError;
 use super::super::view::RuleSetView;
 use super::super::AppState;
 use super::request::Context;
+use crate::audit::DecisionItem;
 use crate::engine::{Decision, Reason, Warning};
 use crate::ident::SubjectId;
 use crate::ruleset::RuleSet;
@@ -123,6 +124,8 @@ impl<'r> DecisionWriter<'r> {
         })
     }
 
+    /// Writes decision `n` of the request; with `audit`, also pushes its register item (which
+    /// takes the entry ids read here).
     pub(super) fn write(
         &self,
         out: &mut Vec<u8>,
@@ -130,6 +133,7 @@ impl<'r> DecisionWriter<'r> {
         n: usize,
         subject: &SubjectId,
         decision: &Decision<'_>,
+        audit: Option<&mut Vec<DecisionItem>>,
     ) -> Result<(), ApiError> {
         let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
         // Only the 62 bits after the variant change, so every id stays a valid UUIDv7.
@@ -160,6 +164,10 @@ impl<'r> DecisionWriter<'r> {
             .iter()
             .map(|reason| reason_view(&snapshot.rules, reason))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(items) = audit {
+            let entry_ids = reasons.iter().map(|r| r.entry_id.to_string()).collect();
+            items.push(DecisionItem::of(id, *subject, decision, entry_ids));
+        }
         // The engine orders reasons by severity, topic and measure; entries under one measure
         // are ordered here, by their ids, which are text the engine does not read.
         for tied in reasons

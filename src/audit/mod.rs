@@ -1,0 +1,473 @@
+//! The query register (查询使用登记) and feedback (自动反馈): every decision and profile read
+//! leaves a record, written off the request path, and departments report what they did with
+//! each measure.
+//!
+//! The request path hands an [`Event`] to [`Register::submit`], which never waits: the event
+//! goes into a bounded queue, or, if the queue is full, straight to the spill file. One writer
+//! thread takes events off the queue, makes records of them (the subject hashed, a person's ID
+//! masked) and stores them in batches, in Redis or in files. When the store fails, batches go
+//! to the spill file, which the writer replays once the store answers again. A record that
+//! cannot even be spilled is counted as dropped and logged; nothing disappears uncounted.
+
+pub mod feedback;
+mod files;
+mod record;
+mod redis;
+pub mod report;
+mod spill;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use prometheus::{IntCounter, IntGauge};
+
+pub use self::redis::DEFAULT_PREFIX;
+pub use record::{
+    time_of, AuditRecord, CallerRecord, DecisionItem, Event, ReasonRecord, RecordKind,
+    RequestFacts, SubjectHasher, SubjectRecord,
+};
+pub use store::{FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError, Stored};
+
+use crate::metrics::Metrics;
+
+/// Records the writer stores in one batch at most.
+const BATCH: usize = 2000;
+/// How long the writer waits for a batch to fill after its first record.
+const FLUSH_AFTER: Duration = Duration::from_millis(20);
+/// How often the writer retries the spill file while the store is failing.
+const REPLAY_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the register keeps records and feedback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// No register: decisions leave no record, and feedback, export and stats are refused.
+    Off,
+    /// JSON Lines files under the register's folder (one instance).
+    Files,
+    /// Redis streams and hashes (shared by every instance).
+    Redis { url: String, prefix: String },
+}
+
+impl Sink {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sink::Off => "off",
+            Sink::Files => "files",
+            Sink::Redis { .. } => "redis",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisterConfig {
+    pub sink: Sink,
+    /// The register's folder: its files (file sink), the spill file and, by default, the key.
+    pub dir: PathBuf,
+    /// The secret of the subjects' keyed hash [default: `<dir>/subject-hash.key`, made on the
+    /// first start]. Instances that share a Redis register must share it.
+    pub key_file: Option<PathBuf>,
+    /// Records the queue holds before new ones go straight to the spill file.
+    pub queue_records: usize,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> RegisterConfig {
+        RegisterConfig {
+            sink: Sink::Files,
+            dir: PathBuf::from("audit"),
+            key_file: None,
+            queue_records: 65_536,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the register's folder {}: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the subject hash key {}: {message}", path.display())]
+    Key { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The register's counters, in the service's metrics registry.
+#[derive(Clone)]
+struct Counters {
+    stored: IntCounter,
+    spilled: IntCounter,
+    replayed: IntCounter,
+    dropped: IntCounter,
+    queued: IntGauge,
+    spill_pending: IntGauge,
+}
+
+impl Counters {
+    fn of(metrics: &Metrics) -> Counters {
+        let outcome = |name: &str| metrics.audit_records.with_label_values(&[name]);
+        Counters {
+            stored: outcome("stored"),
+            spilled: outcome("spilled"),
+            replayed: outcome("replayed"),
+            dropped: outcome("dropped"),
+            queued: metrics.audit_queue.clone(),
+            spill_pending: metrics.audit_spill.clone(),
+        }
+    }
+}
+
+enum Message {
+    Event(Box<Event>),
+    Close,
+}
+
+/// What `/v1/status` shows of the register.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegisterStatus {
+    pub sink: &'static str,
+    pub queued: usize,
+    pub spill_pending: u64,
+    pub stored: u64,
+    pub spilled: u64,
+    pub replayed: u64,
+    pub dropped: u64,
+}
+
+/// The running register: the queue's sending end, the store for queries, and the writer.
+pub struct Register {
+    queue: SyncSender<Message>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+    hasher: SubjectHasher,
+    spill: Arc<spill::Spill>,
+    /// For feedback, export and statistics (the writer has its own).
+    store: Box<dyn RegisterStore>,
+    counters: Counters,
+    sink: &'static str,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Register {
+    /// Opens the store and the spill file and starts the writer; `None` when the sink is off.
+    pub fn open(
+        config: &RegisterConfig,
+        metrics: &Metrics,
+    ) -> Result<Option<Register>, RegisterError> {
+        let open_store = || -> Result<Box<dyn RegisterStore>, StoreError> {
+            Ok(match &config.sink {
+                Sink::Off => unreachable!("checked first"),
+                Sink::Files => Box::new(files::FileStore::open(&config.dir)?),
+                Sink::Redis { url, prefix } => Box::new(redis::RedisStore::open(url, prefix)?),
+            })
+        };
+        if config.sink == Sink::Off {
+            return Ok(None);
+        }
+        let dir_error = |source| RegisterError::Dir {
+            path: config.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&config.dir).map_err(dir_error)?;
+        let key_file = config
+            .key_file
+            .clone()
+            .unwrap_or_else(|| config.dir.join("subject-hash.key"));
+        let hasher = SubjectHasher::new(&load_or_make_key(&key_file)?);
+        let spill = Arc::new(spill::Spill::open(&config.dir).map_err(dir_error)?);
+        let counters = Counters::of(metrics);
+        counters.spill_pending.set(gauge(spill.pending()));
+        let capacity = config.queue_records.max(1);
+        let (queue, receiver) = std::sync::mpsc::sync_channel(capacity);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            receiver,
+            queued: Arc::clone(&queued),
+            store: open_store()?,
+            spill: Arc::clone(&spill),
+            hasher: hasher.clone(),
+            counters: counters.clone(),
+        };
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run())
+            .map_err(dir_error)?;
+        Ok(Some(Register {
+            queue,
+            queued,
+            capacity,
+            hasher,
+            spill,
+            store: open_store()?,
+            counters,
+            sink: config.sink.name(),
+            writer: Mutex::new(Some(writer)),
+        }))
+    }
+
+    /// Hands an event to the writer without waiting. If the queue is full, the event's
+    /// records go to the spill file on this thread; if that fails too, they are counted as
+    /// dropped.
+    pub fn submit(&self, event: Event) {
+        let records = event.records();
+        if records == 0 {
+            return;
+        }
+        let before = self.queued.fetch_add(records, Ordering::Relaxed);
+        // An event larger than the whole queue still goes in when the queue is empty.
+        if before > 0 && before + records > self.capacity {
+            self.queued.fetch_sub(records, Ordering::Relaxed);
+            return self.overflow(event);
+        }
+        match self.queue.try_send(Message::Event(Box::new(event))) {
+            Ok(()) => self.counters.queued.add(gauge(records as u64)),
+            Err(TrySendError::Full(message) | TrySendError::Disconnected(message)) => {
+                self.queued.fetch_sub(records, Ordering::Relaxed);
+                if let Message::Event(event) = message {
+                    self.overflow(*event);
+                }
+            }
+        }
+    }
+
+    fn overflow(&self, event: Event) {
+        let lines = lines_of(vec![event], &self.hasher);
+        spill_or_drop(
+            &self.spill,
+            &self.counters,
+            &lines,
+            "the register's queue is full",
+        );
+    }
+
+    /// The store, for feedback, export and statistics.
+    pub fn store(&self) -> &dyn RegisterStore {
+        self.store.as_ref()
+    }
+
+    pub fn status(&self) -> RegisterStatus {
+        RegisterStatus {
+            sink: self.sink,
+            queued: self.queued.load(Ordering::Relaxed),
+            spill_pending: self.spill.pending(),
+            stored: self.counters.stored.get(),
+            spilled: self.counters.spilled.get(),
+            replayed: self.counters.replayed.get(),
+            dropped: self.counters.dropped.get(),
+        }
+    }
+
+    /// Stores what is queued (or spills it) and stops the writer. Events submitted afterwards
+    /// go to the spill file.
+    pub fn close(&self) {
+        let Some(writer) = lock(&self.writer).take() else {
+            return;
+        };
+        if self.queue.send(Message::Close).is_ok() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for Register {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The writer thread's side of the queue.
+struct Writer {
+    receiver: Receiver<Message>,
+    queued: Arc<AtomicUsize>,
+    store: Box<dyn RegisterStore>,
+    spill: Arc<spill::Spill>,
+    hasher: SubjectHasher,
+    counters: Counters,
+}
+
+impl Writer {
+    fn run(self) {
+        let mut last_replay: Option<Instant> = None;
+        let mut closing = false;
+        while !closing {
+            let (events, close) = self.next_batch();
+            closing = close;
+            let records: usize = events.iter().map(Event::records).sum();
+            self.queued.fetch_sub(records, Ordering::Relaxed);
+            self.counters.queued.sub(gauge(records as u64));
+            let lines = lines_of(events, &self.hasher);
+            if self.spill.pending() > 0
+                && (closing || last_replay.is_none_or(|at| at.elapsed() >= REPLAY_EVERY))
+            {
+                last_replay = Some(Instant::now());
+                self.replay();
+            }
+            if lines.is_empty() {
+                continue;
+            }
+            // While spilled records wait, new ones join them, so that the store gets records
+            // in the order they were made.
+            if self.spill.pending() > 0 {
+                spill_or_drop(
+                    &self.spill,
+                    &self.counters,
+                    &lines,
+                    "records are waiting in the spill file",
+                );
+                continue;
+            }
+            match self.store.append(&lines) {
+                Ok(()) => self.counters.stored.inc_by(lines.len() as u64),
+                Err(err) => {
+                    tracing::warn!(error = %err, records = lines.len(), "the register's store failed; spilling");
+                    spill_or_drop(&self.spill, &self.counters, &lines, "the store failed");
+                }
+            }
+        }
+    }
+
+    /// The next batch: waits for a first event (at most a replay interval), then for more
+    /// until the batch is full or has waited long enough. Also says whether to stop.
+    fn next_batch(&self) -> (Vec<Event>, bool) {
+        let mut events = Vec::new();
+        let mut records = 0;
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let wait = match deadline {
+                None => REPLAY_EVERY,
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            };
+            match self.receiver.recv_timeout(wait) {
+                Ok(Message::Event(event)) => {
+                    records += event.records();
+                    events.push(*event);
+                    deadline.get_or_insert_with(|| Instant::now() + FLUSH_AFTER);
+                    if records >= BATCH {
+                        return (events, false);
+                    }
+                }
+                Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => {
+                    // Whatever was queued before the close goes into the last batch.
+                    while let Ok(Message::Event(event)) = self.receiver.try_recv() {
+                        events.push(*event);
+                    }
+                    return (events, true);
+                }
+                Err(RecvTimeoutError::Timeout) => return (events, false),
+            }
+        }
+    }
+
+    /// Replays spilled records until none are left or the store fails.
+    fn replay(&self) {
+        loop {
+            match self.spill.replay(self.store.as_ref()) {
+                Ok(0) if self.spill.pending() == 0 => break,
+                Ok(stored) => {
+                    self.counters.replayed.inc_by(stored);
+                    self.counters.spill_pending.set(gauge(self.spill.pending()));
+                    if stored == 0 {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, pending = self.spill.pending(), "the register's store still fails; the spill file waits");
+                    break;
+                }
+            }
+        }
+        if self.spill.pending() == 0 {
+            tracing::info!("the register's spill file is replayed");
+        }
+    }
+}
+
+/// The JSON lines of events' records.
+fn lines_of(events: Vec<Event>, hasher: &SubjectHasher) -> Vec<Line> {
+    let mut lines = Vec::with_capacity(events.iter().map(Event::records).sum());
+    for event in events {
+        for record in event.into_records(hasher) {
+            match serde_json::to_string(&record) {
+                Ok(json) => lines.push(Line {
+                    record_id: record.record_id,
+                    json,
+                }),
+                Err(err) => {
+                    tracing::error!(error = %err, "an audit record could not be written as JSON")
+                }
+            }
+        }
+    }
+    lines
+}
+
+fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why: &'static str) {
+    match spill.append(lines) {
+        Ok(()) => {
+            counters.spilled.inc_by(lines.len() as u64);
+            counters.spill_pending.set(gauge(spill.pending()));
+        }
+        Err(err) => {
+            counters.dropped.inc_by(lines.len() as u64);
+            tracing::error!(error = %err, records = lines.len(), why, "AUDIT RECORDS DROPPED: the spill file cannot be written");
+        }
+    }
+}
+
+fn gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Reads the hash key (64 hex digits), or makes one, readable by the owner only.
+fn load_or_make_key(path: &Path) -> Result<Vec<u8>, RegisterError> {
+    let error = |message: String| RegisterError::Key {
+        path: path.to_path_buf(),
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = text.trim();
+            let key: Option<Vec<u8>> = (text.len() >= 32 && text.len() % 2 == 0)
+                .then(|| {
+                    (0..text.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                        .collect()
+                })
+                .flatten();
+            key.ok_or_else(|| error("give at least 32 hexadecimal digits".into()))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key: [u8; 32] = rand::random();
+            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut file| {
+                    file.write_all(text.as_bytes())
+                        .and_then(|()| file.sync_all())
+                })
+                .map_err(|err| error(format!("cannot make one: {err}")))?;
+            tracing::info!(file = %path.display(), "made a new subject hash key for the register");
+            Ok(key.to_vec())
+        }
+        Err(err) => Err(error(err.to_string())),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

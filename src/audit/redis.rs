@@ -1,0 +1,278 @@
+//! The register in Redis, shared by every instance. Keys, under a prefix (default
+//! `jc:{audit}:`, one hash tag so that the scripts' keys share a Cluster slot):
+//! - `records` — stream, one entry per record, its JSON in the field `r`, in the order stored;
+//! - `ids` — hash: record id → its stream entry id (finds a decision; makes a replay idempotent);
+//! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON;
+//! - `feedback_log` — stream of feedback keys (`k`) and executing departments (`d`), in the
+//!   order stored: the cursor of `GET /v1/feedback`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::{Connection, Script};
+use uuid::Uuid;
+
+use super::feedback::FeedbackRecord;
+use super::record::{time_of, AuditRecord};
+use super::store::{
+    parse_feedback, parse_record, FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError,
+    Stored,
+};
+use crate::timestamp::Timestamp;
+
+pub const DEFAULT_PREFIX: &str = "jc:{audit}:";
+/// Connecting, and each reply, may take this long before the store counts as down.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// Records per script call: each call holds Redis for about a millisecond.
+const APPEND_BATCH: usize = 500;
+/// Stream entries read per round trip: far below the client's reply timeout.
+const SCAN_PAGE: usize = 1000;
+
+const APPEND_SCRIPT: &str = r"
+local stored = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], '') == 1 then
+    local id = redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i], id)
+    stored = stored + 1
+  end
+end
+return stored
+";
+
+const FEEDBACK_SCRIPT: &str = r"
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then
+  return {0, existing}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'k', ARGV[1], 'd', ARGV[3])
+return {1, ARGV[2]}
+";
+
+pub struct RedisStore {
+    client: redis::Client,
+    prefix: String,
+    /// One connection for short commands, made again after an error.
+    connection: Mutex<Option<Connection>>,
+    append: Script,
+    feedback: Script,
+}
+
+impl RedisStore {
+    /// Does not connect: the service starts whether or not Redis is up.
+    pub fn open(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_owned(),
+            connection: Mutex::new(None),
+            append: Script::new(APPEND_SCRIPT),
+            feedback: Script::new(FEEDBACK_SCRIPT),
+        })
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn connect(&self) -> redis::RedisResult<Connection> {
+        let connection = self.client.get_connection_with_timeout(TIMEOUT)?;
+        connection.set_read_timeout(Some(TIMEOUT))?;
+        connection.set_write_timeout(Some(TIMEOUT))?;
+        Ok(connection)
+    }
+
+    /// Runs `f` on the shared connection; an error drops it, so the next call reconnects.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let connection = match slot.as_mut() {
+            Some(connection) => connection,
+            None => slot.insert(self.connect()?),
+        };
+        let result = f(connection);
+        if result.is_err() {
+            *slot = None;
+        }
+        Ok(result?)
+    }
+
+    /// Entries of a stream after `start` (exclusive unless it is `-` or a bare instant).
+    fn range(
+        connection: &mut Connection,
+        stream: &str,
+        start: &str,
+    ) -> redis::RedisResult<Vec<(String, Vec<String>)>> {
+        redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(SCAN_PAGE)
+            .query(connection)
+    }
+}
+
+/// The value of `name` among a stream entry's fields.
+fn field<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
+    fields
+        .chunks_exact(2)
+        .find(|pair| pair[0] == name)
+        .map(|pair| pair[1].as_str())
+}
+
+fn is_stream_id(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let numeric = |part: Option<&str>| {
+        part.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none()
+}
+
+impl RegisterStore for RedisStore {
+    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
+        let keys = [self.key("records"), self.key("ids")];
+        for page in lines.chunks(APPEND_BATCH) {
+            self.with(|connection| {
+                let mut invocation = self.append.prepare_invoke();
+                invocation.key(&keys[0]).key(&keys[1]);
+                for line in page {
+                    invocation.arg(line.record_id.to_string()).arg(&line.json);
+                }
+                invocation.invoke::<u64>(connection)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        let (ids, records) = (self.key("ids"), self.key("records"));
+        let entry: Option<(String, Vec<String>)> = self.with(|connection| {
+            let stream_id: Option<String> = redis::cmd("HGET")
+                .arg(&ids)
+                .arg(record_id.to_string())
+                .query(connection)?;
+            let Some(stream_id) = stream_id.filter(|id| !id.is_empty()) else {
+                return Ok(None);
+            };
+            let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                .arg(&records)
+                .arg(&stream_id)
+                .arg(&stream_id)
+                .query(connection)?;
+            Ok(entries.into_iter().next())
+        })?;
+        entry
+            .and_then(|(_, fields)| field(&fields, "r").map(parse_record))
+            .transpose()
+    }
+
+    fn scan(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        each: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        // Its own connection: an export may take a while, and must not hold up feedback.
+        let mut connection = self.connect()?;
+        let records = self.key("records");
+        // Entries are in the order stored, which is the order asked except for records that
+        // were spilled and replayed later: start at `from`, read to the end, keep the period.
+        let mut start = from.0.max(0).to_string();
+        loop {
+            let page = Self::range(&mut connection, &records, &start)?;
+            let full = page.len() == SCAN_PAGE;
+            for (stream_id, fields) in &page {
+                let Some(json) = field(fields, "r") else {
+                    continue;
+                };
+                let record = parse_record(json)?;
+                let at = time_of(record.record_id);
+                if from <= at && at < to && !each(record) {
+                    return Ok(());
+                }
+                start = format!("({stream_id}");
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
+        let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let keys = [self.key("feedback"), self.key("feedback_log")];
+        let (created, stored): (u8, String) = self.with(|connection| {
+            self.feedback
+                .key(&keys[0])
+                .key(&keys[1])
+                .arg(record.key())
+                .arg(&json)
+                .arg(&record.report.executing_department)
+                .invoke(connection)
+        })?;
+        let stored = parse_feedback(&stored)?;
+        Ok(if created == 1 {
+            Stored::Created(stored)
+        } else {
+            Stored::Existing(stored)
+        })
+    }
+
+    fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError> {
+        let mut start = match (&query.cursor, query.since) {
+            (Some(cursor), _) if is_stream_id(cursor) => format!("({cursor}"),
+            (Some(cursor), _) => return Err(StoreError::BadCursor(cursor.clone())),
+            (None, Some(since)) => since.0.max(0).to_string(),
+            (None, None) => "-".to_owned(),
+        };
+        let log = self.key("feedback_log");
+        let mut page = FeedbackPage::default();
+        let mut keys = Vec::new();
+        loop {
+            let entries = self.with(|connection| Self::range(connection, &log, &start))?;
+            let full = entries.len() == SCAN_PAGE;
+            for (stream_id, fields) in &entries {
+                start = format!("({stream_id}");
+                let department = field(fields, "d").unwrap_or_default();
+                if query.department.as_deref().is_some_and(|d| d != department) {
+                    continue;
+                }
+                if let Some(key) = field(fields, "k") {
+                    keys.push(key.to_owned());
+                }
+                if keys.len() == query.limit {
+                    page.next_cursor = Some(stream_id.clone());
+                    break;
+                }
+            }
+            if page.next_cursor.is_some() || !full {
+                break;
+            }
+        }
+        page.items = self.feedback_of(&keys)?.into_iter().flatten().collect();
+        Ok(page)
+    }
+
+    fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let feedback = self.key("feedback");
+        let stored: Vec<Option<String>> = self.with(|connection| {
+            redis::cmd("HMGET")
+                .arg(&feedback)
+                .arg(keys)
+                .query(connection)
+        })?;
+        stored
+            .iter()
+            .map(|json| json.as_deref().map(parse_feedback).transpose())
+            .collect()
+    }
+}

@@ -1,0 +1,154 @@
+//! The spill file: records the store could not take (it is down, or the writer fell behind),
+//! kept on local disk and replayed into the store once it answers again.
+//!
+//! New records go to `spill.jsonl`. A replay first renames it to `spill.replaying.jsonl`, so
+//! that records spilled meanwhile start a new file, then stores the renamed file's records a
+//! slice at a time and deletes it once all are stored. A record stored twice (a replay cut
+//! short after the store took a slice) is harmless: the stores ignore a record id they have.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::lock;
+use super::store::{Line, RegisterStore, StoreError};
+
+/// Records stored per step of a replay, so that the writer goes back to new records between.
+const REPLAY_SLICE: usize = 20_000;
+
+pub struct Spill {
+    path: PathBuf,
+    replaying: PathBuf,
+    file: Mutex<Option<File>>,
+    /// Records in both files that are not yet stored.
+    pending: AtomicU64,
+    /// How far into the replaying file the store has taken (bytes); only the writer replays.
+    replayed_to: Mutex<u64>,
+}
+
+#[derive(Deserialize)]
+struct RecordId {
+    record_id: Uuid,
+}
+
+impl Spill {
+    /// Opens the spill files under `dir`, counting what a previous run left to replay.
+    pub fn open(dir: &Path) -> std::io::Result<Spill> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("spill.jsonl");
+        let replaying = dir.join("spill.replaying.jsonl");
+        let pending = count_lines(&path)? + count_lines(&replaying)?;
+        Ok(Spill {
+            path,
+            replaying,
+            file: Mutex::new(None),
+            pending: AtomicU64::new(pending),
+            replayed_to: Mutex::new(0),
+        })
+    }
+
+    /// Records waiting to be replayed.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Appends records and syncs them to disk.
+    pub fn append(&self, lines: &[Line]) -> std::io::Result<()> {
+        let mut slot = lock(&self.file);
+        let file = match slot.as_mut() {
+            Some(file) => file,
+            None => slot.insert(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            ),
+        };
+        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
+        for line in lines {
+            bytes.extend_from_slice(line.json.as_bytes());
+            bytes.push(b'\n');
+        }
+        let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+        if written.is_err() {
+            *slot = None;
+        }
+        written?;
+        self.pending
+            .fetch_add(lines.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stores up to a slice of spilled records; returns how many. Call until `pending` is 0.
+    pub fn replay(&self, store: &dyn RegisterStore) -> Result<u64, StoreError> {
+        let mut replayed_to = lock(&self.replayed_to);
+        if !self.replaying.exists() {
+            let mut file = lock(&self.file);
+            if !self.path.exists() {
+                return Ok(0);
+            }
+            *file = None;
+            std::fs::rename(&self.path, &self.replaying)?;
+            *replayed_to = 0;
+        }
+        let mut reader = BufReader::new(File::open(&self.replaying)?);
+        reader.seek(SeekFrom::Start(*replayed_to))?;
+        let mut lines = Vec::new();
+        let mut consumed = 0u64;
+        let mut text = String::new();
+        while lines.len() < REPLAY_SLICE {
+            text.clear();
+            let read = reader.read_line(&mut text)?;
+            if read == 0 {
+                break;
+            }
+            consumed += read as u64;
+            let json = text.trim_end();
+            // A torn line is what a failed append left; its records were counted as dropped.
+            if let Ok(RecordId { record_id }) = serde_json::from_str(json) {
+                lines.push(Line {
+                    record_id,
+                    json: json.to_owned(),
+                });
+            }
+        }
+        store.append(&lines)?;
+        *replayed_to += consumed;
+        let stored = lines.len() as u64;
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(stored))
+            });
+        if lines.len() < REPLAY_SLICE {
+            std::fs::remove_file(&self.replaying)?;
+            *replayed_to = 0;
+            // What is left to replay is the new spill file.
+            let _file = lock(&self.file);
+            self.pending
+                .store(count_lines(&self.path)?, Ordering::Relaxed);
+        }
+        Ok(stored)
+    }
+}
+
+fn count_lines(path: &Path) -> std::io::Result<u64> {
+    match File::open(path) {
+        Ok(file) => {
+            let mut count = 0;
+            for line in BufReader::new(file).split(b'\n') {
+                if !line?.is_empty() {
+                    count += 1;
+                }
+            }
+            Ok(count)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(err) => Err(err),
+    }
+}

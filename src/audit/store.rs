@@ -1,0 +1,95 @@
+//! Where the register keeps its records and feedback: Redis (shared by every instance) or
+//! files (one instance). Both answer the same questions, so the writer and the HTTP handlers
+//! do not care which.
+
+use uuid::Uuid;
+
+use super::feedback::FeedbackRecord;
+use super::record::AuditRecord;
+use crate::timestamp::Timestamp;
+
+/// A record ready to be stored: its id and its JSON line (without the line break).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub record_id: Uuid,
+    pub json: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the register's Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("the register's files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+    #[error("`{0}` is not a cursor this endpoint gave out")]
+    BadCursor(String),
+}
+
+/// The outcome of storing a feedback report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// Stored now.
+    Created(FeedbackRecord),
+    /// A report for this decision and measure was stored before; this is it.
+    Existing(FeedbackRecord),
+}
+
+/// A page request through stored feedback, in the order it was stored.
+#[derive(Debug, Clone, Default)]
+pub struct FeedbackQuery {
+    /// Only feedback stored at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only feedback from this executing department.
+    pub department: Option<String>,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FeedbackPage {
+    pub items: Vec<FeedbackRecord>,
+    /// Where the next page starts; `None` once the end is reached.
+    pub next_cursor: Option<String>,
+}
+
+pub trait RegisterStore: Send + Sync {
+    /// Stores records durably. Storing a record id again changes nothing (replays of the spill
+    /// file may repeat records that were stored just before a failure).
+    fn append(&self, lines: &[Line]) -> Result<(), StoreError>;
+
+    /// The record with this id.
+    fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError>;
+
+    /// Every record asked for in `[from, to)`, each once, to `each` until it returns false.
+    fn scan(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        each: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a report durably unless one for its decision and measure exists already.
+    fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError>;
+
+    fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError>;
+
+    /// The stored feedback for each (decision id, measure), if any.
+    fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError>;
+}
+
+/// Parses a stored line; a line that does not parse is corruption, named by its start.
+pub(super) fn parse_record(json: &str) -> Result<AuditRecord, StoreError> {
+    serde_json::from_str(json).map_err(|err| corrupt(json, &err))
+}
+
+pub(super) fn parse_feedback(json: &str) -> Result<FeedbackRecord, StoreError> {
+    serde_json::from_str(json).map_err(|err| corrupt(json, &err))
+}
+
+fn corrupt(json: &str, err: &serde_json::Error) -> StoreError {
+    let start: String = json.chars().take(60).collect();
+    StoreError::Corrupt(format!("{err} in `{start}…`"))
+}

@@ -1,0 +1,383 @@
+//! The query register over HTTP: `POST`/`GET /v1/feedback`, `GET /v1/export/cases` and
+//! `GET /v1/stats`. The store is read and written off the async workers.
+
+use std::sync::Arc;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::body;
+use super::problem::{ApiError, FieldError};
+use super::AppState;
+use crate::audit::feedback::{FeedbackRecord, Report, ReportInput};
+use crate::audit::report::{self, CaseRow};
+use crate::audit::{CallerRecord, FeedbackPage, FeedbackQuery, RecordKind, Register, Stored};
+use crate::keys::Caller;
+use crate::timestamp::Timestamp;
+
+/// Feedback records per page: the default, and the most a caller may ask for.
+const PAGE_DEFAULT: usize = 100;
+const PAGE_MAX: usize = 1000;
+/// The longest period an export or a statistic may cover.
+const MAX_PERIOD_DAYS: i64 = 366;
+/// Bytes of an export sent at a time.
+const EXPORT_CHUNK: usize = 64 * 1024;
+
+fn register(state: &AppState) -> Result<&Register, ApiError> {
+    state.register().ok_or(ApiError::RegisterOff)
+}
+
+/// Runs `f` on the blocking pool with the register.
+async fn with_register<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    f: impl FnOnce(&Register) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    register(state)?;
+    let state = state.clone();
+    web::block(move || f(register(&state)?))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?
+}
+
+pub async fn post_feedback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    register(&state)?;
+    let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let report = read_report(&body)?.check().map_err(|problems| {
+        ApiError::InvalidRequest(
+            problems
+                .into_iter()
+                .map(|(field, message)| FieldError::new(field, message))
+                .collect(),
+        )
+    })?;
+    let caller = req.extensions().get::<Caller>().map(CallerRecord::of);
+    let (status, record) = with_register(&state, move |register| {
+        store_feedback(register, report, caller)
+    })
+    .await?;
+    Ok(HttpResponse::build(status).json(record))
+}
+
+/// Reads a feedback body: a JSON object of string members, each unknown or mistyped member
+/// named.
+fn read_report(body: &[u8]) -> Result<ReportInput, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))?;
+    let Value::Object(members) = value else {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "(body)",
+            "must be a JSON object",
+        )]));
+    };
+    let mut input = ReportInput::default();
+    let mut errors = Vec::new();
+    for (name, value) in members {
+        let Some(slot) = input.member(&name) else {
+            errors.push(FieldError::new(
+                name,
+                "is not a member of a feedback report",
+            ));
+            continue;
+        };
+        match value {
+            Value::String(text) => *slot = Some(text),
+            Value::Null => {}
+            _ => errors.push(FieldError::new(name, "must be a string")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(input)
+    } else {
+        Err(ApiError::InvalidRequest(errors))
+    }
+}
+
+/// Checks the report against its decision's record and stores it: 201 when new, 200 when the
+/// same report was stored before.
+fn store_feedback(
+    register: &Register,
+    report: Report,
+    caller: Option<CallerRecord>,
+) -> Result<(StatusCode, FeedbackRecord), ApiError> {
+    let store = register.store();
+    let decision = store
+        .find(report.decision_id)?
+        .filter(|record| record.kind == RecordKind::Decision)
+        .ok_or(ApiError::DecisionNotFound(report.decision_id))?;
+    if !decision.measures.contains(&report.measure) {
+        return Err(ApiError::MeasureNotInDecision {
+            decision_id: report.decision_id,
+            measure: report.measure,
+            applied: decision.measures,
+        });
+    }
+    let record = FeedbackRecord {
+        feedback_id: Uuid::now_v7(),
+        report,
+        recorded_at: Timestamp::now().to_string(),
+        caller,
+    };
+    match store.put_feedback(&record)? {
+        Stored::Created(stored) => Ok((StatusCode::CREATED, stored)),
+        Stored::Existing(stored) if stored.report == record.report => Ok((StatusCode::OK, stored)),
+        Stored::Existing(stored) => Err(ApiError::FeedbackConflict(first_difference(
+            &stored.report,
+            &record.report,
+        ))),
+    }
+}
+
+/// The first member in which two reports differ.
+fn first_difference(stored: &Report, posted: &Report) -> String {
+    let (Ok(Value::Object(stored)), Ok(Value::Object(posted))) =
+        (serde_json::to_value(stored), serde_json::to_value(posted))
+    else {
+        return "(body)".to_owned();
+    };
+    stored
+        .keys()
+        .chain(posted.keys())
+        .find(|key| stored.get(*key) != posted.get(*key))
+        .cloned()
+        .unwrap_or_else(|| "(body)".to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackListQuery {
+    since: Option<String>,
+    department: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct FeedbackPageView {
+    items: Vec<FeedbackRecord>,
+    next_cursor: Option<String>,
+}
+
+pub async fn list_feedback(
+    state: web::Data<AppState>,
+    query: web::Query<FeedbackListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let mut errors = Vec::new();
+    let since = query.since.as_deref().and_then(|text| {
+        Timestamp::parse(text)
+            .map_err(|err| errors.push(FieldError::new("since", err.to_string())))
+            .ok()
+    });
+    let limit = query.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        errors.push(FieldError::new("limit", format!("must be 1 to {PAGE_MAX}")));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::InvalidRequest(errors));
+    }
+    let query = FeedbackQuery {
+        since,
+        department: query.department,
+        cursor: query.cursor,
+        limit,
+    };
+    let FeedbackPage { items, next_cursor } = with_register(&state, move |register| {
+        Ok(register.store().feedback_page(&query)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(FeedbackPageView { items, next_cursor }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+/// `[from, to)` from the query: both required, dates or RFC 3339 instants, in order, and at
+/// most a year apart.
+fn period(query: &PeriodQuery) -> Result<(Timestamp, Timestamp), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut read = |name: &str, text: &Option<String>| match text.as_deref().map(Timestamp::parse) {
+        None => {
+            errors.push(FieldError::new(
+                name,
+                "is required (a date or an RFC 3339 instant)",
+            ));
+            None
+        }
+        Some(Err(err)) => {
+            errors.push(FieldError::new(name, err.to_string()));
+            None
+        }
+        Some(Ok(at)) => Some(at),
+    };
+    let (from, to) = (read("from", &query.from), read("to", &query.to));
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => {
+            errors.push(FieldError::new("to", "must be after from"));
+        }
+        (Some(from), Some(to)) if to.0 - from.0 > MAX_PERIOD_DAYS * 86_400_000 => {
+            errors.push(FieldError::new(
+                "to",
+                format!("the period may span at most {MAX_PERIOD_DAYS} days"),
+            ));
+        }
+        (Some(from), Some(to)) if errors.is_empty() => return Ok((from, to)),
+        _ => {}
+    }
+    Err(errors)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    JsonLines,
+    Csv,
+}
+
+pub async fn export_cases(
+    state: web::Data<AppState>,
+    query: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = match query.format.as_deref() {
+        None | Some("jsonl") => Ok(ExportFormat::JsonLines),
+        Some("csv") => Ok(ExportFormat::Csv),
+        Some(other) => Err(FieldError::new(
+            "format",
+            format!("`{other}` is not one of jsonl, csv"),
+        )),
+    };
+    let (period, format) = match (period(&query), format) {
+        (Ok(period), Ok(format)) => (period, format),
+        (period, format) => {
+            let errors = period.err().into_iter().flatten().chain(format.err());
+            return Err(ApiError::InvalidRequest(errors.collect()));
+        }
+    };
+    register(&state)?;
+    let rules = Arc::clone(&state.snapshot()?.rules);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
+    let worker = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let Some(register) = worker.register() else {
+            return;
+        };
+        let mut out = ExportWriter::new(format);
+        let result =
+            report::export_cases(register.store(), &rules, period.0, period.1, &mut |row| {
+                out.row(&row);
+                out.len() < EXPORT_CHUNK || sender.blocking_send(Ok(out.take())).is_ok()
+            });
+        let last = result.map(|()| out.take()).map_err(|err| err.to_string());
+        let _ = sender.blocking_send(last);
+    });
+    // The first chunk decides the status: a store that fails before any row is a 503.
+    let first = match receiver.recv().await {
+        Some(Ok(bytes)) => bytes,
+        Some(Err(err)) => return Err(ApiError::RegisterUnavailable(err)),
+        None => return Err(ApiError::Internal("the export stopped".into())),
+    };
+    let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let chunk = receiver.recv().await?;
+        // A failure after the first chunk can only cut the answer short, which the client
+        // sees as an incomplete chunked body.
+        Some((chunk.map_err(std::io::Error::other), receiver))
+    });
+    let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    let (content_type, extension) = match format {
+        ExportFormat::JsonLines => ("application/x-ndjson", "jsonl"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"cases-{}-{}.{extension}\"",
+                period.0 .0, period.1 .0
+            ),
+        ))
+        .streaming(body))
+}
+
+/// Rows as JSON Lines or CSV (with a header line even when there is no row).
+struct ExportWriter {
+    format: ExportFormat,
+    csv: csv::Writer<Vec<u8>>,
+    json: Vec<u8>,
+}
+
+impl ExportWriter {
+    fn new(format: ExportFormat) -> ExportWriter {
+        let mut csv = csv_writer();
+        if format == ExportFormat::Csv {
+            let _ = csv.write_record(CaseRow::FIELDS);
+        }
+        ExportWriter {
+            format,
+            csv,
+            json: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, row: &CaseRow) {
+        let written = match self.format {
+            ExportFormat::JsonLines => serde_json::to_writer(&mut self.json, row)
+                .map(|()| self.json.push(b'\n'))
+                .map_err(|err| err.to_string()),
+            ExportFormat::Csv => self.csv.serialize(row).map_err(|err| err.to_string()),
+        };
+        if let Err(err) = written {
+            tracing::error!(error = %err, "an export row could not be written");
+        }
+    }
+
+    /// Bytes written so far (CSV's own buffer holds at most a few KiB more).
+    fn len(&self) -> usize {
+        self.json.len() + self.csv.get_ref().len()
+    }
+
+    fn take(&mut self) -> Bytes {
+        let mut bytes = std::mem::take(&mut self.json);
+        let csv = std::mem::replace(&mut self.csv, csv_writer());
+        if let Ok(mut written) = csv.into_inner() {
+            bytes.append(&mut written);
+        }
+        Bytes::from(bytes)
+    }
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new())
+}
+
+pub async fn stats(
+    state: web::Data<AppState>,
+    query: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if query.format.is_some() {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "format",
+            "is a parameter of the export, not of the statistics",
+        )]));
+    }
+    let (from, to) = period(&query).map_err(ApiError::InvalidRequest)?;
+    let stats = with_register(&state, move |register| {
+        Ok(report::stats(register.store(), from, to)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(stats))
+}
