@@ -16,6 +16,8 @@ mod redis;
 pub mod report;
 mod spill;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -239,12 +241,8 @@ impl Register {
 
     fn overflow(&self, event: Event) {
         let lines = lines_of(vec![event], &self.hasher);
-        spill_or_drop(
-            &self.spill,
-            &self.counters,
-            &lines,
-            "the register's queue is full",
-        );
+        let why = "the register's queue is full";
+        spill_or_drop(&self.spill, &self.counters, &lines, false, why);
     }
 
     /// The store, for feedback, export and statistics.
@@ -303,6 +301,9 @@ impl Writer {
             self.queued.fetch_sub(records, Ordering::Relaxed);
             self.counters.queued.sub(gauge(records as u64));
             let lines = lines_of(events, &self.hasher);
+            if let Err(err) = self.spill.sync() {
+                tracing::error!(error = %err, "the spill file cannot be synced");
+            }
             if self.spill.pending() > 0
                 && (closing || last_replay.is_none_or(|at| at.elapsed() >= REPLAY_EVERY))
             {
@@ -315,19 +316,21 @@ impl Writer {
             // While spilled records wait, new ones join them, so that the store gets records
             // in the order they were made.
             if self.spill.pending() > 0 {
-                spill_or_drop(
-                    &self.spill,
-                    &self.counters,
-                    &lines,
-                    "records are waiting in the spill file",
-                );
+                let why = "records are waiting in the spill file";
+                spill_or_drop(&self.spill, &self.counters, &lines, true, why);
                 continue;
             }
             match self.store.append(&lines) {
                 Ok(()) => self.counters.stored.inc_by(lines.len() as u64),
                 Err(err) => {
                     tracing::warn!(error = %err, records = lines.len(), "the register's store failed; spilling");
-                    spill_or_drop(&self.spill, &self.counters, &lines, "the store failed");
+                    spill_or_drop(
+                        &self.spill,
+                        &self.counters,
+                        &lines,
+                        true,
+                        "the store failed",
+                    );
                 }
             }
         }
@@ -408,8 +411,14 @@ fn lines_of(events: Vec<Event>, hasher: &SubjectHasher) -> Vec<Line> {
     lines
 }
 
-fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why: &'static str) {
-    match spill.append(lines) {
+fn spill_or_drop(
+    spill: &spill::Spill,
+    counters: &Counters,
+    lines: &[Line],
+    sync: bool,
+    why: &'static str,
+) {
+    match spill.append(lines, sync) {
         Ok(()) => {
             counters.spilled.inc_by(lines.len() as u64);
             counters.spill_pending.set(gauge(spill.pending()));

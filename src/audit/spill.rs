@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -27,6 +27,8 @@ pub struct Spill {
     file: Mutex<Option<File>>,
     /// Records in both files that are not yet stored.
     pending: AtomicU64,
+    /// Whether records were appended to the spill file without a sync since the last one.
+    unsynced: AtomicBool,
     /// How far into the replaying file the store has taken (bytes); only the writer replays.
     replayed_to: Mutex<u64>,
 }
@@ -48,6 +50,7 @@ impl Spill {
             replaying,
             file: Mutex::new(None),
             pending: AtomicU64::new(pending),
+            unsynced: AtomicBool::new(false),
             replayed_to: Mutex::new(0),
         })
     }
@@ -57,8 +60,10 @@ impl Spill {
         self.pending.load(Ordering::Relaxed)
     }
 
-    /// Appends records and syncs them to disk.
-    pub fn append(&self, lines: &[Line]) -> std::io::Result<()> {
+    /// Appends records; with `sync`, also syncs everything appended so far to disk. The
+    /// request threads append without syncing (a sync can take milliseconds), and the writer
+    /// syncs what they appended on its next round ([`Spill::sync`]).
+    pub fn append(&self, lines: &[Line], sync: bool) -> std::io::Result<()> {
         let mut slot = lock(&self.file);
         let file = match slot.as_mut() {
             Some(file) => file,
@@ -74,7 +79,15 @@ impl Spill {
             bytes.extend_from_slice(line.json.as_bytes());
             bytes.push(b'\n');
         }
-        let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+        let written = file.write_all(&bytes).and_then(|()| {
+            if sync {
+                self.unsynced.store(false, Ordering::Relaxed);
+                file.sync_data()
+            } else {
+                self.unsynced.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+        });
         if written.is_err() {
             *slot = None;
         }
@@ -82,6 +95,17 @@ impl Spill {
         self.pending
             .fetch_add(lines.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Syncs what was appended without a sync.
+    pub fn sync(&self) -> std::io::Result<()> {
+        if !self.unsynced.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        match lock(&self.file).as_ref() {
+            Some(file) => file.sync_data(),
+            None => Ok(()),
+        }
     }
 
     /// Stores up to a slice of spilled records; returns how many. Call until `pending` is 0.

@@ -1,0 +1,257 @@
+//! The register's stores and spill file without HTTP: files found by id, scanned by period
+//! once per record, torn lines survived; feedback read back after a restart; the spill file
+//! replayed only into a store that answers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use uuid::Uuid;
+
+use super::feedback::{feedback_key, Action, FeedbackRecord, Report};
+use super::files::FileStore;
+use super::spill::Spill;
+use super::store::{FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError, Stored};
+use super::{time_of, AuditRecord};
+use crate::timestamp::Timestamp;
+
+fn line(id: Uuid) -> Line {
+    Line {
+        record_id: id,
+        json: format!(
+            r#"{{"record_id":"{id}","kind":"decision","time":"{}","caller":null,"subject":{{"kind":"enterprise","id_type":"uscc","id":"91230202MAG6KQ7Y4X","hash":"00"}},"decision":"block","measures":["m"],"ruleset":{{"name":"r","revision":"1"}},"lists_version":1}}"#,
+            time_of(id)
+        ),
+    }
+}
+
+/// A UUIDv7 at `ms` since the epoch.
+fn id_at(ms: u64) -> Uuid {
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, (ms % 1000) as u32 * 1_000_000);
+    Uuid::new_v7(ts)
+}
+
+fn scan(store: &dyn RegisterStore, from: i64, to: i64) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    store
+        .scan(Timestamp(from), Timestamp(to), &mut |r: AuditRecord| {
+            ids.push(r.record_id);
+            true
+        })
+        .expect("scan");
+    ids
+}
+
+const HOUR: u64 = 3_600_000;
+const T0: u64 = 1_795_000_000_000;
+
+#[test]
+fn a_file_register_finds_records_by_id_and_scans_a_period_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let ids: Vec<Uuid> = [T0, T0 + 1, T0 + HOUR, T0 + 3 * HOUR].map(id_at).to_vec();
+    store
+        .append(&ids.iter().map(|id| line(*id)).collect::<Vec<_>>())
+        .unwrap();
+    // A replay stores the first two again.
+    store.append(&[line(ids[0]), line(ids[1])]).unwrap();
+    for id in &ids {
+        assert_eq!(store.find(*id).unwrap().map(|r| r.record_id), Some(*id));
+    }
+    assert_eq!(store.find(id_at(T0 + 2)).unwrap(), None);
+    assert_eq!(store.find(id_at(T0 + 10 * HOUR)).unwrap(), None);
+    let all = scan(&store, T0 as i64, (T0 + 4 * HOUR) as i64);
+    assert_eq!(all, ids, "each record once, hour by hour");
+    let middle = scan(&store, (T0 + 1) as i64, (T0 + 2 * HOUR) as i64);
+    assert_eq!(middle, ids[1..3]);
+}
+
+#[test]
+fn a_torn_line_is_closed_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = id_at(T0);
+    {
+        let store = FileStore::open(dir.path()).unwrap();
+        store.append(&[line(first)]).unwrap();
+    }
+    // A write cut short by a crash or a full disk.
+    let hour_file = walk(dir.path())
+        .into_iter()
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "jsonl")
+                && p.parent().is_some_and(|d| d != dir.path())
+        })
+        .unwrap();
+    let mut text = std::fs::read_to_string(&hour_file).unwrap();
+    text += "{\"record_id\":\"0193";
+    std::fs::write(&hour_file, text).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let second = id_at(T0 + 5);
+    store.append(&[line(second)]).unwrap();
+    assert_eq!(scan(&store, T0 as i64, (T0 + HOUR) as i64), [first, second]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn feedback(decision_id: Uuid, department: &str) -> FeedbackRecord {
+    FeedbackRecord {
+        feedback_id: Uuid::now_v7(),
+        report: Report {
+            decision_id,
+            measure: "m".into(),
+            action: Action::Applied,
+            executing_department: department.into(),
+            officer: None,
+            reason: None,
+            content: None,
+            field: None,
+            results: None,
+            start_time: None,
+            end_time: None,
+        },
+        recorded_at: Timestamp::now().to_string(),
+        caller: None,
+    }
+}
+
+#[test]
+fn file_feedback_is_stored_once_and_read_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (id_at(T0), id_at(T0 + 1));
+    {
+        let store = FileStore::open(dir.path()).unwrap();
+        let first = feedback(a, "市财政局");
+        assert_eq!(
+            store.put_feedback(&first).unwrap(),
+            Stored::Created(first.clone())
+        );
+        assert_eq!(
+            store.put_feedback(&feedback(a, "市住建局")).unwrap(),
+            Stored::Existing(first)
+        );
+        assert!(matches!(
+            store.put_feedback(&feedback(b, "市住建局")).unwrap(),
+            Stored::Created(_)
+        ));
+    }
+    // A crash during a write leaves a torn last line, which was never acknowledged.
+    let path = dir.path().join("feedback.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text += "{\"feedback_id\":";
+    std::fs::write(&path, text).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let found = store
+        .feedback_of(&[
+            feedback_key(a, "m"),
+            feedback_key(b, "m"),
+            feedback_key(b, "x"),
+        ])
+        .unwrap();
+    let departments: Vec<_> = found
+        .iter()
+        .map(|f| f.as_ref().map(|f| f.report.executing_department.as_str()))
+        .collect();
+    assert_eq!(departments, [Some("市财政局"), Some("市住建局"), None]);
+    let page = |cursor: Option<String>, department: Option<&str>| -> FeedbackPage {
+        store
+            .feedback_page(&FeedbackQuery {
+                since: None,
+                department: department.map(str::to_owned),
+                cursor,
+                limit: 1,
+            })
+            .unwrap()
+    };
+    let first = page(None, None);
+    assert_eq!(first.items[0].report.decision_id, a);
+    let second = page(first.next_cursor, None);
+    assert_eq!(second.items[0].report.decision_id, b);
+    assert_eq!(second.next_cursor, None);
+    assert_eq!(page(None, Some("市住建局")).items[0].report.decision_id, b);
+    assert!(matches!(
+        store.feedback_page(&FeedbackQuery {
+            cursor: Some("99".into()),
+            limit: 1,
+            ..FeedbackQuery::default()
+        }),
+        Err(StoreError::BadCursor(_))
+    ));
+}
+
+/// A file store that fails while `down` is set.
+struct Flaky {
+    store: FileStore,
+    down: AtomicBool,
+}
+
+impl RegisterStore for Flaky {
+    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(StoreError::Io(std::io::Error::other("down")));
+        }
+        self.store.append(lines)
+    }
+    fn find(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        self.store.find(id)
+    }
+    fn scan(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        each: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        self.store.scan(from, to, each)
+    }
+    fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
+        self.store.put_feedback(record)
+    }
+    fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError> {
+        self.store.feedback_page(query)
+    }
+    fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError> {
+        self.store.feedback_of(keys)
+    }
+}
+
+#[test]
+fn the_spill_file_is_replayed_once_the_store_answers_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Flaky {
+        store: FileStore::open(&dir.path().join("store")).unwrap(),
+        down: AtomicBool::new(true),
+    };
+    let ids: Vec<Uuid> = (0..5).map(|n| id_at(T0 + n)).collect();
+    {
+        let spill = Spill::open(dir.path()).unwrap();
+        spill.append(&[line(ids[0]), line(ids[1])], true).unwrap();
+        spill.append(&[line(ids[2])], false).unwrap();
+        spill.sync().unwrap();
+        assert_eq!(spill.pending(), 3);
+        assert!(spill.replay(&store).is_err(), "the store is down");
+        // Spilled while a replay waits: a new spill file.
+        spill.append(&[line(ids[3])], true).unwrap();
+        assert_eq!(spill.pending(), 4);
+    }
+    let spill = Spill::open(dir.path()).unwrap();
+    assert_eq!(spill.pending(), 4, "a restart finds both files");
+    store.down.store(false, Ordering::Relaxed);
+    assert_eq!(
+        spill.replay(&store).unwrap(),
+        3,
+        "the file being replayed first"
+    );
+    spill.append(&[line(ids[4])], true).unwrap();
+    assert_eq!(spill.replay(&store).unwrap(), 2);
+    assert_eq!(spill.pending(), 0);
+    assert_eq!(spill.replay(&store).unwrap(), 0);
+    assert_eq!(scan(&store, T0 as i64, (T0 + HOUR) as i64), ids);
+}
