@@ -64,7 +64,10 @@ impl FileStore {
     fn write_group(&self, path: &Path, lines: &[&Line]) -> Result<(), StoreError> {
         let mut current = lock(&self.current);
         if current.as_ref().is_none_or(|(open, _)| open != path) {
-            *current = None;
+            // The hour is over: what was written to it goes to disk before it is closed.
+            if let Some((_, done)) = current.take() {
+                done.sync_data()?;
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
@@ -81,10 +84,10 @@ impl FileStore {
         };
         let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
         for line in lines {
-            bytes.extend_from_slice(line.json.as_bytes());
+            bytes.extend_from_slice(&line.json);
             bytes.push(b'\n');
         }
-        let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+        let written = file.write_all(&bytes);
         if written.is_err() {
             // Reopen next time: the file may end in a torn line, which end_line closes.
             *current = None;
@@ -135,16 +138,24 @@ fn end_line(file: &mut File) -> std::io::Result<()> {
 
 impl RegisterStore for FileStore {
     fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
-        let mut groups: Vec<(PathBuf, Vec<&Line>)> = Vec::new();
+        // By hour (a batch rarely spans two), so each hour's path is made once.
+        let mut groups: Vec<(i64, Vec<&Line>)> = Vec::new();
         for line in lines {
-            let path = self.hour_file(time_of(line.record_id));
-            match groups.iter_mut().find(|(p, _)| *p == path) {
+            let hour = time_of(line.record_id).0.div_euclid(HOUR_MS);
+            match groups.iter_mut().find(|(h, _)| *h == hour) {
                 Some((_, group)) => group.push(line),
-                None => groups.push((path, vec![line])),
+                None => groups.push((hour, vec![line])),
             }
         }
-        for (path, group) in &groups {
-            self.write_group(path, group)?;
+        for (hour, group) in &groups {
+            self.write_group(&self.hour_file(Timestamp(hour * HOUR_MS)), group)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        if let Some((_, file)) = lock(&self.current).as_ref() {
+            file.sync_data()?;
         }
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! Audit records: what the request path hands over (owned, cheap to build: no hashing, no
 //! JSON), and the record the writer makes of it (the subject hashed and, for a person, masked).
 
-use std::fmt::Write;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -9,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
+use super::store::Line;
 use crate::engine::{Decision, Outcome};
 use crate::ident::{SubjectId, SubjectKind};
 use crate::keys::Caller;
@@ -90,71 +90,156 @@ impl Event {
         }
     }
 
-    /// The event's records, each with its subject hashed and a person's ID masked.
-    pub fn into_records(self, hasher: &SubjectHasher) -> Vec<AuditRecord> {
+    /// Appends the event's records as JSON lines (the layout of [`AuditRecord`]), each with its
+    /// subject hashed and a person's ID masked. Written by hand, with what a request's records
+    /// share rendered once: the writer thread shares a core with the request threads, and
+    /// building owned records and serialising them cost four times as much.
+    pub fn write_lines(self, hasher: &SubjectHasher, lines: &mut Vec<Line>) {
         match self {
             Event::Decisions { facts, items } => {
-                let caller = facts.caller.as_ref().map(CallerRecord::of);
-                let matter = facts.rules.matter(facts.matter).code.clone();
-                items
-                    .into_iter()
-                    .map(|item| {
-                        let mut topics: Vec<String> = Vec::new();
-                        let mut measures: Vec<String> = Vec::new();
-                        for reason in &item.reasons {
-                            push_unique(&mut topics, &reason.topic);
-                            push_unique(&mut measures, &reason.measure);
-                        }
-                        AuditRecord {
-                            record_id: item.decision_id,
-                            kind: RecordKind::Decision,
-                            time: time_of(item.decision_id).to_string(),
-                            caller: caller.clone(),
-                            department: facts.department.clone(),
-                            case_ref: facts.case_ref.clone(),
-                            matter: Some(matter.clone()),
-                            evaluated_at: Some(facts.evaluated_at.to_string()),
-                            subject: SubjectRecord::of(&item.subject, hasher),
-                            decision: Some(item.outcome.as_str().to_owned()),
-                            topics,
-                            measures,
-                            reasons: item.reasons,
-                            ruleset: RuleSetRef::of(&facts.rules),
-                            lists_version: facts.lists_version,
-                        }
-                    })
-                    .collect()
+                let matter = &facts.rules.matter(facts.matter).code;
+                let mut shared = Vec::with_capacity(160);
+                shared.extend_from_slice(b",\"matter\":");
+                json_str(&mut shared, matter);
+                shared.extend_from_slice(b",\"evaluated_at\":");
+                json_str(&mut shared, &facts.evaluated_at);
+                for (key, value) in [
+                    ("department", &facts.department),
+                    ("case_ref", &facts.case_ref),
+                ] {
+                    if let Some(value) = value {
+                        shared.extend_from_slice(b",\"");
+                        shared.extend_from_slice(key.as_bytes());
+                        shared.extend_from_slice(b"\":");
+                        json_str(&mut shared, value);
+                    }
+                }
+                let tail = tail(&facts.rules, facts.lists_version, facts.caller.as_ref());
+                for item in items {
+                    let mut json = head(
+                        item.decision_id,
+                        RecordKind::Decision,
+                        shared.len() + tail.len(),
+                    );
+                    json.extend_from_slice(&shared);
+                    subject(&mut json, &item.subject, hasher);
+                    json.extend_from_slice(b",\"decision\":\"");
+                    json.extend_from_slice(item.outcome.as_str().as_bytes());
+                    json.push(b'"');
+                    if !item.reasons.is_empty() {
+                        reasons(&mut json, &item.reasons);
+                    }
+                    json.extend_from_slice(&tail);
+                    lines.push(Line {
+                        record_id: item.decision_id,
+                        json,
+                    });
+                }
             }
             Event::ProfileRead {
                 record_id,
-                subject,
+                subject: read,
                 caller,
                 rules,
                 lists_version,
-            } => vec![AuditRecord {
-                record_id,
-                kind: RecordKind::ProfileRead,
-                time: time_of(record_id).to_string(),
-                caller: caller.as_ref().map(CallerRecord::of),
-                department: None,
-                case_ref: None,
-                matter: None,
-                evaluated_at: None,
-                subject: SubjectRecord::of(&subject, hasher),
-                decision: None,
-                topics: Vec::new(),
-                measures: Vec::new(),
-                reasons: Vec::new(),
-                ruleset: RuleSetRef::of(&rules),
-                lists_version,
-            }],
+            } => {
+                let tail = tail(&rules, lists_version, caller.as_ref());
+                let mut json = head(record_id, RecordKind::ProfileRead, tail.len());
+                subject(&mut json, &read, hasher);
+                json.extend_from_slice(&tail);
+                lines.push(Line { record_id, json });
+            }
         }
     }
 }
 
-fn push_unique(codes: &mut Vec<String>, code: &str) {
-    if !codes.iter().any(|c| c == code) {
-        codes.push(code.to_owned());
+/// `{"record_id":…,"kind":…,"time":…` with room for the rest.
+fn head(id: Uuid, kind: RecordKind, rest: usize) -> Vec<u8> {
+    let mut json = Vec::with_capacity(200 + rest);
+    let mut uuid = Uuid::encode_buffer();
+    json.extend_from_slice(b"{\"record_id\":\"");
+    json.extend_from_slice(id.hyphenated().encode_lower(&mut uuid).as_bytes());
+    json.extend_from_slice(match kind {
+        RecordKind::Decision => b"\",\"kind\":\"decision\",\"time\":\"",
+        RecordKind::ProfileRead => b"\",\"kind\":\"profile_read\",\"time\":\"",
+    });
+    // The printed instant is digits and punctuation; batch items share it.
+    json.extend_from_slice(time_of(id).printed().as_bytes());
+    json.push(b'"');
+    json
+}
+
+/// `,"ruleset":{…},"lists_version":…,"caller":…}`: the end every record of a request shares.
+fn tail(rules: &RuleSet, lists_version: u64, caller: Option<&Caller>) -> Vec<u8> {
+    let mut json = Vec::with_capacity(160);
+    json.extend_from_slice(b",\"ruleset\":{\"name\":");
+    json_str(&mut json, &rules.name);
+    json.extend_from_slice(b",\"revision\":");
+    json_str(&mut json, &rules.revision);
+    json.extend_from_slice(b"},\"lists_version\":");
+    json.extend_from_slice(lists_version.to_string().as_bytes());
+    json.extend_from_slice(b",\"caller\":");
+    match caller {
+        Some(caller) => {
+            json.extend_from_slice(b"{\"key_id\":");
+            json_str(&mut json, &caller.key_id);
+            json.extend_from_slice(b",\"department\":");
+            json_str(&mut json, &caller.department);
+            json.push(b'}');
+        }
+        None => json.extend_from_slice(b"null"),
+    }
+    json.push(b'}');
+    json
+}
+
+/// `,"subject":{…}`: an organisation's code, a person's masked ID, and the keyed hash. All
+/// of it is ASCII letters, digits and `*`: nothing to escape.
+fn subject(json: &mut Vec<u8>, subject: &SubjectId, hasher: &SubjectHasher) {
+    json.extend_from_slice(b",\"subject\":{\"kind\":\"");
+    json.extend_from_slice(subject.kind().as_str().as_bytes());
+    json.extend_from_slice(b"\",\"id_type\":\"");
+    json.extend_from_slice(subject.id_type().as_str().as_bytes());
+    if subject.kind() == SubjectKind::Person {
+        json.extend_from_slice(b"\",\"masked\":\"");
+        json.extend_from_slice(subject.masked().as_str().as_bytes());
+    } else {
+        json.extend_from_slice(b"\",\"id\":\"");
+        json.extend_from_slice(subject.as_str().as_bytes());
+    }
+    json.extend_from_slice(b"\",\"hash\":\"");
+    hasher.hash_into(subject.as_str(), json);
+    json.extend_from_slice(b"\"}");
+}
+
+/// `,"topics":[…],"measures":[…],"reasons":[…]` of a decision that applied measures.
+fn reasons(json: &mut Vec<u8>, reasons: &[ReasonRecord]) {
+    let mut topics: Vec<&str> = Vec::new();
+    let mut measures: Vec<&str> = Vec::new();
+    for reason in reasons {
+        push_unique(&mut topics, &reason.topic);
+        push_unique(&mut measures, &reason.measure);
+    }
+    for (key, value) in [
+        (&b",\"topics\":"[..], &topics),
+        (b",\"measures\":", &measures),
+    ] {
+        json.extend_from_slice(key);
+        let _ = serde_json::to_writer(&mut *json, value);
+    }
+    json.extend_from_slice(b",\"reasons\":");
+    let _ = serde_json::to_writer(&mut *json, reasons);
+}
+
+/// A string as JSON (quoted and escaped).
+fn json_str(json: &mut Vec<u8>, text: &str) {
+    // Writing a `str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *json, text);
+}
+
+fn push_unique<'a>(codes: &mut Vec<&'a str>, code: &'a str) {
+    if !codes.contains(&code) {
+        codes.push(code);
     }
 }
 
@@ -257,32 +342,10 @@ pub struct SubjectRecord {
     pub hash: String,
 }
 
-impl SubjectRecord {
-    fn of(subject: &SubjectId, hasher: &SubjectHasher) -> SubjectRecord {
-        let person = subject.kind() == SubjectKind::Person;
-        SubjectRecord {
-            kind: subject.kind().as_str().to_owned(),
-            id_type: subject.id_type().as_str().to_owned(),
-            id: (!person).then(|| subject.as_str().to_owned()),
-            masked: person.then(|| subject.masked().as_str().to_owned()),
-            hash: hasher.hash(subject.as_str()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSetRef {
     pub name: String,
     pub revision: String,
-}
-
-impl RuleSetRef {
-    fn of(rules: &RuleSet) -> RuleSetRef {
-        RuleSetRef {
-            name: rules.name.clone(),
-            revision: rules.revision.clone(),
-        }
-    }
 }
 
 /// HMAC-SHA-256 of a normalised identifier under the register's secret key, as 32 hex digits.
@@ -301,15 +364,15 @@ impl SubjectHasher {
         }
     }
 
-    /// The hash of a normalised identifier (`SubjectId::as_str`).
-    pub fn hash(&self, normalised_id: &str) -> String {
+    /// Appends the hash of a normalised identifier (`SubjectId::as_str`) as hex.
+    pub fn hash_into(&self, normalised_id: &str, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut mac = self.mac.clone();
         mac.update(normalised_id.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut hex = String::with_capacity(32);
         for byte in &digest[..16] {
-            let _ = write!(hex, "{byte:02x}");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
         }
-        hex
     }
 }

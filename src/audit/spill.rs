@@ -27,7 +27,7 @@ pub struct Spill {
     file: Mutex<Option<File>>,
     /// Records in both files that are not yet stored.
     pending: AtomicU64,
-    /// Whether records were appended to the spill file without a sync since the last one.
+    /// Whether records were appended since the last sync.
     unsynced: AtomicBool,
     /// How far into the replaying file the store has taken (bytes); only the writer replays.
     replayed_to: Mutex<u64>,
@@ -60,10 +60,10 @@ impl Spill {
         self.pending.load(Ordering::Relaxed)
     }
 
-    /// Appends records; with `sync`, also syncs everything appended so far to disk. The
-    /// request threads append without syncing (a sync can take milliseconds), and the writer
-    /// syncs what they appended on its next round ([`Spill::sync`]).
-    pub fn append(&self, lines: &[Line], sync: bool) -> std::io::Result<()> {
+    /// Appends records. They reach the disk with the next [`Spill::sync`], which the writer
+    /// calls every second: a sync per append would cost the request threads that spill a full
+    /// queue milliseconds each.
+    pub fn append(&self, lines: &[Line]) -> std::io::Result<()> {
         let mut slot = lock(&self.file);
         let file = match slot.as_mut() {
             Some(file) => file,
@@ -76,18 +76,11 @@ impl Spill {
         };
         let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
         for line in lines {
-            bytes.extend_from_slice(line.json.as_bytes());
+            bytes.extend_from_slice(&line.json);
             bytes.push(b'\n');
         }
-        let written = file.write_all(&bytes).and_then(|()| {
-            if sync {
-                self.unsynced.store(false, Ordering::Relaxed);
-                file.sync_data()
-            } else {
-                self.unsynced.store(true, Ordering::Relaxed);
-                Ok(())
-            }
-        });
+        let written = file.write_all(&bytes);
+        self.unsynced.store(true, Ordering::Relaxed);
         if written.is_err() {
             *slot = None;
         }
@@ -97,7 +90,7 @@ impl Spill {
         Ok(())
     }
 
-    /// Syncs what was appended without a sync.
+    /// Syncs what was appended since the last sync.
     pub fn sync(&self) -> std::io::Result<()> {
         if !self.unsynced.swap(false, Ordering::Relaxed) {
             return Ok(());
@@ -137,7 +130,7 @@ impl Spill {
             if let Ok(RecordId { record_id }) = serde_json::from_str(json) {
                 lines.push(Line {
                     record_id,
-                    json: json.to_owned(),
+                    json: json.as_bytes().to_vec(),
                 });
             }
         }

@@ -8,11 +8,11 @@ use super::feedback::FeedbackRecord;
 use super::record::AuditRecord;
 use crate::timestamp::Timestamp;
 
-/// A record ready to be stored: its id and its JSON line (without the line break).
+/// A record ready to be stored: its id and its JSON line (UTF-8, without the line break).
 #[derive(Debug, Clone)]
 pub struct Line {
     pub record_id: Uuid,
-    pub json: String,
+    pub json: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +56,15 @@ pub struct FeedbackPage {
 }
 
 pub trait RegisterStore: Send + Sync {
-    /// Stores records durably. Storing a record id again changes nothing (replays of the spill
-    /// file may repeat records that were stored just before a failure).
+    /// Stores records. Storing a record id again changes nothing (replays of the spill file
+    /// may repeat records that were stored just before a failure).
     fn append(&self, lines: &[Line]) -> Result<(), StoreError>;
+
+    /// Makes what `append` stored durable, where that takes a step of its own (files: a sync
+    /// to disk, which costs too much to take per batch). Redis keeps to its own persistence.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// The record with this id.
     fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError>;

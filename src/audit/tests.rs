@@ -19,7 +19,8 @@ fn line(id: Uuid) -> Line {
         json: format!(
             r#"{{"record_id":"{id}","kind":"decision","time":"{}","caller":null,"subject":{{"kind":"enterprise","id_type":"uscc","id":"91230202MAG6KQ7Y4X","hash":"00"}},"decision":"block","measures":["m"],"ruleset":{{"name":"r","revision":"1"}},"lists_version":1}}"#,
             time_of(id)
-        ),
+        )
+        .into_bytes(),
     }
 }
 
@@ -232,13 +233,13 @@ fn the_spill_file_is_replayed_once_the_store_answers_and_survives_a_restart() {
     let ids: Vec<Uuid> = (0..5).map(|n| id_at(T0 + n)).collect();
     {
         let spill = Spill::open(dir.path()).unwrap();
-        spill.append(&[line(ids[0]), line(ids[1])], true).unwrap();
-        spill.append(&[line(ids[2])], false).unwrap();
+        spill.append(&[line(ids[0]), line(ids[1])]).unwrap();
+        spill.append(&[line(ids[2])]).unwrap();
         spill.sync().unwrap();
         assert_eq!(spill.pending(), 3);
         assert!(spill.replay(&store).is_err(), "the store is down");
         // Spilled while a replay waits: a new spill file.
-        spill.append(&[line(ids[3])], true).unwrap();
+        spill.append(&[line(ids[3])]).unwrap();
         assert_eq!(spill.pending(), 4);
     }
     let spill = Spill::open(dir.path()).unwrap();
@@ -249,7 +250,7 @@ fn the_spill_file_is_replayed_once_the_store_answers_and_survives_a_restart() {
         3,
         "the file being replayed first"
     );
-    spill.append(&[line(ids[4])], true).unwrap();
+    spill.append(&[line(ids[4])]).unwrap();
     assert_eq!(spill.replay(&store).unwrap(), 2);
     assert_eq!(spill.pending(), 0);
     assert_eq!(spill.replay(&store).unwrap(), 0);
