@@ -25,6 +25,8 @@ pub const DEFAULT_PREFIX: &str = "jc:{audit}:";
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Records per script call: each call holds Redis for about a millisecond.
 const APPEND_BATCH: usize = 500;
+/// How far the service's clock and Redis's (which stamps stream entries) may differ.
+const CLOCK_MARGIN_MS: i64 = 60_000;
 /// Stream entries read per round trip: far below the client's reply timeout.
 const SCAN_PAGE: usize = 1000;
 
@@ -182,8 +184,9 @@ impl RegisterStore for RedisStore {
         let mut connection = self.connect()?;
         let records = self.key("records");
         // Entries are in the order stored, which is the order asked except for records that
-        // were spilled and replayed later: start at `from`, read to the end, keep the period.
-        let mut start = from.0.max(0).to_string();
+        // were spilled and replayed later: start at `from` (less a margin for the service's and
+        // Redis's clocks to differ), read to the end, keep the period.
+        let mut start = (from.0 - CLOCK_MARGIN_MS).max(0).to_string();
         loop {
             let page = Self::range(&mut connection, &records, &start)?;
             let full = page.len() == SCAN_PAGE;
