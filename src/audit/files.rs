@@ -15,10 +15,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::lock;
-use super::record::{time_of, AuditRecord};
+use super::record::{time_of, AuditRecord, Line};
 use super::store::{
-    parse_feedback, parse_record, FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError,
+    lock, parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore, StoreError,
     Stored,
 };
 use crate::timestamp::Timestamp;

@@ -29,11 +29,13 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntGauge};
 
 pub use self::redis::DEFAULT_PREFIX;
+use record::SubjectHasher;
 pub use record::{
-    time_of, AuditRecord, CallerRecord, DecisionItem, Event, ReasonRecord, RecordKind,
-    RequestFacts, SubjectHasher, SubjectRecord,
+    AuditRecord, CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RequestFacts,
+    SubjectRecord,
 };
-pub use store::{FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError, Stored};
+use store::lock;
+pub use store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
 
 use crate::metrics::Metrics;
 
@@ -482,10 +484,4 @@ fn load_or_make_key(path: &Path) -> Result<Vec<u8>, RegisterError> {
         }
         Err(err) => Err(error(err.to_string())),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

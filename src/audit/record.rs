@@ -1,5 +1,6 @@
 //! Audit records: what the request path hands over (owned, cheap to build: no hashing, no
-//! JSON), and the record the writer makes of it (the subject hashed and, for a person, masked).
+//! JSON), the JSON line the writer makes of it (the subject hashed and, for a person, masked),
+//! and the record as it is read back.
 
 use std::sync::Arc;
 
@@ -8,12 +9,18 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::store::Line;
 use crate::engine::{Decision, Outcome};
 use crate::ident::{SubjectId, SubjectKind};
 use crate::keys::Caller;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
 use crate::timestamp::Timestamp;
+
+/// A record ready to be stored: its id and its JSON line (UTF-8, without the line break).
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub record_id: Uuid,
+    pub json: Vec<u8>,
+}
 
 /// What every decision of one request shares.
 pub struct RequestFacts {

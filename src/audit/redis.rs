@@ -13,10 +13,9 @@ use redis::{Connection, Script};
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::{time_of, AuditRecord};
+use super::record::{time_of, AuditRecord, Line};
 use super::store::{
-    parse_feedback, parse_record, FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError,
-    Stored,
+    parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
 };
 use crate::timestamp::Timestamp;
 

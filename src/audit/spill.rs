@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::lock;
-use super::store::{Line, RegisterStore, StoreError};
+use super::record::Line;
+use super::store::{lock, RegisterStore, StoreError};
 
 /// Records stored per step of a replay, so that the writer goes back to new records between.
 const REPLAY_SLICE: usize = 20_000;

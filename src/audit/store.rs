@@ -5,15 +5,8 @@
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::AuditRecord;
+use super::record::{AuditRecord, Line};
 use crate::timestamp::Timestamp;
-
-/// A record ready to be stored: its id and its JSON line (UTF-8, without the line break).
-#[derive(Debug, Clone)]
-pub struct Line {
-    pub record_id: Uuid,
-    pub json: Vec<u8>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -98,4 +91,12 @@ pub(super) fn parse_feedback(json: &str) -> Result<FeedbackRecord, StoreError> {
 fn corrupt(json: &str, err: &serde_json::Error) -> StoreError {
     let start: String = json.chars().take(60).collect();
     StoreError::Corrupt(format!("{err} in `{start}…`"))
+}
+
+/// Locks a mutex, taking over from a thread that panicked while holding it (the data is
+/// appended-to files and counters, left consistent by every step).
+pub(super) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::feedback::{feedback_key, Action, FeedbackRecord, Report};
 use super::files::FileStore;
+use super::record::{time_of, AuditRecord, Line};
 use super::spill::Spill;
-use super::store::{FeedbackPage, FeedbackQuery, Line, RegisterStore, StoreError, Stored};
-use super::{time_of, AuditRecord};
+use super::store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
 use crate::timestamp::Timestamp;
 
 fn line(id: Uuid) -> Line {
