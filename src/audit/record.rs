@@ -2,6 +2,7 @@
 //! JSON), the JSON line the writer makes of it (the subject hashed and, for a person, masked),
 //! and the record as it is read back.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -118,7 +119,8 @@ impl Event {
                         shared.extend_from_slice(b",\"");
                         shared.extend_from_slice(key.as_bytes());
                         shared.extend_from_slice(b"\":");
-                        json_str(&mut shared, value);
+                        // A caller may write an ID number into its own labels.
+                        json_str(&mut shared, &mask_id_numbers(value));
                     }
                 }
                 let tail = tail(&facts.rules, facts.lists_version, facts.caller.as_ref());
@@ -236,6 +238,39 @@ fn reasons(json: &mut Vec<u8>, reasons: &[ReasonRecord]) {
     }
     json.extend_from_slice(b",\"reasons\":");
     let _ = serde_json::to_writer(&mut *json, reasons);
+}
+
+/// `text` with every run of 17 digits and a check character (a digit or `X`) — what a resident
+/// ID number looks like — masked as subjects are (`230202********1238`).
+fn mask_id_numbers(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut masked: Option<Vec<u8>> = None;
+    let mut start = 0;
+    while start < bytes.len() {
+        let digits = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            start += 1;
+            continue;
+        }
+        let mut end = start + digits;
+        if digits == 17 && matches!(bytes.get(end), Some(b'X' | b'x')) {
+            end += 1;
+        }
+        let follows_letter = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
+        if end - start == 18 && !follows_letter {
+            let out = masked.get_or_insert_with(|| bytes.to_vec());
+            out[start + 6..start + 14].fill(b'*');
+        }
+        start = end;
+    }
+    match masked {
+        // Only ASCII digits were replaced by `*`: still UTF-8.
+        Some(out) => Cow::Owned(String::from_utf8(out).unwrap_or_default()),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// A string as JSON (quoted and escaped).
@@ -380,6 +415,31 @@ impl SubjectHasher {
         for byte in &digest[..16] {
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0xf)]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_id_numbers;
+
+    #[test]
+    fn id_numbers_in_a_callers_text_are_masked_and_nothing_else() {
+        for (text, expected) in [
+            ("ZFCG-2026-0815", "ZFCG-2026-0815"),
+            ("申请人230202199001011238", "申请人230202********1238"),
+            (
+                "23020219900101123X and 230202199001011238",
+                "230202********123X and 230202********1238",
+            ),
+            (
+                "a 20-digit number 12345678901234567890",
+                "a 20-digit number 12345678901234567890",
+            ),
+            ("17 digits 12345678901234567", "17 digits 12345678901234567"),
+            ("23020219900101123XY", "23020219900101123XY"),
+        ] {
+            assert_eq!(mask_id_numbers(text), expected, "{text}");
         }
     }
 }

@@ -115,7 +115,7 @@ async fn decisions_batch_items_and_profile_reads_leave_records_persons_only_mask
     );
     let single: Value = single.await.expect("decide").json().await.expect("JSON");
     let batch = decide(
-        json!({"matter": "legal_rep_appointment", "as_of": AS_OF, "subjects": [
+        json!({"matter": "legal_rep_appointment", "as_of": AS_OF, "case_ref": format!("申请人{}", s.person), "subjects": [
             {"id": s.person}, {"id": "not-an-id"}, {"id": s.unlisted}, {"id": s.listed}]}),
         "/v1/decide/batch",
     );
@@ -162,6 +162,11 @@ async fn decisions_batch_items_and_profile_reads_leave_records_persons_only_mask
     let hash = person["subject"]["hash"].as_str().expect("hash");
     assert!(hash.len() == 32 && hash.chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(person["decision"], results[0]["decision"]);
+    assert_eq!(
+        person["case_ref"],
+        format!("申请人{}", masked(&s.person)),
+        "an ID number in the caller's own label is masked too"
+    );
     for item in [&results[2], &results[3]] {
         assert_eq!(
             record(&records, &item["decision_id"])["decision"],
