@@ -44,6 +44,27 @@ pub enum Command {
     /// Manage callers' API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Work with the query register.
+    #[command(subcommand)]
+    Register(RegisterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterCommand {
+    /// Print the keyed hash under which the register keeps a subject, to find its records.
+    Hash(RegisterHashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterHashArgs {
+    /// The subject's identifier (a USCC or a resident ID number).
+    pub id: String,
+    /// The register's folder [default: audit].
+    #[arg(long, env = "JC_AUDIT_DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// The subject hash key [default: <audit-dir>/subject-hash.key].
+    #[arg(long, env = "JC_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,8 +15,10 @@ use anyhow::Context;
 use clap::Parser;
 use tracing::{error, info, warn};
 
+use jiangcheng::audit::{self, RegisterConfig};
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, ServeArgs,
+    CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
+    RegisterHashArgs, ServeArgs,
 };
 use jiangcheng::http::{self, AppState};
 use jiangcheng::keys::{self, KeyRing, Scope};
@@ -34,7 +36,21 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
+        Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
     }
+}
+
+/// Prints the hash the register keeps a subject under.
+fn register_hash(args: RegisterHashArgs) -> anyhow::Result<ExitCode> {
+    let defaults = RegisterConfig::default();
+    let config = RegisterConfig {
+        dir: args.audit_dir.unwrap_or(defaults.dir),
+        key_file: args.audit_key_file,
+        ..defaults
+    };
+    let subject = jiangcheng::ident::parse(&args.id).context("the identifier")?;
+    println!("{}", audit::subject_hash(&config.key_path(), &subject)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// glibc's malloc settings `serve` runs with unless the environment sets its own: transparent

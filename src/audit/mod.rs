@@ -37,6 +37,7 @@ pub use record::{
 use store::lock;
 pub use store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
 
+use crate::ident::SubjectId;
 use crate::metrics::Metrics;
 
 /// Records the writer stores in one batch at most.
@@ -90,6 +91,15 @@ impl Default for RegisterConfig {
             key_file: None,
             queue_records: 65_536,
         }
+    }
+}
+
+impl RegisterConfig {
+    /// The subject hash key's file.
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.dir.join("subject-hash.key"))
     }
 }
 
@@ -183,11 +193,7 @@ impl Register {
             source,
         };
         std::fs::create_dir_all(&config.dir).map_err(dir_error)?;
-        let key_file = config
-            .key_file
-            .clone()
-            .unwrap_or_else(|| config.dir.join("subject-hash.key"));
-        let hasher = SubjectHasher::new(&load_or_make_key(&key_file)?);
+        let hasher = SubjectHasher::new(&load_or_make_key(&config.key_path())?);
         let spill = Arc::new(spill::Spill::open(&config.dir).map_err(dir_error)?);
         let counters = Counters::of(metrics);
         counters.spill_pending.set(gauge(spill.pending()));
@@ -445,43 +451,63 @@ fn gauge(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// Reads the hash key (64 hex digits), or makes one, readable by the owner only.
-fn load_or_make_key(path: &Path) -> Result<Vec<u8>, RegisterError> {
+/// The keyed hash under which the register keeps `subject`, to search the register for it.
+pub fn subject_hash(key_file: &Path, subject: &SubjectId) -> Result<String, RegisterError> {
+    let key = read_key(key_file)?.ok_or_else(|| RegisterError::Key {
+        path: key_file.to_path_buf(),
+        message: "there is no such file; the register makes it on its first start".into(),
+    })?;
+    let mut hash = Vec::with_capacity(32);
+    SubjectHasher::new(&key).hash_into(subject.as_str(), &mut hash);
+    Ok(String::from_utf8_lossy(&hash).into_owned())
+}
+
+/// Reads the hash key (at least 32 hex digits), if the file exists.
+fn read_key(path: &Path) -> Result<Option<Vec<u8>>, RegisterError> {
     let error = |message: String| RegisterError::Key {
         path: path.to_path_buf(),
         message,
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let text = text.trim();
-            let key: Option<Vec<u8>> = (text.len() >= 32 && text.len() % 2 == 0)
-                .then(|| {
-                    (0..text.len())
-                        .step_by(2)
-                        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-                        .collect()
-                })
-                .flatten();
-            key.ok_or_else(|| error("give at least 32 hexadecimal digits".into()))
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let key: [u8; 32] = rand::random();
-            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .and_then(|mut file| {
-                    file.write_all(text.as_bytes())
-                        .and_then(|()| file.sync_all())
-                })
-                .map_err(|err| error(format!("cannot make one: {err}")))?;
-            tracing::info!(file = %path.display(), "made a new subject hash key for the register");
-            Ok(key.to_vec())
-        }
-        Err(err) => Err(error(err.to_string())),
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(error(err.to_string())),
+    };
+    let text = text.trim();
+    let key: Option<Vec<u8>> = (text.len() >= 32 && text.len() % 2 == 0 && text.is_ascii())
+        .then(|| {
+            (0..text.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    key.map(Some)
+        .ok_or_else(|| error("give at least 32 hexadecimal digits".into()))
+}
+
+/// Reads the hash key, or makes one, readable by the owner only.
+fn load_or_make_key(path: &Path) -> Result<Vec<u8>, RegisterError> {
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
     }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key: [u8; 32] = rand::random();
+    let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+        })
+        .map_err(|err| RegisterError::Key {
+            path: path.to_path_buf(),
+            message: format!("cannot make one: {err}"),
+        })?;
+    tracing::info!(file = %path.display(), "made a new subject hash key for the register");
+    Ok(key.to_vec())
 }

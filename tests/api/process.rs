@@ -543,6 +543,25 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
             "the register holds the resident ID {id} in full:\n{register}"
         );
     }
+    // Whoever holds the key finds the person's records by its hash.
+    let hashed = Command::new(BIN)
+        .args(["register", "hash", &person, "--audit-dir"])
+        .arg(dir.path().join("audit"))
+        .env_remove("JC_AUDIT_KEY_FILE")
+        .output()
+        .expect("register hash");
+    assert!(hashed.status.success(), "{hashed:?}");
+    let hash = String::from_utf8(hashed.stdout).expect("UTF-8");
+    let hash = hash.trim();
+    assert_eq!(hash.len(), 32, "{hash}");
+    let records_of_person = register
+        .lines()
+        .filter(|line| line.contains(&format!("\"hash\":\"{hash}\"")))
+        .count();
+    assert!(
+        records_of_person >= 2,
+        "the person's decisions and profile read carry its hash {hash}:\n{register}"
+    );
     assert!(
         logs.contains("loaded"),
         "the server logged its start:\n{logs}"
