@@ -124,12 +124,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_register(&settings.register)
             .context("cannot open the query register")?;
     match state.register() {
-        Some(register) => info!(
-            sink = register.status().sink,
-            dir = %settings.register.dir.display(),
-            spill_pending = register.status().spill_pending,
-            "query register on"
-        ),
+        Some(register) => {
+            let status = register.status();
+            info!(
+                sink = status.sink,
+                dir = %settings.register.dir.display(),
+                spill_pending = status.spill_pending,
+                "query register on"
+            );
+        }
         None => warn!(
             "the query register is OFF (--audit off): decisions and profile reads leave no record"
         ),

@@ -193,6 +193,14 @@ impl Metrics {
         }
     }
 
+    /// Publishes the register's queue and spill file (read when metrics are scraped).
+    pub fn observe_register(&self, status: &crate::audit::RegisterStatus) {
+        self.audit_queue
+            .set(i64::try_from(status.queued).unwrap_or(i64::MAX));
+        self.audit_spill
+            .set(i64::try_from(status.spill_pending).unwrap_or(i64::MAX));
+    }
+
     pub fn reload_result(&self, ok: bool) -> IntCounter {
         self.reloads
             .with_label_values(&[if ok { "success" } else { "failure" }])

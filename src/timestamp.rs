@@ -69,6 +69,11 @@ impl Timestamp {
         utc.with_timezone(&cst())
     }
 
+    /// The instant in UTC+8 written with a chrono format string (`%Y-%m-%d`, `%H`).
+    pub fn format_cst(self, format: &str) -> String {
+        self.to_cst().format(format).to_string()
+    }
+
     /// Whether this is midnight UTC+8, i.e. whether it reads back as a bare date.
     pub fn is_cst_midnight(self) -> bool {
         (self.0 + i64::from(CST_SECONDS) * 1000).rem_euclid(86_400_000) == 0
@@ -77,7 +82,7 @@ impl Timestamp {
     /// The date form if the instant is a CST midnight, else the RFC 3339 form.
     pub fn to_date_or_datetime(self) -> String {
         if self.is_cst_midnight() {
-            self.to_cst().format("%Y-%m-%d").to_string()
+            self.format_cst("%Y-%m-%d")
         } else {
             self.to_string()
         }

@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use chrono::{DateTime, FixedOffset, Utc};
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
@@ -50,14 +49,10 @@ impl FileStore {
 
     /// The file of the hour (UTC+8) that holds records asked at `at`.
     fn hour_file(&self, at: Timestamp) -> PathBuf {
-        let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"));
-        let local = DateTime::<Utc>::from_timestamp_millis(at.0)
-            .unwrap_or_default()
-            .with_timezone(&cst);
         self.dir
             .join("records")
-            .join(local.format("%Y-%m-%d").to_string())
-            .join(local.format("%H.jsonl").to_string())
+            .join(at.format_cst("%Y-%m-%d"))
+            .join(at.format_cst("%H.jsonl"))
     }
 
     fn write_group(&self, path: &Path, lines: &[&Line]) -> Result<(), StoreError> {

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use prometheus::{IntCounter, IntGauge};
+use prometheus::IntCounter;
 
 pub use self::redis::DEFAULT_PREFIX;
 use record::SubjectHasher;
@@ -123,8 +123,6 @@ struct Counters {
     spilled: IntCounter,
     replayed: IntCounter,
     dropped: IntCounter,
-    queued: IntGauge,
-    spill_pending: IntGauge,
 }
 
 impl Counters {
@@ -135,8 +133,6 @@ impl Counters {
             spilled: outcome("spilled"),
             replayed: outcome("replayed"),
             dropped: outcome("dropped"),
-            queued: metrics.audit_queue.clone(),
-            spill_pending: metrics.audit_spill.clone(),
         }
     }
 }
@@ -196,7 +192,6 @@ impl Register {
         let hasher = SubjectHasher::new(&load_or_make_key(&config.key_path())?);
         let spill = Arc::new(spill::Spill::open(&config.dir).map_err(dir_error)?);
         let counters = Counters::of(metrics);
-        counters.spill_pending.set(gauge(spill.pending()));
         let capacity = config.queue_records.max(1);
         let (queue, receiver) = std::sync::mpsc::sync_channel(capacity);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -240,7 +235,7 @@ impl Register {
             return self.overflow(event);
         }
         match self.queue.try_send(Message::Event(Box::new(event))) {
-            Ok(()) => self.counters.queued.add(gauge(records as u64)),
+            Ok(()) => {}
             Err(TrySendError::Full(message) | TrySendError::Disconnected(message)) => {
                 self.queued.fetch_sub(records, Ordering::Relaxed);
                 if let Message::Event(event) = message {
@@ -311,7 +306,6 @@ impl Writer {
             closing = close;
             let records: usize = events.iter().map(Event::records).sum();
             self.queued.fetch_sub(records, Ordering::Relaxed);
-            self.counters.queued.sub(gauge(records as u64));
             let lines = lines_of(events, &self.hasher);
             if self.spill.pending() > 0
                 && (closing || last_replay.is_none_or(|at| at.elapsed() >= REPLAY_EVERY))
@@ -408,7 +402,6 @@ impl Writer {
                 Ok(0) if self.spill.pending() == 0 => break,
                 Ok(stored) => {
                     self.counters.replayed.inc_by(stored);
-                    self.counters.spill_pending.set(gauge(self.spill.pending()));
                     if stored == 0 {
                         break;
                     }
@@ -436,19 +429,12 @@ fn lines_of(events: Vec<Event>, hasher: &SubjectHasher) -> Vec<Line> {
 
 fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why: &'static str) {
     match spill.append(lines) {
-        Ok(()) => {
-            counters.spilled.inc_by(lines.len() as u64);
-            counters.spill_pending.set(gauge(spill.pending()));
-        }
+        Ok(()) => counters.spilled.inc_by(lines.len() as u64),
         Err(err) => {
             counters.dropped.inc_by(lines.len() as u64);
             tracing::error!(error = %err, records = lines.len(), why, "AUDIT RECORDS DROPPED: the spill file cannot be written");
         }
     }
-}
-
-fn gauge(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The keyed hash under which the register keeps `subject`, to search the register for it.
@@ -494,16 +480,14 @@ fn load_or_make_key(path: &Path) -> Result<Vec<u8>, RegisterError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let key: [u8; 32] = rand::random();
-    let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut text = Vec::with_capacity(64);
+    record::push_hex(&mut text, &key);
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())
-                .and_then(|()| file.sync_all())
-        })
+        .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_all()))
         .map_err(|err| RegisterError::Key {
             path: path.to_path_buf(),
             message: format!("cannot make one: {err}"),

@@ -408,14 +408,18 @@ impl SubjectHasher {
 
     /// Appends the hash of a normalised identifier (`SubjectId::as_str`) as hex.
     pub fn hash_into(&self, normalised_id: &str, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut mac = self.mac.clone();
         mac.update(normalised_id.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        for byte in &digest[..16] {
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
-        }
+        push_hex(out, &mac.finalize().into_bytes()[..16]);
+    }
+}
+
+/// Appends `bytes` as lower-case hexadecimal digits.
+pub(super) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xf)]);
     }
 }
 

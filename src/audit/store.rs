@@ -41,7 +41,7 @@ pub struct FeedbackQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FeedbackPage {
     pub items: Vec<FeedbackRecord>,
     /// Where the next page starts; `None` once the end is reached.

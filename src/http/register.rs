@@ -7,7 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use super::problem::{ApiError, FieldError};
 use super::AppState;
 use crate::audit::feedback::{FeedbackRecord, Report, ReportInput};
 use crate::audit::report::{self, CaseRow};
-use crate::audit::{CallerRecord, FeedbackPage, FeedbackQuery, RecordKind, Register, Stored};
+use crate::audit::{CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
 use crate::keys::Caller;
 use crate::timestamp::Timestamp;
 
@@ -160,12 +160,6 @@ pub struct FeedbackListQuery {
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct FeedbackPageView {
-    items: Vec<FeedbackRecord>,
-    next_cursor: Option<String>,
-}
-
 pub async fn list_feedback(
     state: web::Data<AppState>,
     query: web::Query<FeedbackListQuery>,
@@ -190,11 +184,11 @@ pub async fn list_feedback(
         cursor: query.cursor,
         limit,
     };
-    let FeedbackPage { items, next_cursor } = with_register(&state, move |register| {
+    let page = with_register(&state, move |register| {
         Ok(register.store().feedback_page(&query)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(FeedbackPageView { items, next_cursor }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Deserialize)]
@@ -274,12 +268,20 @@ pub async fn export_cases(
             return;
         };
         let mut out = ExportWriter::new(format);
+        let mut unwritten = None;
         let result =
             report::export_cases(register.store(), &rules, period.0, period.1, &mut |row| {
-                out.row(&row);
+                if let Err(err) = out.row(&row) {
+                    unwritten = Some(err);
+                    return false;
+                }
                 out.len() < EXPORT_CHUNK || sender.blocking_send(Ok(out.take())).is_ok()
             });
-        let last = result.map(|()| out.take()).map_err(|err| err.to_string());
+        let last = match (result, unwritten) {
+            (Err(err), _) => Err(err.to_string()),
+            (Ok(()), Some(err)) => Err(format!("a row could not be written: {err}")),
+            (Ok(()), None) => Ok(out.take()),
+        };
         let _ = sender.blocking_send(last);
     });
     // The first chunk decides the status: a store that fails before any row is a 503.
@@ -331,15 +333,12 @@ impl ExportWriter {
         }
     }
 
-    fn row(&mut self, row: &CaseRow) {
-        let written = match self.format {
+    fn row(&mut self, row: &CaseRow) -> Result<(), String> {
+        match self.format {
             ExportFormat::JsonLines => serde_json::to_writer(&mut self.json, row)
                 .map(|()| self.json.push(b'\n'))
                 .map_err(|err| err.to_string()),
             ExportFormat::Csv => self.csv.serialize(row).map_err(|err| err.to_string()),
-        };
-        if let Err(err) = written {
-            tracing::error!(error = %err, "an export row could not be written");
         }
     }
 

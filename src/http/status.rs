@@ -210,6 +210,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(cold) = &state.cold {
         state.metrics.observe_cold(cold.stats());
     }
+    if let Some(register) = state.register() {
+        state.metrics.observe_register(&register.status());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
