@@ -165,49 +165,60 @@ impl AppState {
     /// refusal of the key), and 429 instead of 401 for an address past its budget of 401s.
     fn refused(&self, req: &HttpRequest, refusal: Refusal) -> ApiError {
         let error = ApiError::from(refusal.clone());
-        let counted = match error {
-            ApiError::Unauthorized(_) => true,
-            ApiError::Forbidden(_) => false,
-            _ => return error,
-        };
-        let client = client_of(req.peer_addr());
-        let refusals = &self.refusals;
-        if counted {
-            if let Some(wait) = refusals.over_budget(client) {
-                self.metrics
-                    .auth_refusals
-                    .with_label_values(&["address_limited"])
-                    .inc();
-                return ApiError::TooManyAuthFailures(wait);
+        match error {
+            ApiError::Unauthorized(_) => {
+                if let Some(wait) = self.refusals.over_budget(client_of(req.peer_addr())) {
+                    self.metrics
+                        .auth_refusals
+                        .with_label_values(&["address_limited"])
+                        .inc();
+                    return ApiError::TooManyAuthFailures(wait);
+                }
             }
+            ApiError::Forbidden(_) => {}
+            _ => return error,
         }
+        self.record_refusal(req, &refusal);
+        error
+    }
+
+    /// Counts a refused key and logs it (within the budget of lines).
+    fn record_refusal(&self, req: &HttpRequest, refusal: &Refusal) {
         self.metrics
             .auth_refusals
             .with_label_values(&[refusal.reason()])
             .inc();
         // The route template, never the path, which may hold an ID number.
         let route = req.match_pattern();
-        refusals.warn(&refusal, client, route.as_deref().unwrap_or("unmatched"));
-        error
+        let route = route.as_deref().unwrap_or("unmatched");
+        self.refusals
+            .warn(refusal, client_of(req.peer_addr()), route);
     }
 
     /// A replay needs a key with the `replay` scope (anyone may replay when the service runs
     /// without keys).
     pub(super) fn check_replay(
         &self,
+        req: &HttpRequest,
         caller: Option<&Caller>,
         replay: bool,
     ) -> Result<(), ApiError> {
         let Some(keys) = self.keys.as_ref().filter(|_| replay) else {
             return Ok(());
         };
-        match caller {
-            Some(caller) if keys.permits(caller, Scope::Replay) => Ok(()),
-            _ => Err(ApiError::ReplayForbidden {
-                key_id: caller.map(|c| c.key_id.clone()).unwrap_or_default(),
-                max_skew_seconds: self.access.max_as_of_skew.as_secs(),
-            }),
+        if caller.is_some_and(|caller| keys.permits(caller, Scope::Replay)) {
+            return Ok(());
         }
+        let key_id = caller.map(|c| c.key_id.clone()).unwrap_or_default();
+        let refusal = Refusal::Forbidden {
+            id: key_id.clone(),
+            scope: Scope::Replay.as_str(),
+        };
+        self.record_refusal(req, &refusal);
+        Err(ApiError::ReplayForbidden {
+            key_id,
+            max_skew_seconds: self.access.max_as_of_skew.as_secs(),
+        })
     }
 
     /// Counts a request of `units` (a batch's subjects) against the caller's rate limit.

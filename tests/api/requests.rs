@@ -186,6 +186,8 @@ async fn a_decision_far_from_the_clock_needs_the_replay_scope_is_marked_and_is_n
         Some(&keys.decide.token),
     );
     problem(refused.await, 403, "forbidden", "a replayed batch").await;
+    let counted = r#"jiangcheng_auth_refusals_total{reason="forbidden"} 4"#;
+    assert!(app.state.metrics.render().contains(counted), "{counted}");
 
     // Now, or a minute off, is no replay.
     let now = Timestamp::now();

@@ -33,7 +33,7 @@ pub async fn decide(
     let snapshot = state.snapshot()?;
     let (subject, context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
-    state.check_replay(caller.as_ref(), context.replay)?;
+    state.check_replay(&req, caller.as_ref(), context.replay)?;
 
     let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
     let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
@@ -85,7 +85,7 @@ pub async fn decide_batch(
     let (subjects, context) =
         request::read_batch(&mut body, &snapshot, state.limits.max_batch, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
-    state.check_replay(caller.as_ref(), context.replay)?;
+    state.check_replay(&req, caller.as_ref(), context.replay)?;
     // A batch counts against the key's rate limit by its subjects, not as one request.
     state.charge(caller.as_ref(), subjects.len())?;
     let keys: Vec<_> = subjects
