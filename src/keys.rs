@@ -490,6 +490,32 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_takes_a_unit_per_subject_and_one_over_the_burst_never_passes() {
+        let key = new_key("d", &[Scope::Decide], Some(1));
+        let keys = ring(&format!("{}burst = 4\n", key.config));
+        let header = bearer(&key.token);
+        let caller = keys.admit(Some(&header), Some(Scope::Decide)).unwrap();
+        assert!(matches!(
+            keys.charge(&caller, 5),
+            Err(Refusal::OverBurst {
+                units: 5,
+                burst: 4,
+                ..
+            })
+        ));
+        // Admission took one unit; three more complete a batch of four, and the bucket is empty.
+        assert_eq!(keys.charge(&caller, 4), Ok(()));
+        assert!(matches!(
+            keys.admit(Some(&header), Some(Scope::Decide)),
+            Err(Refusal::RateLimited { .. })
+        ));
+        let unlimited = new_key("d", &[Scope::Decide], None);
+        let keys = ring(&unlimited.config);
+        let caller = keys.admit(Some(&bearer(&unlimited.token)), None).unwrap();
+        assert_eq!(keys.charge(&caller, 1_000_000), Ok(()));
+    }
+
+    #[test]
     fn a_bad_keys_file_names_the_key_and_the_problem() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.toml");
