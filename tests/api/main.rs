@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod admin;
 mod auth;
 mod batch;
@@ -21,4 +22,5 @@ mod process;
 mod redis;
 mod register;
 mod reload;
+mod requests;
 mod subjects;
