@@ -361,8 +361,6 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
-    let started = Instant::now();
     if let Some(list) = &args.replace_list {
         if rules.list_id(list).is_none() {
             anyhow::bail!("unknown list `{list}`");
@@ -377,6 +375,29 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 rules.list(other.facts.list).code
             );
         }
+    }
+    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
+    // The fail-closed guard, as a list load has it: an import that would empty a list, or
+    // remove more than the share of one, writes nothing unless forced.
+    let shrink = store.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
+    if args.force {
+        if !shrink.lists.is_empty() {
+            eprintln!("warning: forced past the fail-closed guard: {shrink}");
+        }
+    } else {
+        let redis = jiangcheng::snapshot::ListSource::parse(&args.redis, &args.prefix);
+        let load = format!(
+            "the import of {} into {}",
+            args.lists.display(),
+            redis.location()
+        );
+        if let Err(refusal) = args.guard().check(&load, &shrink) {
+            eprintln!("{refusal}\nnothing was imported; --force writes it anyway");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let started = Instant::now();
+    if let Some(list) = &args.replace_list {
         let by = format!("import --replace-list {list} {}", args.lists.display());
         let stats = store.replace_list(
             list,
