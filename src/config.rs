@@ -507,6 +507,45 @@ mod tests {
     }
 
     #[test]
+    fn the_list_guard_comes_from_flags_or_the_file_and_a_share_past_1_is_refused() {
+        assert_eq!(
+            ServeArgs::default().resolve().unwrap().guard,
+            ShrinkGuard::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "max_list_shrink = 0.2\nlist_shrink_min_entries = 1000\n",
+        )
+        .unwrap();
+        let settings = ServeArgs {
+            config: Some(path.clone()),
+            list_shrink_min_entries: Some(10),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            settings.guard,
+            ShrinkGuard {
+                max_shrink: 0.2,
+                min_list_entries: 10
+            }
+        );
+        assert!(!settings.force_next_load);
+        std::fs::write(&path, "max_list_shrink = 50.0\n").unwrap();
+        let err = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Share(_)), "{err}");
+        assert!(share("0.5").is_ok() && share("1.5").is_err() && share("NaN").is_err());
+    }
+
+    #[test]
     fn a_redis_url_names_the_redis_source_and_other_urls_are_refused() {
         let args = ServeArgs {
             lists: Some("redis://:secret@127.0.0.1:6379/0".into()),
