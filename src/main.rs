@@ -24,7 +24,7 @@ use jiangcheng::config::{
 use jiangcheng::http::{self, AppState};
 use jiangcheng::keys::{self, KeyRing, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::snapshot::{Sources, Store};
+use jiangcheng::snapshot::{LoadError, Sources, Store};
 use jiangcheng::{lists, ruleset, telemetry};
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -238,6 +238,8 @@ async fn load(state: &web::Data<AppState>, what: &'static str, forced: bool) -> 
             );
             true
         }
+        // The store logged the refusal at ERROR, with every reason.
+        Ok(Err(LoadError::Refused(_))) => false,
         Ok(Err(err)) => {
             error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
             false

@@ -250,7 +250,7 @@ impl Store {
             }
         }
         if let Err(LoadError::Refused(refusal)) = &result {
-            tracing::error!(%refusal, "list load refused");
+            tracing::error!(%refusal, "list load refused; the lists in use, if any, stay");
             report.refusals += 1;
             report.last_refusal = Some(LoadRefusal {
                 at: started,
