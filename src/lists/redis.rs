@@ -368,19 +368,30 @@ impl RedisLists {
             .map(|(&code, &count)| (code, count as i64))
             .collect();
         for batch in entries.chunks(IMPORT_BATCH) {
-            let mut pipe = redis::pipe();
+            // One membership question per list, not per entry.
+            let mut by_list: rustc_hash::FxHashMap<&str, Vec<&Entry>> = Default::default();
             for entry in batch {
-                pipe.sismember(
-                    list_key(&rules.list(entry.facts.list).code),
-                    &*entry.entry_id,
-                );
+                by_list
+                    .entry(rules.list(entry.facts.list).code.as_str())
+                    .or_default()
+                    .push(entry);
             }
-            let on_their_lists: Vec<bool> = pipe.query(&mut con)?;
+            let mut pipe = redis::pipe();
+            for (code, group) in &by_list {
+                let ids: Vec<&str> = group.iter().map(|e| &*e.entry_id).collect();
+                pipe.cmd("SMISMEMBER").arg(list_key(code)).arg(ids);
+            }
+            let on_their_lists: Vec<Vec<bool>> = pipe.query(&mut con)?;
             // Only entries not yet on their list change a count: new ones, and ones that move.
-            let arriving: Vec<&Entry> = batch
-                .iter()
+            let arriving: Vec<&Entry> = by_list
+                .values()
                 .zip(on_their_lists)
-                .filter_map(|(entry, on)| (!on).then_some(entry))
+                .flat_map(|(group, on)| {
+                    group
+                        .iter()
+                        .zip(on)
+                        .filter_map(|(&entry, on)| (!on).then_some(entry))
+                })
                 .collect();
             if arriving.is_empty() {
                 continue;
