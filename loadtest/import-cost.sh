@@ -8,8 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-./target/release/jiangcheng}
-REDIS_PORT=${REDIS_PORT:-6398}
+REDIS_PORT=${REDIS_PORT:-16398}
 FILE=$1
+if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  echo "something already answers on port $REDIS_PORT: set REDIS_PORT to a free one" >&2
+  exit 1
+fi
 dir=$(mktemp -d)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
   >/dev/null 2>&1 &
