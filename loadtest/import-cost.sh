@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-./target/release/jiangcheng}
 REDIS_PORT=${REDIS_PORT:-16398}
 FILE=$1
+[ -x "$BIN" ] || { echo "no $BIN: build it first (cargo build --release), or set BIN" >&2; exit 1; }
 if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
   echo "something already answers on port $REDIS_PORT: set REDIS_PORT to a free one" >&2
   exit 1
