@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::audit::{RegisterConfig, Sink};
 use crate::http::{AccessConfig, Limits};
 use crate::lists::cold::ColdCacheConfig;
+use crate::lists::ShrinkGuard;
 use crate::snapshot::ListSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -106,6 +107,42 @@ pub struct ImportArgs {
     /// entries of the list missing from the file are removed, with a tombstone.
     #[arg(long)]
     pub replace_list: Option<String>,
+    /// Share of a list's entries (0 to 1) the import may remove (moving entries to another
+    /// list, or leaving them out of a replacement) before it is refused.
+    #[arg(long, env = "JC_MAX_LIST_SHRINK", default_value_t = ShrinkGuard::DEFAULT_MAX_SHRINK, value_parser = share)]
+    pub max_list_shrink: f64,
+    /// A list is held to --max-list-shrink once it has this many entries; a list of any size
+    /// may not be emptied.
+    #[arg(long, env = "JC_LIST_SHRINK_MIN_ENTRIES", default_value_t = ShrinkGuard::DEFAULT_MIN_LIST_ENTRIES)]
+    pub list_shrink_min_entries: u64,
+    /// Write even if it empties a list or removes more than --max-list-shrink of one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ImportArgs {
+    pub fn guard(&self) -> ShrinkGuard {
+        ShrinkGuard {
+            max_shrink: self.max_list_shrink,
+            min_list_entries: self.list_shrink_min_entries,
+        }
+    }
+}
+
+/// Reads a share from 0 to 1.
+fn share(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if is_share(value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a share from 0 to 1"))
+    }
+}
+
+fn is_share(value: f64) -> bool {
+    (0.0..=1.0).contains(&value)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ValueEnum)]
@@ -127,6 +164,18 @@ pub struct ServeArgs {
     /// List source: a JSON Lines file, or a `redis://` URL [default: rulesets/qiqihar/demo-lists.jsonl].
     #[arg(long, env = "JC_LISTS")]
     pub lists: Option<String>,
+    /// Share of the entries (0 to 1), overall or of one list, a list load may remove before it
+    /// is refused and the lists in use stay [default: 0.5].
+    #[arg(long, env = "JC_MAX_LIST_SHRINK")]
+    pub max_list_shrink: Option<f64>,
+    /// A list is held to --max-list-shrink on its own once it has this many entries; a list of
+    /// any size may not be emptied [default: 100].
+    #[arg(long, env = "JC_LIST_SHRINK_MIN_ENTRIES")]
+    pub list_shrink_min_entries: Option<u64>,
+    /// Take the first load even if the fail-closed guard would refuse it (no entries, or too
+    /// many removed); later loads are guarded again (SIGUSR1 forces one).
+    #[arg(long, env = "JC_FORCE_NEXT_LOAD")]
+    pub force_next_load: bool,
     /// Prefix of the list keys in Redis [default: jc:{lists}:].
     #[arg(long, env = "JC_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
@@ -235,6 +284,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub rules: Option<PathBuf>,
     pub lists: Option<String>,
+    pub max_list_shrink: Option<f64>,
+    pub list_shrink_min_entries: Option<u64>,
     pub redis_prefix: Option<String>,
     pub cold_cache_subjects: Option<u64>,
     pub cold_cache_ttl_seconds: Option<u64>,
@@ -261,6 +312,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub rules: PathBuf,
     pub lists: ListSource,
+    /// How far a list load may shrink the lists before it is refused.
+    pub guard: ShrinkGuard,
+    /// Whether the first load skips the guard.
+    pub force_next_load: bool,
     pub cold_cache: ColdCacheConfig,
     pub workers: usize,
     pub limits: Limits,
@@ -286,6 +341,8 @@ pub enum ConfigError {
     UnsupportedSource(String),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error("max_list_shrink must be a share from 0 to 1, not {0}")]
+    Share(f64),
     #[error("audit `{0}`: give auto, files, off or a redis:// URL")]
     UnsupportedAudit(String),
 }
@@ -308,6 +365,19 @@ impl ServeArgs {
         let lists = ListSource::parse(&lists, &prefix);
         if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
             return Err(ConfigError::UnsupportedSource(lists.location()));
+        }
+        let guard = ShrinkGuard {
+            max_shrink: self
+                .max_list_shrink
+                .or(file.max_list_shrink)
+                .unwrap_or(ShrinkGuard::DEFAULT_MAX_SHRINK),
+            min_list_entries: self
+                .list_shrink_min_entries
+                .or(file.list_shrink_min_entries)
+                .unwrap_or(ShrinkGuard::DEFAULT_MIN_LIST_ENTRIES),
+        };
+        if !is_share(guard.max_shrink) {
+            return Err(ConfigError::Share(guard.max_shrink));
         }
         let defaults = Limits::default();
         let cold_defaults = ColdCacheConfig::default();
@@ -390,6 +460,8 @@ impl ServeArgs {
                 .or(file.rules)
                 .unwrap_or_else(|| DEFAULT_RULES.into()),
             lists,
+            guard,
+            force_next_load: self.force_next_load,
             cold_cache: ColdCacheConfig {
                 max_subjects: self
                     .cold_cache_subjects
@@ -523,6 +595,45 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn the_list_guard_comes_from_flags_or_the_file_and_a_share_past_1_is_refused() {
+        assert_eq!(
+            ServeArgs::default().resolve().unwrap().guard,
+            ShrinkGuard::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "max_list_shrink = 0.2\nlist_shrink_min_entries = 1000\n",
+        )
+        .unwrap();
+        let settings = ServeArgs {
+            config: Some(path.clone()),
+            list_shrink_min_entries: Some(10),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            settings.guard,
+            ShrinkGuard {
+                max_shrink: 0.2,
+                min_list_entries: 10
+            }
+        );
+        assert!(!settings.force_next_load);
+        std::fs::write(&path, "max_list_shrink = 50.0\n").unwrap();
+        let err = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Share(_)), "{err}");
+        assert!(share("0.5").is_ok() && share("1.5").is_err() && share("NaN").is_err());
     }
 
     #[test]

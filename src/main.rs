@@ -13,6 +13,7 @@ use std::time::Instant;
 use actix_web::web;
 use anyhow::Context;
 use clap::Parser;
+use tokio::signal::unix::SignalKind;
 use tracing::{error, info, warn};
 
 use jiangcheng::audit::{self, RegisterConfig};
@@ -23,7 +24,7 @@ use jiangcheng::config::{
 use jiangcheng::http::{self, AppState};
 use jiangcheng::keys::{self, KeyRing, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::snapshot::{Sources, Store};
+use jiangcheng::snapshot::{LoadError, Sources, Store};
 use jiangcheng::{lists, ruleset, telemetry};
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -119,11 +120,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         rules: settings.rules.clone(),
         lists: settings.lists.clone(),
     };
-    let state =
-        AppState::with_cold_cache(Store::new(sources), settings.limits, settings.cold_cache)
-            .with_access(settings.access)
-            .with_register(&settings.register)
-            .context("cannot open the query register")?;
+    let state = AppState::with_cold_cache(
+        Store::new(sources).with_guard(settings.guard),
+        settings.limits,
+        settings.cold_cache,
+    )
+    .with_access(settings.access)
+    .with_register(&settings.register)
+    .context("cannot open the query register")?;
     match state.register() {
         Some(register) => {
             let status = register.status();
@@ -179,14 +183,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             // The first load runs while the server already answers /healthz and /readyz (503).
             actix_web::rt::spawn({
                 let state = state.clone();
+                let forced = settings.force_next_load;
                 async move {
-                    if !load(&state, "initial load").await {
+                    if !load(&state, "initial load", forced).await {
                         failed.store(true, Ordering::SeqCst);
                         handle.stop(true).await;
                     }
                 }
             });
-            actix_web::rt::spawn(reload_on_sighup(state.clone()));
+            actix_web::rt::spawn(reload_on(
+                state.clone(),
+                SignalKind::hangup(),
+                "reload on SIGHUP",
+                false,
+            ));
+            actix_web::rt::spawn(reload_on(
+                state.clone(),
+                SignalKind::user_defined1(),
+                "forced reload on SIGUSR1",
+                true,
+            ));
             // With a Redis source, changes stream in between loads; it stops with the server.
             let follower = http::spawn_follower(state.clone())?;
             let served = server.await;
@@ -205,11 +221,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Loads rules and lists off the async threads; logs the outcome. Returns whether it succeeded.
-async fn load(state: &web::Data<AppState>, what: &'static str) -> bool {
+/// Loads rules and lists off the async threads (`forced`: taking lists the fail-closed guard
+/// would refuse); logs the outcome. Returns whether it succeeded.
+async fn load(state: &web::Data<AppState>, what: &'static str, forced: bool) -> bool {
     let started = Instant::now();
     let loader = state.clone();
-    match tokio::task::spawn_blocking(move || loader.reload()).await {
+    let loading = tokio::task::spawn_blocking(move || {
+        if forced {
+            loader.force_reload()
+        } else {
+            loader.reload()
+        }
+    });
+    match loading.await {
         Ok(Ok(snapshot)) => {
             info!(
                 what,
@@ -222,6 +246,8 @@ async fn load(state: &web::Data<AppState>, what: &'static str) -> bool {
             );
             true
         }
+        // The store logged the refusal at ERROR, with every reason.
+        Ok(Err(LoadError::Refused(_))) => false,
         Ok(Err(err)) => {
             error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
             false
@@ -233,17 +259,23 @@ async fn load(state: &web::Data<AppState>, what: &'static str) -> bool {
     }
 }
 
-/// `SIGHUP` recompiles the rule set and reloads the lists; a failure keeps the current snapshot.
-async fn reload_on_sighup(state: web::Data<AppState>) {
-    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(signal) => signal,
+/// Each `signal` recompiles the rule set and reloads the lists (`SIGHUP`; `SIGUSR1` forces the
+/// load past the fail-closed guard); a failure keeps the current snapshot.
+async fn reload_on(
+    state: web::Data<AppState>,
+    signal: SignalKind,
+    what: &'static str,
+    forced: bool,
+) {
+    let mut signals = match tokio::signal::unix::signal(signal) {
+        Ok(signals) => signals,
         Err(err) => {
-            warn!(error = %err, "cannot listen for SIGHUP; reloads are unavailable");
+            warn!(error = %err, what, "cannot listen for the signal; these reloads are unavailable");
             return;
         }
     };
-    while hangups.recv().await.is_some() {
-        load(&state, "reload on SIGHUP").await;
+    while signals.recv().await.is_some() {
+        load(&state, what, forced).await;
     }
 }
 
@@ -339,8 +371,6 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
-    let started = Instant::now();
     if let Some(list) = &args.replace_list {
         if rules.list_id(list).is_none() {
             anyhow::bail!("unknown list `{list}`");
@@ -355,6 +385,29 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 rules.list(other.facts.list).code
             );
         }
+    }
+    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
+    // The fail-closed guard, as a list load has it: an import that would empty a list, or
+    // remove more than the share of one, writes nothing unless forced.
+    let shrink = store.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
+    if args.force {
+        if !shrink.lists.is_empty() {
+            eprintln!("warning: forced past the fail-closed guard: {shrink}");
+        }
+    } else {
+        let redis = jiangcheng::snapshot::ListSource::parse(&args.redis, &args.prefix);
+        let load = format!(
+            "the import of {} into {}",
+            args.lists.display(),
+            redis.location()
+        );
+        if let Err(refusal) = args.guard().check(&load, &shrink) {
+            eprintln!("{refusal}\nnothing was imported; --force writes it anyway");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let started = Instant::now();
+    if let Some(list) = &args.replace_list {
         let by = format!("import --replace-list {list} {}", args.lists.display());
         let stats = store.replace_list(
             list,

@@ -24,6 +24,7 @@ pub struct Metrics {
     pub ruleset_info: IntGaugeVec,
     pub lists_version: IntGauge,
     pub reloads: IntCounterVec,
+    pub list_loads_refused: IntCounter,
     pub last_reload_success: IntGauge,
     pub lists_stale: IntGauge,
     pub lists_last_contact: IntGauge,
@@ -77,6 +78,10 @@ impl Metrics {
             reloads: valid(IntCounterVec::new(
                 Opts::new("reloads_total", "Rule-set and list loads by result"),
                 &["result"],
+            )),
+            list_loads_refused: valid(IntCounter::new(
+                "list_loads_refused_total",
+                "List loads the fail-closed guard refused (no entries left, or too many removed)",
             )),
             last_reload_success: valid(IntGauge::new(
                 "last_reload_success_timestamp_seconds",
@@ -138,6 +143,7 @@ impl Metrics {
             Box::new(self.ruleset_info.clone()),
             Box::new(self.lists_version.clone()),
             Box::new(self.reloads.clone()),
+            Box::new(self.list_loads_refused.clone()),
             Box::new(self.last_reload_success.clone()),
         ];
         for collector in collectors {

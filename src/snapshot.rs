@@ -11,7 +11,9 @@ use arc_swap::ArcSwapOption;
 
 use crate::ident;
 use crate::lists::redis::{Change, ChangeOp, RedisLists, RedisSourceError};
-use crate::lists::{self, Entry, EntryRecord, ListFileError, ListIndex};
+use crate::lists::{
+    self, Entry, EntryRecord, ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard,
+};
 use crate::ruleset::{self, RuleSet, RuleSetError};
 use crate::timestamp::Timestamp;
 
@@ -63,6 +65,15 @@ impl ListSource {
     }
 }
 
+/// Entries per list code (the guard compares loads by code: a new rule set may number lists
+/// differently).
+fn counts<'a>(rules: &'a RuleSet, lists: &ListIndex) -> Vec<(&'a str, u64)> {
+    rules
+        .lists()
+        .map(|(id, list)| (list.code.as_str(), lists.count(id) as u64))
+        .collect()
+}
+
 /// Rules and lists that were loaded together and are used together.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -82,6 +93,9 @@ pub enum LoadError {
     Lists(#[from] ListFileError),
     #[error(transparent)]
     Redis(#[from] RedisSourceError),
+    /// The fail-closed guard refused the lists: they would empty or shrink the service.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }
 
 /// The outcome of the latest load attempt, for `/v1/status`.
@@ -93,6 +107,17 @@ pub struct LoadReport {
     pub last_success: Option<Timestamp>,
     /// The error of the latest attempt, if it failed.
     pub last_error: Option<String>,
+    /// Loads the fail-closed guard refused (counted among the failures too).
+    pub refusals: u64,
+    /// The latest refusal, kept after later loads succeed.
+    pub last_refusal: Option<LoadRefusal>,
+}
+
+/// When the guard refused a load, and why.
+#[derive(Debug, Clone)]
+pub struct LoadRefusal {
+    pub at: Timestamp,
+    pub reason: String,
 }
 
 /// Holds the current snapshot and loads new ones.
@@ -105,6 +130,11 @@ pub struct Store {
     /// it replaces. Readers never take it.
     writer: Mutex<()>,
     follow: Mutex<FollowReport>,
+    /// How far a load may shrink the lists before it is refused.
+    guard: ShrinkGuard,
+    /// Counts refusals where metrics are published (whichever path loaded: start, signal or
+    /// the follower's resync).
+    refusals_metric: Option<prometheus::IntCounter>,
 }
 
 /// How the Redis follower is doing, for `/v1/status` and the staleness metric.
@@ -138,11 +168,29 @@ impl Store {
             report: Mutex::default(),
             writer: Mutex::default(),
             follow: Mutex::default(),
+            guard: ShrinkGuard::default(),
+            refusals_metric: None,
         }
+    }
+
+    /// Holds loads to `guard` instead of the default one.
+    pub fn with_guard(mut self, guard: ShrinkGuard) -> Store {
+        self.guard = guard;
+        self
+    }
+
+    /// Counts every refused load in `counter` as well as in the report.
+    pub fn counting_refusals(mut self, counter: prometheus::IntCounter) -> Store {
+        self.refusals_metric = Some(counter);
+        self
     }
 
     pub fn sources(&self) -> &Sources {
         &self.sources
+    }
+
+    pub fn guard(&self) -> ShrinkGuard {
+        self.guard
     }
 
     /// The snapshot requests read, if one has loaded.
@@ -168,44 +216,89 @@ impl Store {
     }
 
     /// Loads rules and lists from the sources (blocking; call it off the request path) and
-    /// swaps them in on success. On failure the current snapshot stays.
+    /// swaps them in on success. On failure the current snapshot stays. Lists that the guard
+    /// refuses (no entries left, or too many removed) are a failure too, logged at ERROR.
     pub fn reload(&self) -> Result<Arc<Snapshot>, LoadError> {
+        self.load(false)
+    }
+
+    /// Like [`Store::reload`], but takes lists the guard would refuse: an operator's decision,
+    /// logged at WARN with what it removes.
+    pub fn force_reload(&self) -> Result<Arc<Snapshot>, LoadError> {
+        self.load(true)
+    }
+
+    fn load(&self, forced: bool) -> Result<Arc<Snapshot>, LoadError> {
         let started = Timestamp::now();
-        let result = self.build();
+        let result = self
+            .build()
+            .and_then(|(rules, lists, version)| self.swap_in(rules, lists, version, forced));
         let mut report = self
             .report
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         report.attempts += 1;
         report.last_attempt = Some(started);
-        match result {
-            Ok((rules, lists, source_version)) => {
-                let lists_version = source_version.unwrap_or_else(|| {
-                    self.current.load().as_ref().map_or(0, |s| s.lists_version) + 1
-                });
-                let snapshot = Arc::new(Snapshot {
-                    rules: Arc::new(rules),
-                    lists,
-                    lists_version,
-                    loaded_at: Timestamp::now(),
-                });
-                {
-                    let _writer = self
-                        .writer
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    self.current.store(Some(Arc::clone(&snapshot)));
-                }
+        match &result {
+            Ok(snapshot) => {
                 report.last_success = Some(snapshot.loaded_at);
                 report.last_error = None;
-                Ok(snapshot)
             }
             Err(err) => {
                 report.failures += 1;
                 report.last_error = Some(err.to_string());
-                Err(err)
             }
         }
+        if let Err(LoadError::Refused(refusal)) = &result {
+            tracing::error!(%refusal, "list load refused; the lists in use, if any, stay");
+            report.refusals += 1;
+            report.last_refusal = Some(LoadRefusal {
+                at: started,
+                reason: refusal.to_string(),
+            });
+            if let Some(counter) = &self.refusals_metric {
+                counter.inc();
+            }
+        }
+        result
+    }
+
+    /// Swaps in a loaded snapshot unless the guard refuses its lists (compared under the
+    /// writer's lock, with the snapshot they would replace).
+    fn swap_in(
+        &self,
+        rules: RuleSet,
+        lists: ListIndex,
+        source_version: Option<u64>,
+        forced: bool,
+    ) -> Result<Arc<Snapshot>, LoadError> {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.current();
+        let shrink = Shrink::between(
+            current
+                .as_deref()
+                .map_or_else(Vec::new, |s| counts(&s.rules, &s.lists)),
+            counts(&rules, &lists),
+        );
+        let load = format!("the list load from {}", self.sources.lists.location());
+        if forced {
+            tracing::warn!(%shrink, removed = shrink.removed(), "{load} forced: taken whatever it removes");
+        } else {
+            self.guard.check(&load, &shrink)?;
+        }
+        let lists_version =
+            source_version.unwrap_or_else(|| current.as_ref().map_or(0, |s| s.lists_version) + 1);
+        let snapshot = Arc::new(Snapshot {
+            rules: Arc::new(rules),
+            lists,
+            lists_version,
+            loaded_at: Timestamp::now(),
+        });
+        self.current.store(Some(Arc::clone(&snapshot)));
+        Ok(snapshot)
     }
 
     /// Applies changes read from the stream to the current snapshot, without copying the base

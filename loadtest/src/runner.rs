@@ -141,6 +141,9 @@ pub fn run(
         }
         if let Some(progress) = progress {
             progress.abort();
+            // An aborted task is dropped, and its share of the recorder with it, only once
+            // the runtime gets to it: wait for that here, before the recorder is unwrapped.
+            let _cancelled = progress.await;
             eprintln!();
         }
     });

@@ -47,22 +47,58 @@ fn start_server() -> String {
     address
 }
 
+/// Where the harness writes its terminal output.
+#[derive(Clone, Copy)]
+enum Output {
+    /// Into pipes, as the other tests read it.
+    Piped,
+    /// Onto a pseudo-terminal (util-linux `script`), as an SRE at a shell sees it: standard
+    /// error is a terminal, so the harness prints its progress line.
+    Terminal,
+}
+
 /// Runs `jiangcheng-load <command>` on a scenario with `extra` arguments; returns the JSON
 /// report and the terminal output, after checking that the HTML report is whole.
 fn run_scenario(command: &str, scenario: &str, extra: &[&str]) -> (Value, String) {
+    run_scenario_on(Output::Piped, command, scenario, extra)
+}
+
+/// `run_scenario` with the terminal output going to `output` (on a terminal, standard error
+/// comes back mixed into the returned output).
+fn run_scenario_on(
+    output: Output,
+    command: &str,
+    scenario: &str,
+    extra: &[&str],
+) -> (Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("scenario.toml");
     std::fs::write(&path, scenario).expect("write the scenario");
     let out = dir.path().join("report");
-    let result = Command::new(env!("CARGO_BIN_EXE_jiangcheng-load"))
-        .arg(command)
-        .arg("--scenario")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .args(extra)
-        .output()
-        .expect("run jiangcheng-load");
+    let mut args: Vec<String> = vec![
+        env!("CARGO_BIN_EXE_jiangcheng-load").to_owned(),
+        command.to_owned(),
+        "--scenario".to_owned(),
+        path.display().to_string(),
+        "--out".to_owned(),
+        out.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|&a| a.to_owned()));
+    let mut harness = match output {
+        Output::Piped => {
+            let mut harness = Command::new(&args[0]);
+            harness.args(&args[1..]);
+            harness
+        }
+        Output::Terminal => {
+            let line: Vec<String> = args.iter().map(|a| shell_quoted(a)).collect();
+            let mut script = Command::new("script");
+            // -e: exit with the harness's status; the typescript itself is not kept.
+            script.args(["-qec", &line.join(" "), "/dev/null"]);
+            script
+        }
+    };
+    let result = harness.output().expect("run jiangcheng-load");
     let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
     assert!(
         result.status.success(),
@@ -77,6 +113,11 @@ fn run_scenario(command: &str, scenario: &str, extra: &[&str]) -> (Value, String
     );
     assert!(!html.contains("<script"), "the report is self-contained");
     (serde_json::from_slice(&json).expect("JSON"), stdout)
+}
+
+/// `text` as one word for `sh -c`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 const MIX: &str = r#"
@@ -223,4 +264,32 @@ fn a_remote_target_is_refused_unless_allowed() {
         .expect("run");
     assert!(!result.status.success());
     assert!(String::from_utf8_lossy(&result.stderr).contains("--allow-remote"));
+}
+
+/// On a terminal the harness prints a progress line every second; the run and find-max still
+/// end with their report (the progress task used to keep the run's recorder alive).
+#[test]
+fn run_and_find_max_on_a_terminal_end_with_their_report() {
+    let _serial = one_at_a_time();
+    let target = start_server();
+    let scenario = format!(
+        "name = \"terminal\"\ntarget = \"{target}\"\nconnections = 2\n{MIX}\n\
+             [load]\nmodel = \"open\"\n[[load.stage]]\nrate = 50\nseconds = 2\n\
+             [slo]\np99_ms = 1000\n"
+    );
+    let (report, output) = run_scenario_on(Output::Terminal, "run", &scenario, &[]);
+    assert_eq!(report["runs"][0]["counts"]["scheduled"], 100, "{report}");
+    assert!(output.contains("reports: "), "{output}");
+
+    let (report, output) = run_scenario_on(
+        Output::Terminal,
+        "find-max",
+        &scenario,
+        &["--start", "50", "--step-seconds", "1.5", "--max-rate", "50"],
+    );
+    assert!(
+        report["find_max"]["stopped_because"].is_string(),
+        "{report}"
+    );
+    assert!(output.contains("reports: "), "{output}");
 }

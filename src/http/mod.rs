@@ -109,6 +109,7 @@ impl AppState {
                 .map(|redis| ColdCache::new(redis, cold)),
             ListSource::File(_) => None,
         };
+        let metrics = Metrics::new();
         AppState {
             cold,
             decision_counters: arc_swap::ArcSwapOption::empty(),
@@ -118,8 +119,8 @@ impl AppState {
             access: AccessConfig::default(),
             refusals: auth::Refusals::new(&AccessConfig::default()),
             register: None,
-            store,
-            metrics: Metrics::new(),
+            store: store.counting_refusals(metrics.list_loads_refused.clone()),
+            metrics,
             limits,
             started_at: Timestamp::now(),
         }
@@ -194,7 +195,18 @@ impl AppState {
 
     /// Reloads rules and lists off the request path and publishes the result.
     pub fn reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        let result = self.store.reload();
+        self.published(self.store.reload())
+    }
+
+    /// Reloads as [`AppState::reload`] does, taking lists the fail-closed guard would refuse.
+    pub fn force_reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
+        self.published(self.store.force_reload())
+    }
+
+    fn published(
+        &self,
+        result: Result<Arc<Snapshot>, crate::snapshot::LoadError>,
+    ) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
         self.metrics.reload_result(result.is_ok()).inc();
         if let Ok(snapshot) = &result {
             self.swapped(snapshot, None);

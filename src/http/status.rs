@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::problem::ApiError;
 use super::AppState;
+use crate::lists::ShrinkGuard;
 use crate::snapshot::LoadReport;
 use crate::timestamp::Timestamp;
 
@@ -17,10 +18,23 @@ struct LoadView {
     last_attempt: Option<String>,
     last_success: Option<String>,
     last_error: Option<String>,
+    /// Loads the fail-closed guard refused, and the latest of them (when, why).
+    refusals: u64,
+    last_refusal: Option<RefusalView>,
+    /// What the guard refuses: more than this share removed, overall or from a list of at
+    /// least `list_shrink_min_entries`; no entries at all; an emptied list.
+    max_list_shrink: f64,
+    list_shrink_min_entries: u64,
 }
 
-impl From<LoadReport> for LoadView {
-    fn from(report: LoadReport) -> LoadView {
+#[derive(Serialize)]
+struct RefusalView {
+    at: String,
+    reason: String,
+}
+
+impl LoadView {
+    fn new(report: LoadReport, guard: ShrinkGuard) -> LoadView {
         let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
         LoadView {
             attempts: report.attempts,
@@ -28,6 +42,13 @@ impl From<LoadReport> for LoadView {
             last_attempt: text(report.last_attempt),
             last_success: text(report.last_success),
             last_error: report.last_error,
+            refusals: report.refusals,
+            last_refusal: report.last_refusal.map(|r| RefusalView {
+                at: r.at.to_string(),
+                reason: r.reason,
+            }),
+            max_list_shrink: guard.max_shrink,
+            list_shrink_min_entries: guard.min_list_entries,
         }
     }
 }
@@ -187,7 +208,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         started_at: state.started_at.to_string(),
         ruleset,
         lists,
-        last_load: state.store.report().into(),
+        last_load: LoadView::new(state.store.report(), state.store.guard()),
         auth: AuthView::of(&state),
         register: match state.register() {
             Some(register) => RegisterView::On(register.status()),

@@ -1,10 +1,11 @@
-//! Red, black, watch and grey lists: entries, the in-memory index, the file source and the
-//! synthetic-population generator.
+//! Red, black, watch and grey lists: entries, the in-memory index, the file source, the
+//! fail-closed guard on loads and the synthetic-population generator.
 
 pub mod cold;
 mod entry;
 mod file;
 pub mod gen;
+mod guard;
 mod index;
 pub mod redis;
 mod text;
@@ -14,5 +15,6 @@ pub use entry::{
     ResponsiblePersonRecord, Status,
 };
 pub use file::{load_file, parse_entries, read_file, LineProblem, ListFileError};
+pub use guard::{ListShrink, Refusal, Shrink, ShrinkGuard};
 pub use index::{Entries, ListIndex};
 pub use text::TextError;

@@ -22,6 +22,7 @@ use redis::{Commands, Script};
 
 use super::entry::{Checked, Entry, EntryRecord};
 use super::file::{id_hash, repeated_ids};
+use super::guard::Shrink;
 use super::index::{IndexBuilder, ListIndex};
 use crate::ruleset::RuleSet;
 
@@ -344,6 +345,98 @@ impl RedisLists {
         Ok(stats)
     }
 
+    /// What writing `entries` would do to the size of each list, read before anything is
+    /// written, for the fail-closed guard: an entry stored on another list moves off it, and a
+    /// full replacement of list `replacing` removes the entries of it that are not given.
+    pub fn shrink_of_write(
+        &self,
+        entries: &[Entry],
+        rules: &RuleSet,
+        replacing: Option<&str>,
+    ) -> Result<Shrink, RedisSourceError> {
+        let mut con = self.client.get_connection()?;
+        let list_key = |code: &str| self.key(&format!("list:{code}"));
+        let codes: Vec<&str> = rules.lists().map(|(_, list)| list.code.as_str()).collect();
+        let mut pipe = redis::pipe();
+        for code in &codes {
+            pipe.scard(list_key(code));
+        }
+        let before: Vec<u64> = pipe.query(&mut con)?;
+        let mut after: rustc_hash::FxHashMap<&str, i64> = codes
+            .iter()
+            .zip(&before)
+            .map(|(&code, &count)| (code, count as i64))
+            .collect();
+        for batch in entries.chunks(IMPORT_BATCH) {
+            // One membership question per list, not per entry.
+            let mut by_list: rustc_hash::FxHashMap<&str, Vec<&Entry>> = Default::default();
+            for entry in batch {
+                by_list
+                    .entry(rules.list(entry.facts.list).code.as_str())
+                    .or_default()
+                    .push(entry);
+            }
+            let mut pipe = redis::pipe();
+            for (code, group) in &by_list {
+                let ids: Vec<&str> = group.iter().map(|e| &*e.entry_id).collect();
+                pipe.cmd("SMISMEMBER").arg(list_key(code)).arg(ids);
+            }
+            let on_their_lists: Vec<Vec<bool>> = pipe.query(&mut con)?;
+            // Only entries not yet on their list change a count: new ones, and ones that move.
+            let arriving: Vec<&Entry> = by_list
+                .values()
+                .zip(on_their_lists)
+                .flat_map(|(group, on)| {
+                    group
+                        .iter()
+                        .zip(on)
+                        .filter_map(|(&entry, on)| (!on).then_some(entry))
+                })
+                .collect();
+            if arriving.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = arriving.iter().map(|e| &*e.entry_id).collect();
+            let stored: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.key("entries"))
+                .arg(&ids)
+                .query(&mut con)?;
+            for (entry, stored) in arriving.iter().zip(stored) {
+                *after
+                    .entry(rules.list(entry.facts.list).code.as_str())
+                    .or_default() += 1;
+                if let Some(json) = stored {
+                    let previous: StoredList<'_> =
+                        serde_json::from_str(&json).map_err(|err| RedisSourceError::Corrupt {
+                            entry_id: entry.entry_id.to_string(),
+                            message: err.to_string(),
+                        })?;
+                    if let Some(count) = after.get_mut(previous.list.as_ref()) {
+                        *count -= 1;
+                    }
+                }
+            }
+        }
+        if let Some(list) = replacing {
+            let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
+            let current: Vec<String> = con.smembers(list_key(list))?;
+            let left_out = current
+                .iter()
+                .filter(|id| !given.contains(id.as_str()))
+                .count();
+            if let Some(count) = after.get_mut(list) {
+                *count -= left_out as i64;
+            }
+        }
+        Ok(Shrink::between(
+            codes.iter().copied().zip(before),
+            codes.iter().map(|&code| {
+                let count = after.get(code).copied().unwrap_or(0);
+                (code, u64::try_from(count).unwrap_or(0))
+            }),
+        ))
+    }
+
     /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
     pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
         let mut con = self.client.get_connection()?;
@@ -495,6 +588,13 @@ impl RedisLists {
             Ok((index, version))
         })
     }
+}
+
+/// The list a stored entry is on, read from its JSON.
+#[derive(serde::Deserialize)]
+struct StoredList<'a> {
+    #[serde(borrow)]
+    list: std::borrow::Cow<'a, str>,
 }
 
 /// One HSCAN reply: `(entry_id, entry JSON)` pairs.

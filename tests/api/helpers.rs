@@ -151,8 +151,10 @@ impl Spawn {
             state = state.with_keys(keys, *protect_metrics);
         }
         let state = web::Data::new(state);
+        // Forced, as `serve --force-next-load` is: many tests start with no entries on purpose;
+        // the fail-closed guard has tests of its own (`reload`, `process`).
         if self.load {
-            if let Err(err) = state.reload() {
+            if let Err(err) = state.force_reload() {
                 panic!("the test server could not load its rules and lists: {err}");
             }
         }

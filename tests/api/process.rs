@@ -1,6 +1,7 @@
 //! The binary (DESIGN.md §6.1): `serve` reloads on SIGHUP and refuses a malformed list file at
-//! start naming each bad line; `check` validates a rule set and prints each problem as
-//! `file:line: message`.
+//! start naming each bad line; the fail-closed guard refuses an emptied list file on SIGHUP and
+//! an empty list snapshot at start, and SIGUSR1 or `--force-next-load` take them on purpose;
+//! `check` validates a rule set and prints each problem as `file:line: message`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -874,4 +875,177 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_refusals_are_logged_and_no_
         refusals[1].contains(r#"reason="unknown""#) && refusals[1].contains(id),
         "the refused key is named by its id: {logs}"
     );
+}
+
+/// The server's JSON log lines (`JC_LOG_FORMAT=json`).
+fn json_logs(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("the server's log")
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The first log line with this message; panics naming the log if there is none.
+fn logged<'a>(logs: &'a [serde_json::Value], message: &str) -> &'a serde_json::Value {
+    logs.iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(message))
+        })
+        .unwrap_or_else(|| panic!("no `{message}` in the log: {logs:#?}"))
+}
+
+fn signal(server: &Running, name: &str) {
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
+#[actix_web::test]
+async fn serve_refuses_an_emptied_list_file_on_sighup_and_takes_it_on_sigusr1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    let listed = uscc("91", 1);
+    write_jsonl(
+        &lists,
+        &[
+            entry("F-1", "court_dishonest_debtor", &listed),
+            entry("F-2", "tax_d_grade", &uscc("91", 2)),
+        ],
+    );
+    let log = dir.path().join("log.jsonl");
+    let port = free_port();
+    let mut command = serve_command(
+        &rules_dir(),
+        &lists,
+        port,
+        Stdio::from(std::fs::File::create(&log).expect("log file")),
+    );
+    command.env("JC_LOG_FORMAT", "json");
+    let (server, client) = Running::until_ready(command, port).await;
+    let status = || {
+        let request = client.get(format!("{}/v1/status", server.address)).send();
+        async move {
+            match request.await {
+                Ok(response) => response.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            }
+        }
+    };
+    let decide = || {
+        let body = serde_json::json!({"subject": {"id": listed}, "matter": "gov_procurement", "as_of": AS_OF});
+        let request = client
+            .post(format!("{}/v1/decide", server.address))
+            .json(&body)
+            .send();
+        async move {
+            request
+                .await
+                .expect("decide")
+                .json::<serde_json::Value>()
+                .await
+                .expect("JSON")["decision"]
+                .clone()
+        }
+    };
+
+    // The list file emptied, as a failed copy leaves it.
+    std::fs::write(&lists, "").expect("empty the list file");
+    signal(&server, "HUP");
+    poll("a refusal after SIGHUP", Duration::from_secs(10), || {
+        let s = status();
+        async move { s.await.is_some_and(|s| s["last_load"]["refusals"] == 1) }
+    })
+    .await;
+    let refused = status().await.expect("status");
+    assert_eq!(refused["lists"]["entries"], 2, "{refused}");
+    assert!(
+        refused["last_load"]["last_refusal"]["reason"]
+            .as_str()
+            .is_some_and(
+                |r| r.contains(&lists.display().to_string()) && r.contains("no entries at all")
+            ),
+        "{refused}"
+    );
+    assert_eq!(decide().await, "block", "the listed subject stays blocked");
+
+    // The operator means it.
+    signal(&server, "USR1");
+    poll(
+        "the forced load after SIGUSR1",
+        Duration::from_secs(10),
+        || {
+            let s = status();
+            async move { s.await.is_some_and(|s| s["lists"]["entries"] == 0) }
+        },
+    )
+    .await;
+    assert_eq!(decide().await, "allow");
+    drop(server);
+
+    let logs = json_logs(&log);
+    let refusal = logged(&logs, "list load refused");
+    assert_eq!(refusal["level"], "ERROR", "{refusal}");
+    assert!(
+        refusal["refusal"]
+            .as_str()
+            .is_some_and(|r| r.contains("no entries at all")),
+        "{refusal}"
+    );
+    let forced = logged(&logs, "forced");
+    assert_eq!(forced["level"], "WARN", "{forced}");
+    assert!(
+        forced["shrink"]
+            .as_str()
+            .is_some_and(|s| s.contains("list `court_dishonest_debtor` 1 → 0")),
+        "the forced load names what it removed: {forced}"
+    );
+}
+
+#[actix_web::test]
+async fn serve_refuses_to_start_on_an_empty_list_snapshot_unless_forced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let snapshot = dir.path().join("lists.snap");
+    std::fs::write(&snapshot, "").expect("a 0-byte list snapshot");
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = serve_command(&rules_dir(), &snapshot, free_port(), Stdio::from(stderr))
+        .spawn()
+        .expect("start");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
+    let status =
+        status.unwrap_or_else(|| panic!("serve kept running on an empty list snapshot:\n{stderr}"));
+    assert!(!status.success(), "serve must exit non-zero:\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the list load from {} refused (fail-closed): it would leave no entries at all",
+            snapshot.display()
+        )),
+        "{stderr}"
+    );
+
+    // Started with no entries on purpose.
+    let port = free_port();
+    let mut command = serve_command(&rules_dir(), &snapshot, port, Stdio::null());
+    command.arg("--force-next-load");
+    let (server, client) = Running::until_ready(command, port).await;
+    let status: serde_json::Value = client
+        .get(format!("{}/v1/status", server.address))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(status["lists"]["entries"], 0, "{status}");
 }

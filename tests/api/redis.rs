@@ -137,6 +137,11 @@ fn rules() -> RuleSet {
 }
 
 fn import(server: &RedisServer, lists: &Path) -> Output {
+    import_with(server, lists, &[])
+}
+
+/// `jiangcheng import` with `extra` arguments.
+fn import_with(server: &RedisServer, lists: &Path, extra: &[&str]) -> Output {
     Command::new(BIN)
         .arg("import")
         .arg("--lists")
@@ -144,6 +149,9 @@ fn import(server: &RedisServer, lists: &Path) -> Output {
         .args(["--redis", &server.url()])
         .arg("--rules")
         .arg(rules_dir())
+        .args(extra)
+        .env_remove("JC_MAX_LIST_SHRINK")
+        .env_remove("JC_LIST_SHRINK_MIN_ENTRIES")
         .output()
         .expect("run jiangcheng import")
 }
@@ -789,5 +797,156 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
     assert!(
         metrics.contains("jiangcheng_cold_cache{result=\"unavailable\"} 1"),
         "{metrics}"
+    );
+}
+
+/// Entries on one list in Redis.
+fn on_list(redis: &RedisServer, list: &str) -> u64 {
+    redis
+        .connection()
+        .scard(format!("{DEFAULT_PREFIX}list:{list}"))
+        .unwrap()
+}
+
+#[test]
+fn a_replacement_that_would_empty_or_cut_a_list_writes_nothing_unless_forced() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let version = store.version().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let push = dir.path().join("court_dishonest_debtor.jsonl");
+    let replace = ["--replace-list", "court_dishonest_debtor"];
+
+    // The designating body's push arrives empty.
+    std::fs::write(&push, "").unwrap();
+    let refused = import_with(&redis, &push, &replace);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("list `court_dishonest_debtor` would be emptied (it has 30 entries)")
+            && stderr.contains("nothing was imported"),
+        "{stderr}"
+    );
+    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(on_list(&redis, "court_dishonest_debtor"), 30);
+
+    // Cut to 2 of 30: past the share once the list is held to it.
+    let rules = rules();
+    let two: Vec<Value> = read_file(&demo_lists(), &rules)
+        .unwrap()
+        .iter()
+        .filter(|e| rules.list(e.facts.list).code == "court_dishonest_debtor")
+        .take(2)
+        .map(|e| serde_json::to_value(e.to_record(&rules)).unwrap())
+        .collect();
+    write_jsonl(&push, &two);
+    let cut = import_with(
+        &redis,
+        &push,
+        &[&replace[..], &["--list-shrink-min-entries", "10"]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&cut.stderr);
+    assert!(!cut.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("list `court_dishonest_debtor` would lose 28 of its 30 entries (93.3%)"),
+        "{stderr}"
+    );
+    assert_eq!(store.version().unwrap(), version);
+
+    // Emptied on purpose.
+    std::fs::write(&push, "").unwrap();
+    let forced = import_with(&redis, &push, &[&replace[..], &["--force"]].concat());
+    let stderr = String::from_utf8_lossy(&forced.stderr);
+    assert!(forced.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: forced past the fail-closed guard")
+            && stderr.contains("list `court_dishonest_debtor` 30 → 0"),
+        "{stderr}"
+    );
+    assert_eq!(on_list(&redis, "court_dishonest_debtor"), 0);
+    assert_eq!(store.version().unwrap(), version + 30);
+}
+
+#[test]
+fn an_import_that_would_move_every_entry_off_a_list_writes_nothing_unless_forced() {
+    let redis = RedisServer::start();
+    let ids = ["MV-1", "MV-2", "MV-3"];
+    let on = |list: &str| -> Vec<Value> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| entry(id, list, &uscc("91", 60 + i as u64)))
+            .collect()
+    };
+    write(&redis, &on("court_dishonest_debtor"));
+    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let version = store.version().unwrap();
+    // An export that labels every entry with the wrong list, under the same ids.
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("mislabelled.jsonl");
+    write_jsonl(&lists, &on("tax_d_grade"));
+    let refused = import(&redis, &lists);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("list `court_dishonest_debtor` would be emptied (it has 3 entries)"),
+        "{stderr}"
+    );
+    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(on_list(&redis, "court_dishonest_debtor"), 3);
+
+    let forced = import_with(&redis, &lists, &["--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_eq!(on_list(&redis, "court_dishonest_debtor"), 0);
+    assert_eq!(on_list(&redis, "tax_d_grade"), 3);
+}
+
+#[actix_web::test]
+async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() {
+    let mut redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let debtor = "91230200MA1B2C3D8T";
+    eventually_decides(&app, debtor, "gov_procurement", "block").await;
+
+    // Restarted without persistence: Redis is empty. The follower resyncs whole, and the
+    // guard refuses what it finds.
+    redis.crash_and_restart();
+    let started = Instant::now();
+    loop {
+        let status: Value = app.get_json("/v1/status").await;
+        if status["last_load"]["refusals"].as_u64() >= Some(1) {
+            assert!(
+                status["last_load"]["last_refusal"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("no entries at all")),
+                "{status}"
+            );
+            assert_eq!(status["lists"]["entries"], 351, "{status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{status}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let decision = app.decide(debtor, "gov_procurement", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+
+    // FLUSHALL, and a reload as SIGHUP asks for one: refused too.
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut redis.connection())
+        .unwrap();
+    let err = app.state.reload().expect_err("an empty Redis is refused");
+    assert!(
+        matches!(err, jiangcheng::snapshot::LoadError::Refused(_)),
+        "{err}"
+    );
+    assert_eq!(
+        app.decide(debtor, "gov_procurement", AS_OF).await["decision"],
+        "block"
     );
 }

@@ -1,12 +1,16 @@
 //! Reloads in-process: a good list file publishes a new version; a broken list file or rule set
 //! is refused, the last good snapshot keeps serving, and the failure shows in `/v1/status` and
-//! `/metrics`.
+//! `/metrics`. Lists that would empty or cut the service (an empty file, a file cut short, a
+//! list left out) are refused by the fail-closed guard unless the load is forced.
 
 use std::path::Path;
 
+use jiangcheng::snapshot::LoadError;
 use serde_json::{json, Value};
 
-use crate::helpers::{copy_rules, entry, uscc, write_jsonl, Spawn, TestApp, AS_OF};
+use crate::helpers::{
+    copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp, AS_OF,
+};
 
 fn metric(metrics: &str, series: &str) -> Option<f64> {
     metrics
@@ -240,4 +244,184 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
         "any change of the files changes the revision"
     );
     assert_eq!(changed["lists_version"], 2);
+}
+
+/// A subject the demo lists put on `court_dishonest_debtor`, which blocks government procurement.
+const DEMO_DEBTOR: &str = "91230200MA1B2C3D8T";
+
+/// A server on a copy of the demo lists (351 entries) that the test may rewrite.
+fn demo_copy(dir: &Path) -> (TestApp, std::path::PathBuf) {
+    let lists = dir.join("lists.jsonl");
+    std::fs::copy(demo_lists(), &lists).expect("copy the demo lists");
+    (Spawn::files(rules_dir(), lists.clone()).start(), lists)
+}
+
+/// Asserts that the guard refused the latest load with a reason containing each of `needles`
+/// (and the list file's path), that `/v1/status` and `/metrics` count it, and that the lists
+/// in use did not change.
+async fn assert_refused(
+    app: &TestApp,
+    result: Result<std::sync::Arc<jiangcheng::snapshot::Snapshot>, LoadError>,
+    lists: &Path,
+    refusals: u64,
+    needles: &[&str],
+) {
+    let err = result.expect_err("the guard refuses the load");
+    assert!(matches!(err, LoadError::Refused(_)), "{err}");
+    let message = err.to_string();
+    for needle in [&lists.display().to_string() as &str, "fail-closed"]
+        .iter()
+        .chain(needles)
+    {
+        assert!(message.contains(needle), "`{needle}` in: {message}");
+    }
+    let status = app.status().await;
+    let load = &status["last_load"];
+    assert_eq!(load["refusals"], refusals, "{load}");
+    assert_eq!(load["last_refusal"]["reason"], message.as_str(), "{load}");
+    assert!(
+        crate::helpers::is_rfc3339_plus8(load["last_refusal"]["at"].as_str().unwrap_or("")),
+        "{load}"
+    );
+    assert_eq!(load["last_error"], message.as_str(), "{load}");
+    assert_eq!(status["ready"], true, "{status}");
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metric(&metrics, "jiangcheng_list_loads_refused_total"),
+        Some(refusals as f64),
+        "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn an_emptied_list_file_is_refused_on_reload_and_the_listed_subject_stays_blocked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listed = uscc("91", 1);
+    let app = app_in(
+        dir.path(),
+        &[
+            entry("E-1", "court_dishonest_debtor", &listed),
+            entry("E-2", "tax_d_grade", &uscc("91", 2)),
+        ],
+    );
+    let lists = dir.path().join("lists.jsonl");
+    std::fs::write(&lists, "").expect("empty the list file");
+
+    let result = app.state.reload();
+    assert_refused(&app, result, &lists, 1, &["no entries at all"]).await;
+    let decision = app.decide(&listed, "gov_procurement", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert_eq!(decision["lists_version"], 1);
+    assert_eq!(app.status().await["lists"]["entries"], 2);
+
+    // An operator who means it forces the load; the refusal stays on record.
+    let snapshot = app.state.force_reload().expect("a forced load takes it");
+    assert_eq!((snapshot.lists.len(), snapshot.lists_version), (0, 2));
+    assert_eq!(
+        app.decide(&listed, "gov_procurement", AS_OF).await["decision"],
+        "allow"
+    );
+    let load = app.status().await["last_load"].clone();
+    assert!(load["last_error"].is_null(), "{load}");
+    assert_eq!(load["refusals"], 1, "{load}");
+    assert!(load["last_refusal"]["reason"].is_string(), "{load}");
+}
+
+#[actix_web::test]
+async fn the_demo_lists_cut_to_10_of_their_351_lines_are_refused_and_a_forced_load_takes_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (app, lists) = demo_copy(dir.path());
+    assert_eq!(app.status().await["lists"]["entries"], 351);
+    let text = std::fs::read_to_string(&lists).expect("the demo lists");
+    let first_ten: String = text.lines().take(10).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&lists, first_ten).expect("cut the file at a line boundary");
+
+    let result = app.state.reload();
+    assert_refused(
+        &app,
+        result,
+        &lists,
+        1,
+        &[
+            "it would remove 341 of 351 entries (97.2%; at most 50% may go)",
+            "list `court_dishonest_debtor` would be emptied (it has 30 entries)",
+        ],
+    )
+    .await;
+    assert_eq!(
+        app.decide(DEMO_DEBTOR, "gov_procurement", AS_OF).await["decision"],
+        "block"
+    );
+    assert_eq!(app.status().await["lists"]["entries"], 351);
+
+    app.state.force_reload().expect("forced");
+    assert_eq!(app.status().await["lists"]["entries"], 10);
+    assert_eq!(
+        app.decide(DEMO_DEBTOR, "gov_procurement", AS_OF).await["decision"],
+        "allow"
+    );
+}
+
+#[actix_web::test]
+async fn one_list_left_out_of_an_otherwise_whole_file_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (app, lists) = demo_copy(dir.path());
+    let text = std::fs::read_to_string(&lists).expect("the demo lists");
+    // 30 of 351 entries (8.5%): the whole file's share would let it pass.
+    let without_debtors: String = text
+        .lines()
+        .filter(|l| !l.contains("\"court_dishonest_debtor\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&lists, without_debtors).expect("write");
+
+    let result = app.state.reload();
+    assert_refused(
+        &app,
+        result,
+        &lists,
+        1,
+        &["list `court_dishonest_debtor` would be emptied (it has 30 entries)"],
+    )
+    .await;
+    assert_eq!(
+        app.decide(DEMO_DEBTOR, "gov_procurement", AS_OF).await["decision"],
+        "block"
+    );
+
+    // A normal day's change passes: one entry less.
+    let one_less: String = text
+        .lines()
+        .filter(|l| !l.contains(DEMO_DEBTOR))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&lists, one_less).expect("write");
+    app.state
+        .reload()
+        .expect("one entry removed passes the guard");
+    assert_eq!(
+        app.decide(DEMO_DEBTOR, "gov_procurement", AS_OF).await["decision"],
+        "allow"
+    );
+}
+
+#[actix_web::test]
+async fn a_first_load_with_no_entries_is_refused_and_the_service_stays_unready() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lists = dir.path().join("lists.jsonl");
+    std::fs::write(&lists, "").expect("an empty list file");
+    let app = Spawn::files(rules_dir(), lists.clone()).unloaded().start();
+    let err = app.state.reload().expect_err("refused");
+    assert!(matches!(err, LoadError::Refused(_)), "{err}");
+    assert!(err.to_string().contains("no entries at all"), "{err}");
+    let readyz = app.get("/readyz").await;
+    let problem = crate::helpers::problem(readyz, 503, "not_ready", "readyz").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&lists.display().to_string())),
+        "{problem}"
+    );
+    app.state.force_reload().expect("an empty start on purpose");
+    assert_eq!(app.get_json("/readyz").await["status"], "ready");
 }
