@@ -42,6 +42,11 @@ impl Scope {
         Scope::Export,
     ];
 
+    /// The scope's bit in [`Scopes`].
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Decide => "decide",
@@ -61,6 +66,27 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| KeysError::UnknownScope(text.to_owned()))
+    }
+}
+
+/// The scopes of a key (a set, cheap to copy with every request's caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Whether the set holds at least one of `scopes`.
+    pub fn any(self, scopes: &[Scope]) -> bool {
+        scopes.iter().any(|&scope| self.contains(scope))
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(scopes: I) -> Scopes {
+        Scopes(scopes.into_iter().fold(0, |bits, scope| bits | scope.bit()))
     }
 }
 
@@ -92,8 +118,8 @@ pub enum Refusal {
     Unknown,
     #[error("the API key `{0}` has been revoked")]
     Revoked(String),
-    #[error("the API key `{id}` lacks the `{scope}` scope")]
-    Forbidden { id: String, scope: &'static str },
+    #[error("the API key `{id}` lacks the {needs} scope")]
+    Forbidden { id: String, needs: String },
     #[error("the API key `{id}` is over its rate limit")]
     RateLimited { id: String, retry_after: Duration },
 }
@@ -126,11 +152,12 @@ struct KeysFile {
 pub struct Caller {
     pub key_id: String,
     pub department: String,
+    /// What the key may do: some endpoints answer each scope differently.
+    pub scopes: Scopes,
 }
 
 struct Key {
     caller: Caller,
-    scopes: Vec<Scope>,
     hash: [u8; 32],
     revoked: bool,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -171,13 +198,9 @@ impl KeyRing {
         self.keys.is_empty()
     }
 
-    /// Admits the `Authorization` header's key for `scope` (`None`: any valid key), counting
-    /// the request against the key's rate limit.
-    pub fn admit(
-        &self,
-        authorization: Option<&str>,
-        scope: Option<Scope>,
-    ) -> Result<Caller, Refusal> {
+    /// Admits the `Authorization` header's key if it has one of `scopes` (none: any valid key),
+    /// counting the request against the key's rate limit.
+    pub fn admit(&self, authorization: Option<&str>, scopes: &[Scope]) -> Result<Caller, Refusal> {
         let token = authorization
             .ok_or(Refusal::Missing)?
             .strip_prefix("Bearer ")
@@ -191,10 +214,17 @@ impl KeyRing {
         if key.revoked {
             return Err(Refusal::Revoked(id.to_owned()));
         }
-        if let Some(scope) = scope.filter(|scope| !key.scopes.contains(scope)) {
+        if !scopes.is_empty() && !key.caller.scopes.any(scopes) {
+            let names: Vec<String> = scopes.iter().map(|s| format!("`{}`", s.as_str())).collect();
+            let needs = match names.split_last() {
+                Some((last, first)) if !first.is_empty() => {
+                    format!("{} or {last}", first.join(", "))
+                }
+                _ => names.concat(),
+            };
             return Err(Refusal::Forbidden {
                 id: id.to_owned(),
-                scope: scope.as_str(),
+                needs,
             });
         }
         if let Some(limiter) = &key.limiter {
@@ -222,7 +252,7 @@ impl Key {
             .scopes
             .iter()
             .map(|scope| scope.parse())
-            .collect::<Result<Vec<Scope>, _>>()?;
+            .collect::<Result<Scopes, _>>()?;
         let limiter = match record.rate_per_second {
             None => None,
             Some(rate) => {
@@ -242,8 +272,8 @@ impl Key {
             caller: Caller {
                 key_id: record.id,
                 department: record.department,
+                scopes,
             },
-            scopes,
             hash,
             revoked: record.revoked,
             limiter,
@@ -340,15 +370,28 @@ mod tests {
         );
         let keys = ring(&key.config);
         let caller = keys
-            .admit(Some(&bearer(&key.token)), Some(Scope::Decide))
+            .admit(Some(&bearer(&key.token)), &[Scope::Decide])
             .unwrap();
         assert_eq!(caller.department, "市公共资源交易中心");
         assert_eq!(caller.key_id, key_id(&key.token).unwrap());
-        assert!(keys.admit(Some(&bearer(&key.token)), None).is_ok());
+        assert!(caller.scopes.contains(Scope::Decide) && !caller.scopes.contains(Scope::Admin));
+        assert!(keys.admit(Some(&bearer(&key.token)), &[]).is_ok());
+        assert!(keys
+            .admit(Some(&bearer(&key.token)), &[Scope::Export, Scope::Decide])
+            .is_ok());
         assert!(matches!(
-            keys.admit(Some(&bearer(&key.token)), Some(Scope::Admin)),
-            Err(Refusal::Forbidden { scope: "admin", .. })
+            keys.admit(Some(&bearer(&key.token)), &[Scope::Admin]),
+            Err(Refusal::Forbidden { needs, .. }) if needs == "`admin`"
         ));
+        let refused = keys
+            .admit(
+                Some(&bearer(&key.token)),
+                &[Scope::Feedback, Scope::Export, Scope::Admin],
+            )
+            .unwrap_err();
+        assert!(refused
+            .to_string()
+            .ends_with("lacks the `feedback`, `export` or `admin` scope"));
     }
 
     #[test]
@@ -360,18 +403,18 @@ mod tests {
         let last = if wrong.ends_with('0') { "1" } else { "0" };
         wrong.replace_range(wrong.len() - 1.., last);
         assert_eq!(
-            keys.admit(Some(&bearer(&wrong)), None),
+            keys.admit(Some(&bearer(&wrong)), &[]),
             Err(Refusal::Unknown)
         );
-        assert_eq!(keys.admit(None, None), Err(Refusal::Missing));
-        assert_eq!(keys.admit(Some(&key.token), None), Err(Refusal::Malformed));
+        assert_eq!(keys.admit(None, &[]), Err(Refusal::Missing));
+        assert_eq!(keys.admit(Some(&key.token), &[]), Err(Refusal::Malformed));
         assert_eq!(
-            keys.admit(Some("Bearer jc_xyz"), None),
+            keys.admit(Some("Bearer jc_xyz"), &[]),
             Err(Refusal::Malformed)
         );
         let revoked = ring(&format!("{}revoked = true\n", key.config));
         assert_eq!(
-            revoked.admit(Some(&bearer(&key.token)), None),
+            revoked.admit(Some(&bearer(&key.token)), &[]),
             Err(Refusal::Revoked(id.to_owned()))
         );
     }
@@ -382,9 +425,9 @@ mod tests {
         let keys = ring(&format!("{}burst = 2\n", key.config));
         let header = bearer(&key.token);
         for _ in 0..2 {
-            assert!(keys.admit(Some(&header), Some(Scope::Decide)).is_ok());
+            assert!(keys.admit(Some(&header), &[Scope::Decide]).is_ok());
         }
-        match keys.admit(Some(&header), Some(Scope::Decide)) {
+        match keys.admit(Some(&header), &[Scope::Decide]) {
             Err(Refusal::RateLimited { retry_after, .. }) => {
                 assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}")
             }

@@ -369,6 +369,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed()),
     )
     .service(
+        web::resource("/v1/feedback/{feedback_id}/corrections")
+            .route(web::post().to(register::correct_feedback))
+            .default_service(not_allowed()),
+    )
+    .service(
         web::resource("/v1/export/cases")
             .route(web::get().to(register::export_cases))
             .default_service(not_allowed()),
