@@ -240,6 +240,30 @@ fn a_corrected_report_replaces_its_original_in_place_and_keeps_its_history_after
     assert_eq!(order, [a, b], "in the order filed, each once");
 }
 
+#[test]
+fn what_an_earlier_version_left_is_read_masked_and_its_files_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedback.jsonl");
+    let mut legacy = serde_json::to_value(feedback(id_at(T0), "市财政局")).unwrap();
+    legacy["officer"] = "王某 230202198503124242".into();
+    std::fs::write(&path, format!("{legacy}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let page = store
+        .feedback_page(&FeedbackQuery {
+            limit: 1,
+            ..FeedbackQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.items[0].report.officer.as_deref(),
+        Some("王某 230202********4242")
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
 /// A file store that fails while `down` is set.
 struct Flaky {
     store: FileStore,

@@ -456,7 +456,8 @@ mod tests {
         ] {
             assert!(measure.executed_by(department), "{department}");
         }
-        for department in ["市财政", "财政局", "市住建局", "", "社会保险经办机构）"] {
+        for department in ["市财政", "财政局", "市住建局", "", "社会保险经办机构）"]
+        {
             assert!(!measure.executed_by(department), "{department}");
         }
     }
