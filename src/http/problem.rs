@@ -81,6 +81,8 @@ pub enum ApiError {
     FeedbackNotFound(uuid::Uuid),
     #[error("feedback `{0}` was corrected by another request meanwhile; read it again (GET /v1/feedback) and send the correction again")]
     FeedbackChanged(uuid::Uuid),
+    #[error("feedback `{feedback_id}` has been corrected {max} times, the most the service keeps (--feedback-max-corrections)")]
+    CorrectionsExhausted { feedback_id: uuid::Uuid, max: usize },
     #[error("the query register is off (--audit off): there is no feedback, export or statistics")]
     RegisterOff,
     #[error("the query register is unavailable: {0}")]
@@ -230,6 +232,11 @@ impl ApiError {
                 "feedback_changed",
                 StatusCode::CONFLICT,
                 "Feedback corrected meanwhile",
+            ),
+            ApiError::CorrectionsExhausted { .. } => (
+                "corrections_exhausted",
+                StatusCode::CONFLICT,
+                "No more corrections",
             ),
             ApiError::RegisterOff => ("register_off", StatusCode::CONFLICT, "Register off"),
             ApiError::RegisterUnavailable(_) => (

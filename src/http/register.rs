@@ -209,6 +209,10 @@ pub async fn correct_feedback(
                 .ok_or(ApiError::CorrectionForbidden(feedback_id))?,
             None => current.ok_or(ApiError::FeedbackNotFound(feedback_id))?,
         };
+        let max = register.max_corrections();
+        if current.corrections.len() >= max {
+            return Err(ApiError::CorrectionsExhausted { feedback_id, max });
+        }
         let corrected = current
             .corrected(request, caller, Timestamp::now())
             .map_err(|problems| {

@@ -404,6 +404,16 @@ async fn with_the_service_open_anyone_reports_reads_and_corrects() {
         corrected["corrections"][0]["caller"].is_null(),
         "{corrected}"
     );
+    // Each correction keeps the whole report again: a report takes at most 20.
+    for n in 1..20 {
+        let correction = json!({"reason": "录入有误", "changes": {"results": format!("第{n}次")}});
+        assert_eq!(
+            app.post_json(&path, &correction).await.status(),
+            StatusCode::OK
+        );
+    }
+    let more = app.post_json(&path, &correction).await;
+    problem(more, 409, "corrections_exhausted", "the 21st").await;
     let missing = format!("/v1/feedback/{}/corrections", uuid::Uuid::now_v7());
     problem(
         app.post_json(&missing, &correction).await,
