@@ -24,7 +24,7 @@ use crate::audit::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportIn
 use crate::audit::report::{self, CaseRow};
 use crate::audit::{AuditRecord, CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
 use crate::ident::mask_id_numbers;
-use crate::keys::{Caller, Scope};
+use crate::keys::{Caller, Refusal, Scope};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -69,7 +69,7 @@ pub async fn post_feedback(
     })?;
     // A key's department is entitled through the decision's record, or through the rule
     // set's executing departments of the measure.
-    let filer = match req.extensions().get::<Caller>().cloned() {
+    let filer = match caller_of(&state, &req)? {
         Some(caller) => Some((caller, Arc::clone(&state.snapshot()?.rules))),
         None => None,
     };
@@ -78,6 +78,16 @@ pub async fn post_feedback(
     })
     .await?;
     Ok(HttpResponse::build(status).json(record))
+}
+
+/// The key that asks, or `None` when the service runs open. With keys configured, a request
+/// that reached a feedback handler without one is refused: feedback is never open by mistake.
+fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+    let caller = req.extensions().get::<Caller>().cloned();
+    if caller.is_none() && state.keys.is_some() {
+        return Err(ApiError::Unauthorized(Refusal::Missing));
+    }
+    Ok(caller)
 }
 
 /// Reads a feedback body: a JSON object of string members, each unknown or mistyped member
@@ -169,12 +179,12 @@ fn may_report(decision: &AuditRecord, measure: &str, caller: &Caller, rules: &Ru
         .caller
         .as_ref()
         .is_some_and(|asked| asked.department == department);
-    asked
-        || decision.measures.iter().any(|applied| applied == measure)
-            && rules
-                .measures()
-                .iter()
-                .any(|m| m.code == measure && m.executed_by(&caller.department))
+    let applied = decision.measures.iter().any(|applied| applied == measure);
+    let executes = rules
+        .measures()
+        .iter()
+        .any(|m| m.code == measure && m.executed_by(&caller.department));
+    asked || (applied && executes)
 }
 
 /// `POST /v1/feedback/{feedback_id}/corrections`: the department that filed a report changes
@@ -194,7 +204,7 @@ pub async fn correct_feedback(
     })?;
     let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let request = read_correction(&body)?;
-    let caller = req.extensions().get::<Caller>().map(CallerRecord::of);
+    let caller = caller_of(&state, &req)?.map(|caller| CallerRecord::of(&caller));
     let corrected = with_register(&state, move |register| {
         let store = register.store();
         let current = store.feedback_by_id(feedback_id)?;
@@ -307,11 +317,9 @@ pub async fn list_feedback(
         return Err(ApiError::InvalidRequest(errors));
     }
     // A `feedback` key reads what its department filed; `export` and `admin` keys, all.
-    let filed_by = req
-        .extensions()
-        .get::<Caller>()
+    let filed_by = caller_of(&state, &req)?
         .filter(|caller| !caller.scopes.any(&[Scope::Export, Scope::Admin]))
-        .map(|caller| CallerRecord::of(caller).department);
+        .map(|caller| CallerRecord::of(&caller).department);
     let query = FeedbackQuery {
         since,
         // Stored departments are masked: so is the one asked for.

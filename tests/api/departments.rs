@@ -428,3 +428,40 @@ async fn with_the_service_open_anyone_reports_reads_and_corrects() {
     let malformed = problem(malformed, 400, "invalid_request", "not an id").await;
     assert_eq!(error_fields(&malformed), ["feedback_id"]);
 }
+
+#[actix_web::test]
+async fn with_keys_feedback_that_slips_past_admission_still_needs_a_key() {
+    let s = subjects();
+    let keys = Keys::new();
+    let app = app_with(&s, |spawn| spawn.keys(&keys.config(), false));
+    let decision: Value = post(
+        &app,
+        &keys.asker,
+        "/v1/decide",
+        &json!({"subject": {"id": s.listed}, "matter": "gov_procurement", "as_of": AS_OF}),
+    )
+    .await
+    .json()
+    .await
+    .expect("decision");
+    stored(&app, 1).await;
+    // Percent-encoded paths that the router decodes to the feedback routes.
+    let report = applied(&decision["decision_id"]);
+    let correction = json!({"reason": "r", "changes": {"results": "x"}});
+    let nobodys = uuid::Uuid::now_v7();
+    for (path, body) in [
+        ("/v%31/feedback".to_owned(), Some(&report)),
+        ("/%76%31/feedback".to_owned(), None),
+        (
+            format!("/v%31/feedback/{nobodys}/corrections"),
+            Some(&correction),
+        ),
+    ] {
+        let request = match body {
+            Some(body) => app.client.post(app.url(&path)).json(body),
+            None => app.client.get(app.url(&path)),
+        };
+        let response = request.send().await.expect("request");
+        problem(response, 401, "unauthorized", &path).await;
+    }
+}
