@@ -280,29 +280,40 @@ impl RegisterStore for RedisStore {
                     (stream_id.as_str(), key)
                 })
                 .collect();
-            let keys: Vec<String> = wanted
-                .iter()
-                .filter_map(|(_, key)| key.map(str::to_owned))
-                .collect();
-            let mut records = self.feedback_of(&keys)?.into_iter();
-            for (stream_id, key) in wanted {
-                start = format!("({stream_id}");
-                let record = match key {
-                    Some(_) => records.next().flatten(),
-                    None => None,
+            // Reports are read as many at a time as the page still needs (a whole log page
+            // when a department filter may pass over many), not a log page's worth each time.
+            let mut rest = wanted.as_slice();
+            while !rest.is_empty() && page.next_cursor.is_none() {
+                let size = match query.department {
+                    Some(_) => rest.len(),
+                    None => query.limit.saturating_sub(page.items.len()).max(1),
                 };
-                let Some(record) = record.filter(|r| {
-                    query
-                        .department
-                        .as_deref()
-                        .is_none_or(|d| d == r.report.executing_department)
-                }) else {
-                    continue;
-                };
-                page.items.push(record);
-                if page.items.len() == query.limit {
-                    page.next_cursor = Some(stream_id.to_owned());
-                    break;
+                let (chunk, after) = rest.split_at(size.min(rest.len()));
+                rest = after;
+                let keys: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|(_, key)| key.map(str::to_owned))
+                    .collect();
+                let mut records = self.feedback_of(&keys)?.into_iter();
+                for (stream_id, key) in chunk {
+                    start = format!("({stream_id}");
+                    let record = match key {
+                        Some(_) => records.next().flatten(),
+                        None => None,
+                    };
+                    let Some(record) = record.filter(|r| {
+                        query
+                            .department
+                            .as_deref()
+                            .is_none_or(|d| d == r.report.executing_department)
+                    }) else {
+                        continue;
+                    };
+                    page.items.push(record);
+                    if page.items.len() == query.limit {
+                        page.next_cursor = Some((*stream_id).to_owned());
+                        break;
+                    }
                 }
             }
             if page.next_cursor.is_some() || !full {

@@ -217,6 +217,16 @@ async fn feedback_belongs_to_its_department(app: &TestApp, keys: &Keys) {
     for key in [&keys.export, &keys.admin] {
         assert_eq!(decisions_of(&page(key).await), decisions);
     }
+    let first = get(app, &keys.export, "/v1/feedback?limit=1").await;
+    assert_eq!(decisions_of(&first), decisions[..1]);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = get(
+        app,
+        &keys.export,
+        &format!("/v1/feedback?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(decisions_of(&second), decisions[1..]);
 
     // Only the department that filed a report corrects it; to any other, a report that is
     // not its own looks like one that does not exist.
