@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 use crate::audit::{RegisterConfig, Sink};
-use crate::http::Limits;
+use crate::http::{AccessConfig, Limits};
 use crate::lists::cold::ColdCacheConfig;
 use crate::snapshot::ListSource;
 
@@ -79,7 +79,8 @@ pub struct NewKeyArgs {
     /// The calling department, as audit records will name it.
     #[arg(long)]
     pub department: String,
-    /// What the key may do: decide, read_subject, feedback, admin, export (comma-separated).
+    /// What the key may do: decide, read_subject, feedback, admin, export, replay
+    /// (comma-separated).
     #[arg(long, value_delimiter = ',', required = true)]
     pub scopes: Vec<String>,
     /// Requests a second the key may make, sustained (none: no limit).
@@ -163,6 +164,19 @@ pub struct ServeArgs {
     /// Require a key with the `admin` scope on `/metrics` too.
     #[arg(long, env = "JC_PROTECT_METRICS")]
     pub protect_metrics: bool,
+    /// Seconds a decision's `as_of` may be from the server's clock before it is a replay, which
+    /// needs the `replay` scope [default: 300].
+    #[arg(long, env = "JC_MAX_AS_OF_SKEW_SECONDS")]
+    pub max_as_of_skew_seconds: Option<u64>,
+    /// Refused API keys (401) one client address may get a minute before it gets 429 [default: 30].
+    #[arg(long, env = "JC_AUTH_FAILURES_PER_MINUTE")]
+    pub auth_failures_per_minute: Option<u32>,
+    /// Client addresses whose refused keys are counted at once [default: 65536].
+    #[arg(long, env = "JC_AUTH_FAILURE_ADDRESSES")]
+    pub auth_failure_addresses: Option<u64>,
+    /// WARN lines about refused keys a minute; the rest are counted [default: 60].
+    #[arg(long, env = "JC_AUTH_WARNINGS_PER_MINUTE")]
+    pub auth_warnings_per_minute: Option<u32>,
     /// Where the query register keeps records and feedback: `auto` (Redis when the lists come
     /// from Redis, else files), `files`, a `redis://` URL, or `off` [default: auto].
     #[arg(long, env = "JC_AUDIT")]
@@ -234,6 +248,10 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub keys: Option<PathBuf>,
     pub protect_metrics: Option<bool>,
+    pub max_as_of_skew_seconds: Option<u64>,
+    pub auth_failures_per_minute: Option<u32>,
+    pub auth_failure_addresses: Option<u64>,
+    pub auth_warnings_per_minute: Option<u32>,
     pub audit: Option<String>,
     pub audit_dir: Option<PathBuf>,
     pub audit_key_file: Option<PathBuf>,
@@ -255,6 +273,7 @@ pub struct Settings {
     pub bench_routes: bool,
     pub keys: Option<PathBuf>,
     pub protect_metrics: bool,
+    pub access: AccessConfig,
     pub register: RegisterConfig,
 }
 
@@ -327,11 +346,42 @@ impl ServeArgs {
                 .or(file.feedback_max_corrections)
                 .unwrap_or(register_defaults.max_corrections),
         };
+        let access_defaults = AccessConfig::default();
+        let access = AccessConfig {
+            max_as_of_skew: self
+                .max_as_of_skew_seconds
+                .or(file.max_as_of_skew_seconds)
+                .map_or(access_defaults.max_as_of_skew, Duration::from_secs),
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .or(file.auth_failures_per_minute)
+                .unwrap_or(access_defaults.auth_failures_per_minute),
+            auth_failure_addresses: self
+                .auth_failure_addresses
+                .or(file.auth_failure_addresses)
+                .unwrap_or(access_defaults.auth_failure_addresses),
+            auth_warnings_per_minute: self
+                .auth_warnings_per_minute
+                .or(file.auth_warnings_per_minute)
+                .unwrap_or(access_defaults.auth_warnings_per_minute),
+        };
         for (name, value) in [
             ("workers", workers),
             ("max_body_bytes", limits.max_body_bytes),
             ("max_batch", limits.max_batch),
             ("audit_queue", register.queue_records),
+            (
+                "auth_failures_per_minute",
+                access.auth_failures_per_minute as usize,
+            ),
+            (
+                "auth_failure_addresses",
+                usize::try_from(access.auth_failure_addresses).unwrap_or(usize::MAX),
+            ),
+            (
+                "auth_warnings_per_minute",
+                access.auth_warnings_per_minute as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -365,6 +415,7 @@ impl ServeArgs {
             bench_routes: self.bench_routes,
             keys: self.keys.or(file.keys),
             protect_metrics: self.protect_metrics || file.protect_metrics.unwrap_or(false),
+            access,
             register,
         })
     }
@@ -426,6 +477,46 @@ mod tests {
             settings.limits.max_body_bytes,
             Limits::default().max_body_bytes
         );
+    }
+
+    #[test]
+    fn the_access_settings_come_from_flags_the_file_or_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "max_as_of_skew_seconds = 60\nauth_warnings_per_minute = 5\n",
+        )
+        .unwrap();
+        let access = ServeArgs {
+            config: Some(path.clone()),
+            auth_failures_per_minute: Some(3),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .access;
+        assert_eq!(
+            access,
+            AccessConfig {
+                max_as_of_skew: Duration::from_secs(60),
+                auth_failures_per_minute: 3,
+                auth_warnings_per_minute: 5,
+                ..AccessConfig::default()
+            }
+        );
+        assert_eq!(
+            ServeArgs::default().resolve().unwrap().access,
+            AccessConfig::default()
+        );
+        let zero = ServeArgs {
+            auth_failures_per_minute: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            zero.resolve(),
+            Err(ConfigError::Zero("auth_failures_per_minute"))
+        ));
     }
 
     #[test]

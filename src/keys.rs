@@ -31,21 +31,20 @@ pub enum Scope {
     Admin,
     /// Exports and statistics for national reporting.
     Export,
+    /// Deciding at an `as_of` far from the server's clock: a decision that is not about today
+    /// must be asked for on purpose, since it can answer `allow` for a subject blocked now.
+    Replay,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Decide,
         Scope::ReadSubject,
         Scope::Feedback,
         Scope::Admin,
         Scope::Export,
+        Scope::Replay,
     ];
-
-    /// The scope's bit in [`Scopes`].
-    fn bit(self) -> u8 {
-        1 << self as u8
-    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +53,7 @@ impl Scope {
             Scope::Feedback => "feedback",
             Scope::Admin => "admin",
             Scope::Export => "export",
+            Scope::Replay => "replay",
         }
     }
 }
@@ -69,27 +69,6 @@ impl FromStr for Scope {
     }
 }
 
-/// The scopes of a key (a set, cheap to copy with every request's caller).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Scopes(u8);
-
-impl Scopes {
-    pub fn contains(self, scope: Scope) -> bool {
-        self.0 & scope.bit() != 0
-    }
-
-    /// Whether the set holds at least one of `scopes`.
-    pub fn any(self, scopes: &[Scope]) -> bool {
-        scopes.iter().any(|&scope| self.contains(scope))
-    }
-}
-
-impl FromIterator<Scope> for Scopes {
-    fn from_iter<I: IntoIterator<Item = Scope>>(scopes: I) -> Scopes {
-        Scopes(scopes.into_iter().fold(0, |bits, scope| bits | scope.bit()))
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
     #[error("cannot read the keys file {}: {source}", path.display())]
@@ -99,7 +78,9 @@ pub enum KeysError {
     },
     #[error("keys file {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("unknown scope `{0}`; the scopes are decide, read_subject, feedback, admin, export")]
+    #[error(
+        "unknown scope `{0}`; the scopes are decide, read_subject, feedback, admin, export, replay"
+    )]
     UnknownScope(String),
     #[error("key `{id}`: {message}")]
     Invalid { id: String, message: String },
@@ -114,14 +95,49 @@ pub enum Refusal {
     Missing,
     #[error("the Authorization header is not `Bearer jc_<id>_<secret>`")]
     Malformed,
+    /// With the id the key gave (an id is not secret: it names the key in logs).
     #[error("the API key is not known")]
-    Unknown,
+    Unknown(String),
     #[error("the API key `{0}` has been revoked")]
     Revoked(String),
-    #[error("the API key `{id}` lacks the {needs} scope")]
-    Forbidden { id: String, needs: String },
+    #[error("the API key `{id}` lacks the `{scope}` scope")]
+    Forbidden { id: String, scope: &'static str },
     #[error("the API key `{id}` is over its rate limit")]
     RateLimited { id: String, retry_after: Duration },
+    /// A batch of more subjects than the key's burst: no wait would let it through.
+    #[error("the batch holds {units} subjects, more than the burst of {burst} of the API key `{id}` (a batch counts one unit of the key's rate limit per subject); send batches of at most {burst}")]
+    OverBurst {
+        id: String,
+        units: usize,
+        burst: u32,
+    },
+}
+
+impl Refusal {
+    /// The id of the key refused, if the request named one.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Refusal::Missing | Refusal::Malformed => None,
+            Refusal::Unknown(id)
+            | Refusal::Revoked(id)
+            | Refusal::Forbidden { id, .. }
+            | Refusal::RateLimited { id, .. }
+            | Refusal::OverBurst { id, .. } => Some(id),
+        }
+    }
+
+    /// A short label of the reason, for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Missing => "missing",
+            Refusal::Malformed => "malformed",
+            Refusal::Unknown(_) => "unknown",
+            Refusal::Revoked(_) => "revoked",
+            Refusal::Forbidden { .. } => "forbidden",
+            Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::OverBurst { .. } => "over_burst",
+        }
+    }
 }
 
 /// One key as the keys file describes it.
@@ -134,9 +150,10 @@ struct KeyRecord {
     sha256: String,
     #[serde(default)]
     revoked: bool,
-    /// Requests a second, sustained; none means no limit.
+    /// Requests a second, sustained (a batch counts one per subject); none means no limit.
     rate_per_second: Option<u32>,
-    /// Requests allowed at once above the rate (the bucket's size); the rate if not given.
+    /// Requests allowed at once above the rate (the bucket's size, and so the largest batch the
+    /// key may send); the rate if not given.
     burst: Option<u32>,
 }
 
@@ -152,15 +169,21 @@ struct KeysFile {
 pub struct Caller {
     pub key_id: String,
     pub department: String,
-    /// What the key may do: some endpoints answer each scope differently.
-    pub scopes: Scopes,
 }
 
 struct Key {
     caller: Caller,
+    scopes: Vec<Scope>,
     hash: [u8; 32],
     revoked: bool,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limit: Option<Limit>,
+}
+
+/// A key's token bucket.
+struct Limit {
+    limiter: DefaultDirectRateLimiter,
+    /// The bucket's size: the most units one request may take.
+    burst: NonZeroU32,
 }
 
 /// Every configured key, by id.
@@ -198,7 +221,7 @@ impl KeyRing {
         self.keys.is_empty()
     }
 
-    /// Admits the `Authorization` header's key if it has one of `scopes` (none: any valid key),
+    /// Admits the `Authorization` header's key if it has any of `scopes` (none: any valid key),
     /// counting the request against the key's rate limit.
     pub fn admit(&self, authorization: Option<&str>, scopes: &[Scope]) -> Result<Caller, Refusal> {
         let token = authorization
@@ -207,33 +230,75 @@ impl KeyRing {
             .ok_or(Refusal::Malformed)?
             .trim();
         let id = key_id(token).ok_or(Refusal::Malformed)?;
-        let key = self.keys.get(id).ok_or(Refusal::Unknown)?;
+        let unknown = || Refusal::Unknown(id.to_owned());
+        let key = self.keys.get(id).ok_or_else(unknown)?;
         if !bool::from(hash(token).ct_eq(&key.hash)) {
-            return Err(Refusal::Unknown);
+            return Err(unknown());
         }
         if key.revoked {
             return Err(Refusal::Revoked(id.to_owned()));
         }
-        if !scopes.is_empty() && !key.caller.scopes.any(scopes) {
-            let names: Vec<String> = scopes.iter().map(|s| format!("`{}`", s.as_str())).collect();
-            let needs = match names.split_last() {
-                Some((last, first)) if !first.is_empty() => {
-                    format!("{} or {last}", first.join(", "))
-                }
-                _ => names.concat(),
-            };
-            return Err(Refusal::Forbidden {
-                id: id.to_owned(),
-                needs,
-            });
+        if let Some(scope) = scopes.first() {
+            if !scopes.iter().any(|scope| key.scopes.contains(scope)) {
+                // The first scope names what the endpoint is for.
+                return Err(Refusal::Forbidden {
+                    id: id.to_owned(),
+                    scope: scope.as_str(),
+                });
+            }
         }
-        if let Some(limiter) = &key.limiter {
-            limiter.check().map_err(|not_until| Refusal::RateLimited {
-                id: id.to_owned(),
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })?;
+        if let Some(limit) = &key.limit {
+            limit
+                .limiter
+                .check()
+                .map_err(|not_until| Refusal::RateLimited {
+                    id: id.to_owned(),
+                    retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                })?;
         }
         Ok(key.caller.clone())
+    }
+
+    /// Whether the admitted `caller`'s key has `scope`.
+    pub fn permits(&self, caller: &Caller, scope: Scope) -> bool {
+        self.keys
+            .get(&caller.key_id)
+            .is_some_and(|key| key.scopes.contains(&scope))
+    }
+
+    /// Counts a request of `units` (a batch's subjects) against the admitted `caller`'s rate
+    /// limit, whose admission already counted one of them. More units than the key's burst
+    /// could never pass, however long the caller waited, and are refused as such.
+    pub fn charge(&self, caller: &Caller, units: usize) -> Result<(), Refusal> {
+        let Some(limit) = self
+            .keys
+            .get(&caller.key_id)
+            .and_then(|key| key.limit.as_ref())
+        else {
+            return Ok(());
+        };
+        let over_burst = || Refusal::OverBurst {
+            id: caller.key_id.clone(),
+            units,
+            burst: limit.burst.get(),
+        };
+        if units > limit.burst.get() as usize {
+            return Err(over_burst());
+        }
+        let Some(rest) = u32::try_from(units.saturating_sub(1))
+            .ok()
+            .and_then(NonZeroU32::new)
+        else {
+            return Ok(());
+        };
+        match limit.limiter.check_n(rest) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Refusal::RateLimited {
+                id: caller.key_id.clone(),
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            }),
+            Err(_) => Err(over_burst()),
+        }
     }
 }
 
@@ -252,8 +317,8 @@ impl Key {
             .scopes
             .iter()
             .map(|scope| scope.parse())
-            .collect::<Result<Scopes, _>>()?;
-        let limiter = match record.rate_per_second {
+            .collect::<Result<Vec<Scope>, _>>()?;
+        let limit = match record.rate_per_second {
             None => None,
             Some(rate) => {
                 let rate = NonZeroU32::new(rate)
@@ -263,20 +328,21 @@ impl Key {
                     Some(burst) => NonZeroU32::new(burst)
                         .ok_or_else(|| invalid("`burst` must be at least 1".into()))?,
                 };
-                Some(RateLimiter::direct(
-                    Quota::per_second(rate).allow_burst(burst),
-                ))
+                Some(Limit {
+                    limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+                    burst,
+                })
             }
         };
         Ok(Key {
             caller: Caller {
                 key_id: record.id,
                 department: record.department,
-                scopes,
             },
+            scopes,
             hash,
             revoked: record.revoked,
-            limiter,
+            limit,
         })
     }
 }
@@ -374,24 +440,14 @@ mod tests {
             .unwrap();
         assert_eq!(caller.department, "市公共资源交易中心");
         assert_eq!(caller.key_id, key_id(&key.token).unwrap());
-        assert!(caller.scopes.contains(Scope::Decide) && !caller.scopes.contains(Scope::Admin));
         assert!(keys.admit(Some(&bearer(&key.token)), &[]).is_ok());
         assert!(keys
             .admit(Some(&bearer(&key.token)), &[Scope::Export, Scope::Decide])
             .is_ok());
         assert!(matches!(
             keys.admit(Some(&bearer(&key.token)), &[Scope::Admin]),
-            Err(Refusal::Forbidden { needs, .. }) if needs == "`admin`"
+            Err(Refusal::Forbidden { scope: "admin", .. })
         ));
-        let refused = keys
-            .admit(
-                Some(&bearer(&key.token)),
-                &[Scope::Feedback, Scope::Export, Scope::Admin],
-            )
-            .unwrap_err();
-        assert!(refused
-            .to_string()
-            .ends_with("lacks the `feedback`, `export` or `admin` scope"));
     }
 
     #[test]
@@ -404,7 +460,7 @@ mod tests {
         wrong.replace_range(wrong.len() - 1.., last);
         assert_eq!(
             keys.admit(Some(&bearer(&wrong)), &[]),
-            Err(Refusal::Unknown)
+            Err(Refusal::Unknown(id.to_owned()))
         );
         assert_eq!(keys.admit(None, &[]), Err(Refusal::Missing));
         assert_eq!(keys.admit(Some(&key.token), &[]), Err(Refusal::Malformed));
@@ -433,6 +489,32 @@ mod tests {
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_batch_takes_a_unit_per_subject_and_one_over_the_burst_never_passes() {
+        let key = new_key("d", &[Scope::Decide], Some(1));
+        let keys = ring(&format!("{}burst = 4\n", key.config));
+        let header = bearer(&key.token);
+        let caller = keys.admit(Some(&header), &[Scope::Decide]).unwrap();
+        assert!(matches!(
+            keys.charge(&caller, 5),
+            Err(Refusal::OverBurst {
+                units: 5,
+                burst: 4,
+                ..
+            })
+        ));
+        // Admission took one unit; three more complete a batch of four, and the bucket is empty.
+        assert_eq!(keys.charge(&caller, 4), Ok(()));
+        assert!(matches!(
+            keys.admit(Some(&header), &[Scope::Decide]),
+            Err(Refusal::RateLimited { .. })
+        ));
+        let unlimited = new_key("d", &[Scope::Decide], None);
+        let keys = ring(&unlimited.config);
+        let caller = keys.admit(Some(&bearer(&unlimited.token)), &[]).unwrap();
+        assert_eq!(keys.charge(&caller, 1_000_000), Ok(()));
     }
 
     #[test]

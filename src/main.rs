@@ -121,6 +121,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let state =
         AppState::with_cold_cache(Store::new(sources), settings.limits, settings.cold_cache)
+            .with_access(settings.access)
             .with_register(&settings.register)
             .context("cannot open the query register")?;
     match state.register() {
@@ -140,7 +141,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let state = web::Data::new(match &settings.keys {
         Some(path) => {
             let keys = KeyRing::load(path)?;
-            info!(keys = keys.len(), file = %path.display(), protect_metrics = settings.protect_metrics, "API keys required on /v1");
+            info!(
+                keys = keys.len(),
+                file = %path.display(),
+                protect_metrics = settings.protect_metrics,
+                max_as_of_skew_seconds = settings.access.max_as_of_skew.as_secs(),
+                auth_failures_per_minute = settings.access.auth_failures_per_minute,
+                "API keys required on /v1"
+            );
             state.with_keys(keys, settings.protect_metrics)
         }
         None => {

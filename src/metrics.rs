@@ -32,6 +32,7 @@ pub struct Metrics {
     pub audit_records: IntCounterVec,
     pub audit_queue: IntGauge,
     pub audit_spill: IntGauge,
+    pub auth_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -109,6 +110,10 @@ impl Metrics {
                 "audit_spill_records",
                 "Records in the spill file waiting to be replayed into the register's store",
             )),
+            auth_refusals: valid(IntCounterVec::new(
+                Opts::new("auth_refusals_total", "Requests refused for their API key, by reason: missing, malformed, unknown, revoked, forbidden (lacks the scope), address_limited (429: too many refusals from the client's address)"),
+                &["reason"],
+            )),
             registry,
         };
         metrics.register_all();
@@ -116,8 +121,9 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
             Box::new(self.audit_records.clone()),
+            Box::new(self.auth_refusals.clone()),
             Box::new(self.audit_queue.clone()),
             Box::new(self.audit_spill.clone()),
             Box::new(self.cold_cache.clone()),

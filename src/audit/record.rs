@@ -33,6 +33,8 @@ pub struct RequestFacts {
     pub caller: Option<Caller>,
     pub department: Option<String>,
     pub case_ref: Option<String>,
+    /// Decided at an `as_of` far from the server's clock: not a case of today.
+    pub replay: bool,
 }
 
 /// One decided subject.
@@ -122,6 +124,9 @@ impl Event {
                         // A caller may write an ID number into its own labels.
                         json_str(&mut shared, &mask_id_numbers(value));
                     }
+                }
+                if facts.replay {
+                    shared.extend_from_slice(b",\"replay\":true");
                 }
                 let tail = tail(&facts.rules, facts.lists_version, facts.caller.as_ref());
                 for item in items {
@@ -317,6 +322,9 @@ pub struct AuditRecord {
     pub matter: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_at: Option<String>,
+    /// A decision at an `as_of` far from the server's clock (a replay); not a case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
     pub subject: SubjectRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<String>,

@@ -153,7 +153,8 @@ impl CaseRow {
 }
 
 /// The period's cases, row by row, until `each` returns false. Names and legal bases come
-/// from `rules` (the current rule set); a measure it no longer has keeps only its code.
+/// from `rules` (the current rule set); a measure it no longer has keeps only its code. A
+/// replay (a decision at another instant than when it was asked) is no case and is left out.
 pub fn export_cases(
     store: &dyn RegisterStore,
     rules: &RuleSet,
@@ -163,6 +164,9 @@ pub fn export_cases(
 ) -> Result<(), StoreError> {
     let exported_at = Timestamp::now().to_string();
     joined(store, from, to, &mut |Joined { record, feedback }| {
+        if record.replay {
+            return true;
+        }
         for (measure, feedback) in record.measures.iter().zip(feedback) {
             let row = case_row(rules, &record, measure, feedback.as_ref(), &exported_at);
             if !each(row) {
@@ -320,6 +324,9 @@ pub struct Stats {
     pub from: String,
     pub to: String,
     pub decisions: u64,
+    /// Decisions at another instant than when they were asked; counted here only, since they
+    /// are no cases (and would never get feedback).
+    pub replays: u64,
     pub profile_reads: u64,
     pub by_decision: BTreeMap<String, u64>,
     pub by_matter: BTreeMap<String, u64>,
@@ -358,6 +365,10 @@ pub fn stats(
     joined(store, from, to, &mut |Joined { record, feedback }| {
         if record.kind == RecordKind::ProfileRead {
             stats.profile_reads += 1;
+            return true;
+        }
+        if record.replay {
+            stats.replays += 1;
             return true;
         }
         stats.decisions += 1;

@@ -1,7 +1,8 @@
 //! `POST /bench/bare`, mounted only with `--bench-routes`: the reference the decision endpoint is
-//! measured against. It goes through the same server, workers and middleware, reads the body
-//! like `/v1/decide` does, and answers a fixed decision of a typical size, without any decision
-//! logic; the difference in throughput between the two is what the decision costs.
+//! measured against. It goes through the same server, workers and middleware (its admission is
+//! `/v1/decide`'s), reads the body like `/v1/decide` does, and answers a fixed decision of a
+//! typical size, without any decision logic; the difference in throughput between the two is
+//! what the decision costs.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -22,8 +23,4 @@ pub async fn bare(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(REPLY))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/bench/bare").route(web::post().to(bare)));
 }

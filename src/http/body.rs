@@ -2,10 +2,13 @@
 //! that names every bad field in the problem it returns.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use simd_json::prelude::*;
 use simd_json::{BorrowedValue, Buffers, ValueType};
 
@@ -186,6 +189,33 @@ impl Fields {
         }
     }
 
+    /// Names every key given more than once in one object of `body`, at any depth, by its path
+    /// (`subjects[2].id`). The parsed value cannot tell: simd-json keeps both occurrences of a
+    /// key in a small object and only the last in a large one, so the text itself is walked.
+    /// Text that is not JSON adds nothing here; parsing it names the problem.
+    pub fn duplicate_keys(&mut self, body: &[u8]) {
+        let mut json = serde_json::Deserializer::from_slice(body);
+        let walk = DuplicateKeys {
+            path: String::new(),
+            fields: self,
+        };
+        // Past serde_json's nesting limit the walk stops; what it found so far stays named.
+        let _ = walk.deserialize(&mut json);
+    }
+
+    /// Names every member of `object` (at `path`, empty for the root) that is not one of
+    /// `known`.
+    pub fn unknown_members(&mut self, object: &Object<'_>, path: &str, known: &[&str]) {
+        for key in object.keys() {
+            if !known.contains(&key.as_ref()) {
+                self.push(
+                    member_path(path, key),
+                    format!("is not a member here; the members are {}", known.join(", ")),
+                );
+            }
+        }
+    }
+
     /// Ends extraction: the errors as one problem, if any.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
@@ -193,5 +223,92 @@ impl Fields {
         } else {
             Err(ApiError::InvalidRequest(self.errors))
         }
+    }
+}
+
+/// `path.key`, or `key` at the root.
+fn member_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A walk over one JSON value at `path` that pushes every repeated key to `fields`.
+struct DuplicateKeys<'f> {
+    path: String,
+    fields: &'f mut Fields,
+}
+
+impl<'de> DeserializeSeed<'de> for DuplicateKeys<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DuplicateKeys<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            let item = DuplicateKeys {
+                path: format!("{}[{index}]", self.path),
+                fields: &mut *self.fields,
+            };
+            if items.next_element_seed(item)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        let (mut seen, mut repeated) = (HashSet::new(), HashSet::new());
+        while let Some(key) = members.next_key::<String>()? {
+            let path = member_path(&self.path, &key);
+            if !seen.insert(key.clone()) && repeated.insert(key) {
+                self.fields.push(
+                    path.clone(),
+                    "is given more than once; give each member once",
+                );
+            }
+            members.next_value_seed(DuplicateKeys {
+                path,
+                fields: &mut *self.fields,
+            })?;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod catalog;
 mod decide;
 mod problem;
 mod register;
+mod routes;
 mod status;
 mod subjects;
 mod view;
@@ -20,7 +21,9 @@ use std::time::Instant;
 use actix_web::dev::{Server, Service, ServiceRequest};
 use actix_web::{web, App, HttpServer};
 
+pub use auth::{Access, AccessConfig};
 pub use problem::{ApiError, FieldError};
+pub use routes::endpoints;
 
 use crate::engine::Outcome;
 use crate::lists::cold::{ColdCache, ColdCacheConfig, ColdLookup};
@@ -62,6 +65,8 @@ pub struct AppState {
     keys: Option<crate::keys::KeyRing>,
     /// Whether `/metrics` needs a key with the `admin` scope.
     protect_metrics: bool,
+    access: AccessConfig,
+    refusals: auth::Refusals,
     /// The query register; `None` when it is off.
     register: Option<crate::audit::Register>,
 }
@@ -110,6 +115,8 @@ impl AppState {
             rendered: arc_swap::ArcSwapOption::empty(),
             keys: None,
             protect_metrics: false,
+            access: AccessConfig::default(),
+            refusals: auth::Refusals::new(&AccessConfig::default()),
             register: None,
             store,
             metrics: Metrics::new(),
@@ -122,6 +129,13 @@ impl AppState {
     pub fn with_keys(mut self, keys: crate::keys::KeyRing, protect_metrics: bool) -> AppState {
         self.keys = Some(keys);
         self.protect_metrics = protect_metrics;
+        self
+    }
+
+    /// Admits callers as `config` says.
+    pub fn with_access(mut self, config: AccessConfig) -> AppState {
+        self.refusals = auth::Refusals::new(&config);
+        self.access = config;
         self
     }
 
@@ -287,111 +301,10 @@ async fn cold_entries(
     .map_err(|err| ApiError::Internal(err.to_string()))?
 }
 
-/// Mounts every route of the API.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Query strings that do not deserialise get the same problem+json as bodies.
-    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::InvalidRequest(vec![FieldError::new("(query)", err.to_string())]).into()
-    }));
-    let not_allowed =
-        || web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) });
-    cfg.service(
-        web::resource("/v1/decide")
-            .route(web::post().to(decide::decide))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/decide/batch")
-            .route(web::post().to(decide::decide_batch))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/subjects/{id}")
-            .route(web::get().to(subjects::profile))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/matters")
-            .route(web::get().to(catalog::matters))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/topics")
-            .route(web::get().to(catalog::topics))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/lists")
-            .route(web::get().to(catalog::lists))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/status")
-            .route(web::get().to(status::status))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(status::healthz))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(status::readyz))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(status::metrics))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/lists/{list}/entries/{entry_id}")
-            .route(web::put().to(admin::put_entry))
-            .route(web::get().to(admin::get_entry))
-            .route(web::delete().to(admin::delete_entry))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/lists/{list}/entries/{entry_id}/repair")
-            .route(web::post().to(admin::repair_entry))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/lists/{list}/entries/{entry_id}/dispute")
-            .route(web::post().to(admin::dispute_entry))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/feedback")
-            .route(web::post().to(register::post_feedback))
-            .route(web::get().to(register::list_feedback))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/feedback/{feedback_id}/corrections")
-            .route(web::post().to(register::correct_feedback))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/export/cases")
-            .route(web::get().to(register::export_cases))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/v1/stats")
-            .route(web::get().to(register::stats))
-            .default_service(not_allowed()),
-    )
-    .default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-    }));
-}
-
 /// One request being counted and timed, by route template (never the raw path, which may hold
-/// an identifier).
+/// an identifier). The template is read once the request has been routed: the router matches
+/// the decoded path, which the raw one may not resemble (`/v%31/decide`).
 struct Observation {
-    route: String,
     method: &'static str,
     state: Option<web::Data<AppState>>,
     started: Instant,
@@ -400,32 +313,33 @@ struct Observation {
 impl Observation {
     fn start(req: &ServiceRequest) -> Observation {
         Observation {
-            route: req
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_owned()),
             method: method_label(req.method()),
             state: req.app_data::<web::Data<AppState>>().cloned(),
             started: Instant::now(),
         }
     }
 
-    fn finish(self, status: actix_web::http::StatusCode) {
+    fn finish<B>(self, response: &actix_web::dev::ServiceResponse<B>) {
         let Some(state) = self.state else { return };
+        let status = response.status();
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
         let outcome = match status.as_u16() {
             500.. => "5xx",
             400..=499 => "4xx",
             _ => "2xx",
         };
-        let route = self.route.as_str();
         state
             .metrics
             .http_requests
-            .with_label_values(&[route, self.method, status.as_str()])
+            .with_label_values(&[route.as_str(), self.method, status.as_str()])
             .inc();
         state
             .metrics
             .http_duration
-            .with_label_values(&[route, outcome])
+            .with_label_values(&[route.as_str(), outcome])
             .observe(self.started.elapsed().as_secs_f64());
     }
 }
@@ -457,22 +371,16 @@ pub fn server(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap_fn(auth::admit)
             .wrap_fn(|req, srv| {
                 let observation = Observation::start(&req);
                 let call = srv.call(req);
                 async move {
                     let response = call.await?;
-                    observation.finish(response.status());
+                    observation.finish(&response);
                     Ok(response)
                 }
             })
-            .configure(|cfg| {
-                if bench_routes {
-                    bare::routes(cfg);
-                }
-                routes(cfg);
-            })
+            .configure(|cfg| routes::mount(cfg, bench_routes))
     })
     .workers(workers.max(1))
     .listen(listener)?

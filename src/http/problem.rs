@@ -61,6 +61,15 @@ pub enum ApiError {
     Forbidden(crate::keys::Refusal),
     #[error("{}; retry in {} s", .0, retry_seconds(.1))]
     RateLimited(crate::keys::Refusal, std::time::Duration),
+    #[error("{0}")]
+    OverKeyBurst(crate::keys::Refusal),
+    #[error("too many requests from this address were refused for their API key; retry in {} s", retry_seconds(.0))]
+    TooManyAuthFailures(std::time::Duration),
+    #[error("as_of is more than {max_skew_seconds} s from the server's clock, which makes this a replay (a decision at another instant); the API key `{key_id}` lacks the `replay` scope")]
+    ReplayForbidden {
+        key_id: String,
+        max_skew_seconds: u64,
+    },
     #[error("no decision `{0}` in the query register (feedback can follow a decision once the register has stored it, within a second)")]
     DecisionNotFound(uuid::Uuid),
     #[error("measure `{measure}` is not one decision `{decision_id}` applied; it applied: {}", list_or_none(.applied))]
@@ -110,7 +119,8 @@ impl From<crate::keys::Refusal> for ApiError {
         match refusal {
             Refusal::Forbidden { .. } => ApiError::Forbidden(refusal),
             Refusal::RateLimited { retry_after, .. } => ApiError::RateLimited(refusal, retry_after),
-            Refusal::Missing | Refusal::Malformed | Refusal::Unknown | Refusal::Revoked(_) => {
+            Refusal::OverBurst { .. } => ApiError::OverKeyBurst(refusal),
+            Refusal::Missing | Refusal::Malformed | Refusal::Unknown(_) | Refusal::Revoked(_) => {
                 ApiError::Unauthorized(refusal)
             }
         }
@@ -198,6 +208,21 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Rate limit exceeded",
             ),
+            ApiError::OverKeyBurst(_) => (
+                "batch_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Batch larger than the key's burst",
+            ),
+            ApiError::TooManyAuthFailures(_) => (
+                "too_many_auth_failures",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many refused API keys",
+            ),
+            ApiError::ReplayForbidden { .. } => (
+                "forbidden",
+                StatusCode::FORBIDDEN,
+                "API key lacks the scope",
+            ),
             ApiError::DecisionNotFound(_) => (
                 "decision_not_found",
                 StatusCode::NOT_FOUND,
@@ -284,6 +309,7 @@ impl ApiError {
             ApiError::CorrectionForbidden(_) | ApiError::FeedbackNotFound(_) => {
                 vec![FieldError::new("feedback_id", self.to_string())]
             }
+            ApiError::ReplayForbidden { .. } => vec![FieldError::new("as_of", self.to_string())],
             _ => Vec::new(),
         }
     }
@@ -343,7 +369,7 @@ impl ResponseError for ApiError {
             | ApiError::RegisterUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
-            ApiError::RateLimited(_, wait) => {
+            ApiError::RateLimited(_, wait) | ApiError::TooManyAuthFailures(wait) => {
                 response.insert_header((header::RETRY_AFTER, retry_seconds(wait).to_string()));
             }
             ApiError::Unauthorized(_) => {

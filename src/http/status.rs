@@ -149,10 +149,10 @@ impl AuthView {
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Where the service keeps its files is for administrators: not for a department's key,
     // nor for anyone when the service runs open.
-    let paths = req
-        .extensions()
-        .get::<Caller>()
-        .is_some_and(|caller| caller.scopes.contains(Scope::Admin));
+    let paths = match (&state.keys, req.extensions().get::<Caller>()) {
+        (Some(keys), Some(caller)) => keys.permits(caller, Scope::Admin),
+        _ => false,
+    };
     let snapshot = state.store.current();
     let sources = state.store.sources();
     let ruleset = snapshot.as_deref().map(|s| {

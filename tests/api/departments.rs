@@ -8,7 +8,8 @@ use jiangcheng::keys::{new_key, NewKey, Scope};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_fields, is_rfc3339_plus8, problem, TestApp, AS_OF};
+use crate::helpers::{error_fields, is_rfc3339_plus8, problem, TestApp};
+use crate::privacy::decide_now;
 use crate::redis::RedisServer;
 use crate::register::{
     app_with, applied, masked, period_now, redis_sink, stored, subjects, PROCUREMENT_BAN,
@@ -92,7 +93,7 @@ async fn feedback_belongs_to_its_department(app: &TestApp, keys: &Keys) {
     // entitle nobody.
     let mut decisions = Vec::new();
     for matter in ["gov_procurement", "construction_bidding"] {
-        let body = json!({"subject": {"id": s.listed}, "matter": matter, "as_of": AS_OF,
+        let body = json!({"subject": {"id": s.listed}, "matter": matter,
                           "department": HOUSING});
         let decision: Value = post(app, &keys.asker, "/v1/decide", &body)
             .await
@@ -393,7 +394,7 @@ async fn with_redis_feedback_belongs_to_its_department() {
 async fn with_the_service_open_anyone_reports_reads_and_corrects() {
     let s = subjects();
     let app = app_with(&s, |spawn| spawn);
-    let decision = app.decide(&s.listed, "gov_procurement", AS_OF).await;
+    let decision = decide_now(&app, &s.listed, "gov_procurement").await;
     stored(&app, 1).await;
     let created: Value = app
         .post_json("/v1/feedback", &applied(&decision["decision_id"]))
@@ -448,7 +449,7 @@ async fn with_keys_feedback_that_slips_past_admission_still_needs_a_key() {
         &app,
         &keys.asker,
         "/v1/decide",
-        &json!({"subject": {"id": s.listed}, "matter": "gov_procurement", "as_of": AS_OF}),
+        &json!({"subject": {"id": s.listed}, "matter": "gov_procurement"}),
     )
     .await
     .json()

@@ -178,9 +178,9 @@ async fn missing_and_mistyped_fields_are_each_named_in_errors() {
             vec!["subject", "matter"],
         ),
         (
-            "missing subject.id and matter",
+            "missing subject.id and matter, and a subject.name that is no member",
             json!({"subject": {"name": "x"}}),
-            vec!["subject.id", "matter"],
+            vec!["subject.name", "subject.id", "matter"],
         ),
         (
             "an invalid as_of",

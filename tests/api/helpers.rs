@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use jiangcheng::audit::{RegisterConfig, Sink};
-use jiangcheng::http::{AppState, Limits};
+use jiangcheng::http::{AccessConfig, AppState, Limits};
 use jiangcheng::snapshot::{ListSource, Sources, Store};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
@@ -38,6 +38,7 @@ pub struct Spawn {
     bench_routes: bool,
     /// A keys file's text, and whether `/metrics` needs a key.
     keys: Option<(String, bool)>,
+    access: AccessConfig,
     /// The query register's sink and queue size; its folder is a temp dir of the app's.
     register: (Sink, usize),
     dir: Option<tempfile::TempDir>,
@@ -72,6 +73,12 @@ impl Spawn {
             load: true,
             bench_routes: false,
             keys: None,
+            // Tests that are not about the limit on refused keys make many refusals a minute
+            // from one address.
+            access: AccessConfig {
+                auth_failures_per_minute: 100_000,
+                ..AccessConfig::default()
+            },
             register: (Sink::Files, RegisterConfig::default().queue_records),
             dir: None,
         }
@@ -105,6 +112,12 @@ impl Spawn {
         self
     }
 
+    /// Admission's settings.
+    pub fn access(mut self, access: AccessConfig) -> Spawn {
+        self.access = access;
+        self
+    }
+
     /// Start without loading rules and lists (not ready).
     pub fn unloaded(mut self) -> Spawn {
         self.load = false;
@@ -122,6 +135,7 @@ impl Spawn {
         let audit_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
         let mut state = AppState::new(Store::new(sources), self.limits)
+            .with_access(self.access)
             .with_register(&RegisterConfig {
                 sink,
                 dir: audit_dir.path().to_path_buf(),

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod admin;
 mod auth;
 mod batch;
@@ -23,4 +24,5 @@ mod process;
 mod redis;
 mod register;
 mod reload;
+mod requests;
 mod subjects;

@@ -12,8 +12,14 @@ use jiangcheng::keys::{new_key, Scope};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
+use crate::helpers::{entry, ok_json, rules_dir, uscc, write_jsonl, Spawn, TestApp};
 use crate::register::{app_with, file_records, masked, period_now, stored, subjects};
+
+/// One decision of the open service, now (not a replay, so that the export has it).
+pub async fn decide_now(app: &TestApp, subject: &str, matter: &str) -> Value {
+    let body = json!({"subject": {"id": subject}, "matter": matter});
+    ok_json(app.post_decide(&body).await, "decide").await
+}
 
 /// The number as people write it: full-width, inside a longer run of digits, with spaces, with
 /// ideographic spaces and hyphens.
@@ -57,7 +63,7 @@ async fn an_id_number_in_feedback_text_is_in_no_store_listing_or_export_in_full(
     let app = app_with(&s, |spawn| spawn);
     // A decision about the person (the listed company's legal representative), whose export
     // row shows the ID only masked: the feedback texts must not give it away.
-    let decision = app.decide(&s.person, "high_consumption", AS_OF).await;
+    let decision = decide_now(&app, &s.person, "high_consumption").await;
     let measure = decision["reasons"][0]["measure"].clone();
     assert!(measure.is_string(), "a measure applies: {decision}");
     stored(&app, 1).await;
@@ -104,7 +110,7 @@ async fn case_refs_and_departments_with_an_id_number_in_any_form_are_masked_in_t
     let app = app_with(&s, |spawn| spawn.keys(&key.config, false));
     let forms = written_forms(&s.person);
     for form in &forms {
-        let body = json!({"subject": {"id": s.listed}, "matter": "gov_procurement", "as_of": AS_OF,
+        let body = json!({"subject": {"id": s.listed}, "matter": "gov_procurement",
                           "case_ref": format!("ZFCG-2026-0815 申请人{form}"),
                           "department": format!("经办人 {form}")});
         let response = app
@@ -161,7 +167,7 @@ fn mode(path: &Path) -> u32 {
 async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_only() {
     let s = subjects();
     let app = app_with(&s, |spawn| spawn);
-    let decision = app.decide(&s.listed, "gov_procurement", AS_OF).await;
+    let decision = decide_now(&app, &s.listed, "gov_procurement").await;
     stored(&app, 1).await;
     let created = app
         .post_json(
@@ -186,7 +192,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
         prefix: jiangcheng::audit::DEFAULT_PREFIX.to_owned(),
     };
     let app = app_with(&s, |spawn| spawn.register(sink, 65_536));
-    app.decide(&s.listed, "gov_procurement", AS_OF).await;
+    decide_now(&app, &s.listed, "gov_procurement").await;
     let register = app.state.register().expect("on");
     let started = Instant::now();
     while register.status().spilled == 0 {
@@ -201,7 +207,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
 }
 
 /// `/v1/status` as `key` sees it.
-async fn status(app: &crate::helpers::TestApp, key: &str) -> String {
+async fn status(app: &TestApp, key: &str) -> String {
     let request = app.client.get(app.url("/v1/status")).bearer_auth(key);
     request
         .send()

@@ -786,9 +786,11 @@ async fn serve_runs_with_the_malloc_tunables_unless_the_environment_sets_its_own
 }
 
 /// `keys new` prints a key once and the table for the keys file; `serve --keys` then admits
-/// that key, refuses a request without one, and never writes the key to its log.
+/// that key (a replay too, with the `replay` scope), refuses a request without one or with a
+/// wrong secret, logs those refusals at WARN with the key's id within its budget of lines, and
+/// never writes a key or a secret to its log.
 #[actix_web::test]
-async fn a_key_made_by_keys_new_is_admitted_by_serve_and_never_logged() {
+async fn a_key_made_by_keys_new_is_admitted_by_serve_refusals_are_logged_and_no_key_is() {
     let made = Command::new(BIN)
         .args([
             "keys",
@@ -796,7 +798,7 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_and_never_logged() {
             "--department",
             "市公共资源交易中心",
             "--scopes",
-            "decide,read_subject",
+            "decide,read_subject,replay",
         ])
         .output()
         .expect("run keys new");
@@ -819,7 +821,11 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_and_never_logged() {
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
     let port = free_port();
     let mut command = serve_command(&rules_dir(), &lists, port, Stdio::from(stderr));
-    command.arg("--keys").arg(&keys).env("JC_LOG", "debug");
+    command
+        .arg("--keys")
+        .arg(&keys)
+        .args(["--auth-warnings-per-minute", "2"])
+        .env("JC_LOG", "debug");
     let (server, client) = Running::until_ready(command, port).await;
     let decide = |key: Option<&str>| {
         let mut request = client
@@ -832,8 +838,40 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_and_never_logged() {
     };
     assert_eq!(decide(None).await.expect("decide").status(), 401);
     assert_eq!(decide(Some(token)).await.expect("decide").status(), 200);
+    let id = token.split('_').nth(1).expect("an id");
+    let wrong_secret = format!("jc_{id}_{}", "0".repeat(64));
+    for _ in 0..4 {
+        let refused = decide(Some(&wrong_secret)).await.expect("decide");
+        assert_eq!(refused.status(), 401);
+    }
+    let metrics = client
+        .get(format!("{}/metrics", server.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for counted in [
+        r#"jiangcheng_auth_refusals_total{reason="missing"} 1"#,
+        r#"jiangcheng_auth_refusals_total{reason="unknown"} 4"#,
+    ] {
+        assert!(metrics.contains(counted), "{counted} in {metrics}");
+    }
     drop(server);
     let logs = std::fs::read_to_string(&stderr_path).expect("stderr");
     assert!(logs.contains("API keys required"), "{logs}");
     assert!(!logs.contains(token), "the key was logged");
+    assert!(!logs.contains(&wrong_secret[12..]), "a secret was logged");
+    let refusals: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("API key refused"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "two lines a minute: {logs}");
+    assert!(refusals.iter().all(|line| line.contains("WARN")), "{logs}");
+    assert!(refusals[0].contains(r#"reason="missing""#), "{logs}");
+    assert!(
+        refusals[1].contains(r#"reason="unknown""#) && refusals[1].contains(id),
+        "the refused key is named by its id: {logs}"
+    );
 }

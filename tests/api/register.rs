@@ -95,9 +95,10 @@ pub fn masked(person: &str) -> String {
 #[actix_web::test]
 async fn decisions_batch_items_and_profile_reads_leave_records_persons_only_masked() {
     let s = subjects();
+    // The decisions are at `AS_OF`, another day than today: replays.
     let key = new_key(
         "市公共资源交易中心",
-        &[Scope::Decide, Scope::ReadSubject],
+        &[Scope::Decide, Scope::ReadSubject, Scope::Replay],
         None,
     );
     let app = app_with(&s, |spawn| spawn.keys(&key.config, false));

@@ -19,6 +19,7 @@ use crate::keys::Caller;
 use crate::lists::cold::ColdLookup;
 use crate::lists::Entry;
 use crate::snapshot::Snapshot;
+use crate::timestamp::Timestamp;
 use request::Context;
 use writer::DecisionWriter;
 pub(super) use writer::{Rendered, WarningView};
@@ -30,8 +31,9 @@ pub async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
-    let (subject, context) = request::read_decide(&mut body, &snapshot)?;
+    let (subject, context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
+    state.check_replay(&req, caller.as_ref(), context.replay)?;
 
     let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
     let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
@@ -80,8 +82,12 @@ pub async fn decide_batch(
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
-    let (subjects, context) = request::read_batch(&mut body, &snapshot, state.limits.max_batch)?;
+    let (subjects, context) =
+        request::read_batch(&mut body, &snapshot, state.limits.max_batch, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
+    state.check_replay(&req, caller.as_ref(), context.replay)?;
+    // A batch counts against the key's rate limit by its subjects, not as one request.
+    state.charge(caller.as_ref(), subjects.len())?;
     let keys: Vec<_> = subjects
         .iter()
         .filter_map(|s| s.as_ref().ok().map(SubjectId::key))
@@ -110,6 +116,14 @@ pub async fn decide_batch(
     Ok(json_body(body?))
 }
 
+/// Now, and how far from it a request's `as_of` may be before the decision is a replay.
+fn clock(state: &AppState) -> request::Clock {
+    request::Clock {
+        now: Timestamp::now(),
+        max_as_of_skew: state.access.max_as_of_skew,
+    }
+}
+
 /// The bytes written for one chunk of a batch, its outcomes and (with the register on) its
 /// register items.
 struct BatchChunk {
@@ -134,6 +148,7 @@ fn decisions_event(
             caller,
             department: context.department.clone(),
             case_ref: context.case_ref.clone(),
+            replay: context.replay,
         },
         items,
     }
@@ -220,6 +235,7 @@ fn batch_body(
         ruleset: RuleSetView::of(snapshot),
         lists_version: snapshot.lists_version,
         evaluated_at: &context.evaluated_at,
+        replay: context.replay,
     })
     .map_err(|err| ApiError::Internal(err.to_string()))?;
     body.extend_from_slice(&rest[1..]);
@@ -338,4 +354,7 @@ struct BatchTail<'a> {
     ruleset: RuleSetView<'a>,
     lists_version: u64,
     evaluated_at: &'a str,
+    /// Present only for a replay (as in each decision).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    replay: bool,
 }

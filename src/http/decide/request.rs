@@ -1,9 +1,14 @@
 //! Reading decision requests. A well-formed body, the common case, is parsed straight into
 //! borrowed strings (simd-json's serde parse, of a copy, since it rewrites what it parses).
-//! Anything else (a missing or mistyped member, a repeated key, bad JSON) fails that parse and
-//! the original is read as a simd-json value, field by field, so that every problem is named.
-//! Both readings end in the same checks, so a request gets the same answer either way; the
-//! typed one skips building the value's maps.
+//! Anything else (a missing or mistyped member, a repeated key, a member the endpoint does not
+//! have, bad JSON) fails that parse and the original is read as a simd-json value, field by
+//! field, so that every problem is named. Both readings end in the same checks, so a request
+//! gets the same answer either way; the typed one skips building the value's maps.
+//!
+//! A request means one thing: a repeated key is refused rather than resolved (proxies and
+//! clients in other languages keep the last occurrence where a reader might keep the first),
+//! and so is a member the endpoint does not know (a misspelt `department` would otherwise be
+//! dropped without a word).
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -11,6 +16,7 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::super::body::{self, Fields, Object};
 use super::super::problem::{ApiError, FieldError};
@@ -32,46 +38,63 @@ pub(super) struct Context {
     pub evaluated_at: Arc<str>,
     pub department: Option<String>,
     pub case_ref: Option<String>,
+    /// Whether `as_of` is further from the server's clock than the allowed skew: a decision
+    /// about another instant than now, which needs the `replay` scope and is marked as such.
+    pub replay: bool,
 }
+
+/// The members of a decision request's root, a batch's, and a subject's.
+const DECIDE_MEMBERS: [&str; 5] = ["subject", "matter", "as_of", "department", "case_ref"];
+const BATCH_MEMBERS: [&str; 5] = ["subjects", "matter", "as_of", "department", "case_ref"];
+const SUBJECT_MEMBERS: [&str; 2] = ["id", "id_type"];
 
 /// A batch's items: each subject, or why it cannot be decided.
 pub(super) type Subjects = Vec<Result<SubjectId, ApiError>>;
+
+/// The server's clock and how far from it `as_of` may be before a decision is a replay.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clock {
+    pub now: Timestamp,
+    pub max_as_of_skew: Duration,
+}
 
 /// Reads and checks a `POST /v1/decide` body.
 pub(super) fn read_decide(
     body: &mut [u8],
     snapshot: &Snapshot,
+    clock: Clock,
 ) -> Result<(SubjectId, Context), ApiError> {
     let mut copy = body.to_vec();
-    let typed = body::parse_typed::<TypedRequest>(&mut copy);
-    if let Some((request, typed_subject)) =
-        typed.as_ref().and_then(|r| Some((r, r.subject.as_ref()?)))
-    {
+    if let Some(request) = body::parse_typed::<TypedDecide>(&mut copy) {
         let mut fields = Fields::default();
         let subject = subject_from(
             &mut fields,
-            Some(typed_subject.id),
-            typed_subject.id_type,
+            Some(request.subject.id),
+            request.subject.id_type,
             "subject.id",
             "subject.id_type",
         );
-        let context = context_from(&mut fields, request.members(), snapshot);
+        let context = context_from(&mut fields, request.members(), snapshot, clock);
         return finish_decide(fields, subject, context);
     }
-    read_decide_value(body, snapshot)
+    read_decide_value(body, snapshot, clock)
 }
 
 fn read_decide_value(
     body: &mut [u8],
     snapshot: &Snapshot,
+    clock: Clock,
 ) -> Result<(SubjectId, Context), ApiError> {
+    let mut fields = Fields::default();
+    fields.duplicate_keys(body);
     let value = body::parse(body)?;
     let root = body::root(&value)?;
-    let mut fields = Fields::default();
-    let subject = fields
-        .object(root, "subject", "subject")
-        .and_then(|s| read_subject(&mut fields, s, "subject.id", "subject.id_type"));
-    let context = read_context(&mut fields, root, snapshot);
+    fields.unknown_members(root, "", &DECIDE_MEMBERS);
+    let subject = fields.object(root, "subject", "subject").and_then(|s| {
+        fields.unknown_members(s, "subject", &SUBJECT_MEMBERS);
+        read_subject(&mut fields, s, "subject.id", "subject.id_type")
+    });
+    let context = read_context(&mut fields, root, snapshot, clock);
     finish_decide(fields, subject, context)
 }
 
@@ -80,31 +103,41 @@ pub(super) fn read_batch(
     body: &mut [u8],
     snapshot: &Snapshot,
     max_batch: usize,
+    clock: Clock,
 ) -> Result<(Subjects, Context), ApiError> {
     let mut copy = body.to_vec();
-    let typed = body::parse_typed::<TypedRequest>(&mut copy);
-    if let Some((request, items)) = typed.as_ref().and_then(|r| Some((r, r.subjects.as_ref()?))) {
+    if let Some(request) = body::parse_typed::<TypedBatch>(&mut copy) {
         let mut fields = Fields::default();
-        let context = context_from(&mut fields, request.members(), snapshot);
-        check_count(&mut fields, items.len(), max_batch)?;
+        let context = context_from(&mut fields, request.members(), snapshot, clock);
+        check_count(&mut fields, request.subjects.len(), max_batch)?;
         let context = finish_batch(fields, context)?;
-        return Ok((read_items(items, typed_item), context));
+        return Ok((read_items(&request.subjects, typed_item), context));
     }
-    read_batch_value(body, snapshot, max_batch)
+    read_batch_value(body, snapshot, max_batch, clock)
 }
 
 fn read_batch_value(
     body: &mut [u8],
     snapshot: &Snapshot,
     max_batch: usize,
+    clock: Clock,
 ) -> Result<(Subjects, Context), ApiError> {
+    let mut fields = Fields::default();
+    fields.duplicate_keys(body);
     let value = body::parse(body)?;
     let root = body::root(&value)?;
-    let mut fields = Fields::default();
+    fields.unknown_members(root, "", &BATCH_MEMBERS);
     let items = fields.array(root, "subjects", "subjects");
-    let context = read_context(&mut fields, root, snapshot);
+    let context = read_context(&mut fields, root, snapshot, clock);
     if let Some(items) = items {
         check_count(&mut fields, items.len(), max_batch)?;
+        // A member an item does not have is the request's mistake, as at the root; an item
+        // that is not an object at all is that item's.
+        for (i, item) in items.iter().enumerate() {
+            if let Some(object) = item.as_object() {
+                fields.unknown_members(object, &format!("subjects[{i}]"), &SUBJECT_MEMBERS);
+            }
+        }
     }
     let context = finish_batch(fields, context)?;
     let Some(items) = items else {
@@ -113,16 +146,29 @@ fn read_batch_value(
     Ok((read_items(items, value_item), context))
 }
 
-/// A well-formed body of either endpoint, its strings borrowed from the body: `subject` for a
-/// decision, `subjects` for a batch. Each endpoint ignores the other's member, as the value
-/// reading does; a body where that member is malformed fails this parse and is read as a
-/// value, with the same answer.
+/// A well-formed decision request, its strings borrowed from the body. A member it does not
+/// have, or one given twice, fails this parse (serde refuses a repeated field), and the body is
+/// read as a value, which names the problem.
 #[derive(Deserialize)]
-struct TypedRequest<'a> {
+#[serde(deny_unknown_fields)]
+struct TypedDecide<'a> {
     #[serde(borrow)]
-    subject: Option<TypedSubject<'a>>,
+    subject: TypedSubject<'a>,
+    matter: &'a str,
     #[serde(borrow)]
-    subjects: Option<Vec<TypedSubject<'a>>>,
+    as_of: Option<&'a str>,
+    #[serde(borrow)]
+    department: Option<&'a str>,
+    #[serde(borrow)]
+    case_ref: Option<&'a str>,
+}
+
+/// A well-formed batch request, as [`TypedDecide`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedBatch<'a> {
+    #[serde(borrow)]
+    subjects: Vec<TypedSubject<'a>>,
     matter: &'a str,
     #[serde(borrow)]
     as_of: Option<&'a str>,
@@ -133,13 +179,25 @@ struct TypedRequest<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TypedSubject<'a> {
     id: &'a str,
     #[serde(borrow)]
     id_type: Option<&'a str>,
 }
 
-impl<'a> TypedRequest<'a> {
+impl<'a> TypedDecide<'a> {
+    fn members(&self) -> ContextMembers<'a> {
+        ContextMembers {
+            matter: Some(self.matter),
+            as_of: self.as_of,
+            department: self.department,
+            case_ref: self.case_ref,
+        }
+    }
+}
+
+impl<'a> TypedBatch<'a> {
     fn members(&self) -> ContextMembers<'a> {
         ContextMembers {
             matter: Some(self.matter),
@@ -164,6 +222,7 @@ fn read_context(
     fields: &mut Fields,
     root: &Object<'_>,
     snapshot: &Snapshot,
+    clock: Clock,
 ) -> Option<Result<Context, ApiError>> {
     let members = ContextMembers {
         matter: fields.str(root, "matter", "matter"),
@@ -171,7 +230,7 @@ fn read_context(
         department: fields.opt_str(root, "department", "department"),
         case_ref: fields.opt_str(root, "case_ref", "case_ref"),
     };
-    context_from(fields, members, snapshot)
+    context_from(fields, members, snapshot, clock)
 }
 
 /// Checks the context members; an unknown matter is a 422, not a 400.
@@ -179,6 +238,7 @@ fn context_from(
     fields: &mut Fields,
     members: ContextMembers<'_>,
     snapshot: &Snapshot,
+    clock: Clock,
 ) -> Option<Result<Context, ApiError>> {
     let as_of = members.as_of.and_then(|text| match Timestamp::parse(text) {
         Ok(at) => Some(at),
@@ -200,13 +260,15 @@ fn context_from(
     let matter = members.matter?;
     Some(match snapshot.rules.matter_id(matter) {
         Some(matter) => {
-            let at = as_of.unwrap_or_else(Timestamp::now);
+            let skew = u64::try_from(clock.max_as_of_skew.as_millis()).unwrap_or(u64::MAX);
+            let at = as_of.unwrap_or(clock.now);
             Ok(Context {
                 matter,
                 at,
                 evaluated_at: at.printed(),
                 department,
                 case_ref,
+                replay: at.0.abs_diff(clock.now.0) > skew,
             })
         }
         None => Err(ApiError::UnknownMatter(matter.to_owned())),
@@ -386,11 +448,26 @@ mod tests {
 
     const COMPANY: &str = "91230200MA1B2C3D8T";
 
-    /// Bodies the typed parse reads, and bodies it leaves to the value, with a fixed `as_of`
-    /// wherever an answer would otherwise carry the current time.
+    /// A fixed clock three minutes after `2026-06-01` (midnight), so that an `as_of` of that
+    /// day is no replay and one of another day is.
+    fn clock() -> Clock {
+        Clock {
+            now: Timestamp::parse("2026-06-01T00:03:00+08:00").unwrap(),
+            max_as_of_skew: Duration::from_secs(300),
+        }
+    }
+
+    /// Bodies the typed parse reads, and bodies it leaves to the value.
     fn singles() -> Vec<String> {
         let at = r#""as_of": "2026-06-01""#;
         [
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement"}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", "as_of": "2026-05-31"}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}, "departement": "d", "subject": {{"id": "x"}}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}", "id": "91230200MA1B2C3D8T", "kind": "x"}}, "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "m\u0061tter": "procurement", "matter": "basic", {at}}}"#),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, {}, {at}}}"#, vec![r#""matter": "procurement""#; 40].join(", ")),
+            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}, "extra": {{"a": 1, "a": 2}}}}"#),
             format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {at}}}"#),
             format!(r#"{{"subject": {{"id": "{COMPANY}", "id_type": "uscc"}}, "matter": "procurement", {at}, "department": "d", "case_ref": "c"}}"#),
             format!(r#"{{"subject": {{"id": "{COMPANY}", "id_type": null}}, "matter": "procurement", {at}, "department": null, "extra": [1, {{"x": 2}}]}}"#),
@@ -425,6 +502,9 @@ mod tests {
             format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "matter": "nothing", {at}}}"#),
             format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], {at}}}"#),
             format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "subject": "x", "matter": "basic", {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "matter": "procurement", "as_of": "2025-06-01"}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}, {{"id": "{COMPANY}", "id": "bad", "id_type": "uscc"}}, 7, {{"idd": "x"}}], "matter": "procurement", {at}}}"#),
+            format!(r#"{{"subjects": [{{"id": "{COMPANY}"}}], "subjects": [], "matter": "procurement", {at}, "case_ref": "a", "case_ref": "a"}}"#),
         ]
         .to_vec()
     }
@@ -442,27 +522,21 @@ mod tests {
         let snapshot = snapshot();
         let mut typed_count = 0;
         for body in singles() {
-            let value = outcome(read_decide_value(&mut body.clone().into_bytes(), &snapshot));
-            if body::parse_typed::<TypedRequest>(&mut body.clone().into_bytes())
-                .is_some_and(|r| r.subject.is_some())
-            {
+            let bytes = || body.clone().into_bytes();
+            let value = outcome(read_decide_value(&mut bytes(), &snapshot, clock()));
+            if body::parse_typed::<TypedDecide>(&mut bytes()).is_some() {
                 typed_count += 1;
             }
-            let either = outcome(read_decide(&mut body.clone().into_bytes(), &snapshot));
+            let either = outcome(read_decide(&mut bytes(), &snapshot, clock()));
             assert_eq!(either, value, "{body}");
         }
         for body in batches() {
-            let value = outcome(read_batch_value(
-                &mut body.clone().into_bytes(),
-                &snapshot,
-                4,
-            ));
-            if body::parse_typed::<TypedRequest>(&mut body.clone().into_bytes())
-                .is_some_and(|r| r.subjects.is_some())
-            {
+            let bytes = || body.clone().into_bytes();
+            let value = outcome(read_batch_value(&mut bytes(), &snapshot, 4, clock()));
+            if body::parse_typed::<TypedBatch>(&mut bytes()).is_some() {
                 typed_count += 1;
             }
-            let either = outcome(read_batch(&mut body.clone().into_bytes(), &snapshot, 4));
+            let either = outcome(read_batch(&mut bytes(), &snapshot, 4, clock()));
             assert_eq!(either, value, "{body}");
         }
         // The comparison means something only if many bodies took the typed path.
@@ -471,16 +545,74 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_utf8_is_left_to_the_value_parse() {
-        let mut body =
-            format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", "x": "?"}}"#)
-                .into_bytes();
+        let mut body = format!(
+            r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", "case_ref": "?"}}"#
+        )
+        .into_bytes();
         // The body ends `?"}`.
         let question = body.len() - 3;
         body[question] = 0xff;
-        assert!(body::parse_typed::<TypedRequest>(&mut body.clone()).is_none());
+        assert!(body::parse_typed::<TypedDecide>(&mut body.clone()).is_none());
         assert!(matches!(
-            read_decide(&mut body, &snapshot()),
+            read_decide(&mut body, &snapshot(), clock()),
             Err(ApiError::InvalidJson(_))
         ));
+    }
+
+    /// The fields a refused body names.
+    fn refused_fields(result: Result<impl std::fmt::Debug, ApiError>) -> Vec<String> {
+        match result {
+            Err(ApiError::InvalidRequest(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a 400 naming fields, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_or_an_unknown_member_is_named_at_any_depth() {
+        let snapshot = snapshot();
+        let decide = |body: String| read_decide(&mut body.into_bytes(), &snapshot, clock());
+        assert_eq!(
+            refused_fields(decide(format!(
+                r#"{{"subject": {{"id": "{COMPANY}", "id": "x"}}, "matter": "procurement", "matter": "basic", "departement": "d"}}"#
+            ))),
+            ["subject.id", "matter", "departement"]
+        );
+        // Over 32 members, simd-json keeps only the last of a repeated key.
+        let many = vec![r#""case_ref": "c""#; 40].join(", ");
+        assert_eq!(
+            refused_fields(decide(format!(
+                r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement", {many}}}"#
+            ))),
+            ["case_ref"]
+        );
+        let batch = format!(
+            r#"{{"subjects": [{{"id": "{COMPANY}"}}, {{"id": "{COMPANY}", "id_type": "uscc", "id_type": "resident_id"}}, {{"id": "{COMPANY}", "kind": "x"}}], "matter": "procurement", "subject": {{}}}}"#
+        );
+        assert_eq!(
+            refused_fields(read_batch(&mut batch.into_bytes(), &snapshot, 10, clock())),
+            ["subjects[1].id_type", "subject", "subjects[2].kind"]
+        );
+    }
+
+    #[test]
+    fn an_as_of_past_the_skew_either_way_is_a_replay() {
+        let snapshot = snapshot();
+        for (as_of, replay) in [
+            (None, false),
+            (Some("2026-06-01T00:00:00+08:00"), false),
+            (Some("2026-06-01T00:08:00+08:00"), false),
+            (Some("2026-06-01T00:08:01+08:00"), true),
+            (Some("2026-05-31T23:57:59+08:00"), true),
+            (Some("0001-01-01"), true),
+        ] {
+            let mut body = json_decide(as_of).into_bytes();
+            let (_, context) = read_decide(&mut body, &snapshot, clock()).unwrap();
+            assert_eq!(context.replay, replay, "{as_of:?}");
+        }
+    }
+
+    fn json_decide(as_of: Option<&str>) -> String {
+        let as_of = as_of.map_or(String::new(), |at| format!(r#", "as_of": "{at}""#));
+        format!(r#"{{"subject": {{"id": "{COMPANY}"}}, "matter": "procurement"{as_of}}}"#)
     }
 }

@@ -91,8 +91,8 @@ pub(super) struct DecisionWriter<'r> {
     first_id: u128,
     /// `,"matter":"…","reasons":[`
     matter: &'r [u8],
-    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"` and the caller's references, and
-    /// the closing brace.
+    /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"`, the caller's references, the
+    /// replay mark, and the closing brace.
     tail: Vec<u8>,
 }
 
@@ -115,6 +115,10 @@ impl<'r> DecisionWriter<'r> {
                 tail.extend_from_slice(key);
                 serde_json::to_writer(&mut tail, value).map_err(internal)?;
             }
+        }
+        // Only a replay is marked, so that an ordinary decision reads as it always did.
+        if context.replay {
+            tail.extend_from_slice(b",\"replay\":true");
         }
         tail.push(b'}');
         Ok(DecisionWriter {

@@ -1,0 +1,162 @@
+//! The route table: every endpoint's path template, what a caller needs to reach it, and its
+//! handler for each method. The router and admission are both built from this one table, so an
+//! endpoint cannot be mounted without saying who may reach it.
+
+use actix_web::http::Method;
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route};
+
+use super::auth::{self, Access};
+use super::problem::{ApiError, FieldError};
+use super::{admin, bare, catalog, decide, register, status, subjects, AppState};
+use crate::keys::Scope;
+
+/// One endpoint of the table.
+struct Endpoint {
+    path: &'static str,
+    /// What its methods need unless a route says otherwise (and a method it does not have).
+    access: Access,
+    routes: Vec<(Method, Route, Access)>,
+}
+
+impl Endpoint {
+    fn new(path: &'static str, access: Access) -> Endpoint {
+        Endpoint {
+            path,
+            access,
+            routes: Vec::new(),
+        }
+    }
+
+    fn on<F, Args>(self, method: Method, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let access = self.access;
+        self.on_with(method, access, handler)
+    }
+
+    /// A route that needs other than the endpoint's other methods (feedback is read by more
+    /// keys than write it).
+    fn on_with<F, Args>(mut self, method: Method, access: Access, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.routes
+            .push((method.clone(), web::method(method).to(handler), access));
+        self
+    }
+}
+
+/// Every endpoint; `bench_routes` adds the load tests' reference endpoint, which is admitted
+/// like the decision it is measured against.
+fn table(bench_routes: bool) -> Vec<Endpoint> {
+    use Access::{AnyKey, Metrics, Open};
+    let scope = Access::Scope;
+    let entry = "/v1/lists/{list}/entries/{entry_id}";
+    let mut table = vec![
+        Endpoint::new("/v1/decide", scope(Scope::Decide)).on(Method::POST, decide::decide),
+        Endpoint::new("/v1/decide/batch", scope(Scope::Decide))
+            .on(Method::POST, decide::decide_batch),
+        Endpoint::new("/v1/subjects/{id}", scope(Scope::ReadSubject))
+            .on(Method::GET, subjects::profile),
+        Endpoint::new("/v1/matters", AnyKey).on(Method::GET, catalog::matters),
+        Endpoint::new("/v1/topics", AnyKey).on(Method::GET, catalog::topics),
+        Endpoint::new("/v1/lists", AnyKey).on(Method::GET, catalog::lists),
+        Endpoint::new("/v1/status", AnyKey).on(Method::GET, status::status),
+        Endpoint::new("/healthz", Open).on(Method::GET, status::healthz),
+        Endpoint::new("/readyz", Open).on(Method::GET, status::readyz),
+        Endpoint::new("/metrics", Metrics).on(Method::GET, status::metrics),
+        Endpoint::new(entry, scope(Scope::Admin))
+            .on(Method::PUT, admin::put_entry)
+            .on(Method::GET, admin::get_entry)
+            .on(Method::DELETE, admin::delete_entry),
+        Endpoint::new(
+            "/v1/lists/{list}/entries/{entry_id}/repair",
+            scope(Scope::Admin),
+        )
+        .on(Method::POST, admin::repair_entry),
+        Endpoint::new(
+            "/v1/lists/{list}/entries/{entry_id}/dispute",
+            scope(Scope::Admin),
+        )
+        .on(Method::POST, admin::dispute_entry),
+        Endpoint::new("/v1/feedback", scope(Scope::Feedback))
+            .on(Method::POST, register::post_feedback)
+            .on_with(
+                Method::GET,
+                Access::AnyScope(&[Scope::Feedback, Scope::Export, Scope::Admin]),
+                register::list_feedback,
+            ),
+        Endpoint::new(
+            "/v1/feedback/{feedback_id}/corrections",
+            scope(Scope::Feedback),
+        )
+        .on(Method::POST, register::correct_feedback),
+        Endpoint::new("/v1/export/cases", scope(Scope::Export))
+            .on(Method::GET, register::export_cases),
+        Endpoint::new("/v1/stats", scope(Scope::Export)).on(Method::GET, register::stats),
+    ];
+    if bench_routes {
+        table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));
+    }
+    table
+}
+
+/// Every route as the router mounts it: method, path template and what it needs.
+pub fn endpoints(bench_routes: bool) -> Vec<(Method, &'static str, Access)> {
+    table(bench_routes)
+        .into_iter()
+        .flat_map(|endpoint| {
+            let path = endpoint.path;
+            endpoint
+                .routes
+                .into_iter()
+                .map(move |(method, _, access)| (method, path, access))
+        })
+        .collect()
+}
+
+/// Mounts every endpoint of the table, each behind its own admission, and answers a path that
+/// matches none (an encoded, doubled or case-changed one among them) with 404 only once the
+/// caller's key is admitted.
+pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
+    // Query strings that do not deserialise get the same problem+json as bodies.
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::InvalidRequest(vec![FieldError::new("(query)", err.to_string())]).into()
+    }));
+    for endpoint in table(bench_routes) {
+        let default = endpoint.access;
+        let by_method: Vec<(Method, Access)> = endpoint
+            .routes
+            .iter()
+            .map(|(method, _, access)| (method.clone(), *access))
+            .collect();
+        let resource = endpoint
+            .routes
+            .into_iter()
+            .fold(web::resource(endpoint.path), |resource, (_, route, _)| {
+                resource.route(route)
+            })
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+            }))
+            .wrap_fn(move |req, srv| {
+                let access = by_method
+                    .iter()
+                    .find(|(method, _)| method == req.method())
+                    .map_or(default, |(_, access)| *access);
+                auth::guard(access, req, srv)
+            });
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(unmatched));
+}
+
+async fn unmatched(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    state.admit(&req, Access::AnyKey)?;
+    Err(ApiError::NotFound)
+}
