@@ -441,7 +441,7 @@ async fn with_the_service_open_anyone_reports_reads_and_corrects() {
 }
 
 #[actix_web::test]
-async fn with_keys_feedback_that_slips_past_admission_still_needs_a_key() {
+async fn with_keys_feedback_reached_by_an_encoded_path_still_needs_a_key() {
     let s = subjects();
     let keys = Keys::new();
     let app = app_with(&s, |spawn| spawn.keys(&keys.config(), false));
