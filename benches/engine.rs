@@ -1,5 +1,5 @@
 //! The hot path (issue 4, point 1):
-//! - `ident`: normalise, validate and pack one identifier;
+//! - `ident`: normalise, validate and pack one identifier; mask the ID numbers in a free text;
 //! - `decide`: one decision on a miss, on a hit with one entry, on a hit with five entries, and on
 //!   a person reached as the legal representative named on a listed organisation's entry;
 //! - `batch`: 100, 1,000 and 10,000 subjects, decided one after the other on the calling thread
@@ -221,6 +221,25 @@ fn identifiers(c: &mut Criterion) {
                 let id = &window(&ids, &mut cursor, 1)[0];
                 black_box(ident::parse(black_box(id)).map(|s| s.key()))
             })
+        });
+    }
+    // The masking of stored free text: a case reference without an ID number (what the
+    // register's writer meets per request), one with an ID number written with spaces, and a
+    // feedback text of the longest allowed size with one.
+    let prose = "资格审查时查询失信被执行人名单，拒绝其参加本次政府采购。".repeat(45);
+    for (case, text) in [
+        ("case_ref", "ZFCG-2026-0815".to_owned()),
+        (
+            "case_ref_with_id",
+            "ZFCG-2026-0815 申请人230202 19900101 1238".to_owned(),
+        ),
+        (
+            "4000_bytes_with_id",
+            format!("{prose}申请人230202199001011238"),
+        ),
+    ] {
+        group.bench_function(BenchmarkId::new("mask_free_text", case), |b| {
+            b.iter(|| black_box(ident::mask_id_numbers(black_box(&text)).len()))
         });
     }
     group.finish();

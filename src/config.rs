@@ -239,6 +239,9 @@ pub struct ServeArgs {
     /// Records the register's queue holds before new ones go to the spill file [default: 65536].
     #[arg(long, env = "JC_AUDIT_QUEUE")]
     pub audit_queue: Option<usize>,
+    /// Corrections one feedback report may have; 0 turns corrections off [default: 20].
+    #[arg(long, env = "JC_FEEDBACK_MAX_CORRECTIONS")]
+    pub feedback_max_corrections: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +307,7 @@ pub struct FileConfig {
     pub audit_dir: Option<PathBuf>,
     pub audit_key_file: Option<PathBuf>,
     pub audit_queue: Option<usize>,
+    pub feedback_max_corrections: Option<usize>,
 }
 
 /// Resolved settings of `serve`.
@@ -407,6 +411,10 @@ impl ServeArgs {
                 .audit_queue
                 .or(file.audit_queue)
                 .unwrap_or(register_defaults.queue_records),
+            max_corrections: self
+                .feedback_max_corrections
+                .or(file.feedback_max_corrections)
+                .unwrap_or(register_defaults.max_corrections),
         };
         let access_defaults = AccessConfig::default();
         let access = AccessConfig {
@@ -682,5 +690,26 @@ mod tests {
             sink(None, Some("kafka://broker")),
             Err(ConfigError::UnsupportedAudit(_))
         ));
+    }
+
+    #[test]
+    fn the_corrections_limit_comes_from_the_flag_the_file_or_its_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(&path, "feedback_max_corrections = 3\n").unwrap();
+        let limit = |flag: Option<usize>, file: bool| {
+            ServeArgs {
+                config: file.then(|| path.clone()),
+                feedback_max_corrections: flag,
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .unwrap()
+            .register
+            .max_corrections
+        };
+        assert_eq!(limit(None, false), 20);
+        assert_eq!(limit(None, true), 3);
+        assert_eq!(limit(Some(0), true), 0, "0 turns corrections off");
     }
 }

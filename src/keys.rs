@@ -221,13 +221,9 @@ impl KeyRing {
         self.keys.is_empty()
     }
 
-    /// Admits the `Authorization` header's key for `scope` (`None`: any valid key), counting
-    /// the request against the key's rate limit.
-    pub fn admit(
-        &self,
-        authorization: Option<&str>,
-        scope: Option<Scope>,
-    ) -> Result<Caller, Refusal> {
+    /// Admits the `Authorization` header's key if it has any of `scopes` (none: any valid key),
+    /// counting the request against the key's rate limit.
+    pub fn admit(&self, authorization: Option<&str>, scopes: &[Scope]) -> Result<Caller, Refusal> {
         let token = authorization
             .ok_or(Refusal::Missing)?
             .strip_prefix("Bearer ")
@@ -242,11 +238,14 @@ impl KeyRing {
         if key.revoked {
             return Err(Refusal::Revoked(id.to_owned()));
         }
-        if let Some(scope) = scope.filter(|scope| !key.scopes.contains(scope)) {
-            return Err(Refusal::Forbidden {
-                id: id.to_owned(),
-                scope: scope.as_str(),
-            });
+        if let Some(scope) = scopes.first() {
+            if !scopes.iter().any(|scope| key.scopes.contains(scope)) {
+                // The first scope names what the endpoint is for.
+                return Err(Refusal::Forbidden {
+                    id: id.to_owned(),
+                    scope: scope.as_str(),
+                });
+            }
         }
         if let Some(limit) = &key.limit {
             limit
@@ -437,13 +436,16 @@ mod tests {
         );
         let keys = ring(&key.config);
         let caller = keys
-            .admit(Some(&bearer(&key.token)), Some(Scope::Decide))
+            .admit(Some(&bearer(&key.token)), &[Scope::Decide])
             .unwrap();
         assert_eq!(caller.department, "市公共资源交易中心");
         assert_eq!(caller.key_id, key_id(&key.token).unwrap());
-        assert!(keys.admit(Some(&bearer(&key.token)), None).is_ok());
+        assert!(keys.admit(Some(&bearer(&key.token)), &[]).is_ok());
+        assert!(keys
+            .admit(Some(&bearer(&key.token)), &[Scope::Export, Scope::Decide])
+            .is_ok());
         assert!(matches!(
-            keys.admit(Some(&bearer(&key.token)), Some(Scope::Admin)),
+            keys.admit(Some(&bearer(&key.token)), &[Scope::Admin]),
             Err(Refusal::Forbidden { scope: "admin", .. })
         ));
     }
@@ -457,18 +459,18 @@ mod tests {
         let last = if wrong.ends_with('0') { "1" } else { "0" };
         wrong.replace_range(wrong.len() - 1.., last);
         assert_eq!(
-            keys.admit(Some(&bearer(&wrong)), None),
+            keys.admit(Some(&bearer(&wrong)), &[]),
             Err(Refusal::Unknown(id.to_owned()))
         );
-        assert_eq!(keys.admit(None, None), Err(Refusal::Missing));
-        assert_eq!(keys.admit(Some(&key.token), None), Err(Refusal::Malformed));
+        assert_eq!(keys.admit(None, &[]), Err(Refusal::Missing));
+        assert_eq!(keys.admit(Some(&key.token), &[]), Err(Refusal::Malformed));
         assert_eq!(
-            keys.admit(Some("Bearer jc_xyz"), None),
+            keys.admit(Some("Bearer jc_xyz"), &[]),
             Err(Refusal::Malformed)
         );
         let revoked = ring(&format!("{}revoked = true\n", key.config));
         assert_eq!(
-            revoked.admit(Some(&bearer(&key.token)), None),
+            revoked.admit(Some(&bearer(&key.token)), &[]),
             Err(Refusal::Revoked(id.to_owned()))
         );
     }
@@ -479,9 +481,9 @@ mod tests {
         let keys = ring(&format!("{}burst = 2\n", key.config));
         let header = bearer(&key.token);
         for _ in 0..2 {
-            assert!(keys.admit(Some(&header), Some(Scope::Decide)).is_ok());
+            assert!(keys.admit(Some(&header), &[Scope::Decide]).is_ok());
         }
-        match keys.admit(Some(&header), Some(Scope::Decide)) {
+        match keys.admit(Some(&header), &[Scope::Decide]) {
             Err(Refusal::RateLimited { retry_after, .. }) => {
                 assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}")
             }
@@ -494,7 +496,7 @@ mod tests {
         let key = new_key("d", &[Scope::Decide], Some(1));
         let keys = ring(&format!("{}burst = 4\n", key.config));
         let header = bearer(&key.token);
-        let caller = keys.admit(Some(&header), Some(Scope::Decide)).unwrap();
+        let caller = keys.admit(Some(&header), &[Scope::Decide]).unwrap();
         assert!(matches!(
             keys.charge(&caller, 5),
             Err(Refusal::OverBurst {
@@ -506,12 +508,12 @@ mod tests {
         // Admission took one unit; three more complete a batch of four, and the bucket is empty.
         assert_eq!(keys.charge(&caller, 4), Ok(()));
         assert!(matches!(
-            keys.admit(Some(&header), Some(Scope::Decide)),
+            keys.admit(Some(&header), &[Scope::Decide]),
             Err(Refusal::RateLimited { .. })
         ));
         let unlimited = new_key("d", &[Scope::Decide], None);
         let keys = ring(&unlimited.config);
-        let caller = keys.admit(Some(&bearer(&unlimited.token)), None).unwrap();
+        let caller = keys.admit(Some(&bearer(&unlimited.token)), &[]).unwrap();
         assert_eq!(keys.charge(&caller, 1_000_000), Ok(()));
     }
 

@@ -126,7 +126,7 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 17] = [
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(self.audit_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.audit_queue.clone()),

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::record::CallerRecord;
+use super::record::{mask_owned, masked, masked_option, CallerRecord};
 use crate::timestamp::Timestamp;
 
 /// What the department did with the measure.
@@ -34,7 +34,12 @@ pub struct FeedbackRecord {
     pub report: Report,
     /// When the register stored it (UTC+8).
     pub recorded_at: String,
+    /// The key that filed it; its department alone may correct it.
     pub caller: Option<CallerRecord>,
+    /// How the report was corrected since it was filed, oldest first (`report` is the
+    /// result).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
 }
 
 impl FeedbackRecord {
@@ -46,33 +51,194 @@ impl FeedbackRecord {
     pub fn recorded_ms(&self) -> i64 {
         Timestamp::parse(&self.recorded_at).map_or(0, |t| t.0)
     }
+
+    /// The record with `request`'s changes made to its report and the correction added to its
+    /// history, or every problem as (field, what is wrong).
+    pub fn corrected(
+        &self,
+        request: CorrectionRequest,
+        caller: Option<CallerRecord>,
+        at: Timestamp,
+    ) -> Result<FeedbackRecord, Vec<(String, String)>> {
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut input = ReportInput::default();
+        for (name, value) in self.report.members() {
+            if let Some(slot) = input.member(name) {
+                *slot = value;
+            }
+        }
+        if request.changes.is_empty() {
+            let message = "must name at least one member to change";
+            problems.push(("changes".into(), message.into()));
+        }
+        for (name, value) in request.changes {
+            let field = format!("changes.{name}");
+            match input.member(&name) {
+                Some(_) if IDENTITY.contains(&name.as_str()) => {
+                    let message = "cannot be corrected: report on the other decision or measure";
+                    problems.push((field, message.into()));
+                }
+                Some(slot) => *slot = value,
+                None => problems.push((field, "is not a member of a feedback report".into())),
+            }
+        }
+        let report = match input.check() {
+            Ok(report) => Some(report),
+            Err(found) => {
+                let found = found.into_iter();
+                problems.extend(found.map(|(name, message)| (format!("changes.{name}"), message)));
+                None
+            }
+        };
+        let mut found = Vec::new();
+        let reason = text(&mut found, "reason", request.reason, MAX_TEXT).map(mask_owned);
+        if reason.is_none() && found.is_empty() {
+            found.push((
+                "reason",
+                "is required: say why the report is corrected".into(),
+            ));
+        }
+        problems.extend(
+            found
+                .into_iter()
+                .map(|(name, message)| (name.into(), message)),
+        );
+        match (report, reason) {
+            (Some(report), Some(reason)) if problems.is_empty() => {
+                let changes = self.report.changes_to(&report);
+                if changes.is_empty() {
+                    let message = "change nothing in the stored report";
+                    return Err(vec![("changes".into(), message.into())]);
+                }
+                let mut corrected = self.clone();
+                corrected.report = report;
+                corrected.corrections.push(Correction {
+                    corrected_at: at.to_string(),
+                    caller,
+                    reason,
+                    changes,
+                });
+                Ok(corrected)
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+/// The members that say what a report is about: a correction may not change them.
+const IDENTITY: [&str; 2] = ["decision_id", "measure"];
+
+/// A correction as posted: why, and the members to change (`None` clears an optional one).
+#[derive(Debug, Default)]
+pub struct CorrectionRequest {
+    pub reason: Option<String>,
+    pub changes: Vec<(String, Option<String>)>,
+}
+
+/// A correction of a stored report: who made it, when, why, and what it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    /// When the register stored it (UTC+8).
+    pub corrected_at: String,
+    pub caller: Option<CallerRecord>,
+    #[serde(deserialize_with = "masked")]
+    pub reason: String,
+    pub changes: Vec<Change>,
+}
+
+/// One member a correction changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub field: String,
+    #[serde(deserialize_with = "masked_option")]
+    pub from: Option<String>,
+    #[serde(deserialize_with = "masked_option")]
+    pub to: Option<String>,
 }
 
 pub fn feedback_key(decision_id: Uuid, measure: &str) -> String {
     format!("{decision_id}/{measure}")
 }
 
-/// The report a department posts, checked.
+/// The report a department posts, checked; its free texts have their ID numbers masked (and
+/// are masked again when read, for what an earlier version stored whole).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub decision_id: Uuid,
     pub measure: String,
     pub action: Action,
+    #[serde(deserialize_with = "masked")]
     pub executing_department: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
     pub officer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
     pub field: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
     pub results: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+}
+
+impl Report {
+    /// Every member, named as in a posted body, as text.
+    fn members(&self) -> [(&'static str, Option<String>); 11] {
+        [
+            ("decision_id", Some(self.decision_id.to_string())),
+            ("measure", Some(self.measure.clone())),
+            ("action", Some(self.action.as_str().to_owned())),
+            (
+                "executing_department",
+                Some(self.executing_department.clone()),
+            ),
+            ("officer", self.officer.clone()),
+            ("reason", self.reason.clone()),
+            ("content", self.content.clone()),
+            ("field", self.field.clone()),
+            ("results", self.results.clone()),
+            ("start_time", self.start_time.clone()),
+            ("end_time", self.end_time.clone()),
+        ]
+    }
+
+    /// Each member in which `to` differs from this report, in the order of a report's members.
+    pub fn changes_to(&self, to: &Report) -> Vec<Change> {
+        self.members()
+            .into_iter()
+            .zip(to.members())
+            .filter(|((_, from), (_, to))| from != to)
+            .map(|((field, from), (_, to))| Change {
+                field: field.to_owned(),
+                from,
+                to,
+            })
+            .collect()
+    }
 }
 
 /// A posted body before it is checked: every member optional, so that each missing or wrong
@@ -129,7 +295,7 @@ impl ReportInput {
         let measure = required("measure", self.measure, MAX_NAME);
         let action_text = required("action", self.action, 32);
         let executing_department =
-            required("executing_department", self.executing_department, MAX_NAME);
+            required("executing_department", self.executing_department, MAX_NAME).map(mask_owned);
         let decision_id = decision_id_text.and_then(|text| match Uuid::parse_str(&text) {
             Ok(id) if id.get_version_num() == 7 => Some(id),
             _ => {
@@ -152,8 +318,9 @@ impl ReportInput {
                 None
             }
         });
-        let officer = text(&mut problems, "officer", self.officer, MAX_NAME);
-        let reason = text(&mut problems, "reason", self.reason, MAX_TEXT);
+        // Free texts are stored with their ID numbers masked.
+        let officer = text(&mut problems, "officer", self.officer, MAX_NAME).map(mask_owned);
+        let reason = text(&mut problems, "reason", self.reason, MAX_TEXT).map(mask_owned);
         if action == Some(Action::Overridden) {
             for (name, value) in [("officer", &officer), ("reason", &reason)] {
                 if value.is_none() {
@@ -161,9 +328,9 @@ impl ReportInput {
                 }
             }
         }
-        let content = text(&mut problems, "content", self.content, MAX_TEXT);
-        let field = text(&mut problems, "field", self.field, MAX_NAME);
-        let results = text(&mut problems, "results", self.results, MAX_TEXT);
+        let content = text(&mut problems, "content", self.content, MAX_TEXT).map(mask_owned);
+        let field = text(&mut problems, "field", self.field, MAX_NAME).map(mask_owned);
+        let results = text(&mut problems, "results", self.results, MAX_TEXT).map(mask_owned);
         let start = instant(&mut problems, "start_time", self.start_time);
         let end = instant(&mut problems, "end_time", self.end_time);
         if let (Some((start, _)), Some((end, _))) = (&start, &end) {

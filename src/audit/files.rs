@@ -1,6 +1,7 @@
 //! The register in files, for a single instance without Redis: records in JSON Lines files, one
 //! per hour (UTC+8) of the time they were asked, `records/YYYY-MM-DD/HH.jsonl`; feedback in
-//! `feedback.jsonl`, held in memory as well (it is a few records per decision at most).
+//! `feedback.jsonl`, held in memory as well (it is a few records per decision at most). A
+//! corrected report is appended whole again; the last line of a report is the one that counts.
 //!
 //! A record's hour file follows from its id (a UUIDv7 carries its instant), so finding a
 //! decision reads one file, and an export reads only the hours of its period.
@@ -16,8 +17,8 @@ use uuid::Uuid;
 use super::feedback::FeedbackRecord;
 use super::record::{time_of, AuditRecord, Line};
 use super::store::{
-    lock, parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore, StoreError,
-    Stored,
+    lock, open_private, parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore,
+    StoreError, Stored,
 };
 use crate::timestamp::Timestamp;
 
@@ -32,8 +33,10 @@ pub struct FileStore {
 
 struct FeedbackFile {
     file: File,
+    /// In the order filed; a correction replaces its report in place.
     records: Vec<FeedbackRecord>,
     by_key: HashMap<String, usize>,
+    by_id: HashMap<Uuid, usize>,
 }
 
 impl FileStore {
@@ -65,11 +68,10 @@ impl FileStore {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let mut file = OpenOptions::new()
-                .create(true)
-                .read(true)
-                .append(true)
-                .open(path)?;
+            let mut file = open_private(
+                OpenOptions::new().create(true).read(true).append(true),
+                path,
+            )?;
             end_line(&mut file)?;
             *current = Some((path.to_path_buf(), file));
         }
@@ -203,15 +205,34 @@ impl RegisterStore for FileStore {
         if let Some(&index) = feedback.by_key.get(&key) {
             return Ok(Stored::Existing(feedback.records[index].clone()));
         }
-        let mut line =
-            serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        line.push(b'\n');
-        feedback.file.write_all(&line)?;
-        feedback.file.sync_data()?;
-        let index = feedback.records.len();
-        feedback.records.push(record.clone());
-        feedback.by_key.insert(key, index);
+        feedback.write(record)?;
+        feedback.insert(record.clone());
         Ok(Stored::Created(record.clone()))
+    }
+
+    fn feedback_by_id(&self, feedback_id: Uuid) -> Result<Option<FeedbackRecord>, StoreError> {
+        let feedback = lock(&self.feedback);
+        Ok(feedback
+            .by_id
+            .get(&feedback_id)
+            .map(|&index| feedback.records[index].clone()))
+    }
+
+    fn correct_feedback(
+        &self,
+        current: &FeedbackRecord,
+        corrected: &FeedbackRecord,
+    ) -> Result<bool, StoreError> {
+        let mut feedback = lock(&self.feedback);
+        let Some(&index) = feedback.by_key.get(&current.key()) else {
+            return Ok(false);
+        };
+        if feedback.records[index].corrections.len() != current.corrections.len() {
+            return Ok(false);
+        }
+        feedback.write(corrected)?;
+        feedback.records[index] = corrected.clone();
+        Ok(true)
     }
 
     fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError> {
@@ -245,6 +266,14 @@ impl RegisterStore for FileStore {
             {
                 continue;
             }
+            if query.filed_by.as_deref().is_some_and(|d| {
+                record
+                    .caller
+                    .as_ref()
+                    .is_none_or(|caller| caller.department != d)
+            }) {
+                continue;
+            }
             page.items.push(record.clone());
         }
         page.next_cursor = (index < records.len()).then(|| index.to_string());
@@ -269,28 +298,47 @@ impl FeedbackFile {
     /// Reads the stored feedback; a torn last line (a crash during a write, which was then
     /// never acknowledged) is cut off.
     fn open(path: &Path) -> Result<FeedbackFile, StoreError> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)?;
+        let mut file = open_private(
+            OpenOptions::new().create(true).read(true).append(true),
+            path,
+        )?;
         let mut text = String::new();
         file.read_to_string(&mut text)?;
         let complete = text.rfind('\n').map_or(0, |end| end + 1);
         if complete < text.len() {
             file.set_len(complete as u64)?;
         }
-        let mut records = Vec::new();
-        let mut by_key = HashMap::new();
-        for line in text[..complete].lines().filter(|l| !l.is_empty()) {
-            let record = parse_feedback(line)?;
-            by_key.insert(record.key(), records.len());
-            records.push(record);
-        }
-        Ok(FeedbackFile {
+        let mut feedback = FeedbackFile {
             file,
-            records,
-            by_key,
-        })
+            records: Vec::new(),
+            by_key: HashMap::new(),
+            by_id: HashMap::new(),
+        };
+        for line in text[..complete].lines().filter(|l| !l.is_empty()) {
+            feedback.insert(parse_feedback(line)?);
+        }
+        Ok(feedback)
+    }
+
+    /// Appends a record (a new report, or a corrected one) and syncs it to disk.
+    fn write(&mut self, record: &FeedbackRecord) -> Result<(), StoreError> {
+        let mut line =
+            serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        Ok(self.file.sync_data()?)
+    }
+
+    /// Holds a record read or written: a new report at the end, a corrected one in its place.
+    fn insert(&mut self, record: FeedbackRecord) {
+        match self.by_key.get(&record.key()) {
+            Some(&index) => self.records[index] = record,
+            None => {
+                let index = self.records.len();
+                self.by_key.insert(record.key(), index);
+                self.by_id.insert(record.feedback_id, index);
+                self.records.push(record);
+            }
+        }
     }
 }

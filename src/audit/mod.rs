@@ -81,6 +81,9 @@ pub struct RegisterConfig {
     pub key_file: Option<PathBuf>,
     /// Records the queue holds before new ones go straight to the spill file.
     pub queue_records: usize,
+    /// Corrections a feedback report may have: each keeps the report's history, and the file
+    /// store writes the whole report again.
+    pub max_corrections: usize,
 }
 
 impl Default for RegisterConfig {
@@ -90,6 +93,7 @@ impl Default for RegisterConfig {
             dir: PathBuf::from("audit"),
             key_file: None,
             queue_records: 65_536,
+            max_corrections: 20,
         }
     }
 }
@@ -165,6 +169,7 @@ pub struct Register {
     store: Box<dyn RegisterStore>,
     counters: Counters,
     sink: &'static str,
+    max_corrections: usize,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -216,6 +221,7 @@ impl Register {
             store: open_store()?,
             counters,
             sink: config.sink.name(),
+            max_corrections: config.max_corrections,
             writer: Mutex::new(Some(writer)),
         }))
     }
@@ -254,6 +260,11 @@ impl Register {
     /// The store, for feedback, export and statistics.
     pub fn store(&self) -> &dyn RegisterStore {
         self.store.as_ref()
+    }
+
+    /// Corrections a feedback report may have.
+    pub fn max_corrections(&self) -> usize {
+        self.max_corrections
     }
 
     pub fn status(&self) -> RegisterStatus {

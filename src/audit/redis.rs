@@ -2,9 +2,11 @@
 //! `jc:{audit}:`, one hash tag so that the scripts' keys share a Cluster slot):
 //! - `records` — stream, one entry per record, its JSON in the field `r`, in the order stored;
 //! - `ids` — hash: record id → its stream entry id (finds a decision; makes a replay idempotent);
-//! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON;
-//! - `feedback_log` — stream of feedback keys (`k`) and executing departments (`d`), in the
-//!   order stored: the cursor of `GET /v1/feedback`.
+//! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON (corrected in
+//!   place, its history inside);
+//! - `feedback_ids` — hash: feedback id → its key in `feedback` (finds a report to correct);
+//! - `feedback_log` — stream of feedback keys (`k`) and the department of the key that filed
+//!   them (`c`), in the order stored: the cursor of `GET /v1/feedback`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -47,8 +49,28 @@ if existing then
   return {0, existing}
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XADD', KEYS[2], '*', 'k', ARGV[1], 'd', ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'k', ARGV[1], 'c', ARGV[3])
 return {1, ARGV[2]}
+";
+
+/// Replaces a report with its correction unless its number of corrections is no longer the
+/// one it was read with (another correction came first).
+const CORRECT_SCRIPT: &str = r"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then
+  return 0
+end
+local corrections = cjson.decode(current).corrections
+local count = 0
+if type(corrections) == 'table' then
+  count = #corrections
+end
+if count ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
 ";
 
 pub struct RedisStore {
@@ -58,6 +80,7 @@ pub struct RedisStore {
     connection: Mutex<Option<Connection>>,
     append: Script,
     feedback: Script,
+    correct: Script,
 }
 
 impl RedisStore {
@@ -69,6 +92,7 @@ impl RedisStore {
             connection: Mutex::new(None),
             append: Script::new(APPEND_SCRIPT),
             feedback: Script::new(FEEDBACK_SCRIPT),
+            correct: Script::new(CORRECT_SCRIPT),
         })
     }
 
@@ -208,14 +232,21 @@ impl RegisterStore for RedisStore {
 
     fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let keys = [self.key("feedback"), self.key("feedback_log")];
+        let keys = [
+            self.key("feedback"),
+            self.key("feedback_log"),
+            self.key("feedback_ids"),
+        ];
+        let filed_by = record.caller.as_ref().map_or("", |c| c.department.as_str());
         let (created, stored): (u8, String) = self.with(|connection| {
             self.feedback
                 .key(&keys[0])
                 .key(&keys[1])
+                .key(&keys[2])
                 .arg(record.key())
                 .arg(&json)
-                .arg(&record.report.executing_department)
+                .arg(filed_by)
+                .arg(record.feedback_id.to_string())
                 .invoke(connection)
         })?;
         let stored = parse_feedback(&stored)?;
@@ -235,30 +266,95 @@ impl RegisterStore for RedisStore {
         };
         let log = self.key("feedback_log");
         let mut page = FeedbackPage::default();
-        let mut keys = Vec::new();
         loop {
             let entries = self.with(|connection| Self::range(connection, &log, &start))?;
             let full = entries.len() == SCAN_PAGE;
-            for (stream_id, fields) in &entries {
-                start = format!("({stream_id}");
-                let department = field(fields, "d").unwrap_or_default();
-                if query.department.as_deref().is_some_and(|d| d != department) {
-                    continue;
-                }
-                if let Some(key) = field(fields, "k") {
-                    keys.push(key.to_owned());
-                }
-                if keys.len() == query.limit {
-                    page.next_cursor = Some(stream_id.clone());
-                    break;
+            // Who filed a report is in the log; its executing department, which a correction
+            // may change, only in the report itself.
+            let wanted: Vec<(&str, Option<&str>)> = entries
+                .iter()
+                .map(|(stream_id, fields)| {
+                    let filed_by = field(fields, "c").unwrap_or_default();
+                    let key = field(fields, "k")
+                        .filter(|_| query.filed_by.as_deref().is_none_or(|d| d == filed_by));
+                    (stream_id.as_str(), key)
+                })
+                .collect();
+            // Reports are read as many at a time as the page still needs (a whole log page
+            // when a department filter may pass over many), not a log page's worth each time.
+            let mut rest = wanted.as_slice();
+            while !rest.is_empty() && page.next_cursor.is_none() {
+                let size = match query.department {
+                    Some(_) => rest.len(),
+                    None => query.limit.saturating_sub(page.items.len()).max(1),
+                };
+                let (chunk, after) = rest.split_at(size.min(rest.len()));
+                rest = after;
+                let keys: Vec<String> = chunk
+                    .iter()
+                    .filter_map(|(_, key)| key.map(str::to_owned))
+                    .collect();
+                let mut records = self.feedback_of(&keys)?.into_iter();
+                for (stream_id, key) in chunk {
+                    start = format!("({stream_id}");
+                    let record = match key {
+                        Some(_) => records.next().flatten(),
+                        None => None,
+                    };
+                    let Some(record) = record.filter(|r| {
+                        query
+                            .department
+                            .as_deref()
+                            .is_none_or(|d| d == r.report.executing_department)
+                    }) else {
+                        continue;
+                    };
+                    page.items.push(record);
+                    if page.items.len() == query.limit {
+                        page.next_cursor = Some((*stream_id).to_owned());
+                        break;
+                    }
                 }
             }
             if page.next_cursor.is_some() || !full {
                 break;
             }
         }
-        page.items = self.feedback_of(&keys)?.into_iter().flatten().collect();
         Ok(page)
+    }
+
+    fn feedback_by_id(&self, feedback_id: Uuid) -> Result<Option<FeedbackRecord>, StoreError> {
+        let (ids, feedback) = (self.key("feedback_ids"), self.key("feedback"));
+        let stored: Option<String> = self.with(|connection| {
+            let key: Option<String> = redis::cmd("HGET")
+                .arg(&ids)
+                .arg(feedback_id.to_string())
+                .query(connection)?;
+            match key {
+                Some(key) => redis::cmd("HGET").arg(&feedback).arg(key).query(connection),
+                None => Ok(None),
+            }
+        })?;
+        stored.as_deref().map(parse_feedback).transpose()
+    }
+
+    fn correct_feedback(
+        &self,
+        current: &FeedbackRecord,
+        corrected: &FeedbackRecord,
+    ) -> Result<bool, StoreError> {
+        let json =
+            serde_json::to_string(corrected).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let feedback = self.key("feedback");
+        let replaced: u8 = self.with(|connection| {
+            self.correct
+                .key(&feedback)
+                .arg(current.key())
+                .arg(current.corrections.len())
+                .arg(&json)
+                .invoke(connection)
+        })?;
+        Ok(replaced == 1)
     }
 
     fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError> {

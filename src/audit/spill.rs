@@ -16,7 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::record::Line;
-use super::store::{lock, RegisterStore, StoreError};
+use super::store::{lock, open_private, RegisterStore, StoreError};
 
 /// Records stored per step of a replay, so that the writer goes back to new records between.
 const REPLAY_SLICE: usize = 20_000;
@@ -67,12 +67,10 @@ impl Spill {
         let mut slot = lock(&self.file);
         let file = match slot.as_mut() {
             Some(file) => file,
-            None => slot.insert(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            ),
+            None => slot.insert(open_private(
+                OpenOptions::new().create(true).append(true),
+                &self.path,
+            )?),
         };
         let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
         for line in lines {

@@ -2,10 +2,15 @@
 //! files (one instance). Both answer the same questions, so the writer and the HTTP handlers
 //! do not care which.
 
+use std::fs::{File, OpenOptions, Permissions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
 use super::record::{AuditRecord, Line};
+use crate::ident::mask_id_numbers;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +41,8 @@ pub struct FeedbackQuery {
     pub since: Option<Timestamp>,
     /// Only feedback from this executing department.
     pub department: Option<String>,
+    /// Only feedback filed by a key of this department (a `feedback` key reads its own).
+    pub filed_by: Option<String>,
     /// Where the previous page ended.
     pub cursor: Option<String>,
     pub limit: usize,
@@ -75,6 +82,17 @@ pub trait RegisterStore: Send + Sync {
 
     fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError>;
 
+    /// The feedback record with this id.
+    fn feedback_by_id(&self, feedback_id: Uuid) -> Result<Option<FeedbackRecord>, StoreError>;
+
+    /// Replaces `current` with `corrected` durably, unless it was corrected meanwhile (then
+    /// false: read it again).
+    fn correct_feedback(
+        &self,
+        current: &FeedbackRecord,
+        corrected: &FeedbackRecord,
+    ) -> Result<bool, StoreError>;
+
     /// The stored feedback for each (decision id, measure), if any.
     fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError>;
 }
@@ -90,8 +108,22 @@ pub(super) fn parse_feedback(json: &str) -> Result<FeedbackRecord, StoreError> {
 
 fn corrupt(json: &str, err: &serde_json::Error) -> StoreError {
     let start: String = json.chars().take(60).collect();
-    StoreError::Corrupt(format!("{err} in `{start}…`"))
+    // The message is logged and answered: an ID number in the line stays masked.
+    StoreError::Corrupt(format!("{err} in `{}…`", mask_id_numbers(&start)))
 }
+
+/// Opens a file of the register with `options`, creating it readable and writable by the
+/// owner only (0600): its records say who asked about whom. A file an earlier version made
+/// with wider permissions is narrowed.
+pub(super) fn open_private(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    let file = options.mode(PRIVATE).open(path)?;
+    if file.metadata()?.permissions().mode() & 0o777 != PRIVATE {
+        file.set_permissions(Permissions::from_mode(PRIVATE))?;
+    }
+    Ok(file)
+}
+
+const PRIVATE: u32 = 0o600;
 
 /// Locks a mutex, taking over from a thread that panicked while holding it (the data is
 /// appended-to files and counters, left consistent by every step).

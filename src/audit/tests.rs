@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
 
-use super::feedback::{feedback_key, Action, FeedbackRecord, Report};
+use super::feedback::{feedback_key, Action, CorrectionRequest, FeedbackRecord, Report};
 use super::files::FileStore;
 use super::record::{time_of, AuditRecord, Line};
 use super::spill::Spill;
@@ -121,6 +121,7 @@ fn feedback(decision_id: Uuid, department: &str) -> FeedbackRecord {
         },
         recorded_at: Timestamp::now().to_string(),
         caller: None,
+        corrections: Vec::new(),
     }
 }
 
@@ -167,6 +168,7 @@ fn file_feedback_is_stored_once_and_read_back_after_a_restart() {
             .feedback_page(&FeedbackQuery {
                 since: None,
                 department: department.map(str::to_owned),
+                filed_by: None,
                 cursor,
                 limit: 1,
             })
@@ -186,6 +188,80 @@ fn file_feedback_is_stored_once_and_read_back_after_a_restart() {
         }),
         Err(StoreError::BadCursor(_))
     ));
+}
+
+#[test]
+fn a_corrected_report_replaces_its_original_in_place_and_keeps_its_history_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (id_at(T0), id_at(T0 + 1));
+    let first = feedback(a, "市财政局");
+    let corrected = {
+        let store = FileStore::open(dir.path()).unwrap();
+        store.put_feedback(&first).unwrap();
+        store.put_feedback(&feedback(b, "市住建局")).unwrap();
+        let request = CorrectionRequest {
+            reason: Some("结果录入有误".into()),
+            changes: vec![("results".into(), Some("已放行".into()))],
+        };
+        let corrected = first
+            .corrected(request, None, Timestamp::now())
+            .expect("a valid correction");
+        assert!(store.correct_feedback(&first, &corrected).unwrap());
+        assert!(
+            !store.correct_feedback(&first, &corrected).unwrap(),
+            "read before the first correction: refused"
+        );
+        corrected
+    };
+    let store = FileStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.feedback_by_id(first.feedback_id).unwrap(),
+        Some(corrected.clone())
+    );
+    let history = &corrected.corrections[0];
+    assert_eq!(history.reason, "结果录入有误");
+    assert_eq!(
+        (
+            history.changes[0].field.as_str(),
+            history.changes[0].to.as_deref()
+        ),
+        ("results", Some("已放行"))
+    );
+    let all = store.feedback_page(&FeedbackQuery {
+        limit: 10,
+        ..FeedbackQuery::default()
+    });
+    let order: Vec<Uuid> = all
+        .unwrap()
+        .items
+        .iter()
+        .map(|f| f.report.decision_id)
+        .collect();
+    assert_eq!(order, [a, b], "in the order filed, each once");
+}
+
+#[test]
+fn what_an_earlier_version_left_is_read_masked_and_its_files_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedback.jsonl");
+    let mut legacy = serde_json::to_value(feedback(id_at(T0), "市财政局")).unwrap();
+    legacy["officer"] = "王某 230202198503124242".into();
+    std::fs::write(&path, format!("{legacy}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let page = store
+        .feedback_page(&FeedbackQuery {
+            limit: 1,
+            ..FeedbackQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.items[0].report.officer.as_deref(),
+        Some("王某 230202********4242")
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
 }
 
 /// A file store that fails while `down` is set.
@@ -220,6 +296,16 @@ impl RegisterStore for Flaky {
     }
     fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError> {
         self.store.feedback_of(keys)
+    }
+    fn feedback_by_id(&self, feedback_id: Uuid) -> Result<Option<FeedbackRecord>, StoreError> {
+        self.store.feedback_by_id(feedback_id)
+    }
+    fn correct_feedback(
+        &self,
+        current: &FeedbackRecord,
+        corrected: &FeedbackRecord,
+    ) -> Result<bool, StoreError> {
+        self.store.correct_feedback(current, corrected)
     }
 }
 

@@ -39,6 +39,8 @@ pub enum Access {
     AnyKey,
     /// A key with this scope.
     Scope(Scope),
+    /// A key with any of these scopes (the first names what the endpoint is for).
+    AnyScope(&'static [Scope]),
 }
 
 /// Admission's settings.
@@ -144,18 +146,19 @@ impl AppState {
         let Some(keys) = &self.keys else {
             return Ok(None);
         };
-        let scope = match access {
+        let scopes: &[Scope] = match &access {
             Access::Open => return Ok(None),
             Access::Metrics if !self.protect_metrics => return Ok(None),
-            Access::Metrics => Some(Scope::Admin),
-            Access::AnyKey => None,
-            Access::Scope(scope) => Some(scope),
+            Access::Metrics => &[Scope::Admin],
+            Access::AnyKey => &[],
+            Access::Scope(scope) => std::slice::from_ref(scope),
+            Access::AnyScope(scopes) => scopes,
         };
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
             .map(|value| value.to_str().unwrap_or(""));
-        match keys.admit(authorization, scope) {
+        match keys.admit(authorization, scopes) {
             Ok(caller) => Ok(Some(caller)),
             Err(refusal) => Err(self.refused(req, refusal)),
         }

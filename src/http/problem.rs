@@ -78,8 +78,20 @@ pub enum ApiError {
         measure: String,
         applied: Vec<String>,
     },
-    #[error("feedback for this decision and measure was stored before with other content ({0} differs); it is kept as stored")]
+    #[error("feedback for this decision and measure was stored before with other content ({0} differs); it is kept as stored, and the department that filed it may correct it (POST /v1/feedback/{{feedback_id}}/corrections)")]
     FeedbackConflict(String),
+    #[error("this key's department may report only on decisions it asked for, and on measures it executes that a decision applied; decision `{0}` with this measure is neither, or the register has not stored it yet (within a second)")]
+    FeedbackForbidden(uuid::Uuid),
+    #[error(
+        "this key's department may correct only feedback it filed; `{0}` is not such feedback"
+    )]
+    CorrectionForbidden(uuid::Uuid),
+    #[error("no feedback `{0}` in the query register")]
+    FeedbackNotFound(uuid::Uuid),
+    #[error("feedback `{0}` was corrected by another request meanwhile; read it again (GET /v1/feedback) and send the correction again")]
+    FeedbackChanged(uuid::Uuid),
+    #[error("feedback `{feedback_id}` has been corrected {max} times, the most the service keeps (--feedback-max-corrections)")]
+    CorrectionsExhausted { feedback_id: uuid::Uuid, max: usize },
     #[error("the query register is off (--audit off): there is no feedback, export or statistics")]
     RegisterOff,
     #[error("the query register is unavailable: {0}")]
@@ -226,6 +238,31 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "Feedback already stored",
             ),
+            ApiError::FeedbackForbidden(_) => (
+                "feedback_forbidden",
+                StatusCode::FORBIDDEN,
+                "Not this department's decision to report on",
+            ),
+            ApiError::CorrectionForbidden(_) => (
+                "correction_forbidden",
+                StatusCode::FORBIDDEN,
+                "Not this department's feedback to correct",
+            ),
+            ApiError::FeedbackNotFound(_) => (
+                "feedback_not_found",
+                StatusCode::NOT_FOUND,
+                "Feedback not found",
+            ),
+            ApiError::FeedbackChanged(_) => (
+                "feedback_changed",
+                StatusCode::CONFLICT,
+                "Feedback corrected meanwhile",
+            ),
+            ApiError::CorrectionsExhausted { .. } => (
+                "corrections_exhausted",
+                StatusCode::CONFLICT,
+                "No more corrections",
+            ),
             ApiError::RegisterOff => ("register_off", StatusCode::CONFLICT, "Register off"),
             ApiError::RegisterUnavailable(_) => (
                 "register_unavailable",
@@ -265,6 +302,12 @@ impl ApiError {
             }
             ApiError::FeedbackConflict(field) => {
                 vec![FieldError::new(field, "differs from the stored feedback")]
+            }
+            ApiError::FeedbackForbidden(_) => {
+                vec![FieldError::new("decision_id", self.to_string())]
+            }
+            ApiError::CorrectionForbidden(_) | ApiError::FeedbackNotFound(_) => {
+                vec![FieldError::new("feedback_id", self.to_string())]
             }
             ApiError::ReplayForbidden { .. } => vec![FieldError::new("as_of", self.to_string())],
             _ => Vec::new(),

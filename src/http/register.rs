@@ -1,5 +1,11 @@
-//! The query register over HTTP: `POST`/`GET /v1/feedback`, `GET /v1/export/cases` and
-//! `GET /v1/stats`. The store is read and written off the async workers.
+//! The query register over HTTP: `POST`/`GET /v1/feedback`, `POST
+//! /v1/feedback/{feedback_id}/corrections`, `GET /v1/export/cases` and `GET /v1/stats`. The
+//! store is read and written off the async workers.
+//!
+//! With keys, feedback belongs to departments: a `feedback` key reports only on the decisions
+//! its department asked for and on the measures it executes, reads only what its department
+//! filed, and corrects only that; `export` and `admin` keys read all of it. A refusal says
+//! nothing about the decision or report asked about, not even whether it exists.
 
 use std::sync::Arc;
 
@@ -14,10 +20,12 @@ use uuid::Uuid;
 use super::body;
 use super::problem::{ApiError, FieldError};
 use super::AppState;
-use crate::audit::feedback::{FeedbackRecord, Report, ReportInput};
+use crate::audit::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
 use crate::audit::report::{self, CaseRow};
-use crate::audit::{CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
-use crate::keys::Caller;
+use crate::audit::{AuditRecord, CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
+use crate::ident::mask_id_numbers;
+use crate::keys::{Caller, Refusal, Scope};
+use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
 /// Feedback records per page: the default, and the most a caller may ask for.
@@ -59,12 +67,27 @@ pub async fn post_feedback(
                 .collect(),
         )
     })?;
-    let caller = req.extensions().get::<Caller>().map(CallerRecord::of);
+    // A key's department is entitled through the decision's record, or through the rule
+    // set's executing departments of the measure.
+    let filer = match caller_of(&state, &req)? {
+        Some(caller) => Some((caller, Arc::clone(&state.snapshot()?.rules))),
+        None => None,
+    };
     let (status, record) = with_register(&state, move |register| {
-        store_feedback(register, report, caller)
+        store_feedback(register, report, filer)
     })
     .await?;
     Ok(HttpResponse::build(status).json(record))
+}
+
+/// The key that asks, or `None` when the service runs open. With keys configured, a request
+/// that reached a feedback handler without one is refused: feedback is never open by mistake.
+fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+    let caller = req.extensions().get::<Caller>().cloned();
+    if caller.is_none() && state.keys.is_some() {
+        return Err(ApiError::Unauthorized(Refusal::Missing));
+    }
+    Ok(caller)
 }
 
 /// Reads a feedback body: a JSON object of string members, each unknown or mistyped member
@@ -102,17 +125,23 @@ fn read_report(body: &[u8]) -> Result<ReportInput, ApiError> {
 }
 
 /// Checks the report against its decision's record and stores it: 201 when new, 200 when the
-/// same report was stored before.
+/// same report was stored before. `filer` is the key that files it, with the rule set that
+/// names the measures' executing departments; `None` when the service runs open.
 fn store_feedback(
     register: &Register,
     report: Report,
-    caller: Option<CallerRecord>,
+    filer: Option<(Caller, Arc<RuleSet>)>,
 ) -> Result<(StatusCode, FeedbackRecord), ApiError> {
     let store = register.store();
     let decision = store
         .find(report.decision_id)?
-        .filter(|record| record.kind == RecordKind::Decision)
-        .ok_or(ApiError::DecisionNotFound(report.decision_id))?;
+        .filter(|record| record.kind == RecordKind::Decision);
+    let decision = match &filer {
+        Some((caller, rules)) => decision
+            .filter(|decision| may_report(decision, &report.measure, caller, rules))
+            .ok_or(ApiError::FeedbackForbidden(report.decision_id))?,
+        None => decision.ok_or(ApiError::DecisionNotFound(report.decision_id))?,
+    };
     if !decision.measures.contains(&report.measure) {
         return Err(ApiError::MeasureNotInDecision {
             decision_id: report.decision_id,
@@ -124,31 +153,139 @@ fn store_feedback(
         feedback_id: Uuid::now_v7(),
         report,
         recorded_at: Timestamp::now().to_string(),
-        caller,
+        caller: filer.map(|(caller, _)| CallerRecord::of(&caller)),
+        corrections: Vec::new(),
     };
     match store.put_feedback(&record)? {
         Stored::Created(stored) => Ok((StatusCode::CREATED, stored)),
         Stored::Existing(stored) if stored.report == record.report => Ok((StatusCode::OK, stored)),
-        Stored::Existing(stored) => Err(ApiError::FeedbackConflict(first_difference(
-            &stored.report,
-            &record.report,
-        ))),
+        Stored::Existing(stored) => Err(ApiError::FeedbackConflict(
+            stored
+                .report
+                .changes_to(&record.report)
+                .into_iter()
+                .next()
+                .map_or_else(|| "(body)".to_owned(), |change| change.field),
+        )),
     }
 }
 
-/// The first member in which two reports differ.
-fn first_difference(stored: &Report, posted: &Report) -> String {
-    let (Ok(Value::Object(stored)), Ok(Value::Object(posted))) =
-        (serde_json::to_value(stored), serde_json::to_value(posted))
-    else {
-        return "(body)".to_owned();
+/// Whether a key's department may report on `measure` of `decision`: it asked for the decision
+/// (the key's department, not the request's own label, which any caller may write), or it
+/// executes the measure and the decision applied it.
+fn may_report(decision: &AuditRecord, measure: &str, caller: &Caller, rules: &RuleSet) -> bool {
+    let department = CallerRecord::of(caller).department;
+    let asked = decision
+        .caller
+        .as_ref()
+        .is_some_and(|asked| asked.department == department);
+    let applied = decision.measures.iter().any(|applied| applied == measure);
+    let executes = rules
+        .measures()
+        .iter()
+        .any(|m| m.code == measure && m.executed_by(&caller.department));
+    asked || (applied && executes)
+}
+
+/// `POST /v1/feedback/{feedback_id}/corrections`: the department that filed a report changes
+/// members of it, saying why; the report keeps the history of its corrections.
+pub async fn correct_feedback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    register(&state)?;
+    let feedback_id = Uuid::parse_str(&path.into_inner()).map_err(|_| {
+        ApiError::InvalidRequest(vec![FieldError::new(
+            "feedback_id",
+            "is not a feedback id (a UUID)",
+        )])
+    })?;
+    let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
+    let request = read_correction(&body)?;
+    let caller = caller_of(&state, &req)?.map(|caller| CallerRecord::of(&caller));
+    let corrected = with_register(&state, move |register| {
+        let store = register.store();
+        let current = store.feedback_by_id(feedback_id)?;
+        let current = match &caller {
+            Some(caller) => current
+                .filter(|filed| {
+                    filed
+                        .caller
+                        .as_ref()
+                        .is_some_and(|c| c.department == caller.department)
+                })
+                .ok_or(ApiError::CorrectionForbidden(feedback_id))?,
+            None => current.ok_or(ApiError::FeedbackNotFound(feedback_id))?,
+        };
+        let max = register.max_corrections();
+        if current.corrections.len() >= max {
+            return Err(ApiError::CorrectionsExhausted { feedback_id, max });
+        }
+        let corrected = current
+            .corrected(request, caller, Timestamp::now())
+            .map_err(|problems| {
+                ApiError::InvalidRequest(
+                    problems
+                        .into_iter()
+                        .map(|(field, message)| FieldError::new(field, message))
+                        .collect(),
+                )
+            })?;
+        if !store.correct_feedback(&current, &corrected)? {
+            return Err(ApiError::FeedbackChanged(feedback_id));
+        }
+        Ok(corrected)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(corrected))
+}
+
+/// Reads a correction's body: `{"reason": "…", "changes": {"<member>": "…" or null}}`.
+fn read_correction(body: &[u8]) -> Result<CorrectionRequest, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))?;
+    let Value::Object(members) = value else {
+        return Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "(body)",
+            "must be a JSON object",
+        )]));
     };
-    stored
-        .keys()
-        .chain(posted.keys())
-        .find(|key| stored.get(*key) != posted.get(*key))
-        .cloned()
-        .unwrap_or_else(|| "(body)".to_owned())
+    let mut request = CorrectionRequest::default();
+    let mut errors = Vec::new();
+    for (name, value) in members {
+        match (name.as_str(), value) {
+            ("reason", Value::String(text)) => request.reason = Some(text),
+            ("reason", Value::Null) => {}
+            ("reason", _) => errors.push(FieldError::new(name, "must be a string")),
+            ("changes", Value::Object(changes)) => {
+                for (member, value) in changes {
+                    match value {
+                        Value::String(text) => request.changes.push((member, Some(text))),
+                        Value::Null => request.changes.push((member, None)),
+                        _ => errors.push(FieldError::new(
+                            format!("changes.{member}"),
+                            "must be a string, or null to clear it",
+                        )),
+                    }
+                }
+            }
+            ("changes", _) => errors.push(FieldError::new(
+                name,
+                "must be an object of the members to change",
+            )),
+            _ => errors.push(FieldError::new(
+                name,
+                "is not a member of a correction (`reason` and `changes`)",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(request)
+    } else {
+        Err(ApiError::InvalidRequest(errors))
+    }
 }
 
 #[derive(Deserialize)]
@@ -162,6 +299,7 @@ pub struct FeedbackListQuery {
 
 pub async fn list_feedback(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<FeedbackListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -178,9 +316,22 @@ pub async fn list_feedback(
     if !errors.is_empty() {
         return Err(ApiError::InvalidRequest(errors));
     }
+    // A `feedback` key reads what its department filed; `export` and `admin` keys, all.
+    let reads_all = |caller: &Caller| {
+        state.keys.as_ref().is_some_and(|keys| {
+            keys.permits(caller, Scope::Export) || keys.permits(caller, Scope::Admin)
+        })
+    };
+    let filed_by = caller_of(&state, &req)?
+        .filter(|caller| !reads_all(caller))
+        .map(|caller| CallerRecord::of(&caller).department);
     let query = FeedbackQuery {
         since,
-        department: query.department,
+        // Stored departments are masked: so is the one asked for.
+        department: query
+            .department
+            .map(|department| mask_id_numbers(&department).into_owned()),
+        filed_by,
         cursor: query.cursor,
         limit,
     };

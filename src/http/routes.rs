@@ -13,8 +13,9 @@ use crate::keys::Scope;
 /// One endpoint of the table.
 struct Endpoint {
     path: &'static str,
+    /// What its methods need unless a route says otherwise (and a method it does not have).
     access: Access,
-    routes: Vec<(Method, Route)>,
+    routes: Vec<(Method, Route, Access)>,
 }
 
 impl Endpoint {
@@ -26,14 +27,26 @@ impl Endpoint {
         }
     }
 
-    fn on<F, Args>(mut self, method: Method, handler: F) -> Endpoint
+    fn on<F, Args>(self, method: Method, handler: F) -> Endpoint
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let access = self.access;
+        self.on_with(method, access, handler)
+    }
+
+    /// A route that needs other than the endpoint's other methods (feedback is read by more
+    /// keys than write it).
+    fn on_with<F, Args>(mut self, method: Method, access: Access, handler: F) -> Endpoint
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
         self.routes
-            .push((method.clone(), web::method(method).to(handler)));
+            .push((method.clone(), web::method(method).to(handler), access));
         self
     }
 }
@@ -73,7 +86,16 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         .on(Method::POST, admin::dispute_entry),
         Endpoint::new("/v1/feedback", scope(Scope::Feedback))
             .on(Method::POST, register::post_feedback)
-            .on(Method::GET, register::list_feedback),
+            .on_with(
+                Method::GET,
+                Access::AnyScope(&[Scope::Feedback, Scope::Export, Scope::Admin]),
+                register::list_feedback,
+            ),
+        Endpoint::new(
+            "/v1/feedback/{feedback_id}/corrections",
+            scope(Scope::Feedback),
+        )
+        .on(Method::POST, register::correct_feedback),
         Endpoint::new("/v1/export/cases", scope(Scope::Export))
             .on(Method::GET, register::export_cases),
         Endpoint::new("/v1/stats", scope(Scope::Export)).on(Method::GET, register::stats),
@@ -89,11 +111,11 @@ pub fn endpoints(bench_routes: bool) -> Vec<(Method, &'static str, Access)> {
     table(bench_routes)
         .into_iter()
         .flat_map(|endpoint| {
-            let (path, access) = (endpoint.path, endpoint.access);
+            let path = endpoint.path;
             endpoint
                 .routes
                 .into_iter()
-                .map(move |(method, _)| (method, path, access))
+                .map(move |(method, _, access)| (method, path, access))
         })
         .collect()
 }
@@ -107,17 +129,28 @@ pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
         ApiError::InvalidRequest(vec![FieldError::new("(query)", err.to_string())]).into()
     }));
     for endpoint in table(bench_routes) {
-        let access = endpoint.access;
+        let default = endpoint.access;
+        let by_method: Vec<(Method, Access)> = endpoint
+            .routes
+            .iter()
+            .map(|(method, _, access)| (method.clone(), *access))
+            .collect();
         let resource = endpoint
             .routes
             .into_iter()
-            .fold(web::resource(endpoint.path), |resource, (_, route)| {
+            .fold(web::resource(endpoint.path), |resource, (_, route, _)| {
                 resource.route(route)
             })
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
             }))
-            .wrap_fn(move |req, srv| auth::guard(access, req, srv));
+            .wrap_fn(move |req, srv| {
+                let access = by_method
+                    .iter()
+                    .find(|(method, _)| method == req.method())
+                    .map_or(default, |(_, access)| *access);
+                auth::guard(access, req, srv)
+            });
         cfg.service(resource);
     }
     cfg.default_service(web::to(unmatched));

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::problem::ApiError;
 use super::AppState;
+use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
-use crate::snapshot::LoadReport;
+use crate::snapshot::{ListSource, LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
 #[derive(Serialize)]
@@ -34,18 +35,28 @@ struct RefusalView {
 }
 
 impl LoadView {
-    fn new(report: LoadReport, guard: ShrinkGuard) -> LoadView {
+    /// The report, its error naming the sources' paths only if `paths` (else by what they are:
+    /// `<lists>`, `<rules>`).
+    fn of(report: LoadReport, guard: ShrinkGuard, sources: &Sources, paths: bool) -> LoadView {
         let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
+        let mut last_error = report.last_error;
+        if !paths {
+            last_error = last_error.map(|error| without_paths(error, sources));
+        }
         LoadView {
             attempts: report.attempts,
             failures: report.failures,
             last_attempt: text(report.last_attempt),
             last_success: text(report.last_success),
-            last_error: report.last_error,
+            last_error,
             refusals: report.refusals,
             last_refusal: report.last_refusal.map(|r| RefusalView {
                 at: r.at.to_string(),
-                reason: r.reason,
+                reason: if paths {
+                    r.reason
+                } else {
+                    without_paths(r.reason, sources)
+                },
             }),
             max_list_shrink: guard.max_shrink,
             list_shrink_min_entries: guard.min_list_entries,
@@ -53,12 +64,23 @@ impl LoadView {
     }
 }
 
+/// `error` with the list file's and the rule set's paths replaced by what they are.
+fn without_paths(mut error: String, sources: &Sources) -> String {
+    // The list file first: it may lie inside the rule set's folder.
+    if let ListSource::File(lists) = &sources.lists {
+        error = error.replace(&lists.display().to_string(), "<lists>");
+    }
+    error.replace(&sources.rules.display().to_string(), "<rules>")
+}
+
 #[derive(Serialize)]
 struct RuleSetStatus<'a> {
     name: &'a str,
     title: &'a str,
     revision: &'a str,
-    path: String,
+    /// The rule set's folder: shown to `admin` keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
     lists: usize,
     incentive_topics: usize,
     penalty_topics: usize,
@@ -69,7 +91,9 @@ struct RuleSetStatus<'a> {
 #[derive(Serialize)]
 struct ListsStatus<'a> {
     source: &'static str,
-    location: String,
+    /// The list file's path or Redis's address: shown to `admin` keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
     version: u64,
     loaded_at: String,
     entries: usize,
@@ -147,7 +171,13 @@ impl AuthView {
     }
 }
 
-pub async fn status(state: web::Data<AppState>) -> HttpResponse {
+pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    // Where the service keeps its files is for administrators: not for a department's key,
+    // nor for anyone when the service runs open.
+    let paths = match (&state.keys, req.extensions().get::<Caller>()) {
+        (Some(keys), Some(caller)) => keys.permits(caller, Scope::Admin),
+        _ => false,
+    };
     let snapshot = state.store.current();
     let sources = state.store.sources();
     let ruleset = snapshot.as_deref().map(|s| {
@@ -156,7 +186,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
             name: &s.rules.name,
             title: &s.rules.title,
             revision: &s.rules.revision,
-            path: sources.rules.display().to_string(),
+            path: paths.then(|| sources.rules.display().to_string()),
             lists: s.rules.lists().len(),
             incentive_topics,
             penalty_topics,
@@ -186,7 +216,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
     });
     let lists = snapshot.as_deref().map(|s| ListsStatus {
         source: sources.lists.kind(),
-        location: sources.lists.location(),
+        location: paths.then(|| sources.lists.location()),
         version: s.lists_version,
         loaded_at: s.loaded_at.to_string(),
         entries: s.lists.len(),
@@ -208,7 +238,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
         started_at: state.started_at.to_string(),
         ruleset,
         lists,
-        last_load: LoadView::new(state.store.report(), state.store.guard()),
+        last_load: LoadView::of(state.store.report(), state.store.guard(), sources, paths),
         auth: AuthView::of(&state),
         register: match state.register() {
             Some(register) => RegisterView::On(register.status()),

@@ -3,9 +3,10 @@
 //!
 //! This module owns everything about turning a caller's string into a subject: normalisation
 //! (trim, full-width to half-width, upper case), type detection, structural validation, the check
-//! characters, the subject kind derived from the code, masking for logs, and the packed
-//! [`SubjectKey`] that the list index uses instead of strings. It does no I/O, and parsing never
-//! allocates (the text is held inline; half-width input takes a word-at-a-time fast path).
+//! characters, the subject kind derived from the code, masking for logs and stores (of a subject,
+//! and of ID numbers inside free text), and the packed [`SubjectKey`] that the list index uses
+//! instead of strings. It does no I/O, and parsing never allocates (the text is held inline;
+//! half-width input takes a word-at-a-time fast path).
 //!
 //! A failing check character is not an error here: parsing succeeds and reports
 //! [`CheckOutcome::Mismatch`], because early pilot USCCs are legally valid yet fail the check, and
@@ -13,6 +14,7 @@
 //! Everything else that is wrong with the text is an [`IdError`].
 
 mod error;
+mod free_text;
 mod key;
 mod normalize;
 mod resident_id;
@@ -26,6 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::{IdError, UnknownIdType};
+pub use free_text::mask_id_numbers;
 pub use key::SubjectKey;
 pub use normalize::normalize;
 pub use subject::{Masked, SubjectId};

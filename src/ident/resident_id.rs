@@ -134,7 +134,7 @@ pub(super) fn unpack(packed: u64, out: &mut [u8; LEN]) {
 
 /// A real calendar date with a year in [`MIN_YEAR`]..=[`MAX_YEAR`].
 #[inline(always)]
-fn is_valid_date(year: u32, month: u32, day: u32) -> bool {
+pub(super) fn is_valid_date(year: u32, month: u32, day: u32) -> bool {
     (MIN_YEAR..=MAX_YEAR).contains(&year)
         && (1..=12).contains(&month)
         && day >= 1

@@ -278,9 +278,28 @@ pub struct MeasureDef {
     pub category: Category,
     pub effect: Effect,
     pub legal_basis: String,
+    /// The executing departments (实施部门), separated by `、`, `，`, `,`, `；`, `;` or `/`,
+    /// each perhaps followed by a remark in brackets.
     pub department: String,
     pub text: String,
     pub matters: Vec<String>,
+}
+
+impl MeasureDef {
+    /// Whether `department` is one of the measure's executing departments, named exactly as
+    /// listed (a remark in brackets after the name aside): `市人力资源和社会保障局` executes a
+    /// measure of `市人力资源和社会保障局（社会保险经办机构）、市财政局`.
+    pub fn executed_by(&self, department: &str) -> bool {
+        let department = department.trim();
+        !department.is_empty()
+            && self
+                .department
+                .split(['、', '，', ',', '；', ';', '/'])
+                .any(|listed| {
+                    let name = listed.split(['（', '(']).next().unwrap_or_default();
+                    listed.trim() == department || name.trim() == department
+                })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -410,5 +429,36 @@ impl fmt::Display for RuleSet {
             self.measures.len(),
             self.matters.len()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_measure_is_executed_by_the_departments_it_lists_by_their_exact_names() {
+        let measure = MeasureDef {
+            code: "m".into(),
+            name: "m".into(),
+            category: Category::RightsReducing,
+            effect: Effect::Block,
+            legal_basis: String::new(),
+            department: "市人力资源和社会保障局（社会保险经办机构）、市财政局, 采购人".into(),
+            text: String::new(),
+            matters: Vec::new(),
+        };
+        for department in [
+            "市财政局",
+            "采购人",
+            "市人力资源和社会保障局",
+            "市人力资源和社会保障局（社会保险经办机构）",
+        ] {
+            assert!(measure.executed_by(department), "{department}");
+        }
+        for department in ["市财政", "财政局", "市住建局", "", "社会保险经办机构）"]
+        {
+            assert!(!measure.executed_by(department), "{department}");
+        }
     }
 }

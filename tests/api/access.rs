@@ -28,7 +28,7 @@ struct Case {
     body: Option<Value>,
 }
 
-fn cases(company: &str, decision_id: &Value) -> Vec<Case> {
+fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
     let case = |method: Method, template: &'static str, path: &str, body: Option<Value>| Case {
         method,
         template,
@@ -96,6 +96,12 @@ fn cases(company: &str, decision_id: &Value) -> Vec<Case> {
                 json!({"decision_id": decision_id, "measure": "court_procurement_ban",
                         "action": "applied", "executing_department": "市公共资源交易中心"}),
             ),
+        ),
+        case(
+            Method::POST,
+            "/v1/feedback/{feedback_id}/corrections",
+            &format!("/v1/feedback/{feedback_id}/corrections"),
+            Some(json!({"reason": "录入有误", "changes": {"results": "已放行"}})),
         ),
         case(Method::GET, "/v1/feedback", "/v1/feedback", None),
         case(
@@ -217,7 +223,8 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         .start();
     let _follower = jiangcheng::http::spawn_follower(app.state.clone()).expect("follower");
     let company = uscc("91", 7);
-    let placeholder = cases(&company, &Value::Null);
+    let nobodys = uuid::Uuid::now_v7().to_string();
+    let placeholder = cases(&company, &Value::Null, &nobodys);
     let table: BTreeSet<(String, &str)> = endpoints(false)
         .into_iter()
         .map(|(method, template, _)| (method.to_string(), template))
@@ -256,7 +263,7 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         .map(|(method, template, access)| (method.to_string(), template, access))
         .collect();
     let mut refused = 0;
-    for case in cases(&company, &blocked["decision_id"]) {
+    for case in cases(&company, &blocked["decision_id"], &nobodys) {
         let access = needs
             .iter()
             .find(|(method, template, _)| {
@@ -267,6 +274,7 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         let other = match access {
             Access::Open => continue,
             Access::Scope(scope) => keys.for_scope(scope).1,
+            Access::AnyScope(scopes) => keys.for_scope(scopes[0]).1,
             Access::Metrics => keys.for_scope(Scope::Admin).1,
             // Any valid key passes; a revoked one is the key that must not.
             Access::AnyKey => &keys.revoked,
@@ -302,8 +310,25 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
     let again = decided(&app, &keys, &decide, "block").await;
     assert_eq!(again["lists_version"], blocked["lists_version"]);
 
-    // The right key, on the exact path, reaches every handler.
-    for case in cases(&company, &blocked["decision_id"]) {
+    // The right key, on the exact path, reaches every handler (the correction, of a report
+    // the feedback key filed first).
+    let report = cases(&company, &blocked["decision_id"], &nobodys)
+        .into_iter()
+        .find(|case| case.method == Method::POST && case.template == "/v1/feedback")
+        .and_then(|case| case.body)
+        .expect("a feedback report");
+    let filed = send(
+        &app,
+        &Method::POST,
+        "/v1/feedback",
+        Some(&report),
+        Some(&keys.feedback.token),
+    )
+    .await;
+    assert_eq!(filed.status(), StatusCode::CREATED);
+    let filed: Value = filed.json().await.expect("the report");
+    let feedback_id = filed["feedback_id"].as_str().expect("its id");
+    for case in cases(&company, &blocked["decision_id"], feedback_id) {
         let access = needs
             .iter()
             .find(|(method, template, _)| {
@@ -314,6 +339,7 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         let right = match access {
             Access::Open => None,
             Access::Scope(scope) => Some(&keys.for_scope(scope).0.token),
+            Access::AnyScope(scopes) => Some(&keys.for_scope(scopes[0]).0.token),
             Access::Metrics => Some(&keys.admin.token),
             Access::AnyKey => Some(&keys.read.token),
         };

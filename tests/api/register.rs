@@ -13,16 +13,16 @@ use serde_json::{json, Value};
 use crate::helpers::{entry_with, problem, rid, uscc, Spawn, TestApp, AS_OF};
 use crate::redis::RedisServer;
 
-const PROCUREMENT_BAN: &str = "court_procurement_ban";
+pub const PROCUREMENT_BAN: &str = "court_procurement_ban";
 
 /// A listed company (with its legal representative named), an unlisted one and a person.
-struct Subjects {
-    listed: String,
-    unlisted: String,
-    person: String,
+pub struct Subjects {
+    pub listed: String,
+    pub unlisted: String,
+    pub person: String,
 }
 
-fn subjects() -> Subjects {
+pub fn subjects() -> Subjects {
     Subjects {
         listed: uscc("91", 31),
         unlisted: uscc("91", 32),
@@ -30,7 +30,7 @@ fn subjects() -> Subjects {
     }
 }
 
-fn app_with(subjects: &Subjects, spawn: impl FnOnce(Spawn) -> Spawn) -> TestApp {
+pub fn app_with(subjects: &Subjects, spawn: impl FnOnce(Spawn) -> Spawn) -> TestApp {
     let entries = [entry_with(
         "QQHR-FY-2026-000900",
         "court_dishonest_debtor",
@@ -42,7 +42,7 @@ fn app_with(subjects: &Subjects, spawn: impl FnOnce(Spawn) -> Spawn) -> TestApp 
 }
 
 /// Waits until the register has stored at least `records`.
-async fn stored(app: &TestApp, records: u64) {
+pub async fn stored(app: &TestApp, records: u64) {
     let register = app.state.register().expect("the register is on");
     let started = Instant::now();
     while register.status().stored + register.status().replayed < records {
@@ -56,7 +56,7 @@ async fn stored(app: &TestApp, records: u64) {
 }
 
 /// Every record in a file register.
-fn file_records(app: &TestApp) -> (String, Vec<Value>) {
+pub fn file_records(app: &TestApp) -> (String, Vec<Value>) {
     let mut text = String::new();
     let mut stack = vec![app.audit_dir.path().join("records")];
     while let Some(dir) = stack.pop() {
@@ -88,7 +88,7 @@ fn key_id(token: &str) -> &str {
     token.split('_').nth(1).expect("a key id")
 }
 
-fn masked(person: &str) -> String {
+pub fn masked(person: &str) -> String {
     format!("{}********{}", &person[..6], &person[14..])
 }
 
@@ -199,7 +199,7 @@ async fn decide_all(app: &TestApp, subjects: &[&str]) -> Vec<Value> {
     batch["results"].as_array().expect("results").clone()
 }
 
-fn applied(decision_id: &Value) -> Value {
+pub fn applied(decision_id: &Value) -> Value {
     json!({"decision_id": decision_id, "measure": PROCUREMENT_BAN, "action": "applied",
            "executing_department": "市财政局", "officer": "王某", "content": "拒绝其参加本次政府采购",
            "field": "政府采购", "results": "已拦截", "start_time": "2026-11-22", "end_time": "2026-12-22"})
@@ -350,7 +350,7 @@ async fn feedback_pages_by_cursor_and_department() {
 }
 
 /// `from` and `to` an hour around now, for a query string.
-fn period_now() -> String {
+pub fn period_now() -> String {
     let now = chrono::Utc::now();
     let hour = chrono::Duration::hours(1);
     let format =
@@ -478,7 +478,7 @@ async fn with_the_register_off_feedback_export_and_stats_say_so() {
     assert_eq!(app.status().await["register"], json!({"sink": "off"}));
 }
 
-fn redis_sink(server: &RedisServer) -> Sink {
+pub fn redis_sink(server: &RedisServer) -> Sink {
     Sink::Redis {
         url: server.url(),
         prefix: jiangcheng::audit::DEFAULT_PREFIX.to_owned(),
