@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use anyhow::Context;
@@ -182,11 +182,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             // With a Redis source, changes stream in between loads; it stops with the server.
             let follower = http::spawn_follower(state.clone())?;
             let served = server.await;
-            drop(follower);
+            // The follower winds down while the register closes; neither waits on Redis for
+            // longer than the Redis timeouts, whatever Redis does.
+            follower.stop();
             // What the register still holds is stored (or spilled) before the process ends.
             if let Some(register) = state.register() {
                 register.close();
             }
+            drop(follower);
             served
         }
     })?;
@@ -331,7 +334,8 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
+    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?
+        .with_timeout(Duration::from_millis(args.redis_timeout_ms));
     let started = Instant::now();
     if let Some(list) = &args.replace_list {
         if rules.list_id(list).is_none() {

@@ -14,6 +14,7 @@ mod catalog;
 mod decide;
 mod demo;
 mod errors;
+mod follow;
 mod golden;
 mod helpers;
 mod identifiers;

@@ -380,6 +380,7 @@ mod tests {
             rules,
             lists,
             lists_version: 1,
+            lists_epoch: None,
             loaded_at: Timestamp(0),
         }
     }
