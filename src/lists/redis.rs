@@ -121,6 +121,21 @@ redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, version .. '-0',
 return {1, version}
 "#;
 
+/// The stored entries of each subject given (`ARGV[2..]`, normalised identifiers), one array
+/// of entry JSON per subject.
+const COLD_SCRIPT: &str = r#"
+local prefix, found = ARGV[1], {}
+for i = 2, #ARGV do
+  local ids = redis.call('SMEMBERS', prefix .. 'subject:' .. ARGV[i])
+  if #ids > 0 then
+    found[i - 1] = redis.call('HMGET', prefix .. 'entries', unpack(ids))
+  else
+    found[i - 1] = {}
+  end
+end
+return found
+"#;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSourceError {
     #[error("the change stream no longer holds version {wanted} (it starts at {found}); a full resync is needed")]
@@ -167,8 +182,8 @@ impl RedisSourceError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Position {
     pub version: u64,
-    /// `None` for a store no write of this kind has touched yet (empty, or written before
-    /// epochs were kept).
+    /// `None` for a store that no write has given an epoch yet (empty, or last written by a
+    /// version of the service that kept none).
     pub epoch: Option<String>,
 }
 
@@ -456,29 +471,22 @@ impl RedisLists {
         Ok(con.hget(self.key("entries"), entry_id)?)
     }
 
-    /// The entries on cold lists of each subject, in two pipelined round trips.
+    /// The entries on cold lists of each subject, in one script call: one reply, so a Redis
+    /// that stops answering holds the lookup for one timeout (a pipeline waits a timeout for
+    /// each of its replies).
     pub fn cold_entries(
         &self,
         subjects: &[crate::ident::SubjectKey],
         rules: &RuleSet,
     ) -> Result<Vec<Vec<Entry>>, RedisSourceError> {
         let mut con = self.connection()?;
-        let mut pipe = redis::pipe();
+        let script = Script::new(COLD_SCRIPT);
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&self.prefix);
         for subject in subjects {
-            pipe.smembers(self.key(&format!("subject:{}", subject.to_id_string())));
+            invocation.arg(subject.to_id_string());
         }
-        let ids: Vec<Vec<String>> = pipe.query(&mut con)?;
-        let mut pipe = redis::pipe();
-        for batch in &ids {
-            // An empty field list is not allowed: ask for the (never used) field "" instead.
-            let fields: &[String] = if batch.is_empty() {
-                &[String::new()]
-            } else {
-                batch
-            };
-            pipe.cmd("HMGET").arg(self.key("entries")).arg(fields);
-        }
-        let replies: Vec<Vec<Option<String>>> = pipe.query(&mut con)?;
+        let replies: Vec<Vec<Option<String>>> = invocation.invoke(&mut con)?;
         let mut out = Vec::with_capacity(subjects.len());
         for texts in replies {
             let mut entries = Vec::new();
@@ -552,23 +560,14 @@ impl RedisLists {
         let options = redis::streams::StreamReadOptions::default()
             .block(block_ms)
             .count(1000);
-        // The position is read before the stream, in the same round trip: a version beyond
-        // ours with nothing after ours in the stream then means a trimmed stream, never a
-        // write that landed while we waited.
-        let mut pipe = redis::pipe();
-        pipe.cmd("MGET")
-            .arg(self.key("version"))
-            .arg(self.key("epoch"))
-            .xread_options(
-                &[self.key("changes")],
-                &[format!("{}-0", from.version)],
-                &options,
-            );
-        let ((theirs, epoch), reply): (
-            (Option<u64>, Option<String>),
-            Option<redis::streams::StreamReadReply>,
-        ) = pipe.query(con)?;
-        let theirs = theirs.unwrap_or(0);
+        // The position is read before the stream: a version beyond ours with nothing after
+        // ours in the stream then means a trimmed stream, never a write that landed while we
+        // waited. Two round trips rather than one pipeline, because a pipeline to a Redis that
+        // stops answering waits out the timeout once for each of its replies.
+        let Position {
+            version: theirs,
+            epoch,
+        } = self.position_on(con)?;
         let epoch = epoch.unwrap_or_default();
         if epoch != ours {
             return Err(replaced(&epoch));
@@ -579,6 +578,11 @@ impl RedisLists {
                 theirs,
             });
         }
+        let reply: Option<redis::streams::StreamReadReply> = con.xread_options(
+            &[self.key("changes")],
+            &[format!("{}-0", from.version)],
+            &options,
+        )?;
         let mut changes = Vec::new();
         for record in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
             let field = |name: &str| record.get::<String>(name).unwrap_or_default();
