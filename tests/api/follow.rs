@@ -265,3 +265,53 @@ async fn with_redis_frozen_the_lists_turn_stale_and_recover_when_it_resumes() {
     let metrics = app.metrics().await;
     assert!(metrics.contains("jiangcheng_lists_stale 0"), "{metrics}");
 }
+
+#[actix_web::test]
+async fn with_redis_frozen_a_cold_list_lookup_answers_with_a_warning_within_seconds() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = crate::redis::cold_court_rules();
+    let subjects: Vec<String> = (0..50).map(|n| uscc("92", n)).collect();
+    let entries: Vec<Value> = subjects
+        .iter()
+        .enumerate()
+        .map(|(n, subject)| {
+            crate::helpers::entry(&format!("C-{n}"), "court_dishonest_debtor", subject)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    crate::helpers::write_jsonl(&lists, &entries);
+    jiangcheng::lists::redis::RedisLists::open(&redis.url(), DEFAULT_PREFIX)
+        .unwrap()
+        .import(
+            &jiangcheng::lists::read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+
+    // A batch of 50 subjects none of which is cached, while Redis answers nothing.
+    let frozen = Frozen::new(&redis);
+    let started = Instant::now();
+    let batch = app
+        .post_batch(&json!({"matter": "gov_procurement", "as_of": AS_OF,
+                             "subjects": subjects.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()}))
+        .await;
+    let took = started.elapsed();
+    let batch = crate::helpers::ok_json(batch, "batch with redis frozen").await;
+    assert!(
+        took < Duration::from_secs(10),
+        "the batch answered after {took:?}"
+    );
+    let results = batch["results"].as_array().unwrap();
+    assert_eq!(results.len(), 50);
+    for result in results {
+        assert_eq!(
+            crate::helpers::warning_codes(result),
+            ["cold_list_unavailable"],
+            "{result}"
+        );
+    }
+    drop(frozen);
+}

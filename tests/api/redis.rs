@@ -666,9 +666,8 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     }
 }
 
-#[actix_web::test]
-async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
-    let redis = RedisServer::start();
+/// The shipped rule set, copied to a temp dir, with `court_dishonest_debtor` marked cold.
+pub fn cold_court_rules() -> (tempfile::TempDir, RuleSet) {
     let rules_copy = tempfile::tempdir().unwrap();
     crate::helpers::copy_rules(rules_copy.path());
     let lists_toml = rules_copy.path().join("lists.toml");
@@ -681,6 +680,13 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
     std::fs::write(&lists_toml, text).unwrap();
     let cold_rules = ruleset::load_dir(rules_copy.path()).unwrap();
     assert!(cold_rules.has_cold_lists());
+    (rules_copy, cold_rules)
+}
+
+#[actix_web::test]
+async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
 
     let (cold_a, cold_b, hot) = (uscc("91", 90), uscc("91", 91), uscc("91", 92));
     let dir = tempfile::tempdir().unwrap();
