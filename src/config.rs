@@ -100,6 +100,10 @@ pub struct ImportArgs {
     /// Prefix of every key the lists use in Redis.
     #[arg(long, env = "JC_REDIS_PREFIX", default_value = crate::lists::redis::DEFAULT_PREFIX)]
     pub prefix: String,
+    /// Milliseconds connecting to Redis and each reply may take (a `--replace-list` is one
+    /// transaction, so its reply takes longer the larger the list).
+    #[arg(long, env = "JC_REDIS_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_timeout_ms: u64,
     /// Rule set the entries are validated against.
     #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
     pub rules: PathBuf,
@@ -179,6 +183,11 @@ pub struct ServeArgs {
     /// Prefix of the list keys in Redis [default: jc:{lists}:].
     #[arg(long, env = "JC_REDIS_PREFIX")]
     pub redis_prefix: Option<String>,
+    /// Milliseconds connecting to the list source's Redis, and each of its replies, may take
+    /// before Redis counts as unreachable: admin writes then answer 503 and the lists turn
+    /// stale [default: 2000].
+    #[arg(long, env = "JC_REDIS_TIMEOUT_MS")]
+    pub redis_timeout_ms: Option<u64>,
     /// Subjects the cold-list cache holds at most [default: 100000].
     #[arg(long, env = "JC_COLD_CACHE_SUBJECTS")]
     pub cold_cache_subjects: Option<u64>,
@@ -290,6 +299,7 @@ pub struct FileConfig {
     pub max_list_shrink: Option<f64>,
     pub list_shrink_min_entries: Option<u64>,
     pub redis_prefix: Option<String>,
+    pub redis_timeout_ms: Option<u64>,
     pub cold_cache_subjects: Option<u64>,
     pub cold_cache_ttl_seconds: Option<u64>,
     pub workers: Option<usize>,
@@ -366,7 +376,14 @@ impl ServeArgs {
             .redis_prefix
             .or(file.redis_prefix)
             .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
-        let lists = ListSource::parse(&lists, &prefix);
+        let redis_timeout = self
+            .redis_timeout_ms
+            .or(file.redis_timeout_ms)
+            .map_or(crate::lists::redis::DEFAULT_TIMEOUT, Duration::from_millis);
+        if redis_timeout.is_zero() {
+            return Err(ConfigError::Zero("redis_timeout_ms"));
+        }
+        let lists = ListSource::parse(&lists, &prefix, redis_timeout);
         if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
             return Err(ConfigError::UnsupportedSource(lists.location()));
         }
@@ -660,6 +677,39 @@ mod tests {
         assert!(matches!(
             args.resolve(),
             Err(ConfigError::UnsupportedSource(_))
+        ));
+    }
+
+    #[test]
+    fn the_redis_timeout_reaches_the_list_source_and_zero_is_refused() {
+        let timeout = |flag: Option<u64>, file: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("jiangcheng.toml");
+            std::fs::write(&path, file).unwrap();
+            ServeArgs {
+                lists: Some("redis://127.0.0.1:6379/".into()),
+                redis_timeout_ms: flag,
+                config: Some(path),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .map(|settings| match settings.lists {
+                ListSource::Redis { timeout, .. } => timeout,
+                ListSource::File(_) => unreachable!("a redis:// URL names Redis"),
+            })
+        };
+        assert_eq!(timeout(None, "").unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            timeout(None, "redis_timeout_ms = 750\n").unwrap(),
+            Duration::from_millis(750)
+        );
+        assert_eq!(
+            timeout(Some(300), "redis_timeout_ms = 750\n").unwrap(),
+            Duration::from_millis(300)
+        );
+        assert!(matches!(
+            timeout(Some(0), ""),
+            Err(ConfigError::Zero("redis_timeout_ms"))
         ));
     }
 

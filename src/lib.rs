@@ -11,6 +11,7 @@
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
+//! - [`redis_client`]: what every Redis client of the service shares.
 
 pub mod audit;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod ident;
 pub mod keys;
 pub mod lists;
 pub mod metrics;
+pub mod redis_client;
 pub mod ruleset;
 pub mod snapshot;
 pub mod telemetry;

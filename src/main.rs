@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use anyhow::Context;
@@ -206,11 +206,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             // With a Redis source, changes stream in between loads; it stops with the server.
             let follower = http::spawn_follower(state.clone())?;
             let served = server.await;
-            drop(follower);
+            // The follower winds down while the register closes; neither waits on Redis for
+            // longer than the Redis timeouts, whatever Redis does.
+            follower.stop();
             // What the register still holds is stored (or spilled) before the process ends.
             if let Some(register) = state.register() {
                 register.close();
             }
+            drop(follower);
             served
         }
     })?;
@@ -386,7 +389,8 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?;
+    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?
+        .with_timeout(Duration::from_millis(args.redis_timeout_ms));
     // The fail-closed guard, as a list load has it: an import that would empty a list, or
     // remove more than the share of one, writes nothing unless forced.
     let shrink = store.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
@@ -395,7 +399,11 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             eprintln!("warning: forced past the fail-closed guard: {shrink}");
         }
     } else {
-        let redis = jiangcheng::snapshot::ListSource::parse(&args.redis, &args.prefix);
+        let redis = jiangcheng::snapshot::ListSource::parse(
+            &args.redis,
+            &args.prefix,
+            Duration::from_millis(args.redis_timeout_ms),
+        );
         let load = format!(
             "the import of {} into {}",
             args.lists.display(),

@@ -89,7 +89,7 @@ impl Metrics {
             )),
             lists_stale: valid(IntGauge::new(
                 "lists_stale",
-                "1 while the follower has lost the Redis list source (decisions use the last snapshot)",
+                "1 while decisions may miss changes in the Redis list source: the follower lost it, has not heard from it within its block time plus the Redis timeout, or must load the lists whole again",
             )),
             lists_last_contact: valid(IntGauge::new(
                 "lists_source_last_contact_timestamp_seconds",
@@ -177,7 +177,8 @@ impl Metrics {
         if !follow.following {
             return;
         }
-        self.lists_stale.set(i64::from(!follow.connected));
+        self.lists_stale
+            .set(i64::from(follow.stale(crate::timestamp::Timestamp::now())));
         self.lists_last_contact
             .set(follow.last_contact.map_or(0, |t| t.0 / 1000));
         for (result, value) in [

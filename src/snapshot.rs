@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
 use crate::ident;
-use crate::lists::redis::{Change, ChangeOp, RedisLists, RedisSourceError};
+use crate::lists::redis::{Change, ChangeOp, Position, RedisLists, RedisSourceError};
 use crate::lists::{
     self, Entry, EntryRecord, ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard,
 };
@@ -28,19 +28,38 @@ pub struct Sources {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListSource {
     File(PathBuf),
-    Redis { url: String, prefix: String },
+    Redis {
+        url: String,
+        prefix: String,
+        /// Bounds connecting to Redis and each of its replies (the follower's wait on the
+        /// stream comes on top).
+        timeout: Duration,
+    },
 }
 
 impl ListSource {
     /// `redis://…` and `rediss://…` name Redis; anything else is a file path.
-    pub fn parse(text: &str, redis_prefix: &str) -> ListSource {
+    pub fn parse(text: &str, redis_prefix: &str, redis_timeout: Duration) -> ListSource {
         if text.starts_with("redis://") || text.starts_with("rediss://") {
             ListSource::Redis {
                 url: text.to_owned(),
                 prefix: redis_prefix.to_owned(),
+                timeout: redis_timeout,
             }
         } else {
             ListSource::File(PathBuf::from(text))
+        }
+    }
+
+    /// The Redis store this source names, with its timeout; `None` for a file.
+    pub fn redis(&self) -> Option<Result<RedisLists, RedisSourceError>> {
+        match self {
+            ListSource::Redis {
+                url,
+                prefix,
+                timeout,
+            } => Some(RedisLists::open(url, prefix).map(|redis| redis.with_timeout(*timeout))),
+            ListSource::File(_) => None,
         }
     }
 
@@ -82,6 +101,9 @@ pub struct Snapshot {
     /// Names the list state a decision was made from: Redis's list version, or for a file
     /// the number of successful loads.
     pub lists_version: u64,
+    /// Redis source: the epoch `lists_version` counts in (see `lists::redis`); two instances
+    /// hold the same lists when both version and epoch agree.
+    pub lists_epoch: Option<String>,
     pub loaded_at: Timestamp,
 }
 
@@ -144,20 +166,42 @@ pub struct FollowReport {
     pub following: bool,
     /// The follower's last call to Redis succeeded.
     pub connected: bool,
+    /// The follower found that the snapshot no longer follows on from Redis (the store was
+    /// replaced or went back, or the stream was trimmed past us), and has not yet loaded it
+    /// whole and seen it follow on again.
+    pub resync_pending: bool,
+    /// Silence from Redis after which the lists count as stale: the follower's wait on the
+    /// stream plus the Redis timeout.
+    pub stale_after: Duration,
     pub last_contact: Option<Timestamp>,
     pub last_change: Option<Timestamp>,
     pub changes_applied: u64,
     /// Changes whose entry the current rule set refuses: counted and logged, not applied.
     pub changes_rejected: u64,
+    /// Full loads the follower attempted because the snapshot no longer followed on.
     pub resyncs: u64,
     pub last_error: Option<String>,
 }
 
+impl FollowReport {
+    /// Whether decisions may miss what Redis holds: the follower's last call failed, it has
+    /// not heard from Redis for longer than `stale_after`, or it knows the snapshot no longer
+    /// matches Redis. Always false without a follower (a file source).
+    pub fn stale(&self, now: Timestamp) -> bool {
+        let limit = i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
+        let silent = self.last_contact.is_none_or(|at| now.0 - at.0 > limit);
+        self.following && (!self.connected || self.resync_pending || silent)
+    }
+}
+
 /// How long the follower waits on the stream before checking whether it should stop.
-const FOLLOW_BLOCK_MS: usize = 500;
+const FOLLOW_BLOCK: Duration = Duration::from_millis(500);
 /// Overlay size (changed subjects and persons) at which the index is rebuilt whole.
 const COMPACT_AT: usize = 50_000;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often a follower that waits between attempts checks whether it should stop.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 
 impl Store {
     /// A store with nothing loaded yet (not ready).
@@ -232,7 +276,7 @@ impl Store {
         let started = Timestamp::now();
         let result = self
             .build()
-            .and_then(|(rules, lists, version)| self.swap_in(rules, lists, version, forced));
+            .and_then(|(rules, lists, position)| self.swap_in(rules, lists, position, forced));
         let mut report = self
             .report
             .lock()
@@ -269,7 +313,7 @@ impl Store {
         &self,
         rules: RuleSet,
         lists: ListIndex,
-        source_version: Option<u64>,
+        position: Option<Position>,
         forced: bool,
     ) -> Result<Arc<Snapshot>, LoadError> {
         let _writer = self
@@ -289,12 +333,15 @@ impl Store {
         } else {
             self.guard.check(&load, &shrink)?;
         }
-        let lists_version =
-            source_version.unwrap_or_else(|| current.as_ref().map_or(0, |s| s.lists_version) + 1);
+        let lists_version = position.as_ref().map_or_else(
+            || current.as_ref().map_or(0, |s| s.lists_version) + 1,
+            |p| p.version,
+        );
         let snapshot = Arc::new(Snapshot {
             rules: Arc::new(rules),
             lists,
             lists_version,
+            lists_epoch: position.and_then(|p| p.epoch),
             loaded_at: Timestamp::now(),
         });
         self.current.store(Some(Arc::clone(&snapshot)));
@@ -335,6 +382,7 @@ impl Store {
             rules: Arc::clone(&current.rules),
             lists,
             lists_version: version,
+            lists_epoch: current.lists_epoch.clone(),
             loaded_at: current.loaded_at,
         });
         self.current.store(Some(Arc::clone(&snapshot)));
@@ -381,52 +429,49 @@ impl Store {
 
     /// Follows the Redis change stream until `stop` is set (blocking: run it on its own thread).
     /// Every swapped-in snapshot is handed to `on_swap`, with the changes it applied (`None`
-    /// after a full reload). When Redis goes away the last snapshot
-    /// keeps serving and the report says so; the follower reconnects with back-off and catches
-    /// up from its version, or reloads everything when the stream no longer reaches back to it
-    /// (trimmed) or Redis lost data (its version is behind ours).
+    /// after a full reload). Every call to Redis is bounded by the source's timeout, so the
+    /// follower notices a Redis that went silent and never blocks a stop for longer than one
+    /// such call. When Redis goes away the last snapshot keeps serving and the report says so;
+    /// the follower reconnects with back-off and catches up from its version. Each poll also
+    /// checks that the snapshot still follows on from Redis (same epoch, a version not behind
+    /// ours, a stream that reaches back to us), and reloads everything when it does not.
     pub fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot, Option<&[Change]>)) {
-        let ListSource::Redis { url, prefix } = &self.sources.lists else {
-            return;
-        };
-        let redis = match RedisLists::open(url, prefix) {
-            Ok(redis) => redis,
-            Err(err) => {
+        let redis = match self.sources.lists.redis() {
+            None => return,
+            Some(Ok(redis)) => redis,
+            Some(Err(err)) => {
                 self.note_follow(|f| f.last_error = Some(err.to_string()));
                 return;
             }
         };
-        self.note_follow(|f| f.following = true);
-        let mut backoff = Duration::from_millis(100);
+        self.note_follow(|f| {
+            f.following = true;
+            f.stale_after = FOLLOW_BLOCK + redis.timeout();
+        });
+        let mut backoff = FIRST_BACKOFF;
         let mut connection: Option<redis::Connection> = None;
         while !stop.load(Ordering::Relaxed) {
             let Some(snapshot) = self.current() else {
-                std::thread::sleep(Duration::from_millis(50));
+                pause(stop, STOP_CHECK);
                 continue;
+            };
+            let from = Position {
+                version: snapshot.lists_version,
+                epoch: snapshot.lists_epoch.clone(),
             };
             let step = (|| {
                 let con = match connection.as_mut() {
                     Some(con) => con,
-                    None => {
-                        let mut fresh = redis.connect()?;
-                        // Redis behind us lost data (a restart without persistence): start over.
-                        let theirs = redis.version_on(&mut fresh)?;
-                        if theirs < snapshot.lists_version {
-                            return Err(RedisSourceError::Gap {
-                                wanted: snapshot.lists_version + 1,
-                                found: theirs,
-                            });
-                        }
-                        connection.insert(fresh)
-                    }
+                    None => connection.insert(redis.follower_connection(FOLLOW_BLOCK)?),
                 };
-                redis.changes_after(con, snapshot.lists_version, FOLLOW_BLOCK_MS)
+                redis.changes_after(con, &from, FOLLOW_BLOCK)
             })();
             match step {
                 Ok(changes) => {
-                    backoff = Duration::from_millis(100);
+                    backoff = FIRST_BACKOFF;
                     self.note_follow(|f| {
                         f.connected = true;
+                        f.resync_pending = false;
                         f.last_contact = Some(Timestamp::now());
                         f.last_error = None;
                     });
@@ -436,15 +481,22 @@ impl Store {
                         }
                     }
                 }
-                Err(RedisSourceError::Gap { .. }) => {
-                    tracing::warn!("the change stream does not reach back to our version; reloading the lists whole");
-                    self.note_follow(|f| f.resyncs += 1);
-                    connection = None;
+                Err(err) if err.needs_resync() => {
+                    tracing::warn!(error = %err, "the lists no longer follow on from Redis; reloading them whole");
+                    self.note_follow(|f| {
+                        f.connected = true;
+                        f.resync_pending = true;
+                        f.last_contact = Some(Timestamp::now());
+                        f.resyncs += 1;
+                        f.last_error = Some(err.to_string());
+                    });
                     match self.reload() {
                         Ok(snapshot) => on_swap(&snapshot, None),
                         Err(err) => {
+                            tracing::warn!(error = %err, "the resync failed; serving the last snapshot, reported stale");
                             self.note_follow(|f| f.last_error = Some(err.to_string()));
-                            std::thread::sleep(backoff);
+                            pause(stop, backoff);
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
                         }
                     }
                 }
@@ -455,25 +507,43 @@ impl Store {
                         f.connected = false;
                         f.last_error = Some(err.to_string());
                     });
-                    std::thread::sleep(backoff);
+                    pause(stop, backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
     }
 
-    /// Rules, lists and the source's own list version (Redis has one; a file does not).
-    fn build(&self) -> Result<(RuleSet, ListIndex, Option<u64>), LoadError> {
+    /// Rules, lists and the source's own position (Redis has one; a file does not).
+    fn build(&self) -> Result<(RuleSet, ListIndex, Option<Position>), LoadError> {
         let rules = ruleset::load_dir(&self.sources.rules)?;
         match &self.sources.lists {
             ListSource::File(path) => {
                 let lists = lists::load_file(path, &rules)?;
                 Ok((rules, lists, None))
             }
-            ListSource::Redis { url, prefix } => {
-                let (lists, version) = RedisLists::open(url, prefix)?.load_all(&rules)?;
-                Ok((rules, lists, Some(version)))
+            ListSource::Redis {
+                url,
+                prefix,
+                timeout,
+            } => {
+                let (lists, position) = RedisLists::open(url, prefix)?
+                    .with_timeout(*timeout)
+                    .load_all(&rules)?;
+                Ok((rules, lists, Some(position)))
             }
         }
+    }
+}
+
+/// Sleeps for `duration`, or less once `stop` is set.
+fn pause(stop: &AtomicBool, duration: Duration) {
+    let until = Instant::now() + duration;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(STOP_CHECK));
     }
 }

@@ -87,7 +87,7 @@ impl RedisStore {
     /// Does not connect: the service starts whether or not Redis is up.
     pub fn open(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         Ok(RedisStore {
-            client: redis::Client::open(url)?,
+            client: crate::redis_client::open(url)?,
             prefix: prefix.to_owned(),
             connection: Mutex::new(None),
             append: Script::new(APPEND_SCRIPT),

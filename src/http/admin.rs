@@ -12,14 +12,13 @@ use super::problem::{ApiError, FieldError};
 use super::AppState;
 use crate::lists::redis::{Note, RedisLists};
 use crate::lists::{Dispute, Entry, EntryRecord, Status};
-use crate::snapshot::ListSource;
 
-/// The Redis store behind this instance, or 409 for a file source.
+/// The Redis store behind this instance, or 409 for a file source. Its calls are bounded by
+/// the source's timeout: a Redis that does not answer gets the caller a 503, never a hang.
 fn store(state: &AppState) -> Result<RedisLists, ApiError> {
-    match &state.store.sources().lists {
-        ListSource::Redis { url, prefix } => RedisLists::open(url, prefix)
-            .map_err(|err| ApiError::SourceUnavailable(err.to_string())),
-        ListSource::File(_) => Err(ApiError::ReadOnlySource),
+    match state.store.sources().lists.redis() {
+        Some(opened) => opened.map_err(|err| ApiError::SourceUnavailable(err.to_string())),
+        None => Err(ApiError::ReadOnlySource),
     }
 }
 

@@ -27,10 +27,10 @@ pub use routes::endpoints;
 
 use crate::engine::Outcome;
 use crate::lists::cold::{ColdCache, ColdCacheConfig, ColdLookup};
-use crate::lists::redis::{Change, RedisLists};
+use crate::lists::redis::Change;
 use crate::metrics::Metrics;
 use crate::ruleset::MatterId;
-use crate::snapshot::{ListSource, Snapshot, Store};
+use crate::snapshot::{Snapshot, Store};
 use crate::timestamp::Timestamp;
 
 /// Request limits (DESIGN.md §6): bodies and batches past them get 413.
@@ -103,12 +103,12 @@ impl AppState {
     }
 
     pub fn with_cold_cache(store: Store, limits: Limits, cold: ColdCacheConfig) -> AppState {
-        let cold = match &store.sources().lists {
-            ListSource::Redis { url, prefix } => RedisLists::open(url, prefix)
-                .ok()
-                .map(|redis| ColdCache::new(redis, cold)),
-            ListSource::File(_) => None,
-        };
+        let cold = store
+            .sources()
+            .lists
+            .redis()
+            .and_then(Result::ok)
+            .map(|redis| ColdCache::new(redis, cold));
         let metrics = Metrics::new();
         AppState {
             cold,
@@ -248,17 +248,39 @@ impl AppState {
     }
 }
 
-/// Stops and joins the Redis follower when dropped.
+/// How long dropping a [`Follower`] waits for its thread to finish. The follower checks for a
+/// stop between calls to Redis, each bounded by the source's timeout; a full resync in
+/// progress may take longer, and is left behind rather than holding up a shutdown (it holds
+/// nothing that must be written out).
+const FOLLOWER_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Stops the Redis follower when dropped, waiting for it at most [`FOLLOWER_STOP_WAIT`].
 pub struct Follower {
     stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+impl Follower {
+    /// Tells the follower to stop, without waiting for it.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Drop for Follower {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
+        self.stop();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let started = Instant::now();
+        while !thread.is_finished() && started.elapsed() < FOLLOWER_STOP_WAIT {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if thread.is_finished() {
             let _ = thread.join();
+        } else {
+            tracing::warn!("the lists follower did not stop in time; leaving it behind");
         }
     }
 }

@@ -95,11 +95,16 @@ struct ListsStatus<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     location: Option<String>,
     version: u64,
+    /// Redis source: the epoch the version counts in; instances agree on their lists when
+    /// version and epoch both match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<&'a str>,
     loaded_at: String,
     entries: usize,
     subjects: usize,
     check_mismatches: usize,
-    /// Redis source: the follower has lost Redis, so changes may be missing.
+    /// Redis source: changes may be missing (the follower lost Redis, has not heard from it
+    /// for too long, or must load the lists whole again).
     stale: bool,
     /// Seconds since the follower last heard from Redis (Redis source only).
     staleness_seconds: Option<f64>,
@@ -112,6 +117,8 @@ struct ListsStatus<'a> {
 #[derive(Serialize)]
 struct FollowView {
     connected: bool,
+    resync_pending: bool,
+    stale_after_seconds: f64,
     last_contact: Option<String>,
     last_change: Option<String>,
     changes_applied: u64,
@@ -207,6 +214,8 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     let text = |t: Option<Timestamp>| t.map(|t| t.to_string());
     let follow_view = follow.following.then(|| FollowView {
         connected: follow.connected,
+        resync_pending: follow.resync_pending,
+        stale_after_seconds: follow.stale_after.as_secs_f64(),
         last_contact: text(follow.last_contact),
         last_change: text(follow.last_change),
         changes_applied: follow.changes_applied,
@@ -218,11 +227,12 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         source: sources.lists.kind(),
         location: paths.then(|| sources.lists.location()),
         version: s.lists_version,
+        epoch: s.lists_epoch.as_deref(),
         loaded_at: s.loaded_at.to_string(),
         entries: s.lists.len(),
         subjects: s.lists.subjects(),
         check_mismatches: s.lists.check_mismatches(),
-        stale: follow.following && !follow.connected,
+        stale: follow.stale(now),
         staleness_seconds,
         follow: follow_view,
         per_list: s

@@ -7,16 +7,24 @@
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
 //! - `list:<code>` — set of the `entry_id`s on one list (for a list's full replacement);
 //! - `version` — counter, incremented by every change;
+//! - `epoch` — a random id (a UUIDv7, so it also tells when it began) set by the first change
+//!   written to a store without one: versions count within one epoch. A store that was emptied
+//!   (`FLUSHALL`, a restart without persistence) gets a new epoch with its next write, one
+//!   restored from another store's backup brings that store's epoch, and one restored from an
+//!   older backup of its own goes back in version: a follower checks both on every poll, so it
+//!   never takes a replaced store's versions for the ones it has seen;
 //! - `repairs`, `disputes` — hashes: `entry_id` → the latest repair or dispute change (who,
 //!   when, document or reason), written with the entry;
 //! - `tombstones` — hash: `entry_id` → who removed an entry, why, when, and the entry;
-//! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `op`
-//!   (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
+//! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `epoch`,
+//!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
 //!   subject the entry had before, if any); trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Writing an entry identical to the stored one changes
 //! nothing (not even the version), which makes imports idempotent.
+
+use std::time::Duration;
 
 use redis::{Commands, Script};
 
@@ -27,6 +35,9 @@ use super::index::{IndexBuilder, ListIndex};
 use crate::ruleset::RuleSet;
 
 pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
+/// How long connecting, sending a command and waiting for its reply may each take before
+/// Redis counts as unreachable.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Writes per pipelined round trip during an import.
 const IMPORT_BATCH: usize = 1000;
 /// The change stream keeps about this many records; an instance further behind resyncs fully.
@@ -59,9 +70,12 @@ redis.call('SADD', prefix .. 'list:' .. list, id)
 if ARGV[6] ~= '' then
   redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
 end
+redis.call('SET', prefix .. 'epoch', ARGV[9], 'NX')
+local epoch = redis.call('GET', prefix .. 'epoch')
 local version = redis.call('INCR', prefix .. 'version')
 redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
-  'version', version, 'op', 'put', 'entry_id', id, 'entry', json, 'old_subject', old_subject)
+  'version', version, 'epoch', epoch, 'op', 'put', 'entry_id', id, 'entry', json,
+  'old_subject', old_subject)
 return {1, version, old and 1 or 0}
 "#;
 
@@ -99,22 +113,79 @@ redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
 redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
 redis.call('HSET', prefix .. 'tombstones', id,
   cjson.encode({entry = cjson.decode(old), removed_by = by, reason = reason, removed_at = at}))
+redis.call('SET', prefix .. 'epoch', ARGV[7], 'NX')
+local epoch = redis.call('GET', prefix .. 'epoch')
 local version = redis.call('INCR', prefix .. 'version')
 redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, version .. '-0',
-  'version', version, 'op', 'delete', 'entry_id', id, 'entry', '', 'old_subject', old_subject)
+  'version', version, 'epoch', epoch, 'op', 'delete', 'entry_id', id, 'entry', '',
+  'old_subject', old_subject)
 return {1, version}
+"#;
+
+/// The stored entries of each subject given (`ARGV[2..]`, normalised identifiers), one array
+/// of entry JSON per subject.
+const COLD_SCRIPT: &str = r#"
+local prefix, found = ARGV[1], {}
+for i = 2, #ARGV do
+  local ids = redis.call('SMEMBERS', prefix .. 'subject:' .. ARGV[i])
+  if #ids > 0 then
+    found[i - 1] = redis.call('HMGET', prefix .. 'entries', unpack(ids))
+  else
+    found[i - 1] = {}
+  end
+end
+return found
 "#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisSourceError {
     #[error("the change stream no longer holds version {wanted} (it starts at {found}); a full resync is needed")]
     Gap { wanted: u64, found: u64 },
+    #[error("the lists in redis were replaced (epoch {theirs} where ours is {ours}); a full resync is needed")]
+    Replaced { ours: String, theirs: String },
+    #[error(
+        "the lists in redis went back from version {ours} to {theirs}; a full resync is needed"
+    )]
+    WentBack { ours: u64, theirs: u64 },
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("redis did not confirm the write ({0}); it may still be applied once redis answers: read the entry back, or repeat the write")]
+    Unconfirmed(redis::RedisError),
     #[error("entry `{entry_id}` stored in redis is invalid: {message}")]
     Corrupt { entry_id: String, message: String },
     #[error("cannot store the entries' text: {0}")]
     Text(#[from] std::io::Error),
+}
+
+impl RedisSourceError {
+    /// The snapshot no longer matches Redis and only a full load can fix it.
+    pub fn needs_resync(&self) -> bool {
+        matches!(
+            self,
+            RedisSourceError::Gap { .. }
+                | RedisSourceError::Replaced { .. }
+                | RedisSourceError::WentBack { .. }
+        )
+    }
+
+    /// A write's error: once the command is sent, a lost connection or a missing reply leaves
+    /// its outcome unknown, which the caller must be told rather than a plain failure.
+    fn of_write(err: redis::RedisError) -> RedisSourceError {
+        if err.is_timeout() || err.is_io_error() || err.is_connection_dropped() {
+            RedisSourceError::Unconfirmed(err)
+        } else {
+            RedisSourceError::Redis(err)
+        }
+    }
+}
+
+/// Where a list state stands in Redis's history: a version counts only within its epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    pub version: u64,
+    /// `None` for a store that no write has given an epoch yet (empty, or last written by a
+    /// version of the service that kept none).
+    pub epoch: Option<String>,
 }
 
 /// What an import did.
@@ -164,23 +235,56 @@ pub struct PutOutcome {
 pub struct RedisLists {
     client: redis::Client,
     prefix: String,
+    /// Bounds connecting, each write to the socket and each wait for a reply, so that a Redis
+    /// that stops answering (frozen, partitioned) fails a call instead of hanging it.
+    timeout: Duration,
+}
+
+/// A fresh epoch id for a write to offer, in case the store has none yet.
+fn new_epoch() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 impl RedisLists {
+    /// Does not connect. Calls wait at most [`DEFAULT_TIMEOUT`] for each step.
     pub fn open(url: &str, prefix: &str) -> Result<RedisLists, RedisSourceError> {
         Ok(RedisLists {
-            client: redis::Client::open(url)?,
+            client: crate::redis_client::open(url)?,
             prefix: prefix.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// The same lists with another bound on connecting and on each reply (more than zero).
+    pub fn with_timeout(mut self, timeout: Duration) -> RedisLists {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The bound on connecting and on each reply.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 
+    /// A connection whose replies may take `reply` at most.
+    fn connect_waiting(&self, reply: Duration) -> Result<redis::Connection, RedisSourceError> {
+        let con = self.client.get_connection_with_timeout(self.timeout)?;
+        con.set_read_timeout(Some(reply))?;
+        con.set_write_timeout(Some(self.timeout))?;
+        Ok(con)
+    }
+
+    fn connection(&self) -> Result<redis::Connection, RedisSourceError> {
+        self.connect_waiting(self.timeout)
+    }
+
     /// The current list version (0 before the first write).
     pub fn version(&self) -> Result<u64, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
     }
 
@@ -191,14 +295,17 @@ impl RedisLists {
         rules: &RuleSet,
         progress: &dyn Fn(u64),
     ) -> Result<ImportStats, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         let script = Script::new(PUT_SCRIPT);
         script.prepare_invoke().load(&mut con)?;
         let mut stats = ImportStats::default();
         for batch in entries.chunks(IMPORT_BATCH) {
+            // Offered afresh per batch: were the store emptied during the import, the rest of
+            // it must not revive the epoch that followers already hold.
+            let epoch = new_epoch();
             let mut pipe = redis::pipe();
             for entry in batch {
-                pipe.invoke_script(&self.put_invocation(&script, entry, rules, None)?);
+                pipe.invoke_script(&self.put_invocation(&script, entry, rules, None, &epoch)?);
             }
             let results: Vec<(u8, u64, u8)> = pipe.query(&mut con)?;
             for (changed, version, _) in results {
@@ -218,13 +325,15 @@ impl RedisLists {
     }
 
     /// The write script's call for one entry (stored as its canonical exchange record), with
-    /// an optional note (hash name, JSON) recorded in the same script.
+    /// an optional note (hash name, JSON) recorded in the same script, and the epoch to start
+    /// should the store have none.
     fn put_invocation<'s>(
         &self,
         script: &'s Script,
         entry: &Entry,
         rules: &RuleSet,
         note: Option<(&str, &str)>,
+        epoch: &str,
     ) -> Result<redis::ScriptInvocation<'s>, RedisSourceError> {
         let record = entry.to_record(rules);
         let json = serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
@@ -240,7 +349,8 @@ impl RedisLists {
             .arg(STREAM_MAXLEN)
             .arg(note.map_or("", |n| n.0))
             .arg(note.map_or("", |n| n.1))
-            .arg(record.list.as_ref());
+            .arg(record.list.as_ref())
+            .arg(epoch);
         Ok(invocation)
     }
 
@@ -252,12 +362,13 @@ impl RedisLists {
         rules: &RuleSet,
         note: Option<(Note, &str)>,
     ) -> Result<PutOutcome, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         let script = Script::new(PUT_SCRIPT);
         let note = note.map(|(kind, json)| (kind.hash(), json));
         let (changed, version, existed): (u8, u64, u8) = self
-            .put_invocation(&script, entry, rules, note)?
-            .invoke(&mut con)?;
+            .put_invocation(&script, entry, rules, note, &new_epoch())?
+            .invoke(&mut con)
+            .map_err(RedisSourceError::of_write)?;
         Ok(PutOutcome {
             created: existed == 0,
             changed: changed == 1,
@@ -274,11 +385,12 @@ impl RedisLists {
         reason: &str,
         at: &str,
     ) -> Result<Option<u64>, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         let script = Script::new(DELETE_SCRIPT);
         let (removed, version): (u8, u64) = self
-            .delete_invocation(&script, entry_id, by, reason, at)
-            .invoke(&mut con)?;
+            .delete_invocation(&script, entry_id, by, reason, at, &new_epoch())
+            .invoke(&mut con)
+            .map_err(RedisSourceError::of_write)?;
         Ok((removed == 1).then_some(version))
     }
 
@@ -289,6 +401,7 @@ impl RedisLists {
         by: &str,
         reason: &str,
         at: &str,
+        epoch: &str,
     ) -> redis::ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
         invocation
@@ -297,7 +410,8 @@ impl RedisLists {
             .arg(by)
             .arg(reason)
             .arg(at)
-            .arg(STREAM_MAXLEN);
+            .arg(STREAM_MAXLEN)
+            .arg(epoch);
         invocation
     }
 
@@ -312,7 +426,7 @@ impl RedisLists {
         by: &str,
         at: &str,
     ) -> Result<ImportStats, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         let put = Script::new(PUT_SCRIPT);
         let delete = Script::new(DELETE_SCRIPT);
         put.prepare_invoke().load(&mut con)?;
@@ -320,15 +434,16 @@ impl RedisLists {
         let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
         let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
         let reason = format!("not in the full push of list `{list}`");
+        let epoch = new_epoch();
         let mut pipe = redis::pipe();
         pipe.atomic();
         for entry in entries {
-            pipe.invoke_script(&self.put_invocation(&put, entry, rules, None)?);
+            pipe.invoke_script(&self.put_invocation(&put, entry, rules, None, &epoch)?);
         }
         for id in current.iter().filter(|id| !given.contains(id.as_str())) {
-            pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at));
+            pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
         }
-        let replies: Vec<Vec<u64>> = pipe.query(&mut con)?;
+        let replies: Vec<Vec<u64>> = pipe.query(&mut con).map_err(RedisSourceError::of_write)?;
         let mut stats = ImportStats::default();
         for (i, reply) in replies.iter().enumerate() {
             let changed = reply.first().copied() == Some(1);
@@ -439,39 +554,32 @@ impl RedisLists {
 
     /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
     pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         Ok(con.hget(self.key("tombstones"), entry_id)?)
     }
 
     /// One stored entry as its JSON record.
     pub fn get(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
+        let mut con = self.connection()?;
         Ok(con.hget(self.key("entries"), entry_id)?)
     }
 
-    /// The entries on cold lists of each subject, in two pipelined round trips.
+    /// The entries on cold lists of each subject, in one script call: one reply, so a Redis
+    /// that stops answering holds the lookup for one timeout (a pipeline waits a timeout for
+    /// each of its replies).
     pub fn cold_entries(
         &self,
         subjects: &[crate::ident::SubjectKey],
         rules: &RuleSet,
     ) -> Result<Vec<Vec<Entry>>, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
-        let mut pipe = redis::pipe();
+        let mut con = self.connection()?;
+        let script = Script::new(COLD_SCRIPT);
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&self.prefix);
         for subject in subjects {
-            pipe.smembers(self.key(&format!("subject:{}", subject.to_id_string())));
+            invocation.arg(subject.to_id_string());
         }
-        let ids: Vec<Vec<String>> = pipe.query(&mut con)?;
-        let mut pipe = redis::pipe();
-        for batch in &ids {
-            // An empty field list is not allowed: ask for the (never used) field "" instead.
-            let fields: &[String] = if batch.is_empty() {
-                &[String::new()]
-            } else {
-                batch
-            };
-            pipe.cmd("HMGET").arg(self.key("entries")).arg(fields);
-        }
-        let replies: Vec<Vec<Option<String>>> = pipe.query(&mut con)?;
+        let replies: Vec<Vec<Option<String>>> = invocation.invoke(&mut con)?;
         let mut out = Vec::with_capacity(subjects.len());
         for texts in replies {
             let mut entries = Vec::new();
@@ -501,27 +609,81 @@ impl RedisLists {
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
     }
 
-    /// A connection for a follower that blocks on the stream (it reconnects on errors).
-    pub fn connect(&self) -> Result<redis::Connection, RedisSourceError> {
-        Ok(self.client.get_connection()?)
+    /// The version and epoch, read together.
+    fn position_on(&self, con: &mut redis::Connection) -> Result<Position, RedisSourceError> {
+        let (version, epoch): (Option<u64>, Option<String>) = redis::cmd("MGET")
+            .arg(self.key("version"))
+            .arg(self.key("epoch"))
+            .query(con)?;
+        Ok(Position {
+            version: version.unwrap_or(0),
+            epoch,
+        })
     }
 
-    /// Changes after `version`, waiting up to `block_ms` for the first; `Gap` when the stream
-    /// was trimmed past `version + 1` (the caller must reload everything).
+    /// A connection for a follower that blocks up to `block` on the stream: its replies may
+    /// take that much longer than others before Redis counts as silent.
+    pub fn follower_connection(
+        &self,
+        block: Duration,
+    ) -> Result<redis::Connection, RedisSourceError> {
+        self.connect_waiting(self.timeout + block)
+    }
+
+    /// Changes after `from`, waiting up to `block` for the first. Fails with an error that
+    /// [needs a resync](RedisSourceError::needs_resync) when the changes no longer follow on
+    /// from `from`: the store has another epoch (emptied, replaced), went back in version
+    /// (restored), or the stream was trimmed past `from.version + 1`.
     pub fn changes_after(
         &self,
         con: &mut redis::Connection,
-        version: u64,
-        block_ms: usize,
+        from: &Position,
+        block: Duration,
     ) -> Result<Vec<Change>, RedisSourceError> {
+        let ours = from.epoch.as_deref().unwrap_or_default();
+        let shown = |epoch: &str| match epoch {
+            "" => "none".to_owned(),
+            epoch => format!("`{epoch}`"),
+        };
+        let replaced = |theirs: &str| RedisSourceError::Replaced {
+            ours: shown(ours),
+            theirs: shown(theirs),
+        };
+        let block_ms = usize::try_from(block.as_millis()).unwrap_or(usize::MAX);
         let options = redis::streams::StreamReadOptions::default()
             .block(block_ms)
             .count(1000);
-        let reply: Option<redis::streams::StreamReadReply> =
-            con.xread_options(&[self.key("changes")], &[format!("{version}-0")], &options)?;
+        // The position is read before the stream: a version beyond ours with nothing after
+        // ours in the stream then means a trimmed stream, never a write that landed while we
+        // waited. Two round trips rather than one pipeline, because a pipeline to a Redis that
+        // stops answering waits out the timeout once for each of its replies.
+        let Position {
+            version: theirs,
+            epoch,
+        } = self.position_on(con)?;
+        let epoch = epoch.unwrap_or_default();
+        if epoch != ours {
+            return Err(replaced(&epoch));
+        }
+        if theirs < from.version {
+            return Err(RedisSourceError::WentBack {
+                ours: from.version,
+                theirs,
+            });
+        }
+        let reply: Option<redis::streams::StreamReadReply> = con.xread_options(
+            &[self.key("changes")],
+            &[format!("{}-0", from.version)],
+            &options,
+        )?;
         let mut changes = Vec::new();
         for record in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
             let field = |name: &str| record.get::<String>(name).unwrap_or_default();
+            // Written after the position was read: the store may have been replaced since.
+            let epoch = field("epoch");
+            if epoch != ours {
+                return Err(replaced(&epoch));
+            }
             let change = Change {
                 version: record.get::<u64>("version").unwrap_or(0),
                 op: if field("op") == "delete" {
@@ -533,7 +695,7 @@ impl RedisLists {
                 entry_json: field("entry"),
                 old_subject: field("old_subject"),
             };
-            let wanted = changes.last().map_or(version, |c: &Change| c.version) + 1;
+            let wanted = changes.last().map_or(from.version, |c: &Change| c.version) + 1;
             if change.version != wanted {
                 return Err(RedisSourceError::Gap {
                     wanted,
@@ -542,24 +704,21 @@ impl RedisLists {
             }
             changes.push(change);
         }
-        if changes.is_empty() {
-            // Nothing after us in the stream, yet Redis is further on: it was trimmed past us.
-            let theirs = self.version_on(con)?;
-            if theirs > version {
-                return Err(RedisSourceError::Gap {
-                    wanted: version + 1,
-                    found: theirs,
-                });
-            }
+        if changes.is_empty() && theirs > from.version {
+            // Redis was further on before we waited, yet nothing after us is in the stream.
+            return Err(RedisSourceError::Gap {
+                wanted: from.version + 1,
+                found: theirs,
+            });
         }
         Ok(changes)
     }
 
-    /// Reads every entry, page by page, and indexes them. The version is read first: changes
+    /// Reads every entry, page by page, and indexes them. The position is read first: changes
     /// made during the scan are at most replayed later from the change stream, never missed.
-    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, u64), RedisSourceError> {
-        let mut con = self.client.get_connection()?;
-        let version: u64 = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
+    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, Position), RedisSourceError> {
+        let mut con = self.connection()?;
+        let position = self.position_on(&mut con)?;
         let entries_key = self.key("entries");
         // One thread reads pages while this one parses the previous page on rayon, so Redis's
         // reply time and the parsing overlap.
@@ -585,7 +744,7 @@ impl RedisLists {
             // A read error explains a short parse better than the parse result does.
             read?;
             let index = parsed?.finish(rules.lists().len())?;
-            Ok((index, version))
+            Ok((index, position))
         })
     }
 }

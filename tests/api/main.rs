@@ -16,6 +16,7 @@ mod decide;
 mod demo;
 mod departments;
 mod errors;
+mod follow;
 mod golden;
 mod helpers;
 mod identifiers;

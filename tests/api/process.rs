@@ -1049,3 +1049,92 @@ async fn serve_refuses_to_start_on_an_empty_list_snapshot_unless_forced() {
         .expect("JSON");
     assert_eq!(status["lists"]["entries"], 0, "{status}");
 }
+
+/// `SIGTERM` while the list source's Redis (which also holds the register) is frozen: the
+/// follower, a pending admin write and the register's last store each give up within their
+/// Redis timeouts, so the process exits within its grace period, and the decision made during
+/// the freeze is kept (stored, or spilled to the local file to be replayed).
+#[actix_web::test]
+async fn serve_exits_on_sigterm_within_its_grace_period_while_redis_is_frozen() {
+    let redis = crate::redis::RedisServer::start();
+    assert!(crate::redis::import(&redis, &crate::helpers::demo_lists())
+        .status
+        .success());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut command = serve_command(&rules_dir(), Path::new(&redis.url()), port, Stdio::null());
+    command
+        .env("JC_AUDIT", "auto")
+        .env("JC_AUDIT_DIR", dir.path().join("audit"));
+    let (mut server, client) = Running::until_ready(command, port).await;
+    let decide = || {
+        let body = serde_json::json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF});
+        client
+            .post(format!("{}/v1/decide", server.address))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(decide().await.expect("decide").status(), 200);
+
+    let frozen = crate::follow::Frozen::new(&redis);
+    let during: serde_json::Value = decide()
+        .await
+        .expect("decide with redis frozen")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(during["decision"], "block", "{during}");
+    let decision_id = during["decision_id"]
+        .as_str()
+        .expect("decision_id")
+        .to_owned();
+    // An admin write in flight when the stop comes.
+    let write = client
+        .put(format!(
+            "{}/v1/lists/court_dishonest_debtor/entries/P-1",
+            server.address
+        ))
+        .json(&serde_json::json!({"subject_id": uscc("91", 3), "listed_on": "2026-01-01"}))
+        .send();
+    let write = actix_web::rt::spawn(write);
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(terminated.success());
+    // The HTTP grace period is 10 s; Redis stays frozen the whole time.
+    let exited = wait_exit(&mut server.child, Duration::from_secs(15));
+    let took = started.elapsed();
+    assert!(
+        exited.is_some(),
+        "serve did not exit within 15 s of SIGTERM with redis frozen"
+    );
+    eprintln!("serve exited {took:?} after SIGTERM with redis frozen");
+    if let Ok(Ok(response)) = write.await {
+        assert_ne!(
+            response.status(),
+            200,
+            "a write redis never answered was acknowledged"
+        );
+    }
+    drop(frozen);
+
+    // The spill file, or the one a replay had taken up when the process stopped.
+    let spill: String = ["spill.jsonl", "spill.replaying.jsonl"]
+        .iter()
+        .filter_map(|name| std::fs::read_to_string(dir.path().join("audit").join(name)).ok())
+        .collect();
+    let stored: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg(format!("{}records", jiangcheng::audit::DEFAULT_PREFIX))
+        .arg("-")
+        .arg("+")
+        .query(&mut redis.connection())
+        .expect("XRANGE");
+    let stored = format!("{stored:?}");
+    assert!(
+        spill.contains(&decision_id) || stored.contains(&decision_id),
+        "the decision made while redis was frozen is neither stored nor spilled"
+    );
+}

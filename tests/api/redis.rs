@@ -117,6 +117,10 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url())
             .unwrap()
@@ -136,7 +140,7 @@ fn rules() -> RuleSet {
     ruleset::load_dir(&rules_dir()).unwrap()
 }
 
-fn import(server: &RedisServer, lists: &Path) -> Output {
+pub fn import(server: &RedisServer, lists: &Path) -> Output {
     import_with(server, lists, &[])
 }
 
@@ -177,7 +181,8 @@ fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
     let rules = rules();
     let from_file = read_file(&demo_lists(), &rules).unwrap();
     let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
-    let (index, version) = store.load_all(&rules).unwrap();
+    let (index, position) = store.load_all(&rules).unwrap();
+    let version = position.version;
     assert_eq!(
         version,
         from_file.len() as u64,
@@ -273,14 +278,15 @@ fn a_changed_entry_moves_between_subjects_atomically() {
         old.is_empty() && new == vec!["M-1".to_owned()],
         "{old:?} {new:?}"
     );
-    let (index, version) = store.load_all(&rules).unwrap();
-    assert_eq!((index.len(), version), (1, 2));
+    let (index, position) = store.load_all(&rules).unwrap();
+    assert_eq!((index.len(), position.version), (1, 2));
 }
 
 pub fn redis_source(server: &RedisServer) -> ListSource {
     ListSource::Redis {
         url: server.url(),
         prefix: DEFAULT_PREFIX.to_owned(),
+        timeout: jiangcheng::lists::redis::DEFAULT_TIMEOUT,
     }
 }
 
@@ -374,7 +380,7 @@ async fn with_redis_gone_a_reload_fails_and_the_last_snapshot_keeps_serving() {
 }
 
 /// Writes entries to Redis the way an import does.
-fn write(redis: &RedisServer, entries: &[Value]) {
+pub fn write(redis: &RedisServer, entries: &[Value]) {
     let rules = rules();
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
@@ -386,7 +392,7 @@ fn write(redis: &RedisServer, entries: &[Value]) {
 }
 
 /// Polls `decide` until it answers `expected` (bounded: a change must arrive within seconds).
-async fn eventually_decides(
+pub async fn eventually_decides(
     app: &crate::helpers::TestApp,
     subject: &str,
     matter: &str,
@@ -645,7 +651,8 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     // Redis holds every acknowledged write once, and every instance converges to Redis.
     let rules = rules();
     let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    let (truth, version) = store.load_all(&rules).unwrap();
+    let (truth, position) = store.load_all(&rules).unwrap();
+    let version = position.version;
     assert_eq!(
         (truth.len(), version),
         (400, 400),
@@ -667,9 +674,8 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     }
 }
 
-#[actix_web::test]
-async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
-    let redis = RedisServer::start();
+/// The shipped rule set, copied to a temp dir, with `court_dishonest_debtor` marked cold.
+pub fn cold_court_rules() -> (tempfile::TempDir, RuleSet) {
     let rules_copy = tempfile::tempdir().unwrap();
     crate::helpers::copy_rules(rules_copy.path());
     let lists_toml = rules_copy.path().join("lists.toml");
@@ -682,6 +688,13 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
     std::fs::write(&lists_toml, text).unwrap();
     let cold_rules = ruleset::load_dir(rules_copy.path()).unwrap();
     assert!(cold_rules.has_cold_lists());
+    (rules_copy, cold_rules)
+}
+
+#[actix_web::test]
+async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
 
     let (cold_a, cold_b, hot) = (uscc("91", 90), uscc("91", 91), uscc("91", 92));
     let dir = tempfile::tempdir().unwrap();

@@ -442,6 +442,7 @@ mod tests {
             rules,
             lists,
             lists_version: 1,
+            lists_epoch: None,
             loaded_at: Timestamp(0),
         }
     }
