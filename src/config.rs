@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
-use crate::audit::{RegisterConfig, Sink};
+use crate::audit::{Expiry, RegisterConfig, Sink};
 use crate::http::Limits;
 use crate::lists::cold::ColdCacheConfig;
 use crate::snapshot::ListSource;
@@ -176,6 +176,21 @@ pub struct ServeArgs {
     /// Records the register's queue holds before new ones go to the spill file [default: 65536].
     #[arg(long, env = "JC_AUDIT_QUEUE")]
     pub audit_queue: Option<usize>,
+    /// The register's spill file's folder, best on another disk than its records [default: <audit-dir>].
+    #[arg(long, env = "JC_AUDIT_SPILL_DIR")]
+    pub audit_spill_dir: Option<PathBuf>,
+    /// Answer 503 on /readyz while the register drops records (its store and spill file both fail).
+    #[arg(long, env = "JC_AUDIT_REQUIRED")]
+    pub audit_required: bool,
+    /// Days the register keeps records [default: 190].
+    #[arg(long, env = "JC_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u32>,
+    /// What becomes of expired records: `archive` (gzip files in the archive folder) or `delete` [default: archive].
+    #[arg(long, env = "JC_AUDIT_EXPIRED")]
+    pub audit_expired: Option<Expiry>,
+    /// Where expired records are archived [default: <audit-dir>/archive].
+    #[arg(long, env = "JC_AUDIT_ARCHIVE_DIR")]
+    pub audit_archive_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +250,11 @@ pub struct FileConfig {
     pub audit_dir: Option<PathBuf>,
     pub audit_key_file: Option<PathBuf>,
     pub audit_queue: Option<usize>,
+    pub audit_spill_dir: Option<PathBuf>,
+    pub audit_required: Option<bool>,
+    pub audit_retention_days: Option<u32>,
+    pub audit_expired: Option<Expiry>,
+    pub audit_archive_dir: Option<PathBuf>,
 }
 
 /// Resolved settings of `serve`.
@@ -318,12 +338,24 @@ impl ServeArgs {
                 .audit_queue
                 .or(file.audit_queue)
                 .unwrap_or(register_defaults.queue_records),
+            spill_dir: self.audit_spill_dir.or(file.audit_spill_dir),
+            required: self.audit_required || file.audit_required.unwrap_or(false),
+            retention_days: self
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .unwrap_or(register_defaults.retention_days),
+            expired: self
+                .audit_expired
+                .or(file.audit_expired)
+                .unwrap_or(register_defaults.expired),
+            archive_dir: self.audit_archive_dir.or(file.audit_archive_dir),
         };
         for (name, value) in [
             ("workers", workers),
             ("max_body_bytes", limits.max_body_bytes),
             ("max_batch", limits.max_batch),
             ("audit_queue", register.queue_records),
+            ("audit_retention_days", register.retention_days as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -2,6 +2,8 @@
 //! files (one instance). Both answer the same questions, so the writer and the HTTP handlers
 //! do not care which.
 
+use std::path::Path;
+
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
@@ -18,6 +20,35 @@ pub enum StoreError {
     Corrupt(String),
     #[error("`{0}` is not a cursor this endpoint gave out")]
     BadCursor(String),
+}
+
+/// A failed [`RegisterStore::append`]: its first `stored` lines were stored (and count as
+/// such), the rest were not.
+#[derive(Debug, thiserror::Error)]
+#[error("{source} (after storing {stored} records)")]
+pub struct AppendError {
+    pub stored: usize,
+    #[source]
+    pub source: StoreError,
+}
+
+impl AppendError {
+    /// A failure before any line was stored.
+    pub fn none_stored(source: impl Into<StoreError>) -> AppendError {
+        AppendError {
+            stored: 0,
+            source: source.into(),
+        }
+    }
+}
+
+/// What retention did in one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Records (Redis) or hour files (files) removed from the store.
+    pub removed: u64,
+    /// Of them, how many were written to the archive first.
+    pub archived: u64,
 }
 
 /// The outcome of storing a feedback report.
@@ -49,9 +80,19 @@ pub struct FeedbackPage {
 }
 
 pub trait RegisterStore: Send + Sync {
-    /// Stores records. Storing a record id again changes nothing (replays of the spill file
-    /// may repeat records that were stored just before a failure).
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError>;
+    /// Stores records, in order. Storing a record id again changes nothing (replays of the
+    /// spill file may repeat records that were stored just before a failure). A failure says
+    /// how many of the first lines were stored all the same, so that none is counted as lost
+    /// that is in fact in the store.
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError>;
+
+    /// Whether the store would take records now: the writer asks while records are being
+    /// dropped, to tell readiness when the register can record again.
+    fn probe(&self) -> Result<(), StoreError>;
+
+    /// Removes what the store holds from before `before`, writing it to `archive` first when
+    /// one is given.
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError>;
 
     /// Makes what `append` stored durable, where that takes a step of its own (files: a sync
     /// to disk, which costs too much to take per batch). Redis keeps to its own persistence.

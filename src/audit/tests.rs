@@ -2,6 +2,7 @@
 //! once per record, torn lines survived; feedback read back after a restart; the spill file
 //! replayed only into a store that answers.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
@@ -10,7 +11,9 @@ use super::feedback::{feedback_key, Action, FeedbackRecord, Report};
 use super::files::FileStore;
 use super::record::{time_of, AuditRecord, Line};
 use super::spill::Spill;
-use super::store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
+use super::store::{
+    AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+};
 use crate::timestamp::Timestamp;
 
 fn line(id: Uuid) -> Line {
@@ -195,11 +198,17 @@ struct Flaky {
 }
 
 impl RegisterStore for Flaky {
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError> {
         if self.down.load(Ordering::Relaxed) {
-            return Err(StoreError::Io(std::io::Error::other("down")));
+            return Err(AppendError::none_stored(std::io::Error::other("down")));
         }
         self.store.append(lines)
+    }
+    fn probe(&self) -> Result<(), StoreError> {
+        self.store.probe()
+    }
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
+        self.store.expire(before, archive)
     }
     fn find(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
         self.store.find(id)

@@ -127,6 +127,7 @@ impl Spawn {
                 dir: audit_dir.path().to_path_buf(),
                 key_file: None,
                 queue_records,
+                ..RegisterConfig::default()
             })
             .expect("the query register opens");
         if let Some((config, protect_metrics)) = &self.keys {
