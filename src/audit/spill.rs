@@ -144,6 +144,8 @@ impl Spill {
         let mut reader = BufReader::new(File::open(&self.replaying)?);
         reader.seek(SeekFrom::Start(*replayed_to))?;
         let mut lines = Vec::new();
+        // The bytes consumed up to the end of each line kept, to resume after a partial store.
+        let mut ends = Vec::new();
         let mut consumed = 0u64;
         let mut text = String::new();
         while lines.len() < REPLAY_SLICE {
@@ -160,17 +162,26 @@ impl Spill {
                     record_id,
                     json: json.as_bytes().to_vec(),
                 });
+                ends.push(consumed);
             }
         }
-        store.append(&lines).map_err(|err| err.source)?;
-        *replayed_to += consumed;
-        let stored = lines.len() as u64;
+        // A store that took part of the slice keeps it: the rest waits for the next call.
+        let stored = match store.append(&lines) {
+            Ok(()) => lines.len(),
+            Err(err) if err.stored > 0 => err.stored,
+            Err(err) => return Err(err.source),
+        };
+        *replayed_to += if stored == lines.len() {
+            consumed
+        } else {
+            ends[stored - 1]
+        };
         let _ = self
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(stored))
+                Some(n.saturating_sub(stored as u64))
             });
-        if lines.len() < REPLAY_SLICE {
+        if stored == lines.len() && lines.len() < REPLAY_SLICE {
             std::fs::remove_file(&self.replaying)?;
             *replayed_to = 0;
             // What is left to replay is the new spill file.
@@ -178,7 +189,7 @@ impl Spill {
             self.pending
                 .store(count_lines(&self.path)?, Ordering::Relaxed);
         }
-        Ok(stored)
+        Ok(stored as u64)
     }
 }
 

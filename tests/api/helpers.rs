@@ -40,6 +40,8 @@ pub struct Spawn {
     keys: Option<(String, bool)>,
     /// The query register's sink and queue size; its folder is a temp dir of the app's.
     register: (Sink, usize),
+    /// Changes the register's settings (its folder among them) before it opens.
+    register_settings: Option<Box<dyn FnOnce(&mut RegisterConfig)>>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -73,6 +75,7 @@ impl Spawn {
             bench_routes: false,
             keys: None,
             register: (Sink::Files, RegisterConfig::default().queue_records),
+            register_settings: None,
             dir: None,
         }
     }
@@ -80,6 +83,15 @@ impl Spawn {
     /// The query register in `sink`, with a queue of `queue_records`.
     pub fn register(mut self, sink: Sink, queue_records: usize) -> Spawn {
         self.register = (sink, queue_records);
+        self
+    }
+
+    /// Changes the register's settings, its folder among them, before it opens.
+    pub fn register_settings(
+        mut self,
+        change: impl FnOnce(&mut RegisterConfig) + 'static,
+    ) -> Spawn {
+        self.register_settings = Some(Box::new(change));
         self
     }
 
@@ -121,14 +133,18 @@ impl Spawn {
         };
         let audit_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
+        let mut register = RegisterConfig {
+            sink,
+            dir: audit_dir.path().to_path_buf(),
+            key_file: None,
+            queue_records,
+            ..RegisterConfig::default()
+        };
+        if let Some(change) = self.register_settings {
+            change(&mut register);
+        }
         let mut state = AppState::new(Store::new(sources), self.limits)
-            .with_register(&RegisterConfig {
-                sink,
-                dir: audit_dir.path().to_path_buf(),
-                key_file: None,
-                queue_records,
-                ..RegisterConfig::default()
-            })
+            .with_register(&register)
             .expect("the query register opens");
         if let Some((config, protect_metrics)) = &self.keys {
             let dir = tempfile::tempdir().expect("temp dir");

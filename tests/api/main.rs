@@ -20,5 +20,6 @@ mod identifiers;
 mod process;
 mod redis;
 mod register;
+mod register_disk;
 mod reload;
 mod subjects;
