@@ -486,6 +486,56 @@ mod tests {
     }
 
     #[test]
+    fn the_registers_spill_retention_and_readiness_settings_come_from_the_file_or_flags() {
+        let defaults = ServeArgs::default().resolve().unwrap().register;
+        assert_eq!(defaults.spill_path(), PathBuf::from("audit"));
+        assert_eq!(
+            defaults.archive_path(),
+            Some(PathBuf::from("audit/archive"))
+        );
+        assert_eq!(defaults.retention_days, 190);
+        assert!(!defaults.required);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "audit_spill_dir = \"/spill\"\naudit_required = true\naudit_retention_days = 400\n\
+             audit_expired = \"delete\"\naudit_archive_dir = \"/archive\"\n",
+        )
+        .unwrap();
+        let register = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .register;
+        assert_eq!(register.spill_path(), PathBuf::from("/spill"));
+        assert!(register.required);
+        assert_eq!(register.retention_days, 400);
+        assert_eq!(register.archive_path(), None, "deleted, not archived");
+        let register = ServeArgs {
+            config: Some(path),
+            audit_retention_days: Some(30),
+            audit_expired: Some(Expiry::Archive),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .register;
+        assert_eq!(register.retention_days, 30);
+        assert_eq!(register.archive_path(), Some(PathBuf::from("/archive")));
+        assert!(matches!(
+            ServeArgs {
+                audit_retention_days: Some(0),
+                ..ServeArgs::default()
+            }
+            .resolve(),
+            Err(ConfigError::Zero("audit_retention_days"))
+        ));
+    }
+
+    #[test]
     fn the_register_follows_the_list_source_unless_told() {
         let sink = |lists: Option<&str>, audit: Option<&str>| {
             ServeArgs {
