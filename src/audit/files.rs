@@ -3,7 +3,9 @@
 //! `feedback.jsonl`, held in memory as well (it is a few records per decision at most).
 //!
 //! A record's hour file follows from its id (a UUIDv7 carries its instant), so finding a
-//! decision reads one file, and an export reads only the hours of its period.
+//! decision reads one hour's index and one line (see `hour_index`), and an export reads only
+//! the hours of its period. Retention renames an expired hour out of the writer's way, then
+//! archives or deletes it.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -58,8 +60,8 @@ struct FeedbackFile {
 }
 
 impl FileStore {
-    /// Opens (creating) the register under `dir` and reads its feedback.
-    /// Hour files whose index misses lines (a crash between the writes) are indexed first.
+    /// Opens (creating) the register under `dir` and reads its feedback. Hour files whose
+    /// index misses lines (a crash between the writes) are indexed first.
     pub fn open(dir: &Path) -> Result<FileStore, StoreError> {
         std::fs::create_dir_all(dir.join("records"))?;
         for (path, _) in hour_files(&dir.join("records"), "jsonl")? {
