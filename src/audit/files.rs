@@ -154,7 +154,7 @@ impl OpenHour {
             Ok(start) => (start, bytes.len(), None),
             Err(partial) => (partial.start, partial.kept, Some(partial.source)),
         };
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(lines.len());
         let mut offset = start;
         for line in lines {
             if offset + line.json.len() as u64 + 1 > start + kept as u64 {
@@ -229,14 +229,22 @@ impl RegisterStore for FileStore {
         // By runs of one hour, in order (a batch rarely spans two), so that a failure leaves
         // the lines before it stored and none after.
         let mut stored = 0;
-        for group in lines.chunk_by(|a, b| hour_of(a) == hour_of(b)) {
-            let path = self.hour_file(Timestamp(hour_of(&group[0]) * HOUR_MS));
+        let mut rest = lines;
+        while let Some(first) = rest.first() {
+            let hour = hour_of(first);
+            let end = rest
+                .iter()
+                .position(|line| hour_of(line) != hour)
+                .unwrap_or(rest.len());
+            let (group, after) = rest.split_at(end);
+            let path = self.hour_file(Timestamp(hour * HOUR_MS));
             let group: Vec<&Line> = group.iter().collect();
             self.write_group(&path, &group).map_err(|err| AppendError {
                 stored: stored + err.stored,
                 source: err.source,
             })?;
             stored += group.len();
+            rest = after;
         }
         Ok(())
     }
