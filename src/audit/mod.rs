@@ -266,7 +266,7 @@ pub struct Register {
     sink: &'static str,
     required: bool,
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Dropped on close, which ends the retention thread at its next step.
+    /// Dropped with the register, which ends the retention thread after its current pass.
     _retention: Sender<()>,
 }
 

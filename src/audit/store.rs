@@ -45,7 +45,7 @@ impl AppendError {
 /// What retention did in one pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Expired {
-    /// Records (Redis) or hour files (files) removed from the store.
+    /// Records removed from the store.
     pub removed: u64,
     /// Of them, how many were written to the archive first.
     pub archived: u64,

@@ -29,6 +29,9 @@ pub fn demo_lists() -> PathBuf {
     rules_dir().join("demo-lists.jsonl")
 }
 
+/// A change to the register's settings before it opens.
+type RegisterSettings = Box<dyn FnOnce(&mut RegisterConfig)>;
+
 /// How to start a server.
 pub struct Spawn {
     rules: PathBuf,
@@ -41,7 +44,7 @@ pub struct Spawn {
     /// The query register's sink and queue size; its folder is a temp dir of the app's.
     register: (Sink, usize),
     /// Changes the register's settings (its folder among them) before it opens.
-    register_settings: Option<Box<dyn FnOnce(&mut RegisterConfig)>>,
+    register_settings: Option<RegisterSettings>,
     dir: Option<tempfile::TempDir>,
 }
 
