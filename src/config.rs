@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
-use crate::audit::{RegisterConfig, Sink};
+use crate::audit::{Expiry, RegisterConfig, Sink};
 use crate::http::{AccessConfig, Limits};
 use crate::lists::cold::ColdCacheConfig;
 use crate::lists::ShrinkGuard;
@@ -251,6 +251,21 @@ pub struct ServeArgs {
     /// Corrections one feedback report may have; 0 turns corrections off [default: 20].
     #[arg(long, env = "JC_FEEDBACK_MAX_CORRECTIONS")]
     pub feedback_max_corrections: Option<usize>,
+    /// The register's spill file's folder, best on another disk than its records [default: <audit-dir>].
+    #[arg(long, env = "JC_AUDIT_SPILL_DIR")]
+    pub audit_spill_dir: Option<PathBuf>,
+    /// Answer 503 on /readyz while the register drops records (its store and spill file both fail).
+    #[arg(long, env = "JC_AUDIT_REQUIRED")]
+    pub audit_required: bool,
+    /// Days the register keeps records [default: 190].
+    #[arg(long, env = "JC_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u32>,
+    /// What becomes of expired records: `archive` (gzip files in the archive folder) or `delete` [default: archive].
+    #[arg(long, env = "JC_AUDIT_EXPIRED")]
+    pub audit_expired: Option<Expiry>,
+    /// Where expired records are archived [default: <audit-dir>/archive].
+    #[arg(long, env = "JC_AUDIT_ARCHIVE_DIR")]
+    pub audit_archive_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +333,11 @@ pub struct FileConfig {
     pub audit_key_file: Option<PathBuf>,
     pub audit_queue: Option<usize>,
     pub feedback_max_corrections: Option<usize>,
+    pub audit_spill_dir: Option<PathBuf>,
+    pub audit_required: Option<bool>,
+    pub audit_retention_days: Option<u32>,
+    pub audit_expired: Option<Expiry>,
+    pub audit_archive_dir: Option<PathBuf>,
 }
 
 /// Resolved settings of `serve`.
@@ -428,6 +448,17 @@ impl ServeArgs {
                 .audit_queue
                 .or(file.audit_queue)
                 .unwrap_or(register_defaults.queue_records),
+            spill_dir: self.audit_spill_dir.or(file.audit_spill_dir),
+            required: self.audit_required || file.audit_required.unwrap_or(false),
+            retention_days: self
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .unwrap_or(register_defaults.retention_days),
+            expired: self
+                .audit_expired
+                .or(file.audit_expired)
+                .unwrap_or(register_defaults.expired),
+            archive_dir: self.audit_archive_dir.or(file.audit_archive_dir),
             max_corrections: self
                 .feedback_max_corrections
                 .or(file.feedback_max_corrections)
@@ -469,6 +500,7 @@ impl ServeArgs {
                 "auth_warnings_per_minute",
                 access.auth_warnings_per_minute as usize,
             ),
+            ("audit_retention_days", register.retention_days as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
@@ -710,6 +742,56 @@ mod tests {
         assert!(matches!(
             timeout(Some(0), ""),
             Err(ConfigError::Zero("redis_timeout_ms"))
+        ));
+    }
+
+    #[test]
+    fn the_registers_spill_retention_and_readiness_settings_come_from_the_file_or_flags() {
+        let defaults = ServeArgs::default().resolve().unwrap().register;
+        assert_eq!(defaults.spill_path(), PathBuf::from("audit"));
+        assert_eq!(
+            defaults.archive_path(),
+            Some(PathBuf::from("audit/archive"))
+        );
+        assert_eq!(defaults.retention_days, 190);
+        assert!(!defaults.required);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "audit_spill_dir = \"/spill\"\naudit_required = true\naudit_retention_days = 400\n\
+             audit_expired = \"delete\"\naudit_archive_dir = \"/archive\"\n",
+        )
+        .unwrap();
+        let register = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .register;
+        assert_eq!(register.spill_path(), PathBuf::from("/spill"));
+        assert!(register.required);
+        assert_eq!(register.retention_days, 400);
+        assert_eq!(register.archive_path(), None, "deleted, not archived");
+        let register = ServeArgs {
+            config: Some(path),
+            audit_retention_days: Some(30),
+            audit_expired: Some(Expiry::Archive),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .register;
+        assert_eq!(register.retention_days, 30);
+        assert_eq!(register.archive_path(), Some(PathBuf::from("/archive")));
+        assert!(matches!(
+            ServeArgs {
+                audit_retention_days: Some(0),
+                ..ServeArgs::default()
+            }
+            .resolve(),
+            Err(ConfigError::Zero("audit_retention_days"))
         ));
     }
 

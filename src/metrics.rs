@@ -104,7 +104,7 @@ impl Metrics {
                 &["result"],
             )),
             audit_records: valid(IntCounterVec::new(
-                Opts::new("audit_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled)"),
+                Opts::new("audit_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled), expired (removed by retention), archived (of those, written to the archive first)"),
                 &["outcome"],
             )),
             audit_queue: valid(IntGauge::new(

@@ -4,10 +4,12 @@
 //! corrected report is appended whole again; the last line of a report is the one that counts.
 //!
 //! A record's hour file follows from its id (a UUIDv7 carries its instant), so finding a
-//! decision reads one file, and an export reads only the hours of its period.
+//! decision reads one hour's index and one line (see `hour_index`), and an export reads only
+//! the hours of its period. Retention renames an expired hour out of the writer's way, then
+//! archives or deletes it.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,18 +19,39 @@ use uuid::Uuid;
 use super::feedback::FeedbackRecord;
 use super::record::{time_of, AuditRecord, Line};
 use super::store::{
-    lock, open_private, parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore,
-    StoreError, Stored,
+    lock, parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery,
+    RegisterStore, StoreError, Stored,
 };
+use super::{archive, disk, hour_index};
 use crate::timestamp::Timestamp;
 
 const HOUR_MS: i64 = 3_600_000;
+/// What an hour file is renamed to once it has expired, until it is archived or deleted.
+const EXPIRING: &str = "jsonl.expiring";
+
+/// The hour (since the epoch) of a record.
+fn hour_of(line: &Line) -> i64 {
+    time_of(line.record_id).0.div_euclid(HOUR_MS)
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
 
 pub struct FileStore {
     dir: PathBuf,
-    /// The hour file last appended to, kept open.
-    current: Mutex<Option<(PathBuf, File)>>,
+    /// The hour file last appended to, kept open with its index.
+    current: Mutex<Option<OpenHour>>,
     feedback: Mutex<FeedbackFile>,
+}
+
+struct OpenHour {
+    path: PathBuf,
+    file: File,
+    index: hour_index::Writer,
 }
 
 struct FeedbackFile {
@@ -40,9 +63,13 @@ struct FeedbackFile {
 }
 
 impl FileStore {
-    /// Opens (creating) the register under `dir` and reads its feedback.
+    /// Opens (creating) the register under `dir` and reads its feedback. Hour files whose
+    /// index misses lines (a crash between the writes) are indexed first.
     pub fn open(dir: &Path) -> Result<FileStore, StoreError> {
         std::fs::create_dir_all(dir.join("records"))?;
+        for (path, _) in hour_files(&dir.join("records"), "jsonl")? {
+            hour_index::Writer::open(&path)?;
+        }
         Ok(FileStore {
             dir: dir.to_path_buf(),
             current: Mutex::new(None),
@@ -58,37 +85,26 @@ impl FileStore {
             .join(at.format_cst("%H.jsonl"))
     }
 
-    fn write_group(&self, path: &Path, lines: &[&Line]) -> Result<(), StoreError> {
+    /// Appends lines of one hour to its file and index. A failure says how many of the first
+    /// lines are in the file (and indexed); the file keeps none of the rest.
+    fn write_group(&self, path: &Path, lines: &[&Line]) -> Result<(), AppendError> {
         let mut current = lock(&self.current);
-        if current.as_ref().is_none_or(|(open, _)| open != path) {
+        if current.as_ref().is_none_or(|open| open.path != path) {
             // The hour is over: what was written to it goes to disk before it is closed.
-            if let Some((_, done)) = current.take() {
-                done.sync_data()?;
+            if let Some(done) = current.take() {
+                done.sync().map_err(AppendError::none_stored)?;
             }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let mut file = open_private(
-                OpenOptions::new().create(true).read(true).append(true),
-                path,
-            )?;
-            end_line(&mut file)?;
-            *current = Some((path.to_path_buf(), file));
+            *current = Some(OpenHour::open(path).map_err(AppendError::none_stored)?);
         }
-        let Some((_, file)) = current.as_mut() else {
+        let Some(open) = current.as_mut() else {
             unreachable!("opened above")
         };
-        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
-        for line in lines {
-            bytes.extend_from_slice(&line.json);
-            bytes.push(b'\n');
-        }
-        let written = file.write_all(&bytes);
+        let written = open.append(lines);
         if written.is_err() {
-            // Reopen next time: the file may end in a torn line, which end_line closes.
+            // Reopen next time, which makes the file and its index whole again.
             *current = None;
         }
-        Ok(written?)
+        written
     }
 
     /// The records of one hour file, each once (a replay may have stored one twice); a torn
@@ -117,65 +133,196 @@ impl FileStore {
     }
 }
 
-/// Ends a file that was left with a torn last line, so the next record starts on its own line.
-fn end_line(file: &mut File) -> std::io::Result<()> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
+impl OpenHour {
+    fn open(path: &Path) -> std::io::Result<OpenHour> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = disk::open_append(path)?;
+        disk::end_line(&mut file)?;
+        Ok(OpenHour {
+            path: path.to_path_buf(),
+            index: hour_index::Writer::open(path)?,
+            file,
+        })
     }
-    let mut last = [0u8; 1];
-    file.seek(SeekFrom::Start(len - 1))?;
-    file.read_exact(&mut last)?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")?;
+
+    fn append(&mut self, lines: &[&Line]) -> Result<(), AppendError> {
+        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
+        for line in lines {
+            bytes.extend_from_slice(&line.json);
+            bytes.push(b'\n');
+        }
+        let (start, kept, failure) = match disk::append(&mut self.file, &bytes, Some(b'\n')) {
+            Ok(start) => (start, bytes.len(), None),
+            Err(partial) => (partial.start, partial.kept, Some(partial.source)),
+        };
+        let mut entries = Vec::with_capacity(lines.len());
+        let mut offset = start;
+        for line in lines {
+            if offset + line.json.len() as u64 + 1 > start + kept as u64 {
+                break;
+            }
+            entries.push((line.record_id.as_u128(), offset));
+            offset += line.json.len() as u64 + 1;
+        }
+        let stored = entries.len();
+        if stored > 0 {
+            if let Err(err) = self.index.append(&mut entries, start + kept as u64) {
+                // Lines without their index would not be found: the file keeps none of them.
+                if let Err(cut) = self.file.set_len(start) {
+                    tracing::warn!(error = %cut, "an hour file could not be cut back");
+                }
+                return Err(AppendError::none_stored(err.source));
+            }
+        }
+        match failure {
+            None => Ok(()),
+            Some(source) => Err(AppendError {
+                stored,
+                source: source.into(),
+            }),
+        }
     }
-    Ok(())
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        self.index.sync()
+    }
+}
+
+/// The files under the register's `records` folder named `HH.<extension>`, each with the
+/// instant its hour starts, oldest first.
+fn hour_files(records: &Path, extension: &str) -> std::io::Result<Vec<(PathBuf, Timestamp)>> {
+    let mut hours = Vec::new();
+    for day in read_dir_or_empty(records)? {
+        let day = day?;
+        if !day.file_type()?.is_dir() {
+            continue;
+        }
+        let date = day.file_name().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(day.path())? {
+            let path = file?.path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let Some((hour, rest)) = name.split_once('.') else {
+                continue;
+            };
+            if rest != extension {
+                continue;
+            }
+            if let Ok(at) = Timestamp::parse(&format!("{date}T{hour}:00:00+08:00")) {
+                hours.push((path, at));
+            }
+        }
+    }
+    hours.sort_by_key(|(_, at)| *at);
+    Ok(hours)
+}
+
+fn read_dir_or_empty(dir: &Path) -> std::io::Result<Vec<std::io::Result<std::fs::DirEntry>>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.collect()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(err),
+    }
 }
 
 impl RegisterStore for FileStore {
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
-        // By hour (a batch rarely spans two), so each hour's path is made once.
-        let mut groups: Vec<(i64, Vec<&Line>)> = Vec::new();
-        for line in lines {
-            let hour = time_of(line.record_id).0.div_euclid(HOUR_MS);
-            match groups.iter_mut().find(|(h, _)| *h == hour) {
-                Some((_, group)) => group.push(line),
-                None => groups.push((hour, vec![line])),
-            }
-        }
-        for (hour, group) in &groups {
-            self.write_group(&self.hour_file(Timestamp(hour * HOUR_MS)), group)?;
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError> {
+        // By runs of one hour, in order (a batch rarely spans two), so that a failure leaves
+        // the lines before it stored and none after.
+        let mut stored = 0;
+        let mut rest = lines;
+        while let Some(first) = rest.first() {
+            let hour = hour_of(first);
+            let end = rest
+                .iter()
+                .position(|line| hour_of(line) != hour)
+                .unwrap_or(rest.len());
+            let (group, after) = rest.split_at(end);
+            let path = self.hour_file(Timestamp(hour * HOUR_MS));
+            let group: Vec<&Line> = group.iter().collect();
+            self.write_group(&path, &group).map_err(|err| AppendError {
+                stored: stored + err.stored,
+                source: err.source,
+            })?;
+            stored += group.len();
+            rest = after;
         }
         Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        if let Some((_, file)) = lock(&self.current).as_ref() {
-            file.sync_data()?;
+        if let Some(open) = lock(&self.current).as_ref() {
+            open.sync()?;
         }
         Ok(())
     }
 
+    fn probe(&self) -> Result<(), StoreError> {
+        Ok(disk::probe(&self.dir.join("records"))?)
+    }
+
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
+        let records = self.dir.join("records");
+        for (path, at) in hour_files(&records, "jsonl")? {
+            if at.0 + HOUR_MS > before.0 {
+                break;
+            }
+            // Out of the writer's way first (a replay may still bring an old record: it starts
+            // the hour's file anew, for the next pass); then archived at leisure.
+            let mut current = lock(&self.current);
+            if current.as_ref().is_some_and(|open| open.path == path) {
+                *current = None;
+            }
+            std::fs::rename(&path, path.with_extension(EXPIRING))?;
+            for index in hour_index::paths(&path) {
+                remove_if_present(&index)?;
+            }
+        }
+        let mut expired = Expired::default();
+        // This pass's, and any that a pass cut short left.
+        for (path, at) in hour_files(&records, EXPIRING)? {
+            let records = match archive {
+                Some(dir) => {
+                    let name = format!("{}.jsonl.gz", at.format_cst("%Y-%m-%d/%H"));
+                    let records = archive::write(&dir.join(name), &mut File::open(&path)?)?;
+                    expired.archived += records;
+                    records
+                }
+                None => archive::count_lines(&mut File::open(&path)?)?,
+            };
+            std::fs::remove_file(&path)?;
+            expired.removed += records;
+        }
+        let today = before.format_cst("%Y-%m-%d");
+        for day in read_dir_or_empty(&records)? {
+            let day = day?;
+            if day.file_name().to_string_lossy().as_ref() < today.as_str() {
+                // Fails, and stays, if a replay brought an hour back meanwhile.
+                let _ = std::fs::remove_dir(day.path());
+            }
+        }
+        Ok(expired)
+    }
+
     fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
         let path = self.hour_file(time_of(record_id));
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err.into()),
+        let offsets = hour_index::find(&path, record_id)?;
+        let Some(&offset) = offsets.first() else {
+            return Ok(None);
         };
-        let needle = format!("\"record_id\":\"{record_id}\"");
-        let finder = memchr::memmem::Finder::new(needle.as_bytes());
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::new(File::open(&path)?);
+        reader.seek(SeekFrom::Start(offset))?;
         let mut line = Vec::new();
-        while reader.read_until(b'\n', &mut line)? > 0 {
-            if finder.find(&line).is_some() {
-                if let Ok(record) = serde_json::from_slice::<AuditRecord>(&line) {
-                    return Ok(Some(record));
-                }
-            }
-            line.clear();
+        reader.read_until(b'\n', &mut line)?;
+        match serde_json::from_slice::<AuditRecord>(&line) {
+            Ok(record) if record.record_id == record_id => Ok(Some(record)),
+            _ => Err(StoreError::Corrupt(format!(
+                "the index of {} points at no record {record_id}",
+                path.display()
+            ))),
         }
-        Ok(None)
     }
 
     fn scan(
@@ -298,10 +445,7 @@ impl FeedbackFile {
     /// Reads the stored feedback; a torn last line (a crash during a write, which was then
     /// never acknowledged) is cut off.
     fn open(path: &Path) -> Result<FeedbackFile, StoreError> {
-        let mut file = open_private(
-            OpenOptions::new().create(true).read(true).append(true),
-            path,
-        )?;
+        let mut file = disk::open_append(path)?;
         let mut text = String::new();
         file.read_to_string(&mut text)?;
         let complete = text.rfind('\n').map_or(0, |end| end + 1);

@@ -8,9 +8,13 @@
 //! masked) and stores them in batches, in Redis or in files. When the store fails, batches go
 //! to the spill file, which the writer replays once the store answers again. A record that
 //! cannot even be spilled is counted as dropped and logged; nothing disappears uncounted.
+//! A retention thread archives or deletes what is older than the retention period.
 
+mod archive;
+mod disk;
 pub mod feedback;
 mod files;
+mod hour_index;
 mod record;
 mod redis;
 pub mod report;
@@ -20,8 +24,8 @@ mod store;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,10 +39,13 @@ pub use record::{
     SubjectRecord,
 };
 use store::lock;
-pub use store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
+pub use store::{
+    AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+};
 
 use crate::ident::SubjectId;
 use crate::metrics::Metrics;
+use crate::timestamp::Timestamp;
 
 /// Records the writer stores in one batch at most.
 const BATCH: usize = 2000;
@@ -49,6 +56,9 @@ const REPLAY_EVERY: Duration = Duration::from_secs(1);
 /// How often the writer syncs stored (file store) and spilled records to disk: a sync per
 /// batch took a sixth of a core on this project's machine.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// How often retention looks for expired records: an hour file expires once an hour.
+const RETAIN_EVERY: Duration = Duration::from_secs(600);
+const DAY_MS: i64 = 86_400_000;
 
 /// Where the register keeps records and feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +84,8 @@ impl Sink {
 #[derive(Debug, Clone)]
 pub struct RegisterConfig {
     pub sink: Sink,
-    /// The register's folder: its files (file sink), the spill file and, by default, the key.
+    /// The register's folder: its files (file sink), by default the spill file, the archive
+    /// and the key.
     pub dir: PathBuf,
     /// The secret of the subjects' keyed hash [default: `<dir>/subject-hash.key`, made on the
     /// first start]. Instances that share a Redis register must share it.
@@ -84,6 +95,28 @@ pub struct RegisterConfig {
     /// Corrections a feedback report may have: each keeps the report's history, and the file
     /// store writes the whole report again.
     pub max_corrections: usize,
+    /// The spill file's folder [default: `dir`]: on another disk than the register's files,
+    /// so that a full register disk still leaves the spill file to write to.
+    pub spill_dir: Option<PathBuf>,
+    /// Whether `/readyz` answers 503 while records cannot be recorded at all (the store and
+    /// the spill file both fail), so that a load balancer stops sending decisions.
+    pub required: bool,
+    /// Records older than this many days leave the store.
+    pub retention_days: u32,
+    /// What becomes of them.
+    pub expired: Expiry,
+    /// Where archived records go [default: `<dir>/archive`].
+    pub archive_dir: Option<PathBuf>,
+}
+
+/// What retention does with expired records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Expiry {
+    /// Compressed (gzip JSON Lines) into the archive folder, then removed from the store.
+    Archive,
+    /// Removed from the store.
+    Delete,
 }
 
 impl Default for RegisterConfig {
@@ -94,6 +127,13 @@ impl Default for RegisterConfig {
             key_file: None,
             queue_records: 65_536,
             max_corrections: 20,
+            spill_dir: None,
+            required: false,
+            // Six months, the least the Cybersecurity Law (art. 21) asks of network logs, and
+            // a week to spare.
+            retention_days: 190,
+            expired: Expiry::Archive,
+            archive_dir: None,
         }
     }
 }
@@ -104,6 +144,19 @@ impl RegisterConfig {
         self.key_file
             .clone()
             .unwrap_or_else(|| self.dir.join("subject-hash.key"))
+    }
+
+    pub fn spill_path(&self) -> PathBuf {
+        self.spill_dir.clone().unwrap_or_else(|| self.dir.clone())
+    }
+
+    /// The archive folder, when expired records are archived.
+    pub fn archive_path(&self) -> Option<PathBuf> {
+        (self.expired == Expiry::Archive).then(|| {
+            self.archive_dir
+                .clone()
+                .unwrap_or_else(|| self.dir.join("archive"))
+        })
     }
 }
 
@@ -120,13 +173,19 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
-/// The register's counters, in the service's metrics registry.
+/// The register's counters, in the service's metrics registry, and whether it is dropping
+/// records now.
 #[derive(Clone)]
 struct Counters {
     stored: IntCounter,
     spilled: IntCounter,
     replayed: IntCounter,
     dropped: IntCounter,
+    expired: IntCounter,
+    archived: IntCounter,
+    /// Set when records were dropped; cleared once a record is stored or spilled again, or
+    /// the writer's probe finds the store or the spill folder writable.
+    dropping: Arc<AtomicBool>,
 }
 
 impl Counters {
@@ -137,6 +196,16 @@ impl Counters {
             spilled: outcome("spilled"),
             replayed: outcome("replayed"),
             dropped: outcome("dropped"),
+            expired: outcome("expired"),
+            archived: outcome("archived"),
+            dropping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn recorded(&self) {
+        if self.dropping.load(Ordering::Relaxed) {
+            self.dropping.store(false, Ordering::Relaxed);
+            tracing::info!("the register records again");
         }
     }
 }
@@ -146,16 +215,46 @@ enum Message {
     Close,
 }
 
+/// Whether the register records what it is handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Records go to the store.
+    Ok,
+    /// Records wait in the spill file: the store fails or fell behind. Nothing is lost yet.
+    Degraded,
+    /// Records are being dropped: the store and the spill file both fail.
+    Failing,
+}
+
+impl Health {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Health::Ok => "records are stored",
+            Health::Degraded => "records wait in the spill file until the store takes them",
+            Health::Failing => {
+                "records are being dropped: neither the store nor the spill file can be written"
+            }
+        }
+    }
+}
+
 /// What `/v1/status` shows of the register.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RegisterStatus {
     pub sink: &'static str,
+    pub health: Health,
+    /// Whether `/readyz` answers 503 while the register is failing.
+    pub required: bool,
     pub queued: usize,
     pub spill_pending: u64,
     pub stored: u64,
     pub spilled: u64,
     pub replayed: u64,
     pub dropped: u64,
+    /// Records removed by retention, and of them archived first.
+    pub expired: u64,
+    pub archived: u64,
 }
 
 /// The running register: the queue's sending end, the store for queries, and the writer.
@@ -170,11 +269,15 @@ pub struct Register {
     counters: Counters,
     sink: &'static str,
     max_corrections: usize,
+    required: bool,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Dropped with the register, which ends the retention thread after its current pass.
+    _retention: Sender<()>,
 }
 
 impl Register {
-    /// Opens the store and the spill file and starts the writer; `None` when the sink is off.
+    /// Opens the store and the spill file and starts the writer and retention; `None` when
+    /// the sink is off.
     pub fn open(
         config: &RegisterConfig,
         metrics: &Metrics,
@@ -189,21 +292,35 @@ impl Register {
         if config.sink == Sink::Off {
             return Ok(None);
         }
-        let dir_error = |source| RegisterError::Dir {
-            path: config.dir.clone(),
-            source,
+        let dir_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RegisterError::Dir { path, source }
         };
-        std::fs::create_dir_all(&config.dir).map_err(dir_error)?;
+        std::fs::create_dir_all(&config.dir).map_err(dir_error(&config.dir))?;
         let hasher = SubjectHasher::new(&load_or_make_key(&config.key_path())?);
-        let spill = Arc::new(spill::Spill::open(&config.dir).map_err(dir_error)?);
+        let spill_dir = config.spill_path();
+        let spill = Arc::new(spill::Spill::open(&spill_dir).map_err(dir_error(&spill_dir))?);
+        if config.sink == Sink::Files && same_disk(&config.dir, &spill_dir) {
+            tracing::warn!(spill = %spill_dir.display(), "the register's spill file is on the disk of its records: if that disk fills up, records are dropped; give --audit-spill-dir on another disk");
+        }
         let counters = Counters::of(metrics);
         let capacity = config.queue_records.max(1);
         let (queue, receiver) = std::sync::mpsc::sync_channel(capacity);
         let queued = Arc::new(AtomicUsize::new(0));
+        // The query store first: opening a file store makes the hours' indexes whole, which
+        // must be done before the writer appends.
+        let store = open_store()?;
+        let writer_store: Arc<dyn RegisterStore> = Arc::from(open_store()?);
+        let retention = Retention {
+            store: Arc::clone(&writer_store),
+            days: config.retention_days.max(1),
+            archive: config.archive_path(),
+            counters: counters.clone(),
+        };
         let writer = Writer {
             receiver,
             queued: Arc::clone(&queued),
-            store: open_store()?,
+            store: writer_store,
             spill: Arc::clone(&spill),
             hasher: hasher.clone(),
             counters: counters.clone(),
@@ -211,18 +328,25 @@ impl Register {
         let writer = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer.run())
-            .map_err(dir_error)?;
+            .map_err(dir_error(&config.dir))?;
+        let (stop_retention, stopped) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("audit-retention".into())
+            .spawn(move || retention.run(&stopped))
+            .map_err(dir_error(&config.dir))?;
         Ok(Some(Register {
             queue,
             queued,
             capacity,
             hasher,
             spill,
-            store: open_store()?,
+            store,
             counters,
             sink: config.sink.name(),
             max_corrections: config.max_corrections,
+            required: config.required,
             writer: Mutex::new(Some(writer)),
+            _retention: stop_retention,
         }))
     }
 
@@ -268,14 +392,25 @@ impl Register {
     }
 
     pub fn status(&self) -> RegisterStatus {
+        let spill_pending = self.spill.pending();
         RegisterStatus {
             sink: self.sink,
+            health: if self.counters.dropping.load(Ordering::Relaxed) {
+                Health::Failing
+            } else if spill_pending > 0 {
+                Health::Degraded
+            } else {
+                Health::Ok
+            },
+            required: self.required,
             queued: self.queued.load(Ordering::Relaxed),
-            spill_pending: self.spill.pending(),
+            spill_pending,
             stored: self.counters.stored.get(),
             spilled: self.counters.spilled.get(),
             replayed: self.counters.replayed.get(),
             dropped: self.counters.dropped.get(),
+            expired: self.counters.expired.get(),
+            archived: self.counters.archived.get(),
         }
     }
 
@@ -301,7 +436,9 @@ impl Drop for Register {
 struct Writer {
     receiver: Receiver<Message>,
     queued: Arc<AtomicUsize>,
-    store: Box<dyn RegisterStore>,
+    /// Shared with retention, which must close an hour file the writer holds before it
+    /// archives it.
+    store: Arc<dyn RegisterStore>,
     spill: Arc<spill::Spill>,
     hasher: SubjectHasher,
     counters: Counters,
@@ -310,6 +447,7 @@ struct Writer {
 impl Writer {
     fn run(self) {
         let mut last_replay: Option<Instant> = None;
+        let mut last_probe: Option<Instant> = None;
         let mut last_sync = Instant::now();
         let mut closing = false;
         while !closing {
@@ -327,6 +465,12 @@ impl Writer {
             if !lines.is_empty() {
                 self.store_or_spill(&lines);
             }
+            if self.counters.dropping.load(Ordering::Relaxed)
+                && last_probe.is_none_or(|at| at.elapsed() >= REPLAY_EVERY)
+            {
+                last_probe = Some(Instant::now());
+                self.probe();
+            }
             if closing || last_sync.elapsed() >= SYNC_EVERY {
                 last_sync = Instant::now();
                 self.sync();
@@ -342,11 +486,27 @@ impl Writer {
             return spill_or_drop(&self.spill, &self.counters, lines, why);
         }
         match self.store.append(lines) {
-            Ok(()) => self.counters.stored.inc_by(lines.len() as u64),
-            Err(err) => {
-                tracing::warn!(error = %err, records = lines.len(), "the register's store failed; spilling");
-                spill_or_drop(&self.spill, &self.counters, lines, "the store failed");
+            Ok(()) => {
+                self.counters.stored.inc_by(lines.len() as u64);
+                self.counters.recorded();
             }
+            Err(err) => {
+                self.counters.stored.inc_by(err.stored as u64);
+                let rest = &lines[err.stored..];
+                tracing::warn!(error = %err.source, stored = err.stored, spilling = rest.len(), "the register's store failed; spilling");
+                spill_or_drop(&self.spill, &self.counters, rest, "the store failed");
+            }
+        }
+    }
+
+    /// While records are being dropped: whether the spill folder or the store would take
+    /// records again (with no record coming, say because readiness turned the load away,
+    /// nothing else would tell).
+    fn probe(&self) {
+        let spill = self.spill.probe();
+        let store = self.store.probe();
+        if spill.is_ok() || store.is_ok() {
+            self.counters.recorded();
         }
     }
 
@@ -440,10 +600,59 @@ fn lines_of(events: Vec<Event>, hasher: &SubjectHasher) -> Vec<Line> {
 
 fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why: &'static str) {
     match spill.append(lines) {
-        Ok(()) => counters.spilled.inc_by(lines.len() as u64),
+        Ok(()) => {
+            counters.spilled.inc_by(lines.len() as u64);
+            counters.recorded();
+        }
         Err(err) => {
-            counters.dropped.inc_by(lines.len() as u64);
-            tracing::error!(error = %err, records = lines.len(), why, "AUDIT RECORDS DROPPED: the spill file cannot be written");
+            let dropped = lines.len() - err.spilled;
+            counters.spilled.inc_by(err.spilled as u64);
+            counters.dropped.inc_by(dropped as u64);
+            counters.dropping.store(true, Ordering::Relaxed);
+            tracing::error!(error = %err, records = dropped, spilled = err.spilled, why, "AUDIT RECORDS DROPPED: the spill file cannot be written");
+        }
+    }
+}
+
+/// Whether two folders are on one file system (so that one full disk stops both).
+fn same_disk(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+/// The retention thread: every `RETAIN_EVERY`, records older than `days` leave the store,
+/// archived first if `archive` is set. Off the request path and the writer's, except that
+/// an expiring hour file the writer holds is closed first.
+struct Retention {
+    store: Arc<dyn RegisterStore>,
+    days: u32,
+    archive: Option<PathBuf>,
+    counters: Counters,
+}
+
+impl Retention {
+    fn run(self, stop: &Receiver<()>) {
+        loop {
+            let before = Timestamp(Timestamp::now().0 - i64::from(self.days) * DAY_MS);
+            match self.store.expire(before, self.archive.as_deref()) {
+                Ok(expired) => {
+                    self.counters.expired.inc_by(expired.removed);
+                    self.counters.archived.inc_by(expired.archived);
+                    if expired.removed > 0 {
+                        tracing::info!(before = %before, removed = expired.removed, archived = expired.archived, archive = ?self.archive, "the register's retention removed expired records");
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "the register's retention failed; it tries again later");
+                }
+            }
+            match stop.recv_timeout(RETAIN_EVERY) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
     }
 }

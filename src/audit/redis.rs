@@ -5,19 +5,23 @@
 //! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON (corrected in
 //!   place, its history inside);
 //! - `feedback_ids` — hash: feedback id → its key in `feedback` (finds a report to correct);
+//! - `retention` — the lock of the instance that trims the stream now;
 //! - `feedback_log` — stream of feedback keys (`k`) and the department of the key that filed
 //!   them (`c`), in the order stored: the cursor of `GET /v1/feedback`.
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::{Connection, Script};
 use uuid::Uuid;
 
+use super::archive;
 use super::feedback::FeedbackRecord;
 use super::record::{time_of, AuditRecord, Line};
 use super::store::{
-    parse_feedback, parse_record, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+    parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
+    StoreError, Stored,
 };
 use crate::timestamp::Timestamp;
 
@@ -30,6 +34,17 @@ const APPEND_BATCH: usize = 500;
 const CLOCK_MARGIN_MS: i64 = 60_000;
 /// Stream entries read per round trip: far below the client's reply timeout.
 const SCAN_PAGE: usize = 1000;
+/// Expired entries archived and trimmed per step (about 25 MB of records held at once).
+const EXPIRE_CHUNK: usize = 50_000;
+/// How long an instance holds the retention lock without renewing it.
+const RETENTION_LOCK_MS: u64 = 600_000;
+
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
 
 const APPEND_SCRIPT: &str = r"
 local stored = 0
@@ -81,6 +96,7 @@ pub struct RedisStore {
     append: Script,
     feedback: Script,
     correct: Script,
+    release: Script,
 }
 
 impl RedisStore {
@@ -93,6 +109,7 @@ impl RedisStore {
             append: Script::new(APPEND_SCRIPT),
             feedback: Script::new(FEEDBACK_SCRIPT),
             correct: Script::new(CORRECT_SCRIPT),
+            release: Script::new(RELEASE_SCRIPT),
         })
     }
 
@@ -151,6 +168,19 @@ fn field<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
         .map(|pair| pair[1].as_str())
 }
 
+/// The stream id just after `id` (`ms-seq`).
+fn after(id: &str) -> String {
+    match id.split_once('-') {
+        Some((ms, seq)) => format!("{ms}-{}", seq.parse::<u64>().map_or(0, |s| s + 1)),
+        None => id.to_owned(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RecordId {
+    record_id: Uuid,
+}
+
 fn is_stream_id(text: &str) -> bool {
     let mut parts = text.split('-');
     let numeric = |part: Option<&str>| {
@@ -160,8 +190,9 @@ fn is_stream_id(text: &str) -> bool {
 }
 
 impl RegisterStore for RedisStore {
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError> {
         let keys = [self.key("records"), self.key("ids")];
+        let mut stored = 0;
         for page in lines.chunks(APPEND_BATCH) {
             self.with(|connection| {
                 let mut invocation = self.append.prepare_invoke();
@@ -170,9 +201,99 @@ impl RegisterStore for RedisStore {
                     invocation.arg(line.record_id.to_string()).arg(&line.json);
                 }
                 invocation.invoke::<u64>(connection)
-            })?;
+            })
+            .map_err(|source| AppendError { stored, source })?;
+            stored += page.len();
         }
         Ok(())
+    }
+
+    fn probe(&self) -> Result<(), StoreError> {
+        self.with(|connection| redis::cmd("PING").query::<String>(connection))
+            .map(drop)
+    }
+
+    /// Trims the stream of entries Redis stamped before `before`, a chunk at a time: each chunk
+    /// is archived (if asked) before its ids leave the `ids` hash and its entries the stream,
+    /// so that a pass cut short loses nothing. One instance trims at a time.
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
+        let mut connection = self.connect()?;
+        let (records, ids, lock) = (self.key("records"), self.key("ids"), self.key("retention"));
+        let token = Uuid::now_v7().to_string();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(&lock)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(RETENTION_LOCK_MS)
+            .query(&mut connection)?;
+        if taken.is_none() {
+            return Ok(Expired::default());
+        }
+        // The last millisecond before `before`, with every sequence number in it.
+        let end = (before.0 - 1).max(0).to_string();
+        let mut expired = Expired::default();
+        loop {
+            let mut chunk: Vec<(String, Vec<String>)> = Vec::new();
+            let mut start = "-".to_owned();
+            while chunk.len() < EXPIRE_CHUNK {
+                let page: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                    .arg(&records)
+                    .arg(&start)
+                    .arg(&end)
+                    .arg("COUNT")
+                    .arg(SCAN_PAGE)
+                    .query(&mut connection)?;
+                let full = page.len() == SCAN_PAGE;
+                if let Some((last, _)) = page.last() {
+                    start = format!("({last}");
+                }
+                chunk.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            let jsons: Vec<&str> = chunk.iter().filter_map(|(_, f)| field(f, "r")).collect();
+            if let Some(dir) = archive {
+                let name = format!(
+                    "redis/{}/{}.jsonl.gz",
+                    before.format_cst("%Y-%m-%d"),
+                    chunk[0].0
+                );
+                let mut text = jsons.join("\n").into_bytes();
+                text.push(b'\n');
+                expired.archived += archive::write(&dir.join(name), &mut text.as_slice())?;
+            }
+            let record_ids: Vec<String> = jsons
+                .iter()
+                .filter_map(|json| serde_json::from_str::<RecordId>(json).ok())
+                .map(|r| r.record_id.to_string())
+                .collect();
+            for page in record_ids.chunks(SCAN_PAGE) {
+                redis::cmd("HDEL")
+                    .arg(&ids)
+                    .arg(page)
+                    .query::<u64>(&mut connection)?;
+            }
+            let trimmed: u64 = redis::cmd("XTRIM")
+                .arg(&records)
+                .arg("MINID")
+                .arg(after(last))
+                .query(&mut connection)?;
+            expired.removed += trimmed;
+            redis::cmd("PEXPIRE")
+                .arg(&lock)
+                .arg(RETENTION_LOCK_MS)
+                .query::<u64>(&mut connection)?;
+        }
+        self.release
+            .key(&lock)
+            .arg(&token)
+            .invoke::<u64>(&mut connection)?;
+        Ok(expired)
     }
 
     fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError> {

@@ -6,8 +6,8 @@
 //! slice at a time and deletes it once all are stored. A record stored twice (a replay cut
 //! short after the store took a slice) is harmless: the stores ignore a record id they have.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,11 +15,27 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::disk;
 use super::record::Line;
-use super::store::{lock, open_private, RegisterStore, StoreError};
+use super::store::{lock, RegisterStore, StoreError};
 
 /// Records stored per step of a replay, so that the writer goes back to new records between.
 const REPLAY_SLICE: usize = 20_000;
+
+/// A failed append: the first `spilled` records are in the spill file, the rest are not.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct SpillError {
+    pub spilled: usize,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl SpillError {
+    fn none(source: std::io::Error) -> SpillError {
+        SpillError { spilled: 0, source }
+    }
+}
 
 pub struct Spill {
     path: PathBuf,
@@ -39,7 +55,8 @@ struct RecordId {
 }
 
 impl Spill {
-    /// Opens the spill files under `dir`, counting what a previous run left to replay.
+    /// Opens the spill files under `dir` (the spill folder), counting what a previous run left
+    /// to replay.
     pub fn open(dir: &Path) -> std::io::Result<Spill> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("spill.jsonl");
@@ -62,30 +79,43 @@ impl Spill {
 
     /// Appends records. They reach the disk with the next [`Spill::sync`], which the writer
     /// calls every second: a sync per append would cost the request threads that spill a full
-    /// queue milliseconds each.
-    pub fn append(&self, lines: &[Line]) -> std::io::Result<()> {
+    /// queue milliseconds each. A failure says how many of the first records were spilled all
+    /// the same (a full disk takes part of a write); the file keeps none of the rest.
+    pub fn append(&self, lines: &[Line]) -> Result<(), SpillError> {
         let mut slot = lock(&self.file);
         let file = match slot.as_mut() {
             Some(file) => file,
-            None => slot.insert(open_private(
-                OpenOptions::new().create(true).append(true),
-                &self.path,
-            )?),
+            None => {
+                let mut file = disk::open_append(&self.path).map_err(SpillError::none)?;
+                // A write that failed and could not be cut back left a torn line.
+                disk::end_line(&mut file).map_err(SpillError::none)?;
+                slot.insert(file)
+            }
         };
         let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
         for line in lines {
             bytes.extend_from_slice(&line.json);
             bytes.push(b'\n');
         }
-        let written = file.write_all(&bytes);
+        let written = disk::append(file, &bytes, Some(b'\n'));
         self.unsynced.store(true, Ordering::Relaxed);
-        if written.is_err() {
+        let spilled = match &written {
+            Ok(_) => lines.len(),
+            Err(partial) => memchr::memchr_iter(b'\n', &bytes[..partial.kept]).count(),
+        };
+        self.pending.fetch_add(spilled as u64, Ordering::Relaxed);
+        written.map(drop).map_err(|partial| {
             *slot = None;
-        }
-        written?;
-        self.pending
-            .fetch_add(lines.len() as u64, Ordering::Relaxed);
-        Ok(())
+            SpillError {
+                spilled,
+                source: partial.source,
+            }
+        })
+    }
+
+    /// Whether the spill folder takes writes now.
+    pub fn probe(&self) -> std::io::Result<()> {
+        disk::probe(self.path.parent().unwrap_or(Path::new(".")))
     }
 
     /// Syncs what was appended since the last sync.
@@ -114,6 +144,8 @@ impl Spill {
         let mut reader = BufReader::new(File::open(&self.replaying)?);
         reader.seek(SeekFrom::Start(*replayed_to))?;
         let mut lines = Vec::new();
+        // The bytes consumed up to the end of each line kept, to resume after a partial store.
+        let mut ends = Vec::new();
         let mut consumed = 0u64;
         let mut text = String::new();
         while lines.len() < REPLAY_SLICE {
@@ -130,17 +162,26 @@ impl Spill {
                     record_id,
                     json: json.as_bytes().to_vec(),
                 });
+                ends.push(consumed);
             }
         }
-        store.append(&lines)?;
-        *replayed_to += consumed;
-        let stored = lines.len() as u64;
+        // A store that took part of the slice keeps it: the rest waits for the next call.
+        let stored = match store.append(&lines) {
+            Ok(()) => lines.len(),
+            Err(err) if err.stored > 0 => err.stored,
+            Err(err) => return Err(err.source),
+        };
+        *replayed_to += if stored == lines.len() {
+            consumed
+        } else {
+            ends[stored - 1]
+        };
         let _ = self
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(stored))
+                Some(n.saturating_sub(stored as u64))
             });
-        if lines.len() < REPLAY_SLICE {
+        if stored == lines.len() && lines.len() < REPLAY_SLICE {
             std::fs::remove_file(&self.replaying)?;
             *replayed_to = 0;
             // What is left to replay is the new spill file.
@@ -148,7 +189,7 @@ impl Spill {
             self.pending
                 .store(count_lines(&self.path)?, Ordering::Relaxed);
         }
-        Ok(stored)
+        Ok(stored as u64)
     }
 }
 

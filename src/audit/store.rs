@@ -2,8 +2,6 @@
 //! files (one instance). Both answer the same questions, so the writer and the HTTP handlers
 //! do not care which.
 
-use std::fs::{File, OpenOptions, Permissions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use uuid::Uuid;
@@ -23,6 +21,35 @@ pub enum StoreError {
     Corrupt(String),
     #[error("`{0}` is not a cursor this endpoint gave out")]
     BadCursor(String),
+}
+
+/// A failed [`RegisterStore::append`]: its first `stored` lines were stored (and count as
+/// such), the rest were not.
+#[derive(Debug, thiserror::Error)]
+#[error("{source} (after storing {stored} records)")]
+pub struct AppendError {
+    pub stored: usize,
+    #[source]
+    pub source: StoreError,
+}
+
+impl AppendError {
+    /// A failure before any line was stored.
+    pub fn none_stored(source: impl Into<StoreError>) -> AppendError {
+        AppendError {
+            stored: 0,
+            source: source.into(),
+        }
+    }
+}
+
+/// What retention did in one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Records removed from the store.
+    pub removed: u64,
+    /// Of them, how many were written to the archive first.
+    pub archived: u64,
 }
 
 /// The outcome of storing a feedback report.
@@ -56,9 +83,19 @@ pub struct FeedbackPage {
 }
 
 pub trait RegisterStore: Send + Sync {
-    /// Stores records. Storing a record id again changes nothing (replays of the spill file
-    /// may repeat records that were stored just before a failure).
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError>;
+    /// Stores records, in order. Storing a record id again changes nothing (replays of the
+    /// spill file may repeat records that were stored just before a failure). A failure says
+    /// how many of the first lines were stored all the same, so that none is counted as lost
+    /// that is in fact in the store.
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError>;
+
+    /// Whether the store would take records now: the writer asks while records are being
+    /// dropped, to tell readiness when the register can record again.
+    fn probe(&self) -> Result<(), StoreError>;
+
+    /// Removes what the store holds from before `before`, writing it to `archive` first when
+    /// one is given.
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError>;
 
     /// Makes what `append` stored durable, where that takes a step of its own (files: a sync
     /// to disk, which costs too much to take per batch). Redis keeps to its own persistence.
@@ -111,19 +148,6 @@ fn corrupt(json: &str, err: &serde_json::Error) -> StoreError {
     // The message is logged and answered: an ID number in the line stays masked.
     StoreError::Corrupt(format!("{err} in `{}…`", mask_id_numbers(&start)))
 }
-
-/// Opens a file of the register with `options`, creating it readable and writable by the
-/// owner only (0600): its records say who asked about whom. A file an earlier version made
-/// with wider permissions is narrowed.
-pub(super) fn open_private(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
-    let file = options.mode(PRIVATE).open(path)?;
-    if file.metadata()?.permissions().mode() & 0o777 != PRIVATE {
-        file.set_permissions(Permissions::from_mode(PRIVATE))?;
-    }
-    Ok(file)
-}
-
-const PRIVATE: u32 = 0o600;
 
 /// Locks a mutex, taking over from a thread that panicked while holding it (the data is
 /// appended-to files and counters, left consistent by every step).

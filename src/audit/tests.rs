@@ -2,6 +2,8 @@
 //! once per record, torn lines survived; feedback read back after a restart; the spill file
 //! replayed only into a store that answers.
 
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use uuid::Uuid;
@@ -10,7 +12,9 @@ use super::feedback::{feedback_key, Action, CorrectionRequest, FeedbackRecord, R
 use super::files::FileStore;
 use super::record::{time_of, AuditRecord, Line};
 use super::spill::Spill;
-use super::store::{FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored};
+use super::store::{
+    AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+};
 use crate::timestamp::Timestamp;
 
 fn line(id: Uuid) -> Line {
@@ -88,6 +92,120 @@ fn a_torn_line_is_closed_and_skipped() {
     let second = id_at(T0 + 5);
     store.append(&[line(second)]).unwrap();
     assert_eq!(scan(&store, T0 as i64, (T0 + HOUR) as i64), [first, second]);
+}
+
+/// The hour file of `T0` and its index files.
+fn hour_paths(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+    let hour = walk(dir)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl") && p.parent() != Some(dir))
+        .unwrap();
+    [
+        hour.clone(),
+        hour.with_extension("idx"),
+        hour.with_extension("runs"),
+    ]
+}
+
+#[test]
+fn the_hour_index_finds_every_record_whatever_order_the_writes_came_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    // Writes of 100 records whose ranges overlap (requests that raced), a batch's ids made
+    // one after another from its first, and a late replay of the oldest.
+    let mut ids = Vec::new();
+    for write in 0..50u64 {
+        let batch: Vec<Uuid> = (0..100u64)
+            .map(|n| id_at(T0 + 1000 + write * 50 + (n * 7919) % 150))
+            .collect();
+        store
+            .append(&batch.iter().map(|id| line(*id)).collect::<Vec<_>>())
+            .unwrap();
+        ids.extend(batch);
+    }
+    let first = Uuid::from_u128(id_at(T0 + 2).as_u128());
+    let consecutive: Vec<Uuid> = (0..300)
+        .map(|n| Uuid::from_u128(first.as_u128() + n))
+        .collect();
+    store
+        .append(&consecutive.iter().map(|id| line(*id)).collect::<Vec<_>>())
+        .unwrap();
+    store.append(&[line(ids[0]), line(ids[1])]).unwrap();
+    ids.extend(consecutive);
+    for id in &ids {
+        assert_eq!(store.find(*id).unwrap().map(|r| r.record_id), Some(*id));
+    }
+    assert_eq!(store.find(id_at(T0 + 1)).unwrap(), None, "not in any run");
+    assert_eq!(
+        store.find(id_at(T0 + 1100)).unwrap(),
+        None,
+        "inside runs' ranges"
+    );
+    let [_, idx, runs] = hour_paths(dir.path());
+    assert_eq!(
+        std::fs::metadata(runs).unwrap().len(),
+        52 * 56,
+        "one run per write"
+    );
+    assert_eq!(
+        std::fs::metadata(idx).unwrap().len(),
+        (ids.len() as u64 + 2) * 24
+    );
+}
+
+#[test]
+fn an_hour_index_cut_short_by_a_crash_or_lost_is_made_whole_on_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<Uuid> = (0..30).map(|n| id_at(T0 + n)).collect();
+    {
+        let store = FileStore::open(dir.path()).unwrap();
+        for chunk in ids[..20].chunks(5) {
+            store
+                .append(&chunk.iter().map(|id| line(*id)).collect::<Vec<_>>())
+                .unwrap();
+        }
+    }
+    let [hour, idx, runs] = hour_paths(dir.path());
+    // A crash: the last run's entries never reached the disk, the hour file's lines did, and
+    // more lines than the index knows of (written, not yet indexed).
+    let entries = std::fs::metadata(&idx).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&idx)
+        .unwrap()
+        .set_len(entries - 24)
+        .unwrap();
+    let mut tail = String::new();
+    for id in &ids[20..] {
+        tail += std::str::from_utf8(&line(*id).json).unwrap();
+        tail.push('\n');
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&hour)
+        .unwrap()
+        .write_all(tail.as_bytes())
+        .unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    for id in &ids {
+        assert_eq!(
+            store.find(*id).unwrap().map(|r| r.record_id),
+            Some(*id),
+            "{id}"
+        );
+    }
+    drop(store);
+    // An index lost altogether is made again from the hour file.
+    std::fs::remove_file(&idx).unwrap();
+    std::fs::remove_file(&runs).unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    for id in &ids {
+        assert_eq!(
+            store.find(*id).unwrap().map(|r| r.record_id),
+            Some(*id),
+            "{id}"
+        );
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -271,11 +389,17 @@ struct Flaky {
 }
 
 impl RegisterStore for Flaky {
-    fn append(&self, lines: &[Line]) -> Result<(), StoreError> {
+    fn append(&self, lines: &[Line]) -> Result<(), AppendError> {
         if self.down.load(Ordering::Relaxed) {
-            return Err(StoreError::Io(std::io::Error::other("down")));
+            return Err(AppendError::none_stored(std::io::Error::other("down")));
         }
         self.store.append(lines)
+    }
+    fn probe(&self) -> Result<(), StoreError> {
+        self.store.probe()
+    }
+    fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
+        self.store.expire(before, archive)
     }
     fn find(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
         self.store.find(id)

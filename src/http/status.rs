@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::problem::ApiError;
 use super::AppState;
+use crate::audit::Health;
 use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
 use crate::snapshot::{ListSource, LoadReport, Sources};
@@ -261,9 +262,27 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
 }
 
+/// Ready once rules and lists are loaded. A register that is not `ok` is named in the body;
+/// one that is failing makes the service not ready if the register is required.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.snapshot()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+    let mut body = serde_json::json!({"status": "ready"});
+    if let Some(register) = state.register() {
+        let status = register.status();
+        if status.health == Health::Failing && status.required {
+            return Err(ApiError::NotReady(format!(
+                "the query register is required and {}",
+                status.health.detail()
+            )));
+        }
+        if status.health != Health::Ok {
+            body["register"] = serde_json::json!({
+                "health": status.health,
+                "detail": status.health.detail(),
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -29,6 +29,9 @@ pub fn demo_lists() -> PathBuf {
     rules_dir().join("demo-lists.jsonl")
 }
 
+/// A change to the register's settings before it opens.
+type RegisterSettings = Box<dyn FnOnce(&mut RegisterConfig)>;
+
 /// How to start a server.
 pub struct Spawn {
     rules: PathBuf,
@@ -41,6 +44,8 @@ pub struct Spawn {
     access: AccessConfig,
     /// The query register's sink and queue size; its folder is a temp dir of the app's.
     register: (Sink, usize),
+    /// Changes the register's settings (its folder among them) before it opens.
+    register_settings: Option<RegisterSettings>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -80,6 +85,7 @@ impl Spawn {
                 ..AccessConfig::default()
             },
             register: (Sink::Files, RegisterConfig::default().queue_records),
+            register_settings: None,
             dir: None,
         }
     }
@@ -87,6 +93,15 @@ impl Spawn {
     /// The query register in `sink`, with a queue of `queue_records`.
     pub fn register(mut self, sink: Sink, queue_records: usize) -> Spawn {
         self.register = (sink, queue_records);
+        self
+    }
+
+    /// Changes the register's settings, its folder among them, before it opens.
+    pub fn register_settings(
+        mut self,
+        change: impl FnOnce(&mut RegisterConfig) + 'static,
+    ) -> Spawn {
+        self.register_settings = Some(Box::new(change));
         self
     }
 
@@ -134,15 +149,19 @@ impl Spawn {
         };
         let audit_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
+        let mut register = RegisterConfig {
+            sink,
+            dir: audit_dir.path().to_path_buf(),
+            key_file: None,
+            queue_records,
+            ..RegisterConfig::default()
+        };
+        if let Some(change) = self.register_settings {
+            change(&mut register);
+        }
         let mut state = AppState::new(Store::new(sources), self.limits)
             .with_access(self.access)
-            .with_register(&RegisterConfig {
-                sink,
-                dir: audit_dir.path().to_path_buf(),
-                key_file: None,
-                queue_records,
-                ..RegisterConfig::default()
-            })
+            .with_register(&register)
             .expect("the query register opens");
         if let Some((config, protect_metrics)) = &self.keys {
             let dir = tempfile::tempdir().expect("temp dir");

@@ -24,6 +24,7 @@ mod privacy;
 mod process;
 mod redis;
 mod register;
+mod register_disk;
 mod reload;
 mod requests;
 mod subjects;

@@ -57,7 +57,7 @@ fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Comman
     command
 }
 
-/// Every file under `dir`, concatenated.
+/// Every file under `dir`, concatenated (as text).
 fn register_text(dir: &Path) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dir).expect("the register's folder") {
@@ -65,7 +65,8 @@ fn register_text(dir: &Path) -> String {
         if path.is_dir() {
             text += &register_text(&path);
         } else {
-            text += &std::fs::read_to_string(&path).expect("a register file");
+            // The hour indexes are binary: read lossily, still searched for ID numbers.
+            text += &String::from_utf8_lossy(&std::fs::read(&path).expect("a register file"));
         }
     }
     text

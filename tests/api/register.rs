@@ -64,7 +64,8 @@ pub fn file_records(app: &TestApp) -> (String, Vec<Value>) {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 stack.push(path);
-            } else {
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                // Not the hour files' binary indexes (ids and offsets only).
                 text += &std::fs::read_to_string(&path).expect("read");
             }
         }
