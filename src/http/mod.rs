@@ -161,14 +161,14 @@ impl AppState {
         }
     }
 
-    /// The snapshot to serve from, or 503 while none has loaded.
+    /// The snapshot to serve from, or 503 while none has loaded. The reason names the sources
+    /// by what they are, not by their paths: `/readyz` answers anyone.
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
         self.store.current().ok_or_else(|| {
-            let reason = self
-                .store
-                .report()
-                .last_error
-                .unwrap_or_else(|| "the rule set and lists are still loading".into());
+            let reason = self.store.report().last_error.map_or_else(
+                || "the rule set and lists are still loading".into(),
+                |error| status::without_paths(error, self.store.sources()),
+            );
             ApiError::NotReady(reason)
         })
     }

@@ -66,7 +66,7 @@ impl LoadView {
 }
 
 /// `error` with the list file's and the rule set's paths replaced by what they are.
-fn without_paths(mut error: String, sources: &Sources) -> String {
+pub(super) fn without_paths(mut error: String, sources: &Sources) -> String {
     // The list file first: it may lie inside the rule set's folder.
     if let ListSource::File(lists) = &sources.lists {
         error = error.replace(&lists.display().to_string(), "<lists>");
