@@ -285,7 +285,7 @@ async fn assert_refused(
         crate::helpers::is_rfc3339_plus8(load["last_refusal"]["at"].as_str().unwrap_or("")),
         "{load}"
     );
-    assert_eq!(load["last_error"], message.as_str(), "{load}");
+    assert_eq!(load["last_error"], shown.as_str(), "{load}");
     assert_eq!(status["ready"], true, "{status}");
     let metrics = app.metrics().await;
     assert_eq!(

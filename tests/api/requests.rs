@@ -35,21 +35,7 @@ async fn records(app: &TestApp, records: u64) -> Vec<Value> {
         );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut text = String::new();
-    let mut stack = vec![app.audit_dir.path().join("records")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                text += &std::fs::read_to_string(&path).expect("read");
-            }
-        }
-    }
-    text.lines()
-        .map(|line| serde_json::from_str(line).expect("a record is JSON"))
-        .collect()
+    crate::register::file_records(app).1
 }
 
 /// Bodies as text: `json!` cannot repeat a key.
