@@ -32,6 +32,9 @@ pub struct Metrics {
     pub audit_records: IntCounterVec,
     pub audit_queue: IntGauge,
     pub audit_spill: IntGauge,
+    pub http_shed: IntCounterVec,
+    pub http_in_flight: IntGaugeVec,
+    pub http_protocol_errors: IntGauge,
 }
 
 impl Metrics {
@@ -109,6 +112,24 @@ impl Metrics {
                 "audit_spill_records",
                 "Records in the spill file waiting to be replayed into the register's store",
             )),
+            http_shed: valid(IntCounterVec::new(
+                Opts::new(
+                    "http_shed_total",
+                    "Requests refused with 503 because their pool of slots was full, by pool (requests, batches)",
+                ),
+                &["pool"],
+            )),
+            http_in_flight: valid(IntGaugeVec::new(
+                Opts::new(
+                    "http_in_flight",
+                    "Slots in use, by pool (requests, batches): requests being served, answers being sent included",
+                ),
+                &["pool"],
+            )),
+            http_protocol_errors: valid(IntGauge::new(
+                "http_protocol_errors",
+                "Malformed requests the HTTP framework refused before any route saw them, since start",
+            )),
             registry,
         };
         metrics.register_all();
@@ -116,7 +137,10 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 19] = [
+            Box::new(self.http_shed.clone()),
+            Box::new(self.http_in_flight.clone()),
+            Box::new(self.http_protocol_errors.clone()),
             Box::new(self.audit_records.clone()),
             Box::new(self.audit_queue.clone()),
             Box::new(self.audit_spill.clone()),

@@ -17,6 +17,7 @@ mod errors;
 mod golden;
 mod helpers;
 mod identifiers;
+mod limits;
 mod process;
 mod redis;
 mod register;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::admission::Held;
 use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
@@ -78,6 +79,8 @@ pub async fn decide_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Taken before the body is read; the answer holds it until it has been sent.
+    let slot = state.admission.batch(&state)?;
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let (subjects, context) = request::read_batch(&mut body, &snapshot, state.limits.max_batch)?;
@@ -107,7 +110,9 @@ pub async fn decide_batch(
         rx.await
             .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
     };
-    Ok(json_body(body?))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(Held::with_slot(body?, slot)))
 }
 
 /// The bytes written for one chunk of a batch, its outcomes and (with the register on) its
