@@ -528,6 +528,60 @@ mod tests {
     }
 
     #[test]
+    fn the_limits_come_from_flags_the_file_or_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "body_timeout_seconds = 3\nmax_batches_in_flight = 4\nlisten_backlog = 4096\n",
+        )
+        .unwrap();
+        let limits = ServeArgs {
+            config: Some(path),
+            body_timeout_seconds: Some(5),
+            shutdown_grace_seconds: Some(0),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .limits;
+        assert_eq!(limits.body_timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_batches_in_flight, 4);
+        assert_eq!(limits.listen_backlog, 4096);
+        assert_eq!(limits.shutdown_grace, Duration::ZERO);
+        let defaults = ServeArgs::default().resolve().unwrap().limits;
+        assert_eq!(defaults.body_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(defaults.listen_backlog, 1024);
+        assert_eq!(defaults.write_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (defaults.max_in_flight, defaults.max_batches_in_flight),
+            (256, 16)
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_or_a_batch_pool_as_large_as_the_request_pool_is_refused() {
+        let zero = ServeArgs {
+            body_timeout_seconds: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            zero.resolve(),
+            Err(ConfigError::Zero("body_timeout_seconds"))
+        ));
+        let crowded = ServeArgs {
+            max_in_flight: Some(8),
+            max_batches_in_flight: Some(8),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            crowded.resolve(),
+            Err(ConfigError::BatchesCrowdOut { .. })
+        ));
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");

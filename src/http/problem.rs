@@ -422,3 +422,37 @@ impl From<crate::lists::TextError> for ApiError {
         ApiError::Internal(err.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_keeps_its_start_and_end_and_counts_what_was_left_out() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("exactly10!", 10), "exactly10!");
+        let long = format!("{}end", "甲".repeat(100));
+        assert_eq!(
+            bounded(&long, 10),
+            "甲甲甲甲甲…[93 characters left out]…甲甲end"
+        );
+    }
+
+    #[test]
+    fn a_problem_lists_20_field_errors_and_counts_the_rest() {
+        let errors = (0..25)
+            .map(|i| FieldError::new(format!("f{i}"), "is wrong"))
+            .collect();
+        let response = ApiError::InvalidRequest(errors).error_response();
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(problem["errors"].as_array().map(Vec::len), Some(20));
+        assert_eq!(problem["errors_omitted"], 5);
+        assert!(problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("f19 and 5 more")));
+    }
+}

@@ -22,4 +22,5 @@ mod process;
 mod redis;
 mod register;
 mod reload;
+mod serve_limits;
 mod subjects;
