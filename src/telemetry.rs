@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt, LevelFilter};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -37,24 +37,22 @@ pub fn protocol_errors() -> u64 {
 
 /// Installs the global subscriber; `filter` uses EnvFilter syntax (`info`, `jiangcheng=debug`).
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let logged = filter_fn(|metadata| !is_protocol_error(metadata));
-    let counted =
-        ProtocolErrors.with_filter(filter_fn(is_protocol_error).with_max_level_hint(Level::ERROR));
+    // Both filters decide by callsite and carry a level hint, so that the framework's many
+    // trace events stay disabled at their callsites, as under a single global filter.
+    let logged = EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .and(
+            filter_fn(|metadata| !is_protocol_error(metadata))
+                .with_max_level_hint(LevelFilter::TRACE),
+        );
+    let counted = ProtocolErrors
+        .with_filter(filter_fn(is_protocol_error).with_max_level_hint(LevelFilter::ERROR));
     let registry = tracing_subscriber::registry().with(counted);
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let installed = match format {
-        LogFormat::Text => registry
-            .with(layer.with_filter(filter).with_filter(logged))
-            .try_init(),
+        LogFormat::Text => registry.with(layer.with_filter(logged)).try_init(),
         LogFormat::Json => registry
-            .with(
-                layer
-                    .json()
-                    .flatten_event(true)
-                    .with_filter(filter)
-                    .with_filter(logged),
-            )
+            .with(layer.json().flatten_event(true).with_filter(logged))
             .try_init(),
     };
     if installed.is_ok() {

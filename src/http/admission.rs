@@ -104,9 +104,11 @@ impl Admission {
         self.batches.take(state)
     }
 
-    /// Publishes the slots in use (read when metrics are scraped).
+    /// Publishes the slots in use (read when metrics are scraped), and the shed counts, zero
+    /// until a request is shed.
     pub(super) fn observe(&self, metrics: &crate::metrics::Metrics) {
         for pool in [&self.requests, &self.batches] {
+            metrics.http_shed.with_label_values(&[pool.what]).inc_by(0);
             metrics
                 .http_in_flight
                 .with_label_values(&[pool.what])

@@ -85,11 +85,14 @@ fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
 }
 
 /// A request body that must arrive whole before a deadline; past it, reading fails with
-/// `TimedOut`, answered 408. The timer starts only when a read has to wait, so a body that
-/// arrives with its head costs none.
+/// `TimedOut`, answered 408. The timer is armed only when a read has waited twice: the first
+/// wait is usually the moment between the head and the body already in the connection's buffer,
+/// and a timer for every request would cost more than the rest of admission.
 pub(super) struct Deadline {
     payload: Rc<RefCell<Payload>>,
     deadline: tokio::time::Instant,
+    /// Whether a read has waited once.
+    waited: bool,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -99,6 +102,7 @@ impl Deadline {
         Deadline {
             payload,
             deadline: tokio::time::Instant::now() + timeout,
+            waited: false,
             timer: None,
         }
     }
@@ -110,6 +114,12 @@ impl Stream for Deadline {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let Poll::Ready(item) = self.payload.borrow_mut().poll_next_unpin(cx) {
             return Poll::Ready(item);
+        }
+        if !self.waited {
+            // Polled again soon, whether or not the connection brings more.
+            self.waited = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         let deadline = self.deadline;
         let timer = self
