@@ -28,7 +28,7 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::web::Bytes;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{HttpMessage, ResponseError};
 use futures_util::future::Either;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -152,7 +152,8 @@ impl MessageBody for Held {
 
 /// Middleware: sheds a request when the request pool is full; otherwise gives its body a
 /// deadline and passes it on, and its answer's body holds the slot and the request body.
-pub fn admit<S, B>(
+pub(super) fn admit<S, B>(
+    state: &AppState,
     mut req: ServiceRequest,
     srv: &S,
 ) -> impl Future<Output = Result<ServiceResponse<Held>, actix_web::Error>> + use<S, B>
@@ -160,20 +161,10 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        let call = srv.call(req);
-        return Either::Left(Either::Left(async move {
-            Ok(call.await?.map_body(|_, body| Held {
-                body: body.boxed(),
-                _slot: None,
-                _request_body: None,
-            }))
-        }));
-    };
     let slot = if PROBES.contains(&req.path()) {
         None
     } else {
-        match state.admission.requests.take(&state) {
+        match state.admission.requests.take(state) {
             Ok(slot) => Some(slot),
             Err(shed) => {
                 let request_body = Rc::new(RefCell::new(req.take_payload()));
@@ -184,7 +175,7 @@ where
                         _slot: None,
                         _request_body: Some(request_body),
                     });
-                return Either::Right(ready(Ok(response)));
+                return Either::Left(ready(Ok(response)));
             }
         }
     };
@@ -200,12 +191,12 @@ where
         }
     };
     let call = srv.call(req);
-    Either::Left(Either::Right(async move {
+    Either::Right(async move {
         let response = call.await?;
         Ok(response.map_body(|_, body| Held {
             body: body.boxed(),
             _slot: slot,
             _request_body: request_body,
         }))
-    }))
+    })
 }

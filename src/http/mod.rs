@@ -487,10 +487,11 @@ pub fn server(
 ) -> std::io::Result<Server> {
     let limits = state.limits;
     let server = HttpServer::new(move || {
+        let admitting = state.clone();
         App::new()
             .app_data(state.clone())
             .wrap_fn(auth::admit)
-            .wrap_fn(admission::admit)
+            .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
             .wrap_fn(|req, srv| {
                 let observation = Observation::start(&req);
                 let call = srv.call(req);
