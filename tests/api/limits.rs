@@ -2,7 +2,7 @@
 //! real server: slow heads and bodies (408, then closed), answers never read (a bounded number
 //! held, the rest shed, the connections aborted after the write timeout), a full request pool
 //! (503 with `Retry-After`, the probes still answered), a flood of batches beside single
-//! decisions, the listen backlog, and error answers to huge bad requests.
+//! decisions, the connection limit, the listen backlog, and error answers to huge bad requests.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -565,4 +565,51 @@ async fn a_1_9_mb_matter_is_echoed_only_in_part() {
             && detail.ends_with("GET /v1/matters lists the valid codes"),
         "the detail keeps its start and end: {detail}"
     );
+}
+
+#[actix_web::test]
+async fn past_the_connection_limit_a_new_connection_waits_until_one_closes() {
+    let app = Spawn::demo()
+        .limits(Limits {
+            max_connections: 2,
+            keep_alive: Duration::from_secs(60),
+            ..Limits::default()
+        })
+        .start();
+    let address = socket_address(&app);
+    actix_web::web::block(move || {
+        let health = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+        let mut buffer = [0u8; 1024];
+        let connect = |wait: Duration| {
+            let stream = TcpStream::connect(address).expect("connect");
+            stream.set_read_timeout(Some(wait)).expect("read timeout");
+            stream
+        };
+        // Two kept-alive connections, each answered once, hold both places.
+        let held: Vec<TcpStream> = (0..2)
+            .map(|_| {
+                let mut stream = connect(Duration::from_secs(10));
+                stream.write_all(health).expect("write");
+                assert!(stream.read(&mut buffer).expect("an answer") > 0);
+                stream
+            })
+            .collect();
+        // A third is queued by the kernel but not served while they stay open.
+        let mut waiting = connect(Duration::from_secs(1));
+        waiting.write_all(health).expect("write");
+        assert!(
+            waiting.read(&mut buffer).is_err(),
+            "a third connection was served past a limit of two"
+        );
+        drop(held);
+        waiting
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let read = waiting
+            .read(&mut buffer)
+            .expect("served once a place is free");
+        assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    })
+    .await
+    .expect("the plain-socket clients");
 }
