@@ -206,6 +206,36 @@ pub struct ServeArgs {
     /// Most subjects in one batch call [default: 10000].
     #[arg(long, env = "JC_MAX_BATCH")]
     pub max_batch: Option<usize>,
+    /// Seconds a request's body may take to arrive whole after its head; then 408 and the
+    /// connection is closed [default: 10].
+    #[arg(long, env = "JC_BODY_TIMEOUT_SECONDS")]
+    pub body_timeout_seconds: Option<u64>,
+    /// Seconds a new connection's first request head may take to arrive whole [default: 5].
+    #[arg(long, env = "JC_HEAD_TIMEOUT_SECONDS")]
+    pub head_timeout_seconds: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open; 0 closes it after each answer [default: 5].
+    #[arg(long, env = "JC_KEEP_ALIVE_SECONDS")]
+    pub keep_alive_seconds: Option<u64>,
+    /// Seconds an answer's data may stay unacknowledged, or a client's receive window shut,
+    /// before the connection is aborted [default: 30].
+    #[arg(long, env = "JC_WRITE_TIMEOUT_SECONDS")]
+    pub write_timeout_seconds: Option<u64>,
+    /// Requests served at once, answers being sent included; more get 503 [default: 256].
+    #[arg(long, env = "JC_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Batches served at once, fewer than --max-in-flight; more get 503 [default: 16].
+    #[arg(long, env = "JC_MAX_BATCHES_IN_FLIGHT")]
+    pub max_batches_in_flight: Option<usize>,
+    /// Connections open at once, across all workers [default: 10000].
+    #[arg(long, env = "JC_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections the kernel queues before they are accepted; the kernel caps it at
+    /// net.core.somaxconn [default: 1024].
+    #[arg(long, env = "JC_LISTEN_BACKLOG")]
+    pub listen_backlog: Option<u32>,
+    /// Seconds a stopping server waits for the requests it is serving [default: 10].
+    #[arg(long, env = "JC_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -320,6 +350,15 @@ pub struct FileConfig {
     pub workers: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub max_batch: Option<usize>,
+    pub body_timeout_seconds: Option<u64>,
+    pub head_timeout_seconds: Option<u64>,
+    pub keep_alive_seconds: Option<u64>,
+    pub write_timeout_seconds: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub max_batches_in_flight: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub listen_backlog: Option<u32>,
+    pub shutdown_grace_seconds: Option<u64>,
     pub log_format: Option<LogFormat>,
     pub log: Option<String>,
     pub keys: Option<PathBuf>,
@@ -377,6 +416,8 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("max_list_shrink must be a share from 0 to 1, not {0}")]
     Share(f64),
+    #[error("max_batches_in_flight ({batches}) must be less than max_in_flight ({requests}), so that batches leave room for single decisions")]
+    BatchesCrowdOut { batches: usize, requests: usize },
     #[error("audit `{0}`: give auto, files, off or a redis:// URL")]
     UnsupportedAudit(String),
 }
@@ -422,6 +463,9 @@ impl ServeArgs {
         }
         let defaults = Limits::default();
         let cold_defaults = ColdCacheConfig::default();
+        let seconds = |flag: Option<u64>, key: Option<u64>, default: Duration| {
+            flag.or(key).map_or(default, Duration::from_secs)
+        };
         let limits = Limits {
             max_body_bytes: self
                 .max_body_bytes
@@ -431,6 +475,47 @@ impl ServeArgs {
                 .max_batch
                 .or(file.max_batch)
                 .unwrap_or(defaults.max_batch),
+            body_timeout: seconds(
+                self.body_timeout_seconds,
+                file.body_timeout_seconds,
+                defaults.body_timeout,
+            ),
+            head_timeout: seconds(
+                self.head_timeout_seconds,
+                file.head_timeout_seconds,
+                defaults.head_timeout,
+            ),
+            keep_alive: seconds(
+                self.keep_alive_seconds,
+                file.keep_alive_seconds,
+                defaults.keep_alive,
+            ),
+            write_timeout: seconds(
+                self.write_timeout_seconds,
+                file.write_timeout_seconds,
+                defaults.write_timeout,
+            ),
+            max_in_flight: self
+                .max_in_flight
+                .or(file.max_in_flight)
+                .unwrap_or(defaults.max_in_flight),
+            max_batches_in_flight: self
+                .max_batches_in_flight
+                .or(file.max_batches_in_flight)
+                .unwrap_or(defaults.max_batches_in_flight),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+            listen_backlog: self
+                .listen_backlog
+                .or(file.listen_backlog)
+                .unwrap_or(defaults.listen_backlog),
+            shutdown_grace: seconds(
+                self.shutdown_grace_seconds,
+                file.shutdown_grace_seconds,
+                defaults.shutdown_grace,
+            ),
         };
         let workers = self
             .workers
@@ -501,10 +586,32 @@ impl ServeArgs {
                 access.auth_warnings_per_minute as usize,
             ),
             ("audit_retention_days", register.retention_days as usize),
+            (
+                "body_timeout_seconds",
+                limits.body_timeout.as_secs() as usize,
+            ),
+            (
+                "head_timeout_seconds",
+                limits.head_timeout.as_secs() as usize,
+            ),
+            (
+                "write_timeout_seconds",
+                limits.write_timeout.as_secs() as usize,
+            ),
+            ("max_in_flight", limits.max_in_flight),
+            ("max_batches_in_flight", limits.max_batches_in_flight),
+            ("max_connections", limits.max_connections),
+            ("listen_backlog", limits.listen_backlog as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
+        }
+        if limits.max_batches_in_flight >= limits.max_in_flight {
+            return Err(ConfigError::BatchesCrowdOut {
+                batches: limits.max_batches_in_flight,
+                requests: limits.max_in_flight,
+            });
         }
         Ok(Settings {
             listen: self.listen.or(file.listen).unwrap_or_else(|| {
@@ -843,5 +950,59 @@ mod tests {
         assert_eq!(limit(None, false), 20);
         assert_eq!(limit(None, true), 3);
         assert_eq!(limit(Some(0), true), 0, "0 turns corrections off");
+    }
+
+    #[test]
+    fn the_limits_come_from_flags_the_file_or_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(
+            &path,
+            "body_timeout_seconds = 3\nmax_batches_in_flight = 4\nlisten_backlog = 4096\n",
+        )
+        .unwrap();
+        let limits = ServeArgs {
+            config: Some(path),
+            body_timeout_seconds: Some(5),
+            shutdown_grace_seconds: Some(0),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap()
+        .limits;
+        assert_eq!(limits.body_timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_batches_in_flight, 4);
+        assert_eq!(limits.listen_backlog, 4096);
+        assert_eq!(limits.shutdown_grace, Duration::ZERO);
+        let defaults = ServeArgs::default().resolve().unwrap().limits;
+        assert_eq!(defaults.body_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(defaults.listen_backlog, 1024);
+        assert_eq!(defaults.write_timeout, Duration::from_secs(30));
+        assert_eq!(
+            (defaults.max_in_flight, defaults.max_batches_in_flight),
+            (256, 16)
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_or_a_batch_pool_as_large_as_the_request_pool_is_refused() {
+        let zero = ServeArgs {
+            body_timeout_seconds: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            zero.resolve(),
+            Err(ConfigError::Zero("body_timeout_seconds"))
+        ));
+        let crowded = ServeArgs {
+            max_in_flight: Some(8),
+            max_batches_in_flight: Some(8),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            crowded.resolve(),
+            Err(ConfigError::BatchesCrowdOut { .. })
+        ));
     }
 }

@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,7 +113,7 @@ fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     telemetry::init(settings.log_format, &settings.log);
-    let listener = TcpListener::bind(settings.listen)
+    let listener = http::bind(settings.listen, settings.limits.listen_backlog)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let sources = Sources {
         rules: settings.rules.clone(),

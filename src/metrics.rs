@@ -34,6 +34,9 @@ pub struct Metrics {
     pub audit_queue: IntGauge,
     pub audit_spill: IntGauge,
     pub auth_refusals: IntCounterVec,
+    pub http_shed: IntCounterVec,
+    pub http_in_flight: IntGaugeVec,
+    pub http_protocol_errors: IntGauge,
 }
 
 impl Metrics {
@@ -119,6 +122,24 @@ impl Metrics {
                 Opts::new("auth_refusals_total", "Requests refused for their API key, by reason: missing, malformed, unknown, revoked, forbidden (lacks the scope), address_limited (429: too many refusals from the client's address)"),
                 &["reason"],
             )),
+            http_shed: valid(IntCounterVec::new(
+                Opts::new(
+                    "http_shed_total",
+                    "Requests refused with 503 because their pool of slots was full, by pool (requests, batches)",
+                ),
+                &["pool"],
+            )),
+            http_in_flight: valid(IntGaugeVec::new(
+                Opts::new(
+                    "http_in_flight",
+                    "Slots in use, by pool (requests, batches): requests being served, answers being sent included",
+                ),
+                &["pool"],
+            )),
+            http_protocol_errors: valid(IntGauge::new(
+                "http_protocol_errors",
+                "Malformed requests the HTTP framework refused before any route saw them, since start",
+            )),
             registry,
         };
         metrics.register_all();
@@ -127,6 +148,9 @@ impl Metrics {
 
     fn register_all(&self) {
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.http_shed.clone()),
+            Box::new(self.http_in_flight.clone()),
+            Box::new(self.http_protocol_errors.clone()),
             Box::new(self.audit_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.audit_queue.clone()),

@@ -4,10 +4,18 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use simd_json::prelude::*;
 use simd_json::{BorrowedValue, Buffers, ValueType};
@@ -57,14 +65,77 @@ pub async fn read_json(
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|err| ApiError::InvalidJson(format!("the body could not be read: {err}")))?;
+        let chunk = chunk.map_err(|err| unreadable(req, err))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The problem of a body that could not be read: past its deadline, or malformed on the wire.
+fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
+    match &err {
+        PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            let limit = req
+                .app_data::<web::Data<super::AppState>>()
+                .map_or(Duration::ZERO, |state| state.limits.body_timeout);
+            ApiError::BodyTimeout(limit)
+        }
+        _ => ApiError::InvalidJson(format!("the body could not be read: {err}")),
+    }
+}
+
+/// A request body that must arrive whole before a deadline; past it, reading fails with
+/// `TimedOut`, answered 408. The timer is armed only when a read has waited twice: the first
+/// wait is usually the moment between the head and the body already in the connection's buffer,
+/// and a timer for every request would cost more than the rest of admission.
+pub(super) struct Deadline {
+    payload: Rc<RefCell<Payload>>,
+    deadline: tokio::time::Instant,
+    /// Whether a read has waited once.
+    waited: bool,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Deadline {
+    /// `payload`, due `timeout` from now.
+    pub(super) fn new(payload: Rc<RefCell<Payload>>, timeout: Duration) -> Deadline {
+        Deadline {
+            payload,
+            deadline: tokio::time::Instant::now() + timeout,
+            waited: false,
+            timer: None,
+        }
+    }
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Poll::Ready(item) = self.payload.borrow_mut().poll_next_unpin(cx) {
+            return Poll::Ready(item);
+        }
+        if !self.waited {
+            // Polled again soon, whether or not the connection brings more.
+            self.waited = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the body did not arrive in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Parses JSON in place (simd-json rewrites the buffer to unescape strings).

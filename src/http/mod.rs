@@ -2,6 +2,7 @@
 //! and the server factory, which takes an already bound listener so tests can use port 0.
 
 mod admin;
+mod admission;
 mod auth;
 mod bare;
 mod body;
@@ -10,13 +11,14 @@ mod decide;
 mod problem;
 mod register;
 mod routes;
+mod socket;
 mod status;
 mod subjects;
 mod view;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service, ServiceRequest};
 use actix_web::{web, App, HttpServer};
@@ -24,6 +26,7 @@ use actix_web::{web, App, HttpServer};
 pub use auth::{Access, AccessConfig};
 pub use problem::{ApiError, FieldError};
 pub use routes::endpoints;
+pub use socket::bind;
 
 use crate::engine::Outcome;
 use crate::lists::cold::{ColdCache, ColdCacheConfig, ColdLookup};
@@ -33,11 +36,32 @@ use crate::ruleset::MatterId;
 use crate::snapshot::{Snapshot, Store};
 use crate::timestamp::Timestamp;
 
-/// Request limits (DESIGN.md §6): bodies and batches past them get 413.
+/// What one client may hold, and for how long (docs/operations.md, "Limits and their
+/// defaults"). Bodies and batches past their size get 413.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_batch: usize,
+    /// A request's body must arrive whole within this time of its head: 408, then closed.
+    pub body_timeout: Duration,
+    /// A connection's first request head must arrive whole within this time: 408, then closed.
+    pub head_timeout: Duration,
+    /// An idle keep-alive connection is closed after this long (zero: after every answer).
+    pub keep_alive: Duration,
+    /// A connection whose written data stays unacknowledged this long, or whose peer keeps its
+    /// receive window shut this long, is aborted (`TCP_USER_TIMEOUT`): a client that stops
+    /// reading its answer cannot hold it longer.
+    pub write_timeout: Duration,
+    /// Requests served at once (every route but the probes), bodies and answers included.
+    pub max_in_flight: usize,
+    /// Batches served at once, out of `max_in_flight`.
+    pub max_batches_in_flight: usize,
+    /// Connections open at once, across all workers.
+    pub max_connections: usize,
+    /// Connections the kernel queues before they are accepted.
+    pub listen_backlog: u32,
+    /// How long a stopping server waits for the requests it is serving.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -45,6 +69,15 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 2 * 1024 * 1024,
             max_batch: 10_000,
+            body_timeout: Duration::from_secs(10),
+            head_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            max_in_flight: 256,
+            max_batches_in_flight: 16,
+            max_connections: 10_000,
+            listen_backlog: 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +102,8 @@ pub struct AppState {
     refusals: auth::Refusals,
     /// The query register; `None` when it is off.
     register: Option<crate::audit::Register>,
+    /// Slots of requests and batches in flight.
+    admission: admission::Admission,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -119,6 +154,7 @@ impl AppState {
             access: AccessConfig::default(),
             refusals: auth::Refusals::new(&AccessConfig::default()),
             register: None,
+            admission: admission::Admission::new(&limits),
             store: store.counting_refusals(metrics.list_loads_refused.clone()),
             metrics,
             limits,
@@ -402,9 +438,12 @@ pub fn server(
     workers: usize,
     bench_routes: bool,
 ) -> std::io::Result<Server> {
+    let limits = state.limits;
     let server = HttpServer::new(move || {
+        let admitting = state.clone();
         App::new()
             .app_data(state.clone())
+            .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
             .wrap_fn(|req, srv| {
                 let observation = Observation::start(&req);
                 let call = srv.call(req);
@@ -417,6 +456,11 @@ pub fn server(
             .configure(|cfg| routes::mount(cfg, bench_routes))
     })
     .workers(workers.max(1))
+    .max_connections(limits.max_connections.div_ceil(workers.max(1)))
+    .client_request_timeout(limits.head_timeout)
+    .keep_alive(limits.keep_alive)
+    .shutdown_timeout(limits.shutdown_grace.as_secs())
+    .on_connect(socket::on_connect(limits.write_timeout))
     .listen(listener)?
     .run();
     Ok(server)

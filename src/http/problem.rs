@@ -1,5 +1,11 @@
 //! Every error the API returns, as RFC 9457 problem details with a stable machine-readable
 //! `code`. One table maps each error to its code, HTTP status and title.
+//!
+//! A problem echoes what the client sent (a field's name, a value in a message), but never much
+//! of it: each text is cut to a bounded length and at most [`LISTED_ERRORS`] field errors are
+//! listed, the rest counted, so a huge bad request gets a small answer.
+
+use std::borrow::Cow;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -19,6 +25,44 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The error as a problem shows it, each text cut to its bound.
+    fn bounded(&self) -> FieldError {
+        FieldError {
+            field: bounded(&self.field, FIELD_CHARS).into_owned(),
+            message: bounded(&self.message, MESSAGE_CHARS).into_owned(),
+        }
+    }
+}
+
+/// Characters of a field's name a problem shows at most.
+const FIELD_CHARS: usize = 64;
+/// Characters of a field error's message a problem shows at most.
+const MESSAGE_CHARS: usize = 200;
+/// Characters of a problem's `detail` at most.
+const DETAIL_CHARS: usize = 400;
+/// Field errors a problem lists; the rest are counted in its `errors_omitted`.
+const LISTED_ERRORS: usize = 20;
+
+/// `text` if it has at most `max` characters; else its start and end, with how much of it was
+/// left out between them (the end of a message often says what is wrong).
+fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    if text.chars().nth(max).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let keep = max / 2;
+    let head = text.char_indices().nth(keep).map_or(0, |(at, _)| at);
+    let tail = text
+        .char_indices()
+        .rev()
+        .nth(keep.saturating_sub(1))
+        .map_or(0, |(at, _)| at);
+    let left_out = text[head..tail].chars().count();
+    Cow::Owned(format!(
+        "{}…[{left_out} characters left out]…{}",
+        &text[..head],
+        &text[tail..]
+    ))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +140,10 @@ pub enum ApiError {
     RegisterOff,
     #[error("the query register is unavailable: {0}")]
     RegisterUnavailable(String),
+    #[error("the body did not arrive whole within {} s of the request's head", .0.as_secs_f64())]
+    BodyTimeout(std::time::Duration),
+    #[error("the service is at its limit of {limit} {what} in flight; retry in a second")]
+    Overloaded { what: &'static str, limit: usize },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -128,8 +176,16 @@ impl From<crate::keys::Refusal> for ApiError {
 }
 
 fn summary(errors: &[FieldError]) -> String {
-    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    format!("invalid request: {}", fields.join(", "))
+    let fields: Vec<Cow<'_, str>> = errors
+        .iter()
+        .take(LISTED_ERRORS)
+        .map(|e| bounded(&e.field, FIELD_CHARS))
+        .collect();
+    let more = match errors.len().saturating_sub(LISTED_ERRORS) {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    format!("invalid request: {}{more}", fields.join(", "))
 }
 
 impl ApiError {
@@ -269,6 +325,14 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Register unavailable",
             ),
+            ApiError::BodyTimeout(_) => (
+                "body_timeout",
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body timeout",
+            ),
+            ApiError::Overloaded { .. } => {
+                ("overloaded", StatusCode::SERVICE_UNAVAILABLE, "Overloaded")
+            }
             ApiError::Internal(_) => (
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -282,9 +346,9 @@ impl ApiError {
     }
 
     /// The fields at fault, for the problem's `errors` array.
-    fn field_errors(&self) -> Vec<FieldError> {
-        match self {
-            ApiError::InvalidRequest(errors) => errors.clone(),
+    fn field_errors(&self) -> Cow<'_, [FieldError]> {
+        Cow::Owned(match self {
+            ApiError::InvalidRequest(errors) => return Cow::Borrowed(errors),
             ApiError::InvalidSubjectId(error) | ApiError::IdCheckMismatch(error) => {
                 vec![error.clone()]
             }
@@ -311,16 +375,28 @@ impl ApiError {
             }
             ApiError::ReplayForbidden { .. } => vec![FieldError::new("as_of", self.to_string())],
             _ => Vec::new(),
+        })
+    }
+
+    /// The problem's `detail`, cut to its bound.
+    fn detail(&self) -> String {
+        let detail = self.to_string();
+        match bounded(&detail, DETAIL_CHARS) {
+            Cow::Borrowed(_) => detail,
+            Cow::Owned(cut) => cut,
         }
     }
 
     /// The problem as an item of a batch answer (`{"code", "field", "detail"}`).
     pub fn to_item_error(&self) -> ItemError {
-        let field = self.field_errors().into_iter().next().map(|e| e.field);
+        let field = self
+            .field_errors()
+            .first()
+            .map(|e| bounded(&e.field, FIELD_CHARS).into_owned());
         ItemError {
             code: self.code(),
             field,
-            detail: self.to_string(),
+            detail: self.detail(),
         }
     }
 }
@@ -344,6 +420,13 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+    /// Field errors past the first [`LISTED_ERRORS`], not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    errors_omitted: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl ResponseError for ApiError {
@@ -353,21 +436,32 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (code, status, title) = self.kind();
+        let errors = self.field_errors();
         let problem = Problem {
             kind: format!("urn:jiangcheng:problem:{code}"),
             title,
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: self.detail(),
             code,
-            errors: self.field_errors(),
+            errors: errors
+                .iter()
+                .take(LISTED_ERRORS)
+                .map(FieldError::bounded)
+                .collect(),
+            errors_omitted: errors.len().saturating_sub(LISTED_ERRORS),
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
             ApiError::NotReady(_)
             | ApiError::SourceUnavailable(_)
-            | ApiError::RegisterUnavailable(_) => {
+            | ApiError::RegisterUnavailable(_)
+            | ApiError::Overloaded { .. } => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            ApiError::BodyTimeout(_) => {
+                response.force_close();
             }
             ApiError::RateLimited(_, wait) | ApiError::TooManyAuthFailures(wait) => {
                 response.insert_header((header::RETRY_AFTER, retry_seconds(wait).to_string()));
@@ -395,5 +489,39 @@ impl From<crate::audit::StoreError> for ApiError {
 impl From<crate::lists::TextError> for ApiError {
     fn from(err: crate::lists::TextError) -> ApiError {
         ApiError::Internal(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_keeps_its_start_and_end_and_counts_what_was_left_out() {
+        assert_eq!(bounded("short", 10), "short");
+        assert_eq!(bounded("exactly10!", 10), "exactly10!");
+        let long = format!("{}end", "甲".repeat(100));
+        assert_eq!(
+            bounded(&long, 10),
+            "甲甲甲甲甲…[93 characters left out]…甲甲end"
+        );
+    }
+
+    #[test]
+    fn a_problem_lists_20_field_errors_and_counts_the_rest() {
+        let errors = (0..25)
+            .map(|i| FieldError::new(format!("f{i}"), "is wrong"))
+            .collect();
+        let response = ApiError::InvalidRequest(errors).error_response();
+        let body = actix_web::body::to_bytes(response.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(problem["errors"].as_array().map(Vec::len), Some(20));
+        assert_eq!(problem["errors_omitted"], 5);
+        assert!(problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("f19 and 5 more")));
     }
 }

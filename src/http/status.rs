@@ -293,6 +293,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(register) = state.register() {
         state.metrics.observe_register(&register.status());
     }
+    state.admission.observe(&state.metrics);
+    state
+        .metrics
+        .http_protocol_errors
+        .set(i64::try_from(crate::telemetry::protocol_errors()).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

@@ -12,9 +12,9 @@ use crate::helpers::{copy_rules, entry, rules_dir, uscc, write_jsonl, AS_OF};
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
 
 /// A child process killed when dropped, so a failing test leaves nothing running.
-struct Running {
-    child: Child,
-    address: String,
+pub struct Running {
+    pub child: Child,
+    pub address: String,
 }
 
 impl Drop for Running {
@@ -30,7 +30,7 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
-fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Command {
+pub fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Command {
     let mut command = Command::new(BIN);
     command
         .args([
@@ -73,7 +73,7 @@ fn register_text(dir: &Path) -> String {
 }
 
 /// Waits for the child to exit, at most `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let started = Instant::now();
     while started.elapsed() < limit {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -86,7 +86,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 impl Running {
     /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
-    async fn until_ready(mut command: Command, port: u16) -> (Running, reqwest::Client) {
+    pub async fn until_ready(mut command: Command, port: u16) -> (Running, reqwest::Client) {
         let server = Running {
             child: command.spawn().expect("start jiangcheng serve"),
             address: format!("http://127.0.0.1:{port}"),

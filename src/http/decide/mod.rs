@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::admission::Held;
 use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
@@ -80,6 +81,8 @@ pub async fn decide_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Taken before the body is read; the answer holds it until it has been sent.
+    let slot = state.admission.batch(&state)?;
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
     let (subjects, context) =
@@ -113,7 +116,9 @@ pub async fn decide_batch(
         rx.await
             .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
     };
-    Ok(json_body(body?))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(Held::with_slot(body?, slot)))
 }
 
 /// Now, and how far from it a request's `as_of` may be before the decision is a replay.
