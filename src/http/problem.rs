@@ -367,9 +367,12 @@ impl ApiError {
             ApiError::FeedbackConflict(field) => {
                 vec![FieldError::new(field, "differs from the stored feedback")]
             }
-            ApiError::FeedbackForbidden(_) => {
-                vec![FieldError::new("decision_id", self.to_string())]
-            }
+            // The detail says it at length; the field's message stays within the echo bound.
+            ApiError::FeedbackForbidden(_) => vec![FieldError::new(
+                "decision_id",
+                "is neither a decision this key's department asked for nor one that applied a \
+                 measure it executes (or the register has not stored it yet)",
+            )],
             ApiError::CorrectionForbidden(_) | ApiError::FeedbackNotFound(_) => {
                 vec![FieldError::new("feedback_id", self.to_string())]
             }
