@@ -12,7 +12,9 @@ use jiangcheng::keys::{new_key, Scope};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry, ok_json, rules_dir, uscc, write_jsonl, Spawn, TestApp};
+use crate::helpers::{
+    entry, error_fields, ok_json, problem, rules_dir, uscc, write_jsonl, Spawn, TestApp,
+};
 use crate::register::{app_with, file_records, masked, period_now, stored, subjects};
 
 /// One decision of the open service, now (not a replay, so that the export has it).
@@ -101,6 +103,33 @@ async fn an_id_number_in_feedback_text_is_in_no_store_listing_or_export_in_full(
         assert!(export.contains("已放行"), "the row is exported: {export}");
         assert_only_masked(&export, &s.person, format);
     }
+}
+
+#[actix_web::test]
+async fn an_id_number_in_the_fraction_of_a_feedback_instant_is_refused() {
+    let s = subjects();
+    let app = app_with(&s, |spawn| spawn);
+    let decision = decide_now(&app, &s.person, "high_consumption").await;
+    stored(&app, 1).await;
+    // RFC 3339 takes a fraction of a second of any length, and the instants are stored as
+    // they were written: an ID number fits in one.
+    for (member, other, at) in [
+        ("start_time", "end_time", "10:00"),
+        ("end_time", "start_time", "08:00"),
+    ] {
+        let report = json!({"decision_id": decision["decision_id"],
+            "measure": decision["reasons"][0]["measure"], "action": "applied",
+            "executing_department": "市中级人民法院",
+            member: format!("2026-11-22T09:00:00.{}+08:00", s.person),
+            other: format!("2026-11-22T{at}:00+08:00")});
+        let refused = app.post_json("/v1/feedback", &report).await;
+        let refused = problem(refused, 400, "invalid_request", member).await;
+        assert_eq!(error_fields(&refused), [member], "{refused}");
+        assert!(!refused.to_string().contains(&s.person), "{refused}");
+    }
+    let file =
+        std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl")).unwrap_or_default();
+    assert!(!file.contains(&s.person), "{file}");
 }
 
 #[actix_web::test]
