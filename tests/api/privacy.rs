@@ -4,7 +4,7 @@
 //! files are readable by their owner only; `/v1/status` shows paths to `admin` keys only.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiangcheng::audit::Sink;
@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    entry, error_fields, ok_json, problem, rules_dir, uscc, write_jsonl, Spawn, TestApp,
+    entry, error_fields, files_under, ok_json, problem, rules_dir, uscc, write_jsonl, Spawn,
+    TestApp,
 };
 use crate::register::{app_with, file_records, masked, period_now, stored, subjects};
 
@@ -165,23 +166,6 @@ async fn case_refs_and_departments_with_an_id_number_in_any_form_are_masked_in_t
             assert!(field.as_str().is_some_and(|t| t.contains('*')), "{record}");
         }
     }
-}
-
-/// Every file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 fn mode(path: &Path) -> u32 {
