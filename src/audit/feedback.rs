@@ -1,10 +1,13 @@
 //! Feedback (自动反馈): what an implementing department reports it did with one measure of a
 //! decision, in the fields of a national feedback record (DOMAIN.md §4.4).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::record::{mask_owned, masked, masked_option, CallerRecord};
+use crate::ident::mask_id_numbers;
 use crate::timestamp::Timestamp;
 
 /// What the department did with the measure.
@@ -387,6 +390,12 @@ fn instant(
 ) -> Option<(Timestamp, String)> {
     let value = text(problems, name, value, 64)?;
     match Timestamp::parse(&value) {
+        // An instant is stored as written, and RFC 3339 takes a fraction of a second of any
+        // length: one that holds an ID number is no instant anyone measured.
+        Ok(_) if matches!(mask_id_numbers(&value), Cow::Owned(_)) => {
+            problems.push((name, "holds what reads as an ID number".into()));
+            None
+        }
         Ok(at) => Some((at, value)),
         Err(err) => {
             problems.push((name, err.to_string()));

@@ -270,8 +270,15 @@ impl Fields {
             path: String::new(),
             fields: self,
         };
-        // Past serde_json's nesting limit the walk stops; what it found so far stays named.
-        let _ = walk.deserialize(&mut json);
+        // A body the walk cannot finish (one nested past serde_json's limit, in a batch item
+        // that is otherwise only that item's error) could hide a repeated key after that
+        // point, so it is refused rather than read as checked.
+        if let Err(err) = walk.deserialize(&mut json) {
+            self.push(
+                "(body)",
+                format!("could not be checked for members given more than once: {err}"),
+            );
+        }
     }
 
     /// Names every member of `object` (at `path`, empty for the root) that is not one of

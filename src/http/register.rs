@@ -59,14 +59,7 @@ pub async fn post_feedback(
 ) -> Result<HttpResponse, ApiError> {
     register(&state)?;
     let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
-    let report = read_report(&body)?.check().map_err(|problems| {
-        ApiError::InvalidRequest(
-            problems
-                .into_iter()
-                .map(|(field, message)| FieldError::new(field, message))
-                .collect(),
-        )
-    })?;
+    let report = read_report(&body)?.check().map_err(invalid)?;
     // A key's department is entitled through the decision's record, or through the rule
     // set's executing departments of the measure.
     let filer = match caller_of(&state, &req)? {
@@ -90,17 +83,40 @@ fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiE
     Ok(caller)
 }
 
+/// A feedback or correction body as the JSON object it must be.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))? {
+        Value::Object(members) => Ok(members),
+        _ => Err(ApiError::InvalidRequest(vec![FieldError::new(
+            "(body)",
+            "must be a JSON object",
+        )])),
+    }
+}
+
+/// The problems found in a report, as (field, what is wrong), as one answer.
+fn invalid(problems: Vec<(impl Into<String>, String)>) -> ApiError {
+    ApiError::InvalidRequest(
+        problems
+            .into_iter()
+            .map(|(field, message)| FieldError::new(field, message))
+            .collect(),
+    )
+}
+
+/// `Ok` when no field is wrong, else every wrong field as one answer.
+fn invalid_unless_empty(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidRequest(errors))
+    }
+}
+
 /// Reads a feedback body: a JSON object of string members, each unknown or mistyped member
 /// named.
 fn read_report(body: &[u8]) -> Result<ReportInput, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))?;
-    let Value::Object(members) = value else {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "(body)",
-            "must be a JSON object",
-        )]));
-    };
+    let members = json_object(body)?;
     let mut input = ReportInput::default();
     let mut errors = Vec::new();
     for (name, value) in members {
@@ -117,11 +133,7 @@ fn read_report(body: &[u8]) -> Result<ReportInput, ApiError> {
             _ => errors.push(FieldError::new(name, "must be a string")),
         }
     }
-    if errors.is_empty() {
-        Ok(input)
-    } else {
-        Err(ApiError::InvalidRequest(errors))
-    }
+    invalid_unless_empty(errors).map(|()| input)
 }
 
 /// Checks the report against its decision's record and stores it: 201 when new, 200 when the
@@ -225,14 +237,7 @@ pub async fn correct_feedback(
         }
         let corrected = current
             .corrected(request, caller, Timestamp::now())
-            .map_err(|problems| {
-                ApiError::InvalidRequest(
-                    problems
-                        .into_iter()
-                        .map(|(field, message)| FieldError::new(field, message))
-                        .collect(),
-                )
-            })?;
+            .map_err(invalid)?;
         if !store.correct_feedback(&current, &corrected)? {
             return Err(ApiError::FeedbackChanged(feedback_id));
         }
@@ -244,14 +249,7 @@ pub async fn correct_feedback(
 
 /// Reads a correction's body: `{"reason": "…", "changes": {"<member>": "…" or null}}`.
 fn read_correction(body: &[u8]) -> Result<CorrectionRequest, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))?;
-    let Value::Object(members) = value else {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "(body)",
-            "must be a JSON object",
-        )]));
-    };
+    let members = json_object(body)?;
     let mut request = CorrectionRequest::default();
     let mut errors = Vec::new();
     for (name, value) in members {
@@ -281,11 +279,7 @@ fn read_correction(body: &[u8]) -> Result<CorrectionRequest, ApiError> {
             )),
         }
     }
-    if errors.is_empty() {
-        Ok(request)
-    } else {
-        Err(ApiError::InvalidRequest(errors))
-    }
+    invalid_unless_empty(errors).map(|()| request)
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 //! files are readable by their owner only; `/v1/status` shows paths to `admin` keys only.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiangcheng::audit::Sink;
@@ -12,7 +12,10 @@ use jiangcheng::keys::{new_key, Scope};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry, ok_json, rules_dir, uscc, write_jsonl, Spawn, TestApp};
+use crate::helpers::{
+    entry, error_fields, files_under, ok_json, problem, rules_dir, uscc, write_jsonl, Spawn,
+    TestApp,
+};
 use crate::register::{app_with, file_records, masked, period_now, stored, subjects};
 
 /// One decision of the open service, now (not a replay, so that the export has it).
@@ -104,6 +107,33 @@ async fn an_id_number_in_feedback_text_is_in_no_store_listing_or_export_in_full(
 }
 
 #[actix_web::test]
+async fn an_id_number_in_the_fraction_of_a_feedback_instant_is_refused() {
+    let s = subjects();
+    let app = app_with(&s, |spawn| spawn);
+    let decision = decide_now(&app, &s.person, "high_consumption").await;
+    stored(&app, 1).await;
+    // RFC 3339 takes a fraction of a second of any length, and the instants are stored as
+    // they were written: an ID number fits in one.
+    for (member, other, at) in [
+        ("start_time", "end_time", "10:00"),
+        ("end_time", "start_time", "08:00"),
+    ] {
+        let report = json!({"decision_id": decision["decision_id"],
+            "measure": decision["reasons"][0]["measure"], "action": "applied",
+            "executing_department": "市中级人民法院",
+            member: format!("2026-11-22T09:00:00.{}+08:00", s.person),
+            other: format!("2026-11-22T{at}:00+08:00")});
+        let refused = app.post_json("/v1/feedback", &report).await;
+        let refused = problem(refused, 400, "invalid_request", member).await;
+        assert_eq!(error_fields(&refused), [member], "{refused}");
+        assert!(!refused.to_string().contains(&s.person), "{refused}");
+    }
+    let file =
+        std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl")).unwrap_or_default();
+    assert!(!file.contains(&s.person), "{file}");
+}
+
+#[actix_web::test]
 async fn case_refs_and_departments_with_an_id_number_in_any_form_are_masked_in_the_register() {
     let s = subjects();
     let key = new_key(&format!("窗口{}", s.person), &[Scope::Decide], None);
@@ -136,23 +166,6 @@ async fn case_refs_and_departments_with_an_id_number_in_any_form_are_masked_in_t
             assert!(field.as_str().is_some_and(|t| t.contains('*')), "{record}");
         }
     }
-}
-
-/// Every file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 fn mode(path: &Path) -> u32 {

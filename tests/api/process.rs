@@ -148,22 +148,7 @@ async fn serve_reloads_its_lists_on_sighup() {
         }
     };
     assert_eq!(version().await, Some(1));
-    let decide = |subject: String| {
-        let body = serde_json::json!({"subject": {"id": subject}, "matter": "gov_procurement", "as_of": AS_OF});
-        let request = client
-            .post(format!("{}/v1/decide", server.address))
-            .json(&body)
-            .send();
-        async move {
-            request
-                .await
-                .expect("decide")
-                .json::<serde_json::Value>()
-                .await
-                .expect("JSON")["decision"]
-                .clone()
-        }
-    };
+    let decide = |subject: String| decision_of(&client, &server.address, subject);
     assert_eq!(decide(new.clone()).await, "allow");
 
     write_jsonl(
@@ -938,22 +923,7 @@ async fn serve_refuses_an_emptied_list_file_on_sighup_and_takes_it_on_sigusr1() 
             }
         }
     };
-    let decide = || {
-        let body = serde_json::json!({"subject": {"id": listed}, "matter": "gov_procurement", "as_of": AS_OF});
-        let request = client
-            .post(format!("{}/v1/decide", server.address))
-            .json(&body)
-            .send();
-        async move {
-            request
-                .await
-                .expect("decide")
-                .json::<serde_json::Value>()
-                .await
-                .expect("JSON")["decision"]
-                .clone()
-        }
-    };
+    let decide = || decision_of(&client, &server.address, listed.clone());
 
     // The list file emptied, as a failed copy leaves it.
     std::fs::write(&lists, "").expect("empty the list file");
@@ -1139,4 +1109,27 @@ async fn serve_exits_on_sigterm_within_its_grace_period_while_redis_is_frozen() 
         spill.contains(&decision_id) || stored.contains(&decision_id),
         "the decision made while redis was frozen is neither stored nor spilled"
     );
+}
+
+/// The decision (`allow`, `flag`, `block`) the server at `address` gives `subject` for
+/// `gov_procurement` at [`AS_OF`].
+fn decision_of(
+    client: &reqwest::Client,
+    address: &str,
+    subject: String,
+) -> impl std::future::Future<Output = serde_json::Value> {
+    let body = serde_json::json!({"subject": {"id": subject}, "matter": "gov_procurement", "as_of": AS_OF});
+    let request = client
+        .post(format!("{address}/v1/decide"))
+        .json(&body)
+        .send();
+    async move {
+        request
+            .await
+            .expect("decide")
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON")["decision"]
+            .clone()
+    }
 }

@@ -15,7 +15,7 @@ use jiangcheng::audit::{Expiry, RegisterStatus, Sink};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry_with, problem, uscc, Spawn, TestApp};
+use crate::helpers::{entry_with, files_under, problem, uscc, Spawn, TestApp};
 use crate::redis::RedisServer;
 
 const PROCUREMENT_BAN: &str = "court_procurement_ban";
@@ -484,17 +484,11 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
 
 fn ids_of_archive(dir: &Path) -> Vec<String> {
     let mut ids = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(".jsonl.gz") {
-                for line in gunzip(&path).lines() {
-                    let record: Value = serde_json::from_str(line).expect("JSON");
-                    ids.push(record["record_id"].as_str().expect("id").to_owned());
-                }
+    for path in files_under(dir) {
+        if path.to_string_lossy().ends_with(".jsonl.gz") {
+            for line in gunzip(&path).lines() {
+                let record: Value = serde_json::from_str(line).expect("JSON");
+                ids.push(record["record_id"].as_str().expect("id").to_owned());
             }
         }
     }

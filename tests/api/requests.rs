@@ -101,6 +101,27 @@ async fn a_key_given_twice_is_refused_naming_it_and_leaves_no_record() {
 }
 
 #[actix_web::test]
+async fn a_key_given_twice_behind_a_deeply_nested_batch_item_is_refused() {
+    let company = uscc("91", 44);
+    let app = listed_app(&company, |spawn| spawn);
+    // An item nested past what the check for repeated keys walks is only that item's error,
+    // so the batch would be answered with the first `department` while a client reading the
+    // same text keeps the last.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let body = format!(
+        r#"{{"subjects": [{deep}, {{"id": "{company}"}}], "matter": "gov_procurement", "department": "a", "department": "b"}}"#
+    );
+    let refused = post_text(&app, "/v1/decide/batch", body).await;
+    let refused = problem(refused, 400, "invalid_request", "a deep item").await;
+    assert_eq!(error_fields(&refused), ["(body)"], "{refused}");
+    let answered = app
+        .post_decide(&json!({"subject": {"id": company}, "matter": "gov_procurement"}))
+        .await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(records(&app, 1).await.len(), 1);
+}
+
+#[actix_web::test]
 async fn a_member_the_request_does_not_have_is_refused_naming_it() {
     let company = uscc("91", 43);
     let app = listed_app(&company, |spawn| spawn);
