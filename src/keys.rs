@@ -311,6 +311,13 @@ impl Key {
         if !valid_id(&record.id) {
             return Err(invalid("an id is 8 lower-case hex digits".into()));
         }
+        // Feedback belongs to a department, and reports filed while the service ran open have
+        // none: a key without one would read them as its own.
+        if record.department.trim().is_empty() {
+            return Err(invalid(
+                "`department` must name the calling department".into(),
+            ));
+        }
         let hash = decode_hash(&record.sha256)
             .ok_or_else(|| invalid("`sha256` must be 64 hex digits".into()))?;
         let scopes = record
@@ -473,6 +480,18 @@ mod tests {
             revoked.admit(Some(&bearer(&key.token)), &[]),
             Err(Refusal::Revoked(id.to_owned()))
         );
+    }
+
+    #[test]
+    fn a_key_without_a_department_is_refused() {
+        let key = new_key(" ", &[Scope::Feedback], None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        std::fs::write(&path, &key.config).unwrap();
+        let Err(err) = KeyRing::load(&path) else {
+            panic!("a key without a department was accepted");
+        };
+        assert!(err.to_string().contains("`department`"), "{err}");
     }
 
     #[test]

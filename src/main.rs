@@ -94,6 +94,9 @@ fn malloc_tunables() -> String {
 
 /// `jiangcheng keys new`: the key on the first line, then the table for the keys file.
 fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
+    if args.department.trim().is_empty() {
+        anyhow::bail!("--department must name the calling department");
+    }
     let scopes = args
         .scopes
         .iter()
