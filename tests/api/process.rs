@@ -72,6 +72,24 @@ fn register_text(dir: &Path) -> String {
     text
 }
 
+/// Runs `serve` on `lists`, which must make it stop at start: the exit status and stderr, or a
+/// panic naming `what` if it was still running after 30 s.
+fn refused_start(dir: &Path, lists: &Path, what: &str) -> (ExitStatus, String) {
+    let stderr_path = dir.join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = serve_command(&rules_dir(), lists, free_port(), Stdio::from(stderr))
+        .spawn()
+        .expect("start");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
+    let status = status.unwrap_or_else(|| panic!("serve kept running {what}; stderr:\n{stderr}"));
+    (status, stderr)
+}
+
 /// Waits for the child to exit, at most `limit`.
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let started = Instant::now();
@@ -85,6 +103,18 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 }
 
 impl Running {
+    /// The text of its `/metrics`.
+    pub async fn metrics(&self, client: &reqwest::Client) -> String {
+        client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Starts `serve` and waits (bounded) until `/readyz` answers 200.
     pub async fn until_ready(mut command: Command, port: u16) -> (Running, reqwest::Client) {
         let server = Running {
@@ -224,20 +254,7 @@ fn serve_refuses_a_list_file_with_malformed_lines_naming_each() {
         format!("{good}\n{unknown_list}\n{{not json\n{bad_id}\n"),
     )
     .expect("write");
-    let stderr_path = dir.path().join("stderr.txt");
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let mut child = serve_command(&rules_dir(), &lists, free_port(), Stdio::from(stderr))
-        .spawn()
-        .expect("start");
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
-    let status = status.unwrap_or_else(|| {
-        panic!("serve kept running with a malformed list file; stderr:\n{stderr}")
-    });
+    let (status, stderr) = refused_start(dir.path(), &lists, "with a malformed list file");
     assert!(
         !status.success(),
         "serve must exit non-zero; stderr:\n{stderr}"
@@ -831,14 +848,7 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_refusals_are_logged_and_no_
         let refused = decide(Some(&wrong_secret)).await.expect("decide");
         assert_eq!(refused.status(), 401);
     }
-    let metrics = client
-        .get(format!("{}/metrics", server.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = server.metrics(&client).await;
     for counted in [
         r#"jiangcheng_auth_refusals_total{reason="missing"} 1"#,
         r#"jiangcheng_auth_refusals_total{reason="unknown"} 4"#,
@@ -984,19 +994,7 @@ async fn serve_refuses_to_start_on_an_empty_list_snapshot_unless_forced() {
     let dir = tempfile::tempdir().expect("temp dir");
     let snapshot = dir.path().join("lists.snap");
     std::fs::write(&snapshot, "").expect("a 0-byte list snapshot");
-    let stderr_path = dir.path().join("stderr.txt");
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let mut child = serve_command(&rules_dir(), &snapshot, free_port(), Stdio::from(stderr))
-        .spawn()
-        .expect("start");
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
-    let status =
-        status.unwrap_or_else(|| panic!("serve kept running on an empty list snapshot:\n{stderr}"));
+    let (status, stderr) = refused_start(dir.path(), &snapshot, "on an empty list snapshot");
     assert!(!status.success(), "serve must exit non-zero:\n{stderr}");
     assert!(
         stderr.contains(&format!(

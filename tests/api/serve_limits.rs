@@ -21,17 +21,9 @@ async fn serve_stops_within_its_shutdown_grace_while_a_client_is_stuck_mid_reque
     stuck
         .write_all(b"POST /v1/decide HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"subject\"")
         .expect("half a request");
-    let metrics = format!("{}/metrics", server.address);
     let started = Instant::now();
     loop {
-        let text = client
-            .get(&metrics)
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
+        let text = server.metrics(&client).await;
         if text.contains("jiangcheng_http_in_flight{pool=\"requests\"} 1") {
             break;
         }
@@ -100,14 +92,7 @@ async fn malformed_requests_get_400_and_are_logged_as_one_warning_not_an_error_e
     for answer in &answers {
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     }
-    let metrics = client
-        .get(format!("{}/metrics", server.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = server.metrics(&client).await;
     assert!(
         metrics.contains(&format!("jiangcheng_http_protocol_errors {malformed}")),
         "every malformed request is counted:\n{metrics}"
