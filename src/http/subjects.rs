@@ -12,7 +12,7 @@ use crate::audit::Event;
 use crate::engine;
 use crate::ident;
 use crate::keys::Caller;
-use crate::lists::{EntryRecord, EntryRef, Status};
+use crate::lists::{Dispute, EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -33,6 +33,8 @@ enum EntryState {
     Expired,
     Repaired,
     Removed,
+    /// Active, but an objection to it was upheld (异议成立), so it does not count.
+    ObjectionUpheld,
 }
 
 fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
@@ -40,6 +42,7 @@ fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
     match facts.status {
         Status::Repaired => EntryState::Repaired,
         Status::Removed => EntryState::Removed,
+        Status::Active if facts.dispute == Dispute::Upheld => EntryState::ObjectionUpheld,
         Status::Active if facts.listed_on > at => EntryState::NotYetInForce,
         Status::Active if facts.in_force(at) => EntryState::InForce,
         Status::Active => EntryState::Expired,

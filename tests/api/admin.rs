@@ -378,3 +378,60 @@ async fn app_delete(
         .await
         .unwrap()
 }
+
+/// Sets an entry's dispute state through the admin API.
+async fn dispute(app: &crate::helpers::TestApp, entry_id: &str, state: &str) {
+    let response = post(
+        app,
+        &format!("/v1/lists/court_dishonest_debtor/entries/{entry_id}/dispute"),
+        &json!({"dispute": state, "by": "市信用中心", "reason": format!("异议：{state}")}),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "{entry_id} → {state}");
+}
+
+#[actix_web::test]
+async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it() {
+    let redis = RedisServer::start();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let (upheld, rejected) = (uscc("91", 72), uscc("91", 73));
+    for (id, subject) in [("E-U", &upheld), ("E-R", &rejected)] {
+        let body = json!({"subject_id": subject, "listed_on": "2026-01-01"});
+        assert_eq!(
+            put(&app, "court_dishonest_debtor", id, &body)
+                .await
+                .status(),
+            201
+        );
+        dispute(&app, id, "under_review").await;
+    }
+    dispute(&app, "E-U", "upheld").await;
+    dispute(&app, "E-R", "rejected").await;
+
+    // 异议成立: the entry stops counting; 异议不成立: it blocks as before, with no warning.
+    let allowed = eventually(&app, &upheld, "allow").await;
+    assert_eq!(allowed["reasons"], json!([]));
+    let started = Instant::now();
+    loop {
+        let blocked = eventually(&app, &rejected, "block").await;
+        if blocked["reasons"][0]["warnings"] == json!([]) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{blocked}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The profile still shows the upheld entry, marked as not counting and why.
+    let profile: Value = app
+        .get_json(&format!("/v1/subjects/{upheld}?as_of=2026-11-22"))
+        .await;
+    assert_eq!(profile["entries"][0]["entry_id"], "E-U");
+    assert_eq!(profile["entries"][0]["state"], "objection_upheld");
+    assert_eq!(profile["entries"][0]["dispute"], "upheld");
+    assert_eq!(profile["topics"], json!([]));
+    let profile: Value = app
+        .get_json(&format!("/v1/subjects/{rejected}?as_of=2026-11-22"))
+        .await;
+    assert_eq!(profile["entries"][0]["state"], "in_force");
+}
