@@ -23,7 +23,7 @@ fn store(state: &AppState) -> Result<RedisLists, ApiError> {
 }
 
 /// Runs a blocking Redis call off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, crate::lists::redis::RedisSourceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(call)
@@ -97,14 +97,29 @@ pub async fn get_entry(
     let store = store(&state)?;
     let (list, entry_id) = path.into_inner();
     let wanted = entry_id.clone();
-    let stored = blocking(move || store.get(&wanted)).await?;
+    let (stored, mut history) = blocking(move || {
+        let histories = store.dispute_histories(std::slice::from_ref(&wanted))?;
+        Ok((store.get(&wanted)?, histories))
+    })
+    .await?;
     let entry: Option<Value> = stored.and_then(|json| serde_json::from_str(&json).ok());
     match entry {
         Some(entry) if entry["list"] == Value::String(list.clone()) => {
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "entry": entry })))
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "entry": entry,
+                "dispute_history": notes(&history.pop().unwrap_or_default())?,
+            })))
         }
         _ => Err(ApiError::EntryNotFound { list, entry_id }),
     }
+}
+
+/// Stored notes (JSON written by this module) as values.
+pub(super) fn notes(stored: &[String]) -> Result<Vec<Value>, ApiError> {
+    stored
+        .iter()
+        .map(|note| serde_json::from_str(note).map_err(|err| ApiError::Internal(err.to_string())))
+        .collect()
 }
 
 /// Reads a small JSON body into `T`, naming what is wrong.

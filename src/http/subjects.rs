@@ -66,6 +66,9 @@ struct EntryView<'a> {
     role: Option<&'static str>,
     #[serde(flatten)]
     record: EntryRecord<'a>,
+    /// Every dispute change, oldest first (admin writes keep it; a file source has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dispute_history: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -92,7 +95,35 @@ fn entry_view<'a>(
         topics: &rules.list(entry.facts.list).topics,
         role,
         record: entry.record(rules)?,
+        dispute_history: Vec::new(),
     })
+}
+
+/// Fills in the dispute history of the shown entries that were ever disputed, from the Redis
+/// store (one round trip); a file source keeps no history.
+async fn add_dispute_histories(
+    state: &AppState,
+    views: &mut [&mut EntryView<'_>],
+) -> Result<(), ApiError> {
+    let disputed: Vec<usize> = (0..views.len())
+        .filter(|&i| views[i].record.dispute != Dispute::None)
+        .collect();
+    let Some(store) = state.store.sources().lists.redis() else {
+        return Ok(());
+    };
+    if disputed.is_empty() {
+        return Ok(());
+    }
+    let store = store.map_err(|err| ApiError::SourceUnavailable(err.to_string()))?;
+    let ids: Vec<String> = disputed
+        .iter()
+        .map(|&i| views[i].record.entry_id.to_string())
+        .collect();
+    let histories = super::admin::blocking(move || store.dispute_histories(&ids)).await?;
+    for (i, history) in disputed.into_iter().zip(histories) {
+        views[i].dispute_history = super::admin::notes(&history)?;
+    }
+    Ok(())
 }
 
 pub async fn profile(
@@ -134,7 +165,7 @@ pub async fn profile(
     topics.sort_unstable();
     topics.dedup();
 
-    let profile = Profile {
+    let mut profile = Profile {
         subject: subject_view(&subject),
         warnings,
         as_of: at.to_string(),
@@ -152,6 +183,12 @@ pub async fn profile(
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };
+    let mut views: Vec<&mut EntryView<'_>> = profile
+        .entries
+        .iter_mut()
+        .chain(profile.named_in.iter_mut())
+        .collect();
+    add_dispute_histories(&state, &mut views).await?;
     state.audit(|| Event::ProfileRead {
         record_id: uuid::Uuid::now_v7(),
         subject,

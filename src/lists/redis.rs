@@ -15,6 +15,8 @@
 //!   never takes a replaced store's versions for the ones it has seen;
 //! - `repairs`, `disputes` — hashes: `entry_id` → the latest repair or dispute change (who,
 //!   when, document or reason), written with the entry;
+//! - `repairs:<entry_id>`, `disputes:<entry_id>` — lists: every such change of one entry, oldest
+//!   first, so an objection's whole course (under review since when, decided by whom) is kept;
 //! - `tombstones` — hash: `entry_id` → who removed an entry, why, when, and the entry;
 //! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `epoch`,
 //!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
@@ -69,6 +71,7 @@ redis.call('SADD', prefix .. 'subject:' .. subject, id)
 redis.call('SADD', prefix .. 'list:' .. list, id)
 if ARGV[6] ~= '' then
   redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
+  redis.call('RPUSH', prefix .. ARGV[6] .. ':' .. id, ARGV[7])
 end
 redis.call('SET', prefix .. 'epoch', ARGV[9], 'NX')
 local epoch = redis.call('GET', prefix .. 'epoch')
@@ -556,6 +559,20 @@ impl RedisLists {
     pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
         let mut con = self.connection()?;
         Ok(con.hget(self.key("tombstones"), entry_id)?)
+    }
+
+    /// Every dispute change of each entry given, oldest first, each as the JSON note it was
+    /// written with; in one round trip.
+    pub fn dispute_histories(
+        &self,
+        entry_ids: &[String],
+    ) -> Result<Vec<Vec<String>>, RedisSourceError> {
+        let mut con = self.connection()?;
+        let mut pipe = redis::pipe();
+        for id in entry_ids {
+            pipe.lrange(format!("{}:{id}", self.key(Note::Dispute.hash())), 0, -1);
+        }
+        Ok(pipe.query(&mut con)?)
     }
 
     /// One stored entry as its JSON record.

@@ -391,7 +391,7 @@ async fn dispute(app: &crate::helpers::TestApp, entry_id: &str, state: &str) {
 }
 
 #[actix_web::test]
-async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it() {
+async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it_and_every_change_is_kept() {
     let redis = RedisServer::start();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
@@ -406,7 +406,10 @@ async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it() {
         );
         dispute(&app, id, "under_review").await;
     }
-    dispute(&app, "E-U", "upheld").await;
+    // E-U is first rejected, then reopened and upheld: its history keeps all four changes.
+    for state in ["rejected", "under_review", "upheld"] {
+        dispute(&app, "E-U", state).await;
+    }
     dispute(&app, "E-R", "rejected").await;
 
     // 异议成立: the entry stops counting; 异议不成立: it blocks as before, with no warning.
@@ -430,6 +433,28 @@ async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it() {
     assert_eq!(profile["entries"][0]["state"], "objection_upheld");
     assert_eq!(profile["entries"][0]["dispute"], "upheld");
     assert_eq!(profile["topics"], json!([]));
+    let states = |history: &Value| -> Vec<String> {
+        let history = history.as_array().expect("a dispute history");
+        for change in history {
+            assert_eq!(change["by"], "市信用中心", "{change}");
+            assert!(change["at"].as_str().is_some_and(|at| at.starts_with("20")));
+            assert_eq!(
+                change["reason"],
+                format!("异议：{}", change["dispute"].as_str().unwrap())
+            );
+        }
+        history
+            .iter()
+            .map(|c| c["dispute"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let four = ["under_review", "rejected", "under_review", "upheld"];
+    assert_eq!(states(&profile["entries"][0]["dispute_history"]), four);
+    let stored: Value = app
+        .get_json("/v1/lists/court_dishonest_debtor/entries/E-U")
+        .await;
+    assert_eq!(stored["entry"]["dispute"], "upheld");
+    assert_eq!(states(&stored["dispute_history"]), four);
     let profile: Value = app
         .get_json(&format!("/v1/subjects/{rejected}?as_of=2026-11-22"))
         .await;
