@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use redis::{Commands, Script};
 
-use super::entry::{Checked, Entry, EntryRecord};
+use super::entry::{Checked, Dispute, Entry, EntryRecord};
 use super::file::{id_hash, repeated_ids};
 use super::guard::Shrink;
 use super::index::{IndexBuilder, ListIndex};
@@ -71,7 +71,7 @@ if old then
 end
 redis.call('HSET', entries, id, json)
 redis.call('HDEL', prefix .. 'tombstones', id)
-if cjson.decode(json)['dispute'] == 'under_review' then
+if ARGV[11] == 'under_review' then
   redis.call('ZADD', prefix .. 'under_review', 'NX', ARGV[10], id)
 else
   redis.call('ZREM', prefix .. 'under_review', id)
@@ -372,7 +372,12 @@ impl RedisLists {
             .arg(note.map_or("", |n| n.1))
             .arg(record.list.as_ref())
             .arg(epoch)
-            .arg(at.0);
+            .arg(at.0)
+            .arg(if record.dispute == Dispute::UnderReview {
+                "under_review"
+            } else {
+                ""
+            });
         Ok(invocation)
     }
 

@@ -496,6 +496,11 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
     ] {
         dispute(&shipped, id, state).await;
     }
+    // O-4 is written already under review: it entered review with that write.
+    let body =
+        json!({"subject_id": uscc("91", 83), "listed_on": "2026-01-01", "dispute": "under_review"});
+    let response = put(&shipped, "court_dishonest_debtor", "O-4", &body).await;
+    assert_eq!(response.status(), 201);
     let counts = |status: &Value| {
         let disputes = &status["disputes"];
         (
@@ -504,8 +509,8 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
             disputes["overdue"].as_u64(),
         )
     };
-    assert_eq!(counts(&shipped.status().await), (Some(5), Some(2), Some(0)));
-    assert_eq!(counts(&zero.status().await), (Some(0), Some(2), Some(2)));
+    assert_eq!(counts(&shipped.status().await), (Some(5), Some(3), Some(0)));
+    assert_eq!(counts(&zero.status().await), (Some(0), Some(3), Some(3)));
     assert!(shipped
         .metrics()
         .await
@@ -513,7 +518,7 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
     assert!(zero
         .metrics()
         .await
-        .contains("jiangcheng_disputes_overdue 2\n"));
+        .contains("jiangcheng_disputes_overdue 3\n"));
 
     let overdue = "/v1/disputes?state=under_review&overdue=true";
     let none: Value = shipped.get_json(overdue).await;
@@ -533,9 +538,15 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
             .collect()
     };
     let pair = |id: &str, overdue: bool| (id.to_owned(), overdue);
-    assert_eq!(ids(&all), [pair("O-1", false), pair("O-2", false)]);
+    assert_eq!(
+        ids(&all),
+        [pair("O-1", false), pair("O-2", false), pair("O-4", false)]
+    );
     let listed: Value = zero.get_json(overdue).await;
-    assert_eq!(ids(&listed), [pair("O-1", true), pair("O-2", true)]);
+    assert_eq!(
+        ids(&listed),
+        [pair("O-1", true), pair("O-2", true), pair("O-4", true)]
+    );
     assert_eq!(listed["truncated"], false);
     assert_eq!(listed["disputes"][0]["entry"]["dispute"], "under_review");
     // Since when: the `at` of the change that put it under review, from its history.
@@ -549,8 +560,11 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
 
     // An answer takes it off the count.
     dispute(&shipped, "O-1", "upheld").await;
-    assert_eq!(counts(&zero.status().await), (Some(0), Some(1), Some(1)));
-    assert_eq!(ids(&zero.get_json(overdue).await), [pair("O-2", true)]);
+    assert_eq!(counts(&zero.status().await), (Some(0), Some(2), Some(2)));
+    assert_eq!(
+        ids(&zero.get_json(overdue).await),
+        [pair("O-2", true), pair("O-4", true)]
+    );
 
     // Only objections under review are listed; anything else is refused, naming the field.
     for (query, field) in [
