@@ -37,6 +37,7 @@ pub struct Metrics {
     pub http_shed: IntCounterVec,
     pub http_in_flight: IntGaugeVec,
     pub http_protocol_errors: IntGauge,
+    pub disputes_overdue: IntGauge,
 }
 
 impl Metrics {
@@ -140,6 +141,10 @@ impl Metrics {
                 "http_protocol_errors",
                 "Malformed requests the HTTP framework refused before any route saw them, since start",
             )),
+            disputes_overdue: valid(IntGauge::new(
+                "disputes_overdue",
+                "Objections under review longer than the rule set's dispute_review_days working days, as of the last scrape that could ask Redis",
+            )),
             registry,
         };
         metrics.register_all();
@@ -151,6 +156,7 @@ impl Metrics {
             Box::new(self.http_shed.clone()),
             Box::new(self.http_in_flight.clone()),
             Box::new(self.http_protocol_errors.clone()),
+            Box::new(self.disputes_overdue.clone()),
             Box::new(self.audit_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.audit_queue.clone()),

@@ -91,6 +91,22 @@ impl Timestamp {
     pub fn seconds(self) -> f64 {
         self.0 as f64 / 1000.0
     }
+
+    /// The same time of day `days` working days earlier, counting Monday–Friday in UTC+8
+    /// (public holidays and working weekends are not known). Steps back a day at a time, so a
+    /// Monday minus one working day is the Friday before.
+    pub fn minus_working_days(self, days: u16) -> Timestamp {
+        const DAY_MS: i64 = 86_400_000;
+        let mut at = self;
+        let mut left = days;
+        while left > 0 {
+            at = Timestamp(at.0 - DAY_MS);
+            if at.to_cst().weekday().number_from_monday() <= 5 {
+                left -= 1;
+            }
+        }
+        at
+    }
 }
 
 /// `YYYY-MM-DD` without chrono's format machinery (bulk loads parse millions of dates).
@@ -142,6 +158,27 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn working_days_skip_saturday_and_sunday() {
+        let at = |text: &str| Timestamp::parse(text).unwrap();
+        // 2026-11-30 is a Monday.
+        let monday = at("2026-11-30T10:00:00+08:00");
+        assert_eq!(monday.minus_working_days(0), monday);
+        assert_eq!(
+            monday.minus_working_days(1),
+            at("2026-11-27T10:00:00+08:00")
+        );
+        assert_eq!(
+            monday.minus_working_days(5),
+            at("2026-11-23T10:00:00+08:00")
+        );
+        let sunday = at("2026-11-29T23:00:00+08:00");
+        assert_eq!(
+            sunday.minus_working_days(1),
+            at("2026-11-27T23:00:00+08:00")
+        );
+    }
 
     #[test]
     fn printed_text_is_the_display_text_of_each_instant() {

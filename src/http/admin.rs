@@ -12,6 +12,7 @@ use super::problem::{ApiError, FieldError};
 use super::AppState;
 use crate::lists::redis::{Note, RedisLists};
 use crate::lists::{Dispute, Entry, EntryRecord, Status};
+use crate::timestamp::Timestamp;
 
 /// The Redis store behind this instance, or 409 for a file source. Its calls are bounded by
 /// the source's timeout: a Redis that does not answer gets the caller a 503, never a hang.
@@ -23,7 +24,7 @@ fn store(state: &AppState) -> Result<RedisLists, ApiError> {
 }
 
 /// Runs a blocking Redis call off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, crate::lists::redis::RedisSourceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(call)
@@ -76,7 +77,7 @@ pub async fn put_entry(
     let rules = std::sync::Arc::clone(&snapshot.rules);
     let stored = serde_json::to_value(entry.to_record(&rules))
         .map_err(|err| ApiError::Internal(err.to_string()))?;
-    let outcome = blocking(move || store.put(&entry, &rules, None)).await?;
+    let outcome = blocking(move || store.put(&entry, &rules, None, Timestamp::now())).await?;
     let mut response = if outcome.created {
         HttpResponse::Created()
     } else {
@@ -97,14 +98,29 @@ pub async fn get_entry(
     let store = store(&state)?;
     let (list, entry_id) = path.into_inner();
     let wanted = entry_id.clone();
-    let stored = blocking(move || store.get(&wanted)).await?;
+    let (stored, mut history) = blocking(move || {
+        let histories = store.dispute_histories(std::slice::from_ref(&wanted))?;
+        Ok((store.get(&wanted)?, histories))
+    })
+    .await?;
     let entry: Option<Value> = stored.and_then(|json| serde_json::from_str(&json).ok());
     match entry {
         Some(entry) if entry["list"] == Value::String(list.clone()) => {
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "entry": entry })))
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "entry": entry,
+                "dispute_history": notes(&history.pop().unwrap_or_default())?,
+            })))
         }
         _ => Err(ApiError::EntryNotFound { list, entry_id }),
     }
+}
+
+/// Stored notes (JSON written by this module) as values.
+pub(super) fn notes(stored: &[String]) -> Result<Vec<Value>, ApiError> {
+    stored
+        .iter()
+        .map(|note| serde_json::from_str(note).map_err(|err| ApiError::Internal(err.to_string())))
+        .collect()
 }
 
 /// Reads a small JSON body into `T`, naming what is wrong.
@@ -154,7 +170,7 @@ pub async fn delete_entry(
     required("by", &removal.by)?;
     required("reason", &removal.reason)?;
     current_entry(&store, &list, &entry_id).await?;
-    let at = crate::timestamp::Timestamp::now().to_string();
+    let at = Timestamp::now().to_string();
     let id = entry_id.clone();
     let version = blocking(move || store.delete(&id, &removal.by, &removal.reason, &at)).await?;
     match version {
@@ -183,10 +199,15 @@ pub async fn repair_entry(
     let repair: Repair = read_body(&state, &req, payload).await?;
     required("document", &repair.document)?;
     required("by", &repair.by)?;
-    let note = serde_json::json!({"document": repair.document, "by": repair.by, "at": crate::timestamp::Timestamp::now().to_string()});
-    amend(&state, path.into_inner(), Note::Repair, note, |record| {
-        record.status = Status::Repaired
-    })
+    let at = Timestamp::now();
+    let note =
+        serde_json::json!({"document": repair.document, "by": repair.by, "at": at.to_string()});
+    amend(
+        &state,
+        path.into_inner(),
+        (Note::Repair, note, at),
+        |record| record.status = Status::Repaired,
+    )
     .await
 }
 
@@ -209,10 +230,14 @@ pub async fn dispute_entry(
 ) -> Result<HttpResponse, ApiError> {
     let change: DisputeChange = read_body(&state, &req, payload).await?;
     required("by", &change.by)?;
-    let note = serde_json::json!({"dispute": change.dispute, "by": change.by, "reason": change.reason, "at": crate::timestamp::Timestamp::now().to_string()});
-    amend(&state, path.into_inner(), Note::Dispute, note, |record| {
-        record.dispute = change.dispute
-    })
+    let at = Timestamp::now();
+    let note = serde_json::json!({"dispute": change.dispute, "by": change.by, "reason": change.reason, "at": at.to_string()});
+    amend(
+        &state,
+        path.into_inner(),
+        (Note::Dispute, note, at),
+        |record| record.dispute = change.dispute,
+    )
     .await
 }
 
@@ -239,12 +264,11 @@ async fn current_entry(
     Ok(record)
 }
 
-/// Reads the entry, changes it, and writes it back with a note of why.
+/// Reads the entry, changes it, and writes it back with a note of why, made at `at`.
 async fn amend(
     state: &AppState,
     (list, entry_id): (String, String),
-    kind: Note,
-    note: Value,
+    (kind, note, at): (Note, Value, Timestamp),
     change: impl FnOnce(&mut EntryRecord<'static>),
 ) -> Result<HttpResponse, ApiError> {
     let store = store(state)?;
@@ -257,6 +281,6 @@ async fn amend(
     let stored = serde_json::to_value(entry.to_record(&rules))
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     let note = note.to_string();
-    let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)))).await?;
+    let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)), at)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"entry": stored, "changed": outcome.changed, "lists_version": outcome.version})))
 }

@@ -8,6 +8,7 @@ mod bare;
 mod body;
 mod catalog;
 mod decide;
+mod disputes;
 mod problem;
 mod register;
 mod routes;

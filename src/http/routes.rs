@@ -7,7 +7,7 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
-use super::{admin, bare, catalog, decide, register, status, subjects, AppState};
+use super::{admin, bare, catalog, decide, disputes, register, status, subjects, AppState};
 use crate::keys::Scope;
 
 /// One endpoint of the table.
@@ -84,6 +84,7 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
             scope(Scope::Admin),
         )
         .on(Method::POST, admin::dispute_entry),
+        Endpoint::new("/v1/disputes", scope(Scope::Admin)).on(Method::GET, disputes::list),
         Endpoint::new("/v1/feedback", scope(Scope::Feedback))
             .on(Method::POST, register::post_feedback)
             .on_with(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::disputes::{self, DisputeCounts};
 use super::problem::ApiError;
 use super::AppState;
 use crate::audit::Health;
@@ -140,6 +141,28 @@ struct Status<'a> {
     auth: AuthView,
     /// The query register: its store, queue, spill file and counts; `{"sink": "off"}` when off.
     register: RegisterView,
+    /// Redis source: objections under review and how many are overdue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disputes: Option<DisputesView>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum DisputesView {
+    Counts(DisputeCounts),
+    Unavailable { error: &'static str },
+}
+
+impl DisputesView {
+    /// The counts now, or why there are none (said without the store's address).
+    async fn of(state: &AppState) -> Option<DisputesView> {
+        match disputes::counts(state).await {
+            Ok(counts) => counts.map(DisputesView::Counts),
+            Err(_) => Some(DisputesView::Unavailable {
+                error: "the list store did not answer, or the lists are not loaded",
+            }),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -242,6 +265,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             .map(|(id, l)| (l.code.as_str(), s.lists.count(id)))
             .collect(),
     });
+    let disputes = DisputesView::of(&state).await;
     HttpResponse::Ok().json(Status {
         service: "jiangcheng",
         version: env!("CARGO_PKG_VERSION"),
@@ -255,6 +279,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             Some(register) => RegisterView::On(register.status()),
             None => RegisterView::Off { sink: "off" },
         },
+        disputes,
     })
 }
 
@@ -294,6 +319,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         state.metrics.observe_register(&register.status());
     }
     state.admission.observe(&state.metrics);
+    if let Ok(Some(counts)) = disputes::counts(&state).await {
+        let overdue = i64::try_from(counts.overdue).unwrap_or(i64::MAX);
+        state.metrics.disputes_overdue.set(overdue);
+    }
     state
         .metrics
         .http_protocol_errors

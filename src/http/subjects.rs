@@ -12,7 +12,7 @@ use crate::audit::Event;
 use crate::engine;
 use crate::ident;
 use crate::keys::Caller;
-use crate::lists::{EntryRecord, EntryRef, Status};
+use crate::lists::{Dispute, EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -33,6 +33,8 @@ enum EntryState {
     Expired,
     Repaired,
     Removed,
+    /// Active, but an objection to it was upheld (异议成立), so it does not count.
+    ObjectionUpheld,
 }
 
 fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
@@ -40,6 +42,7 @@ fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
     match facts.status {
         Status::Repaired => EntryState::Repaired,
         Status::Removed => EntryState::Removed,
+        Status::Active if facts.dispute == Dispute::Upheld => EntryState::ObjectionUpheld,
         Status::Active if facts.listed_on > at => EntryState::NotYetInForce,
         Status::Active if facts.in_force(at) => EntryState::InForce,
         Status::Active => EntryState::Expired,
@@ -63,6 +66,9 @@ struct EntryView<'a> {
     role: Option<&'static str>,
     #[serde(flatten)]
     record: EntryRecord<'a>,
+    /// Every dispute change, oldest first (admin writes keep it; a file source has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dispute_history: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -89,7 +95,35 @@ fn entry_view<'a>(
         topics: &rules.list(entry.facts.list).topics,
         role,
         record: entry.record(rules)?,
+        dispute_history: Vec::new(),
     })
+}
+
+/// Fills in the dispute history of the shown entries that were ever disputed, from the Redis
+/// store (one round trip); a file source keeps no history.
+async fn add_dispute_histories(
+    state: &AppState,
+    views: &mut [&mut EntryView<'_>],
+) -> Result<(), ApiError> {
+    let disputed: Vec<usize> = (0..views.len())
+        .filter(|&i| views[i].record.dispute != Dispute::None)
+        .collect();
+    let Some(store) = state.store.sources().lists.redis() else {
+        return Ok(());
+    };
+    if disputed.is_empty() {
+        return Ok(());
+    }
+    let store = store.map_err(|err| ApiError::SourceUnavailable(err.to_string()))?;
+    let ids: Vec<String> = disputed
+        .iter()
+        .map(|&i| views[i].record.entry_id.to_string())
+        .collect();
+    let histories = super::admin::blocking(move || store.dispute_histories(&ids)).await?;
+    for (i, history) in disputed.into_iter().zip(histories) {
+        views[i].dispute_history = super::admin::notes(&history)?;
+    }
+    Ok(())
 }
 
 pub async fn profile(
@@ -131,7 +165,7 @@ pub async fn profile(
     topics.sort_unstable();
     topics.dedup();
 
-    let profile = Profile {
+    let mut profile = Profile {
         subject: subject_view(&subject),
         warnings,
         as_of: at.to_string(),
@@ -149,6 +183,12 @@ pub async fn profile(
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };
+    let mut views: Vec<&mut EntryView<'_>> = profile
+        .entries
+        .iter_mut()
+        .chain(profile.named_in.iter_mut())
+        .collect();
+    add_dispute_histories(&state, &mut views).await?;
     state.audit(|| Event::ProfileRead {
         record_id: uuid::Uuid::now_v7(),
         subject,

@@ -135,9 +135,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// In force at `at`: active and `listed_on ≤ at < valid_until` (DESIGN.md §3.1).
+    /// In force at `at`: active, no objection upheld against it (异议成立: the designating body
+    /// found the information wrong), and `listed_on ≤ at < valid_until`.
     pub fn in_force(&self, at: Timestamp) -> bool {
-        self.status == Status::Active && self.listed_on <= at && at < self.valid_until
+        self.status == Status::Active
+            && self.dispute != Dispute::Upheld
+            && self.listed_on <= at
+            && at < self.valid_until
     }
 
     /// Exclusive end; `None` = until removed.

@@ -15,6 +15,11 @@
 //!   never takes a replaced store's versions for the ones it has seen;
 //! - `repairs`, `disputes` — hashes: `entry_id` → the latest repair or dispute change (who,
 //!   when, document or reason), written with the entry;
+//! - `repairs:<entry_id>`, `disputes:<entry_id>` — lists: every such change of one entry, oldest
+//!   first, so an objection's whole course (under review since when, decided by whom) is kept;
+//! - `under_review` — sorted set: the `entry_id`s whose dispute is `under_review`, scored by the
+//!   instant (ms) the entry entered that state — the `at` of that dispute change when an admin
+//!   set it, else the write that brought it so — for telling overdue objections;
 //! - `tombstones` — hash: `entry_id` → who removed an entry, why, when, and the entry;
 //! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `epoch`,
 //!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
@@ -28,11 +33,12 @@ use std::time::Duration;
 
 use redis::{Commands, Script};
 
-use super::entry::{Checked, Entry, EntryRecord};
+use super::entry::{Checked, Dispute, Entry, EntryRecord};
 use super::file::{id_hash, repeated_ids};
 use super::guard::Shrink;
 use super::index::{IndexBuilder, ListIndex};
 use crate::ruleset::RuleSet;
+use crate::timestamp::Timestamp;
 
 pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
 /// How long connecting, sending a command and waiting for its reply may each take before
@@ -65,10 +71,16 @@ if old then
 end
 redis.call('HSET', entries, id, json)
 redis.call('HDEL', prefix .. 'tombstones', id)
+if ARGV[11] == 'under_review' then
+  redis.call('ZADD', prefix .. 'under_review', 'NX', ARGV[10], id)
+else
+  redis.call('ZREM', prefix .. 'under_review', id)
+end
 redis.call('SADD', prefix .. 'subject:' .. subject, id)
 redis.call('SADD', prefix .. 'list:' .. list, id)
 if ARGV[6] ~= '' then
   redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
+  redis.call('RPUSH', prefix .. ARGV[6] .. ':' .. id, ARGV[7])
 end
 redis.call('SET', prefix .. 'epoch', ARGV[9], 'NX')
 local epoch = redis.call('GET', prefix .. 'epoch')
@@ -109,6 +121,7 @@ end
 local previous = cjson.decode(old)
 local old_subject = previous['subject_id']
 redis.call('HDEL', entries, id)
+redis.call('ZREM', prefix .. 'under_review', id)
 redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
 redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
 redis.call('HSET', prefix .. 'tombstones', id,
@@ -305,7 +318,14 @@ impl RedisLists {
             let epoch = new_epoch();
             let mut pipe = redis::pipe();
             for entry in batch {
-                pipe.invoke_script(&self.put_invocation(&script, entry, rules, None, &epoch)?);
+                pipe.invoke_script(&self.put_invocation(
+                    &script,
+                    entry,
+                    rules,
+                    None,
+                    &epoch,
+                    Timestamp::now(),
+                )?);
             }
             let results: Vec<(u8, u64, u8)> = pipe.query(&mut con)?;
             for (changed, version, _) in results {
@@ -334,6 +354,7 @@ impl RedisLists {
         rules: &RuleSet,
         note: Option<(&str, &str)>,
         epoch: &str,
+        at: Timestamp,
     ) -> Result<redis::ScriptInvocation<'s>, RedisSourceError> {
         let record = entry.to_record(rules);
         let json = serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
@@ -350,23 +371,30 @@ impl RedisLists {
             .arg(note.map_or("", |n| n.0))
             .arg(note.map_or("", |n| n.1))
             .arg(record.list.as_ref())
-            .arg(epoch);
+            .arg(epoch)
+            .arg(at.0)
+            .arg(if record.dispute == Dispute::UnderReview {
+                "under_review"
+            } else {
+                ""
+            });
         Ok(invocation)
     }
 
-    /// Creates or replaces one entry; acknowledged once Redis has it. A `note` (why the entry
-    /// was amended, as JSON) is stored with it, atomically.
+    /// Creates or replaces one entry at `at`; acknowledged once Redis has it. A `note` (why
+    /// the entry was amended, as JSON with the same `at`) is stored with it, atomically.
     pub fn put(
         &self,
         entry: &Entry,
         rules: &RuleSet,
         note: Option<(Note, &str)>,
+        at: Timestamp,
     ) -> Result<PutOutcome, RedisSourceError> {
         let mut con = self.connection()?;
         let script = Script::new(PUT_SCRIPT);
         let note = note.map(|(kind, json)| (kind.hash(), json));
         let (changed, version, existed): (u8, u64, u8) = self
-            .put_invocation(&script, entry, rules, note, &new_epoch())?
+            .put_invocation(&script, entry, rules, note, &new_epoch(), at)?
             .invoke(&mut con)
             .map_err(RedisSourceError::of_write)?;
         Ok(PutOutcome {
@@ -438,7 +466,14 @@ impl RedisLists {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for entry in entries {
-            pipe.invoke_script(&self.put_invocation(&put, entry, rules, None, &epoch)?);
+            pipe.invoke_script(&self.put_invocation(
+                &put,
+                entry,
+                rules,
+                None,
+                &epoch,
+                Timestamp::now(),
+            )?);
         }
         for id in current.iter().filter(|id| !given.contains(id.as_str())) {
             pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
@@ -556,6 +591,62 @@ impl RedisLists {
     pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
         let mut con = self.connection()?;
         Ok(con.hget(self.key("tombstones"), entry_id)?)
+    }
+
+    /// Every dispute change of each entry given, oldest first, each as the JSON note it was
+    /// written with; in one round trip.
+    pub fn dispute_histories(
+        &self,
+        entry_ids: &[String],
+    ) -> Result<Vec<Vec<String>>, RedisSourceError> {
+        let mut con = self.connection()?;
+        let mut pipe = redis::pipe();
+        for id in entry_ids {
+            pipe.lrange(format!("{}:{id}", self.key(Note::Dispute.hash())), 0, -1);
+        }
+        Ok(pipe.query(&mut con)?)
+    }
+
+    /// How many entries are `under_review`, and how many of them entered that state before
+    /// `cutoff` (the overdue ones).
+    pub fn under_review_counts(&self, cutoff: Timestamp) -> Result<(u64, u64), RedisSourceError> {
+        let mut con = self.connection()?;
+        let key = self.key("under_review");
+        Ok(redis::pipe()
+            .zcard(&key)
+            .zcount(&key, "-inf", format!("({}", cutoff.0))
+            .query(&mut con)?)
+    }
+
+    /// At most `limit` entries `under_review` that entered that state before `until` (all
+    /// with `None`), oldest first: their id, since when, and the stored entry JSON.
+    pub fn under_review(
+        &self,
+        until: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp, Option<String>)>, RedisSourceError> {
+        let mut con = self.connection()?;
+        let max = until.map_or_else(|| "+inf".to_owned(), |t| format!("({}", t.0));
+        let since: Vec<(String, f64)> = con.zrangebyscore_limit_withscores(
+            self.key("under_review"),
+            "-inf",
+            max,
+            0,
+            isize::try_from(limit).unwrap_or(isize::MAX),
+        )?;
+        if since.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = since.iter().map(|(id, _)| id.as_str()).collect();
+        let entries: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.key("entries"))
+            .arg(&ids)
+            .query(&mut con)?;
+        Ok(since
+            .into_iter()
+            .zip(entries)
+            .map(|((id, at), entry)| (id, Timestamp(at as i64), entry))
+            .collect())
     }
 
     /// One stored entry as its JSON record.

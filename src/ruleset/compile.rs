@@ -141,6 +141,7 @@ struct Parts {
     name: String,
     title: String,
     dispute_policy: super::DisputePolicy,
+    dispute_review_days: u16,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
@@ -230,6 +231,7 @@ impl Checker<'_> {
             name: ruleset.name.into_inner(),
             title: ruleset.title,
             dispute_policy: ruleset.dispute_policy,
+            dispute_review_days: ruleset.dispute_review_days,
             lists: lists
                 .list
                 .into_iter()
@@ -650,6 +652,7 @@ impl Parts {
             title: self.title,
             revision,
             dispute_policy: self.dispute_policy,
+            dispute_review_days: self.dispute_review_days,
             lists: self.lists,
             matters: self.matters,
             measures: self.measures,

@@ -335,6 +335,8 @@ pub struct RuleSet {
     /// Content hash of the rule-set files: changes whenever the rules do.
     pub revision: String,
     pub dispute_policy: DisputePolicy,
+    /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
+    pub dispute_review_days: u16,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,

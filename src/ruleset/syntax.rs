@@ -15,6 +15,14 @@ pub struct RuleSetFile {
     pub title: String,
     #[serde(default)]
     pub dispute_policy: DisputePolicy,
+    /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
+    #[serde(default = "default_dispute_review_days")]
+    pub dispute_review_days: u16,
+}
+
+/// The Hegang indicator's answer time for an objection (5 working days).
+fn default_dispute_review_days() -> u16 {
+    5
 }
 
 /// `lists.toml`.

@@ -77,6 +77,12 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             Some(json!({"dispute": "under_review", "by": "市信用中心", "reason": "异议"})),
         ),
         case(
+            Method::GET,
+            "/v1/disputes",
+            "/v1/disputes?state=under_review&overdue=true",
+            None,
+        ),
+        case(
             Method::POST,
             "/v1/lists/{list}/entries/{entry_id}/repair",
             &format!("{ENTRY}/repair"),

@@ -378,3 +378,202 @@ async fn app_delete(
         .await
         .unwrap()
 }
+
+/// Sets an entry's dispute state through the admin API.
+async fn dispute(app: &crate::helpers::TestApp, entry_id: &str, state: &str) {
+    let response = post(
+        app,
+        &format!("/v1/lists/court_dishonest_debtor/entries/{entry_id}/dispute"),
+        &json!({"dispute": state, "by": "市信用中心", "reason": format!("异议：{state}")}),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "{entry_id} → {state}");
+}
+
+#[actix_web::test]
+async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it_and_every_change_is_kept() {
+    let redis = RedisServer::start();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let (upheld, rejected) = (uscc("91", 72), uscc("91", 73));
+    for (id, subject) in [("E-U", &upheld), ("E-R", &rejected)] {
+        let body = json!({"subject_id": subject, "listed_on": "2026-01-01"});
+        assert_eq!(
+            put(&app, "court_dishonest_debtor", id, &body)
+                .await
+                .status(),
+            201
+        );
+        dispute(&app, id, "under_review").await;
+    }
+    // E-U is first rejected, then reopened and upheld: its history keeps all four changes.
+    for state in ["rejected", "under_review", "upheld"] {
+        dispute(&app, "E-U", state).await;
+    }
+    dispute(&app, "E-R", "rejected").await;
+
+    // 异议成立: the entry stops counting; 异议不成立: it blocks as before, with no warning.
+    let allowed = eventually(&app, &upheld, "allow").await;
+    assert_eq!(allowed["reasons"], json!([]));
+    let started = Instant::now();
+    loop {
+        let blocked = eventually(&app, &rejected, "block").await;
+        if blocked["reasons"][0]["warnings"] == json!([]) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{blocked}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The profile still shows the upheld entry, marked as not counting and why.
+    let profile: Value = app
+        .get_json(&format!("/v1/subjects/{upheld}?as_of=2026-11-22"))
+        .await;
+    assert_eq!(profile["entries"][0]["entry_id"], "E-U");
+    assert_eq!(profile["entries"][0]["state"], "objection_upheld");
+    assert_eq!(profile["entries"][0]["dispute"], "upheld");
+    assert_eq!(profile["topics"], json!([]));
+    let states = |history: &Value| -> Vec<String> {
+        let history = history.as_array().expect("a dispute history");
+        for change in history {
+            assert_eq!(change["by"], "市信用中心", "{change}");
+            assert!(change["at"].as_str().is_some_and(|at| at.starts_with("20")));
+            assert_eq!(
+                change["reason"],
+                format!("异议：{}", change["dispute"].as_str().unwrap())
+            );
+        }
+        history
+            .iter()
+            .map(|c| c["dispute"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let four = ["under_review", "rejected", "under_review", "upheld"];
+    assert_eq!(states(&profile["entries"][0]["dispute_history"]), four);
+    let stored: Value = app
+        .get_json("/v1/lists/court_dishonest_debtor/entries/E-U")
+        .await;
+    assert_eq!(stored["entry"]["dispute"], "upheld");
+    assert_eq!(states(&stored["dispute_history"]), four);
+    let profile: Value = app
+        .get_json(&format!("/v1/subjects/{rejected}?as_of=2026-11-22"))
+        .await;
+    assert_eq!(profile["entries"][0]["state"], "in_force");
+}
+
+#[actix_web::test]
+async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and_listed() {
+    // Two instances on one Redis: the shipped rule set (5 working days: an objection raised
+    // now is not overdue) and a copy whose limit is 0 working days (every objection under
+    // review is overdue): no clock needs to move.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let strict = dir.path().join("rules");
+    crate::helpers::copy_rules(&strict);
+    let ruleset = std::fs::read_to_string(strict.join("ruleset.toml")).unwrap();
+    assert!(
+        ruleset.contains("dispute_review_days = 5"),
+        "the shipped limit is 5"
+    );
+    std::fs::write(
+        strict.join("ruleset.toml"),
+        ruleset.replace("dispute_review_days = 5", "dispute_review_days = 0"),
+    )
+    .unwrap();
+    let redis = RedisServer::start();
+    let shipped = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let zero = Spawn::source(strict, redis_source(&redis)).start();
+    for (id, n) in [("O-1", 80), ("O-2", 81), ("O-3", 82)] {
+        let body = json!({"subject_id": uscc("91", n), "listed_on": "2026-01-01"});
+        let response = put(&shipped, "court_dishonest_debtor", id, &body).await;
+        assert_eq!(response.status(), 201);
+    }
+    // O-1 and O-2 under review; O-3 was, and was answered.
+    for (id, state) in [
+        ("O-1", "under_review"),
+        ("O-2", "under_review"),
+        ("O-3", "under_review"),
+        ("O-3", "rejected"),
+    ] {
+        dispute(&shipped, id, state).await;
+    }
+    // O-4 is written already under review: it entered review with that write.
+    let body =
+        json!({"subject_id": uscc("91", 83), "listed_on": "2026-01-01", "dispute": "under_review"});
+    let response = put(&shipped, "court_dishonest_debtor", "O-4", &body).await;
+    assert_eq!(response.status(), 201);
+    let counts = |status: &Value| {
+        let disputes = &status["disputes"];
+        (
+            disputes["review_days"].as_u64(),
+            disputes["under_review"].as_u64(),
+            disputes["overdue"].as_u64(),
+        )
+    };
+    assert_eq!(counts(&shipped.status().await), (Some(5), Some(3), Some(0)));
+    assert_eq!(counts(&zero.status().await), (Some(0), Some(3), Some(3)));
+    assert!(shipped
+        .metrics()
+        .await
+        .contains("jiangcheng_disputes_overdue 0\n"));
+    assert!(zero
+        .metrics()
+        .await
+        .contains("jiangcheng_disputes_overdue 3\n"));
+
+    let overdue = "/v1/disputes?state=under_review&overdue=true";
+    let none: Value = shipped.get_json(overdue).await;
+    assert_eq!(none["disputes"], json!([]));
+    let all: Value = shipped.get_json("/v1/disputes?state=under_review").await;
+    let ids = |listing: &Value| -> Vec<(String, bool)> {
+        listing["disputes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["entry_id"].as_str().unwrap().to_owned(),
+                    d["overdue"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let pair = |id: &str, overdue: bool| (id.to_owned(), overdue);
+    assert_eq!(
+        ids(&all),
+        [pair("O-1", false), pair("O-2", false), pair("O-4", false)]
+    );
+    let listed: Value = zero.get_json(overdue).await;
+    assert_eq!(
+        ids(&listed),
+        [pair("O-1", true), pair("O-2", true), pair("O-4", true)]
+    );
+    assert_eq!(listed["truncated"], false);
+    assert_eq!(listed["disputes"][0]["entry"]["dispute"], "under_review");
+    // Since when: the `at` of the change that put it under review, from its history.
+    let stored: Value = zero
+        .get_json("/v1/lists/court_dishonest_debtor/entries/O-1")
+        .await;
+    assert_eq!(
+        listed["disputes"][0]["under_review_since"],
+        stored["dispute_history"][0]["at"]
+    );
+
+    // An answer takes it off the count.
+    dispute(&shipped, "O-1", "upheld").await;
+    assert_eq!(counts(&zero.status().await), (Some(0), Some(2), Some(2)));
+    assert_eq!(
+        ids(&zero.get_json(overdue).await),
+        [pair("O-2", true), pair("O-4", true)]
+    );
+
+    // Only objections under review are listed; anything else is refused, naming the field.
+    for (query, field) in [
+        ("state=upheld", "state"),
+        ("state=under_review&overdue=maybe", "overdue"),
+        ("state=under_review&page=2", "page"),
+    ] {
+        let response = zero.get(&format!("/v1/disputes?{query}")).await;
+        let problem = crate::helpers::problem(response, 400, "invalid_request", query).await;
+        assert!(problem.to_string().contains(field), "{query}: {problem}");
+    }
+}

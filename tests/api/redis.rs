@@ -620,7 +620,12 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
                 let one = read_file(&lists, &rules).unwrap();
                 let started = Instant::now();
                 loop {
-                    match store.put(&one[0], &rules, None) {
+                    match store.put(
+                        &one[0],
+                        &rules,
+                        None,
+                        jiangcheng::timestamp::Timestamp::now(),
+                    ) {
                         Ok(outcome) => {
                             acknowledged.push(outcome.version);
                             break;

@@ -124,7 +124,7 @@ def instant(text):
 
 
 def in_force(entry, at):
-    if entry.get("status", "active") != "active":
+    if entry.get("status", "active") != "active" or entry.get("dispute") == "upheld":
         return False
     if instant(entry["listed_on"]) > at:
         return False
@@ -342,7 +342,7 @@ def outcome_table():
 def invariants():
     cs = CaseSet(
         "invariants",
-        "DESIGN.md §5 invariants 7-10 and disputes: unknown subjects, entries not in force (expired, "
+        "DESIGN.md §5 invariants 7-10 and disputes: unknown subjects, entries not in force (objection upheld, expired, "
         "not yet started, repaired, removed, and the exact instant an entry stops and starts to "
         "count), block over flag over allow, punishment suppressing incentives only where a serious "
         "topic applies, and the entry_under_dispute warning.",
@@ -459,6 +459,15 @@ def invariants():
     cs.entry("IV-DS-2", "court_dishonest_debtor", s, dispute="rejected")
     cs.decide("a rejected dispute carries no warning", s, "gov_procurement", "block",
               [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-DS-2")])
+    # An upheld objection (异议成立): the entry no longer counts, blocks nothing and suppresses
+    # no reward.
+    s = uscc("91", 71)
+    cs.entry("IV-DS-3", "court_dishonest_debtor", s, dispute="upheld")
+    cs.decide("an entry whose objection was upheld does not block", s, "gov_procurement", "allow", [])
+    cs.entry("IV-DS-3A", "tax_a_grade", s)
+    cs.decide("an entry whose objection was upheld does not suppress rewards", s, "admin_license_general", "allow",
+              [r("tax_a_grade", "green_channel", "reward", "IV-DS-3A"),
+               r("tax_a_grade", "tolerant_acceptance", "reward", "IV-DS-3A")])
     cs.write()
 
 

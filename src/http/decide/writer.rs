@@ -270,15 +270,6 @@ fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a
             expected: None,
         });
     }
-    if reason.entry.facts.dispute == crate::lists::Dispute::Upheld {
-        warnings.push(WarningView {
-            code: "entry_dispute_upheld",
-            message:
-                "an objection to this entry was upheld; the designating body has yet to correct it"
-                    .into(),
-            expected: None,
-        });
-    }
     let entry_id = reason.entry.entry_id()?;
     let via = match reason.via {
         Some(role) => Some(ViaView {
