@@ -172,7 +172,8 @@ pub async fn delete_entry(
     current_entry(&store, &list, &entry_id).await?;
     let at = Timestamp::now().to_string();
     let id = entry_id.clone();
-    let version = blocking(move || store.delete(&id, &removal.by, &removal.reason, &at)).await?;
+    let (by, reason) = (masked(&removal.by), masked(&removal.reason));
+    let version = blocking(move || store.delete(&id, &by, &reason, &at)).await?;
     match version {
         Some(version) => Ok(HttpResponse::Ok().json(
             serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version}),
@@ -200,8 +201,7 @@ pub async fn repair_entry(
     required("document", &repair.document)?;
     required("by", &repair.by)?;
     let at = Timestamp::now();
-    let note =
-        serde_json::json!({"document": repair.document, "by": repair.by, "at": at.to_string()});
+    let note = serde_json::json!({"document": masked(&repair.document), "by": masked(&repair.by), "at": at.to_string()});
     amend(
         &state,
         path.into_inner(),
@@ -231,7 +231,7 @@ pub async fn dispute_entry(
     let change: DisputeChange = read_body(&state, &req, payload).await?;
     required("by", &change.by)?;
     let at = Timestamp::now();
-    let note = serde_json::json!({"dispute": change.dispute, "by": change.by, "reason": change.reason, "at": at.to_string()});
+    let note = serde_json::json!({"dispute": change.dispute, "by": masked(&change.by), "reason": masked(&change.reason), "at": at.to_string()});
     amend(
         &state,
         path.into_inner(),
@@ -283,4 +283,10 @@ async fn amend(
     let note = note.to_string();
     let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)), at)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"entry": stored, "changed": outcome.changed, "lists_version": outcome.version})))
+}
+
+/// Who and why of a list change, as stored beside the entry: free text, so an ID number written
+/// into it is masked like every other stored text.
+fn masked(text: &str) -> String {
+    crate::ident::mask_id_numbers(text).into_owned()
 }

@@ -75,6 +75,10 @@ struct EntryView<'a> {
 struct Profile<'a> {
     subject: SubjectView,
     warnings: Vec<WarningView>,
+    /// Set when the list source could not give the dispute histories: the profile is served
+    /// from memory all the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispute_history_unavailable: Option<&'static str>,
     as_of: String,
     /// Codes of the topics triggered by entries in force (the subject's own or naming it).
     topics: Vec<&'a str>,
@@ -168,6 +172,7 @@ pub async fn profile(
     let mut profile = Profile {
         subject: subject_view(&subject),
         warnings,
+        dispute_history_unavailable: None,
         as_of: at.to_string(),
         topics,
         entries: own
@@ -188,7 +193,11 @@ pub async fn profile(
         .iter_mut()
         .chain(profile.named_in.iter_mut())
         .collect();
-    add_dispute_histories(&state, &mut views).await?;
+    if let Err(err) = add_dispute_histories(&state, &mut views).await {
+        tracing::warn!(error = %err, "a profile is served without its entries' dispute histories");
+        profile.dispute_history_unavailable =
+            Some("the list source did not answer in time: dispute histories are left out");
+    }
     state.audit(|| Event::ProfileRead {
         record_id: uuid::Uuid::now_v7(),
         subject,

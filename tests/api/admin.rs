@@ -461,6 +461,56 @@ async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it_and_every
     assert_eq!(profile["entries"][0]["state"], "in_force");
 }
 
+/// The who and why of a dispute are free text: an ID number written into them is stored masked.
+/// A profile whose dispute histories Redis cannot give (frozen) is served from memory all the
+/// same, and says what it left out.
+#[actix_web::test]
+async fn a_dispute_note_is_stored_masked_and_a_profile_is_served_while_redis_is_frozen() {
+    let redis = RedisServer::start();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let subject = uscc("91", 74);
+    let body = json!({"subject_id": subject, "listed_on": "2026-01-01"});
+    assert_eq!(
+        put(&app, "court_dishonest_debtor", "E-M", &body)
+            .await
+            .status(),
+        201
+    );
+    let person = crate::helpers::rid(12);
+    let spaced = format!("{} {}", &person[..6], &person[6..]);
+    let response = post(
+        &app,
+        "/v1/lists/court_dishonest_debtor/entries/E-M/dispute",
+        &json!({"dispute": "under_review", "by": format!("经办人{person}"), "reason": format!("申请人身份证 {spaced}")}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let stored: Value = app
+        .get_json("/v1/lists/court_dishonest_debtor/entries/E-M")
+        .await;
+    let history = stored["dispute_history"].to_string();
+    assert!(history.contains("********"), "{history}");
+    assert!(
+        !history.contains(&person) && !history.contains(&spaced),
+        "{history}"
+    );
+
+    // The snapshot holds the disputed entry; Redis, which holds its history, is frozen.
+    let profile_path = format!("/v1/subjects/{subject}?as_of=2026-11-22");
+    let started = Instant::now();
+    while app.get_json(&profile_path).await["entries"][0]["dispute"] != "under_review" {
+        app.state.reload().expect("reload from Redis");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    let _frozen = crate::follow::Frozen::new(&redis);
+    let profile: Value = app.get_json(&profile_path).await;
+    assert_eq!(profile["entries"][0]["entry_id"], "E-M", "{profile}");
+    assert!(
+        profile["dispute_history_unavailable"].is_string(),
+        "{profile}"
+    );
+}
+
 #[actix_web::test]
 async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and_listed() {
     // Two instances on one Redis: the shipped rule set (5 working days: an objection raised
