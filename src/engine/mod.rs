@@ -76,8 +76,9 @@ pub struct Decision<'s> {
     pub reasons: Vec<Reason<'s>>,
     pub warnings: Vec<Warning>,
     /// The in-force entry that took the subject's `reward` reasons away (invariant 10); set
-    /// only when there were rewards to take.
-    pub rewards_suppressed_by: Option<EntryRef<'s>>,
+    /// only when there were rewards to take. Boxed: it is rare, and a miss should not carry a
+    /// wider decision.
+    pub rewards_suppressed_by: Option<Box<EntryRef<'s>>>,
 }
 
 /// Why no decision could be made for a well-formed identifier.
@@ -165,7 +166,7 @@ pub fn decide_with_cold<'s>(
     let rewards_suppressed_by = match suppressor {
         Some(entry) if reasons.iter().any(|r| r.effect == Effect::Reward) => {
             reasons.retain(|r| r.effect != Effect::Reward);
-            Some(entry)
+            Some(Box::new(entry))
         }
         _ => None,
     };

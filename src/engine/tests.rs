@@ -154,6 +154,7 @@ fn invariant_9_block_beats_flag_beats_allow() {
 fn suppressed_by(decision: &Decision<'_>) -> Option<String> {
     decision
         .rewards_suppressed_by
+        .as_ref()
         .map(|entry| entry.entry_id().unwrap().into_owned())
 }
 
