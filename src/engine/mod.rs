@@ -75,6 +75,10 @@ pub struct Decision<'s> {
     /// index holds them.
     pub reasons: Vec<Reason<'s>>,
     pub warnings: Vec<Warning>,
+    /// The in-force entry that took the subject's `reward` reasons away (invariant 10); set
+    /// only when there were rewards to take. Boxed: it is rare, and a miss should not carry a
+    /// wider decision.
+    pub rewards_suppressed_by: Option<Box<EntryRef<'s>>>,
 }
 
 /// Why no decision could be made for a well-formed identifier.
@@ -114,18 +118,26 @@ pub fn decide_with_cold<'s>(
     };
 
     let mut reasons = Vec::new();
-    let mut punished = false;
+    let mut suppressor = None;
     let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
         // Invariant 8: entries not in force never count.
         if !entry.facts.in_force(at) {
             return;
         }
         let list = rules.list(entry.facts.list);
+        let suppresses = rules.suppresses_rewards(list);
+        // Invariant 10: the subject's own entry suppresses in every matter.
+        if via.is_none() && suppresses {
+            suppressor.get_or_insert(entry);
+        }
         for app in rules.applications(matter, entry.facts.list) {
             if !applies(app, &entry, via) {
                 continue;
             }
-            punished |= list.serious;
+            // A named person is not on the list: only a measure that reaches them suppresses.
+            if suppresses {
+                suppressor.get_or_insert(entry);
+            }
             let downgraded = app.effect == Effect::Block
                 && entry.facts.dispute == Dispute::UnderReview
                 && rules.dispute_policy == DisputePolicy::Downgrade;
@@ -150,10 +162,14 @@ pub fn decide_with_cold<'s>(
         collect(entry, Some(role));
     }
 
-    // Invariant 10: punishment from a serious list in this matter suppresses incentives.
-    if punished {
-        reasons.retain(|r| r.effect != Effect::Reward);
-    }
+    // Invariant 10: punishment suppresses incentives for the whole subject.
+    let rewards_suppressed_by = match suppressor {
+        Some(entry) if reasons.iter().any(|r| r.effect == Effect::Reward) => {
+            reasons.retain(|r| r.effect != Effect::Reward);
+            Some(Box::new(entry))
+        }
+        _ => None,
+    };
     // A stable sort: entries under one measure stay in the order they were found. Their ids are
     // text, which the engine does not read; whoever names the entries orders them by id.
     reasons.sort_by(|a, b| {
@@ -163,6 +179,7 @@ pub fn decide_with_cold<'s>(
         outcome: outcome_of(&reasons),
         reasons,
         warnings,
+        rewards_suppressed_by,
     })
 }
 

@@ -150,8 +150,16 @@ fn invariant_9_block_beats_flag_beats_allow() {
     );
 }
 
+/// The id of the entry that took the rewards away, if any.
+fn suppressed_by(decision: &Decision<'_>) -> Option<String> {
+    decision
+        .rewards_suppressed_by
+        .as_ref()
+        .map(|entry| entry.entry_id().unwrap().into_owned())
+}
+
 #[test]
-fn invariant_10_punishment_suppresses_incentives_only_where_it_applies() {
+fn invariant_10_a_serious_entry_suppresses_rewards_in_every_matter_and_says_which() {
     let rules = mini();
     let lists = index(
         &rules,
@@ -165,12 +173,63 @@ fn invariant_10_punishment_suppresses_incentives_only_where_it_applies() {
         summary(&procurement),
         (Outcome::Block, vec![("ban".into(), Effect::Block, None)])
     );
-    // No serious topic applies in basic public services: the reward stays.
+    assert_eq!(suppressed_by(&procurement).as_deref(), Some("b"));
+    // The serious list has no measure in basic public services: the reward goes all the same.
     let basic = decide_in(&rules, &lists, OTHER_PERSON, "basic", "2026-06-01");
+    assert_eq!(summary(&basic), (Outcome::Allow, vec![]));
+    assert_eq!(suppressed_by(&basic).as_deref(), Some("b"));
+    // A repaired serious entry is not in force: the reward stays, and nothing suppressed it.
+    let repaired = index(
+        &rules,
+        &[
+            entry("b", "debtor", OTHER_PERSON, r#","status":"repaired""#),
+            entry("s", "score", OTHER_PERSON, r#","score":720"#),
+        ],
+    );
+    let later = decide_in(&rules, &repaired, OTHER_PERSON, "basic", "2026-06-01");
+    assert_eq!(
+        summary(&later),
+        (Outcome::Allow, vec![("perk".into(), Effect::Reward, None)])
+    );
+    assert_eq!(suppressed_by(&later), None);
+}
+
+#[test]
+fn invariant_10_watch_and_grey_lists_suppress_only_when_the_rule_set_says_so() {
+    let lines = [
+        entry("g", "abnormal", OTHER_PERSON, ""),
+        entry("s", "score", OTHER_PERSON, r#","score":720"#),
+    ];
+    let any = |f: &mut [String; 5]| {
+        f[1] = f[1].replace("subjects = \"organizations\"", "subjects = \"any\"");
+    };
+    let serious_only = compile_with(any).unwrap();
+    let lists = index(&serious_only, &lines);
+    let basic = decide_in(&serious_only, &lists, OTHER_PERSON, "basic", "2026-06-01");
     assert_eq!(
         summary(&basic),
         (Outcome::Allow, vec![("perk".into(), Effect::Reward, None)])
     );
+    assert_eq!(suppressed_by(&basic), None);
+
+    let extended = compile_with(|f| {
+        any(f);
+        f[0].push_str("reward_suppression = \"any_penalty\"\n");
+    })
+    .unwrap();
+    let lists = index(&extended, &lines);
+    let basic = decide_in(&extended, &lists, OTHER_PERSON, "basic", "2026-06-01");
+    assert_eq!(summary(&basic), (Outcome::Allow, vec![]));
+    assert_eq!(suppressed_by(&basic).as_deref(), Some("g"));
+}
+
+#[test]
+fn a_subject_without_rewards_names_no_suppressing_entry() {
+    let rules = mini();
+    let lists = index(&rules, &[entry("b", "debtor", OTHER_PERSON, "")]);
+    let basic = decide_in(&rules, &lists, OTHER_PERSON, "basic", "2026-06-01");
+    assert_eq!(summary(&basic), (Outcome::Allow, vec![]));
+    assert_eq!(suppressed_by(&basic), None);
 }
 
 #[test]

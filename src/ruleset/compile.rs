@@ -142,6 +142,7 @@ struct Parts {
     title: String,
     dispute_policy: super::DisputePolicy,
     dispute_review_days: u16,
+    reward_suppression: super::RewardSuppression,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
@@ -193,6 +194,7 @@ impl Checker<'_> {
             "topic",
         );
 
+        self.check_court_orders(&lists, &matter_ids);
         let measure_matters = self.check_measures(&measures, &matters, &matter_ids);
         let links = self.check_topics(&topics, &lists, &measures, &list_ids, &measure_ids);
 
@@ -232,6 +234,7 @@ impl Checker<'_> {
             title: ruleset.title,
             dispute_policy: ruleset.dispute_policy,
             dispute_review_days: ruleset.dispute_review_days,
+            reward_suppression: ruleset.reward_suppression,
             lists: lists
                 .list
                 .into_iter()
@@ -247,6 +250,15 @@ impl Checker<'_> {
                     scored: l.scored,
                     cold: l.cold,
                     topics,
+                    order_matters: l
+                        .order_matters
+                        .map(|m| {
+                            m.into_inner()
+                                .into_iter()
+                                .map(Spanned::into_inner)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect(),
             matters: matters
@@ -269,6 +281,7 @@ impl Checker<'_> {
                     category: m.category.into_inner(),
                     effect: m.effect.into_inner(),
                     legal_basis: m.legal_basis.into_inner().trim().to_owned(),
+                    judicial: m.judicial,
                     department: m.department,
                     text: m.text,
                     matters: m
@@ -316,6 +329,46 @@ impl Checker<'_> {
             links,
             measure_matters,
         })
+    }
+
+    /// A `court_order` list names the matters its order binds (and only such a list does), each
+    /// a known matter: invariant 2 lets it block there and nowhere else.
+    fn check_court_orders(&mut self, lists: &ListsFile, matter_ids: &HashMap<String, u16>) {
+        let src = self.files.lists;
+        for l in &lists.list {
+            let code = l.code.get_ref();
+            match (l.kind, &l.order_matters) {
+                (ListKind::CourtOrder, None) => self.problems.at(
+                    src,
+                    l.code.span(),
+                    format!("court-order list `{code}` does not name the matters its order binds (order_matters)"),
+                ),
+                (ListKind::CourtOrder, Some(matters)) => {
+                    if matters.get_ref().is_empty() {
+                        self.problems.at(
+                            src,
+                            matters.span(),
+                            format!("court-order list `{code}` binds no matter (order_matters is empty)"),
+                        );
+                    }
+                    for matter in matters.get_ref() {
+                        if !matter_ids.contains_key(matter.get_ref()) {
+                            self.problems.at(
+                                src,
+                                matter.span(),
+                                format!("court-order list `{code}` names unknown matter `{}`", matter.get_ref()),
+                            );
+                        }
+                    }
+                }
+                (_, Some(matters)) => self.problems.at(
+                    src,
+                    matters.span(),
+                    format!("list `{code}` names order_matters but is not of kind `court_order`"),
+                ),
+                (_, None) => {}
+            }
+        }
     }
 
     /// Matter references and invariants 1, 5 and 6; returns each measure's matters.
@@ -533,12 +586,25 @@ impl Checker<'_> {
                     (TopicKind::Incentive, other) => complain(format!("incentive topic `{code}` carries measure `{name}` whose effect is `{}` (invariant 3: incentive topics only reward)", other.as_str())),
                     (TopicKind::Penalty, Effect::Reward) => complain(format!("penalty topic `{code}` carries reward measure `{name}` (invariant 3)")),
                 }
-                // Invariant 2: only serious lists reach block.
+                // Invariant 2: only serious lists reach block, and court orders in their matters.
                 if effect == Effect::Block {
+                    let def = &measures.measure[usize::from(id)];
                     for list in &topic_lists {
-                        let def = &lists.list[list.index()];
-                        if !def.serious {
-                            complain(format!("topic `{code}` carries block measure `{name}` but its list `{}` is not serious (invariant 2: only serious lists can block)", def.code.get_ref()));
+                        let list = &lists.list[list.index()];
+                        let list_code = list.code.get_ref();
+                        match (list.kind, &list.order_matters) {
+                            (ListKind::CourtOrder, _) if !def.judicial => complain(format!("topic `{code}` carries block measure `{name}` from court-order list `{list_code}` but the measure's basis is not judicial (invariant 2: a court order blocks only under the judicial rule that binds; set judicial = true on a measure citing it)")),
+                            (ListKind::CourtOrder, Some(bound)) => {
+                                for matter in def.matters.get_ref() {
+                                    if !bound.get_ref().iter().any(|b| b.get_ref() == matter.get_ref()) {
+                                        complain(format!("topic `{code}` carries block measure `{name}` in matter `{}`, which court-order list `{list_code}` does not bind (invariant 2: a court order blocks only in the matters it names)", matter.get_ref()));
+                                    }
+                                }
+                            }
+                            // The list itself is reported for naming no matters.
+                            (ListKind::CourtOrder, None) => {}
+                            _ if !list.serious => complain(format!("topic `{code}` carries block measure `{name}` but its list `{list_code}` is not serious (invariant 2: only serious lists can block)")),
+                            _ => {}
                         }
                     }
                 }
@@ -653,6 +719,7 @@ impl Parts {
             revision,
             dispute_policy: self.dispute_policy,
             dispute_review_days: self.dispute_review_days,
+            reward_suppression: self.reward_suppression,
             lists: self.lists,
             matters: self.matters,
             measures: self.measures,
@@ -738,6 +805,80 @@ mod tests {
             f[4] = f[4].replace("measures = [\"watch\"]", "measures = [\"watch\", \"ban\"]")
         }));
         assert_eq!(found, vec!["topics.toml:18: topic `abnormal` carries block measure `ban` but its list `abnormal` is not serious (invariant 2: only serious lists can block)"]);
+    }
+
+    /// The small rule set with a court order (限制消费令) that binds in `tickets` and blocks there
+    /// under a judicial basis; `measure_extra` is appended to its blocking measure.
+    fn with_court_order(
+        order_matters: &str,
+        measure_matters: &str,
+        measure_extra: &str,
+    ) -> Result<RuleSet, RuleSetError> {
+        compile_with(|f| {
+            f[1].push_str(&format!("\n[[list]]\ncode = \"restricted\"\nname = \"限制消费人员\"\nkind = \"court_order\"\nbody = \"法院\"\nsubjects = \"any\"\n{order_matters}"));
+            f[2].push_str(
+                "\n[[matter]]\ncode = \"tickets\"\nname = \"购票\"\ndepartment = \"铁路\"\n",
+            );
+            f[3].push_str(&format!("\n[[measure]]\ncode = \"order_block\"\nname = \"协助执行限制消费令\"\ncategory = 1\neffect = \"block\"\nlegal_basis = \"《最高人民法院关于限制被执行人高消费及有关消费的若干规定》第三条\"\ndepartment = \"铁路\"\ntext = \"拦截\"\nmatters = {measure_matters}\n{measure_extra}"));
+            f[4].push_str("\n[[topic]]\ncode = \"restricted\"\nname = \"限制消费\"\nkind = \"penalty\"\nlists = [\"restricted\"]\nmeasures = [\"order_block\"]\n");
+        })
+    }
+
+    #[test]
+    fn invariant_2_a_court_order_blocks_in_the_matters_it_binds_on_a_judicial_basis() {
+        let rules = with_court_order(
+            "order_matters = [\"tickets\"]",
+            "[\"tickets\"]",
+            "judicial = true\n",
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        let tickets = rules.matter_id("tickets").unwrap();
+        let restricted = rules.list_id("restricted").unwrap();
+        let apps = rules.applications(tickets, restricted);
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].effect, Effect::Block);
+        assert_eq!(
+            rules.list(restricted).order_matters,
+            vec!["tickets".to_owned()]
+        );
+    }
+
+    #[test]
+    fn invariant_2_a_court_order_may_not_block_outside_its_matters_or_without_a_judicial_basis() {
+        let outside = problems(with_court_order(
+            "order_matters = [\"tickets\"]",
+            "[\"tickets\", \"procurement\"]",
+            "judicial = true\n",
+        ));
+        assert_eq!(outside, vec!["topics.toml:33: topic `restricted` carries block measure `order_block` in matter `procurement`, which court-order list `restricted` does not bind (invariant 2: a court order blocks only in the matters it names)"]);
+        let not_judicial = problems(with_court_order(
+            "order_matters = [\"tickets\"]",
+            "[\"tickets\"]",
+            "",
+        ));
+        assert_eq!(not_judicial, vec!["topics.toml:33: topic `restricted` carries block measure `order_block` from court-order list `restricted` but the measure's basis is not judicial (invariant 2: a court order blocks only under the judicial rule that binds; set judicial = true on a measure citing it)"]);
+    }
+
+    #[test]
+    fn only_a_court_order_list_names_the_known_matters_its_order_binds() {
+        let unbound = problems(with_court_order("", "[\"tickets\"]", "judicial = true\n"));
+        assert_eq!(unbound, vec!["lists.toml:26: court-order list `restricted` does not name the matters its order binds (order_matters)"]);
+        let unknown = problems(with_court_order(
+            "order_matters = [\"tickets\", \"golf\"]",
+            "[\"tickets\"]",
+            "judicial = true\n",
+        ));
+        assert_eq!(
+            unknown,
+            vec!["lists.toml:31: court-order list `restricted` names unknown matter `golf`"]
+        );
+        let not_an_order = problems(compile_with(|f| {
+            f[1] = f[1].replace(
+                "kind = \"grey\"",
+                "kind = \"grey\"\norder_matters = [\"procurement\"]",
+            );
+        }));
+        assert_eq!(not_an_order, vec!["lists.toml:14: list `abnormal` names order_matters but is not of kind `court_order`"]);
     }
 
     #[test]

@@ -104,6 +104,10 @@ pub enum ListKind {
     Black,
     Watch,
     Grey,
+    /// A binding court enforcement order (such as a 限制消费令): it obliges the 协助执行单位 to
+    /// refuse in the matters the order names, so it may block there though it is not a
+    /// 严重失信主体名单.
+    CourtOrder,
 }
 
 /// Which identifiers a list may hold.
@@ -131,6 +135,17 @@ pub enum DisputePolicy {
     Count,
     /// Their `block` becomes `flag`.
     Downgrade,
+}
+
+/// Which in-force entries take every `reward` away from their subject, in every matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardSuppression {
+    /// Entries on `serious` lists (the 2016 memoranda take black-listed subjects off red lists).
+    #[default]
+    Serious,
+    /// Entries on any penalty list: serious, watch, grey and court-order lists alike.
+    AnyPenalty,
 }
 
 /// The role of a person named in an entry (法定代表人, 主要负责人, 实际控制人, 直接责任人).
@@ -260,6 +275,9 @@ pub struct ListDef {
     pub cold: bool,
     /// Codes of the topics this list triggers.
     pub topics: Vec<String>,
+    /// For a `court_order` list: the matters its order binds, the only ones it may block in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub order_matters: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -278,6 +296,9 @@ pub struct MeasureDef {
     pub category: Category,
     pub effect: Effect,
     pub legal_basis: String,
+    /// The legal basis is a judicial rule binding the 协助执行单位 (what lets a `court_order`
+    /// list block).
+    pub judicial: bool,
     /// The executing departments (实施部门), separated by `、`, `，`, `,`, `；`, `;` or `/`,
     /// each perhaps followed by a remark in brackets.
     pub department: String,
@@ -337,6 +358,7 @@ pub struct RuleSet {
     pub dispute_policy: DisputePolicy,
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     pub dispute_review_days: u16,
+    pub reward_suppression: RewardSuppression,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
@@ -402,6 +424,15 @@ impl RuleSet {
         &self.applications[range.start as usize..range.end as usize]
     }
 
+    /// Whether an in-force entry on `list` takes every `reward` away from its subject
+    /// (DESIGN.md §5, invariant 10).
+    pub fn suppresses_rewards(&self, list: &ListDef) -> bool {
+        match self.reward_suppression {
+            RewardSuppression::Serious => list.serious,
+            RewardSuppression::AnyPenalty => list.kind != ListKind::Red,
+        }
+    }
+
     /// Whether any list is cold (then decisions may need a lookup in Redis).
     pub fn has_cold_lists(&self) -> bool {
         self.lists.iter().any(|l| l.cold)
@@ -446,6 +477,7 @@ mod tests {
             category: Category::RightsReducing,
             effect: Effect::Block,
             legal_basis: String::new(),
+            judicial: false,
             department: "市人力资源和社会保障局（社会保险经办机构）、市财政局, 采购人".into(),
             text: String::new(),
             matters: Vec::new(),

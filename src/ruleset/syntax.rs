@@ -4,7 +4,10 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Category, DisputePolicy, Effect, ListKind, Role, ScoreLevel, SubjectScope, TopicKind};
+use super::{
+    Category, DisputePolicy, Effect, ListKind, RewardSuppression, Role, ScoreLevel, SubjectScope,
+    TopicKind,
+};
 
 /// `ruleset.toml`.
 #[derive(Debug, Deserialize)]
@@ -15,6 +18,8 @@ pub struct RuleSetFile {
     pub title: String,
     #[serde(default)]
     pub dispute_policy: DisputePolicy,
+    #[serde(default)]
+    pub reward_suppression: RewardSuppression,
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     #[serde(default = "default_dispute_review_days")]
     pub dispute_review_days: u16,
@@ -49,6 +54,8 @@ pub struct ListSyntax {
     pub scored: bool,
     #[serde(default)]
     pub cold: bool,
+    #[serde(default)]
+    pub order_matters: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `matters.toml`.
@@ -87,6 +94,8 @@ pub struct MeasureSyntax {
     pub category: Spanned<Category>,
     pub effect: Spanned<Effect>,
     pub legal_basis: Spanned<String>,
+    #[serde(default)]
+    pub judicial: bool,
     pub department: String,
     pub text: String,
     pub matters: Spanned<Vec<Spanned<String>>>,

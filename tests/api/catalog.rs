@@ -237,9 +237,21 @@ async fn lists_has_the_47_lists_with_entry_counts() {
         assert_eq!(list["serious"], serious, "serious flag of `{code}`");
         assert!(list["name"].as_str().is_some_and(|s| !s.is_empty()));
         assert!(
-            ["red", "black", "watch", "grey"].contains(&list["kind"].as_str().unwrap_or_default()),
+            ["red", "black", "watch", "grey", "court_order"]
+                .contains(&list["kind"].as_str().unwrap_or_default()),
             "{list}"
         );
+        // Only a court order names the matters it binds, the only ones it may block in.
+        if code == "court_consumption_restricted" {
+            assert_eq!(list["kind"], "court_order", "{list}");
+            assert_eq!(
+                list["order_matters"],
+                json!(["air_rail_ticket", "high_consumption"]),
+                "{list}"
+            );
+        } else {
+            assert!(list.get("order_matters").is_none(), "{list}");
+        }
         let expected = match code {
             "court_dishonest_debtor" => 3,
             "tax_a_grade" | "personal_credit_score" | "rail_air_restricted" => 1,

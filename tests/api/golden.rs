@@ -75,7 +75,13 @@ enum ExpectedWarning {
     Code(String),
     Full {
         code: String,
+        #[serde(default)]
         expected: Option<String>,
+        /// For `rewards_suppressed`: the entry that took the rewards away, and its list.
+        #[serde(default)]
+        entry_id: Option<String>,
+        #[serde(default)]
+        list: Option<String>,
     },
 }
 
@@ -266,11 +272,22 @@ fn check_decision(what: &str, case: &Case, got: &Value, failures: &mut Vec<Strin
             && warnings.iter().all(|w| {
                 actual.iter().any(|a| match w {
                     ExpectedWarning::Code(code) => a["code"] == code.as_str(),
-                    ExpectedWarning::Full { code, expected } => {
+                    ExpectedWarning::Full {
+                        code,
+                        expected,
+                        entry_id,
+                        list,
+                    } => {
                         a["code"] == code.as_str()
-                            && expected
-                                .as_ref()
-                                .is_none_or(|e| a["expected"] == e.as_str())
+                            && [
+                                ("expected", expected),
+                                ("entry_id", entry_id),
+                                ("list", list),
+                            ]
+                            .iter()
+                            .all(|(field, want)| {
+                                want.as_ref().is_none_or(|w| a[*field] == w.as_str())
+                            })
                     }
                 })
             });

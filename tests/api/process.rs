@@ -420,6 +420,36 @@ fn check_prints_each_problem_of_a_broken_rule_set_once_at_its_file_and_line() {
 }
 
 #[test]
+fn check_refuses_a_court_order_that_blocks_outside_the_matters_it_binds() {
+    let (_dir, rules) = rules_copy();
+    edit(&rules, "measures.toml", |text| {
+        let travel = "code = \"consumption_order_travel_check\"";
+        let (before, after) = text
+            .split_once(travel)
+            .expect("the court-order travel measure");
+        let after = after.replacen(
+            "matters = [\"air_rail_ticket\"]",
+            "matters = [\"air_rail_ticket\", \"gov_procurement\"]",
+            1,
+        );
+        format!("{before}{travel}{after}")
+    });
+    let topics = std::fs::read_to_string(rules.join("topics.toml")).expect("read");
+    let measures = line_of(
+        &topics,
+        "\"consumption_order_travel_check\", \"consumption_order_high_check\", \"credit_loan_reference\",",
+    );
+    assert_problems(
+        &rules,
+        &[(
+            "topics.toml",
+            measures,
+            "matter `gov_procurement`, which court-order list `court_consumption_restricted` does not bind",
+        )],
+    );
+}
+
+#[test]
 fn check_prints_a_duplicate_list_code_once_with_the_other_problems() {
     let (_dir, rules) = rules_copy();
     let lists = edit(&rules, "lists.toml", |text| {

@@ -101,6 +101,7 @@ LISTS = {l["code"]: l for l in load("lists.toml")["list"]}
 MATTERS = [m["code"] for m in load("matters.toml")["matter"]]
 MEASURES = {m["code"]: m for m in load("measures.toml")["measure"]}
 TOPICS = load("topics.toml")["topic"]
+REWARD_SUPPRESSION = load("ruleset.toml").get("reward_suppression", "serious")
 LEVELS = {"C": 0, "B": 1, "A": 2, "AA": 3, "AAA": 4}
 ORDER = {"block": 0, "flag": 1, "inform": 2, "reward": 3}
 
@@ -138,18 +139,38 @@ def normalize(identifier):
     return half.strip().upper()
 
 
+def suppresses(list_code):
+    """Invariant 10: which lists take every reward away from their subject."""
+    definition = LISTS[list_code]
+    if REWARD_SUPPRESSION == "any_penalty":
+        return definition["kind"] != "red"
+    return definition.get("serious", False)
+
+
+def may_block(list_code, measure, matter):
+    """Invariant 2: serious lists block; a court order only in the matters it binds, on a judicial basis."""
+    definition = LISTS[list_code]
+    if definition["kind"] == "court_order":
+        return measure.get("judicial", False) and matter in definition.get("order_matters", [])
+    return definition.get("serious", False)
+
+
 def model(entries, subject, matter, at):
-    """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set."""
+    """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set and
+    the entry that suppressed rewards (or None)."""
     at = instant(at)
     subject = normalize(subject)
     hits = [(e, None) for e in entries if normalize(e["subject_id"]) == subject]
     hits += [
         (e, p["role"]) for e in entries for p in e.get("responsible_persons", []) if normalize(p["id"]) == subject
     ]
-    reasons, punished = [], False
+    reasons, suppressor = [], None
     for entry, role in hits:
         if not in_force(entry, at):
             continue
+        # The subject's own entry suppresses in every matter; a named person only where reached.
+        if role is None and suppressor is None and suppresses(entry["list"]):
+            suppressor = entry["entry_id"]
         for topic in TOPICS:
             if entry["list"] not in topic["lists"]:
                 continue
@@ -162,16 +183,18 @@ def model(entries, subject, matter, at):
                     continue
                 if "min_score_level" in topic and level(entry.get("score", 0)) < LEVELS[topic["min_score_level"]]:
                     continue
-                punished |= LISTS[entry["list"]].get("serious", False)
+                if suppressor is None and suppresses(entry["list"]):
+                    suppressor = entry["entry_id"]
+                assert measure["effect"] != "block" or may_block(entry["list"], measure, matter), (entry["list"], code, matter)
                 reason = {"topic": topic["code"], "measure": code, "effect": measure["effect"], "entry_id": entry["entry_id"]}
                 if role is not None:
                     reason["via"] = {"role": role}
                 if entry.get("dispute") == "under_review":
                     reason["warnings"] = ["entry_under_dispute"]
                 reasons.append(reason)
-    if punished:
-        reasons = [r for r in reasons if r["effect"] != "reward"]
-    return reasons
+    if suppressor is None or all(r["effect"] != "reward" for r in reasons):
+        return reasons, None
+    return [r for r in reasons if r["effect"] != "reward"], suppressor
 
 
 def outcome(reasons):
@@ -206,9 +229,12 @@ class CaseSet:
             expect["warnings"] = warnings
         if subject_view is not None:
             expect["subject"] = subject_view
-        modelled = model(self.entries, model_subject or (subject if isinstance(subject, str) else subject["id"]), matter, as_of)
+        modelled, suppressor = model(self.entries, model_subject or (subject if isinstance(subject, str) else subject["id"]), matter, as_of)
         if sorted(map(key, modelled)) != sorted(map(key, reasons)) or outcome(reasons) != decision:
             sys.exit(f"{self.name} / {name}: hand-written expectation {decision} {reasons}\n  disagrees with the model {outcome(modelled)} {modelled}")
+        said = [w.get("entry_id") for w in warnings or [] if isinstance(w, dict) and w["code"] == "rewards_suppressed"]
+        if warnings is not None and said != ([suppressor] if suppressor else []):
+            sys.exit(f"{self.name} / {name}: hand-written rewards_suppressed warnings {said} disagree with the model's {suppressor}")
         self.requests.append({"name": name, "subject": subject, "matter": matter, "as_of": as_of, "expect": expect})
 
     def error(self, name, subject, matter, status, code, as_of=AS_OF):
@@ -280,6 +306,20 @@ def outcome_table():
     cs.entry("OT-RS-0001", "wage_arrears", s)
     cs.decide("wage_arrears in construction_bidding blocks", s, "construction_bidding", "block",
               [r("wage_arrears", "wage_bidding_restriction", "block", "OT-RS-0001")])
+    # Row: court_consumption_restricted (a court_order list), air_rail_ticket / high_consumption →
+    # block. Changed by hand: it used to flag; the 限制消费令 binds the 协助执行单位 under
+    # 最高人民法院《关于限制被执行人高消费及有关消费的若干规定》, so flagging let a booking through.
+    restricted_company, restricted_rep, restricted_person = uscc("91", 8), rid(104), rid(105)
+    cs.entry("OT-XF-0001", "court_consumption_restricted", restricted_company,
+             responsible_persons=[{"role": "legal_rep", "id": restricted_rep}])
+    cs.entry("OT-XF-0002", "court_consumption_restricted", restricted_person)
+    cs.decide("a court order blocks a ticket purchase", restricted_person, "air_rail_ticket", "block",
+              [r("court_consumption_restricted", "consumption_order_travel_check", "block", "OT-XF-0002")])
+    cs.decide("a court order blocks high consumption", restricted_person, "high_consumption", "block",
+              [r("court_consumption_restricted", "consumption_order_high_check", "block", "OT-XF-0002")])
+    cs.decide("a court order on a company blocks its legal_rep's ticket purchase", restricted_rep, "air_rail_ticket", "block",
+              [r("court_consumption_restricted", "consumption_order_travel_check", "block", "OT-XF-0001", via="legal_rep")])
+    cs.decide("a court order does not reach a matter it does not name", restricted_company, "gov_procurement", "allow", [])
     # Row: market_abnormal_operation, any matter → allow or flag, never block.
     s = uscc("92", 5)
     cs.entry("OT-SC-0001", "market_abnormal_operation", s)
@@ -344,8 +384,9 @@ def invariants():
         "invariants",
         "DESIGN.md §5 invariants 7-10 and disputes: unknown subjects, entries not in force (objection upheld, expired, "
         "not yet started, repaired, removed, and the exact instant an entry stops and starts to "
-        "count), block over flag over allow, punishment suppressing incentives only where a serious "
-        "topic applies, and the entry_under_dispute warning.",
+        "count), block over flag over allow, punishment on a serious list suppressing incentives in "
+        "every matter with the rewards_suppressed warning naming the entry, and the "
+        "entry_under_dispute warning.",
     )
     # 7. Unknown subject.
     cs.decide("an unknown organisation is allowed with no reasons", uscc("91", 900), "gov_procurement", "allow", [], warnings=[])
@@ -426,24 +467,37 @@ def invariants():
                r("social_org_a_rating", "social_org_service_priority", "reward", "IV-9-SO")])
     cs.decide("inform and reward alone allow", s, "credit_loan", "allow",
               [r("market_abnormal_operation", "credit_loan_reference", "inform", "IV-9-SC2")])
-    # 10. Punishment suppresses incentives where a serious topic applies to the matter.
+    # 10. Punishment on a serious list suppresses incentives for the whole subject, in every
+    # matter, and the decision names the entry that did it.
     s = uscc("91", 22)
     cs.entry("IV-10-A", "tax_a_grade", s)
     cs.entry("IV-10-FY", "court_dishonest_debtor", s)
     cs.decide("no reward in a matter where the serious topic flags", s, "admin_license_general", "flag",
-              [r("court_dishonest_debtor", "no_commitment_acceptance", "flag", "IV-10-FY")])
+              [r("court_dishonest_debtor", "no_commitment_acceptance", "flag", "IV-10-FY")],
+              warnings=[{"code": "rewards_suppressed", "entry_id": "IV-10-FY", "list": "court_dishonest_debtor"}])
     cs.decide("no reward in a matter where the serious topic only informs", s, "credit_loan", "allow",
               [r("court_dishonest_debtor", "credit_loan_reference", "inform", "IV-10-FY")])
     cs.decide("no reward in a matter where the serious topic blocks", s, "fiscal_subsidy", "block",
               [r("court_dishonest_debtor", "court_subsidy_restriction", "block", "IV-10-FY")])
-    cs.decide("the reward stays in a matter where no serious topic applies", s, "tax_service", "allow",
-              [r("tax_a_grade", "tax_a_facilitation", "reward", "IV-10-A")])
+    # Changed by hand: this reward used to stay, because court_dishonest_debtor has no measure in
+    # tax_service; suppression is now subject-wide (a 失信被执行人 with tax grade A gets no
+    # 纳税信用A级办税便利).
+    suppressed = lambda entry_id, list_code: [{"code": "rewards_suppressed", "entry_id": entry_id, "list": list_code}]
+    cs.decide("a tax grade A reward is suppressed where the serious list has no measure", s, "tax_service", "allow", [],
+              warnings=suppressed("IV-10-FY", "court_dishonest_debtor"))
+    s = uscc("91", 29)
+    cs.entry("IV-10-AEO", "customs_aeo_advanced", s)
+    cs.entry("IV-10-FY4", "court_dishonest_debtor", s)
+    cs.decide("a customs AEO reward is suppressed where the serious list has no measure", s, "customs_clearance", "allow", [],
+              warnings=suppressed("IV-10-FY4", "court_dishonest_debtor"))
+    cs.decide("no rewards_suppressed warning where the matter has no reward to take", s, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "court_procurement_ban", "block", "IV-10-FY4")], warnings=[])
     s = uscc("91", 23)
     cs.entry("IV-10-A2", "tax_a_grade", s)
     cs.entry("IV-10-D", "tax_d_grade", s)
     cs.decide("a non-serious penalty list does not suppress the reward", s, "fiscal_subsidy", "flag",
               [r("tax_d_grade", "fiscal_prudent_reference", "flag", "IV-10-D"),
-               r("tax_a_grade", "policy_support_priority", "reward", "IV-10-A2")])
+               r("tax_a_grade", "policy_support_priority", "reward", "IV-10-A2")], warnings=[])
     s = uscc("91", 24)
     cs.entry("IV-10-A3", "tax_a_grade", s)
     cs.entry("IV-10-FY3", "court_dishonest_debtor", s, status="repaired")

@@ -192,6 +192,18 @@ impl<'r> DecisionWriter<'r> {
             }
             serde_json::to_writer(&mut *out, &WarningView::of(warning)).map_err(internal)?;
         }
+        if let Some(entry) = &decision.rewards_suppressed_by {
+            if !decision.warnings.is_empty() {
+                out.push(b',');
+            }
+            let view = SuppressionView {
+                code: "rewards_suppressed",
+                message: "an in-force entry on a list that suppresses rewards took every reward reason away in every matter",
+                entry_id: entry.entry_id()?,
+                list: &snapshot.rules.list(entry.facts.list).code,
+            };
+            serde_json::to_writer(&mut *out, &view).map_err(internal)?;
+        }
         out.push(b']');
         out.extend_from_slice(&self.tail);
         Ok(())
@@ -230,6 +242,15 @@ pub(in crate::http) struct WarningView {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected: Option<char>,
+}
+
+/// The warning naming the entry that took the subject's rewards away.
+#[derive(Serialize)]
+struct SuppressionView<'a> {
+    code: &'static str,
+    message: &'static str,
+    entry_id: Cow<'a, str>,
+    list: &'a str,
 }
 
 impl WarningView {
