@@ -33,6 +33,15 @@ impl Outcome {
             Outcome::Block => "block",
         }
     }
+
+    /// The word a credit officer reads for the outcome (通过, 提示, 拦截).
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Allow => "通过",
+            Outcome::Flag => "提示",
+            Outcome::Block => "拦截",
+        }
+    }
 }
 
 /// One measure that applies, and everything needed to explain it.

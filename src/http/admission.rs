@@ -168,13 +168,12 @@ where
             Ok(slot) => Some(slot),
             Err(shed) => {
                 let request_body = Rc::new(RefCell::new(req.take_payload()));
-                let response = req
-                    .into_response(shed.error_response())
-                    .map_body(|_, body| Held {
-                        body,
-                        _slot: None,
-                        _request_body: Some(request_body),
-                    });
+                let response = super::problem::localised(&req, shed.error_response());
+                let response = req.into_response(response).map_body(|_, body| Held {
+                    body,
+                    _slot: None,
+                    _request_body: Some(request_body),
+                });
                 return Either::Left(ready(Ok(response)));
             }
         }

@@ -444,6 +444,7 @@ pub fn server(
         let admitting = state.clone();
         App::new()
             .app_data(state.clone())
+            .wrap_fn(problem::localise)
             .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
             .wrap_fn(|req, srv| {
                 let observation = Observation::start(&req);

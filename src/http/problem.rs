@@ -7,8 +7,13 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use std::future::Future;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, AcceptLanguage, Header, Preference, Quality};
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde::Serialize;
 
 /// One bad field of a request, named by its path in the body (`subjects[3].id`).
@@ -341,6 +346,46 @@ impl ApiError {
         }
     }
 
+    /// The title in Chinese, for a client that prefers it; `detail` and field messages stay
+    /// English.
+    fn title_zh(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "JSON 格式错误",
+            ApiError::InvalidRequest(_) => "请求无效",
+            ApiError::InvalidSubjectId(_) => "主体标识无效",
+            ApiError::IdCheckMismatch(_) => "身份证号码校验码不符",
+            ApiError::UnknownMatter(_) => "未知事项",
+            ApiError::PayloadTooLarge { .. } => "请求体过大",
+            ApiError::BatchTooLarge { .. } => "批量过大",
+            ApiError::UnsupportedMediaType(_) => "不支持的媒体类型",
+            ApiError::NotReady(_) => "服务尚未就绪",
+            ApiError::NotFound => "资源不存在",
+            ApiError::UnknownList(_) => "未知名单",
+            ApiError::EntryNotFound { .. } => "名单条目不存在",
+            ApiError::ReadOnlySource => "名单来源只读",
+            ApiError::SourceUnavailable(_) => "名单来源不可用",
+            ApiError::MethodNotAllowed => "请求方法不允许",
+            ApiError::Unauthorized(_) => "API 密钥缺失或未被接受",
+            ApiError::Forbidden(_) | ApiError::ReplayForbidden { .. } => "API 密钥缺少该权限范围",
+            ApiError::RateLimited(..) => "超出速率限制",
+            ApiError::OverKeyBurst(_) => "批量超过该密钥的突发上限",
+            ApiError::TooManyAuthFailures(_) => "被拒绝的 API 密钥过多",
+            ApiError::DecisionNotFound(_) => "决定不存在",
+            ApiError::MeasureNotInDecision { .. } => "该措施不在此决定中",
+            ApiError::FeedbackConflict(_) => "反馈已存储",
+            ApiError::FeedbackForbidden(_) => "非本部门可反馈的决定",
+            ApiError::CorrectionForbidden(_) => "非本部门可更正的反馈",
+            ApiError::FeedbackNotFound(_) => "反馈不存在",
+            ApiError::FeedbackChanged(_) => "反馈已被同时更正",
+            ApiError::CorrectionsExhausted { .. } => "更正次数已用尽",
+            ApiError::RegisterOff => "查询登记簿已关闭",
+            ApiError::RegisterUnavailable(_) => "查询登记簿不可用",
+            ApiError::BodyTimeout(_) => "请求体超时",
+            ApiError::Overloaded { .. } => "服务过载",
+            ApiError::Internal(_) => "内部错误",
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.kind().0
     }
@@ -413,14 +458,18 @@ pub struct ItemError {
     pub detail: String,
 }
 
+/// A problem's body. The response carries it as an extension too, so that [`localise`] can
+/// write it again with its Chinese title for a client that prefers Chinese.
 #[derive(Serialize)]
-struct Problem<'a> {
+struct Problem {
     #[serde(rename = "type")]
     kind: String,
-    title: &'a str,
+    title: &'static str,
+    #[serde(skip)]
+    title_zh: &'static str,
     status: u16,
     detail: String,
-    code: &'a str,
+    code: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
     /// Field errors past the first [`LISTED_ERRORS`], not listed.
@@ -443,6 +492,7 @@ impl ResponseError for ApiError {
         let problem = Problem {
             kind: format!("urn:jiangcheng:problem:{code}"),
             title,
+            title_zh: self.title_zh(),
             status: status.as_u16(),
             detail: self.detail(),
             code,
@@ -474,8 +524,83 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.body(serde_json::to_vec(&problem).unwrap_or_default())
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        response.extensions_mut().insert(problem);
+        response.body(body)
     }
+}
+
+/// Middleware: gives a problem its Chinese title when the request prefers Chinese
+/// (`Accept-Language`); everything else passes through as it is.
+pub(super) fn localise<S>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+{
+    let chinese = prefers_chinese(&req);
+    let call = srv.call(req);
+    async move {
+        // The services inside answer their errors as responses; the request cannot be kept
+        // for an error passed up instead (routing needs it unshared), so such an error stays
+        // as it is.
+        let response = call.await?;
+        if !chinese {
+            return Ok(response);
+        }
+        let (request, response) = response.into_parts();
+        Ok(ServiceResponse::new(request, in_chinese(response)))
+    }
+}
+
+/// `response` as the request asks for it: with its problem's Chinese title if the request
+/// prefers Chinese.
+pub(super) fn localised(req: &impl HttpMessage, response: HttpResponse) -> HttpResponse {
+    if prefers_chinese(req) {
+        in_chinese(response)
+    } else {
+        response
+    }
+}
+
+/// A problem response written again with its Chinese title; any other response as it is.
+fn in_chinese(mut response: HttpResponse) -> HttpResponse {
+    let Some(mut problem) = response.extensions_mut().remove::<Problem>() else {
+        return response;
+    };
+    problem.title = problem.title_zh;
+    response.set_body(BoxBody::new(
+        serde_json::to_vec(&problem).unwrap_or_default(),
+    ))
+}
+
+/// Whether the most preferred of the languages the API speaks (English, the default, and
+/// Chinese: `zh` with any region or script) that the request's `Accept-Language` accepts
+/// (quality above zero; `*` counts as English) is Chinese. A header that does not parse asks
+/// for nothing, so it gets English.
+fn prefers_chinese(req: &impl HttpMessage) -> bool {
+    let Ok(AcceptLanguage(ranked)) = AcceptLanguage::parse(req) else {
+        return false;
+    };
+    let mut best: Option<(Quality, bool)> = None;
+    for preference in ranked {
+        if preference.quality == Quality::ZERO {
+            continue;
+        }
+        let chinese = match &preference.item {
+            Preference::Any => false,
+            Preference::Specific(tag) => match tag.primary_language() {
+                language if language.eq_ignore_ascii_case("zh") => true,
+                language if language.eq_ignore_ascii_case("en") => false,
+                _ => continue,
+            },
+        };
+        if best.is_none_or(|(quality, _)| preference.quality > quality) {
+            best = Some((preference.quality, chinese));
+        }
+    }
+    best.is_some_and(|(_, chinese)| chinese)
 }
 
 impl From<crate::audit::StoreError> for ApiError {

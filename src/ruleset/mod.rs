@@ -57,6 +57,17 @@ impl Effect {
         }
     }
 
+    /// The word a credit officer reads for the effect: a restricting effect shares its word
+    /// with the decision it produces (拦截, 提示); an inform is 告知, a reward 激励.
+    pub fn label(self) -> &'static str {
+        match self {
+            Effect::Block => "拦截",
+            Effect::Flag => "提示",
+            Effect::Inform => "告知",
+            Effect::Reward => "激励",
+        }
+    }
+
     /// Whether the effect restricts the subject (the two effects that change a decision).
     pub fn restricts(self) -> bool {
         matches!(self, Effect::Block | Effect::Flag)

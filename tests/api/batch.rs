@@ -232,6 +232,34 @@ async fn a_large_batch_in_another_matter_covers_flags_and_rewards() {
                 .is_some_and(|rs| rs.iter().any(|x| x["effect"] == "reward"))
         });
     assert!(rewarded, "some red-listed subject gets reduced_inspection");
+    let mut labelled = std::collections::BTreeSet::new();
+    for result in batch["results"].as_array().expect("results") {
+        let Some(decision) = result["decision"].as_str() else {
+            continue;
+        };
+        labelled.insert((decision, result["decision_label"].as_str().unwrap_or("")));
+        for reason in result["reasons"].as_array().expect("reasons") {
+            labelled.insert((
+                reason["effect"].as_str().unwrap_or(""),
+                reason["effect_label"].as_str().unwrap_or(""),
+            ));
+        }
+    }
+    // Decisions and effects share the words for allow/flag/block; rewards are 激励.
+    let expected = [
+        ("allow", "通过"),
+        ("block", "拦截"),
+        ("flag", "提示"),
+        ("inform", "告知"),
+        ("reward", "激励"),
+    ];
+    assert!(
+        labelled.iter().all(|pair| expected.contains(pair)),
+        "every code carries its label: {labelled:?}"
+    );
+    for pair in [("allow", "通过"), ("flag", "提示"), ("reward", "激励")] {
+        assert!(labelled.contains(&pair), "{pair:?} in {labelled:?}");
+    }
 }
 
 #[actix_web::test]

@@ -34,6 +34,7 @@ async fn a_decision_has_the_documented_shape() {
     assert!(is_uuid(id), "{id}");
     assert_eq!(&id[14..15], "7", "a UUIDv7 (time-ordered): {id}");
     assert_eq!(decision["decision"], "block");
+    assert_eq!(decision["decision_label"], "拦截");
     assert_eq!(
         decision["subject"],
         json!({"id": COMPANY, "kind": "enterprise", "id_type": "uscc"})
@@ -58,6 +59,7 @@ async fn a_decision_has_the_documented_shape() {
     assert_eq!(reason["entry_id"], "QQHR-FY-2026-000123");
     assert_eq!(reason["measure"], "court_procurement_ban");
     assert_eq!(reason["effect"], "block");
+    assert_eq!(reason["effect_label"], "拦截");
     assert_eq!(reason["category"], 1);
     assert!(
         reason["legal_basis"]
@@ -277,8 +279,13 @@ async fn the_downgrade_dispute_policy_turns_block_into_flag_with_the_warning() {
         decision["decision"], "flag",
         "a disputed block becomes a flag: {decision}"
     );
+    assert_eq!(decision["decision_label"], "提示");
     let reason = &decision["reasons"][0];
     assert_eq!(reason["effect"], "flag");
+    assert_eq!(
+        reason["effect_label"], "提示",
+        "the label follows the downgraded effect"
+    );
     assert_eq!(reason["measure"], "court_procurement_ban");
     assert_eq!(warning_codes(reason), vec!["entry_under_dispute"]);
     assert_ne!(
@@ -359,6 +366,41 @@ async fn a_person_with_several_hits_gets_every_reason_most_severe_first() {
             "rail_air_restricted / rail_air_travel_ban / block / P-1 / via - / warnings []",
         ]
     );
+}
+
+#[actix_web::test]
+async fn decisions_and_reasons_carry_chinese_labels_beside_their_codes() {
+    let person = rid(41);
+    let app = spawn_app(&[entry("L-1", "court_dishonest_debtor", &person)]);
+    let miss = app.decide(&rid(42), "gov_procurement", AS_OF).await;
+    assert_eq!(miss["decision"], "allow");
+    assert_eq!(miss["decision_label"], "通过", "{miss}");
+    let informed = app.decide(&person, "credit_loan", AS_OF).await;
+    let labels: Vec<(&str, &str)> = informed["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| {
+            (
+                r["effect"].as_str().unwrap_or(""),
+                r["effect_label"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        labels.contains(&("inform", "告知")),
+        "a dishonest debtor's loan is informed: {informed}"
+    );
+    for (effect, label) in labels {
+        let expected = match effect {
+            "block" => "拦截",
+            "flag" => "提示",
+            "inform" => "告知",
+            "reward" => "激励",
+            other => panic!("unknown effect {other}"),
+        };
+        assert_eq!(label, expected, "{informed}");
+    }
 }
 
 /// RFC 3339 at +08:00 with milliseconds, `offset_ms` from now.
@@ -465,6 +507,7 @@ async fn decisions_keep_their_key_order_and_escape_the_callers_strings() {
     let keys = [
         "decision_id",
         "decision",
+        "decision_label",
         "subject",
         "matter",
         "reasons",

@@ -20,6 +20,7 @@ mod follow;
 mod golden;
 mod helpers;
 mod identifiers;
+mod languages;
 mod limits;
 mod privacy;
 mod process;

@@ -145,13 +145,15 @@ impl<'r> DecisionWriter<'r> {
         let id = self.first_id & !RAND_B | self.first_id.wrapping_add(n as u128) & RAND_B;
         let id = uuid::Uuid::from_u128(id);
         let mut uuid = uuid::Uuid::encode_buffer();
-        // The id is hexadecimal, the codes are fixed ASCII words, the identifier is normalised
-        // to digits and capitals: none needs escaping.
+        // The id is hexadecimal, the codes and labels are fixed words, the identifier is
+        // normalised to digits and capitals: none needs escaping.
         for part in [
             "{\"decision_id\":\"",
             id.hyphenated().encode_lower(&mut uuid),
             "\",\"decision\":\"",
             decision.outcome.as_str(),
+            "\",\"decision_label\":\"",
+            decision.outcome.label(),
             "\",\"subject\":{\"id\":\"",
             subject.as_str(),
             "\",\"kind\":\"",
@@ -218,6 +220,7 @@ struct ReasonView<'a> {
     measure: &'a str,
     measure_name: &'a str,
     effect: &'static str,
+    effect_label: &'static str,
     category: u8,
     legal_basis: &'a str,
     department: &'a str,
@@ -308,6 +311,7 @@ fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a
         measure: &reason.measure.code,
         measure_name: &reason.measure.name,
         effect: reason.effect.as_str(),
+        effect_label: reason.effect.label(),
         category: reason.measure.category.into(),
         legal_basis: &reason.measure.legal_basis,
         department: &reason.measure.department,
