@@ -7,7 +7,7 @@ mod batch;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
 
-use crate::ident::{CheckOutcome, IdType, SubjectId};
+use crate::ident::{CheckOutcome, IdType, Masked, SubjectId};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
     Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
@@ -72,6 +72,9 @@ pub enum Warning {
     UsccCheckMismatch { expected: char },
     /// The resident ID fails its check digit but is on a list, so it was evaluated.
     IdCheckMismatch { expected: char },
+    /// The resident ID was given in its 15-digit first-generation form and was looked up as the
+    /// 18-character form `to` (masked, as every person ID outside the decision itself).
+    ResidentIdUpgraded { to: Masked },
     /// Cold lists could not be looked up (Redis unreachable, nothing cached): they were left
     /// out of this decision.
     ColdListUnavailable,
@@ -193,11 +196,17 @@ pub fn decide_with_cold<'s>(
 }
 
 /// What a failed check character means for a lookup (DESIGN.md §2): a USCC is looked up as
-/// given, with a warning; a resident ID only if that exact ID is listed.
+/// given, with a warning; a resident ID only if that exact ID is listed. An upgraded
+/// first-generation ID has a computed check character, so it only ever carries its own warning.
 pub fn check_identifier(
     lists: &ListIndex,
     subject: &SubjectId,
 ) -> Result<Option<Warning>, DecideError> {
+    if subject.upgraded() {
+        return Ok(Some(Warning::ResidentIdUpgraded {
+            to: subject.masked(),
+        }));
+    }
     let CheckOutcome::Mismatch { expected } = subject.check() else {
         return Ok(None);
     };

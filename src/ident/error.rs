@@ -11,7 +11,7 @@ pub enum IdError {
     /// Nothing but whitespace.
     #[error("identifier is empty")]
     Empty,
-    /// Not 18 characters after trimming.
+    /// Not 18 characters after trimming (nor 15 digits, the first-generation form).
     #[error("identifier length is {len}, expected 18 characters")]
     WrongLength {
         /// Number of characters found.
@@ -50,6 +50,12 @@ pub enum IdError {
     #[error("invalid birth date `{date:08}` at positions 7-14 of the resident id: {}", DateProblem(*.date))]
     BadBirthDate {
         /// The eight digits as found, read as the number YYYYMMDD.
+        date: u32,
+    },
+    /// Positions 7–12 of a 15-digit first-generation resident ID are no date (read as 19YYMMDD).
+    #[error("invalid birth date `{:06}` at positions 7-12 of the 15-digit resident id: {}", .date % 1_000_000, DateProblem(*.date))]
+    BadLegacyBirthDate {
+        /// The date as upgraded, read as the number 19YYMMDD.
         date: u32,
     },
 }

@@ -34,6 +34,7 @@ pub use normalize::normalize;
 pub use subject::{Masked, SubjectId};
 
 use normalize::Text;
+use resident_id::LEGACY_LEN;
 
 /// Number of characters of both identifier types.
 const LEN: usize = 18;
@@ -146,6 +147,9 @@ impl CheckOutcome {
 /// ID, so a mistyped personal ID is never taken for an organisation. Anything else is a USCC.
 pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
     let text = Text::fold(raw)?;
+    if text.upgraded() {
+        return resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s));
+    }
     if !resident_id::has_shape(&text) {
         return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s));
     }
@@ -157,7 +161,7 @@ pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
             }
         }
     }
-    resident.map(|s| SubjectId::from_resident(text.bytes(), s))
+    resident.map(|s| SubjectId::from_resident(&text, s))
 }
 
 /// Parses an identifier of a known type, skipping detection (for callers that receive the type,
@@ -165,9 +169,9 @@ pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
 pub fn parse_as(raw: &str, id_type: IdType) -> Result<SubjectId, IdError> {
     let text = Text::fold(raw)?;
     match id_type {
+        // Fifteen digits are a resident ID's first generation, never a USCC.
+        IdType::Uscc if text.upgraded() => Err(IdError::WrongLength { len: LEGACY_LEN }),
         IdType::Uscc => uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s)),
-        IdType::ResidentId => {
-            resident_id::scan(&text).map(|s| SubjectId::from_resident(text.bytes(), s))
-        }
+        IdType::ResidentId => resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s)),
     }
 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::resident_id::{self, LEGACY_LEN};
 use super::{IdError, LEN};
 
 /// Normalises an identifier as typed: trims Unicode whitespace (including the ideographic space
@@ -36,10 +37,13 @@ fn fold(c: char) -> char {
 /// first one can ever be reported, since validation stops at the first bad position) and its byte
 /// is 0, which no alphabet holds. Every byte is therefore below 0x80, which the word-at-a-time
 /// (SWAR) tests rely on.
+///
+/// Fifteen digits, a first-generation resident ID, are held in their upgraded 18-character form.
 pub(super) struct Text {
     words: [u64; 2],
     tail: [u8; 2],
     non_ascii: Option<(usize, char)>,
+    upgraded: bool,
 }
 
 impl Text {
@@ -51,6 +55,7 @@ impl Text {
             words: [u64::from_le_bytes(head[0]), u64::from_le_bytes(head[1])],
             tail,
             non_ascii: None,
+            upgraded: false,
         }
     }
 
@@ -74,13 +79,14 @@ impl Text {
                     words: words.map(upper_word),
                     tail: tail.map(|b| b.to_ascii_uppercase()),
                     non_ascii: None,
+                    upgraded: false,
                 });
             }
         }
         Self::fold_slow(s)
     }
 
-    /// Full-width, non-ASCII or wrong-length input.
+    /// Full-width, non-ASCII, first-generation or wrong-length input.
     #[cold]
     fn fold_slow(s: &str) -> Result<Self, IdError> {
         let mut bytes = [0u8; LEN];
@@ -97,6 +103,18 @@ impl Text {
             }
             len += 1;
         }
+        if let (LEGACY_LEN, None, Ok(legacy)) = (
+            len,
+            non_ascii,
+            <&[u8; LEGACY_LEN]>::try_from(&bytes[..LEGACY_LEN]),
+        ) {
+            if legacy.iter().all(u8::is_ascii_digit) {
+                return Ok(Self {
+                    upgraded: true,
+                    ..Self::ascii(resident_id::upgrade(legacy)?)
+                });
+            }
+        }
         if len != LEN {
             return Err(IdError::WrongLength { len });
         }
@@ -104,6 +122,12 @@ impl Text {
             non_ascii,
             ..Self::ascii(bytes)
         })
+    }
+
+    /// True when the text was given as a 15-digit first-generation resident ID.
+    #[inline(always)]
+    pub(super) fn upgraded(&self) -> bool {
+        self.upgraded
     }
 
     /// Characters `8k+1 ..= 8k+8` (k = 0, 1) as a little-endian word: character `8k+1` in the low

@@ -6,6 +6,12 @@ use super::{CheckOutcome, IdError, IdType, LEN};
 /// Check character for `Σ a_i·W_i mod 11`, `W_i = 2^(18-i) mod 11`.
 const CHECK: &[u8; 11] = b"10X98765432";
 
+/// Weights of the first 17 characters, `W_i = 2^(18-i) mod 11`.
+const WEIGHTS: [u32; LEN - 1] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+/// Length of a first-generation resident ID (region, YYMMDD, sequence; no check character).
+pub(super) const LEGACY_LEN: usize = 15;
+
 /// Check character for its packed value (`X` = 10).
 const CHECK_BY_VALUE: &[u8; 11] = b"0123456789X";
 
@@ -120,6 +126,31 @@ fn error(text: &Text) -> IdError {
             id_type: IdType::ResidentId,
         },
     }
+}
+
+/// Upgrades a 15-digit first-generation resident ID to its 18-character form (GB 11643-1999):
+/// `19` before the two-digit year, then the check character. The first generation numbered only
+/// people born in the 1900s, so the date must be a real date of that century. `digits` are ASCII
+/// digits.
+pub(super) fn upgrade(digits: &[u8; LEGACY_LEN]) -> Result<[u8; LEN], IdError> {
+    let mut out = [0u8; LEN];
+    out[..6].copy_from_slice(&digits[..6]);
+    out[6..8].copy_from_slice(b"19");
+    out[8..LEN - 1].copy_from_slice(&digits[6..]);
+    let value = |i: usize| u32::from(out[i] - b'0');
+    let (year, month, day) = (
+        1900 + value(8) * 10 + value(9),
+        value(10) * 10 + value(11),
+        value(12) * 10 + value(13),
+    );
+    if !is_valid_date(year, month, day) {
+        return Err(IdError::BadLegacyBirthDate {
+            date: year * 10_000 + month * 100 + day,
+        });
+    }
+    let sum: u32 = (0..LEN - 1).map(|i| value(i) * WEIGHTS[i]).sum();
+    out[LEN - 1] = CHECK[(sum % 11) as usize];
+    Ok(out)
 }
 
 /// Unpacks a value below [`LIMIT`] into the text.

@@ -3,16 +3,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::normalize::Text;
 use super::{resident_id, uscc, CheckOutcome, IdError, IdType, SubjectKey, SubjectKind, LEN};
 
-/// A parsed identifier: its normalised text (inline, no heap), packed key, type, subject kind and
-/// check outcome.
+/// A parsed identifier: its normalised text (inline, no heap), packed key, type, subject kind,
+/// check outcome, and whether it was upgraded from the 15-digit first-generation form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubjectId {
     key: SubjectKey,
     text: [u8; LEN],
     kind: SubjectKind,
     check: CheckOutcome,
+    upgraded: bool,
 }
 
 impl SubjectId {
@@ -22,15 +24,17 @@ impl SubjectId {
             text,
             kind: uscc::kind(&text),
             check: scan.check,
+            upgraded: false,
         }
     }
 
-    pub(super) fn from_resident(text: [u8; LEN], scan: resident_id::Scan) -> Self {
+    pub(super) fn from_resident(text: &Text, scan: resident_id::Scan) -> Self {
         Self {
             key: SubjectKey::from_resident(scan.packed),
-            text,
+            text: text.bytes(),
             kind: SubjectKind::Person,
             check: scan.check,
+            upgraded: text.upgraded(),
         }
     }
 
@@ -52,6 +56,12 @@ impl SubjectId {
     /// Whether the check character matched.
     pub const fn check(&self) -> CheckOutcome {
         self.check
+    }
+
+    /// True when the identifier was given as a 15-digit first-generation resident ID; its text
+    /// and key are those of the 18-character form.
+    pub const fn upgraded(&self) -> bool {
+        self.upgraded
     }
 
     /// The normalised text (full identifier; personal information for a person).
@@ -85,6 +95,7 @@ impl fmt::Debug for SubjectId {
             .field("id_type", &self.id_type())
             .field("kind", &self.kind)
             .field("check", &self.check)
+            .field("upgraded", &self.upgraded)
             .finish()
     }
 }

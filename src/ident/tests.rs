@@ -289,11 +289,58 @@ fn wrong_length_and_empty() {
     assert_eq!(err("91230200MA1B2C3D8TT"), IdError::WrongLength { len: 19 });
     // Counted in characters, not bytes.
     assert_eq!(err("中中中"), IdError::WrongLength { len: 3 });
-    assert_eq!(err("230202850312123"), IdError::WrongLength { len: 15 });
+    // Fifteen characters that are not all digits are no first-generation resident ID.
+    assert_eq!(err("23020285031212X"), IdError::WrongLength { len: 15 });
+    assert_eq!(
+        parse_as("230202850312123", IdType::Uscc),
+        Err(IdError::WrongLength { len: 15 })
+    );
     assert_eq!(err(""), IdError::Empty);
     assert_eq!(err(" \u{3000}\t"), IdError::Empty);
     assert_eq!(IdError::Empty.to_string(), "identifier is empty");
     assert_eq!(parse_as("", IdType::ResidentId), Err(IdError::Empty));
+}
+
+#[test]
+fn first_generation_ids_are_upgraded() {
+    // DOMAIN fixture 230202198503121238 in its 15-digit form.
+    let id = ok("230202850312123");
+    assert_eq!(id.as_str(), "230202198503121238");
+    assert!(id.upgraded());
+    assert_eq!(id.check(), CheckOutcome::Valid);
+    assert_eq!(id.kind(), SubjectKind::Person);
+    assert_eq!(id.key(), ok("230202198503121238").key());
+    assert!(!ok("230202198503121238").upgraded());
+    assert_eq!(id.masked().as_str(), "230202********1238");
+    // Normalised like any identifier: full-width, padded.
+    assert_eq!(
+        ok(" ２３０２０２８５０３１２１２３\u{3000}").as_str(),
+        id.as_str()
+    );
+    assert_eq!(
+        parse_as("230202850312123", IdType::ResidentId).map(|id| id.key()),
+        Ok(id.key())
+    );
+}
+
+#[test]
+fn first_generation_dates_must_exist() {
+    let e = err("230202850230123");
+    assert_eq!(e, IdError::BadLegacyBirthDate { date: 19_850_230 });
+    assert_eq!(
+        e.to_string(),
+        "invalid birth date `850230` at positions 7-12 of the 15-digit resident id: 1985-02 has no day 30, it has 28 days"
+    );
+    assert_eq!(
+        err("230202851312123").to_string(),
+        "invalid birth date `851312` at positions 7-12 of the 15-digit resident id: month 13 does not exist"
+    );
+    // 1900 was no leap year; 1996 was.
+    assert_eq!(
+        err("230202000229123"),
+        IdError::BadLegacyBirthDate { date: 19_000_229 }
+    );
+    assert!(ok("230202960229123").upgraded());
 }
 
 #[test]
@@ -580,6 +627,9 @@ fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
     if chars.is_empty() {
         return Err(IdError::Empty);
     }
+    if chars.len() == 15 && chars.iter().all(char::is_ascii_digit) {
+        return reference_upgrade(&chars, id_type);
+    }
     if chars.len() != 18 {
         return Err(IdError::WrongLength { len: chars.len() });
     }
@@ -601,6 +651,27 @@ fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
     match reference_uscc(&chars, text) {
         uscc @ Ok((_, _, CheckOutcome::Valid)) => uscc,
         _ => resident,
+    }
+}
+
+/// Fifteen digits: `19` before the year, a date of the 1900s, the check character computed.
+fn reference_upgrade(chars: &[char], id_type: Option<IdType>) -> Outcome {
+    if id_type == Some(IdType::Uscc) {
+        return Err(IdError::WrongLength { len: 15 });
+    }
+    let given: String = chars.iter().collect();
+    let body = format!("{}19{}", &given[..6], &given[6..]);
+    match reference_resident(
+        &format!("{body}0").chars().collect::<Vec<_>>(),
+        format!("{body}0"),
+    ) {
+        Err(IdError::BadBirthDate { date }) => Err(IdError::BadLegacyBirthDate { date }),
+        Err(other) => Err(other),
+        Ok(_) => Ok((
+            format!("{body}{}", resident_check(&body)),
+            IdType::ResidentId,
+            CheckOutcome::Valid,
+        )),
     }
 }
 
@@ -695,7 +766,7 @@ fn near_identifier() -> impl Strategy<Value = String> {
         'Y', 'T', 'a', 'I', 'O', 'S', 'V', 'Z', ' ', '\t', '\u{3000}', '０', '９', 'Ｘ', 'ｙ',
         '中', 'é', '\0', '*', '/',
     ];
-    let random = prop::collection::vec(prop::sample::select(POOL), 16..=20)
+    let random = prop::collection::vec(prop::sample::select(POOL), 15..=20)
         .prop_map(|chars| chars.into_iter().collect::<String>());
     let mutated = (
         valid_code(),
@@ -712,6 +783,17 @@ fn near_identifier() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #[test]
+    fn first_generation_form_upgrades_to_itself(
+        code in valid_resident_id().prop_filter("born 1900-1999", |c| c[6..8] == *"19")
+    ) {
+        let legacy = format!("{}{}", &code[..6], &code[8..17]);
+        let id = parse(&legacy).map_err(|e| TestCaseError::fail(format!("{legacy}: {e}")))?;
+        prop_assert_eq!(id.as_str(), code.as_str());
+        prop_assert!(id.upgraded());
+        prop_assert_eq!(id.check(), CheckOutcome::Valid);
+    }
+
     #[test]
     fn parsing_agrees_with_the_reference(raw in near_identifier()) {
         prop_assert_eq!(outcome(parse(&raw)), reference(&raw, None), "{:?}", raw);

@@ -65,6 +65,8 @@ fn batch_items(count: usize) -> Vec<Value> {
         json!({}),                                             // no id
         json!("91230200MA1B2C3D8T"),                           // not an object
         json!({"id": "９１２３０２００ＭＡ１Ｂ２Ｃ３Ｄ８Ｔ"}), // full-width
+        json!({"id": format!("{}{}", &rid(901)[..6], &rid(901)[8..17])}), // 15-digit form
+        json!({"id": "230202850230123"}),                      // 15 digits, no such date
     ];
     let mut items = Vec::with_capacity(count);
     let mut member = 0;

@@ -247,8 +247,13 @@ async fn a_malformed_identifier_gets_400_invalid_subject_id_naming_subject_id() 
         ("a USCC of 17 characters", good[..17].to_owned(), "length"),
         ("a USCC of 19 characters", format!("{good}0"), "length"),
         (
-            "a resident ID of 15 digits (first generation)",
-            "230202850312123".into(),
+            "a first-generation resident ID of 15 digits without a real date",
+            "230202850230123".into(),
+            "positions 7-12 of the 15-digit resident id",
+        ),
+        (
+            "15 characters that are not all digits",
+            "23020285031212X".into(),
             "length",
         ),
         (

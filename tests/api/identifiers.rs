@@ -88,3 +88,113 @@ async fn a_listed_resident_id_with_a_wrong_check_digit_loads_on_a_persons_list_w
     );
     assert_eq!(decision["warnings"][0]["expected"], expected.to_string());
 }
+
+/// The first-generation (15-digit) form of an 18-character resident ID born in the 1900s:
+/// without the century and the check character.
+fn first_generation(id: &str) -> String {
+    assert_eq!(&id[6..8], "19", "{id} is not born in the 1900s");
+    format!("{}{}", &id[..6], &id[8..17])
+}
+
+/// The masked form every person ID takes outside the decision's own subject.
+fn masked(id: &str) -> String {
+    format!("{}********{}", &id[..6], &id[14..])
+}
+
+fn upgrade_warning(body: &serde_json::Value, id: &str) {
+    let warnings = body["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{body}");
+    assert_eq!(warnings[0]["code"], "resident_id_upgraded", "{body}");
+    let message = warnings[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&masked(id)),
+        "names the masked 18-digit form: {body}"
+    );
+    assert!(
+        !body["warnings"].to_string().contains(id),
+        "never the full ID: {body}"
+    );
+}
+
+#[actix_web::test]
+async fn a_first_generation_resident_id_is_upgraded_and_decided_as_its_18_digit_form() {
+    let person = rid(7);
+    let legacy = first_generation(&person);
+    let app = spawn_app(&[entry("FG-1", "court_dishonest_debtor", &person)]);
+    let decision = app.decide(&legacy, "gov_procurement", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert_eq!(decision["reasons"][0]["entry_id"], "FG-1", "{decision}");
+    assert_eq!(decision["subject"]["id"], person, "{decision}");
+    assert_eq!(decision["subject"]["id_type"], "resident_id", "{decision}");
+    upgrade_warning(&decision, &person);
+    // The 18-digit form itself carries no warning.
+    let direct = app.decide(&person, "gov_procurement", AS_OF).await;
+    assert_eq!(direct["warnings"], json!([]), "{direct}");
+    // An explicit id_type resident_id upgrades too; id_type uscc refuses 15 digits.
+    let body = json!({"subject": {"id": legacy, "id_type": "resident_id"}, "matter": "gov_procurement", "as_of": AS_OF});
+    let typed = crate::helpers::ok_json(app.post_decide(&body).await, "typed").await;
+    upgrade_warning(&typed, &person);
+    let body = json!({"subject": {"id": legacy, "id_type": "uscc"}, "matter": "gov_procurement", "as_of": AS_OF});
+    crate::helpers::problem(
+        app.post_decide(&body).await,
+        400,
+        "invalid_subject_id",
+        "uscc",
+    )
+    .await;
+
+    let profile = app
+        .get_json(&format!(
+            "/v1/subjects/{legacy}?as_of={}",
+            crate::helpers::AS_OF_QUERY
+        ))
+        .await;
+    assert_eq!(profile["subject"]["id"], person, "{profile}");
+    assert_eq!(profile["entries"][0]["entry_id"], "FG-1", "{profile}");
+    upgrade_warning(&profile, &person);
+}
+
+#[actix_web::test]
+async fn a_list_entry_with_a_first_generation_id_is_matched_under_its_18_digit_form() {
+    let person = rid(8);
+    let app = spawn_app(&[entry(
+        "FG-2",
+        "court_dishonest_debtor",
+        &first_generation(&person),
+    )]);
+    let decision = app.decide(&person, "gov_procurement", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert_eq!(decision["reasons"][0]["entry_id"], "FG-2", "{decision}");
+    let decision = app
+        .decide(&first_generation(&person), "gov_procurement", AS_OF)
+        .await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+}
+
+#[actix_web::test]
+async fn a_first_generation_resident_id_without_a_real_date_is_refused() {
+    let app = spawn_app(&[]);
+    // 1985-02-30 does not exist.
+    let legacy = "230202850230123";
+    let body = json!({"subject": {"id": legacy}, "matter": "gov_procurement", "as_of": AS_OF});
+    let p = crate::helpers::problem(
+        app.post_decide(&body).await,
+        400,
+        "invalid_subject_id",
+        legacy,
+    )
+    .await;
+    let detail = p.to_string();
+    assert!(
+        detail.contains("birth date `850230` at positions 7-12 of the 15-digit resident id")
+            && detail.contains("has no day 30"),
+        "{p}"
+    );
+    crate::helpers::problem(
+        app.get(&format!("/v1/subjects/{legacy}")).await,
+        400,
+        "invalid_subject_id",
+        "profile",
+    )
+    .await;
+}

@@ -134,9 +134,14 @@ def in_force(entry, at):
 
 
 def normalize(identifier):
-    """DESIGN.md §2: trim, full-width to half-width, upper case."""
+    """DESIGN.md §2: trim, full-width to half-width, upper case; 15 digits (a first-generation
+    resident ID) upgraded to 18 characters."""
     half = "".join(chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in identifier)
-    return half.strip().upper()
+    text = half.strip().upper()
+    if len(text) == 15 and text.isdigit():
+        first17 = text[:6] + "19" + text[6:]
+        return first17 + rid_check(first17)
+    return text
 
 
 def suppresses(list_code):
@@ -533,8 +538,9 @@ def identifiers():
         "identifiers",
         "DESIGN.md §2: check-character mismatches (USCC evaluated with uscc_check_mismatch and the "
         "expected character; resident ID refused with 400 unless listed, then evaluated with "
-        "id_check_mismatch), normalisation of full-width, lower-case and padded input, and the "
-        "subject kind derived from the identifier.",
+        "id_check_mismatch), normalisation of full-width, lower-case and padded input, 15-digit "
+        "first-generation resident IDs upgraded (resident_id_upgraded), and the subject kind "
+        "derived from the identifier.",
     )
     block = lambda e: [r("court_dishonest_debtor", "court_procurement_ban", "block", e)]
     # USCC whose check character fails: listed as given, evaluated with a warning.
@@ -583,6 +589,18 @@ def identifiers():
     cs.entry("ID-E-2", "court_dishonest_debtor", uscc("91", 36), responsible_persons=[{"role": "legal_rep", "id": x_rep[:-1] + "x"}])
     cs.decide("a responsible person written with a lower-case x is reached", x_rep, "high_consumption", "block",
               [r("court_dishonest_debtor", "consumption_restriction_high", "block", "ID-E-2", via="legal_rep")], warnings=[])
+    # A 15-digit first-generation resident ID is upgraded (19 before the year, check computed).
+    legacy_person = rid(300, born="19850312")
+    legacy = legacy_person[:6] + legacy_person[8:17]
+    cs.entry("ID-L-1", "court_dishonest_debtor", legacy_person)
+    cs.decide("a 15-digit first-generation resident ID is upgraded with resident_id_upgraded", legacy, "gov_procurement", "block",
+              block("ID-L-1"), warnings=["resident_id_upgraded"],
+              subject_view={"id": legacy_person, "kind": "person", "id_type": "resident_id"})
+    entry_person = rid(301, born="19620704")
+    cs.entry("ID-L-2", "court_dishonest_debtor", entry_person[:6] + entry_person[8:17])
+    cs.decide("an entry written with a 15-digit resident ID matches its 18-digit form", entry_person, "gov_procurement", "block",
+              block("ID-L-2"), warnings=[])
+    cs.error("a 15-digit resident ID without a real birth date is refused", "230202850230123", "gov_procurement", 400, "invalid_subject_id")
     # An all-digit USCC whose check character fails: read as a resident ID (bad date) unless the
     # caller says it is a USCC.
     digits_bad, digits_expected = wrong_last("912302061276543275", "0123456789")

@@ -274,6 +274,11 @@ impl WarningView {
                 message: format!("the check digit fails (expected `{expected}`); evaluated because this exact ID is listed"),
                 expected: Some(expected),
             },
+            Warning::ResidentIdUpgraded { to } => WarningView {
+                code: "resident_id_upgraded",
+                message: format!("a 15-digit first-generation resident ID, upgraded to {to} and evaluated as that"),
+                expected: None,
+            },
         }
     }
 }
