@@ -44,21 +44,26 @@ pub struct DecisionItem {
     pub outcome: Outcome,
     /// Empty for a decision that no measure applies to (most of them).
     pub reasons: Vec<ReasonRecord>,
+    /// The entry whose list took every reward away (a removed reward must be defensible too).
+    pub rewards_suppressed_by: Option<String>,
 }
 
 impl DecisionItem {
-    /// `entry_ids` are the reasons' entry ids in the order of `decision.reasons` (the decision
+    /// `entry_ids` are the reasons' entry ids in the order of `decision.reasons`, and
+    /// `rewards_suppressed_by` the id of the entry that took the rewards away (the decision
     /// writer reads them for the answer anyway).
     pub fn of(
         decision_id: Uuid,
         subject: SubjectId,
         decision: &Decision<'_>,
         entry_ids: Vec<String>,
+        rewards_suppressed_by: Option<String>,
     ) -> DecisionItem {
         DecisionItem {
             decision_id,
             subject,
             outcome: decision.outcome,
+            rewards_suppressed_by,
             reasons: decision
                 .reasons
                 .iter()
@@ -142,6 +147,10 @@ impl Event {
                     json.push(b'"');
                     if !item.reasons.is_empty() {
                         reasons(&mut json, &item.reasons);
+                    }
+                    if let Some(entry_id) = &item.rewards_suppressed_by {
+                        json.extend_from_slice(b",\"rewards_suppressed_by\":");
+                        json_str(&mut json, entry_id);
                     }
                     json.extend_from_slice(&tail);
                     lines.push(Line {
@@ -334,6 +343,9 @@ pub struct AuditRecord {
     pub measures: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<ReasonRecord>,
+    /// The entry whose list took every reward away, when rewards were removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewards_suppressed_by: Option<String>,
     pub ruleset: RuleSetRef,
     pub lists_version: u64,
 }

@@ -647,3 +647,34 @@ async fn a_full_queue_spills_on_the_request_thread_and_nothing_is_lost() {
     assert_eq!(status.dropped, 0, "{status:?}");
     assert_eq!(status.stored + status.replayed, made, "{status:?}");
 }
+
+/// A reward taken away must be as defensible as a block: the record names the entry whose
+/// list suppressed the rewards.
+#[actix_web::test]
+async fn a_decision_whose_rewards_were_suppressed_records_the_entry_that_took_them() {
+    let company = uscc("91", 81);
+    let since = json!({"listed_on": "2026-03-01"});
+    let app = Spawn::entries(&[
+        entry_with("R-A", "tax_a_grade", &company, since.clone()),
+        entry_with("R-D", "court_dishonest_debtor", &company, since),
+    ])
+    .start();
+    let decision: Value = app
+        .post_decide(&json!({"subject": {"id": company}, "matter": "tax_service"}))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        decision["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w["code"] == "rewards_suppressed" && w["entry_id"] == "R-D"),
+        "{decision}"
+    );
+    stored(&app, 1).await;
+    let (_, records) = file_records(&app);
+    let record = record(&records, &decision["decision_id"]);
+    assert_eq!(record["rewards_suppressed_by"], "R-D", "{record}");
+}

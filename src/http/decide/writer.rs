@@ -172,7 +172,17 @@ impl<'r> DecisionWriter<'r> {
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(items) = audit {
             let entry_ids = reasons.iter().map(|r| r.entry_id.to_string()).collect();
-            items.push(DecisionItem::of(id, *subject, decision, entry_ids));
+            let suppressed_by = match &decision.rewards_suppressed_by {
+                Some(entry) => Some(entry.entry_id()?.into_owned()),
+                None => None,
+            };
+            items.push(DecisionItem::of(
+                id,
+                *subject,
+                decision,
+                entry_ids,
+                suppressed_by,
+            ));
         }
         // The engine orders reasons by severity, topic and measure; entries under one measure
         // are ordered here, by their ids, which are text the engine does not read.
