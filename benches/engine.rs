@@ -1,4 +1,4 @@
-//! The hot path (issue 4, point 1):
+//! The hot path:
 //! - `ident`: normalise, validate and pack one identifier; mask the ID numbers in a free text;
 //! - `decide`: one decision on a miss, on a hit with one entry, on a hit with five entries, and on
 //!   a person reached as the legal representative named on a listed organisation's entry;

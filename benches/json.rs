@@ -1,4 +1,4 @@
-//! JSON of `POST /v1/decide` and `/v1/decide/batch` (issue 4, point 1), serde_json against
+//! JSON of `POST /v1/decide` and `/v1/decide/batch`, serde_json against
 //! simd-json with reused buffers (without them simd-json allocates its buffers on every call and
 //! loses on small bodies):
 //! - `json_request`: parse a request for 1 subject and a batch request for 1,000;

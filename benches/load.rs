@@ -1,4 +1,4 @@
-//! Loading (issue 4, point 1):
+//! Loading:
 //! - `load`: index a snapshot file (read, parse, validate, build), as `serve` and `check` do;
 //! - `ruleset`: read, validate and compile the shipped rule set.
 //!

@@ -1,5 +1,5 @@
 //! `propagation`: how long a list change written through one instance takes to show in the
-//! decisions of the others (issue 3's "visible everywhere within milliseconds").
+//! decisions of the others (a change must be visible everywhere within milliseconds).
 //!
 //! Each round lists a fresh subject on a blocking list through the writer's admin API, then polls
 //! `/v1/decide` on every watcher at once until each blocks; the latency of a watcher is from the
