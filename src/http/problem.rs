@@ -539,14 +539,15 @@ pub(super) fn localise<S>(
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
-    let chinese = prefers_chinese(&req);
     let call = srv.call(req);
     async move {
         // The services inside answer their errors as responses; the request cannot be kept
         // for an error passed up instead (routing needs it unshared), so such an error stays
-        // as it is.
+        // as it is. Only a problem reads the request's languages: answers that are not pay
+        // nothing.
         let response = call.await?;
-        if !chinese {
+        let is_problem = response.response().extensions().get::<Problem>().is_some();
+        if !is_problem || !prefers_chinese(response.request()) {
             return Ok(response);
         }
         let (request, response) = response.into_parts();
