@@ -10,7 +10,7 @@ pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
 use crate::ident::{CheckOutcome, IdType, Masked, SubjectId};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
-    Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
+    Application, DisputePolicy, Effect, ListDef, ListId, MatterId, MeasureDef, Role, RuleSet,
     TopicDef,
 };
 use crate::timestamp::Timestamp;
@@ -91,6 +91,16 @@ pub struct Decision<'s> {
     /// only when there were rewards to take. Boxed: it is rare, and a miss should not carry a
     /// wider decision.
     pub rewards_suppressed_by: Option<Box<EntryRef<'s>>>,
+    /// Per scored list with more than one of the subject's entries in force: the entry whose
+    /// score counts and those it supersedes (they gave no reasons).
+    pub superseded_scores: Vec<SupersededScores<'s>>,
+}
+
+/// A person's current score entry on a scored list, and the older ones in force beside it.
+#[derive(Debug, Clone)]
+pub struct SupersededScores<'s> {
+    pub current: EntryRef<'s>,
+    pub superseded: Vec<EntryRef<'s>>,
 }
 
 /// Why no decision could be made for a well-formed identifier.
@@ -129,6 +139,13 @@ pub fn decide_with_cold<'s>(
         other => other?.into_iter().collect(),
     };
 
+    let own = || {
+        lists
+            .entries_of(subject.key())
+            .chain(cold.iter().map(EntryRef::from))
+    };
+    let current = current_scores(rules, own(), at);
+    let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
     let mut reasons = Vec::new();
     let mut suppressor = None;
     let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
@@ -143,7 +160,7 @@ pub fn decide_with_cold<'s>(
             suppressor.get_or_insert(entry);
         }
         for app in rules.applications(matter, entry.facts.list) {
-            if !applies(app, &entry, via) {
+            if !applies(rules, app, &entry, via) {
                 continue;
             }
             // A named person is not on the list: only a measure that reaches them suppresses.
@@ -164,11 +181,14 @@ pub fn decide_with_cold<'s>(
             });
         }
     };
-    for entry in lists
-        .entries_of(subject.key())
-        .chain(cold.iter().map(EntryRef::from))
-    {
-        collect(entry, None);
+    for (position, entry) in own().enumerate() {
+        // A person has one current score: the others in force give no reasons.
+        match current.iter().find(|(list, _)| *list == entry.facts.list) {
+            Some(&(_, at_position)) if position != at_position && entry.facts.in_force(at) => {
+                supersede(&mut superseded_scores, own().nth(at_position), entry);
+            }
+            _ => collect(entry, None),
+        }
     }
     for (entry, role) in lists.naming(subject.key()) {
         collect(entry, Some(role));
@@ -192,7 +212,55 @@ pub fn decide_with_cold<'s>(
         reasons,
         warnings,
         rewards_suppressed_by,
+        superseded_scores,
     })
+}
+
+/// Where a subject's current score lies, per scored list, as (list, position among `own`, the
+/// subject's own entries in the order the index gives them). Of the entries in force at `at`,
+/// the one listed last counts; of entries listed at the same instant, the lower score (a
+/// correction published the same day is not taken to raise a score); of entries alike in
+/// both, the first held. DESIGN.md §3.1: a score is one current value, not a membership.
+pub fn current_scores<'s>(
+    rules: &RuleSet,
+    own: impl Iterator<Item = EntryRef<'s>>,
+    at: Timestamp,
+) -> Vec<(ListId, usize)> {
+    let mut best: Vec<(ListId, usize, EntryRef<'s>)> = Vec::new();
+    for (position, entry) in own.enumerate() {
+        let facts = &entry.facts;
+        if !rules.list(facts.list).scored || !facts.in_force(at) {
+            continue;
+        }
+        match best.iter_mut().find(|(list, _, _)| *list == facts.list) {
+            None => best.push((facts.list, position, entry)),
+            Some(held) => {
+                let later = (facts.listed_on, std::cmp::Reverse(facts.score()))
+                    > (held.2.facts.listed_on, std::cmp::Reverse(held.2.facts.score()));
+                if later {
+                    *held = (facts.list, position, entry);
+                }
+            }
+        }
+    }
+    best.into_iter()
+        .map(|(list, position, _)| (list, position))
+        .collect()
+}
+
+/// Records `entry` as superseded by `current` on their list.
+fn supersede<'s>(
+    all: &mut Vec<SupersededScores<'s>>,
+    current: Option<EntryRef<'s>>,
+    entry: EntryRef<'s>,
+) {
+    match all.iter_mut().find(|s| s.current.facts.list == entry.facts.list) {
+        Some(scores) => scores.superseded.push(entry),
+        None => all.extend(current.map(|current| SupersededScores {
+            current,
+            superseded: vec![entry],
+        })),
+    }
 }
 
 /// What a failed check character means for a lookup (DESIGN.md §2): a USCC is looked up as
@@ -221,15 +289,15 @@ pub fn check_identifier(
 }
 
 /// Whether an application counts for this entry: the listed subject itself, or a named person
-/// the measure extends to; and, on scored lists, only at or above the topic's level.
-fn applies(app: &Application, entry: &EntryRef<'_>, via: Option<Role>) -> bool {
+/// the measure extends to; and, on scored lists, only at or above the measure's tier.
+fn applies(rules: &RuleSet, app: &Application, entry: &EntryRef<'_>, via: Option<Role>) -> bool {
     let reaches = match via {
         None => true,
         Some(role) => app.person_roles.contains(role),
     };
     let scores = match (app.min_score_level, entry.facts.score()) {
         (None, _) => true,
-        (Some(min), Some(score)) => ScoreLevel::of(score) >= min,
+        (Some(min), Some(score)) => rules.score_level(score).is_some_and(|level| level >= min),
         (Some(_), None) => false,
     };
     reaches && scores

@@ -398,3 +398,126 @@ fn invariant_11_a_batch_returns_what_single_calls_return() {
         }
     }
 }
+
+/// A score entry of `OTHER_PERSON` listed on `listed_on`, in force for a year.
+fn score_entry(id: &str, score: u16, listed_on: &str) -> String {
+    format!(
+        r#"{{"entry_id":"{id}","list":"score","subject_id":"{OTHER_PERSON}","listed_on":"{listed_on}","valid_until":"2027-06-01","score":{score}}}"#
+    )
+}
+
+/// (current entry, superseded entries) per scored list, by id.
+fn superseded(decision: &Decision<'_>) -> Vec<(String, Vec<String>)> {
+    let id = |entry: &EntryRef<'_>| entry.entry_id().unwrap().into_owned();
+    decision
+        .superseded_scores
+        .iter()
+        .map(|s| (id(&s.current), s.superseded.iter().map(id).collect()))
+        .collect()
+}
+
+#[test]
+fn a_person_has_one_current_score_the_entry_listed_last() {
+    let rules = mini();
+    let lists = index(
+        &rules,
+        &[
+            score_entry("high", 720, "2026-01-01"),
+            score_entry("low", 380, "2026-03-01"),
+        ],
+    );
+    // Before the later result is listed, the earlier one counts alone.
+    let before = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-02-01");
+    assert_eq!(
+        summary(&before),
+        (Outcome::Allow, vec![("perk".into(), Effect::Reward, None)])
+    );
+    assert!(before.superseded_scores.is_empty());
+    // Once it is, the earlier 720 gives no reward: the current 380 is below AA.
+    let after = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+    assert_eq!(summary(&after), (Outcome::Allow, vec![]));
+    assert_eq!(
+        superseded(&after),
+        vec![("low".to_owned(), vec!["high".to_owned()])]
+    );
+    // The order entries are held in does not matter.
+    let reversed = index(
+        &rules,
+        &[
+            score_entry("low", 380, "2026-03-01"),
+            score_entry("high", 720, "2026-01-01"),
+        ],
+    );
+    let same = decide_in(&rules, &reversed, OTHER_PERSON, "procurement", "2026-06-01");
+    assert_eq!(summary(&same), summary(&after));
+    assert_eq!(superseded(&same), superseded(&after));
+}
+
+#[test]
+fn of_scores_listed_at_the_same_instant_the_lower_counts() {
+    let rules = mini();
+    for order in [["a", "b"], ["b", "a"]] {
+        let lines: Vec<String> = order
+            .iter()
+            .map(|id| match *id {
+                "a" => score_entry("a", 650, "2026-03-01"),
+                _ => score_entry("b", 590, "2026-03-01"),
+            })
+            .collect();
+        let lists = index(&rules, &lines);
+        let decision = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+        assert_eq!(summary(&decision), (Outcome::Allow, vec![]), "{order:?}");
+        assert_eq!(
+            superseded(&decision),
+            vec![("b".to_owned(), vec!["a".to_owned()])]
+        );
+    }
+}
+
+#[test]
+fn a_score_entry_not_in_force_supersedes_nothing() {
+    let rules = mini();
+    let lists = index(
+        &rules,
+        &[
+            score_entry("old", 720, "2026-01-01"),
+            format!(
+                r#"{{"entry_id":"repaired","list":"score","subject_id":"{OTHER_PERSON}","listed_on":"2026-03-01","status":"removed","score":380}}"#
+            ),
+        ],
+    );
+    let decision = decide_in(&rules, &lists, OTHER_PERSON, "procurement", "2026-06-01");
+    assert_eq!(
+        summary(&decision),
+        (Outcome::Allow, vec![("perk".into(), Effect::Reward, None)])
+    );
+    assert!(decision.superseded_scores.is_empty());
+}
+
+#[test]
+fn a_score_outside_the_scale_is_a_malformed_entry() {
+    let rules = mini();
+    let problems = parse_entries(score_entry("s", 1001, "2026-01-01").as_bytes(), &rules)
+        .expect_err("1001 is above the scale");
+    assert_eq!(
+        (problems[0].line, problems[0].message.as_str()),
+        (1, "score: 1001 is outside the rule set's score scale 0–1000")
+    );
+    let small = compile_with(|f| {
+        f[0] = f[0]
+            .replace("score_scale.max = 1000", "score_scale.max = 200")
+            .replace("score_scale.base = 500", "score_scale.base = 100")
+            .replace("min = 400 }", "min = 40 }")
+            .replace("min = 500 }", "min = 80 }")
+            .replace("min = 600 }", "min = 120 }")
+            .replace("min = 700 }", "min = 160 }")
+    })
+    .unwrap_or_else(|err| panic!("{err}"));
+    let problems = parse_entries(score_entry("s", 201, "2026-01-01").as_bytes(), &small)
+        .expect_err("201 is above the scale");
+    assert_eq!(
+        (problems[0].line, problems[0].message.as_str()),
+        (1, "score: 201 is outside the rule set's score scale 0–200")
+    );
+    assert!(parse_entries(score_entry("s", 200, "2026-01-01").as_bytes(), &small).is_ok());
+}

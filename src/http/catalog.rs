@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::problem::ApiError;
 use super::view::RuleSetView;
 use super::AppState;
-use crate::ruleset::{ListDef, MatterDef, MeasureDef, TopicDef};
+use crate::ruleset::{ListDef, MatterDef, MeasureDef, ScoreScale, TopicDef};
 
 #[derive(Serialize)]
 struct Catalog<'a, T: Serialize> {
@@ -95,6 +95,9 @@ struct ListView<'a> {
     list: &'a ListDef,
     /// Entries held (in force or not).
     entries: usize,
+    /// On a scored list: the scale its scores are read on, with its `assumed` mark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score_scale: Option<&'a ScoreScale>,
 }
 
 pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -105,6 +108,7 @@ pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .map(|(id, list)| ListView {
             list,
             entries: snapshot.lists.count(id),
+            score_scale: snapshot.rules.score_scale.as_ref().filter(|_| list.scored),
         })
         .collect();
     #[derive(Serialize)]

@@ -1,6 +1,8 @@
 //! `GET /v1/subjects/{id}`: a subject's profile for credit-centre staff — its entries in force,
 //! those recently ended (marked), the entries naming it as a responsible person, its topics.
 
+use std::borrow::Cow;
+
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +68,12 @@ struct EntryView<'a> {
     role: Option<&'static str>,
     #[serde(flatten)]
     record: EntryRecord<'a>,
+    /// On a scored list: the level the entry's score falls in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score_level: Option<&'a str>,
+    /// An in-force score entry that no longer counts: the entry whose score is current.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<Cow<'a, str>>,
     /// Every dispute change, oldest first (admin writes keep it; a file source has none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dispute_history: Vec<serde_json::Value>,
@@ -99,6 +107,11 @@ fn entry_view<'a>(
         topics: &rules.list(entry.facts.list).topics,
         role,
         record: entry.record(rules)?,
+        score_level: entry
+            .facts
+            .score()
+            .and_then(|score| rules.score_level_name(score)),
+        superseded_by: None,
         dispute_history: Vec::new(),
     })
 }
@@ -128,6 +141,30 @@ async fn add_dispute_histories(
         views[i].dispute_history = super::admin::notes(&history)?;
     }
     Ok(())
+}
+
+/// The subject's own entries worth showing, each in-force score entry that is not the current
+/// one marked with the entry that superseded it.
+fn own_views<'a>(
+    rules: &'a RuleSet,
+    own: &[EntryRef<'a>],
+    at: Timestamp,
+) -> Result<Vec<EntryView<'a>>, ApiError> {
+    let current = engine::current_scores(rules, own.iter().copied(), at);
+    let mut views = Vec::new();
+    for (position, entry) in own.iter().enumerate() {
+        if !worth_showing(entry, at) {
+            continue;
+        }
+        let mut view = entry_view(rules, entry, at, None)?;
+        if let Some(&(_, counted)) = current.iter().find(|(list, _)| *list == entry.facts.list) {
+            if counted != position && entry.facts.in_force(at) {
+                view.superseded_by = Some(own[counted].entry_id()?);
+            }
+        }
+        views.push(view);
+    }
+    Ok(views)
 }
 
 pub async fn profile(
@@ -175,11 +212,7 @@ pub async fn profile(
         dispute_history_unavailable: None,
         as_of: at.to_string(),
         topics,
-        entries: own
-            .iter()
-            .filter(|e| worth_showing(e, at))
-            .map(|e| entry_view(rules, e, at, None))
-            .collect::<Result<_, _>>()?,
+        entries: own_views(rules, &own, at)?,
         named_in: naming
             .iter()
             .filter(|(e, _)| worth_showing(e, at))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::text::{TextError, TextStore};
 use crate::ident::{self, CheckOutcome, IdType, SubjectKey};
-use crate::ruleset::{ListId, Role, RuleSet, SubjectScope};
+use crate::ruleset::{ListId, Role, RuleSet, SubjectScope, SCORE_LIMIT};
 use crate::timestamp::Timestamp;
 
 /// Longest `entry_id` accepted; identifiers are references, not documents.
@@ -113,8 +113,6 @@ pub struct ResponsiblePerson {
     pub name: Option<Box<str>>,
 }
 
-/// Highest personal credit score accepted (city scores run 0–1000, DOMAIN.md §6.2).
-const MAX_SCORE: u16 = 1000;
 /// `valid_until` of an entry listed until removed.
 const UNTIL_REMOVED: Timestamp = Timestamp(i64::MAX);
 /// `score` of an entry without one.
@@ -183,7 +181,7 @@ impl Facts {
             listed_on: Timestamp(word(0)),
             valid_until: Timestamp(word(8)),
             list: *lists.get(usize::from(list))?,
-            score: (score <= MAX_SCORE || score == NO_SCORE).then_some(score)?,
+            score: (score <= SCORE_LIMIT || score == NO_SCORE).then_some(score)?,
             status: *status.get(usize::from(bytes[20]))?,
             dispute: *dispute.get(usize::from(bytes[21]))?,
             check_mismatch: match bytes[22] {
@@ -281,12 +279,18 @@ impl<'a> Checked<'a> {
                     format!("only scored lists carry a score, `{}` does not", def.code),
                 ))
             }
-            (_, Some(score)) if score > MAX_SCORE => {
-                return Err(EntryError::new(
-                    "score",
-                    format!("must be at most {MAX_SCORE}"),
-                ))
-            }
+            (_, Some(score)) => match &rules.score_scale {
+                Some(scale) if !scale.contains(score) => {
+                    return Err(EntryError::new(
+                        "score",
+                        format!(
+                            "{score} is outside the rule set's score scale {}–{}",
+                            scale.min, scale.max
+                        ),
+                    ))
+                }
+                _ => {}
+            },
             _ => {}
         }
         let persons = record

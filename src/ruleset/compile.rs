@@ -12,10 +12,13 @@ use toml::Spanned;
 use super::syntax::{ListsFile, MattersFile, MeasuresFile, RuleSetFile, TopicsFile};
 use super::{
     Application, Category, Effect, ListDef, ListId, ListKind, MatterDef, MatterId, MeasureDef,
-    MeasureId, Problem, RoleSet, RuleSet, RuleSetError, TopicDef, TopicId, TopicKind, FILES,
+    MeasureId, Problem, RoleSet, RuleSet, RuleSetError, ScoreLevel, ScoreLevelDef, ScoreScale,
+    TopicDef, TopicId, TopicKind, FILES, SCORE_LIMIT,
 };
 
 const MAX_CODE_LEN: usize = 64;
+/// Most levels a score scale may have (cities use three to six).
+const MAX_SCORE_LEVELS: usize = 32;
 
 /// One rule-set file's text, kept to turn byte offsets into line numbers.
 struct Source {
@@ -120,8 +123,9 @@ fn parse<T: DeserializeOwned>(source: &Source, problems: &mut Problems) -> Optio
     }
 }
 
-/// A topic's lists, and its measures with the roles each extends to.
-type TopicLinks = (Vec<ListId>, Vec<(MeasureId, RoleSet)>);
+/// A topic's lists, and its measures with the roles each extends to and, on a scored list, the
+/// lowest level each applies at.
+type TopicLinks = (Vec<ListId>, Vec<(MeasureId, RoleSet, Option<ScoreLevel>)>);
 
 struct Files<'a> {
     ruleset: &'a Source,
@@ -143,11 +147,12 @@ struct Parts {
     dispute_policy: super::DisputePolicy,
     dispute_review_days: u16,
     reward_suppression: super::RewardSuppression,
+    score_scale: Option<ScoreScale>,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
     topics: Vec<TopicDef>,
-    /// Per topic: (list ids, (measure id, roles it extends to) pairs).
+    /// Per topic: (list ids, (measure id, roles it extends to, score tier) triples).
     links: Vec<TopicLinks>,
     measure_matters: Vec<Vec<MatterId>>,
 }
@@ -195,8 +200,16 @@ impl Checker<'_> {
         );
 
         self.check_court_orders(&lists, &matter_ids);
+        let score_scale = self.check_score_scale(&ruleset, &lists);
         let measure_matters = self.check_measures(&measures, &matters, &matter_ids);
-        let links = self.check_topics(&topics, &lists, &measures, &list_ids, &measure_ids);
+        let links = self.check_topics(
+            &topics,
+            &lists,
+            &measures,
+            &list_ids,
+            &measure_ids,
+            score_scale.as_ref(),
+        );
 
         let mut topics_of_list: Vec<Vec<String>> = vec![Vec::new(); lists.list.len()];
         for (topic, (topic_lists, _)) in topics.topic.iter().zip(&links) {
@@ -235,6 +248,7 @@ impl Checker<'_> {
             dispute_policy: ruleset.dispute_policy,
             dispute_review_days: ruleset.dispute_review_days,
             reward_suppression: ruleset.reward_suppression,
+            score_scale,
             lists: lists
                 .list
                 .into_iter()
@@ -321,6 +335,16 @@ impl Checker<'_> {
                             .map(Spanned::into_inner)
                             .collect(),
                         min_score_level: t.min_score_level.map(Spanned::into_inner),
+                        score_tiers: t
+                            .score_tiers
+                            .map(|tiers| {
+                                tiers
+                                    .into_inner()
+                                    .into_iter()
+                                    .map(|(measure, level)| (measure, level.into_inner()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                         responsible_person_roles: roles,
                         responsible_person_measures: person_measures,
                     }
@@ -369,6 +393,132 @@ impl Checker<'_> {
                 (_, None) => {}
             }
         }
+    }
+
+    /// The personal credit score scale (DESIGN.md §3.1): required as soon as a list is scored;
+    /// a range with its base inside, and levels listed lowest first, the lowest at the range's
+    /// floor (every score has a level), thresholds strictly rising inside the range, names
+    /// unique.
+    fn check_score_scale(
+        &mut self,
+        ruleset: &RuleSetFile,
+        lists: &ListsFile,
+    ) -> Option<ScoreScale> {
+        let Some(scale) = &ruleset.score_scale else {
+            for list in lists.list.iter().filter(|l| l.scored) {
+                self.problems.at(
+                    self.files.lists,
+                    list.code.span(),
+                    format!(
+                        "list `{}` is scored but ruleset.toml declares no [score_scale]",
+                        list.code.get_ref()
+                    ),
+                );
+            }
+            return None;
+        };
+        let src = self.files.ruleset;
+        let (min, max, base) = (*scale.min.get_ref(), *scale.max.get_ref(), *scale.base.get_ref());
+        if max <= min {
+            self.problems.at(
+                src,
+                scale.max.span(),
+                format!("score_scale: max {max} must be above min {min}"),
+            );
+        }
+        if max > SCORE_LIMIT {
+            self.problems.at(
+                src,
+                scale.max.span(),
+                format!("score_scale: max {max} is above {SCORE_LIMIT}, the highest score held"),
+            );
+        }
+        if !(min..=max).contains(&base) {
+            self.problems.at(
+                src,
+                scale.base.span(),
+                format!("score_scale: base {base} is outside the scale {min}–{max}"),
+            );
+        }
+        let written = scale.levels.get_ref();
+        if written.is_empty() || written.len() > MAX_SCORE_LEVELS {
+            self.problems.at(
+                src,
+                scale.levels.span(),
+                format!(
+                    "score_scale: {} levels; a scale has 1 to {MAX_SCORE_LEVELS}",
+                    written.len()
+                ),
+            );
+        }
+        let mut levels: Vec<ScoreLevelDef> = Vec::with_capacity(written.len());
+        for level in written {
+            let level = level.get_ref();
+            let name = level.name.get_ref().trim();
+            let from = *level.min.get_ref();
+            let mut complain = |span: Range<usize>, message: String| {
+                self.problems.at(src, span, format!("score_scale: {message}"))
+            };
+            if name.is_empty() {
+                complain(level.name.span(), "a level has an empty name".into());
+            } else if levels.iter().any(|l| l.name == name) {
+                complain(level.name.span(), format!("level `{name}` is named twice"));
+            }
+            if !(min..=max).contains(&from) {
+                complain(
+                    level.min.span(),
+                    format!("level `{name}` starts at {from}, outside the scale {min}–{max}"),
+                );
+            }
+            match levels.last() {
+                None if from != min => complain(
+                    level.min.span(),
+                    format!("the lowest level `{name}` starts at {from}, not at the scale's min {min}: every score needs a level"),
+                ),
+                Some(below) if from <= below.min => complain(
+                    level.min.span(),
+                    format!("level `{name}` starts at {from}, not above `{}` at {}: levels are listed lowest first with strictly rising thresholds", below.name, below.min),
+                ),
+                _ => {}
+            }
+            levels.push(ScoreLevelDef {
+                name: name.to_owned(),
+                min: from,
+            });
+        }
+        Some(ScoreScale {
+            min,
+            max,
+            base,
+            levels,
+            assumed: scale.assumed,
+            note: scale.note.trim().to_owned(),
+        })
+    }
+
+    /// The level a topic names, reported when the scale has no such level.
+    fn score_level(
+        &mut self,
+        scale: Option<&ScoreScale>,
+        topic: &str,
+        name: &Spanned<String>,
+    ) -> Option<ScoreLevel> {
+        // Without a scale, the scored list is reported for it.
+        let scale = scale?;
+        let level = scale.level(name.get_ref());
+        if level.is_none() {
+            let known: Vec<&str> = scale.levels.iter().map(|l| l.name.as_str()).collect();
+            self.problems.at(
+                self.files.topics,
+                name.span(),
+                format!(
+                    "topic `{topic}` names score level `{}`, which the score scale does not have (its levels: {})",
+                    name.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+        level
     }
 
     /// Matter references and invariants 1, 5 and 6; returns each measure's matters.
@@ -462,6 +612,7 @@ impl Checker<'_> {
         measures: &MeasuresFile,
         list_ids: &HashMap<String, u16>,
         measure_ids: &HashMap<String, u16>,
+        scale: Option<&ScoreScale>,
     ) -> Vec<TopicLinks> {
         let src = self.files.topics;
         let mut out = Vec::with_capacity(topics.topic.len());
@@ -508,8 +659,8 @@ impl Checker<'_> {
                 topic_lists.push(ListId(id));
             }
             let scored = topic_lists.iter().any(|l| lists.list[l.index()].scored);
-            if let Some(level) = &t.min_score_level {
-                if !scored {
+            let default_level = match &t.min_score_level {
+                Some(level) if !scored => {
                     self.problems.at(
                         src,
                         level.span(),
@@ -517,6 +668,31 @@ impl Checker<'_> {
                             "topic `{code}` sets min_score_level but none of its lists is scored"
                         ),
                     );
+                    None
+                }
+                Some(level) => self.score_level(scale, code, level),
+                None => None,
+            };
+            let mut tiers: HashMap<&str, ScoreLevel> = HashMap::new();
+            if let Some(written) = &t.score_tiers {
+                if !scored {
+                    self.problems.at(
+                        src,
+                        written.span(),
+                        format!("topic `{code}` sets score_tiers but none of its lists is scored"),
+                    );
+                }
+                for (measure, level) in written.get_ref() {
+                    if !t.measures.get_ref().iter().any(|m| m.get_ref() == measure) {
+                        self.problems.at(
+                            src,
+                            written.span(),
+                            format!("topic `{code}` tiers measure `{measure}` in score_tiers but does not carry it"),
+                        );
+                    }
+                    if let Some(level) = self.score_level(scale.filter(|_| scored), code, level) {
+                        tiers.insert(measure, level);
+                    }
                 }
             }
 
@@ -559,7 +735,7 @@ impl Checker<'_> {
                     format!("topic `{code}` has no measures"),
                 );
             }
-            let mut topic_measures: Vec<(MeasureId, RoleSet)> = Vec::new();
+            let mut topic_measures: Vec<(MeasureId, RoleSet, Option<ScoreLevel>)> = Vec::new();
             for measure in t.measures.get_ref() {
                 let name = measure.get_ref();
                 let Some(&id) = measure_ids.get(name) else {
@@ -570,7 +746,7 @@ impl Checker<'_> {
                     );
                     continue;
                 };
-                if topic_measures.iter().any(|(m, _)| *m == MeasureId(id)) {
+                if topic_measures.iter().any(|(m, _, _)| *m == MeasureId(id)) {
                     self.problems.at(
                         src,
                         measure.span(),
@@ -616,6 +792,7 @@ impl Checker<'_> {
                 topic_measures.push((
                     MeasureId(id),
                     if extends { roles } else { RoleSet::default() },
+                    tiers.get(name.as_str()).copied().or(default_level),
                 ));
             }
             out.push((topic_lists, topic_measures));
@@ -678,8 +855,7 @@ impl Parts {
         let mut cells: Vec<Vec<Application>> = vec![Vec::new(); self.matters.len() * n_lists];
         for (topic_index, (lists, measures)) in self.links.iter().enumerate() {
             let topic = TopicId(topic_index as u16);
-            let min_score_level = self.topics[topic_index].min_score_level;
-            for &(measure, person_roles) in measures {
+            for &(measure, person_roles, min_score_level) in measures {
                 let effect = self.measures[measure.index()].effect;
                 for matter in &self.measure_matters[measure.index()] {
                     for list in lists {
@@ -720,6 +896,7 @@ impl Parts {
             dispute_policy: self.dispute_policy,
             dispute_review_days: self.dispute_review_days,
             reward_suppression: self.reward_suppression,
+            score_scale: self.score_scale,
             lists: self.lists,
             matters: self.matters,
             measures: self.measures,
@@ -1003,6 +1180,122 @@ mod tests {
                 .contains("extends measure `watch` to responsible persons but does not carry it")),
             "{found:#?}"
         );
+    }
+
+    /// The small rule set with its score scale's lines replaced by `scale` (dotted keys).
+    fn with_scale(scale: &str) -> Result<RuleSet, RuleSetError> {
+        compile_with(|f| f[0] = format!("name = \"mini\"\n{scale}"))
+    }
+
+    #[test]
+    fn a_scored_list_needs_a_score_scale() {
+        let found = problems(with_scale(""));
+        assert_eq!(
+            found,
+            vec!["lists.toml:18: list `score` is scored but ruleset.toml declares no [score_scale]"]
+        );
+    }
+
+    #[test]
+    fn score_levels_rise_strictly_inside_the_scale_from_its_floor_under_unique_names() {
+        let found = problems(with_scale(
+            "score_scale.min = 0\nscore_scale.max = 200\nscore_scale.base = 250\nscore_scale.levels = [\n  { name = \"C\", min = 10 },\n  { name = \"B\", min = 80 },\n  { name = \"A\", min = 80 },\n  { name = \"B\", min = 120 },\n  { name = \"AA\", min = 260 },\n]\n",
+        ));
+        assert_eq!(
+            found,
+            vec![
+                "ruleset.toml:4: score_scale: base 250 is outside the scale 0–200",
+                "ruleset.toml:6: score_scale: the lowest level `C` starts at 10, not at the scale's min 0: every score needs a level",
+                "ruleset.toml:8: score_scale: level `A` starts at 80, not above `B` at 80: levels are listed lowest first with strictly rising thresholds",
+                "ruleset.toml:9: score_scale: level `B` is named twice",
+                "ruleset.toml:10: score_scale: level `AA` starts at 260, outside the scale 0–200",
+            ],
+            "{found:#?}"
+        );
+        let empty = problems(with_scale(
+            "score_scale.min = 100\nscore_scale.max = 100\nscore_scale.base = 100\nscore_scale.levels = []\n",
+        ));
+        assert_eq!(
+            empty,
+            vec![
+                "ruleset.toml:3: score_scale: max 100 must be above min 100",
+                "ruleset.toml:5: score_scale: 0 levels; a scale has 1 to 32",
+                "topics.toml:26: topic `score` names score level `AA`, which the score scale does not have (its levels: )",
+            ],
+            "{empty:#?}"
+        );
+    }
+
+    #[test]
+    fn topics_name_only_levels_of_the_scale_and_tier_only_measures_they_carry() {
+        let found = problems(compile_with(|f| {
+            f[4] = f[4].replace(
+                "min_score_level = \"AA\"",
+                "min_score_level = \"AAAA\"\nscore_tiers = { perk = \"D\", loan = \"A\" }",
+            )
+        }));
+        assert_eq!(
+            found,
+            vec![
+                "topics.toml:26: topic `score` names score level `AAAA`, which the score scale does not have (its levels: C, B, A, AA, AAA)",
+                "topics.toml:27: topic `score` tiers measure `loan` in score_tiers but does not carry it",
+                "topics.toml:27: topic `score` names score level `D`, which the score scale does not have (its levels: C, B, A, AA, AAA)",
+            ],
+            "{found:#?}"
+        );
+        let unscored = problems(compile_with(|f| {
+            f[4] = f[4].replace(
+                "measures = [\"watch\"]",
+                "measures = [\"watch\"]\nscore_tiers = { watch = \"A\" }",
+            )
+        }));
+        assert_eq!(
+            unscored,
+            vec!["topics.toml:19: topic `abnormal` sets score_tiers but none of its lists is scored"]
+        );
+    }
+
+    #[test]
+    fn a_measure_in_score_tiers_starts_at_its_own_level() {
+        let rules = compile_with(|f| {
+            f[3].push_str("\n[[measure]]\ncode = \"loan\"\nname = \"信易贷\"\ncategory = 2\neffect = \"reward\"\nlegal_basis = \"\"\ndepartment = \"营商局\"\ntext = \"优先推荐\"\nmatters = [\"procurement\"]\n");
+            f[4] = f[4].replace(
+                "measures = [\"perk\"]\nmin_score_level = \"AA\"",
+                "measures = [\"perk\", \"loan\"]\nmin_score_level = \"A\"\nscore_tiers = { loan = \"AAA\" }",
+            );
+        })
+        .unwrap_or_else(|err| panic!("{err}"));
+        let scale = rules.score_scale.as_ref().unwrap();
+        let procurement = rules.matter_id("procurement").unwrap();
+        let score = rules.list_id("score").unwrap();
+        let tiers: Vec<(&str, Option<&str>)> = rules
+            .applications(procurement, score)
+            .iter()
+            .map(|app| {
+                (
+                    rules.measure(app.measure).code.as_str(),
+                    app.min_score_level.map(|l| scale.level_name(l)),
+                )
+            })
+            .collect();
+        assert_eq!(tiers, vec![("perk", Some("A")), ("loan", Some("AAA"))]);
+        assert_eq!(rules.topics()[2].score_tiers["loan"], "AAA");
+    }
+
+    #[test]
+    fn a_1000_point_scale_with_its_own_level_names_loads() {
+        let rules = compile_with(|f| {
+            f[0] = "name = \"wuxi_style\"\nscore_scale.min = 0\nscore_scale.max = 1000\nscore_scale.base = 600\nscore_scale.levels = [\n  { name = \"较差\", min = 0 },\n  { name = \"一般\", min = 550 },\n  { name = \"良好\", min = 650 },\n  { name = \"优秀\", min = 750 },\n  { name = \"极好\", min = 900 },\n]\n".into();
+            f[4] = f[4].replace("min_score_level = \"AA\"", "min_score_level = \"良好\"");
+        })
+        .unwrap_or_else(|err| panic!("{err}"));
+        let scale = rules.score_scale.as_ref().unwrap();
+        assert_eq!((scale.min, scale.max, scale.base), (0, 1000, 600));
+        assert!(!scale.assumed);
+        for (score, level) in [(0, "较差"), (549, "较差"), (650, "良好"), (899, "优秀"), (1000, "极好")] {
+            assert_eq!(rules.score_level_name(score), Some(level), "{score}");
+        }
+        assert!(scale.contains(1000) && !scale.contains(1001));
     }
 
     #[test]

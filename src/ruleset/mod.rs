@@ -12,6 +12,7 @@ mod syntax;
 pub(crate) mod testing;
 
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -215,25 +216,60 @@ impl RoleSet {
     }
 }
 
-/// Level of a personal credit score (base 500): AAA ≥ 700, AA ≥ 600, A ≥ 500, B ≥ 400, C below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-pub enum ScoreLevel {
-    C,
-    B,
-    A,
-    AA,
-    AAA,
+/// Highest score a scale may reach: scales run to 1,000 points in practice, and the entry's
+/// in-memory facts keep a score in 16 bits beside a marker for "no score".
+pub const SCORE_LIMIT: u16 = 10_000;
+
+/// A personal credit score scale (个人信用积分): the range scores lie in, the base a person
+/// starts from, and the levels it is cut into. Rule-set data, because every city sets its own
+/// (Qiqihar base 500 with five levels, Yiwu 0–200, 1,000-point scales elsewhere).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreScale {
+    pub min: u16,
+    pub max: u16,
+    pub base: u16,
+    /// Lowest first, thresholds strictly rising; the lowest starts at `min`.
+    pub levels: Vec<ScoreLevelDef>,
+    /// The thresholds are an assumption for the city to replace, not its published rule.
+    pub assumed: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
-impl ScoreLevel {
-    pub fn of(score: u16) -> ScoreLevel {
-        match score {
-            700.. => ScoreLevel::AAA,
-            600..=699 => ScoreLevel::AA,
-            500..=599 => ScoreLevel::A,
-            400..=499 => ScoreLevel::B,
-            _ => ScoreLevel::C,
-        }
+/// One level of a score scale: its name and the lowest score it starts at.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreLevelDef {
+    pub name: String,
+    pub min: u16,
+}
+
+/// A level of the rule set's score scale, by its position from the lowest (so levels compare
+/// as the scale orders them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScoreLevel(u8);
+
+impl ScoreScale {
+    /// Whether `score` lies within the scale (a score outside it is a malformed entry).
+    pub fn contains(&self, score: u16) -> bool {
+        (self.min..=self.max).contains(&score)
+    }
+
+    /// The level `score` falls in: the highest whose threshold it reaches.
+    pub fn level_of(&self, score: u16) -> ScoreLevel {
+        let reached = self.levels.iter().take_while(|l| l.min <= score).count();
+        ScoreLevel(reached.saturating_sub(1) as u8)
+    }
+
+    pub fn level_name(&self, level: ScoreLevel) -> &str {
+        self.levels
+            .get(usize::from(level.0))
+            .map_or("", |l| l.name.as_str())
+    }
+
+    /// The level called `name`.
+    pub fn level(&self, name: &str) -> Option<ScoreLevel> {
+        let position = self.levels.iter().position(|l| l.name == name)?;
+        Some(ScoreLevel(position as u8))
     }
 }
 
@@ -342,7 +378,12 @@ pub struct TopicDef {
     pub lists: Vec<String>,
     pub memorandum: String,
     pub measures: Vec<String>,
-    pub min_score_level: Option<ScoreLevel>,
+    /// On a scored list: the lowest level (by name) the topic's measures apply at.
+    pub min_score_level: Option<String>,
+    /// On a scored list: measures that start at a level of their own (measure code → level
+    /// name), so rewards can be tiered; the others start at `min_score_level`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub score_tiers: BTreeMap<String, String>,
     pub responsible_person_roles: Vec<Role>,
     pub responsible_person_measures: Vec<String>,
 }
@@ -355,7 +396,7 @@ pub struct Application {
     pub effect: Effect,
     /// Roles of named persons the measure extends to (empty: the listed subject only).
     pub person_roles: RoleSet,
-    /// For scored lists: the lowest score level the measure applies at.
+    /// For scored lists: the lowest score level the measure applies at (its tier).
     pub min_score_level: Option<ScoreLevel>,
 }
 
@@ -370,6 +411,8 @@ pub struct RuleSet {
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     pub dispute_review_days: u16,
     pub reward_suppression: RewardSuppression,
+    /// The personal credit score scale; present whenever a list is scored.
+    pub score_scale: Option<ScoreScale>,
     lists: Vec<ListDef>,
     matters: Vec<MatterDef>,
     measures: Vec<MeasureDef>,
@@ -442,6 +485,17 @@ impl RuleSet {
             RewardSuppression::Serious => list.serious,
             RewardSuppression::AnyPenalty => list.kind != ListKind::Red,
         }
+    }
+
+    /// The level of `score` on the rule set's scale (`None` without a scale).
+    pub fn score_level(&self, score: u16) -> Option<ScoreLevel> {
+        self.score_scale.as_ref().map(|scale| scale.level_of(score))
+    }
+
+    /// The name of the level of `score` on the rule set's scale.
+    pub fn score_level_name(&self, score: u16) -> Option<&str> {
+        let scale = self.score_scale.as_ref()?;
+        Some(scale.level_name(scale.level_of(score)))
     }
 
     /// Whether any list is cold (then decisions may need a lookup in Redis).

@@ -1,12 +1,13 @@
 //! The rule-set files as written: a serde mirror of `rulesets/README.md`, with the source span of
 //! every value a problem may point at. Nothing here is checked beyond its TOML type.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    Category, DisputePolicy, Effect, ListKind, RewardSuppression, Role, ScoreLevel, SubjectScope,
-    TopicKind,
+    Category, DisputePolicy, Effect, ListKind, RewardSuppression, Role, SubjectScope, TopicKind,
 };
 
 /// `ruleset.toml`.
@@ -23,6 +24,30 @@ pub struct RuleSetFile {
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     #[serde(default = "default_dispute_review_days")]
     pub dispute_review_days: u16,
+    /// Required as soon as a list is scored.
+    #[serde(default)]
+    pub score_scale: Option<ScoreScaleSyntax>,
+}
+
+/// `score_scale` in `ruleset.toml` (a table, or dotted keys).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreScaleSyntax {
+    pub min: Spanned<u16>,
+    pub max: Spanned<u16>,
+    pub base: Spanned<u16>,
+    pub levels: Spanned<Vec<Spanned<ScoreLevelSyntax>>>,
+    #[serde(default)]
+    pub assumed: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreLevelSyntax {
+    pub name: Spanned<String>,
+    pub min: Spanned<u16>,
 }
 
 /// The Hegang indicator's answer time for an objection (5 working days).
@@ -120,7 +145,10 @@ pub struct TopicSyntax {
     pub memorandum: String,
     pub measures: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
-    pub min_score_level: Option<Spanned<ScoreLevel>>,
+    pub min_score_level: Option<Spanned<String>>,
+    /// Measure code → the lowest level it applies at, for measures tiered apart from the rest.
+    #[serde(default)]
+    pub score_tiers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     #[serde(default)]
     pub responsible_persons: Option<ResponsiblePersonsSyntax>,
 }

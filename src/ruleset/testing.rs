@@ -3,7 +3,18 @@
 
 use super::{RuleSet, RuleSetError, FILES};
 
-const RULESET: &str = "name = \"mini\"\n";
+const RULESET: &str = r#"name = "mini"
+score_scale.min = 0
+score_scale.max = 1000
+score_scale.base = 500
+score_scale.levels = [
+    { name = "C", min = 0 },
+    { name = "B", min = 400 },
+    { name = "A", min = 500 },
+    { name = "AA", min = 600 },
+    { name = "AAA", min = 700 },
+]
+"#;
 const LISTS: &str = r#"
 [[list]]
 code = "debtor"

@@ -13,6 +13,7 @@ use super::request::Context;
 use crate::audit::DecisionItem;
 use crate::engine::{Decision, Reason, Warning};
 use crate::ident::SubjectId;
+use crate::lists::EntryRef;
 use crate::ruleset::RuleSet;
 use crate::snapshot::Snapshot;
 
@@ -198,21 +199,40 @@ impl<'r> DecisionWriter<'r> {
             serde_json::to_writer(&mut *out, reason).map_err(internal)?;
         }
         out.extend_from_slice(b"],\"warnings\":[");
-        for (i, warning) in decision.warnings.iter().enumerate() {
-            if i > 0 {
+        let separate = |out: &mut Vec<u8>, first: &mut bool| {
+            if !std::mem::take(first) {
                 out.push(b',');
             }
+        };
+        let mut first = true;
+        for warning in &decision.warnings {
+            separate(out, &mut first);
             serde_json::to_writer(&mut *out, &WarningView::of(warning)).map_err(internal)?;
         }
         if let Some(entry) = &decision.rewards_suppressed_by {
-            if !decision.warnings.is_empty() {
-                out.push(b',');
-            }
+            separate(out, &mut first);
             let view = SuppressionView {
                 code: "rewards_suppressed",
                 message: "an in-force entry on a list that suppresses rewards took every reward reason away in every matter",
                 entry_id: entry.entry_id()?,
                 list: &snapshot.rules.list(entry.facts.list).code,
+            };
+            serde_json::to_writer(&mut *out, &view).map_err(internal)?;
+        }
+        for scores in &decision.superseded_scores {
+            separate(out, &mut first);
+            let mut superseded = scores
+                .superseded
+                .iter()
+                .map(EntryRef::entry_id)
+                .collect::<Result<Vec<_>, _>>()?;
+            superseded.sort();
+            let view = SupersededView {
+                code: "score_superseded",
+                message: "a person has one current score: the entry listed last counts, and the older entries in force beside it gave no reasons",
+                entry_id: scores.current.entry_id()?,
+                list: &snapshot.rules.list(scores.current.facts.list).code,
+                superseded,
             };
             serde_json::to_writer(&mut *out, &view).map_err(internal)?;
         }
@@ -227,6 +247,11 @@ struct ReasonView<'a> {
     topic: &'a str,
     list: &'a str,
     entry_id: Cow<'a, str>,
+    /// On a scored list: the entry's score and the level it falls in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score_level: Option<&'a str>,
     measure: &'a str,
     measure_name: &'a str,
     effect: &'static str,
@@ -266,6 +291,18 @@ struct SuppressionView<'a> {
     list: &'a str,
 }
 
+/// The warning naming a person's current score entry and the entries it supersedes.
+#[derive(Serialize)]
+struct SupersededView<'a> {
+    code: &'static str,
+    message: &'static str,
+    /// The entry whose score counts.
+    entry_id: Cow<'a, str>,
+    list: &'a str,
+    /// The older entries in force beside it, by id.
+    superseded: Vec<Cow<'a, str>>,
+}
+
 impl WarningView {
     pub(in crate::http) fn of(warning: &Warning) -> WarningView {
         match *warning {
@@ -295,7 +332,7 @@ impl WarningView {
 
 /// Names the entry behind a reason; its id (and, for a named person, the listed subject's
 /// name) is text, read from the list index's text store.
-fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
+fn reason_view<'a>(rules: &'a RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
     let mut warnings = Vec::new();
     if reason.under_dispute() {
         let message = if reason.downgraded {
@@ -323,6 +360,12 @@ fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a
         topic: &reason.topic.code,
         list: &reason.list.code,
         entry_id,
+        score: reason.entry.facts.score(),
+        score_level: reason
+            .entry
+            .facts
+            .score()
+            .and_then(|score| rules.score_level_name(score)),
         measure: &reason.measure.code,
         measure_name: &reason.measure.name,
         effect: reason.effect.as_str(),
