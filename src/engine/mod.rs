@@ -236,7 +236,10 @@ pub fn current_scores<'s>(
             None => best.push((facts.list, position, entry)),
             Some(held) => {
                 let later = (facts.listed_on, std::cmp::Reverse(facts.score()))
-                    > (held.2.facts.listed_on, std::cmp::Reverse(held.2.facts.score()));
+                    > (
+                        held.2.facts.listed_on,
+                        std::cmp::Reverse(held.2.facts.score()),
+                    );
                 if later {
                     *held = (facts.list, position, entry);
                 }
@@ -254,7 +257,10 @@ fn supersede<'s>(
     current: Option<EntryRef<'s>>,
     entry: EntryRef<'s>,
 ) {
-    match all.iter_mut().find(|s| s.current.facts.list == entry.facts.list) {
+    match all
+        .iter_mut()
+        .find(|s| s.current.facts.list == entry.facts.list)
+    {
         Some(scores) => scores.superseded.push(entry),
         None => all.extend(current.map(|current| SupersededScores {
             current,

@@ -501,7 +501,10 @@ fn a_score_outside_the_scale_is_a_malformed_entry() {
         .expect_err("1001 is above the scale");
     assert_eq!(
         (problems[0].line, problems[0].message.as_str()),
-        (1, "score: 1001 is outside the rule set's score scale 0–1000")
+        (
+            1,
+            "score: 1001 is outside the rule set's score scale 0–1000"
+        )
     );
     let small = compile_with(|f| {
         f[0] = f[0]

@@ -418,7 +418,11 @@ impl Checker<'_> {
             return None;
         };
         let src = self.files.ruleset;
-        let (min, max, base) = (*scale.min.get_ref(), *scale.max.get_ref(), *scale.base.get_ref());
+        let (min, max, base) = (
+            *scale.min.get_ref(),
+            *scale.max.get_ref(),
+            *scale.base.get_ref(),
+        );
         if max <= min {
             self.problems.at(
                 src,
@@ -457,7 +461,8 @@ impl Checker<'_> {
             let name = level.name.get_ref().trim();
             let from = *level.min.get_ref();
             let mut complain = |span: Range<usize>, message: String| {
-                self.problems.at(src, span, format!("score_scale: {message}"))
+                self.problems
+                    .at(src, span, format!("score_scale: {message}"))
             };
             if name.is_empty() {
                 complain(level.name.span(), "a level has an empty name".into());
@@ -1192,7 +1197,9 @@ mod tests {
         let found = problems(with_scale(""));
         assert_eq!(
             found,
-            vec!["lists.toml:18: list `score` is scored but ruleset.toml declares no [score_scale]"]
+            vec![
+                "lists.toml:18: list `score` is scored but ruleset.toml declares no [score_scale]"
+            ]
         );
     }
 
@@ -1251,7 +1258,9 @@ mod tests {
         }));
         assert_eq!(
             unscored,
-            vec!["topics.toml:19: topic `abnormal` sets score_tiers but none of its lists is scored"]
+            vec![
+                "topics.toml:19: topic `abnormal` sets score_tiers but none of its lists is scored"
+            ]
         );
     }
 
@@ -1292,7 +1301,13 @@ mod tests {
         let scale = rules.score_scale.as_ref().unwrap();
         assert_eq!((scale.min, scale.max, scale.base), (0, 1000, 600));
         assert!(!scale.assumed);
-        for (score, level) in [(0, "较差"), (549, "较差"), (650, "良好"), (899, "优秀"), (1000, "极好")] {
+        for (score, level) in [
+            (0, "较差"),
+            (549, "较差"),
+            (650, "良好"),
+            (899, "优秀"),
+            (1000, "极好"),
+        ] {
             assert_eq!(rules.score_level_name(score), Some(level), "{score}");
         }
         assert!(scale.contains(1000) && !scale.contains(1001));

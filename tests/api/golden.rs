@@ -1,5 +1,6 @@
 //! The golden case sets: every `tests/golden/*.json` runs against a fresh server loaded with that
-//! file's entries. A case set is `{description, entries, requests}`; each request is
+//! file's entries, under the shipped rule set or the rule-set folder its `rules` names (relative
+//! to the repository). A case set is `{description, rules?, entries, requests}`; each request is
 //! `{name, subject, matter, as_of, expect}` where `subject` is an identifier (or a whole subject
 //! object) and `expect` is either `{decision, reasons, warnings?, subject?}` or
 //! `{error: {status, code}}`. Reasons are compared as an exact set on topic, measure, effect,
@@ -11,12 +12,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_explained, reason_key, reason_keys, spawn_app};
+use crate::helpers::{assert_explained_by, reason_key, reason_keys, spawn_app, Spawn};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CaseSet {
     description: String,
+    /// The rule-set folder, relative to the repository; absent = the shipped one.
+    #[serde(default)]
+    rules: Option<PathBuf>,
     entries: Vec<Value>,
     requests: Vec<Case>,
 }
@@ -77,11 +81,15 @@ enum ExpectedWarning {
         code: String,
         #[serde(default)]
         expected: Option<String>,
-        /// For `rewards_suppressed`: the entry that took the rewards away, and its list.
+        /// For `rewards_suppressed`: the entry that took the rewards away, and its list; for
+        /// `score_superseded`: the current score entry, and its list.
         #[serde(default)]
         entry_id: Option<String>,
         #[serde(default)]
         list: Option<String>,
+        /// For `score_superseded`: the superseded entries, by id.
+        #[serde(default)]
+        superseded: Option<Vec<String>>,
     },
 }
 
@@ -142,6 +150,8 @@ fn the_required_golden_case_sets_exist_and_are_well_formed() {
         "invariants",
         "identifiers",
         "responsible_persons",
+        "personal_scores",
+        "score_scales",
     ] {
         assert!(
             names.iter().any(|n| n == required),
@@ -193,7 +203,13 @@ async fn every_golden_case_set_gives_the_expected_decisions() {
             .to_string_lossy()
             .into_owned();
         let set = read_case_set(&path);
-        let app = spawn_app(&set.entries);
+        let ruleset = ruleset_name(&set);
+        let app = match &set.rules {
+            Some(rules) => Spawn::entries(&set.entries)
+                .rules(Path::new(env!("CARGO_MANIFEST_DIR")).join(rules))
+                .start(),
+            None => spawn_app(&set.entries),
+        };
         for case in &set.requests {
             let what = format!("{set_name} / {}", case.name);
             let subject = match &case.subject {
@@ -234,7 +250,7 @@ async fn every_golden_case_set_gives_the_expected_decisions() {
                 failures.push(format!("{what}: expected 200, got {status}: {got}"));
                 continue;
             }
-            check_decision(&what, case, &got, &mut failures);
+            check_decision(&what, case, &got, &ruleset, &mut failures);
         }
     }
     assert!(checked > 0, "no golden requests were checked");
@@ -246,7 +262,20 @@ async fn every_golden_case_set_gives_the_expected_decisions() {
     );
 }
 
-fn check_decision(what: &str, case: &Case, got: &Value, failures: &mut Vec<String>) {
+/// The name the case set's rule set declares in its `ruleset.toml`.
+fn ruleset_name(set: &CaseSet) -> String {
+    let dir = set
+        .rules
+        .as_ref()
+        .map_or_else(crate::helpers::rules_dir, |rules| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(rules)
+        });
+    jiangcheng::ruleset::load_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .name
+}
+
+fn check_decision(what: &str, case: &Case, got: &Value, ruleset: &str, failures: &mut Vec<String>) {
     let expect = &case.expect;
     if let Some(decision) = &expect.decision {
         if got["decision"] != decision.as_str() {
@@ -277,6 +306,7 @@ fn check_decision(what: &str, case: &Case, got: &Value, failures: &mut Vec<Strin
                         expected,
                         entry_id,
                         list,
+                        superseded,
                     } => {
                         a["code"] == code.as_str()
                             && [
@@ -288,6 +318,9 @@ fn check_decision(what: &str, case: &Case, got: &Value, failures: &mut Vec<Strin
                             .all(|(field, want)| {
                                 want.as_ref().is_none_or(|w| a[*field] == w.as_str())
                             })
+                            && superseded
+                                .as_ref()
+                                .is_none_or(|ids| a["superseded"] == json!(ids))
                     }
                 })
             });
@@ -323,7 +356,7 @@ fn check_decision(what: &str, case: &Case, got: &Value, failures: &mut Vec<Strin
             ));
         }
     }
-    let explained = std::panic::catch_unwind(|| assert_explained(got, what));
+    let explained = std::panic::catch_unwind(|| assert_explained_by(got, ruleset, what));
     if let Err(panic) = explained {
         let message = panic
             .downcast_ref::<String>()

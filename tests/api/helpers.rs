@@ -492,8 +492,13 @@ pub fn is_uuid(text: &str) -> bool {
 /// topic, list, entry, measure, effect, category and legal basis (non-empty for a block, which
 /// must be category 1); and invariant 9: the decision follows from the reasons.
 pub fn assert_explained(decision: &Value, what: &str) {
+    assert_explained_by(decision, "qiqihar", what);
+}
+
+/// [`assert_explained`] for a decision made under the rule set called `ruleset`.
+pub fn assert_explained_by(decision: &Value, ruleset: &str, what: &str) {
     assert_eq!(
-        decision["ruleset"]["name"], "qiqihar",
+        decision["ruleset"]["name"], ruleset,
         "{what}: ruleset.name in {decision}"
     );
     let revision = decision["ruleset"]["revision"].as_str().unwrap_or_default();

@@ -29,5 +29,6 @@ mod register;
 mod register_disk;
 mod reload;
 mod requests;
+mod scores;
 mod serve_limits;
 mod subjects;

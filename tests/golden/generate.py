@@ -102,20 +102,27 @@ MATTERS = [m["code"] for m in load("matters.toml")["matter"]]
 MEASURES = {m["code"]: m for m in load("measures.toml")["measure"]}
 TOPICS = load("topics.toml")["topic"]
 REWARD_SUPPRESSION = load("ruleset.toml").get("reward_suppression", "serious")
-LEVELS = {"C": 0, "B": 1, "A": 2, "AA": 3, "AAA": 4}
+SCALE = load("ruleset.toml")["score_scale"]
+LEVELS = {l["name"]: i for i, l in enumerate(SCALE["levels"])}
 ORDER = {"block": 0, "flag": 1, "inform": 2, "reward": 3}
 
 
 def level(score):
-    if score >= 700:
-        return 4
-    if score >= 600:
-        return 3
-    if score >= 500:
-        return 2
-    if score >= 400:
-        return 1
-    return 0
+    """The position of the level `score` falls in: the highest whose threshold it reaches."""
+    return max(i for i, l in enumerate(SCALE["levels"]) if l["min"] <= score)
+
+
+def current_scores(entries, subject, at):
+    """DESIGN.md §3.1: a person's current score entry per scored list, of its own in force: the
+    one listed last; listed at the same instant, the lower score."""
+    current = {}
+    for e in entries:
+        if normalize(e["subject_id"]) != subject or not LISTS[e["list"]].get("scored") or not in_force(e, at):
+            continue
+        held = current.get(e["list"])
+        if held is None or (instant(e["listed_on"]), -e["score"]) > (instant(held["listed_on"]), -held["score"]):
+            current[e["list"]] = e
+    return {code: e["entry_id"] for code, e in current.items()}
 
 
 def instant(text):
@@ -170,8 +177,12 @@ def model(entries, subject, matter, at):
         (e, p["role"]) for e in entries for p in e.get("responsible_persons", []) if normalize(p["id"]) == subject
     ]
     reasons, suppressor = [], None
+    current = current_scores(entries, subject, at)
     for entry, role in hits:
         if not in_force(entry, at):
+            continue
+        # One current score: the subject's other score entries in force give no reasons.
+        if role is None and entry["list"] in current and current[entry["list"]] != entry["entry_id"]:
             continue
         # The subject's own entry suppresses in every matter; a named person only where reached.
         if role is None and suppressor is None and suppresses(entry["list"]):
@@ -186,7 +197,8 @@ def model(entries, subject, matter, at):
                     continue
                 if role is not None and (role not in rp.get("roles", []) or code not in rp.get("measures", [])):
                     continue
-                if "min_score_level" in topic and level(entry.get("score", 0)) < LEVELS[topic["min_score_level"]]:
+                tier = topic.get("score_tiers", {}).get(code, topic.get("min_score_level"))
+                if tier is not None and level(entry.get("score", 0)) < LEVELS[tier]:
                     continue
                 if suppressor is None and suppresses(entry["list"]):
                     suppressor = entry["entry_id"]
@@ -215,8 +227,8 @@ def key(reason):
 
 
 class CaseSet:
-    def __init__(self, name, description):
-        self.name, self.description = name, description
+    def __init__(self, name, description, rules=None):
+        self.name, self.description, self.rules = name, description, rules
         self.entries, self.requests = [], []
 
     def entry(self, entry_id, list_code, subject_id, **fields):
@@ -254,9 +266,14 @@ class CaseSet:
         line = lambda value: json.dumps(value, ensure_ascii=False)
         text = "{\n"
         text += f' "description": {line(self.description)},\n'
+        if self.rules:
+            text += f' "rules": {line(self.rules)},\n'
         text += ' "entries": [\n  ' + ",\n  ".join(map(line, self.entries)) + "\n ],\n"
         text += ' "requests": [\n  ' + ",\n  ".join(map(line, self.requests)) + "\n ]\n}\n"
-        assert json.loads(text) == {"description": self.description, "entries": self.entries, "requests": self.requests}
+        whole = {"description": self.description, "entries": self.entries, "requests": self.requests}
+        if self.rules:
+            whole["rules"] = self.rules
+        assert json.loads(text) == whole
         (OUT / f"{self.name}.json").write_text(text, encoding="utf-8")
         print(f"{self.name}.json: {len(self.entries)} entries, {len(self.requests)} requests")
 
@@ -446,11 +463,11 @@ def invariants():
     cs.decide("a date-time listed_on counts from that instant, not from the day", s, "gov_procurement", "allow", [],
               as_of="2026-03-01T08:29:59+08:00")
     # Personal credit score levels (AAA >= 700, AA 600-699, A 500-599, B 400-499, C < 400): the
-    # incentive topic rewards from AA on, and never restricts.
+    # incentive topic rewards in tiers, 信易批 from A and 信易贷 from AA, and never restricts.
     for n, score in enumerate([0, 399, 400, 499, 500, 599, 600, 699, 700, 1000]):
         p = rid(300 + n, born="19900505")
         cs.entry(f"IV-SC-{score}", "personal_credit_score", p, score=score, valid_until=None)
-        reasons = [r("personal_credit_score", "personal_credit_convenience", "reward", f"IV-SC-{score}")] if score >= 600 else []
+        reasons = [r("personal_credit_score", "personal_credit_convenience", "reward", f"IV-SC-{score}")] if score >= 500 else []
         cs.decide(f"personal credit score {score} in admin_license_general", p, "admin_license_general", "allow", reasons)
         loan = [r("personal_credit_score", "credit_loan_recommendation", "reward", f"IV-SC-{score}")] if score >= 600 else []
         cs.decide(f"personal credit score {score} in credit_loan", p, "credit_loan", "allow", loan)
@@ -717,6 +734,112 @@ def responsible_persons():
     cs.write()
 
 
+
+# ---------------------------------------------------------------- personal_scores.json, score_scales.json
+
+
+def use_rules(folder):
+    """Points the model at the rule set in `folder` (relative to the repository)."""
+    global RULES, LISTS, MATTERS, MEASURES, TOPICS, REWARD_SUPPRESSION, SCALE, LEVELS
+    RULES = ROOT / folder
+    LISTS = {l["code"]: l for l in load("lists.toml")["list"]}
+    MATTERS = [m["code"] for m in load("matters.toml")["matter"]]
+    MEASURES = {m["code"]: m for m in load("measures.toml")["measure"]}
+    TOPICS = load("topics.toml")["topic"]
+    REWARD_SUPPRESSION = load("ruleset.toml").get("reward_suppression", "serious")
+    SCALE = load("ruleset.toml")["score_scale"]
+    LEVELS = {l["name"]: i for i, l in enumerate(SCALE["levels"])}
+
+
+def superseded(cs, subject, current_id, superseded_ids, as_of=AS_OF):
+    """The hand-written `score_superseded` warning, checked against the model."""
+    at = instant(as_of)
+    current = current_scores(cs.entries, normalize(subject), at)
+    modelled = sorted(
+        e["entry_id"] for e in cs.entries
+        if normalize(e["subject_id"]) == normalize(subject) and e["list"] in current
+        and in_force(e, at) and e["entry_id"] != current[e["list"]]
+    )
+    if list(current.values()) != [current_id] or modelled != sorted(superseded_ids):
+        sys.exit(f"{cs.name}: hand-written score_superseded {current_id} {superseded_ids} disagrees with the model's {current} {modelled}")
+    return {"code": "score_superseded", "entry_id": current_id, "list": "personal_credit_score", "superseded": sorted(superseded_ids)}
+
+
+def personal_scores():
+    """The shipped scale's tiers and one current score per person (DESIGN.md §3.1)."""
+    cs = CaseSet("personal_scores", "Personal credit scores on the shipped scale (assumed thresholds AAA >= 700, AA >= 600, A >= 500, B >= 400, C): rewards tiered by level, 信易批 from A and 信易贷 from AA; of a person's score entries in force the one listed last counts, the others are superseded and give no reasons.")
+    pi, dai = "personal_credit_convenience", "credit_loan_recommendation"
+    # Tiers at their boundaries: B gets nothing, A gets 信易批 only, AA gets both.
+    for n, (score, tiers) in enumerate([(499, []), (500, [pi]), (599, [pi]), (600, [pi, dai])]):
+        p = rid(400 + n, born="19880808")
+        cs.entry(f"PS-T-{score}", "personal_credit_score", p, score=score, valid_until=None)
+        for matter, measure in [("admin_license_general", pi), ("credit_loan", dai)]:
+            reasons = [r("personal_credit_score", measure, "reward", f"PS-T-{score}")] if measure in tiers else []
+            cs.decide(f"score {score} in {matter}", p, matter, "allow", reasons, warnings=[])
+    # A newer, lower score supersedes an older AAA: only 信易批 (A) is left, and the decision
+    # names both entries.
+    p = rid(410, born="19750301")
+    cs.entry("PS-S-2025", "personal_credit_score", p, score=720, listed_on="2025-07-01", valid_until=None)
+    cs.entry("PS-S-2026", "personal_credit_score", p, score=520, listed_on="2026-07-01", valid_until=None)
+    warning = superseded(cs, p, "PS-S-2026", ["PS-S-2025"])
+    cs.decide("the score listed last counts: A gets 信易批", p, "admin_license_general", "allow",
+              [r("personal_credit_score", pi, "reward", "PS-S-2026")], warnings=[warning])
+    cs.decide("the superseded AAA score gives no 信易贷", p, "credit_loan", "allow", [], warnings=[warning])
+    cs.decide("before the newer score is listed the older one counts alone", p, "credit_loan", "allow",
+              [r("personal_credit_score", dai, "reward", "PS-S-2025")], as_of="2026-06-30T23:59:59+08:00", warnings=[])
+    # Listed the same day, the later instant counts; at the same instant, the lower score.
+    p = rid(411, born="19820402")
+    cs.entry("PS-D-MORNING", "personal_credit_score", p, score=450, listed_on="2026-03-01", valid_until=None)
+    cs.entry("PS-D-NOON", "personal_credit_score", p, score=650, listed_on="2026-03-01T12:00:00+08:00", valid_until=None)
+    cs.decide("of two scores listed the same day the later instant counts", p, "credit_loan", "allow",
+              [r("personal_credit_score", dai, "reward", "PS-D-NOON")], warnings=[superseded(cs, p, "PS-D-NOON", ["PS-D-MORNING"])])
+    p = rid(412, born="19820403")
+    cs.entry("PS-I-HIGH", "personal_credit_score", p, score=650, listed_on="2026-03-01", valid_until=None)
+    cs.entry("PS-I-LOW", "personal_credit_score", p, score=450, listed_on="2026-03-01", valid_until=None)
+    cs.decide("of two scores listed at the same instant the lower counts", p, "admin_license_general", "allow", [],
+              warnings=[superseded(cs, p, "PS-I-LOW", ["PS-I-HIGH"])])
+    # An expired newer entry supersedes nothing; a removed one neither.
+    p = rid(413, born="19820404")
+    cs.entry("PS-E-OLD", "personal_credit_score", p, score=610, listed_on="2025-01-01", valid_until=None)
+    cs.entry("PS-E-EXPIRED", "personal_credit_score", p, score=380, listed_on="2026-01-01", valid_until="2026-06-01")
+    cs.entry("PS-E-REMOVED", "personal_credit_score", p, score=390, listed_on="2026-02-01", valid_until=None, status="removed")
+    cs.decide("a score entry no longer in force supersedes nothing", p, "credit_loan", "allow",
+              [r("personal_credit_score", dai, "reward", "PS-E-OLD")], warnings=[])
+    cs.write()
+
+
+def score_scales():
+    """A second scale: the 0–200 test rule set (tests/rulesets/yiwu), three tiers."""
+    use_rules("tests/rulesets/yiwu")
+    cs = CaseSet("score_scales", "A second score scale: the 0–200 test rule set (base 100; 较差 0, 一般 80, 良好 110, 优秀 140) with three reward tiers, 免押金 from 一般, 信易批 from 良好, 信易贷 from 优秀; a serious entry suppresses them all, and the score listed last counts.", rules="tests/rulesets/yiwu")
+    tiers = [("public_service", "deposit_waiver", 80), ("admin_license_general", "xinyi_pi", 110), ("credit_loan", "xinyi_dai", 140)]
+    for n, score in enumerate([0, 79, 80, 109, 110, 139, 140, 200]):
+        p = rid(500 + n, born="19910101")
+        cs.entry(f"YW-{score}", "personal_credit_score", p, score=score, valid_until=None)
+        for matter, measure, floor in tiers:
+            reasons = [r("personal_credit_score", measure, "reward", f"YW-{score}")] if score >= floor else []
+            cs.decide(f"score {score} in {matter}", p, matter, "allow", reasons, warnings=[])
+    # A serious entry takes every tier away, in matters where its list has no measure (where no
+    # reward was there to take, the decision names no suppression).
+    p = rid(510, born="19910102")
+    cs.entry("YW-S-150", "personal_credit_score", p, score=150, valid_until=None)
+    cs.entry("YW-S-DEBTOR", "court_dishonest_debtor", p)
+    cs.decide("a debtor with 150 points gets no 信易贷", p, "credit_loan", "allow", [],
+              warnings=[{"code": "rewards_suppressed", "entry_id": "YW-S-DEBTOR", "list": "court_dishonest_debtor"}])
+    cs.decide("a debtor with 150 points is blocked in procurement", p, "gov_procurement", "block",
+              [r("court_dishonest_debtor", "procurement_ban", "block", "YW-S-DEBTOR")], warnings=[])
+    # The score listed last counts on this scale too.
+    p = rid(511, born="19910103")
+    cs.entry("YW-C-OLD", "personal_credit_score", p, score=160, listed_on="2025-05-01", valid_until=None)
+    cs.entry("YW-C-NEW", "personal_credit_score", p, score=95, listed_on="2026-05-01", valid_until=None)
+    warning = superseded(cs, p, "YW-C-NEW", ["YW-C-OLD"])
+    cs.decide("a newer 95 points supersedes 160: 免押金 only", p, "public_service", "allow",
+              [r("personal_credit_score", "deposit_waiver", "reward", "YW-C-NEW")], warnings=[warning])
+    cs.decide("a newer 95 points supersedes 160: no 信易贷", p, "credit_loan", "allow", [], warnings=[warning])
+    cs.write()
+    use_rules("rulesets/qiqihar")
+
+
 if __name__ == "__main__":
     assert uscc("91", 0)[-1] in USCC_ALPHABET
     assert uscc_check("91230200MA1B2C3D8") == "T"
@@ -725,3 +848,5 @@ if __name__ == "__main__":
     invariants()
     identifiers()
     responsible_persons()
+    personal_scores()
+    score_scales()
