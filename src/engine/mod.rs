@@ -220,7 +220,7 @@ pub fn decide_with_cold<'s>(
 /// subject's own entries in the order the index gives them). Of the entries in force at `at`,
 /// the one listed last counts; of entries listed at the same instant, the lower score (a
 /// correction published the same day is not taken to raise a score); of entries alike in
-/// both, the first held. DESIGN.md §3.1: a score is one current value, not a membership.
+/// both, the first held. A score is one current value, not a membership.
 pub fn current_scores<'s>(
     rules: &RuleSet,
     own: impl Iterator<Item = EntryRef<'s>>,

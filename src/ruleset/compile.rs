@@ -395,10 +395,9 @@ impl Checker<'_> {
         }
     }
 
-    /// The personal credit score scale (DESIGN.md §3.1): required as soon as a list is scored;
-    /// a range with its base inside, and levels listed lowest first, the lowest at the range's
-    /// floor (every score has a level), thresholds strictly rising inside the range, names
-    /// unique.
+    /// The personal credit score scale: required as soon as a list is scored; a range with its
+    /// base inside, and levels listed lowest first, the lowest at the range's floor (every score
+    /// has a level), thresholds strictly rising inside the range, names unique.
     fn check_score_scale(
         &mut self,
         ruleset: &RuleSetFile,

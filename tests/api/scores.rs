@@ -1,4 +1,4 @@
-//! Personal credit scores (DESIGN.md §3.1): the scale is rule-set data, shown in the catalogue
+//! Personal credit scores: the scale is rule-set data, shown in the catalogue
 //! with its `assumed` mark; a second scale (`tests/rulesets/yiwu`, 0–200 in four levels) runs
 //! under a real server; decisions and profiles name the level beside the score; a person has
 //! one current score; a score outside the scale is refused wherever an entry comes in.

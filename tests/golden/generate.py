@@ -113,7 +113,7 @@ def level(score):
 
 
 def current_scores(entries, subject, at):
-    """DESIGN.md §3.1: a person's current score entry per scored list, of its own in force: the
+    """A person's current score entry per scored list, of its own in force: the
     one listed last; listed at the same instant, the lower score."""
     current = {}
     for e in entries:
@@ -766,7 +766,7 @@ def superseded(cs, subject, current_id, superseded_ids, as_of=AS_OF):
 
 
 def personal_scores():
-    """The shipped scale's tiers and one current score per person (DESIGN.md §3.1)."""
+    """The shipped scale's tiers and one current score per person."""
     cs = CaseSet("personal_scores", "Personal credit scores on the shipped scale (assumed thresholds AAA >= 700, AA >= 600, A >= 500, B >= 400, C): rewards tiered by level, 信易批 from A and 信易贷 from AA; of a person's score entries in force the one listed last counts, the others are superseded and give no reasons.")
     pi, dai = "personal_credit_convenience", "credit_loan_recommendation"
     # Tiers at their boundaries: B gets nothing, A gets 信易批 only, AA gets both.
