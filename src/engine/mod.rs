@@ -144,7 +144,12 @@ pub fn decide_with_cold<'s>(
             .entries_of(subject.key())
             .chain(cold.iter().map(EntryRef::from))
     };
-    let current = current_scores(rules, own(), at);
+    // One entry supersedes nothing: most subjects skip the second pass over their entries.
+    let current = if lists.entries_of(subject.key()).len() + cold.len() > 1 {
+        current_scores(rules, own(), at)
+    } else {
+        Vec::new()
+    };
     let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
     let mut reasons = Vec::new();
     let mut suppressor = None;

@@ -159,6 +159,8 @@ pub fn generate(
 struct Catalog {
     for_organisations: Vec<(String, bool, bool)>,
     for_persons: Vec<(String, bool, bool)>,
+    /// The range of the rule set's score scale, where scored entries draw their score.
+    scores: std::ops::RangeInclusive<u16>,
 }
 
 impl Catalog {
@@ -177,6 +179,10 @@ impl Catalog {
         Catalog {
             for_organisations: pick(false),
             for_persons: pick(true),
+            scores: rules
+                .score_scale
+                .as_ref()
+                .map_or(0..=0, |scale| scale.min..=scale.max),
         }
     }
 }
@@ -231,7 +237,7 @@ fn generate_chunk(
                 k,
                 &id,
                 list,
-                *scored,
+                scored.then(|| catalog.scores.clone()),
                 *penalty && !is_person,
             );
             serde_json::to_writer(&mut out.entries, &record)?;
@@ -250,7 +256,7 @@ fn synthetic_entry(
     k: u32,
     id: &str,
     list: &str,
-    scored: bool,
+    scores: Option<std::ops::RangeInclusive<u16>>,
     names_persons: bool,
 ) -> EntryRecord<'static> {
     let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
@@ -296,7 +302,7 @@ fn synthetic_entry(
         valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string().into()),
         status,
         dispute,
-        score: scored.then(|| rng.random_range(300..=850)),
+        score: scores.map(|range| rng.random_range(range)),
         responsible_persons,
     }
 }
