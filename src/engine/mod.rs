@@ -139,18 +139,6 @@ pub fn decide_with_cold<'s>(
         other => other?.into_iter().collect(),
     };
 
-    let own = || {
-        lists
-            .entries_of(subject.key())
-            .chain(cold.iter().map(EntryRef::from))
-    };
-    // One entry supersedes nothing: most subjects skip the second pass over their entries.
-    let current = if lists.entries_of(subject.key()).len() + cold.len() > 1 {
-        current_scores(rules, own(), at)
-    } else {
-        Vec::new()
-    };
-    let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
     let mut reasons = Vec::new();
     let mut suppressor = None;
     let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
@@ -186,13 +174,27 @@ pub fn decide_with_cold<'s>(
             });
         }
     };
-    for (position, entry) in own().enumerate() {
-        // A person has one current score: the others in force give no reasons.
+    // A person has one current score: their score entries in force are weighed together.
+    let mut scores: Vec<EntryRef<'s>> = Vec::new();
+    for entry in lists
+        .entries_of(subject.key())
+        .chain(cold.iter().map(EntryRef::from))
+    {
+        if rules.list(entry.facts.list).scored && entry.facts.in_force(at) {
+            scores.push(entry);
+        } else {
+            collect(entry, None);
+        }
+    }
+    let current = current_scores(rules, scores.iter().copied(), at);
+    let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
+    for (position, entry) in scores.iter().enumerate() {
         match current.iter().find(|(list, _)| *list == entry.facts.list) {
-            Some(&(_, at_position)) if position != at_position && entry.facts.in_force(at) => {
-                supersede(&mut superseded_scores, own().nth(at_position), entry);
+            Some(&(_, counted)) if counted != position => {
+                supersede(&mut superseded_scores, scores[counted], *entry);
             }
-            _ => collect(entry, None),
+            // The others in force give no reasons.
+            _ => collect(*entry, None),
         }
     }
     for (entry, role) in lists.naming(subject.key()) {
@@ -221,11 +223,11 @@ pub fn decide_with_cold<'s>(
     })
 }
 
-/// Where a subject's current score lies, per scored list, as (list, position among `own`, the
-/// subject's own entries in the order the index gives them). Of the entries in force at `at`,
-/// the one listed last counts; of entries listed at the same instant, the lower score (a
-/// correction published the same day is not taken to raise a score); of entries alike in
-/// both, the first held. A score is one current value, not a membership.
+/// Where a subject's current score lies, per scored list, as (list, position among `own`: the
+/// subject's own entries, or some of them, in the order the index gives them). Of the entries
+/// in force at `at`, the one listed last counts; of entries listed at the same instant, the
+/// lower score (a correction published the same day is not taken to raise a score); of entries
+/// alike in both, the first held. A score is one current value, not a membership.
 pub fn current_scores<'s>(
     rules: &RuleSet,
     own: impl Iterator<Item = EntryRef<'s>>,
@@ -257,20 +259,16 @@ pub fn current_scores<'s>(
 }
 
 /// Records `entry` as superseded by `current` on their list.
-fn supersede<'s>(
-    all: &mut Vec<SupersededScores<'s>>,
-    current: Option<EntryRef<'s>>,
-    entry: EntryRef<'s>,
-) {
+fn supersede<'s>(all: &mut Vec<SupersededScores<'s>>, current: EntryRef<'s>, entry: EntryRef<'s>) {
     match all
         .iter_mut()
         .find(|s| s.current.facts.list == entry.facts.list)
     {
         Some(scores) => scores.superseded.push(entry),
-        None => all.extend(current.map(|current| SupersededScores {
+        None => all.push(SupersededScores {
             current,
             superseded: vec![entry],
-        })),
+        }),
     }
 }
 
