@@ -92,8 +92,9 @@ pub struct Decision<'s> {
     /// wider decision.
     pub rewards_suppressed_by: Option<Box<EntryRef<'s>>>,
     /// Per scored list with more than one of the subject's entries in force: the entry whose
-    /// score counts and those it supersedes (they gave no reasons).
-    pub superseded_scores: Vec<SupersededScores<'s>>,
+    /// score counts and those it supersedes (they gave no reasons). A boxed slice: empty in
+    /// almost every decision, it should not widen them.
+    pub superseded_scores: Box<[SupersededScores<'s>]>,
 }
 
 /// A person's current score entry on a scored list, and the older ones in force beside it.
@@ -180,21 +181,26 @@ pub fn decide_with_cold<'s>(
         .entries_of(subject.key())
         .chain(cold.iter().map(EntryRef::from))
     {
-        if rules.list(entry.facts.list).scored && entry.facts.in_force(at) {
+        // Exactly the entries of scored lists carry a score (checked when they are loaded).
+        if entry.facts.score().is_some() && entry.facts.in_force(at) {
             scores.push(entry);
         } else {
             collect(entry, None);
         }
     }
-    let current = current_scores(rules, scores.iter().copied(), at);
     let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
-    for (position, entry) in scores.iter().enumerate() {
-        match current.iter().find(|(list, _)| *list == entry.facts.list) {
-            Some(&(_, counted)) if counted != position => {
-                supersede(&mut superseded_scores, scores[counted], *entry);
+    if let [only] = scores[..] {
+        collect(only, None);
+    } else if !scores.is_empty() {
+        let current = current_scores(scores.iter().copied(), at);
+        for (position, entry) in scores.iter().enumerate() {
+            match current.iter().find(|(list, _)| *list == entry.facts.list) {
+                Some(&(_, counted)) if counted != position => {
+                    supersede(&mut superseded_scores, scores[counted], *entry);
+                }
+                // The others in force give no reasons.
+                _ => collect(*entry, None),
             }
-            // The others in force give no reasons.
-            _ => collect(*entry, None),
         }
     }
     for (entry, role) in lists.naming(subject.key()) {
@@ -219,7 +225,7 @@ pub fn decide_with_cold<'s>(
         reasons,
         warnings,
         rewards_suppressed_by,
-        superseded_scores,
+        superseded_scores: superseded_scores.into_boxed_slice(),
     })
 }
 
@@ -229,14 +235,13 @@ pub fn decide_with_cold<'s>(
 /// lower score (a correction published the same day is not taken to raise a score); of entries
 /// alike in both, the first held. A score is one current value, not a membership.
 pub fn current_scores<'s>(
-    rules: &RuleSet,
     own: impl Iterator<Item = EntryRef<'s>>,
     at: Timestamp,
 ) -> Vec<(ListId, usize)> {
     let mut best: Vec<(ListId, usize, EntryRef<'s>)> = Vec::new();
     for (position, entry) in own.enumerate() {
         let facts = &entry.facts;
-        if !rules.list(facts.list).scored || !facts.in_force(at) {
+        if facts.score().is_none() || !facts.in_force(at) {
             continue;
         }
         match best.iter_mut().find(|(list, _, _)| *list == facts.list) {

@@ -150,7 +150,7 @@ fn own_views<'a>(
     own: &[EntryRef<'a>],
     at: Timestamp,
 ) -> Result<Vec<EntryView<'a>>, ApiError> {
-    let current = engine::current_scores(rules, own.iter().copied(), at);
+    let current = engine::current_scores(own.iter().copied(), at);
     let mut views = Vec::new();
     for (position, entry) in own.iter().enumerate() {
         if !worth_showing(entry, at) {
