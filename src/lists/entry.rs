@@ -236,6 +236,12 @@ impl<'a> Checked<'a> {
             .list_id(&record.list)
             .ok_or_else(|| EntryError::new("list", format!("unknown list `{}`", record.list)))?;
         let def = rules.list(list);
+        if record.status == Status::Repaired && !def.repairable {
+            return Err(EntryError::new(
+                "status",
+                format!("list `{}` is not repairable: its entries end by the decision of the court or designating body (deleted or shielded), not by credit repair; write `removed` and record that decision", def.code),
+            ));
+        }
         let subject = ident::parse(&record.subject_id)
             .map_err(|err| EntryError::new("subject_id", err.to_string()))?;
         let is_person = subject.id_type() == IdType::ResidentId;

@@ -157,8 +157,17 @@ pub fn generate(
 
 /// The lists a generated subject can be put on, by identifier kind.
 struct Catalog {
-    for_organisations: Vec<(String, bool, bool)>,
-    for_persons: Vec<(String, bool, bool)>,
+    for_organisations: Vec<Candidate>,
+    for_persons: Vec<Candidate>,
+}
+
+/// What the generator needs to know of a list to write a valid entry on it.
+struct Candidate {
+    code: String,
+    scored: bool,
+    penalty: bool,
+    /// Only these get `repaired` entries; the others are `removed` instead.
+    repairable: bool,
 }
 
 impl Catalog {
@@ -171,7 +180,12 @@ impl Catalog {
                     SubjectScope::Persons => persons,
                     SubjectScope::Organizations => !persons,
                 })
-                .map(|(_, l)| (l.code.clone(), l.scored, l.kind != ListKind::Red))
+                .map(|(_, l)| Candidate {
+                    code: l.code.clone(),
+                    scored: l.scored,
+                    penalty: l.kind != ListKind::Red,
+                    repairable: l.repairable,
+                })
                 .collect()
         };
         Catalog {
@@ -223,7 +237,7 @@ fn generate_chunk(
             1
         };
         for k in 0..count {
-            let (list, scored, penalty) = &lists[rng.random_range(0..lists.len())];
+            let list = &lists[rng.random_range(0..lists.len())];
             let record = synthetic_entry(
                 &mut rng,
                 options,
@@ -231,8 +245,7 @@ fn generate_chunk(
                 k,
                 &id,
                 list,
-                *scored,
-                *penalty && !is_person,
+                list.penalty && !is_person,
             );
             serde_json::to_writer(&mut out.entries, &record)?;
             out.entries.push(b'\n');
@@ -242,15 +255,13 @@ fn generate_chunk(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn synthetic_entry(
     rng: &mut ChaCha8Rng,
     options: GenOptions,
     index: u64,
     k: u32,
     id: &str,
-    list: &str,
-    scored: bool,
+    list: &Candidate,
     names_persons: bool,
 ) -> EntryRecord<'static> {
     let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
@@ -260,7 +271,8 @@ fn synthetic_entry(
         .then(|| listed.checked_add_days(chrono::Days::new(rng.random_range(180..=3 * 365))))
         .flatten();
     let status = match rng.random_range(0..100) {
-        0..=5 => Status::Repaired,
+        0..=5 if list.repairable => Status::Repaired,
+        0..=5 => Status::Removed,
         6..=9 => Status::Removed,
         _ => Status::Active,
     };
@@ -286,7 +298,7 @@ fn synthetic_entry(
     };
     EntryRecord {
         entry_id: format!("GEN-{:x}-{index}-{k}", options.seed).into(),
-        list: list.to_owned().into(),
+        list: list.code.clone().into(),
         subject_id: id.to_owned().into(),
         subject_name: Some(format!("合成主体{index}").into()),
         reason: Some("合成数据".into()),
@@ -296,7 +308,7 @@ fn synthetic_entry(
         valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string().into()),
         status,
         dispute,
-        score: scored.then(|| rng.random_range(300..=850)),
+        score: list.scored.then(|| rng.random_range(300..=850)),
         responsible_persons,
     }
 }

@@ -249,6 +249,7 @@ impl Checker<'_> {
                     period: l.period,
                     scored: l.scored,
                     cold: l.cold,
+                    repairable: l.repairable,
                     topics,
                     order_matters: l
                         .order_matters

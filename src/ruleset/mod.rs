@@ -284,6 +284,9 @@ pub struct ListDef {
     pub scored: bool,
     /// Not held in memory: looked up in Redis on demand, through a cache (Redis source only).
     pub cold: bool,
+    /// Whether an entry may be credit-repaired (信用修复). Court lists may not: the court deletes
+    /// or shields their entries, which the platform records as a removal.
+    pub repairable: bool,
     /// Codes of the topics this list triggers.
     pub topics: Vec<String>,
     /// For a `court_order` list: the matters its order binds, the only ones it may block in.

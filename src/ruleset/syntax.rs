@@ -30,6 +30,11 @@ fn default_dispute_review_days() -> u16 {
     5
 }
 
+/// Entries leave most lists by credit repair (信用修复) as well as by removal.
+fn repairable_by_default() -> bool {
+    true
+}
+
 /// `lists.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +59,9 @@ pub struct ListSyntax {
     pub scored: bool,
     #[serde(default)]
     pub cold: bool,
+    /// Court lists are not: their entries are deleted or shielded by the court.
+    #[serde(default = "repairable_by_default")]
+    pub repairable: bool,
     #[serde(default)]
     pub order_matters: Option<Spanned<Vec<Spanned<String>>>>,
 }

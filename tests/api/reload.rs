@@ -171,6 +171,43 @@ async fn every_bad_line_of_a_refused_list_file_is_named() {
     assert_eq!(app.lists_version().await, 1);
 }
 
+/// A court entry is not credit-repaired: a list file that says `repaired` on a court list is
+/// refused naming the line and `status`, and the court's way, `removed`, loads.
+#[actix_web::test]
+async fn a_list_file_that_repairs_a_court_entry_is_refused_and_a_removal_loads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let debtor = uscc("91", 5);
+    let listed = entry("R-9", "court_dishonest_debtor", &debtor);
+    let app = app_in(dir.path(), std::slice::from_ref(&listed));
+    let lists = dir.path().join("lists.jsonl");
+    let mut repaired = listed.clone();
+    repaired["status"] = json!("repaired");
+    write_jsonl(&lists, &[repaired]);
+    let err = app
+        .state
+        .reload()
+        .expect_err("a repaired court entry is refused")
+        .to_string();
+    let location = format!("{}:1: status:", lists.display());
+    assert!(
+        err.contains(&location) && err.contains("not repairable"),
+        "{err}"
+    );
+    assert_eq!(
+        app.decide(&debtor, "gov_procurement", AS_OF).await["decision"],
+        "block",
+        "the last good snapshot keeps serving"
+    );
+    let mut removed = listed;
+    removed["status"] = json!("removed");
+    write_jsonl(&lists, &[removed]);
+    app.state.reload().expect("a removed court entry loads");
+    assert_eq!(
+        app.decide(&debtor, "gov_procurement", AS_OF).await["decision"],
+        "allow"
+    );
+}
+
 #[actix_web::test]
 async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     let dir = tempfile::tempdir().expect("temp dir");

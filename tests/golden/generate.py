@@ -224,6 +224,8 @@ class CaseSet:
         record.update(fields)
         for absent in [k for k, v in fields.items() if v is ABSENT]:
             del record[absent]
+        # A court list is not repairable: the service refuses such a line.
+        assert record.get("status") != "repaired" or LISTS[list_code].get("repairable", True), (entry_id, list_code)
         self.entries.append(record)
         return record
 
@@ -404,9 +406,12 @@ def invariants():
         ("removed", uscc("91", 14), {"status": "removed"}),
         ("repaired and without end", uscc("91", 15), {"status": "repaired", "valid_until": None}),
     ]
+    # Changed by hand: the repaired cases were court_dishonest_debtor entries; a court list is not
+    # repairable (the court deletes or shields its entries), so they are on tax_major_violation.
     for i, (what, s, fields) in enumerate(cases):
-        cs.entry(f"IV-8-{i}", "court_dishonest_debtor", s, **fields)
-        cs.decide(f"a {what} court_dishonest_debtor entry does not count", s, "gov_procurement", "allow", [])
+        list_code = "tax_major_violation" if fields.get("status") == "repaired" else "court_dishonest_debtor"
+        cs.entry(f"IV-8-{i}", list_code, s, **fields)
+        cs.decide(f"a {what} {list_code} entry does not count", s, "gov_procurement", "allow", [])
     s = uscc("91", 16)
     cs.entry("IV-8-EXP", "court_dishonest_debtor", s, listed_on="2026-01-01", valid_until="2026-11-22T10:00:00+08:00")
     cs.decide("an entry ending at 10:00 still counts at 09:59:59", s, "gov_procurement", "block",
@@ -505,7 +510,7 @@ def invariants():
                r("tax_a_grade", "policy_support_priority", "reward", "IV-10-A2")], warnings=[])
     s = uscc("91", 24)
     cs.entry("IV-10-A3", "tax_a_grade", s)
-    cs.entry("IV-10-FY3", "court_dishonest_debtor", s, status="repaired")
+    cs.entry("IV-10-FY3", "tax_major_violation", s, status="repaired")
     cs.decide("a repaired serious entry does not suppress the reward", s, "admin_license_general", "allow",
               [r("tax_a_grade", "green_channel", "reward", "IV-10-A3"),
                r("tax_a_grade", "tolerant_acceptance", "reward", "IV-10-A3")])
