@@ -229,7 +229,10 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     assert!(text.contains(original), "the tax_d_grade topic as shipped");
     std::fs::write(
         &topics,
-        text.replace(original, &format!("    \"procurement_ban\",\n{original}")),
+        text.replace(
+            original,
+            &format!("    \"court_procurement_ban\",\n{original}"),
+        ),
     )
     .expect("write");
     let err = app
@@ -238,7 +241,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
         .expect_err("invariant 2 refuses the rule set")
         .to_string();
     assert!(
-        err.contains("topics.toml") && err.contains("procurement_ban"),
+        err.contains("topics.toml") && err.contains("court_procurement_ban"),
         "{err}"
     );
 
@@ -258,7 +261,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     assert!(
         status["last_load"]["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("procurement_ban")),
+            .is_some_and(|e| e.contains("court_procurement_ban")),
         "{status}"
     );
     assert_eq!(status["ruleset"]["revision"], revision);
