@@ -268,6 +268,12 @@ impl<'a> Checked<'a> {
             .map(Timestamp::parse)
             .transpose()
             .map_err(|err| EntryError::new("valid_until", err.to_string()))?;
+        if def.requires_valid_until && valid_until.is_none() {
+            return Err(EntryError::new(
+                "valid_until",
+                format!("is required on list `{}`: its entries last the period the deciding body set, and must say when it ends", def.code),
+            ));
+        }
         if valid_until.is_some_and(|until| until <= listed_on) {
             return Err(EntryError::new(
                 "valid_until",

@@ -168,6 +168,8 @@ struct Candidate {
     penalty: bool,
     /// Only these get `repaired` entries; the others are `removed` instead.
     repairable: bool,
+    /// These always get a `valid_until`.
+    requires_valid_until: bool,
 }
 
 impl Catalog {
@@ -185,6 +187,7 @@ impl Catalog {
                     scored: l.scored,
                     penalty: l.kind != ListKind::Red,
                     repairable: l.repairable,
+                    requires_valid_until: l.requires_valid_until,
                 })
                 .collect()
         };
@@ -267,7 +270,8 @@ fn synthetic_entry(
     let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
         .and_then(|d| d.checked_add_days(chrono::Days::new(rng.random_range(0..5 * 365))))
         .unwrap_or_default();
-    let valid_until = (!rng.random_ratio(1, 5))
+    let open_ended = rng.random_ratio(1, 5) && !list.requires_valid_until;
+    let valid_until = (!open_ended)
         .then(|| listed.checked_add_days(chrono::Days::new(rng.random_range(180..=3 * 365))))
         .flatten();
     let status = match rng.random_range(0..100) {

@@ -250,6 +250,7 @@ impl Checker<'_> {
                     scored: l.scored,
                     cold: l.cold,
                     repairable: l.repairable,
+                    requires_valid_until: l.requires_valid_until,
                     topics,
                     order_matters: l
                         .order_matters

@@ -287,6 +287,9 @@ pub struct ListDef {
     /// Whether an entry may be credit-repaired (信用修复). Court lists may not: the court deletes
     /// or shields their entries, which the platform records as a removal.
     pub repairable: bool,
+    /// Whether every entry must carry `valid_until`: lists of bans whose period a decision sets
+    /// (a bidding disqualification, a procurement ban), which must stop counting when it ends.
+    pub requires_valid_until: bool,
     /// Codes of the topics this list triggers.
     pub topics: Vec<String>,
     /// For a `court_order` list: the matters its order binds, the only ones it may block in.

@@ -63,6 +63,8 @@ pub struct ListSyntax {
     #[serde(default = "repairable_by_default")]
     pub repairable: bool,
     #[serde(default)]
+    pub requires_valid_until: bool,
+    #[serde(default)]
     pub order_matters: Option<Spanned<Vec<Spanned<String>>>>,
 }
 

@@ -138,6 +138,14 @@ async fn a_bad_entry_is_refused_naming_the_field_and_changes_nothing() {
             "entry_id",
         ),
         (
+            "a disqualification without the end of its period",
+            "bidding_violation",
+            "B-7",
+            json!({"subject_id": uscc("91", 61), "listed_on": "2026-01-01"}),
+            400,
+            "valid_until",
+        ),
+        (
             "an unknown list",
             "no_such_list",
             "B-5",

@@ -172,9 +172,10 @@ async fn every_bad_line_of_a_refused_list_file_is_named() {
 }
 
 /// A court entry is not credit-repaired: a list file that says `repaired` on a court list is
-/// refused naming the line and `status`, and the court's way, `removed`, loads.
+/// refused naming the line and `status`, and the court's way, `removed`, loads. A bidding
+/// disqualification without the end of its period is refused naming `valid_until`.
 #[actix_web::test]
-async fn a_list_file_that_repairs_a_court_entry_is_refused_and_a_removal_loads() {
+async fn a_list_file_that_repairs_a_court_entry_or_leaves_a_ban_open_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let debtor = uscc("91", 5);
     let listed = entry("R-9", "court_dishonest_debtor", &debtor);
@@ -198,6 +199,17 @@ async fn a_list_file_that_repairs_a_court_entry_is_refused_and_a_removal_loads()
         "block",
         "the last good snapshot keeps serving"
     );
+    // A ban whose period a decision sets must say when it ends.
+    let open_ended = json!({"entry_id": "R-10", "list": "bidding_violation", "subject_id": uscc("91", 6),
+                            "listed_on": "2026-01-01"});
+    write_jsonl(&lists, &[listed.clone(), open_ended]);
+    let err = app
+        .state
+        .reload()
+        .expect_err("a disqualification without its end is refused")
+        .to_string();
+    let location = format!("{}:2: valid_until:", lists.display());
+    assert!(err.contains(&location), "{err}");
     let mut removed = listed;
     removed["status"] = json!("removed");
     write_jsonl(&lists, &[removed]);

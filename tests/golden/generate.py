@@ -224,8 +224,10 @@ class CaseSet:
         record.update(fields)
         for absent in [k for k, v in fields.items() if v is ABSENT]:
             del record[absent]
-        # A court list is not repairable: the service refuses such a line.
+        # A court list is not repairable, and a ban for a decided period must end: the service
+        # refuses such lines.
         assert record.get("status") != "repaired" or LISTS[list_code].get("repairable", True), (entry_id, list_code)
+        assert record.get("valid_until") or not LISTS[list_code].get("requires_valid_until"), (entry_id, list_code)
         self.entries.append(record)
         return record
 
