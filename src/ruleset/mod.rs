@@ -304,6 +304,9 @@ pub struct MatterDef {
     pub department: String,
     pub description: Option<String>,
     pub basic_public_service: bool,
+    /// The provincial 政务服务事项编码 of the platform matters this matter covers: a request may
+    /// name the matter by any of them instead of its code.
+    pub platform_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -393,6 +396,7 @@ impl RuleSet {
         self.list_ids.get(code).copied()
     }
 
+    /// The matter named by its code or by one of its platform codes.
     pub fn matter_id(&self, code: &str) -> Option<MatterId> {
         self.matter_ids.get(code).copied()
     }

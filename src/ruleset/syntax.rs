@@ -86,6 +86,8 @@ pub struct MatterSyntax {
     pub description: Option<String>,
     #[serde(default)]
     pub basic_public_service: bool,
+    #[serde(default)]
+    pub platform_codes: Vec<Spanned<String>>,
 }
 
 /// `measures.toml`.
