@@ -190,13 +190,23 @@ pub struct Repair {
     by: String,
 }
 
-/// Credit repair: the entry stays, with status `repaired`, and stops counting everywhere.
+/// Credit repair: the entry stays, with status `repaired`, and stops counting everywhere. A
+/// list that is not repairable (a court list) is refused whatever the source: the court deletes
+/// or shields its entries, which is a removal.
 pub async fn repair_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let list = &path.0;
+    let rules = std::sync::Arc::clone(&state.snapshot()?.rules);
+    if rules
+        .list_id(list)
+        .is_some_and(|id| !rules.list(id).repairable)
+    {
+        return Err(ApiError::NotRepairable(list.clone()));
+    }
     let repair: Repair = read_body(&state, &req, payload).await?;
     required("document", &repair.document)?;
     required("by", &repair.by)?;

@@ -100,6 +100,8 @@ pub enum ApiError {
         "the lists come from a file and are read-only; administer them with a redis:// list source"
     )]
     ReadOnlySource,
+    #[error("list `{0}` is not repairable: its entries are deleted or shielded by the court or designating body, not credit-repaired; remove the entry (DELETE) with that decision as the reason")]
+    NotRepairable(String),
     #[error("the list source is unavailable: {0}")]
     SourceUnavailable(String),
     #[error("method not allowed")]
@@ -244,6 +246,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "Read-only list source",
             ),
+            ApiError::NotRepairable(_) => (
+                "not_repairable",
+                StatusCode::CONFLICT,
+                "List not repairable",
+            ),
             ApiError::SourceUnavailable(_) => (
                 "source_unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -363,6 +370,7 @@ impl ApiError {
             ApiError::UnknownList(_) => "未知名单",
             ApiError::EntryNotFound { .. } => "名单条目不存在",
             ApiError::ReadOnlySource => "名单来源只读",
+            ApiError::NotRepairable(_) => "该名单不适用信用修复",
             ApiError::SourceUnavailable(_) => "名单来源不可用",
             ApiError::MethodNotAllowed => "请求方法不允许",
             ApiError::Unauthorized(_) => "API 密钥缺失或未被接受",

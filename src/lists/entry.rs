@@ -234,6 +234,12 @@ impl<'a> Checked<'a> {
             .list_id(&record.list)
             .ok_or_else(|| EntryError::new("list", format!("unknown list `{}`", record.list)))?;
         let def = rules.list(list);
+        if record.status == Status::Repaired && !def.repairable {
+            return Err(EntryError::new(
+                "status",
+                format!("list `{}` is not repairable: its entries end by the decision of the court or designating body (deleted or shielded), not by credit repair; write `removed` and record that decision", def.code),
+            ));
+        }
         let subject = ident::parse(&record.subject_id)
             .map_err(|err| EntryError::new("subject_id", err.to_string()))?;
         let is_person = subject.id_type() == IdType::ResidentId;
@@ -260,6 +266,12 @@ impl<'a> Checked<'a> {
             .map(Timestamp::parse)
             .transpose()
             .map_err(|err| EntryError::new("valid_until", err.to_string()))?;
+        if def.requires_valid_until && valid_until.is_none() {
+            return Err(EntryError::new(
+                "valid_until",
+                format!("is required on list `{}`: its entries last the period the deciding body set, and must say when it ends", def.code),
+            ));
+        }
         if valid_until.is_some_and(|until| until <= listed_on) {
             return Err(EntryError::new(
                 "valid_until",

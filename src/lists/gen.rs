@@ -157,10 +157,19 @@ pub fn generate(
 
 /// The lists a generated subject can be put on, by identifier kind.
 struct Catalog {
-    for_organisations: Vec<(String, bool, bool)>,
-    for_persons: Vec<(String, bool, bool)>,
-    /// The range of the rule set's score scale, where scored entries draw their score.
-    scores: std::ops::RangeInclusive<u16>,
+    for_organisations: Vec<Candidate>,
+    for_persons: Vec<Candidate>,
+}
+
+/// What the generator needs to know of a list to write a valid entry on it.
+struct Candidate {
+    code: String,
+    scored: bool,
+    penalty: bool,
+    /// Only these get `repaired` entries; the others are `removed` instead.
+    repairable: bool,
+    /// These always get a `valid_until`.
+    requires_valid_until: bool,
 }
 
 impl Catalog {
@@ -173,16 +182,18 @@ impl Catalog {
                     SubjectScope::Persons => persons,
                     SubjectScope::Organizations => !persons,
                 })
-                .map(|(_, l)| (l.code.clone(), l.scored, l.kind != ListKind::Red))
+                .map(|(_, l)| Candidate {
+                    code: l.code.clone(),
+                    scored: l.scored,
+                    penalty: l.kind != ListKind::Red,
+                    repairable: l.repairable,
+                    requires_valid_until: l.requires_valid_until,
+                })
                 .collect()
         };
         Catalog {
             for_organisations: pick(false),
             for_persons: pick(true),
-            scores: rules
-                .score_scale
-                .as_ref()
-                .map_or(0..=0, |scale| scale.min..=scale.max),
         }
     }
 }
@@ -229,7 +240,7 @@ fn generate_chunk(
             1
         };
         for k in 0..count {
-            let (list, scored, penalty) = &lists[rng.random_range(0..lists.len())];
+            let list = &lists[rng.random_range(0..lists.len())];
             let record = synthetic_entry(
                 &mut rng,
                 options,
@@ -237,8 +248,7 @@ fn generate_chunk(
                 k,
                 &id,
                 list,
-                scored.then(|| catalog.scores.clone()),
-                *penalty && !is_person,
+                list.penalty && !is_person,
             );
             serde_json::to_writer(&mut out.entries, &record)?;
             out.entries.push(b'\n');
@@ -248,25 +258,25 @@ fn generate_chunk(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn synthetic_entry(
     rng: &mut ChaCha8Rng,
     options: GenOptions,
     index: u64,
     k: u32,
     id: &str,
-    list: &str,
-    scores: Option<std::ops::RangeInclusive<u16>>,
+    list: &Candidate,
     names_persons: bool,
 ) -> EntryRecord<'static> {
     let listed = chrono::NaiveDate::from_ymd_opt(2022, 1, 1)
         .and_then(|d| d.checked_add_days(chrono::Days::new(rng.random_range(0..5 * 365))))
         .unwrap_or_default();
-    let valid_until = (!rng.random_ratio(1, 5))
+    let open_ended = rng.random_ratio(1, 5) && !list.requires_valid_until;
+    let valid_until = (!open_ended)
         .then(|| listed.checked_add_days(chrono::Days::new(rng.random_range(180..=3 * 365))))
         .flatten();
     let status = match rng.random_range(0..100) {
-        0..=5 => Status::Repaired,
+        0..=5 if list.repairable => Status::Repaired,
+        0..=5 => Status::Removed,
         6..=9 => Status::Removed,
         _ => Status::Active,
     };
@@ -292,7 +302,7 @@ fn synthetic_entry(
     };
     EntryRecord {
         entry_id: format!("GEN-{:x}-{index}-{k}", options.seed).into(),
-        list: list.to_owned().into(),
+        list: list.code.clone().into(),
         subject_id: id.to_owned().into(),
         subject_name: Some(format!("合成主体{index}").into()),
         reason: Some("合成数据".into()),
@@ -302,7 +312,7 @@ fn synthetic_entry(
         valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string().into()),
         status,
         dispute,
-        score: scores.map(|range| rng.random_range(range)),
+        score: list.scored.then(|| rng.random_range(300..=850)),
         responsible_persons,
     }
 }

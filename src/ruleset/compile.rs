@@ -199,6 +199,7 @@ impl Checker<'_> {
             "topic",
         );
 
+        self.check_platform_codes(&matters);
         self.check_court_orders(&lists, &matter_ids);
         let score_scale = self.check_score_scale(&ruleset, &lists);
         let measure_matters = self.check_measures(&measures, &matters, &matter_ids);
@@ -263,6 +264,8 @@ impl Checker<'_> {
                     period: l.period,
                     scored: l.scored,
                     cold: l.cold,
+                    repairable: l.repairable,
+                    requires_valid_until: l.requires_valid_until,
                     topics,
                     order_matters: l
                         .order_matters
@@ -284,6 +287,11 @@ impl Checker<'_> {
                     department: m.department,
                     description: m.description,
                     basic_public_service: m.basic_public_service,
+                    platform_codes: m
+                        .platform_codes
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
                 })
                 .collect(),
             measures: measures
@@ -353,6 +361,42 @@ impl Checker<'_> {
             links,
             measure_matters,
         })
+    }
+
+    /// Platform codes are well formed and name one matter only; being upper-case or digits first,
+    /// they never collide with a snake_case matter code.
+    fn check_platform_codes(&mut self, matters: &MattersFile) {
+        let src = self.files.matters;
+        let mut first: HashMap<&str, &str> = HashMap::new();
+        for m in &matters.matter {
+            for code in &m.platform_codes {
+                let text = code.get_ref().as_str();
+                let mut chars = text.chars();
+                let well_formed = chars
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+                    && text.len() <= MAX_CODE_LEN;
+                if !well_formed {
+                    self.problems.at(
+                        src,
+                        code.span(),
+                        format!("platform code `{text}` of matter `{}` is not upper-case letters, digits and `-` beginning with a letter or digit (at most {MAX_CODE_LEN} characters)", m.code.get_ref()),
+                    );
+                } else if let Some(other) = first.insert(text, m.code.get_ref()) {
+                    let whom = if other == m.code.get_ref() {
+                        format!("twice to matter `{other}`")
+                    } else {
+                        format!("to matter `{other}` and to matter `{}`", m.code.get_ref())
+                    };
+                    self.problems.at(
+                        src,
+                        code.span(),
+                        format!("platform code `{text}` is given {whom}: a request naming it must reach one matter"),
+                    );
+                }
+            }
+        }
     }
 
     /// A `court_order` list names the matters its order binds (and only such a list does), each
@@ -891,7 +935,11 @@ impl Parts {
             .matters
             .iter()
             .enumerate()
-            .map(|(i, m)| (m.code.clone(), MatterId(i as u16)))
+            .flat_map(|(i, m)| {
+                std::iter::once(&m.code)
+                    .chain(&m.platform_codes)
+                    .map(move |code| (code.clone(), MatterId(i as u16)))
+            })
             .collect();
         RuleSet {
             name: self.name,
@@ -1319,5 +1367,48 @@ mod tests {
         assert_eq!(rules.topic_counts(), (8, 39));
         assert_eq!(rules.lists().len(), 47);
         assert!(rules.matters().len() >= 25);
+    }
+
+    #[test]
+    fn a_matter_is_found_by_its_code_and_by_each_of_its_platform_codes() {
+        let rules = compile_with(|f| {
+            f[2] = f[2].replace(
+                "department = \"财政局\"\n",
+                "department = \"财政局\"\nplatform_codes = [\"230200-ZFCG-001\", \"11230200MB1234567X4000117009000\"]\n",
+            )
+        })
+        .unwrap_or_else(|err| panic!("{err}"));
+        let procurement = rules.matter_id("procurement").unwrap();
+        assert_eq!(rules.matter_id("230200-ZFCG-001"), Some(procurement));
+        assert_eq!(
+            rules.matter_id("11230200MB1234567X4000117009000"),
+            Some(procurement)
+        );
+        assert_eq!(rules.matter_id("230200-zfcg-001"), None);
+        assert_eq!(
+            rules.matter(procurement).platform_codes,
+            vec!["230200-ZFCG-001", "11230200MB1234567X4000117009000"]
+        );
+    }
+
+    #[test]
+    fn a_platform_code_is_well_formed_and_reaches_one_matter() {
+        let found = problems(compile_with(|f| {
+            f[2] = f[2]
+                .replace(
+                    "department = \"财政局\"\n",
+                    "department = \"财政局\"\nplatform_codes = [\"A-1\", \"zfcg\", \"A-1\"]\n",
+                )
+                .replace(
+                    "basic_public_service = true\n",
+                    "basic_public_service = true\nplatform_codes = [\"A-1\", \"-B\"]\n",
+                )
+        }));
+        assert_eq!(found, vec![
+            "matters.toml:6: platform code `zfcg` of matter `procurement` is not upper-case letters, digits and `-` beginning with a letter or digit (at most 64 characters)",
+            "matters.toml:6: platform code `A-1` is given twice to matter `procurement`: a request naming it must reach one matter",
+            "matters.toml:13: platform code `A-1` is given to matter `procurement` and to matter `basic`: a request naming it must reach one matter",
+            "matters.toml:13: platform code `-B` of matter `basic` is not upper-case letters, digits and `-` beginning with a letter or digit (at most 64 characters)",
+        ]);
     }
 }

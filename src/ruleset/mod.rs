@@ -320,6 +320,12 @@ pub struct ListDef {
     pub scored: bool,
     /// Not held in memory: looked up in Redis on demand, through a cache (Redis source only).
     pub cold: bool,
+    /// Whether an entry may be credit-repaired (信用修复). Court lists may not: the court deletes
+    /// or shields their entries, which the platform records as a removal.
+    pub repairable: bool,
+    /// Whether every entry must carry `valid_until`: lists of bans whose period a decision sets
+    /// (a bidding disqualification, a procurement ban), which must stop counting when it ends.
+    pub requires_valid_until: bool,
     /// Codes of the topics this list triggers.
     pub topics: Vec<String>,
     /// For a `court_order` list: the matters its order binds, the only ones it may block in.
@@ -334,6 +340,9 @@ pub struct MatterDef {
     pub department: String,
     pub description: Option<String>,
     pub basic_public_service: bool,
+    /// The provincial 政务服务事项编码 of the platform matters this matter covers: a request may
+    /// name the matter by any of them instead of its code.
+    pub platform_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -430,6 +439,7 @@ impl RuleSet {
         self.list_ids.get(code).copied()
     }
 
+    /// The matter named by its code or by one of its platform codes.
     pub fn matter_id(&self, code: &str) -> Option<MatterId> {
         self.matter_ids.get(code).copied()
     }

@@ -55,6 +55,11 @@ fn default_dispute_review_days() -> u16 {
     5
 }
 
+/// Entries leave most lists by credit repair (信用修复) as well as by removal.
+fn repairable_by_default() -> bool {
+    true
+}
+
 /// `lists.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +84,11 @@ pub struct ListSyntax {
     pub scored: bool,
     #[serde(default)]
     pub cold: bool,
+    /// Court lists are not: their entries are deleted or shielded by the court.
+    #[serde(default = "repairable_by_default")]
+    pub repairable: bool,
+    #[serde(default)]
+    pub requires_valid_until: bool,
     #[serde(default)]
     pub order_matters: Option<Spanned<Vec<Spanned<String>>>>,
 }
@@ -101,6 +111,8 @@ pub struct MatterSyntax {
     pub description: Option<String>,
     #[serde(default)]
     pub basic_public_service: bool,
+    #[serde(default)]
+    pub platform_codes: Vec<Spanned<String>>,
 }
 
 /// `measures.toml`.

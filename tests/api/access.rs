@@ -17,7 +17,8 @@ use crate::auth::{assert_refused, send, Keys};
 use crate::helpers::{problem, rules_dir, uscc, Spawn, TestApp};
 use crate::redis::{redis_source, RedisServer};
 
-const ENTRY: &str = "/v1/lists/court_dishonest_debtor/entries/H-1";
+/// A repairable list, so that the repair endpoint is reached with the right key.
+const ENTRY: &str = "/v1/lists/tax_major_violation/entries/H-1";
 
 /// One route of the table with a concrete path (and query) and a body that its handler
 /// accepts, in an order in which each succeeds with the right key.
@@ -99,7 +100,7 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             "/v1/feedback",
             "/v1/feedback",
             Some(
-                json!({"decision_id": decision_id, "measure": "court_procurement_ban",
+                json!({"decision_id": decision_id, "measure": "tax_procurement_ban",
                         "action": "applied", "executing_department": "市公共资源交易中心"}),
             ),
         ),
@@ -242,7 +243,8 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
     assert_eq!(tested, table, "every route of the table is tested");
 
     // The company, listed by an admin key, is blocked; that decision gets feedback at the end.
-    let listed = json!({"subject_id": company, "listed_on": "2026-01-01", "reason": "拒不履行"});
+    let listed =
+        json!({"subject_id": company, "listed_on": "2026-01-01", "reason": "虚开增值税专用发票"});
     let put = send(
         &app,
         &Method::PUT,

@@ -138,6 +138,14 @@ async fn a_bad_entry_is_refused_naming_the_field_and_changes_nothing() {
             "entry_id",
         ),
         (
+            "a disqualification without the end of its period",
+            "bidding_violation",
+            "B-7",
+            json!({"subject_id": uscc("91", 61), "listed_on": "2026-01-01"}),
+            400,
+            "valid_until",
+        ),
+        (
             "an unknown list",
             "no_such_list",
             "B-5",
@@ -205,6 +213,132 @@ async fn with_a_file_source_the_admin_endpoints_answer_409() {
     );
 }
 
+/// Court lists are not repairable: whatever the source, a repair answers 409 `not_repairable`,
+/// and `GET /v1/lists` says which lists can be repaired.
+#[actix_web::test]
+async fn with_a_file_source_a_court_list_repair_is_refused_as_not_repairable() {
+    let app = spawn_app(&[]);
+    let repair = json!({"document": "齐信修〔2026〕9号", "by": "市信用中心"});
+    let court = post(
+        &app,
+        "/v1/lists/court_dishonest_debtor/entries/C-2/repair",
+        &repair,
+    )
+    .await;
+    assert_eq!(court.status(), 409);
+    let problem: Value = court.json().await.unwrap();
+    assert_eq!(problem_code(&problem), "not_repairable", "{problem}");
+    let tax = post(
+        &app,
+        "/v1/lists/tax_major_violation/entries/C-2/repair",
+        &repair,
+    )
+    .await;
+    assert_eq!(tax.status(), 409);
+    let problem: Value = tax.json().await.unwrap();
+    assert_eq!(problem_code(&problem), "read_only_source", "{problem}");
+
+    let lists = app.get_json("/v1/lists").await;
+    let not_repairable: Vec<&str> = lists["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["repairable"] == false)
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        not_repairable,
+        [
+            "court_dishonest_debtor",
+            "court_consumption_restricted",
+            "rail_air_restricted"
+        ]
+    );
+    assert!(
+        lists["lists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["repairable"].is_boolean()),
+        "{lists}"
+    );
+}
+
+/// A court entry is deleted or shielded by the court, not credit-repaired: a repair answers 409
+/// `not_repairable` and changes nothing, a write that says `repaired` is refused naming
+/// `status`, and removal with the court's decision ends the entry.
+#[actix_web::test]
+async fn a_court_entry_is_not_repaired_but_removed_with_the_courts_decision() {
+    let redis = RedisServer::start();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let debtor = uscc("91", 72);
+    let listed = json!({"subject_id": debtor, "listed_on": "2026-01-01"});
+    let response = put(&app, "court_dishonest_debtor", "N-1", &listed).await;
+    assert_eq!(response.status(), 201);
+    eventually(&app, &debtor, "block").await;
+    let entry_path = "/v1/lists/court_dishonest_debtor/entries/N-1";
+    let before = app.get_json(entry_path).await;
+
+    let repair = json!({"document": "齐信修〔2026〕9号", "by": "市信用中心"});
+    for list in [
+        "court_dishonest_debtor",
+        "court_consumption_restricted",
+        "rail_air_restricted",
+    ] {
+        let response = post(
+            &app,
+            &format!("/v1/lists/{list}/entries/N-1/repair"),
+            &repair,
+        )
+        .await;
+        assert_eq!(response.status(), 409, "{list}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem_code(&problem), "not_repairable", "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(list) && d.contains("DELETE")),
+            "{problem}"
+        );
+    }
+    let mut repaired = listed.clone();
+    repaired["status"] = json!("repaired");
+    let response = put(&app, "court_dishonest_debtor", "N-1", &repaired).await;
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "status", "{problem}");
+
+    // Nothing changed: the entry, its block, the list version, and no repair note.
+    assert_eq!(app.get_json(entry_path).await, before);
+    let decision = eventually(&app, &debtor, "block").await;
+    assert_eq!(decision["lists_version"], 1);
+    let note: Option<String> = redis::cmd("HGET")
+        .arg(format!(
+            "{}repairs",
+            jiangcheng::lists::redis::DEFAULT_PREFIX
+        ))
+        .arg("N-1")
+        .query(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(note, None);
+
+    // The court's way: removal, with its decision as the reason.
+    let removal = json!({"by": "齐齐哈尔市中级人民法院", "reason": "(2026)黑02执恢12号：已履行完毕，删除失信信息"});
+    let removed = app_delete(&app, "N-1", &removal).await;
+    assert_eq!(removed.status(), 200);
+    eventually(&app, &debtor, "allow").await;
+}
+
 #[actix_web::test]
 async fn with_redis_down_a_write_answers_503_with_retry_after() {
     let redis = RedisServer::start();
@@ -256,10 +390,14 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
         jiangcheng::http::spawn_follower(reader.state.clone()).unwrap(),
     ];
     let (first, second) = (uscc("91", 70), uscc("91", 71));
-    for (id, subject) in [("E-1", &first), ("E-2", &second)] {
+    // E-1 is credit-repaired; E-2, a court entry, is removed (court lists are not repairable).
+    for (list, id, subject) in [
+        ("tax_major_violation", "E-1", &first),
+        ("court_dishonest_debtor", "E-2", &second),
+    ] {
         let response = put(
             &writer,
-            "court_dishonest_debtor",
+            list,
             id,
             &json!({"subject_id": subject, "listed_on": "2026-01-01"}),
         )
@@ -271,7 +409,7 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
     // Dispute: still counts, with the warning.
     let disputed = post(
         &writer,
-        "/v1/lists/court_dishonest_debtor/entries/E-1/dispute",
+        "/v1/lists/tax_major_violation/entries/E-1/dispute",
         &json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"}),
     )
     .await;
@@ -289,14 +427,14 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
     // Repair: the entry stays, repaired, and stops counting.
     let missing_document = post(
         &writer,
-        "/v1/lists/court_dishonest_debtor/entries/E-1/repair",
+        "/v1/lists/tax_major_violation/entries/E-1/repair",
         &json!({"document": " ", "by": "x"}),
     )
     .await;
     assert_eq!(missing_document.status(), 400);
     let repaired: Value = post(
         &writer,
-        "/v1/lists/court_dishonest_debtor/entries/E-1/repair",
+        "/v1/lists/tax_major_violation/entries/E-1/repair",
         &json!({"document": "齐信修〔2026〕8号", "by": "市信用中心"}),
     )
     .await

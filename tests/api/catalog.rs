@@ -38,7 +38,8 @@ pub const LISTS: [(&str, bool); 47] = [
     ("construction_market_blacklist", true),
     ("highway_construction_dishonest", false),
     ("public_resource_trading_violation", true),
-    ("bidding_violation", false),
+    // Serious since it holds only bidders a penalty decision disqualifies, so that it can block.
+    ("bidding_violation", true),
     ("social_insurance_fraud", true),
     ("medical_insurance_fraud", true),
     ("ip_serious_dishonest", true),

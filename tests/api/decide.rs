@@ -583,3 +583,57 @@ async fn entries_under_one_measure_are_named_in_the_order_of_their_ids() {
         assert_eq!(ids, ["QQHR-FY-2026-001", "QQHR-FY-2026-002"], "{answer}");
     }
 }
+
+#[actix_web::test]
+async fn a_matter_is_named_by_its_provincial_platform_code_as_well_as_by_its_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    copy_rules(&rules);
+    let matters = std::fs::read_to_string(rules.join("matters.toml")).expect("matters.toml");
+    let platform = "11230200MB1234567X4000117009000";
+    std::fs::write(
+        rules.join("matters.toml"),
+        matters.replacen(
+            "code = \"gov_procurement\"\n",
+            &format!("code = \"gov_procurement\"\nplatform_codes = [\"{platform}\", \"ZFCG-2\"]\n"),
+            1,
+        ),
+    )
+    .expect("write matters.toml");
+    let app = Spawn::entries(&debtor_entries()).rules(rules).start();
+
+    let by_code = app.decide(COMPANY, "gov_procurement", AS_OF).await;
+    let by_platform = app.decide(COMPANY, platform, AS_OF).await;
+    assert_eq!(by_platform["decision"], "block", "{by_platform}");
+    assert_eq!(
+        by_platform["matter"], "gov_procurement",
+        "the answer names the matter by its code"
+    );
+    assert_eq!(reason_keys(&by_platform), reason_keys(&by_code));
+
+    let batch = crate::helpers::ok_json(
+        app.post_batch(&json!({"subjects": [{"id": COMPANY}, {"id": LEGAL_REP}],
+            "matter": "ZFCG-2", "as_of": AS_OF}))
+            .await,
+        "batch by platform code",
+    )
+    .await;
+    assert_eq!(batch["results"][0]["matter"], "gov_procurement", "{batch}");
+    assert_eq!(batch["results"][0]["decision"], "block", "{batch}");
+
+    let catalogue = app.get_json("/v1/matters").await;
+    let procurement = catalogue["matters"]
+        .as_array()
+        .expect("matters")
+        .iter()
+        .find(|m| m["code"] == "gov_procurement")
+        .expect("gov_procurement in the catalogue");
+    assert_eq!(procurement["platform_codes"], json!([platform, "ZFCG-2"]));
+
+    for unknown in ["zfcg-2", "ZFCG-3"] {
+        let response = app
+            .post_decide(&json!({"subject": {"id": COMPANY}, "matter": unknown, "as_of": AS_OF}))
+            .await;
+        crate::helpers::problem(response, 422, "unknown_matter", unknown).await;
+    }
+}

@@ -436,10 +436,10 @@ async fn a_change_written_to_redis_reaches_every_instance() {
         assert_eq!(via["reasons"][0]["via"]["role"], "legal_rep");
     }
 
-    // The entry is repaired: it stops counting everywhere, for the company and the person.
-    let mut repaired = listed;
-    repaired["status"] = json!("repaired");
-    write(&redis, &[repaired]);
+    // The court deletes the entry: it stops counting everywhere, for the company and the person.
+    let mut removed = listed;
+    removed["status"] = json!("removed");
+    write(&redis, &[removed]);
     for app in &instances {
         eventually_decides(app, &company, "gov_procurement", "allow").await;
         eventually_decides(app, person, "high_consumption", "allow").await;
@@ -766,10 +766,10 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
         "{metrics}"
     );
 
-    // A repair reaches the cold entry through the stream: the cached lookup is dropped.
-    let mut repaired = cold_entry;
-    repaired["status"] = json!("repaired");
-    write(&redis, &[repaired]);
+    // A removal reaches the cold entry through the stream: the cached lookup is dropped.
+    let mut removed = cold_entry;
+    removed["status"] = json!("removed");
+    write(&redis, &[removed]);
     let started = Instant::now();
     loop {
         let decision: Value = app

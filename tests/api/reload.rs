@@ -171,6 +171,55 @@ async fn every_bad_line_of_a_refused_list_file_is_named() {
     assert_eq!(app.lists_version().await, 1);
 }
 
+/// A court entry is not credit-repaired: a list file that says `repaired` on a court list is
+/// refused naming the line and `status`, and the court's way, `removed`, loads. A bidding
+/// disqualification without the end of its period is refused naming `valid_until`.
+#[actix_web::test]
+async fn a_list_file_that_repairs_a_court_entry_or_leaves_a_ban_open_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let debtor = uscc("91", 5);
+    let listed = entry("R-9", "court_dishonest_debtor", &debtor);
+    let app = app_in(dir.path(), std::slice::from_ref(&listed));
+    let lists = dir.path().join("lists.jsonl");
+    let mut repaired = listed.clone();
+    repaired["status"] = json!("repaired");
+    write_jsonl(&lists, &[repaired]);
+    let err = app
+        .state
+        .reload()
+        .expect_err("a repaired court entry is refused")
+        .to_string();
+    let location = format!("{}:1: status:", lists.display());
+    assert!(
+        err.contains(&location) && err.contains("not repairable"),
+        "{err}"
+    );
+    assert_eq!(
+        app.decide(&debtor, "gov_procurement", AS_OF).await["decision"],
+        "block",
+        "the last good snapshot keeps serving"
+    );
+    // A ban whose period a decision sets must say when it ends.
+    let open_ended = json!({"entry_id": "R-10", "list": "bidding_violation", "subject_id": uscc("91", 6),
+                            "listed_on": "2026-01-01"});
+    write_jsonl(&lists, &[listed.clone(), open_ended]);
+    let err = app
+        .state
+        .reload()
+        .expect_err("a disqualification without its end is refused")
+        .to_string();
+    let location = format!("{}:2: valid_until:", lists.display());
+    assert!(err.contains(&location), "{err}");
+    let mut removed = listed;
+    removed["status"] = json!("removed");
+    write_jsonl(&lists, &[removed]);
+    app.state.reload().expect("a removed court entry loads");
+    assert_eq!(
+        app.decide(&debtor, "gov_procurement", AS_OF).await["decision"],
+        "allow"
+    );
+}
+
 #[actix_web::test]
 async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -192,7 +241,10 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     assert!(text.contains(original), "the tax_d_grade topic as shipped");
     std::fs::write(
         &topics,
-        text.replace(original, &format!("    \"procurement_ban\",\n{original}")),
+        text.replace(
+            original,
+            &format!("    \"court_procurement_ban\",\n{original}"),
+        ),
     )
     .expect("write");
     let err = app
@@ -201,7 +253,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
         .expect_err("invariant 2 refuses the rule set")
         .to_string();
     assert!(
-        err.contains("topics.toml") && err.contains("procurement_ban"),
+        err.contains("topics.toml") && err.contains("court_procurement_ban"),
         "{err}"
     );
 
@@ -221,7 +273,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     assert!(
         status["last_load"]["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("procurement_ban")),
+            .is_some_and(|e| e.contains("court_procurement_ban")),
         "{status}"
     );
     assert_eq!(status["ruleset"]["revision"], revision);

@@ -236,6 +236,10 @@ class CaseSet:
         record.update(fields)
         for absent in [k for k, v in fields.items() if v is ABSENT]:
             del record[absent]
+        # A court list is not repairable, and a ban for a decided period must end: the service
+        # refuses such lines.
+        assert record.get("status") != "repaired" or LISTS[list_code].get("repairable", True), (entry_id, list_code)
+        assert record.get("valid_until") or not LISTS[list_code].get("requires_valid_until"), (entry_id, list_code)
         self.entries.append(record)
         return record
 
@@ -328,6 +332,63 @@ def outcome_table():
     cs.entry("OT-RS-0001", "wage_arrears", s)
     cs.decide("wage_arrears in construction_bidding blocks", s, "construction_bidding", "block",
               [r("wage_arrears", "wage_bidding_restriction", "block", "OT-RS-0001")])
+    # Changed by hand (legal basis, rulesets/qiqihar/LEGAL.md): bidding_violation holds the bidders
+    # a penalty decision disqualifies under 招标投标法 arts. 53/54/60; it used to flag only, and
+    # now blocks in construction_bidding and public_resource_trading within the entry's window.
+    s = uscc("91", 9)
+    cs.entry("OT-ZB-0001", "bidding_violation", s, listed_on="2026-03-01", valid_until="2027-03-01")
+    cs.decide("bidding_violation in construction_bidding blocks within its window", s, "construction_bidding", "block",
+              [r("bidding_violation", "bidding_disqualification", "block", "OT-ZB-0001")])
+    cs.decide("bidding_violation in public_resource_trading blocks within its window", s, "public_resource_trading", "block",
+              [r("bidding_violation", "bidding_disqualification", "block", "OT-ZB-0001")])
+    cs.decide("bidding_violation in construction_bidding allows after its window", s, "construction_bidding", "allow", [],
+              as_of="2027-03-01T00:00:00+08:00")
+    cs.decide("bidding_violation in construction_bidding allows before its window", s, "construction_bidding", "allow", [],
+              as_of="2026-02-28T23:59:59+08:00")
+    cs.decide("bidding_violation in gov_procurement only flags", s, "gov_procurement", "flag",
+              [r("bidding_violation", "procurement_prudent_reference", "flag", "OT-ZB-0001")])
+    # Changed by hand: downgrades. Only 财库〔2016〕125号's three lists (and wage_arrears, by
+    # 保障农民工工资支付条例 art. 48) block gov_procurement; the other serious lists now flag for
+    # 重大违法记录核查. 建筑市场主体黑名单 and 公共资源交易失信 no longer disqualify a bidder.
+    s = uscc("91", 10)
+    cs.entry("OT-SJ-0001", "market_serious_violation", s)
+    cs.decide("market_serious_violation in gov_procurement now flags", s, "gov_procurement", "flag",
+              [r("market_serious_violation", "procurement_prudent_reference", "flag", "OT-SJ-0001")])
+    cs.decide("market_serious_violation in legal_rep_appointment now flags", s, "legal_rep_appointment", "flag",
+              [r("market_serious_violation", "legal_rep_qualification_reference", "flag", "OT-SJ-0001")])
+    s = uscc("91", 11)
+    cs.entry("OT-JS-0001", "construction_market_blacklist", s)
+    cs.decide("construction_market_blacklist in construction_bidding now flags", s, "construction_bidding", "flag",
+              [r("construction_market_blacklist", "bidding_prudent_reference", "flag", "OT-JS-0001")])
+    cs.decide("construction_market_blacklist in gov_procurement now flags", s, "gov_procurement", "flag",
+              [r("construction_market_blacklist", "procurement_prudent_reference", "flag", "OT-JS-0001")])
+    s = uscc("91", 12)
+    cs.entry("OT-GG-0001", "public_resource_trading_violation", s)
+    cs.decide("public_resource_trading_violation in construction_bidding now flags", s, "construction_bidding", "flag",
+              [r("public_resource_trading_violation", "bidding_prudent_reference", "flag", "OT-GG-0001")])
+    s = uscc("91", 13)
+    cs.entry("OT-CZ-0002", "gov_procurement_violation", s)
+    cs.decide("gov_procurement_violation in construction_bidding now flags", s, "construction_bidding", "flag",
+              [r("gov_procurement_violation", "bidding_prudent_reference", "flag", "OT-CZ-0002")])
+    cs.decide("gov_procurement_violation in bond_issuance now flags (a reference for the securities regulator)", s, "bond_issuance", "flag",
+              [r("gov_procurement_violation", "bond_review_reference", "flag", "OT-CZ-0002")])
+    s = uscc("91", 14)
+    cs.entry("OT-SP-0001", "food_safety_violation", s)
+    cs.decide("food_safety_violation in admin_license_safety now flags (the ban follows a revocation, not the list)", s, "admin_license_safety", "flag",
+              [r("food_safety_violation", "food_license_revocation_check", "flag", "OT-SP-0001"),
+               r("food_safety_violation", "no_commitment_acceptance", "flag", "OT-SP-0001")])
+    # Recruitment split: 公务员录用 (civil_service_recruitment) and 事业单位公开招聘
+    # (public_institution_recruitment), each with its own basis.
+    cs.decide("court_dishonest_debtor in civil_service_recruitment blocks", debtor_person, "civil_service_recruitment", "block",
+              [r("court_dishonest_debtor", "court_civil_service_restriction", "block", "OT-FY-0002")])
+    cs.decide("court_dishonest_debtor in public_institution_recruitment blocks", debtor_person, "public_institution_recruitment", "block",
+              [r("court_dishonest_debtor", "court_institution_recruitment_restriction", "block", "OT-FY-0002")])
+    tax_person = rid(106)
+    cs.entry("OT-SW-0002", "tax_major_violation", tax_person)
+    cs.decide("tax_major_violation in civil_service_recruitment blocks", tax_person, "civil_service_recruitment", "block",
+              [r("tax_major_violation", "civil_service_ban", "block", "OT-SW-0002")])
+    cs.decide("tax_major_violation in public_institution_recruitment flags", tax_person, "public_institution_recruitment", "flag",
+              [r("tax_major_violation", "institution_recruitment_reference", "flag", "OT-SW-0002")])
     # Row: court_consumption_restricted (a court_order list), air_rail_ticket / high_consumption →
     # block. Changed by hand: it used to flag; the 限制消费令 binds the 协助执行单位 under
     # 最高人民法院《关于限制被执行人高消费及有关消费的若干规定》, so flagging let a booking through.
@@ -421,9 +482,12 @@ def invariants():
         ("removed", uscc("91", 14), {"status": "removed"}),
         ("repaired and without end", uscc("91", 15), {"status": "repaired", "valid_until": None}),
     ]
+    # Changed by hand: the repaired cases were court_dishonest_debtor entries; a court list is not
+    # repairable (the court deletes or shields its entries), so they are on tax_major_violation.
     for i, (what, s, fields) in enumerate(cases):
-        cs.entry(f"IV-8-{i}", "court_dishonest_debtor", s, **fields)
-        cs.decide(f"a {what} court_dishonest_debtor entry does not count", s, "gov_procurement", "allow", [])
+        list_code = "tax_major_violation" if fields.get("status") == "repaired" else "court_dishonest_debtor"
+        cs.entry(f"IV-8-{i}", list_code, s, **fields)
+        cs.decide(f"a {what} {list_code} entry does not count", s, "gov_procurement", "allow", [])
     s = uscc("91", 16)
     cs.entry("IV-8-EXP", "court_dishonest_debtor", s, listed_on="2026-01-01", valid_until="2026-11-22T10:00:00+08:00")
     cs.decide("an entry ending at 10:00 still counts at 09:59:59", s, "gov_procurement", "block",
@@ -522,7 +586,7 @@ def invariants():
                r("tax_a_grade", "policy_support_priority", "reward", "IV-10-A2")], warnings=[])
     s = uscc("91", 24)
     cs.entry("IV-10-A3", "tax_a_grade", s)
-    cs.entry("IV-10-FY3", "court_dishonest_debtor", s, status="repaired")
+    cs.entry("IV-10-FY3", "tax_major_violation", s, status="repaired")
     cs.decide("a repaired serious entry does not suppress the reward", s, "admin_license_general", "allow",
               [r("tax_a_grade", "green_channel", "reward", "IV-10-A3"),
                r("tax_a_grade", "tolerant_acceptance", "reward", "IV-10-A3")])
