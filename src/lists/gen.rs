@@ -164,7 +164,8 @@ struct Catalog {
 /// What the generator needs to know of a list to write a valid entry on it.
 struct Candidate {
     code: String,
-    scored: bool,
+    /// On a scored list: the rule set's score scale, which its scores are drawn from.
+    scores: Option<std::ops::RangeInclusive<u16>>,
     penalty: bool,
     /// Only these get `repaired` entries; the others are `removed` instead.
     repairable: bool,
@@ -184,7 +185,11 @@ impl Catalog {
                 })
                 .map(|(_, l)| Candidate {
                     code: l.code.clone(),
-                    scored: l.scored,
+                    scores: rules
+                        .score_scale
+                        .as_ref()
+                        .filter(|_| l.scored)
+                        .map(|scale| scale.min..=scale.max),
                     penalty: l.kind != ListKind::Red,
                     repairable: l.repairable,
                     requires_valid_until: l.requires_valid_until,
@@ -312,7 +317,7 @@ fn synthetic_entry(
         valid_until: valid_until.map(|d| d.format("%Y-%m-%d").to_string().into()),
         status,
         dispute,
-        score: list.scored.then(|| rng.random_range(300..=850)),
+        score: list.scores.clone().map(|range| rng.random_range(range)),
         responsible_persons,
     }
 }
