@@ -369,6 +369,25 @@ mod tests {
     }
 
     #[test]
+    fn entries_on_a_rule_set_of_another_scale_draw_their_scores_from_it() {
+        let rules = crate::ruleset::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rulesets/yiwu"),
+        )
+        .unwrap();
+        let options = GenOptions {
+            subjects: 20_000,
+            listed_ratio: 0.5,
+            seed: 7,
+        };
+        let (entries, _, _) = run(&rules, options);
+        let entries = parse_entries(&entries, &rules)
+            .unwrap_or_else(|p| panic!("{:?}", &p[..p.len().min(3)]));
+        let scores: Vec<u16> = entries.iter().filter_map(|e| e.facts.score()).collect();
+        assert!(!scores.is_empty());
+        assert!(scores.iter().all(|&s| s <= 200), "{scores:?}");
+    }
+
+    #[test]
     fn population_identifiers_are_valid_and_distinct() {
         let mut seen = std::collections::HashSet::new();
         for index in 0..20_000 {
