@@ -216,6 +216,21 @@ async fn decisions_and_profiles_name_the_level_and_the_score_that_superseded_ano
             "{warning}"
         );
     }
+    // A batch says the same, item by item.
+    let batch = ok_json(
+        app.post_batch(
+            &json!({"matter": "admin_license_general", "subjects": [{"id": p}], "as_of": AS_OF}),
+        )
+        .await,
+        "batch",
+    )
+    .await;
+    let item = &batch["results"][0];
+    assert_eq!(
+        (&item["reasons"], &item["warnings"]),
+        (&licence["reasons"], &licence["warnings"]),
+        "{item}"
+    );
     // Before the newer score, the older AAA counts alone, with its level.
     let earlier = app
         .decide(&p, "credit_loan", "2026-06-30T10:00:00+08:00")
