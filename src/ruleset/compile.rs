@@ -1339,9 +1339,10 @@ mod tests {
     }
 
     #[test]
-    fn a_1000_point_scale_with_its_own_level_names_loads() {
+    fn a_1000_point_scale_written_as_a_table_with_its_own_level_names_loads() {
         let rules = compile_with(|f| {
-            f[0] = "name = \"wuxi_style\"\nscore_scale.min = 0\nscore_scale.max = 1000\nscore_scale.base = 600\nscore_scale.levels = [\n  { name = \"较差\", min = 0 },\n  { name = \"一般\", min = 550 },\n  { name = \"良好\", min = 650 },\n  { name = \"优秀\", min = 750 },\n  { name = \"极好\", min = 900 },\n]\n".into();
+            // Written as a table this time (the mini rule set uses dotted keys).
+            f[0] = "name = \"wuxi_style\"\n[score_scale]\nmin = 0\nmax = 1000\nbase = 600\nlevels = [\n  { name = \"较差\", min = 0 },\n  { name = \"一般\", min = 550 },\n  { name = \"良好\", min = 650 },\n  { name = \"优秀\", min = 750 },\n  { name = \"极好\", min = 900 },\n]\n".into();
             f[4] = f[4].replace("min_score_level = \"AA\"", "min_score_level = \"良好\"");
         })
         .unwrap_or_else(|err| panic!("{err}"));
