@@ -7,7 +7,7 @@ mod batch;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
 
-use crate::ident::{CheckOutcome, IdType, Masked, SubjectId};
+use crate::ident::{CheckOutcome, IdType, Masked, SubjectId, SubjectKey};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
     Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
@@ -57,6 +57,9 @@ pub struct Reason<'s> {
     pub via: Option<Role>,
     /// The rule set's dispute policy turned this reason's `block` into `flag`.
     pub downgraded: bool,
+    /// Set when the entry was found through another identifier of the subject (the
+    /// organisation code a USCC embeds, or an entry's `legacy_ids`): the identifier that matched.
+    pub matched: Option<SubjectKey>,
 }
 
 impl Reason<'_> {
@@ -70,6 +73,9 @@ impl Reason<'_> {
 pub enum Warning {
     /// The USCC fails its check character; it was looked up exactly as given.
     UsccCheckMismatch { expected: char },
+    /// The organisation code or registration number fails its check character; it was looked
+    /// up exactly as given.
+    LegacyCheckMismatch { id_type: IdType, expected: char },
     /// The resident ID fails its check digit but is on a list, so it was evaluated.
     IdCheckMismatch { expected: char },
     /// The resident ID was given in its 15-digit first-generation form and was looked up as the
@@ -131,7 +137,7 @@ pub fn decide_with_cold<'s>(
 
     let mut reasons = Vec::new();
     let mut suppressor = None;
-    let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
+    let mut collect = |entry: EntryRef<'s>, via: Option<Role>, matched: Option<SubjectKey>| {
         // Invariant 8: entries not in force never count.
         if !entry.facts.in_force(at) {
             return;
@@ -161,6 +167,7 @@ pub fn decide_with_cold<'s>(
                 effect: if downgraded { Effect::Flag } else { app.effect },
                 via,
                 downgraded,
+                matched,
             });
         }
     };
@@ -168,10 +175,13 @@ pub fn decide_with_cold<'s>(
         .entries_of(subject.key())
         .chain(cold.iter().map(EntryRef::from))
     {
-        collect(entry, None);
+        collect(entry, None, None);
+    }
+    for (entry, matched) in lists.entries_through(subject) {
+        collect(entry, None, Some(matched));
     }
     for (entry, role) in lists.naming(subject.key()) {
-        collect(entry, Some(role));
+        collect(entry, Some(role), None);
     }
 
     // Invariant 10: punishment suppresses incentives for the whole subject.
@@ -212,6 +222,9 @@ pub fn check_identifier(
     };
     match subject.id_type() {
         IdType::Uscc => Ok(Some(Warning::UsccCheckMismatch { expected })),
+        id_type @ (IdType::OrgCode | IdType::RegistrationNumber) => {
+            Ok(Some(Warning::LegacyCheckMismatch { id_type, expected }))
+        }
         IdType::ResidentId if lists.knows(subject.key()) => {
             Ok(Some(Warning::IdCheckMismatch { expected }))
         }

@@ -10,7 +10,7 @@ use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::audit::Event;
 use crate::engine;
-use crate::ident;
+use crate::ident::{self, IdType, SubjectKey};
 use crate::keys::Caller;
 use crate::lists::{Dispute, EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
@@ -22,6 +22,9 @@ const RECENTLY_ENDED_MS: i64 = 365 * 24 * 3600 * 1000;
 #[derive(Deserialize)]
 pub struct ProfileQuery {
     as_of: Option<String>,
+    /// The identifier's type, when detection by shape is not wanted (as a decision request's
+    /// `subject.id_type`).
+    id_type: Option<String>,
 }
 
 /// Where an entry stands at the profile's instant.
@@ -66,6 +69,9 @@ struct EntryView<'a> {
     role: Option<&'static str>,
     #[serde(flatten)]
     record: EntryRecord<'a>,
+    /// Names the other identifier of the subject through which the entry was found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<WarningView>,
     /// Every dispute change, oldest first (admin writes keep it; a file source has none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dispute_history: Vec<serde_json::Value>,
@@ -93,12 +99,17 @@ fn entry_view<'a>(
     entry: &EntryRef<'a>,
     at: Timestamp,
     role: Option<&'static str>,
+    matched: Option<SubjectKey>,
 ) -> Result<EntryView<'a>, ApiError> {
     Ok(EntryView {
         state: state_of(entry, at),
         topics: &rules.list(entry.facts.list).topics,
         role,
         record: entry.record(rules)?,
+        warnings: matched
+            .into_iter()
+            .map(WarningView::legacy_id_matched)
+            .collect(),
         dispute_history: Vec::new(),
     })
 }
@@ -143,8 +154,17 @@ pub async fn profile(
         })?,
         None => Timestamp::now(),
     };
-    let subject = ident::parse(&path)
-        .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
+    let subject = match query.id_type.as_deref().map(str::parse::<IdType>) {
+        None => ident::parse(&path),
+        Some(Ok(id_type)) => ident::parse_as(&path, id_type),
+        Some(Err(err)) => {
+            return Err(ApiError::InvalidRequest(vec![FieldError::new(
+                "id_type",
+                err.to_string(),
+            )]))
+        }
+    }
+    .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
         .map_err(|err| ApiError::IdCheckMismatch(FieldError::new("id", err.to_string())))?
         .iter()
@@ -152,10 +172,13 @@ pub async fn profile(
         .collect();
 
     let rules = &snapshot.rules;
-    let own: Vec<_> = snapshot.lists.entries_of(subject.key()).collect();
+    let own: Vec<_> = (snapshot.lists.entries_of(subject.key()).map(|e| (e, None)))
+        .chain((snapshot.lists.entries_through(&subject)).map(|(e, matched)| (e, Some(matched))))
+        .collect();
     let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
     let mut topics: Vec<&str> = own
         .iter()
+        .map(|(entry, _)| entry)
         .chain(naming.iter().map(|(entry, _)| entry))
         .filter(|entry| entry.facts.in_force(at))
         .flat_map(|entry| {
@@ -177,13 +200,13 @@ pub async fn profile(
         topics,
         entries: own
             .iter()
-            .filter(|e| worth_showing(e, at))
-            .map(|e| entry_view(rules, e, at, None))
+            .filter(|(e, _)| worth_showing(e, at))
+            .map(|(e, matched)| entry_view(rules, e, at, None, *matched))
             .collect::<Result<_, _>>()?,
         named_in: naming
             .iter()
             .filter(|(e, _)| worth_showing(e, at))
-            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str())))
+            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str()), None))
             .collect::<Result<_, _>>()?,
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,

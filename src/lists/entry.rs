@@ -13,6 +13,10 @@ use crate::timestamp::Timestamp;
 /// Longest `entry_id` accepted; identifiers are references, not documents.
 const MAX_ENTRY_ID_LEN: usize = 128;
 
+/// Most `legacy_ids` an entry may carry: a subject has one organisation code and one
+/// registration number, and a few more leave room for records that were re-registered.
+pub const MAX_LEGACY_IDS: usize = 8;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -43,6 +47,9 @@ pub struct EntryRecord<'a> {
     pub list: Cow<'a, str>,
     #[serde(borrow)]
     pub subject_id: Cow<'a, str>,
+    /// The subject's older identifiers (organisation codes, registration numbers).
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_ids: Vec<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub subject_name: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
@@ -83,6 +90,7 @@ impl EntryRecord<'_> {
             entry_id: own(self.entry_id),
             list: own(self.list),
             subject_id: own(self.subject_id),
+            legacy_ids: self.legacy_ids.into_iter().map(own).collect(),
             subject_name: self.subject_name.map(own),
             reason: self.reason.map(own),
             basis_doc: self.basis_doc.map(own),
@@ -130,7 +138,8 @@ pub struct Facts {
     score: u16,
     pub status: Status,
     pub dispute: Dispute,
-    /// The subject's identifier fails its check character (loaded and matched exactly).
+    /// The subject's identifier, or one of its legacy identifiers, fails its check character
+    /// (loaded and matched exactly).
     pub check_mismatch: bool,
 }
 
@@ -201,6 +210,8 @@ impl Facts {
 pub struct Entry {
     pub entry_id: Box<str>,
     pub subject: SubjectKey,
+    /// The subject's older identifiers, which find this entry too.
+    pub legacy_ids: Box<[SubjectKey]>,
     pub facts: Facts,
     pub subject_name: Option<Box<str>>,
     pub reason: Option<Box<str>>,
@@ -215,6 +226,8 @@ pub struct Entry {
 pub struct Checked<'a> {
     pub record: EntryRecord<'a>,
     pub subject: SubjectKey,
+    /// The keys of `record.legacy_ids`, in order, without repeats.
+    pub legacy_ids: Vec<SubjectKey>,
     pub facts: Facts,
     /// The keys of `record.responsible_persons`, in order.
     pub persons: Vec<SubjectKey>,
@@ -254,6 +267,7 @@ impl<'a> Checked<'a> {
             }
             _ => {}
         }
+        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, subject.key(), is_person)?;
         let listed_on = Timestamp::parse(&record.listed_on)
             .map_err(|err| EntryError::new("listed_on", err.to_string()))?;
         let valid_until = record
@@ -308,15 +322,61 @@ impl<'a> Checked<'a> {
             score: record.score.unwrap_or(NO_SCORE),
             status: record.status,
             dispute: record.dispute,
-            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. }),
+            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. })
+                || legacy_mismatch,
         };
         Ok(Checked {
             record,
             subject: subject.key(),
+            legacy_ids,
             facts,
             persons,
         })
     }
+}
+
+/// Reads an entry's `legacy_ids`: each an organisation code (with or without its hyphen) or a
+/// 15-digit registration number, read by its length, so that fifteen digits are never taken
+/// for a person here. Repeats and the subject's own identifier are dropped. Also says whether a
+/// check character failed (the identifier is kept and matched exactly, as a subject's is).
+fn legacy_ids(
+    record: &EntryRecord<'_>,
+    subject: SubjectKey,
+    is_person: bool,
+) -> Result<(Vec<SubjectKey>, bool), EntryError> {
+    if record.legacy_ids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    if is_person {
+        return Err(EntryError::new(
+            "legacy_ids",
+            "a person's entry carries no legacy identifiers: they are organisation codes and registration numbers",
+        ));
+    }
+    if record.legacy_ids.len() > MAX_LEGACY_IDS {
+        return Err(EntryError::new(
+            "legacy_ids",
+            format!("holds more than {MAX_LEGACY_IDS} identifiers"),
+        ));
+    }
+    let mut keys = Vec::with_capacity(record.legacy_ids.len());
+    let mut mismatch = false;
+    for (i, raw) in record.legacy_ids.iter().enumerate() {
+        let field = || format!("legacy_ids[{i}]");
+        let id_type = legacy_type(raw).ok_or_else(|| {
+            EntryError::new(
+                field(),
+                "must be an organisation code (9 characters, or 10 with the hyphen XXXXXXXX-X) or a 15-digit registration number",
+            )
+        })?;
+        let id = ident::parse_as(raw, id_type)
+            .map_err(|err| EntryError::new(field(), err.to_string()))?;
+        mismatch |= !id.check().is_valid();
+        if id.key() != subject && !keys.contains(&id.key()) {
+            keys.push(id.key());
+        }
+    }
+    Ok((keys, mismatch))
 }
 
 impl Checked<'_> {
@@ -343,6 +403,7 @@ impl From<Checked<'_>> for Entry {
         Entry {
             entry_id: boxed(record.entry_id),
             subject: checked.subject,
+            legacy_ids: checked.legacy_ids.into(),
             facts: checked.facts,
             subject_name: record.subject_name.map(boxed),
             reason: record.reason.map(boxed),
@@ -368,6 +429,11 @@ impl Entry {
             entry_id: Cow::Borrowed(&self.entry_id),
             list: Cow::Owned(rules.list(self.facts.list).code.clone()),
             subject_id: Cow::Owned(self.subject.to_id_string()),
+            legacy_ids: self
+                .legacy_ids
+                .iter()
+                .map(|id| Cow::Owned(id.to_id_string()))
+                .collect(),
             subject_name: text(&self.subject_name),
             reason: text(&self.reason),
             basis_doc: text(&self.basis_doc),
@@ -475,6 +541,9 @@ impl<'a> EntryRef<'a> {
         let (json, _) = self.stored_json(store, row)?;
         let mut record = serde_json::from_slice::<EntryRecord<'_>>(&json)?.into_owned();
         record.subject_id = Cow::Owned(self.subject.to_id_string());
+        record.legacy_ids = legacy_keys(&record)
+            .map(|id| Cow::Owned(id.to_id_string()))
+            .collect();
         record.listed_on = Cow::Owned(self.facts.listed_on.to_date_or_datetime());
         record.valid_until = self
             .facts
@@ -505,6 +574,23 @@ impl<'a> EntryRef<'a> {
             .map(|id| id.key())
             .collect())
     }
+}
+
+/// The type of a legacy identifier, told by its length.
+fn legacy_type(raw: &str) -> Option<IdType> {
+    match ident::normalize(raw).chars().count() {
+        9 | 10 => Some(IdType::OrgCode),
+        15 => Some(IdType::RegistrationNumber),
+        _ => None,
+    }
+}
+
+/// The keys of a stored record's legacy identifiers (it was validated when it was stored).
+fn legacy_keys<'r>(record: &'r EntryRecord<'_>) -> impl Iterator<Item = SubjectKey> + 'r {
+    record.legacy_ids.iter().filter_map(|raw| {
+        let id = ident::parse_as(raw, legacy_type(raw)?).ok()?;
+        Some(id.key())
+    })
 }
 
 impl<'a> From<&'a Entry> for EntryRef<'a> {

@@ -142,6 +142,7 @@ fn the_required_golden_case_sets_exist_and_are_well_formed() {
         "invariants",
         "identifiers",
         "responsible_persons",
+        "legacy_ids",
     ] {
         assert!(
             names.iter().any(|n| n == required),

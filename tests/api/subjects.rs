@@ -65,7 +65,7 @@ async fn a_profile_shows_entries_in_force_and_recently_ended_ones_marked() {
         .await;
     assert_eq!(
         profile["subject"],
-        json!({"id": company, "kind": "enterprise", "id_type": "uscc"})
+        json!({"id": company, "kind": "enterprise", "kind_label": "企业", "id_type": "uscc"})
     );
     assert_eq!(profile["as_of"], "2026-11-22T10:00:00.000+08:00");
     assert_eq!(profile["ruleset"]["name"], "qiqihar");
