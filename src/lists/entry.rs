@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::text::{TextError, TextStore};
-use crate::ident::{self, CheckOutcome, IdType, SubjectKey};
+use crate::ident::{self, CheckOutcome, IdType, SubjectId, SubjectKey};
 use crate::ruleset::{ListId, Role, RuleSet, SubjectScope};
 use crate::timestamp::Timestamp;
 
@@ -267,7 +267,7 @@ impl<'a> Checked<'a> {
             }
             _ => {}
         }
-        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, subject.key(), is_person)?;
+        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, &subject, is_person)?;
         let listed_on = Timestamp::parse(&record.listed_on)
             .map_err(|err| EntryError::new("listed_on", err.to_string()))?;
         let valid_until = record
@@ -337,11 +337,12 @@ impl<'a> Checked<'a> {
 
 /// Reads an entry's `legacy_ids`: each an organisation code (with or without its hyphen) or a
 /// 15-digit registration number, read by its length, so that fifteen digits are never taken
-/// for a person here. Repeats and the subject's own identifier are dropped. Also says whether a
-/// check character failed (the identifier is kept and matched exactly, as a subject's is).
+/// for a person here. Repeats, the subject's own identifier and the organisation code its USCC
+/// embeds are dropped: the subject is found by those already. Also says whether a check
+/// character failed (the identifier is kept and matched exactly, as a subject's is).
 fn legacy_ids(
     record: &EntryRecord<'_>,
-    subject: SubjectKey,
+    subject: &SubjectId,
     is_person: bool,
 ) -> Result<(Vec<SubjectKey>, bool), EntryError> {
     if record.legacy_ids.is_empty() {
@@ -372,7 +373,8 @@ fn legacy_ids(
         let id = ident::parse_as(raw, id_type)
             .map_err(|err| EntryError::new(field(), err.to_string()))?;
         mismatch |= !id.check().is_valid();
-        if id.key() != subject && !keys.contains(&id.key()) {
+        let known = [Some(subject.key()), subject.embedded_org_code()];
+        if !known.contains(&Some(id.key())) && !keys.contains(&id.key()) {
             keys.push(id.key());
         }
     }
@@ -541,7 +543,8 @@ impl<'a> EntryRef<'a> {
         let (json, _) = self.stored_json(store, row)?;
         let mut record = serde_json::from_slice::<EntryRecord<'_>>(&json)?.into_owned();
         record.subject_id = Cow::Owned(self.subject.to_id_string());
-        record.legacy_ids = legacy_keys(&record)
+        record.legacy_ids = legacy_keys(&record, self.subject)
+            .into_iter()
             .map(|id| Cow::Owned(id.to_id_string()))
             .collect();
         record.listed_on = Cow::Owned(self.facts.listed_on.to_date_or_datetime());
@@ -585,12 +588,20 @@ fn legacy_type(raw: &str) -> Option<IdType> {
     }
 }
 
-/// The keys of a stored record's legacy identifiers (it was validated when it was stored).
-fn legacy_keys<'r>(record: &'r EntryRecord<'_>) -> impl Iterator<Item = SubjectKey> + 'r {
-    record.legacy_ids.iter().filter_map(|raw| {
-        let id = ident::parse_as(raw, legacy_type(raw)?).ok()?;
-        Some(id.key())
-    })
+/// The keys of a stored record's legacy identifiers (it was validated when it was stored), as
+/// validation keeps them.
+fn legacy_keys(record: &EntryRecord<'_>, subject: SubjectKey) -> Vec<SubjectKey> {
+    let mut keys: Vec<SubjectKey> = Vec::new();
+    let known = [Some(subject), subject.embedded_org_code()];
+    for raw in &record.legacy_ids {
+        let Some(id) = legacy_type(raw).and_then(|t| ident::parse_as(raw, t).ok()) else {
+            continue;
+        };
+        if !known.contains(&Some(id.key())) && !keys.contains(&id.key()) {
+            keys.push(id.key());
+        }
+    }
+    keys
 }
 
 impl<'a> From<&'a Entry> for EntryRef<'a> {

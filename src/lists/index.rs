@@ -178,40 +178,57 @@ struct Named {
     role: Role,
 }
 
-/// A subject that carries an older identifier: as one of its entries' `legacy_ids`, or, for a
-/// USCC, embedded at positions 9–17. `subject` is the position of the subject's run.
+/// A subject that carries an older identifier: as its own identifier, as one of its entries'
+/// `legacy_ids`, or, for a USCC, embedded at positions 9–17. `subject` is the position of the
+/// subject's run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Carrier {
     code: [u32; 3],
     subject: u32,
 }
 
-/// Carriers sorted by identifier, searched by halving: an older identifier is carried by one
-/// subject or a few, and only requests that can meet one look here.
+/// Carriers sorted by identifier, found through a table of where each identifier's carriers
+/// start: every USCC request looks up the code it embeds here, so a miss must cost no more than
+/// a probe of a table that holds only the older identifiers.
 #[derive(Debug, Default)]
-struct Carriers(Vec<Carrier>);
+struct Carriers {
+    /// Sorted by `code`.
+    carriers: Vec<Carrier>,
+    /// The position in `carriers` of each identifier's first carrier.
+    firsts: HashTable<u32>,
+}
 
 impl Carriers {
     fn new(mut carriers: Vec<Carrier>) -> Carriers {
         carriers.sort_unstable();
         carriers.dedup();
         carriers.shrink_to_fit();
-        Carriers(carriers)
+        let code = |i: u32| SubjectKey::from_words(carriers[i as usize].code);
+        let mut firsts = HashTable::new();
+        for i in 0..carriers.len() as u32 {
+            if i == 0 || carriers[i as usize - 1].code != carriers[i as usize].code {
+                firsts.insert_unique(hash(code(i)), i, |&j| hash(code(j)));
+            }
+        }
+        Carriers { carriers, firsts }
     }
 
     /// The positions of the subjects that carry `code`.
     fn get(&self, code: SubjectKey) -> impl Iterator<Item = u32> + '_ {
         let words = code.to_words();
-        let from = self.0.partition_point(|c| c.code < words);
-        self.0[from..]
+        let from = self
+            .firsts
+            .find(hash(code), |&i| self.carriers[i as usize].code == words)
+            .map_or(self.carriers.len(), |&i| i as usize);
+        self.carriers[from..]
             .iter()
             .take_while(move |c| c.code == words)
             .map(|c| c.subject)
     }
 
     fn write(&self, out: &mut impl Write) -> io::Result<()> {
-        write_u64(out, self.0.len() as u64)?;
-        for carrier in &self.0 {
+        write_u64(out, self.carriers.len() as u64)?;
+        for carrier in &self.carriers {
             for word in carrier.code.into_iter().chain([carrier.subject]) {
                 out.write_all(&word.to_le_bytes())?;
             }
@@ -248,7 +265,7 @@ struct Base {
     /// Sorted by the person's key.
     named: Vec<Named>,
     persons: Runs,
-    /// Subjects by the older identifiers their entries carry.
+    /// Subjects by the older identifiers they are filed under or their entries carry.
     legacy: Carriers,
     /// USCC subjects by the organisation code they embed (only a request by organisation code
     /// looks here).
@@ -504,9 +521,15 @@ impl IndexBuilder {
         for f in &facts {
             counts.adjust(f, true);
         }
+        // Subjects filed under an older identifier carry it themselves.
+        let filed = subject_runs
+            .keys()
+            .filter(|key| key.id_type().is_legacy())
+            .map(|key| (key, key));
         let legacy = Carriers::new(
             legacy
                 .into_iter()
+                .chain(filed)
                 .filter_map(|(code, subject)| {
                     let subject = subject_runs.position(subject)?;
                     Some(Carrier {
@@ -624,30 +647,30 @@ impl ListIndex {
     }
 
     /// The subject's entries found through an identifier other than its own, each with that
-    /// identifier: for a USCC, the entries filed under the organisation code it embeds and those
-    /// of subjects without a USCC that carry that code; for an organisation code or registration
-    /// number, the entries of every subject that carries it (a USCC embedding the code
-    /// included). A USCC never reaches another USCC's entries: two USCCs that share an
-    /// organisation code are a registry fault (重码), not one subject.
+    /// identifier: for a USCC, the entries of the subjects without a USCC that carry the
+    /// organisation code it embeds (filed under it, or listing it in `legacy_ids`); for an
+    /// organisation code or registration number, the entries of every other subject that
+    /// carries it (a USCC embedding the code included). A USCC never reaches another USCC's
+    /// entries: two USCCs that share an organisation code are a registry fault (重码), not one
+    /// subject.
     pub fn entries_through(
         &self,
         subject: &SubjectId,
     ) -> impl Iterator<Item = (EntryRef<'_>, SubjectKey)> {
         let own = subject.key();
         let legacy = own.id_type().is_legacy();
-        let embedded = subject.embedded_org_code();
-        let filed = embedded
-            .into_iter()
-            .flat_map(move |code| self.entries_of(code).map(move |e| (e, code)));
-        let through = legacy.then_some(own).or(embedded);
-        let carried = through.into_iter().flat_map(move |code| {
+        let through = if legacy {
+            Some(own)
+        } else {
+            subject.embedded_org_code()
+        };
+        through.into_iter().flat_map(move |code| {
             self.carriers(code, legacy)
                 .filter(move |&carrier| {
                     carrier != own && (legacy || carrier.id_type() != IdType::Uscc)
                 })
                 .flat_map(move |carrier| self.entries_of(carrier).map(move |e| (e, code)))
-        });
-        filed.chain(carried)
+        })
     }
 
     /// The subjects that carry an older identifier; `with_embedded` adds the USCCs that embed it.
@@ -809,11 +832,13 @@ impl ListIndex {
         // Carriers are only added: an identifier an entry once tied to a subject stays tied to
         // it until the lists are loaded again.
         if let Some(entry) = &entry {
+            let filed = entry.subject.id_type().is_legacy().then_some(entry.subject);
             let codes = entry
                 .legacy_ids
                 .iter()
                 .copied()
-                .chain(entry.subject.embedded_org_code());
+                .chain(entry.subject.embedded_org_code())
+                .chain(filed);
             for code in codes {
                 let mut carriers: Vec<SubjectKey> = self.carriers(code, true).collect();
                 if !carriers.contains(&entry.subject) {
@@ -872,14 +897,14 @@ impl ListIndex {
             }
         }
         // The embedded organisation codes are derived again from the subjects.
-        for carrier in &self.base.legacy.0 {
+        for carrier in &self.base.legacy.carriers {
             let code = SubjectKey::from_words(carrier.code);
             let subject = self.base.subjects.key(carrier.subject as usize);
             builder.carry(subject, &[code]);
         }
         for (&code, carriers) in &self.overlay.carriers {
             for &subject in carriers.iter() {
-                if subject.embedded_org_code() != Some(code) {
+                if subject.embedded_org_code() != Some(code) && subject != code {
                     builder.carry(subject, &[code]);
                 }
             }

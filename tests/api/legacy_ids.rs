@@ -94,11 +94,12 @@ async fn each_reason_found_through_another_identifier_names_it() {
 
 #[actix_web::test]
 async fn a_profile_by_organisation_code_or_registration_number_shows_what_it_reaches() {
+    // The code the USCC embeds, listed again, adds nothing (and no second reason).
     let app = spawn_app(&[entry_with(
         "P-LEG",
         "court_dishonest_debtor",
         COMPANY,
-        json!({"legacy_ids": [REGISTRATION]}),
+        json!({"legacy_ids": ["MA18XK7P-X", REGISTRATION, REGISTRATION]}),
     )]);
     for (path, id_type, value) in [
         (format!("/v1/subjects/{ORG_CODE}"), "org_code", ORG_CODE),
