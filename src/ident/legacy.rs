@@ -29,12 +29,25 @@ pub(super) const REGISTRATION_LIMIT: u64 = 10u64.pow(REGISTRATION_LEN as u32);
 /// Longest input worth folding: an organisation code with its hyphen is ten characters.
 const MAX_INPUT: usize = 16;
 
+/// Marks bytes outside 0–9, A–Z in [`ORG_VALUE`].
+const NONE: u8 = 0xFF;
+
+/// Byte → value of an organisation code character (0–9, then A–Z as 10–35), [`NONE`] outside.
+static ORG_VALUE: [u8; 256] = {
+    let mut table = [NONE; 256];
+    let mut v = 0;
+    while v < ORG_SYMBOLS.len() {
+        table[ORG_SYMBOLS[v] as usize] = v as u8;
+        v += 1;
+    }
+    table
+};
+
 /// Value of an organisation code body character: 0–9, then A–Z as 10–35.
 fn org_value(b: u8) -> Option<u32> {
-    match b {
-        b'0'..=b'9' => Some(u32::from(b - b'0')),
-        b'A'..=b'Z' => Some(u32::from(b - b'A') + 10),
-        _ => None,
+    match ORG_VALUE[usize::from(b)] {
+        NONE => None,
+        v => Some(u32::from(v)),
     }
 }
 
@@ -210,19 +223,23 @@ pub(super) fn detect(raw: &str, refused: IdError) -> Result<SubjectId, IdError> 
 /// The organisation code a USCC embeds at positions 9–17, when its own check character holds;
 /// pilot codes whose positions 9–17 are no organisation code (`M000100Y4`, mostly) give none,
 /// so that no other subject is reached through them.
+#[inline]
 pub(super) fn embedded(uscc: &[u8; LEN]) -> Option<SubjectKey> {
-    let code = &uscc[8..17];
-    if org_check(&code[..ORG_CODE_LEN_LAST])? != code[ORG_CODE_LEN_LAST] {
-        return None;
+    // A USCC's symbols are all 0–9, A–Z, so every value is in the table.
+    let (mut sum, mut packed) = (0u32, 0u64);
+    for (&b, w) in uscc[8..16].iter().zip(ORG_WEIGHTS) {
+        let v = ORG_VALUE[usize::from(b)];
+        sum += u32::from(v) * w;
+        packed = packed * 36 + u64::from(v);
     }
-    let packed = code.iter().fold(0u64, |n, &b| {
-        let v = match b {
-            b'0'..=b'9' => b - b'0',
-            _ => b - b'A' + 10,
-        };
-        n * 36 + u64::from(v)
-    });
-    Some(SubjectKey::from_org_code(packed))
+    let check = uscc[16];
+    let expected = match 11 - sum % 11 {
+        10 => b'X',
+        11 => b'0',
+        c => b'0' + c as u8,
+    };
+    (check == expected)
+        .then(|| SubjectKey::from_org_code(packed * 36 + u64::from(ORG_VALUE[usize::from(check)])))
 }
 
 /// Unpacks an organisation code below [`ORG_CODE_LIMIT`] into the first nine bytes.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::text::{TextError, TextStore};
-use crate::ident::{self, CheckOutcome, IdType, SubjectId, SubjectKey};
+use crate::ident::{self, CheckOutcome, IdType, SubjectKey};
 use crate::ruleset::{ListId, Role, RuleSet, SubjectScope};
 use crate::timestamp::Timestamp;
 
@@ -15,7 +15,7 @@ const MAX_ENTRY_ID_LEN: usize = 128;
 
 /// Most `legacy_ids` an entry may carry: a subject has one organisation code and one
 /// registration number, and a few more leave room for records that were re-registered.
-pub const MAX_LEGACY_IDS: usize = 8;
+const MAX_LEGACY_IDS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -267,7 +267,7 @@ impl<'a> Checked<'a> {
             }
             _ => {}
         }
-        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, &subject, is_person)?;
+        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, subject.key(), is_person)?;
         let listed_on = Timestamp::parse(&record.listed_on)
             .map_err(|err| EntryError::new("listed_on", err.to_string()))?;
         let valid_until = record
@@ -342,7 +342,7 @@ impl<'a> Checked<'a> {
 /// character failed (the identifier is kept and matched exactly, as a subject's is).
 fn legacy_ids(
     record: &EntryRecord<'_>,
-    subject: &SubjectId,
+    subject: SubjectKey,
     is_person: bool,
 ) -> Result<(Vec<SubjectKey>, bool), EntryError> {
     if record.legacy_ids.is_empty() {
@@ -373,12 +373,17 @@ fn legacy_ids(
         let id = ident::parse_as(raw, id_type)
             .map_err(|err| EntryError::new(field(), err.to_string()))?;
         mismatch |= !id.check().is_valid();
-        let known = [Some(subject.key()), subject.embedded_org_code()];
-        if !known.contains(&Some(id.key())) && !keys.contains(&id.key()) {
-            keys.push(id.key());
-        }
+        keep_legacy(&mut keys, id.key(), subject);
     }
     Ok((keys, mismatch))
+}
+
+/// Adds `id` to an entry's legacy keys unless it is a repeat or its subject is found by it
+/// already (its own identifier, the organisation code its USCC embeds).
+fn keep_legacy(keys: &mut Vec<SubjectKey>, id: SubjectKey, subject: SubjectKey) {
+    if id != subject && subject.embedded_org_code() != Some(id) && !keys.contains(&id) {
+        keys.push(id);
+    }
 }
 
 impl Checked<'_> {
@@ -591,14 +596,10 @@ fn legacy_type(raw: &str) -> Option<IdType> {
 /// The keys of a stored record's legacy identifiers (it was validated when it was stored), as
 /// validation keeps them.
 fn legacy_keys(record: &EntryRecord<'_>, subject: SubjectKey) -> Vec<SubjectKey> {
-    let mut keys: Vec<SubjectKey> = Vec::new();
-    let known = [Some(subject), subject.embedded_org_code()];
+    let mut keys = Vec::new();
     for raw in &record.legacy_ids {
-        let Some(id) = legacy_type(raw).and_then(|t| ident::parse_as(raw, t).ok()) else {
-            continue;
-        };
-        if !known.contains(&Some(id.key())) && !keys.contains(&id.key()) {
-            keys.push(id.key());
+        if let Some(id) = legacy_type(raw).and_then(|t| ident::parse_as(raw, t).ok()) {
+            keep_legacy(&mut keys, id.key(), subject);
         }
     }
     keys

@@ -312,6 +312,8 @@ struct Overlay {
     /// Every subject that carries an older identifier (the base's, legacy and embedded, and
     /// those that changes added), for the identifiers changes touched.
     carriers: FxHashMap<SubjectKey, Arc<[SubjectKey]>>,
+    /// A change added an entry filed under an older identifier or carrying one.
+    carries_legacy: bool,
 }
 
 /// Totals kept up to date as changes apply.
@@ -659,10 +661,14 @@ impl ListIndex {
     ) -> impl Iterator<Item = (EntryRef<'_>, SubjectKey)> {
         let own = subject.key();
         let legacy = own.id_type().is_legacy();
+        // Lists without older identifiers, which a USCC could reach, cost a USCC nothing.
+        let any_legacy = !self.base.legacy.carriers.is_empty() || self.overlay.carries_legacy;
         let through = if legacy {
             Some(own)
-        } else {
+        } else if any_legacy {
             subject.embedded_org_code()
+        } else {
+            None
         };
         through.into_iter().flat_map(move |code| {
             self.carriers(code, legacy)
@@ -833,6 +839,7 @@ impl ListIndex {
         // it until the lists are loaded again.
         if let Some(entry) = &entry {
             let filed = entry.subject.id_type().is_legacy().then_some(entry.subject);
+            overlay.carries_legacy |= filed.is_some() || !entry.legacy_ids.is_empty();
             let codes = entry
                 .legacy_ids
                 .iter()
