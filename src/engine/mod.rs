@@ -7,7 +7,7 @@ mod batch;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
 
-use crate::ident::{CheckOutcome, IdType, Masked, SubjectId, SubjectKey};
+use crate::ident::{CheckOutcome, IdType, Masked, SubjectId};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
     Application, DisputePolicy, Effect, ListDef, MatterId, MeasureDef, Role, RuleSet, ScoreLevel,
@@ -57,9 +57,9 @@ pub struct Reason<'s> {
     pub via: Option<Role>,
     /// The rule set's dispute policy turned this reason's `block` into `flag`.
     pub downgraded: bool,
-    /// Set when the entry was found through another identifier of the subject (the
-    /// organisation code a USCC embeds, or an entry's `legacy_ids`): the identifier that matched.
-    pub matched: Option<SubjectKey>,
+    /// The entry was found through the subject's older identifier
+    /// ([`SubjectId::older_identifier`]), not its own.
+    pub through_older_identifier: bool,
 }
 
 impl Reason<'_> {
@@ -137,7 +137,7 @@ pub fn decide_with_cold<'s>(
 
     let mut reasons = Vec::new();
     let mut suppressor = None;
-    let mut collect = |entry: EntryRef<'s>, via: Option<Role>, matched: Option<SubjectKey>| {
+    let mut collect = |entry: EntryRef<'s>, via: Option<Role>, through_older_identifier: bool| {
         // Invariant 8: entries not in force never count.
         if !entry.facts.in_force(at) {
             return;
@@ -167,7 +167,7 @@ pub fn decide_with_cold<'s>(
                 effect: if downgraded { Effect::Flag } else { app.effect },
                 via,
                 downgraded,
-                matched,
+                through_older_identifier,
             });
         }
     };
@@ -175,13 +175,13 @@ pub fn decide_with_cold<'s>(
         .entries_of(subject.key())
         .chain(cold.iter().map(EntryRef::from))
     {
-        collect(entry, None, None);
+        collect(entry, None, false);
     }
-    for (entry, matched) in lists.entries_through(subject) {
-        collect(entry, None, Some(matched));
+    for (entry, _) in lists.entries_through(subject) {
+        collect(entry, None, true);
     }
     for (entry, role) in lists.naming(subject.key()) {
-        collect(entry, Some(role), None);
+        collect(entry, Some(role), false);
     }
 
     // Invariant 10: punishment suppresses incentives for the whole subject.

@@ -82,6 +82,17 @@ impl SubjectId {
         ascii_str(&self.text[..self.id_type().text_len()])
     }
 
+    /// The older identifier through which entries of other subjects reach this one: itself for
+    /// an organisation code or registration number, the code it embeds for a USCC.
+    #[inline]
+    pub fn older_identifier(&self) -> Option<SubjectKey> {
+        if self.id_type().is_legacy() {
+            Some(self.key)
+        } else {
+            self.embedded_org_code()
+        }
+    }
+
     /// The organisation code a USCC embeds at positions 9–17, when its check character holds:
     /// records filed under that code name the same subject. `None` for other identifiers.
     #[inline]

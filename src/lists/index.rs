@@ -213,13 +213,22 @@ impl Carriers {
         Carriers { carriers, firsts }
     }
 
+    /// The position in `carriers` of the first subject that carries `code`.
+    fn first(&self, code: SubjectKey) -> Option<usize> {
+        let words = code.to_words();
+        self.firsts
+            .find(hash(code), |&i| self.carriers[i as usize].code == words)
+            .map(|&i| i as usize)
+    }
+
+    fn contains(&self, code: SubjectKey) -> bool {
+        self.first(code).is_some()
+    }
+
     /// The positions of the subjects that carry `code`.
     fn get(&self, code: SubjectKey) -> impl Iterator<Item = u32> + '_ {
         let words = code.to_words();
-        let from = self
-            .firsts
-            .find(hash(code), |&i| self.carriers[i as usize].code == words)
-            .map_or(self.carriers.len(), |&i| i as usize);
+        let from = self.first(code).unwrap_or(self.carriers.len());
         self.carriers[from..]
             .iter()
             .take_while(move |c| c.code == words)
@@ -663,13 +672,11 @@ impl ListIndex {
         let legacy = own.id_type().is_legacy();
         // Lists without older identifiers, which a USCC could reach, cost a USCC nothing.
         let any_legacy = !self.base.legacy.carriers.is_empty() || self.overlay.carries_legacy;
-        let through = if legacy {
-            Some(own)
-        } else if any_legacy {
-            subject.embedded_org_code()
-        } else {
-            None
-        };
+        let through = (legacy || any_legacy)
+            .then(|| subject.older_identifier())
+            .flatten();
+        // Most identifiers are carried by nobody: answer them before building the iteration.
+        let through = through.filter(|&code| self.is_carried(code, legacy));
         through.into_iter().flat_map(move |code| {
             self.carriers(code, legacy)
                 .filter(move |&carrier| {
@@ -677,6 +684,13 @@ impl ListIndex {
                 })
                 .flat_map(move |carrier| self.entries_of(carrier).map(move |e| (e, code)))
         })
+    }
+
+    /// Whether any subject carries an older identifier (see [`carriers`](Self::carriers)).
+    fn is_carried(&self, code: SubjectKey, with_embedded: bool) -> bool {
+        self.overlay.carriers.contains_key(&code)
+            || self.base.legacy.contains(code)
+            || (with_embedded && self.base.embedded.contains(code))
     }
 
     /// The subjects that carry an older identifier; `with_embedded` adds the USCCs that embed it.

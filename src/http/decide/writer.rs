@@ -165,10 +165,14 @@ impl<'r> DecisionWriter<'r> {
             out.extend_from_slice(part.as_bytes());
         }
         out.extend_from_slice(self.matter);
+        let older = (decision.reasons.iter())
+            .any(|r| r.through_older_identifier)
+            .then(|| subject.older_identifier())
+            .flatten();
         let mut reasons = decision
             .reasons
             .iter()
-            .map(|reason| reason_view(&snapshot.rules, reason))
+            .map(|reason| reason_view(&snapshot.rules, reason, older))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(items) = audit {
             let entry_ids = reasons.iter().map(|r| r.entry_id.to_string()).collect();
@@ -338,8 +342,13 @@ impl WarningView {
 }
 
 /// Names the entry behind a reason; its id (and, for a named person, the listed subject's
-/// name) is text, read from the list index's text store.
-fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
+/// name) is text, read from the list index's text store. `older` is the subject's older
+/// identifier, named when the entry was found through it.
+fn reason_view<'a>(
+    rules: &RuleSet,
+    reason: &Reason<'a>,
+    older: Option<SubjectKey>,
+) -> Result<ReasonView<'a>, ApiError> {
     let mut warnings = Vec::new();
     if reason.under_dispute() {
         let message = if reason.downgraded {
@@ -349,8 +358,8 @@ fn reason_view<'a>(rules: &RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a
         };
         warnings.push(WarningView::new("entry_under_dispute", message, None));
     }
-    if let Some(matched) = reason.matched {
-        warnings.push(WarningView::legacy_id_matched(matched));
+    if let (true, Some(older)) = (reason.through_older_identifier, older) {
+        warnings.push(WarningView::legacy_id_matched(older));
     }
     let entry_id = reason.entry.entry_id()?;
     let via = match reason.via {
