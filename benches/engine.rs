@@ -7,7 +7,8 @@
 //!
 //! `decide` and `batch` share one index, built on first use: a population of 10 million subjects
 //! of which 2% are listed, one in ten of those with two to five entries (`JC_BENCH_SUBJECTS` and
-//! `JC_BENCH_LISTED_RATIO` set others). `cargo bench --bench engine -- ident` never builds it.
+//! `JC_BENCH_LISTED_RATIO` set others), and two entries filed under older identifiers, so that a
+//! USCC pays the lookup of the organisation code it embeds. `cargo bench --bench engine -- ident` never builds it.
 
 mod common;
 
@@ -43,6 +44,13 @@ const MATTER: &str = "gov_procurement";
 const PERSON_MATTER: &str = "legal_rep_appointment";
 /// The instant of every decision, fixed so that results do not depend on the day of the run.
 const AT: &str = "2026-11-22T10:00:00+08:00";
+/// Entries that name their subject by an older identifier.
+const OLDER_IDENTIFIERS: &str = concat!(
+    r#"{"entry_id":"BENCH-ORG","list":"court_dishonest_debtor","subject_id":"MA000000-7","listed_on":"2026-01-01"}"#,
+    "\n",
+    r#"{"entry_id":"BENCH-REG","list":"court_dishonest_debtor","subject_id":"230200000000127","legacy_ids":["MA000001-5"],"listed_on":"2026-01-01"}"#,
+    "\n",
+);
 
 fn population() -> u64 {
     env_or("JC_BENCH_SUBJECTS", 10_000_000)
@@ -80,8 +88,11 @@ impl Fixture {
         };
         let mut bytes = Vec::new();
         gen::generate(&rules, options, &mut bytes, None).expect("generate");
-        let entries = parse_entries(&bytes, &rules).expect("generated entries are valid");
+        let mut entries = parse_entries(&bytes, &rules).expect("generated entries are valid");
         drop(bytes);
+        // Court records filed under an organisation code or carrying one, as a city's lists
+        // hold: every USCC decision then looks up the code it embeds.
+        entries.extend(parse_entries(OLDER_IDENTIFIERS.as_bytes(), &rules).expect("valid"));
         let lists = ListIndex::build(&entries, &rules).expect("the index builds");
         let matter = rules.matter_id(MATTER).expect("matter");
         let person_matter = rules.matter_id(PERSON_MATTER).expect("matter");

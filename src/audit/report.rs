@@ -80,7 +80,8 @@ pub struct CaseRow {
     pub matter_code: String,
     pub decision: String,
     pub subject_kind: String,
-    /// An organisation's code; empty for a person.
+    /// An organisation's USCC; empty for a person and for an organisation asked by its
+    /// organisation code or registration number.
     pub unified_social_credit_code: String,
     /// A person's ID number, masked; the register never holds it whole.
     pub id_card_number_masked: String,
@@ -205,7 +206,6 @@ fn case_row(
     let definition = rules.measures().iter().find(|m| m.code == measure);
     let report = feedback.map(|f| &f.report);
     let text = |value: Option<&String>| value.cloned().unwrap_or_default();
-    let is_person = record.subject.kind == "person";
     CaseRow {
         data_id: data_id(record.record_id, measure),
         decision_id: record.record_id,
@@ -213,10 +213,11 @@ fn case_row(
         matter_code: record.matter.clone().unwrap_or_default(),
         decision: record.decision.clone().unwrap_or_default(),
         subject_kind: record.subject.kind.clone(),
-        unified_social_credit_code: if is_person {
-            String::new()
-        } else {
+        // An organisation asked by an older identifier has no USCC to give.
+        unified_social_credit_code: if record.subject.id_type == "uscc" {
             text(record.subject.id.as_ref())
+        } else {
+            String::new()
         },
         id_card_number_masked: text(record.subject.masked.as_ref()),
         subject_hash: record.subject.hash.clone(),

@@ -57,6 +57,9 @@ pub struct Reason<'s> {
     pub via: Option<Role>,
     /// The rule set's dispute policy turned this reason's `block` into `flag`.
     pub downgraded: bool,
+    /// The entry was found through the subject's older identifier
+    /// ([`SubjectId::older_identifier`]), not its own.
+    pub through_older_identifier: bool,
 }
 
 impl Reason<'_> {
@@ -70,6 +73,9 @@ impl Reason<'_> {
 pub enum Warning {
     /// The USCC fails its check character; it was looked up exactly as given.
     UsccCheckMismatch { expected: char },
+    /// The organisation code or registration number fails its check character; it was looked
+    /// up exactly as given.
+    LegacyCheckMismatch { id_type: IdType, expected: char },
     /// The resident ID fails its check digit but is on a list, so it was evaluated.
     IdCheckMismatch { expected: char },
     /// The resident ID was given in its 15-digit first-generation form and was looked up as the
@@ -142,7 +148,7 @@ pub fn decide_with_cold<'s>(
 
     let mut reasons = Vec::new();
     let mut suppressor = None;
-    let mut collect = |entry: EntryRef<'s>, via: Option<Role>| {
+    let mut collect = |entry: EntryRef<'s>, via: Option<Role>, through_older_identifier: bool| {
         // Invariant 8: entries not in force never count.
         if !entry.facts.in_force(at) {
             return;
@@ -172,6 +178,7 @@ pub fn decide_with_cold<'s>(
                 effect: if downgraded { Effect::Flag } else { app.effect },
                 via,
                 downgraded,
+                through_older_identifier,
             });
         }
     };
@@ -185,12 +192,12 @@ pub fn decide_with_cold<'s>(
         if entry.facts.score().is_some() && entry.facts.in_force(at) {
             scores.push(entry);
         } else {
-            collect(entry, None);
+            collect(entry, None, false);
         }
     }
     let mut superseded_scores: Vec<SupersededScores<'s>> = Vec::new();
     if let [only] = scores[..] {
-        collect(only, None);
+        collect(only, None, false);
     } else if !scores.is_empty() {
         let current = current_scores(scores.iter().copied(), at);
         for (position, entry) in scores.iter().enumerate() {
@@ -199,12 +206,16 @@ pub fn decide_with_cold<'s>(
                     supersede(&mut superseded_scores, scores[counted], *entry);
                 }
                 // The others in force give no reasons.
-                _ => collect(*entry, None),
+                _ => collect(*entry, None, false),
             }
         }
     }
+    // Organisations only: no score is reached through an older identifier.
+    for (entry, _) in lists.entries_through(subject) {
+        collect(entry, None, true);
+    }
     for (entry, role) in lists.naming(subject.key()) {
-        collect(entry, Some(role));
+        collect(entry, Some(role), false);
     }
 
     // Invariant 10: punishment suppresses incentives for the whole subject.
@@ -294,6 +305,9 @@ pub fn check_identifier(
     };
     match subject.id_type() {
         IdType::Uscc => Ok(Some(Warning::UsccCheckMismatch { expected })),
+        id_type @ (IdType::OrgCode | IdType::RegistrationNumber) => {
+            Ok(Some(Warning::LegacyCheckMismatch { id_type, expected }))
+        }
         IdType::ResidentId if lists.knows(subject.key()) => {
             Ok(Some(Warning::IdCheckMismatch { expected }))
         }

@@ -12,7 +12,7 @@ use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::audit::Event;
 use crate::engine;
-use crate::ident;
+use crate::ident::{self, IdType, SubjectKey};
 use crate::keys::Caller;
 use crate::lists::{Dispute, EntryRecord, EntryRef, Status};
 use crate::ruleset::RuleSet;
@@ -24,6 +24,9 @@ const RECENTLY_ENDED_MS: i64 = 365 * 24 * 3600 * 1000;
 #[derive(Deserialize)]
 pub struct ProfileQuery {
     as_of: Option<String>,
+    /// The identifier's type, when detection by shape is not wanted (as a decision request's
+    /// `subject.id_type`).
+    id_type: Option<String>,
 }
 
 /// Where an entry stands at the profile's instant.
@@ -74,6 +77,9 @@ struct EntryView<'a> {
     /// An in-force score entry that no longer counts: the entry whose score is current.
     #[serde(skip_serializing_if = "Option::is_none")]
     superseded_by: Option<Cow<'a, str>>,
+    /// Names the other identifier of the subject through which the entry was found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<WarningView>,
     /// Every dispute change, oldest first (admin writes keep it; a file source has none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dispute_history: Vec<serde_json::Value>,
@@ -101,6 +107,7 @@ fn entry_view<'a>(
     entry: &EntryRef<'a>,
     at: Timestamp,
     role: Option<&'static str>,
+    matched: Option<SubjectKey>,
 ) -> Result<EntryView<'a>, ApiError> {
     Ok(EntryView {
         state: state_of(entry, at),
@@ -112,6 +119,10 @@ fn entry_view<'a>(
             .score()
             .and_then(|score| rules.score_level_name(score)),
         superseded_by: None,
+        warnings: matched
+            .into_iter()
+            .map(WarningView::legacy_id_matched)
+            .collect(),
         dispute_history: Vec::new(),
     })
 }
@@ -147,19 +158,19 @@ async fn add_dispute_histories(
 /// one marked with the entry that superseded it.
 fn own_views<'a>(
     rules: &'a RuleSet,
-    own: &[EntryRef<'a>],
+    own: &[(EntryRef<'a>, Option<SubjectKey>)],
     at: Timestamp,
 ) -> Result<Vec<EntryView<'a>>, ApiError> {
-    let current = engine::current_scores(own.iter().copied(), at);
+    let current = engine::current_scores(own.iter().map(|(entry, _)| *entry), at);
     let mut views = Vec::new();
-    for (position, entry) in own.iter().enumerate() {
+    for (position, (entry, matched)) in own.iter().enumerate() {
         if !worth_showing(entry, at) {
             continue;
         }
-        let mut view = entry_view(rules, entry, at, None)?;
+        let mut view = entry_view(rules, entry, at, None, *matched)?;
         if let Some(&(_, counted)) = current.iter().find(|(list, _)| *list == entry.facts.list) {
             if counted != position && entry.facts.in_force(at) {
-                view.superseded_by = Some(own[counted].entry_id()?);
+                view.superseded_by = Some(own[counted].0.entry_id()?);
             }
         }
         views.push(view);
@@ -180,8 +191,17 @@ pub async fn profile(
         })?,
         None => Timestamp::now(),
     };
-    let subject = ident::parse(&path)
-        .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
+    let subject = match query.id_type.as_deref().map(str::parse::<IdType>) {
+        None => ident::parse(&path),
+        Some(Ok(id_type)) => ident::parse_as(&path, id_type),
+        Some(Err(err)) => {
+            return Err(ApiError::InvalidRequest(vec![FieldError::new(
+                "id_type",
+                err.to_string(),
+            )]))
+        }
+    }
+    .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
         .map_err(|err| ApiError::IdCheckMismatch(FieldError::new("id", err.to_string())))?
         .iter()
@@ -189,10 +209,13 @@ pub async fn profile(
         .collect();
 
     let rules = &snapshot.rules;
-    let own: Vec<_> = snapshot.lists.entries_of(subject.key()).collect();
+    let own: Vec<_> = (snapshot.lists.entries_of(subject.key()).map(|e| (e, None)))
+        .chain((snapshot.lists.entries_through(&subject)).map(|(e, matched)| (e, Some(matched))))
+        .collect();
     let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
     let mut topics: Vec<&str> = own
         .iter()
+        .map(|(entry, _)| entry)
         .chain(naming.iter().map(|(entry, _)| entry))
         .filter(|entry| entry.facts.in_force(at))
         .flat_map(|entry| {
@@ -216,7 +239,7 @@ pub async fn profile(
         named_in: naming
             .iter()
             .filter(|(e, _)| worth_showing(e, at))
-            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str())))
+            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str()), None))
             .collect::<Result<_, _>>()?,
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,

@@ -9,6 +9,8 @@ use crate::snapshot::Snapshot;
 pub struct SubjectView {
     pub id: String,
     pub kind: &'static str,
+    /// The kind in Chinese (企业, 机关, 事业单位, …).
+    pub kind_label: &'static str,
     pub id_type: &'static str,
 }
 
@@ -16,6 +18,7 @@ pub fn subject_view(subject: &SubjectId) -> SubjectView {
     SubjectView {
         id: subject.as_str().to_owned(),
         kind: subject.kind().as_str(),
+        kind_label: subject.kind().label(),
         id_type: subject.id_type().as_str(),
     }
 }

@@ -17,6 +17,15 @@ pub enum IdError {
         /// Number of characters found.
         len: usize,
     },
+    /// Not the length of the identifier type the caller named, or that the text was read as
+    /// (an organisation code, a registration number).
+    #[error("identifier length is {len}, expected {}", length_hint(*.id_type))]
+    WrongLengthOf {
+        /// Number of characters found.
+        len: usize,
+        /// The type the text was read as.
+        id_type: IdType,
+    },
     /// A character that the identifier type never uses.
     #[error(
         "invalid character `{}` at position {position}: {}",
@@ -62,7 +71,9 @@ pub enum IdError {
 
 /// Error of `IdType::from_str`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown identifier type `{0}`, expected `uscc` or `resident_id`")]
+#[error(
+    "unknown identifier type `{0}`, expected `uscc`, `resident_id`, `org_code` or `registration_number`"
+)]
 pub struct UnknownIdType(String);
 
 impl UnknownIdType {
@@ -76,6 +87,10 @@ fn alphabet_hint(id_type: IdType) -> &'static str {
     match id_type {
         IdType::Uscc => "a unified social credit code uses 0-9 and A-Z except I, O, S, V, Z",
         IdType::ResidentId => "the check character of a resident id is a digit or X",
+        IdType::OrgCode => {
+            "an organisation code is eight characters 0-9 or A-Z and a check character, a digit or X"
+        }
+        IdType::RegistrationNumber => "a registration number is 15 digits",
     }
 }
 
@@ -83,6 +98,15 @@ fn digit_hint(id_type: IdType) -> &'static str {
     match id_type {
         IdType::Uscc => "positions 3-8 of a unified social credit code are digits",
         IdType::ResidentId => "positions 1-17 of a resident id are digits",
+        IdType::OrgCode | IdType::RegistrationNumber => alphabet_hint(id_type),
+    }
+}
+
+fn length_hint(id_type: IdType) -> &'static str {
+    match id_type {
+        IdType::Uscc | IdType::ResidentId => "18 characters",
+        IdType::OrgCode => "9 characters for an organisation code (10 with the hyphen, XXXXXXXX-X)",
+        IdType::RegistrationNumber => "15 digits for a registration number",
     }
 }
 

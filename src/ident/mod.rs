@@ -1,5 +1,6 @@
 //! Subject identifiers: the unified social credit code of an organisation (USCC, GB 32100-2015)
-//! and the resident ID number of a person (GB 11643-1999).
+//! and the resident ID number of a person (GB 11643-1999), and the organisation code and
+//! registration number that older records carry instead of a USCC.
 //!
 //! This module owns everything about turning a caller's string into a subject: normalisation
 //! (trim, full-width to half-width, upper case), type detection, structural validation, the check
@@ -16,6 +17,7 @@
 mod error;
 mod free_text;
 mod key;
+mod legacy;
 mod normalize;
 mod resident_id;
 mod subject;
@@ -46,6 +48,10 @@ pub enum IdType {
     Uscc,
     /// Resident ID number of a natural person (GB 11643-1999).
     ResidentId,
+    /// Organisation code (组织机构代码, GB 11714-1997), nine characters; a USCC embeds it.
+    OrgCode,
+    /// Registration number (工商注册号, GS15-2006), fifteen digits.
+    RegistrationNumber,
 }
 
 impl IdType {
@@ -54,7 +60,23 @@ impl IdType {
         match self {
             IdType::Uscc => "uscc",
             IdType::ResidentId => "resident_id",
+            IdType::OrgCode => "org_code",
+            IdType::RegistrationNumber => "registration_number",
         }
+    }
+
+    /// Characters of the normalised text.
+    pub const fn text_len(self) -> usize {
+        match self {
+            IdType::Uscc | IdType::ResidentId => LEN,
+            IdType::OrgCode => legacy::ORG_CODE_LEN,
+            IdType::RegistrationNumber => legacy::REGISTRATION_LEN,
+        }
+    }
+
+    /// True for the identifiers that predate the USCC (organisation code, registration number).
+    pub const fn is_legacy(self) -> bool {
+        matches!(self, IdType::OrgCode | IdType::RegistrationNumber)
     }
 }
 
@@ -71,6 +93,8 @@ impl FromStr for IdType {
         match s {
             "uscc" => Ok(IdType::Uscc),
             "resident_id" => Ok(IdType::ResidentId),
+            "org_code" => Ok(IdType::OrgCode),
+            "registration_number" => Ok(IdType::RegistrationNumber),
             other => Err(UnknownIdType::new(other)),
         }
     }
@@ -86,12 +110,20 @@ pub enum SubjectKind {
     IndividualBusiness,
     /// USCC `93…`: farmers' specialised co-operative (农民专业合作社).
     FarmerCooperative,
-    /// USCC `1x…`: organ or public institution registered by the staffing authority (机构编制).
+    /// USCC `11…`: organ of the state (机关), registered by the staffing authority (机构编制).
+    StateOrgan,
+    /// USCC `12…`: public institution (事业单位), registered by the staffing authority; also its
+    /// other categories (`19…`), as the staffing authority's registrations were one kind before.
     PublicInstitution,
+    /// USCC `13…`: mass organisation (群团组织) under the staffing authority.
+    MassOrganization,
     /// USCC `5x…`: social organisation registered by civil affairs (民政).
     SocialOrganization,
     /// Any other USCC.
     OtherOrganization,
+    /// An organisation code or registration number: an organisation whose category the
+    /// identifier does not say.
+    Organization,
     /// Resident ID: a natural person.
     Person,
 }
@@ -103,10 +135,29 @@ impl SubjectKind {
             SubjectKind::Enterprise => "enterprise",
             SubjectKind::IndividualBusiness => "individual_business",
             SubjectKind::FarmerCooperative => "farmer_cooperative",
+            SubjectKind::StateOrgan => "state_organ",
             SubjectKind::PublicInstitution => "public_institution",
+            SubjectKind::MassOrganization => "mass_organization",
             SubjectKind::SocialOrganization => "social_organization",
             SubjectKind::OtherOrganization => "other_organization",
+            SubjectKind::Organization => "organization",
             SubjectKind::Person => "person",
+        }
+    }
+
+    /// The Chinese word for the kind.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SubjectKind::Enterprise => "企业",
+            SubjectKind::IndividualBusiness => "个体工商户",
+            SubjectKind::FarmerCooperative => "农民专业合作社",
+            SubjectKind::StateOrgan => "机关",
+            SubjectKind::PublicInstitution => "事业单位",
+            SubjectKind::MassOrganization => "群团组织",
+            SubjectKind::SocialOrganization => "社会组织",
+            SubjectKind::OtherOrganization => "其他组织",
+            SubjectKind::Organization => "组织",
+            SubjectKind::Person => "自然人",
         }
     }
 }
@@ -144,9 +195,17 @@ impl CheckOutcome {
 /// not a resident ID at all (positions 7–14 are no birth date) while it is a USCC with a matching
 /// check character: all-digit USCCs with a legacy numeric organisation code exist
 /// (`912302061276543275`). A well-formed resident ID with a wrong check digit stays a resident
-/// ID, so a mistyped personal ID is never taken for an organisation. Anything else is a USCC.
+/// ID, so a mistyped personal ID is never taken for an organisation. Anything else of 18
+/// characters is a USCC.
+///
+/// Nine characters (ten with the hyphen `XXXXXXXX-X`) are an organisation code. Fifteen digits
+/// are a first-generation resident ID, upgraded; only when they cannot be one (positions 7–12
+/// are no date) and their check digit holds are they a registration number.
 pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
-    let text = Text::fold(raw)?;
+    let text = match Text::fold(raw) {
+        Ok(text) => text,
+        Err(refused) => return legacy::detect(raw, refused),
+    };
     if text.upgraded() {
         return resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s));
     }
@@ -167,11 +226,16 @@ pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
 /// Parses an identifier of a known type, skipping detection (for callers that receive the type,
 /// such as list files and requests with an explicit `id_type`).
 pub fn parse_as(raw: &str, id_type: IdType) -> Result<SubjectId, IdError> {
+    match id_type {
+        IdType::OrgCode => return legacy::org_code(raw),
+        IdType::RegistrationNumber => return legacy::registration_number(raw),
+        IdType::Uscc | IdType::ResidentId => {}
+    }
     let text = Text::fold(raw)?;
     match id_type {
         // Fifteen digits are a resident ID's first generation, never a USCC.
         IdType::Uscc if text.upgraded() => Err(IdError::WrongLength { len: LEGACY_LEN }),
         IdType::Uscc => uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s)),
-        IdType::ResidentId => resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s)),
+        _ => resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s)),
     }
 }

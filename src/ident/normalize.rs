@@ -20,7 +20,7 @@ pub fn normalize(raw: &str) -> Cow<'_, str> {
 
 /// Normalises one character (trimming aside).
 #[inline]
-fn fold(c: char) -> char {
+pub(super) fn fold(c: char) -> char {
     let c = match c {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
         '\u{3000}' => ' ',

@@ -4,10 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::normalize::Text;
-use super::{resident_id, uscc, CheckOutcome, IdError, IdType, SubjectKey, SubjectKind, LEN};
+use super::{
+    legacy, resident_id, uscc, CheckOutcome, IdError, IdType, SubjectKey, SubjectKind, LEN,
+};
 
-/// A parsed identifier: its normalised text (inline, no heap), packed key, type, subject kind,
-/// check outcome, and whether it was upgraded from the 15-digit first-generation form.
+/// A parsed identifier: its normalised text (inline, no heap; an organisation code or
+/// registration number fills the first 9 or 15 bytes), packed key, type, subject kind, check
+/// outcome, and whether it was upgraded from the 15-digit first-generation form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubjectId {
     key: SubjectKey,
@@ -35,6 +38,16 @@ impl SubjectId {
             kind: SubjectKind::Person,
             check: scan.check,
             upgraded: text.upgraded(),
+        }
+    }
+
+    pub(super) fn from_legacy(key: SubjectKey, text: [u8; LEN], check: CheckOutcome) -> Self {
+        Self {
+            key,
+            text,
+            kind: SubjectKind::Organization,
+            check,
+            upgraded: false,
         }
     }
 
@@ -66,7 +79,28 @@ impl SubjectId {
 
     /// The normalised text (full identifier; personal information for a person).
     pub fn as_str(&self) -> &str {
-        ascii_str(&self.text)
+        ascii_str(&self.text[..self.id_type().text_len()])
+    }
+
+    /// The older identifier through which entries of other subjects reach this one: itself for
+    /// an organisation code or registration number, the code it embeds for a USCC.
+    #[inline]
+    pub fn older_identifier(&self) -> Option<SubjectKey> {
+        if self.id_type().is_legacy() {
+            Some(self.key)
+        } else {
+            self.embedded_org_code()
+        }
+    }
+
+    /// The organisation code a USCC embeds at positions 9–17, when its check character holds:
+    /// records filed under that code name the same subject. `None` for other identifiers.
+    #[inline]
+    pub fn embedded_org_code(&self) -> Option<SubjectKey> {
+        match self.id_type() {
+            IdType::Uscc => legacy::embedded(&self.text),
+            _ => None,
+        }
     }
 
     /// The form that may be logged: a person's ID keeps the first 6 and last 4 characters
@@ -76,7 +110,10 @@ impl SubjectId {
         if self.kind == SubjectKind::Person {
             mask_person(&mut text);
         }
-        Masked(text)
+        Masked {
+            text,
+            len: self.id_type().text_len() as u8,
+        }
     }
 }
 
@@ -108,14 +145,18 @@ impl FromStr for SubjectId {
     }
 }
 
-/// An identifier as it may appear in logs (see [`SubjectId::masked`]); 18 ASCII bytes inline.
+/// An identifier as it may appear in logs (see [`SubjectId::masked`]); up to 18 ASCII bytes
+/// inline.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Masked([u8; LEN]);
+pub struct Masked {
+    text: [u8; LEN],
+    len: u8,
+}
 
 impl Masked {
     /// The masked text.
     pub fn as_str(&self) -> &str {
-        ascii_str(&self.0)
+        ascii_str(&self.text[..usize::from(self.len)])
     }
 }
 
@@ -137,7 +178,7 @@ pub(super) fn mask_person(text: &mut [u8; LEN]) {
 }
 
 /// The texts are ASCII by construction (validated against ASCII alphabets).
-pub(super) fn ascii_str(bytes: &[u8; LEN]) -> &str {
+pub(super) fn ascii_str(bytes: &[u8]) -> &str {
     debug_assert!(bytes.is_ascii());
     std::str::from_utf8(bytes).unwrap_or_default()
 }

@@ -430,21 +430,155 @@ fn names() {
     let e = "passport".parse::<IdType>().expect_err("unknown type");
     assert_eq!(
         e.to_string(),
-        "unknown identifier type `passport`, expected `uscc` or `resident_id`"
+        "unknown identifier type `passport`, expected `uscc`, `resident_id`, `org_code` or `registration_number`"
     );
+    for id_type in [IdType::OrgCode, IdType::RegistrationNumber] {
+        assert_eq!(id_type.as_str().parse::<IdType>(), Ok(id_type));
+    }
     let kinds = [
-        (SubjectKind::Enterprise, "enterprise"),
-        (SubjectKind::IndividualBusiness, "individual_business"),
-        (SubjectKind::FarmerCooperative, "farmer_cooperative"),
-        (SubjectKind::PublicInstitution, "public_institution"),
-        (SubjectKind::SocialOrganization, "social_organization"),
-        (SubjectKind::OtherOrganization, "other_organization"),
-        (SubjectKind::Person, "person"),
+        (SubjectKind::Enterprise, "enterprise", "企业"),
+        (
+            SubjectKind::IndividualBusiness,
+            "individual_business",
+            "个体工商户",
+        ),
+        (
+            SubjectKind::FarmerCooperative,
+            "farmer_cooperative",
+            "农民专业合作社",
+        ),
+        (SubjectKind::StateOrgan, "state_organ", "机关"),
+        (
+            SubjectKind::PublicInstitution,
+            "public_institution",
+            "事业单位",
+        ),
+        (
+            SubjectKind::MassOrganization,
+            "mass_organization",
+            "群团组织",
+        ),
+        (
+            SubjectKind::SocialOrganization,
+            "social_organization",
+            "社会组织",
+        ),
+        (
+            SubjectKind::OtherOrganization,
+            "other_organization",
+            "其他组织",
+        ),
+        (SubjectKind::Organization, "organization", "组织"),
+        (SubjectKind::Person, "person", "自然人"),
     ];
-    for (kind, name) in kinds {
+    for (kind, name, label) in kinds {
         assert_eq!(kind.as_str(), name);
         assert_eq!(kind.to_string(), name);
+        assert_eq!(kind.label(), label);
     }
+}
+
+/// Organisation codes embedded in the verified USCCs of DOMAIN.md §1.2, and a published
+/// registration number.
+#[test]
+fn legacy_identifiers_with_known_good_check_characters() {
+    for (uscc, code) in [
+        ("91350200776049653A", "776049653"),
+        ("913502000728319549", "072831954"),
+        ("91440101MA5CJQ4N59", "MA5CJQ4N5"),
+        ("123502001549897397", "154989739"),
+        ("91230202MA18XK7PXM", "MA18XK7PX"),
+    ] {
+        let id = parse_as(code, IdType::OrgCode).expect("organisation code");
+        assert_eq!(id.check(), CheckOutcome::Valid, "{code}");
+        assert_eq!(id.kind(), SubjectKind::Organization);
+        assert_eq!(id.as_str(), code);
+        // Detected by its length, with or without the hyphen, in any case and width.
+        assert_eq!(ok(code), id);
+        let hyphenated = format!("{}-{}", &code[..8], &code[8..]);
+        assert_eq!(ok(&hyphenated), id);
+        assert_eq!(ok(&format!(" {}\u{3000}", hyphenated.to_lowercase())), id);
+        assert_eq!(ok(uscc).embedded_org_code(), Some(id.key()), "{uscc}");
+        assert_eq!(ok(uscc).key().embedded_org_code(), Some(id.key()));
+        assert_eq!(id.key().to_id_string(), code);
+        assert_eq!(SubjectKey::from_u128(id.key().as_u128()), Some(id.key()));
+        assert_eq!(SubjectKey::from_words(id.key().to_words()), id.key());
+        assert_eq!(id.masked().as_str(), code);
+    }
+    // 工商注册号 110108000000016: ISO 7064 MOD 11,10 gives 6.
+    let registration = ok("110108000000016");
+    assert_eq!(registration.id_type(), IdType::RegistrationNumber);
+    assert_eq!(registration.check(), CheckOutcome::Valid);
+    assert_eq!(registration.kind(), SubjectKind::Organization);
+    assert_eq!(registration.key().to_id_string(), "110108000000016");
+    assert_eq!(
+        SubjectKey::from_words(registration.key().to_words()),
+        registration.key()
+    );
+    assert_eq!(
+        SubjectKey::from_u128(registration.key().as_u128()),
+        Some(registration.key())
+    );
+    assert_eq!(registration.embedded_org_code(), None);
+}
+
+#[test]
+fn legacy_check_mismatches_and_faults() {
+    let id = parse_as("MA18XK7P1", IdType::OrgCode).expect("read with a mismatch");
+    assert_eq!(id.check(), CheckOutcome::Mismatch { expected: 'X' });
+    let id = parse_as("110108000000017", IdType::RegistrationNumber).expect("mismatch");
+    assert_eq!(id.check(), CheckOutcome::Mismatch { expected: '6' });
+    // Fifteen digits with a real 19YYMMDD stay a resident ID unless the caller says otherwise.
+    assert_eq!(ok("230202850312123").id_type(), IdType::ResidentId);
+    assert_eq!(
+        parse_as("230202850312123", IdType::RegistrationNumber).map(|id| id.id_type()),
+        Ok(IdType::RegistrationNumber)
+    );
+    // Fifteen digits that are no date and fail the registration check keep the date error.
+    assert_eq!(
+        err("110108000000017"),
+        IdError::BadLegacyBirthDate { date: 19_000_000 }
+    );
+    assert_eq!(
+        parse_as("MA18XK7", IdType::OrgCode),
+        Err(IdError::WrongLengthOf {
+            len: 7,
+            id_type: IdType::OrgCode
+        })
+    );
+    assert_eq!(
+        parse_as("MA18XK7PA", IdType::OrgCode)
+            .expect_err("A is no check character")
+            .to_string(),
+        "invalid character `A` at position 9: an organisation code is eight characters 0-9 or A-Z and a check character, a digit or X"
+    );
+    assert_eq!(
+        parse_as("11010800000001", IdType::RegistrationNumber)
+            .expect_err("14 digits")
+            .to_string(),
+        "identifier length is 14, expected 15 digits for a registration number"
+    );
+    assert_eq!(
+        err("MA18XK7P_X"),
+        IdError::WrongLength { len: 10 },
+        "ten characters without the hyphen are nothing"
+    );
+    // A USCC whose positions 9-17 fail the organisation check (that of MA1B2C3D is 8) embeds
+    // no code.
+    let body = "91230200MA1B2C3D7";
+    let odd = ok(&format!("{body}{}", uscc_check(body)));
+    assert_eq!(odd.check(), CheckOutcome::Valid);
+    assert_eq!(odd.embedded_org_code(), None);
+    assert_eq!(odd.key().embedded_org_code(), None);
+    // Keys of the four types never collide.
+    let keys: HashSet<SubjectKey> = [
+        ok("91230202MA18XK7PXM").key(),
+        ok("230202198503121238").key(),
+        ok("MA18XK7PX").key(),
+        ok("110108000000016").key(),
+    ]
+    .into();
+    assert_eq!(keys.len(), 4);
 }
 
 #[test]
@@ -454,6 +588,9 @@ fn other_kinds() {
         ("94350100M000100Y4", SubjectKind::OtherOrganization),
         ("Y1350100M000100Y4", SubjectKind::OtherOrganization),
         ("N2350100M000100Y4", SubjectKind::OtherOrganization),
+        ("11350100M000100Y4", SubjectKind::StateOrgan),
+        ("12350100M000100Y4", SubjectKind::PublicInstitution),
+        ("13350100M000100Y4", SubjectKind::MassOrganization),
         ("19350100M000100Y4", SubjectKind::PublicInstitution),
         ("53350100M000100Y4", SubjectKind::SocialOrganization),
     ] {
@@ -627,8 +764,24 @@ fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
     if chars.is_empty() {
         return Err(IdError::Empty);
     }
+    match id_type {
+        Some(IdType::OrgCode) => return reference_org_code(&chars),
+        Some(IdType::RegistrationNumber) => return reference_registration(&chars),
+        _ => {}
+    }
     if chars.len() == 15 && chars.iter().all(char::is_ascii_digit) {
-        return reference_upgrade(&chars, id_type);
+        let upgraded = reference_upgrade(&chars, id_type);
+        // Fifteen digits that are no resident ID may be a registration number.
+        if let (None, Err(IdError::BadLegacyBirthDate { .. })) = (id_type, &upgraded) {
+            if let registration @ Ok((_, _, CheckOutcome::Valid)) = reference_registration(&chars) {
+                return registration;
+            }
+        }
+        return upgraded;
+    }
+    let hyphenated = chars.len() == 10 && chars[8] == '-';
+    if id_type.is_none() && (chars.len() == 9 || hyphenated) {
+        return reference_org_code(&chars);
     }
     if chars.len() != 18 {
         return Err(IdError::WrongLength { len: chars.len() });
@@ -637,7 +790,7 @@ fn reference(raw: &str, id_type: Option<IdType>) -> Outcome {
     match id_type {
         Some(IdType::Uscc) => return reference_uscc(&chars, text),
         Some(IdType::ResidentId) => return reference_resident(&chars, text),
-        None => {}
+        Some(IdType::OrgCode | IdType::RegistrationNumber) | None => {}
     }
     let shaped = chars[..17].iter().all(char::is_ascii_digit)
         && (chars[17].is_ascii_digit() || chars[17] == 'X');
@@ -673,6 +826,92 @@ fn reference_upgrade(chars: &[char], id_type: Option<IdType>) -> Outcome {
             CheckOutcome::Valid,
         )),
     }
+}
+
+/// GB 11714-1997: eight characters 0-9, A-Z, then `11 - (Σ v·w mod 11)` with 10 as X, 11 as 0.
+fn org_check(body: &str) -> char {
+    let weights = [3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .chars()
+        .zip(weights)
+        .map(|(c, w)| c.to_digit(36).expect("0-9 or A-Z") * w)
+        .sum();
+    match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        c => char::from_digit(c, 10).expect("below 10"),
+    }
+}
+
+/// ISO 7064 MOD 11,10 over the 14 body digits of a registration number.
+fn registration_check(body: &str) -> char {
+    let mut p = 10;
+    for d in body.chars().map(|c| c.to_digit(10).expect("digit")) {
+        let s = (p + d) % 10;
+        p = if s == 0 { 10 } else { s } * 2 % 11;
+    }
+    char::from_digit((11 - p) % 10, 10).expect("below 10")
+}
+
+fn reference_org_code(chars: &[char]) -> Outcome {
+    let mut chars = chars.to_vec();
+    if chars.len() == 10 && chars[8] == '-' {
+        chars.remove(8);
+    }
+    let id_type = IdType::OrgCode;
+    if chars.len() != 9 {
+        return Err(IdError::WrongLengthOf {
+            len: chars.len(),
+            id_type,
+        });
+    }
+    for (i, &ch) in chars.iter().enumerate() {
+        let fits = if i < 8 {
+            ch.is_ascii_digit() || ch.is_ascii_uppercase()
+        } else {
+            ch.is_ascii_digit() || ch == 'X'
+        };
+        if !fits {
+            return Err(IdError::InvalidChar {
+                position: i as u8 + 1,
+                ch,
+                id_type,
+            });
+        }
+    }
+    let text: String = chars.iter().collect();
+    let expected = org_check(&text[..8]);
+    let check = if chars[8] == expected {
+        CheckOutcome::Valid
+    } else {
+        CheckOutcome::Mismatch { expected }
+    };
+    Ok((text, id_type, check))
+}
+
+fn reference_registration(chars: &[char]) -> Outcome {
+    let id_type = IdType::RegistrationNumber;
+    if chars.len() != 15 {
+        return Err(IdError::WrongLengthOf {
+            len: chars.len(),
+            id_type,
+        });
+    }
+    if let Some(i) = chars.iter().position(|c| !c.is_ascii_digit()) {
+        return Err(IdError::NotDigit {
+            position: i as u8 + 1,
+            ch: chars[i],
+            id_type,
+        });
+    }
+    let text: String = chars.iter().collect();
+    let expected = registration_check(&text[..14]);
+    let check = if chars[14] == expected {
+        CheckOutcome::Valid
+    } else {
+        CheckOutcome::Mismatch { expected }
+    };
+    Ok((text, id_type, check))
 }
 
 fn reference_uscc(chars: &[char], text: String) -> Outcome {
@@ -797,7 +1036,7 @@ proptest! {
     #[test]
     fn parsing_agrees_with_the_reference(raw in near_identifier()) {
         prop_assert_eq!(outcome(parse(&raw)), reference(&raw, None), "{:?}", raw);
-        for id_type in [IdType::Uscc, IdType::ResidentId] {
+        for id_type in [IdType::Uscc, IdType::ResidentId, IdType::OrgCode, IdType::RegistrationNumber] {
             prop_assert_eq!(
                 outcome(parse_as(&raw, id_type)),
                 reference(&raw, Some(id_type)),
@@ -828,9 +1067,12 @@ proptest! {
             (IdType::Uscc, b"91") => SubjectKind::Enterprise,
             (IdType::Uscc, b"92") => SubjectKind::IndividualBusiness,
             (IdType::Uscc, b"93") => SubjectKind::FarmerCooperative,
+            (IdType::Uscc, b"11") => SubjectKind::StateOrgan,
+            (IdType::Uscc, b"13") => SubjectKind::MassOrganization,
             (IdType::Uscc, [b'1', _]) => SubjectKind::PublicInstitution,
             (IdType::Uscc, [b'5', _]) => SubjectKind::SocialOrganization,
             (IdType::Uscc, _) => SubjectKind::OtherOrganization,
+            (IdType::OrgCode | IdType::RegistrationNumber, _) => SubjectKind::Organization,
         };
         prop_assert_eq!(id.kind(), expected_kind);
         // Lower case and full-width spellings give the same identifier.
@@ -851,7 +1093,7 @@ proptest! {
     ) {
         let alphabet = match id_type {
             IdType::Uscc => USCC_CHARS,
-            IdType::ResidentId => RESIDENT_CHARS,
+            _ => RESIDENT_CHARS,
         };
         let n = alphabet.len();
         let mut bytes = code.clone().into_bytes();

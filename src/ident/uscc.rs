@@ -133,6 +133,8 @@ pub(super) fn kind(bytes: &[u8; LEN]) -> SubjectKind {
         (b'9', b'1') => SubjectKind::Enterprise,
         (b'9', b'2') => SubjectKind::IndividualBusiness,
         (b'9', b'3') => SubjectKind::FarmerCooperative,
+        (b'1', b'1') => SubjectKind::StateOrgan,
+        (b'1', b'3') => SubjectKind::MassOrganization,
         (b'1', _) => SubjectKind::PublicInstitution,
         (b'5', _) => SubjectKind::SocialOrganization,
         _ => SubjectKind::OtherOrganization,

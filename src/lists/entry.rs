@@ -13,6 +13,10 @@ use crate::timestamp::Timestamp;
 /// Longest `entry_id` accepted; identifiers are references, not documents.
 const MAX_ENTRY_ID_LEN: usize = 128;
 
+/// Most `legacy_ids` an entry may carry: a subject has one organisation code and one
+/// registration number, and a few more leave room for records that were re-registered.
+const MAX_LEGACY_IDS: usize = 8;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -43,6 +47,9 @@ pub struct EntryRecord<'a> {
     pub list: Cow<'a, str>,
     #[serde(borrow)]
     pub subject_id: Cow<'a, str>,
+    /// The subject's older identifiers (organisation codes, registration numbers).
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_ids: Vec<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub subject_name: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
@@ -83,6 +90,7 @@ impl EntryRecord<'_> {
             entry_id: own(self.entry_id),
             list: own(self.list),
             subject_id: own(self.subject_id),
+            legacy_ids: self.legacy_ids.into_iter().map(own).collect(),
             subject_name: self.subject_name.map(own),
             reason: self.reason.map(own),
             basis_doc: self.basis_doc.map(own),
@@ -128,7 +136,8 @@ pub struct Facts {
     score: u16,
     pub status: Status,
     pub dispute: Dispute,
-    /// The subject's identifier fails its check character (loaded and matched exactly).
+    /// The subject's identifier, or one of its legacy identifiers, fails its check character
+    /// (loaded and matched exactly).
     pub check_mismatch: bool,
 }
 
@@ -199,6 +208,8 @@ impl Facts {
 pub struct Entry {
     pub entry_id: Box<str>,
     pub subject: SubjectKey,
+    /// The subject's older identifiers, which find this entry too.
+    pub legacy_ids: Box<[SubjectKey]>,
     pub facts: Facts,
     pub subject_name: Option<Box<str>>,
     pub reason: Option<Box<str>>,
@@ -213,6 +224,8 @@ pub struct Entry {
 pub struct Checked<'a> {
     pub record: EntryRecord<'a>,
     pub subject: SubjectKey,
+    /// The keys of `record.legacy_ids`, in order, without repeats.
+    pub legacy_ids: Vec<SubjectKey>,
     pub facts: Facts,
     /// The keys of `record.responsible_persons`, in order.
     pub persons: Vec<SubjectKey>,
@@ -258,6 +271,7 @@ impl<'a> Checked<'a> {
             }
             _ => {}
         }
+        let (legacy_ids, legacy_mismatch) = legacy_ids(&record, subject.key(), is_person)?;
         let listed_on = Timestamp::parse(&record.listed_on)
             .map_err(|err| EntryError::new("listed_on", err.to_string()))?;
         let valid_until = record
@@ -324,14 +338,67 @@ impl<'a> Checked<'a> {
             score: record.score.unwrap_or(NO_SCORE),
             status: record.status,
             dispute: record.dispute,
-            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. }),
+            check_mismatch: matches!(subject.check(), CheckOutcome::Mismatch { .. })
+                || legacy_mismatch,
         };
         Ok(Checked {
             record,
             subject: subject.key(),
+            legacy_ids,
             facts,
             persons,
         })
+    }
+}
+
+/// Reads an entry's `legacy_ids`: each an organisation code (with or without its hyphen) or a
+/// 15-digit registration number, read by its length, so that fifteen digits are never taken
+/// for a person here. Repeats, the subject's own identifier and the organisation code its USCC
+/// embeds are dropped: the subject is found by those already. Also says whether a check
+/// character failed (the identifier is kept and matched exactly, as a subject's is).
+fn legacy_ids(
+    record: &EntryRecord<'_>,
+    subject: SubjectKey,
+    is_person: bool,
+) -> Result<(Vec<SubjectKey>, bool), EntryError> {
+    if record.legacy_ids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    if is_person {
+        return Err(EntryError::new(
+            "legacy_ids",
+            "a person's entry carries no legacy identifiers: they are organisation codes and registration numbers",
+        ));
+    }
+    if record.legacy_ids.len() > MAX_LEGACY_IDS {
+        return Err(EntryError::new(
+            "legacy_ids",
+            format!("holds more than {MAX_LEGACY_IDS} identifiers"),
+        ));
+    }
+    let mut keys = Vec::with_capacity(record.legacy_ids.len());
+    let mut mismatch = false;
+    for (i, raw) in record.legacy_ids.iter().enumerate() {
+        let field = || format!("legacy_ids[{i}]");
+        let id_type = legacy_type(raw).ok_or_else(|| {
+            EntryError::new(
+                field(),
+                "must be an organisation code (9 characters, or 10 with the hyphen XXXXXXXX-X) or a 15-digit registration number",
+            )
+        })?;
+        let id = ident::parse_as(raw, id_type)
+            .map_err(|err| EntryError::new(field(), err.to_string()))?;
+        mismatch |= !id.check().is_valid();
+        keep_legacy(&mut keys, id.key(), subject);
+    }
+    Ok((keys, mismatch))
+}
+
+/// Adds `id` to an entry's legacy keys unless it is a repeat or its subject is found by it
+/// already (its own identifier, the organisation code its USCC embeds).
+fn keep_legacy(keys: &mut Vec<SubjectKey>, id: SubjectKey, subject: SubjectKey) {
+    if id != subject && subject.embedded_org_code() != Some(id) && !keys.contains(&id) {
+        keys.push(id);
     }
 }
 
@@ -359,6 +426,7 @@ impl From<Checked<'_>> for Entry {
         Entry {
             entry_id: boxed(record.entry_id),
             subject: checked.subject,
+            legacy_ids: checked.legacy_ids.into(),
             facts: checked.facts,
             subject_name: record.subject_name.map(boxed),
             reason: record.reason.map(boxed),
@@ -384,6 +452,11 @@ impl Entry {
             entry_id: Cow::Borrowed(&self.entry_id),
             list: Cow::Owned(rules.list(self.facts.list).code.clone()),
             subject_id: Cow::Owned(self.subject.to_id_string()),
+            legacy_ids: self
+                .legacy_ids
+                .iter()
+                .map(|id| Cow::Owned(id.to_id_string()))
+                .collect(),
             subject_name: text(&self.subject_name),
             reason: text(&self.reason),
             basis_doc: text(&self.basis_doc),
@@ -491,6 +564,10 @@ impl<'a> EntryRef<'a> {
         let (json, _) = self.stored_json(store, row)?;
         let mut record = serde_json::from_slice::<EntryRecord<'_>>(&json)?.into_owned();
         record.subject_id = Cow::Owned(self.subject.to_id_string());
+        record.legacy_ids = legacy_keys(&record, self.subject)
+            .into_iter()
+            .map(|id| Cow::Owned(id.to_id_string()))
+            .collect();
         record.listed_on = Cow::Owned(self.facts.listed_on.to_date_or_datetime());
         record.valid_until = self
             .facts
@@ -521,6 +598,27 @@ impl<'a> EntryRef<'a> {
             .map(|id| id.key())
             .collect())
     }
+}
+
+/// The type of a legacy identifier, told by its length.
+fn legacy_type(raw: &str) -> Option<IdType> {
+    match ident::normalize(raw).chars().count() {
+        9 | 10 => Some(IdType::OrgCode),
+        15 => Some(IdType::RegistrationNumber),
+        _ => None,
+    }
+}
+
+/// The keys of a stored record's legacy identifiers (it was validated when it was stored), as
+/// validation keeps them.
+fn legacy_keys(record: &EntryRecord<'_>, subject: SubjectKey) -> Vec<SubjectKey> {
+    let mut keys = Vec::new();
+    for raw in &record.legacy_ids {
+        if let Some(id) = legacy_type(raw).and_then(|t| ident::parse_as(raw, t).ok()) {
+            keep_legacy(&mut keys, id.key(), subject);
+        }
+    }
+    keys
 }
 
 impl<'a> From<&'a Entry> for EntryRef<'a> {

@@ -230,6 +230,7 @@ impl Collect for Vec<Entry> {
 /// An entry of a list file as the index keeps it: facts, persons and where its line is.
 struct FileEntry {
     subject: SubjectKey,
+    legacy_ids: Vec<SubjectKey>,
     facts: Facts,
     persons: Vec<(SubjectKey, Role)>,
     span: (u64, usize),
@@ -242,12 +243,14 @@ impl Collect for IndexBuilder {
         FileEntry {
             subject: checked.subject,
             facts: checked.facts,
+            legacy_ids: checked.legacy_ids.clone(),
             persons: checked.named().collect(),
             span: (at, line.len()),
         }
     }
 
     fn push(&mut self, entry: FileEntry) -> std::io::Result<()> {
+        self.carry(entry.subject, &entry.legacy_ids);
         self.push_at(entry.subject, entry.facts, entry.persons, entry.span)
     }
 

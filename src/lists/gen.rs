@@ -309,6 +309,7 @@ fn synthetic_entry(
         entry_id: format!("GEN-{:x}-{index}-{k}", options.seed).into(),
         list: list.code.clone().into(),
         subject_id: id.to_owned().into(),
+        legacy_ids: Vec::new(),
         subject_name: Some(format!("合成主体{index}").into()),
         reason: Some("合成数据".into()),
         basis_doc: None,

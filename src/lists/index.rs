@@ -1,5 +1,6 @@
-//! The in-memory index: packed subject key → that subject's entries, and person key → the
-//! entries naming that person.
+//! The in-memory index: packed subject key → that subject's entries, person key → the
+//! entries naming that person, and an older identifier (organisation code, registration
+//! number) → the subjects that carry it.
 //!
 //! A base built once from a snapshot is never modified. It holds each entry's [`Facts`] (24
 //! bytes), sorted by subject, and finds a key's run of them through a hash table of positions;
@@ -20,7 +21,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::entry::{Entry, EntryRef, Facts};
 use super::text::{TextError, TextStore, TextWriter};
-use crate::ident::{IdType, SubjectKey};
+use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::ruleset::{ListId, Role, RuleSet};
 
 fn hash(key: SubjectKey) -> u64 {
@@ -141,6 +142,30 @@ impl Runs {
     fn run(&self, i: usize) -> Range<u32> {
         self.runs[i].start..self.runs[i + 1].start
     }
+
+    /// The position of the key's run.
+    fn position(&self, key: SubjectKey) -> Option<u32> {
+        let words = key.to_words();
+        self.table
+            .find(hash(key), |&i| self.runs[i as usize].key == words)
+            .copied()
+    }
+}
+
+/// Every USCC subject under the organisation code it embeds.
+fn embedded_carriers(subjects: &Runs) -> Carriers {
+    Carriers::new(
+        subjects
+            .keys()
+            .enumerate()
+            .filter_map(|(i, key)| {
+                Some(Carrier {
+                    code: key.embedded_org_code()?.to_words(),
+                    subject: i as u32,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A person named in the entry of a base row, and the position of that entry's subject (a
@@ -153,6 +178,94 @@ struct Named {
     role: Role,
 }
 
+/// A subject that carries an older identifier: as its own identifier, as one of its entries'
+/// `legacy_ids`, or, for a USCC, embedded at positions 9–17. `subject` is the position of the
+/// subject's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Carrier {
+    code: [u32; 3],
+    subject: u32,
+}
+
+/// Carriers sorted by identifier, found through a table of where each identifier's carriers
+/// start: every USCC request looks up the code it embeds here, so a miss must cost no more than
+/// a probe of a table that holds only the older identifiers.
+#[derive(Debug, Default)]
+struct Carriers {
+    /// Sorted by `code`.
+    carriers: Vec<Carrier>,
+    /// The position in `carriers` of each identifier's first carrier.
+    firsts: HashTable<u32>,
+}
+
+impl Carriers {
+    fn new(mut carriers: Vec<Carrier>) -> Carriers {
+        carriers.sort_unstable();
+        carriers.dedup();
+        carriers.shrink_to_fit();
+        let code = |i: u32| SubjectKey::from_words(carriers[i as usize].code);
+        let mut firsts = HashTable::new();
+        for i in 0..carriers.len() as u32 {
+            if i == 0 || carriers[i as usize - 1].code != carriers[i as usize].code {
+                firsts.insert_unique(hash(code(i)), i, |&j| hash(code(j)));
+            }
+        }
+        Carriers { carriers, firsts }
+    }
+
+    /// The position in `carriers` of the first subject that carries `code`.
+    fn first(&self, code: SubjectKey) -> Option<usize> {
+        let words = code.to_words();
+        self.firsts
+            .find(hash(code), |&i| self.carriers[i as usize].code == words)
+            .map(|&i| i as usize)
+    }
+
+    fn contains(&self, code: SubjectKey) -> bool {
+        self.first(code).is_some()
+    }
+
+    /// The positions of the subjects that carry `code`.
+    fn get(&self, code: SubjectKey) -> impl Iterator<Item = u32> + '_ {
+        let words = code.to_words();
+        let from = self.first(code).unwrap_or(self.carriers.len());
+        self.carriers[from..]
+            .iter()
+            .take_while(move |c| c.code == words)
+            .map(|c| c.subject)
+    }
+
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        write_u64(out, self.carriers.len() as u64)?;
+        for carrier in &self.carriers {
+            for word in carrier.code.into_iter().chain([carrier.subject]) {
+                out.write_all(&word.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads [`write`](Self::write), for an index of `subjects` subjects.
+    fn read(input: &mut impl Read, subjects: usize) -> io::Result<Carriers> {
+        let count = read_len(input)?;
+        let mut carriers = Vec::with_capacity(count.min(subjects));
+        for _ in 0..count {
+            let [a, b, c, subject] = [0; 4].map(|_| read_u32(input));
+            let carrier = Carrier {
+                code: [a?, b?, c?],
+                subject: subject?,
+            };
+            if carrier.subject as usize >= subjects
+                || !SubjectKey::from_words(carrier.code).id_type().is_legacy()
+            {
+                return Err(corrupt("bad carrier"));
+            }
+            carriers.push(carrier);
+        }
+        Ok(Carriers::new(carriers))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Base {
     /// INVARIANT: sorted by subject, so each subject's entries are one run.
@@ -161,6 +274,11 @@ struct Base {
     /// Sorted by the person's key.
     named: Vec<Named>,
     persons: Runs,
+    /// Subjects by the older identifiers they are filed under or their entries carry.
+    legacy: Carriers,
+    /// USCC subjects by the organisation code they embed (only a request by organisation code
+    /// looks here).
+    embedded: Carriers,
     /// The text of each row of `facts`.
     text: TextStore,
 }
@@ -200,6 +318,11 @@ struct Overlay {
     subjects: FxHashMap<SubjectKey, Arc<[Item]>>,
     /// Entries naming the person, with the role it names them in.
     persons: FxHashMap<SubjectKey, Arc<[(Item, Role)]>>,
+    /// Every subject that carries an older identifier (the base's, legacy and embedded, and
+    /// those that changes added), for the identifiers changes touched.
+    carriers: FxHashMap<SubjectKey, Arc<[SubjectKey]>>,
+    /// A change added an entry filed under an older identifier or carrying one.
+    carries_legacy: bool,
 }
 
 /// Totals kept up to date as changes apply.
@@ -243,6 +366,8 @@ pub(super) struct IndexBuilder {
     facts: Vec<Facts>,
     /// (person, push position, role).
     named: Vec<(SubjectKey, u32, Role)>,
+    /// (older identifier, subject carrying it).
+    legacy: Vec<(SubjectKey, SubjectKey)>,
     text: TextWriter,
     /// Push positions left out of the index.
     skipped: Vec<u32>,
@@ -264,6 +389,7 @@ impl IndexBuilder {
             subjects: Vec::new(),
             facts: Vec::new(),
             named: Vec::new(),
+            legacy: Vec::new(),
             text,
             skipped: Vec::new(),
         }
@@ -321,10 +447,17 @@ impl IndexBuilder {
         );
     }
 
+    /// Records that `subject` also goes by the older identifiers `legacy_ids` (an entry's).
+    pub fn carry(&mut self, subject: SubjectKey, legacy_ids: &[SubjectKey]) {
+        self.legacy
+            .extend(legacy_ids.iter().map(|&legacy| (legacy, subject)));
+    }
+
     /// Adds an owned entry, writing its exchange JSON.
     pub fn push_entry(&mut self, entry: &Entry, rules: &RuleSet) -> io::Result<()> {
         let json = serde_json::to_vec(&entry.to_record(rules))?;
         let persons = entry.responsible_persons.iter().map(|p| (p.id, p.role));
+        self.carry(entry.subject, &entry.legacy_ids);
         self.push(entry.subject, entry.facts, persons, &json)
     }
 
@@ -343,6 +476,7 @@ impl IndexBuilder {
             mut subjects,
             facts: pushed,
             mut named,
+            legacy,
             text,
             skipped,
         } = self;
@@ -398,11 +532,32 @@ impl IndexBuilder {
         for f in &facts {
             counts.adjust(f, true);
         }
+        // Subjects filed under an older identifier carry it themselves.
+        let filed = subject_runs
+            .keys()
+            .filter(|key| key.id_type().is_legacy())
+            .map(|key| (key, key));
+        let legacy = Carriers::new(
+            legacy
+                .into_iter()
+                .chain(filed)
+                .filter_map(|(code, subject)| {
+                    let subject = subject_runs.position(subject)?;
+                    Some(Carrier {
+                        code: code.to_words(),
+                        subject,
+                    })
+                })
+                .collect(),
+        );
+        let embedded = embedded_carriers(&subject_runs);
         let base = Base {
             facts,
             subjects: subject_runs,
             named,
             persons: person_runs,
+            legacy,
+            embedded,
             text,
         };
         Ok(ListIndex {
@@ -500,6 +655,68 @@ impl ListIndex {
             .into_iter()
             .flat_map(|named| named.iter().map(|(item, role)| (self.item(item), *role)));
         from_overlay.chain(from_base)
+    }
+
+    /// The subject's entries found through an identifier other than its own, each with that
+    /// identifier: for a USCC, the entries of the subjects without a USCC that carry the
+    /// organisation code it embeds (filed under it, or listing it in `legacy_ids`); for an
+    /// organisation code or registration number, the entries of every other subject that
+    /// carries it (a USCC embedding the code included). A USCC never reaches another USCC's
+    /// entries: two USCCs that share an organisation code are a registry fault (重码), not one
+    /// subject.
+    pub fn entries_through(
+        &self,
+        subject: &SubjectId,
+    ) -> impl Iterator<Item = (EntryRef<'_>, SubjectKey)> {
+        let own = subject.key();
+        let legacy = own.id_type().is_legacy();
+        // Lists without older identifiers, which a USCC could reach, cost a USCC nothing.
+        let any_legacy = !self.base.legacy.carriers.is_empty() || self.overlay.carries_legacy;
+        let through = (legacy || any_legacy)
+            .then(|| subject.older_identifier())
+            .flatten();
+        // Most identifiers are carried by nobody: answer them before building the iteration.
+        let through = through.filter(|&code| self.is_carried(code, legacy));
+        through.into_iter().flat_map(move |code| {
+            self.carriers(code, legacy)
+                .filter(move |&carrier| {
+                    carrier != own && (legacy || carrier.id_type() != IdType::Uscc)
+                })
+                .flat_map(move |carrier| self.entries_of(carrier).map(move |e| (e, code)))
+        })
+    }
+
+    /// Whether any subject carries an older identifier (see [`carriers`](Self::carriers)).
+    fn is_carried(&self, code: SubjectKey, with_embedded: bool) -> bool {
+        self.overlay.carriers.contains_key(&code)
+            || self.base.legacy.contains(code)
+            || (with_embedded && self.base.embedded.contains(code))
+    }
+
+    /// The subjects that carry an older identifier; `with_embedded` adds the USCCs that embed it.
+    fn carriers(
+        &self,
+        code: SubjectKey,
+        with_embedded: bool,
+    ) -> impl Iterator<Item = SubjectKey> + '_ {
+        let changed = self.overlay.carriers.get(&code);
+        let unchanged = changed.is_none();
+        let base = &self.base;
+        let from_base = unchanged
+            .then(|| base.legacy.get(code))
+            .into_iter()
+            .flatten()
+            .chain(
+                (unchanged && with_embedded)
+                    .then(|| base.embedded.get(code))
+                    .into_iter()
+                    .flatten(),
+            )
+            .map(|i| base.subjects.key(i as usize));
+        changed
+            .into_iter()
+            .flat_map(|carriers| carriers.iter().copied())
+            .chain(from_base)
     }
 
     /// Whether the identifier appears anywhere in the lists, as a subject or a named person.
@@ -632,6 +849,26 @@ impl ListIndex {
             overlay.persons.insert(person, after.into());
         }
 
+        // Carriers are only added: an identifier an entry once tied to a subject stays tied to
+        // it until the lists are loaded again.
+        if let Some(entry) = &entry {
+            let filed = entry.subject.id_type().is_legacy().then_some(entry.subject);
+            overlay.carries_legacy |= filed.is_some() || !entry.legacy_ids.is_empty();
+            let codes = entry
+                .legacy_ids
+                .iter()
+                .copied()
+                .chain(entry.subject.embedded_org_code())
+                .chain(filed);
+            for code in codes {
+                let mut carriers: Vec<SubjectKey> = self.carriers(code, true).collect();
+                if !carriers.contains(&entry.subject) {
+                    carriers.push(entry.subject);
+                    overlay.carriers.insert(code, carriers.into());
+                }
+            }
+        }
+
         if let Some(previous) = previous {
             next.counts.adjust(&previous.facts, false);
         }
@@ -644,7 +881,7 @@ impl ListIndex {
 
     /// Subjects and persons changed since the base was built (what `compacted` folds in).
     pub fn overlay_len(&self) -> usize {
-        self.overlay.subjects.len() + self.overlay.persons.len()
+        self.overlay.subjects.len() + self.overlay.persons.len() + self.overlay.carriers.len()
     }
 
     /// The same entries in a freshly built base with an empty overlay; `rules` is the rule set
@@ -677,6 +914,19 @@ impl ListIndex {
                 match item {
                     Item::Base(row, _) => push_row(&mut builder, subject, *row)?,
                     Item::Changed(entry) => builder.push_entry(entry, rules)?,
+                }
+            }
+        }
+        // The embedded organisation codes are derived again from the subjects.
+        for carrier in &self.base.legacy.carriers {
+            let code = SubjectKey::from_words(carrier.code);
+            let subject = self.base.subjects.key(carrier.subject as usize);
+            builder.carry(subject, &[code]);
+        }
+        for (&code, carriers) in &self.overlay.carriers {
+            for &subject in carriers.iter() {
+                if subject.embedded_org_code() != Some(code) && subject != code {
+                    builder.carry(subject, &[code]);
                 }
             }
         }
@@ -716,6 +966,8 @@ impl ListIndex {
             out.write_all(&[role as u8])?;
         }
         base.persons.write(out)?;
+        base.legacy.write(out)?;
+        base.embedded.write(out)?;
         for (start, len) in base.text.spans()? {
             write_u64(out, start)?;
             write_u64(out, len as u64)?;
@@ -781,6 +1033,8 @@ impl ListIndex {
             }
         }
         let persons = Runs::read(input, named_count)?;
+        let legacy = Carriers::read(input, subjects.len())?;
+        let embedded = Carriers::read(input, subjects.len())?;
         let spans = (0..rows)
             .map(|_| Ok((read_u64(input)?, read_u64(input)?)))
             .collect::<io::Result<Vec<(u64, u64)>>>()?;
@@ -810,6 +1064,8 @@ impl ListIndex {
             subjects,
             named,
             persons,
+            legacy,
+            embedded,
             text,
         };
         Ok(ListIndex {
@@ -858,7 +1114,7 @@ impl ListIndex {
 }
 
 /// The first bytes of a binary list snapshot.
-pub(super) const SNAPSHOT_MAGIC: &[u8; 8] = b"JCSNAP01";
+pub(super) const SNAPSHOT_MAGIC: &[u8; 8] = b"JCSNAP02";
 
 /// Passes bytes through and keeps their CRC-32, so that a snapshot's last four bytes vouch for
 /// all the others.
@@ -1008,5 +1264,75 @@ mod tests {
         assert_eq!(before, after);
         assert_eq!(compacted.naming(key(P)).count(), 1);
         assert_eq!((compacted.len(), compacted.subjects()), (3, 2));
+    }
+
+    fn through(index: &ListIndex, id: &str) -> Vec<(String, String)> {
+        let subject = ident::parse(id).unwrap();
+        let mut found: Vec<_> = index
+            .entries_through(&subject)
+            .map(|(e, code)| (e.entry_id().unwrap().into_owned(), code.to_id_string()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|&(a, b)| (a.to_owned(), b.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn older_identifiers_reach_their_subjects_through_changes_compaction_and_snapshots() {
+        let rules = mini();
+        // Filed under the organisation code A embeds (MA1B2C3D8), written with its hyphen.
+        let by_code = entry(
+            r#"{"entry_id":"c1","list":"debtor","subject_id":"MA1B2C3D-8","listed_on":"2026-01-01"}"#,
+        );
+        // Filed under B's USCC, carrying a registration number.
+        let by_uscc = entry(&format!(
+            r#"{{"entry_id":"c2","list":"debtor","subject_id":"{B}","legacy_ids":["110108000000016"],"listed_on":"2026-01-01"}}"#
+        ));
+        let base = ListIndex::build(&[by_code, by_uscc], &rules).unwrap();
+        assert_eq!(through(&base, A), pairs(&[("c1", "MA1B2C3D8")]));
+        assert_eq!(through(&base, "MA18XK7PX"), pairs(&[("c2", "MA18XK7PX")]));
+        assert_eq!(
+            through(&base, "110108000000016"),
+            pairs(&[("c2", "110108000000016")])
+        );
+        // B's own entries are found by its own key, not through its embedded code.
+        assert!(through(&base, B).is_empty());
+        assert!(through(&base, P).is_empty());
+
+        // A registration-number record carrying A's organisation code.
+        let court = entry(
+            r#"{"entry_id":"c3","list":"abnormal","subject_id":"230200000000127","legacy_ids":["ma1b2c3d8"],"listed_on":"2026-01-01"}"#,
+        );
+        let next = base.with_entry(court, None).unwrap();
+        assert_eq!(
+            through(&next, A),
+            pairs(&[("c1", "MA1B2C3D8"), ("c3", "MA1B2C3D8")])
+        );
+        assert_eq!(through(&next, "MA1B2C3D8"), pairs(&[("c3", "MA1B2C3D8")]));
+        assert!(through(&base, "MA1B2C3D8").is_empty());
+
+        let compacted = next.compacted(&rules).unwrap();
+        let mut snapshot = Vec::new();
+        compacted
+            .write_snapshot(&mut snapshot, &rules.revision)
+            .unwrap();
+        let read = ListIndex::read_snapshot(&mut snapshot.as_slice(), &rules).unwrap();
+        for index in [&compacted, &read] {
+            assert_eq!(
+                through(index, A),
+                pairs(&[("c1", "MA1B2C3D8"), ("c3", "MA1B2C3D8")])
+            );
+            assert_eq!(through(index, "MA18XK7PX"), pairs(&[("c2", "MA18XK7PX")]));
+            assert_eq!(
+                through(index, "110108000000016"),
+                pairs(&[("c2", "110108000000016")])
+            );
+        }
     }
 }

@@ -880,6 +880,7 @@ fn parse_pages(
         for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
             if let Some(checked) = checked {
                 id_hashes.push((id_hash(entry_id), builder.pushed()));
+                builder.carry(checked.subject, &checked.legacy_ids);
                 builder.push(
                     checked.subject,
                     checked.facts,

@@ -44,6 +44,19 @@ async fn generated_app() -> TestApp {
         &uscc("91", 900),
         json!({"responsible_persons": [{"role": "legal_rep", "id": rid(901)}]}),
     ));
+    // Older identifiers: filed under the organisation code that 91230202MA18XK7PXM embeds, and
+    // a USCC entry carrying a registration number.
+    entries.push(crate::helpers::entry(
+        "B-ORG",
+        "court_dishonest_debtor",
+        "MA18XK7P-X",
+    ));
+    entries.push(crate::helpers::entry_with(
+        "B-REG",
+        "court_dishonest_debtor",
+        &uscc("91", 903),
+        json!({"legacy_ids": ["110108000000016"]}),
+    ));
     spawn_app(&entries)
 }
 
@@ -53,6 +66,10 @@ fn batch_items(count: usize) -> Vec<Value> {
     let (listed_bad_check, _) = rid_with_wrong_check(900);
     let (unlisted_bad_check, _) = rid_with_wrong_check(902);
     let specials: Vec<Value> = vec![
+        json!({"id": "91230202MA18XK7PXM"}), // embeds the listed organisation code
+        json!({"id": "MA18XK7PX"}),
+        json!({"id": "110108000000016", "id_type": "registration_number"}),
+        json!({"id": "MA18XK7P-Y"}), // Y is no check character
         json!({"id": listed_bad_check}),
         json!({"id": rid(901)}),
         json!({"id": uscc("91", 900)}),

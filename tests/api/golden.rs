@@ -152,6 +152,7 @@ fn the_required_golden_case_sets_exist_and_are_well_formed() {
         "responsible_persons",
         "personal_scores",
         "score_scales",
+        "legacy_ids",
     ] {
         assert!(
             names.iter().any(|n| n == required),

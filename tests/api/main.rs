@@ -21,6 +21,7 @@ mod golden;
 mod helpers;
 mod identifiers;
 mod languages;
+mod legacy_ids;
 mod limits;
 mod privacy;
 mod process;

@@ -65,7 +65,7 @@ async fn a_profile_shows_entries_in_force_and_recently_ended_ones_marked() {
         .await;
     assert_eq!(
         profile["subject"],
-        json!({"id": company, "kind": "enterprise", "id_type": "uscc"})
+        json!({"id": company, "kind": "enterprise", "kind_label": "企业", "id_type": "uscc"})
     );
     assert_eq!(profile["as_of"], "2026-11-22T10:00:00.000+08:00");
     assert_eq!(profile["ruleset"]["name"], "qiqihar");
@@ -129,7 +129,7 @@ async fn a_profile_shows_entries_in_force_and_recently_ended_ones_marked() {
         .await;
     assert_eq!(
         person["subject"],
-        json!({"id": rep, "kind": "person", "id_type": "resident_id"})
+        json!({"id": rep, "kind": "person", "kind_label": "自然人", "id_type": "resident_id"})
     );
     assert_eq!(person["entries"], json!([]));
     let named = person["named_in"].as_array().expect("named_in");

@@ -171,8 +171,9 @@ def model(entries, subject, matter, at):
     """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set and
     the entry that suppressed rewards (or None)."""
     at = instant(at)
-    subject = normalize(subject)
+    asked, subject = subject, normalize(subject)
     hits = [(e, None) for e in entries if normalize(e["subject_id"]) == subject]
+    hits += legacy_hits(entries, asked, [e for e, _ in hits])
     hits += [
         (e, p["role"]) for e in entries for p in e.get("responsible_persons", []) if normalize(p["id"]) == subject
     ]
@@ -208,6 +209,8 @@ def model(entries, subject, matter, at):
                     reason["via"] = {"role": role}
                 if entry.get("dispute") == "under_review":
                     reason["warnings"] = ["entry_under_dispute"]
+                if entry.get("_matched"):
+                    reason["warnings"] = reason.get("warnings", []) + ["legacy_id_matched"]
                 reasons.append(reason)
     if suppressor is None or all(r["effect"] != "reward" for r in reasons):
         return reasons, None
@@ -693,7 +696,8 @@ def identifiers():
     # Subject kinds.
     kinds = [
         ("91", "enterprise"), ("92", "individual_business"), ("93", "farmer_cooperative"),
-        ("11", "public_institution"), ("12", "public_institution"), ("51", "social_organization"),
+        ("11", "state_organ"), ("12", "public_institution"), ("13", "mass_organization"),
+        ("19", "public_institution"), ("51", "social_organization"),
         ("52", "social_organization"), ("53", "social_organization"), ("31", "other_organization"),
         ("Y1", "other_organization"), ("A1", "other_organization"),
     ]
@@ -904,6 +908,182 @@ def score_scales():
     use_rules("rulesets/qiqihar")
 
 
+# ---------------------------------------------------------------- legacy_ids.json
+
+ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def org_check(body):
+    """GB 11714-1997: 0-9 and A-Z valued 0-35, `11 - (sum mod 11)`, 10 written X and 11 written 0."""
+    c = 11 - sum(int(ch, 36) * w for ch, w in zip(body, ORG_WEIGHTS)) % 11
+    return {10: "X", 11: "0"}.get(c, str(c))
+
+
+def registration_check(body):
+    """ISO 7064 MOD 11,10 over the 14 body digits of a 工商注册号."""
+    p = 10
+    for d in body:
+        s = (p + int(d)) % 10 or 10
+        p = s * 2 % 11
+    return str((11 - p) % 10)
+
+
+def org_code(n):
+    """A valid organisation code, `MA` and a numbered body."""
+    body = "MA" + to_base31(n, 6)
+    return body + org_check(body)
+
+
+def uscc_embedding(prefix, code, division="230202"):
+    """A valid USCC whose positions 9-17 are the organisation code `code`."""
+    first17 = prefix + division + code
+    return first17 + uscc_check(first17)
+
+
+def legacy_kind(identifier):
+    """How the service reads an identifier: its type and its normalised text."""
+    text = "".join(chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in identifier).strip().upper()
+    if len(text) == 10 and text[8] == "-":
+        text = text[:8] + text[9:]
+    if len(text) == 9:
+        return "org_code", text
+    if len(text) == 15 and text.isdigit():
+        try:
+            datetime.strptime("19" + text[6:12], "%Y%m%d")
+            return "resident_id", text
+        except ValueError:
+            return "registration_number", text
+    if len(text) == 18 and not (text[:17].isdigit() and text[17] in "0123456789X" and valid_date(text[6:14])):
+        return "uscc", text
+    return "resident_id", text
+
+
+def valid_date(digits):
+    try:
+        datetime.strptime(digits, "%Y%m%d")
+        return True
+    except ValueError:
+        return False
+
+
+def embedded(uscc_text):
+    code = uscc_text[8:17]
+    return code if org_check(code[:8]) == code[8] else None
+
+
+def legacy_hits(entries, subject, direct):
+    """The entries a request reaches that the plain model does not: an organisation code's
+    written forms match each other, a USCC reaches what is filed under the code it embeds and
+    what subjects without a USCC carrying that code hold, and an organisation code or
+    registration number reaches every entry of each subject that carries it (a USCC embedding
+    the code included). Those found through another identifier carry `_matched`."""
+    kind, own = legacy_kind(subject)
+    if kind == "resident_id":
+        return []
+    ident = lambda e: legacy_kind(e["subject_id"])
+    carried = lambda e: {legacy_kind(i)[1] for i in e.get("legacy_ids", [])}
+    found = []
+    for e in entries:
+        if e in direct:
+            continue
+        e_kind, e_id = ident(e)
+        if e_id == own:
+            found.append((e, None))
+            continue
+        if kind == "uscc":
+            code = embedded(own)
+            if code is None:
+                continue
+            carriers = {ident(x)[1] for x in entries if code in carried(x) and ident(x)[0] != "uscc"}
+            reached = e_id == code or e_id in carriers
+        else:
+            carriers = {ident(x)[1] for x in entries if own in carried(x)}
+            carriers |= {ident(x)[1] for x in entries if ident(x)[0] == "uscc" and embedded(ident(x)[1]) == own}
+            reached = e_id in carriers
+        if reached:
+            found.append((dict(e, _matched=True), None))
+    return found
+
+
+def legacy_ids():
+    cs = CaseSet(
+        "legacy_ids",
+        "Identifiers that older records carry instead of a USCC: the 9-character organisation code "
+        "(GB 11714, with or without its hyphen) and the 15-digit registration number. A USCC "
+        "request reaches entries filed under the organisation code at its positions 9-17 and "
+        "those of subjects without a USCC carrying that code; a request by organisation code or "
+        "registration number reaches every entry of each subject that carries it. Each reason "
+        "found through another identifier carries legacy_id_matched; a USCC never reaches "
+        "another USCC's entries. Also the kinds 11 state_organ, 12 public_institution, "
+        "13 mass_organization.",
+    )
+    block = lambda e, *w: [r("court_dishonest_debtor", "court_procurement_ban", "block", e, warnings=list(w) or None)]
+    matched = "legacy_id_matched"
+    # A court record filed under an organisation code, written with its hyphen.
+    code1 = org_code(1)
+    company1 = uscc_embedding("91", code1)
+    cs.entry("LG-1", "court_dishonest_debtor", code1[:8] + "-" + code1[8])
+    cs.decide("a USCC matches an entry filed under the organisation code it embeds", company1, "gov_procurement", "block",
+              block("LG-1", matched), warnings=[], subject_view={"id": company1, "kind": "enterprise", "id_type": "uscc"})
+    cs.decide("a request by organisation code matches the entry filed under it", code1, "gov_procurement", "block",
+              block("LG-1"), warnings=[], subject_view={"id": code1, "kind": "organization", "id_type": "org_code"})
+    cs.decide("a request by organisation code with its hyphen and in lower case matches too",
+              {"id": (code1[:8] + "-" + code1[8]).lower(), "id_type": "org_code"}, "gov_procurement", "block",
+              block("LG-1"), warnings=[], subject_view={"id": code1, "kind": "organization", "id_type": "org_code"},
+              model_subject=code1)
+    # A USCC entry carrying a registration number: requests by that number, and by the code the
+    # USCC embeds, reach it.
+    code2 = org_code(2)
+    company2 = uscc_embedding("91", code2)
+    reg2 = "23020200000034" + registration_check("23020200000034")
+    cs.entry("LG-2", "court_dishonest_debtor", company2, legacy_ids=[reg2])
+    cs.decide("a request by registration number matches the entry that carries it", reg2, "gov_procurement", "block",
+              block("LG-2", matched), warnings=[],
+              subject_view={"id": reg2, "kind": "organization", "id_type": "registration_number"})
+    cs.decide("a request by organisation code matches the entry of the USCC that embeds it", code2, "gov_procurement", "block",
+              block("LG-2", matched), warnings=[], subject_view={"id": code2, "kind": "organization", "id_type": "org_code"})
+    cs.decide("the USCC's own entry carries no legacy warning", company2, "gov_procurement", "block",
+              block("LG-2"), warnings=[])
+    # A registration-number record carrying an organisation code: the USCC embedding the code
+    # reaches it.
+    code3 = org_code(3)
+    company3 = uscc_embedding("91", code3)
+    reg3 = "23020300000056" + registration_check("23020300000056")
+    cs.entry("LG-3", "court_dishonest_debtor", reg3, legacy_ids=[code3])
+    cs.decide("a USCC matches a registration-number entry that carries its organisation code", company3, "gov_procurement", "block",
+              block("LG-3", matched), warnings=[])
+    # A USCC never reaches another USCC's entries, even one that carries its code.
+    code4 = org_code(4)
+    cs.entry("LG-4", "court_dishonest_debtor", uscc("91", 404), legacy_ids=[code4])
+    cs.decide("a USCC does not reach another USCC's entry carrying its organisation code", uscc_embedding("91", code4),
+              "gov_procurement", "allow", [], warnings=[])
+    cs.decide("the organisation code itself reaches that entry", code4, "gov_procurement", "block",
+              block("LG-4", matched), warnings=[])
+    # An organisation code whose check character fails: loaded, matched exactly, warned.
+    code5 = org_code(5)
+    bad5, expected5 = wrong_last(code5, "0123456789X")
+    cs.entry("LG-5", "court_dishonest_debtor", bad5)
+    cs.decide("an organisation code with a wrong check character is evaluated with org_code_check_mismatch", bad5,
+              "gov_procurement", "block", block("LG-5"), warnings=[{"code": "org_code_check_mismatch", "expected": expected5}])
+    cs.decide("a USCC embedding the correct code does not reach the entry under the wrong one",
+              uscc_embedding("91", code5), "gov_procurement", "allow", [], warnings=[])
+    # Fifteen digits with a real date stay a resident ID; with id_type they are a registration number.
+    reg6 = "23020285031212" + registration_check("23020285031212")
+    cs.error("a registration number with a wrong check digit and no date is refused",
+             "23020200000034" + str((int(registration_check("23020200000034")) + 1) % 10), "gov_procurement", 400, "invalid_subject_id")
+    cs.decide("fifteen digits with a real date are a resident ID unless id_type says otherwise", reg6, "gov_procurement", "allow", [],
+              warnings=["resident_id_upgraded"], subject_view={"kind": "person", "id_type": "resident_id"})
+    cs.decide("id_type registration_number reads fifteen digits with a real date as a registration number",
+              {"id": reg6, "id_type": "registration_number"}, "gov_procurement", "allow", [], warnings=[],
+              subject_view={"id": reg6, "kind": "organization", "id_type": "registration_number"})
+    # The staffing authority's kinds.
+    for i, (prefix, kind) in enumerate([("11", "state_organ"), ("12", "public_institution"), ("13", "mass_organization"), ("19", "public_institution")]):
+        s = uscc_embedding(prefix, org_code(10 + i))
+        cs.decide(f"a USCC starting {prefix} is a {kind}", s, "gov_procurement", "allow", [], warnings=[],
+                  subject_view={"id": s, "kind": kind, "id_type": "uscc"})
+    cs.write()
+
+
 if __name__ == "__main__":
     assert uscc("91", 0)[-1] in USCC_ALPHABET
     assert uscc_check("91230200MA1B2C3D8") == "T"
@@ -914,3 +1094,4 @@ if __name__ == "__main__":
     responsible_persons()
     personal_scores()
     score_scales()
+    legacy_ids()

@@ -301,7 +301,9 @@ fn subject_from(
         Err(_) => {
             fields.push(
                 type_path,
-                format!("must be `uscc` or `resident_id`, not `{t}`"),
+                format!(
+                    "must be `uscc`, `resident_id`, `org_code` or `registration_number`, not `{t}`"
+                ),
             );
             None
         }

@@ -12,7 +12,7 @@ use super::super::AppState;
 use super::request::Context;
 use crate::audit::DecisionItem;
 use crate::engine::{Decision, Reason, Warning};
-use crate::ident::SubjectId;
+use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::lists::EntryRef;
 use crate::ruleset::RuleSet;
 use crate::snapshot::Snapshot;
@@ -166,10 +166,14 @@ impl<'r> DecisionWriter<'r> {
             out.extend_from_slice(part.as_bytes());
         }
         out.extend_from_slice(self.matter);
+        let older = (decision.reasons.iter())
+            .any(|r| r.through_older_identifier)
+            .then(|| subject.older_identifier())
+            .flatten();
         let mut reasons = decision
             .reasons
             .iter()
-            .map(|reason| reason_view(&snapshot.rules, reason))
+            .map(|reason| reason_view(&snapshot.rules, reason, older))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(items) = audit {
             let entry_ids = reasons.iter().map(|r| r.entry_id.to_string()).collect();
@@ -280,6 +284,13 @@ pub(in crate::http) struct WarningView {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     expected: Option<char>,
+    /// The type of the identifier the warning names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_type: Option<&'static str>,
+    /// The identifier the warning names (never a person's: legacy identifiers are
+    /// organisations').
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<String>,
 }
 
 /// The warning naming the entry that took the subject's rewards away.
@@ -304,35 +315,77 @@ struct SupersededView<'a> {
 }
 
 impl WarningView {
+    /// A warning that carries no identifier.
+    fn new(code: &'static str, message: impl Into<String>, expected: Option<char>) -> WarningView {
+        WarningView {
+            code,
+            message: message.into(),
+            expected,
+            id_type: None,
+            value: None,
+        }
+    }
+
+    /// Names the older identifier through which an entry was found.
+    pub(in crate::http) fn legacy_id_matched(matched: SubjectKey) -> WarningView {
+        let id_type = matched.id_type();
+        let name = match id_type {
+            IdType::RegistrationNumber => "registration number",
+            _ => "organisation code",
+        };
+        WarningView {
+            id_type: Some(id_type.as_str()),
+            value: Some(matched.to_id_string()),
+            ..WarningView::new(
+                "legacy_id_matched",
+                format!("the entry was found through the {name} {matched_text}, not the identifier asked", matched_text = matched.to_id_string()),
+                None,
+            )
+        }
+    }
+
     pub(in crate::http) fn of(warning: &Warning) -> WarningView {
         match *warning {
-            Warning::UsccCheckMismatch { expected } => WarningView {
-                code: "uscc_check_mismatch",
-                message: format!("the check character fails (expected `{expected}`); looked up exactly as given"),
-                expected: Some(expected),
-            },
-            Warning::ColdListUnavailable => WarningView {
-                code: "cold_list_unavailable",
-                message: "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision".into(),
-                expected: None,
-            },
-            Warning::IdCheckMismatch { expected } => WarningView {
-                code: "id_check_mismatch",
-                message: format!("the check digit fails (expected `{expected}`); evaluated because this exact ID is listed"),
-                expected: Some(expected),
-            },
-            Warning::ResidentIdUpgraded { to } => WarningView {
-                code: "resident_id_upgraded",
-                message: format!("a 15-digit first-generation resident ID, upgraded to {to} and evaluated as that"),
-                expected: None,
-            },
+            Warning::UsccCheckMismatch { expected } => WarningView::new(
+                "uscc_check_mismatch",
+                format!("the check character fails (expected `{expected}`); looked up exactly as given"),
+                Some(expected),
+            ),
+            Warning::LegacyCheckMismatch { id_type, expected } => WarningView::new(
+                match id_type {
+                    IdType::RegistrationNumber => "registration_number_check_mismatch",
+                    _ => "org_code_check_mismatch",
+                },
+                format!("the check character fails (expected `{expected}`); looked up exactly as given"),
+                Some(expected),
+            ),
+            Warning::ColdListUnavailable => WarningView::new(
+                "cold_list_unavailable",
+                "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision",
+                None,
+            ),
+            Warning::IdCheckMismatch { expected } => WarningView::new(
+                "id_check_mismatch",
+                format!("the check digit fails (expected `{expected}`); evaluated because this exact ID is listed"),
+                Some(expected),
+            ),
+            Warning::ResidentIdUpgraded { to } => WarningView::new(
+                "resident_id_upgraded",
+                format!("a 15-digit first-generation resident ID, upgraded to {to} and evaluated as that"),
+                None,
+            ),
         }
     }
 }
 
 /// Names the entry behind a reason; its id (and, for a named person, the listed subject's
-/// name) is text, read from the list index's text store.
-fn reason_view<'a>(rules: &'a RuleSet, reason: &Reason<'a>) -> Result<ReasonView<'a>, ApiError> {
+/// name) is text, read from the list index's text store. `older` is the subject's older
+/// identifier, named when the entry was found through it.
+fn reason_view<'a>(
+    rules: &'a RuleSet,
+    reason: &Reason<'a>,
+    older: Option<SubjectKey>,
+) -> Result<ReasonView<'a>, ApiError> {
     let mut warnings = Vec::new();
     if reason.under_dispute() {
         let message = if reason.downgraded {
@@ -340,11 +393,10 @@ fn reason_view<'a>(rules: &'a RuleSet, reason: &Reason<'a>) -> Result<ReasonView
         } else {
             "the entry is under dispute review"
         };
-        warnings.push(WarningView {
-            code: "entry_under_dispute",
-            message: message.into(),
-            expected: None,
-        });
+        warnings.push(WarningView::new("entry_under_dispute", message, None));
+    }
+    if let (true, Some(older)) = (reason.through_older_identifier, older) {
+        warnings.push(WarningView::legacy_id_matched(older));
     }
     let entry_id = reason.entry.entry_id()?;
     let via = match reason.via {
