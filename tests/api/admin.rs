@@ -317,19 +317,7 @@ async fn a_court_entry_is_not_repaired_but_removed_with_the_courts_decision() {
     assert_eq!(app.get_json(entry_path).await, before);
     let decision = eventually(&app, &debtor, "block").await;
     assert_eq!(decision["lists_version"], 1);
-    let note: Option<String> = redis::cmd("HGET")
-        .arg(format!(
-            "{}repairs",
-            jiangcheng::lists::redis::DEFAULT_PREFIX
-        ))
-        .arg("N-1")
-        .query(
-            &mut redis::Client::open(redis.url())
-                .unwrap()
-                .get_connection()
-                .unwrap(),
-        )
-        .unwrap();
+    let note = repair_note(&redis, "N-1");
     assert_eq!(note, None);
 
     // The court's way: removal, with its decision as the reason.
@@ -443,19 +431,7 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
     .unwrap();
     assert_eq!(repaired["entry"]["status"], "repaired");
     eventually(&reader, &first, "allow").await;
-    let note: Option<String> = redis::cmd("HGET")
-        .arg(format!(
-            "{}repairs",
-            jiangcheng::lists::redis::DEFAULT_PREFIX
-        ))
-        .arg("E-1")
-        .query(
-            &mut redis::Client::open(redis.url())
-                .unwrap()
-                .get_connection()
-                .unwrap(),
-        )
-        .unwrap();
+    let note = repair_note(&redis, "E-1");
     assert!(note.unwrap().contains("齐信修〔2026〕8号"));
 
     // Removal: gone everywhere, with a tombstone saying who, why and when.
@@ -764,4 +740,21 @@ async fn objections_under_review_longer_than_the_rule_sets_limit_are_counted_and
         let problem = crate::helpers::problem(response, 400, "invalid_request", query).await;
         assert!(problem.to_string().contains(field), "{query}: {problem}");
     }
+}
+
+/// The repair note the store keeps for an entry, read straight from Redis.
+fn repair_note(redis: &RedisServer, entry_id: &str) -> Option<String> {
+    redis::cmd("HGET")
+        .arg(format!(
+            "{}repairs",
+            jiangcheng::lists::redis::DEFAULT_PREFIX
+        ))
+        .arg(entry_id)
+        .query(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap()
 }
