@@ -74,6 +74,17 @@ async fn the_demo_fixture_decisions_hold() {
         "a reward reason: {d}"
     );
 
+    // A court record filed under the organisation code the USCC embeds.
+    let d = decide(&app, "91230203MA1DQK7W3Y", "gov_procurement").await;
+    assert_eq!(d["decision"], "block", "{d}");
+    assert_eq!(d["reasons"][0]["entry_id"], "QQHR-FY-2024-000131", "{d}");
+    assert_eq!(
+        warning_codes(&d["reasons"][0]),
+        vec!["legacy_id_matched"],
+        "{d}"
+    );
+    assert_eq!(d["reasons"][0]["warnings"][0]["value"], "MA1DQK7W3", "{d}");
+
     let d = decide(&app, "92230203MA1CPQ4R3H", "fiscal_subsidy").await;
     assert_eq!(d["decision"], "flag", "{d}");
     assert_eq!(d["subject"]["kind"], "individual_business");
