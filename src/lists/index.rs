@@ -772,25 +772,23 @@ impl ListIndex {
         }
     }
 
-    /// Whether one of the subject's entries, as the changed `overlay` holds them (every subject
-    /// a change touches is in it), lists the older identifier `code`.
-    fn lists_legacy_id(
+    /// The older identifiers the subject's entries list, as the changed `overlay` holds them
+    /// (every subject a change touches is in it).
+    fn listed_legacy_ids(
         &self,
         overlay: &Overlay,
         subject: SubjectKey,
-        code: SubjectKey,
-    ) -> Result<bool, TextError> {
+    ) -> Result<Vec<SubjectKey>, TextError> {
+        let mut codes = Vec::new();
         for item in overlay
             .subjects
             .get(&subject)
             .into_iter()
             .flat_map(|items| items.iter())
         {
-            if self.item(item).legacy_ids()?.contains(&code) {
-                return Ok(true);
-            }
+            codes.extend(self.item(item).legacy_ids()?);
         }
-        Ok(false)
+        Ok(codes)
     }
 
     fn changed(
@@ -888,10 +886,17 @@ impl ListIndex {
         }
         ties.sort_unstable();
         ties.dedup();
+        // The older identifiers each touched subject's entries list, read once per subject.
+        let mut listed: Vec<(SubjectKey, Vec<SubjectKey>)> = Vec::new();
         for (code, subject) in ties {
-            let carries = code == subject
-                || subject.embedded_org_code() == Some(code)
-                || self.lists_legacy_id(&overlay, subject, code)?;
+            let carries = code == subject || subject.embedded_org_code() == Some(code) || {
+                if !listed.iter().any(|(s, _)| *s == subject) {
+                    listed.push((subject, self.listed_legacy_ids(&overlay, subject)?));
+                }
+                listed
+                    .iter()
+                    .any(|(s, codes)| *s == subject && codes.contains(&code))
+            };
             let mut carriers: Vec<SubjectKey> = match overlay.carriers.get(&code) {
                 Some(carriers) => carriers.to_vec(),
                 None => self.carriers(code, true).collect(),
