@@ -11,7 +11,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::engine::{Decision, Outcome};
-use crate::ident::{mask_id_numbers, SubjectId, SubjectKind};
+use crate::ident::{mask_id_numbers, SubjectId};
 use crate::keys::Caller;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
 use crate::timestamp::Timestamp;
@@ -216,14 +216,15 @@ fn tail(rules: &RuleSet, lists_version: u64, caller: Option<&Caller>) -> Vec<u8>
     json
 }
 
-/// `,"subject":{…}`: an organisation's code, a person's masked ID, and the keyed hash. All
+/// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
+/// person's), and the keyed hash. All
 /// of it is ASCII letters, digits and `*`: nothing to escape.
 fn subject(json: &mut Vec<u8>, subject: &SubjectId, hasher: &SubjectHasher) {
     json.extend_from_slice(b",\"subject\":{\"kind\":\"");
     json.extend_from_slice(subject.kind().as_str().as_bytes());
     json.extend_from_slice(b"\",\"id_type\":\"");
     json.extend_from_slice(subject.id_type().as_str().as_bytes());
-    if subject.kind() == SubjectKind::Person {
+    if subject.may_be_person() {
         json.extend_from_slice(b"\",\"masked\":\"");
         json.extend_from_slice(subject.masked().as_str().as_bytes());
     } else {

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::normalize::Text;
-use super::subject::{ascii_str, mask_person};
+use super::subject::{ascii_str, mask_person, reads_as_person};
 use super::{legacy, resident_id, uscc, IdType, LEN};
 
 /// The two tag bits that say an identifier's type; a USCC leaves both clear, so no two types
@@ -145,7 +145,7 @@ impl SubjectKey {
 impl fmt::Debug for SubjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (mut text, len) = self.text();
-        if self.id_type() == IdType::ResidentId {
+        if reads_as_person(self.id_type(), &text) {
             mask_person(&mut text);
         }
         write!(

@@ -6,6 +6,7 @@
 //! Both are read on the cold path only: an 18-character identifier never reaches this module.
 
 use super::normalize::{fold, position};
+use super::resident_id;
 use super::{CheckOutcome, IdError, IdType, SubjectId, SubjectKey, LEN};
 
 /// Characters of an organisation code (eight body characters and the check character).
@@ -240,6 +241,13 @@ pub(super) fn embedded(uscc: &[u8; LEN]) -> Option<SubjectKey> {
     };
     (check == expected)
         .then(|| SubjectKey::from_org_code(packed * 36 + u64::from(ORG_VALUE[usize::from(check)])))
+}
+
+/// Whether a registration number's digits (the first fifteen bytes) also read as a
+/// first-generation resident ID: its positions 7–12 are a real date of the 1900s.
+pub(super) fn reads_as_resident_id(text: &[u8; LEN]) -> bool {
+    <&[u8; REGISTRATION_LEN]>::try_from(&text[..REGISTRATION_LEN])
+        .is_ok_and(|digits| resident_id::upgrade(digits).is_ok())
 }
 
 /// Unpacks an organisation code below [`ORG_CODE_LIMIT`] into the first nine bytes.

@@ -103,11 +103,19 @@ impl SubjectId {
         }
     }
 
+    /// Whether the identifier is, or may be, a person's ID number: a resident ID, or a
+    /// registration number the caller named that reads as a first-generation resident ID too
+    /// (positions 7–12 a real date), which only the caller's word makes an organisation's.
+    pub fn may_be_person(&self) -> bool {
+        reads_as_person(self.id_type(), &self.text)
+    }
+
     /// The form that may be logged: a person's ID keeps the first 6 and last 4 characters
-    /// (`230202********1238`); organisation codes are public and stay whole.
+    /// (`230202********1238`), and one that may be a person's is masked the same way;
+    /// organisation codes are public and stay whole.
     pub fn masked(&self) -> Masked {
         let mut text = self.text;
-        if self.kind == SubjectKind::Person {
+        if self.may_be_person() {
             mask_person(&mut text);
         }
         Masked {
@@ -175,6 +183,15 @@ impl fmt::Debug for Masked {
 /// Replaces positions 7–14 (the birth date) with `*`.
 pub(super) fn mask_person(text: &mut [u8; LEN]) {
     text[6..14].fill(b'*');
+}
+
+/// Whether an identifier's text is, or may be, a person's ID (see [`SubjectId::may_be_person`]).
+pub(super) fn reads_as_person(id_type: IdType, text: &[u8; LEN]) -> bool {
+    match id_type {
+        IdType::ResidentId => true,
+        IdType::RegistrationNumber => legacy::reads_as_resident_id(text),
+        IdType::Uscc | IdType::OrgCode => false,
+    }
 }
 
 /// The texts are ASCII by construction (validated against ASCII alphabets).

@@ -582,6 +582,17 @@ impl<'a> EntryRef<'a> {
     }
 
     /// The keys of the persons the entry names.
+    /// The keys of the entry's older identifiers, as validation keeps them.
+    pub(super) fn legacy_ids(&self) -> Result<Vec<SubjectKey>, TextError> {
+        let (store, row) = match self.text {
+            Text::Stored(store, row) => (store, row),
+            Text::Owned(entry) => return Ok(entry.legacy_ids.to_vec()),
+        };
+        let (json, _) = self.stored_json(store, row)?;
+        let record: EntryRecord<'_> = serde_json::from_slice(&json)?;
+        Ok(legacy_keys(&record, self.subject))
+    }
+
     pub(super) fn persons(&self) -> Result<Vec<SubjectKey>, TextError> {
         let (store, row) = match self.text {
             Text::Stored(store, row) => (store, row),

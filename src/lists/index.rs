@@ -772,6 +772,25 @@ impl ListIndex {
         }
     }
 
+    /// The older identifiers the subject's entries list, as the changed `overlay` holds them
+    /// (every subject a change touches is in it).
+    fn listed_legacy_ids(
+        &self,
+        overlay: &Overlay,
+        subject: SubjectKey,
+    ) -> Result<Vec<SubjectKey>, TextError> {
+        let mut codes = Vec::new();
+        for item in overlay
+            .subjects
+            .get(&subject)
+            .into_iter()
+            .flat_map(|items| items.iter())
+        {
+            codes.extend(self.item(item).legacy_ids()?);
+        }
+        Ok(codes)
+    }
+
     fn changed(
         &self,
         entry_id: &str,
@@ -849,23 +868,52 @@ impl ListIndex {
             overlay.persons.insert(person, after.into());
         }
 
-        // Carriers are only added: an identifier an entry once tied to a subject stays tied to
-        // it until the lists are loaded again.
+        // A subject carries an older identifier while one of its entries lists it; the code a
+        // USCC embeds and the identifier a subject is filed under stay tied to it.
+        let mut ties: Vec<(SubjectKey, SubjectKey)> = match previous {
+            Some(previous) => (previous.legacy_ids()?.into_iter())
+                .map(|code| (code, previous.subject))
+                .collect(),
+            None => Vec::new(),
+        };
         if let Some(entry) = &entry {
             let filed = entry.subject.id_type().is_legacy().then_some(entry.subject);
             overlay.carries_legacy |= filed.is_some() || !entry.legacy_ids.is_empty();
-            let codes = entry
-                .legacy_ids
-                .iter()
-                .copied()
+            let codes = (entry.legacy_ids.iter().copied())
                 .chain(entry.subject.embedded_org_code())
                 .chain(filed);
-            for code in codes {
-                let mut carriers: Vec<SubjectKey> = self.carriers(code, true).collect();
-                if !carriers.contains(&entry.subject) {
-                    carriers.push(entry.subject);
-                    overlay.carriers.insert(code, carriers.into());
+            ties.extend(codes.map(|code| (code, entry.subject)));
+        }
+        ties.sort_unstable();
+        ties.dedup();
+        // The older identifiers each touched subject's entries list, read once per subject.
+        let mut listed: Vec<(SubjectKey, Vec<SubjectKey>)> = Vec::new();
+        for (code, subject) in ties {
+            let carries = code == subject || subject.embedded_org_code() == Some(code) || {
+                if !listed.iter().any(|(s, _)| *s == subject) {
+                    listed.push((subject, self.listed_legacy_ids(&overlay, subject)?));
                 }
+                listed
+                    .iter()
+                    .any(|(s, codes)| *s == subject && codes.contains(&code))
+            };
+            let mut carriers: Vec<SubjectKey> = match overlay.carriers.get(&code) {
+                Some(carriers) => carriers.to_vec(),
+                None => self.carriers(code, true).collect(),
+            };
+            let before = carriers.len();
+            carriers.retain(|&carrier| carrier != subject);
+            if carries {
+                carriers.push(subject);
+            }
+            if carriers.len() == before {
+                continue;
+            }
+            let in_base = self.base.legacy.contains(code) || self.base.embedded.contains(code);
+            if carriers.is_empty() && !in_base {
+                overlay.carriers.remove(&code);
+            } else {
+                overlay.carriers.insert(code, carriers.into());
             }
         }
 
@@ -920,6 +968,10 @@ impl ListIndex {
         // The embedded organisation codes are derived again from the subjects.
         for carrier in &self.base.legacy.carriers {
             let code = SubjectKey::from_words(carrier.code);
+            // A code a change touched has all its carriers in the overlay.
+            if self.overlay.carriers.contains_key(&code) {
+                continue;
+            }
             let subject = self.base.subjects.key(carrier.subject as usize);
             builder.carry(subject, &[code]);
         }
@@ -1334,5 +1386,48 @@ mod tests {
                 pairs(&[("c2", "110108000000016")])
             );
         }
+    }
+
+    #[test]
+    fn an_older_identifier_taken_off_an_entry_is_untied_through_compaction_and_snapshots() {
+        let rules = mini();
+        let tied = |id: &str| {
+            entry(&format!(
+                r#"{{"entry_id":"{id}","list":"debtor","subject_id":"230200000000127","legacy_ids":["MA1B2C3D8"],"listed_on":"2026-01-01"}}"#
+            ))
+        };
+        let plain = entry(
+            r#"{"entry_id":"u1","list":"debtor","subject_id":"230200000000127","listed_on":"2026-01-01"}"#,
+        );
+        let registration = ident::parse("230200000000127").unwrap().key();
+        // Tied in the base, untied by a change.
+        let base = ListIndex::build(&[tied("u1")], &rules).unwrap();
+        assert_eq!(through(&base, A), pairs(&[("u1", "MA1B2C3D8")]));
+        let untied = base.with_entry(plain.clone(), Some(registration)).unwrap();
+        // Tied by a change, untied by the next; another entry keeps another tie.
+        let tied_twice = untied.with_entry(tied("u2"), None).unwrap();
+        assert_eq!(
+            through(&tied_twice, A),
+            pairs(&[("u1", "MA1B2C3D8"), ("u2", "MA1B2C3D8")])
+        );
+        let untied_twice = tied_twice.without_entry("u2", registration).unwrap();
+        for index in [&untied, &untied_twice] {
+            assert!(through(index, A).is_empty());
+            let compacted = index.compacted(&rules).unwrap();
+            let mut snapshot = Vec::new();
+            compacted
+                .write_snapshot(&mut snapshot, &rules.revision)
+                .unwrap();
+            let read = ListIndex::read_snapshot(&mut snapshot.as_slice(), &rules).unwrap();
+            for index in [&compacted, &read] {
+                assert!(through(index, A).is_empty());
+                assert_eq!(index.entries_of(registration).len(), 1);
+            }
+        }
+        // A tie written and taken off again leaves nothing behind.
+        assert_eq!(
+            untied_twice.overlay.carriers.len(),
+            untied.overlay.carriers.len()
+        );
     }
 }

@@ -235,3 +235,55 @@ async fn legacy_ids_are_validated_on_write_and_reach_every_instance_through_redi
     assert_eq!(stored["entry"]["subject_id"], "MA0000001", "{stored}");
     assert_eq!(stored["entry"]["legacy_ids"], json!([ORG_CODE]), "{stored}");
 }
+
+/// An admin write that takes an older identifier off an entry unties it: the subject that
+/// embeds the code is no longer reached after the correction, nor after the entry moves to
+/// another subject, on the instance that wrote and on the one that follows.
+#[actix_web::test]
+async fn an_older_identifier_taken_off_an_entry_no_longer_reaches_its_subject() {
+    let redis = RedisServer::start();
+    write(
+        &redis,
+        &[entry("U-0", "court_dishonest_debtor", &uscc("91", 80))],
+    );
+    let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let _followers = [
+        jiangcheng::http::spawn_follower(writer.state.clone()).unwrap(),
+        jiangcheng::http::spawn_follower(reader.state.clone()).unwrap(),
+    ];
+    // Filed under a registration number, carrying by mistake the code the company embeds.
+    let wrong =
+        json!({"subject_id": REGISTRATION, "listed_on": "2026-01-01", "legacy_ids": [ORG_CODE]});
+    assert_eq!(put(&writer, "U-1", &wrong).await.status(), 201);
+    for app in [&writer, &reader] {
+        eventually_decides(app, COMPANY, "gov_procurement", "block").await;
+    }
+    // Corrected: the entry no longer carries the code, and the company is not listed.
+    let corrected = json!({"subject_id": REGISTRATION, "listed_on": "2026-01-01"});
+    assert_eq!(put(&writer, "U-1", &corrected).await.status(), 200);
+    for app in [&writer, &reader] {
+        eventually_decides(app, COMPANY, "gov_procurement", "allow").await;
+        let profile = app.get_json(&format!("/v1/subjects/{COMPANY}")).await;
+        assert_eq!(profile["entries"], json!([]), "{profile}");
+        // Asked by the registration number, the entry is still its own.
+        let decision = app.decide(REGISTRATION, "gov_procurement", AS_OF).await;
+        assert_eq!(decision["decision"], "block", "{decision}");
+    }
+
+    // Tied again, then moved to another subject: the registration number's other entry is not
+    // the company's either.
+    let other = json!({"subject_id": REGISTRATION, "listed_on": "2026-01-01"});
+    assert_eq!(put(&writer, "U-2", &other).await.status(), 201);
+    assert_eq!(put(&writer, "U-1", &wrong).await.status(), 200);
+    for app in [&writer, &reader] {
+        eventually_decides(app, COMPANY, "gov_procurement", "block").await;
+    }
+    let moved = json!({"subject_id": uscc("91", 81), "listed_on": "2026-01-01"});
+    assert_eq!(put(&writer, "U-1", &moved).await.status(), 200);
+    for app in [&writer, &reader] {
+        eventually_decides(app, &uscc("91", 81), "gov_procurement", "block").await;
+        let decision = app.decide(COMPANY, "gov_procurement", AS_OF).await;
+        assert_eq!(decision["decision"], "allow", "{decision}");
+    }
+}

@@ -678,3 +678,39 @@ async fn a_decision_whose_rewards_were_suppressed_records_the_entry_that_took_th
     let record = record(&records, &decision["decision_id"]);
     assert_eq!(record["rewards_suppressed_by"], "R-D", "{record}");
 }
+
+/// Fifteen digits whose positions 7–12 are a real date may be a person's first-generation ID
+/// even when the caller names them a registration number: the register keeps them masked, as a
+/// person's, in decisions and profile reads alike (still found by their hash).
+#[actix_web::test]
+async fn a_resident_id_sent_as_a_registration_number_is_masked_in_the_register() {
+    let app = crate::helpers::spawn_app(&[]);
+    let person = "230202850312123";
+    let request = json!({"subject": {"id": person, "id_type": "registration_number"},
+                         "matter": "gov_procurement", "as_of": AS_OF});
+    let decision: Value = app.post_decide(&request).await.json().await.expect("JSON");
+    assert_eq!(
+        decision["subject"]["id_type"], "registration_number",
+        "{decision}"
+    );
+    let profile = app
+        .get(&format!(
+            "/v1/subjects/{person}?id_type=registration_number"
+        ))
+        .await;
+    assert_eq!(profile.status(), StatusCode::OK);
+    stored(&app, 2).await;
+    let (text, records) = file_records(&app);
+    assert!(!text.contains(person), "{text}");
+    assert_eq!(records.len(), 2, "{text}");
+    for record in &records {
+        assert_eq!(record["subject"]["masked"], "230202********3", "{record}");
+        assert!(record["subject"].get("id").is_none(), "{record}");
+    }
+    // A registration number that cannot be a person's ID is kept whole.
+    let company = "110108000000016";
+    app.decide(company, "gov_procurement", AS_OF).await;
+    stored(&app, 3).await;
+    let (text, _) = file_records(&app);
+    assert!(text.contains(company), "{text}");
+}
