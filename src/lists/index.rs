@@ -665,19 +665,14 @@ impl ListIndex {
     /// entries: two USCCs that share an organisation code are a registry fault (重码), not one
     /// subject. `None` when nobody else carries the identifier, as for almost every request: the
     /// caller then neither builds nor walks an iteration.
+    #[inline]
     pub fn entries_through(
         &self,
         subject: &SubjectId,
     ) -> Option<impl Iterator<Item = (EntryRef<'_>, SubjectKey)>> {
         let own = subject.key();
         let legacy = own.id_type().is_legacy();
-        // Lists without older identifiers, which a USCC could reach, cost a USCC nothing.
-        let any_legacy = !self.base.legacy.carriers.is_empty() || self.overlay.carries_legacy;
-        let through = (legacy || any_legacy)
-            .then(|| subject.older_identifier())
-            .flatten();
-        // Most identifiers are carried by nobody: answer them before building the iteration.
-        let code = through.filter(|&code| self.is_carried(code, legacy))?;
+        let code = self.carried_older_identifier(subject)?;
         Some(
             self.carriers(code, legacy)
                 .filter(move |&carrier| {
@@ -685,6 +680,23 @@ impl ListIndex {
                 })
                 .flat_map(move |carrier| self.entries_of(carrier).map(move |e| (e, code))),
         )
+    }
+
+    /// The older identifier `subject` goes by (its own, or the organisation code a USCC embeds)
+    /// when some subject carries it. Inlined so that most requests are answered in a few
+    /// instructions: a person has none, and lists without older identifiers, which a USCC could
+    /// reach, cost a USCC nothing.
+    #[inline]
+    fn carried_older_identifier(&self, subject: &SubjectId) -> Option<SubjectKey> {
+        let id_type = subject.id_type();
+        let legacy = id_type.is_legacy();
+        let any_legacy = !self.base.legacy.carriers.is_empty() || self.overlay.carries_legacy;
+        if id_type == IdType::ResidentId || !(legacy || any_legacy) {
+            return None;
+        }
+        subject
+            .older_identifier()
+            .filter(|&code| self.is_carried(code, legacy))
     }
 
     /// Whether any subject carries an older identifier (see [`carriers`](Self::carriers)).
