@@ -211,8 +211,10 @@ pub fn decide_with_cold<'s>(
         }
     }
     // Organisations only: no score is reached through an older identifier.
-    for (entry, _) in lists.entries_through(subject) {
-        collect(entry, None, true);
+    if let Some(through) = lists.entries_through(subject) {
+        for (entry, _) in through {
+            collect(entry, None, true);
+        }
     }
     for (entry, role) in lists.naming(subject.key()) {
         collect(entry, Some(role), false);

@@ -209,8 +209,13 @@ pub async fn profile(
         .collect();
 
     let rules = &snapshot.rules;
+    let through = snapshot
+        .lists
+        .entries_through(&subject)
+        .into_iter()
+        .flatten();
     let own: Vec<_> = (snapshot.lists.entries_of(subject.key()).map(|e| (e, None)))
-        .chain((snapshot.lists.entries_through(&subject)).map(|(e, matched)| (e, Some(matched))))
+        .chain(through.map(|(e, matched)| (e, Some(matched))))
         .collect();
     let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
     let mut topics: Vec<&str> = own
