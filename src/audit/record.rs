@@ -217,8 +217,7 @@ fn tail(rules: &RuleSet, lists_version: u64, caller: Option<&Caller>) -> Vec<u8>
 }
 
 /// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
-/// person's), and the keyed hash. All
-/// of it is ASCII letters, digits and `*`: nothing to escape.
+/// person's), and the keyed hash. All of it is ASCII letters, digits and `*`: nothing to escape.
 fn subject(json: &mut Vec<u8>, subject: &SubjectId, hasher: &SubjectHasher) {
     json.extend_from_slice(b",\"subject\":{\"kind\":\"");
     json.extend_from_slice(subject.kind().as_str().as_bytes());

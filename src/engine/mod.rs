@@ -115,6 +115,8 @@ pub struct SupersededScores<'s> {
 pub enum DecideError {
     #[error("the resident ID fails its check digit (expected `{expected}`) and is on no list")]
     IdCheckMismatch { expected: char },
+    #[error("the fifteen digits read both as a first-generation resident ID and as a registration number the lists hold; say which with id_type (resident_id or registration_number)")]
+    AmbiguousFifteenDigits,
 }
 
 /// Decides one subject in one matter at instant `at` (DESIGN.md §5, invariants 7–12).
@@ -298,6 +300,13 @@ pub fn check_identifier(
     subject: &SubjectId,
 ) -> Result<Option<Warning>, DecideError> {
     if subject.upgraded() {
+        // Deny by default: a company's registration number must not be decided as a person.
+        if subject
+            .registration_reading()
+            .is_some_and(|registration| lists.holds_older_identifier(registration))
+        {
+            return Err(DecideError::AmbiguousFifteenDigits);
+        }
         return Ok(Some(Warning::ResidentIdUpgraded {
             to: subject.masked(),
         }));

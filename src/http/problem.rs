@@ -16,6 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::engine::DecideError;
+
 /// One bad field of a request, named by its path in the body (`subjects[3].id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -80,6 +82,8 @@ pub enum ApiError {
     InvalidSubjectId(FieldError),
     #[error("{}: {}", .0.field, .0.message)]
     IdCheckMismatch(FieldError),
+    #[error("{}: {}", .0.field, .0.message)]
+    AmbiguousSubjectId(FieldError),
     #[error("unknown matter `{0}`; GET /v1/matters lists the valid codes")]
     UnknownMatter(String),
     #[error("the body is larger than the limit of {limit} bytes")]
@@ -209,6 +213,11 @@ impl ApiError {
                 "invalid_subject_id",
                 StatusCode::BAD_REQUEST,
                 "Invalid subject identifier",
+            ),
+            ApiError::AmbiguousSubjectId(_) => (
+                "ambiguous_subject_id",
+                StatusCode::BAD_REQUEST,
+                "Ambiguous subject identifier",
             ),
             ApiError::IdCheckMismatch(_) => (
                 "id_check_mismatch",
@@ -361,6 +370,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "请求无效",
             ApiError::InvalidSubjectId(_) => "主体标识无效",
             ApiError::IdCheckMismatch(_) => "身份证号码校验码不符",
+            ApiError::AmbiguousSubjectId(_) => "证件号码类型不明确",
             ApiError::UnknownMatter(_) => "未知事项",
             ApiError::PayloadTooLarge { .. } => "请求体过大",
             ApiError::BatchTooLarge { .. } => "批量过大",
@@ -402,7 +412,9 @@ impl ApiError {
     fn field_errors(&self) -> Cow<'_, [FieldError]> {
         Cow::Owned(match self {
             ApiError::InvalidRequest(errors) => return Cow::Borrowed(errors),
-            ApiError::InvalidSubjectId(error) | ApiError::IdCheckMismatch(error) => {
+            ApiError::InvalidSubjectId(error)
+            | ApiError::IdCheckMismatch(error)
+            | ApiError::AmbiguousSubjectId(error) => {
                 vec![error.clone()]
             }
             ApiError::UnknownMatter(matter) => {
@@ -444,6 +456,15 @@ impl ApiError {
     }
 
     /// The problem as an item of a batch answer (`{"code", "field", "detail"}`).
+    /// Why a well-formed identifier could not be decided, at the request's `field`.
+    pub fn undecidable(err: DecideError, field: &str) -> ApiError {
+        let error = FieldError::new(field, err.to_string());
+        match err {
+            DecideError::IdCheckMismatch { .. } => ApiError::IdCheckMismatch(error),
+            DecideError::AmbiguousFifteenDigits => ApiError::AmbiguousSubjectId(error),
+        }
+    }
+
     pub fn to_item_error(&self) -> ItemError {
         let field = self
             .field_errors()

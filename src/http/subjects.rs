@@ -203,7 +203,7 @@ pub async fn profile(
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
-        .map_err(|err| ApiError::IdCheckMismatch(FieldError::new("id", err.to_string())))?
+        .map_err(|err| ApiError::undecidable(err, "id"))?
         .iter()
         .map(WarningView::of)
         .collect();

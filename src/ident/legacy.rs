@@ -6,7 +6,6 @@
 //! Both are read on the cold path only: an 18-character identifier never reaches this module.
 
 use super::normalize::{fold, position};
-use super::resident_id;
 use super::{CheckOutcome, IdError, IdType, SubjectId, SubjectKey, LEN};
 
 /// Characters of an organisation code (eight body characters and the check character).
@@ -243,11 +242,17 @@ pub(super) fn embedded(uscc: &[u8; LEN]) -> Option<SubjectKey> {
         .then(|| SubjectKey::from_org_code(packed * 36 + u64::from(ORG_VALUE[usize::from(check)])))
 }
 
-/// Whether a registration number's digits (the first fifteen bytes) also read as a
-/// first-generation resident ID: its positions 7–12 are a real date of the 1900s.
-pub(super) fn reads_as_resident_id(text: &[u8; LEN]) -> bool {
-    <&[u8; REGISTRATION_LEN]>::try_from(&text[..REGISTRATION_LEN])
-        .is_ok_and(|digits| resident_id::upgrade(digits).is_ok())
+/// The registration number a first-generation resident ID also reads as, upgraded into `text`:
+/// its fifteen digits, when their MOD 11,10 check holds.
+pub(super) fn registration_reading(text: &[u8; LEN]) -> Option<SubjectKey> {
+    let mut digits = [0u8; REGISTRATION_LEN];
+    digits[..6].copy_from_slice(&text[..6]);
+    digits[6..].copy_from_slice(&text[8..17]);
+    let raw = std::str::from_utf8(&digits).ok()?;
+    registration_number(raw)
+        .ok()
+        .filter(|id| id.check().is_valid())
+        .map(|id| id.key())
 }
 
 /// Unpacks an organisation code below [`ORG_CODE_LIMIT`] into the first nine bytes.

@@ -207,7 +207,7 @@ pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
         Err(refused) => return legacy::detect(raw, refused),
     };
     if text.upgraded() {
-        return resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s));
+        return resident_id::scan(&text).map(|s| SubjectId::from_resident(&text, s).by_shape());
     }
     if !resident_id::has_shape(&text) {
         return uscc::scan(&text).map(|s| SubjectId::from_uscc(text.bytes(), s));

@@ -10,7 +10,8 @@ use super::{
 
 /// A parsed identifier: its normalised text (inline, no heap; an organisation code or
 /// registration number fills the first 9 or 15 bytes), packed key, type, subject kind, check
-/// outcome, and whether it was upgraded from the 15-digit first-generation form.
+/// outcome, and whether it was upgraded from the 15-digit first-generation form (and whether
+/// that form was read as a resident ID by its shape alone, the caller not saying).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SubjectId {
     key: SubjectKey,
@@ -18,6 +19,7 @@ pub struct SubjectId {
     kind: SubjectKind,
     check: CheckOutcome,
     upgraded: bool,
+    upgraded_by_shape: bool,
 }
 
 impl SubjectId {
@@ -28,6 +30,7 @@ impl SubjectId {
             kind: uscc::kind(&text),
             check: scan.check,
             upgraded: false,
+            upgraded_by_shape: false,
         }
     }
 
@@ -38,6 +41,7 @@ impl SubjectId {
             kind: SubjectKind::Person,
             check: scan.check,
             upgraded: text.upgraded(),
+            upgraded_by_shape: false,
         }
     }
 
@@ -48,6 +52,7 @@ impl SubjectId {
             kind: SubjectKind::Organization,
             check,
             upgraded: false,
+            upgraded_by_shape: false,
         }
     }
 
@@ -103,11 +108,27 @@ impl SubjectId {
         }
     }
 
-    /// Whether the identifier is, or may be, a person's ID number: a resident ID, or a
-    /// registration number the caller named that reads as a first-generation resident ID too
-    /// (positions 7–12 a real date), which only the caller's word makes an organisation's.
+    /// Whether the identifier is, or may be, a person's ID number: a resident ID, or any
+    /// registration number, whose fifteen digits may be a first-generation resident ID, mistyped
+    /// or named a registration number by the caller.
     pub fn may_be_person(&self) -> bool {
-        reads_as_person(self.id_type(), &self.text)
+        reads_as_person(self.id_type())
+    }
+
+    /// Marks fifteen digits read as a resident ID by their shape, not by the caller's word.
+    pub(super) fn by_shape(self) -> Self {
+        Self {
+            upgraded_by_shape: self.upgraded,
+            ..self
+        }
+    }
+
+    /// For fifteen digits read as a resident ID by their shape alone: the registration number
+    /// those digits also are, when their check holds. Such an identifier may mean two subjects.
+    pub fn registration_reading(&self) -> Option<SubjectKey> {
+        self.upgraded_by_shape
+            .then(|| legacy::registration_reading(&self.text))
+            .flatten()
     }
 
     /// The form that may be logged: a person's ID keeps the first 6 and last 4 characters
@@ -185,11 +206,11 @@ pub(super) fn mask_person(text: &mut [u8; LEN]) {
     text[6..14].fill(b'*');
 }
 
-/// Whether an identifier's text is, or may be, a person's ID (see [`SubjectId::may_be_person`]).
-pub(super) fn reads_as_person(id_type: IdType, text: &[u8; LEN]) -> bool {
+/// Whether an identifier of this type is, or may be, a person's ID (see
+/// [`SubjectId::may_be_person`]).
+pub(super) fn reads_as_person(id_type: IdType) -> bool {
     match id_type {
-        IdType::ResidentId => true,
-        IdType::RegistrationNumber => legacy::reads_as_resident_id(text),
+        IdType::ResidentId | IdType::RegistrationNumber => true,
         IdType::Uscc | IdType::OrgCode => false,
     }
 }

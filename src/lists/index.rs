@@ -737,6 +737,12 @@ impl ListIndex {
         self.entries_of(key).len() > 0 || self.naming(key).next().is_some()
     }
 
+    /// Whether an older identifier appears in the lists: entries are filed under it, or a
+    /// subject carries it.
+    pub fn holds_older_identifier(&self, key: SubjectKey) -> bool {
+        self.entries_of(key).len() > 0 || self.is_carried(key, false)
+    }
+
     /// A new index with `entry` stored (created or replacing the entry of the same id, which
     /// `previous_subject` holds if it exists). Copies the overlay, never the base. Fails only if
     /// the text of an entry it replaces cannot be read back.

@@ -287,3 +287,90 @@ async fn an_older_identifier_taken_off_an_entry_no_longer_reaches_its_subject() 
         assert_eq!(decision["decision"], "allow", "{decision}");
     }
 }
+
+#[actix_web::test]
+async fn fifteen_digits_that_are_a_listed_registration_number_and_a_date_must_say_which() {
+    // Positions 7–12 read 850312, a date: the same digits are a first-generation resident ID.
+    let registration = "230202850312120";
+    let company = uscc("91", 77);
+    let app = spawn_app(&[entry_with(
+        "AMB-1",
+        "court_dishonest_debtor",
+        &company,
+        json!({"legacy_ids": [registration]}),
+    )]);
+
+    let asked = |id_type: Option<&str>| {
+        let mut subject = json!({"id": registration});
+        if let Some(id_type) = id_type {
+            subject["id_type"] = json!(id_type);
+        }
+        json!({"subject": subject, "matter": "gov_procurement", "as_of": AS_OF})
+    };
+    let refused = problem(
+        app.post_decide(&asked(None)).await,
+        400,
+        "ambiguous_subject_id",
+        "fifteen digits read both ways",
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "subject.id", "{refused}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("id_type")),
+        "{refused}"
+    );
+
+    let as_company: Value = app
+        .post_decide(&asked(Some("registration_number")))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(as_company["decision"], "block", "{as_company}");
+    let as_person: Value = app
+        .post_decide(&asked(Some("resident_id")))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(as_person["decision"], "allow", "{as_person}");
+    assert_eq!(
+        as_person["subject"]["id_type"], "resident_id",
+        "{as_person}"
+    );
+
+    let batch: Value = app
+        .post_batch(&json!({"subjects": [{"id": registration}, {"id": registration, "id_type": "registration_number"}],
+                            "matter": "gov_procurement", "as_of": AS_OF}))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        batch["results"][0]["error"]["code"], "ambiguous_subject_id",
+        "{batch}"
+    );
+    assert_eq!(
+        batch["results"][0]["error"]["field"], "subjects[0].id",
+        "{batch}"
+    );
+    assert_eq!(batch["results"][1]["decision"], "block", "{batch}");
+
+    problem(
+        app.get(&format!("/v1/subjects/{registration}")).await,
+        400,
+        "ambiguous_subject_id",
+        "a profile by the same digits",
+    )
+    .await;
+    // Digits the lists hold only as a person stay a person, upgraded.
+    let unlisted: Value = app
+        .post_decide(&json!({"subject": {"id": "230202850312123"}, "matter": "gov_procurement", "as_of": AS_OF}))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(unlisted["subject"]["id_type"], "resident_id", "{unlisted}");
+}

@@ -683,7 +683,7 @@ async fn a_decision_whose_rewards_were_suppressed_records_the_entry_that_took_th
 /// even when the caller names them a registration number: the register keeps them masked, as a
 /// person's, in decisions and profile reads alike (still found by their hash).
 #[actix_web::test]
-async fn a_resident_id_sent_as_a_registration_number_is_masked_in_the_register() {
+async fn a_registration_number_is_masked_in_the_register_as_it_may_be_a_persons_id() {
     let app = crate::helpers::spawn_app(&[]);
     let person = "230202850312123";
     let request = json!({"subject": {"id": person, "id_type": "registration_number"},
@@ -707,10 +707,16 @@ async fn a_resident_id_sent_as_a_registration_number_is_masked_in_the_register()
         assert_eq!(record["subject"]["masked"], "230202********3", "{record}");
         assert!(record["subject"].get("id").is_none(), "{record}");
     }
-    // A registration number that cannot be a person's ID is kept whole.
+    // Fifteen digits that are no date are still masked: a personal ID mistyped in its date
+    // reads as a registration number.
     let company = "110108000000016";
-    app.decide(company, "gov_procurement", AS_OF).await;
+    let decision = app.decide(company, "gov_procurement", AS_OF).await;
+    assert_eq!(
+        decision["subject"]["id_type"], "registration_number",
+        "{decision}"
+    );
     stored(&app, 3).await;
-    let (text, _) = file_records(&app);
-    assert!(text.contains(company), "{text}");
+    let (text, records) = file_records(&app);
+    assert!(!text.contains(company), "{text}");
+    assert_eq!(records[2]["subject"]["masked"], "110108********6", "{text}");
 }

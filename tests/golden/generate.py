@@ -171,7 +171,7 @@ def model(entries, subject, matter, at):
     """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set and
     the entry that suppressed rewards (or None)."""
     at = instant(at)
-    asked, subject = subject, normalize(subject)
+    asked, subject = subject, normalize(subject["id"] if isinstance(subject, dict) else subject)
     hits = [(e, None) for e in entries if normalize(e["subject_id"]) == subject]
     hits += legacy_hits(entries, asked, [e for e, _ in hits])
     hits += [
@@ -253,7 +253,7 @@ class CaseSet:
             expect["warnings"] = warnings
         if subject_view is not None:
             expect["subject"] = subject_view
-        modelled, suppressor = model(self.entries, model_subject or (subject if isinstance(subject, str) else subject["id"]), matter, as_of)
+        modelled, suppressor = model(self.entries, model_subject or subject, matter, as_of)
         if sorted(map(key, modelled)) != sorted(map(key, reasons)) or outcome(reasons) != decision:
             sys.exit(f"{self.name} / {name}: hand-written expectation {decision} {reasons}\n  disagrees with the model {outcome(modelled)} {modelled}")
         said = [w.get("entry_id") for w in warnings or [] if isinstance(w, dict) and w["code"] == "rewards_suppressed"]
@@ -941,7 +941,14 @@ def uscc_embedding(prefix, code, division="230202"):
 
 
 def legacy_kind(identifier):
-    """How the service reads an identifier: its type and its normalised text."""
+    """How the service reads an identifier (a string, or a request's `{id, id_type}`): its type
+    and its normalised text."""
+    if isinstance(identifier, dict):
+        named = identifier.get("id_type")
+        kind, text = legacy_kind(identifier["id"])
+        if named == "registration_number" and kind == "resident_id" and len(text) == 15:
+            return named, text
+        return kind, text
     text = "".join(chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in identifier).strip().upper()
     if len(text) == 10 and text[8] == "-":
         text = text[:8] + text[9:]
@@ -1076,6 +1083,16 @@ def legacy_ids():
     cs.decide("id_type registration_number reads fifteen digits with a real date as a registration number",
               {"id": reg6, "id_type": "registration_number"}, "gov_procurement", "allow", [], warnings=[],
               subject_view={"id": reg6, "kind": "organization", "id_type": "registration_number"})
+    # Fifteen digits that are a date and a registration number the lists hold mean two subjects:
+    # refused unless id_type says which.
+    reg7 = "23020286040512" + registration_check("23020286040512")
+    company7 = uscc("91", 407)
+    cs.entry("LG-7", "court_dishonest_debtor", company7, legacy_ids=[reg7])
+    cs.error("fifteen digits that are a date and a listed registration number are refused without id_type",
+             reg7, "gov_procurement", 400, "ambiguous_subject_id")
+    cs.decide("id_type registration_number settles them", {"id": reg7, "id_type": "registration_number"},
+              "gov_procurement", "block", block("LG-7", matched), warnings=[],
+              subject_view={"id": reg7, "kind": "organization", "id_type": "registration_number"})
     # The staffing authority's kinds.
     for i, (prefix, kind) in enumerate([("11", "state_organ"), ("12", "public_institution"), ("13", "mass_organization"), ("19", "public_institution")]):
         s = uscc_embedding(prefix, org_code(10 + i))

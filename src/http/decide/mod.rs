@@ -14,7 +14,7 @@ use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
 use crate::audit::{DecisionItem, Event, RequestFacts};
-use crate::engine::{self, BatchItem, DecideError, Outcome, Warning};
+use crate::engine::{self, BatchItem, Outcome, Warning};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
 use crate::lists::cold::ColdLookup;
@@ -46,7 +46,7 @@ pub async fn decide(
         context.matter,
         context.at,
     )
-    .map_err(|err| check_mismatch_error(err, "subject.id"))?;
+    .map_err(|err| ApiError::undecidable(err, "subject.id"))?;
     if cold.unavailable {
         decision.warnings.push(Warning::ColdListUnavailable);
     }
@@ -266,7 +266,7 @@ fn write_item(
             }
             Ok((subject, decision))
         }
-        (_, Some(Err(err))) => Err(check_mismatch_error(err, &field())),
+        (_, Some(Err(err))) => Err(ApiError::undecidable(err, &field())),
         (Err(err), _) => Err(relocate(err, &field())),
         (Ok(_), None) => Err(ApiError::Internal(
             "a parsed subject was not decided".into(),
@@ -297,10 +297,6 @@ fn write_item(
                 .map_err(|err| ApiError::Internal(err.to_string()))
         }
     }
-}
-
-fn check_mismatch_error(err: DecideError, field: &str) -> ApiError {
-    ApiError::IdCheckMismatch(FieldError::new(field, err.to_string()))
 }
 
 /// Re-points a batch item's error at the item's `id` field.
