@@ -77,7 +77,7 @@ async fn the_demo_fixture_decisions_hold() {
     // A court record filed under the organisation code the USCC embeds.
     let d = decide(&app, "91230203MA1DQK7W3Y", "gov_procurement").await;
     assert_eq!(d["decision"], "block", "{d}");
-    assert_eq!(d["reasons"][0]["entry_id"], "QQHR-FY-2024-000131", "{d}");
+    assert_eq!(d["reasons"][0]["entry_id"], "QQHR-FY-2025-000127", "{d}");
     assert_eq!(
         warning_codes(&d["reasons"][0]),
         vec!["legacy_id_matched"],
