@@ -338,7 +338,7 @@ impl WarningView {
             value: Some(matched.to_id_string()),
             ..WarningView::new(
                 "legacy_id_matched",
-                format!("the entry was found through the {name} {matched_text}, not the identifier asked", matched_text = matched.to_id_string()),
+                format!("the entry is listed under another identifier of this subject and was found through the {name} {matched_text}", matched_text = matched.to_id_string()),
                 None,
             )
         }
