@@ -7,6 +7,7 @@
 //! are kept out of the log and counted instead; one WARN line reports them, with how many there
 //! were and the last one, at most once every [`PROTOCOL_REPORT_EVERY`].
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
@@ -48,7 +49,10 @@ pub fn init(format: LogFormat, filter: &str) {
     let counted = ProtocolErrors
         .with_filter(filter_fn(is_protocol_error).with_max_level_hint(LevelFilter::ERROR));
     let registry = tracing_subscriber::registry().with(counted);
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only on a terminal: a log file or journal must not hold escape codes.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         LogFormat::Text => registry.with(layer.with_filter(logged)).try_init(),
         LogFormat::Json => registry

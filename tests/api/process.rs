@@ -1162,35 +1162,25 @@ fn decision_of(
     }
 }
 
-#[test]
-fn check_refuses_a_court_order_that_would_block_outside_the_matters_it_binds() {
+#[actix_web::test]
+async fn serve_writes_no_colour_codes_into_a_log_that_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    copy_rules(&rules);
-    let measures = std::fs::read_to_string(rules.join("measures.toml")).unwrap();
-    let bound = "text = \"购票身份核验时拦截：协助执行人民法院限制消费令，不得允许被执行人乘坐飞机、列车软卧、G字头动车组全部座位和其他动车组一等以上座位\"\nmatters = [\"air_rail_ticket\"]";
-    assert!(measures.contains(bound), "the shipped court-order measure");
-    std::fs::write(
-        rules.join("measures.toml"),
-        measures.replace(
-            bound,
-            &bound.replace(
-                "[\"air_rail_ticket\"]",
-                "[\"air_rail_ticket\", \"gov_procurement\"]",
-            ),
-        ),
-    )
-    .unwrap();
-    let output = Command::new(BIN)
-        .args(["check", "--rules"])
-        .arg(&rules)
-        .env_remove("JC_RULES")
-        .output()
-        .expect("run jiangcheng check");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "check must refuse it:\n{stderr}");
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let port = free_port();
+    let mut command = serve_command(
+        &rules_dir(),
+        &rules_dir().join("demo-lists.jsonl"),
+        port,
+        Stdio::from(log),
+    );
+    command.env_remove("NO_COLOR");
+    let (server, _client) = Running::until_ready(command, port).await;
+    drop(server);
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    assert!(text.contains("loaded"), "{text}");
     assert!(
-        stderr.contains("carries block measure `consumption_order_travel_check` in matter `gov_procurement`, which court-order list `court_consumption_restricted` does not bind"),
-        "{stderr}"
+        !text.contains('\u{1b}'),
+        "escape codes in a log file:\n{text}"
     );
 }
