@@ -158,12 +158,18 @@ impl ListIndex {
     }
 
     /// Whether the identifier appears anywhere in the lists, as a subject or a named person.
+    /// Asked only of an identifier that needs a second look (a failed check character), so it
+    /// stays out of line: inlined, it makes the check that calls it too big to inline into
+    /// every decision.
+    #[inline(never)]
     pub fn knows(&self, key: SubjectKey) -> bool {
         self.entries_of(key).len() > 0 || self.naming(key).next().is_some()
     }
 
     /// Whether an older identifier appears in the lists: entries are filed under it, or a
-    /// subject carries it.
+    /// subject carries it. Asked only of fifteen digits that may be a registration number, so
+    /// it stays out of line for the same reason as [`knows`](Self::knows).
+    #[inline(never)]
     pub fn holds_older_identifier(&self, key: SubjectKey) -> bool {
         self.entries_of(key).len() > 0 || self.is_carried(key, false)
     }
