@@ -9,6 +9,9 @@
 //! current entries of each subject and person they touched, as base rows or new entries, so
 //! applying a change copies the overlay, never the base. Both sit behind `Arc`s: an index with
 //! one more change shares everything else with the last.
+//!
+//! Its parts: `query` (the read API), `runs` (the key-run table), `builder`, `overlay` (changes
+//! and compaction), `carriers` (the older-identifier table) and `format` (the binary snapshot).
 
 mod builder;
 mod carriers;
