@@ -1,4 +1,4 @@
-//! Command line and settings (DESIGN.md §6.1). Every `serve` flag has an environment variable
+//! Command line and settings (docs/operations.md, Configuration). Every `serve` flag has an environment variable
 //! and a config-file key; flags win over the environment, the environment over the file, and the
 //! file over the documented defaults. Raw input (`ServeArgs`, `FileConfig`) and the resolved
 //! `Settings` are separate types, so nothing downstream sees an unresolved option.

@@ -1,5 +1,5 @@
 //! Feedback (自动反馈): what an implementing department reports it did with one measure of a
-//! decision, in the fields of a national feedback record (DOMAIN.md §4.4).
+//! decision, in the fields of the national feedback record.
 
 use std::borrow::Cow;
 

@@ -70,7 +70,7 @@ fn joined(
 }
 
 /// One row of the case export: a measure one decision applied, with its feedback. The field
-/// names follow the national feedback table (DOMAIN.md §4.4) where it has one.
+/// names follow the national feedback table where it has one.
 #[derive(Debug, Serialize)]
 pub struct CaseRow {
     /// Stable per decision and measure, so that a re-export updates rather than duplicates.

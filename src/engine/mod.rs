@@ -119,7 +119,7 @@ pub enum DecideError {
     AmbiguousFifteenDigits,
 }
 
-/// Decides one subject in one matter at instant `at` (DESIGN.md §5, invariants 7–12).
+/// Decides one subject in one matter at instant `at` (docs/api.md, Decision semantics, invariants 7–12).
 pub fn decide<'s>(
     rules: &'s RuleSet,
     lists: &'s ListIndex,
@@ -292,7 +292,7 @@ fn supersede<'s>(all: &mut Vec<SupersededScores<'s>>, current: EntryRef<'s>, ent
     }
 }
 
-/// What a failed check character means for a lookup (DESIGN.md §2): a USCC is looked up as
+/// What a failed check character means for a lookup (docs/api.md, Identifiers): a USCC is looked up as
 /// given, with a warning; a resident ID only if that exact ID is listed. An upgraded
 /// first-generation ID has a computed check character, so it only ever carries its own warning.
 pub fn check_identifier(

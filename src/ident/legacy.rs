@@ -1,5 +1,5 @@
 //! The identifiers of organisations that predate the USCC and that court and older records still
-//! carry (DOMAIN.md §1.3): the 9-character organisation code (组织机构代码, GB 11714-1997), written
+//! carry (as court records and older registrations do): the 9-character organisation code (组织机构代码, GB 11714-1997), written
 //! with or without its hyphen (`XXXXXXXX-X`), and the 15-digit registration number (工商注册号,
 //! GS15-2006). Every USCC embeds its subject's organisation code at positions 9–17.
 //!

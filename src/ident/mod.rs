@@ -11,7 +11,7 @@
 //!
 //! A failing check character is not an error here: parsing succeeds and reports
 //! [`CheckOutcome::Mismatch`], because early pilot USCCs are legally valid yet fail the check, and
-//! whether a resident ID with a bad check digit is rejected depends on the lists (DESIGN.md §2).
+//! whether a resident ID with a bad check digit is rejected depends on the lists (docs/api.md, Identifiers).
 //! Everything else that is wrong with the text is an [`IdError`].
 
 mod error;
@@ -101,7 +101,7 @@ impl FromStr for IdType {
 }
 
 /// What kind of subject an identifier names, derived from the identifier alone (USCC positions
-/// 1–2, DOMAIN.md §1.1), so that routing needs no lookup.
+/// 1–2, GB 32100), so that routing needs no lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubjectKind {
     /// USCC `91…`: enterprise (企业).

@@ -1,4 +1,4 @@
-//! Normalisation: trim, full-width ASCII to half-width, upper case (DESIGN.md §2).
+//! Normalisation: trim, full-width ASCII to half-width, upper case (docs/api.md, Identifiers).
 
 use std::borrow::Cow;
 

@@ -1,4 +1,4 @@
-//! Fixtures of DOMAIN.md §1.2–1.4 and property tests.
+//! Fixtures of published and computed example codes and property tests.
 
 use std::collections::HashSet;
 
@@ -478,7 +478,7 @@ fn names() {
     }
 }
 
-/// Organisation codes embedded in the verified USCCs of DOMAIN.md §1.2, and a published
+/// Organisation codes embedded in the verified example USCCs above, and a published
 /// registration number.
 #[test]
 fn legacy_identifiers_with_known_good_check_characters() {

@@ -1,4 +1,4 @@
-//! One subject on one list (DESIGN.md §3.1): the exchange record as written in JSON Lines, and
+//! One subject on one list (docs/lists.md, Lists): the exchange record as written in JSON Lines, and
 //! the validated in-memory entry it becomes.
 
 use std::borrow::Cow;

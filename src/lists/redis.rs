@@ -1,9 +1,9 @@
-//! Redis as the shared source of truth for lists (DESIGN.md §7).
+//! Redis as the shared source of truth for lists (docs/architecture.md).
 //!
 //! # Data model
 //! Every key starts with a prefix (default `jc:{lists}:`; the `{lists}` hash tag keeps all keys
 //! in one Redis Cluster slot, which the write script needs):
-//! - `entries` — hash: `entry_id` → the entry as canonical JSON (DESIGN.md §3.1 shape);
+//! - `entries` — hash: `entry_id` → the entry as canonical JSON (the entry format of docs/lists.md);
 //! - `subject:<id>` — set of the `entry_id`s of one subject (normalised identifier);
 //! - `list:<code>` — set of the `entry_id`s on one list (for a list's full replacement);
 //! - `version` — counter, incremented by every change;

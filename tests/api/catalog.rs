@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{entry, entry_with, rid, spawn_app, uscc, AS_OF, AS_OF_QUERY};
 
-/// DESIGN.md §3: the 47 list codes of the shipped rule set, ✱ (serious) marked `true`.
+/// rulesets/qiqihar/lists.toml: the 47 list codes of the shipped rule set, ✱ (serious) marked `true`.
 pub const LISTS: [(&str, bool); 47] = [
     ("tax_a_grade", false),
     ("customs_aeo_advanced", false),
@@ -59,7 +59,7 @@ pub const LISTS: [(&str, bool); 47] = [
     ("rail_air_restricted", true),
 ];
 
-/// DESIGN.md §4: the matter codes the shipped rule set must have.
+/// rulesets/qiqihar/matters.toml: the matter codes the shipped rule set must have.
 pub const MATTERS: [&str; 25] = [
     "gov_procurement",
     "construction_bidding",

@@ -1,4 +1,4 @@
-//! `POST /v1/decide`: the documented shape (DESIGN.md §6), invariant 12 on every decision, and
+//! `POST /v1/decide`: the documented shape (docs/api.md), invariant 12 on every decision, and
 //! the `downgrade` dispute policy.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! Bad input (DESIGN.md §6): every error is an RFC 9457 problem with a stable `code`; field
+//! Bad input (docs/api.md): every error is an RFC 9457 problem with a stable `code`; field
 //! errors name each bad field; nothing a client sends panics a worker or changes server state.
 
 use jiangcheng::http::Limits;

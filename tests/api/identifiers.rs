@@ -1,4 +1,4 @@
-//! Identifiers end to end (DESIGN.md §2, §3.1): check-character mismatches in list files and
+//! Identifiers end to end (docs/api.md, Identifiers; docs/lists.md, Lists): check-character mismatches in list files and
 //! requests, and the detection of the identifier type. The per-request cases are in
 //! `tests/golden/identifiers.json`.
 
@@ -62,7 +62,7 @@ fn resident_id_that_reads_as_a_uscc() -> (String, char) {
 #[actix_web::test]
 async fn a_resident_id_with_a_valid_birth_date_and_a_wrong_check_digit_is_never_read_as_a_uscc() {
     let (id, expected) = resident_id_that_reads_as_a_uscc();
-    // Unlisted: refused like every other resident ID with a wrong check digit (DESIGN.md §2).
+    // Unlisted: refused like every other resident ID with a wrong check digit (docs/api.md, Identifiers).
     let app = spawn_app(&[]);
     let body = json!({"subject": {"id": id}, "matter": "air_rail_ticket", "as_of": AS_OF});
     let response = app.post_decide(&body).await;
@@ -77,7 +77,7 @@ async fn a_resident_id_with_a_valid_birth_date_and_a_wrong_check_digit_is_never_
 async fn a_listed_resident_id_with_a_wrong_check_digit_loads_on_a_persons_list_whatever_its_digits()
 {
     let (id, expected) = resident_id_that_reads_as_a_uscc();
-    // DESIGN.md §3.1: a check-character mismatch does not make the line malformed.
+    // docs/lists.md, Lists: a check-character mismatch does not make the line malformed.
     let app = spawn_app(&[entry("M-RA", "rail_air_restricted", &id)]);
     let decision = app.decide(&id, "air_rail_ticket", AS_OF).await;
     assert_eq!(decision["decision"], "block", "{decision}");

@@ -1,4 +1,4 @@
-//! Integration tests of the HTTP API (DESIGN.md §2–§6) and of the binary: one test binary,
+//! Integration tests of the HTTP API (docs/api.md) and of the binary: one test binary,
 //! `cargo test --test api`.
 //!
 //! Most tests start the real server in-process on a loopback port chosen by the OS

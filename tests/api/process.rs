@@ -1,4 +1,4 @@
-//! The binary (DESIGN.md §6.1): `serve` reloads on SIGHUP and refuses a malformed list file at
+//! The binary (docs/operations.md, Configuration): `serve` reloads on SIGHUP and refuses a malformed list file at
 //! start naming each bad line; the fail-closed guard refuses an emptied list file on SIGHUP and
 //! an empty list snapshot at start, and SIGUSR1 or `--force-next-load` take them on purpose;
 //! `check` validates a rule set and prints each problem as `file:line: message`.
@@ -514,7 +514,7 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
     let stderr_path = dir.path().join("stderr.txt");
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
     let port = free_port();
-    // Configured through the environment only (DESIGN.md §6.1: every flag has a variable).
+    // Configured through the environment only (docs/operations.md, Configuration: every flag has a variable).
     let mut command = Command::new(BIN);
     command
         .arg("serve")

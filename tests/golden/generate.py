@@ -3,7 +3,7 @@
 
     python3 tests/golden/generate.py        # from the repository root
 
-Every expectation below is written by hand from DESIGN.md §5 and the shipped rule set
+Every expectation below is written by hand from docs/api.md, Decision semantics and the shipped rule set
 (rulesets/qiqihar/*.toml). The script computes what people get wrong by hand (the check
 characters of identifiers) and, as a guard against typos in the hand-written expectations,
 recomputes each expected reason set with a small independent model of the decision semantics
@@ -141,7 +141,7 @@ def in_force(entry, at):
 
 
 def normalize(identifier):
-    """DESIGN.md §2: trim, full-width to half-width, upper case; 15 digits (a first-generation
+    """docs/api.md, Identifiers: trim, full-width to half-width, upper case; 15 digits (a first-generation
     resident ID) upgraded to 18 characters."""
     half = "".join(chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in identifier)
     text = half.strip().upper()
@@ -168,7 +168,7 @@ def may_block(list_code, measure, matter):
 
 
 def model(entries, subject, matter, at):
-    """Independent model of DESIGN.md §5 (default dispute policy): the expected reason set and
+    """Independent model of docs/api.md, Decision semantics (default dispute policy): the expected reason set and
     the entry that suppressed rewards (or None)."""
     at = instant(at)
     asked, subject = subject, normalize(subject["id"] if isinstance(subject, dict) else subject)
@@ -300,7 +300,7 @@ def r(topic, measure, effect, entry_id, via=None, warnings=None):
 def outcome_table():
     cs = CaseSet(
         "outcome_table",
-        "DESIGN.md §5 outcome table, one row after the other: a subject with one in-force entry on the "
+        "docs/api.md, Decision semantics outcome table, one row after the other: a subject with one in-force entry on the "
         "list, default dispute policy, evaluated at 2026-11-22T10:00:00+08:00. The last two rows put "
         "one in-force entry on every one of the 47 lists and ask each listed subject about "
         "basic_public_service and credit_loan.",
@@ -468,7 +468,7 @@ def outcome_table():
 def invariants():
     cs = CaseSet(
         "invariants",
-        "DESIGN.md §5 invariants 7-10 and disputes: unknown subjects, entries not in force (objection upheld, expired, "
+        "docs/api.md, Decision semantics invariants 7-10 and disputes: unknown subjects, entries not in force (objection upheld, expired, "
         "not yet started, repaired, removed, and the exact instant an entry stops and starts to "
         "count), block over flag over allow, punishment on a serious list suppressing incentives in "
         "every matter with the rewards_suppressed warning naming the entry, and the "
@@ -620,7 +620,7 @@ def invariants():
 def identifiers():
     cs = CaseSet(
         "identifiers",
-        "DESIGN.md §2: check-character mismatches (USCC evaluated with uscc_check_mismatch and the "
+        "docs/api.md, Identifiers: check-character mismatches (USCC evaluated with uscc_check_mismatch and the "
         "expected character; resident ID refused with 400 unless listed, then evaluated with "
         "id_check_mismatch), normalisation of full-width, lower-case and padded input, 15-digit "
         "first-generation resident IDs upgraded (resident_id_upgraded), and the subject kind "
@@ -665,7 +665,7 @@ def identifiers():
     xview = {"id": x_id, "kind": "person", "id_type": "resident_id"}
     cs.decide("a resident ID with a lower-case x is normalised", x_id[:-1] + "x", "gov_procurement", "block", block("ID-N-2"), warnings=[], subject_view=xview, model_subject=x_id)
     cs.decide("a full-width resident ID is normalised", fullwidth(x_id), "gov_procurement", "block", block("ID-N-2"), warnings=[], subject_view=xview, model_subject=x_id)
-    # Entry identifiers are normalised like request identifiers (DESIGN.md §3.1).
+    # Entry identifiers are normalised like request identifiers (docs/lists.md, Lists).
     s = uscc("91", 35)
     cs.entry("ID-E-1", "court_dishonest_debtor", fullwidth(s.lower()))
     cs.decide("an entry written full-width and lower-case matches the canonical identifier", s, "gov_procurement", "block", block("ID-E-1"), warnings=[])
@@ -743,7 +743,7 @@ def identifiers():
 def responsible_persons():
     cs = CaseSet(
         "responsible_persons",
-        "DESIGN.md §3.1 responsible persons: the legal representative (and other named roles) of a "
+        "docs/lists.md, Lists responsible persons: the legal representative (and other named roles) of a "
         "listed company is reached by the measures the topic extends to persons, with `via`; not by "
         "the others; not through an entry that is not in force; not in a role the topic does not name.",
     )

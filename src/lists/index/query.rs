@@ -190,7 +190,7 @@ impl ListIndex {
         self.counts.per_list.get(list.index()).copied().unwrap_or(0)
     }
 
-    /// Entries whose identifier fails its check character (loaded anyway, DESIGN.md §3.1).
+    /// Entries whose identifier fails its check character (loaded anyway, docs/lists.md, Lists).
     pub fn check_mismatches(&self) -> usize {
         self.counts.check_mismatches
     }
