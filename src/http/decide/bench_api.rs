@@ -15,11 +15,10 @@ use crate::lists::cold::ColdLookup;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
+pub use super::request::Subjects;
+
 /// What every decision of a parsed request shares (its matter, instant and references).
 pub struct Request(Context);
-
-/// A batch's items: each subject, or why it cannot be decided.
-pub type Subjects = Vec<Result<SubjectId, ApiError>>;
 
 /// The server's clock at `now`, with the default allowed skew of `as_of`.
 fn clock(now: Timestamp) -> Clock {
