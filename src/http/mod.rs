@@ -25,6 +25,8 @@ use actix_web::dev::{Server, Service, ServiceRequest};
 use actix_web::{web, App, HttpServer};
 
 pub use auth::{Access, AccessConfig};
+#[doc(hidden)]
+pub use decide::bench_api;
 pub use problem::{ApiError, FieldError};
 pub use routes::endpoints;
 pub use socket::bind;

@@ -1,5 +1,7 @@
 //! `POST /v1/decide` and `POST /v1/decide/batch`.
 
+#[doc(hidden)]
+pub mod bench_api;
 mod request;
 mod writer;
 
@@ -226,7 +228,6 @@ fn batch_body(
         audit.extend(chunk.audit.into_iter().flatten());
     }
     state.audit(|| decisions_event(snapshot, context, caller, audit));
-    body.extend_from_slice(b"],");
     for (outcome, count) in [
         (Outcome::Allow, summary.allow),
         (Outcome::Flag, summary.flag),
@@ -234,6 +235,18 @@ fn batch_body(
     ] {
         state.count_decision(snapshot, context.matter, outcome, count);
     }
+    close_batch(&mut body, summary, snapshot, context)?;
+    Ok(body)
+}
+
+/// Closes a batch answer's `results` and writes the rest of the object after them.
+fn close_batch(
+    body: &mut Vec<u8>,
+    summary: Summary,
+    snapshot: &Snapshot,
+    context: &Context,
+) -> Result<(), ApiError> {
+    body.extend_from_slice(b"],");
     // The rest of the object, written whole, joins the results after its opening brace.
     let rest = serde_json::to_vec(&BatchTail {
         summary,
@@ -244,7 +257,7 @@ fn batch_body(
     })
     .map_err(|err| ApiError::Internal(err.to_string()))?;
     body.extend_from_slice(&rest[1..]);
-    Ok(body)
+    Ok(())
 }
 
 /// Writes batch item `index` into its chunk (after a comma unless it is the first of the

@@ -49,7 +49,7 @@ const BATCH_MEMBERS: [&str; 5] = ["subjects", "matter", "as_of", "department", "
 const SUBJECT_MEMBERS: [&str; 2] = ["id", "id_type"];
 
 /// A batch's items: each subject, or why it cannot be decided.
-pub(super) type Subjects = Vec<Result<SubjectId, ApiError>>;
+pub type Subjects = Vec<Result<SubjectId, ApiError>>;
 
 /// The server's clock and how far from it `as_of` may be before a decision is a replay.
 #[derive(Debug, Clone, Copy)]

@@ -37,7 +37,7 @@ struct SharedPart<'a> {
 }
 
 impl Rendered {
-    fn of(snapshot: &Arc<Snapshot>) -> Result<Rendered, serde_json::Error> {
+    pub(super) fn of(snapshot: &Arc<Snapshot>) -> Result<Rendered, serde_json::Error> {
         let matters = snapshot
             .rules
             .matters()
