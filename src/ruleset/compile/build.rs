@@ -1,69 +1,193 @@
-//! Turning the checked parts into [`RuleSet`] and its per-(matter, list) table.
+//! Turning a checked rule set into [`RuleSet`]: the definitions as written, every code interned,
+//! and the per-(matter, list) table of applications the engine reads.
 
-use super::validate::Parts;
-use crate::ruleset::{Application, ListId, MatterId, RuleSet, TopicId};
+use std::ops::Range;
 
-impl Parts {
-    pub(super) fn into_rule_set(self, revision: String) -> RuleSet {
-        let n_lists = self.lists.len();
-        let mut cells: Vec<Vec<Application>> = vec![Vec::new(); self.matters.len() * n_lists];
-        for (topic_index, (lists, measures)) in self.links.iter().enumerate() {
-            let topic = TopicId(topic_index as u16);
-            for &(measure, person_roles, min_score_level) in measures {
-                let effect = self.measures[measure.index()].effect;
-                for matter in &self.measure_matters[measure.index()] {
-                    for list in lists {
-                        cells[matter.index() * n_lists + list.index()].push(Application {
-                            topic,
-                            measure,
-                            effect,
-                            person_roles,
-                            min_score_level,
-                        });
-                    }
+use toml::Spanned;
+
+use super::parse::Parsed;
+use super::validate::{Checked, TopicLinks};
+use crate::ruleset::syntax::{ListSyntax, MatterSyntax, MeasureSyntax, TopicSyntax};
+use crate::ruleset::{
+    Application, ListDef, ListId, MatterDef, MatterId, MeasureDef, RuleSet, TopicDef, TopicId,
+};
+
+pub(super) fn rule_set(checked: Checked, revision: String) -> RuleSet {
+    let Checked {
+        parsed,
+        score_scale,
+        topics_of_list,
+        links,
+        measure_matters,
+    } = checked;
+    let Parsed {
+        ruleset,
+        lists,
+        matters,
+        measures,
+        topics,
+    } = parsed;
+    let lists: Vec<ListDef> = lists
+        .list
+        .into_iter()
+        .zip(topics_of_list)
+        .map(|(l, topics)| list_def(l, topics))
+        .collect();
+    let matters: Vec<MatterDef> = matters.matter.into_iter().map(matter_def).collect();
+    let measures: Vec<MeasureDef> = measures.measure.into_iter().map(measure_def).collect();
+    let topics: Vec<TopicDef> = topics.topic.into_iter().map(topic_def).collect();
+    let (table, applications) = application_table(
+        &links,
+        &measures,
+        &measure_matters,
+        matters.len(),
+        lists.len(),
+    );
+    let list_ids = lists
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.code.clone(), ListId(i as u16)))
+        .collect();
+    let matter_ids = matters
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            std::iter::once(&m.code)
+                .chain(&m.platform_codes)
+                .map(move |code| (code.clone(), MatterId(i as u16)))
+        })
+        .collect();
+    RuleSet {
+        name: ruleset.name.into_inner(),
+        title: ruleset.title,
+        revision,
+        dispute_policy: ruleset.dispute_policy,
+        dispute_review_days: ruleset.dispute_review_days,
+        reward_suppression: ruleset.reward_suppression,
+        score_scale,
+        lists,
+        matters,
+        measures,
+        topics,
+        list_ids,
+        matter_ids,
+        table,
+        applications,
+    }
+}
+
+/// For each (matter, list) cell, in `matter * lists + list` order, the range of `applications`
+/// an in-force entry on that list leads to in that matter.
+fn application_table(
+    links: &[TopicLinks],
+    measures: &[MeasureDef],
+    measure_matters: &[Vec<MatterId>],
+    n_matters: usize,
+    n_lists: usize,
+) -> (Vec<Range<u32>>, Vec<Application>) {
+    let mut cells: Vec<Vec<Application>> = vec![Vec::new(); n_matters * n_lists];
+    for (topic_index, (topic_lists, topic_measures)) in links.iter().enumerate() {
+        let topic = TopicId(topic_index as u16);
+        for &(measure, person_roles, min_score_level) in topic_measures {
+            let effect = measures[measure.index()].effect;
+            for matter in &measure_matters[measure.index()] {
+                for list in topic_lists {
+                    cells[matter.index() * n_lists + list.index()].push(Application {
+                        topic,
+                        measure,
+                        effect,
+                        person_roles,
+                        min_score_level,
+                    });
                 }
             }
         }
-        let mut table = Vec::with_capacity(cells.len());
-        let mut applications = Vec::new();
-        for cell in cells {
-            let start = applications.len() as u32;
-            applications.extend(cell);
-            table.push(start..applications.len() as u32);
-        }
-        let list_ids = self
-            .lists
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.code.clone(), ListId(i as u16)))
-            .collect();
-        let matter_ids = self
-            .matters
-            .iter()
-            .enumerate()
-            .flat_map(|(i, m)| {
-                std::iter::once(&m.code)
-                    .chain(&m.platform_codes)
-                    .map(move |code| (code.clone(), MatterId(i as u16)))
+    }
+    let mut table = Vec::with_capacity(cells.len());
+    let mut applications = Vec::new();
+    for cell in cells {
+        let start = applications.len() as u32;
+        applications.extend(cell);
+        table.push(start..applications.len() as u32);
+    }
+    (table, applications)
+}
+
+fn codes(written: Vec<Spanned<String>>) -> Vec<String> {
+    written.into_iter().map(Spanned::into_inner).collect()
+}
+
+fn list_def(l: ListSyntax, topics: Vec<String>) -> ListDef {
+    ListDef {
+        code: l.code.into_inner(),
+        name: l.name,
+        kind: l.kind,
+        serious: l.serious,
+        body: l.body,
+        subjects: l.subjects,
+        period: l.period,
+        scored: l.scored,
+        cold: l.cold,
+        repairable: l.repairable,
+        requires_valid_until: l.requires_valid_until,
+        topics,
+        order_matters: l
+            .order_matters
+            .map(|m| codes(m.into_inner()))
+            .unwrap_or_default(),
+    }
+}
+
+fn matter_def(m: MatterSyntax) -> MatterDef {
+    MatterDef {
+        code: m.code.into_inner(),
+        name: m.name,
+        department: m.department,
+        description: m.description,
+        basic_public_service: m.basic_public_service,
+        platform_codes: codes(m.platform_codes),
+    }
+}
+
+fn measure_def(m: MeasureSyntax) -> MeasureDef {
+    MeasureDef {
+        code: m.code.into_inner(),
+        name: m.name,
+        category: m.category.into_inner(),
+        effect: m.effect.into_inner(),
+        legal_basis: m.legal_basis.into_inner().trim().to_owned(),
+        judicial: m.judicial,
+        department: m.department,
+        text: m.text,
+        matters: codes(m.matters.into_inner()),
+    }
+}
+
+fn topic_def(t: TopicSyntax) -> TopicDef {
+    let (roles, person_measures) = match t.responsible_persons {
+        Some(rp) => (rp.roles.into_inner(), codes(rp.measures)),
+        None => (Vec::new(), Vec::new()),
+    };
+    TopicDef {
+        code: t.code.into_inner(),
+        name: t.name,
+        kind: t.kind,
+        lists: codes(t.lists.into_inner()),
+        memorandum: t.memorandum,
+        measures: codes(t.measures.into_inner()),
+        min_score_level: t.min_score_level.map(Spanned::into_inner),
+        score_tiers: t
+            .score_tiers
+            .map(|tiers| {
+                tiers
+                    .into_inner()
+                    .into_iter()
+                    .map(|(measure, level)| (measure, level.into_inner()))
+                    .collect()
             })
-            .collect();
-        RuleSet {
-            name: self.name,
-            title: self.title,
-            revision,
-            dispute_policy: self.dispute_policy,
-            dispute_review_days: self.dispute_review_days,
-            reward_suppression: self.reward_suppression,
-            score_scale: self.score_scale,
-            lists: self.lists,
-            matters: self.matters,
-            measures: self.measures,
-            topics: self.topics,
-            list_ids,
-            matter_ids,
-            table,
-            applications,
-        }
+            .unwrap_or_default(),
+        responsible_person_roles: roles,
+        responsible_person_measures: person_measures,
     }
 }
 

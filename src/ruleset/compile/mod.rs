@@ -1,4 +1,4 @@
-//! Parse → validate → compile. Validation collects every problem before giving up, so a broken
+//! Parse → validate → build. Validation collects every problem before giving up, so a broken
 //! rule set is fixed in one round trip rather than one error at a time.
 
 mod build;
@@ -8,12 +8,7 @@ mod validate;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::syntax::{ListsFile, MattersFile, MeasuresFile, RuleSetFile, TopicsFile};
-use super::{Problem, RuleSet, RuleSetError, FILES};
-use parse::parse;
-use validate::{Checker, Files};
+use super::{Problem, RuleSet, RuleSetError};
 
 /// One rule-set file's text, kept to turn byte offsets into line numbers.
 struct Source {
@@ -54,57 +49,30 @@ impl Problems {
     }
 }
 
-pub(super) fn compile_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
-    let mut problems = Problems::default();
-    let mut hasher = Sha256::new();
-    let mut sources = Vec::with_capacity(FILES.len());
-    for name in FILES {
-        let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                hasher.update(name.as_bytes());
-                hasher.update((text.len() as u64).to_le_bytes());
-                hasher.update(text.as_bytes());
-                sources.push(Source { path, text });
-            }
-            Err(err) => problems.whole_file(&path, format!("cannot read the file: {err}")),
-        }
-    }
-    if !problems.0.is_empty() {
-        return Err(RuleSetError(problems.0));
-    }
-    let revision: String = hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+/// The five rule-set files by name, so each check says which file it reports in.
+struct Files<'a> {
+    ruleset: &'a Source,
+    lists: &'a Source,
+    matters: &'a Source,
+    measures: &'a Source,
+    topics: &'a Source,
+}
 
-    let [ruleset_src, lists_src, matters_src, measures_src, topics_src] = &sources[..] else {
+pub(super) fn compile_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
+    let read = parse::read_dir(dir)?;
+    let [ruleset, lists, matters, measures, topics] = &read.sources[..] else {
         unreachable!("one source per file of FILES")
     };
-    let ruleset = parse::<RuleSetFile>(ruleset_src, &mut problems);
-    let lists = parse::<ListsFile>(lists_src, &mut problems);
-    let matters = parse::<MattersFile>(matters_src, &mut problems);
-    let measures = parse::<MeasuresFile>(measures_src, &mut problems);
-    let topics = parse::<TopicsFile>(topics_src, &mut problems);
-    // A file that does not parse would make every reference into it look unknown; stop here
-    // rather than bury the syntax error under follow-on problems.
-    let (Some(ruleset), Some(lists), Some(matters), Some(measures), Some(topics)) =
-        (ruleset, lists, matters, measures, topics)
-    else {
-        return Err(RuleSetError(problems.0));
-    };
-
     let files = Files {
-        ruleset: ruleset_src,
-        lists: lists_src,
-        matters: matters_src,
-        measures: measures_src,
-        topics: topics_src,
+        ruleset,
+        lists,
+        matters,
+        measures,
+        topics,
     };
-    let checked = Checker { files, problems }.check(ruleset, lists, matters, measures, topics);
-    checked.map(|parts| parts.into_rule_set(revision))
+    let parsed = parse::parse_files(&files)?;
+    let checked = validate::check(&files, parsed)?;
+    Ok(build::rule_set(checked, read.revision))
 }
 
 #[cfg(test)]

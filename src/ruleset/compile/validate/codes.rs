@@ -4,16 +4,65 @@ use std::collections::HashMap;
 
 use toml::Spanned;
 
+use super::Checker;
+use crate::ruleset::compile::parse::Parsed;
 use crate::ruleset::compile::{Problems, Source};
 
 pub(super) const MAX_CODE_LEN: usize = 64;
 
-pub(super) fn check_code_syntax(
-    problems: &mut Problems,
-    src: &Source,
-    code: &Spanned<String>,
-    what: &str,
-) {
+/// Each table's codes mapped to their first position; topics are not here, as no table refers to
+/// them by code.
+pub(super) struct Ids {
+    pub(super) lists: HashMap<String, u16>,
+    pub(super) matters: HashMap<String, u16>,
+    pub(super) measures: HashMap<String, u16>,
+}
+
+impl Checker<'_> {
+    /// Checks the syntax and uniqueness of the rule set's name and of every code.
+    pub(super) fn check_codes(&mut self, parsed: &Parsed) -> Ids {
+        let files = self.files;
+        let problems = &mut self.problems;
+        check_code_syntax(
+            problems,
+            files.ruleset,
+            &parsed.ruleset.name,
+            "rule set name",
+        );
+        let lists = index_codes(
+            problems,
+            files.lists,
+            parsed.lists.list.iter().map(|l| &l.code),
+            "list",
+        );
+        let matters = index_codes(
+            problems,
+            files.matters,
+            parsed.matters.matter.iter().map(|m| &m.code),
+            "matter",
+        );
+        let measures = index_codes(
+            problems,
+            files.measures,
+            parsed.measures.measure.iter().map(|m| &m.code),
+            "measure",
+        );
+        // No table refers to topics by code; indexing them checks syntax and uniqueness.
+        index_codes(
+            problems,
+            files.topics,
+            parsed.topics.topic.iter().map(|t| &t.code),
+            "topic",
+        );
+        Ids {
+            lists,
+            matters,
+            measures,
+        }
+    }
+}
+
+fn check_code_syntax(problems: &mut Problems, src: &Source, code: &Spanned<String>, what: &str) {
     let text = code.get_ref();
     let mut chars = text.chars();
     let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -29,7 +78,7 @@ pub(super) fn check_code_syntax(
 }
 
 /// Checks each code's syntax and uniqueness; maps every code to its first position.
-pub(super) fn index_codes<'c>(
+fn index_codes<'c>(
     problems: &mut Problems,
     src: &Source,
     codes: impl Iterator<Item = &'c Spanned<String>>,

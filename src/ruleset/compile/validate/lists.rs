@@ -1,8 +1,9 @@
-//! Lists: the matters a court order binds.
+//! Lists: the matters a court order binds, and the topics each list triggers.
 
 use std::collections::HashMap;
 
-use super::Checker;
+use super::{Checker, TopicLinks};
+use crate::ruleset::compile::parse::Parsed;
 use crate::ruleset::syntax::ListsFile;
 use crate::ruleset::ListKind;
 
@@ -49,6 +50,41 @@ impl Checker<'_> {
                 (_, None) => {}
             }
         }
+    }
+
+    /// Every list triggers a topic; returns, per list, the codes of the topics it triggers.
+    pub(super) fn check_lists_trigger_topics(
+        &mut self,
+        parsed: &Parsed,
+        list_ids: &HashMap<String, u16>,
+        links: &[TopicLinks],
+    ) -> Vec<Vec<String>> {
+        let (lists, topics) = (&parsed.lists, &parsed.topics);
+        let mut topics_of_list: Vec<Vec<String>> = vec![Vec::new(); lists.list.len()];
+        for (topic, (topic_lists, _)) in topics.topic.iter().zip(links) {
+            for list in topic_lists {
+                topics_of_list[list.index()].push(topic.code.get_ref().clone());
+            }
+        }
+        // With a broken list reference, "triggers no topic" would only echo that problem.
+        let references_resolved = topics
+            .topic
+            .iter()
+            .flat_map(|t| t.lists.get_ref())
+            .all(|l| list_ids.contains_key(l.get_ref()));
+        for (position, (list, topics)) in lists.list.iter().zip(&topics_of_list).enumerate() {
+            let first_of_its_code = list_ids
+                .get(list.code.get_ref())
+                .is_some_and(|&id| usize::from(id) == position);
+            if topics.is_empty() && references_resolved && first_of_its_code {
+                self.problems.at(
+                    self.files.lists,
+                    list.code.span(),
+                    format!("list `{}` triggers no topic", list.code.get_ref()),
+                );
+            }
+        }
+        topics_of_list
     }
 }
 

@@ -5,7 +5,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::Checker;
-use crate::ruleset::syntax::{ListsFile, RuleSetFile};
+use crate::ruleset::syntax::{ListsFile, RuleSetFile, ScoreScaleSyntax};
 use crate::ruleset::{ScoreLevel, ScoreLevelDef, ScoreScale, SCORE_LIMIT};
 
 /// Most levels a score scale may have (cities use three to six).
@@ -33,6 +33,20 @@ impl Checker<'_> {
             }
             return None;
         };
+        let (min, max, base) = self.check_scale_range(scale);
+        let levels = self.check_score_levels(scale, min, max);
+        Some(ScoreScale {
+            min,
+            max,
+            base,
+            levels,
+            assumed: scale.assumed,
+            note: scale.note.trim().to_owned(),
+        })
+    }
+
+    /// A range with its base inside and at most SCORE_LIMIT; returns (min, max, base).
+    fn check_scale_range(&mut self, scale: &ScoreScaleSyntax) -> (u16, u16, u16) {
         let src = self.files.ruleset;
         let (min, max, base) = (
             *scale.min.get_ref(),
@@ -60,6 +74,17 @@ impl Checker<'_> {
                 format!("score_scale: base {base} is outside the scale {min}–{max}"),
             );
         }
+        (min, max, base)
+    }
+
+    /// Levels listed lowest first from the scale's min, strictly rising inside it, names unique.
+    fn check_score_levels(
+        &mut self,
+        scale: &ScoreScaleSyntax,
+        min: u16,
+        max: u16,
+    ) -> Vec<ScoreLevelDef> {
+        let src = self.files.ruleset;
         let written = scale.levels.get_ref();
         if written.is_empty() || written.len() > MAX_SCORE_LEVELS {
             self.problems.at(
@@ -107,14 +132,7 @@ impl Checker<'_> {
                 min: from,
             });
         }
-        Some(ScoreScale {
-            min,
-            max,
-            base,
-            levels,
-            assumed: scale.assumed,
-            note: scale.note.trim().to_owned(),
-        })
+        levels
     }
 
     /// The level a topic names, reported when the scale has no such level.
