@@ -1,4 +1,4 @@
-//! The HTTP API v1 (DESIGN.md §6) on actix-web: routes, shared state, the metrics middleware
+//! The HTTP API v1 (docs/api.md) on actix-web: routes, shared state, the metrics middleware
 //! and the server factory, which takes an already bound listener so tests can use port 0.
 
 mod admin;

@@ -303,7 +303,7 @@ fn wrong_length_and_empty() {
 
 #[test]
 fn first_generation_ids_are_upgraded() {
-    // DOMAIN fixture 230202198503121238 in its 15-digit form.
+    // The example 230202198503121238 in its 15-digit form.
     let id = ok("230202850312123");
     assert_eq!(id.as_str(), "230202198503121238");
     assert!(id.upgraded());

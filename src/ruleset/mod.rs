@@ -75,7 +75,7 @@ impl Effect {
     }
 }
 
-/// Measure category of the national basic measure list (DOMAIN.md §3.2).
+/// Measure category of the national basic measure list (《全国失信惩戒措施基础清单》).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "i64", into = "u8")]
 pub enum Category {
@@ -489,7 +489,7 @@ impl RuleSet {
     }
 
     /// Whether an in-force entry on `list` takes every `reward` away from its subject
-    /// (DESIGN.md §5, invariant 10).
+    /// (invariant 10 of docs/api.md, Decision semantics).
     pub fn suppresses_rewards(&self, list: &ListDef) -> bool {
         match self.reward_suppression {
             RewardSuppression::Serious => list.serious,
