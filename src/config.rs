@@ -682,6 +682,57 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
 mod tests {
     use super::*;
 
+    fn example_config() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/jiangcheng.toml")
+    }
+
+    #[test]
+    fn the_example_config_sets_every_default_it_names() {
+        let with_example = ServeArgs {
+            config: Some(example_config()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_or_else(|err| panic!("{err}"));
+        let without = ServeArgs::default().resolve().unwrap();
+        assert_eq!(format!("{with_example:?}"), format!("{without:?}"));
+    }
+
+    #[test]
+    fn the_example_config_names_every_setting_of_the_file() {
+        let text = std::fs::read_to_string(example_config()).unwrap();
+        // The commented-out keys too: uncommented, the file must still be a valid config.
+        let uncommented: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| !k.contains(' ')) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let parsed: Result<FileConfig, _> = toml::from_str(&uncommented);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let named: Vec<&str> = uncommented
+            .lines()
+            .filter_map(|line| line.split_once(" = ").map(|(key, _)| key))
+            .collect();
+        let command = clap::Command::new("serve");
+        let command = ServeArgs::augment_args(command);
+        let not_in_a_file = ["config", "force_next_load", "bench_routes"];
+        for arg in command.get_arguments() {
+            let key = arg.get_id().as_str();
+            if !not_in_a_file.contains(&key) {
+                assert!(named.contains(&key), "deploy/jiangcheng.toml lacks `{key}`");
+            }
+        }
+    }
+
     #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
