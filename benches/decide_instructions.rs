@@ -13,6 +13,12 @@
 //! `hit_one_entry`, `hit_five_entries`, `responsible_person`. `JC_BENCH_OLDER_IDENTIFIERS=1`
 //! adds the engine bench's two entries filed under older identifiers.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark whose set-up fails has nothing to measure: it stops with the reason"
+)]
+
 use std::hint::black_box;
 
 use jiangcheng::engine;

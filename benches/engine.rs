@@ -10,6 +10,12 @@
 //! `JC_BENCH_LISTED_RATIO` set others), and two entries filed under older identifiers, so that a
 //! USCC pays the lookup of the organisation code it embeds. `cargo bench --bench engine -- ident` never builds it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark whose set-up fails has nothing to measure: it stops with the reason"
+)]
+
 mod common;
 
 use std::hint::black_box;

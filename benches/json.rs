@@ -10,6 +10,12 @@
 //! batch holds listed subjects in that proportion, persons among them. The single decision is a
 //! block with reasons, on a listed subject, with a case reference, as the API's first example.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark whose set-up fails has nothing to measure: it stops with the reason"
+)]
+
 mod common;
 
 use std::hint::black_box;

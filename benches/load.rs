@@ -6,6 +6,12 @@
 //! (`JC_BENCH_FILE_SUBJECTS` sets another count): a tenth of the README's 10-million-entry file,
 //! so that `cargo bench` stays short: a load of a million entries takes seconds.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark whose set-up fails has nothing to measure: it stops with the reason"
+)]
+
 mod common;
 
 use std::fs::File;

@@ -1,6 +1,12 @@
 //! The harness end to end: the real jiangcheng server (shipped rule set, demo lists, the bare
 //! endpoint mounted) on a loopback port, and the real `jiangcheng-load` binary against it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking, with the message saying what was expected"
+)]
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;

@@ -30,7 +30,10 @@ pub type BatchItem<'s> = Option<Result<Decision<'s>, DecideError>>;
 ///
 /// Deciding and folding in one pass keeps no batch-sized vector of decisions, and a decision
 /// is used while its entries are still in cache. The first error `fold` returns is returned.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the batch's inputs and its fold, passed through to each chunk unchanged"
+)]
 pub fn decide_chunks<'s, A, E>(
     rules: &'s RuleSet,
     lists: &'s ListIndex,

@@ -831,7 +831,10 @@ impl RedisLists {
                 }
             });
             let parsed = parse_pages(pages_rx, rules);
-            let read = reader.join().expect("the HSCAN reader does not panic");
+            // The reader does not panic; if it ever did, its panic goes on here.
+            let read = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             // A read error explains a short parse better than the parse result does.
             read?;
             let index = parsed?.finish(rules.lists().len())?;

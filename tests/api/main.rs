@@ -5,7 +5,12 @@
 //! (`helpers::spawn_app`); the process-level tests (`process`) run the built binary.
 //! Golden case sets live in `tests/golden/*.json` and are run by `golden`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, with the message saying what was expected"
+)]
 
 mod access;
 mod admin;
