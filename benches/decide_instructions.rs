@@ -19,37 +19,30 @@
     reason = "a benchmark whose set-up fails has nothing to measure: it stops with the reason"
 )]
 
+mod common;
+#[path = "common/decisions.rs"]
+mod decisions;
+
 use std::hint::black_box;
 
 use jiangcheng::engine;
 use jiangcheng::ident::{self, SubjectId, SubjectKey};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::{parse_entries, ListIndex};
-use jiangcheng::ruleset::{self, MatterId, RuleSet};
+use jiangcheng::ruleset::{MatterId, RuleSet};
 use jiangcheng::timestamp::Timestamp;
+
+use common::{env_or, SEED};
+use decisions::{AT, MATTER, OLDER_IDENTIFIERS, PERSON_MATTER};
 
 /// Decisions counted per run.
 const ROUNDS: usize = 10_000;
-const SEED: u64 = 1;
-/// The engine bench's matters, instant and entries under older identifiers.
-const MATTER: &str = "gov_procurement";
-const PERSON_MATTER: &str = "legal_rep_appointment";
-const AT: &str = "2026-11-22T10:00:00+08:00";
-const OLDER_IDENTIFIERS: &str = concat!(
-    r#"{"entry_id":"BENCH-ORG","list":"court_dishonest_debtor","subject_id":"MA000000-7","listed_on":"2026-01-01"}"#,
-    "\n",
-    r#"{"entry_id":"BENCH-REG","list":"court_dishonest_debtor","subject_id":"230200000000127","legacy_ids":["MA000001-5"],"listed_on":"2026-01-01"}"#,
-    "\n",
-);
 
 fn main() {
     let case = std::env::args().nth(1).expect("a case");
     let var = |name: &str| std::env::var(name).ok();
-    let subjects: u64 = var("JC_BENCH_SUBJECTS").map_or(100_000, |v| v.parse().expect("a size"));
-    let rules = ruleset::load_dir(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rulesets/qiqihar"),
-    )
-    .expect("the shipped rule set compiles");
+    let subjects: u64 = env_or("JC_BENCH_SUBJECTS", 100_000);
+    let rules = common::rules();
     let options = GenOptions {
         subjects,
         listed_ratio: 0.02,

@@ -17,6 +17,8 @@
 )]
 
 mod common;
+#[path = "common/decisions.rs"]
+mod decisions;
 
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -34,6 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use common::{env_or, SEED};
+use decisions::{AT, MATTER, OLDER_IDENTIFIERS, PERSON_MATTER};
 
 /// Distinct subjects cycled through per benchmark (or all there are of a kind): enough that
 /// their index slots do not stay in cache, so a lookup costs what a random one costs at this
@@ -43,20 +46,6 @@ const SAMPLE: usize = 1 << 20;
 /// Distinct identifiers per `ident` benchmark: too many for the branch predictor to learn, few
 /// enough to stay in cache, as a request body does.
 const IDS: usize = 4096;
-/// The matter of the subject benchmarks (the README's first example).
-const MATTER: &str = "gov_procurement";
-/// A matter in which measures reach the legal representatives named on listed organisations'
-/// entries (`legal_rep_ban_market`, `safety_principal_review`).
-const PERSON_MATTER: &str = "legal_rep_appointment";
-/// The instant of every decision, fixed so that results do not depend on the day of the run.
-const AT: &str = "2026-11-22T10:00:00+08:00";
-/// Entries that name their subject by an older identifier.
-const OLDER_IDENTIFIERS: &str = concat!(
-    r#"{"entry_id":"BENCH-ORG","list":"court_dishonest_debtor","subject_id":"MA000000-7","listed_on":"2026-01-01"}"#,
-    "\n",
-    r#"{"entry_id":"BENCH-REG","list":"court_dishonest_debtor","subject_id":"230200000000127","legacy_ids":["MA000001-5"],"listed_on":"2026-01-01"}"#,
-    "\n",
-);
 
 fn population() -> u64 {
     env_or("JC_BENCH_SUBJECTS", 10_000_000)
@@ -96,8 +85,6 @@ impl Fixture {
         gen::generate(&rules, options, &mut bytes, None).expect("generate");
         let mut entries = parse_entries(&bytes, &rules).expect("generated entries are valid");
         drop(bytes);
-        // Court records filed under an organisation code or carrying one, as a city's lists
-        // hold: every USCC decision then looks up the code it embeds.
         entries.extend(parse_entries(OLDER_IDENTIFIERS.as_bytes(), &rules).expect("valid"));
         let lists = ListIndex::build(&entries, &rules).expect("the index builds");
         let matter = rules.matter_id(MATTER).expect("matter");
