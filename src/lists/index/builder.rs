@@ -1,13 +1,12 @@
 //! The builder: entries pushed in any order, sorted by subject and person into a base.
 
 use std::io;
-use std::sync::Arc;
 
 use rayon::slice::ParallelSliceMut;
 
 use super::carriers::{embedded_carriers, Carrier, Carriers};
 use super::runs::Runs;
-use super::{Base, Counts, ListIndex, Named};
+use super::{Base, ListIndex, Named};
 use crate::ident::SubjectKey;
 use crate::lists::entry::{Entry, Facts};
 use crate::lists::text::TextWriter;
@@ -188,15 +187,6 @@ impl IndexBuilder {
             })
             .collect();
 
-        let mut counts = Counts {
-            entries: 0,
-            subjects: subject_runs.len(),
-            per_list: vec![0; list_count],
-            check_mismatches: 0,
-        };
-        for f in &facts {
-            counts.adjust(f, true);
-        }
         // Subjects filed under an older identifier carry it themselves.
         let filed = subject_runs
             .keys()
@@ -225,10 +215,6 @@ impl IndexBuilder {
             embedded,
             text,
         };
-        Ok(ListIndex {
-            base: Arc::new(base),
-            overlay: Arc::default(),
-            counts,
-        })
+        Ok(ListIndex::of_base(base, list_count))
     }
 }

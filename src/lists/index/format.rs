@@ -2,11 +2,10 @@
 //! parsing, and vouched for by a checksum.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 
 use super::carriers::Carriers;
 use super::runs::Runs;
-use super::{Base, Counts, ListIndex, Named};
+use super::{Base, ListIndex, Named};
 use crate::lists::entry::Facts;
 use crate::lists::text::TextWriter;
 use crate::ruleset::{ListId, Role, RuleSet};
@@ -132,15 +131,6 @@ impl ListIndex {
         let order: Vec<u32> = (0..rows as u32).collect();
         let text = text.finish(&order)?;
 
-        let mut counts = Counts {
-            entries: 0,
-            subjects: subjects.len(),
-            per_list: vec![0; rules.lists().len()],
-            check_mismatches: 0,
-        };
-        for f in &facts {
-            counts.adjust(f, true);
-        }
         let base = Base {
             facts,
             subjects,
@@ -150,11 +140,7 @@ impl ListIndex {
             embedded,
             text,
         };
-        Ok(ListIndex {
-            base: Arc::new(base),
-            overlay: Arc::default(),
-            counts,
-        })
+        Ok(ListIndex::of_base(base, rules.lists().len()))
     }
 }
 

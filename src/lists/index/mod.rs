@@ -109,3 +109,23 @@ pub struct ListIndex {
     overlay: Arc<Overlay>,
     counts: Counts,
 }
+
+impl ListIndex {
+    /// An index of `base` alone, with its counts taken from its facts.
+    fn of_base(base: Base, list_count: usize) -> ListIndex {
+        let mut counts = Counts {
+            entries: 0,
+            subjects: base.subjects.len(),
+            per_list: vec![0; list_count],
+            check_mismatches: 0,
+        };
+        for f in &base.facts {
+            counts.adjust(f, true);
+        }
+        ListIndex {
+            base: Arc::new(base),
+            overlay: Arc::default(),
+            counts,
+        }
+    }
+}
