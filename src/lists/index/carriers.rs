@@ -116,7 +116,7 @@ impl Carriers {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{entry, A, B, P};
+    use super::super::testing::{compacted_and_reread, entry, A, B, P};
     use super::super::ListIndex;
     use crate::ident;
     use crate::ruleset::testing::mini;
@@ -174,13 +174,7 @@ mod tests {
         assert_eq!(through(&next, "MA1B2C3D8"), pairs(&[("c3", "MA1B2C3D8")]));
         assert!(through(&base, "MA1B2C3D8").is_empty());
 
-        let compacted = next.compacted(&rules).unwrap();
-        let mut snapshot = Vec::new();
-        compacted
-            .write_snapshot(&mut snapshot, &rules.revision)
-            .unwrap();
-        let read = ListIndex::read_snapshot(&mut snapshot.as_slice(), &rules).unwrap();
-        for index in [&compacted, &read] {
+        for index in &compacted_and_reread(&next, &rules) {
             assert_eq!(
                 through(index, A),
                 pairs(&[("c1", "MA1B2C3D8"), ("c3", "MA1B2C3D8")])
@@ -218,13 +212,7 @@ mod tests {
         let untied_twice = tied_twice.without_entry("u2", registration).unwrap();
         for index in [&untied, &untied_twice] {
             assert!(through(index, A).is_empty());
-            let compacted = index.compacted(&rules).unwrap();
-            let mut snapshot = Vec::new();
-            compacted
-                .write_snapshot(&mut snapshot, &rules.revision)
-                .unwrap();
-            let read = ListIndex::read_snapshot(&mut snapshot.as_slice(), &rules).unwrap();
-            for index in [&compacted, &read] {
+            for index in &compacted_and_reread(index, &rules) {
                 assert!(through(index, A).is_empty());
                 assert_eq!(index.entries_of(registration).len(), 1);
             }
