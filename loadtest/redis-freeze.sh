@@ -40,7 +40,7 @@ round() {
   for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
   "$BIN" import --lists rulesets/qiqihar/demo-lists.jsonl --redis "redis://127.0.0.1:$REDIS_PORT/" \
     >/dev/null 2>&1
-  JC_AUDIT=auto JC_AUDIT_DIR="$dir/audit" "$BIN" serve --listen "127.0.0.1:$PORT" --workers 1 \
+  JC_REGISTER=auto JC_REGISTER_DIR="$dir/audit" "$BIN" serve --listen "127.0.0.1:$PORT" --workers 1 \
     --lists "redis://127.0.0.1:$REDIS_PORT/" --log warn >/dev/null 2>&1 &
   SERVE_PID=$!
   for _ in $(seq 200); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.05; done

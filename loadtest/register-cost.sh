@@ -20,7 +20,7 @@ run() {
     sleep 0.3
     audit="redis://127.0.0.1:$REDIS_PORT/"
   fi
-  JC_AUDIT="$audit" JC_AUDIT_DIR="$dir" taskset -c 1 "$BIN" serve --listen "127.0.0.1:$PORT" \
+  JC_REGISTER="$audit" JC_REGISTER_DIR="$dir" taskset -c 1 "$BIN" serve --listen "127.0.0.1:$PORT" \
     --workers 1 --log warn >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.1; done

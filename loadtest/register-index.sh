@@ -29,8 +29,8 @@ for b in range(4):
 EOF
 
 serve() {
-  "$1" serve --listen "127.0.0.1:$PORT" --lists "$work/lists.jsonl" --audit files \
-    --audit-dir "$work/audit" --log warn >/dev/null 2>&1 &
+  "$1" serve --listen "127.0.0.1:$PORT" --lists "$work/lists.jsonl" --register files \
+    --register-dir "$work/audit" --log warn >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 600); do curl -sf "localhost:$PORT/readyz" >/dev/null && return; sleep 0.1; done
   echo "the server did not get ready" >&2; exit 1

@@ -29,8 +29,8 @@ stored() {
 run() {
   local bin=$1 ns=0 task
   rm -rf "$work/audit"
-  "$bin" serve --listen "127.0.0.1:$PORT" --lists "$work/lists.jsonl" --audit files \
-    --audit-dir "$work/audit" --log warn >/dev/null 2>&1 &
+  "$bin" serve --listen "127.0.0.1:$PORT" --lists "$work/lists.jsonl" --register files \
+    --register-dir "$work/audit" --log warn >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 600); do curl -sf "localhost:$PORT/readyz" >/dev/null && break; sleep 0.1; done
   for _ in $(seq "$BATCHES"); do

@@ -38,7 +38,7 @@ def start(binary, flags):
     port = free_port()
     server = subprocess.Popen(
         [binary, "serve", "--listen", f"127.0.0.1:{port}", "--log", "warn", *flags],
-        cwd=ROOT, env={**os.environ, "JC_AUDIT": "off"},
+        cwd=ROOT, env={**os.environ, "JC_REGISTER": "off"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:

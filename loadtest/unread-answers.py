@@ -59,7 +59,7 @@ def main():
     server = subprocess.Popen(
         [args.binary, "serve", "--listen", f"127.0.0.1:{port}", "--log", "warn", *args.serve_flags],
         cwd=ROOT,
-        env={**os.environ, "JC_AUDIT": "off"},
+        env={**os.environ, "JC_REGISTER": "off"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

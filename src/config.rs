@@ -1,12 +1,13 @@
 //! Command line and settings (docs/operations.md, Configuration). Every `serve` flag has an environment variable
 //! and a config-file key; flags win over the environment, the environment over the file, and the
-//! file over the documented defaults. Raw input (`ServeArgs`, `FileConfig`) and the resolved
-//! `Settings` are separate types, so nothing downstream sees an unresolved option.
+//! file over the documented defaults. The raw input of all three is one type (`ServeArgs`), the
+//! resolved `Settings` another, so nothing downstream sees an unresolved option.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+use merge::Merge;
 use serde::Deserialize;
 
 use std::time::Duration;
@@ -61,11 +62,34 @@ pub struct RegisterHashArgs {
     /// The subject's identifier (a USCC or a resident ID number).
     pub id: String,
     /// The register's folder [default: audit].
-    #[arg(long, env = "JC_AUDIT_DIR")]
-    pub audit_dir: Option<PathBuf>,
-    /// The subject hash key [default: <audit-dir>/subject-hash.key].
-    #[arg(long, env = "JC_AUDIT_KEY_FILE")]
-    pub audit_key_file: Option<PathBuf>,
+    #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
+    pub register_dir: Option<PathBuf>,
+    /// The subject hash key [default: <register-dir>/subject-hash.key].
+    #[arg(long, alias = "audit-key-file", env = "JC_REGISTER_KEY_FILE")]
+    pub register_key_file: Option<PathBuf>,
+}
+
+impl RegisterHashArgs {
+    /// The register's settings these name, the folder and key file falling back to their old
+    /// environment variables (`JC_AUDIT_DIR`, `JC_AUDIT_KEY_FILE`) where the new ones are unset.
+    pub fn register(self) -> RegisterConfig {
+        let renamed = |name: &str| {
+            renamed_env(name)
+                .and_then(std::env::var_os)
+                .map(PathBuf::from)
+        };
+        let defaults = RegisterConfig::default();
+        RegisterConfig {
+            dir: self
+                .register_dir
+                .or_else(|| renamed("JC_REGISTER_DIR"))
+                .unwrap_or(defaults.dir),
+            key_file: self
+                .register_key_file
+                .or_else(|| renamed("JC_REGISTER_KEY_FILE")),
+            ..defaults
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +101,7 @@ pub enum KeysCommand {
 
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
-    /// The calling department, as audit records will name it.
+    /// The calling department, as the register's records will name it.
     #[arg(long)]
     pub department: String,
     /// What the key may do: decide, read_subject, feedback, admin, export, replay
@@ -157,7 +181,16 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Default, Args)]
+/// The settings of `serve`, one struct for all three sources: clap reads the flags and the
+/// environment, serde the config file (the same names with underscores; unknown keys are
+/// refused), and [`Merge`] lays the flags and environment over the file. Every setting is
+/// optional (or a switch) so that one left out falls through to the next source and last to its
+/// default: the one named in its doc comment, held by the type it configures (`Limits`,
+/// `RegisterConfig`, …). Tests hold those doc comments, `deploy/jiangcheng.toml` and
+/// docs/operations.md to the defaults.
+#[derive(Debug, Default, Args, Deserialize, Merge)]
+#[serde(default, deny_unknown_fields)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "JC_LISTEN")]
@@ -179,6 +212,8 @@ pub struct ServeArgs {
     /// Take the first load even if the fail-closed guard would refuse it (no entries, or too
     /// many removed); later loads are guarded again (SIGUSR1 forces one).
     #[arg(long, env = "JC_FORCE_NEXT_LOAD")]
+    #[serde(skip)]
+    #[merge(strategy = merge::bool::overwrite_false)]
     pub force_next_load: bool,
     /// Prefix of the list keys in Redis [default: jc:{lists}:].
     #[arg(long, env = "JC_REDIS_PREFIX")]
@@ -196,6 +231,8 @@ pub struct ServeArgs {
     pub cold_cache_ttl_seconds: Option<u64>,
     /// A TOML config file with any of these settings as keys (listen, rules, lists, …).
     #[arg(long, env = "JC_CONFIG")]
+    #[serde(skip)]
+    #[merge(skip)]
     pub config: Option<PathBuf>,
     /// HTTP worker threads [default: the cores this process may use].
     #[arg(long, env = "JC_WORKERS")]
@@ -244,6 +281,8 @@ pub struct ServeArgs {
     pub log: Option<String>,
     /// Mount `POST /bench/bare`, the load tests' reference endpoint (off in production).
     #[arg(long, env = "JC_BENCH_ROUTES")]
+    #[serde(skip)]
+    #[merge(strategy = merge::bool::overwrite_false)]
     pub bench_routes: bool,
     /// Callers' API keys (TOML, `jiangcheng keys new` writes its entries); without it every
     /// `/v1` endpoint is open.
@@ -251,6 +290,7 @@ pub struct ServeArgs {
     pub keys: Option<PathBuf>,
     /// Require a key with the `admin` scope on `/metrics` too.
     #[arg(long, env = "JC_PROTECT_METRICS")]
+    #[merge(strategy = merge::bool::overwrite_false)]
     pub protect_metrics: bool,
     /// Seconds a decision's `as_of` may be from the server's clock before it is a replay, which
     /// needs the `replay` scope [default: 300].
@@ -267,35 +307,53 @@ pub struct ServeArgs {
     pub auth_warnings_per_minute: Option<u32>,
     /// Where the query register keeps records and feedback: `auto` (Redis when the lists come
     /// from Redis, else files), `files`, a `redis://` URL, or `off` [default: auto].
-    #[arg(long, env = "JC_AUDIT")]
-    pub audit: Option<String>,
+    #[arg(long, alias = "audit", env = "JC_REGISTER")]
+    #[serde(alias = "audit")]
+    pub register: Option<String>,
     /// The register's folder: its files, the spill file and the subject hash key [default: audit].
-    #[arg(long, env = "JC_AUDIT_DIR")]
-    pub audit_dir: Option<PathBuf>,
-    /// The secret of the subjects' keyed hash (64 hex digits) [default: <audit-dir>/subject-hash.key, made on first start].
-    #[arg(long, env = "JC_AUDIT_KEY_FILE")]
-    pub audit_key_file: Option<PathBuf>,
+    #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
+    #[serde(alias = "audit_dir")]
+    pub register_dir: Option<PathBuf>,
+    /// The secret of the subjects' keyed hash (64 hex digits) [default: <register-dir>/subject-hash.key, made on first start].
+    #[arg(long, alias = "audit-key-file", env = "JC_REGISTER_KEY_FILE")]
+    #[serde(alias = "audit_key_file")]
+    pub register_key_file: Option<PathBuf>,
+    /// Prefix of the register's keys in Redis; a register kept before the rename stays under
+    /// `jc:{audit}:` [default: jc:{register}:].
+    #[arg(long, env = "JC_REGISTER_PREFIX")]
+    pub register_prefix: Option<String>,
     /// Records the register's queue holds before new ones go to the spill file [default: 65536].
-    #[arg(long, env = "JC_AUDIT_QUEUE")]
-    pub audit_queue: Option<usize>,
+    #[arg(long, alias = "audit-queue", env = "JC_REGISTER_QUEUE")]
+    #[serde(alias = "audit_queue")]
+    pub register_queue: Option<usize>,
     /// Corrections one feedback report may have; 0 turns corrections off [default: 20].
     #[arg(long, env = "JC_FEEDBACK_MAX_CORRECTIONS")]
     pub feedback_max_corrections: Option<usize>,
-    /// The register's spill file's folder, best on another disk than its records [default: <audit-dir>].
-    #[arg(long, env = "JC_AUDIT_SPILL_DIR")]
-    pub audit_spill_dir: Option<PathBuf>,
+    /// The register's spill file's folder, best on another disk than its records [default: <register-dir>].
+    #[arg(long, alias = "audit-spill-dir", env = "JC_REGISTER_SPILL_DIR")]
+    #[serde(alias = "audit_spill_dir")]
+    pub register_spill_dir: Option<PathBuf>,
     /// Answer 503 on /readyz while the register drops records (its store and spill file both fail).
-    #[arg(long, env = "JC_AUDIT_REQUIRED")]
-    pub audit_required: bool,
+    #[arg(long, alias = "audit-required", env = "JC_REGISTER_REQUIRED")]
+    #[serde(alias = "audit_required")]
+    #[merge(strategy = merge::bool::overwrite_false)]
+    pub register_required: bool,
     /// Days the register keeps records [default: 190].
-    #[arg(long, env = "JC_AUDIT_RETENTION_DAYS")]
-    pub audit_retention_days: Option<u32>,
+    #[arg(
+        long,
+        alias = "audit-retention-days",
+        env = "JC_REGISTER_RETENTION_DAYS"
+    )]
+    #[serde(alias = "audit_retention_days")]
+    pub register_retention_days: Option<u32>,
     /// What becomes of expired records: `archive` (gzip files in the archive folder) or `delete` [default: archive].
-    #[arg(long, env = "JC_AUDIT_EXPIRED")]
-    pub audit_expired: Option<Expiry>,
-    /// Where expired records are archived [default: <audit-dir>/archive].
-    #[arg(long, env = "JC_AUDIT_ARCHIVE_DIR")]
-    pub audit_archive_dir: Option<PathBuf>,
+    #[arg(long, alias = "audit-expired", env = "JC_REGISTER_EXPIRED")]
+    #[serde(alias = "audit_expired")]
+    pub register_expired: Option<Expiry>,
+    /// Where expired records are archived [default: <register-dir>/archive].
+    #[arg(long, alias = "audit-archive-dir", env = "JC_REGISTER_ARCHIVE_DIR")]
+    #[serde(alias = "audit_archive_dir")]
+    pub register_archive_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -334,51 +392,6 @@ pub struct GenArgs {
     pub rules: PathBuf,
 }
 
-/// The config file: the same settings as the flags, all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<SocketAddr>,
-    pub rules: Option<PathBuf>,
-    pub lists: Option<String>,
-    pub max_list_shrink: Option<f64>,
-    pub list_shrink_min_entries: Option<u64>,
-    pub redis_prefix: Option<String>,
-    pub redis_timeout_ms: Option<u64>,
-    pub cold_cache_subjects: Option<u64>,
-    pub cold_cache_ttl_seconds: Option<u64>,
-    pub workers: Option<usize>,
-    pub max_body_bytes: Option<usize>,
-    pub max_batch: Option<usize>,
-    pub body_timeout_seconds: Option<u64>,
-    pub head_timeout_seconds: Option<u64>,
-    pub keep_alive_seconds: Option<u64>,
-    pub write_timeout_seconds: Option<u64>,
-    pub max_in_flight: Option<usize>,
-    pub max_batches_in_flight: Option<usize>,
-    pub max_connections: Option<usize>,
-    pub listen_backlog: Option<u32>,
-    pub shutdown_grace_seconds: Option<u64>,
-    pub log_format: Option<LogFormat>,
-    pub log: Option<String>,
-    pub keys: Option<PathBuf>,
-    pub protect_metrics: Option<bool>,
-    pub max_as_of_skew_seconds: Option<u64>,
-    pub auth_failures_per_minute: Option<u32>,
-    pub auth_failure_addresses: Option<u64>,
-    pub auth_warnings_per_minute: Option<u32>,
-    pub audit: Option<String>,
-    pub audit_dir: Option<PathBuf>,
-    pub audit_key_file: Option<PathBuf>,
-    pub audit_queue: Option<usize>,
-    pub feedback_max_corrections: Option<usize>,
-    pub audit_spill_dir: Option<PathBuf>,
-    pub audit_required: Option<bool>,
-    pub audit_retention_days: Option<u32>,
-    pub audit_expired: Option<Expiry>,
-    pub audit_archive_dir: Option<PathBuf>,
-}
-
 /// Resolved settings of `serve`.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -399,6 +412,8 @@ pub struct Settings {
     pub protect_metrics: bool,
     pub access: AccessConfig,
     pub register: RegisterConfig,
+    /// What to warn about once logging is set up: settings read under an old name.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -418,28 +433,69 @@ pub enum ConfigError {
     Share(f64),
     #[error("max_batches_in_flight ({batches}) must be less than max_in_flight ({requests}), so that batches leave room for single decisions")]
     BatchesCrowdOut { batches: usize, requests: usize },
-    #[error("audit `{0}`: give auto, files, off or a redis:// URL")]
-    UnsupportedAudit(String),
+    #[error("register `{0}`: give auto, files, off or a redis:// URL")]
+    UnsupportedRegister(String),
+    #[error("an environment variable under its old name ({RENAMED_REGISTER_ENV}…): {0}")]
+    RenamedEnv(#[from] clap::Error),
+}
+
+/// The prefix of the register's environment variables, and the one they had before (still read,
+/// with a warning, where the new variable is unset).
+const REGISTER_ENV: &str = "JC_REGISTER";
+const RENAMED_REGISTER_ENV: &str = "JC_AUDIT";
+
+/// The old name of an environment variable that was renamed, if it was.
+fn renamed_env(name: &str) -> Option<String> {
+    name.strip_prefix(REGISTER_ENV)
+        .map(|rest| format!("{RENAMED_REGISTER_ENV}{rest}"))
 }
 
 impl ServeArgs {
+    /// Lays the settings still given under an old environment variable (`JC_AUDIT_DIR`) under
+    /// the flags and current variables, reading each old variable only where its new name is
+    /// unset and through the same parser as the new one. Returns a warning for each one read.
+    fn merge_renamed_env(&mut self) -> Result<Vec<String>, clap::Error> {
+        let mut renamed = Vec::new();
+        let command = Self::augment_args(clap::Command::new("serve")).mut_args(|arg| {
+            let old = arg
+                .get_env()
+                .and_then(|name| name.to_str())
+                .filter(|name| std::env::var_os(name).is_none())
+                .and_then(|name| renamed_env(name).map(|old| (name.to_owned(), old)));
+            match old {
+                Some((new, old)) => {
+                    renamed.push((arg.get_id().clone(), new, old.clone()));
+                    arg.env(old)
+                }
+                None => arg.env(None::<&'static str>),
+            }
+        });
+        let matches = command.try_get_matches_from(["serve"])?;
+        self.merge(Self::from_arg_matches(&matches)?);
+        Ok(renamed
+            .into_iter()
+            .filter(|(id, _, _)| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::EnvVariable)
+            })
+            .map(|(_, new, old)| {
+                format!("{old} is read in place of {new}, its new name: rename it")
+            })
+            .collect())
+    }
+
     /// Applies the config file (if any) under the flags and environment, then the defaults.
-    pub fn resolve(self) -> Result<Settings, ConfigError> {
-        let file = match &self.config {
-            Some(path) => read_file_config(path)?,
-            None => FileConfig::default(),
-        };
-        let lists = self
-            .lists
-            .or(file.lists)
-            .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+    pub fn resolve(mut self) -> Result<Settings, ConfigError> {
+        let warnings = self.merge_renamed_env()?;
+        if let Some(path) = &self.config {
+            let file = read_file_config(path)?;
+            self.merge(file);
+        }
+        let lists = self.lists.unwrap_or_else(|| DEFAULT_LISTS.to_owned());
         let prefix = self
             .redis_prefix
-            .or(file.redis_prefix)
             .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
         let redis_timeout = self
             .redis_timeout_ms
-            .or(file.redis_timeout_ms)
             .map_or(crate::lists::redis::DEFAULT_TIMEOUT, Duration::from_millis);
         if redis_timeout.is_zero() {
             return Err(ConfigError::Zero("redis_timeout_ms"));
@@ -451,11 +507,9 @@ impl ServeArgs {
         let guard = ShrinkGuard {
             max_shrink: self
                 .max_list_shrink
-                .or(file.max_list_shrink)
                 .unwrap_or(ShrinkGuard::DEFAULT_MAX_SHRINK),
             min_list_entries: self
                 .list_shrink_min_entries
-                .or(file.list_shrink_min_entries)
                 .unwrap_or(ShrinkGuard::DEFAULT_MIN_LIST_ENTRIES),
         };
         if !is_share(guard.max_shrink) {
@@ -463,116 +517,70 @@ impl ServeArgs {
         }
         let defaults = Limits::default();
         let cold_defaults = ColdCacheConfig::default();
-        let seconds = |flag: Option<u64>, key: Option<u64>, default: Duration| {
-            flag.or(key).map_or(default, Duration::from_secs)
-        };
+        let seconds =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
         let limits = Limits {
-            max_body_bytes: self
-                .max_body_bytes
-                .or(file.max_body_bytes)
-                .unwrap_or(defaults.max_body_bytes),
-            max_batch: self
-                .max_batch
-                .or(file.max_batch)
-                .unwrap_or(defaults.max_batch),
-            body_timeout: seconds(
-                self.body_timeout_seconds,
-                file.body_timeout_seconds,
-                defaults.body_timeout,
-            ),
-            head_timeout: seconds(
-                self.head_timeout_seconds,
-                file.head_timeout_seconds,
-                defaults.head_timeout,
-            ),
-            keep_alive: seconds(
-                self.keep_alive_seconds,
-                file.keep_alive_seconds,
-                defaults.keep_alive,
-            ),
-            write_timeout: seconds(
-                self.write_timeout_seconds,
-                file.write_timeout_seconds,
-                defaults.write_timeout,
-            ),
-            max_in_flight: self
-                .max_in_flight
-                .or(file.max_in_flight)
-                .unwrap_or(defaults.max_in_flight),
+            max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_batch: self.max_batch.unwrap_or(defaults.max_batch),
+            body_timeout: seconds(self.body_timeout_seconds, defaults.body_timeout),
+            head_timeout: seconds(self.head_timeout_seconds, defaults.head_timeout),
+            keep_alive: seconds(self.keep_alive_seconds, defaults.keep_alive),
+            write_timeout: seconds(self.write_timeout_seconds, defaults.write_timeout),
+            max_in_flight: self.max_in_flight.unwrap_or(defaults.max_in_flight),
             max_batches_in_flight: self
                 .max_batches_in_flight
-                .or(file.max_batches_in_flight)
                 .unwrap_or(defaults.max_batches_in_flight),
-            max_connections: self
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(defaults.max_connections),
-            listen_backlog: self
-                .listen_backlog
-                .or(file.listen_backlog)
-                .unwrap_or(defaults.listen_backlog),
-            shutdown_grace: seconds(
-                self.shutdown_grace_seconds,
-                file.shutdown_grace_seconds,
-                defaults.shutdown_grace,
-            ),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            listen_backlog: self.listen_backlog.unwrap_or(defaults.listen_backlog),
+            shutdown_grace: seconds(self.shutdown_grace_seconds, defaults.shutdown_grace),
         };
         let workers = self
             .workers
-            .or(file.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let register_defaults = RegisterConfig::default();
         let register = RegisterConfig {
-            sink: audit_sink(self.audit.or(file.audit).as_deref(), &lists)?,
-            dir: self
-                .audit_dir
-                .or(file.audit_dir)
-                .unwrap_or(register_defaults.dir),
-            key_file: self.audit_key_file.or(file.audit_key_file),
+            sink: register_sink(
+                self.register.as_deref(),
+                self.register_prefix
+                    .unwrap_or_else(|| crate::audit::DEFAULT_PREFIX.to_owned()),
+                &lists,
+            )?,
+            dir: self.register_dir.unwrap_or(register_defaults.dir),
+            key_file: self.register_key_file,
             queue_records: self
-                .audit_queue
-                .or(file.audit_queue)
+                .register_queue
                 .unwrap_or(register_defaults.queue_records),
-            spill_dir: self.audit_spill_dir.or(file.audit_spill_dir),
-            required: self.audit_required || file.audit_required.unwrap_or(false),
+            spill_dir: self.register_spill_dir,
+            required: self.register_required,
             retention_days: self
-                .audit_retention_days
-                .or(file.audit_retention_days)
+                .register_retention_days
                 .unwrap_or(register_defaults.retention_days),
-            expired: self
-                .audit_expired
-                .or(file.audit_expired)
-                .unwrap_or(register_defaults.expired),
-            archive_dir: self.audit_archive_dir.or(file.audit_archive_dir),
+            expired: self.register_expired.unwrap_or(register_defaults.expired),
+            archive_dir: self.register_archive_dir,
             max_corrections: self
                 .feedback_max_corrections
-                .or(file.feedback_max_corrections)
                 .unwrap_or(register_defaults.max_corrections),
         };
         let access_defaults = AccessConfig::default();
         let access = AccessConfig {
             max_as_of_skew: self
                 .max_as_of_skew_seconds
-                .or(file.max_as_of_skew_seconds)
                 .map_or(access_defaults.max_as_of_skew, Duration::from_secs),
             auth_failures_per_minute: self
                 .auth_failures_per_minute
-                .or(file.auth_failures_per_minute)
                 .unwrap_or(access_defaults.auth_failures_per_minute),
             auth_failure_addresses: self
                 .auth_failure_addresses
-                .or(file.auth_failure_addresses)
                 .unwrap_or(access_defaults.auth_failure_addresses),
             auth_warnings_per_minute: self
                 .auth_warnings_per_minute
-                .or(file.auth_warnings_per_minute)
                 .unwrap_or(access_defaults.auth_warnings_per_minute),
         };
         for (name, value) in [
             ("workers", workers),
             ("max_body_bytes", limits.max_body_bytes),
             ("max_batch", limits.max_batch),
-            ("audit_queue", register.queue_records),
+            ("register_queue", register.queue_records),
             (
                 "auth_failures_per_minute",
                 access.auth_failures_per_minute as usize,
@@ -585,7 +593,7 @@ impl ServeArgs {
                 "auth_warnings_per_minute",
                 access.auth_warnings_per_minute as usize,
             ),
-            ("audit_retention_days", register.retention_days as usize),
+            ("register_retention_days", register.retention_days as usize),
             (
                 "body_timeout_seconds",
                 limits.body_timeout.as_secs() as usize,
@@ -614,48 +622,48 @@ impl ServeArgs {
             });
         }
         Ok(Settings {
-            listen: self.listen.or(file.listen).unwrap_or_else(|| {
+            listen: self.listen.unwrap_or_else(|| {
                 DEFAULT_LISTEN
                     .parse()
                     .unwrap_or_else(|_| unreachable!("valid default address"))
             }),
-            rules: self
-                .rules
-                .or(file.rules)
-                .unwrap_or_else(|| DEFAULT_RULES.into()),
+            rules: self.rules.unwrap_or_else(|| DEFAULT_RULES.into()),
             lists,
             guard,
             force_next_load: self.force_next_load,
             cold_cache: ColdCacheConfig {
                 max_subjects: self
                     .cold_cache_subjects
-                    .or(file.cold_cache_subjects)
                     .unwrap_or(cold_defaults.max_subjects),
                 ttl: self
                     .cold_cache_ttl_seconds
-                    .or(file.cold_cache_ttl_seconds)
                     .map_or(cold_defaults.ttl, Duration::from_secs),
             },
             workers,
             limits,
-            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
-            log: self.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+            log_format: self.log_format.unwrap_or_default(),
+            log: self.log.unwrap_or_else(|| "info".to_owned()),
             bench_routes: self.bench_routes,
-            keys: self.keys.or(file.keys),
-            protect_metrics: self.protect_metrics || file.protect_metrics.unwrap_or(false),
+            keys: self.keys,
+            protect_metrics: self.protect_metrics,
             access,
             register,
+            warnings,
         })
     }
 }
 
-/// The register's sink from `--audit`: `auto` follows the list source.
-fn audit_sink(audit: Option<&str>, lists: &ListSource) -> Result<Sink, ConfigError> {
+/// The register's sink from `--register`: `auto` follows the list source.
+fn register_sink(
+    register: Option<&str>,
+    prefix: String,
+    lists: &ListSource,
+) -> Result<Sink, ConfigError> {
     let redis = |url: &str| Sink::Redis {
         url: url.to_owned(),
-        prefix: crate::audit::DEFAULT_PREFIX.to_owned(),
+        prefix,
     };
-    Ok(match audit.unwrap_or("auto") {
+    Ok(match register.unwrap_or("auto") {
         "auto" => match lists {
             ListSource::Redis { url, .. } => redis(url),
             ListSource::File(_) => Sink::Files,
@@ -663,11 +671,11 @@ fn audit_sink(audit: Option<&str>, lists: &ListSource) -> Result<Sink, ConfigErr
         "files" => Sink::Files,
         "off" => Sink::Off,
         url if url.starts_with("redis://") || url.starts_with("rediss://") => redis(url),
-        other => return Err(ConfigError::UnsupportedAudit(other.to_owned())),
+        other => return Err(ConfigError::UnsupportedRegister(other.to_owned())),
     })
 }
 
-fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+fn read_file_config(path: &Path) -> Result<ServeArgs, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -716,7 +724,7 @@ mod tests {
             })
             .map(|line| format!("{line}\n"))
             .collect();
-        let parsed: Result<FileConfig, _> = toml::from_str(&uncommented);
+        let parsed: Result<ServeArgs, _> = toml::from_str(&uncommented);
         assert!(parsed.is_ok(), "{parsed:?}");
         let named: Vec<&str> = uncommented
             .lines()
@@ -731,6 +739,103 @@ mod tests {
                 assert!(named.contains(&key), "deploy/jiangcheng.toml lacks `{key}`");
             }
         }
+    }
+
+    #[test]
+    fn the_doc_comments_the_example_config_and_the_operations_guide_agree_on_every_setting() {
+        let example: toml::Table =
+            toml::from_str(&std::fs::read_to_string(example_config()).unwrap()).unwrap();
+        let guide = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md"),
+        )
+        .unwrap();
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        for arg in command.get_arguments() {
+            let key = arg.get_id().as_str();
+            let flag = format!("`--{}`", arg.get_long().unwrap());
+            let env = format!("`{}`", arg.get_env().unwrap().to_string_lossy());
+            assert!(
+                guide.contains(&flag) && guide.contains(&env),
+                "docs/operations.md lacks {flag} or {env}"
+            );
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let default = help
+                .split_once("[default: ")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(default, _)| default);
+            match (default, example.get(key)) {
+                (Some(default), Some(value)) => assert_eq!(
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned),
+                    default,
+                    "`{key}`: the doc comment's default is not deploy/jiangcheng.toml's"
+                ),
+                (None, Some(value)) => assert_eq!(
+                    value.as_bool(),
+                    Some(false),
+                    "`{key}` has no default in its doc comment"
+                ),
+                // Computed defaults and settings that are not in a file: commented out, or not
+                // there at all (the test above).
+                (_, None) => {}
+            }
+        }
+    }
+
+    #[test]
+    fn the_old_audit_flags_and_config_keys_still_set_the_register() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(&path, "audit_queue = 5\naudit_required = true\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "jiangcheng".as_ref(),
+            "serve".as_ref(),
+            "--audit".as_ref(),
+            "off".as_ref(),
+            "--audit-dir".as_ref(),
+            "/old".as_ref(),
+            "--config".as_ref(),
+            path.as_os_str(),
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        let register = args.resolve().unwrap().register;
+        assert_eq!(register.sink, Sink::Off);
+        assert_eq!(register.dir, PathBuf::from("/old"));
+        assert_eq!(register.queue_records, 5);
+        assert!(register.required);
+        std::fs::write(&path, "audit_queue = 5\nregister_queue = 6\n").unwrap();
+        let both = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(both.to_string().contains("register_queue"), "{both}");
+    }
+
+    #[test]
+    fn the_registers_redis_prefix_is_a_setting_for_a_register_kept_under_the_old_one() {
+        let sink = |prefix: Option<&str>| {
+            ServeArgs {
+                register: Some("redis://127.0.0.1:6379/".into()),
+                register_prefix: prefix.map(str::to_owned),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .unwrap()
+            .register
+            .sink
+        };
+        let redis = |prefix: &str| Sink::Redis {
+            url: "redis://127.0.0.1:6379/".into(),
+            prefix: prefix.into(),
+        };
+        assert_eq!(sink(None), redis("jc:{register}:"));
+        assert_eq!(sink(Some("jc:{audit}:")), redis("jc:{audit}:"));
     }
 
     #[test]
@@ -917,8 +1022,8 @@ mod tests {
         let path = dir.path().join("jiangcheng.toml");
         std::fs::write(
             &path,
-            "audit_spill_dir = \"/spill\"\naudit_required = true\naudit_retention_days = 400\n\
-             audit_expired = \"delete\"\naudit_archive_dir = \"/archive\"\n",
+            "register_spill_dir = \"/spill\"\nregister_required = true\nregister_retention_days = 400\n\
+             register_expired = \"delete\"\nregister_archive_dir = \"/archive\"\n",
         )
         .unwrap();
         let register = ServeArgs {
@@ -934,8 +1039,8 @@ mod tests {
         assert_eq!(register.archive_path(), None, "deleted, not archived");
         let register = ServeArgs {
             config: Some(path),
-            audit_retention_days: Some(30),
-            audit_expired: Some(Expiry::Archive),
+            register_retention_days: Some(30),
+            register_expired: Some(Expiry::Archive),
             ..ServeArgs::default()
         }
         .resolve()
@@ -945,20 +1050,20 @@ mod tests {
         assert_eq!(register.archive_path(), Some(PathBuf::from("/archive")));
         assert!(matches!(
             ServeArgs {
-                audit_retention_days: Some(0),
+                register_retention_days: Some(0),
                 ..ServeArgs::default()
             }
             .resolve(),
-            Err(ConfigError::Zero("audit_retention_days"))
+            Err(ConfigError::Zero("register_retention_days"))
         ));
     }
 
     #[test]
     fn the_register_follows_the_list_source_unless_told() {
-        let sink = |lists: Option<&str>, audit: Option<&str>| {
+        let sink = |lists: Option<&str>, register: Option<&str>| {
             ServeArgs {
                 lists: lists.map(str::to_owned),
-                audit: audit.map(str::to_owned),
+                register: register.map(str::to_owned),
                 ..ServeArgs::default()
             }
             .resolve()
@@ -978,7 +1083,7 @@ mod tests {
         assert_eq!(sink(None, Some("off")).unwrap(), Sink::Off);
         assert!(matches!(
             sink(None, Some("kafka://broker")),
-            Err(ConfigError::UnsupportedAudit(_))
+            Err(ConfigError::UnsupportedRegister(_))
         ));
     }
 

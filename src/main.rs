@@ -15,7 +15,7 @@ use clap::Parser;
 use tokio::signal::unix::SignalKind;
 use tracing::{error, info, warn};
 
-use jiangcheng::audit::{self, RegisterConfig};
+use jiangcheng::audit;
 use jiangcheng::config::{
     CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
     RegisterHashArgs, ServeArgs,
@@ -42,13 +42,8 @@ fn main() -> anyhow::Result<ExitCode> {
 
 /// Prints the hash the register keeps a subject under.
 fn register_hash(args: RegisterHashArgs) -> anyhow::Result<ExitCode> {
-    let defaults = RegisterConfig::default();
-    let config = RegisterConfig {
-        dir: args.audit_dir.unwrap_or(defaults.dir),
-        key_file: args.audit_key_file,
-        ..defaults
-    };
     let subject = jiangcheng::ident::parse(&args.id).context("the identifier")?;
+    let config = args.register();
     println!("{}", audit::subject_hash(&config.key_path(), &subject)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -116,6 +111,9 @@ fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     telemetry::init(settings.log_format, &settings.log);
+    for warning in &settings.warnings {
+        warn!("{warning}");
+    }
     let listener = http::bind(settings.listen, settings.limits.listen_backlog)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let sources = Sources {
@@ -141,7 +139,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         None => warn!(
-            "the query register is OFF (--audit off): decisions and profile reads leave no record"
+            "the query register is OFF (--register off): decisions and profile reads leave no record"
         ),
     }
     let state = web::Data::new(match &settings.keys {

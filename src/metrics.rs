@@ -108,15 +108,15 @@ impl Metrics {
                 &["result"],
             )),
             audit_records: valid(IntCounterVec::new(
-                Opts::new("audit_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled), expired (removed by retention), archived (of those, written to the archive first)"),
+                Opts::new("register_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled), expired (removed by retention), archived (of those, written to the archive first)"),
                 &["outcome"],
             )),
             audit_queue: valid(IntGauge::new(
-                "audit_queue_records",
+                "register_queue_records",
                 "Records waiting in the register's queue",
             )),
             audit_spill: valid(IntGauge::new(
-                "audit_spill_records",
+                "register_spill_records",
                 "Records in the spill file waiting to be replayed into the register's store",
             )),
             auth_refusals: valid(IntCounterVec::new(

@@ -46,7 +46,7 @@ pub fn serve_command(rules: &Path, lists: &Path, port: u16, stderr: Stdio) -> Co
         .arg(lists)
         .env("NO_COLOR", "1")
         // The register has tests of its own; here it would write into the working directory.
-        .env("JC_AUDIT", "off")
+        .env("JC_REGISTER", "off")
         .env_remove("JC_CONFIG")
         .env_remove("JC_LISTEN")
         .env_remove("JC_RULES")
@@ -523,9 +523,12 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
         .env("JC_LISTS", &lists)
         .env("JC_WORKERS", "1")
         .env("JC_LOG", "debug")
+        // The register's folder under its old variable, which is still read (with a warning).
         .env("JC_AUDIT_DIR", dir.path().join("audit"))
         .env("NO_COLOR", "1")
         .env_remove("JC_CONFIG")
+        .env_remove("JC_REGISTER")
+        .env_remove("JC_REGISTER_DIR")
         .env_remove("JC_AUDIT")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -577,10 +580,12 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
             "the register holds the resident ID {id} in full:\n{register}"
         );
     }
-    // Whoever holds the key finds the person's records by its hash.
+    // Whoever holds the key finds the person's records by its hash (`--audit-dir` is the old
+    // name of `--register-dir`, kept as an alias).
     let hashed = Command::new(BIN)
         .args(["register", "hash", &person, "--audit-dir"])
         .arg(dir.path().join("audit"))
+        .env_remove("JC_REGISTER_KEY_FILE")
         .env_remove("JC_AUDIT_KEY_FILE")
         .output()
         .expect("register hash");
@@ -603,6 +608,10 @@ async fn serve_configured_by_environment_never_logs_a_resident_id_in_full_even_a
     assert!(
         logs.contains("NO API KEYS CONFIGURED"),
         "a server without keys says it runs open:\n{logs}"
+    );
+    assert!(
+        logs.contains("JC_AUDIT_DIR is read in place of JC_REGISTER_DIR"),
+        "the old variable's name is warned about:\n{logs}"
     );
     for id in [&person, &wrong_check] {
         assert!(
@@ -1064,8 +1073,8 @@ async fn serve_exits_on_sigterm_within_its_grace_period_while_redis_is_frozen() 
     let port = free_port();
     let mut command = serve_command(&rules_dir(), Path::new(&redis.url()), port, Stdio::null());
     command
-        .env("JC_AUDIT", "auto")
-        .env("JC_AUDIT_DIR", dir.path().join("audit"));
+        .env("JC_REGISTER", "auto")
+        .env("JC_REGISTER_DIR", dir.path().join("audit"));
     let (mut server, client) = Running::until_ready(command, port).await;
     let decide = || {
         let body = serde_json::json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF});

@@ -490,15 +490,15 @@ pub fn redis_sink(server: &RedisServer) -> Sink {
 fn redis_records(server: &RedisServer) -> (u64, u64, String) {
     let mut connection = server.connection();
     let length: u64 = redis::cmd("XLEN")
-        .arg("jc:{audit}:records")
+        .arg("jc:{register}:records")
         .query(&mut connection)
         .expect("XLEN");
     let ids: u64 = redis::cmd("HLEN")
-        .arg("jc:{audit}:ids")
+        .arg("jc:{register}:ids")
         .query(&mut connection)
         .expect("HLEN");
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg("jc:{audit}:records")
+        .arg("jc:{register}:records")
         .arg("-")
         .arg("+")
         .query(&mut connection)
@@ -574,7 +574,7 @@ async fn a_redis_outage_spills_records_and_replays_them_without_losing_one() {
     let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!(
-            "jiangcheng_audit_records_total{{outcome=\"replayed\"}} {}",
+            "jiangcheng_register_records_total{{outcome=\"replayed\"}} {}",
             status.replayed
         )),
         "{metrics}"
@@ -593,7 +593,7 @@ async fn a_redis_outage_spills_records_and_replays_them_without_losing_one() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let mut connection = server.connection();
     let stored: u64 = redis::cmd("HLEN")
-        .arg("jc:{audit}:feedback")
+        .arg("jc:{register}:feedback")
         .query(&mut connection)
         .expect("HLEN");
     assert_eq!(stored, 1, "stored in Redis before the answer");
