@@ -490,20 +490,7 @@ impl ServeArgs {
             let file = read_file_config(path)?;
             self.merge(file);
         }
-        let lists = self.lists.unwrap_or_else(|| DEFAULT_LISTS.to_owned());
-        let prefix = self
-            .redis_prefix
-            .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
-        let redis_timeout = self
-            .redis_timeout_ms
-            .map_or(crate::lists::redis::DEFAULT_TIMEOUT, Duration::from_millis);
-        if redis_timeout.is_zero() {
-            return Err(ConfigError::Zero("redis_timeout_ms"));
-        }
-        let lists = ListSource::parse(&lists, &prefix, redis_timeout);
-        if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
-            return Err(ConfigError::UnsupportedSource(lists.location()));
-        }
+        let lists = self.lists()?;
         let guard = ShrinkGuard {
             max_shrink: self
                 .max_list_shrink
@@ -515,72 +502,16 @@ impl ServeArgs {
         if !is_share(guard.max_shrink) {
             return Err(ConfigError::Share(guard.max_shrink));
         }
-        let defaults = Limits::default();
-        let cold_defaults = ColdCacheConfig::default();
-        let seconds =
-            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
-        let limits = Limits {
-            max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
-            max_batch: self.max_batch.unwrap_or(defaults.max_batch),
-            body_timeout: seconds(self.body_timeout_seconds, defaults.body_timeout),
-            head_timeout: seconds(self.head_timeout_seconds, defaults.head_timeout),
-            keep_alive: seconds(self.keep_alive_seconds, defaults.keep_alive),
-            write_timeout: seconds(self.write_timeout_seconds, defaults.write_timeout),
-            max_in_flight: self.max_in_flight.unwrap_or(defaults.max_in_flight),
-            max_batches_in_flight: self
-                .max_batches_in_flight
-                .unwrap_or(defaults.max_batches_in_flight),
-            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
-            listen_backlog: self.listen_backlog.unwrap_or(defaults.listen_backlog),
-            shutdown_grace: seconds(self.shutdown_grace_seconds, defaults.shutdown_grace),
-        };
         let workers = self
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let register_defaults = RegisterConfig::default();
-        let register = RegisterConfig {
-            sink: register_sink(
-                self.register.as_deref(),
-                self.register_prefix
-                    .unwrap_or_else(|| crate::audit::DEFAULT_PREFIX.to_owned()),
-                &lists,
-            )?,
-            dir: self.register_dir.unwrap_or(register_defaults.dir),
-            key_file: self.register_key_file,
-            queue_records: self
-                .register_queue
-                .unwrap_or(register_defaults.queue_records),
-            spill_dir: self.register_spill_dir,
-            required: self.register_required,
-            retention_days: self
-                .register_retention_days
-                .unwrap_or(register_defaults.retention_days),
-            expired: self.register_expired.unwrap_or(register_defaults.expired),
-            archive_dir: self.register_archive_dir,
-            max_corrections: self
-                .feedback_max_corrections
-                .unwrap_or(register_defaults.max_corrections),
-        };
-        let access_defaults = AccessConfig::default();
-        let access = AccessConfig {
-            max_as_of_skew: self
-                .max_as_of_skew_seconds
-                .map_or(access_defaults.max_as_of_skew, Duration::from_secs),
-            auth_failures_per_minute: self
-                .auth_failures_per_minute
-                .unwrap_or(access_defaults.auth_failures_per_minute),
-            auth_failure_addresses: self
-                .auth_failure_addresses
-                .unwrap_or(access_defaults.auth_failure_addresses),
-            auth_warnings_per_minute: self
-                .auth_warnings_per_minute
-                .unwrap_or(access_defaults.auth_warnings_per_minute),
-        };
+        let limits = self.limits()?;
+        let register = self.register(&lists)?;
+        let access = self.access();
         for (name, value) in [
             ("workers", workers),
-            ("max_body_bytes", limits.max_body_bytes),
-            ("max_batch", limits.max_batch),
             ("register_queue", register.queue_records),
+            ("register_retention_days", register.retention_days as usize),
             (
                 "auth_failures_per_minute",
                 access.auth_failures_per_minute as usize,
@@ -593,34 +524,12 @@ impl ServeArgs {
                 "auth_warnings_per_minute",
                 access.auth_warnings_per_minute as usize,
             ),
-            ("register_retention_days", register.retention_days as usize),
-            (
-                "body_timeout_seconds",
-                limits.body_timeout.as_secs() as usize,
-            ),
-            (
-                "head_timeout_seconds",
-                limits.head_timeout.as_secs() as usize,
-            ),
-            (
-                "write_timeout_seconds",
-                limits.write_timeout.as_secs() as usize,
-            ),
-            ("max_in_flight", limits.max_in_flight),
-            ("max_batches_in_flight", limits.max_batches_in_flight),
-            ("max_connections", limits.max_connections),
-            ("listen_backlog", limits.listen_backlog as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
         }
-        if limits.max_batches_in_flight >= limits.max_in_flight {
-            return Err(ConfigError::BatchesCrowdOut {
-                batches: limits.max_batches_in_flight,
-                requests: limits.max_in_flight,
-            });
-        }
+        let cold_defaults = ColdCacheConfig::default();
         Ok(Settings {
             listen: self.listen.unwrap_or_else(|| {
                 DEFAULT_LISTEN
@@ -650,6 +559,129 @@ impl ServeArgs {
             register,
             warnings,
         })
+    }
+
+    /// The list source: a file, or Redis under its prefix and timeout.
+    fn lists(&mut self) -> Result<ListSource, ConfigError> {
+        let lists = self
+            .lists
+            .take()
+            .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+        let prefix = self
+            .redis_prefix
+            .take()
+            .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
+        let redis_timeout = self
+            .redis_timeout_ms
+            .map_or(crate::lists::redis::DEFAULT_TIMEOUT, Duration::from_millis);
+        if redis_timeout.is_zero() {
+            return Err(ConfigError::Zero("redis_timeout_ms"));
+        }
+        let lists = ListSource::parse(&lists, &prefix, redis_timeout);
+        if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
+            return Err(ConfigError::UnsupportedSource(lists.location()));
+        }
+        Ok(lists)
+    }
+
+    /// What a client may hold, and for how long; refused when a pool or time-out is 0 (but
+    /// the keep-alive and the shutdown grace) or batches could crowd out single decisions.
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        let defaults = Limits::default();
+        let seconds =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+        let limits = Limits {
+            max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            max_batch: self.max_batch.unwrap_or(defaults.max_batch),
+            body_timeout: seconds(self.body_timeout_seconds, defaults.body_timeout),
+            head_timeout: seconds(self.head_timeout_seconds, defaults.head_timeout),
+            keep_alive: seconds(self.keep_alive_seconds, defaults.keep_alive),
+            write_timeout: seconds(self.write_timeout_seconds, defaults.write_timeout),
+            max_in_flight: self.max_in_flight.unwrap_or(defaults.max_in_flight),
+            max_batches_in_flight: self
+                .max_batches_in_flight
+                .unwrap_or(defaults.max_batches_in_flight),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            listen_backlog: self.listen_backlog.unwrap_or(defaults.listen_backlog),
+            shutdown_grace: seconds(self.shutdown_grace_seconds, defaults.shutdown_grace),
+        };
+        for (name, value) in [
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_batch", limits.max_batch),
+            (
+                "body_timeout_seconds",
+                limits.body_timeout.as_secs() as usize,
+            ),
+            (
+                "head_timeout_seconds",
+                limits.head_timeout.as_secs() as usize,
+            ),
+            (
+                "write_timeout_seconds",
+                limits.write_timeout.as_secs() as usize,
+            ),
+            ("max_in_flight", limits.max_in_flight),
+            ("max_batches_in_flight", limits.max_batches_in_flight),
+            ("max_connections", limits.max_connections),
+            ("listen_backlog", limits.listen_backlog as usize),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if limits.max_batches_in_flight >= limits.max_in_flight {
+            return Err(ConfigError::BatchesCrowdOut {
+                batches: limits.max_batches_in_flight,
+                requests: limits.max_in_flight,
+            });
+        }
+        Ok(limits)
+    }
+
+    /// The query register's settings, its sink following the list source unless told.
+    fn register(&mut self, lists: &ListSource) -> Result<RegisterConfig, ConfigError> {
+        let defaults = RegisterConfig::default();
+        Ok(RegisterConfig {
+            sink: register_sink(
+                self.register.as_deref(),
+                self.register_prefix
+                    .take()
+                    .unwrap_or_else(|| crate::audit::DEFAULT_PREFIX.to_owned()),
+                lists,
+            )?,
+            dir: self.register_dir.take().unwrap_or(defaults.dir),
+            key_file: self.register_key_file.take(),
+            queue_records: self.register_queue.unwrap_or(defaults.queue_records),
+            spill_dir: self.register_spill_dir.take(),
+            required: self.register_required,
+            retention_days: self
+                .register_retention_days
+                .unwrap_or(defaults.retention_days),
+            expired: self.register_expired.unwrap_or(defaults.expired),
+            archive_dir: self.register_archive_dir.take(),
+            max_corrections: self
+                .feedback_max_corrections
+                .unwrap_or(defaults.max_corrections),
+        })
+    }
+
+    /// Replays and refused keys.
+    fn access(&self) -> AccessConfig {
+        let defaults = AccessConfig::default();
+        AccessConfig {
+            max_as_of_skew: self
+                .max_as_of_skew_seconds
+                .map_or(defaults.max_as_of_skew, Duration::from_secs),
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .unwrap_or(defaults.auth_failures_per_minute),
+            auth_failure_addresses: self
+                .auth_failure_addresses
+                .unwrap_or(defaults.auth_failure_addresses),
+            auth_warnings_per_minute: self
+                .auth_warnings_per_minute
+                .unwrap_or(defaults.auth_warnings_per_minute),
+        }
     }
 }
 
