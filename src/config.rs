@@ -71,15 +71,18 @@ pub struct RegisterHashArgs {
 
 impl RegisterHashArgs {
     /// The register's settings these name, the folder and key file falling back to their old
-    /// environment variables (`JC_AUDIT_DIR`, `JC_AUDIT_KEY_FILE`) where the new ones are unset.
-    pub fn register(self) -> RegisterConfig {
-        let renamed = |name: &str| {
-            renamed_env(name)
-                .and_then(std::env::var_os)
-                .map(PathBuf::from)
+    /// environment variables (`JC_AUDIT_DIR`, `JC_AUDIT_KEY_FILE`) where the new ones are unset;
+    /// with a warning for each old variable read.
+    pub fn register(self) -> (RegisterConfig, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut renamed = |new: &str| {
+            let old = renamed_env(new)?;
+            let value = std::env::var_os(&old)?;
+            warnings.push(renamed_warning(new, &old));
+            Some(PathBuf::from(value))
         };
         let defaults = RegisterConfig::default();
-        RegisterConfig {
+        let config = RegisterConfig {
             dir: self
                 .register_dir
                 .or_else(|| renamed("JC_REGISTER_DIR"))
@@ -88,7 +91,8 @@ impl RegisterHashArgs {
                 .register_key_file
                 .or_else(|| renamed("JC_REGISTER_KEY_FILE")),
             ..defaults
-        }
+        };
+        (config, warnings)
     }
 }
 
@@ -450,6 +454,11 @@ fn renamed_env(name: &str) -> Option<String> {
         .map(|rest| format!("{RENAMED_REGISTER_ENV}{rest}"))
 }
 
+/// What is logged for an old variable read in place of its new name.
+fn renamed_warning(new: &str, old: &str) -> String {
+    format!("{old} is read in place of {new}, its new name: rename it")
+}
+
 impl ServeArgs {
     /// Lays the settings still given under an old environment variable (`JC_AUDIT_DIR`) under
     /// the flags and current variables, reading each old variable only where its new name is
@@ -477,9 +486,7 @@ impl ServeArgs {
             .filter(|(id, _, _)| {
                 matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::EnvVariable)
             })
-            .map(|(_, new, old)| {
-                format!("{old} is read in place of {new}, its new name: rename it")
-            })
+            .map(|(_, new, old)| renamed_warning(&new, &old))
             .collect())
     }
 

@@ -43,7 +43,10 @@ fn main() -> anyhow::Result<ExitCode> {
 /// Prints the hash the register keeps a subject under.
 fn register_hash(args: RegisterHashArgs) -> anyhow::Result<ExitCode> {
     let subject = jiangcheng::ident::parse(&args.id).context("the identifier")?;
-    let config = args.register();
+    let (config, warnings) = args.register();
+    for warning in warnings {
+        eprintln!("jiangcheng: {warning}");
+    }
     println!("{}", audit::subject_hash(&config.key_path(), &subject)?);
     Ok(ExitCode::SUCCESS)
 }
