@@ -11,7 +11,7 @@ use super::AppState;
 use crate::audit::Health;
 use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
-use crate::snapshot::{ListSource, LoadReport, Sources};
+use crate::snapshot::{LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
 #[derive(Serialize)]
@@ -69,9 +69,7 @@ impl LoadView {
 /// `error` with the list file's and the rule set's paths replaced by what they are.
 pub(super) fn without_paths(mut error: String, sources: &Sources) -> String {
     // The list file first: it may lie inside the rule set's folder.
-    if let ListSource::File(lists) = &sources.lists {
-        error = error.replace(&lists.display().to_string(), "<lists>");
-    }
+    error = sources.lists.without_path(error);
     error.replace(&sources.rules.display().to_string(), "<rules>")
 }
 
@@ -312,8 +310,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.observe_follow(&state.store.follow_report());
-    if let Some(cold) = &state.cold {
-        state.metrics.observe_cold(cold.stats());
+    if let Some(stats) = state.store.lists().cold_stats() {
+        state.metrics.observe_cold(stats);
     }
     if let Some(register) = state.register() {
         state.metrics.observe_register(&register.status());
