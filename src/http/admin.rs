@@ -18,7 +18,7 @@ use crate::timestamp::Timestamp;
 /// calls are bounded by the source's timeout: a Redis that does not answer gets the caller a
 /// 503, never a hang.
 fn writable(state: &AppState) -> Result<std::sync::Arc<Source>, ApiError> {
-    let lists = state.store.lists();
+    let lists = state.snapshots.lists();
     lists.writable().map_err(problem_of)?;
     Ok(std::sync::Arc::clone(lists))
 }

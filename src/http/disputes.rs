@@ -25,7 +25,7 @@ pub struct DisputeCounts {
 
 /// The list source, `None` for one that keeps no disputes (a file, which is read-only).
 fn source(state: &AppState) -> Result<Option<std::sync::Arc<Source>>, ApiError> {
-    let lists = state.store.lists();
+    let lists = state.snapshots.lists();
     match lists.writable() {
         Ok(()) => Ok(Some(std::sync::Arc::clone(lists))),
         Err(err) if err.is_read_only() => Ok(None),

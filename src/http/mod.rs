@@ -86,7 +86,7 @@ impl Default for Limits {
 
 /// What every handler shares.
 pub struct AppState {
-    pub store: Snapshots,
+    pub snapshots: Snapshots,
     pub metrics: Metrics,
     pub limits: Limits,
     pub started_at: Timestamp,
@@ -152,7 +152,7 @@ impl AppState {
             refusals: auth::Refusals::new(&AccessConfig::default()),
             register: None,
             admission: admission::Admission::new(&limits),
-            store: snapshots
+            snapshots: snapshots
                 .with_cold_cache(cold)
                 .counting_refusals(metrics.list_loads_refused.clone()),
             metrics,
@@ -199,10 +199,10 @@ impl AppState {
     /// The snapshot to serve from, or 503 while none has loaded. The reason names the sources
     /// by what they are, not by their paths: `/readyz` answers anyone.
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        self.store.current().ok_or_else(|| {
-            let reason = self.store.report().last_error.map_or_else(
+        self.snapshots.current().ok_or_else(|| {
+            let reason = self.snapshots.report().last_error.map_or_else(
                 || "the rule set and lists are still loading".into(),
-                |error| status::without_paths(error, self.store.sources()),
+                |error| status::without_paths(error, self.snapshots.sources()),
             );
             ApiError::NotReady(reason)
         })
@@ -230,12 +230,12 @@ impl AppState {
 
     /// Reloads rules and lists off the request path and publishes the result.
     pub fn reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.store.reload())
+        self.published(self.snapshots.reload())
     }
 
     /// Reloads as [`AppState::reload`] does, taking lists the fail-closed guard would refuse.
     pub fn force_reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.store.force_reload())
+        self.published(self.snapshots.force_reload())
     }
 
     fn published(
@@ -252,7 +252,7 @@ impl AppState {
 
 impl Followed for AppState {
     fn snapshots(&self) -> &Snapshots {
-        &self.store
+        &self.snapshots
     }
 
     /// Publishes a swapped-in snapshot: its metrics, and its rule set's decision counters.
@@ -279,7 +279,7 @@ async fn cold_entries(
     snapshot: &Arc<Snapshot>,
     subjects: &[crate::ident::SubjectKey],
 ) -> Result<ColdLookup, ApiError> {
-    let lists = state.store.lists();
+    let lists = state.snapshots.lists();
     if let Some(found) = lists.cold_cached(subjects, &snapshot.rules) {
         return Ok(found);
     }

@@ -207,8 +207,8 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         (Some(keys), Some(caller)) => keys.permits(caller, Scope::Admin),
         _ => false,
     };
-    let snapshot = state.store.current();
-    let sources = state.store.sources();
+    let snapshot = state.snapshots.current();
+    let sources = state.snapshots.sources();
     let ruleset = snapshot.as_deref().map(|s| {
         let (incentive_topics, penalty_topics) = s.rules.topic_counts();
         RuleSetStatus {
@@ -223,7 +223,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             matters: s.rules.matters().len(),
         }
     });
-    let follow = state.store.follow_report();
+    let follow = state.snapshots.follow_report();
     let now = Timestamp::now();
     let staleness_seconds = follow
         .following
@@ -271,7 +271,12 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         started_at: state.started_at.to_string(),
         ruleset,
         lists,
-        last_load: LoadView::of(state.store.report(), state.store.guard(), sources, paths),
+        last_load: LoadView::of(
+            state.snapshots.report(),
+            state.snapshots.guard(),
+            sources,
+            paths,
+        ),
         auth: AuthView::of(&state),
         register: match state.register() {
             Some(register) => RegisterView::On(register.status()),
@@ -309,8 +314,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.observe_follow(&state.store.follow_report());
-    if let Some(stats) = state.store.lists().cold_stats() {
+    state
+        .metrics
+        .observe_follow(&state.snapshots.follow_report());
+    if let Some(stats) = state.snapshots.lists().cold_stats() {
         state.metrics.observe_cold(stats);
     }
     if let Some(register) = state.register() {

@@ -139,7 +139,7 @@ async fn add_dispute_histories(
     if disputed.is_empty() {
         return Ok(());
     }
-    let lists = std::sync::Arc::clone(state.store.lists());
+    let lists = std::sync::Arc::clone(state.snapshots.lists());
     let ids: Vec<String> = disputed
         .iter()
         .map(|&i| views[i].record.entry_id.to_string())

@@ -670,14 +670,14 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     let expected = records(truth.iter(), &rules);
     for app in &instances {
         let started = Instant::now();
-        while app.state.store.current().unwrap().lists_version != version {
+        while app.state.snapshots.current().unwrap().lists_version != version {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "an instance did not catch up"
             );
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
-        let snapshot = app.state.store.current().unwrap();
+        let snapshot = app.state.snapshots.current().unwrap();
         assert_eq!(records(snapshot.lists.iter(), &rules), expected);
         assert_eq!(snapshot.lists.len(), 400);
     }
