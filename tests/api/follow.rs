@@ -314,3 +314,48 @@ async fn with_redis_frozen_a_cold_list_lookup_answers_with_a_warning_within_seco
     }
     drop(frozen);
 }
+
+/// How many connections `redis` has accepted so far (this question's own included).
+fn connections_received(redis: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut redis.connection())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("INFO stats counts connections")
+}
+
+/// Each call to Redis used to open a connection of its own (two per entry read): 64 reads at
+/// once opened 128. The source's calls share its connections, at most 16 of them.
+#[actix_web::test]
+async fn calls_to_redis_share_a_bounded_set_of_connections() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let before = connections_received(&redis);
+    let reads =
+        (0..64).map(|_| app.get("/v1/lists/court_dishonest_debtor/entries/QQHR-FY-2026-000123"));
+    for read in futures_util::future::join_all(reads).await {
+        assert_eq!(read.status(), 200);
+    }
+    // Less the one that asks.
+    let opened = connections_received(&redis) - before - 1;
+    assert!(opened <= 16, "64 reads opened {opened} connections");
+}
+
+/// A restart of Redis closes the connections the source keeps; a write after it does not fail
+/// on one of them (nor reports itself unconfirmed), it gets a new one.
+#[actix_web::test]
+async fn a_write_after_redis_restarted_is_acknowledged() {
+    let mut redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    assert_eq!(put_entry(&app, "R-1", &uscc("91", 75)).await.status(), 201);
+    redis.crash_and_restart();
+    // Connections idle this long are checked before use; younger ones are taken as they are.
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    let put = put_entry(&app, "R-2", &uscc("91", 76)).await;
+    assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
+}

@@ -1,7 +1,8 @@
 //! The connections one Redis list source holds: at most [`MAX_CONNECTIONS`] at once, each
 //! reused while its calls succeed. A connection whose call failed (a timeout, a dropped
 //! socket, an error reply) is closed, never handed out again: a reply that arrives late must
-//! not be read as the answer to the next command.
+//! not be read as the answer to the next command. One that sat idle for a while is checked
+//! with a `PING` before it is used, so that a Redis restarted meanwhile costs no call.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use super::redis::SourceError;
 /// (the follower's blocking connection and the query register's come on top). A call that
 /// finds them all busy waits for one up to the source's timeout.
 pub(super) const MAX_CONNECTIONS: usize = 16;
+/// An idle connection older than this is checked before it is used.
+const CHECK_AFTER: Duration = Duration::from_secs(1);
 
 pub(super) struct Connections {
     client: redis::Client,
@@ -24,7 +27,8 @@ pub(super) struct Connections {
 
 #[derive(Default)]
 struct Held {
-    idle: Vec<redis::Connection>,
+    /// With when each was last given back.
+    idle: Vec<(redis::Connection, Instant)>,
     /// Connections handed out (or being opened) and not yet given back.
     busy: usize,
 }
@@ -74,9 +78,10 @@ impl Connections {
         let deadline = Instant::now() + self.timeout;
         let mut held = self.lock();
         loop {
-            if let Some(con) = held.idle.pop() {
+            if let Some((con, since)) = held.idle.pop() {
                 held.busy += 1;
-                return Ok(con);
+                drop(held);
+                return self.checked(con, since);
             }
             if held.busy < MAX_CONNECTIONS {
                 held.busy += 1;
@@ -97,11 +102,34 @@ impl Connections {
         }
     }
 
+    /// `con` if it is fresh or answers a `PING`; else (closed under us, say by a restart of
+    /// Redis) a new connection in its place. A `PING` that times out fails the call: Redis
+    /// does not answer, and another connection would wait as long again.
+    fn checked(
+        &self,
+        mut con: redis::Connection,
+        since: Instant,
+    ) -> Result<redis::Connection, SourceError> {
+        if since.elapsed() < CHECK_AFTER {
+            return Ok(con);
+        }
+        match redis::cmd("PING").query::<()>(&mut con) {
+            Ok(()) => Ok(con),
+            Err(err) if err.is_timeout() => {
+                self.give_back(None);
+                Err(err.into())
+            }
+            Err(_) => self
+                .open(self.timeout)
+                .inspect_err(|_| self.give_back(None)),
+        }
+    }
+
     /// Returns a connection handed out (`None` when it was dropped as broken).
     fn give_back(&self, con: Option<redis::Connection>) {
         let mut held = self.lock();
         held.busy -= 1;
-        held.idle.extend(con);
+        held.idle.extend(con.map(|con| (con, Instant::now())));
         drop(held);
         self.freed.notify_one();
     }
