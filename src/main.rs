@@ -392,11 +392,11 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let redis = ListSource::parse(
-        &args.redis,
-        &args.prefix,
-        Duration::from_millis(args.redis_timeout_ms),
-    );
+    let redis = ListSource::Redis {
+        url: args.redis.clone(),
+        prefix: args.prefix.clone(),
+        timeout: Duration::from_millis(args.redis_timeout_ms),
+    };
     let target = redis.open(ColdCacheConfig::default());
     // The fail-closed guard, as a list load has it: an import that would empty a list, or
     // remove more than the share of one, writes nothing unless forced.

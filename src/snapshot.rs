@@ -43,7 +43,7 @@ pub struct Snapshot {
     /// Names the list state a decision was made from: Redis's list version, or for a file
     /// the number of successful loads.
     pub lists_version: u64,
-    /// Redis source: the epoch `lists_version` counts in (see `lists::redis`); two instances
+    /// Redis source: the epoch `lists_version` counts in (see `lists::source::redis`); two instances
     /// hold the same lists when both version and epoch agree.
     pub lists_epoch: Option<String>,
     pub loaded_at: Timestamp,
@@ -158,7 +158,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
 impl Snapshots {
-    /// A store with nothing loaded yet (not ready).
+    /// Nothing loaded yet (not ready).
     pub fn new(sources: Sources) -> Snapshots {
         Snapshots {
             lists: Arc::new(sources.lists.open(ColdCacheConfig::default())),

@@ -143,11 +143,6 @@ impl std::fmt::Debug for Source {
 }
 
 impl Source {
-    /// The configuration this source was opened from.
-    pub fn setting(&self) -> &ListSource {
-        &self.setting
-    }
-
     /// `file` or `redis`, for logs and `/v1/status`.
     pub fn kind(&self) -> &'static str {
         self.setting.kind()
