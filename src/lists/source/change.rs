@@ -86,3 +86,79 @@ impl Change {
         named.into_iter().chain(self.replaced)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::testing::mini;
+
+    const COMPANY: &str = "91230200MA1B2C3D8T";
+    const OTHER: &str = "91230202MA18XK7PXM";
+
+    fn put(json: &str, old_subject: &str) -> StreamRecord {
+        StreamRecord {
+            version: 7,
+            delete: false,
+            entry_id: "e1".into(),
+            entry_json: json.into(),
+            old_subject: old_subject.into(),
+        }
+    }
+
+    fn key(id: &str) -> SubjectKey {
+        ident::parse(id).unwrap().key()
+    }
+
+    #[test]
+    fn a_put_is_decoded_into_its_entry_and_the_subject_it_replaced() {
+        let json = format!(
+            r#"{{"entry_id":"e1","list":"debtor","subject_id":"{COMPANY}","listed_on":"2026-03-01"}}"#
+        );
+        let change = Change::decode(put(&json, OTHER), &mini());
+        assert_eq!((change.version, change.replaced), (7, Some(key(OTHER))));
+        let ChangeKind::Put(entry) = &change.kind else {
+            panic!("{change:?}")
+        };
+        assert_eq!((&*entry.entry_id, entry.subject), ("e1", key(COMPANY)));
+        assert_eq!(
+            change.subjects().collect::<Vec<_>>(),
+            [key(COMPANY), key(OTHER)]
+        );
+    }
+
+    #[test]
+    fn an_entry_the_rules_refuse_is_refused_with_why_and_still_names_its_subject() {
+        let json = format!(
+            r#"{{"entry_id":"e1","list":"no_such_list","subject_id":"{COMPANY}","listed_on":"2026-03-01"}}"#
+        );
+        let change = Change::decode(put(&json, ""), &mini());
+        let ChangeKind::Refused { subject, error } = &change.kind else {
+            panic!("{change:?}")
+        };
+        assert_eq!(*subject, Some(key(COMPANY)));
+        assert!(
+            error.starts_with("refused by the current rule set"),
+            "{error}"
+        );
+        assert!(change.replaced.is_none());
+
+        let unreadable = Change::decode(put("{", COMPANY), &mini());
+        assert!(matches!(
+            unreadable.kind,
+            ChangeKind::Refused { subject: None, .. }
+        ));
+        assert_eq!(unreadable.subjects().collect::<Vec<_>>(), [key(COMPANY)]);
+    }
+
+    #[test]
+    fn a_delete_names_the_entry_and_the_subject_it_was_under() {
+        let record = StreamRecord {
+            delete: true,
+            entry_json: String::new(),
+            ..put("", COMPANY)
+        };
+        let change = Change::decode(record, &mini());
+        assert!(matches!(&change.kind, ChangeKind::Delete { entry_id } if entry_id == "e1"));
+        assert_eq!(change.subjects().collect::<Vec<_>>(), [key(COMPANY)]);
+    }
+}

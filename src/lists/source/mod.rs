@@ -188,7 +188,8 @@ impl Source {
         self.redis().map(|_| ())
     }
 
-    /// See [`RedisLists::put`].
+    /// Creates or replaces one entry at `at`, with an optional note of why it was amended;
+    /// acknowledged once Redis has it.
     pub fn put(
         &self,
         entry: &Entry,
@@ -199,7 +200,8 @@ impl Source {
         self.redis()?.put(entry, rules, note, at)
     }
 
-    /// See [`RedisLists::delete`].
+    /// Removes an entry, keeping a tombstone of who, why and when: `None` when there was no
+    /// such entry, else the list version after the removal.
     pub fn delete(
         &self,
         entry_id: &str,
@@ -210,7 +212,8 @@ impl Source {
         self.redis()?.delete(entry_id, by, reason, at)
     }
 
-    /// See [`RedisLists::replace_list`].
+    /// Replaces the whole content of one list in one transaction (a designating body's full
+    /// push): entries left out are removed with a tombstone naming `by`.
     pub fn replace_list(
         &self,
         list: &str,
@@ -222,7 +225,7 @@ impl Source {
         self.redis()?.replace_list(list, entries, rules, by, at)
     }
 
-    /// See [`RedisLists::import`].
+    /// Writes validated entries in pipelined batches; `progress` is told how many were sent.
     pub fn import(
         &self,
         entries: &[Entry],
@@ -232,7 +235,8 @@ impl Source {
         self.redis()?.import(entries, rules, progress)
     }
 
-    /// See [`RedisLists::shrink_of_write`].
+    /// What writing `entries` (replacing list `replacing`, if given) would do to the size of
+    /// each list, read before anything is written, for the fail-closed guard.
     pub fn shrink_of_write(
         &self,
         entries: &[Entry],
@@ -252,7 +256,7 @@ impl Source {
         self.redis()?.get(entry_id)
     }
 
-    /// See [`RedisLists::tombstone`].
+    /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
     pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, SourceError> {
         self.redis()?.tombstone(entry_id)
     }
@@ -266,12 +270,13 @@ impl Source {
         }
     }
 
-    /// See [`RedisLists::under_review_counts`].
+    /// How many entries are `under_review`, and how many entered that state before `cutoff`.
     pub fn under_review_counts(&self, cutoff: Timestamp) -> Result<(u64, u64), SourceError> {
         self.redis()?.under_review_counts(cutoff)
     }
 
-    /// See [`RedisLists::under_review`].
+    /// At most `limit` entries `under_review` since before `until` (all with `None`), oldest
+    /// first: their id, since when, and the stored entry JSON.
     pub fn under_review(
         &self,
         until: Option<Timestamp>,

@@ -681,7 +681,7 @@ impl RedisLists {
     }
 
     /// The list version, read on a given connection.
-    pub fn version_on(&self, con: &mut redis::Connection) -> Result<u64, SourceError> {
+    fn version_on(&self, con: &mut redis::Connection) -> Result<u64, SourceError> {
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
     }
 
@@ -841,7 +841,7 @@ impl ChangeStream<'_> {
     }
 
     /// Records after `from`, waiting up to `block` for the first (see
-    /// [`RedisLists::changes_after`]). A failed call closes the connection; the next one
+    /// `RedisLists::changes_after`). A failed call closes the connection; the next one
     /// opens another.
     pub(crate) fn after(
         &mut self,
