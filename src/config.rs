@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use crate::audit::{Expiry, RegisterConfig, Sink};
 use crate::http::{AccessConfig, Limits};
-use crate::lists::cold::ColdCacheConfig;
+use crate::lists::source::ColdCacheConfig;
+use crate::lists::source::ListSource;
 use crate::lists::ShrinkGuard;
-use crate::snapshot::ListSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
@@ -126,7 +126,7 @@ pub struct ImportArgs {
     #[arg(long, env = "JC_REDIS")]
     pub redis: String,
     /// Prefix of every key the lists use in Redis.
-    #[arg(long, env = "JC_REDIS_PREFIX", default_value = crate::lists::redis::DEFAULT_PREFIX)]
+    #[arg(long, env = "JC_REDIS_PREFIX", default_value = crate::lists::source::DEFAULT_PREFIX)]
     pub prefix: String,
     /// Milliseconds connecting to Redis and each reply may take (a `--replace-list` is one
     /// transaction, so its reply takes longer the larger the list).
@@ -577,10 +577,10 @@ impl ServeArgs {
         let prefix = self
             .redis_prefix
             .take()
-            .unwrap_or_else(|| crate::lists::redis::DEFAULT_PREFIX.to_owned());
+            .unwrap_or_else(|| crate::lists::source::DEFAULT_PREFIX.to_owned());
         let redis_timeout = self
             .redis_timeout_ms
-            .map_or(crate::lists::redis::DEFAULT_TIMEOUT, Duration::from_millis);
+            .map_or(crate::lists::source::DEFAULT_TIMEOUT, Duration::from_millis);
         if redis_timeout.is_zero() {
             return Err(ConfigError::Zero("redis_timeout_ms"));
         }

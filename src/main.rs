@@ -23,7 +23,8 @@ use jiangcheng::config::{
 use jiangcheng::http::{self, AppState};
 use jiangcheng::keys::{self, KeyRing, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::snapshot::{LoadError, Sources, Store};
+use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
+use jiangcheng::snapshot::{self, LoadError, Snapshots, Sources};
 use jiangcheng::{lists, ruleset, telemetry};
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -124,7 +125,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         lists: settings.lists.clone(),
     };
     let state = AppState::with_cold_cache(
-        Store::new(sources).with_guard(settings.guard),
+        Snapshots::new(sources).with_guard(settings.guard),
         settings.limits,
         settings.cold_cache,
     )
@@ -207,7 +208,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 true,
             ));
             // With a Redis source, changes stream in between loads; it stops with the server.
-            let follower = http::spawn_follower(state.clone())?;
+            let follower = snapshot::spawn_follower(state.clone().into_inner())?;
             let served = server.await;
             // The follower winds down while the register closes; neither waits on Redis for
             // longer than the Redis timeouts, whatever Redis does.
@@ -392,21 +393,20 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let store = lists::redis::RedisLists::open(&args.redis, &args.prefix)?
-        .with_timeout(Duration::from_millis(args.redis_timeout_ms));
+    let redis = ListSource::Redis {
+        url: args.redis.clone(),
+        prefix: args.prefix.clone(),
+        timeout: Duration::from_millis(args.redis_timeout_ms),
+    };
+    let target = redis.open(ColdCacheConfig::default());
     // The fail-closed guard, as a list load has it: an import that would empty a list, or
     // remove more than the share of one, writes nothing unless forced.
-    let shrink = store.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
+    let shrink = target.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
     if args.force {
         if !shrink.lists.is_empty() {
             eprintln!("warning: forced past the fail-closed guard: {shrink}");
         }
     } else {
-        let redis = jiangcheng::snapshot::ListSource::parse(
-            &args.redis,
-            &args.prefix,
-            Duration::from_millis(args.redis_timeout_ms),
-        );
         let load = format!(
             "the import of {} into {}",
             args.lists.display(),
@@ -420,7 +420,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if let Some(list) = &args.replace_list {
         let by = format!("import --replace-list {list} {}", args.lists.display());
-        let stats = store.replace_list(
+        let stats = target.replace_list(
             list,
             &entries,
             &rules,
@@ -444,7 +444,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let stats = store.import(&entries, &rules, &|sent| bar.inc(sent))?;
+    let stats = target.import(&entries, &rules, &|sent| bar.inc(sent))?;
     bar.finish_and_clear();
     eprintln!(
         "imported {} entries ({} changed, {} already so) in {:.1} s; list version {}",

@@ -223,7 +223,7 @@ impl Metrics {
     }
 
     /// Publishes the cold-list cache's counts (read when metrics are scraped).
-    pub fn observe_cold(&self, stats: crate::lists::cold::ColdStats) {
+    pub fn observe_cold(&self, stats: crate::lists::source::ColdStats) {
         for (result, value) in [
             ("hit", stats.hits),
             ("miss", stats.misses),

@@ -1,6 +1,7 @@
 //! What requests read: the compiled rules and the list index, behind one atomically swapped
 //! pointer. A reload builds a whole new snapshot off the hot path and swaps it in only if every
 //! part loaded; on failure the last good snapshot keeps serving and the failure is recorded.
+//! With a source that has a change stream, a follower thread applies its changes as they come.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,79 +10,20 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use crate::ident;
-use crate::lists::redis::{Change, ChangeOp, Position, RedisLists, RedisSourceError};
-use crate::lists::{
-    self, Entry, EntryRecord, ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard,
+use crate::lists::source::{
+    Change, ChangeKind, ColdCacheConfig, ListSource, LoadListsError, Position, Source, SourceError,
+    StreamRecord,
 };
+use crate::lists::{ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard};
 use crate::ruleset::{self, RuleSet, RuleSetError};
 use crate::timestamp::Timestamp;
+use std::io;
 
 /// Where rules and lists come from.
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub rules: PathBuf,
     pub lists: ListSource,
-}
-
-/// Where the lists come from: a JSON Lines snapshot, or Redis as the shared source of truth.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListSource {
-    File(PathBuf),
-    Redis {
-        url: String,
-        prefix: String,
-        /// Bounds connecting to Redis and each of its replies (the follower's wait on the
-        /// stream comes on top).
-        timeout: Duration,
-    },
-}
-
-impl ListSource {
-    /// `redis://…` and `rediss://…` name Redis; anything else is a file path.
-    pub fn parse(text: &str, redis_prefix: &str, redis_timeout: Duration) -> ListSource {
-        if text.starts_with("redis://") || text.starts_with("rediss://") {
-            ListSource::Redis {
-                url: text.to_owned(),
-                prefix: redis_prefix.to_owned(),
-                timeout: redis_timeout,
-            }
-        } else {
-            ListSource::File(PathBuf::from(text))
-        }
-    }
-
-    /// The Redis store this source names, with its timeout; `None` for a file.
-    pub fn redis(&self) -> Option<Result<RedisLists, RedisSourceError>> {
-        match self {
-            ListSource::Redis {
-                url,
-                prefix,
-                timeout,
-            } => Some(RedisLists::open(url, prefix).map(|redis| redis.with_timeout(*timeout))),
-            ListSource::File(_) => None,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ListSource::File(_) => "file",
-            ListSource::Redis { .. } => "redis",
-        }
-    }
-
-    /// The location for logs and `/v1/status`, without any password a URL carries.
-    pub fn location(&self) -> String {
-        match self {
-            ListSource::File(path) => path.display().to_string(),
-            ListSource::Redis { url, .. } => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if at > scheme => {
-                    format!("{}://{}", &url[..scheme], &url[at + 1..])
-                }
-                _ => url.clone(),
-            },
-        }
-    }
 }
 
 /// Entries per list code (the guard compares loads by code: a new rule set may number lists
@@ -101,7 +43,7 @@ pub struct Snapshot {
     /// Names the list state a decision was made from: Redis's list version, or for a file
     /// the number of successful loads.
     pub lists_version: u64,
-    /// Redis source: the epoch `lists_version` counts in (see `lists::redis`); two instances
+    /// Redis source: the epoch `lists_version` counts in (see `lists::source::redis`); two instances
     /// hold the same lists when both version and epoch agree.
     pub lists_epoch: Option<String>,
     pub loaded_at: Timestamp,
@@ -114,10 +56,19 @@ pub enum LoadError {
     #[error(transparent)]
     Lists(#[from] ListFileError),
     #[error(transparent)]
-    Redis(#[from] RedisSourceError),
+    Source(#[from] SourceError),
     /// The fail-closed guard refused the lists: they would empty or shrink the service.
     #[error(transparent)]
     Refused(#[from] Refusal),
+}
+
+impl From<LoadListsError> for LoadError {
+    fn from(err: LoadListsError) -> LoadError {
+        match err {
+            LoadListsError::File(err) => LoadError::Lists(err),
+            LoadListsError::Source(err) => LoadError::Source(err),
+        }
+    }
 }
 
 /// The outcome of the latest load attempt, for `/v1/status`.
@@ -142,10 +93,13 @@ pub struct LoadRefusal {
     pub reason: String,
 }
 
-/// Holds the current snapshot and loads new ones.
+/// Holds the current snapshot, loads new ones from the sources, and applies the list source's
+/// changes to it.
 #[derive(Debug)]
-pub struct Store {
+pub struct Snapshots {
     sources: Sources,
+    /// The opened list source (shared with the calls that write to it off the async workers).
+    lists: Arc<Source>,
     current: ArcSwapOption<Snapshot>,
     report: Mutex<LoadReport>,
     /// Serialises swaps, so a change applied by the follower always starts from the snapshot
@@ -203,10 +157,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often a follower that waits between attempts checks whether it should stop.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
-impl Store {
-    /// A store with nothing loaded yet (not ready).
-    pub fn new(sources: Sources) -> Store {
-        Store {
+impl Snapshots {
+    /// Nothing loaded yet (not ready).
+    pub fn new(sources: Sources) -> Snapshots {
+        Snapshots {
+            lists: Arc::new(sources.lists.open(ColdCacheConfig::default())),
             sources,
             current: ArcSwapOption::empty(),
             report: Mutex::default(),
@@ -218,19 +173,30 @@ impl Store {
     }
 
     /// Holds loads to `guard` instead of the default one.
-    pub fn with_guard(mut self, guard: ShrinkGuard) -> Store {
+    pub fn with_guard(mut self, guard: ShrinkGuard) -> Snapshots {
         self.guard = guard;
         self
     }
 
     /// Counts every refused load in `counter` as well as in the report.
-    pub fn counting_refusals(mut self, counter: prometheus::IntCounter) -> Store {
+    pub fn counting_refusals(mut self, counter: prometheus::IntCounter) -> Snapshots {
         self.refusals_metric = Some(counter);
+        self
+    }
+
+    /// Caches the list source's cold lists as `config` says instead of by the defaults.
+    pub fn with_cold_cache(mut self, config: ColdCacheConfig) -> Snapshots {
+        self.lists = Arc::new(self.sources.lists.open(config));
         self
     }
 
     pub fn sources(&self) -> &Sources {
         &self.sources
+    }
+
+    /// The list source, to write to and to look cold lists up in.
+    pub fn lists(&self) -> &Arc<Source> {
+        &self.lists
     }
 
     pub fn guard(&self) -> ShrinkGuard {
@@ -266,7 +232,7 @@ impl Store {
         self.load(false)
     }
 
-    /// Like [`Store::reload`], but takes lists the guard would refuse: an operator's decision,
+    /// Like [`Snapshots::reload`], but takes lists the guard would refuse: an operator's decision,
     /// logged at WARN with what it removes.
     pub fn force_reload(&self) -> Result<Arc<Snapshot>, LoadError> {
         self.load(true)
@@ -327,7 +293,7 @@ impl Store {
                 .map_or_else(Vec::new, |s| counts(&s.rules, &s.lists)),
             counts(&rules, &lists),
         );
-        let load = format!("the list load from {}", self.sources.lists.location());
+        let load = format!("the list load from {}", self.lists.location());
         if forced {
             tracing::warn!(%shrink, removed = shrink.removed(), "{load} forced: taken whatever it removes");
         } else {
@@ -345,29 +311,39 @@ impl Store {
             loaded_at: Timestamp::now(),
         });
         self.current.store(Some(Arc::clone(&snapshot)));
+        // The rules may have changed too: nothing cached of the cold lists still holds.
+        self.lists.forget_all_cold();
         Ok(snapshot)
     }
 
-    /// Applies changes read from the stream to the current snapshot, without copying the base
-    /// index, and swaps the result in. Returns the new snapshot.
-    pub fn apply(&self, changes: &[Change]) -> Option<Arc<Snapshot>> {
+    /// Decodes the records read from the stream against the current rules (under the
+    /// writer's lock, so that no reload changes the rules in between), applies them to the
+    /// current snapshot without copying the base index, and swaps the result in. Returns the
+    /// new snapshot.
+    fn apply(&self, records: Vec<StreamRecord>) -> Option<Arc<Snapshot>> {
         let _writer = self
             .writer
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = self.current()?;
+        let changes: Vec<Change> = records
+            .into_iter()
+            .filter(|r| r.version > current.lists_version)
+            .map(|r| Change::decode(r, &current.rules))
+            .collect();
+        let touched: Vec<_> = changes.iter().flat_map(Change::subjects).collect();
         let mut lists = current.lists.clone();
         let mut version = current.lists_version;
         let (mut applied, mut rejected) = (0, 0);
-        for change in changes.iter().filter(|c| c.version > current.lists_version) {
+        for change in changes {
             version = change.version;
-            match self.applied(&current, &lists, change) {
+            match applied_to(&current, &lists, change) {
                 Ok(next) => {
                     lists = next;
                     applied += 1;
                 }
                 Err(err) => {
-                    tracing::warn!(version = change.version, error = %err, "change not applied");
+                    tracing::warn!(version, error = %err, "change not applied");
                     rejected += 1;
                 }
             }
@@ -386,6 +362,7 @@ impl Store {
             loaded_at: current.loaded_at,
         });
         self.current.store(Some(Arc::clone(&snapshot)));
+        self.lists.forget_cold(touched);
         self.note_follow(|f| {
             f.changes_applied += applied;
             f.changes_rejected += rejected;
@@ -394,51 +371,18 @@ impl Store {
         Some(snapshot)
     }
 
-    /// `lists` with one change applied, or why it cannot be (the current rule set refuses the
-    /// entry, or the text of the entry it replaces cannot be read back).
-    fn applied(
-        &self,
-        current: &Snapshot,
-        lists: &ListIndex,
-        change: &Change,
-    ) -> Result<ListIndex, String> {
-        let previous = ident::parse(&change.old_subject).ok().map(|s| s.key());
-        let without = |entry_id: &str| match previous {
-            Some(subject) => lists
-                .without_entry(entry_id, subject)
-                .map_err(|err| err.to_string()),
-            None => Ok(lists.clone()),
-        };
-        if change.op == ChangeOp::Delete {
-            return without(&change.entry_id);
-        }
-        let record = serde_json::from_str::<EntryRecord<'_>>(&change.entry_json)
-            .map_err(|err| err.to_string())?;
-        let entry = Entry::from_record(record, &current.rules)
-            .map_err(|err| format!("refused by the current rule set: {err}"))?;
-        // With a Redis source, cold lists stay in Redis (looked up on demand).
-        if current.rules.list(entry.facts.list).cold
-            && matches!(self.sources.lists, ListSource::Redis { .. })
-        {
-            return without(&entry.entry_id);
-        }
-        lists
-            .with_entry(entry, previous)
-            .map_err(|err| err.to_string())
-    }
-
-    /// Follows the Redis change stream until `stop` is set (blocking: run it on its own thread).
-    /// Every swapped-in snapshot is handed to `on_swap`, with the changes it applied (`None`
-    /// after a full reload). Every call to Redis is bounded by the source's timeout, so the
+    /// Follows the list source's change stream until `stop` is set (blocking: run it on its own
+    /// thread; returns at once for a source without one). Every swapped-in snapshot is handed
+    /// to `on_swap`. Every call to Redis is bounded by the source's timeout, so the
     /// follower notices a Redis that went silent and never blocks a stop for longer than one
     /// such call. When Redis goes away the last snapshot keeps serving and the report says so;
     /// the follower reconnects with back-off and catches up from its version. Each poll also
     /// checks that the snapshot still follows on from Redis (same epoch, a version not behind
     /// ours, a stream that reaches back to us), and reloads everything when it does not.
-    pub fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot, Option<&[Change]>)) {
-        let redis = match self.sources.lists.redis() {
+    fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot)) {
+        let mut stream = match self.lists.changes() {
             None => return,
-            Some(Ok(redis)) => redis,
+            Some(Ok(stream)) => stream,
             Some(Err(err)) => {
                 self.note_follow(|f| f.last_error = Some(err.to_string()));
                 return;
@@ -446,10 +390,9 @@ impl Store {
         };
         self.note_follow(|f| {
             f.following = true;
-            f.stale_after = FOLLOW_BLOCK + redis.timeout();
+            f.stale_after = FOLLOW_BLOCK + stream.timeout();
         });
         let mut backoff = FIRST_BACKOFF;
-        let mut connection: Option<redis::Connection> = None;
         while !stop.load(Ordering::Relaxed) {
             let Some(snapshot) = self.current() else {
                 pause(stop, STOP_CHECK);
@@ -459,15 +402,8 @@ impl Store {
                 version: snapshot.lists_version,
                 epoch: snapshot.lists_epoch.clone(),
             };
-            let step = (|| {
-                let con = match connection.as_mut() {
-                    Some(con) => con,
-                    None => connection.insert(redis.follower_connection(FOLLOW_BLOCK)?),
-                };
-                redis.changes_after(con, &from, FOLLOW_BLOCK)
-            })();
-            match step {
-                Ok(changes) => {
+            match stream.after(&from, FOLLOW_BLOCK) {
+                Ok(records) => {
                     backoff = FIRST_BACKOFF;
                     self.note_follow(|f| {
                         f.connected = true;
@@ -475,9 +411,9 @@ impl Store {
                         f.last_contact = Some(Timestamp::now());
                         f.last_error = None;
                     });
-                    if !changes.is_empty() {
-                        if let Some(snapshot) = self.apply(&changes) {
-                            on_swap(&snapshot, Some(&changes));
+                    if !records.is_empty() {
+                        if let Some(snapshot) = self.apply(records) {
+                            on_swap(&snapshot);
                         }
                     }
                 }
@@ -491,7 +427,7 @@ impl Store {
                         f.last_error = Some(err.to_string());
                     });
                     match self.reload() {
-                        Ok(snapshot) => on_swap(&snapshot, None),
+                        Ok(snapshot) => on_swap(&snapshot),
                         Err(err) => {
                             tracing::warn!(error = %err, "the resync failed; serving the last snapshot, reported stale");
                             self.note_follow(|f| f.last_error = Some(err.to_string()));
@@ -501,7 +437,6 @@ impl Store {
                     }
                 }
                 Err(err) => {
-                    connection = None;
                     tracing::warn!(error = %err, "lost the list source; serving the last snapshot");
                     self.note_follow(|f| {
                         f.connected = false;
@@ -517,23 +452,94 @@ impl Store {
     /// Rules, lists and the source's own position (Redis has one; a file does not).
     fn build(&self) -> Result<(RuleSet, ListIndex, Option<Position>), LoadError> {
         let rules = ruleset::load_dir(&self.sources.rules)?;
-        match &self.sources.lists {
-            ListSource::File(path) => {
-                let lists = lists::load_file(path, &rules)?;
-                Ok((rules, lists, None))
-            }
-            ListSource::Redis {
-                url,
-                prefix,
-                timeout,
-            } => {
-                let (lists, position) = RedisLists::open(url, prefix)?
-                    .with_timeout(*timeout)
-                    .load_all(&rules)?;
-                Ok((rules, lists, Some(position)))
-            }
+        let (lists, position) = self.lists.load(&rules)?;
+        Ok((rules, lists, position))
+    }
+}
+
+/// `lists` with one change applied, or why it cannot be (the change was refused, or the text
+/// of the entry it replaces cannot be read back). Entries of cold lists stay in the source,
+/// looked up on demand: a change that puts one there takes the entry out of memory.
+fn applied_to(current: &Snapshot, lists: &ListIndex, change: Change) -> Result<ListIndex, String> {
+    let without = |entry_id: &str| match change.replaced {
+        Some(subject) => lists
+            .without_entry(entry_id, subject)
+            .map_err(|err| err.to_string()),
+        None => Ok(lists.clone()),
+    };
+    match change.kind {
+        ChangeKind::Refused { error, .. } => Err(error),
+        ChangeKind::Delete { entry_id } => without(&entry_id),
+        ChangeKind::Put(entry) if current.rules.list(entry.facts.list).cold => {
+            without(&entry.entry_id)
+        }
+        ChangeKind::Put(entry) => lists
+            .with_entry(entry, change.replaced)
+            .map_err(|err| err.to_string()),
+    }
+}
+
+/// What a follower keeps current: the snapshots it applies the list source's changes to, and
+/// whoever publishes each snapshot it swaps in.
+pub trait Followed: Send + Sync + 'static {
+    fn snapshots(&self) -> &Snapshots;
+    /// Called with every snapshot the follower swaps in (changes applied, or a full resync).
+    fn publish(&self, snapshot: &Snapshot);
+}
+
+/// How long dropping a [`Follower`] waits for its thread to finish. The follower checks for a
+/// stop between calls to Redis, each bounded by the source's timeout; a full resync in
+/// progress may take longer, and is left behind rather than holding up a shutdown (it holds
+/// nothing that must be written out).
+const FOLLOWER_STOP_WAIT: Duration = Duration::from_secs(3);
+
+/// Stops the list follower when dropped, waiting for it at most [`FOLLOWER_STOP_WAIT`].
+pub struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Tells the follower to stop, without waiting for it.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let started = Instant::now();
+        while !thread.is_finished() && started.elapsed() < FOLLOWER_STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            tracing::warn!("the lists follower did not stop in time; leaving it behind");
         }
     }
+}
+
+/// Follows the list source's change stream on a thread of its own (one that ends at once for
+/// a file source), and publishes every snapshot it swaps in.
+pub fn spawn_follower<F: Followed>(followed: Arc<F>) -> io::Result<Follower> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("lists-follower".into())
+        .spawn(move || {
+            followed
+                .snapshots()
+                .follow(&flag, &|snapshot| followed.publish(snapshot));
+        })?;
+    Ok(Follower {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 /// Sleeps for `duration`, or less once `stop` is set.

@@ -14,7 +14,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use actix_web::web;
 use jiangcheng::http::{AppState, Limits};
-use jiangcheng::snapshot::{ListSource, Sources, Store};
+use jiangcheng::lists::source::ListSource;
+use jiangcheng::snapshot::{Snapshots, Sources};
 use serde_json::Value;
 
 /// Held by each test for its whole run. The runs keep schedules to the millisecond and judge the
@@ -40,7 +41,7 @@ fn start_server() -> String {
     };
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let state = web::Data::new(AppState::new(Store::new(sources), Limits::default()));
+            let state = web::Data::new(AppState::new(Snapshots::new(sources), Limits::default()));
             state
                 .reload()
                 .expect("the shipped rule set and demo lists load");

@@ -10,27 +10,36 @@ use serde_json::Value;
 use super::body;
 use super::problem::{ApiError, FieldError};
 use super::AppState;
-use crate::lists::redis::{Note, RedisLists};
+use crate::lists::source::{Note, Source, SourceError};
 use crate::lists::{Dispute, Entry, EntryRecord, Status};
 use crate::timestamp::Timestamp;
 
-/// The Redis store behind this instance, or 409 for a file source. Its calls are bounded by
-/// the source's timeout: a Redis that does not answer gets the caller a 503, never a hang.
-fn store(state: &AppState) -> Result<RedisLists, ApiError> {
-    match state.store.sources().lists.redis() {
-        Some(opened) => opened.map_err(|err| ApiError::SourceUnavailable(err.to_string())),
-        None => Err(ApiError::ReadOnlySource),
+/// The list source behind this instance if it takes writes, else 409 (a file source). Its
+/// calls are bounded by the source's timeout: a Redis that does not answer gets the caller a
+/// 503, never a hang.
+fn writable(state: &AppState) -> Result<std::sync::Arc<Source>, ApiError> {
+    let lists = state.snapshots.lists();
+    lists.writable().map_err(problem_of)?;
+    Ok(std::sync::Arc::clone(lists))
+}
+
+/// 409 for a read-only source, else 503.
+fn problem_of(err: SourceError) -> ApiError {
+    if err.is_read_only() {
+        ApiError::ReadOnlySource
+    } else {
+        ApiError::SourceUnavailable(err.to_string())
     }
 }
 
-/// Runs a blocking Redis call off the async workers.
+/// Runs a blocking call to the list source off the async workers.
 pub(super) async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, crate::lists::redis::RedisSourceError> + Send + 'static,
+    call: impl FnOnce() -> Result<T, SourceError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(call)
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?
-        .map_err(|err| ApiError::SourceUnavailable(err.to_string()))
+        .map_err(problem_of)
 }
 
 pub async fn put_entry(
@@ -39,7 +48,7 @@ pub async fn put_entry(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(&state)?;
+    let lists = writable(&state)?;
     let (list, entry_id) = path.into_inner();
     let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
@@ -77,7 +86,7 @@ pub async fn put_entry(
     let rules = std::sync::Arc::clone(&snapshot.rules);
     let stored = serde_json::to_value(entry.to_record(&rules))
         .map_err(|err| ApiError::Internal(err.to_string()))?;
-    let outcome = blocking(move || store.put(&entry, &rules, None, Timestamp::now())).await?;
+    let outcome = blocking(move || lists.put(&entry, &rules, None, Timestamp::now())).await?;
     let mut response = if outcome.created {
         HttpResponse::Created()
     } else {
@@ -95,12 +104,12 @@ pub async fn get_entry(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(&state)?;
+    let lists = writable(&state)?;
     let (list, entry_id) = path.into_inner();
     let wanted = entry_id.clone();
     let (stored, mut history) = blocking(move || {
-        let histories = store.dispute_histories(std::slice::from_ref(&wanted))?;
-        Ok((store.get(&wanted)?, histories))
+        let histories = lists.dispute_histories(std::slice::from_ref(&wanted))?;
+        Ok((lists.get(&wanted)?, histories))
     })
     .await?;
     let entry: Option<Value> = stored.and_then(|json| serde_json::from_str(&json).ok());
@@ -164,16 +173,16 @@ pub async fn delete_entry(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(&state)?;
+    let lists = writable(&state)?;
     let (list, entry_id) = path.into_inner();
     let removal: Removal = read_body(&state, &req, payload).await?;
     required("by", &removal.by)?;
     required("reason", &removal.reason)?;
-    current_entry(&store, &list, &entry_id).await?;
+    current_entry(&lists, &list, &entry_id).await?;
     let at = Timestamp::now().to_string();
     let id = entry_id.clone();
     let (by, reason) = (masked(&removal.by), masked(&removal.reason));
-    let version = blocking(move || store.delete(&id, &by, &reason, &at)).await?;
+    let version = blocking(move || lists.delete(&id, &by, &reason, &at)).await?;
     match version {
         Some(version) => Ok(HttpResponse::Ok().json(
             serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version}),
@@ -253,11 +262,11 @@ pub async fn dispute_entry(
 
 /// The stored entry of `list`, as a record, or 404.
 async fn current_entry(
-    store: &RedisLists,
+    lists: &std::sync::Arc<Source>,
     list: &str,
     entry_id: &str,
 ) -> Result<EntryRecord<'static>, ApiError> {
-    let reader = store.clone();
+    let reader = std::sync::Arc::clone(lists);
     let wanted = entry_id.to_owned();
     let stored = blocking(move || reader.get(&wanted)).await?;
     let not_found = || ApiError::EntryNotFound {
@@ -281,9 +290,9 @@ async fn amend(
     (kind, note, at): (Note, Value, Timestamp),
     change: impl FnOnce(&mut EntryRecord<'static>),
 ) -> Result<HttpResponse, ApiError> {
-    let store = store(state)?;
+    let lists = writable(state)?;
     let snapshot = state.snapshot()?;
-    let mut record = current_entry(&store, &list, &entry_id).await?;
+    let mut record = current_entry(&lists, &list, &entry_id).await?;
     change(&mut record);
     let entry = Entry::from_record(record, &snapshot.rules)
         .map_err(|err| ApiError::InvalidRequest(vec![FieldError::new(err.field, err.message)]))?;
@@ -291,7 +300,7 @@ async fn amend(
     let stored = serde_json::to_value(entry.to_record(&rules))
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     let note = note.to_string();
-    let outcome = blocking(move || store.put(&entry, &rules, Some((kind, &note)), at)).await?;
+    let outcome = blocking(move || lists.put(&entry, &rules, Some((kind, &note)), at)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"entry": stored, "changed": outcome.changed, "lists_version": outcome.version})))
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::admin::blocking;
 use super::problem::{ApiError, FieldError};
 use super::AppState;
-use crate::lists::redis::RedisLists;
+use crate::lists::source::Source;
 use crate::lists::Dispute;
 use crate::timestamp::Timestamp;
 
@@ -23,15 +23,14 @@ pub struct DisputeCounts {
     pub overdue: u64,
 }
 
-/// The Redis store, `None` for a file source.
-fn store(state: &AppState) -> Result<Option<RedisLists>, ApiError> {
-    state
-        .store
-        .sources()
-        .lists
-        .redis()
-        .transpose()
-        .map_err(|err| ApiError::SourceUnavailable(err.to_string()))
+/// The list source, `None` for one that keeps no disputes (a file, which is read-only).
+fn source(state: &AppState) -> Result<Option<std::sync::Arc<Source>>, ApiError> {
+    let lists = state.snapshots.lists();
+    match lists.writable() {
+        Ok(()) => Ok(Some(std::sync::Arc::clone(lists))),
+        Err(err) if err.is_read_only() => Ok(None),
+        Err(err) => Err(ApiError::SourceUnavailable(err.to_string())),
+    }
 }
 
 /// The instant before which an objection entered review is overdue now.
@@ -41,12 +40,12 @@ fn cutoff(review_days: u16) -> Timestamp {
 
 /// The counts now; `Ok(None)` for a file source.
 pub async fn counts(state: &AppState) -> Result<Option<DisputeCounts>, ApiError> {
-    let Some(store) = store(state)? else {
+    let Some(lists) = source(state)? else {
         return Ok(None);
     };
     let review_days = state.snapshot()?.rules.dispute_review_days;
     let (under_review, overdue) =
-        blocking(move || store.under_review_counts(cutoff(review_days))).await?;
+        blocking(move || lists.under_review_counts(cutoff(review_days))).await?;
     Ok(Some(DisputeCounts {
         review_days,
         under_review,
@@ -93,13 +92,13 @@ pub async fn list(
             )]))
         }
     };
-    let store = store(&state)?.ok_or(ApiError::ReadOnlySource)?;
+    let lists = source(&state)?.ok_or(ApiError::ReadOnlySource)?;
     let review_days = state.snapshot()?.rules.dispute_review_days;
     let cutoff = cutoff(review_days);
     let until = overdue_only.then_some(cutoff);
     // One more than shown tells whether there are more.
     let limit = state.limits.max_batch;
-    let mut found = blocking(move || store.under_review(until, limit + 1)).await?;
+    let mut found = blocking(move || lists.under_review(until, limit + 1)).await?;
     let truncated = found.len() > limit;
     found.truncate(limit);
     let disputes = found

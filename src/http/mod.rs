@@ -32,11 +32,10 @@ pub use routes::endpoints;
 pub use socket::bind;
 
 use crate::engine::Outcome;
-use crate::lists::cold::{ColdCache, ColdCacheConfig, ColdLookup};
-use crate::lists::redis::Change;
+use crate::lists::source::{ColdCacheConfig, ColdLookup};
 use crate::metrics::Metrics;
 use crate::ruleset::MatterId;
-use crate::snapshot::{Snapshot, Store};
+use crate::snapshot::{Followed, Snapshot, Snapshots};
 use crate::timestamp::Timestamp;
 
 /// What one client may hold, and for how long (docs/operations.md, "Limits and their
@@ -87,12 +86,10 @@ impl Default for Limits {
 
 /// What every handler shares.
 pub struct AppState {
-    pub store: Store,
+    pub snapshots: Snapshots,
     pub metrics: Metrics,
     pub limits: Limits,
     pub started_at: Timestamp,
-    /// Cold lists' cache (Redis source only).
-    pub cold: Option<ColdCache>,
     /// `decisions_total` resolved for the current rule set.
     decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
     /// The parts of a decision's JSON that depend only on the current snapshot.
@@ -136,20 +133,17 @@ impl DecisionCounters {
 }
 
 impl AppState {
-    pub fn new(store: Store, limits: Limits) -> AppState {
-        AppState::with_cold_cache(store, limits, ColdCacheConfig::default())
+    pub fn new(snapshots: Snapshots, limits: Limits) -> AppState {
+        AppState::with_cold_cache(snapshots, limits, ColdCacheConfig::default())
     }
 
-    pub fn with_cold_cache(store: Store, limits: Limits, cold: ColdCacheConfig) -> AppState {
-        let cold = store
-            .sources()
-            .lists
-            .redis()
-            .and_then(Result::ok)
-            .map(|redis| ColdCache::new(redis, cold));
+    pub fn with_cold_cache(
+        snapshots: Snapshots,
+        limits: Limits,
+        cold: ColdCacheConfig,
+    ) -> AppState {
         let metrics = Metrics::new();
         AppState {
-            cold,
             decision_counters: arc_swap::ArcSwapOption::empty(),
             rendered: arc_swap::ArcSwapOption::empty(),
             keys: None,
@@ -158,7 +152,9 @@ impl AppState {
             refusals: auth::Refusals::new(&AccessConfig::default()),
             register: None,
             admission: admission::Admission::new(&limits),
-            store: store.counting_refusals(metrics.list_loads_refused.clone()),
+            snapshots: snapshots
+                .with_cold_cache(cold)
+                .counting_refusals(metrics.list_loads_refused.clone()),
             metrics,
             limits,
             started_at: Timestamp::now(),
@@ -203,10 +199,10 @@ impl AppState {
     /// The snapshot to serve from, or 503 while none has loaded. The reason names the sources
     /// by what they are, not by their paths: `/readyz` answers anyone.
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        self.store.current().ok_or_else(|| {
-            let reason = self.store.report().last_error.map_or_else(
+        self.snapshots.current().ok_or_else(|| {
+            let reason = self.snapshots.report().last_error.map_or_else(
                 || "the rule set and lists are still loading".into(),
-                |error| status::without_paths(error, self.store.sources()),
+                |error| status::without_paths(error, self.snapshots.sources()),
             );
             ApiError::NotReady(reason)
         })
@@ -234,12 +230,12 @@ impl AppState {
 
     /// Reloads rules and lists off the request path and publishes the result.
     pub fn reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.store.reload())
+        self.published(self.snapshots.reload())
     }
 
     /// Reloads as [`AppState::reload`] does, taking lists the fail-closed guard would refuse.
     pub fn force_reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.store.force_reload())
+        self.published(self.snapshots.force_reload())
     }
 
     fn published(
@@ -248,14 +244,19 @@ impl AppState {
     ) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
         self.metrics.reload_result(result.is_ok()).inc();
         if let Ok(snapshot) = &result {
-            self.swapped(snapshot, None);
+            self.publish(snapshot);
         }
         result
     }
+}
 
-    /// Publishes a swapped-in snapshot and drops what the cold cache holds of changed subjects
-    /// (all of it after a full load: the rules may have changed too).
-    fn swapped(&self, snapshot: &Snapshot, changes: Option<&[Change]>) {
+impl Followed for AppState {
+    fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
+    /// Publishes a swapped-in snapshot: its metrics, and its rule set's decision counters.
+    fn publish(&self, snapshot: &Snapshot) {
         self.metrics.observe_snapshot(snapshot);
         let current = self.decision_counters.load();
         if !current
@@ -268,78 +269,7 @@ impl AppState {
                     &snapshot.rules,
                 ))));
         }
-        let Some(cold) = &self.cold else { return };
-        match changes {
-            None => cold.invalidate_all(),
-            Some(changes) => {
-                for change in changes {
-                    let subject =
-                        serde_json::from_str::<crate::lists::EntryRecord<'_>>(&change.entry_json)
-                            .ok()
-                            .and_then(|record| crate::ident::parse(&record.subject_id).ok());
-                    let previous = crate::ident::parse(&change.old_subject).ok();
-                    for key in subject.iter().chain(&previous).map(|s| s.key()) {
-                        cold.invalidate(&key);
-                    }
-                }
-            }
-        }
     }
-}
-
-/// How long dropping a [`Follower`] waits for its thread to finish. The follower checks for a
-/// stop between calls to Redis, each bounded by the source's timeout; a full resync in
-/// progress may take longer, and is left behind rather than holding up a shutdown (it holds
-/// nothing that must be written out).
-const FOLLOWER_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Stops the Redis follower when dropped, waiting for it at most [`FOLLOWER_STOP_WAIT`].
-pub struct Follower {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Follower {
-    /// Tells the follower to stop, without waiting for it.
-    pub fn stop(&self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.stop();
-        let Some(thread) = self.thread.take() else {
-            return;
-        };
-        let started = Instant::now();
-        while !thread.is_finished() && started.elapsed() < FOLLOWER_STOP_WAIT {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        if thread.is_finished() {
-            let _ = thread.join();
-        } else {
-            tracing::warn!("the lists follower did not stop in time; leaving it behind");
-        }
-    }
-}
-
-/// Follows the Redis change stream on a thread of its own (a no-op for a file source), and
-/// publishes every snapshot it swaps in.
-pub fn spawn_follower(state: web::Data<AppState>) -> std::io::Result<Follower> {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::Builder::new()
-        .name("lists-follower".into())
-        .spawn(move || {
-            state
-                .store
-                .follow(&flag, &|snapshot, changes| state.swapped(snapshot, changes));
-        })?;
-    Ok(Follower {
-        stop,
-        thread: Some(thread),
-    })
 }
 
 /// The cold-list entries of each subject (empty when there are no cold lists), looked up off
@@ -349,29 +279,14 @@ async fn cold_entries(
     snapshot: &Arc<Snapshot>,
     subjects: &[crate::ident::SubjectKey],
 ) -> Result<ColdLookup, ApiError> {
-    let Some(cold) = state
-        .cold
-        .as_ref()
-        .filter(|_| snapshot.rules.has_cold_lists())
-    else {
-        return Ok(ColdLookup {
-            entries: Vec::new(),
-            unavailable: false,
-        });
-    };
-    if cold.all_cached(subjects) {
-        return Ok(cold.lookup(subjects, &snapshot.rules));
+    let lists = state.snapshots.lists();
+    if let Some(found) = lists.cold_cached(subjects, &snapshot.rules) {
+        return Ok(found);
     }
-    let (state, snapshot, subjects) = (state.clone(), Arc::clone(snapshot), subjects.to_vec());
-    web::block(move || {
-        let cold = state
-            .cold
-            .as_ref()
-            .ok_or_else(|| ApiError::Internal("the cold cache went away".into()))?;
-        Ok(cold.lookup(&subjects, &snapshot.rules))
-    })
-    .await
-    .map_err(|err| ApiError::Internal(err.to_string()))?
+    let (lists, snapshot, subjects) = (Arc::clone(lists), Arc::clone(snapshot), subjects.to_vec());
+    web::block(move || lists.cold(&subjects, &snapshot.rules))
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))
 }
 
 /// One request being counted and timed, by route template (never the raw path, which may hold

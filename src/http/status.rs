@@ -11,7 +11,7 @@ use super::AppState;
 use crate::audit::Health;
 use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
-use crate::snapshot::{ListSource, LoadReport, Sources};
+use crate::snapshot::{LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
 #[derive(Serialize)]
@@ -69,9 +69,7 @@ impl LoadView {
 /// `error` with the list file's and the rule set's paths replaced by what they are.
 pub(super) fn without_paths(mut error: String, sources: &Sources) -> String {
     // The list file first: it may lie inside the rule set's folder.
-    if let ListSource::File(lists) = &sources.lists {
-        error = error.replace(&lists.display().to_string(), "<lists>");
-    }
+    error = sources.lists.without_path(error);
     error.replace(&sources.rules.display().to_string(), "<rules>")
 }
 
@@ -209,8 +207,8 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         (Some(keys), Some(caller)) => keys.permits(caller, Scope::Admin),
         _ => false,
     };
-    let snapshot = state.store.current();
-    let sources = state.store.sources();
+    let snapshot = state.snapshots.current();
+    let sources = state.snapshots.sources();
     let ruleset = snapshot.as_deref().map(|s| {
         let (incentive_topics, penalty_topics) = s.rules.topic_counts();
         RuleSetStatus {
@@ -225,7 +223,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             matters: s.rules.matters().len(),
         }
     });
-    let follow = state.store.follow_report();
+    let follow = state.snapshots.follow_report();
     let now = Timestamp::now();
     let staleness_seconds = follow
         .following
@@ -273,7 +271,12 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         started_at: state.started_at.to_string(),
         ruleset,
         lists,
-        last_load: LoadView::of(state.store.report(), state.store.guard(), sources, paths),
+        last_load: LoadView::of(
+            state.snapshots.report(),
+            state.snapshots.guard(),
+            sources,
+            paths,
+        ),
         auth: AuthView::of(&state),
         register: match state.register() {
             Some(register) => RegisterView::On(register.status()),
@@ -311,9 +314,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.observe_follow(&state.store.follow_report());
-    if let Some(cold) = &state.cold {
-        state.metrics.observe_cold(cold.stats());
+    state
+        .metrics
+        .observe_follow(&state.snapshots.follow_report());
+    if let Some(stats) = state.snapshots.lists().cold_stats() {
+        state.metrics.observe_cold(stats);
     }
     if let Some(register) = state.register() {
         state.metrics.observe_register(&register.status());

@@ -127,8 +127,8 @@ fn entry_view<'a>(
     })
 }
 
-/// Fills in the dispute history of the shown entries that were ever disputed, from the Redis
-/// store (one round trip); a file source keeps no history.
+/// Fills in the dispute history of the shown entries that were ever disputed, from the list
+/// source (one round trip); a file source keeps no history.
 async fn add_dispute_histories(
     state: &AppState,
     views: &mut [&mut EntryView<'_>],
@@ -136,18 +136,15 @@ async fn add_dispute_histories(
     let disputed: Vec<usize> = (0..views.len())
         .filter(|&i| views[i].record.dispute != Dispute::None)
         .collect();
-    let Some(store) = state.store.sources().lists.redis() else {
-        return Ok(());
-    };
     if disputed.is_empty() {
         return Ok(());
     }
-    let store = store.map_err(|err| ApiError::SourceUnavailable(err.to_string()))?;
+    let lists = std::sync::Arc::clone(state.snapshots.lists());
     let ids: Vec<String> = disputed
         .iter()
         .map(|&i| views[i].record.entry_id.to_string())
         .collect();
-    let histories = super::admin::blocking(move || store.dispute_histories(&ids)).await?;
+    let histories = super::admin::blocking(move || lists.dispute_histories(&ids)).await?;
     for (i, history) in disputed.into_iter().zip(histories) {
         views[i].dispute_history = super::admin::notes(&history)?;
     }

@@ -1,13 +1,13 @@
-//! Red, black, watch and grey lists: entries, the in-memory index, the file source, the
-//! fail-closed guard on loads and the synthetic-population generator.
+//! Red, black, watch and grey lists: entries, the in-memory index, where lists come from
+//! (`source`: a file or Redis), the fail-closed guard on loads and the synthetic-population
+//! generator.
 
-pub mod cold;
 mod entry;
 mod file;
 pub mod gen;
 mod guard;
 mod index;
-pub mod redis;
+pub mod source;
 mod text;
 
 pub use entry::{

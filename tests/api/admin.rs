@@ -32,8 +32,8 @@ async fn a_write_through_one_instance_is_acknowledged_with_its_version_and_decid
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let _followers = [
-        jiangcheng::http::spawn_follower(writer.state.clone()).unwrap(),
-        jiangcheng::http::spawn_follower(reader.state.clone()).unwrap(),
+        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
+        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
     ];
     let company = uscc("91", 60);
     let body = json!({"subject_id": company, "listed_on": "2026-01-01", "reason": "拒不履行"});
@@ -179,7 +179,7 @@ async fn a_bad_entry_is_refused_naming_the_field_and_changes_nothing() {
     let version: u64 = redis::cmd("GET")
         .arg(format!(
             "{}version",
-            jiangcheng::lists::redis::DEFAULT_PREFIX
+            jiangcheng::lists::source::DEFAULT_PREFIX
         ))
         .query::<Option<u64>>(
             &mut redis::Client::open(redis.url())
@@ -271,7 +271,7 @@ async fn with_a_file_source_a_court_list_repair_is_refused_as_not_repairable() {
 async fn a_court_entry_is_not_repaired_but_removed_with_the_courts_decision() {
     let redis = RedisServer::start();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let debtor = uscc("91", 72);
     let listed = json!({"subject_id": debtor, "listed_on": "2026-01-01"});
     let response = put(&app, "court_dishonest_debtor", "N-1", &listed).await;
@@ -374,8 +374,8 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let _followers = [
-        jiangcheng::http::spawn_follower(writer.state.clone()).unwrap(),
-        jiangcheng::http::spawn_follower(reader.state.clone()).unwrap(),
+        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
+        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
     ];
     let (first, second) = (uscc("91", 70), uscc("91", 71));
     // E-1 is credit-repaired; E-2, a court entry, is removed (court lists are not repairable).
@@ -458,12 +458,9 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
             .status(),
         404
     );
-    let store = jiangcheng::lists::redis::RedisLists::open(
-        &redis.url(),
-        jiangcheng::lists::redis::DEFAULT_PREFIX,
-    )
-    .unwrap();
-    let tombstone: Value = serde_json::from_str(&store.tombstone("E-2").unwrap().unwrap()).unwrap();
+    let source = crate::redis::redis_lists(&redis.url());
+    let tombstone: Value =
+        serde_json::from_str(&source.tombstone("E-2").unwrap().unwrap()).unwrap();
     assert_eq!(
         (
             tombstone["removed_by"].as_str(),
@@ -508,7 +505,7 @@ async fn dispute(app: &crate::helpers::TestApp, entry_id: &str, state: &str) {
 async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it_and_every_change_is_kept() {
     let redis = RedisServer::start();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let (upheld, rejected) = (uscc("91", 72), uscc("91", 73));
     for (id, subject) in [("E-U", &upheld), ("E-R", &rejected)] {
         let body = json!({"subject_id": subject, "listed_on": "2026-01-01"});
@@ -747,7 +744,7 @@ fn repair_note(redis: &RedisServer, entry_id: &str) -> Option<String> {
     redis::cmd("HGET")
         .arg(format!(
             "{}repairs",
-            jiangcheng::lists::redis::DEFAULT_PREFIX
+            jiangcheng::lists::source::DEFAULT_PREFIX
         ))
         .arg(entry_id)
         .query(

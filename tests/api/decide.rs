@@ -462,7 +462,11 @@ async fn validity_windows_are_evaluated_at_request_time_without_a_reload() {
         "the entry started counting at {until_text}: {started}"
     );
     assert_eq!(ended["lists_version"], 1, "no reload happened");
-    assert_eq!(app.state.store.report().attempts, 1, "no reload happened");
+    assert_eq!(
+        app.state.snapshots.report().attempts,
+        1,
+        "no reload happened"
+    );
 }
 
 async fn decide_now(app: &crate::helpers::TestApp, subject: &str) -> Value {

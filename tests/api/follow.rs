@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use jiangcheng::lists::redis::DEFAULT_PREFIX;
+use jiangcheng::lists::source::DEFAULT_PREFIX;
 use redis::Commands;
 use serde_json::{json, Value};
 
@@ -89,7 +89,7 @@ async fn after_flushall_a_new_import_and_a_delete_every_instance_decides_as_redi
     ];
     let _followers = instances
         .each_ref()
-        .map(|app| jiangcheng::http::spawn_follower(app.state.clone()).unwrap());
+        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap());
     // Two admin writes take the instances past the version the new import will reach.
     let (extra_a, extra_b) = (uscc("91", 70), uscc("91", 71));
     for (id, subject) in [("X-1", &extra_a), ("X-2", &extra_b)] {
@@ -156,7 +156,7 @@ async fn a_redis_restored_to_an_older_state_is_loaded_whole() {
     // The state a backup keeps: the demo lists at version 351.
     let _: () = redis::cmd("SAVE").query(&mut redis.connection()).unwrap();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let later = uscc("91", 72);
     assert_eq!(put_entry(&app, "X-3", &later).await.status(), 201);
     eventually_decides(&app, &later, "gov_procurement", "block").await;
@@ -231,7 +231,7 @@ async fn with_redis_frozen_the_lists_turn_stale_and_recover_when_it_resumes() {
         )],
     );
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     status_until(&app, "following", Duration::from_secs(10), |s| {
         s["lists"]["stale"] == false && s["lists"]["follow"]["connected"] == true
     })
@@ -281,8 +281,7 @@ async fn with_redis_frozen_a_cold_list_lookup_answers_with_a_warning_within_seco
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
     crate::helpers::write_jsonl(&lists, &entries);
-    jiangcheng::lists::redis::RedisLists::open(&redis.url(), DEFAULT_PREFIX)
-        .unwrap()
+    crate::redis::redis_lists(&redis.url())
         .import(
             &jiangcheng::lists::read_file(&lists, &cold_rules).unwrap(),
             &cold_rules,
@@ -314,4 +313,49 @@ async fn with_redis_frozen_a_cold_list_lookup_answers_with_a_warning_within_seco
         );
     }
     drop(frozen);
+}
+
+/// How many connections `redis` has accepted so far (this question's own included).
+fn connections_received(redis: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut redis.connection())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("INFO stats counts connections")
+}
+
+/// Each call to Redis used to open a connection of its own (two per entry read): 64 reads at
+/// once opened 128. The source's calls share its connections, at most 16 of them.
+#[actix_web::test]
+async fn calls_to_redis_share_a_bounded_set_of_connections() {
+    let redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let before = connections_received(&redis);
+    let reads =
+        (0..64).map(|_| app.get("/v1/lists/court_dishonest_debtor/entries/QQHR-FY-2026-000123"));
+    for read in futures_util::future::join_all(reads).await {
+        assert_eq!(read.status(), 200);
+    }
+    // Less the one that asks.
+    let opened = connections_received(&redis) - before - 1;
+    assert!(opened <= 16, "64 reads opened {opened} connections");
+}
+
+/// A restart of Redis closes the connections the source keeps; a write after it does not fail
+/// on one of them (nor reports itself unconfirmed), it gets a new one.
+#[actix_web::test]
+async fn a_write_after_redis_restarted_is_acknowledged() {
+    let mut redis = RedisServer::start();
+    assert!(import(&redis, &demo_lists()).status.success());
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    assert_eq!(put_entry(&app, "R-1", &uscc("91", 75)).await.status(), 201);
+    redis.crash_and_restart();
+    // Connections idle this long are checked before use; younger ones are taken as they are.
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    let put = put_entry(&app, "R-2", &uscc("91", 76)).await;
+    assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use actix_web::web;
 use jiangcheng::audit::{RegisterConfig, Sink};
 use jiangcheng::http::{AccessConfig, AppState, Limits};
-use jiangcheng::snapshot::{ListSource, Sources, Store};
+use jiangcheng::lists::source::ListSource;
+use jiangcheng::snapshot::{Snapshots, Sources};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -159,7 +160,7 @@ impl Spawn {
         if let Some(change) = self.register_settings {
             change(&mut register);
         }
-        let mut state = AppState::new(Store::new(sources), self.limits)
+        let mut state = AppState::new(Snapshots::new(sources), self.limits)
             .with_access(self.access)
             .with_register(&register)
             .expect("the query register opens");

@@ -5,10 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jiangcheng::lists::redis::{RedisLists, DEFAULT_PREFIX};
+use jiangcheng::lists::source::{ListSource, Source, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 use jiangcheng::lists::{read_file, EntryRef};
 use jiangcheng::ruleset::{self, RuleSet};
-use jiangcheng::snapshot::ListSource;
 use redis::Commands;
 use serde_json::{json, Value};
 
@@ -180,9 +179,9 @@ fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
     );
     let rules = rules();
     let from_file = read_file(&demo_lists(), &rules).unwrap();
-    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
-    let (index, position) = store.load_all(&rules).unwrap();
-    let version = position.version;
+    let source = redis_lists(&server.url());
+    let (index, position) = source.load(&rules).unwrap();
+    let version = position.unwrap().version;
     assert_eq!(
         version,
         from_file.len() as u64,
@@ -203,8 +202,8 @@ fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
 fn importing_the_same_file_again_changes_nothing() {
     let server = RedisServer::start();
     assert!(import(&server, &demo_lists()).status.success());
-    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
-    let before = store.version().unwrap();
+    let source = redis_lists(&server.url());
+    let before = source.version().unwrap();
     let again = import(&server, &demo_lists());
     assert!(again.status.success());
     assert!(
@@ -212,7 +211,7 @@ fn importing_the_same_file_again_changes_nothing() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    assert_eq!(store.version().unwrap(), before);
+    assert_eq!(source.version().unwrap(), before);
 }
 
 #[test]
@@ -243,8 +242,8 @@ fn a_malformed_file_is_refused_line_by_line_and_writes_nothing() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing was imported"), "{stderr}");
-    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
-    assert_eq!(store.version().unwrap(), 0);
+    let source = redis_lists(&server.url());
+    assert_eq!(source.version().unwrap(), 0);
     let keys: Vec<String> = server.connection().keys("*").unwrap();
     assert!(keys.is_empty(), "{keys:?}");
 }
@@ -257,13 +256,13 @@ fn a_changed_entry_moves_between_subjects_atomically() {
     let lists = dir.path().join("lists.jsonl");
     let (first, second) = (uscc("91", 11), uscc("91", 12));
     write_jsonl(&lists, &[entry("M-1", "court_dishonest_debtor", &first)]);
-    let store = RedisLists::open(&server.url(), DEFAULT_PREFIX).unwrap();
-    let stats = store
+    let source = redis_lists(&server.url());
+    let stats = source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
     assert_eq!((stats.changed, stats.version), (1, 1));
     write_jsonl(&lists, &[entry("M-1", "court_dishonest_debtor", &second)]);
-    let stats = store
+    let stats = source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
     assert_eq!((stats.changed, stats.version), (1, 2));
@@ -278,15 +277,20 @@ fn a_changed_entry_moves_between_subjects_atomically() {
         old.is_empty() && new == vec!["M-1".to_owned()],
         "{old:?} {new:?}"
     );
-    let (index, position) = store.load_all(&rules).unwrap();
-    assert_eq!((index.len(), position.version), (1, 2));
+    let (index, position) = source.load(&rules).unwrap();
+    assert_eq!((index.len(), position.unwrap().version), (1, 2));
+}
+
+/// The lists in `url` under the default prefix, as the service opens them.
+pub fn redis_lists(url: &str) -> Source {
+    ListSource::parse(url, DEFAULT_PREFIX, DEFAULT_TIMEOUT).open(Default::default())
 }
 
 pub fn redis_source(server: &RedisServer) -> ListSource {
     ListSource::Redis {
         url: server.url(),
         prefix: DEFAULT_PREFIX.to_owned(),
-        timeout: jiangcheng::lists::redis::DEFAULT_TIMEOUT,
+        timeout: DEFAULT_TIMEOUT,
     }
 }
 
@@ -322,12 +326,12 @@ async fn a_server_on_the_redis_source_decides_like_one_on_the_file() {
 async fn a_reload_from_redis_takes_the_new_version_and_entries() {
     let redis = RedisServer::start();
     let rules = rules();
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
+    let source = redis_lists(&redis.url());
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
     let (listed, later) = (uscc("91", 21), uscc("91", 22));
     write_jsonl(&lists, &[entry("L-1", "court_dishonest_debtor", &listed)]);
-    store
+    source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
@@ -348,7 +352,7 @@ async fn a_reload_from_redis_takes_the_new_version_and_entries() {
     );
 
     write_jsonl(&lists, &[entry("L-2", "court_dishonest_debtor", &later)]);
-    store
+    source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
     app.state.reload().unwrap();
@@ -385,8 +389,8 @@ pub fn write(redis: &RedisServer, entries: &[Value]) {
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
     write_jsonl(&lists, entries);
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    store
+    let source = redis_lists(&redis.url());
+    source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
 }
@@ -423,7 +427,7 @@ async fn a_change_written_to_redis_reaches_every_instance() {
         .collect();
     let _followers: Vec<_> = instances
         .iter()
-        .map(|app| jiangcheng::http::spawn_follower(app.state.clone()).unwrap())
+        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap())
         .collect();
 
     let listed = json!({"entry_id": "F-1", "list": "court_dishonest_debtor", "subject_id": company, "listed_on": "2026-01-01",
@@ -474,7 +478,7 @@ async fn an_instance_behind_a_trimmed_stream_resyncs_whole() {
         .query(&mut redis.connection())
         .unwrap();
 
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let decision = eventually_decides(&app, &late, "gov_procurement", "block").await;
     assert_eq!(decision["lists_version"], 3);
     let status: Value = app.get_json("/v1/status").await;
@@ -487,7 +491,7 @@ async fn without_redis_an_instance_keeps_deciding_and_reports_stale() {
     let company = uscc("91", 50);
     write(&redis, &[entry("O-1", "court_dishonest_debtor", &company)]);
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let started = Instant::now();
     while app.get_json("/v1/status").await["lists"]["follow"]["connected"] != true {
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -519,7 +523,7 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     let redis = RedisServer::start();
     assert!(import(&redis, &demo_lists()).status.success());
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let rules = rules();
     let demo = read_file(&demo_lists(), &rules).unwrap();
     let tax_a = rules.list_id("tax_a_grade").unwrap();
@@ -559,8 +563,8 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
         "{stderr}"
     );
 
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    let (index, _) = store.load_all(&rules).unwrap();
+    let source = redis_lists(&redis.url());
+    let (index, _) = source.load(&rules).unwrap();
     assert_eq!(index.count(tax_a), 2);
     assert_eq!(index.len(), demo.len() - on_list + 2);
     let started = Instant::now();
@@ -570,7 +574,7 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     }
 
     // A replacement file with an entry of another list is refused before anything is written.
-    let version = store.version().unwrap();
+    let version = source.version().unwrap();
     write_jsonl(&push, &[entry("SW-NEW-2", "tax_d_grade", &fresh)]);
     let refused = Command::new(BIN)
         .arg("import")
@@ -583,7 +587,7 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("a replacement file holds one list"));
-    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(source.version().unwrap(), version);
 }
 
 #[actix_web::test]
@@ -595,7 +599,7 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
         .collect();
     let _followers: Vec<_> = instances
         .iter()
-        .map(|app| jiangcheng::http::spawn_follower(app.state.clone()).unwrap())
+        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap())
         .collect();
 
     // A writer thread: 400 entries, each retried until Redis acknowledges it.
@@ -604,7 +608,7 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
         let done = std::sync::Arc::clone(&done);
         std::thread::spawn(move || {
             let rules = rules();
-            let store = RedisLists::open(&url, DEFAULT_PREFIX).unwrap();
+            let source = redis_lists(&url);
             let dir = tempfile::tempdir().unwrap();
             let lists = dir.path().join("one.jsonl");
             let mut acknowledged = Vec::new();
@@ -620,7 +624,7 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
                 let one = read_file(&lists, &rules).unwrap();
                 let started = Instant::now();
                 loop {
-                    match store.put(
+                    match source.put(
                         &one[0],
                         &rules,
                         None,
@@ -655,9 +659,9 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
 
     // Redis holds every acknowledged write once, and every instance converges to Redis.
     let rules = rules();
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    let (truth, position) = store.load_all(&rules).unwrap();
-    let version = position.version;
+    let source = redis_lists(&redis.url());
+    let (truth, position) = source.load(&rules).unwrap();
+    let version = position.unwrap().version;
     assert_eq!(
         (truth.len(), version),
         (400, 400),
@@ -666,14 +670,14 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     let expected = records(truth.iter(), &rules);
     for app in &instances {
         let started = Instant::now();
-        while app.state.store.current().unwrap().lists_version != version {
+        while app.state.snapshots.current().unwrap().lists_version != version {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "an instance did not catch up"
             );
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
-        let snapshot = app.state.store.current().unwrap();
+        let snapshot = app.state.snapshots.current().unwrap();
         assert_eq!(records(snapshot.lists.iter(), &rules), expected);
         assert_eq!(snapshot.lists.len(), 400);
     }
@@ -713,8 +717,8 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
             entry("K-3", "tax_major_violation", &hot),
         ],
     );
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    store
+    let source = redis_lists(&redis.url());
+    source
         .import(
             &read_file(&lists, &cold_rules).unwrap(),
             &cold_rules,
@@ -723,7 +727,7 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
         .unwrap();
 
     let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let status: Value = app.get_json("/v1/status").await;
     assert_eq!(
         status["lists"]["entries"], 1,
@@ -830,8 +834,8 @@ fn on_list(redis: &RedisServer, list: &str) -> u64 {
 fn a_replacement_that_would_empty_or_cut_a_list_writes_nothing_unless_forced() {
     let redis = RedisServer::start();
     assert!(import(&redis, &demo_lists()).status.success());
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    let version = store.version().unwrap();
+    let source = redis_lists(&redis.url());
+    let version = source.version().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let push = dir.path().join("court_dishonest_debtor.jsonl");
     let replace = ["--replace-list", "court_dishonest_debtor"];
@@ -846,7 +850,7 @@ fn a_replacement_that_would_empty_or_cut_a_list_writes_nothing_unless_forced() {
             && stderr.contains("nothing was imported"),
         "{stderr}"
     );
-    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(source.version().unwrap(), version);
     assert_eq!(on_list(&redis, "court_dishonest_debtor"), 30);
 
     // Cut to 2 of 30: past the share once the list is held to it.
@@ -870,7 +874,7 @@ fn a_replacement_that_would_empty_or_cut_a_list_writes_nothing_unless_forced() {
         stderr.contains("list `court_dishonest_debtor` would lose 28 of its 30 entries (93.3%)"),
         "{stderr}"
     );
-    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(source.version().unwrap(), version);
 
     // Emptied on purpose.
     std::fs::write(&push, "").unwrap();
@@ -883,7 +887,7 @@ fn a_replacement_that_would_empty_or_cut_a_list_writes_nothing_unless_forced() {
         "{stderr}"
     );
     assert_eq!(on_list(&redis, "court_dishonest_debtor"), 0);
-    assert_eq!(store.version().unwrap(), version + 30);
+    assert_eq!(source.version().unwrap(), version + 30);
 }
 
 #[test]
@@ -897,8 +901,8 @@ fn an_import_that_would_move_every_entry_off_a_list_writes_nothing_unless_forced
             .collect()
     };
     write(&redis, &on("court_dishonest_debtor"));
-    let store = RedisLists::open(&redis.url(), DEFAULT_PREFIX).unwrap();
-    let version = store.version().unwrap();
+    let source = redis_lists(&redis.url());
+    let version = source.version().unwrap();
     // An export that labels every entry with the wrong list, under the same ids.
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("mislabelled.jsonl");
@@ -910,7 +914,7 @@ fn an_import_that_would_move_every_entry_off_a_list_writes_nothing_unless_forced
         stderr.contains("list `court_dishonest_debtor` would be emptied (it has 3 entries)"),
         "{stderr}"
     );
-    assert_eq!(store.version().unwrap(), version);
+    assert_eq!(source.version().unwrap(), version);
     assert_eq!(on_list(&redis, "court_dishonest_debtor"), 3);
 
     let forced = import_with(&redis, &lists, &["--force"]);
@@ -928,7 +932,7 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
     let mut redis = RedisServer::start();
     assert!(import(&redis, &demo_lists()).status.success());
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::http::spawn_follower(app.state.clone()).unwrap();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let debtor = "91230200MA1B2C3D8T";
     eventually_decides(&app, debtor, "gov_procurement", "block").await;
 

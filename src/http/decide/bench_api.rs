@@ -11,7 +11,7 @@ use super::{close_batch, write_item, BatchChunk, Summary};
 use crate::engine::{BatchItem, Decision};
 use crate::http::{AccessConfig, ApiError};
 use crate::ident::SubjectId;
-use crate::lists::cold::ColdLookup;
+use crate::lists::source::ColdLookup;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 

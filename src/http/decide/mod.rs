@@ -19,7 +19,7 @@ use crate::audit::{DecisionItem, Event, RequestFacts};
 use crate::engine::{self, BatchItem, Outcome, Warning};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
-use crate::lists::cold::ColdLookup;
+use crate::lists::source::ColdLookup;
 use crate::lists::Entry;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;

@@ -1,5 +1,8 @@
 //! Redis as the shared source of truth for lists (docs/architecture.md).
 //!
+//! Calls share the source's bounded set of connections (see `pool`); the follower holds one
+//! connection of its own, since it blocks on the change stream.
+//!
 //! # Data model
 //! Every key starts with a prefix (default `jc:{lists}:`; the `{lists}` hash tag keeps all keys
 //! in one Redis Cluster slot, which the write script needs):
@@ -31,12 +34,16 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use redis::{Commands, Script};
 
-use super::entry::{Checked, Dispute, Entry, EntryRecord};
-use super::file::{id_hash, repeated_ids};
-use super::guard::Shrink;
-use super::index::{IndexBuilder, ListIndex};
+use super::change::StreamRecord;
+use super::pool::Connections;
+use crate::lists::entry::{Checked, Dispute, Entry, EntryRecord};
+use crate::lists::file::{id_hash, repeated_ids};
+use crate::lists::index::{IndexBuilder, ListIndex};
+use crate::lists::Shrink;
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -91,26 +98,6 @@ redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
 return {1, version, old and 1 or 0}
 "#;
 
-/// What a change did to its entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeOp {
-    /// Created or replaced; `entry_json` holds the new entry.
-    Put,
-    /// Removed (a tombstone keeps who, why and when in Redis).
-    Delete,
-}
-
-/// One change read from the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub version: u64,
-    pub op: ChangeOp,
-    pub entry_id: String,
-    pub entry_json: String,
-    /// The subject the entry was stored under before this change (empty for a new entry).
-    pub old_subject: String,
-}
-
 const DELETE_SCRIPT: &str = r#"
 local prefix, id, by, reason, at, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local entries = prefix .. 'entries'
@@ -150,8 +137,17 @@ end
 return found
 "#;
 
+/// Why a call to the list source failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RedisSourceError {
+pub enum SourceError {
+    /// A file source: the lists change only by editing the file and reloading.
+    #[error("the lists come from a file and are read-only")]
+    ReadOnly,
+    /// The Redis URL cannot be used.
+    #[error("redis: {0}")]
+    Url(String),
+    #[error("redis: all {0} connections of the list source are busy")]
+    Busy(usize),
     #[error("the change stream no longer holds version {wanted} (it starts at {found}); a full resync is needed")]
     Gap { wanted: u64, found: u64 },
     #[error("the lists in redis were replaced (epoch {theirs} where ours is {ours}); a full resync is needed")]
@@ -170,24 +166,27 @@ pub enum RedisSourceError {
     Text(#[from] std::io::Error),
 }
 
-impl RedisSourceError {
+impl SourceError {
+    /// A file source, which takes no writes.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, SourceError::ReadOnly)
+    }
+
     /// The snapshot no longer matches Redis and only a full load can fix it.
     pub fn needs_resync(&self) -> bool {
         matches!(
             self,
-            RedisSourceError::Gap { .. }
-                | RedisSourceError::Replaced { .. }
-                | RedisSourceError::WentBack { .. }
+            SourceError::Gap { .. } | SourceError::Replaced { .. } | SourceError::WentBack { .. }
         )
     }
 
     /// A write's error: once the command is sent, a lost connection or a missing reply leaves
     /// its outcome unknown, which the caller must be told rather than a plain failure.
-    fn of_write(err: redis::RedisError) -> RedisSourceError {
+    fn of_write(err: redis::RedisError) -> SourceError {
         if err.is_timeout() || err.is_io_error() || err.is_connection_dropped() {
-            RedisSourceError::Unconfirmed(err)
+            SourceError::Unconfirmed(err)
         } else {
-            RedisSourceError::Redis(err)
+            SourceError::Redis(err)
         }
     }
 }
@@ -243,14 +242,11 @@ pub struct PutOutcome {
     pub version: u64,
 }
 
-/// The lists in one Redis database.
+/// The lists in one Redis database. Clones share their connections.
 #[derive(Clone)]
-pub struct RedisLists {
-    client: redis::Client,
+pub(super) struct RedisLists {
+    connections: Arc<Connections>,
     prefix: String,
-    /// Bounds connecting, each write to the socket and each wait for a reply, so that a Redis
-    /// that stops answering (frozen, partitioned) fails a call instead of hanging it.
-    timeout: Duration,
 }
 
 /// A fresh epoch id for a write to offer, in case the store has none yet.
@@ -259,46 +255,28 @@ fn new_epoch() -> String {
 }
 
 impl RedisLists {
-    /// Does not connect. Calls wait at most [`DEFAULT_TIMEOUT`] for each step.
-    pub fn open(url: &str, prefix: &str) -> Result<RedisLists, RedisSourceError> {
+    /// Does not connect. `timeout` bounds connecting, each write to the socket and each wait
+    /// for a reply (more than zero), so that a Redis that stops answering (frozen,
+    /// partitioned) fails a call instead of hanging it.
+    pub(super) fn open(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<RedisLists, SourceError> {
         Ok(RedisLists {
-            client: crate::redis_client::open(url)?,
+            connections: Arc::new(Connections::new(crate::redis_client::open(url)?, timeout)),
             prefix: prefix.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
         })
-    }
-
-    /// The same lists with another bound on connecting and on each reply (more than zero).
-    pub fn with_timeout(mut self, timeout: Duration) -> RedisLists {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The bound on connecting and on each reply.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 
-    /// A connection whose replies may take `reply` at most.
-    fn connect_waiting(&self, reply: Duration) -> Result<redis::Connection, RedisSourceError> {
-        let con = self.client.get_connection_with_timeout(self.timeout)?;
-        con.set_read_timeout(Some(reply))?;
-        con.set_write_timeout(Some(self.timeout))?;
-        Ok(con)
-    }
-
-    fn connection(&self) -> Result<redis::Connection, RedisSourceError> {
-        self.connect_waiting(self.timeout)
-    }
-
     /// The current list version (0 before the first write).
-    pub fn version(&self) -> Result<u64, RedisSourceError> {
-        let mut con = self.connection()?;
-        Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
+    pub fn version(&self) -> Result<u64, SourceError> {
+        self.connections
+            .with(|con| Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0)))
     }
 
     /// Writes validated entries in pipelined batches; `progress` is told how many were sent.
@@ -307,41 +285,42 @@ impl RedisLists {
         entries: &[Entry],
         rules: &RuleSet,
         progress: &dyn Fn(u64),
-    ) -> Result<ImportStats, RedisSourceError> {
-        let mut con = self.connection()?;
-        let script = Script::new(PUT_SCRIPT);
-        script.prepare_invoke().load(&mut con)?;
-        let mut stats = ImportStats::default();
-        for batch in entries.chunks(IMPORT_BATCH) {
-            // Offered afresh per batch: were the store emptied during the import, the rest of
-            // it must not revive the epoch that followers already hold.
-            let epoch = new_epoch();
-            let mut pipe = redis::pipe();
-            for entry in batch {
-                pipe.invoke_script(&self.put_invocation(
-                    &script,
-                    entry,
-                    rules,
-                    None,
-                    &epoch,
-                    Timestamp::now(),
-                )?);
-            }
-            let results: Vec<(u8, u64, u8)> = pipe.query(&mut con)?;
-            for (changed, version, _) in results {
-                if changed == 1 {
-                    stats.changed += 1;
-                } else {
-                    stats.unchanged += 1;
+    ) -> Result<ImportStats, SourceError> {
+        self.connections.with(|con| {
+            let script = Script::new(PUT_SCRIPT);
+            script.prepare_invoke().load(&mut *con)?;
+            let mut stats = ImportStats::default();
+            for batch in entries.chunks(IMPORT_BATCH) {
+                // Offered afresh per batch: were the store emptied during the import, the rest of
+                // it must not revive the epoch that followers already hold.
+                let epoch = new_epoch();
+                let mut pipe = redis::pipe();
+                for entry in batch {
+                    pipe.invoke_script(&self.put_invocation(
+                        &script,
+                        entry,
+                        rules,
+                        None,
+                        &epoch,
+                        Timestamp::now(),
+                    )?);
                 }
-                stats.version = stats.version.max(version);
+                let results: Vec<(u8, u64, u8)> = pipe.query(&mut *con)?;
+                for (changed, version, _) in results {
+                    if changed == 1 {
+                        stats.changed += 1;
+                    } else {
+                        stats.unchanged += 1;
+                    }
+                    stats.version = stats.version.max(version);
+                }
+                progress(batch.len() as u64);
             }
-            progress(batch.len() as u64);
-        }
-        if entries.is_empty() {
-            stats.version = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
-        }
-        Ok(stats)
+            if entries.is_empty() {
+                stats.version = con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0);
+            }
+            Ok(stats)
+        })
     }
 
     /// The write script's call for one entry (stored as its canonical exchange record), with
@@ -355,9 +334,9 @@ impl RedisLists {
         note: Option<(&str, &str)>,
         epoch: &str,
         at: Timestamp,
-    ) -> Result<redis::ScriptInvocation<'s>, RedisSourceError> {
+    ) -> Result<redis::ScriptInvocation<'s>, SourceError> {
         let record = entry.to_record(rules);
-        let json = serde_json::to_string(&record).map_err(|err| RedisSourceError::Corrupt {
+        let json = serde_json::to_string(&record).map_err(|err| SourceError::Corrupt {
             entry_id: record.entry_id.to_string(),
             message: err.to_string(),
         })?;
@@ -389,18 +368,19 @@ impl RedisLists {
         rules: &RuleSet,
         note: Option<(Note, &str)>,
         at: Timestamp,
-    ) -> Result<PutOutcome, RedisSourceError> {
-        let mut con = self.connection()?;
-        let script = Script::new(PUT_SCRIPT);
-        let note = note.map(|(kind, json)| (kind.hash(), json));
-        let (changed, version, existed): (u8, u64, u8) = self
-            .put_invocation(&script, entry, rules, note, &new_epoch(), at)?
-            .invoke(&mut con)
-            .map_err(RedisSourceError::of_write)?;
-        Ok(PutOutcome {
-            created: existed == 0,
-            changed: changed == 1,
-            version,
+    ) -> Result<PutOutcome, SourceError> {
+        self.connections.with(|con| {
+            let script = Script::new(PUT_SCRIPT);
+            let note = note.map(|(kind, json)| (kind.hash(), json));
+            let (changed, version, existed): (u8, u64, u8) = self
+                .put_invocation(&script, entry, rules, note, &new_epoch(), at)?
+                .invoke(&mut *con)
+                .map_err(SourceError::of_write)?;
+            Ok(PutOutcome {
+                created: existed == 0,
+                changed: changed == 1,
+                version,
+            })
         })
     }
 
@@ -412,14 +392,15 @@ impl RedisLists {
         by: &str,
         reason: &str,
         at: &str,
-    ) -> Result<Option<u64>, RedisSourceError> {
-        let mut con = self.connection()?;
-        let script = Script::new(DELETE_SCRIPT);
-        let (removed, version): (u8, u64) = self
-            .delete_invocation(&script, entry_id, by, reason, at, &new_epoch())
-            .invoke(&mut con)
-            .map_err(RedisSourceError::of_write)?;
-        Ok((removed == 1).then_some(version))
+    ) -> Result<Option<u64>, SourceError> {
+        self.connections.with(|con| {
+            let script = Script::new(DELETE_SCRIPT);
+            let (removed, version): (u8, u64) = self
+                .delete_invocation(&script, entry_id, by, reason, at, &new_epoch())
+                .invoke(&mut *con)
+                .map_err(SourceError::of_write)?;
+            Ok((removed == 1).then_some(version))
+        })
     }
 
     fn delete_invocation<'s>(
@@ -453,46 +434,47 @@ impl RedisLists {
         rules: &RuleSet,
         by: &str,
         at: &str,
-    ) -> Result<ImportStats, RedisSourceError> {
-        let mut con = self.connection()?;
-        let put = Script::new(PUT_SCRIPT);
-        let delete = Script::new(DELETE_SCRIPT);
-        put.prepare_invoke().load(&mut con)?;
-        delete.prepare_invoke().load(&mut con)?;
-        let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
-        let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
-        let reason = format!("not in the full push of list `{list}`");
-        let epoch = new_epoch();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for entry in entries {
-            pipe.invoke_script(&self.put_invocation(
-                &put,
-                entry,
-                rules,
-                None,
-                &epoch,
-                Timestamp::now(),
-            )?);
-        }
-        for id in current.iter().filter(|id| !given.contains(id.as_str())) {
-            pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
-        }
-        let replies: Vec<Vec<u64>> = pipe.query(&mut con).map_err(RedisSourceError::of_write)?;
-        let mut stats = ImportStats::default();
-        for (i, reply) in replies.iter().enumerate() {
-            let changed = reply.first().copied() == Some(1);
-            match (i < entries.len(), changed) {
-                (true, true) => stats.changed += 1,
-                (true, false) => stats.unchanged += 1,
-                (false, removed) => stats.removed += u64::from(removed),
+    ) -> Result<ImportStats, SourceError> {
+        self.connections.with(|con| {
+            let put = Script::new(PUT_SCRIPT);
+            let delete = Script::new(DELETE_SCRIPT);
+            put.prepare_invoke().load(&mut *con)?;
+            delete.prepare_invoke().load(&mut *con)?;
+            let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
+            let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
+            let reason = format!("not in the full push of list `{list}`");
+            let epoch = new_epoch();
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for entry in entries {
+                pipe.invoke_script(&self.put_invocation(
+                    &put,
+                    entry,
+                    rules,
+                    None,
+                    &epoch,
+                    Timestamp::now(),
+                )?);
             }
-            stats.version = stats.version.max(reply.get(1).copied().unwrap_or(0));
-        }
-        if replies.is_empty() {
-            stats.version = self.version_on(&mut con)?;
-        }
-        Ok(stats)
+            for id in current.iter().filter(|id| !given.contains(id.as_str())) {
+                pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
+            }
+            let replies: Vec<Vec<u64>> = pipe.query(&mut *con).map_err(SourceError::of_write)?;
+            let mut stats = ImportStats::default();
+            for (i, reply) in replies.iter().enumerate() {
+                let changed = reply.first().copied() == Some(1);
+                match (i < entries.len(), changed) {
+                    (true, true) => stats.changed += 1,
+                    (true, false) => stats.unchanged += 1,
+                    (false, removed) => stats.removed += u64::from(removed),
+                }
+                stats.version = stats.version.max(reply.get(1).copied().unwrap_or(0));
+            }
+            if replies.is_empty() {
+                stats.version = self.version_on(&mut *con)?;
+            }
+            Ok(stats)
+        })
     }
 
     /// What writing `entries` would do to the size of each list, read before anything is
@@ -503,119 +485,120 @@ impl RedisLists {
         entries: &[Entry],
         rules: &RuleSet,
         replacing: Option<&str>,
-    ) -> Result<Shrink, RedisSourceError> {
-        let mut con = self.client.get_connection()?;
-        let list_key = |code: &str| self.key(&format!("list:{code}"));
-        let codes: Vec<&str> = rules.lists().map(|(_, list)| list.code.as_str()).collect();
-        let mut pipe = redis::pipe();
-        for code in &codes {
-            pipe.scard(list_key(code));
-        }
-        let before: Vec<u64> = pipe.query(&mut con)?;
-        let mut after: rustc_hash::FxHashMap<&str, i64> = codes
-            .iter()
-            .zip(&before)
-            .map(|(&code, &count)| (code, count as i64))
-            .collect();
-        for batch in entries.chunks(IMPORT_BATCH) {
-            // One membership question per list, not per entry.
-            let mut by_list: rustc_hash::FxHashMap<&str, Vec<&Entry>> = Default::default();
-            for entry in batch {
-                by_list
-                    .entry(rules.list(entry.facts.list).code.as_str())
-                    .or_default()
-                    .push(entry);
-            }
+    ) -> Result<Shrink, SourceError> {
+        self.connections.with(|con| {
+            let list_key = |code: &str| self.key(&format!("list:{code}"));
+            let codes: Vec<&str> = rules.lists().map(|(_, list)| list.code.as_str()).collect();
             let mut pipe = redis::pipe();
-            for (code, group) in &by_list {
-                let ids: Vec<&str> = group.iter().map(|e| &*e.entry_id).collect();
-                pipe.cmd("SMISMEMBER").arg(list_key(code)).arg(ids);
+            for code in &codes {
+                pipe.scard(list_key(code));
             }
-            let on_their_lists: Vec<Vec<bool>> = pipe.query(&mut con)?;
-            // Only entries not yet on their list change a count: new ones, and ones that move.
-            let arriving: Vec<&Entry> = by_list
-                .values()
-                .zip(on_their_lists)
-                .flat_map(|(group, on)| {
-                    group
-                        .iter()
-                        .zip(on)
-                        .filter_map(|(&entry, on)| (!on).then_some(entry))
-                })
+            let before: Vec<u64> = pipe.query(&mut *con)?;
+            let mut after: rustc_hash::FxHashMap<&str, i64> = codes
+                .iter()
+                .zip(&before)
+                .map(|(&code, &count)| (code, count as i64))
                 .collect();
-            if arriving.is_empty() {
-                continue;
-            }
-            let ids: Vec<&str> = arriving.iter().map(|e| &*e.entry_id).collect();
-            let stored: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.key("entries"))
-                .arg(&ids)
-                .query(&mut con)?;
-            for (entry, stored) in arriving.iter().zip(stored) {
-                *after
-                    .entry(rules.list(entry.facts.list).code.as_str())
-                    .or_default() += 1;
-                if let Some(json) = stored {
-                    let previous: StoredList<'_> =
-                        serde_json::from_str(&json).map_err(|err| RedisSourceError::Corrupt {
-                            entry_id: entry.entry_id.to_string(),
-                            message: err.to_string(),
-                        })?;
-                    if let Some(count) = after.get_mut(previous.list.as_ref()) {
-                        *count -= 1;
+            for batch in entries.chunks(IMPORT_BATCH) {
+                // One membership question per list, not per entry.
+                let mut by_list: rustc_hash::FxHashMap<&str, Vec<&Entry>> = Default::default();
+                for entry in batch {
+                    by_list
+                        .entry(rules.list(entry.facts.list).code.as_str())
+                        .or_default()
+                        .push(entry);
+                }
+                let mut pipe = redis::pipe();
+                for (code, group) in &by_list {
+                    let ids: Vec<&str> = group.iter().map(|e| &*e.entry_id).collect();
+                    pipe.cmd("SMISMEMBER").arg(list_key(code)).arg(ids);
+                }
+                let on_their_lists: Vec<Vec<bool>> = pipe.query(&mut *con)?;
+                // Only entries not yet on their list change a count: new ones, and ones that move.
+                let arriving: Vec<&Entry> = by_list
+                    .values()
+                    .zip(on_their_lists)
+                    .flat_map(|(group, on)| {
+                        group
+                            .iter()
+                            .zip(on)
+                            .filter_map(|(&entry, on)| (!on).then_some(entry))
+                    })
+                    .collect();
+                if arriving.is_empty() {
+                    continue;
+                }
+                let ids: Vec<&str> = arriving.iter().map(|e| &*e.entry_id).collect();
+                let stored: Vec<Option<String>> = redis::cmd("HMGET")
+                    .arg(self.key("entries"))
+                    .arg(&ids)
+                    .query(&mut *con)?;
+                for (entry, stored) in arriving.iter().zip(stored) {
+                    *after
+                        .entry(rules.list(entry.facts.list).code.as_str())
+                        .or_default() += 1;
+                    if let Some(json) = stored {
+                        let previous: StoredList<'_> =
+                            serde_json::from_str(&json).map_err(|err| SourceError::Corrupt {
+                                entry_id: entry.entry_id.to_string(),
+                                message: err.to_string(),
+                            })?;
+                        if let Some(count) = after.get_mut(previous.list.as_ref()) {
+                            *count -= 1;
+                        }
                     }
                 }
             }
-        }
-        if let Some(list) = replacing {
-            let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
-            let current: Vec<String> = con.smembers(list_key(list))?;
-            let left_out = current
-                .iter()
-                .filter(|id| !given.contains(id.as_str()))
-                .count();
-            if let Some(count) = after.get_mut(list) {
-                *count -= left_out as i64;
+            if let Some(list) = replacing {
+                let given: rustc_hash::FxHashSet<&str> =
+                    entries.iter().map(|e| &*e.entry_id).collect();
+                let current: Vec<String> = con.smembers(list_key(list))?;
+                let left_out = current
+                    .iter()
+                    .filter(|id| !given.contains(id.as_str()))
+                    .count();
+                if let Some(count) = after.get_mut(list) {
+                    *count -= left_out as i64;
+                }
             }
-        }
-        Ok(Shrink::between(
-            codes.iter().copied().zip(before),
-            codes.iter().map(|&code| {
-                let count = after.get(code).copied().unwrap_or(0);
-                (code, u64::try_from(count).unwrap_or(0))
-            }),
-        ))
+            Ok(Shrink::between(
+                codes.iter().copied().zip(before),
+                codes.iter().map(|&code| {
+                    let count = after.get(code).copied().unwrap_or(0);
+                    (code, u64::try_from(count).unwrap_or(0))
+                }),
+            ))
+        })
     }
 
     /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
-    pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
-        let mut con = self.connection()?;
-        Ok(con.hget(self.key("tombstones"), entry_id)?)
+    pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, SourceError> {
+        self.connections
+            .with(|con| Ok(con.hget(self.key("tombstones"), entry_id)?))
     }
 
     /// Every dispute change of each entry given, oldest first, each as the JSON note it was
     /// written with; in one round trip.
-    pub fn dispute_histories(
-        &self,
-        entry_ids: &[String],
-    ) -> Result<Vec<Vec<String>>, RedisSourceError> {
-        let mut con = self.connection()?;
-        let mut pipe = redis::pipe();
-        for id in entry_ids {
-            pipe.lrange(format!("{}:{id}", self.key(Note::Dispute.hash())), 0, -1);
-        }
-        Ok(pipe.query(&mut con)?)
+    pub fn dispute_histories(&self, entry_ids: &[String]) -> Result<Vec<Vec<String>>, SourceError> {
+        self.connections.with(|con| {
+            let mut pipe = redis::pipe();
+            for id in entry_ids {
+                pipe.lrange(format!("{}:{id}", self.key(Note::Dispute.hash())), 0, -1);
+            }
+            Ok(pipe.query(&mut *con)?)
+        })
     }
 
     /// How many entries are `under_review`, and how many of them entered that state before
     /// `cutoff` (the overdue ones).
-    pub fn under_review_counts(&self, cutoff: Timestamp) -> Result<(u64, u64), RedisSourceError> {
-        let mut con = self.connection()?;
-        let key = self.key("under_review");
-        Ok(redis::pipe()
-            .zcard(&key)
-            .zcount(&key, "-inf", format!("({}", cutoff.0))
-            .query(&mut con)?)
+    pub fn under_review_counts(&self, cutoff: Timestamp) -> Result<(u64, u64), SourceError> {
+        self.connections.with(|con| {
+            let key = self.key("under_review");
+            Ok(redis::pipe()
+                .zcard(&key)
+                .zcount(&key, "-inf", format!("({}", cutoff.0))
+                .query(&mut *con)?)
+        })
     }
 
     /// At most `limit` entries `under_review` that entered that state before `until` (all
@@ -624,35 +607,36 @@ impl RedisLists {
         &self,
         until: Option<Timestamp>,
         limit: usize,
-    ) -> Result<Vec<(String, Timestamp, Option<String>)>, RedisSourceError> {
-        let mut con = self.connection()?;
-        let max = until.map_or_else(|| "+inf".to_owned(), |t| format!("({}", t.0));
-        let since: Vec<(String, f64)> = con.zrangebyscore_limit_withscores(
-            self.key("under_review"),
-            "-inf",
-            max,
-            0,
-            isize::try_from(limit).unwrap_or(isize::MAX),
-        )?;
-        if since.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = since.iter().map(|(id, _)| id.as_str()).collect();
-        let entries: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.key("entries"))
-            .arg(&ids)
-            .query(&mut con)?;
-        Ok(since
-            .into_iter()
-            .zip(entries)
-            .map(|((id, at), entry)| (id, Timestamp(at as i64), entry))
-            .collect())
+    ) -> Result<Vec<(String, Timestamp, Option<String>)>, SourceError> {
+        self.connections.with(|con| {
+            let max = until.map_or_else(|| "+inf".to_owned(), |t| format!("({}", t.0));
+            let since: Vec<(String, f64)> = con.zrangebyscore_limit_withscores(
+                self.key("under_review"),
+                "-inf",
+                max,
+                0,
+                isize::try_from(limit).unwrap_or(isize::MAX),
+            )?;
+            if since.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<&str> = since.iter().map(|(id, _)| id.as_str()).collect();
+            let entries: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.key("entries"))
+                .arg(&ids)
+                .query(&mut *con)?;
+            Ok(since
+                .into_iter()
+                .zip(entries)
+                .map(|((id, at), entry)| (id, Timestamp(at as i64), entry))
+                .collect())
+        })
     }
 
     /// One stored entry as its JSON record.
-    pub fn get(&self, entry_id: &str) -> Result<Option<String>, RedisSourceError> {
-        let mut con = self.connection()?;
-        Ok(con.hget(self.key("entries"), entry_id)?)
+    pub fn get(&self, entry_id: &str) -> Result<Option<String>, SourceError> {
+        self.connections
+            .with(|con| Ok(con.hget(self.key("entries"), entry_id)?))
     }
 
     /// The entries on cold lists of each subject, in one script call: one reply, so a Redis
@@ -662,46 +646,47 @@ impl RedisLists {
         &self,
         subjects: &[crate::ident::SubjectKey],
         rules: &RuleSet,
-    ) -> Result<Vec<Vec<Entry>>, RedisSourceError> {
-        let mut con = self.connection()?;
-        let script = Script::new(COLD_SCRIPT);
-        let mut invocation = script.prepare_invoke();
-        invocation.arg(&self.prefix);
-        for subject in subjects {
-            invocation.arg(subject.to_id_string());
-        }
-        let replies: Vec<Vec<Option<String>>> = invocation.invoke(&mut con)?;
-        let mut out = Vec::with_capacity(subjects.len());
-        for texts in replies {
-            let mut entries = Vec::new();
-            for text in texts.into_iter().flatten().filter(|t| !t.is_empty()) {
-                let record: EntryRecord<'_> =
-                    serde_json::from_str(&text).map_err(|err| RedisSourceError::Corrupt {
-                        entry_id: String::new(),
-                        message: err.to_string(),
-                    })?;
-                let entry_id = record.entry_id.to_string();
-                let entry =
-                    Entry::from_record(record, rules).map_err(|err| RedisSourceError::Corrupt {
-                        entry_id,
-                        message: err.to_string(),
-                    })?;
-                if rules.list(entry.facts.list).cold {
-                    entries.push(entry);
-                }
+    ) -> Result<Vec<Vec<Entry>>, SourceError> {
+        self.connections.with(|con| {
+            let script = Script::new(COLD_SCRIPT);
+            let mut invocation = script.prepare_invoke();
+            invocation.arg(&self.prefix);
+            for subject in subjects {
+                invocation.arg(subject.to_id_string());
             }
-            out.push(entries);
-        }
-        Ok(out)
+            let replies: Vec<Vec<Option<String>>> = invocation.invoke(&mut *con)?;
+            let mut out = Vec::with_capacity(subjects.len());
+            for texts in replies {
+                let mut entries = Vec::new();
+                for text in texts.into_iter().flatten().filter(|t| !t.is_empty()) {
+                    let record: EntryRecord<'_> =
+                        serde_json::from_str(&text).map_err(|err| SourceError::Corrupt {
+                            entry_id: String::new(),
+                            message: err.to_string(),
+                        })?;
+                    let entry_id = record.entry_id.to_string();
+                    let entry =
+                        Entry::from_record(record, rules).map_err(|err| SourceError::Corrupt {
+                            entry_id,
+                            message: err.to_string(),
+                        })?;
+                    if rules.list(entry.facts.list).cold {
+                        entries.push(entry);
+                    }
+                }
+                out.push(entries);
+            }
+            Ok(out)
+        })
     }
 
     /// The list version, read on a given connection.
-    pub fn version_on(&self, con: &mut redis::Connection) -> Result<u64, RedisSourceError> {
+    fn version_on(&self, con: &mut redis::Connection) -> Result<u64, SourceError> {
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
     }
 
     /// The version and epoch, read together.
-    fn position_on(&self, con: &mut redis::Connection) -> Result<Position, RedisSourceError> {
+    fn position_on(&self, con: &mut redis::Connection) -> Result<Position, SourceError> {
         let (version, epoch): (Option<u64>, Option<String>) = redis::cmd("MGET")
             .arg(self.key("version"))
             .arg(self.key("epoch"))
@@ -712,31 +697,30 @@ impl RedisLists {
         })
     }
 
-    /// A connection for a follower that blocks up to `block` on the stream: its replies may
-    /// take that much longer than others before Redis counts as silent.
-    pub fn follower_connection(
-        &self,
-        block: Duration,
-    ) -> Result<redis::Connection, RedisSourceError> {
-        self.connect_waiting(self.timeout + block)
+    /// The change stream, read on a connection of its own.
+    pub(super) fn change_stream(&self) -> ChangeStream<'_> {
+        ChangeStream {
+            lists: self,
+            connection: None,
+        }
     }
 
     /// Changes after `from`, waiting up to `block` for the first. Fails with an error that
-    /// [needs a resync](RedisSourceError::needs_resync) when the changes no longer follow on
+    /// [needs a resync](SourceError::needs_resync) when the changes no longer follow on
     /// from `from`: the store has another epoch (emptied, replaced), went back in version
     /// (restored), or the stream was trimmed past `from.version + 1`.
-    pub fn changes_after(
+    fn changes_after(
         &self,
         con: &mut redis::Connection,
         from: &Position,
         block: Duration,
-    ) -> Result<Vec<Change>, RedisSourceError> {
+    ) -> Result<Vec<StreamRecord>, SourceError> {
         let ours = from.epoch.as_deref().unwrap_or_default();
         let shown = |epoch: &str| match epoch {
             "" => "none".to_owned(),
             epoch => format!("`{epoch}`"),
         };
-        let replaced = |theirs: &str| RedisSourceError::Replaced {
+        let replaced = |theirs: &str| SourceError::Replaced {
             ours: shown(ours),
             theirs: shown(theirs),
         };
@@ -757,7 +741,7 @@ impl RedisLists {
             return Err(replaced(&epoch));
         }
         if theirs < from.version {
-            return Err(RedisSourceError::WentBack {
+            return Err(SourceError::WentBack {
                 ours: from.version,
                 theirs,
             });
@@ -775,20 +759,19 @@ impl RedisLists {
             if epoch != ours {
                 return Err(replaced(&epoch));
             }
-            let change = Change {
+            let change = StreamRecord {
                 version: record.get::<u64>("version").unwrap_or(0),
-                op: if field("op") == "delete" {
-                    ChangeOp::Delete
-                } else {
-                    ChangeOp::Put
-                },
+                delete: field("op") == "delete",
                 entry_id: field("entry_id"),
                 entry_json: field("entry"),
                 old_subject: field("old_subject"),
             };
-            let wanted = changes.last().map_or(from.version, |c: &Change| c.version) + 1;
+            let wanted = changes
+                .last()
+                .map_or(from.version, |c: &StreamRecord| c.version)
+                + 1;
             if change.version != wanted {
-                return Err(RedisSourceError::Gap {
+                return Err(SourceError::Gap {
                     wanted,
                     found: change.version,
                 });
@@ -797,7 +780,7 @@ impl RedisLists {
         }
         if changes.is_empty() && theirs > from.version {
             // Redis was further on before we waited, yet nothing after us is in the stream.
-            return Err(RedisSourceError::Gap {
+            return Err(SourceError::Gap {
                 wanted: from.version + 1,
                 found: theirs,
             });
@@ -807,39 +790,75 @@ impl RedisLists {
 
     /// Reads every entry, page by page, and indexes them. The position is read first: changes
     /// made during the scan are at most replayed later from the change stream, never missed.
-    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, Position), RedisSourceError> {
-        let mut con = self.connection()?;
-        let position = self.position_on(&mut con)?;
-        let entries_key = self.key("entries");
-        // One thread reads pages while this one parses the previous page on rayon, so Redis's
-        // reply time and the parsing overlap.
-        let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<ScanPage>(4);
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(move || -> Result<(), RedisSourceError> {
-                let mut cursor: u64 = 0;
-                loop {
-                    let (next, page): (u64, ScanPage) = redis::cmd("HSCAN")
-                        .arg(&entries_key)
-                        .arg(cursor)
-                        .arg("COUNT")
-                        .arg(SCAN_PAGE)
-                        .query(&mut con)?;
-                    if pages_tx.send(page).is_err() || next == 0 {
-                        return Ok(());
+    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, Position), SourceError> {
+        self.connections.with(|con| {
+            let position = self.position_on(&mut *con)?;
+            let entries_key = self.key("entries");
+            // One thread reads pages while this one parses the previous page on rayon, so Redis's
+            // reply time and the parsing overlap.
+            let (pages_tx, pages_rx) = std::sync::mpsc::sync_channel::<ScanPage>(4);
+            std::thread::scope(|scope| {
+                let reader = scope.spawn(move || -> Result<(), SourceError> {
+                    let mut cursor: u64 = 0;
+                    loop {
+                        let (next, page): (u64, ScanPage) = redis::cmd("HSCAN")
+                            .arg(&entries_key)
+                            .arg(cursor)
+                            .arg("COUNT")
+                            .arg(SCAN_PAGE)
+                            .query(&mut *con)?;
+                        if pages_tx.send(page).is_err() || next == 0 {
+                            return Ok(());
+                        }
+                        cursor = next;
                     }
-                    cursor = next;
-                }
-            });
-            let parsed = parse_pages(pages_rx, rules);
-            // The reader does not panic; if it ever did, its panic goes on here.
-            let read = reader
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            // A read error explains a short parse better than the parse result does.
-            read?;
-            let index = parsed?.finish(rules.lists().len())?;
-            Ok((index, position))
+                });
+                let parsed = parse_pages(pages_rx, rules);
+                // The reader does not panic; if it ever did, its panic goes on here.
+                let read = reader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                // A read error explains a short parse better than the parse result does.
+                read?;
+                let index = parsed?.finish(rules.lists().len())?;
+                Ok((index, position))
+            })
         })
+    }
+}
+
+/// The change stream of one source, read by the follower on a connection of its own whose
+/// replies may take the wait on the stream longer than other calls'.
+pub(crate) struct ChangeStream<'a> {
+    lists: &'a RedisLists,
+    connection: Option<redis::Connection>,
+}
+
+impl ChangeStream<'_> {
+    /// How long Redis may take to answer one call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.lists.connections.timeout()
+    }
+
+    /// Records after `from`, waiting up to `block` for the first (see
+    /// `RedisLists::changes_after`). A failed call closes the connection; the next one
+    /// opens another.
+    pub(crate) fn after(
+        &mut self,
+        from: &Position,
+        block: Duration,
+    ) -> Result<Vec<StreamRecord>, SourceError> {
+        let con = match self.connection.as_mut() {
+            Some(con) => con,
+            None => self
+                .connection
+                .insert(self.lists.connections.open(self.timeout() + block)?),
+        };
+        let read = self.lists.changes_after(con, from, block);
+        if read.as_ref().is_err_and(|err| !err.needs_resync()) {
+            self.connection = None;
+        }
+        read
     }
 }
 
@@ -861,7 +880,7 @@ type ScanPage = Vec<(String, String)>;
 fn parse_pages(
     pages: std::sync::mpsc::Receiver<ScanPage>,
     rules: &RuleSet,
-) -> Result<IndexBuilder, RedisSourceError> {
+) -> Result<IndexBuilder, SourceError> {
     use rayon::prelude::*;
     let mut builder = IndexBuilder::new()?;
     let mut id_hashes: Vec<(u64, u32)> = Vec::new();
@@ -869,7 +888,7 @@ fn parse_pages(
         let parsed: Vec<Option<Checked<'_>>> = page
             .par_iter()
             .map(|(entry_id, json)| {
-                let corrupt = |message: String| RedisSourceError::Corrupt {
+                let corrupt = |message: String| SourceError::Corrupt {
                     entry_id: entry_id.clone(),
                     message,
                 };
@@ -879,7 +898,7 @@ fn parse_pages(
                     Checked::new(record, rules).map_err(|err| corrupt(err.to_string()))?;
                 Ok((!rules.list(checked.facts.list).cold).then_some(checked))
             })
-            .collect::<Result<_, RedisSourceError>>()?;
+            .collect::<Result<_, SourceError>>()?;
         for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
             if let Some(checked) = checked {
                 id_hashes.push((id_hash(entry_id), builder.pushed()));

@@ -8,9 +8,9 @@ use std::time::Duration;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
-use super::entry::Entry;
 use super::redis::RedisLists;
 use crate::ident::SubjectKey;
+use crate::lists::Entry;
 use crate::ruleset::RuleSet;
 
 /// Bounds of the cold-list cache.
@@ -48,7 +48,17 @@ pub struct ColdLookup {
     pub unavailable: bool,
 }
 
-pub struct ColdCache {
+impl ColdLookup {
+    /// The answer where there are no cold lists to look in.
+    pub fn none() -> ColdLookup {
+        ColdLookup {
+            entries: Vec::new(),
+            unavailable: false,
+        }
+    }
+}
+
+pub(super) struct ColdCache {
     redis: RedisLists,
     cache: Cache<SubjectKey, Arc<[Entry]>>,
     hits: AtomicU64,

@@ -1,0 +1,339 @@
+//! Where the lists come from, behind one type: a JSON Lines file (read-only, loaded whole), or
+//! Redis as the shared source of truth (written by the admin API and `import`, followed through
+//! its change stream, its cold lists looked up on demand through a cache). Callers load,
+//! follow, write and look up cold entries through [`Source`] without asking which it is; a
+//! file answers writes with [`SourceError::ReadOnly`].
+
+mod change;
+mod cold;
+mod pool;
+pub mod redis;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use change::{Change, ChangeKind};
+pub use cold::{ColdCacheConfig, ColdLookup, ColdStats};
+pub use redis::{
+    ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+};
+
+pub(crate) use change::StreamRecord;
+pub(crate) use redis::ChangeStream;
+
+use super::{Entry, ListFileError, ListIndex, Shrink};
+use crate::ident::SubjectKey;
+use crate::ruleset::RuleSet;
+use crate::timestamp::Timestamp;
+use cold::ColdCache;
+use redis::RedisLists;
+
+/// Where the lists come from, as configured: a JSON Lines snapshot, or Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSource {
+    File(PathBuf),
+    Redis {
+        url: String,
+        prefix: String,
+        /// Bounds connecting to Redis and each of its replies (the follower's wait on the
+        /// stream comes on top).
+        timeout: Duration,
+    },
+}
+
+impl ListSource {
+    /// `redis://…` and `rediss://…` name Redis; anything else is a file path.
+    pub fn parse(text: &str, redis_prefix: &str, redis_timeout: Duration) -> ListSource {
+        if text.starts_with("redis://") || text.starts_with("rediss://") {
+            ListSource::Redis {
+                url: text.to_owned(),
+                prefix: redis_prefix.to_owned(),
+                timeout: redis_timeout,
+            }
+        } else {
+            ListSource::File(PathBuf::from(text))
+        }
+    }
+
+    /// The source ready for use (does not connect), its cold lists cached as `cold` says.
+    pub fn open(&self, cold: ColdCacheConfig) -> Source {
+        let backend = match self {
+            ListSource::File(path) => Backend::File(path.clone()),
+            ListSource::Redis {
+                url,
+                prefix,
+                timeout,
+            } => match RedisLists::open(url, prefix, *timeout) {
+                Ok(lists) => Backend::Redis {
+                    cold: ColdCache::new(lists.clone(), cold),
+                    lists,
+                },
+                Err(err) => Backend::Unusable(err.to_string()),
+            },
+        };
+        Source {
+            setting: self.clone(),
+            backend,
+        }
+    }
+
+    /// `text` with the list file's path, if it names one, replaced by `<lists>` (for answers
+    /// to callers who may not see where the service keeps its files).
+    pub fn without_path(&self, text: String) -> String {
+        match self {
+            ListSource::File(path) => text.replace(&path.display().to_string(), "<lists>"),
+            ListSource::Redis { .. } => text,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ListSource::File(_) => "file",
+            ListSource::Redis { .. } => "redis",
+        }
+    }
+
+    /// The location for logs and `/v1/status`, without any password a URL carries.
+    pub fn location(&self) -> String {
+        match self {
+            ListSource::File(path) => path.display().to_string(),
+            ListSource::Redis { url, .. } => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}://{}", &url[..scheme], &url[at + 1..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Why the lists could not be loaded from their source.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadListsError {
+    #[error(transparent)]
+    File(#[from] ListFileError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// An opened list source: the one way to load, follow, write and look up the lists.
+pub struct Source {
+    setting: ListSource,
+    backend: Backend,
+}
+
+enum Backend {
+    File(PathBuf),
+    Redis {
+        lists: RedisLists,
+        /// Entries of cold lists, which stay in Redis and are cached here as they are asked for.
+        cold: ColdCache,
+    },
+    /// A Redis URL the client refused: every call fails with why.
+    Unusable(String),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("kind", &self.kind())
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+impl Source {
+    /// `file` or `redis`, for logs and `/v1/status`.
+    pub fn kind(&self) -> &'static str {
+        self.setting.kind()
+    }
+
+    /// Where the lists are, without any password (see [`ListSource::location`]).
+    pub fn location(&self) -> String {
+        self.setting.location()
+    }
+
+    /// The Redis lists behind this source, or why writes cannot reach them.
+    fn redis(&self) -> Result<&RedisLists, SourceError> {
+        match &self.backend {
+            Backend::Redis { lists, .. } => Ok(lists),
+            Backend::File(_) => Err(SourceError::ReadOnly),
+            Backend::Unusable(message) => Err(SourceError::Url(message.clone())),
+        }
+    }
+
+    /// Loads every entry held in memory (blocking), with the source's position in its history
+    /// if it has one (Redis does; a file does not).
+    pub fn load(&self, rules: &RuleSet) -> Result<(ListIndex, Option<Position>), LoadListsError> {
+        match &self.backend {
+            Backend::File(path) => Ok((super::load_file(path, rules)?, None)),
+            _ => {
+                let (lists, position) = self.redis()?.load_all(rules)?;
+                Ok((lists, Some(position)))
+            }
+        }
+    }
+
+    /// The change stream to follow: `None` when the source has none (a file changes only by
+    /// a reload).
+    pub(crate) fn changes(&self) -> Option<Result<ChangeStream<'_>, SourceError>> {
+        match &self.backend {
+            Backend::File(_) => None,
+            _ => Some(self.redis().map(RedisLists::change_stream)),
+        }
+    }
+
+    /// `Ok` when the source takes writes; [`SourceError::ReadOnly`] for a file.
+    pub fn writable(&self) -> Result<(), SourceError> {
+        self.redis().map(|_| ())
+    }
+
+    /// Creates or replaces one entry at `at`, with an optional note of why it was amended;
+    /// acknowledged once Redis has it.
+    pub fn put(
+        &self,
+        entry: &Entry,
+        rules: &RuleSet,
+        note: Option<(Note, &str)>,
+        at: Timestamp,
+    ) -> Result<PutOutcome, SourceError> {
+        self.redis()?.put(entry, rules, note, at)
+    }
+
+    /// Removes an entry, keeping a tombstone of who, why and when: `None` when there was no
+    /// such entry, else the list version after the removal.
+    pub fn delete(
+        &self,
+        entry_id: &str,
+        by: &str,
+        reason: &str,
+        at: &str,
+    ) -> Result<Option<u64>, SourceError> {
+        self.redis()?.delete(entry_id, by, reason, at)
+    }
+
+    /// Replaces the whole content of one list in one transaction (a designating body's full
+    /// push): entries left out are removed with a tombstone naming `by`.
+    pub fn replace_list(
+        &self,
+        list: &str,
+        entries: &[Entry],
+        rules: &RuleSet,
+        by: &str,
+        at: &str,
+    ) -> Result<ImportStats, SourceError> {
+        self.redis()?.replace_list(list, entries, rules, by, at)
+    }
+
+    /// Writes validated entries in pipelined batches; `progress` is told how many were sent.
+    pub fn import(
+        &self,
+        entries: &[Entry],
+        rules: &RuleSet,
+        progress: &dyn Fn(u64),
+    ) -> Result<ImportStats, SourceError> {
+        self.redis()?.import(entries, rules, progress)
+    }
+
+    /// What writing `entries` (replacing list `replacing`, if given) would do to the size of
+    /// each list, read before anything is written, for the fail-closed guard.
+    pub fn shrink_of_write(
+        &self,
+        entries: &[Entry],
+        rules: &RuleSet,
+        replacing: Option<&str>,
+    ) -> Result<Shrink, SourceError> {
+        self.redis()?.shrink_of_write(entries, rules, replacing)
+    }
+
+    /// The current list version (0 before the first write).
+    pub fn version(&self) -> Result<u64, SourceError> {
+        self.redis()?.version()
+    }
+
+    /// One stored entry as its JSON record.
+    pub fn get(&self, entry_id: &str) -> Result<Option<String>, SourceError> {
+        self.redis()?.get(entry_id)
+    }
+
+    /// The tombstone of a removed entry (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
+    pub fn tombstone(&self, entry_id: &str) -> Result<Option<String>, SourceError> {
+        self.redis()?.tombstone(entry_id)
+    }
+
+    /// Every dispute change of each entry given, oldest first; none for a file, which keeps
+    /// no history.
+    pub fn dispute_histories(&self, entry_ids: &[String]) -> Result<Vec<Vec<String>>, SourceError> {
+        match &self.backend {
+            Backend::File(_) => Ok(vec![Vec::new(); entry_ids.len()]),
+            _ => self.redis()?.dispute_histories(entry_ids),
+        }
+    }
+
+    /// How many entries are `under_review`, and how many entered that state before `cutoff`.
+    pub fn under_review_counts(&self, cutoff: Timestamp) -> Result<(u64, u64), SourceError> {
+        self.redis()?.under_review_counts(cutoff)
+    }
+
+    /// At most `limit` entries `under_review` since before `until` (all with `None`), oldest
+    /// first: their id, since when, and the stored entry JSON.
+    pub fn under_review(
+        &self,
+        until: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp, Option<String>)>, SourceError> {
+        self.redis()?.under_review(until, limit)
+    }
+
+    /// The cold-list cache, when the source and the rules have cold lists.
+    fn cold_cache(&self, rules: &RuleSet) -> Option<&ColdCache> {
+        match &self.backend {
+            Backend::Redis { cold, .. } if rules.has_cold_lists() => Some(cold),
+            _ => None,
+        }
+    }
+
+    /// The cold-list entries of each subject when they can be had without I/O: none when the
+    /// source or the rules have no cold lists, else from the cache if it holds every subject.
+    /// `None` means [`Source::cold`] must be asked, off the async workers.
+    pub fn cold_cached(&self, subjects: &[SubjectKey], rules: &RuleSet) -> Option<ColdLookup> {
+        match self.cold_cache(rules) {
+            Some(cold) => cold
+                .all_cached(subjects)
+                .then(|| cold.lookup(subjects, rules)),
+            None => Some(ColdLookup::none()),
+        }
+    }
+
+    /// The cold-list entries of each subject, from the cache or else Redis (blocking). With
+    /// Redis unreachable, uncached subjects get none and the lookup says so.
+    pub fn cold(&self, subjects: &[SubjectKey], rules: &RuleSet) -> ColdLookup {
+        self.cold_cache(rules)
+            .map_or_else(ColdLookup::none, |cold| cold.lookup(subjects, rules))
+    }
+
+    /// What the cold-list cache has done; `None` without one.
+    pub fn cold_stats(&self) -> Option<ColdStats> {
+        match &self.backend {
+            Backend::Redis { cold, .. } => Some(cold.stats()),
+            _ => None,
+        }
+    }
+
+    /// Forgets what the cold-list cache holds of these subjects (their entries changed).
+    pub(crate) fn forget_cold(&self, subjects: impl IntoIterator<Item = SubjectKey>) {
+        if let Backend::Redis { cold, .. } = &self.backend {
+            for subject in subjects {
+                cold.invalidate(&subject);
+            }
+        }
+    }
+
+    /// Forgets everything the cold-list cache holds (after a full load: the rules may have
+    /// changed too).
+    pub(crate) fn forget_all_cold(&self) {
+        if let Backend::Redis { cold, .. } = &self.backend {
+            cold.invalidate_all();
+        }
+    }
+}
