@@ -202,11 +202,12 @@ pub async fn profile(
         }
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
-    let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
-        .map_err(|err| ApiError::undecidable(err, "id"))?
-        .iter()
-        .map(WarningView::of)
-        .collect();
+    let warnings: Vec<WarningView> =
+        engine::check_identifier(engine::Holdings::of(&snapshot.lists), &subject)
+            .map_err(|err| ApiError::undecidable(err, "id"))?
+            .iter()
+            .map(WarningView::of)
+            .collect();
 
     let rules = &snapshot.rules;
     let through = snapshot
