@@ -1,11 +1,14 @@
-//! The decision: a pure function of (compiled rules, list index, subject, matter, instant).
+//! The decision: a pure function of (compiled rules, list index, subject, matter, instant);
+//! and the profile, what staff are shown of a subject, as pure.
 //!
 //! No I/O, no clock, no locks: `at` is passed in, and everything the engine returns borrows
 //! from the rules and lists it was given, so explaining a decision costs no copies.
 
 mod batch;
+mod profile;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
+pub use profile::{profile, EntryState, Profile, Shown};
 
 use crate::ident::{CheckOutcome, IdType, Masked, SubjectId, SubjectKey};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
@@ -145,17 +148,24 @@ impl<'s> Holdings<'s> {
 
     /// The entries (of other subjects) that name this person, with the role they name it in.
     pub fn naming(self, person: SubjectKey) -> impl Iterator<Item = (EntryRef<'s>, Role)> {
-        let extra = self.extra.iter().flat_map(move |entry| {
+        self.index.naming(person).chain(self.extra_naming(person))
+    }
+
+    /// The extra entries that name this person. Apart from [`naming`](Self::naming) so that a
+    /// decision without extra entries neither builds nor moves their iteration.
+    fn extra_naming(self, person: SubjectKey) -> impl Iterator<Item = (EntryRef<'s>, Role)> {
+        self.extra.iter().flat_map(move |entry| {
             entry
                 .responsible_persons
                 .iter()
                 .filter(move |p| p.id == person)
                 .map(move |p| (EntryRef::from(entry), p.role))
-        });
-        self.index.naming(person).chain(extra)
+        })
     }
 
-    /// Whether the identifier is listed anywhere, as a subject or a named person.
+    /// Whether the identifier is listed anywhere, as a subject or a named person. Asked only of
+    /// an identifier that fails its check character, so it stays out of line.
+    #[inline(never)]
     fn knows(self, key: SubjectKey) -> bool {
         self.index.knows(key)
             || self.extra.iter().any(|entry| {
@@ -240,8 +250,13 @@ pub fn decide<'s>(
             collect(entry, None, true);
         }
     }
-    for (entry, role) in holdings.naming(subject.key()) {
+    for (entry, role) in holdings.index.naming(subject.key()) {
         collect(entry, Some(role), false);
+    }
+    if !holdings.extra.is_empty() {
+        for (entry, role) in holdings.extra_naming(subject.key()) {
+            collect(entry, Some(role), false);
+        }
     }
 
     // Invariant 10: punishment suppresses incentives for the whole subject.
@@ -271,7 +286,7 @@ pub fn decide<'s>(
 /// in force at `at`, the one listed last counts; of entries listed at the same instant, the
 /// lower score (a correction published the same day is not taken to raise a score); of entries
 /// alike in both, the first held. A score is one current value, not a membership.
-pub fn current_scores<'s>(
+fn current_scores<'s>(
     own: impl Iterator<Item = EntryRef<'s>>,
     at: Timestamp,
 ) -> Vec<(ListId, usize)> {
@@ -317,7 +332,8 @@ fn supersede<'s>(all: &mut Vec<SupersededScores<'s>>, current: EntryRef<'s>, ent
 /// What a failed check character means for a lookup (docs/api.md, Identifiers): a USCC is looked up as
 /// given, with a warning; a resident ID only if that exact ID is listed. An upgraded
 /// first-generation ID has a computed check character, so it only ever carries its own warning.
-pub fn check_identifier(
+#[inline]
+fn check_identifier(
     holdings: Holdings<'_>,
     subject: &SubjectId,
 ) -> Result<Option<Warning>, DecideError> {
