@@ -594,3 +594,33 @@ fn a_score_outside_the_scale_is_a_malformed_entry() {
     );
     assert!(parse_entries(score_entry("s", 200, "2026-01-01").as_bytes(), &small).is_ok());
 }
+
+#[test]
+fn a_profile_shows_entries_held_outside_the_index_as_any_other() {
+    let rules = mini();
+    let lists = index(&rules, &[entry("a", "abnormal", COMPANY, "")]);
+    let legal_rep = format!(r#","responsible_persons":[{{"role":"legal_rep","id":"{PERSON}"}}]"#);
+    let extra = parse_entries(entry("b", "debtor", COMPANY, &legal_rep).as_bytes(), &rules)
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    let holdings = Holdings {
+        index: &lists,
+        extra: &extra,
+    };
+    let ids = |shown: &[Shown<'_>]| -> Vec<String> {
+        shown
+            .iter()
+            .map(|s| s.entry.entry_id().unwrap().into_owned())
+            .collect()
+    };
+    let company = ident::parse(COMPANY).unwrap();
+    let own = profile(&rules, holdings, &company, at("2026-06-01")).unwrap();
+    assert_eq!(ids(&own.entries), ["a", "b"]);
+    assert!(own.entries.iter().all(|s| s.state == EntryState::InForce));
+    assert!(own.named_in.is_empty());
+    let person = ident::parse(PERSON).unwrap();
+    let named = profile(&rules, holdings, &person, at("2026-06-01")).unwrap();
+    assert!(named.entries.is_empty());
+    assert_eq!(ids(&named.named_in), ["b"]);
+    assert_eq!(named.named_in[0].role, Some(Role::LegalRep));
+    assert!(!named.topics.is_empty());
+}
