@@ -89,7 +89,7 @@ fn main() {
                 .into_iter()
                 .map(|key| parse(&key.to_id_string()))
                 .filter(|p| {
-                    engine::decide(&rules, &lists, p, person_matter, at)
+                    engine::decide(&rules, engine::Holdings::of(&lists), p, person_matter, at)
                         .is_ok_and(|d| d.reasons.iter().any(|r| r.via.is_some()))
                 });
             (reached.collect(), PERSON_MATTER)
@@ -120,7 +120,7 @@ fn decide_all(
         .cycle()
         .take(ROUNDS)
         .filter(|s| {
-            engine::decide(rules, lists, black_box(s), matter, at)
+            engine::decide(rules, engine::Holdings::of(lists), black_box(s), matter, at)
                 .is_ok_and(|d| d.outcome != engine::Outcome::Allow)
         })
         .count()

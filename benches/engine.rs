@@ -130,8 +130,14 @@ impl Fixture {
             .iter()
             .map(|key| parse(&key.to_id_string()))
             .filter(|person| {
-                engine::decide(&rules, &lists, person, person_matter, at)
-                    .is_ok_and(|d| d.reasons.iter().any(|r| r.via.is_some()))
+                engine::decide(
+                    &rules,
+                    engine::Holdings::of(&lists),
+                    person,
+                    person_matter,
+                    at,
+                )
+                .is_ok_and(|d| d.reasons.iter().any(|r| r.via.is_some()))
             })
             .collect();
         let responsible = sample("responsible persons", reached, &mut rng);
@@ -269,7 +275,14 @@ fn single_decision(c: &mut Criterion) {
             b.iter(|| {
                 let subject = &window(subjects, &mut cursor, 1)[0];
                 black_box(
-                    engine::decide(&f.rules, &f.lists, subject, matter, f.at).map(|d| d.outcome),
+                    engine::decide(
+                        &f.rules,
+                        engine::Holdings::of(&f.lists),
+                        subject,
+                        matter,
+                        f.at,
+                    )
+                    .map(|d| d.outcome),
                 )
             })
         });
@@ -286,8 +299,9 @@ fn sequential<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'
     subjects
         .iter()
         .map(|s| {
-            s.as_ref()
-                .map(|s| engine::decide(&f.rules, &f.lists, s, f.matter, f.at))
+            s.as_ref().map(|s| {
+                engine::decide(&f.rules, engine::Holdings::of(&f.lists), s, f.matter, f.at)
+            })
         })
         .collect()
 }
@@ -297,8 +311,7 @@ fn sequential<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'
 fn parallel<'s>(f: &'s Fixture, subjects: &[Option<SubjectId>]) -> Decisions<'s> {
     let chunks = engine::decide_chunks(
         &f.rules,
-        &f.lists,
-        &[],
+        |_| engine::Holdings::of(&f.lists),
         subjects,
         f.matter,
         f.at,

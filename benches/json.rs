@@ -72,7 +72,7 @@ impl Fixture {
         let blocked = std::iter::repeat_with(&mut draw)
             .find(|id| {
                 let subject = ident::parse(id).expect("generated identifiers are valid");
-                engine::decide(&rules, &lists, &subject, matter, now)
+                engine::decide(&rules, engine::Holdings::of(&lists), &subject, matter, now)
                     .is_ok_and(|d| d.outcome == Outcome::Block)
             })
             .expect("some subject is blocked in the matter");
@@ -123,7 +123,13 @@ impl Fixture {
             .iter()
             .map(|subject| {
                 let subject = subject.as_ref().ok()?;
-                Some(engine::decide(rules, lists, subject, matter, self.now))
+                Some(engine::decide(
+                    rules,
+                    engine::Holdings::of(lists),
+                    subject,
+                    matter,
+                    self.now,
+                ))
             })
             .collect()
     }
@@ -131,7 +137,14 @@ impl Fixture {
     fn decide(&self, subject: &SubjectId) -> Decision<'_> {
         let matter = self.snapshot.rules.matter_id(MATTER).expect("matter");
         let (rules, lists) = (&self.snapshot.rules, &self.snapshot.lists);
-        engine::decide(rules, lists, subject, matter, self.now).expect("decidable")
+        engine::decide(
+            rules,
+            engine::Holdings::of(lists),
+            subject,
+            matter,
+            self.now,
+        )
+        .expect("decidable")
     }
 }
 

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use prometheus::IntCounter;
+use prometheus::{IntCounter, IntCounterVec};
 
 pub use self::redis::DEFAULT_PREFIX;
 use record::SubjectHasher;
@@ -44,7 +44,6 @@ pub use store::{
 };
 
 use crate::ident::SubjectId;
-use crate::metrics::Metrics;
 use crate::timestamp::Timestamp;
 
 /// Records the writer stores in one batch at most.
@@ -173,8 +172,8 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
-/// The register's counters, in the service's metrics registry, and whether it is dropping
-/// records now.
+/// The register's counters, one per outcome of the records counter it is given (the service
+/// registers that counter; the register only counts), and whether it is dropping records now.
 #[derive(Clone)]
 struct Counters {
     stored: IntCounter,
@@ -189,8 +188,8 @@ struct Counters {
 }
 
 impl Counters {
-    fn of(metrics: &Metrics) -> Counters {
-        let outcome = |name: &str| metrics.audit_records.with_label_values(&[name]);
+    fn of(records: &IntCounterVec) -> Counters {
+        let outcome = |name: &str| records.with_label_values(&[name]);
         Counters {
             stored: outcome("stored"),
             spilled: outcome("spilled"),
@@ -277,10 +276,10 @@ pub struct Register {
 
 impl Register {
     /// Opens the store and the spill file and starts the writer and retention; `None` when
-    /// the sink is off.
+    /// the sink is off. `records` counts records by outcome, labelled by it alone.
     pub fn open(
         config: &RegisterConfig,
-        metrics: &Metrics,
+        records: &IntCounterVec,
     ) -> Result<Option<Register>, RegisterError> {
         let open_store = || -> Result<Box<dyn RegisterStore>, StoreError> {
             Ok(match &config.sink {
@@ -303,7 +302,7 @@ impl Register {
         if config.sink == Sink::Files && same_disk(&config.dir, &spill_dir) {
             tracing::warn!(spill = %spill_dir.display(), "the register's spill file is on the disk of its records: if that disk fills up, records are dropped; give --audit-spill-dir on another disk");
         }
-        let counters = Counters::of(metrics);
+        let counters = Counters::of(records);
         let capacity = config.queue_records.max(1);
         let (queue, receiver) = std::sync::mpsc::sync_channel(capacity);
         let queued = Arc::new(AtomicUsize::new(0));

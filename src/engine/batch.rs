@@ -3,12 +3,8 @@
 
 use rayon::prelude::*;
 
-use std::sync::Arc;
-
-use super::{decide_with_cold, DecideError, Decision};
+use super::{decide, DecideError, Decision, Holdings};
 use crate::ident::SubjectId;
-use crate::lists::Entry;
-use crate::lists::ListIndex;
 use crate::ruleset::{MatterId, RuleSet};
 use crate::timestamp::Timestamp;
 
@@ -25,19 +21,14 @@ pub type BatchItem<'s> = Option<Result<Decision<'s>, DecideError>>;
 /// Decides every subject and folds the decisions of each chunk of consecutive subjects, in
 /// order, into one value per chunk, which `start` creates from the chunk's length. `fold` gets
 /// each subject's position in the batch and its decision; `None` subjects (identifiers that
-/// did not parse) get `None`. `cold` holds each subject's entries on cold lists, item by item
-/// (or is empty: no cold lists).
+/// did not parse) get `None`. `holdings` gives what the lists hold about the subject at each
+/// position.
 ///
 /// Deciding and folding in one pass keeps no batch-sized vector of decisions, and a decision
 /// is used while its entries are still in cache. The first error `fold` returns is returned.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the batch's inputs and its fold, passed through to each chunk unchanged"
-)]
 pub fn decide_chunks<'s, A, E>(
     rules: &'s RuleSet,
-    lists: &'s ListIndex,
-    cold: &'s [Arc<[Entry]>],
+    holdings: impl Fn(usize) -> Holdings<'s> + Sync,
     subjects: &[Option<SubjectId>],
     matter: MatterId,
     at: Timestamp,
@@ -52,10 +43,9 @@ where
         let mut acc = start(chunk.len());
         for (offset, subject) in chunk.iter().enumerate() {
             let i = number * CHUNK + offset;
-            let cold = cold.get(i).map_or(&[][..], |entries| &entries[..]);
             let decision = subject
                 .as_ref()
-                .map(|s| decide_with_cold(rules, lists, cold, s, matter, at));
+                .map(|s| decide(rules, holdings(i), s, matter, at));
             fold(&mut acc, i, decision)?;
         }
         Ok(acc)

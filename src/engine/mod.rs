@@ -1,13 +1,16 @@
-//! The decision: a pure function of (compiled rules, list index, subject, matter, instant).
+//! The decision: a pure function of (compiled rules, list index, subject, matter, instant);
+//! and the profile, what staff are shown of a subject, as pure.
 //!
 //! No I/O, no clock, no locks: `at` is passed in, and everything the engine returns borrows
 //! from the rules and lists it was given, so explaining a decision costs no copies.
 
 mod batch;
+mod profile;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
+pub use profile::{profile, EntryState, Profile, Shown};
 
-use crate::ident::{CheckOutcome, IdType, Masked, SubjectId};
+use crate::ident::{CheckOutcome, IdType, Masked, SubjectId, SubjectKey};
 use crate::lists::{Dispute, Entry, EntryRef, ListIndex};
 use crate::ruleset::{
     Application, DisputePolicy, Effect, ListDef, ListId, MatterId, MeasureDef, Role, RuleSet,
@@ -81,9 +84,9 @@ pub enum Warning {
     /// The resident ID was given in its 15-digit first-generation form and was looked up as the
     /// 18-character form `to` (masked, as every person ID outside the decision itself).
     ResidentIdUpgraded { to: Masked },
-    /// Cold lists could not be looked up (Redis unreachable, nothing cached): they were left
-    /// out of this decision.
-    ColdListUnavailable,
+    /// Some lists kept outside the index could not be looked up (their source unreachable,
+    /// nothing cached): they were left out of this decision.
+    ListsLeftOut,
 }
 
 #[derive(Debug, Clone)]
@@ -119,35 +122,67 @@ pub enum DecideError {
     AmbiguousFifteenDigits,
 }
 
+/// What the lists hold about one subject: the index, and the entries the caller found outside
+/// it, each filed under the subject or naming it as a responsible person. The engine does not
+/// care where an entry is kept; built from the index alone it costs nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Holdings<'s> {
+    pub index: &'s ListIndex,
+    /// Entries of the subject, or naming it, that the index does not hold.
+    pub extra: &'s [Entry],
+}
+
+impl<'s> Holdings<'s> {
+    /// What the index alone holds.
+    pub fn of(index: &'s ListIndex) -> Holdings<'s> {
+        Holdings { index, extra: &[] }
+    }
+
+    /// The subject's own entries: the index's, then the extra ones filed under it.
+    pub fn entries_of(self, subject: SubjectKey) -> impl Iterator<Item = EntryRef<'s>> {
+        let extra = self.extra.iter().filter(move |e| e.subject == subject);
+        self.index
+            .entries_of(subject)
+            .chain(extra.map(EntryRef::from))
+    }
+
+    /// The entries (of other subjects) that name this person, with the role they name it in.
+    pub fn naming(self, person: SubjectKey) -> impl Iterator<Item = (EntryRef<'s>, Role)> {
+        self.index.naming(person).chain(self.extra_naming(person))
+    }
+
+    /// The extra entries that name this person. Apart from [`naming`](Self::naming) so that a
+    /// decision without extra entries neither builds nor moves their iteration.
+    fn extra_naming(self, person: SubjectKey) -> impl Iterator<Item = (EntryRef<'s>, Role)> {
+        self.extra.iter().flat_map(move |entry| {
+            entry
+                .responsible_persons
+                .iter()
+                .filter(move |p| p.id == person)
+                .map(move |p| (EntryRef::from(entry), p.role))
+        })
+    }
+
+    /// Whether the identifier is listed anywhere, as a subject or a named person. Asked only of
+    /// an identifier that fails its check character, so it stays out of line.
+    #[inline(never)]
+    fn knows(self, key: SubjectKey) -> bool {
+        self.index.knows(key)
+            || self.extra.iter().any(|entry| {
+                entry.subject == key || entry.responsible_persons.iter().any(|p| p.id == key)
+            })
+    }
+}
+
 /// Decides one subject in one matter at instant `at` (docs/api.md, Decision semantics, invariants 7–12).
 pub fn decide<'s>(
     rules: &'s RuleSet,
-    lists: &'s ListIndex,
+    holdings: Holdings<'s>,
     subject: &SubjectId,
     matter: MatterId,
     at: Timestamp,
 ) -> Result<Decision<'s>, DecideError> {
-    decide_with_cold(rules, lists, &[], subject, matter, at)
-}
-
-/// The same, with the subject's entries on cold lists (not held in the index), which the
-/// caller looked up beforehand.
-pub fn decide_with_cold<'s>(
-    rules: &'s RuleSet,
-    lists: &'s ListIndex,
-    cold: &'s [Entry],
-    subject: &SubjectId,
-    matter: MatterId,
-    at: Timestamp,
-) -> Result<Decision<'s>, DecideError> {
-    let warnings: Vec<Warning> = match check_identifier(lists, subject) {
-        // A resident ID listed only on a cold list is still an exact listed ID.
-        Err(DecideError::IdCheckMismatch { expected }) if !cold.is_empty() => {
-            vec![Warning::IdCheckMismatch { expected }]
-        }
-        other => other?.into_iter().collect(),
-    };
-
+    let warnings: Vec<Warning> = check_identifier(holdings, subject)?.into_iter().collect();
     let mut reasons = Vec::new();
     let mut suppressor = None;
     let mut collect = |entry: EntryRef<'s>, via: Option<Role>, through_older_identifier: bool| {
@@ -186,10 +221,7 @@ pub fn decide_with_cold<'s>(
     };
     // A person has one current score: their score entries in force are weighed together.
     let mut scores: Vec<EntryRef<'s>> = Vec::new();
-    for entry in lists
-        .entries_of(subject.key())
-        .chain(cold.iter().map(EntryRef::from))
-    {
+    for entry in holdings.entries_of(subject.key()) {
         // Exactly the entries of scored lists carry a score (checked when they are loaded).
         if entry.facts.score().is_some() && entry.facts.in_force(at) {
             scores.push(entry);
@@ -213,13 +245,18 @@ pub fn decide_with_cold<'s>(
         }
     }
     // Organisations only: no score is reached through an older identifier.
-    if let Some(through) = lists.entries_through(subject) {
+    if let Some(through) = holdings.index.entries_through(subject) {
         for (entry, _) in through {
             collect(entry, None, true);
         }
     }
-    for (entry, role) in lists.naming(subject.key()) {
+    for (entry, role) in holdings.index.naming(subject.key()) {
         collect(entry, Some(role), false);
+    }
+    if !holdings.extra.is_empty() {
+        for (entry, role) in holdings.extra_naming(subject.key()) {
+            collect(entry, Some(role), false);
+        }
     }
 
     // Invariant 10: punishment suppresses incentives for the whole subject.
@@ -249,7 +286,7 @@ pub fn decide_with_cold<'s>(
 /// in force at `at`, the one listed last counts; of entries listed at the same instant, the
 /// lower score (a correction published the same day is not taken to raise a score); of entries
 /// alike in both, the first held. A score is one current value, not a membership.
-pub fn current_scores<'s>(
+fn current_scores<'s>(
     own: impl Iterator<Item = EntryRef<'s>>,
     at: Timestamp,
 ) -> Vec<(ListId, usize)> {
@@ -295,15 +332,16 @@ fn supersede<'s>(all: &mut Vec<SupersededScores<'s>>, current: EntryRef<'s>, ent
 /// What a failed check character means for a lookup (docs/api.md, Identifiers): a USCC is looked up as
 /// given, with a warning; a resident ID only if that exact ID is listed. An upgraded
 /// first-generation ID has a computed check character, so it only ever carries its own warning.
-pub fn check_identifier(
-    lists: &ListIndex,
+#[inline]
+fn check_identifier(
+    holdings: Holdings<'_>,
     subject: &SubjectId,
 ) -> Result<Option<Warning>, DecideError> {
     if subject.upgraded() {
         // Deny by default: a company's registration number must not be decided as a person.
         if subject
             .registration_reading()
-            .is_some_and(|registration| lists.holds_older_identifier(registration))
+            .is_some_and(|registration| holdings.index.holds_older_identifier(registration))
         {
             return Err(DecideError::AmbiguousFifteenDigits);
         }
@@ -319,7 +357,7 @@ pub fn check_identifier(
         id_type @ (IdType::OrgCode | IdType::RegistrationNumber) => {
             Ok(Some(Warning::LegacyCheckMismatch { id_type, expected }))
         }
-        IdType::ResidentId if lists.knows(subject.key()) => {
+        IdType::ResidentId if holdings.knows(subject.key()) => {
             Ok(Some(Warning::IdCheckMismatch { expected }))
         }
         // A mistyped ID must not silently match nobody.

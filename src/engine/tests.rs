@@ -36,7 +36,7 @@ fn decide_in<'s>(
     let subject = ident::parse(subject).unwrap();
     decide(
         rules,
-        lists,
+        Holdings::of(lists),
         &subject,
         rules.matter_id(matter).unwrap(),
         at(when),
@@ -285,6 +285,64 @@ fn a_named_person_is_reached_only_by_measures_extended_to_their_role() {
 }
 
 #[test]
+fn entries_held_outside_the_index_count_as_the_subjects_own_and_reach_named_persons() {
+    let rules = mini();
+    let empty = index(&rules, &[]);
+    let legal_rep = format!(r#","responsible_persons":[{{"role":"legal_rep","id":"{PERSON}"}}]"#);
+    let extra = parse_entries(entry("b", "debtor", COMPANY, &legal_rep).as_bytes(), &rules)
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    let holdings = Holdings {
+        index: &empty,
+        extra: &extra,
+    };
+    let procurement = rules.matter_id("procurement").unwrap();
+    let decide_one = |id: &str| {
+        let subject = ident::parse(id).unwrap();
+        decide(&rules, holdings, &subject, procurement, at("2026-06-01")).unwrap()
+    };
+    let company = decide_one(COMPANY);
+    assert_eq!(
+        summary(&company),
+        (Outcome::Block, vec![("ban".into(), Effect::Block, None)])
+    );
+    let person = decide_one(PERSON);
+    assert_eq!(
+        summary(&person),
+        (
+            Outcome::Block,
+            vec![("ban".into(), Effect::Block, Some(Role::LegalRep))]
+        )
+    );
+    assert_eq!(person.reasons[0].entry.entry_id().unwrap(), "b");
+    // An entry of another subject that does not name it is not the subject's.
+    assert_eq!(decide_one(OTHER_PERSON).outcome, Outcome::Allow);
+}
+
+#[test]
+fn a_resident_id_failing_its_check_is_decided_when_listed_only_outside_the_index() {
+    let rules = mini();
+    let wrong_check_person = "230202198503121239";
+    let empty = index(&rules, &[]);
+    let extra = parse_entries(
+        entry("p", "debtor", wrong_check_person, "").as_bytes(),
+        &rules,
+    )
+    .unwrap_or_else(|p| panic!("{p:?}"));
+    let subject = ident::parse(wrong_check_person).unwrap();
+    let procurement = rules.matter_id("procurement").unwrap();
+    let holdings = Holdings {
+        index: &empty,
+        extra: &extra,
+    };
+    let evaluated = decide(&rules, holdings, &subject, procurement, at("2026-06-01")).unwrap();
+    assert_eq!(evaluated.outcome, Outcome::Block);
+    assert!(matches!(
+        evaluated.warnings[..],
+        [Warning::IdCheckMismatch { expected: '8' }]
+    ));
+}
+
+#[test]
 fn disputed_entries_count_and_the_downgrade_policy_turns_block_into_flag() {
     let disputed = [entry(
         "b",
@@ -328,14 +386,27 @@ fn check_mismatches_warn_for_uscc_and_refuse_unlisted_resident_ids() {
 
     let subject = ident::parse(wrong_check_person).unwrap();
     let procurement = rules.matter_id("procurement").unwrap();
-    let refused = decide(&rules, &lists, &subject, procurement, at("2026-06-01"));
+    let refused = decide(
+        &rules,
+        Holdings::of(&lists),
+        &subject,
+        procurement,
+        at("2026-06-01"),
+    );
     assert!(matches!(
         refused,
         Err(DecideError::IdCheckMismatch { expected: '8' })
     ));
 
     let listed = index(&rules, &[entry("p", "debtor", wrong_check_person, "")]);
-    let evaluated = decide(&rules, &listed, &subject, procurement, at("2026-06-01")).unwrap();
+    let evaluated = decide(
+        &rules,
+        Holdings::of(&listed),
+        &subject,
+        procurement,
+        at("2026-06-01"),
+    )
+    .unwrap();
     assert_eq!(evaluated.outcome, Outcome::Block);
     assert!(matches!(
         evaluated.warnings[..],
@@ -369,8 +440,7 @@ fn invariant_11_a_batch_returns_what_single_calls_return() {
     for size in [10, subjects.len()] {
         let chunks = decide_chunks(
             &rules,
-            &lists,
-            &[],
+            |_| Holdings::of(&lists),
             &subjects[..size],
             procurement,
             when,
@@ -390,7 +460,7 @@ fn invariant_11_a_batch_returns_what_single_calls_return() {
         for (subject, (_, result)) in subjects[..size].iter().zip(batch) {
             let single = subject
                 .as_ref()
-                .map(|s| decide(&rules, &lists, s, procurement, when));
+                .map(|s| decide(&rules, Holdings::of(&lists), s, procurement, when));
             assert_eq!(
                 result.map(|r| r.map(|d| summary(&d))),
                 single.map(|r| r.map(|d| summary(&d)))
@@ -523,4 +593,34 @@ fn a_score_outside_the_scale_is_a_malformed_entry() {
         (1, "score: 201 is outside the rule set's score scale 0–200")
     );
     assert!(parse_entries(score_entry("s", 200, "2026-01-01").as_bytes(), &small).is_ok());
+}
+
+#[test]
+fn a_profile_shows_entries_held_outside_the_index_as_any_other() {
+    let rules = mini();
+    let lists = index(&rules, &[entry("a", "abnormal", COMPANY, "")]);
+    let legal_rep = format!(r#","responsible_persons":[{{"role":"legal_rep","id":"{PERSON}"}}]"#);
+    let extra = parse_entries(entry("b", "debtor", COMPANY, &legal_rep).as_bytes(), &rules)
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    let holdings = Holdings {
+        index: &lists,
+        extra: &extra,
+    };
+    let ids = |shown: &[Shown<'_>]| -> Vec<String> {
+        shown
+            .iter()
+            .map(|s| s.entry.entry_id().unwrap().into_owned())
+            .collect()
+    };
+    let company = ident::parse(COMPANY).unwrap();
+    let own = profile(&rules, holdings, &company, at("2026-06-01")).unwrap();
+    assert_eq!(ids(&own.entries), ["a", "b"]);
+    assert!(own.entries.iter().all(|s| s.state == EntryState::InForce));
+    assert!(own.named_in.is_empty());
+    let person = ident::parse(PERSON).unwrap();
+    let named = profile(&rules, holdings, &person, at("2026-06-01")).unwrap();
+    assert!(named.entries.is_empty());
+    assert_eq!(ids(&named.named_in), ["b"]);
+    assert_eq!(named.named_in[0].role, Some(Role::LegalRep));
+    assert!(!named.topics.is_empty());
 }

@@ -180,7 +180,7 @@ impl AppState {
         mut self,
         config: &crate::audit::RegisterConfig,
     ) -> Result<AppState, crate::audit::RegisterError> {
-        self.register = crate::audit::Register::open(config, &self.metrics)?;
+        self.register = crate::audit::Register::open(config, &self.metrics.audit_records)?;
         Ok(self)
     }
 

@@ -11,15 +11,12 @@ use super::problem::{ApiError, FieldError};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::audit::Event;
-use crate::engine;
-use crate::ident::{self, IdType, SubjectKey};
+use crate::engine::{self, EntryState, Holdings, Shown, Warning};
+use crate::ident::{self, IdType};
 use crate::keys::Caller;
-use crate::lists::{Dispute, EntryRecord, EntryRef, Status};
-use crate::ruleset::RuleSet;
+use crate::lists::{Dispute, EntryRecord};
+use crate::ruleset::{Role, RuleSet};
 use crate::timestamp::Timestamp;
-
-/// How long an ended entry stays in the profile, marked, after it stopped counting.
-const RECENTLY_ENDED_MS: i64 = 365 * 24 * 3600 * 1000;
 
 #[derive(Deserialize)]
 pub struct ProfileQuery {
@@ -27,40 +24,6 @@ pub struct ProfileQuery {
     /// The identifier's type, when detection by shape is not wanted (as a decision request's
     /// `subject.id_type`).
     id_type: Option<String>,
-}
-
-/// Where an entry stands at the profile's instant.
-#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum EntryState {
-    InForce,
-    NotYetInForce,
-    Expired,
-    Repaired,
-    Removed,
-    /// Active, but an objection to it was upheld (异议成立), so it does not count.
-    ObjectionUpheld,
-}
-
-fn state_of(entry: &EntryRef<'_>, at: Timestamp) -> EntryState {
-    let facts = &entry.facts;
-    match facts.status {
-        Status::Repaired => EntryState::Repaired,
-        Status::Removed => EntryState::Removed,
-        Status::Active if facts.dispute == Dispute::Upheld => EntryState::ObjectionUpheld,
-        Status::Active if facts.listed_on > at => EntryState::NotYetInForce,
-        Status::Active if facts.in_force(at) => EntryState::InForce,
-        Status::Active => EntryState::Expired,
-    }
-}
-
-/// Ended entries are shown only for a year after they ended (repaired and removed entries carry
-/// no end date, so they are shown while their window would still run).
-fn worth_showing(entry: &EntryRef<'_>, at: Timestamp) -> bool {
-    entry
-        .facts
-        .valid_until()
-        .is_none_or(|until| until.0 + RECENTLY_ENDED_MS > at.0)
 }
 
 #[derive(Serialize)]
@@ -102,24 +65,24 @@ struct Profile<'a> {
     lists_version: u64,
 }
 
-fn entry_view<'a>(
+fn entry_views<'a>(
     rules: &'a RuleSet,
-    entry: &EntryRef<'a>,
-    at: Timestamp,
-    role: Option<&'static str>,
-    matched: Option<SubjectKey>,
-) -> Result<EntryView<'a>, ApiError> {
+    shown: &[Shown<'a>],
+) -> Result<Vec<EntryView<'a>>, ApiError> {
+    shown.iter().map(|s| entry_view(rules, s)).collect()
+}
+
+fn entry_view<'a>(rules: &'a RuleSet, shown: &Shown<'a>) -> Result<EntryView<'a>, ApiError> {
+    let entry = &shown.entry;
     Ok(EntryView {
-        state: state_of(entry, at),
+        state: shown.state,
         topics: &rules.list(entry.facts.list).topics,
-        role,
+        role: shown.role.map(Role::as_str),
         record: entry.record(rules)?,
-        score_level: entry
-            .facts
-            .score()
-            .and_then(|score| rules.score_level_name(score)),
-        superseded_by: None,
-        warnings: matched
+        score_level: shown.score_level,
+        superseded_by: shown.superseded_by.map(|e| e.entry_id()).transpose()?,
+        warnings: shown
+            .matched
             .into_iter()
             .map(WarningView::legacy_id_matched)
             .collect(),
@@ -151,30 +114,6 @@ async fn add_dispute_histories(
     Ok(())
 }
 
-/// The subject's own entries worth showing, each in-force score entry that is not the current
-/// one marked with the entry that superseded it.
-fn own_views<'a>(
-    rules: &'a RuleSet,
-    own: &[(EntryRef<'a>, Option<SubjectKey>)],
-    at: Timestamp,
-) -> Result<Vec<EntryView<'a>>, ApiError> {
-    let current = engine::current_scores(own.iter().map(|(entry, _)| *entry), at);
-    let mut views = Vec::new();
-    for (position, (entry, matched)) in own.iter().enumerate() {
-        if !worth_showing(entry, at) {
-            continue;
-        }
-        let mut view = entry_view(rules, entry, at, None, *matched)?;
-        if let Some(&(_, counted)) = current.iter().find(|(list, _)| *list == entry.facts.list) {
-            if counted != position && entry.facts.in_force(at) {
-                view.superseded_by = Some(own[counted].0.entry_id()?);
-            }
-        }
-        views.push(view);
-    }
-    Ok(views)
-}
-
 pub async fn profile(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -199,50 +138,28 @@ pub async fn profile(
         }
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
-    let warnings: Vec<WarningView> = engine::check_identifier(&snapshot.lists, &subject)
-        .map_err(|err| ApiError::undecidable(err, "id"))?
-        .iter()
-        .map(WarningView::of)
-        .collect();
-
+    let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
+    let holdings = Holdings {
+        index: &snapshot.lists,
+        extra: cold.entries.first().map_or(&[][..], |entries| &entries[..]),
+    };
     let rules = &snapshot.rules;
-    let through = snapshot
-        .lists
-        .entries_through(&subject)
-        .into_iter()
-        .flatten();
-    let own: Vec<_> = (snapshot.lists.entries_of(subject.key()).map(|e| (e, None)))
-        .chain(through.map(|(e, matched)| (e, Some(matched))))
-        .collect();
-    let naming: Vec<_> = snapshot.lists.naming(subject.key()).collect();
-    let mut topics: Vec<&str> = own
-        .iter()
-        .map(|(entry, _)| entry)
-        .chain(naming.iter().map(|(entry, _)| entry))
-        .filter(|entry| entry.facts.in_force(at))
-        .flat_map(|entry| {
-            rules
-                .list(entry.facts.list)
-                .topics
-                .iter()
-                .map(String::as_str)
-        })
-        .collect();
-    topics.sort_unstable();
-    topics.dedup();
-
+    let shown = engine::profile(rules, holdings, &subject, at)
+        .map_err(|err| ApiError::undecidable(err, "id"))?;
+    let left_out = cold.unavailable.then_some(Warning::ListsLeftOut);
     let mut profile = Profile {
         subject: subject_view(&subject),
-        warnings,
+        warnings: shown
+            .warning
+            .iter()
+            .chain(&left_out)
+            .map(WarningView::of)
+            .collect(),
         dispute_history_unavailable: None,
         as_of: at.to_string(),
-        topics,
-        entries: own_views(rules, &own, at)?,
-        named_in: naming
-            .iter()
-            .filter(|(e, _)| worth_showing(e, at))
-            .map(|(e, role)| entry_view(rules, e, at, Some(role.as_str()), None))
-            .collect::<Result<_, _>>()?,
+        topics: shown.topics,
+        entries: entry_views(rules, &shown.entries)?,
+        named_in: entry_views(rules, &shown.named_in)?,
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };

@@ -11,7 +11,7 @@ use jiangcheng::ruleset::{self, RuleSet};
 use redis::Commands;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
+use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF, AS_OF_QUERY};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
 
@@ -819,6 +819,68 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
     assert!(
         metrics.contains("jiangcheng_cold_cache{result=\"unavailable\"} 1"),
         "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn a_cold_list_entry_is_shown_in_the_profile_until_a_change_ends_it() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let (cold_a, cold_b) = (uscc("91", 94), uscc("91", 95));
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    let cold_entry = entry("K-4", "court_dishonest_debtor", &cold_a);
+    write_jsonl(
+        &lists,
+        &[
+            cold_entry.clone(),
+            entry("K-5", "court_dishonest_debtor", &cold_b),
+        ],
+    );
+    let source = redis_lists(&redis.url());
+    source
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
+    let profile_of = |id: &str| format!("/v1/subjects/{id}?as_of={AS_OF_QUERY}");
+
+    let profile: Value = app.get_json(&profile_of(&cold_a)).await;
+    assert_eq!(profile["entries"][0]["entry_id"], "K-4", "{profile}");
+    assert_eq!(profile["entries"][0]["state"], "in_force", "{profile}");
+    assert_eq!(profile["entries"].as_array().map(Vec::len), Some(1));
+    assert!(
+        profile["topics"].as_array().is_some_and(|t| !t.is_empty()),
+        "{profile}"
+    );
+    assert_eq!(profile["warnings"], json!([]), "{profile}");
+
+    // The change stream drops the cached lookup: the profile shows the entry as removed.
+    let mut removed = cold_entry;
+    removed["status"] = json!("removed");
+    write(&redis, &[removed]);
+    let started = Instant::now();
+    loop {
+        let profile: Value = app.get_json(&profile_of(&cold_a)).await;
+        if profile["entries"][0]["state"] == "removed" {
+            assert_eq!(profile["topics"], json!([]), "{profile}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{profile}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Redis gone, the subject not cached: the profile is served from memory, and says so.
+    drop(redis);
+    let profile: Value = app.get_json(&profile_of(&cold_b)).await;
+    assert_eq!(profile["entries"], json!([]), "{profile}");
+    assert_eq!(
+        profile["warnings"][0]["code"], "cold_list_unavailable",
+        "{profile}"
     );
 }
 

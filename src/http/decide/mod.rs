@@ -16,7 +16,7 @@ use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
 use crate::audit::{DecisionItem, Event, RequestFacts};
-use crate::engine::{self, BatchItem, Outcome, Warning};
+use crate::engine::{self, BatchItem, Holdings, Outcome, Warning};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
 use crate::lists::source::ColdLookup;
@@ -39,18 +39,20 @@ pub async fn decide(
     state.check_replay(&req, caller.as_ref(), context.replay)?;
 
     let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
-    let cold_entries = cold.entries.first().map_or(&[][..], |entries| &entries[..]);
-    let mut decision = engine::decide_with_cold(
+    let holdings = Holdings {
+        index: &snapshot.lists,
+        extra: cold.entries.first().map_or(&[][..], |entries| &entries[..]),
+    };
+    let mut decision = engine::decide(
         &snapshot.rules,
-        &snapshot.lists,
-        cold_entries,
+        holdings,
         &subject,
         context.matter,
         context.at,
     )
     .map_err(|err| ApiError::undecidable(err, "subject.id"))?;
     if cold.unavailable {
-        decision.warnings.push(Warning::ColdListUnavailable);
+        decision.warnings.push(Warning::ListsLeftOut);
     }
     state.count_decision(&snapshot, context.matter, decision.outcome, 1);
     // Never the full identifier: persons are masked (230202********1238).
@@ -195,8 +197,10 @@ fn batch_body(
     // batch; the chunks are then joined in order.
     let chunks = engine::decide_chunks(
         &snapshot.rules,
-        &snapshot.lists,
-        &aligned,
+        |i| Holdings {
+            index: &snapshot.lists,
+            extra: aligned.get(i).map_or(&[][..], |entries| &entries[..]),
+        },
         &ids,
         context.matter,
         context.at,
@@ -275,7 +279,7 @@ fn write_item(
     let outcome = match (subject, decision) {
         (Ok(subject), Some(Ok(mut decision))) => {
             if cold.unavailable {
-                decision.warnings.push(Warning::ColdListUnavailable);
+                decision.warnings.push(Warning::ListsLeftOut);
             }
             Ok((subject, decision))
         }

@@ -359,7 +359,7 @@ impl WarningView {
                 format!("the check character fails (expected `{expected}`); looked up exactly as given"),
                 Some(expected),
             ),
-            Warning::ColdListUnavailable => WarningView::new(
+            Warning::ListsLeftOut => WarningView::new(
                 "cold_list_unavailable",
                 "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision",
                 None,
