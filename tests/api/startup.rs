@@ -1,12 +1,13 @@
 //! The service as `serve` starts it (`jiangcheng::startup`), in-process: a reload request takes
 //! what `SIGHUP` and `SIGUSR1` take, a failed one keeps the last snapshot, and a stop closes
-//! the register with its records on disk. The signals themselves are sent to the binary in
+//! the register with every record stored. The signals themselves are sent to the binary in
 //! `process`; a refused first load is in `reload`.
 
 use jiangcheng::startup::{Reload, Stop};
-use serde_json::{json, Value};
 
-use crate::helpers::{entry, files_under, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
+use crate::helpers::{entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
+use crate::redis::RedisServer;
+use crate::register::redis_sink;
 
 #[actix_web::test]
 async fn a_reload_request_takes_a_changed_list_file_and_a_failed_one_keeps_the_last_snapshot() {
@@ -70,34 +71,38 @@ async fn an_emptied_list_file_is_refused_by_a_reload_request_and_taken_by_a_forc
     );
 }
 
+/// The register's writer is held up by a Redis that pauses every client for 1.5 s; the stop
+/// returns only once the register has stored what it held, so nothing is left queued.
 #[actix_web::test]
-async fn a_stopped_service_has_closed_its_register_with_every_record_on_disk() {
-    let register = tempfile::tempdir().expect("temp dir");
-    let folder = register.path().to_path_buf();
+async fn a_stopped_service_has_closed_its_register_with_every_record_stored() {
+    let redis = RedisServer::start();
     let listed = uscc("91", 4);
     let app = Spawn::entries(&[entry("S-4", "court_dishonest_debtor", &listed)])
-        .register_settings(move |config| config.dir = folder)
+        .register(redis_sink(&redis), 1000)
         .start();
-    let subjects: Vec<Value> = (10..210).map(|n| json!({"id": uscc("91", n)})).collect();
-    let batch = app
-        .post_batch(&json!({"matter": "gov_procurement", "as_of": AS_OF, "subjects": subjects}))
-        .await;
-    let batch: Value = crate::helpers::ok_json(batch, "batch").await;
-    let single = app.decide(&listed, "gov_procurement", AS_OF).await;
-    let mut ids: Vec<String> = batch["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .chain([&single])
-        .map(|decision| decision["decision_id"].as_str().expect("an id").to_owned())
-        .collect();
-    assert_eq!(ids.len(), 201);
-
+    let state = app.state.clone();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .query(&mut redis.connection())
+        .expect("CLIENT PAUSE");
+    for n in 10..30 {
+        app.decide(&uscc("91", n), "gov_procurement", AS_OF).await;
+    }
     assert_eq!(app.stop().await.expect("a clean stop"), Stop::Requested);
-    let stored: String = files_under(register.path())
-        .iter()
-        .map(|path| String::from_utf8_lossy(&std::fs::read(path).expect("a file")).into_owned())
-        .collect();
-    ids.retain(|id| !stored.contains(id.as_str()));
-    assert!(ids.is_empty(), "not on disk after the stop: {ids:?}");
+    let status = state.register().expect("on").status();
+    assert_eq!(
+        (
+            status.queued,
+            status.stored + status.spilled,
+            status.dropped
+        ),
+        (0, 20, 0),
+        "{status:?}"
+    );
+    let stored: u64 = redis::cmd("XLEN")
+        .arg("jc:{audit}:records")
+        .query(&mut redis.connection())
+        .expect("XLEN");
+    assert_eq!(stored, status.stored);
 }
