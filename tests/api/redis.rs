@@ -466,6 +466,10 @@ async fn an_instance_behind_a_trimmed_stream_resyncs_whole() {
             .query(&mut redis.connection())
             .unwrap();
     };
+    status_until(&app, "the follower reading", Duration::from_secs(10), |s| {
+        s["lists"]["follow"]["connected"] == true
+    })
+    .await;
     acl("-xread");
     status_until(&app, "the follower cut off", Duration::from_secs(10), |s| {
         s["lists"]["follow"]["connected"] == false
