@@ -8,6 +8,8 @@
 //! - [`lists`]: list entries, the in-memory index, the JSON Lines source and the generator.
 //! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
 //! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
+//! - [`startup`]: building the service and running it: first load, reload signals, follower,
+//!   orderly stop.
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
@@ -24,5 +26,6 @@ pub mod metrics;
 pub mod redis_client;
 pub mod ruleset;
 pub mod snapshot;
+pub mod startup;
 pub mod telemetry;
 pub mod timestamp;

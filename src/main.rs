@@ -5,26 +5,21 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::web;
 use anyhow::Context;
 use clap::Parser;
-use tokio::signal::unix::SignalKind;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use jiangcheng::audit;
 use jiangcheng::config::{
     CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
     RegisterHashArgs, ServeArgs,
 };
-use jiangcheng::http::{self, AppState};
-use jiangcheng::keys::{self, KeyRing, Scope};
+use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
-use jiangcheng::snapshot::{self, LoadError, Snapshots, Sources};
+use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -116,56 +111,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     telemetry::init(settings.log_format, &settings.log);
     for warning in &settings.warnings {
-        warn!("{warning}");
+        tracing::warn!("{warning}");
     }
-    let listener = http::bind(settings.listen, settings.limits.listen_backlog)
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let sources = Sources {
-        rules: settings.rules.clone(),
-        lists: settings.lists.clone(),
-    };
-    let state = AppState::with_cold_cache(
-        Snapshots::new(sources).with_guard(settings.guard),
-        settings.limits,
-        settings.cold_cache,
-    )
-    .with_access(settings.access)
-    .with_register(&settings.register)
-    .context("cannot open the query register")?;
-    match state.register() {
-        Some(register) => {
-            let status = register.status();
-            info!(
-                sink = status.sink,
-                dir = %settings.register.dir.display(),
-                spill_pending = status.spill_pending,
-                "query register on"
-            );
-        }
-        None => warn!(
-            "the query register is OFF (--register off): decisions and profile reads leave no record"
-        ),
-    }
-    let state = web::Data::new(match &settings.keys {
-        Some(path) => {
-            let keys = KeyRing::load(path)?;
-            info!(
-                keys = keys.len(),
-                file = %path.display(),
-                protect_metrics = settings.protect_metrics,
-                max_as_of_skew_seconds = settings.access.max_as_of_skew.as_secs(),
-                auth_failures_per_minute = settings.access.auth_failures_per_minute,
-                "API keys required on /v1"
-            );
-            state.with_keys(keys, settings.protect_metrics)
-        }
-        None => {
-            warn!("NO API KEYS CONFIGURED: every /v1 endpoint is open to anyone who can reach this port; give --keys FILE (jiangcheng keys new makes keys)");
-            state
-        }
-    });
+    let app = startup::build(&settings, startup::bind(&settings)?)?;
     info!(
-        listen = %listener.local_addr()?,
+        listen = %app.local_addr()?,
         workers = settings.workers,
         rules = %settings.rules.display(),
         lists = %settings.lists.location(),
@@ -173,117 +123,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         malloc_tunables = %malloc_tunables(),
         "jiangcheng serving; not ready until the rule set and lists have loaded"
     );
-    let failed = Arc::new(AtomicBool::new(false));
-    actix_web::rt::System::new().block_on({
-        let failed = Arc::clone(&failed);
-        async move {
-            let server = http::server(
-                listener,
-                state.clone(),
-                settings.workers,
-                settings.bench_routes,
-            )?;
-            let handle = server.handle();
-            // The first load runs while the server already answers /healthz and /readyz (503).
-            actix_web::rt::spawn({
-                let state = state.clone();
-                let forced = settings.force_next_load;
-                async move {
-                    if !load(&state, "initial load", forced).await {
-                        failed.store(true, Ordering::SeqCst);
-                        handle.stop(true).await;
-                    }
-                }
-            });
-            actix_web::rt::spawn(reload_on(
-                state.clone(),
-                SignalKind::hangup(),
-                "reload on SIGHUP",
-                false,
-            ));
-            actix_web::rt::spawn(reload_on(
-                state.clone(),
-                SignalKind::user_defined1(),
-                "forced reload on SIGUSR1",
-                true,
-            ));
-            // With a Redis source, changes stream in between loads; it stops with the server.
-            let follower = snapshot::spawn_follower(state.clone().into_inner())?;
-            let served = server.await;
-            // The follower winds down while the register closes; neither waits on Redis for
-            // longer than the Redis timeouts, whatever Redis does.
-            follower.stop();
-            // What the register still holds is stored (or spilled) before the process ends.
-            if let Some(register) = state.register() {
-                register.close();
-            }
-            drop(follower);
-            served
-        }
-    })?;
-    Ok(if failed.load(Ordering::SeqCst) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    // The server stops itself on SIGINT, SIGTERM and SIGQUIT; nothing else stops it.
+    let stopped = actix_web::rt::System::new().block_on(app.run(std::future::pending()))?;
+    Ok(match stopped {
+        Stop::Requested => ExitCode::SUCCESS,
+        Stop::FirstLoadFailed => ExitCode::FAILURE,
     })
-}
-
-/// Loads rules and lists off the async threads (`forced`: taking lists the fail-closed guard
-/// would refuse); logs the outcome. Returns whether it succeeded.
-async fn load(state: &web::Data<AppState>, what: &'static str, forced: bool) -> bool {
-    let started = Instant::now();
-    let loader = state.clone();
-    let loading = tokio::task::spawn_blocking(move || {
-        if forced {
-            loader.force_reload()
-        } else {
-            loader.reload()
-        }
-    });
-    match loading.await {
-        Ok(Ok(snapshot)) => {
-            info!(
-                what,
-                ruleset = %snapshot.rules,
-                entries = snapshot.lists.len(),
-                subjects = snapshot.lists.subjects(),
-                lists_version = snapshot.lists_version,
-                seconds = started.elapsed().as_secs_f64(),
-                "loaded"
-            );
-            true
-        }
-        // The store logged the refusal at ERROR, with every reason.
-        Ok(Err(LoadError::Refused(_))) => false,
-        Ok(Err(err)) => {
-            error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
-            false
-        }
-        Err(err) => {
-            error!(what, error = %err, "load task failed");
-            false
-        }
-    }
-}
-
-/// Each `signal` recompiles the rule set and reloads the lists (`SIGHUP`; `SIGUSR1` forces the
-/// load past the fail-closed guard); a failure keeps the current snapshot.
-async fn reload_on(
-    state: web::Data<AppState>,
-    signal: SignalKind,
-    what: &'static str,
-    forced: bool,
-) {
-    let mut signals = match tokio::signal::unix::signal(signal) {
-        Ok(signals) => signals,
-        Err(err) => {
-            warn!(error = %err, what, "cannot listen for the signal; these reloads are unavailable");
-            return;
-        }
-    };
-    while signals.recv().await.is_some() {
-        load(&state, what, forced).await;
-    }
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -228,8 +228,6 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
     let app = Spawn::source(rules_dir(), redis_source(&redis))
         .keys(&keys.config(), true)
         .start();
-    let _follower =
-        jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).expect("follower");
     let company = uscc("91", 7);
     let nobodys = uuid::Uuid::now_v7().to_string();
     let placeholder = cases(&company, &Value::Null, &nobodys);

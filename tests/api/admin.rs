@@ -31,10 +31,6 @@ async fn a_write_through_one_instance_is_acknowledged_with_its_version_and_decid
     let redis = RedisServer::start();
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _followers = [
-        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
-        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
-    ];
     let company = uscc("91", 60);
     let body = json!({"subject_id": company, "listed_on": "2026-01-01", "reason": "拒不履行"});
 
@@ -271,7 +267,6 @@ async fn with_a_file_source_a_court_list_repair_is_refused_as_not_repairable() {
 async fn a_court_entry_is_not_repaired_but_removed_with_the_courts_decision() {
     let redis = RedisServer::start();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let debtor = uscc("91", 72);
     let listed = json!({"subject_id": debtor, "listed_on": "2026-01-01"});
     let response = put(&app, "court_dishonest_debtor", "N-1", &listed).await;
@@ -373,10 +368,6 @@ async fn dispute_repair_and_removal_propagate_and_keep_their_record() {
     let redis = RedisServer::start();
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _followers = [
-        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
-        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
-    ];
     let (first, second) = (uscc("91", 70), uscc("91", 71));
     // E-1 is credit-repaired; E-2, a court entry, is removed (court lists are not repairable).
     for (list, id, subject) in [
@@ -505,7 +496,6 @@ async fn dispute(app: &crate::helpers::TestApp, entry_id: &str, state: &str) {
 async fn an_upheld_objection_stops_a_block_and_a_rejected_one_keeps_it_and_every_change_is_kept() {
     let redis = RedisServer::start();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let (upheld, rejected) = (uscc("91", 72), uscc("91", 73));
     for (id, subject) in [("E-U", &upheld), ("E-R", &rejected)] {
         let body = json!({"subject_id": subject, "listed_on": "2026-01-01"});

@@ -5,7 +5,8 @@ use jiangcheng::http::Limits;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    entry, error_fields, problem, rid, rid_with_wrong_check, uscc, Spawn, TestApp, AS_OF,
+    demo_lists, entry, error_fields, problem, rid, rid_with_wrong_check, uscc, Gate, Spawn,
+    TestApp, AS_OF,
 };
 
 const LISTED: &str = "91230200MA1B2C3D8T";
@@ -519,7 +520,8 @@ async fn a_malformed_subject_path_gets_400_and_a_bad_as_of_query_400() {
 
 #[actix_web::test]
 async fn the_server_is_not_ready_until_loaded_and_says_why() {
-    let app = Spawn::demo().unloaded().start();
+    let gate = Gate::new();
+    let mut app = Spawn::files(gate.rules(), demo_lists()).unloaded().start();
     let health = app.get_json("/healthz").await;
     assert_eq!(health["status"], "live");
     let response = app.get("/readyz").await;
@@ -543,7 +545,8 @@ async fn the_server_is_not_ready_until_loaded_and_says_why() {
         "{status}"
     );
 
-    app.state.reload().expect("load");
+    gate.open();
+    assert_eq!(app.first_load().await, Some(true));
     assert_eq!(app.get_json("/readyz").await["status"], "ready");
     assert_eq!(app.status().await["ready"], true);
 }

@@ -59,7 +59,7 @@ async fn delete_entry(app: &TestApp, entry_id: &str) -> reqwest::Response {
 }
 
 /// Polls `/v1/status` until `done` holds of it, for at most `limit`; returns that status.
-async fn status_until(
+pub async fn status_until(
     app: &TestApp,
     what: &str,
     limit: Duration,
@@ -87,9 +87,6 @@ async fn after_flushall_a_new_import_and_a_delete_every_instance_decides_as_redi
         Spawn::source(rules_dir(), redis_source(&redis)).start(),
         Spawn::source(rules_dir(), redis_source(&redis)).start(),
     ];
-    let _followers = instances
-        .each_ref()
-        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap());
     // Two admin writes take the instances past the version the new import will reach.
     let (extra_a, extra_b) = (uscc("91", 70), uscc("91", 71));
     for (id, subject) in [("X-1", &extra_a), ("X-2", &extra_b)] {
@@ -156,7 +153,6 @@ async fn a_redis_restored_to_an_older_state_is_loaded_whole() {
     // The state a backup keeps: the demo lists at version 351.
     let _: () = redis::cmd("SAVE").query(&mut redis.connection()).unwrap();
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let later = uscc("91", 72);
     assert_eq!(put_entry(&app, "X-3", &later).await.status(), 201);
     eventually_decides(&app, &later, "gov_procurement", "block").await;
@@ -231,7 +227,6 @@ async fn with_redis_frozen_the_lists_turn_stale_and_recover_when_it_resumes() {
         )],
     );
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     status_until(&app, "following", Duration::from_secs(10), |s| {
         s["lists"]["stale"] == false && s["lists"]["follow"]["connected"] == true
     })

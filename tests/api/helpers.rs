@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use actix_web::web;
 use jiangcheng::audit::{RegisterConfig, Sink};
+use jiangcheng::config::{LogFormat, Settings};
 use jiangcheng::http::{AccessConfig, AppState, Limits};
-use jiangcheng::lists::source::ListSource;
-use jiangcheng::snapshot::{Snapshots, Sources};
+use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
+use jiangcheng::lists::ShrinkGuard;
+use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -38,7 +40,10 @@ pub struct Spawn {
     rules: PathBuf,
     lists: ListSource,
     limits: Limits,
-    load: bool,
+    /// Whether `start` waits for the first load (and panics if it fails).
+    wait_for_first_load: bool,
+    /// Whether the first load is forced past the fail-closed guard (`--force-next-load`).
+    force_first_load: bool,
     bench_routes: bool,
     /// A keys file's text, and whether `/metrics` needs a key.
     keys: Option<(String, bool)>,
@@ -76,7 +81,10 @@ impl Spawn {
             rules,
             lists,
             limits: Limits::default(),
-            load: true,
+            wait_for_first_load: true,
+            // Forced, as `serve --force-next-load` is: many tests start with no entries on
+            // purpose; the fail-closed guard has tests of its own (`reload`, `process`).
+            force_first_load: true,
             bench_routes: false,
             keys: None,
             // Tests that are not about the limit on refused keys make many refusals a minute
@@ -134,20 +142,24 @@ impl Spawn {
         self
     }
 
-    /// Start without loading rules and lists (not ready).
+    /// Start without waiting for the first load (which a [`Gate`] in the rule set can hold).
     pub fn unloaded(mut self) -> Spawn {
-        self.load = false;
+        self.wait_for_first_load = false;
         self
     }
 
-    /// Loads (panicking on a bad file) and starts the server; call inside `#[actix_web::test]`.
+    /// The first load is held to the fail-closed guard, as `serve` without
+    /// `--force-next-load` holds it; `start` does not wait for it.
+    pub fn guarded_first_load(mut self) -> Spawn {
+        self.force_first_load = false;
+        self.unloaded()
+    }
+
+    /// Builds and runs the service as `serve` does, on a thread and actix system of its own,
+    /// and waits for its first load (panicking if that fails) unless told not to.
     pub fn start(self) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let sources = Sources {
-            rules: self.rules,
-            lists: self.lists,
-        };
+        let listen = listener.local_addr().expect("local address");
         let audit_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
         let mut register = RegisterConfig {
@@ -160,37 +172,69 @@ impl Spawn {
         if let Some(change) = self.register_settings {
             change(&mut register);
         }
-        let mut state = AppState::new(Snapshots::new(sources), self.limits)
-            .with_access(self.access)
-            .with_register(&register)
-            .expect("the query register opens");
-        if let Some((config, protect_metrics)) = &self.keys {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let path = dir.path().join("keys.toml");
+        let keys_dir = tempfile::tempdir().expect("temp dir");
+        let keys = self.keys.as_ref().map(|(config, _)| {
+            let path = keys_dir.path().join("keys.toml");
             std::fs::write(&path, config).expect("write the keys file");
-            let keys = jiangcheng::keys::KeyRing::load(&path).expect("a valid keys file");
-            state = state.with_keys(keys, *protect_metrics);
+            path
+        });
+        let settings = Settings {
+            listen,
+            rules: self.rules,
+            lists: self.lists,
+            guard: ShrinkGuard::default(),
+            force_next_load: self.force_first_load,
+            cold_cache: ColdCacheConfig::default(),
+            workers: 1,
+            limits: self.limits,
+            log_format: LogFormat::Text,
+            log: "info".to_owned(),
+            bench_routes: self.bench_routes,
+            keys,
+            protect_metrics: self.keys.as_ref().is_some_and(|(_, protect)| *protect),
+            access: self.access,
+            register,
+            warnings: Vec::new(),
+        };
+        let app = startup::build(&settings, listener).expect("the service builds");
+        let (state, reloader) = (app.state(), app.reloader());
+        let mut first_load = app.first_load();
+        let app_first_load = app.first_load();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (loaded, first_loaded) = std::sync::mpsc::channel();
+        let running = std::thread::Builder::new()
+            .name("test-service".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    actix_web::rt::spawn(async move {
+                        let _ = loaded.send(first_load.outcome().await);
+                    });
+                    app.run(async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                })
+            })
+            .expect("a thread for the service");
+        if self.wait_for_first_load && first_loaded.recv().ok().flatten() != Some(true) {
+            panic!(
+                "the test server could not load its rules and lists: {}",
+                state.snapshots.report().last_error.unwrap_or_default()
+            );
         }
-        let state = web::Data::new(state);
-        // Forced, as `serve --force-next-load` is: many tests start with no entries on purpose;
-        // the fail-closed guard has tests of its own (`reload`, `process`).
-        if self.load {
-            if let Err(err) = state.force_reload() {
-                panic!("the test server could not load its rules and lists: {err}");
-            }
-        }
-        let server = jiangcheng::http::server(listener, state.clone(), 1, self.bench_routes)
-            .expect("server");
-        actix_web::rt::spawn(server);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client");
         TestApp {
-            address,
+            address: format!("http://{listen}"),
             state,
+            reloader,
+            first_load: app_first_load,
             client,
             audit_dir,
+            stop: Some(stop),
+            running: Some(running),
             _dir: self.dir,
         }
     }
@@ -204,14 +248,55 @@ pub fn spawn_app(entries: &[Value]) -> TestApp {
 pub struct TestApp {
     pub address: String,
     pub state: web::Data<AppState>,
+    reloader: Reloader,
+    first_load: FirstLoad,
     pub client: reqwest::Client,
     /// The query register's folder.
     pub audit_dir: tempfile::TempDir,
+    /// Ends the service's run, as a stop signal does.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<std::thread::JoinHandle<Result<Stop, StartupError>>>,
     /// Holds the list file of `Spawn::entries` for as long as the server runs.
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl TestApp {
+    /// Asks the running service for a reload, exactly as `SIGHUP` (`Reload::Guarded`) or
+    /// `SIGUSR1` (`Reload::Forced`) does; whether it succeeded.
+    pub async fn reload(&self, reload: Reload) -> bool {
+        self.reloader.reload(reload).await
+    }
+
+    /// Whether the first load succeeded, once it is known (`None`: the service ended first).
+    pub async fn first_load(&mut self) -> Option<bool> {
+        self.first_load.outcome().await
+    }
+
+    /// Stops the service as a stop signal does, and returns how its run ended.
+    pub async fn stop(mut self) -> Result<Stop, StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.ended().await
+    }
+
+    /// Waits for the service's run to end by itself, and returns how it ended.
+    pub async fn ended(mut self) -> Result<Stop, StartupError> {
+        let running = self.running.take().expect("the service's thread");
+        actix_web::rt::task::spawn_blocking(move || running.join())
+            .await
+            .expect("the wait for the service")
+            .expect("the service's thread ends without a panic")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -364,6 +449,49 @@ pub fn entry_with(entry_id: &str, list: &str, subject: &str, fields: Value) -> V
 pub fn write_jsonl(path: &Path, entries: &[Value]) {
     let text: String = entries.iter().map(|e| format!("{e}\n")).collect();
     std::fs::write(path, text).expect("write list file");
+}
+
+/// A copy of the shipped rule set whose `ruleset.toml` is a named pipe: a load blocks reading
+/// it until [`Gate::open`] writes the file through the pipe and puts the real file in its place.
+pub struct Gate {
+    dir: tempfile::TempDir,
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_rules(dir.path());
+        let pipe = dir.path().join("ruleset.toml");
+        std::fs::rename(&pipe, dir.path().join("ruleset.toml.held")).expect("set the file aside");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success(), "mkfifo {}", pipe.display());
+        Gate { dir }
+    }
+
+    /// The rule-set folder to load.
+    pub fn rules(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Waits for the load reading the pipe, and lets it read the file (later loads read the
+    /// file itself).
+    pub fn open(&self) {
+        use std::io::Write;
+        let (pipe, held) = (
+            self.dir.path().join("ruleset.toml"),
+            self.dir.path().join("ruleset.toml.held"),
+        );
+        let text = std::fs::read(&held).expect("the held file");
+        let mut writer = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&pipe)
+            .expect("open the pipe once the load reads it");
+        std::fs::rename(&held, &pipe).expect("the file in the pipe's place");
+        writer.write_all(&text).expect("write through the pipe");
+    }
 }
 
 /// Copies a rule-set folder (the five TOML files) to `to`.

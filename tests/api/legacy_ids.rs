@@ -162,10 +162,6 @@ async fn legacy_ids_are_validated_on_write_and_reach_every_instance_through_redi
     );
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _followers = [
-        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
-        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
-    ];
     let decision = eventually_decides(&reader, REGISTRATION, "gov_procurement", "block").await;
     assert_eq!(only_reason(&decision)["entry_id"], "R-1");
 
@@ -248,10 +244,6 @@ async fn an_older_identifier_taken_off_an_entry_no_longer_reaches_its_subject() 
     );
     let writer = Spawn::source(rules_dir(), redis_source(&redis)).start();
     let reader = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _followers = [
-        jiangcheng::snapshot::spawn_follower(writer.state.clone().into_inner()).unwrap(),
-        jiangcheng::snapshot::spawn_follower(reader.state.clone().into_inner()).unwrap(),
-    ];
     // Filed under a registration number, carrying by mistake the code the company embeds.
     let wrong =
         json!({"subject_id": REGISTRATION, "listed_on": "2026-01-01", "legacy_ids": [ORG_CODE]});

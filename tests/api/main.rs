@@ -37,4 +37,5 @@ mod reload;
 mod requests;
 mod scores;
 mod serve_limits;
+mod startup;
 mod subjects;

@@ -11,6 +11,7 @@ use jiangcheng::ruleset::{self, RuleSet};
 use redis::Commands;
 use serde_json::{json, Value};
 
+use crate::follow::status_until;
 use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF, AS_OF_QUERY};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
@@ -425,10 +426,6 @@ async fn a_change_written_to_redis_reaches_every_instance() {
     let instances: Vec<_> = (0..3)
         .map(|_| Spawn::source(rules_dir(), redis_source(&redis)).start())
         .collect();
-    let _followers: Vec<_> = instances
-        .iter()
-        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap())
-        .collect();
 
     let listed = json!({"entry_id": "F-1", "list": "court_dishonest_debtor", "subject_id": company, "listed_on": "2026-01-01",
                         "responsible_persons": [{"role": "legal_rep", "id": person}]});
@@ -463,6 +460,25 @@ async fn an_instance_behind_a_trimmed_stream_resyncs_whole() {
         &[entry("T-0", "court_dishonest_debtor", &uscc("91", 40))],
     );
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    // The instance loses sight of the stream (its follower may no longer read it), and falls
+    // behind while the writes land and the stream is trimmed past them.
+    let acl = |rule: &str| {
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("default")
+            .arg(rule)
+            .query(&mut redis.connection())
+            .unwrap();
+    };
+    status_until(&app, "the follower reading", Duration::from_secs(10), |s| {
+        s["lists"]["follow"]["connected"] == true
+    })
+    .await;
+    acl("-xread");
+    status_until(&app, "the follower cut off", Duration::from_secs(10), |s| {
+        s["lists"]["follow"]["connected"] == false
+    })
+    .await;
     let late = uscc("91", 41);
     write(
         &redis,
@@ -477,8 +493,9 @@ async fn an_instance_behind_a_trimmed_stream_resyncs_whole() {
         .arg(0)
         .query(&mut redis.connection())
         .unwrap();
+    assert_eq!(app.lists_version().await, 1, "the instance is behind");
+    acl("+xread");
 
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let decision = eventually_decides(&app, &late, "gov_procurement", "block").await;
     assert_eq!(decision["lists_version"], 3);
     let status: Value = app.get_json("/v1/status").await;
@@ -491,7 +508,6 @@ async fn without_redis_an_instance_keeps_deciding_and_reports_stale() {
     let company = uscc("91", 50);
     write(&redis, &[entry("O-1", "court_dishonest_debtor", &company)]);
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let started = Instant::now();
     while app.get_json("/v1/status").await["lists"]["follow"]["connected"] != true {
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -523,7 +539,6 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     let redis = RedisServer::start();
     assert!(import(&redis, &demo_lists()).status.success());
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let rules = rules();
     let demo = read_file(&demo_lists(), &rules).unwrap();
     let tax_a = rules.list_id("tax_a_grade").unwrap();
@@ -596,10 +611,6 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     let url = redis.url();
     let instances: Vec<_> = (0..2)
         .map(|_| Spawn::source(rules_dir(), redis_source(&redis)).start())
-        .collect();
-    let _followers: Vec<_> = instances
-        .iter()
-        .map(|app| jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap())
         .collect();
 
     // A writer thread: 400 entries, each retried until Redis acknowledges it.
@@ -727,7 +738,6 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
         .unwrap();
 
     let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let status: Value = app.get_json("/v1/status").await;
     assert_eq!(
         status["lists"]["entries"], 1,
@@ -846,7 +856,6 @@ async fn a_cold_list_entry_is_shown_in_the_profile_until_a_change_ends_it() {
         )
         .unwrap();
     let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let profile_of = |id: &str| format!("/v1/subjects/{id}?as_of={AS_OF_QUERY}");
 
     let profile: Value = app.get_json(&profile_of(&cold_a)).await;
@@ -994,7 +1003,6 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
     let mut redis = RedisServer::start();
     assert!(import(&redis, &demo_lists()).status.success());
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
-    let _follower = jiangcheng::snapshot::spawn_follower(app.state.clone().into_inner()).unwrap();
     let debtor = "91230200MA1B2C3D8T";
     eventually_decides(&app, debtor, "gov_procurement", "block").await;
 

@@ -6,10 +6,11 @@
 use std::path::Path;
 
 use jiangcheng::snapshot::LoadError;
+use jiangcheng::startup::Stop;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp, AS_OF,
+    copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Gate, Spawn, TestApp, AS_OF,
 };
 
 fn metric(metrics: &str, series: &str) -> Option<f64> {
@@ -460,23 +461,33 @@ async fn one_list_left_out_of_an_otherwise_whole_file_is_refused() {
 }
 
 #[actix_web::test]
-async fn a_first_load_with_no_entries_is_refused_and_the_service_stays_unready() {
+async fn a_first_load_with_no_entries_is_refused_and_the_service_stops_unready() {
     let dir = tempfile::tempdir().expect("temp dir");
     let lists = dir.path().join("lists.jsonl");
     std::fs::write(&lists, "").expect("an empty list file");
-    let app = Spawn::files(rules_dir(), lists.clone()).unloaded().start();
-    let err = app.state.reload().expect_err("refused");
-    assert!(matches!(err, LoadError::Refused(_)), "{err}");
-    assert!(err.to_string().contains("no entries at all"), "{err}");
+    let gate = Gate::new();
+    let app = Spawn::files(gate.rules(), lists.clone())
+        .guarded_first_load()
+        .start();
+    // While the first load runs, the service is live and says why it is not ready.
+    assert_eq!(app.get_json("/healthz").await["status"], "live");
     let readyz = app.get("/readyz").await;
     let problem = crate::helpers::problem(readyz, 503, "not_ready", "readyz").await;
-    // `/readyz` answers anyone: it names the list source by what it is, not by its path.
     assert!(
         problem["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("<lists>") && !d.contains(&lists.display().to_string())),
+            .is_some_and(|d| !d.contains(&lists.display().to_string())),
         "{problem}"
     );
-    app.state.force_reload().expect("an empty start on purpose");
-    assert_eq!(app.get_json("/readyz").await["status"], "ready");
+    gate.open();
+    let state = app.state.clone();
+    assert_eq!(
+        app.ended().await.expect("a clean stop"),
+        Stop::FirstLoadFailed
+    );
+    assert!(state.snapshots.current().is_none());
+    let report = state.snapshots.report();
+    assert_eq!(report.refusals, 1);
+    let err = report.last_error.expect("the refusal");
+    assert!(err.contains("no entries at all"), "{err}");
 }
