@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
-use crate::audit::{Expiry, RegisterConfig, Sink};
 use crate::http::{AccessConfig, Limits};
 use crate::lists::source::ColdCacheConfig;
 use crate::lists::source::ListSource;
 use crate::lists::ShrinkGuard;
+use crate::register::{Expiry, RegisterConfig, Sink};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
@@ -653,7 +653,7 @@ impl ServeArgs {
                 self.register.as_deref(),
                 self.register_prefix
                     .take()
-                    .unwrap_or_else(|| crate::audit::DEFAULT_PREFIX.to_owned()),
+                    .unwrap_or_else(|| crate::register::DEFAULT_PREFIX.to_owned()),
                 lists,
             )?,
             dir: self.register_dir.take().unwrap_or(defaults.dir),
@@ -1110,7 +1110,7 @@ mod tests {
         };
         let redis = Sink::Redis {
             url: "redis://127.0.0.1:6379/".into(),
-            prefix: crate::audit::DEFAULT_PREFIX.into(),
+            prefix: crate::register::DEFAULT_PREFIX.into(),
         };
         assert_eq!(sink(None, None).unwrap(), Sink::Files);
         assert_eq!(sink(Some("redis://127.0.0.1:6379/"), None).unwrap(), redis);

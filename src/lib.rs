@@ -15,7 +15,6 @@
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 //! - [`redis_client`]: what every Redis client of the service shares.
 
-pub mod audit;
 pub mod config;
 pub mod engine;
 pub mod http;
@@ -24,6 +23,7 @@ pub mod keys;
 pub mod lists;
 pub mod metrics;
 pub mod redis_client;
+pub mod register;
 pub mod ruleset;
 pub mod snapshot;
 pub mod startup;

@@ -11,7 +11,6 @@ use anyhow::Context;
 use clap::Parser;
 use tracing::info;
 
-use jiangcheng::audit;
 use jiangcheng::config::{
     CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
     RegisterHashArgs, ServeArgs,
@@ -19,6 +18,7 @@ use jiangcheng::config::{
 use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
+use jiangcheng::register;
 use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
@@ -43,7 +43,7 @@ fn register_hash(args: RegisterHashArgs) -> anyhow::Result<ExitCode> {
     for warning in warnings {
         eprintln!("jiangcheng: {warning}");
     }
-    println!("{}", audit::subject_hash(&config.key_path(), &subject)?);
+    println!("{}", register::subject_hash(&config.key_path(), &subject)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,9 +30,9 @@ pub struct Metrics {
     pub lists_last_contact: IntGauge,
     pub lists_changes: IntGaugeVec,
     pub cold_cache: IntGaugeVec,
-    pub audit_records: IntCounterVec,
-    pub audit_queue: IntGauge,
-    pub audit_spill: IntGauge,
+    pub register_records: IntCounterVec,
+    pub register_queue: IntGauge,
+    pub register_spill: IntGauge,
     pub auth_refusals: IntCounterVec,
     pub http_shed: IntCounterVec,
     pub http_in_flight: IntGaugeVec,
@@ -107,15 +107,15 @@ impl Metrics {
                 Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable) and cache evictions"),
                 &["result"],
             )),
-            audit_records: valid(IntCounterVec::new(
+            register_records: valid(IntCounterVec::new(
                 Opts::new("register_records_total", "Query-register records by outcome: stored, spilled (to the local spill file), replayed (from it into the store), dropped (not even spilled), expired (removed by retention), archived (of those, written to the archive first)"),
                 &["outcome"],
             )),
-            audit_queue: valid(IntGauge::new(
+            register_queue: valid(IntGauge::new(
                 "register_queue_records",
                 "Records waiting in the register's queue",
             )),
-            audit_spill: valid(IntGauge::new(
+            register_spill: valid(IntGauge::new(
                 "register_spill_records",
                 "Records in the spill file waiting to be replayed into the register's store",
             )),
@@ -157,10 +157,10 @@ impl Metrics {
             Box::new(self.http_in_flight.clone()),
             Box::new(self.http_protocol_errors.clone()),
             Box::new(self.disputes_overdue.clone()),
-            Box::new(self.audit_records.clone()),
+            Box::new(self.register_records.clone()),
             Box::new(self.auth_refusals.clone()),
-            Box::new(self.audit_queue.clone()),
-            Box::new(self.audit_spill.clone()),
+            Box::new(self.register_queue.clone()),
+            Box::new(self.register_spill.clone()),
             Box::new(self.cold_cache.clone()),
             Box::new(self.lists_stale.clone()),
             Box::new(self.lists_last_contact.clone()),
@@ -237,10 +237,10 @@ impl Metrics {
     }
 
     /// Publishes the register's queue and spill file (read when metrics are scraped).
-    pub fn observe_register(&self, status: &crate::audit::RegisterStatus) {
-        self.audit_queue
+    pub fn observe_register(&self, status: &crate::register::RegisterStatus) {
+        self.register_queue
             .set(i64::try_from(status.queued).unwrap_or(i64::MAX));
-        self.audit_spill
+        self.register_spill
             .set(i64::try_from(status.spill_pending).unwrap_or(i64::MAX));
     }
 

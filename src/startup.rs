@@ -14,10 +14,10 @@ use tokio::signal::unix::SignalKind;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::audit::RegisterError;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{KeyRing, KeysError};
+use crate::register::RegisterError;
 use crate::snapshot::{LoadError, Snapshots, Sources};
 
 /// Why the service could not start, or stopped with an error.

@@ -101,7 +101,7 @@ pub struct AppState {
     access: AccessConfig,
     refusals: auth::Refusals,
     /// The query register; `None` when it is off.
-    register: Option<crate::audit::Register>,
+    register: Option<crate::register::Register>,
     /// Slots of requests and batches in flight.
     admission: admission::Admission,
 }
@@ -178,19 +178,19 @@ impl AppState {
     /// Keeps the query register as `config` says (none when it is off).
     pub fn with_register(
         mut self,
-        config: &crate::audit::RegisterConfig,
-    ) -> Result<AppState, crate::audit::RegisterError> {
-        self.register = crate::audit::Register::open(config, &self.metrics.audit_records)?;
+        config: &crate::register::RegisterConfig,
+    ) -> Result<AppState, crate::register::RegisterError> {
+        self.register = crate::register::Register::open(config, &self.metrics.register_records)?;
         Ok(self)
     }
 
     /// The query register, if on.
-    pub fn register(&self) -> Option<&crate::audit::Register> {
+    pub fn register(&self) -> Option<&crate::register::Register> {
         self.register.as_ref()
     }
 
     /// Hands an event to the register, if it is on (never waits).
-    fn audit(&self, event: impl FnOnce() -> crate::audit::Event) {
+    fn record(&self, event: impl FnOnce() -> crate::register::Event) {
         if let Some(register) = &self.register {
             register.submit(event());
         }

@@ -147,7 +147,9 @@ pub enum ApiError {
     FeedbackChanged(uuid::Uuid),
     #[error("feedback `{feedback_id}` has been corrected {max} times, the most the service keeps (--feedback-max-corrections)")]
     CorrectionsExhausted { feedback_id: uuid::Uuid, max: usize },
-    #[error("the query register is off (--audit off): there is no feedback, export or statistics")]
+    #[error(
+        "the query register is off (--register off): there is no feedback, export or statistics"
+    )]
     RegisterOff,
     #[error("the query register is unavailable: {0}")]
     RegisterUnavailable(String),
@@ -633,10 +635,10 @@ fn prefers_chinese(req: &impl HttpMessage) -> bool {
     best.is_some_and(|(_, chinese)| chinese)
 }
 
-impl From<crate::audit::StoreError> for ApiError {
-    fn from(err: crate::audit::StoreError) -> ApiError {
+impl From<crate::register::StoreError> for ApiError {
+    fn from(err: crate::register::StoreError) -> ApiError {
         match err {
-            crate::audit::StoreError::BadCursor(_) => {
+            crate::register::StoreError::BadCursor(_) => {
                 ApiError::InvalidRequest(vec![FieldError::new("cursor", err.to_string())])
             }
             other => ApiError::RegisterUnavailable(other.to_string()),

@@ -20,11 +20,11 @@ use uuid::Uuid;
 use super::body;
 use super::problem::{ApiError, FieldError};
 use super::AppState;
-use crate::audit::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
-use crate::audit::report::{self, CaseRow};
-use crate::audit::{AuditRecord, CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
 use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
+use crate::register::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
+use crate::register::report::{self, CaseRow};
+use crate::register::{AuditRecord, CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 

@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::disputes::{self, DisputeCounts};
 use super::problem::ApiError;
 use super::AppState;
-use crate::audit::Health;
 use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
+use crate::register::Health;
 use crate::snapshot::{LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
@@ -166,7 +166,7 @@ impl DisputesView {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum RegisterView {
-    On(crate::audit::RegisterStatus),
+    On(crate::register::RegisterStatus),
     Off { sink: &'static str },
 }
 

@@ -10,11 +10,11 @@ use super::decide::WarningView;
 use super::problem::{ApiError, FieldError};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
-use crate::audit::Event;
 use crate::engine::{self, EntryState, Holdings, Shown, Warning};
 use crate::ident::{self, IdType};
 use crate::keys::Caller;
 use crate::lists::{Dispute, EntryRecord};
+use crate::register::Event;
 use crate::ruleset::{Role, RuleSet};
 use crate::timestamp::Timestamp;
 
@@ -173,7 +173,7 @@ pub async fn profile(
         profile.dispute_history_unavailable =
             Some("the list source did not answer in time: dispute histories are left out");
     }
-    state.audit(|| Event::ProfileRead {
+    state.record(|| Event::ProfileRead {
         record_id: uuid::Uuid::now_v7(),
         subject,
         caller: req.extensions().get::<Caller>().cloned(),

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix_web::web;
-use jiangcheng::audit::{RegisterConfig, Sink};
 use jiangcheng::config::{LogFormat, Settings};
 use jiangcheng::http::{AccessConfig, AppState, Limits};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
 use jiangcheng::lists::ShrinkGuard;
+use jiangcheng::register::{RegisterConfig, Sink};
 use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};

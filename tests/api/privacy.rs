@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use jiangcheng::audit::Sink;
 use jiangcheng::keys::{new_key, Scope};
+use jiangcheng::register::Sink;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -202,7 +202,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
     let nobody = crate::process::free_port();
     let sink = Sink::Redis {
         url: format!("redis://127.0.0.1:{nobody}/"),
-        prefix: jiangcheng::audit::DEFAULT_PREFIX.to_owned(),
+        prefix: jiangcheng::register::DEFAULT_PREFIX.to_owned(),
     };
     let app = app_with(&s, |spawn| spawn.register(sink, 65_536));
     decide_now(&app, &s.listed, "gov_procurement").await;

@@ -1136,7 +1136,7 @@ async fn serve_exits_on_sigterm_within_its_grace_period_while_redis_is_frozen() 
         .filter_map(|name| std::fs::read_to_string(dir.path().join("audit").join(name)).ok())
         .collect();
     let stored: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(format!("{}records", jiangcheng::audit::DEFAULT_PREFIX))
+        .arg(format!("{}records", jiangcheng::register::DEFAULT_PREFIX))
         .arg("-")
         .arg("+")
         .query(&mut redis.connection())

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use jiangcheng::audit::Sink;
 use jiangcheng::keys::{new_key, Scope};
+use jiangcheng::register::Sink;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -418,7 +418,7 @@ async fn cases_export_as_json_lines_and_csv_with_their_feedback_and_stats_count_
         .iter()
         .map(str::to_owned)
         .collect();
-    assert_eq!(header, jiangcheng::audit::report::CaseRow::FIELDS);
+    assert_eq!(header, jiangcheng::register::report::CaseRow::FIELDS);
     let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
     assert_eq!(records.len(), rows.len());
     let state = header
@@ -482,7 +482,7 @@ async fn with_the_register_off_feedback_export_and_stats_say_so() {
 pub fn redis_sink(server: &RedisServer) -> Sink {
     Sink::Redis {
         url: server.url(),
-        prefix: jiangcheng::audit::DEFAULT_PREFIX.to_owned(),
+        prefix: jiangcheng::register::DEFAULT_PREFIX.to_owned(),
     }
 }
 

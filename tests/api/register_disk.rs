@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use jiangcheng::audit::{Expiry, RegisterStatus, Sink};
+use jiangcheng::register::{Expiry, RegisterStatus, Sink};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -444,7 +444,7 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
     let archive = dir.path().to_path_buf();
     let sink = Sink::Redis {
         url: server.url(),
-        prefix: jiangcheng::audit::DEFAULT_PREFIX.to_owned(),
+        prefix: jiangcheng::register::DEFAULT_PREFIX.to_owned(),
     };
     let app = app(move |spawn| {
         spawn

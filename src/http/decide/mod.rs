@@ -15,12 +15,12 @@ use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
-use crate::audit::{DecisionItem, Event, RequestFacts};
 use crate::engine::{self, BatchItem, Holdings, Outcome, Warning};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
 use crate::lists::source::ColdLookup;
 use crate::lists::Entry;
+use crate::register::{DecisionItem, Event, RequestFacts};
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 use request::Context;
@@ -75,7 +75,7 @@ pub async fn decide(
         audit.as_mut(),
     )?;
     if let Some(items) = audit {
-        state.audit(|| decisions_event(&snapshot, &context, caller, items));
+        state.record(|| decisions_event(&snapshot, &context, caller, items));
     }
     Ok(json_body(body))
 }
@@ -231,7 +231,7 @@ fn batch_body(
         body.extend_from_slice(&chunk.bytes);
         audit.extend(chunk.audit.into_iter().flatten());
     }
-    state.audit(|| decisions_event(snapshot, context, caller, audit));
+    state.record(|| decisions_event(snapshot, context, caller, audit));
     for (outcome, count) in [
         (Outcome::Allow, summary.allow),
         (Outcome::Flag, summary.flag),

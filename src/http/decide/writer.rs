@@ -10,10 +10,10 @@ use super::super::problem::ApiError;
 use super::super::view::RuleSetView;
 use super::super::AppState;
 use super::request::Context;
-use crate::audit::DecisionItem;
 use crate::engine::{Decision, Reason, Warning};
 use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::lists::EntryRef;
+use crate::register::DecisionItem;
 use crate::ruleset::RuleSet;
 use crate::snapshot::Snapshot;
 

@@ -300,7 +300,7 @@ impl Register {
         let spill_dir = config.spill_path();
         let spill = Arc::new(spill::Spill::open(&spill_dir).map_err(dir_error(&spill_dir))?);
         if config.sink == Sink::Files && same_disk(&config.dir, &spill_dir) {
-            tracing::warn!(spill = %spill_dir.display(), "the register's spill file is on the disk of its records: if that disk fills up, records are dropped; give --audit-spill-dir on another disk");
+            tracing::warn!(spill = %spill_dir.display(), "the register's spill file is on the disk of its records: if that disk fills up, records are dropped; give --register-spill-dir on another disk");
         }
         let counters = Counters::of(records);
         let capacity = config.queue_records.max(1);
@@ -325,12 +325,12 @@ impl Register {
             counters: counters.clone(),
         };
         let writer = std::thread::Builder::new()
-            .name("audit-writer".into())
+            .name("register-writer".into())
             .spawn(move || writer.run())
             .map_err(dir_error(&config.dir))?;
         let (stop_retention, stopped) = std::sync::mpsc::channel();
         std::thread::Builder::new()
-            .name("audit-retention".into())
+            .name("register-retention".into())
             .spawn(move || retention.run(&stopped))
             .map_err(dir_error(&config.dir))?;
         Ok(Some(Register {
@@ -608,7 +608,7 @@ fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why:
             counters.spilled.inc_by(err.spilled as u64);
             counters.dropped.inc_by(dropped as u64);
             counters.dropping.store(true, Ordering::Relaxed);
-            tracing::error!(error = %err, records = dropped, spilled = err.spilled, why, "AUDIT RECORDS DROPPED: the spill file cannot be written");
+            tracing::error!(error = %err, records = dropped, spilled = err.spilled, why, "REGISTER RECORDS DROPPED: the spill file cannot be written");
         }
     }
 }
