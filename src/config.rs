@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::http::{AccessConfig, Limits};
 use crate::lists::source::ColdCacheConfig;
-use crate::lists::source::ListSource;
+use crate::lists::source::{is_redis_url, ListSource, UnsupportedSource};
 use crate::lists::ShrinkGuard;
 use crate::register::{Expiry, RegisterConfig, Sink};
 
@@ -227,6 +227,11 @@ pub struct ServeArgs {
     /// stale [default: 2000].
     #[arg(long, env = "JC_REDIS_TIMEOUT_MS")]
     pub redis_timeout_ms: Option<u64>,
+    /// Connections to the list source's Redis its calls share at most (the follower's and the
+    /// register's come on top); a call that finds them all busy waits for one up to
+    /// --redis-timeout-ms, then answers 503 [default: 16].
+    #[arg(long, env = "JC_REDIS_CONNECTIONS")]
+    pub redis_connections: Option<usize>,
     /// Subjects the cold-list cache holds at most [default: 100000].
     #[arg(long, env = "JC_COLD_CACHE_SUBJECTS")]
     pub cold_cache_subjects: Option<u64>,
@@ -429,8 +434,8 @@ pub enum ConfigError {
     },
     #[error("config file {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("list source `{0}`: give a JSON Lines file or a redis:// URL")]
-    UnsupportedSource(String),
+    #[error(transparent)]
+    UnsupportedSource(#[from] UnsupportedSource),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
     #[error("max_list_shrink must be a share from 0 to 1, not {0}")]
@@ -584,11 +589,18 @@ impl ServeArgs {
         if redis_timeout.is_zero() {
             return Err(ConfigError::Zero("redis_timeout_ms"));
         }
-        let lists = ListSource::parse(&lists, &prefix, redis_timeout);
-        if matches!(&lists, ListSource::File(path) if path.to_string_lossy().contains("://")) {
-            return Err(ConfigError::UnsupportedSource(lists.location()));
+        let connections = self
+            .redis_connections
+            .unwrap_or(crate::lists::source::DEFAULT_CONNECTIONS);
+        if connections == 0 {
+            return Err(ConfigError::Zero("redis_connections"));
         }
-        Ok(lists)
+        Ok(ListSource::parse(
+            &lists,
+            &prefix,
+            redis_timeout,
+            connections,
+        )?)
     }
 
     /// What a client may hold, and for how long; refused when a pool or time-out is 0 (but
@@ -703,13 +715,10 @@ fn register_sink(
         prefix,
     };
     Ok(match register.unwrap_or("auto") {
-        "auto" => match lists {
-            ListSource::Redis { url, .. } => redis(url),
-            ListSource::File(_) => Sink::Files,
-        },
+        "auto" => lists.redis_url().map_or(Sink::Files, redis),
         "files" => Sink::Files,
         "off" => Sink::Off,
-        url if url.starts_with("redis://") || url.starts_with("rediss://") => redis(url),
+        url if is_redis_url(url) => redis(url),
         other => return Err(ConfigError::UnsupportedRegister(other.to_owned())),
     })
 }
@@ -1015,35 +1024,46 @@ mod tests {
     }
 
     #[test]
-    fn the_redis_timeout_reaches_the_list_source_and_zero_is_refused() {
-        let timeout = |flag: Option<u64>, file: &str| {
+    fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused() {
+        let url = "redis://127.0.0.1:6379/";
+        let lists = |flags: ServeArgs, file: &str| {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("jiangcheng.toml");
             std::fs::write(&path, file).unwrap();
             ServeArgs {
-                lists: Some("redis://127.0.0.1:6379/".into()),
-                redis_timeout_ms: flag,
+                lists: Some(url.into()),
                 config: Some(path),
-                ..ServeArgs::default()
+                ..flags
             }
             .resolve()
-            .map(|settings| match settings.lists {
-                ListSource::Redis { timeout, .. } => timeout,
-                ListSource::File(_) => unreachable!("a redis:// URL names Redis"),
-            })
+            .map(|settings| settings.lists)
         };
-        assert_eq!(timeout(None, "").unwrap(), Duration::from_secs(2));
-        assert_eq!(
-            timeout(None, "redis_timeout_ms = 750\n").unwrap(),
-            Duration::from_millis(750)
-        );
-        assert_eq!(
-            timeout(Some(300), "redis_timeout_ms = 750\n").unwrap(),
-            Duration::from_millis(300)
-        );
+        let redis = |timeout_ms: u64, connections: usize| ListSource::Redis {
+            url: url.to_owned(),
+            prefix: crate::lists::source::DEFAULT_PREFIX.to_owned(),
+            timeout: Duration::from_millis(timeout_ms),
+            connections,
+        };
+        let timeout = |ms: u64| ServeArgs {
+            redis_timeout_ms: Some(ms),
+            ..ServeArgs::default()
+        };
+        let connections = |count: usize| ServeArgs {
+            redis_connections: Some(count),
+            ..ServeArgs::default()
+        };
+        assert_eq!(lists(ServeArgs::default(), "").unwrap(), redis(2000, 16));
+        let file = "redis_timeout_ms = 750\nredis_connections = 4\n";
+        assert_eq!(lists(ServeArgs::default(), file).unwrap(), redis(750, 4));
+        assert_eq!(lists(timeout(300), file).unwrap(), redis(300, 4));
+        assert_eq!(lists(connections(32), file).unwrap(), redis(750, 32));
         assert!(matches!(
-            timeout(Some(0), ""),
+            lists(timeout(0), ""),
             Err(ConfigError::Zero("redis_timeout_ms"))
+        ));
+        assert!(matches!(
+            lists(ServeArgs::default(), "redis_connections = 0\n"),
+            Err(ConfigError::Zero("redis_connections"))
         ));
     }
 

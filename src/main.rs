@@ -242,6 +242,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         url: args.redis.clone(),
         prefix: args.prefix.clone(),
         timeout: Duration::from_millis(args.redis_timeout_ms),
+        connections: lists::source::DEFAULT_CONNECTIONS,
     };
     let target = redis.open(ColdCacheConfig::default());
     // The fail-closed guard, as a list load has it: an import that would empty a list, or

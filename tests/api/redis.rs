@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jiangcheng::lists::source::{ListSource, Source, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use jiangcheng::lists::source::{
+    ListSource, Source, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+};
 use jiangcheng::lists::{read_file, EntryRef};
 use jiangcheng::ruleset::{self, RuleSet};
 use redis::Commands;
@@ -284,7 +286,9 @@ fn a_changed_entry_moves_between_subjects_atomically() {
 
 /// The lists in `url` under the default prefix, as the service opens them.
 pub fn redis_lists(url: &str) -> Source {
-    ListSource::parse(url, DEFAULT_PREFIX, DEFAULT_TIMEOUT).open(Default::default())
+    ListSource::parse(url, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_CONNECTIONS)
+        .expect("a redis:// URL")
+        .open(Default::default())
 }
 
 pub fn redis_source(server: &RedisServer) -> ListSource {
@@ -292,6 +296,7 @@ pub fn redis_source(server: &RedisServer) -> ListSource {
         url: server.url(),
         prefix: DEFAULT_PREFIX.to_owned(),
         timeout: DEFAULT_TIMEOUT,
+        connections: DEFAULT_CONNECTIONS,
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub use change::{Change, ChangeKind};
 pub use cold::{ColdCacheConfig, ColdLookup, ColdStats};
+pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
     ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
@@ -38,20 +39,46 @@ pub enum ListSource {
         /// Bounds connecting to Redis and each of its replies (the follower's wait on the
         /// stream comes on top).
         timeout: Duration,
+        /// Connections the source's calls share at most; a call that finds them all busy
+        /// waits for one up to `timeout`.
+        connections: usize,
     },
 }
 
+/// A list source named by a URL that is not Redis's.
+#[derive(Debug, thiserror::Error)]
+#[error("list source `{0}`: give a JSON Lines file or a redis:// URL")]
+pub struct UnsupportedSource(pub String);
+
 impl ListSource {
-    /// `redis://…` and `rediss://…` name Redis; anything else is a file path.
-    pub fn parse(text: &str, redis_prefix: &str, redis_timeout: Duration) -> ListSource {
-        if text.starts_with("redis://") || text.starts_with("rediss://") {
-            ListSource::Redis {
+    /// `redis://…` and `rediss://…` name Redis (under `redis_prefix`, with `redis_timeout` and
+    /// at most `redis_connections`); any other URL is refused, and anything else is a file path.
+    pub fn parse(
+        text: &str,
+        redis_prefix: &str,
+        redis_timeout: Duration,
+        redis_connections: usize,
+    ) -> Result<ListSource, UnsupportedSource> {
+        if is_redis_url(text) {
+            Ok(ListSource::Redis {
                 url: text.to_owned(),
                 prefix: redis_prefix.to_owned(),
                 timeout: redis_timeout,
-            }
+                connections: redis_connections,
+            })
+        } else if text.contains("://") {
+            Err(UnsupportedSource(text.to_owned()))
         } else {
-            ListSource::File(PathBuf::from(text))
+            Ok(ListSource::File(PathBuf::from(text)))
+        }
+    }
+
+    /// The Redis the lists are in, if they are: the query register keeps its records there
+    /// unless told otherwise.
+    pub fn redis_url(&self) -> Option<&str> {
+        match self {
+            ListSource::Redis { url, .. } => Some(url),
+            ListSource::File(_) => None,
         }
     }
 
@@ -63,7 +90,8 @@ impl ListSource {
                 url,
                 prefix,
                 timeout,
-            } => match RedisLists::open(url, prefix, *timeout) {
+                connections,
+            } => match RedisLists::open(url, prefix, *timeout, *connections) {
                 Ok(lists) => Backend::Redis {
                     cold: ColdCache::new(lists.clone(), cold),
                     lists,
@@ -105,6 +133,11 @@ impl ListSource {
             },
         }
     }
+}
+
+/// Whether `text` names a Redis server (`redis://…` or `rediss://…`).
+pub fn is_redis_url(text: &str) -> bool {
+    text.starts_with("redis://") || text.starts_with("rediss://")
 }
 
 /// Why the lists could not be loaded from their source.

@@ -1,64 +1,151 @@
-//! The connections one Redis list source holds: at most [`MAX_CONNECTIONS`] at once, each
-//! reused while its calls succeed. A connection whose call failed (a timeout, a dropped
-//! socket, an error reply) is closed, never handed out again: a reply that arrives late must
-//! not be read as the answer to the next command. One that sat idle for a while is checked
-//! with a `PING` before it is used, so that a Redis restarted meanwhile costs no call.
+//! The connections one Redis list source holds, an [`r2d2`] pool: at most the configured
+//! number at once, each reused while its calls succeed. A connection whose call failed (a
+//! timeout, a dropped socket, an error reply) is closed, never handed out again: a reply that
+//! arrives late must not be read as the answer to the next command. One that sat idle for a
+//! while is checked with a `PING` before it is used, so that a Redis restarted meanwhile costs
+//! no call.
+//!
+//! r2d2 opens connections on a small thread pool of its own (three threads, ended with the
+//! pool), and wakes no waiting call when a connect fails or a broken connection is closed; so a
+//! call waits for a connection in steps of [`WAIT_STEP`], and fails at once with the error of a
+//! connect tried meanwhile rather than wait out its timeout.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::redis::SourceError;
 
-/// Connections to Redis one instance's list source holds at most, in use and idle together
-/// (the follower's blocking connection and the query register's come on top). A call that
-/// finds them all busy waits for one up to the source's timeout.
-pub(super) const MAX_CONNECTIONS: usize = 16;
+/// Connections to Redis one instance's list source holds at most unless configured (the
+/// follower's blocking connection and the query register's come on top).
+pub const DEFAULT_CONNECTIONS: usize = 16;
 /// An idle connection older than this is checked before it is used.
 const CHECK_AFTER: Duration = Duration::from_secs(1);
+/// How often a call waiting for a connection looks whether one is free, or a connect failed.
+const WAIT_STEP: Duration = Duration::from_millis(50);
 
 pub(super) struct Connections {
+    pool: r2d2::Pool<Manager>,
+    connects: Arc<Connects>,
+}
+
+/// A connection of the pool, with what the pool must know of it.
+struct Pooled {
+    con: redis::Connection,
+    /// When it was opened or last given back.
+    since: Instant,
+    /// A call on it failed: it is closed rather than given back.
+    broken: bool,
+}
+
+/// How connections are opened, and how the last connects went.
+struct Connects {
     client: redis::Client,
     /// Bounds connecting, each write to the socket, each wait for a reply, and the wait for a
     /// free connection.
     timeout: Duration,
-    held: Mutex<Held>,
-    freed: Condvar,
+    failures: Mutex<Failures>,
 }
 
 #[derive(Default)]
-struct Held {
-    /// With when each was last given back.
-    idle: Vec<(redis::Connection, Instant)>,
-    /// Connections handed out (or being opened) and not yet given back.
-    busy: usize,
+struct Failures {
+    /// Connects that failed so far.
+    count: u64,
+    /// Why the last connect failed; `None` once one succeeded.
+    last: Option<redis::RedisError>,
 }
 
-impl Connections {
-    pub(super) fn new(client: redis::Client, timeout: Duration) -> Connections {
-        Connections {
-            client,
-            timeout,
-            held: Mutex::default(),
-            freed: Condvar::new(),
-        }
-    }
-
-    pub(super) fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// A new connection, outside the pool, whose replies may take `reply` at most.
-    pub(super) fn open(&self, reply: Duration) -> Result<redis::Connection, SourceError> {
+impl Connects {
+    /// A new connection whose replies may take `reply` at most.
+    fn open(&self, reply: Duration) -> redis::RedisResult<redis::Connection> {
         let con = self.client.get_connection_with_timeout(self.timeout)?;
         con.set_read_timeout(Some(reply))?;
         con.set_write_timeout(Some(self.timeout))?;
         Ok(con)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Held> {
-        self.held
+    fn failures(&self) -> MutexGuard<'_, Failures> {
+        self.failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Why the last connect failed, if one failed after `seen` failures and none succeeded since.
+    fn failed_since(&self, seen: u64) -> Option<redis::RedisError> {
+        let failures = self.failures();
+        (failures.count > seen)
+            .then(|| failures.last.clone())
+            .flatten()
+    }
+}
+
+/// Opens the pool's connections for r2d2 with the source's timeouts (the redis crate's own
+/// manager sets none), and tells it which to close.
+struct Manager(Arc<Connects>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> redis::RedisResult<Pooled> {
+        let opened = self.0.open(self.0.timeout);
+        let mut failures = self.0.failures();
+        match &opened {
+            Ok(_) => failures.last = None,
+            Err(err) => {
+                failures.count += 1;
+                failures.last = Some(err.clone());
+            }
+        }
+        opened.map(|con| Pooled {
+            con,
+            since: Instant::now(),
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> redis::RedisResult<()> {
+        ping(&mut pooled.con)
+    }
+
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken
+    }
+}
+
+fn ping(con: &mut redis::Connection) -> redis::RedisResult<()> {
+    redis::cmd("PING").query(con)
+}
+
+impl Connections {
+    /// Does not connect: connections are opened as calls need them, `size` at most.
+    pub(super) fn new(client: redis::Client, timeout: Duration, size: usize) -> Connections {
+        let connects = Arc::new(Connects {
+            client,
+            timeout,
+            failures: Mutex::default(),
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(u32::try_from(size).unwrap_or(u32::MAX))
+            .min_idle(Some(0))
+            // Checked in `take`, only when idle for a while, and a `PING` that times out fails
+            // the call instead of trying the next connection.
+            .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connection_timeout(timeout)
+            // A failed connect is counted in `Connects` and reported to the call waiting.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(Manager(Arc::clone(&connects)));
+        Connections { pool, connects }
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.connects.timeout
+    }
+
+    /// A new connection, outside the pool, whose replies may take `reply` at most.
+    pub(super) fn open(&self, reply: Duration) -> Result<redis::Connection, SourceError> {
+        Ok(self.connects.open(reply)?)
     }
 
     /// Runs `call` on a pooled connection, and keeps the connection only if `call` succeeded.
@@ -66,72 +153,51 @@ impl Connections {
         &self,
         call: impl FnOnce(&mut redis::Connection) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
-        let mut con = self.take()?;
-        let result = call(&mut con);
-        self.give_back(result.is_ok().then_some(con));
+        let mut pooled = self.take()?;
+        let result = call(&mut pooled.con);
+        pooled.broken = result.is_err();
+        pooled.since = Instant::now();
         result
     }
 
-    /// An idle connection, or a new one while fewer than [`MAX_CONNECTIONS`] are held; else
-    /// waits for one to come back, up to the timeout.
-    fn take(&self) -> Result<redis::Connection, SourceError> {
-        let deadline = Instant::now() + self.timeout;
-        let mut held = self.lock();
+    /// A free connection that is fresh or answers a `PING`. One closed under us (say by a
+    /// restart of Redis) is dropped and another taken; a `PING` that times out fails the call:
+    /// Redis does not answer, and another connection would wait as long again.
+    fn take(&self) -> Result<r2d2::PooledConnection<Manager>, SourceError> {
         loop {
-            if let Some((con, since)) = held.idle.pop() {
-                held.busy += 1;
-                drop(held);
-                return self.checked(con, since);
+            let mut pooled = self.free()?;
+            if pooled.since.elapsed() < CHECK_AFTER {
+                return Ok(pooled);
             }
-            if held.busy < MAX_CONNECTIONS {
-                held.busy += 1;
-                drop(held);
-                return self
-                    .open(self.timeout)
-                    .inspect_err(|_| self.give_back(None));
+            match ping(&mut pooled.con) {
+                Ok(()) => return Ok(pooled),
+                Err(err) => {
+                    pooled.broken = true;
+                    if err.is_timeout() {
+                        return Err(err.into());
+                    }
+                }
             }
+        }
+    }
+
+    /// An idle connection, or a new one while fewer than the pool's size are held; else waits
+    /// for one to come back, up to the timeout. Fails at once when a connect fails meanwhile.
+    fn free(&self) -> Result<r2d2::PooledConnection<Manager>, SourceError> {
+        let deadline = Instant::now() + self.connects.timeout;
+        let seen = self.connects.failures().count;
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(SourceError::Busy(MAX_CONNECTIONS));
+            if let Ok(pooled) = self.pool.get_timeout(left.min(WAIT_STEP)) {
+                return Ok(pooled);
             }
-            held = self
-                .freed
-                .wait_timeout(held, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
-        }
-    }
-
-    /// `con` if it is fresh or answers a `PING`; else (closed under us, say by a restart of
-    /// Redis) a new connection in its place. A `PING` that times out fails the call: Redis
-    /// does not answer, and another connection would wait as long again.
-    fn checked(
-        &self,
-        mut con: redis::Connection,
-        since: Instant,
-    ) -> Result<redis::Connection, SourceError> {
-        if since.elapsed() < CHECK_AFTER {
-            return Ok(con);
-        }
-        match redis::cmd("PING").query::<()>(&mut con) {
-            Ok(()) => Ok(con),
-            Err(err) if err.is_timeout() => {
-                self.give_back(None);
-                Err(err.into())
+            if let Some(err) = self.connects.failed_since(seen) {
+                return Err(err.into());
             }
-            Err(_) => self
-                .open(self.timeout)
-                .inspect_err(|_| self.give_back(None)),
+            if left <= WAIT_STEP {
+                return Err(SourceError::Busy(self.pool.max_size() as usize));
+            }
         }
-    }
-
-    /// Returns a connection handed out (`None` when it was dropped as broken).
-    fn give_back(&self, con: Option<redis::Connection>) {
-        let mut held = self.lock();
-        held.busy -= 1;
-        held.idle.extend(con.map(|con| (con, Instant::now())));
-        drop(held);
-        self.freed.notify_one();
     }
 }
 
@@ -147,15 +213,51 @@ mod tests {
             .unwrap()
             .port();
         let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-        Connections::new(client, Duration::from_millis(200))
+        Connections::new(client, Duration::from_secs(10), 2)
     }
 
+    /// Each call fails with why it could not connect, well before its 10 s timeout, and takes
+    /// no place in the pool: more calls than the pool holds are not told it is busy.
     #[test]
-    fn a_failed_connect_frees_its_place() {
+    fn a_failed_connect_fails_the_call_and_frees_its_place() {
         let connections = unreachable();
-        for _ in 0..MAX_CONNECTIONS + 1 {
-            assert!(connections.with(|_| Ok(())).is_err());
+        let started = Instant::now();
+        for _ in 0..3 {
+            match connections.with(|_| Ok(())) {
+                Err(SourceError::Redis(err)) => assert!(err.is_connection_refusal(), "{err}"),
+                other => panic!("not a refused connect: {:?}", other.err()),
+            }
         }
-        assert_eq!(connections.lock().busy, 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(9),
+            "three calls took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(connections.pool.state().connections, 0);
+    }
+
+    /// A call that timed out leaves its reply on the way, which the next call on the same
+    /// connection could read as its own: the connection is closed, and the next call opens
+    /// another, even with one connection to share.
+    #[test]
+    fn a_connection_whose_call_failed_is_not_reused() {
+        // Accepts connections and answers nothing, as a frozen Redis does.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", silent.local_addr().unwrap());
+        let accepted = std::thread::spawn(move || {
+            (0..2)
+                .map(|_| silent.accept().unwrap().0)
+                .collect::<Vec<_>>()
+        });
+        let client = crate::redis_client::open(&url).unwrap();
+        let connections = Connections::new(client, Duration::from_millis(200), 1);
+        for _ in 0..2 {
+            match connections.with(|con| Ok(ping(con)?)) {
+                Err(SourceError::Redis(err)) => assert!(err.is_timeout(), "{err}"),
+                other => panic!("not a timeout: {:?}", other.err()),
+            }
+            assert_eq!(connections.pool.state().connections, 0);
+        }
+        assert_eq!(accepted.join().unwrap().len(), 2);
     }
 }

@@ -262,9 +262,14 @@ impl RedisLists {
         url: &str,
         prefix: &str,
         timeout: Duration,
+        connections: usize,
     ) -> Result<RedisLists, SourceError> {
         Ok(RedisLists {
-            connections: Arc::new(Connections::new(crate::redis_client::open(url)?, timeout)),
+            connections: Arc::new(Connections::new(
+                crate::redis_client::open(url)?,
+                timeout,
+                connections,
+            )),
             prefix: prefix.to_owned(),
         })
     }
