@@ -153,6 +153,16 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
+    /// The Redis to import into.
+    pub fn target(&self) -> ListSource {
+        ListSource::Redis {
+            url: self.redis.clone(),
+            prefix: self.prefix.clone(),
+            timeout: Duration::from_millis(self.redis_timeout_ms),
+            connections: crate::lists::source::DEFAULT_CONNECTIONS,
+        }
+    }
+
     pub fn guard(&self) -> ShrinkGuard {
         ShrinkGuard {
             max_shrink: self.max_list_shrink,

@@ -3,9 +3,8 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
@@ -17,7 +16,7 @@ use jiangcheng::config::{
 };
 use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
+use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
 use jiangcheng::register;
 use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
@@ -158,27 +157,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
         if let Some(out) = args.write_snapshot {
-            write_snapshot(&index, &rules.revision, &out)?;
+            index.write_snapshot_file(&out, &rules.revision)?;
             println!("wrote the list snapshot {}", out.display());
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes beside `out` and renames, so a server never reads a half-written snapshot.
-fn write_snapshot(index: &lists::ListIndex, revision: &str, out: &Path) -> anyhow::Result<()> {
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
-    let temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
-        .with_context(|| format!("cannot write beside {}", out.display()))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, temp);
-    index
-        .write_snapshot(&mut writer, revision)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    let temp = writer.into_inner().map_err(|err| err.into_error())?;
-    temp.as_file().sync_all()?;
-    temp.persist(out)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(())
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
@@ -216,66 +199,36 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let rules = ruleset::load_dir(&args.rules)?;
     // The whole file is validated before anything is written: a bad line refuses the import.
-    let entries = match lists::read_file(&args.lists, &rules) {
-        Ok(entries) => entries,
-        Err(err) => {
+    let file = match Import::read(&args.lists, &rules, args.replace_list.as_deref()) {
+        Ok(file) => file,
+        Err(ImportError::File(err)) => {
             eprintln!("{err}\nnothing was imported");
             return Ok(ExitCode::FAILURE);
         }
+        Err(err) => return Err(err.into()),
     };
-    if let Some(list) = &args.replace_list {
-        if rules.list_id(list).is_none() {
-            anyhow::bail!("unknown list `{list}`");
-        }
-        if let Some(other) = entries
-            .iter()
-            .find(|e| rules.list(e.facts.list).code != *list)
-        {
-            anyhow::bail!(
-                "entry `{}` is on list `{}`, not `{list}`: a replacement file holds one list",
-                other.entry_id,
-                rules.list(other.facts.list).code
-            );
-        }
-    }
-    let redis = ListSource::Redis {
-        url: args.redis.clone(),
-        prefix: args.prefix.clone(),
-        timeout: Duration::from_millis(args.redis_timeout_ms),
-        connections: lists::source::DEFAULT_CONNECTIONS,
-    };
-    let target = redis.open(ColdCacheConfig::default());
-    // The fail-closed guard, as a list load has it: an import that would empty a list, or
-    // remove more than the share of one, writes nothing unless forced.
-    let shrink = target.shrink_of_write(&entries, &rules, args.replace_list.as_deref())?;
-    if args.force {
-        if !shrink.lists.is_empty() {
-            eprintln!("warning: forced past the fail-closed guard: {shrink}");
-        }
-    } else {
-        let load = format!(
-            "the import of {} into {}",
-            args.lists.display(),
-            redis.location()
-        );
-        if let Err(refusal) = args.guard().check(&load, &shrink) {
+    let entries = file.entries();
+    let target = args.target().open(ColdCacheConfig::default());
+    let guard = args.guard();
+    let import = match file.guard(&target, &rules, (!args.force).then_some(&guard)) {
+        Ok(import) => import,
+        Err(ImportError::Refused(refusal)) => {
             eprintln!("{refusal}\nnothing was imported; --force writes it anyway");
             return Ok(ExitCode::FAILURE);
         }
+        Err(err) => return Err(err.into()),
+    };
+    if args.force && !import.shrink.lists.is_empty() {
+        eprintln!(
+            "warning: forced past the fail-closed guard: {}",
+            import.shrink
+        );
     }
     let started = Instant::now();
-    if let Some(list) = &args.replace_list {
-        let by = format!("import --replace-list {list} {}", args.lists.display());
-        let stats = target.replace_list(
-            list,
-            &entries,
-            &rules,
-            &by,
-            &jiangcheng::timestamp::Timestamp::now().to_string(),
-        )?;
+    if let Some(list) = import.replacing() {
+        let stats = import.write(&rules, &|_| {})?;
         eprintln!(
-            "replaced list `{list}`: {} entries ({} changed, {} already so), {} removed, in {:.1} s; list version {}",
-            entries.len(),
+            "replaced list `{list}`: {entries} entries ({} changed, {} already so), {} removed, in {:.1} s; list version {}",
             stats.changed,
             stats.unchanged,
             stats.removed,
@@ -284,17 +237,16 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let bar = indicatif::ProgressBar::new(entries.len() as u64).with_style(
+    let bar = indicatif::ProgressBar::new(entries as u64).with_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let stats = target.import(&entries, &rules, &|sent| bar.inc(sent))?;
+    let stats = import.write(&rules, &|sent| bar.inc(sent))?;
     bar.finish_and_clear();
     eprintln!(
-        "imported {} entries ({} changed, {} already so) in {:.1} s; list version {}",
-        entries.len(),
+        "imported {entries} entries ({} changed, {} already so) in {:.1} s; list version {}",
         stats.changed,
         stats.unchanged,
         started.elapsed().as_secs_f64(),

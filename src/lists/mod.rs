@@ -16,5 +16,5 @@ pub use entry::{
 };
 pub use file::{load_file, parse_entries, read_file, LineProblem, ListFileError};
 pub use guard::{ListShrink, Refusal, Shrink, ShrinkGuard};
-pub use index::{Entries, ListIndex};
+pub use index::{Entries, ListIndex, SnapshotFileError};
 pub use text::TextError;

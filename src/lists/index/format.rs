@@ -1,7 +1,8 @@
 //! The binary list snapshot (`JCSNAP02`): a base written as it is held, read back without
 //! parsing, and vouched for by a checksum.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use super::carriers::Carriers;
 use super::runs::Runs;
@@ -9,6 +10,14 @@ use super::{Base, ListIndex, Named};
 use crate::lists::entry::Facts;
 use crate::lists::text::TextWriter;
 use crate::ruleset::{ListId, Role, RuleSet};
+
+/// Why a list snapshot could not be written to its file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}", path.display())]
+pub struct SnapshotFileError {
+    pub path: PathBuf,
+    source: io::Error,
+}
 
 impl ListIndex {
     /// Writes the index as a binary list snapshot: what a load from JSON Lines computes,
@@ -20,6 +29,26 @@ impl ListIndex {
         let sum = summed.sum();
         out.write_all(&sum.to_le_bytes())?;
         out.flush()
+    }
+
+    /// Writes [`write_snapshot`](Self::write_snapshot) to the file `out`: beside it first, synced,
+    /// then renamed over it, so that a server never reads a half-written snapshot.
+    pub fn write_snapshot_file(&self, out: &Path, revision: &str) -> Result<(), SnapshotFileError> {
+        let failed = |source| SnapshotFileError {
+            path: out.to_path_buf(),
+            source,
+        };
+        let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+        let temp =
+            tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new("."))).map_err(failed)?;
+        let mut writer = BufWriter::with_capacity(1 << 20, temp);
+        self.write_snapshot(&mut writer, revision).map_err(failed)?;
+        let temp = writer
+            .into_inner()
+            .map_err(|err| failed(err.into_error()))?;
+        temp.as_file().sync_all().map_err(failed)?;
+        temp.persist(out).map_err(|err| failed(err.error))?;
+        Ok(())
     }
 
     fn write_sections(&self, out: &mut impl Write, revision: &str) -> io::Result<()> {

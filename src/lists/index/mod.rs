@@ -28,6 +28,7 @@ use std::sync::Arc;
 use rustc_hash::FxBuildHasher;
 
 use self::carriers::Carriers;
+pub use self::format::SnapshotFileError;
 use self::overlay::Overlay;
 use self::runs::Runs;
 use super::entry::{EntryRef, Facts};

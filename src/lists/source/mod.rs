@@ -6,6 +6,7 @@
 
 mod change;
 mod cold;
+mod import;
 mod pool;
 pub mod redis;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use change::{Change, ChangeKind};
 pub use cold::{ColdCacheConfig, ColdLookup, ColdStats};
+pub use import::{GuardedImport, Import, ImportError};
 pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
     ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
