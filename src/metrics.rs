@@ -74,7 +74,7 @@ impl Metrics {
             )),
             cold_list_namings: valid(IntGauge::new(
                 "cold_list_namings",
-                "Persons named in cold-list entries, one per entry naming them, held in memory to reach them",
+                "Persons named in cold-list entries, one per entry naming them, held in memory to reach them (removed ones included until the table is rebuilt)",
             )),
             ruleset_info: valid(IntGaugeVec::new(
                 Opts::new("ruleset_info", "The loaded rule set (value 1)"),

@@ -36,10 +36,28 @@ impl Naming {
 }
 
 /// The persons named in cold entries, each with the subjects filing those entries: a sorted
-/// slice of namings, shared by the snapshots that did not change it.
+/// base shared by the snapshots built on it, and an overlay of the changes since, so that a
+/// change copies the overlay, not the table. The overlay is folded into a new base once it
+/// grows past a share of it.
 #[derive(Debug, Clone, Default)]
 pub struct ColdNames {
-    namings: Arc<[Naming]>,
+    /// Sorted.
+    base: Arc<[Naming]>,
+    /// Entries (filer, id hash) whose namings in `base` are gone, sorted.
+    removed: Arc<[(SubjectKey, u64)]>,
+    /// Namings added since `base` was built, sorted.
+    added: Arc<[Naming]>,
+}
+
+/// The overlay is folded into the base when it holds more than this, or a 64th of the base.
+const COMPACT_AT: usize = 4096;
+
+/// The namings of `person` in a sorted slice.
+fn naming(namings: &[Naming], person: SubjectKey) -> impl Iterator<Item = &Naming> {
+    let start = namings.partition_point(|n| { n.person } < person);
+    namings[start..]
+        .iter()
+        .take_while(move |n| { n.person } == person)
 }
 
 impl ColdNames {
@@ -48,44 +66,72 @@ impl ColdNames {
         // An entry read twice by the load, or naming a person in two roles, counts once.
         namings.dedup();
         ColdNames {
-            namings: namings.into(),
+            base: namings.into(),
+            ..ColdNames::default()
         }
     }
 
-    /// How many (person, entry) pairs the table holds.
+    /// How many namings the table holds in memory (until the next compaction, this counts
+    /// those that changes have removed from the base).
     pub fn len(&self) -> usize {
-        self.namings.len()
+        self.base.len() + self.added.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.namings.is_empty()
+        self.len() == 0
     }
 
-    /// The subjects, other than the person, whose cold entries name `person`, each once.
-    pub fn filers_naming(&self, person: SubjectKey) -> impl Iterator<Item = SubjectKey> + '_ {
-        let start = self.namings.partition_point(|n| { n.person } < person);
-        let mut last = None;
-        self.namings[start..]
-            .iter()
-            .take_while(move |n| { n.person } == person)
+    /// The subjects, other than the person, whose cold entries name `person`, each once (no
+    /// allocation when there are none).
+    pub fn filers_naming(&self, person: SubjectKey) -> Vec<SubjectKey> {
+        let mut filers: Vec<SubjectKey> = naming(&self.base, person)
+            .filter(|n| self.removed.binary_search(&(n.filer, n.entry)).is_err())
+            .chain(naming(&self.added, person))
             .map(|n| n.filer)
-            .filter(move |&filer| filer != person && last.replace(filer) != Some(filer))
+            .filter(|&filer| filer != person)
+            .collect();
+        filers.sort_unstable();
+        filers.dedup();
+        filers
     }
 
-    /// The table with the changes `patch` recorded, or this one if they touch nothing in it.
+    /// The table with the changes `patch` recorded (this one, shared, if there are none).
     pub(crate) fn patched(&self, patch: NamesPatch) -> ColdNames {
-        let removes = |n: &Naming| patch.removed.contains(&(n.filer, n.entry));
-        if patch.added.is_empty() && !self.namings.iter().any(removes) {
+        if patch.removed.is_empty() && patch.added.is_empty() {
             return self.clone();
         }
-        let mut namings: Vec<Naming> = self
-            .namings
+        let mut added: Vec<Naming> = self
+            .added
             .iter()
-            .filter(|n| !removes(n))
+            .filter(|n| !patch.removed.contains(&(n.filer, n.entry)))
             .copied()
             .collect();
-        namings.extend(patch.added);
-        ColdNames::new(namings)
+        added.extend(patch.added);
+        added.sort_unstable();
+        added.dedup();
+        let mut removed = self.removed.to_vec();
+        removed.extend(patch.removed);
+        removed.sort_unstable();
+        removed.dedup();
+        let next = ColdNames {
+            base: Arc::clone(&self.base),
+            removed: removed.into(),
+            added: added.into(),
+        };
+        if next.removed.len() + next.added.len() > COMPACT_AT.max(next.base.len() / 64) {
+            next.compacted()
+        } else {
+            next
+        }
+    }
+
+    /// The overlay folded into a new base.
+    fn compacted(&self) -> ColdNames {
+        let kept = self
+            .base
+            .iter()
+            .filter(|n| self.removed.binary_search(&(n.filer, n.entry)).is_err());
+        ColdNames::new(kept.chain(self.added.iter()).copied().collect())
     }
 }
 
@@ -195,7 +241,7 @@ mod tests {
     }
 
     fn filers(names: &ColdNames) -> Vec<SubjectKey> {
-        names.filers_naming(key(PERSON)).collect()
+        names.filers_naming(key(PERSON))
     }
 
     #[test]
@@ -220,7 +266,7 @@ mod tests {
         let gone = patched(&deleted, &[change(5, "k1", None, OTHER)]);
         assert!(gone.is_empty(), "{gone:?}");
         // The other persons' filers are not the person's.
-        assert_eq!(put.filers_naming(key(COMPANY)).count(), 0);
+        assert_eq!(put.filers_naming(key(COMPANY)), []);
     }
 
     #[test]
@@ -237,10 +283,45 @@ mod tests {
             ],
         );
         assert_eq!(filers(&pass), [key(OTHER)]);
-        assert_eq!(pass.len(), 1);
-        // A delete of an entry the table does not hold (a warm one) copies nothing.
-        let untouched = patched(&base, &[change(6, "w1", None, OTHER)]);
-        assert!(Arc::ptr_eq(&untouched.namings, &base.namings));
+        // A pass that changes nothing here shares the table.
+        let refused = Change::decode(
+            StreamRecord {
+                version: 6,
+                delete: false,
+                entry_id: "k3".into(),
+                entry_json: "{".into(),
+                old_subject: String::new(),
+            },
+            &cold_rules(),
+        );
+        let untouched = patched(&pass, &[refused]);
+        assert!(Arc::ptr_eq(&untouched.added, &pass.added));
+        assert!(Arc::ptr_eq(&untouched.base, &pass.base));
+    }
+
+    #[test]
+    fn an_overlay_past_its_bound_is_folded_into_the_base_and_reads_the_same() {
+        let base = ColdNames::new(vec![
+            Naming::new(key(PERSON), key(COMPANY), "k1"),
+            Naming::new(key(PERSON), key(OTHER), "k2"),
+        ]);
+        // Deletes of warm entries the table does not hold, then of k2: the base is rebuilt.
+        let mut changes: Vec<Change> = (0..COMPACT_AT as u64)
+            .map(|i| Change {
+                version: i + 1,
+                replaced: Some(key(COMPANY)),
+                kind: ChangeKind::Delete {
+                    entry_id: format!("w{i}"),
+                },
+            })
+            .collect();
+        let before = patched(&base, &changes);
+        assert_eq!((before.removed.len(), before.base.len()), (COMPACT_AT, 2));
+        assert_eq!(filers(&before), [key(COMPANY), key(OTHER)]);
+        changes.push(change(9_999, "k2", None, OTHER));
+        let after = patched(&base, &changes);
+        assert!(after.removed.is_empty() && after.added.is_empty());
+        assert_eq!((after.len(), filers(&after)), (1, vec![key(COMPANY)]));
     }
 
     #[test]
