@@ -356,3 +356,43 @@ mod tests {
         assert_eq!(filers(&patched(&base, &[refused])), [key(COMPANY)]);
     }
 }
+
+/// What a person named nowhere costs in the table, for callgrind (docs/performance.md): a table
+/// of `JC_NAMINGS` namings (1,000,000 by default), and 10,000 other persons looked up in it
+/// inside `misses`, which alone is counted. Ignored by `cargo test`; run as
+///
+/// ```text
+/// cargo test --release --lib named::measure --no-run   # prints the test binary
+/// valgrind --tool=callgrind --toggle-collect='*measure*misses*' --callgrind-out-file=/dev/null \
+///     target/release/deps/jiangcheng-… --ignored --exact lists::source::named::measure::person_miss
+/// ```
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use crate::ident;
+
+    #[inline(never)]
+    fn misses(names: &ColdNames, persons: &[SubjectKey]) -> usize {
+        persons
+            .iter()
+            .map(|&p| std::hint::black_box(names.filers_naming(p)).len())
+            .sum()
+    }
+
+    #[test]
+    #[ignore = "a measurement, run under callgrind"]
+    fn person_miss() {
+        let mut persons = (0..)
+            .map(|i| crate::lists::gen::subject_id(7, i))
+            .filter(|(_, is_person)| *is_person)
+            .map(|(id, _)| ident::parse(&id).unwrap().key());
+        let company = ident::parse("91230200MA1B2C3D8T").unwrap().key();
+        let n: u64 = std::env::var("JC_NAMINGS").map_or(1_000_000, |n| n.parse().unwrap());
+        let namings: Vec<Naming> = (0..n)
+            .map(|i| Naming::new(persons.next().unwrap(), company, &format!("k{i}")))
+            .collect();
+        let names = ColdNames::new(namings);
+        let asked: Vec<SubjectKey> = persons.by_ref().take(10_000).collect();
+        assert_eq!(misses(&names, &asked), 0);
+    }
+}
