@@ -97,6 +97,7 @@ impl Fixture {
             snapshot: Arc::new(Snapshot {
                 rules: Arc::new(rules),
                 lists,
+                cold_names: Default::default(),
                 lists_version: 1,
                 lists_epoch: None,
                 loaded_at: now,

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub decisions: IntCounterVec,
     pub list_entries: IntGaugeVec,
     pub entries_check_mismatch: IntGauge,
+    pub cold_list_namings: IntGauge,
     pub ruleset_info: IntGaugeVec,
     pub lists_version: IntGauge,
     pub reloads: IntCounterVec,
@@ -70,6 +71,10 @@ impl Metrics {
             entries_check_mismatch: valid(IntGauge::new(
                 "list_entries_check_mismatch",
                 "Entries whose identifier fails its check character (loaded and matched exactly)",
+            )),
+            cold_list_namings: valid(IntGauge::new(
+                "cold_list_namings",
+                "Persons named in cold-list entries, one per entry naming them, held in memory to reach them (removed ones included until the table is rebuilt)",
             )),
             ruleset_info: valid(IntGaugeVec::new(
                 Opts::new("ruleset_info", "The loaded rule set (value 1)"),
@@ -170,6 +175,7 @@ impl Metrics {
             Box::new(self.decisions.clone()),
             Box::new(self.list_entries.clone()),
             Box::new(self.entries_check_mismatch.clone()),
+            Box::new(self.cold_list_namings.clone()),
             Box::new(self.ruleset_info.clone()),
             Box::new(self.lists_version.clone()),
             Box::new(self.reloads.clone()),
@@ -198,6 +204,7 @@ impl Metrics {
         }
         self.entries_check_mismatch
             .set(snapshot.lists.check_mismatches() as i64);
+        self.cold_list_namings.set(snapshot.cold_names.len() as i64);
         self.lists_version.set(snapshot.lists_version as i64);
         self.last_reload_success.set(snapshot.loaded_at.0 / 1000);
     }

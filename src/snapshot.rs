@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::lists::source::{
-    Change, ChangeKind, ColdCacheConfig, ListSource, LoadListsError, Position, Source, SourceError,
-    StreamRecord,
+    Change, ChangeKind, ColdCacheConfig, ColdNames, ListSource, LoadListsError, Loaded, NamesPatch,
+    NamesStep, Position, Source, SourceError, StreamRecord,
 };
 use crate::lists::{ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard};
 use crate::ruleset::{self, RuleSet, RuleSetError};
@@ -40,6 +40,8 @@ fn counts<'a>(rules: &'a RuleSet, lists: &ListIndex) -> Vec<(&'a str, u64)> {
 pub struct Snapshot {
     pub rules: Arc<RuleSet>,
     pub lists: ListIndex,
+    /// Who the entries of cold lists (kept outside `lists`) name, at the same list version.
+    pub cold_names: ColdNames,
     /// Names the list state a decision was made from: Redis's list version, or for a file
     /// the number of successful loads.
     pub lists_version: u64,
@@ -242,7 +244,7 @@ impl Snapshots {
         let started = Timestamp::now();
         let result = self
             .build()
-            .and_then(|(rules, lists, position)| self.swap_in(rules, lists, position, forced));
+            .and_then(|(rules, loaded)| self.swap_in(rules, loaded, forced));
         let mut report = self
             .report
             .lock()
@@ -278,10 +280,14 @@ impl Snapshots {
     fn swap_in(
         &self,
         rules: RuleSet,
-        lists: ListIndex,
-        position: Option<Position>,
+        loaded: Loaded,
         forced: bool,
     ) -> Result<Arc<Snapshot>, LoadError> {
+        let Loaded {
+            index: lists,
+            cold_names,
+            position,
+        } = loaded;
         let _writer = self
             .writer
             .lock()
@@ -306,6 +312,7 @@ impl Snapshots {
         let snapshot = Arc::new(Snapshot {
             rules: Arc::new(rules),
             lists,
+            cold_names,
             lists_version,
             lists_epoch: position.and_then(|p| p.epoch),
             loaded_at: Timestamp::now(),
@@ -334,12 +341,15 @@ impl Snapshots {
         let touched: Vec<_> = changes.iter().flat_map(Change::subjects).collect();
         let mut lists = current.lists.clone();
         let mut version = current.lists_version;
+        let mut names = NamesPatch::default();
         let (mut applied, mut rejected) = (0, 0);
         for change in changes {
             version = change.version;
+            let step = NamesStep::of(&change, &current.rules);
             match applied_to(&current, &lists, change) {
                 Ok(next) => {
                     lists = next;
+                    names.take(step);
                     applied += 1;
                 }
                 Err(err) => {
@@ -357,6 +367,7 @@ impl Snapshots {
         let snapshot = Arc::new(Snapshot {
             rules: Arc::clone(&current.rules),
             lists,
+            cold_names: current.cold_names.patched(names),
             lists_version: version,
             lists_epoch: current.lists_epoch.clone(),
             loaded_at: current.loaded_at,
@@ -449,11 +460,11 @@ impl Snapshots {
         }
     }
 
-    /// Rules, lists and the source's own position (Redis has one; a file does not).
-    fn build(&self) -> Result<(RuleSet, ListIndex, Option<Position>), LoadError> {
+    /// Rules, and the lists loaded under them.
+    fn build(&self) -> Result<(RuleSet, Loaded), LoadError> {
         let rules = ruleset::load_dir(&self.sources.rules)?;
-        let (lists, position) = self.lists.load(&rules)?;
-        Ok((rules, lists, position))
+        let loaded = self.lists.load(&rules)?;
+        Ok((rules, loaded))
     }
 }
 

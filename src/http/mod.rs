@@ -272,19 +272,17 @@ impl Followed for AppState {
     }
 }
 
-/// The cold-list entries of each subject (empty when there are no cold lists), looked up off
-/// the async workers when the cache cannot answer.
+/// The entries outside the index that each subject's decision needs (see
+/// [`Source::outside_entries`](crate::lists::source::Source::outside_entries)).
 async fn cold_entries(
     state: &web::Data<AppState>,
     snapshot: &Arc<Snapshot>,
     subjects: &[crate::ident::SubjectKey],
 ) -> Result<ColdLookup, ApiError> {
-    let lists = state.snapshots.lists();
-    if let Some(found) = lists.cold_cached(subjects, &snapshot.rules) {
-        return Ok(found);
-    }
-    let (lists, snapshot, subjects) = (Arc::clone(lists), Arc::clone(snapshot), subjects.to_vec());
-    web::block(move || lists.cold(&subjects, &snapshot.rules))
+    state
+        .snapshots
+        .lists()
+        .outside_entries(&snapshot.rules, &snapshot.cold_names, subjects)
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))
 }

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use jiangcheng::lists::source::{
-    ListSource, Source, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+    ListSource, Loaded, Source, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
 use jiangcheng::lists::{read_file, EntryRef};
 use jiangcheng::ruleset::{self, RuleSet};
@@ -14,7 +14,10 @@ use redis::Commands;
 use serde_json::{json, Value};
 
 use crate::follow::status_until;
-use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF, AS_OF_QUERY};
+use crate::helpers::{
+    demo_lists, entry, entry_with, rid, rules_dir, uscc, write_jsonl, Spawn, TestApp, AS_OF,
+    AS_OF_QUERY,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
 
@@ -183,7 +186,9 @@ fn importing_the_demo_lists_stores_every_entry_and_loads_back_the_same() {
     let rules = rules();
     let from_file = read_file(&demo_lists(), &rules).unwrap();
     let source = redis_lists(&server.url());
-    let (index, position) = source.load(&rules).unwrap();
+    let Loaded {
+        index, position, ..
+    } = source.load(&rules).unwrap();
     let version = position.unwrap().version;
     assert_eq!(
         version,
@@ -280,7 +285,9 @@ fn a_changed_entry_moves_between_subjects_atomically() {
         old.is_empty() && new == vec!["M-1".to_owned()],
         "{old:?} {new:?}"
     );
-    let (index, position) = source.load(&rules).unwrap();
+    let Loaded {
+        index, position, ..
+    } = source.load(&rules).unwrap();
     assert_eq!((index.len(), position.unwrap().version), (1, 2));
 }
 
@@ -584,7 +591,7 @@ async fn replacing_a_list_swaps_its_content_and_leaves_the_others_alone() {
     );
 
     let source = redis_lists(&redis.url());
-    let (index, _) = source.load(&rules).unwrap();
+    let index = source.load(&rules).unwrap().index;
     assert_eq!(index.count(tax_a), 2);
     assert_eq!(index.len(), demo.len() - on_list + 2);
     let started = Instant::now();
@@ -676,7 +683,11 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     // Redis holds every acknowledged write once, and every instance converges to Redis.
     let rules = rules();
     let source = redis_lists(&redis.url());
-    let (truth, position) = source.load(&rules).unwrap();
+    let Loaded {
+        index: truth,
+        position,
+        ..
+    } = source.load(&rules).unwrap();
     let version = position.unwrap().version;
     assert_eq!(
         (truth.len(), version),
@@ -895,6 +906,156 @@ async fn a_cold_list_entry_is_shown_in_the_profile_until_a_change_ends_it() {
     assert_eq!(
         profile["warnings"][0]["code"], "cold_list_unavailable",
         "{profile}"
+    );
+}
+
+/// Asks for `subject`'s decision in `matter` until it is `expected` (a change reaches the
+/// instance through its follower).
+async fn decided_eventually(app: &TestApp, subject: &str, matter: &str, expected: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let decision = app.decide(subject, matter, AS_OF).await;
+        if decision["decision"] == expected {
+            return decision;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{decision}");
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_person_named_in_a_cold_list_entry_is_reached_through_it_until_a_change_ends_it() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let company = uscc("91", 96);
+    let (person, successor) = (rid(960), rid(961));
+    let names = |id: &str| json!({"responsible_persons": [{"role": "legal_rep", "id": id}]});
+    let named = entry_with("K-6", "court_dishonest_debtor", &company, names(&person));
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    // The company's second cold entry names nobody: it must not become the person's own.
+    write_jsonl(
+        &lists,
+        &[
+            named.clone(),
+            entry("K-7", "court_dishonest_debtor", &company),
+        ],
+    );
+    let source = redis_lists(&redis.url());
+    source
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+    let status: Value = app.get_json("/v1/status").await;
+    assert_eq!(status["lists"]["entries"], 0, "{status}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("jiangcheng_cold_list_namings 1\n"),
+        "{metrics}"
+    );
+
+    // The full load found who the cold entry names: the person is reached through it.
+    let decision = app.decide(&person, "high_consumption", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    let reasons = decision["reasons"].as_array().expect("reasons");
+    assert!(!reasons.is_empty(), "{decision}");
+    for reason in reasons {
+        assert_eq!(reason["entry_id"], "K-6", "{decision}");
+        assert_eq!(
+            reason["via"],
+            json!({"entry_id": "K-6", "subject_id": company, "role": "legal_rep"}),
+            "{decision}"
+        );
+    }
+    assert_eq!(decision["warnings"], json!([]), "{decision}");
+
+    let batch: Value = app
+        .post_batch(&json!({"matter": "high_consumption", "as_of": AS_OF,
+            "subjects": [{"id": successor}, {"id": "bad"}, {"id": person}, {"id": company}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let results = batch["results"].as_array().expect("results");
+    let outcomes: Vec<&str> = results
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or("invalid"))
+        .collect();
+    assert_eq!(outcomes, ["allow", "invalid", "block", "block"], "{batch}");
+    assert_eq!(results[2]["reasons"], decision["reasons"], "{batch}");
+    let own: Vec<&Value> = results[3]["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| &r["via"])
+        .collect();
+    assert!(own.iter().all(|via| via.is_null()), "{batch}");
+
+    let profile_of = |id: &str| format!("/v1/subjects/{id}?as_of={AS_OF_QUERY}");
+    let profile: Value = app.get_json(&profile_of(&person)).await;
+    assert_eq!(profile["entries"], json!([]), "{profile}");
+    let named_in = profile["named_in"].as_array().expect("named_in");
+    assert_eq!(named_in.len(), 1, "{profile}");
+    assert_eq!(
+        (
+            &named_in[0]["entry_id"],
+            &named_in[0]["role"],
+            &named_in[0]["subject_id"],
+            &named_in[0]["state"]
+        ),
+        (
+            &json!("K-6"),
+            &json!("legal_rep"),
+            &json!(company),
+            &json!("in_force")
+        ),
+        "{profile}"
+    );
+    assert_eq!(
+        profile["topics"],
+        json!(["court_dishonest_debtor"]),
+        "{profile}"
+    );
+
+    // The company names a new legal representative through the admin API: the follower's
+    // change moves the reason from the one to the other.
+    let mut changed = named;
+    changed["responsible_persons"] = json!([{"role": "legal_rep", "id": successor}]);
+    let response = app
+        .client
+        .put(app.url("/v1/lists/court_dishonest_debtor/entries/K-6"))
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reached = decided_eventually(&app, &successor, "high_consumption", "block").await;
+    assert_eq!(reached["reasons"][0]["via"]["entry_id"], "K-6", "{reached}");
+    let left = app.decide(&person, "high_consumption", AS_OF).await;
+    assert_eq!(left["decision"], "allow", "{left}");
+    let profile: Value = app.get_json(&profile_of(&person)).await;
+    assert_eq!(profile["named_in"], json!([]), "{profile}");
+
+    // The entry is removed: the successor is no longer reached either.
+    let response = app
+        .client
+        .delete(app.url("/v1/lists/court_dishonest_debtor/entries/K-6"))
+        .json(&json!({"by": "市法院", "reason": "已履行完毕"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    decided_eventually(&app, &successor, "high_consumption", "allow").await;
+    let profile: Value = app.get_json(&profile_of(&successor)).await;
+    assert_eq!(profile["named_in"], json!([]), "{profile}");
+    let company_decision = app.decide(&company, "high_consumption", AS_OF).await;
+    assert_eq!(
+        company_decision["decision"], "block",
+        "K-7 stays: {company_decision}"
     );
 }
 

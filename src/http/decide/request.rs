@@ -443,6 +443,7 @@ mod tests {
         Snapshot {
             rules,
             lists,
+            cold_names: Default::default(),
             lists_version: 1,
             lists_epoch: None,
             loaded_at: Timestamp(0),

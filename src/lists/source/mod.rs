@@ -7,21 +7,26 @@
 mod change;
 mod cold;
 mod import;
+mod named;
 mod pool;
 pub mod redis;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use change::{Change, ChangeKind};
 pub use cold::{ColdCacheConfig, ColdLookup, ColdStats};
 pub use import::{GuardedImport, Import, ImportError};
+pub use named::ColdNames;
 pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
     ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
 
 pub(crate) use change::StreamRecord;
+pub(crate) use named::{NamesPatch, NamesStep};
 pub(crate) use redis::ChangeStream;
 
 use super::{Entry, ListFileError, ListIndex, Shrink};
@@ -151,6 +156,17 @@ pub enum LoadListsError {
     Source(#[from] SourceError),
 }
 
+/// What a full load of the lists gives.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Every entry held in memory.
+    pub index: ListIndex,
+    /// Who the entries of cold lists name (none for a file, which holds every list in memory).
+    pub cold_names: ColdNames,
+    /// The source's position in its history, if it has one (Redis does; a file does not).
+    pub position: Option<Position>,
+}
+
 /// An opened list source: the one way to load, follow, write and look up the lists.
 pub struct Source {
     setting: ListSource,
@@ -197,14 +213,21 @@ impl Source {
         }
     }
 
-    /// Loads every entry held in memory (blocking), with the source's position in its history
-    /// if it has one (Redis does; a file does not).
-    pub fn load(&self, rules: &RuleSet) -> Result<(ListIndex, Option<Position>), LoadListsError> {
+    /// Loads every entry held in memory and who the cold entries name (blocking).
+    pub fn load(&self, rules: &RuleSet) -> Result<Loaded, LoadListsError> {
         match &self.backend {
-            Backend::File(path) => Ok((super::load_file(path, rules)?, None)),
+            Backend::File(path) => Ok(Loaded {
+                index: super::load_file(path, rules)?,
+                cold_names: ColdNames::default(),
+                position: None,
+            }),
             _ => {
-                let (lists, position) = self.redis()?.load_all(rules)?;
-                Ok((lists, Some(position)))
+                let (index, cold_names, position) = self.redis()?.load_all(rules)?;
+                Ok(Loaded {
+                    index,
+                    cold_names,
+                    position: Some(position),
+                })
             }
         }
     }
@@ -328,23 +351,33 @@ impl Source {
         }
     }
 
-    /// The cold-list entries of each subject when they can be had without I/O: none when the
-    /// source or the rules have no cold lists, else from the cache if it holds every subject.
-    /// `None` means [`Source::cold`] must be asked, off the async workers.
-    pub fn cold_cached(&self, subjects: &[SubjectKey], rules: &RuleSet) -> Option<ColdLookup> {
-        match self.cold_cache(rules) {
-            Some(cold) => cold
-                .all_cached(subjects)
-                .then(|| cold.lookup(subjects, rules)),
-            None => Some(ColdLookup::none()),
+    /// The entries kept outside the index that a decision about each subject needs (none when
+    /// there are no cold lists): its own cold entries, then the cold entries of other subjects
+    /// that name it as a responsible person, found through `names`. Only entries that name it
+    /// are taken from those: another subject's entry must not become the person's own. Looked
+    /// up off the async workers when the cache cannot answer; with Redis unreachable, uncached
+    /// subjects get none and the lookup says so.
+    pub async fn outside_entries(
+        self: &Arc<Self>,
+        rules: &Arc<RuleSet>,
+        names: &ColdNames,
+        subjects: &[SubjectKey],
+    ) -> Result<ColdLookup, tokio::task::JoinError> {
+        let Some(cold) = self.cold_cache(rules) else {
+            return Ok(ColdLookup::none());
+        };
+        let wanted = Wanted::of(subjects, names);
+        if cold.all_cached(&wanted.keys) {
+            return Ok(wanted.answer(cold.lookup(&wanted.keys, rules)));
         }
-    }
-
-    /// The cold-list entries of each subject, from the cache or else Redis (blocking). With
-    /// Redis unreachable, uncached subjects get none and the lookup says so.
-    pub fn cold(&self, subjects: &[SubjectKey], rules: &RuleSet) -> ColdLookup {
-        self.cold_cache(rules)
-            .map_or_else(ColdLookup::none, |cold| cold.lookup(subjects, rules))
+        let (source, rules) = (Arc::clone(self), Arc::clone(rules));
+        tokio::task::spawn_blocking(move || {
+            let found = source
+                .cold_cache(&rules)
+                .map_or_else(ColdLookup::none, |cold| cold.lookup(&wanted.keys, &rules));
+            wanted.answer(found)
+        })
+        .await
     }
 
     /// What the cold-list cache has done; `None` without one.
@@ -369,6 +402,74 @@ impl Source {
     pub(crate) fn forget_all_cold(&self) {
         if let Backend::Redis { cold, .. } = &self.backend {
             cold.invalidate_all();
+        }
+    }
+}
+
+/// The subjects whose cold entries a lookup reads: those asked about, then the subjects filing
+/// cold entries that name them.
+struct Wanted {
+    /// The subjects asked about, in order, then the filers not among them.
+    keys: Vec<SubjectKey>,
+    /// How many of `keys` were asked about.
+    asked: usize,
+    /// (subject asked about, filer) as positions in `keys`, by subject.
+    naming: Vec<(usize, usize)>,
+}
+
+impl Wanted {
+    fn of(subjects: &[SubjectKey], names: &ColdNames) -> Wanted {
+        let mut keys = subjects.to_vec();
+        let mut naming = Vec::new();
+        // Where each key is in `keys`, built only once some subject is named.
+        let mut position: Option<HashMap<SubjectKey, usize>> = None;
+        for (i, &subject) in subjects.iter().enumerate() {
+            for filer in names.filers_naming(subject) {
+                let position = position.get_or_insert_with(|| {
+                    let mut first = HashMap::with_capacity(subjects.len());
+                    for (at, &key) in subjects.iter().enumerate() {
+                        first.entry(key).or_insert(at);
+                    }
+                    first
+                });
+                let at = *position.entry(filer).or_insert_with(|| {
+                    keys.push(filer);
+                    keys.len() - 1
+                });
+                naming.push((i, at));
+            }
+        }
+        Wanted {
+            keys,
+            asked: subjects.len(),
+            naming,
+        }
+    }
+
+    /// The lookup of `keys` as the entries of each subject asked about.
+    fn answer(&self, mut found: ColdLookup) -> ColdLookup {
+        if found.entries.is_empty() || self.naming.is_empty() {
+            found.entries.truncate(self.asked);
+            return found;
+        }
+        let mut entries = found.entries[..self.asked].to_vec();
+        for group in self.naming.chunk_by(|a, b| a.0 == b.0) {
+            let subject = group[0].0;
+            let person = self.keys[subject];
+            let mut held: Vec<Entry> = entries[subject].to_vec();
+            for &(_, filer) in group {
+                held.extend(
+                    found.entries[filer]
+                        .iter()
+                        .filter(|entry| entry.responsible_persons.iter().any(|p| p.id == person))
+                        .cloned(),
+                );
+            }
+            entries[subject] = held.into();
+        }
+        ColdLookup {
+            entries,
+            unavailable: found.unavailable,
         }
     }
 }

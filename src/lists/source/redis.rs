@@ -39,6 +39,7 @@ use std::sync::Arc;
 use redis::{Commands, Script};
 
 use super::change::StreamRecord;
+use super::named::{ColdNames, Naming};
 use super::pool::Connections;
 use crate::lists::entry::{Checked, Dispute, Entry, EntryRecord};
 use crate::lists::file::{id_hash, repeated_ids};
@@ -795,7 +796,10 @@ impl RedisLists {
 
     /// Reads every entry, page by page, and indexes them. The position is read first: changes
     /// made during the scan are at most replayed later from the change stream, never missed.
-    pub fn load_all(&self, rules: &RuleSet) -> Result<(ListIndex, Position), SourceError> {
+    pub fn load_all(
+        &self,
+        rules: &RuleSet,
+    ) -> Result<(ListIndex, ColdNames, Position), SourceError> {
         self.connections.with(|con| {
             let position = self.position_on(&mut *con)?;
             let entries_key = self.key("entries");
@@ -825,8 +829,9 @@ impl RedisLists {
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 // A read error explains a short parse better than the parse result does.
                 read?;
-                let index = parsed?.finish(rules.lists().len())?;
-                Ok((index, position))
+                let (builder, namings) = parsed?;
+                let index = builder.finish(rules.lists().len())?;
+                Ok((index, ColdNames::new(namings), position))
             })
         })
     }
@@ -878,19 +883,21 @@ struct StoredList<'a> {
 type ScanPage = Vec<(String, String)>;
 
 /// Parses HSCAN pages into an index of the entries held in memory, skipping repeats (HSCAN may
-/// return an entry more than once; the first is kept) and cold lists (looked up on demand).
+/// return an entry more than once; the first is kept) and cold lists (looked up on demand), of
+/// whose entries only the persons they name are kept.
 /// Repeats are found as a list file's duplicates are, by sorted hashes of the ids, so that the
 /// load keeps no set of ten million strings. Stops at the first corrupt entry, which drops the
 /// receiver and so stops the reader.
 fn parse_pages(
     pages: std::sync::mpsc::Receiver<ScanPage>,
     rules: &RuleSet,
-) -> Result<IndexBuilder, SourceError> {
+) -> Result<(IndexBuilder, Vec<Naming>), SourceError> {
     use rayon::prelude::*;
     let mut builder = IndexBuilder::new()?;
+    let mut namings = Vec::new();
     let mut id_hashes: Vec<(u64, u32)> = Vec::new();
     for page in pages {
-        let parsed: Vec<Option<Checked<'_>>> = page
+        let parsed: Vec<Checked<'_>> = page
             .par_iter()
             .map(|(entry_id, json)| {
                 let corrupt = |message: String| SourceError::Corrupt {
@@ -899,13 +906,18 @@ fn parse_pages(
                 };
                 let record: EntryRecord<'_> =
                     serde_json::from_str(json).map_err(|err| corrupt(err.to_string()))?;
-                let checked =
-                    Checked::new(record, rules).map_err(|err| corrupt(err.to_string()))?;
-                Ok((!rules.list(checked.facts.list).cold).then_some(checked))
+                Checked::new(record, rules).map_err(|err| corrupt(err.to_string()))
             })
             .collect::<Result<_, SourceError>>()?;
         for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
-            if let Some(checked) = checked {
+            if rules.list(checked.facts.list).cold {
+                namings.extend(
+                    checked
+                        .persons
+                        .iter()
+                        .map(|&person| Naming::new(person, checked.subject, entry_id)),
+                );
+            } else {
                 id_hashes.push((id_hash(entry_id), builder.pushed()));
                 builder.carry(checked.subject, &checked.legacy_ids);
                 builder.push(
@@ -921,7 +933,7 @@ fn parse_pages(
     for (repeat, _, _) in repeats {
         builder.skip(repeat);
     }
-    Ok(builder)
+    Ok((builder, namings))
 }
 
 #[cfg(test)]
@@ -950,6 +962,7 @@ mod tests {
         drop(pages);
         let index = parse_pages(receiver, &rules)
             .unwrap()
+            .0
             .finish(rules.lists().len())
             .unwrap();
         assert_eq!((index.len(), index.subjects()), (2, 2));
