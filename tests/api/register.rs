@@ -43,7 +43,7 @@ pub fn app_with(subjects: &Subjects, spawn: impl FnOnce(Spawn) -> Spawn) -> Test
 
 /// Waits until the register has stored at least `records`.
 pub async fn stored(app: &TestApp, records: u64) {
-    let register = app.state.register().expect("the register is on");
+    let register = app.service.register().expect("the register is on");
     let started = Instant::now();
     while register.status().stored + register.status().replayed < records {
         assert!(
@@ -541,7 +541,7 @@ async fn a_redis_outage_spills_records_and_replays_them_without_losing_one() {
     let s = subjects();
     let mut server = RedisServer::durable();
     let app = app_with(&s, |spawn| spawn.register(redis_sink(&server), 65_536));
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let mut made = decide_rounds(&app, &s, 10).await;
     eventually_in_redis(&server, made).await;
 
@@ -628,7 +628,7 @@ async fn a_full_queue_spills_on_the_request_thread_and_nothing_is_lost() {
     let server = RedisServer::start();
     // A queue of 3 records: one batch at a time.
     let app = app_with(&s, |spawn| spawn.register(redis_sink(&server), 3));
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let mut made = decide_rounds(&app, &s, 2).await;
     eventually_in_redis(&server, made).await;
     // Redis holds every client for 1.5 s: the writer waits on its batch, the queue fills, and
