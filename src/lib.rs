@@ -8,6 +8,8 @@
 //! - [`lists`]: list entries, the in-memory index, the JSON Lines source and the generator.
 //! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
 //! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
+//! - [`app`]: the running service: snapshots, metrics, register, keys and counters behind
+//!   one facade that decides, profiles and administers the lists.
 //! - [`startup`]: building the service and running it: first load, reload signals, follower,
 //!   orderly stop.
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
@@ -15,6 +17,7 @@
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 //! - [`redis_client`]: what every Redis client of the service shares.
 
+pub mod app;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -14,6 +14,7 @@ use tokio::signal::unix::SignalKind;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use crate::app::Service;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{KeyRing, KeysError};
@@ -61,6 +62,8 @@ pub fn bind(settings: &Settings) -> Result<TcpListener, StartupError> {
 /// The service, built and not yet serving.
 pub struct Application {
     listener: TcpListener,
+    service: Arc<Service>,
+    /// The HTTP side of the state, around the service.
     state: web::Data<AppState>,
     workers: usize,
     bench_routes: bool,
@@ -75,14 +78,12 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
         rules: settings.rules.clone(),
         lists: settings.lists.clone(),
     };
-    let state = AppState::with_cold_cache(
+    let service = Service::new(
         Snapshots::new(sources).with_guard(settings.guard),
-        settings.limits,
         settings.cold_cache,
     )
-    .with_access(settings.access)
     .with_register(&settings.register)?;
-    match state.register() {
+    match service.register() {
         Some(register) => {
             let status = register.status();
             info!(
@@ -96,7 +97,7 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
             "the query register is OFF (--audit off): decisions and profile reads leave no record"
         ),
     }
-    let state = match &settings.keys {
+    let service = match &settings.keys {
         Some(path) => {
             let keys = KeyRing::load(path)?;
             info!(
@@ -107,15 +108,20 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
                 auth_failures_per_minute = settings.access.auth_failures_per_minute,
                 "API keys required on /v1"
             );
-            state.with_keys(keys, settings.protect_metrics)
+            service.with_keys(keys)
         }
         None => {
             warn!("NO API KEYS CONFIGURED: every /v1 endpoint is open to anyone who can reach this port; give --keys FILE (jiangcheng keys new makes keys)");
-            state
+            service
         }
     };
+    let service = Arc::new(service);
+    let state = AppState::new(Arc::clone(&service), settings.limits)
+        .with_access(settings.access)
+        .protecting_metrics(settings.protect_metrics);
     Ok(Application {
         listener,
+        service,
         state: web::Data::new(state),
         workers: settings.workers,
         bench_routes: settings.bench_routes,
@@ -130,15 +136,15 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// What every handler shares: the snapshot store, metrics, register and keys.
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
+    /// The running service: the snapshot store, metrics, register and keys.
+    pub fn service(&self) -> Arc<Service> {
+        Arc::clone(&self.service)
     }
 
     /// Requests reloads in-process, as `SIGHUP` and `SIGUSR1` do.
     pub fn reloader(&self) -> Reloader {
         Reloader {
-            state: self.state.clone(),
+            service: Arc::clone(&self.service),
         }
     }
 
@@ -158,6 +164,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + 'static,
     ) -> Result<Stop, StartupError> {
+        let reloader = self.reloader();
         let server = http::server(
             self.listener,
             self.state.clone(),
@@ -165,9 +172,6 @@ impl Application {
             self.bench_routes,
         )
         .map_err(StartupError::Server)?;
-        let reloader = Reloader {
-            state: self.state.clone(),
-        };
         let failed = Arc::new(AtomicBool::new(false));
         actix_web::rt::spawn({
             let (reloader, failed, handle) =
@@ -193,14 +197,14 @@ impl Application {
             }
         });
         // With a Redis source, changes stream in between loads; it stops with the server.
-        let follower = crate::snapshot::spawn_follower(self.state.clone().into_inner())
+        let follower = crate::snapshot::spawn_follower(Arc::clone(&self.service))
             .map_err(StartupError::Follower)?;
         let served = server.await;
         // The follower winds down while the register closes; neither waits on Redis for longer
         // than the Redis timeouts, whatever Redis does.
         follower.stop();
         // What the register still holds is stored (or spilled) before the service ends.
-        if let Some(register) = self.state.register() {
+        if let Some(register) = self.service.register() {
             register.close();
         }
         drop(follower);
@@ -257,7 +261,7 @@ impl Reload {
 /// Asks a running [`Application`] for reloads, as its signals do.
 #[derive(Clone)]
 pub struct Reloader {
-    state: web::Data<AppState>,
+    service: Arc<Service>,
 }
 
 impl Reloader {
@@ -269,7 +273,7 @@ impl Reloader {
 
     async fn load(&self, what: &'static str, forced: bool) -> bool {
         let started = Instant::now();
-        let loader = self.state.clone();
+        let loader = Arc::clone(&self.service);
         let loading = tokio::task::spawn_blocking(move || {
             if forced {
                 loader.force_reload()

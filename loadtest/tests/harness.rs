@@ -10,11 +10,12 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::web;
+use jiangcheng::app::Service;
 use jiangcheng::http::{AppState, Limits};
-use jiangcheng::lists::source::ListSource;
+use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
 use jiangcheng::snapshot::{Snapshots, Sources};
 use serde_json::Value;
 
@@ -41,10 +42,11 @@ fn start_server() -> String {
     };
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let state = web::Data::new(AppState::new(Snapshots::new(sources), Limits::default()));
-            state
+            let service = Service::new(Snapshots::new(sources), ColdCacheConfig::default());
+            service
                 .reload()
                 .expect("the shipped rule set and demo lists load");
+            let state = web::Data::new(AppState::new(Arc::new(service), Limits::default()));
             jiangcheng::http::server(listener, state, 1, true)
                 .expect("server")
                 .await

@@ -69,6 +69,7 @@ impl Pool {
             Ok(permit) => Ok(Slot { _permit: permit }),
             Err(_) => {
                 state
+                    .service
                     .metrics
                     .http_shed
                     .with_label_values(&[self.what])

@@ -143,7 +143,7 @@ impl AppState {
         req: &HttpRequest,
         access: Access,
     ) -> Result<Option<Caller>, ApiError> {
-        let Some(keys) = &self.keys else {
+        let Some(keys) = self.service.keys() else {
             return Ok(None);
         };
         let scopes: &[Scope] = match &access {
@@ -171,7 +171,8 @@ impl AppState {
         match error {
             ApiError::Unauthorized(_) => {
                 if let Some(wait) = self.refusals.over_budget(client_of(req.peer_addr())) {
-                    self.metrics
+                    self.service
+                        .metrics
                         .auth_refusals
                         .with_label_values(&["address_limited"])
                         .inc();
@@ -187,7 +188,8 @@ impl AppState {
 
     /// Counts a refused key and logs it (within the budget of lines).
     fn record_refusal(&self, req: &HttpRequest, refusal: &Refusal) {
-        self.metrics
+        self.service
+            .metrics
             .auth_refusals
             .with_label_values(&[refusal.reason()])
             .inc();
@@ -206,7 +208,7 @@ impl AppState {
         caller: Option<&Caller>,
         replay: bool,
     ) -> Result<(), ApiError> {
-        let Some(keys) = self.keys.as_ref().filter(|_| replay) else {
+        let Some(keys) = self.service.keys().filter(|_| replay) else {
             return Ok(());
         };
         if caller.is_some_and(|caller| keys.permits(caller, Scope::Replay)) {
@@ -226,7 +228,7 @@ impl AppState {
 
     /// Counts a request of `units` (a batch's subjects) against the caller's rate limit.
     pub(super) fn charge(&self, caller: Option<&Caller>, units: usize) -> Result<(), ApiError> {
-        match (&self.keys, caller) {
+        match (self.service.keys(), caller) {
             (Some(keys), Some(caller)) => keys.charge(caller, units).map_err(ApiError::from),
             _ => Ok(()),
         }

@@ -1,5 +1,6 @@
-//! The HTTP API v1 (docs/api.md) on actix-web: routes, shared state, the metrics middleware
-//! and the server factory, which takes an already bound listener so tests can use port 0.
+//! The HTTP API v1 (docs/api.md) on actix-web: routes, the HTTP side of the shared state, the
+//! metrics middleware and the server factory, which takes an already bound listener so tests
+//! can use port 0. Handlers parse, call the [`Service`], and write the answer.
 
 mod admin;
 mod admission;
@@ -21,7 +22,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service, ServiceRequest};
+use actix_web::dev::{Server, Service as _, ServiceRequest};
 use actix_web::{web, App, HttpServer};
 
 pub use auth::{Access, AccessConfig};
@@ -31,11 +32,8 @@ pub use problem::{ApiError, FieldError};
 pub use routes::endpoints;
 pub use socket::bind;
 
-use crate::engine::Outcome;
-use crate::lists::source::{ColdCacheConfig, ColdLookup};
-use crate::metrics::Metrics;
-use crate::ruleset::MatterId;
-use crate::snapshot::{Followed, Snapshot, Snapshots};
+use crate::app::Service;
+use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
 /// What one client may hold, and for how long (docs/operations.md, "Limits and their
@@ -84,86 +82,38 @@ impl Default for Limits {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares: the service, and what only HTTP needs (limits, keys' use on
+/// `/metrics`, admission slots, refusals, and the rendered parts of decisions).
 pub struct AppState {
-    pub snapshots: Snapshots,
-    pub metrics: Metrics,
+    pub service: Arc<Service>,
     pub limits: Limits,
     pub started_at: Timestamp,
-    /// `decisions_total` resolved for the current rule set.
-    decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
     /// The parts of a decision's JSON that depend only on the current snapshot.
     rendered: arc_swap::ArcSwapOption<decide::Rendered>,
-    /// Callers' keys; `None` runs the API open.
-    keys: Option<crate::keys::KeyRing>,
     /// Whether `/metrics` needs a key with the `admin` scope.
     protect_metrics: bool,
     access: AccessConfig,
     refusals: auth::Refusals,
-    /// The query register; `None` when it is off.
-    register: Option<crate::register::Register>,
     /// Slots of requests and batches in flight.
     admission: admission::Admission,
 }
 
-/// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
-/// snapshot: counting a decision then indexes an array instead of hashing label strings.
-struct DecisionCounters {
-    rules: Arc<crate::ruleset::RuleSet>,
-    /// By matter index, then in the order of [`Outcome::ALL`].
-    by_matter: Vec<[prometheus::IntCounter; 3]>,
-}
-
-impl DecisionCounters {
-    fn resolve(metrics: &Metrics, rules: &Arc<crate::ruleset::RuleSet>) -> DecisionCounters {
-        DecisionCounters {
-            rules: Arc::clone(rules),
-            by_matter: rules
-                .matters()
-                .map(|(_, matter)| {
-                    Outcome::ALL.map(|outcome| {
-                        metrics
-                            .decisions
-                            .with_label_values(&[matter.code.as_str(), outcome.as_str()])
-                    })
-                })
-                .collect(),
-        }
-    }
-}
-
 impl AppState {
-    pub fn new(snapshots: Snapshots, limits: Limits) -> AppState {
-        AppState::with_cold_cache(snapshots, limits, ColdCacheConfig::default())
-    }
-
-    pub fn with_cold_cache(
-        snapshots: Snapshots,
-        limits: Limits,
-        cold: ColdCacheConfig,
-    ) -> AppState {
-        let metrics = Metrics::new();
+    pub fn new(service: Arc<Service>, limits: Limits) -> AppState {
         AppState {
-            decision_counters: arc_swap::ArcSwapOption::empty(),
+            service,
             rendered: arc_swap::ArcSwapOption::empty(),
-            keys: None,
             protect_metrics: false,
             access: AccessConfig::default(),
             refusals: auth::Refusals::new(&AccessConfig::default()),
-            register: None,
             admission: admission::Admission::new(&limits),
-            snapshots: snapshots
-                .with_cold_cache(cold)
-                .counting_refusals(metrics.list_loads_refused.clone()),
-            metrics,
             limits,
             started_at: Timestamp::now(),
         }
     }
 
-    /// Requires API keys on `/v1` (and, if `protect_metrics`, on `/metrics`).
-    pub fn with_keys(mut self, keys: crate::keys::KeyRing, protect_metrics: bool) -> AppState {
-        self.keys = Some(keys);
+    /// Whether `/metrics` needs a key with the `admin` scope (when the service has keys).
+    pub fn protecting_metrics(mut self, protect_metrics: bool) -> AppState {
         self.protect_metrics = protect_metrics;
         self
     }
@@ -175,116 +125,10 @@ impl AppState {
         self
     }
 
-    /// Keeps the query register as `config` says (none when it is off).
-    pub fn with_register(
-        mut self,
-        config: &crate::register::RegisterConfig,
-    ) -> Result<AppState, crate::register::RegisterError> {
-        self.register = crate::register::Register::open(config, &self.metrics.register_records)?;
-        Ok(self)
-    }
-
-    /// The query register, if on.
-    pub fn register(&self) -> Option<&crate::register::Register> {
-        self.register.as_ref()
-    }
-
-    /// Hands an event to the register, if it is on (never waits).
-    fn record(&self, event: impl FnOnce() -> crate::register::Event) {
-        if let Some(register) = &self.register {
-            register.submit(event());
-        }
-    }
-
-    /// The snapshot to serve from, or 503 while none has loaded. The reason names the sources
-    /// by what they are, not by their paths: `/readyz` answers anyone.
+    /// The snapshot to serve from, or 503 while none has loaded.
     fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        self.snapshots.current().ok_or_else(|| {
-            let reason = self.snapshots.report().last_error.map_or_else(
-                || "the rule set and lists are still loading".into(),
-                |error| status::without_paths(error, self.snapshots.sources()),
-            );
-            ApiError::NotReady(reason)
-        })
+        Ok(self.service.snapshot()?)
     }
-
-    fn count_decision(&self, snapshot: &Snapshot, matter: MatterId, outcome: Outcome, count: u64) {
-        if count == 0 {
-            return;
-        }
-        let counters = self.decision_counters.load();
-        match counters.as_deref() {
-            Some(counters) if Arc::ptr_eq(&counters.rules, &snapshot.rules) => {
-                counters.by_matter[matter.index()][outcome as usize].inc_by(count);
-            }
-            // A request that still holds the snapshot before the last swap.
-            _ => {
-                let matter = snapshot.rules.matter(matter).code.as_str();
-                self.metrics
-                    .decisions
-                    .with_label_values(&[matter, outcome.as_str()])
-                    .inc_by(count);
-            }
-        }
-    }
-
-    /// Reloads rules and lists off the request path and publishes the result.
-    pub fn reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.snapshots.reload())
-    }
-
-    /// Reloads as [`AppState::reload`] does, taking lists the fail-closed guard would refuse.
-    pub fn force_reload(&self) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.published(self.snapshots.force_reload())
-    }
-
-    fn published(
-        &self,
-        result: Result<Arc<Snapshot>, crate::snapshot::LoadError>,
-    ) -> Result<Arc<Snapshot>, crate::snapshot::LoadError> {
-        self.metrics.reload_result(result.is_ok()).inc();
-        if let Ok(snapshot) = &result {
-            self.publish(snapshot);
-        }
-        result
-    }
-}
-
-impl Followed for AppState {
-    fn snapshots(&self) -> &Snapshots {
-        &self.snapshots
-    }
-
-    /// Publishes a swapped-in snapshot: its metrics, and its rule set's decision counters.
-    fn publish(&self, snapshot: &Snapshot) {
-        self.metrics.observe_snapshot(snapshot);
-        let current = self.decision_counters.load();
-        if !current
-            .as_deref()
-            .is_some_and(|c| Arc::ptr_eq(&c.rules, &snapshot.rules))
-        {
-            self.decision_counters
-                .store(Some(Arc::new(DecisionCounters::resolve(
-                    &self.metrics,
-                    &snapshot.rules,
-                ))));
-        }
-    }
-}
-
-/// The entries outside the index that each subject's decision needs (see
-/// [`Source::outside_entries`](crate::lists::source::Source::outside_entries)).
-async fn cold_entries(
-    state: &web::Data<AppState>,
-    snapshot: &Arc<Snapshot>,
-    subjects: &[crate::ident::SubjectKey],
-) -> Result<ColdLookup, ApiError> {
-    state
-        .snapshots
-        .lists()
-        .outside_entries(&snapshot.rules, &snapshot.cold_names, subjects)
-        .await
-        .map_err(|err| ApiError::Internal(err.to_string()))
 }
 
 /// One request being counted and timed, by route template (never the raw path, which may hold
@@ -318,11 +162,13 @@ impl Observation {
             _ => "2xx",
         };
         state
+            .service
             .metrics
             .http_requests
             .with_label_values(&[route.as_str(), self.method, status.as_str()])
             .inc();
         state
+            .service
             .metrics
             .http_duration
             .with_label_values(&[route.as_str(), outcome])

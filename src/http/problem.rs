@@ -16,6 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::app::AppError;
 use crate::engine::DecideError;
 
 /// One bad field of a request, named by its path in the body (`subjects[3].id`).
@@ -643,6 +644,36 @@ impl From<crate::register::StoreError> for ApiError {
             }
             other => ApiError::RegisterUnavailable(other.to_string()),
         }
+    }
+}
+
+impl ApiError {
+    /// The problem of a service error, naming `subject_field` when the subject's identifier
+    /// cannot be decided.
+    pub fn of(err: AppError, subject_field: &str) -> ApiError {
+        match err {
+            AppError::NotReady(reason) => ApiError::NotReady(reason),
+            AppError::Undecidable(err) => ApiError::undecidable(err, subject_field),
+            AppError::UnknownList(list) => ApiError::UnknownList(list),
+            AppError::EntryNotFound { list, entry_id } => {
+                ApiError::EntryNotFound { list, entry_id }
+            }
+            AppError::ReadOnlySource => ApiError::ReadOnlySource,
+            AppError::NotRepairable(list) => ApiError::NotRepairable(list),
+            AppError::SourceUnavailable(reason) => ApiError::SourceUnavailable(reason),
+            AppError::InvalidJson(reason) => ApiError::InvalidJson(reason),
+            AppError::InvalidEntry { field, message } => {
+                ApiError::InvalidRequest(vec![FieldError::new(field, message)])
+            }
+            AppError::Internal(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
+/// A service error where the subject is a decision request's (`subject.id`).
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> ApiError {
+        ApiError::of(err, "subject.id")
     }
 }
 

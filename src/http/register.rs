@@ -37,7 +37,7 @@ const MAX_PERIOD_DAYS: i64 = 366;
 const EXPORT_CHUNK: usize = 64 * 1024;
 
 fn register(state: &AppState) -> Result<&Register, ApiError> {
-    state.register().ok_or(ApiError::RegisterOff)
+    state.service.register().ok_or(ApiError::RegisterOff)
 }
 
 /// Runs `f` on the blocking pool with the register.
@@ -77,7 +77,7 @@ pub async fn post_feedback(
 /// that reached a feedback handler without one is refused: feedback is never open by mistake.
 fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let caller = req.extensions().get::<Caller>().cloned();
-    if caller.is_none() && state.keys.is_some() {
+    if caller.is_none() && state.service.keys().is_some() {
         return Err(ApiError::Unauthorized(Refusal::Missing));
     }
     Ok(caller)
@@ -312,7 +312,7 @@ pub async fn list_feedback(
     }
     // A `feedback` key reads what its department filed; `export` and `admin` keys, all.
     let reads_all = |caller: &Caller| {
-        state.keys.as_ref().is_some_and(|keys| {
+        state.service.keys().is_some_and(|keys| {
             keys.permits(caller, Scope::Export) || keys.permits(caller, Scope::Admin)
         })
     };
@@ -409,7 +409,7 @@ pub async fn export_cases(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
     let worker = state.clone();
     tokio::task::spawn_blocking(move || {
-        let Some(register) = worker.register() else {
+        let Some(register) = worker.service.register() else {
             return;
         };
         let mut out = ExportWriter::new(format);

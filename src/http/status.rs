@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::disputes::{self, DisputeCounts};
 use super::problem::ApiError;
 use super::AppState;
+use crate::app::{without_paths, DisputeCounts};
 use crate::keys::{Caller, Scope};
 use crate::lists::ShrinkGuard;
 use crate::register::Health;
@@ -64,13 +64,6 @@ impl LoadView {
             list_shrink_min_entries: guard.min_list_entries,
         }
     }
-}
-
-/// `error` with the list file's and the rule set's paths replaced by what they are.
-pub(super) fn without_paths(mut error: String, sources: &Sources) -> String {
-    // The list file first: it may lie inside the rule set's folder.
-    error = sources.lists.without_path(error);
-    error.replace(&sources.rules.display().to_string(), "<rules>")
 }
 
 #[derive(Serialize)]
@@ -154,7 +147,7 @@ enum DisputesView {
 impl DisputesView {
     /// The counts now, or why there are none (said without the store's address).
     async fn of(state: &AppState) -> Option<DisputesView> {
-        match disputes::counts(state).await {
+        match state.service.dispute_counts().await {
             Ok(counts) => counts.map(DisputesView::Counts),
             Err(_) => Some(DisputesView::Unavailable {
                 error: "the list store did not answer, or the lists are not loaded",
@@ -183,7 +176,7 @@ struct AuthView {
 
 impl AuthView {
     fn of(state: &AppState) -> AuthView {
-        match &state.keys {
+        match state.service.keys() {
             Some(keys) => AuthView {
                 mode: "keys",
                 keys: keys.len(),
@@ -203,12 +196,12 @@ impl AuthView {
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Where the service keeps its files is for administrators: not for a department's key,
     // nor for anyone when the service runs open.
-    let paths = match (&state.keys, req.extensions().get::<Caller>()) {
+    let paths = match (state.service.keys(), req.extensions().get::<Caller>()) {
         (Some(keys), Some(caller)) => keys.permits(caller, Scope::Admin),
         _ => false,
     };
-    let snapshot = state.snapshots.current();
-    let sources = state.snapshots.sources();
+    let snapshot = state.service.snapshots.current();
+    let sources = state.service.snapshots.sources();
     let ruleset = snapshot.as_deref().map(|s| {
         let (incentive_topics, penalty_topics) = s.rules.topic_counts();
         RuleSetStatus {
@@ -223,7 +216,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             matters: s.rules.matters().len(),
         }
     });
-    let follow = state.snapshots.follow_report();
+    let follow = state.service.snapshots.follow_report();
     let now = Timestamp::now();
     let staleness_seconds = follow
         .following
@@ -272,13 +265,13 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         ruleset,
         lists,
         last_load: LoadView::of(
-            state.snapshots.report(),
-            state.snapshots.guard(),
+            state.service.snapshots.report(),
+            state.service.snapshots.guard(),
             sources,
             paths,
         ),
         auth: AuthView::of(&state),
-        register: match state.register() {
+        register: match state.service.register() {
             Some(register) => RegisterView::On(register.status()),
             None => RegisterView::Off { sink: "off" },
         },
@@ -295,7 +288,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.snapshot()?;
     let mut body = serde_json::json!({"status": "ready"});
-    if let Some(register) = state.register() {
+    if let Some(register) = state.service.register() {
         let status = register.status();
         if status.health == Health::Failing && status.required {
             return Err(ApiError::NotReady(format!(
@@ -314,25 +307,18 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state
-        .metrics
-        .observe_follow(&state.snapshots.follow_report());
-    if let Some(stats) = state.snapshots.lists().cold_stats() {
-        state.metrics.observe_cold(stats);
-    }
-    if let Some(register) = state.register() {
-        state.metrics.observe_register(&register.status());
-    }
-    state.admission.observe(&state.metrics);
-    if let Ok(Some(counts)) = disputes::counts(&state).await {
+    state.service.observe();
+    state.admission.observe(&state.service.metrics);
+    if let Ok(Some(counts)) = state.service.dispute_counts().await {
         let overdue = i64::try_from(counts.overdue).unwrap_or(i64::MAX);
-        state.metrics.disputes_overdue.set(overdue);
+        state.service.metrics.disputes_overdue.set(overdue);
     }
     state
+        .service
         .metrics
         .http_protocol_errors
         .set(i64::try_from(crate::telemetry::protocol_errors()).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.service.metrics.render())
 }

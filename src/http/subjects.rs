@@ -10,11 +10,10 @@ use super::decide::WarningView;
 use super::problem::{ApiError, FieldError};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
-use crate::engine::{self, EntryState, Holdings, Shown, Warning};
+use crate::engine::{EntryState, Shown, Warning};
 use crate::ident::{self, IdType};
 use crate::keys::Caller;
-use crate::lists::{Dispute, EntryRecord};
-use crate::register::Event;
+use crate::lists::EntryRecord;
 use crate::ruleset::{Role, RuleSet};
 use crate::timestamp::Timestamp;
 
@@ -90,30 +89,6 @@ fn entry_view<'a>(rules: &'a RuleSet, shown: &Shown<'a>) -> Result<EntryView<'a>
     })
 }
 
-/// Fills in the dispute history of the shown entries that were ever disputed, from the list
-/// source (one round trip); a file source keeps no history.
-async fn add_dispute_histories(
-    state: &AppState,
-    views: &mut [&mut EntryView<'_>],
-) -> Result<(), ApiError> {
-    let disputed: Vec<usize> = (0..views.len())
-        .filter(|&i| views[i].record.dispute != Dispute::None)
-        .collect();
-    if disputed.is_empty() {
-        return Ok(());
-    }
-    let lists = std::sync::Arc::clone(state.snapshots.lists());
-    let ids: Vec<String> = disputed
-        .iter()
-        .map(|&i| views[i].record.entry_id.to_string())
-        .collect();
-    let histories = super::admin::blocking(move || lists.dispute_histories(&ids)).await?;
-    for (i, history) in disputed.into_iter().zip(histories) {
-        views[i].dispute_history = super::admin::notes(&history)?;
-    }
-    Ok(())
-}
-
 pub async fn profile(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -138,15 +113,19 @@ pub async fn profile(
         }
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
-    let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
-    let holdings = Holdings {
-        index: &snapshot.lists,
-        extra: cold.entries.first().map_or(&[][..], |entries| &entries[..]),
-    };
+    let caller = req.extensions().get::<Caller>().cloned();
+    let service = &state.service;
+    let cold = service
+        .holdings_of(&snapshot, &subject)
+        .await
+        .map_err(|err| ApiError::of(err, "id"))?;
+    let read = service
+        .profile(&snapshot, &cold, subject, at, caller)
+        .await
+        .map_err(|err| ApiError::of(err, "id"))?;
     let rules = &snapshot.rules;
-    let shown = engine::profile(rules, holdings, &subject, at)
-        .map_err(|err| ApiError::undecidable(err, "id"))?;
-    let left_out = cold.unavailable.then_some(Warning::ListsLeftOut);
+    let shown = read.profile;
+    let left_out = read.lists_left_out.then_some(Warning::ListsLeftOut);
     let mut profile = Profile {
         subject: subject_view(&subject),
         warnings: shown
@@ -163,22 +142,20 @@ pub async fn profile(
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
     };
-    let mut views: Vec<&mut EntryView<'_>> = profile
-        .entries
-        .iter_mut()
-        .chain(profile.named_in.iter_mut())
-        .collect();
-    if let Err(err) = add_dispute_histories(&state, &mut views).await {
-        tracing::warn!(error = %err, "a profile is served without its entries' dispute histories");
-        profile.dispute_history_unavailable =
-            Some("the list source did not answer in time: dispute histories are left out");
+    match read.histories {
+        Some(histories) => {
+            let views = profile
+                .entries
+                .iter_mut()
+                .chain(profile.named_in.iter_mut());
+            for (view, history) in views.zip(histories) {
+                view.dispute_history = history;
+            }
+        }
+        None => {
+            profile.dispute_history_unavailable =
+                Some("the list source did not answer in time: dispute histories are left out");
+        }
     }
-    state.record(|| Event::ProfileRead {
-        record_id: uuid::Uuid::now_v7(),
-        subject,
-        caller: req.extensions().get::<Caller>().cloned(),
-        rules: std::sync::Arc::clone(&snapshot.rules),
-        lists_version: snapshot.lists_version,
-    });
     Ok(HttpResponse::Ok().json(profile))
 }

@@ -50,8 +50,8 @@ pub struct DecisionItem {
 
 impl DecisionItem {
     /// `entry_ids` are the reasons' entry ids in the order of `decision.reasons`, and
-    /// `rewards_suppressed_by` the id of the entry that took the rewards away (the decision
-    /// writer reads them for the answer anyway).
+    /// `rewards_suppressed_by` the id of the entry that took the rewards away (both read from
+    /// the list index's text by the service).
     pub fn of(
         decision_id: Uuid,
         subject: SubjectId,

@@ -254,7 +254,7 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
     assert_eq!(put.await.status(), StatusCode::CREATED);
     let decide = placeholder[0].body.clone().expect("a decision request");
     let blocked = decided(&app, &keys, &decide, "block").await;
-    let register = app.state.register().expect("the register is on");
+    let register = app.service.register().expect("the register is on");
     while register.status().stored < 1 {
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
@@ -505,7 +505,7 @@ async fn an_address_refused_again_and_again_gets_429_while_a_valid_key_still_pas
         StatusCode::OK,
         "a valid key is never held back"
     );
-    let metrics = app.state.metrics.render();
+    let metrics = app.service.metrics.render();
     for line in [
         r#"jiangcheng_auth_refusals_total{reason="unknown"} 3"#,
         r#"jiangcheng_auth_refusals_total{reason="address_limited"} 1"#,

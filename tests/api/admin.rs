@@ -600,7 +600,7 @@ async fn a_dispute_note_is_stored_masked_and_a_profile_is_served_while_redis_is_
     let profile_path = format!("/v1/subjects/{subject}?as_of=2026-11-22");
     let started = Instant::now();
     while app.get_json(&profile_path).await["entries"][0]["dispute"] != "under_review" {
-        app.state.reload().expect("reload from Redis");
+        app.service.reload().expect("reload from Redis");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
     let _frozen = crate::follow::Frozen::new(&redis);

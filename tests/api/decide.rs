@@ -463,7 +463,7 @@ async fn validity_windows_are_evaluated_at_request_time_without_a_reload() {
     );
     assert_eq!(ended["lists_version"], 1, "no reload happened");
     assert_eq!(
-        app.state.snapshots.report().attempts,
+        app.service.snapshots.report().attempts,
         1,
         "no reload happened"
     );

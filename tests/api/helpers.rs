@@ -4,11 +4,12 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
+use jiangcheng::app::Service;
 use jiangcheng::config::{LogFormat, Settings};
-use jiangcheng::http::{AccessConfig, AppState, Limits};
+use jiangcheng::http::{AccessConfig, Limits};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
 use jiangcheng::lists::ShrinkGuard;
 use jiangcheng::register::{RegisterConfig, Sink};
@@ -197,7 +198,7 @@ impl Spawn {
             warnings: Vec::new(),
         };
         let app = startup::build(&settings, listener).expect("the service builds");
-        let (state, reloader) = (app.state(), app.reloader());
+        let (service, reloader) = (app.service(), app.reloader());
         let mut first_load = app.first_load();
         let app_first_load = app.first_load();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -219,7 +220,7 @@ impl Spawn {
         if self.wait_for_first_load && first_loaded.recv().ok().flatten() != Some(true) {
             panic!(
                 "the test server could not load its rules and lists: {}",
-                state.snapshots.report().last_error.unwrap_or_default()
+                service.snapshots.report().last_error.unwrap_or_default()
             );
         }
         let client = reqwest::Client::builder()
@@ -228,7 +229,7 @@ impl Spawn {
             .expect("client");
         TestApp {
             address: format!("http://{listen}"),
-            state,
+            service,
             reloader,
             first_load: app_first_load,
             client,
@@ -247,7 +248,8 @@ pub fn spawn_app(entries: &[Value]) -> TestApp {
 
 pub struct TestApp {
     pub address: String,
-    pub state: web::Data<AppState>,
+    /// The running service, as the handlers reach it.
+    pub service: Arc<Service>,
     reloader: Reloader,
     first_load: FirstLoad,
     pub client: reqwest::Client,

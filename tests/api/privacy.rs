@@ -206,7 +206,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
     };
     let app = app_with(&s, |spawn| spawn.register(sink, 65_536));
     decide_now(&app, &s.listed, "gov_procurement").await;
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let started = Instant::now();
     while register.status().spilled == 0 {
         assert!(
@@ -247,7 +247,7 @@ async fn status_shows_the_services_paths_to_admin_keys_only() {
         .start();
     // A refused reload leaves an error that names the file and its line.
     std::fs::write(&lists, "{\"entry_id\": \n").expect("write");
-    assert!(app.state.reload().is_err());
+    assert!(app.service.reload().is_err());
     let paths = [
         lists.display().to_string(),
         rules_dir().display().to_string(),

@@ -368,7 +368,7 @@ async fn a_reload_from_redis_takes_the_new_version_and_entries() {
     source
         .import(&read_file(&lists, &rules).unwrap(), &rules, &|_| {})
         .unwrap();
-    app.state.reload().unwrap();
+    app.service.reload().unwrap();
     let after: Value = app.post_decide(&decide(later)).await.json().await.unwrap();
     assert_eq!(
         (after["decision"].as_str(), after["lists_version"].as_u64()),
@@ -382,7 +382,7 @@ async fn with_redis_gone_a_reload_fails_and_the_last_snapshot_keeps_serving() {
     assert!(import(&redis, &demo_lists()).status.success());
     let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
     drop(redis);
-    assert!(app.state.reload().is_err());
+    assert!(app.service.reload().is_err());
     let request = json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF});
     let decision: Value = app.post_decide(&request).await.json().await.unwrap();
     assert_eq!(decision["decision"], "block");
@@ -697,14 +697,14 @@ async fn a_redis_crash_in_the_middle_of_a_write_load_loses_and_duplicates_nothin
     let expected = records(truth.iter(), &rules);
     for app in &instances {
         let started = Instant::now();
-        while app.state.snapshots.current().unwrap().lists_version != version {
+        while app.service.snapshots.current().unwrap().lists_version != version {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "an instance did not catch up"
             );
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
-        let snapshot = app.state.snapshots.current().unwrap();
+        let snapshot = app.service.snapshots.current().unwrap();
         assert_eq!(records(snapshot.lists.iter(), &rules), expected);
         assert_eq!(snapshot.lists.len(), 400);
     }
@@ -1198,7 +1198,7 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
     let _: () = redis::cmd("FLUSHALL")
         .query(&mut redis.connection())
         .unwrap();
-    let err = app.state.reload().expect_err("an empty Redis is refused");
+    let err = app.service.reload().expect_err("an empty Redis is refused");
     assert!(
         matches!(err, jiangcheng::snapshot::LoadError::Refused(_)),
         "{err}"

@@ -43,7 +43,7 @@ pub fn app_with(subjects: &Subjects, spawn: impl FnOnce(Spawn) -> Spawn) -> Test
 
 /// Waits until the register has stored at least `records`.
 pub async fn stored(app: &TestApp, records: u64) {
-    let register = app.state.register().expect("the register is on");
+    let register = app.service.register().expect("the register is on");
     let started = Instant::now();
     while register.status().stored + register.status().replayed < records {
         assert!(
@@ -185,6 +185,59 @@ async fn decisions_batch_items_and_profile_reads_leave_records_persons_only_mask
         !text.contains(&s.person),
         "the register holds the person's ID in full:\n{text}"
     );
+}
+
+/// A batch large enough to be decided in several chunks on rayon's threads: every decided
+/// item leaves exactly one record, under its own decision id, with its outcome and its
+/// reasons' entries; an item that did not parse leaves none; `decisions_total` counts what
+/// the answer's summary says.
+#[actix_web::test]
+async fn a_large_batch_leaves_one_record_per_decided_item_under_its_id_and_counts_its_outcomes() {
+    let s = subjects();
+    let app = app_with(&s, |spawn| spawn);
+    let ids: Vec<String> = (0..600)
+        .map(|n| match n {
+            n if n % 7 == 3 => "not-an-id".to_owned(),
+            n if n % 5 == 0 => s.listed.clone(),
+            n => uscc("91", 1000 + n),
+        })
+        .collect();
+    let body = json!({"matter": "gov_procurement",
+                      "subjects": ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()});
+    let batch: Value = app.post_batch(&body).await.json().await.expect("JSON");
+    let results = batch["results"].as_array().expect("results");
+    let decided: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("decision_id").is_some())
+        .collect();
+    let invalid = ids.iter().filter(|id| *id == "not-an-id").count();
+    assert_eq!(decided.len(), ids.len() - invalid);
+    assert_eq!(batch["summary"]["invalid"], invalid);
+    stored(&app, decided.len() as u64).await;
+    let (text, records) = file_records(&app);
+    assert_eq!(records.len(), decided.len(), "{text}");
+    for item in &decided {
+        let found = record(&records, &item["decision_id"]);
+        assert_eq!(found["decision"], item["decision"]);
+        assert_eq!(found["subject"]["id"], item["subject"]["id"]);
+        let entry_ids = |reasons: &Value| -> Vec<Value> {
+            // A record without reasons leaves them out.
+            let mut ids: Vec<Value> = (reasons.as_array().into_iter().flatten())
+                .map(|r| r["entry_id"].clone())
+                .collect();
+            ids.sort_by_key(Value::to_string);
+            ids
+        };
+        assert_eq!(entry_ids(&found["reasons"]), entry_ids(&item["reasons"]));
+    }
+    let metrics = app.metrics().await;
+    for outcome in ["allow", "block"] {
+        let line = format!(
+            "jiangcheng_decisions_total{{decision=\"{outcome}\",matter=\"gov_procurement\"}} {}",
+            batch["summary"][outcome]
+        );
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
 }
 
 /// Decides `subjects` for `gov_procurement` and returns the decisions.
@@ -564,7 +617,7 @@ async fn a_redis_outage_spills_records_and_replays_them_without_losing_one() {
     let s = subjects();
     let mut server = RedisServer::durable();
     let app = app_with(&s, |spawn| spawn.register(redis_sink(&server), 65_536));
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let mut made = decide_rounds(&app, &s, 10).await;
     eventually_in_redis(&server, made).await;
 
@@ -651,7 +704,7 @@ async fn a_full_queue_spills_on_the_request_thread_and_nothing_is_lost() {
     let server = RedisServer::start();
     // A queue of 3 records: one batch at a time.
     let app = app_with(&s, |spawn| spawn.register(redis_sink(&server), 3));
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let mut made = decide_rounds(&app, &s, 2).await;
     eventually_in_redis(&server, made).await;
     // Redis holds every client for 1.5 s: the writer waits on its batch, the queue fills, and

@@ -108,7 +108,7 @@ const BATCH: u64 = 200;
 
 /// Waits until the writer has dealt with every one of `made` records.
 async fn settled(app: &TestApp, made: u64) -> RegisterStatus {
-    let register = app.state.register().expect("the register is on");
+    let register = app.service.register().expect("the register is on");
     let started = Instant::now();
     loop {
         let status = register.status();
@@ -212,7 +212,7 @@ async fn a_full_register_disk_spills_to_the_spill_folder_and_counts_what_the_sto
     assert_eq!(app.status().await["register"]["health"], "degraded");
 
     disk.grow("64m");
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let started = Instant::now();
     while register.status().stored + register.status().replayed < made {
         assert!(
@@ -287,7 +287,7 @@ async fn a_full_disk_under_both_store_and_spill_counts_exactly_what_was_lost_and
     // out, and the spilled records are replayed.
     disk.grow("64m");
     eventually_ready(&app).await;
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     batch(&app, 999).await;
     made += BATCH;
     let started = Instant::now();
@@ -335,7 +335,7 @@ fn gunzip(path: &Path) -> String {
 }
 
 async fn eventually_expired(app: &TestApp, records: u64) -> RegisterStatus {
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let started = Instant::now();
     loop {
         let status = register.status();
@@ -454,7 +454,7 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
     let status = eventually_expired(&app, 5).await;
     assert_eq!((status.expired, status.archived), (5, 5), "{status:?}");
     let decision = batch(&app, 1).await;
-    let register = app.state.register().expect("on");
+    let register = app.service.register().expect("on");
     let started = Instant::now();
     while register.status().stored < BATCH {
         assert!(started.elapsed() < Duration::from_secs(20));

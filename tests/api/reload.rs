@@ -49,7 +49,7 @@ async fn a_reload_publishes_new_entries_and_a_broken_list_file_keeps_the_last_go
             entry("R-2", "court_dishonest_debtor", &new),
         ],
     );
-    let snapshot = app.state.reload().expect("a good list file reloads");
+    let snapshot = app.service.reload().expect("a good list file reloads");
     assert_eq!(snapshot.lists_version, 2);
     assert_eq!(app.lists_version().await, 2);
     let decision = app.decide(&new, "gov_procurement", AS_OF).await;
@@ -67,7 +67,10 @@ async fn a_reload_publishes_new_entries_and_a_broken_list_file_keeps_the_last_go
         format!("{good}\n{{\"entry_id\": \"R-4\", \"list\": \n"),
     )
     .expect("write");
-    let err = app.state.reload().expect_err("a malformed line is refused");
+    let err = app
+        .service
+        .reload()
+        .expect_err("a malformed line is refused");
     let expected_location = format!("{}:2:", lists.display());
     assert!(
         err.to_string().contains(&expected_location),
@@ -120,7 +123,7 @@ async fn a_reload_publishes_new_entries_and_a_broken_list_file_keeps_the_last_go
         &lists,
         &[entry("R-3", "court_dishonest_debtor", &uscc("91", 3))],
     );
-    app.state.reload().expect("fixed");
+    app.service.reload().expect("fixed");
     let status = app.status().await;
     assert_eq!(status["lists"]["version"], 3);
     assert!(status["last_load"]["last_error"].is_null(), "{status}");
@@ -152,7 +155,7 @@ async fn every_bad_line_of_a_refused_list_file_is_named() {
         entry("B-9", "court_dishonest_debtor", &uscc("91", 9)).to_string(),
     ];
     std::fs::write(&lists, lines.join("\n")).expect("write");
-    let err = app.state.reload().expect_err("refused").to_string();
+    let err = app.service.reload().expect_err("refused").to_string();
     for line in [2, 4, 5, 6, 7, 8] {
         let location = format!("{}:{line}: ", lists.display());
         assert_eq!(
@@ -186,7 +189,7 @@ async fn a_list_file_that_repairs_a_court_entry_or_leaves_a_ban_open_is_refused(
     repaired["status"] = json!("repaired");
     write_jsonl(&lists, &[repaired]);
     let err = app
-        .state
+        .service
         .reload()
         .expect_err("a repaired court entry is refused")
         .to_string();
@@ -205,7 +208,7 @@ async fn a_list_file_that_repairs_a_court_entry_or_leaves_a_ban_open_is_refused(
                             "listed_on": "2026-01-01"});
     write_jsonl(&lists, &[listed.clone(), open_ended]);
     let err = app
-        .state
+        .service
         .reload()
         .expect_err("a disqualification without its end is refused")
         .to_string();
@@ -214,7 +217,7 @@ async fn a_list_file_that_repairs_a_court_entry_or_leaves_a_ban_open_is_refused(
     let mut removed = listed;
     removed["status"] = json!("removed");
     write_jsonl(&lists, &[removed]);
-    app.state.reload().expect("a removed court entry loads");
+    app.service.reload().expect("a removed court entry loads");
     assert_eq!(
         app.decide(&debtor, "gov_procurement", AS_OF).await["decision"],
         "allow"
@@ -249,7 +252,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     )
     .expect("write");
     let err = app
-        .state
+        .service
         .reload()
         .expect_err("invariant 2 refuses the rule set")
         .to_string();
@@ -290,7 +293,7 @@ async fn a_broken_rule_set_is_refused_and_the_last_good_one_keeps_serving() {
     let ruleset = dir.path().join("rules/ruleset.toml");
     let head = std::fs::read_to_string(&ruleset).expect("ruleset.toml");
     std::fs::write(&ruleset, head.replace("title = ", "# edited\ntitle = ")).expect("write");
-    app.state.reload().expect("a valid rule set reloads");
+    app.service.reload().expect("a valid rule set reloads");
     let changed = app.decide(&listed, "gov_procurement", AS_OF).await;
     assert_ne!(
         changed["ruleset"]["revision"], revision,
@@ -362,7 +365,7 @@ async fn an_emptied_list_file_is_refused_on_reload_and_the_listed_subject_stays_
     let lists = dir.path().join("lists.jsonl");
     std::fs::write(&lists, "").expect("empty the list file");
 
-    let result = app.state.reload();
+    let result = app.service.reload();
     assert_refused(&app, result, &lists, 1, &["no entries at all"]).await;
     let decision = app.decide(&listed, "gov_procurement", AS_OF).await;
     assert_eq!(decision["decision"], "block", "{decision}");
@@ -370,7 +373,7 @@ async fn an_emptied_list_file_is_refused_on_reload_and_the_listed_subject_stays_
     assert_eq!(app.status().await["lists"]["entries"], 2);
 
     // An operator who means it forces the load; the refusal stays on record.
-    let snapshot = app.state.force_reload().expect("a forced load takes it");
+    let snapshot = app.service.force_reload().expect("a forced load takes it");
     assert_eq!((snapshot.lists.len(), snapshot.lists_version), (0, 2));
     assert_eq!(
         app.decide(&listed, "gov_procurement", AS_OF).await["decision"],
@@ -391,7 +394,7 @@ async fn the_demo_lists_cut_to_10_of_their_351_lines_are_refused_and_a_forced_lo
     let first_ten: String = text.lines().take(10).map(|l| format!("{l}\n")).collect();
     std::fs::write(&lists, first_ten).expect("cut the file at a line boundary");
 
-    let result = app.state.reload();
+    let result = app.service.reload();
     assert_refused(
         &app,
         result,
@@ -409,7 +412,7 @@ async fn the_demo_lists_cut_to_10_of_their_351_lines_are_refused_and_a_forced_lo
     );
     assert_eq!(app.status().await["lists"]["entries"], 351);
 
-    app.state.force_reload().expect("forced");
+    app.service.force_reload().expect("forced");
     assert_eq!(app.status().await["lists"]["entries"], 10);
     assert_eq!(
         app.decide(DEMO_DEBTOR, "gov_procurement", AS_OF).await["decision"],
@@ -430,7 +433,7 @@ async fn one_list_left_out_of_an_otherwise_whole_file_is_refused() {
         .collect();
     std::fs::write(&lists, without_debtors).expect("write");
 
-    let result = app.state.reload();
+    let result = app.service.reload();
     assert_refused(
         &app,
         result,
@@ -451,7 +454,7 @@ async fn one_list_left_out_of_an_otherwise_whole_file_is_refused() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&lists, one_less).expect("write");
-    app.state
+    app.service
         .reload()
         .expect("one entry removed passes the guard");
     assert_eq!(
@@ -480,13 +483,13 @@ async fn a_first_load_with_no_entries_is_refused_and_the_service_stops_unready()
         "{problem}"
     );
     gate.open();
-    let state = app.state.clone();
+    let service = std::sync::Arc::clone(&app.service);
     assert_eq!(
         app.ended().await.expect("a clean stop"),
         Stop::FirstLoadFailed
     );
-    assert!(state.snapshots.current().is_none());
-    let report = state.snapshots.report();
+    assert!(service.snapshots.current().is_none());
+    let report = service.snapshots.report();
     assert_eq!(report.refusals, 1);
     let err = report.last_error.expect("the refusal");
     assert!(err.contains("no entries at all"), "{err}");

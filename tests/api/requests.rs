@@ -25,7 +25,7 @@ fn listed_app(company: &str, spawn: impl FnOnce(Spawn) -> Spawn) -> TestApp {
 
 /// Waits until the register has stored `records`, then returns every stored record.
 async fn records(app: &TestApp, records: u64) -> Vec<Value> {
-    let register = app.state.register().expect("the register is on");
+    let register = app.service.register().expect("the register is on");
     let started = Instant::now();
     while register.status().stored < records {
         assert!(
@@ -194,7 +194,7 @@ async fn a_decision_far_from_the_clock_needs_the_replay_scope_is_marked_and_is_n
     );
     problem(refused.await, 403, "forbidden", "a replayed batch").await;
     let counted = r#"jiangcheng_auth_refusals_total{reason="forbidden"} 4"#;
-    assert!(app.state.metrics.render().contains(counted), "{counted}");
+    assert!(app.service.metrics.render().contains(counted), "{counted}");
 
     // Now, or a minute off, is no replay.
     let now = Timestamp::now();

@@ -80,7 +80,7 @@ async fn a_stopped_service_has_closed_its_register_with_every_record_stored() {
     let app = Spawn::entries(&[entry("S-4", "court_dishonest_debtor", &listed)])
         .register(redis_sink(&redis), 1000)
         .start();
-    let state = app.state.clone();
+    let service = std::sync::Arc::clone(&app.service);
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(1500)
@@ -90,7 +90,7 @@ async fn a_stopped_service_has_closed_its_register_with_every_record_stored() {
         app.decide(&uscc("91", n), "gov_procurement", AS_OF).await;
     }
     assert_eq!(app.stop().await.expect("a clean stop"), Stop::Requested);
-    let status = state.register().expect("on").status();
+    let status = service.register().expect("on").status();
     assert_eq!(
         (
             status.queued,

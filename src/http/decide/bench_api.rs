@@ -8,10 +8,10 @@ use std::sync::Arc;
 use super::request::{self, Clock, Context};
 use super::writer::{DecisionWriter, Rendered};
 use super::{close_batch, write_item, BatchChunk, Summary};
+use crate::app::DecisionIds;
 use crate::engine::{BatchItem, Decision};
 use crate::http::{AccessConfig, ApiError};
 use crate::ident::SubjectId;
-use crate::lists::source::ColdLookup;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -73,10 +73,9 @@ impl Writer {
         DecisionWriter::new(&self.rendered, &request.0)?.write(
             out,
             &self.snapshot,
-            0,
+            DecisionIds::new().nth(0),
             subject,
             decision,
-            None,
         )
     }
 
@@ -91,23 +90,18 @@ impl Writer {
         decisions: Vec<BatchItem<'_>>,
     ) -> Result<(), ApiError> {
         let writer = DecisionWriter::new(&self.rendered, &request.0)?;
-        let no_cold = ColdLookup {
-            entries: Vec::new(),
-            unavailable: false,
-        };
+        let ids = DecisionIds::new();
         let mut chunk = BatchChunk {
             bytes: std::mem::take(out),
             summary: Summary::default(),
-            audit: None,
         };
         chunk.bytes.extend_from_slice(b"{\"results\":[");
         for (index, (subject, decision)) in subjects.iter().zip(decisions).enumerate() {
             write_item(
                 &self.snapshot,
                 &writer,
-                &no_cold,
                 &mut chunk,
-                index,
+                (index, ids.nth(index)),
                 subject,
                 decision,
             )?;

@@ -15,15 +15,14 @@ use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
-use crate::engine::{self, BatchItem, Holdings, Outcome, Warning};
+use crate::app::{BatchOut, ColdHoldings};
+use crate::engine::{self, BatchItem, Outcome};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
-use crate::lists::source::ColdLookup;
-use crate::lists::Entry;
-use crate::register::{DecisionItem, Event, RequestFacts};
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
-use request::Context;
+use request::{Context, Subjects};
+use uuid::Uuid;
 use writer::DecisionWriter;
 pub(super) use writer::{Rendered, WarningView};
 
@@ -37,46 +36,19 @@ pub async fn decide(
     let (subject, context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
-
-    let cold = super::cold_entries(&state, &snapshot, &[subject.key()]).await?;
-    let holdings = Holdings {
-        index: &snapshot.lists,
-        extra: cold.entries.first().map_or(&[][..], |entries| &entries[..]),
-    };
-    let mut decision = engine::decide(
-        &snapshot.rules,
-        holdings,
-        &subject,
-        context.matter,
-        context.at,
-    )
-    .map_err(|err| ApiError::undecidable(err, "subject.id"))?;
-    if cold.unavailable {
-        decision.warnings.push(Warning::ListsLeftOut);
-    }
-    state.count_decision(&snapshot, context.matter, decision.outcome, 1);
-    // Never the full identifier: persons are masked (230202********1238).
-    tracing::debug!(
-        subject = %subject.masked(),
-        matter = %snapshot.rules.matter(context.matter).code,
-        decision = decision.outcome.as_str(),
-        "decided"
-    );
+    let service = &state.service;
+    let cold = service.holdings_of(&snapshot, &subject).await?;
+    let decided = service.decide(&snapshot, &cold, &subject, &context, caller)?;
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
     let rendered = state.rendered(&snapshot)?;
-    let mut audit = state.register().map(|_| Vec::with_capacity(1));
     DecisionWriter::new(&rendered, &context)?.write(
         &mut body,
         snapshot.as_ref(),
-        0,
+        decided.id,
         &subject,
-        &decision,
-        audit.as_mut(),
+        &decided.decision,
     )?;
-    if let Some(items) = audit {
-        state.record(|| decisions_event(&snapshot, &context, caller, items));
-    }
     Ok(json_body(body))
 }
 
@@ -95,27 +67,24 @@ pub async fn decide_batch(
     state.check_replay(&req, caller.as_ref(), context.replay)?;
     // A batch counts against the key's rate limit by its subjects, not as one request.
     state.charge(caller.as_ref(), subjects.len())?;
-    let keys: Vec<_> = subjects
-        .iter()
-        .filter_map(|s| s.as_ref().ok().map(SubjectId::key))
-        .collect();
-    let cold = super::cold_entries(&state, &snapshot, &keys).await?;
-
-    let body = if subjects.len() < engine::PARALLEL_THRESHOLD {
-        batch_body(&state, &snapshot, &context, caller, &subjects, &cold)
+    let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
+    let cold = state.service.batch_holdings(&snapshot, &ids).await?;
+    let batch = Batch {
+        snapshot,
+        context,
+        caller,
+        subjects,
+        ids,
+        cold,
+    };
+    let body = if batch.subjects.len() < engine::PARALLEL_THRESHOLD {
+        batch_body(&state, batch)
     } else {
         // Large batches leave the actix worker free: decide and serialise on rayon's threads.
         let (tx, rx) = tokio::sync::oneshot::channel();
         let worker_state = state.clone();
         rayon::spawn(move || {
-            let _ = tx.send(batch_body(
-                &worker_state,
-                &snapshot,
-                &context,
-                caller,
-                &subjects,
-                &cold,
-            ));
+            let _ = tx.send(batch_body(&worker_state, batch));
         });
         rx.await
             .map_err(|_| ApiError::Internal("the batch worker stopped".into()))?
@@ -133,113 +102,91 @@ fn clock(state: &AppState) -> request::Clock {
     }
 }
 
-/// The bytes written for one chunk of a batch, its outcomes and (with the register on) its
-/// register items.
+/// A parsed batch and what its subjects hold, ready to decide.
+struct Batch {
+    snapshot: Arc<Snapshot>,
+    context: Context,
+    caller: Option<Caller>,
+    subjects: Subjects,
+    /// Each item's subject, `None` where it did not parse.
+    ids: Vec<Option<SubjectId>>,
+    cold: ColdHoldings,
+}
+
+/// The bytes written for one chunk of a batch, and its outcomes.
 struct BatchChunk {
     bytes: Vec<u8>,
     summary: Summary,
-    audit: Option<Vec<DecisionItem>>,
-}
-
-/// The register's event for a request's decisions.
-fn decisions_event(
-    snapshot: &Snapshot,
-    context: &Context,
-    caller: Option<Caller>,
-    items: Vec<DecisionItem>,
-) -> Event {
-    Event::Decisions {
-        facts: RequestFacts {
-            rules: Arc::clone(&snapshot.rules),
-            lists_version: snapshot.lists_version,
-            matter: context.matter,
-            evaluated_at: Arc::clone(&context.evaluated_at),
-            caller,
-            department: context.department.clone(),
-            case_ref: context.case_ref.clone(),
-            replay: context.replay,
-        },
-        items,
-    }
 }
 
 /// Bytes a batch item usually takes (an `allow` is about 250), so that a chunk's buffer rarely
 /// grows.
 const ITEM_BYTES: usize = 320;
 
-/// Decides a parsed batch and serialises the answer.
-fn batch_body(
-    state: &AppState,
-    snapshot: &Arc<Snapshot>,
-    context: &Context,
-    caller: Option<Caller>,
-    subjects: &[Result<SubjectId, ApiError>],
-    cold: &ColdLookup,
-) -> Result<Vec<u8>, ApiError> {
-    let ids: Vec<Option<SubjectId>> = subjects.iter().map(|s| s.as_ref().ok().cloned()).collect();
-    // The lookup answered for the valid subjects only; line it up with every item.
-    let mut found = cold.entries.iter();
-    let aligned: Vec<Arc<[Entry]>> = if cold.entries.is_empty() {
-        Vec::new()
-    } else {
-        ids.iter()
-            .map(|id| {
-                id.as_ref()
-                    .and_then(|_| found.next().cloned())
-                    .unwrap_or_else(|| Arc::from(Vec::new()))
-            })
-            .collect()
-    };
-    let rendered = state.rendered(snapshot)?;
-    let writer = DecisionWriter::new(&rendered, context)?;
-    let auditing = state.register().is_some();
-    // Each chunk of items is decided and written in one pass, on rayon's threads for a large
-    // batch; the chunks are then joined in order.
-    let chunks = engine::decide_chunks(
-        &snapshot.rules,
-        |i| Holdings {
-            index: &snapshot.lists,
-            extra: aligned.get(i).map_or(&[][..], |entries| &entries[..]),
-        },
-        &ids,
-        context.matter,
-        context.at,
-        |len| BatchChunk {
+/// Writes a batch's items as JSON, chunk by chunk.
+struct ItemWriter<'a> {
+    snapshot: &'a Snapshot,
+    writer: DecisionWriter<'a>,
+    subjects: &'a [Result<SubjectId, ApiError>],
+}
+
+impl BatchOut for ItemWriter<'_> {
+    type Chunk = BatchChunk;
+    type Error = ApiError;
+
+    fn chunk(&self, len: usize) -> BatchChunk {
+        BatchChunk {
             bytes: Vec::with_capacity(len * ITEM_BYTES),
             summary: Summary::default(),
-            audit: auditing.then(|| Vec::with_capacity(len)),
-        },
-        |chunk, index, decision| {
-            write_item(
-                snapshot,
-                &writer,
-                cold,
-                chunk,
-                index,
-                &subjects[index],
-                decision,
-            )
-        },
+        }
+    }
+
+    fn write(
+        &self,
+        chunk: &mut BatchChunk,
+        index: usize,
+        id: Uuid,
+        item: BatchItem<'_>,
+    ) -> Result<(), ApiError> {
+        write_item(
+            self.snapshot,
+            &self.writer,
+            chunk,
+            (index, id),
+            &self.subjects[index],
+            item,
+        )
+    }
+}
+
+/// Decides a parsed batch and serialises the answer.
+fn batch_body(state: &AppState, batch: Batch) -> Result<Vec<u8>, ApiError> {
+    let snapshot = &batch.snapshot;
+    let rendered = state.rendered(snapshot)?;
+    let out = ItemWriter {
+        snapshot,
+        writer: DecisionWriter::new(&rendered, &batch.context)?,
+        subjects: &batch.subjects,
+    };
+    // Each chunk of items is decided and written in one pass, on rayon's threads for a large
+    // batch; the chunks are then joined in order.
+    let chunks = state.service.decide_batch(
+        snapshot,
+        &batch.cold,
+        &batch.ids,
+        &batch.context,
+        batch.caller,
+        &out,
     )?;
     let mut summary = Summary::default();
     let results: usize = chunks.iter().map(|chunk| chunk.bytes.len()).sum();
     let mut body = Vec::with_capacity(results + 256);
     body.extend_from_slice(b"{\"results\":[");
-    let mut audit = Vec::with_capacity(if auditing { subjects.len() } else { 0 });
     for chunk in chunks {
         summary.merge(&chunk.summary);
         body.extend_from_slice(&chunk.bytes);
-        audit.extend(chunk.audit.into_iter().flatten());
     }
-    state.record(|| decisions_event(snapshot, context, caller, audit));
-    for (outcome, count) in [
-        (Outcome::Allow, summary.allow),
-        (Outcome::Flag, summary.flag),
-        (Outcome::Block, summary.block),
-    ] {
-        state.count_decision(snapshot, context.matter, outcome, count);
-    }
-    close_batch(&mut body, summary, snapshot, context)?;
+    close_batch(&mut body, summary, snapshot, &batch.context)?;
     Ok(body)
 }
 
@@ -264,25 +211,19 @@ fn close_batch(
     Ok(())
 }
 
-/// Writes batch item `index` into its chunk (after a comma unless it is the first of the
-/// batch) and counts its outcome.
+/// Writes batch item `index`, whose decision has id `id`, into its chunk (after a comma
+/// unless it is the first of the batch) and counts its outcome.
 fn write_item(
     snapshot: &Snapshot,
     writer: &DecisionWriter,
-    cold: &ColdLookup,
     chunk: &mut BatchChunk,
-    index: usize,
+    (index, id): (usize, Uuid),
     subject: &Result<SubjectId, ApiError>,
     decision: BatchItem<'_>,
 ) -> Result<(), ApiError> {
     let field = || format!("subjects[{index}].id");
     let outcome = match (subject, decision) {
-        (Ok(subject), Some(Ok(mut decision))) => {
-            if cold.unavailable {
-                decision.warnings.push(Warning::ListsLeftOut);
-            }
-            Ok((subject, decision))
-        }
+        (Ok(subject), Some(Ok(decision))) => Ok((subject, decision)),
         (_, Some(Err(err))) => Err(ApiError::undecidable(err, &field())),
         (Err(err), _) => Err(relocate(err, &field())),
         (Ok(_), None) => Err(ApiError::Internal(
@@ -295,14 +236,7 @@ fn write_item(
     match outcome {
         Ok((subject, decision)) => {
             chunk.summary.add(decision.outcome);
-            writer.write(
-                &mut chunk.bytes,
-                snapshot,
-                index,
-                subject,
-                &decision,
-                chunk.audit.as_mut(),
-            )
+            writer.write(&mut chunk.bytes, snapshot, id, subject, &decision)
         }
         Err(err) => {
             chunk.summary.invalid += 1;

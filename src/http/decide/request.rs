@@ -15,33 +15,19 @@ use serde::Deserialize;
 use simd_json::prelude::*;
 use simd_json::BorrowedValue;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::body::{self, Fields, Object};
 use super::super::problem::{ApiError, FieldError};
 use crate::engine;
 use crate::ident::{self, IdType, SubjectId};
-use crate::ruleset::MatterId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
 /// Longest `department` and `case_ref` accepted (they are recorded, not interpreted).
 const MAX_LABEL_LEN: usize = 128;
 
-/// What every decision of one request shares.
-#[derive(Debug)]
-pub(super) struct Context {
-    pub matter: MatterId,
-    pub at: Timestamp,
-    /// `at` as printed: once per request, however many subjects it decides.
-    pub evaluated_at: Arc<str>,
-    pub department: Option<String>,
-    pub case_ref: Option<String>,
-    /// Whether `as_of` is further from the server's clock than the allowed skew: a decision
-    /// about another instant than now, which needs the `replay` scope and is marked as such.
-    pub replay: bool,
-}
+pub(super) use crate::app::DecisionContext as Context;
 
 /// The members of a decision request's root, a batch's, and a subject's.
 const DECIDE_MEMBERS: [&str; 5] = ["subject", "matter", "as_of", "department", "case_ref"];
@@ -433,6 +419,8 @@ fn item_result(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::lists::ListIndex;
     use crate::ruleset::testing::mini;

@@ -9,11 +9,10 @@ use serde::Serialize;
 use super::super::problem::ApiError;
 use super::super::view::RuleSetView;
 use super::super::AppState;
-use super::request::Context;
+use crate::app::DecisionContext as Context;
 use crate::engine::{Decision, Reason, Warning};
 use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::lists::EntryRef;
-use crate::register::DecisionItem;
 use crate::ruleset::RuleSet;
 use crate::snapshot::Snapshot;
 
@@ -84,12 +83,7 @@ impl AppState {
 /// snapshot's rendered parts; each decision adds its id, outcome, subject, reasons and
 /// warnings. Fixed keys are copied as they are, and only text that may need it (entry ids,
 /// names, rule-set prose, the caller's strings) goes through serde_json's escaping.
-///
-/// Decision ids are UUIDv7: the request takes one from the process-wide ordered sequence, and
-/// its `n`th decision's id is that one plus `n`, so a batch's ids follow its results' order
-/// without a clock read and a lock per decision.
 pub(super) struct DecisionWriter<'r> {
-    first_id: u128,
     /// `,"matter":"…","reasons":[`
     matter: &'r [u8],
     /// `,"ruleset":{…},"lists_version":…,"evaluated_at":"…"`, the caller's references, the
@@ -123,28 +117,21 @@ impl<'r> DecisionWriter<'r> {
         }
         tail.push(b'}');
         Ok(DecisionWriter {
-            first_id: uuid::Uuid::now_v7().as_u128(),
             matter: &rendered.matters[context.matter.index()],
             tail,
         })
     }
 
-    /// Writes decision `n` of the request; with `audit`, also pushes its register item (which
-    /// takes the entry ids read here).
+    /// Writes decision `id`.
     pub(super) fn write(
         &self,
         out: &mut Vec<u8>,
         snapshot: &Snapshot,
-        n: usize,
+        id: uuid::Uuid,
         subject: &SubjectId,
         decision: &Decision<'_>,
-        audit: Option<&mut Vec<DecisionItem>>,
     ) -> Result<(), ApiError> {
         let internal = |err: serde_json::Error| ApiError::Internal(err.to_string());
-        // Only the 62 bits after the variant change, so every id stays a valid UUIDv7.
-        const RAND_B: u128 = (1 << 62) - 1;
-        let id = self.first_id & !RAND_B | self.first_id.wrapping_add(n as u128) & RAND_B;
-        let id = uuid::Uuid::from_u128(id);
         let mut uuid = uuid::Uuid::encode_buffer();
         // The id is hexadecimal, the codes and labels are fixed words, the identifier is
         // normalised to digits and capitals: none needs escaping.
@@ -175,20 +162,6 @@ impl<'r> DecisionWriter<'r> {
             .iter()
             .map(|reason| reason_view(&snapshot.rules, reason, older))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(items) = audit {
-            let entry_ids = reasons.iter().map(|r| r.entry_id.to_string()).collect();
-            let suppressed_by = match &decision.rewards_suppressed_by {
-                Some(entry) => Some(entry.entry_id()?.into_owned()),
-                None => None,
-            };
-            items.push(DecisionItem::of(
-                id,
-                *subject,
-                decision,
-                entry_ids,
-                suppressed_by,
-            ));
-        }
         // The engine orders reasons by severity, topic and measure; entries under one measure
         // are ordered here, by their ids, which are text the engine does not read.
         for tied in reasons
