@@ -94,7 +94,7 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
             );
         }
         None => warn!(
-            "the query register is OFF (--audit off): decisions and profile reads leave no record"
+            "the query register is OFF (--register off): decisions and profile reads leave no record"
         ),
     }
     let service = match &settings.keys {

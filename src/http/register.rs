@@ -24,7 +24,7 @@ use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
 use crate::register::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
 use crate::register::report::{self, CaseRow};
-use crate::register::{AuditRecord, CallerRecord, FeedbackQuery, RecordKind, Register, Stored};
+use crate::register::{CallerRecord, FeedbackQuery, RecordKind, Register, RegisterRecord, Stored};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -185,7 +185,7 @@ fn store_feedback(
 /// Whether a key's department may report on `measure` of `decision`: it asked for the decision
 /// (the key's department, not the request's own label, which any caller may write), or it
 /// executes the measure and the decision applied it.
-fn may_report(decision: &AuditRecord, measure: &str, caller: &Caller, rules: &RuleSet) -> bool {
+fn may_report(decision: &RegisterRecord, measure: &str, caller: &Caller, rules: &RuleSet) -> bool {
     let department = CallerRecord::of(caller).department;
     let asked = decision
         .caller

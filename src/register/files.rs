@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::{time_of, AuditRecord, Line};
+use super::record::{time_of, Line, RegisterRecord};
 use super::store::{
     lock, parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery,
     RegisterStore, StoreError, Stored,
@@ -112,7 +112,7 @@ impl FileStore {
     fn read_hour(
         &self,
         path: &Path,
-        each: &mut dyn FnMut(AuditRecord) -> bool,
+        each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<bool, StoreError> {
         let file = match File::open(path) {
             Ok(file) => file,
@@ -306,7 +306,7 @@ impl RegisterStore for FileStore {
         Ok(expired)
     }
 
-    fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+    fn find(&self, record_id: Uuid) -> Result<Option<RegisterRecord>, StoreError> {
         let path = self.hour_file(time_of(record_id));
         let offsets = hour_index::find(&path, record_id)?;
         let Some(&offset) = offsets.first() else {
@@ -316,7 +316,7 @@ impl RegisterStore for FileStore {
         reader.seek(SeekFrom::Start(offset))?;
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line)?;
-        match serde_json::from_slice::<AuditRecord>(&line) {
+        match serde_json::from_slice::<RegisterRecord>(&line) {
             Ok(record) if record.record_id == record_id => Ok(Some(record)),
             _ => Err(StoreError::Corrupt(format!(
                 "the index of {} points at no record {record_id}",
@@ -329,7 +329,7 @@ impl RegisterStore for FileStore {
         &self,
         from: Timestamp,
         to: Timestamp,
-        each: &mut dyn FnMut(AuditRecord) -> bool,
+        each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError> {
         let mut hour = from.0.div_euclid(HOUR_MS) * HOUR_MS;
         while hour < to.0 {

@@ -35,8 +35,8 @@ use prometheus::{IntCounter, IntCounterVec};
 pub use self::redis::DEFAULT_PREFIX;
 use record::SubjectHasher;
 pub use record::{
-    AuditRecord, CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RequestFacts,
-    SubjectRecord,
+    CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,
+    RequestFacts, SubjectRecord,
 };
 use store::lock;
 pub use store::{

@@ -105,7 +105,7 @@ impl Event {
         }
     }
 
-    /// Appends the event's records as JSON lines (the layout of [`AuditRecord`]), each with its
+    /// Appends the event's records as JSON lines (the layout of [`RegisterRecord`]), each with its
     /// subject hashed and a person's ID masked. Written by hand, with what a request's records
     /// share rendered once: the writer thread shares a core with the request threads, and
     /// building owned records and serialising them cost four times as much.
@@ -306,7 +306,7 @@ pub enum RecordKind {
 /// One line of the query register (查询使用登记). A person's full ID number never appears in
 /// it: persons are kept as a keyed hash and the masked form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub struct RegisterRecord {
     /// The decision id, or the id of a profile read.
     pub record_id: Uuid,
     pub kind: RecordKind,
@@ -350,7 +350,7 @@ pub struct AuditRecord {
     pub lists_version: u64,
 }
 
-impl AuditRecord {
+impl RegisterRecord {
     /// The department the record counts for: the one the request named, else the caller's.
     pub fn department(&self) -> Option<&str> {
         self.department

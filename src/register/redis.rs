@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::archive;
 use super::feedback::FeedbackRecord;
-use super::record::{time_of, AuditRecord, Line};
+use super::record::{time_of, Line, RegisterRecord};
 use super::store::{
     parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
     StoreError, Stored,
@@ -296,7 +296,7 @@ impl RegisterStore for RedisStore {
         Ok(expired)
     }
 
-    fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+    fn find(&self, record_id: Uuid) -> Result<Option<RegisterRecord>, StoreError> {
         let (ids, records) = (self.key("ids"), self.key("records"));
         let entry: Option<(String, Vec<String>)> = self.with(|connection| {
             let stream_id: Option<String> = redis::cmd("HGET")
@@ -322,7 +322,7 @@ impl RegisterStore for RedisStore {
         &self,
         from: Timestamp,
         to: Timestamp,
-        each: &mut dyn FnMut(AuditRecord) -> bool,
+        each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError> {
         // Its own connection: an export may take a while, and must not hold up feedback.
         let mut connection = self.connect()?;

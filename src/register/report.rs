@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::feedback::{feedback_key, FeedbackRecord};
-use super::record::{AuditRecord, RecordKind};
+use super::record::{RecordKind, RegisterRecord};
 use super::store::{RegisterStore, StoreError};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
@@ -18,7 +18,7 @@ const PAGE: usize = 500;
 
 /// A decision record and the feedback for each of its measures (in `record.measures` order).
 struct Joined {
-    record: AuditRecord,
+    record: RegisterRecord,
     feedback: Vec<Option<FeedbackRecord>>,
 }
 
@@ -30,9 +30,9 @@ fn joined(
     to: Timestamp,
     each: &mut dyn FnMut(Joined) -> bool,
 ) -> Result<(), StoreError> {
-    let mut page: Vec<AuditRecord> = Vec::with_capacity(PAGE);
+    let mut page: Vec<RegisterRecord> = Vec::with_capacity(PAGE);
     let mut going = true;
-    let mut flush = |page: &mut Vec<AuditRecord>| -> Result<bool, StoreError> {
+    let mut flush = |page: &mut Vec<RegisterRecord>| -> Result<bool, StoreError> {
         let keys: Vec<String> = page
             .iter()
             .flat_map(|r| r.measures.iter().map(|m| feedback_key(r.record_id, m)))
@@ -180,7 +180,7 @@ pub fn export_cases(
 
 fn case_row(
     rules: &RuleSet,
-    record: &AuditRecord,
+    record: &RegisterRecord,
     measure: &str,
     feedback: Option<&FeedbackRecord>,
     exported_at: &str,

@@ -7,7 +7,7 @@ use std::path::Path;
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::{AuditRecord, Line};
+use super::record::{Line, RegisterRecord};
 use crate::ident::mask_id_numbers;
 use crate::timestamp::Timestamp;
 
@@ -104,14 +104,14 @@ pub trait RegisterStore: Send + Sync {
     }
 
     /// The record with this id.
-    fn find(&self, record_id: Uuid) -> Result<Option<AuditRecord>, StoreError>;
+    fn find(&self, record_id: Uuid) -> Result<Option<RegisterRecord>, StoreError>;
 
     /// Every record asked for in `[from, to)`, each once, to `each` until it returns false.
     fn scan(
         &self,
         from: Timestamp,
         to: Timestamp,
-        each: &mut dyn FnMut(AuditRecord) -> bool,
+        each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError>;
 
     /// Stores a report durably unless one for its decision and measure exists already.
@@ -135,7 +135,7 @@ pub trait RegisterStore: Send + Sync {
 }
 
 /// Parses a stored line; a line that does not parse is corruption, named by its start.
-pub(super) fn parse_record(json: &str) -> Result<AuditRecord, StoreError> {
+pub(super) fn parse_record(json: &str) -> Result<RegisterRecord, StoreError> {
     serde_json::from_str(json).map_err(|err| corrupt(json, &err))
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::feedback::{feedback_key, Action, CorrectionRequest, FeedbackRecord, Report};
 use super::files::FileStore;
-use super::record::{time_of, AuditRecord, Line};
+use super::record::{time_of, Line, RegisterRecord};
 use super::spill::Spill;
 use super::store::{
     AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
@@ -37,7 +37,7 @@ fn id_at(ms: u64) -> Uuid {
 fn scan(store: &dyn RegisterStore, from: i64, to: i64) -> Vec<Uuid> {
     let mut ids = Vec::new();
     store
-        .scan(Timestamp(from), Timestamp(to), &mut |r: AuditRecord| {
+        .scan(Timestamp(from), Timestamp(to), &mut |r: RegisterRecord| {
             ids.push(r.record_id);
             true
         })
@@ -401,14 +401,14 @@ impl RegisterStore for Flaky {
     fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
         self.store.expire(before, archive)
     }
-    fn find(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+    fn find(&self, id: Uuid) -> Result<Option<RegisterRecord>, StoreError> {
         self.store.find(id)
     }
     fn scan(
         &self,
         from: Timestamp,
         to: Timestamp,
-        each: &mut dyn FnMut(AuditRecord) -> bool,
+        each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError> {
         self.store.scan(from, to, each)
     }

@@ -366,7 +366,7 @@ async fn with_files_feedback_belongs_to_its_department() {
     let keys = Keys::new();
     let app = app_with(&subjects(), |spawn| spawn.keys(&keys.config(), false));
     feedback_belongs_to_its_department(&app, &keys).await;
-    let file = std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl"))
+    let file = std::fs::read_to_string(app.register_dir.path().join("feedback.jsonl"))
         .expect("feedback file");
     assert!(!file.contains(&subjects().person), "{file}");
 }

@@ -161,11 +161,11 @@ impl Spawn {
     pub fn start(self) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let listen = listener.local_addr().expect("local address");
-        let audit_dir = tempfile::tempdir().expect("temp dir");
+        let register_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
         let mut register = RegisterConfig {
             sink,
-            dir: audit_dir.path().to_path_buf(),
+            dir: register_dir.path().to_path_buf(),
             key_file: None,
             queue_records,
             ..RegisterConfig::default()
@@ -233,7 +233,7 @@ impl Spawn {
             reloader,
             first_load: app_first_load,
             client,
-            audit_dir,
+            register_dir,
             stop: Some(stop),
             running: Some(running),
             _dir: self.dir,
@@ -254,7 +254,7 @@ pub struct TestApp {
     first_load: FirstLoad,
     pub client: reqwest::Client,
     /// The query register's folder.
-    pub audit_dir: tempfile::TempDir,
+    pub register_dir: tempfile::TempDir,
     /// Ends the service's run, as a stop signal does.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     running: Option<std::thread::JoinHandle<Result<Stop, StartupError>>>,

@@ -86,7 +86,7 @@ async fn an_id_number_in_feedback_text_is_in_no_store_listing_or_export_in_full(
     let again = app.post_json("/v1/feedback", &report).await;
     assert_eq!(again.status(), StatusCode::OK, "the same report again");
 
-    let file = std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl"))
+    let file = std::fs::read_to_string(app.register_dir.path().join("feedback.jsonl"))
         .expect("feedback file");
     assert_only_masked(&file, &s.person, "feedback.jsonl");
     let listed = app.get("/v1/feedback").await.text().await.expect("body");
@@ -129,7 +129,7 @@ async fn an_id_number_in_the_fraction_of_a_feedback_instant_is_refused() {
         assert!(!refused.to_string().contains(&s.person), "{refused}");
     }
     let file =
-        std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl")).unwrap_or_default();
+        std::fs::read_to_string(app.register_dir.path().join("feedback.jsonl")).unwrap_or_default();
     assert!(!file.contains(&s.person), "{file}");
 }
 
@@ -189,7 +189,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let files = files_under(app.audit_dir.path());
+    let files = files_under(app.register_dir.path());
     for name in ["feedback.jsonl", "subject-hash.key"] {
         assert!(files.iter().any(|f| f.ends_with(name)), "{files:?}");
     }
@@ -215,7 +215,7 @@ async fn register_feedback_and_spill_files_are_created_readable_by_their_owner_o
         );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    let spill = app.audit_dir.path().join("spill.jsonl");
+    let spill = app.register_dir.path().join("spill.jsonl");
     assert_eq!(mode(&spill), 0o600, "{}", spill.display());
 }
 

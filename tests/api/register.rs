@@ -58,7 +58,7 @@ pub async fn stored(app: &TestApp, records: u64) {
 /// Every record in a file register.
 pub fn file_records(app: &TestApp) -> (String, Vec<Value>) {
     let mut text = String::new();
-    let mut stack = vec![app.audit_dir.path().join("records")];
+    let mut stack = vec![app.register_dir.path().join("records")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("read dir") {
             let path = entry.expect("entry").path();
@@ -273,7 +273,7 @@ async fn feedback_is_checked_against_its_decision_and_stored_once() {
     assert_eq!(created["decision_id"], *blocked);
     assert_eq!(created["action"], "applied");
     assert!(created["feedback_id"].is_string() && created["recorded_at"].is_string());
-    let on_disk = std::fs::read_to_string(app.audit_dir.path().join("feedback.jsonl"))
+    let on_disk = std::fs::read_to_string(app.register_dir.path().join("feedback.jsonl"))
         .expect("feedback file");
     assert!(
         on_disk.contains(created["feedback_id"].as_str().expect("id")),
