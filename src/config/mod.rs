@@ -337,8 +337,7 @@ pub struct ServeArgs {
     #[arg(long, alias = "audit-key-file", env = "JC_REGISTER_KEY_FILE")]
     #[serde(alias = "audit_key_file")]
     pub register_key_file: Option<PathBuf>,
-    /// Prefix of the register's keys in Redis; a register kept before the rename stays under
-    /// `jc:{audit}:` [default: jc:{register}:].
+    /// Prefix of the register's keys in Redis [default: jc:{audit}:].
     #[arg(long, env = "JC_REGISTER_PREFIX")]
     pub register_prefix: Option<String>,
     /// Records the register's queue holds before new ones go to the spill file [default: 65536].

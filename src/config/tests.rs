@@ -127,7 +127,7 @@ fn the_old_audit_flags_and_config_keys_still_set_the_register() {
 }
 
 #[test]
-fn the_registers_redis_prefix_is_a_setting_for_a_register_kept_under_the_old_one() {
+fn the_registers_redis_prefix_is_a_setting_and_keeps_the_name_its_keys_were_stored_under() {
     let sink = |prefix: Option<&str>| {
         ServeArgs {
             register: Some("redis://127.0.0.1:6379/".into()),
@@ -143,8 +143,8 @@ fn the_registers_redis_prefix_is_a_setting_for_a_register_kept_under_the_old_one
         url: "redis://127.0.0.1:6379/".into(),
         prefix: prefix.into(),
     };
-    assert_eq!(sink(None), redis("jc:{register}:"));
-    assert_eq!(sink(Some("jc:{audit}:")), redis("jc:{audit}:"));
+    assert_eq!(sink(None), redis("jc:{audit}:"));
+    assert_eq!(sink(Some("jc:{register}:")), redis("jc:{register}:"));
 }
 
 #[test]

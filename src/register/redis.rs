@@ -1,5 +1,5 @@
 //! The register in Redis, shared by every instance. Keys, under a prefix (default
-//! `jc:{register}:`, one hash tag so that the scripts' keys share a Cluster slot):
+//! `jc:{audit}:`, one hash tag so that the scripts' keys share a Cluster slot):
 //! - `records` — stream, one entry per record, its JSON in the field `r`, in the order stored;
 //! - `ids` — hash: record id → its stream entry id (finds a decision; makes a replay idempotent);
 //! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON (corrected in
@@ -25,7 +25,9 @@ use super::store::{
 };
 use crate::timestamp::Timestamp;
 
-pub const DEFAULT_PREFIX: &str = "jc:{register}:";
+/// The keys keep the name they were first stored under: a new default would leave every
+/// stored record, feedback and retention lock behind, unseen and never trimmed, with no error.
+pub const DEFAULT_PREFIX: &str = "jc:{audit}:";
 /// Connecting, and each reply, may take this long before the store counts as down.
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Records per script call: each call holds Redis for about a millisecond.

@@ -383,7 +383,7 @@ async fn with_redis_feedback_belongs_to_its_department() {
     feedback_belongs_to_its_department(&app, &keys).await;
     let mut connection = server.connection();
     let stored: Vec<String> = redis::cmd("HVALS")
-        .arg("jc:{register}:feedback")
+        .arg("jc:{audit}:feedback")
         .query(&mut connection)
         .expect("HVALS");
     assert_eq!(stored.len(), 2);

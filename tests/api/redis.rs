@@ -727,33 +727,38 @@ pub fn cold_court_rules() -> (tempfile::TempDir, RuleSet) {
     (rules_copy, cold_rules)
 }
 
-#[actix_web::test]
-async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
-    let redis = RedisServer::start();
+/// The shipped rule set with `court_dishonest_debtor` cold, served over `redis` holding
+/// `entries`, imported before the server starts; the rule set's folder lives as long as the
+/// returned guard.
+fn serve_cold(redis: &RedisServer, entries: &[Value]) -> (tempfile::TempDir, TestApp) {
     let (rules_copy, cold_rules) = cold_court_rules();
-
-    let (cold_a, cold_b, hot) = (uscc("91", 90), uscc("91", 91), uscc("91", 92));
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
-    let cold_entry = entry("K-1", "court_dishonest_debtor", &cold_a);
-    write_jsonl(
-        &lists,
-        &[
-            cold_entry.clone(),
-            entry("K-2", "court_dishonest_debtor", &cold_b),
-            entry("K-3", "tax_major_violation", &hot),
-        ],
-    );
-    let source = redis_lists(&redis.url());
-    source
+    write_jsonl(&lists, entries);
+    redis_lists(&redis.url())
         .import(
             &read_file(&lists, &cold_rules).unwrap(),
             &cold_rules,
             &|_| {},
         )
         .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(redis)).start();
+    (rules_copy, app)
+}
 
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+#[actix_web::test]
+async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_outage() {
+    let redis = RedisServer::start();
+    let (cold_a, cold_b, hot) = (uscc("91", 90), uscc("91", 91), uscc("91", 92));
+    let cold_entry = entry("K-1", "court_dishonest_debtor", &cold_a);
+    let (_rules, app) = serve_cold(
+        &redis,
+        &[
+            cold_entry.clone(),
+            entry("K-2", "court_dishonest_debtor", &cold_b),
+            entry("K-3", "tax_major_violation", &hot),
+        ],
+    );
     let status: Value = app.get_json("/v1/status").await;
     assert_eq!(
         status["lists"]["entries"], 1,
@@ -851,27 +856,15 @@ async fn cold_lists_are_looked_up_on_demand_cached_invalidated_and_survive_an_ou
 #[actix_web::test]
 async fn a_cold_list_entry_is_shown_in_the_profile_until_a_change_ends_it() {
     let redis = RedisServer::start();
-    let (rules_copy, cold_rules) = cold_court_rules();
     let (cold_a, cold_b) = (uscc("91", 94), uscc("91", 95));
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists.jsonl");
     let cold_entry = entry("K-4", "court_dishonest_debtor", &cold_a);
-    write_jsonl(
-        &lists,
+    let (_rules, app) = serve_cold(
+        &redis,
         &[
             cold_entry.clone(),
             entry("K-5", "court_dishonest_debtor", &cold_b),
         ],
     );
-    let source = redis_lists(&redis.url());
-    source
-        .import(
-            &read_file(&lists, &cold_rules).unwrap(),
-            &cold_rules,
-            &|_| {},
-        )
-        .unwrap();
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
     let profile_of = |id: &str| format!("/v1/subjects/{id}?as_of={AS_OF_QUERY}");
 
     let profile: Value = app.get_json(&profile_of(&cold_a)).await;
@@ -926,30 +919,18 @@ async fn decided_eventually(app: &TestApp, subject: &str, matter: &str, expected
 #[actix_web::test]
 async fn a_person_named_in_a_cold_list_entry_is_reached_through_it_until_a_change_ends_it() {
     let redis = RedisServer::start();
-    let (rules_copy, cold_rules) = cold_court_rules();
     let company = uscc("91", 96);
     let (person, successor) = (rid(960), rid(961));
     let names = |id: &str| json!({"responsible_persons": [{"role": "legal_rep", "id": id}]});
     let named = entry_with("K-6", "court_dishonest_debtor", &company, names(&person));
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists.jsonl");
     // The company's second cold entry names nobody: it must not become the person's own.
-    write_jsonl(
-        &lists,
+    let (_rules, app) = serve_cold(
+        &redis,
         &[
             named.clone(),
             entry("K-7", "court_dishonest_debtor", &company),
         ],
     );
-    let source = redis_lists(&redis.url());
-    source
-        .import(
-            &read_file(&lists, &cold_rules).unwrap(),
-            &cold_rules,
-            &|_| {},
-        )
-        .unwrap();
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
     let status: Value = app.get_json("/v1/status").await;
     assert_eq!(status["lists"]["entries"], 0, "{status}");
     let metrics = app.metrics().await;

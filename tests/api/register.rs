@@ -543,15 +543,15 @@ pub fn redis_sink(server: &RedisServer) -> Sink {
 fn redis_records(server: &RedisServer) -> (u64, u64, String) {
     let mut connection = server.connection();
     let length: u64 = redis::cmd("XLEN")
-        .arg("jc:{register}:records")
+        .arg("jc:{audit}:records")
         .query(&mut connection)
         .expect("XLEN");
     let ids: u64 = redis::cmd("HLEN")
-        .arg("jc:{register}:ids")
+        .arg("jc:{audit}:ids")
         .query(&mut connection)
         .expect("HLEN");
     let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg("jc:{register}:records")
+        .arg("jc:{audit}:records")
         .arg("-")
         .arg("+")
         .query(&mut connection)
@@ -669,7 +669,7 @@ async fn a_redis_outage_spills_records_and_replays_them_without_losing_one() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let mut connection = server.connection();
     let stored: u64 = redis::cmd("HLEN")
-        .arg("jc:{register}:feedback")
+        .arg("jc:{audit}:feedback")
         .query(&mut connection)
         .expect("HLEN");
     assert_eq!(stored, 1, "stored in Redis before the answer");

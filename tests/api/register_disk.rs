@@ -426,14 +426,14 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
         let (id, line) = old_record(old_ms + n, n);
         // Stamped by Redis 200 days ago, as a record stored then would be.
         let entry: String = redis::cmd("XADD")
-            .arg("jc:{register}:records")
+            .arg("jc:{audit}:records")
             .arg(format!("{}-0", old_ms + n))
             .arg("r")
             .arg(&line)
             .query(&mut connection)
             .expect("XADD");
         let _: u64 = redis::cmd("HSET")
-            .arg("jc:{register}:ids")
+            .arg("jc:{audit}:ids")
             .arg(&id)
             .arg(&entry)
             .query(&mut connection)
@@ -461,18 +461,18 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     let length: u64 = redis::cmd("XLEN")
-        .arg("jc:{register}:records")
+        .arg("jc:{audit}:records")
         .query(&mut connection)
         .expect("XLEN");
     let ids: Vec<String> = redis::cmd("HKEYS")
-        .arg("jc:{register}:ids")
+        .arg("jc:{audit}:ids")
         .query(&mut connection)
         .expect("HKEYS");
     assert_eq!(length, BATCH, "only the new records stay in the stream");
     assert_eq!(ids.len() as u64, BATCH, "and in the id index");
     assert!(old_ids.iter().all(|id| !ids.contains(id)));
     let lock: Option<String> = redis::cmd("GET")
-        .arg("jc:{register}:retention")
+        .arg("jc:{audit}:retention")
         .query(&mut connection)
         .expect("GET");
     assert_eq!(lock, None, "the retention lock is released");

@@ -101,7 +101,7 @@ async fn a_stopped_service_has_closed_its_register_with_every_record_stored() {
         "{status:?}"
     );
     let stored: u64 = redis::cmd("XLEN")
-        .arg("jc:{register}:records")
+        .arg("jc:{audit}:records")
         .query(&mut redis.connection())
         .expect("XLEN");
     assert_eq!(stored, status.stored);
