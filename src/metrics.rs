@@ -109,7 +109,7 @@ impl Metrics {
                 &["result"],
             )),
             cold_cache: valid(IntGaugeVec::new(
-                Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable) and cache evictions"),
+                Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable), cache evictions, and stored cold entries skipped as unreadable by these rules"),
                 &["result"],
             )),
             register_records: valid(IntCounterVec::new(
@@ -236,6 +236,7 @@ impl Metrics {
             ("miss", stats.misses),
             ("unavailable", stats.unavailable),
             ("eviction", stats.evictions),
+            ("unreadable", stats.unreadable),
         ] {
             self.cold_cache
                 .with_label_values(&[result])

@@ -1208,3 +1208,93 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
         "block"
     );
 }
+
+/// A stored cold entry these rules cannot read (on a list only another instance's newer rules
+/// know) is skipped: only its filer and the person reached through the filer are decided
+/// without their cold lists known in full, and say so; the other subjects of the same batch
+/// are decided and cached as usual.
+#[actix_web::test]
+async fn an_unreadable_cold_entry_leaves_out_only_the_subjects_it_is_read_for() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let (filer, other, clean) = (uscc("91", 97), uscc("91", 98), uscc("91", 99));
+    let person = rid(970);
+    let names = json!({"responsible_persons": [{"role": "legal_rep", "id": person}]});
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    write_jsonl(
+        &lists,
+        &[
+            entry_with("K-10", "court_dishonest_debtor", &filer, names),
+            entry("K-11", "court_dishonest_debtor", &other),
+        ],
+    );
+    redis_lists(&redis.url())
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+    // Written after the load, as another instance with newer rules would.
+    let unknown = entry("K-12", "court_newer_list", &filer);
+    let mut con = redis.connection();
+    let _: () = con
+        .hset(
+            format!("{DEFAULT_PREFIX}entries"),
+            "K-12",
+            unknown.to_string(),
+        )
+        .unwrap();
+    let _: () = con
+        .sadd(format!("{DEFAULT_PREFIX}subject:{filer}"), "K-12")
+        .unwrap();
+
+    let batch = json!({"matter": "high_consumption", "as_of": AS_OF,
+        "subjects": [{"id": filer}, {"id": person}, {"id": other}, {"id": clean}]});
+    for _ in 0..2 {
+        let answer: Value = app.post_batch(&batch).await.json().await.unwrap();
+        let results = answer["results"].as_array().expect("results");
+        let seen: Vec<(&str, bool)> = results
+            .iter()
+            .map(|r| {
+                let warned = r["warnings"]
+                    .as_array()
+                    .expect("warnings")
+                    .iter()
+                    .any(|w| w["code"] == "cold_list_unavailable");
+                (r["decision"].as_str().expect("decision"), warned)
+            })
+            .collect();
+        // The readable entry still counts: the filer and the person stay blocked.
+        assert_eq!(
+            seen,
+            [
+                ("block", true),
+                ("block", true),
+                ("block", false),
+                ("allow", false)
+            ],
+            "{answer}"
+        );
+    }
+    let single = app.decide(&other, "high_consumption", AS_OF).await;
+    assert_eq!(single["warnings"], json!([]), "{single}");
+    let single = app.decide(&person, "high_consumption", AS_OF).await;
+    assert_eq!(
+        single["warnings"][0]["code"], "cold_list_unavailable",
+        "{single}"
+    );
+    let metrics = app.metrics().await;
+    // Each lookup of the filer skipped the entry (two batches, then the person's decision);
+    // the others were cached by the first batch, the filer never.
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"unreadable\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"unavailable\"} 0"),
+        "{metrics}"
+    );
+}

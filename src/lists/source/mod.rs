@@ -446,18 +446,22 @@ impl Wanted {
         }
     }
 
-    /// The lookup of `keys` as the entries of each subject asked about.
+    /// The lookup of `keys` as the entries of each subject asked about. A subject is not
+    /// known in full when its own cold entries or those of a filer naming it are not.
     fn answer(&self, mut found: ColdLookup) -> ColdLookup {
         if found.entries.is_empty() || self.naming.is_empty() {
             found.entries.truncate(self.asked);
+            found.unavailable.truncate(self.asked);
             return found;
         }
         let mut entries = found.entries[..self.asked].to_vec();
+        let mut unavailable = found.unavailable[..self.asked].to_vec();
         for group in self.naming.chunk_by(|a, b| a.0 == b.0) {
             let subject = group[0].0;
             let person = self.keys[subject];
             let mut held: Vec<Entry> = entries[subject].to_vec();
             for &(_, filer) in group {
+                unavailable[subject] |= found.unavailable[filer];
                 held.extend(
                     found.entries[filer]
                         .iter()
@@ -469,7 +473,7 @@ impl Wanted {
         }
         ColdLookup {
             entries,
-            unavailable: found.unavailable,
+            unavailable,
         }
     }
 }
