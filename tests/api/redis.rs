@@ -1298,3 +1298,83 @@ async fn an_unreadable_cold_entry_leaves_out_only_the_subjects_it_is_read_for() 
         "{metrics}"
     );
 }
+
+/// A person named by more subjects' cold entries than a lookup reads is decided from the first
+/// of them, and says cold lists were left out; so is a batch's person whose filers the call
+/// has no room left for. A person named by few is decided as usual.
+#[actix_web::test]
+async fn a_person_named_by_more_filers_than_the_bound_is_decided_with_a_warning() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let (many, few) = (rid(971), rid(972));
+    let names = |id: &str| json!({"responsible_persons": [{"role": "legal_rep", "id": id}]});
+    let filers: Vec<String> = (71..75).map(|n| uscc("91", n)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    // Three companies name `many`, the fourth names `few`.
+    let entries: Vec<Value> = filers
+        .iter()
+        .enumerate()
+        .map(|(i, filer)| {
+            let person = if i < 3 { &many } else { &few };
+            entry_with(
+                &format!("K-2{i}"),
+                "court_dishonest_debtor",
+                filer,
+                names(person),
+            )
+        })
+        .collect();
+    write_jsonl(&lists, &entries);
+    redis_lists(&redis.url())
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis))
+        .cold_cache(jiangcheng::lists::source::ColdCacheConfig {
+            max_filers: 2,
+            ..Default::default()
+        })
+        .start();
+    let warned = |decision: &Value| {
+        decision["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w["code"] == "cold_list_unavailable")
+    };
+
+    let decision = app.decide(&many, "high_consumption", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert!(warned(&decision), "{decision}");
+    let vias: std::collections::BTreeSet<&str> = decision["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["via"]["entry_id"].as_str().expect("via"))
+        .collect();
+    assert_eq!(vias.len(), 2, "{decision}");
+    let decision = app.decide(&few, "high_consumption", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert!(!warned(&decision), "{decision}");
+
+    // Two persons asked: the call reads two filers beyond them, both the first person's.
+    let batch: Value = app
+        .post_batch(&json!({"matter": "high_consumption", "as_of": AS_OF,
+            "subjects": [{"id": many}, {"id": few}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let results = batch["results"].as_array().expect("results");
+    assert!(results.iter().all(warned), "{batch}");
+    assert_eq!(results[1]["decision"], "allow", "{batch}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"filers_cut\"} 3"),
+        "{metrics}"
+    );
+}

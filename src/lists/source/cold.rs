@@ -20,6 +20,9 @@ pub struct ColdCacheConfig {
     pub max_subjects: u64,
     /// How long a looked-up subject stays cached (changes invalidate it earlier).
     pub ttl: Duration,
+    /// Subjects filing cold entries that name one person that the person's lookup reads at
+    /// most, so that a person named by many cannot make one lookup read them all.
+    pub max_filers: usize,
 }
 
 impl Default for ColdCacheConfig {
@@ -27,6 +30,7 @@ impl Default for ColdCacheConfig {
         ColdCacheConfig {
             max_subjects: 100_000,
             ttl: Duration::from_secs(300),
+            max_filers: 64,
         }
     }
 }
@@ -42,6 +46,8 @@ pub struct ColdStats {
     pub evictions: u64,
     /// Stored cold entries a lookup skipped because the rules cannot read them (each time).
     pub unreadable: u64,
+    /// Subjects naming a person that its lookup left out, past the bound on them.
+    pub filers_cut: u64,
 }
 
 /// The cold entries of each subject asked about, and which subjects' could not all be
@@ -75,6 +81,8 @@ pub(super) struct ColdCache {
     unavailable: AtomicU64,
     evictions: Arc<AtomicU64>,
     unreadable: AtomicU64,
+    filers_cut: AtomicU64,
+    max_filers: usize,
     /// The unreadable entries logged already, so that each is logged once, not at every
     /// lookup.
     logged: Cache<String, ()>,
@@ -101,6 +109,8 @@ impl ColdCache {
             unavailable: AtomicU64::new(0),
             evictions,
             unreadable: AtomicU64::new(0),
+            filers_cut: AtomicU64::new(0),
+            max_filers: config.max_filers,
             logged: Cache::new(LOGGED_AT_MOST),
         }
     }
@@ -178,6 +188,16 @@ impl ColdCache {
         }
     }
 
+    /// Subjects naming one person that its lookup reads at most.
+    pub fn max_filers(&self) -> usize {
+        self.max_filers
+    }
+
+    /// Counts subjects naming a person that its lookup left out.
+    pub fn count_cut(&self, filers: u64) {
+        self.filers_cut.fetch_add(filers, Ordering::Relaxed);
+    }
+
     /// Whether every subject is cached (then no Redis call is needed).
     pub fn all_cached(&self, subjects: &[SubjectKey]) -> bool {
         subjects.iter().all(|key| self.cache.contains_key(key))
@@ -198,6 +218,7 @@ impl ColdCache {
             unavailable: self.unavailable.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             unreadable: self.unreadable.load(Ordering::Relaxed),
+            filers_cut: self.filers_cut.load(Ordering::Relaxed),
         }
     }
 }
