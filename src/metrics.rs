@@ -109,7 +109,7 @@ impl Metrics {
                 &["result"],
             )),
             cold_cache: valid(IntGaugeVec::new(
-                Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable) and cache evictions"),
+                Opts::new("cold_cache", "Cold-list lookups by result (hit, miss, unavailable), cache evictions, stored cold entries skipped as unreadable by these rules, and filers left out of a lookup past its bound"),
                 &["result"],
             )),
             register_records: valid(IntCounterVec::new(
@@ -236,6 +236,8 @@ impl Metrics {
             ("miss", stats.misses),
             ("unavailable", stats.unavailable),
             ("eviction", stats.evictions),
+            ("unreadable", stats.unreadable),
+            ("filers_cut", stats.filers_cut),
         ] {
             self.cold_cache
                 .with_label_values(&[result])

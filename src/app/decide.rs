@@ -63,8 +63,9 @@ impl Default for DecisionIds {
 /// item by item (none at all when there are no cold lists).
 pub struct ColdHoldings {
     entries: Vec<Arc<[Entry]>>,
-    /// The cold lists could not be looked up: decisions are made without them, and say so.
-    unavailable: bool,
+    /// Item by item (none when all were looked up): the item's cold entries could not all be
+    /// looked up, so its decision is made without them and says so.
+    unavailable: Vec<bool>,
 }
 
 impl ColdHoldings {
@@ -76,14 +77,14 @@ impl ColdHoldings {
         }
     }
 
-    /// Whether the cold lists were left out.
+    /// Whether the cold lists were left out of some item.
     pub(super) fn unavailable(&self) -> bool {
-        self.unavailable
+        self.unavailable.contains(&true)
     }
 
-    /// Marks a decision made without the cold lists.
-    fn mark(&self, decision: &mut Decision<'_>) {
-        if self.unavailable {
+    /// Marks item `i`'s decision if it was made without (all of) its cold lists.
+    fn mark(&self, i: usize, decision: &mut Decision<'_>) {
+        if self.unavailable.get(i).copied().unwrap_or(false) {
             decision.warnings.push(Warning::ListsLeftOut);
         }
     }
@@ -147,23 +148,9 @@ impl Service {
         let keys: Vec<_> = subjects.iter().flatten().map(SubjectId::key).collect();
         let found = self.cold_entries(snapshot, &keys).await?;
         // The lookup answered for the valid subjects only; line it up with every item.
-        let entries = if found.entries.is_empty() {
-            Vec::new()
-        } else {
-            let mut answered = found.entries.into_iter();
-            subjects
-                .iter()
-                .map(|subject| {
-                    subject
-                        .as_ref()
-                        .and_then(|_| answered.next())
-                        .unwrap_or_else(|| Arc::from(Vec::new()))
-                })
-                .collect()
-        };
         Ok(ColdHoldings {
-            entries,
-            unavailable: found.unavailable,
+            entries: lined_up(subjects, found.entries, || Arc::from(Vec::new())),
+            unavailable: lined_up(subjects, found.unavailable, || false),
         })
     }
 
@@ -199,7 +186,7 @@ impl Service {
             context.matter,
             context.at,
         )?;
-        cold.mark(&mut decision);
+        cold.mark(0, &mut decision);
         self.count_decision(snapshot, context.matter, decision.outcome, 1);
         // Never the full identifier: persons are masked (230202********1238).
         tracing::debug!(
@@ -244,7 +231,7 @@ impl Service {
             |chunk, index, mut item| {
                 let id = ids.nth(index);
                 if let (Some(subject), Some(Ok(decision))) = (&subjects[index], &mut item) {
-                    cold.mark(decision);
+                    cold.mark(index, decision);
                     chunk.outcomes[decision.outcome as usize] += 1;
                     if let Some(items) = &mut chunk.items {
                         items.push(register_item(id, *subject, decision)?);
@@ -276,6 +263,28 @@ impl Service {
         }
         Ok(written)
     }
+}
+
+/// `answered`, one for each subject that parsed, lined up with every item (`missing` for one
+/// that did not); none when there are none.
+fn lined_up<T>(
+    subjects: &[Option<SubjectId>],
+    answered: Vec<T>,
+    missing: impl Fn() -> T,
+) -> Vec<T> {
+    if answered.is_empty() {
+        return Vec::new();
+    }
+    let mut answered = answered.into_iter();
+    subjects
+        .iter()
+        .map(|subject| {
+            subject
+                .as_ref()
+                .and_then(|_| answered.next())
+                .unwrap_or_else(&missing)
+        })
+        .collect()
 }
 
 /// The register's item for one decision: its reasons' entries by id, in the engine's order.

@@ -248,6 +248,10 @@ pub struct ServeArgs {
     /// Seconds a cold-list lookup stays cached [default: 300].
     #[arg(long, env = "JC_COLD_CACHE_TTL_SECONDS")]
     pub cold_cache_ttl_seconds: Option<u64>,
+    /// Subjects whose cold entries name one person that the person's lookup reads at most;
+    /// past it, the person's decision says cold lists were left out [default: 64].
+    #[arg(long, env = "JC_COLD_MAX_FILERS")]
+    pub cold_max_filers: Option<usize>,
     /// A TOML config file with any of these settings as keys (listen, rules, lists, …).
     #[arg(long, env = "JC_CONFIG")]
     #[serde(skip)]
@@ -529,8 +533,12 @@ impl ServeArgs {
         let limits = self.limits()?;
         let register = self.register(&lists)?;
         let access = self.access();
+        let cold_max_filers = self
+            .cold_max_filers
+            .unwrap_or(ColdCacheConfig::default().max_filers);
         for (name, value) in [
             ("workers", workers),
+            ("cold_max_filers", cold_max_filers),
             ("register_queue", register.queue_records),
             ("register_retention_days", register.retention_days as usize),
             (
@@ -568,6 +576,7 @@ impl ServeArgs {
                 ttl: self
                     .cold_cache_ttl_seconds
                     .map_or(cold_defaults.ttl, Duration::from_secs),
+                max_filers: cold_max_filers,
             },
             workers,
             limits,

@@ -481,3 +481,32 @@ fn a_zero_timeout_or_a_batch_pool_as_large_as_the_request_pool_is_refused() {
         Err(ConfigError::BatchesCrowdOut { .. })
     ));
 }
+
+#[test]
+fn the_cold_filers_bound_comes_from_the_flag_the_file_or_its_default_and_zero_is_refused() {
+    let max_filers = |flags: ServeArgs, file: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(&path, file).unwrap();
+        ServeArgs {
+            config: Some(path),
+            ..flags
+        }
+        .resolve()
+        .map(|settings| settings.cold_cache.max_filers)
+    };
+    let flag = ServeArgs {
+        cold_max_filers: Some(8),
+        ..ServeArgs::default()
+    };
+    assert_eq!(max_filers(ServeArgs::default(), "").unwrap(), 64);
+    assert_eq!(
+        max_filers(ServeArgs::default(), "cold_max_filers = 4\n").unwrap(),
+        4
+    );
+    assert_eq!(max_filers(flag, "cold_max_filers = 4\n").unwrap(), 8);
+    assert!(matches!(
+        max_filers(ServeArgs::default(), "cold_max_filers = 0\n"),
+        Err(ConfigError::Zero("cold_max_filers"))
+    ));
+}

@@ -53,6 +53,7 @@ pub struct Spawn {
     register: (Sink, usize),
     /// Changes the register's settings (its folder among them) before it opens.
     register_settings: Option<RegisterSettings>,
+    cold_cache: ColdCacheConfig,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -96,8 +97,15 @@ impl Spawn {
             },
             register: (Sink::Files, RegisterConfig::default().queue_records),
             register_settings: None,
+            cold_cache: ColdCacheConfig::default(),
             dir: None,
         }
+    }
+
+    /// The cold-list cache's settings.
+    pub fn cold_cache(mut self, cold_cache: ColdCacheConfig) -> Spawn {
+        self.cold_cache = cold_cache;
+        self
     }
 
     /// The query register in `sink`, with a queue of `queue_records`.
@@ -185,7 +193,7 @@ impl Spawn {
             lists: self.lists,
             guard: ShrinkGuard::default(),
             force_next_load: self.force_first_load,
-            cold_cache: ColdCacheConfig::default(),
+            cold_cache: self.cold_cache,
             workers: 1,
             limits: self.limits,
             log_format: LogFormat::Text,

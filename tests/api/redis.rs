@@ -1189,3 +1189,173 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
         "block"
     );
 }
+
+/// A stored cold entry these rules cannot read (on a list only another instance's newer rules
+/// know) is skipped: only its filer and the person reached through the filer are decided
+/// without their cold lists known in full, and say so; the other subjects of the same batch
+/// are decided and cached as usual.
+#[actix_web::test]
+async fn an_unreadable_cold_entry_leaves_out_only_the_subjects_it_is_read_for() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let (filer, other, clean) = (uscc("91", 97), uscc("91", 98), uscc("91", 99));
+    let person = rid(970);
+    let names = json!({"responsible_persons": [{"role": "legal_rep", "id": person}]});
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    write_jsonl(
+        &lists,
+        &[
+            entry_with("K-10", "court_dishonest_debtor", &filer, names),
+            entry("K-11", "court_dishonest_debtor", &other),
+        ],
+    );
+    redis_lists(&redis.url())
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
+    // Written after the load, as another instance with newer rules would.
+    let unknown = entry("K-12", "court_newer_list", &filer);
+    let mut con = redis.connection();
+    let _: () = con
+        .hset(
+            format!("{DEFAULT_PREFIX}entries"),
+            "K-12",
+            unknown.to_string(),
+        )
+        .unwrap();
+    let _: () = con
+        .sadd(format!("{DEFAULT_PREFIX}subject:{filer}"), "K-12")
+        .unwrap();
+
+    let batch = json!({"matter": "high_consumption", "as_of": AS_OF,
+        "subjects": [{"id": filer}, {"id": person}, {"id": other}, {"id": clean}]});
+    for _ in 0..2 {
+        let answer: Value = app.post_batch(&batch).await.json().await.unwrap();
+        let results = answer["results"].as_array().expect("results");
+        let seen: Vec<(&str, bool)> = results
+            .iter()
+            .map(|r| {
+                let warned = r["warnings"]
+                    .as_array()
+                    .expect("warnings")
+                    .iter()
+                    .any(|w| w["code"] == "cold_list_unavailable");
+                (r["decision"].as_str().expect("decision"), warned)
+            })
+            .collect();
+        // The readable entry still counts: the filer and the person stay blocked.
+        assert_eq!(
+            seen,
+            [
+                ("block", true),
+                ("block", true),
+                ("block", false),
+                ("allow", false)
+            ],
+            "{answer}"
+        );
+    }
+    let single = app.decide(&other, "high_consumption", AS_OF).await;
+    assert_eq!(single["warnings"], json!([]), "{single}");
+    let single = app.decide(&person, "high_consumption", AS_OF).await;
+    assert_eq!(
+        single["warnings"][0]["code"], "cold_list_unavailable",
+        "{single}"
+    );
+    let metrics = app.metrics().await;
+    // Each lookup of the filer skipped the entry (two batches, then the person's decision);
+    // the others were cached by the first batch, the filer never.
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"unreadable\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"unavailable\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// A person named by more subjects' cold entries than a lookup reads is decided from the first
+/// of them, and says cold lists were left out; so is a batch's person whose filers the call
+/// has no room left for. A person named by few is decided as usual.
+#[actix_web::test]
+async fn a_person_named_by_more_filers_than_the_bound_is_decided_with_a_warning() {
+    let redis = RedisServer::start();
+    let (rules_copy, cold_rules) = cold_court_rules();
+    let (many, few) = (rid(971), rid(972));
+    let names = |id: &str| json!({"responsible_persons": [{"role": "legal_rep", "id": id}]});
+    let filers: Vec<String> = (71..75).map(|n| uscc("91", n)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("lists.jsonl");
+    // Three companies name `many`, the fourth names `few`.
+    let entries: Vec<Value> = filers
+        .iter()
+        .enumerate()
+        .map(|(i, filer)| {
+            let person = if i < 3 { &many } else { &few };
+            entry_with(
+                &format!("K-2{i}"),
+                "court_dishonest_debtor",
+                filer,
+                names(person),
+            )
+        })
+        .collect();
+    write_jsonl(&lists, &entries);
+    redis_lists(&redis.url())
+        .import(
+            &read_file(&lists, &cold_rules).unwrap(),
+            &cold_rules,
+            &|_| {},
+        )
+        .unwrap();
+    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis))
+        .cold_cache(jiangcheng::lists::source::ColdCacheConfig {
+            max_filers: 2,
+            ..Default::default()
+        })
+        .start();
+    let warned = |decision: &Value| {
+        decision["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .any(|w| w["code"] == "cold_list_unavailable")
+    };
+
+    let decision = app.decide(&many, "high_consumption", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert!(warned(&decision), "{decision}");
+    let vias: std::collections::BTreeSet<&str> = decision["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r["via"]["entry_id"].as_str().expect("via"))
+        .collect();
+    assert_eq!(vias.len(), 2, "{decision}");
+    let decision = app.decide(&few, "high_consumption", AS_OF).await;
+    assert_eq!(decision["decision"], "block", "{decision}");
+    assert!(!warned(&decision), "{decision}");
+
+    // Two persons asked: the call reads two filers beyond them, both the first person's.
+    let batch: Value = app
+        .post_batch(&json!({"matter": "high_consumption", "as_of": AS_OF,
+            "subjects": [{"id": many}, {"id": few}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let results = batch["results"].as_array().expect("results");
+    assert!(results.iter().all(warned), "{batch}");
+    assert_eq!(results[1]["decision"], "allow", "{batch}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("jiangcheng_cold_cache{result=\"filers_cut\"} 3"),
+        "{metrics}"
+    );
+}

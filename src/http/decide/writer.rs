@@ -334,7 +334,7 @@ impl WarningView {
             ),
             Warning::ListsLeftOut => WarningView::new(
                 "cold_list_unavailable",
-                "cold lists could not be looked up (the list source is unreachable and nothing was cached); they were left out of this decision",
+                "cold lists could not be looked up in full (the list source is unreachable and nothing was cached, or it holds an entry these rules cannot read); they were left out of this decision",
                 None,
             ),
             Warning::IdCheckMismatch { expected } => WarningView::new(

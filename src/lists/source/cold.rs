@@ -8,8 +8,8 @@ use std::time::Duration;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
-use super::redis::RedisLists;
-use crate::ident::SubjectKey;
+use super::redis::{ColdHeld, RedisLists};
+use crate::ident::{mask_id_numbers, SubjectKey};
 use crate::lists::Entry;
 use crate::ruleset::RuleSet;
 
@@ -20,6 +20,9 @@ pub struct ColdCacheConfig {
     pub max_subjects: u64,
     /// How long a looked-up subject stays cached (changes invalidate it earlier).
     pub ttl: Duration,
+    /// Subjects filing cold entries that name one person that the person's lookup reads at
+    /// most, so that a person named by many cannot make one lookup read them all.
+    pub max_filers: usize,
 }
 
 impl Default for ColdCacheConfig {
@@ -27,6 +30,7 @@ impl Default for ColdCacheConfig {
         ColdCacheConfig {
             max_subjects: 100_000,
             ttl: Duration::from_secs(300),
+            max_filers: 64,
         }
     }
 }
@@ -40,12 +44,19 @@ pub struct ColdStats {
     pub unavailable: u64,
     /// Subjects dropped for size or age (not invalidations).
     pub evictions: u64,
+    /// Stored cold entries a lookup skipped because the rules cannot read them (each time).
+    pub unreadable: u64,
+    /// Subjects naming a person that its lookup left out, past the bound on them.
+    pub filers_cut: u64,
 }
 
-/// The cold entries of each subject asked about, and whether some could not be looked up.
+/// The cold entries of each subject asked about, and which subjects' could not all be
+/// looked up.
 pub struct ColdLookup {
     pub entries: Vec<Arc<[Entry]>>,
-    pub unavailable: bool,
+    /// Lined up with `entries`: the subject's cold entries are not known in full (Redis did
+    /// not answer, or holds one the rules cannot read), so its decision must say so.
+    pub unavailable: Vec<bool>,
 }
 
 impl ColdLookup {
@@ -53,10 +64,14 @@ impl ColdLookup {
     pub fn none() -> ColdLookup {
         ColdLookup {
             entries: Vec::new(),
-            unavailable: false,
+            unavailable: Vec::new(),
         }
     }
 }
+
+/// Entry ids whose unreadable entry was logged remembered at most: enough for a rule-set
+/// rollout's new entries, and bounded whatever Redis holds.
+const LOGGED_AT_MOST: u64 = 10_000;
 
 pub(super) struct ColdCache {
     redis: RedisLists,
@@ -65,6 +80,12 @@ pub(super) struct ColdCache {
     misses: AtomicU64,
     unavailable: AtomicU64,
     evictions: Arc<AtomicU64>,
+    unreadable: AtomicU64,
+    filers_cut: AtomicU64,
+    max_filers: usize,
+    /// The unreadable entries logged already, so that each is logged once, not at every
+    /// lookup.
+    logged: Cache<String, ()>,
 }
 
 impl ColdCache {
@@ -87,12 +108,17 @@ impl ColdCache {
             misses: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             evictions,
+            unreadable: AtomicU64::new(0),
+            filers_cut: AtomicU64::new(0),
+            max_filers: config.max_filers,
+            logged: Cache::new(LOGGED_AT_MOST),
         }
     }
 
-    /// Looks the subjects up: from the cache, else from Redis in one pipelined pass (blocking;
-    /// call it off the async workers). With Redis unreachable, uncached subjects get no cold
-    /// entries and the lookup says so.
+    /// Looks the subjects up: from the cache, else from Redis in one pass (blocking; call it
+    /// off the async workers). With Redis unreachable, uncached subjects get no cold entries
+    /// and the lookup says so; a subject with a stored entry the rules cannot read gets the
+    /// others, is not cached, and the lookup says so for it alone.
     pub fn lookup(&self, subjects: &[SubjectKey], rules: &RuleSet) -> ColdLookup {
         let mut entries: Vec<Option<Arc<[Entry]>>> =
             subjects.iter().map(|key| self.cache.get(key)).collect();
@@ -103,22 +129,33 @@ impl ColdCache {
             .fetch_add((subjects.len() - missing.len()) as u64, Ordering::Relaxed);
         self.misses
             .fetch_add(missing.len() as u64, Ordering::Relaxed);
-        let mut unavailable = false;
+        let mut unavailable = vec![false; subjects.len()];
         if !missing.is_empty() {
             let keys: Vec<SubjectKey> = missing.iter().map(|&i| subjects[i]).collect();
             match self.redis.cold_entries(&keys, rules) {
                 Ok(fetched) => {
-                    for (i, found) in missing.iter().zip(fetched) {
+                    for (&i, held) in missing.iter().zip(fetched) {
+                        let ColdHeld {
+                            entries: found,
+                            unreadable,
+                        } = held;
                         let found: Arc<[Entry]> = found.into();
-                        self.cache.insert(subjects[*i], Arc::clone(&found));
-                        entries[*i] = Some(found);
+                        if unreadable.is_empty() {
+                            self.cache.insert(subjects[i], Arc::clone(&found));
+                        } else {
+                            self.skipped(subjects[i], unreadable);
+                            unavailable[i] = true;
+                        }
+                        entries[i] = Some(found);
                     }
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, subjects = missing.len(), "cold lists unavailable");
                     self.unavailable
                         .fetch_add(missing.len() as u64, Ordering::Relaxed);
-                    unavailable = true;
+                    for &i in &missing {
+                        unavailable[i] = true;
+                    }
                 }
             }
         }
@@ -130,6 +167,35 @@ impl ColdCache {
             entries,
             unavailable,
         }
+    }
+
+    /// Counts the entries of `subject` that could not be read, and logs each the first time
+    /// (the subject masked, and any ID number in the reason too).
+    fn skipped(&self, subject: SubjectKey, unreadable: Vec<(String, String)>) {
+        self.unreadable
+            .fetch_add(unreadable.len() as u64, Ordering::Relaxed);
+        for (entry_id, why) in unreadable {
+            if self.logged.contains_key(&entry_id) {
+                continue;
+            }
+            tracing::warn!(
+                entry_id = %entry_id,
+                subject = ?subject,
+                error = %mask_id_numbers(&why),
+                "a stored cold-list entry the rules cannot read was skipped; decisions about its subject say that cold lists were left out"
+            );
+            self.logged.insert(entry_id, ());
+        }
+    }
+
+    /// Subjects naming one person that its lookup reads at most.
+    pub fn max_filers(&self) -> usize {
+        self.max_filers
+    }
+
+    /// Counts subjects naming a person that its lookup left out.
+    pub fn count_cut(&self, filers: u64) {
+        self.filers_cut.fetch_add(filers, Ordering::Relaxed);
     }
 
     /// Whether every subject is cached (then no Redis call is needed).
@@ -151,6 +217,8 @@ impl ColdCache {
             misses: self.misses.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
+            unreadable: self.unreadable.load(Ordering::Relaxed),
+            filers_cut: self.filers_cut.load(Ordering::Relaxed),
         }
     }
 }

@@ -100,7 +100,7 @@ impl ListSource {
                 connections,
             } => match RedisLists::open(url, prefix, *timeout, *connections) {
                 Ok(lists) => Backend::Redis {
-                    cold: ColdCache::new(lists.clone(), cold),
+                    cold: Box::new(ColdCache::new(lists.clone(), cold)),
                     lists,
                 },
                 Err(err) => Backend::Unusable(err.to_string()),
@@ -177,8 +177,9 @@ enum Backend {
     File(PathBuf),
     Redis {
         lists: RedisLists,
-        /// Entries of cold lists, which stay in Redis and are cached here as they are asked for.
-        cold: ColdCache,
+        /// Entries of cold lists, which stay in Redis and are cached here as they are asked for
+        /// (boxed: it is far larger than the other variants).
+        cold: Box<ColdCache>,
     },
     /// A Redis URL the client refused: every call fails with why.
     Unusable(String),
@@ -356,7 +357,9 @@ impl Source {
     /// that name it as a responsible person, found through `names`. Only entries that name it
     /// are taken from those: another subject's entry must not become the person's own. Looked
     /// up off the async workers when the cache cannot answer; with Redis unreachable, uncached
-    /// subjects get none and the lookup says so.
+    /// subjects get none and the lookup says so. The subjects read for the persons are
+    /// bounded (`max_filers` of the cache's settings); a person whose lookup left some out is
+    /// not known in full either.
     pub async fn outside_entries(
         self: &Arc<Self>,
         rules: &Arc<RuleSet>,
@@ -366,7 +369,10 @@ impl Source {
         let Some(cold) = self.cold_cache(rules) else {
             return Ok(ColdLookup::none());
         };
-        let wanted = Wanted::of(subjects, names);
+        let wanted = Wanted::of(subjects, names, cold.max_filers());
+        if wanted.filers_cut > 0 {
+            cold.count_cut(wanted.filers_cut);
+        }
         if cold.all_cached(&wanted.keys) {
             return Ok(wanted.answer(cold.lookup(&wanted.keys, rules)));
         }
@@ -415,16 +421,29 @@ struct Wanted {
     asked: usize,
     /// (subject asked about, filer) as positions in `keys`, by subject.
     naming: Vec<(usize, usize)>,
+    /// The subjects asked about (positions in `keys`) some of whose filers are left out.
+    cut: Vec<usize>,
+    /// How many filers were left out, each time one was.
+    filers_cut: u64,
 }
 
 impl Wanted {
-    fn of(subjects: &[SubjectKey], names: &ColdNames) -> Wanted {
+    /// Takes at most `max_filers` filers of each subject (the first, in identifier order), and
+    /// for the whole call at most as many filers not asked about as subjects asked about, or
+    /// `max_filers` if that is more: a batch of persons each named by many cannot make one
+    /// call read them all. A subject some of whose filers are left out is marked (`cut`).
+    fn of(subjects: &[SubjectKey], names: &ColdNames, max_filers: usize) -> Wanted {
         let mut keys = subjects.to_vec();
         let mut naming = Vec::new();
+        let mut cut = Vec::new();
+        let mut filers_cut = 0;
+        let added_at_most = subjects.len().max(max_filers);
         // Where each key is in `keys`, built only once some subject is named.
         let mut position: Option<HashMap<SubjectKey, usize>> = None;
         for (i, &subject) in subjects.iter().enumerate() {
-            for filer in names.filers_naming(subject) {
+            let filers = names.filers_naming(subject);
+            let mut left_out = filers.len().saturating_sub(max_filers);
+            for &filer in filers.iter().take(max_filers) {
                 let position = position.get_or_insert_with(|| {
                     let mut first = HashMap::with_capacity(subjects.len());
                     for (at, &key) in subjects.iter().enumerate() {
@@ -432,32 +451,56 @@ impl Wanted {
                     }
                     first
                 });
-                let at = *position.entry(filer).or_insert_with(|| {
-                    keys.push(filer);
-                    keys.len() - 1
-                });
+                let at = match position.get(&filer) {
+                    Some(&at) => at,
+                    None if keys.len() - subjects.len() < added_at_most => {
+                        keys.push(filer);
+                        position.insert(filer, keys.len() - 1);
+                        keys.len() - 1
+                    }
+                    None => {
+                        left_out += 1;
+                        continue;
+                    }
+                };
                 naming.push((i, at));
+            }
+            if left_out > 0 {
+                cut.push(i);
+                filers_cut += left_out as u64;
             }
         }
         Wanted {
             keys,
             asked: subjects.len(),
             naming,
+            cut,
+            filers_cut,
         }
     }
 
-    /// The lookup of `keys` as the entries of each subject asked about.
+    /// The lookup of `keys` as the entries of each subject asked about. A subject is not
+    /// known in full when its own cold entries or those of a filer naming it are not.
     fn answer(&self, mut found: ColdLookup) -> ColdLookup {
-        if found.entries.is_empty() || self.naming.is_empty() {
+        if found.entries.is_empty() {
+            return found;
+        }
+        for &subject in &self.cut {
+            found.unavailable[subject] = true;
+        }
+        if self.naming.is_empty() {
             found.entries.truncate(self.asked);
+            found.unavailable.truncate(self.asked);
             return found;
         }
         let mut entries = found.entries[..self.asked].to_vec();
+        let mut unavailable = found.unavailable[..self.asked].to_vec();
         for group in self.naming.chunk_by(|a, b| a.0 == b.0) {
             let subject = group[0].0;
             let person = self.keys[subject];
             let mut held: Vec<Entry> = entries[subject].to_vec();
             for &(_, filer) in group {
+                unavailable[subject] |= found.unavailable[filer];
                 held.extend(
                     found.entries[filer]
                         .iter()
@@ -469,7 +512,7 @@ impl Wanted {
         }
         ColdLookup {
             entries,
-            unavailable: found.unavailable,
+            unavailable,
         }
     }
 }

@@ -5,11 +5,11 @@
 //! another list version than its index.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, LazyLock};
 
 use super::change::{Change, ChangeKind};
 use crate::ident::SubjectKey;
-use crate::lists::file::id_hash;
 use crate::ruleset::RuleSet;
 
 /// One person named by one cold entry. Packed to 8 bytes so that a naming takes 40 bytes, not
@@ -30,9 +30,21 @@ impl Naming {
         Naming {
             person,
             filer,
-            entry: id_hash(entry_id),
+            entry: entry_hash(entry_id),
         }
     }
+}
+
+/// The key of [`entry_hash`], drawn once per process.
+static ENTRY_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+
+/// The hash of an entry's id that tells one filer's entries apart in the table. Keyed
+/// (SipHash with a key drawn at random for each process), not the list file's unkeyed hash:
+/// whoever files entries could otherwise choose two ids of one filer with the same hash, and
+/// the removal of one would silently drop the other's namings. The table lives only in
+/// memory, so the key need not outlive the process.
+fn entry_hash(entry_id: &str) -> u64 {
+    ENTRY_KEY.hash_one(entry_id)
 }
 
 /// The persons named in cold entries, each with the subjects filing those entries: a sorted
@@ -167,7 +179,7 @@ impl NamesStep {
             }
         };
         NamesStep {
-            removed: change.replaced.map(|filer| (filer, id_hash(entry_id))),
+            removed: change.replaced.map(|filer| (filer, entry_hash(entry_id))),
             added,
         }
     }
@@ -267,6 +279,39 @@ mod tests {
         assert!(gone.is_empty(), "{gone:?}");
         // The other persons' filers are not the person's.
         assert_eq!(put.filers_naming(key(COMPANY)), []);
+    }
+
+    /// Two entries of one filer name the same person: removing one, whether it came with
+    /// the load or a change, leaves the other's naming.
+    #[test]
+    fn removing_one_of_a_filers_two_entries_keeps_the_others_naming() {
+        let loaded = ColdNames::new(vec![
+            Naming::new(key(PERSON), key(COMPANY), "k1"),
+            Naming::new(key(PERSON), key(COMPANY), "k2"),
+        ]);
+        let followed = patched(
+            &ColdNames::default(),
+            &[
+                change(1, "k1", Some(COMPANY), ""),
+                change(2, "k2", Some(COMPANY), ""),
+            ],
+        );
+        for names in [loaded, followed] {
+            let one_left = patched(&names, &[change(3, "k1", None, COMPANY)]);
+            assert_eq!(filers(&one_left), [key(COMPANY)]);
+            assert_eq!(filers(&one_left.compacted()), [key(COMPANY)]);
+            let none_left = patched(&one_left, &[change(4, "k2", None, COMPANY)]);
+            assert_eq!(filers(&none_left), []);
+        }
+    }
+
+    /// The namings tell entries apart by the keyed hash, not the list file's unkeyed one.
+    #[test]
+    fn namings_hash_entry_ids_with_the_process_key() {
+        let naming = Naming::new(key(PERSON), key(COMPANY), "k1");
+        assert_eq!({ naming.entry }, ENTRY_KEY.hash_one("k1"));
+        assert_ne!({ naming.entry }, crate::lists::file::id_hash("k1"));
+        assert_ne!(entry_hash("k1"), entry_hash("k2"));
     }
 
     #[test]

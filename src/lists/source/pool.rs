@@ -149,11 +149,14 @@ impl Connections {
     }
 
     /// Runs `call` on a pooled connection, and keeps the connection only if `call` succeeded.
+    /// It is marked broken before the call, so that a call that panics (its reply perhaps
+    /// still on the way) closes it too when the unwinding gives it back.
     pub(super) fn with<T>(
         &self,
         call: impl FnOnce(&mut redis::Connection) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         let mut pooled = self.take()?;
+        pooled.broken = true;
         let result = call(&mut pooled.con);
         pooled.broken = result.is_err();
         pooled.since = Instant::now();
@@ -258,6 +261,30 @@ mod tests {
             }
             assert_eq!(connections.pool.state().connections, 0);
         }
+        assert_eq!(accepted.join().unwrap().len(), 2);
+    }
+
+    /// A call that panics may leave a reply on the way, as one that timed out does: its
+    /// connection is closed when the unwinding gives it back, and the next call connects
+    /// anew, even with one connection to share.
+    #[test]
+    fn a_connection_whose_call_panicked_is_not_reused() {
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}/", server.local_addr().unwrap());
+        let accepted = std::thread::spawn(move || {
+            (0..2)
+                .map(|_| server.accept().unwrap().0)
+                .collect::<Vec<_>>()
+        });
+        let client = crate::redis_client::open(&url).unwrap();
+        let connections = Connections::new(client, Duration::from_secs(5), 1);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            connections.with(|_| -> Result<(), SourceError> { panic!("a call that panics") })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(connections.pool.state().connections, 0);
+        connections.with(|_| Ok(())).unwrap();
+        assert_eq!(connections.pool.state().connections, 1);
         assert_eq!(accepted.join().unwrap().len(), 2);
     }
 }

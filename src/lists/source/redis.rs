@@ -130,9 +130,9 @@ local prefix, found = ARGV[1], {}
 for i = 2, #ARGV do
   local ids = redis.call('SMEMBERS', prefix .. 'subject:' .. ARGV[i])
   if #ids > 0 then
-    found[i - 1] = redis.call('HMGET', prefix .. 'entries', unpack(ids))
+    found[i - 1] = {ids, redis.call('HMGET', prefix .. 'entries', unpack(ids))}
   else
-    found[i - 1] = {}
+    found[i - 1] = {{}, {}}
   end
 end
 return found
@@ -647,12 +647,13 @@ impl RedisLists {
 
     /// The entries on cold lists of each subject, in one script call: one reply, so a Redis
     /// that stops answering holds the lookup for one timeout (a pipeline waits a timeout for
-    /// each of its replies).
+    /// each of its replies). A stored entry these rules cannot read (say one on a list that
+    /// another instance's newer rules know) is set aside with why, for that subject alone.
     pub fn cold_entries(
         &self,
         subjects: &[crate::ident::SubjectKey],
         rules: &RuleSet,
-    ) -> Result<Vec<Vec<Entry>>, SourceError> {
+    ) -> Result<Vec<ColdHeld>, SourceError> {
         self.connections.with(|con| {
             let script = Script::new(COLD_SCRIPT);
             let mut invocation = script.prepare_invoke();
@@ -660,29 +661,11 @@ impl RedisLists {
             for subject in subjects {
                 invocation.arg(subject.to_id_string());
             }
-            let replies: Vec<Vec<Option<String>>> = invocation.invoke(&mut *con)?;
-            let mut out = Vec::with_capacity(subjects.len());
-            for texts in replies {
-                let mut entries = Vec::new();
-                for text in texts.into_iter().flatten().filter(|t| !t.is_empty()) {
-                    let record: EntryRecord<'_> =
-                        serde_json::from_str(&text).map_err(|err| SourceError::Corrupt {
-                            entry_id: String::new(),
-                            message: err.to_string(),
-                        })?;
-                    let entry_id = record.entry_id.to_string();
-                    let entry =
-                        Entry::from_record(record, rules).map_err(|err| SourceError::Corrupt {
-                            entry_id,
-                            message: err.to_string(),
-                        })?;
-                    if rules.list(entry.facts.list).cold {
-                        entries.push(entry);
-                    }
-                }
-                out.push(entries);
-            }
-            Ok(out)
+            let replies: Vec<(Vec<String>, Vec<Option<String>>)> = invocation.invoke(&mut *con)?;
+            Ok(replies
+                .into_iter()
+                .map(|(ids, texts)| ColdHeld::read(ids, texts, rules))
+                .collect())
         })
     }
 
@@ -877,6 +860,40 @@ impl ChangeStream<'_> {
 struct StoredList<'a> {
     #[serde(borrow)]
     list: std::borrow::Cow<'a, str>,
+}
+
+/// The cold entries filed under one subject, and those stored that could not be read.
+pub struct ColdHeld {
+    pub entries: Vec<Entry>,
+    /// Each entry's id and why it could not be read.
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl ColdHeld {
+    /// The entries of one subject from their ids and stored texts (an id whose entry is gone
+    /// meanwhile reads as none).
+    fn read(ids: Vec<String>, texts: Vec<Option<String>>, rules: &RuleSet) -> ColdHeld {
+        let mut held = ColdHeld {
+            entries: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        for (entry_id, text) in ids.into_iter().zip(texts) {
+            let Some(text) = text.filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let read = serde_json::from_str::<EntryRecord<'_>>(&text)
+                .map_err(|err| err.to_string())
+                .and_then(|record| {
+                    Entry::from_record(record, rules).map_err(|err| err.to_string())
+                });
+            match read {
+                Ok(entry) if rules.list(entry.facts.list).cold => held.entries.push(entry),
+                Ok(_) => {}
+                Err(why) => held.unreadable.push((entry_id, why)),
+            }
+        }
+        held
+    }
 }
 
 /// One HSCAN reply: `(entry_id, entry JSON)` pairs.
