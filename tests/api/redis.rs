@@ -731,6 +731,15 @@ pub fn cold_court_rules() -> (tempfile::TempDir, RuleSet) {
 /// `entries`, imported before the server starts; the rule set's folder lives as long as the
 /// returned guard.
 fn serve_cold(redis: &RedisServer, entries: &[Value]) -> (tempfile::TempDir, TestApp) {
+    serve_cold_as(redis, entries, |spawn| spawn)
+}
+
+/// [`serve_cold`], with the server's settings changed by `adjust`.
+fn serve_cold_as(
+    redis: &RedisServer,
+    entries: &[Value],
+    adjust: impl FnOnce(Spawn) -> Spawn,
+) -> (tempfile::TempDir, TestApp) {
     let (rules_copy, cold_rules) = cold_court_rules();
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists.jsonl");
@@ -742,7 +751,11 @@ fn serve_cold(redis: &RedisServer, entries: &[Value]) -> (tempfile::TempDir, Tes
             &|_| {},
         )
         .unwrap();
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(redis)).start();
+    let app = adjust(Spawn::source(
+        rules_copy.path().to_path_buf(),
+        redis_source(redis),
+    ))
+    .start();
     (rules_copy, app)
 }
 
@@ -1197,27 +1210,16 @@ async fn a_redis_that_lost_its_data_does_not_empty_the_instances_following_it() 
 #[actix_web::test]
 async fn an_unreadable_cold_entry_leaves_out_only_the_subjects_it_is_read_for() {
     let redis = RedisServer::start();
-    let (rules_copy, cold_rules) = cold_court_rules();
     let (filer, other, clean) = (uscc("91", 97), uscc("91", 98), uscc("91", 99));
     let person = rid(970);
     let names = json!({"responsible_persons": [{"role": "legal_rep", "id": person}]});
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists.jsonl");
-    write_jsonl(
-        &lists,
+    let (_rules, app) = serve_cold(
+        &redis,
         &[
             entry_with("K-10", "court_dishonest_debtor", &filer, names),
             entry("K-11", "court_dishonest_debtor", &other),
         ],
     );
-    redis_lists(&redis.url())
-        .import(
-            &read_file(&lists, &cold_rules).unwrap(),
-            &cold_rules,
-            &|_| {},
-        )
-        .unwrap();
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis)).start();
     // Written after the load, as another instance with newer rules would.
     let unknown = entry("K-12", "court_newer_list", &filer);
     let mut con = redis.connection();
@@ -1286,12 +1288,9 @@ async fn an_unreadable_cold_entry_leaves_out_only_the_subjects_it_is_read_for() 
 #[actix_web::test]
 async fn a_person_named_by_more_filers_than_the_bound_is_decided_with_a_warning() {
     let redis = RedisServer::start();
-    let (rules_copy, cold_rules) = cold_court_rules();
     let (many, few) = (rid(971), rid(972));
     let names = |id: &str| json!({"responsible_persons": [{"role": "legal_rep", "id": id}]});
     let filers: Vec<String> = (71..75).map(|n| uscc("91", n)).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists.jsonl");
     // Three companies name `many`, the fourth names `few`.
     let entries: Vec<Value> = filers
         .iter()
@@ -1306,20 +1305,12 @@ async fn a_person_named_by_more_filers_than_the_bound_is_decided_with_a_warning(
             )
         })
         .collect();
-    write_jsonl(&lists, &entries);
-    redis_lists(&redis.url())
-        .import(
-            &read_file(&lists, &cold_rules).unwrap(),
-            &cold_rules,
-            &|_| {},
-        )
-        .unwrap();
-    let app = Spawn::source(rules_copy.path().to_path_buf(), redis_source(&redis))
-        .cold_cache(jiangcheng::lists::source::ColdCacheConfig {
+    let (_rules, app) = serve_cold_as(&redis, &entries, |spawn| {
+        spawn.cold_cache(jiangcheng::lists::source::ColdCacheConfig {
             max_filers: 2,
             ..Default::default()
         })
-        .start();
+    });
     let warned = |decision: &Value| {
         decision["warnings"]
             .as_array()
