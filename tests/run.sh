@@ -28,3 +28,21 @@ fi
 
 echo "== tests"
 cargo test --workspace --locked
+
+echo "== the systemd unit (deploy/jiangcheng.service)"
+if command -v systemd-analyze >/dev/null; then
+    # verify needs ExecStart's binary to exist: check a copy that starts the debug build.
+    unit_dir=$(mktemp -d)
+    trap 'rm -rf "$unit_dir"' EXIT
+    sed "s#^ExecStart=/usr/bin/jiangcheng #ExecStart=$PWD/target/debug/jiangcheng #" \
+        deploy/jiangcheng.service >"$unit_dir/jiangcheng.service"
+    grep -q "^ExecStart=$PWD/target/debug/jiangcheng " "$unit_dir/jiangcheng.service"
+    # systemd only warns about a value it cannot parse and ignores it: any output fails too.
+    verify_out=$(systemd-analyze verify "$unit_dir/jiangcheng.service" 2>&1)
+    if [ -n "$verify_out" ]; then
+        echo "$verify_out" >&2
+        exit 1
+    fi
+else
+    echo "SKIPPED: systemd-analyze is not installed, deploy/jiangcheng.service was not verified"
+fi
