@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the engine's purity, every test.
-# It installs what the tests need first: the toolchain's components and Debian's redis-server
-# (the Redis tests start their own servers on free loopback ports and stop them).
+# It installs what the tests need first: the toolchain's components, Debian's redis-server (the
+# Redis tests start their own servers on free loopback ports and stop them) and promtool (from
+# Debian's prometheus, for the alert rules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,13 @@ if ! command -v redis-server >/dev/null; then
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
+if ! command -v promtool >/dev/null; then
+    echo "== installing promtool (Debian's prometheus)"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 echo "== format"
@@ -25,6 +33,10 @@ if grep -rnE '^\s*use (tokio|redis|actix_web|actix_rt|reqwest|std::fs|std::net)|
     echo "src/engine must not do I/O or read the clock" >&2
     exit 1
 fi
+
+echo "== the alert rules (deploy/alerts.yml) and their unit tests"
+promtool check rules deploy/alerts.yml
+promtool test rules deploy/alerts.test.yml
 
 echo "== tests"
 cargo test --workspace --locked
