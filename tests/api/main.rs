@@ -20,6 +20,7 @@ mod catalog;
 mod decide;
 mod demo;
 mod departments;
+mod deploy;
 mod errors;
 mod follow;
 mod golden;
