@@ -21,8 +21,45 @@ use jiangcheng::register;
 use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
-fn main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
+/// An error ends the command with its message, the chain of causes and a hint, never a
+/// backtrace (which `RUST_BACKTRACE` would add to a returned `anyhow::Error`): exit code 1.
+/// Usage errors are clap's, with exit code 2.
+fn main() -> ExitCode {
+    let command = Cli::parse().command;
+    let name = command_name(&command);
+    match run(command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            eprintln!("hint: {}", hint(name, &err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The subcommand as typed, for the hint.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "serve",
+        Command::Check(_) => "check",
+        Command::Gen(_) => "gen",
+        Command::Import(_) => "import",
+        Command::Keys(KeysCommand::New(_)) => "keys new",
+        Command::Register(RegisterCommand::Hash(_)) => "register hash",
+    }
+}
+
+/// The one line most likely to help: where a rule set that would not load comes from, else
+/// where the command's options are listed.
+fn hint(command: &str, err: &anyhow::Error) -> String {
+    if err.downcast_ref::<ruleset::RuleSetError>().is_some() {
+        return "--rules (or JC_RULES) names the rule-set folder; `jiangcheng check --rules DIR` lists each problem in it".to_owned();
+    }
+    format!("`jiangcheng {command} --help` lists its options")
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Serve(args) => {
             restart_with_malloc_tunables();
             serve(*args)

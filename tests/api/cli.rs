@@ -1,0 +1,77 @@
+//! The command line as a user meets it (docs/operations.md, Command line): errors say what went
+//! wrong and what to try, never with a backtrace.
+
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
+
+/// Runs the binary with `args`, a backtrace asked for, and nothing from the environment
+/// choosing the rule set.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("JC_CONFIG")
+        .env_remove("JC_RULES")
+        .env_remove("JC_LISTS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run jiangcheng")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_rule_set_folder_is_an_error_and_a_hint_without_a_backtrace() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-rules");
+    let out = dir.path().join("entries.jsonl");
+    let output = run(&[
+        "gen",
+        "--subjects",
+        "10",
+        "--rules",
+        missing.to_str().expect("utf-8 path"),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "stderr:\n{text}");
+    assert!(text.starts_with("error: "), "stderr:\n{text}");
+    assert!(text.contains("no-such-rules"), "names the folder:\n{text}");
+    assert!(text.contains("hint: --rules"), "names the flag:\n{text}");
+    assert!(
+        !text.to_lowercase().contains("backtrace"),
+        "no backtrace:\n{text}"
+    );
+}
+
+#[test]
+fn a_failing_command_hints_at_its_help() {
+    let output = run(&["keys", "new", "--department", " ", "--scopes", "decide"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "stderr:\n{text}");
+    assert!(text.contains("error: --department"), "stderr:\n{text}");
+    assert!(
+        text.contains("hint: `jiangcheng keys new --help`"),
+        "stderr:\n{text}"
+    );
+    assert!(
+        !text.to_lowercase().contains("backtrace"),
+        "stderr:\n{text}"
+    );
+}
+
+#[test]
+fn a_usage_error_exits_with_2() {
+    let output = run(&["serve", "--no-such-flag"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "stderr:\n{}",
+        stderr(&output)
+    );
+}
