@@ -25,7 +25,7 @@ pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
 #[derive(Debug, Parser)]
 #[command(
     name = "jiangcheng",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("JC_GIT_REVISION"), ")"),
     about = "Joint incentive and punishment (联合奖惩) decision service"
 )]
 pub struct Cli {

@@ -75,3 +75,29 @@ fn a_usage_error_exits_with_2() {
         stderr(&output)
     );
 }
+
+/// What `git rev-parse --short HEAD` says of this checkout now, or `unknown` as the build says
+/// without git.
+fn git_revision() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[test]
+fn the_version_names_the_git_revision_it_was_built_from() {
+    let output = run(&["--version"]);
+    assert!(output.status.success(), "stderr:\n{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let expected = format!(
+        "jiangcheng {} (git {})",
+        env!("CARGO_PKG_VERSION"),
+        git_revision()
+    );
+    assert_eq!(text.trim(), expected);
+}
