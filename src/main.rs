@@ -2,17 +2,17 @@
 //! everything else lives in the library.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing::info;
 
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
-    RegisterHashArgs, ServeArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, NewKeyArgs,
+    RegisterCommand, RegisterHashArgs, ServeArgs,
 };
 use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
@@ -46,6 +46,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Import(_) => "import",
         Command::Keys(KeysCommand::New(_)) => "keys new",
         Command::Register(RegisterCommand::Hash(_)) => "register hash",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -69,6 +71,33 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
         Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
+        Command::Completions(args) => completions(args),
+        Command::Man => man(),
+    }
+}
+
+/// `jiangcheng completions SHELL`: the script the shell sources, on stdout.
+fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+    // Written through a buffer: clap_complete panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "jiangcheng", &mut script);
+    print_all(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng man`: the man page, in roff, on stdout.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    print_all(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> std::io::Result<()> {
+    match std::io::stdout().write_all(bytes) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
     }
 }
 

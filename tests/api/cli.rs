@@ -101,3 +101,22 @@ fn the_version_names_the_git_revision_it_was_built_from() {
     );
     assert_eq!(text.trim(), expected);
 }
+
+#[test]
+fn bash_completions_offer_the_commands() {
+    let output = run(&["completions", "bash"]);
+    assert!(output.status.success(), "stderr:\n{}", stderr(&output));
+    let script = String::from_utf8_lossy(&output.stdout);
+    assert!(script.contains("jiangcheng"), "{script}");
+    assert!(script.contains("serve"), "{script}");
+    assert!(script.contains("--rules"), "{script}");
+}
+
+#[test]
+fn the_man_page_is_roff() {
+    let output = run(&["man"]);
+    assert!(output.status.success(), "stderr:\n{}", stderr(&output));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.contains(".TH jiangcheng"), "{page}");
+    assert!(page.contains("serve"), "{page}");
+}
