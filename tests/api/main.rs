@@ -29,6 +29,7 @@ mod identifiers;
 mod languages;
 mod legacy_ids;
 mod limits;
+mod list_bom;
 mod privacy;
 mod process;
 mod redis;
