@@ -1,5 +1,6 @@
 //! The command line as a user meets it (docs/operations.md, Command line): errors say what went
-//! wrong and what to try, never with a backtrace.
+//! wrong and what to try, never with a backtrace; `--version`, completions and the man page; and
+//! the `LICENSE` file that goes with the licence Cargo.toml declares.
 
 use std::process::{Command, Output, Stdio};
 
@@ -119,4 +120,21 @@ fn the_man_page_is_roff() {
     let page = String::from_utf8_lossy(&output.stdout);
     assert!(page.contains(".TH jiangcheng"), "{page}");
     assert!(page.contains("serve"), "{page}");
+}
+
+#[test]
+fn the_licence_file_holds_the_text_of_each_declared_licence() {
+    let declared = env!("CARGO_PKG_LICENSE");
+    assert_eq!(declared, "MIT OR Apache-2.0");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LICENSE"))
+        .expect("LICENSE at the top level");
+    assert!(text.contains("MIT License"), "the MIT text");
+    assert!(
+        text.contains("Apache License\n                           Version 2.0, January 2004"),
+        "the Apache-2.0 text"
+    );
+    assert!(
+        text.contains("END OF TERMS AND CONDITIONS"),
+        "the whole Apache-2.0 text"
+    );
 }
