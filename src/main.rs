@@ -2,17 +2,17 @@
 //! everything else lives in the library.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing::info;
 
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, GenArgs, ImportArgs, KeysCommand, NewKeyArgs, RegisterCommand,
-    RegisterHashArgs, ServeArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, NewKeyArgs,
+    RegisterCommand, RegisterHashArgs, ServeArgs,
 };
 use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
@@ -21,8 +21,47 @@ use jiangcheng::register;
 use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
-fn main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
+/// An error ends the command with its message, the chain of causes and a hint, never a
+/// backtrace (which `RUST_BACKTRACE` would add to a returned `anyhow::Error`): exit code 1.
+/// Usage errors are clap's, with exit code 2.
+fn main() -> ExitCode {
+    let command = Cli::parse().command;
+    let name = command_name(&command);
+    match run(command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            eprintln!("hint: {}", hint(name, &err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The subcommand as typed, for the hint.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "serve",
+        Command::Check(_) => "check",
+        Command::Gen(_) => "gen",
+        Command::Import(_) => "import",
+        Command::Keys(KeysCommand::New(_)) => "keys new",
+        Command::Register(RegisterCommand::Hash(_)) => "register hash",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
+    }
+}
+
+/// The one line most likely to help: where a rule set that would not load comes from, else
+/// where the command's options are listed.
+fn hint(command: &str, err: &anyhow::Error) -> String {
+    if err.downcast_ref::<ruleset::RuleSetError>().is_some() {
+        return "--rules (or JC_RULES) names the rule-set folder; `jiangcheng check --rules DIR` lists each problem in it".to_owned();
+    }
+    format!("`jiangcheng {command} --help` lists its options")
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Serve(args) => {
             restart_with_malloc_tunables();
             serve(*args)
@@ -32,6 +71,33 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
         Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
+        Command::Completions(args) => completions(args),
+        Command::Man => man(),
+    }
+}
+
+/// `jiangcheng completions SHELL`: the script the shell sources, on stdout.
+fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+    // Written through a buffer: clap_complete panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "jiangcheng", &mut script);
+    print_all(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng man`: the man page, in roff, on stdout.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    print_all(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to stdout; a reader that stopped early (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> std::io::Result<()> {
+    match std::io::stdout().write_all(bytes) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
     }
 }
 

@@ -25,7 +25,7 @@ pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
 #[derive(Debug, Parser)]
 #[command(
     name = "jiangcheng",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("JC_GIT_REVISION"), ")"),
     about = "Joint incentive and punishment (联合奖惩) decision service"
 )]
 pub struct Cli {
@@ -49,6 +49,17 @@ pub enum Command {
     /// Work with the query register.
     #[command(subcommand)]
     Register(RegisterCommand),
+    /// Print the completion script for a shell (e.g. `jiangcheng completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page, in roff (e.g. `jiangcheng man > jiangcheng.1`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

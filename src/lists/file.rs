@@ -188,6 +188,9 @@ fn read_chunked<C: Collect>(
     }
 }
 
+/// The UTF-8 byte-order mark a list file may start with.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Parses JSON Lines (blank lines allowed) into validated entries, or every line's problem.
 pub fn parse_entries(bytes: &[u8], rules: &RuleSet) -> Result<Vec<Entry>, Vec<LineProblem>> {
     let mut parsed = Parsed::new(Vec::new());
@@ -318,7 +321,15 @@ impl<C: Collect> Parsed<C> {
     /// Parses complete lines (the text ends at a line break or at the end of the file). The
     /// text is cut into pieces at line breaks, and each piece is split into lines and parsed on
     /// the rayon pool, so that only the compact result of each line is collected here.
-    fn add_lines(&mut self, text: &[u8], rules: &RuleSet) -> std::io::Result<()> {
+    fn add_lines(&mut self, mut text: &[u8], rules: &RuleSet) -> std::io::Result<()> {
+        // Excel and WPS start a file they save as UTF-8 with a byte-order mark: it is no part of
+        // the first line, and the text's offsets still count it.
+        if self.byte_count == 0 {
+            if let Some(rest) = text.strip_prefix(UTF8_BOM) {
+                self.byte_count = UTF8_BOM.len() as u64;
+                text = rest;
+            }
+        }
         let pieces = pieces(text);
         let parsed: Vec<Vec<(usize, ParsedLine<C::Item>)>> = pieces
             .par_iter()
@@ -472,6 +483,23 @@ mod tests {
             let ids: Vec<&str> = entries.iter().map(|e| &*e.entry_id).collect();
             assert_eq!(ids, ["a", "b"]);
         }
+    }
+
+    #[test]
+    fn a_file_saved_with_a_byte_order_mark_reads_as_without() {
+        let rules = mini();
+        let text = format!("\u{FEFF}{GOOD}\n{}\n", GOOD.replace("e1", "e2"));
+        for chunk in [1, 2, 4096] {
+            let entries = read_chunked(text.as_bytes(), chunk, Vec::new(), &rules)
+                .and_then(Parsed::finish)
+                .expect("reading from memory")
+                .expect("a good file");
+            let ids: Vec<&str> = entries.iter().map(|e| &*e.entry_id).collect();
+            assert_eq!(ids, ["e1", "e2"], "chunk {chunk}");
+        }
+        // Only a leading mark: one inside a line is still that line's problem.
+        let later = format!("{GOOD}\n\u{FEFF}{}\n", GOOD.replace("e1", "e2"));
+        assert_eq!(problems(&later).len(), 1, "{:?}", problems(&later));
     }
 
     #[test]
