@@ -58,7 +58,7 @@ async fn read_body<T: serde::de::DeserializeOwned>(
         serde_json::error::Category::Data => {
             ApiError::InvalidRequest(vec![FieldError::new("(body)", err.to_string())])
         }
-        _ => ApiError::InvalidJson(err.to_string()),
+        _ => ApiError::InvalidJson(body::plain_words(&body, &err)),
     })
 }
 

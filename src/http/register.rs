@@ -85,7 +85,9 @@ fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiE
 
 /// A feedback or correction body as the JSON object it must be.
 fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body).map_err(|err| ApiError::InvalidJson(err.to_string()))? {
+    match serde_json::from_slice(body)
+        .map_err(|err| ApiError::InvalidJson(body::plain_words(body, &err)))?
+    {
         Value::Object(members) => Ok(members),
         _ => Err(ApiError::InvalidRequest(vec![FieldError::new(
             "(body)",

@@ -620,3 +620,55 @@ async fn the_default_batch_limit_is_10000_subjects() {
         .await;
     problem(response, 413, "batch_too_large", "10,001 subjects").await;
 }
+
+#[actix_web::test]
+async fn a_malformed_body_is_told_in_plain_words_with_its_line_and_column() {
+    let app = app_with_one_entry();
+    let version = app.lists_version().await;
+    let cases: [(&str, &[u8], &str); 5] = [
+        (
+            "a body cut short",
+            b"{\n  \"subject\": {\"id\": \"91230200MA1B2C3D8T\"},\n  \"matter\": \"gov_",
+            "unexpected end of the body at line 3, column 17",
+        ),
+        (
+            "a trailing comma",
+            br#"{"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement",}"#,
+            "a comma before a closing bracket or brace at line 1, column 71",
+        ),
+        (
+            "a bare word on line 3",
+            b"{\n  \"subject\": {\"id\": \"91230200MA1B2C3D8T\"},\n  \"matter\": gov_procurement\n}",
+            "expected a value at line 3, column 13",
+        ),
+        (
+            "text after the object",
+            b"{\"subject\": {\"id\": \"91230200MA1B2C3D8T\"},\n \"matter\": \"gov_procurement\"} x",
+            "more text after the JSON value at line 2, column 31",
+        ),
+        (
+            "a byte that is not UTF-8 after Chinese text on line 2",
+            b"{\"subject\": {\"id\": \"91230200MA1B2C3D8T\"},\n \"case_ref\": \"\xe6\xa1\x88\xff\"}",
+            "text that is not UTF-8 at line 2, column 16",
+        ),
+    ];
+    for path in ["/v1/decide", "/v1/decide/batch"] {
+        for (description, body, words) in cases {
+            let what = format!("{description} to {path}");
+            let response = app
+                .post_raw(path, body.to_vec(), Some("application/json"))
+                .await;
+            let p = problem(response, 400, "invalid_json", &what).await;
+            let detail = p["detail"].as_str().unwrap_or_default();
+            assert_eq!(
+                detail,
+                format!("the body is not valid JSON: {words}"),
+                "{what}"
+            );
+            for internal in ["InternalError", "simd", "byte"] {
+                assert!(!detail.contains(internal), "{what}: {detail}");
+            }
+            still_serving(&app, version, &what).await;
+        }
+    }
+}
