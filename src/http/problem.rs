@@ -109,8 +109,9 @@ pub enum ApiError {
     NotRepairable(String),
     #[error("the list source is unavailable: {0}")]
     SourceUnavailable(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The path's methods, as the `Allow` header lists them.
+    #[error("this path does not take this method; it takes {0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Unauthorized(crate::keys::Refusal),
     #[error("{0}")]
@@ -268,7 +269,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "List source unavailable",
             ),
-            ApiError::MethodNotAllowed => (
+            ApiError::MethodNotAllowed(_) => (
                 "method_not_allowed",
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed",
@@ -385,7 +386,7 @@ impl ApiError {
             ApiError::ReadOnlySource => "名单来源只读",
             ApiError::NotRepairable(_) => "该名单不适用信用修复",
             ApiError::SourceUnavailable(_) => "名单来源不可用",
-            ApiError::MethodNotAllowed => "请求方法不允许",
+            ApiError::MethodNotAllowed(_) => "请求方法不允许",
             ApiError::Unauthorized(_) => "API 密钥缺失或未被接受",
             ApiError::Forbidden(_) | ApiError::ReplayForbidden { .. } => "API 密钥缺少该权限范围",
             ApiError::RateLimited(..) => "超出速率限制",
@@ -550,6 +551,9 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited(_, wait) | ApiError::TooManyAuthFailures(wait) => {
                 response.insert_header((header::RETRY_AFTER, retry_seconds(wait).to_string()));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"jiangcheng\""));

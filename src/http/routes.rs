@@ -136,14 +136,20 @@ pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
             .iter()
             .map(|(method, _, access)| (method.clone(), *access))
             .collect();
+        let allow = by_method
+            .iter()
+            .map(|(method, _)| method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let resource = endpoint
             .routes
             .into_iter()
             .fold(web::resource(endpoint.path), |resource, (_, route, _)| {
                 resource.route(route)
             })
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed)
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
             }))
             .wrap_fn(move |req, srv| {
                 let access = by_method

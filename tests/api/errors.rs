@@ -672,3 +672,37 @@ async fn a_malformed_body_is_told_in_plain_words_with_its_line_and_column() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_wrong_method_gets_405_with_the_paths_methods_in_allow() {
+    let app = app_with_one_entry();
+    for (method, path, allow) in [
+        ("GET", "/v1/decide", "POST"),
+        (
+            "PATCH",
+            "/v1/lists/court_dishonest_debtor/entries/E-1",
+            "PUT, GET, DELETE",
+        ),
+        ("POST", "/v1/feedback/F-1/corrections/x", ""),
+    ] {
+        let method: reqwest::Method = method.parse().expect("method");
+        let what = format!("{method} {path}");
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .expect("request");
+        let got = crate::helpers::header(&response, "allow");
+        if allow.is_empty() {
+            problem(response, 404, "not_found", &what).await;
+            assert_eq!(
+                got, "",
+                "{what}: a path the table does not have allows nothing"
+            );
+        } else {
+            assert_eq!(got, allow, "{what}");
+            problem(response, 405, "method_not_allowed", &what).await;
+        }
+    }
+}
