@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiangcheng::app::Service;
-use jiangcheng::config::{LogFormat, Settings};
+use jiangcheng::config::{ServeArgs, Settings};
 use jiangcheng::http::{AccessConfig, Limits};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
-use jiangcheng::lists::ShrinkGuard;
 use jiangcheng::register::{RegisterConfig, Sink};
 use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
 use reqwest::header::CONTENT_TYPE;
@@ -191,19 +190,19 @@ impl Spawn {
             listen,
             rules: self.rules,
             lists: self.lists,
-            guard: ShrinkGuard::default(),
             force_next_load: self.force_first_load,
             cold_cache: self.cold_cache,
             workers: 1,
             limits: self.limits,
-            log_format: LogFormat::Text,
-            log: "info".to_owned(),
             bench_routes: self.bench_routes,
             keys,
             protect_metrics: self.keys.as_ref().is_some_and(|(_, protect)| *protect),
             access: self.access,
             register,
-            warnings: Vec::new(),
+            // Every other setting at `serve`'s default.
+            ..ServeArgs::default()
+                .resolve()
+                .expect("serve's defaults resolve")
         };
         let app = startup::build(&settings, listener).expect("the service builds");
         let (service, reloader) = (app.service(), app.reloader());

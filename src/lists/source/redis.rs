@@ -301,16 +301,7 @@ impl RedisLists {
                 // it must not revive the epoch that followers already hold.
                 let epoch = new_epoch();
                 let mut pipe = redis::pipe();
-                for entry in batch {
-                    pipe.invoke_script(&self.put_invocation(
-                        &script,
-                        entry,
-                        rules,
-                        None,
-                        &epoch,
-                        Timestamp::now(),
-                    )?);
-                }
+                self.pipe_puts(&mut pipe, &script, batch, rules, &epoch)?;
                 let results: Vec<(u8, u64, u8)> = pipe.query(&mut *con)?;
                 for (changed, version, _) in results {
                     if changed == 1 {
@@ -327,6 +318,28 @@ impl RedisLists {
             }
             Ok(stats)
         })
+    }
+
+    /// Adds the write script's call for each of `entries` (no note) to `pipe`.
+    fn pipe_puts(
+        &self,
+        pipe: &mut redis::Pipeline,
+        script: &Script,
+        entries: &[Entry],
+        rules: &RuleSet,
+        epoch: &str,
+    ) -> Result<(), SourceError> {
+        for entry in entries {
+            pipe.invoke_script(&self.put_invocation(
+                script,
+                entry,
+                rules,
+                None,
+                epoch,
+                Timestamp::now(),
+            )?);
+        }
+        Ok(())
     }
 
     /// The write script's call for one entry (stored as its canonical exchange record), with
@@ -452,16 +465,7 @@ impl RedisLists {
             let epoch = new_epoch();
             let mut pipe = redis::pipe();
             pipe.atomic();
-            for entry in entries {
-                pipe.invoke_script(&self.put_invocation(
-                    &put,
-                    entry,
-                    rules,
-                    None,
-                    &epoch,
-                    Timestamp::now(),
-                )?);
-            }
+            self.pipe_puts(&mut pipe, &put, entries, rules, &epoch)?;
             for id in current.iter().filter(|id| !given.contains(id.as_str())) {
                 pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
             }
