@@ -7,20 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-if ! command -v redis-server >/dev/null; then
-    echo "== installing redis-server"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
-fi
-if ! command -v promtool >/dev/null; then
-    echo "== installing promtool (Debian's prometheus)"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+deb_install redis-server redis-server
+deb_install promtool prometheus
 
 echo "== format"
 cargo fmt --check
