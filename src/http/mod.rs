@@ -8,6 +8,7 @@ mod auth;
 mod bare;
 mod body;
 mod catalog;
+mod console;
 mod decide;
 mod disputes;
 mod problem;

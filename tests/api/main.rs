@@ -18,6 +18,7 @@ mod auth;
 mod batch;
 mod catalog;
 mod cli;
+mod console;
 mod decide;
 mod demo;
 mod departments;

@@ -1,0 +1,107 @@
+//! The console (`/console`): a few static pages for officers, embedded in the binary. The
+//! assets hold no data, so they are open; every datum comes from the v1 API, called by the page
+//! with the user's own key. The pages are served with a strict content security policy (only
+//! their own scripts, no inline code, no framing) so that text from the API can never run.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+
+use super::problem::ApiError;
+
+/// Only the console's own files, no inline script or style, calls to this service only, and
+/// no framing (against clickjacking of the admin view).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// One embedded file: its name under `/console/`, its media type, its text.
+struct Asset {
+    name: &'static str,
+    media_type: &'static str,
+    text: &'static str,
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "console.css",
+        media_type: "text/css; charset=utf-8",
+        text: include_str!("console/console.css"),
+    },
+    Asset {
+        name: "main.js",
+        media_type: JS,
+        text: include_str!("console/main.js"),
+    },
+    Asset {
+        name: "api.js",
+        media_type: JS,
+        text: include_str!("console/api.js"),
+    },
+    Asset {
+        name: "i18n.js",
+        media_type: JS,
+        text: include_str!("console/i18n.js"),
+    },
+    Asset {
+        name: "dom.js",
+        media_type: JS,
+        text: include_str!("console/dom.js"),
+    },
+    Asset {
+        name: "lookup.js",
+        media_type: JS,
+        text: include_str!("console/lookup.js"),
+    },
+    Asset {
+        name: "screen.js",
+        media_type: JS,
+        text: include_str!("console/screen.js"),
+    },
+    Asset {
+        name: "rules.js",
+        media_type: JS,
+        text: include_str!("console/rules.js"),
+    },
+    Asset {
+        name: "admin.js",
+        media_type: JS,
+        text: include_str!("console/admin.js"),
+    },
+    Asset {
+        name: "status.js",
+        media_type: JS,
+        text: include_str!("console/status.js"),
+    },
+];
+
+const INDEX: &str = include_str!("console/index.html");
+
+/// `GET /console`: the page.
+pub async fn index() -> HttpResponse {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+/// `GET /console/{asset}`: one of the page's scripts or its style sheet.
+pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    ASSETS
+        .iter()
+        .find(|asset| asset.name == name.as_str())
+        .map(|asset| page(asset.media_type, asset.text))
+        .ok_or(ApiError::NotFound)
+}
+
+fn page(media_type: &'static str, text: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(media_type)))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(text)
+}
