@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the engine's purity, every test.
 # It installs what the tests need first: the toolchain's components, Debian's redis-server (the
-# Redis tests start their own servers on free loopback ports and stop them) and promtool (from
-# Debian's prometheus, for the alert rules).
+# Redis tests start their own servers on free loopback ports and stop them), promtool (from
+# Debian's prometheus, for the alert rules) and Chromium with chromedriver (for the console).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,10 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 . tests/lib.sh
 deb_install redis-server redis-server
 deb_install promtool prometheus
+# The console's browser tests (tests/api/console.rs): Chromium driven through chromedriver, a
+# font with Chinese glyphs for its screenshots, and pdftotext to read the printed report.
+deb_install chromedriver chromium chromium-driver fonts-wqy-microhei
+deb_install pdftotext poppler-utils
 
 echo "== format"
 cargo fmt --check

@@ -63,6 +63,8 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(Method::GET, "/v1/status", "/v1/status", None),
         case(Method::GET, "/healthz", "/healthz", None),
         case(Method::GET, "/readyz", "/readyz", None),
+        case(Method::GET, "/console", "/console", None),
+        case(Method::GET, "/console/{asset}", "/console/main.js", None),
         case(Method::GET, "/metrics", "/metrics", None),
         case(
             Method::PUT,

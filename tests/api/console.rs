@@ -171,7 +171,8 @@ impl Browser {
         let height: Value = self
             .client
             .execute(
-                "return Math.min(2600, document.documentElement.scrollHeight);",
+                "window.scrollTo(0, 0); \
+                 return Math.min(1800, document.documentElement.scrollHeight);",
                 vec![],
             )
             .await

@@ -28,6 +28,7 @@ const LABELS = {
   'lookup.topics': ['涉及类别', 'Topics'],
   'lookup.decision': ['判定', 'Decision'],
   'lookup.no_reasons': ['无适用措施', 'No measure applies'],
+  'lookup.open_ended': ['长期', 'open-ended'],
   'lookup.score': ['信用等级', 'Score level'],
   'col.list': ['名单', 'List'],
   'col.entry': ['条目编号', 'Entry'],
@@ -132,7 +133,10 @@ const LABELS = {
   'field.valid_until': ['有效期至', 'Valid until'],
   'field.document': ['修复决定文书', 'Repair document'],
   'field.by': ['操作单位', 'By'],
-  'field.dispute': ['状态', 'State'],
+  'field.dispute': ['异议状态', 'Dispute'],
+  'field.entry_id': ['条目编号', 'Entry id'],
+  'field.list': ['名单', 'List'],
+  'field.responsible_persons': ['相关责任人', 'Responsible persons'],
   'field.note': ['说明', 'Note'],
   'field.remove_reason': ['移出原因', 'Reason for removal'],
   'field.status': ['条目状态', 'Status'],
@@ -158,6 +162,7 @@ const LABELS = {
   'status.yes': ['是', 'yes'],
   'status.no': ['否', 'no'],
   'status.auth': ['鉴权', 'Access'],
+  'status.counts': ['名单 · 措施 · 事项', 'Lists · measures · matters'],
 };
 
 const LANG = 'jc.lang';

@@ -2,7 +2,7 @@
 // decision (`POST /v1/decide`) explained measure by measure.
 import { api, cached, fillMatters } from './api.js';
 import { byId, el, facts, report, show, table } from './dom.js';
-import { label, t } from './i18n.js';
+import { label, lang, t } from './i18n.js';
 
 let last = null;
 
@@ -55,7 +55,7 @@ function subjectCard(profile) {
   return el('div', { class: 'card' },
     el('h2', {}, t('lookup.subject'), ' ', el('code', {}, profile.subject.id)),
     facts([
-      [t('lookup.kind'), profile.subject.kind_label],
+      [t('lookup.kind'), lang() === 'zh' ? profile.subject.kind_label : profile.subject.kind],
       [t('lookup.id_type'), profile.subject.id_type],
       [t('lookup.as_of'), profile.as_of],
       [t('lookup.topics'), profile.topics.join('、') || '—'],
@@ -79,7 +79,7 @@ function entriesCard(title, entries, lists, named) {
       named && e.role ? [el('br'), label('role', e.role)] : null),
     el('td', {}, el('span', { class: `pill ${e.state}` }, label('state', e.state)),
       e.dispute && e.dispute !== 'none' ? [el('br'), el('span', { class: 'pill dispute' }, label('dispute', e.dispute))] : null),
-    el('td', {}, `${e.listed_on} — ${e.valid_until || '长期'}`),
+    el('td', {}, `${e.listed_on} — ${e.valid_until || t('lookup.open_ended')}`),
     el('td', {}, e.reason, e.score !== undefined && e.score !== null
       ? [el('br'), `${t('lookup.score')}: ${e.score_level ?? ''} (${e.score})`] : null,
       e.superseded_by ? [el('br'), el('span', { class: 'muted' }, `→ ${e.superseded_by}`)] : null),

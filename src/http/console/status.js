@@ -70,7 +70,7 @@ export function redraw() {
       el('div', { class: 'card' }, el('h2', {}, t('status.ruleset')), facts([
         [t('report.ruleset'), `${ruleset.title || ruleset.name}（${ruleset.name}）`],
         [t('report.revision'), ruleset.revision],
-        ['', `${ruleset.lists} · ${ruleset.measures} · ${ruleset.matters}`],
+        [t('status.counts'), `${ruleset.lists} · ${ruleset.measures} · ${ruleset.matters}`],
         [t('status.started_at'), status.started_at],
         [t('status.auth'), status.auth ? status.auth.mode : ''],
       ])),
