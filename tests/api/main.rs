@@ -41,4 +41,5 @@ mod requests;
 mod scores;
 mod serve_limits;
 mod startup;
+mod subject_lists;
 mod subjects;
