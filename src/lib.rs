@@ -16,6 +16,7 @@
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 //! - [`redis_client`]: what every Redis client of the service shares.
+//! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
 
 pub mod app;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod redis_client;
 pub mod register;
 pub mod ruleset;
+pub mod sheets;
 pub mod snapshot;
 pub mod startup;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use crate::lists::source::ColdCacheConfig;
 use crate::lists::source::{is_redis_url, ListSource, UnsupportedSource};
 use crate::lists::ShrinkGuard;
 use crate::register::{Expiry, RegisterConfig, Sink};
+use crate::sheets::SheetLimits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
@@ -307,6 +308,17 @@ pub struct ServeArgs {
     /// Seconds a stopping server waits for the requests it is serving [default: 10].
     #[arg(long, env = "JC_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Bytes an .xlsx bidder list may unzip to, as its entries declare and as they actually
+    /// unzip; more get 413 [default: 33554432].
+    #[arg(long, env = "JC_SHEET_MAX_UNZIPPED_BYTES")]
+    pub sheet_max_unzipped_bytes: Option<u64>,
+    /// Characters of a bidder list's identifier or name cell; a longer one is its row's
+    /// problem [default: 256].
+    #[arg(long, env = "JC_SHEET_MAX_CELL_CHARS")]
+    pub sheet_max_cell_chars: Option<usize>,
+    /// Seconds reading one bidder list may take; then 503 [default: 5].
+    #[arg(long, env = "JC_SHEET_TIMEOUT_SECONDS")]
+    pub sheet_timeout_seconds: Option<u64>,
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -652,6 +664,15 @@ impl ServeArgs {
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
             listen_backlog: self.listen_backlog.unwrap_or(defaults.listen_backlog),
             shutdown_grace: seconds(self.shutdown_grace_seconds, defaults.shutdown_grace),
+            sheets: SheetLimits {
+                max_unzipped_bytes: self
+                    .sheet_max_unzipped_bytes
+                    .unwrap_or(defaults.sheets.max_unzipped_bytes),
+                max_cell_chars: self
+                    .sheet_max_cell_chars
+                    .unwrap_or(defaults.sheets.max_cell_chars),
+                timeout: seconds(self.sheet_timeout_seconds, defaults.sheets.timeout),
+            },
         };
         for (name, value) in [
             ("max_body_bytes", limits.max_body_bytes),
@@ -672,6 +693,15 @@ impl ServeArgs {
             ("max_batches_in_flight", limits.max_batches_in_flight),
             ("max_connections", limits.max_connections),
             ("listen_backlog", limits.listen_backlog as usize),
+            (
+                "sheet_max_unzipped_bytes",
+                limits.sheets.max_unzipped_bytes as usize,
+            ),
+            ("sheet_max_cell_chars", limits.sheets.max_cell_chars),
+            (
+                "sheet_timeout_seconds",
+                limits.sheets.timeout.as_secs() as usize,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

@@ -33,28 +33,47 @@ thread_local! {
 /// Checks the media type and reads the body, refusing more than `limit` bytes.
 pub async fn read_json(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let content_type = req
-        .headers()
+    let essence = media_type(req);
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType(content_type_shown(req)));
+    }
+    read_limited(req, payload, limit).await
+}
+
+/// The request's `Content-Type` as sent, for a message (`(none)` if it has none).
+pub fn content_type_shown(req: &HttpRequest) -> String {
+    match content_type(req) {
+        "" => "(none)".to_owned(),
+        sent => sent.to_owned(),
+    }
+}
+
+fn content_type(req: &HttpRequest) -> &str {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
+        .unwrap_or("")
+}
+
+/// The media type of a request's body without its parameters, in lower case (empty if none).
+pub fn media_type(req: &HttpRequest) -> String {
+    content_type(req)
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if essence != "application/json" && !essence.ends_with("+json") {
-        let shown = if content_type.is_empty() {
-            "(none)"
-        } else {
-            content_type
-        };
-        return Err(ApiError::UnsupportedMediaType(shown.to_owned()));
-    }
+        .to_ascii_lowercase()
+}
+
+/// Reads the body, whatever its media type, refusing more than `limit` bytes.
+pub async fn read_limited(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -16,6 +16,7 @@ mod register;
 mod routes;
 mod socket;
 mod status;
+mod subject_lists;
 mod subjects;
 mod view;
 
@@ -63,6 +64,8 @@ pub struct Limits {
     pub listen_backlog: u32,
     /// How long a stopping server waits for the requests it is serving.
     pub shutdown_grace: Duration,
+    /// What reading a bidder list may take besides its rows, which are at most `max_batch`.
+    pub sheets: crate::sheets::SheetLimits,
 }
 
 impl Default for Limits {
@@ -79,6 +82,7 @@ impl Default for Limits {
             max_connections: 10_000,
             listen_backlog: 1024,
             shutdown_grace: Duration::from_secs(10),
+            sheets: crate::sheets::SheetLimits::default(),
         }
     }
 }

@@ -18,6 +18,11 @@ use serde::Serialize;
 
 use crate::app::AppError;
 use crate::engine::DecideError;
+use crate::sheets::SheetError;
+
+/// The media type of an Excel workbook.
+pub const XLSX_MEDIA_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// One bad field of a request, named by its path in the body (`subjects[3].id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +98,10 @@ pub enum ApiError {
     BatchTooLarge { got: usize, limit: usize },
     #[error("the body must be application/json, not `{0}`")]
     UnsupportedMediaType(String),
+    #[error("a bidder list must be text/csv or {XLSX_MEDIA_TYPE} (.xlsx), not `{0}`")]
+    UnsupportedListType(String),
+    #[error("{0}")]
+    UnreadableList(#[from] SheetError),
     #[error("not ready: {0}")]
     NotReady(String),
     #[error("no such resource")]
@@ -248,6 +257,35 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
             ),
+            ApiError::UnsupportedListType(_) => (
+                "unsupported_media_type",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+            ),
+            ApiError::UnreadableList(err) => match err {
+                SheetError::Unzipped { .. } => (
+                    "payload_too_large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Workbook too large unzipped",
+                ),
+                SheetError::TooManyRows { .. } => (
+                    "batch_too_large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Bidder list too long",
+                ),
+                SheetError::TimedOut(_) => {
+                    ("overloaded", StatusCode::SERVICE_UNAVAILABLE, "Overloaded")
+                }
+                SheetError::NoIdColumn
+                | SheetError::Empty
+                | SheetError::NotText
+                | SheetError::NotCsv(_)
+                | SheetError::NotWorkbook(_) => (
+                    "invalid_request",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unreadable bidder list",
+                ),
+            },
             ApiError::NotReady(_) => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
             ApiError::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
             ApiError::UnknownList(_) => ("unknown_list", StatusCode::NOT_FOUND, "Unknown list"),
@@ -378,7 +416,15 @@ impl ApiError {
             ApiError::UnknownMatter(_) => "未知事项",
             ApiError::PayloadTooLarge { .. } => "请求体过大",
             ApiError::BatchTooLarge { .. } => "批量过大",
-            ApiError::UnsupportedMediaType(_) => "不支持的媒体类型",
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedListType(_) => {
+                "不支持的媒体类型"
+            }
+            ApiError::UnreadableList(err) => match err {
+                SheetError::Unzipped { .. } => "工作簿解压后过大",
+                SheetError::TooManyRows { .. } => "名单行数过多",
+                SheetError::TimedOut(_) => "服务过载",
+                _ => "名单无法读取",
+            },
             ApiError::NotReady(_) => "服务尚未就绪",
             ApiError::NotFound => "资源不存在",
             ApiError::UnknownList(_) => "未知名单",
@@ -446,6 +492,12 @@ impl ApiError {
                 vec![FieldError::new("feedback_id", self.to_string())]
             }
             ApiError::ReplayForbidden { .. } => vec![FieldError::new("as_of", self.to_string())],
+            ApiError::UnreadableList(err @ (SheetError::NoIdColumn | SheetError::Empty)) => {
+                vec![FieldError::new("header", err.to_string())]
+            }
+            ApiError::UnreadableList(
+                err @ (SheetError::NotText | SheetError::NotCsv(_) | SheetError::NotWorkbook(_)),
+            ) => vec![FieldError::new("(body)", err.to_string())],
             _ => Vec::new(),
         })
     }
@@ -542,7 +594,8 @@ impl ResponseError for ApiError {
             ApiError::NotReady(_)
             | ApiError::SourceUnavailable(_)
             | ApiError::RegisterUnavailable(_)
-            | ApiError::Overloaded { .. } => {
+            | ApiError::Overloaded { .. }
+            | ApiError::UnreadableList(SheetError::TimedOut(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             // The rest of the body may still be on its way: the connection cannot be reused.

@@ -8,7 +8,8 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
-    admin, bare, catalog, console, decide, disputes, register, status, subjects, AppState,
+    admin, bare, catalog, console, decide, disputes, register, status, subject_lists, subjects,
+    AppState,
 };
 use crate::keys::Scope;
 
@@ -63,6 +64,8 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/decide", scope(Scope::Decide)).on(Method::POST, decide::decide),
         Endpoint::new("/v1/decide/batch", scope(Scope::Decide))
             .on(Method::POST, decide::decide_batch),
+        Endpoint::new("/v1/subject-lists", scope(Scope::Decide))
+            .on(Method::POST, subject_lists::read),
         Endpoint::new("/v1/subjects/{id}", scope(Scope::ReadSubject))
             .on(Method::GET, subjects::profile),
         Endpoint::new("/v1/matters", AnyKey).on(Method::GET, catalog::matters),

@@ -52,6 +52,12 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             Some(json!({"subjects": [{"id": company}], "matter": "gov_procurement"})),
         ),
         case(
+            Method::POST,
+            "/v1/subject-lists",
+            "/v1/subject-lists",
+            Some(Value::String(format!("统一社会信用代码\n{company}\n"))),
+        ),
+        case(
             Method::GET,
             "/v1/subjects/{id}",
             &format!("/v1/subjects/{company}"),

@@ -59,6 +59,7 @@ impl Keys {
     }
 }
 
+/// Sends a request; a JSON string as the body is sent as a CSV bidder list.
 pub async fn send(
     app: &TestApp,
     method: &Method,
@@ -67,8 +68,13 @@ pub async fn send(
     key: Option<&str>,
 ) -> Response {
     let mut request = app.client.request(method.clone(), app.url(path));
-    if let Some(body) = body {
-        request = request.json(body);
+    match body {
+        // The one endpoint whose body is not JSON takes a bidder list.
+        Some(Value::String(csv)) => {
+            request = request.header("content-type", "text/csv").body(csv.clone());
+        }
+        Some(body) => request = request.json(body),
+        None => {}
     }
     if let Some(key) = key {
         request = request.bearer_auth(key);

@@ -1,6 +1,6 @@
 //! The console (`/console`) driven end to end in headless Chromium through Debian's
 //! chromedriver (WebDriver, `fantoccini`), against the real server: a listed company looked up,
-//! three bidders screened and the report printed to PDF, the rule set browsed, the status
+//! three bidders screened (pasted, then uploaded as CSV) and the report printed to PDF, the rule set browsed, the status
 //! polled, the English labels, and a list entry added on a Redis source. Each view is saved as
 //! a PNG in `target/console-screenshots/`, and in `docs/images/` with
 //! `JC_UPDATE_SCREENSHOTS=1`.
@@ -218,6 +218,19 @@ fn pdf_text(pdf: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The screening table's rows: class, row number, subject.
+async fn screened(browser: &Browser) -> Value {
+    browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#screen-table tbody tr')]\
+             .map((row) => [row.className, row.cells[0].textContent, row.cells[1].textContent]);",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
 fn all_scopes_key() -> (String, String) {
     let key = new_key("市住房和城乡建设局", &Scope::ALL, None);
     (key.token, key.config)
@@ -302,23 +315,51 @@ async fn an_officer_looks_up_screens_prints_browses_and_reads_the_status_in_the_
         .await
         .unwrap();
     browser.wait("#screen-table tbody tr").await;
-    let order: Value = browser
-        .client
-        .execute(
-            "return [...document.querySelectorAll('#screen-table tbody tr')]\
-             .map((row) => [row.className, row.cells[0].textContent, row.cells[1].textContent]);",
-            vec![],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        order,
+        screened(&browser).await,
         json!([
             ["row-block", "3", format!("{BLOCKED}甲贸易公司")],
             ["row-flag", "2", format!("{FLAGGED}丙工程公司")],
             ["row-allow", "1", format!("{ALLOWED}乙建材公司")],
         ])
     );
+
+    // The same bidders uploaded as a CSV file with a header, and a row Excel spoilt: the
+    // spreadsheet's rows, and the spoilt one named.
+    let upload = tempfile::tempdir().unwrap();
+    let csv = upload.path().join("投标人名单.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "投标人名称,统一社会信用代码\n乙建材公司,{ALLOWED}\n丙工程公司,{FLAGGED}\n\
+             甲贸易公司,{BLOCKED}\n丁建设公司,9.12302E+17\n"
+        ),
+    )
+    .unwrap();
+    browser.find("#screen-paste").await.clear().await.unwrap();
+    browser
+        .find("#screen-file")
+        .await
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    browser
+        .find("#screen-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_text("#screen-out", "scientific").await;
+    assert_eq!(
+        screened(&browser).await,
+        json!([
+            ["row-block", "4", format!("{BLOCKED}甲贸易公司")],
+            ["row-flag", "3", format!("{FLAGGED}丙工程公司")],
+            ["row-allow", "2", format!("{ALLOWED}乙建材公司")],
+        ])
+    );
+    let problems = browser.find("#screen-problems").await.text().await.unwrap();
+    assert!(problems.contains("5 id reads like a number"), "{problems}");
     let status: Value = app
         .client
         .get(app.url("/v1/status"))

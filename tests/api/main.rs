@@ -42,4 +42,5 @@ mod requests;
 mod scores;
 mod serve_limits;
 mod startup;
+mod subject_lists;
 mod subjects;

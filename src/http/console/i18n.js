@@ -44,6 +44,7 @@ const LABELS = {
   'col.department': ['实施部门', 'Department'],
   'col.text': ['措施内容', 'Text'],
   'col.row': ['行', 'Row'],
+  'col.problem': ['问题', 'Problem'],
   'col.subject': ['主体', 'Subject'],
   'col.decision': ['结论', 'Decision'],
   'col.reasons': ['理由', 'Reasons'],

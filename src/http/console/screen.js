@@ -30,7 +30,8 @@ export async function enter() {
   await fillMatters(byId('screen-matter'), false);
 }
 
-/** The bidders: `{subjects, rows, problems}`, rows being line numbers of the paste or file. */
+/** The bidders as `POST /v1/subject-lists` gives them: `{subjects, rows, names, problems}`,
+ * rows being the lines of the paste or the spreadsheet's rows. */
 async function bidders() {
   const file = byId('screen-file').files[0];
   if (file) {
@@ -39,13 +40,15 @@ async function bidders() {
   }
   const subjects = [];
   const rows = [];
+  const names = [];
   byId('screen-paste').value.split(/\r?\n/).forEach((line, index) => {
     const [id, ...name] = line.split(/[,，\t]/).map((cell) => cell.trim());
     if (!id) return;
-    subjects.push(name.join(' ') ? { id, name: name.join(' ') } : { id });
+    subjects.push({ id });
     rows.push(index + 1);
+    names.push(name.join(' ') || null);
   });
-  return { subjects, rows, problems: [] };
+  return { subjects, rows, names, problems: [] };
 }
 
 async function screen() {
@@ -54,7 +57,7 @@ async function screen() {
   const matter = byId('screen-matter').value;
   const caseRef = byId('screen-case').value.trim();
   const department = byId('screen-department').value.trim();
-  const body = { subjects: list.subjects.map(({ id }) => ({ id })), matter };
+  const body = { subjects: list.subjects, matter };
   if (caseRef) body.case_ref = caseRef;
   if (department) body.department = department;
   const [batch, lists, { matters }, status] = await Promise.all([
@@ -67,7 +70,7 @@ async function screen() {
 /** Each bidder with its row, name and result, in the order an officer reads them. */
 function ordered({ list, batch }) {
   const items = (batch ? batch.results : []).map((result, index) => ({
-    row: list.rows[index], name: list.subjects[index].name, id: list.subjects[index].id, result,
+    row: list.rows[index], name: list.names[index], id: list.subjects[index].id, result,
   }));
   const rank = (item) => (item.result.error ? 3 : ORDER[item.result.decision]);
   return items.sort((a, b) => rank(a) - rank(b) || a.row - b.row);
@@ -99,8 +102,8 @@ export function redraw() {
         el('span', { class: `badge ${code}` }, `${label('decision', code)} ${summary[code] ?? 0}`))),
       table([t('col.row'), t('col.subject'), t('col.decision'), t('col.reasons')], rows, { id: 'screen-table' }),
       last.list.problems.length > 0 && [el('h3', {}, t('screen.problems')),
-        table([t('col.row'), t('col.field'), t('col.reason')], last.list.problems.map((p) =>
-          el('tr', {}, el('td', {}, p.row), el('td', {}, p.field), el('td', {}, p.message))))]),
+        table([t('col.row'), t('col.field'), t('col.problem')], last.list.problems.map((p) =>
+          el('tr', {}, el('td', {}, p.row), el('td', {}, p.field), el('td', {}, p.message))), { id: 'screen-problems' })]),
     printable(items));
 }
 
