@@ -563,5 +563,61 @@ async fn an_administrator_adds_an_entry_confirms_and_sees_the_change_in_the_cons
         .unwrap();
     browser.find("#confirm-ok").await.click().await.unwrap();
     browser.wait_text("#admin-diff", "异议审核中").await;
+
+    // Markup in a list's text is shown as text: no element is made of it, no script runs.
+    let markup = r#"<img src="/nowhere" onerror="window.pwned = 1">虚报"#;
+    let entry = json!({"subject_id": ALLOWED, "reason": markup, "listed_on": "2026-11-02"});
+    let written = app
+        .client
+        .put(app.url("/v1/lists/tax_major_violation/entries/QQHR-SW-2026-000778"))
+        .bearer_auth(&token)
+        .json(&entry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 201);
+    let started = Instant::now();
+    loop {
+        let profile: Value = app
+            .client
+            .get(app.url(&format!("/v1/subjects/{ALLOWED}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if profile.to_string().contains("QQHR-SW-2026-000778") {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the entry never reached the instance"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.open(&app, "lookup").await;
+    browser.fill("#lookup-id", ALLOWED).await;
+    browser
+        .find("#lookup-form button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_text("#lookup-out", markup).await;
+    let ran: Value = browser
+        .client
+        .execute(
+            "return [document.querySelectorAll('#lookup-out img').length, window.pwned ?? null];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        json!([0, null]),
+        "the list's markup became part of the page"
+    );
     browser.close().await;
 }
