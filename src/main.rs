@@ -18,6 +18,7 @@ use jiangcheng::keys::{self, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
 use jiangcheng::register;
+use jiangcheng::ruleset::RuleSource;
 use jiangcheng::startup::{self, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
@@ -182,7 +183,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     info!(
         listen = %app.local_addr()?,
         workers = settings.workers,
-        rules = %settings.rules.display(),
+        rules = %settings.rules,
         lists = %settings.lists.location(),
         bench_routes = settings.bench_routes,
         malloc_tunables = %malloc_tunables(),
@@ -197,7 +198,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let rules = match ruleset::load_dir(&args.rules) {
+    let rules = match RuleSource::or_embedded(args.rules).load() {
         Ok(rules) => rules,
         Err(err) => {
             for problem in &err.0 {
@@ -231,7 +232,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
-    let rules = ruleset::load_dir(&args.rules)?;
+    let rules = RuleSource::or_embedded(args.rules).load()?;
     let started = Instant::now();
     let create = |path: &std::path::Path| -> anyhow::Result<BufWriter<File>> {
         let file =
@@ -263,7 +264,7 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let rules = ruleset::load_dir(&args.rules)?;
+    let rules = RuleSource::or_embedded(args.rules.clone()).load()?;
     // The whole file is validated before anything is written: a bad line refuses the import.
     let file = match Import::read(&args.lists, &rules, args.replace_list.as_deref()) {
         Ok(file) => file,

@@ -3,7 +3,6 @@
 //! part loaded; on failure the last good snapshot keeps serving and the failure is recorded.
 //! With a source that has a change stream, a follower thread applies its changes as they come.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,14 +14,14 @@ use crate::lists::source::{
     NamesStep, Position, Source, SourceError, StreamRecord,
 };
 use crate::lists::{ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard};
-use crate::ruleset::{self, RuleSet, RuleSetError};
+use crate::ruleset::{RuleSet, RuleSetError, RuleSource};
 use crate::timestamp::Timestamp;
 use std::io;
 
 /// Where rules and lists come from.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub rules: PathBuf,
+    pub rules: RuleSource,
     pub lists: ListSource,
 }
 
@@ -462,7 +461,7 @@ impl Snapshots {
 
     /// Rules, and the lists loaded under them.
     fn build(&self) -> Result<(RuleSet, Loaded), LoadError> {
-        let rules = ruleset::load_dir(&self.sources.rules)?;
+        let rules = self.sources.rules.load()?;
         let loaded = self.lists.load(&rules)?;
         Ok((rules, loaded))
     }

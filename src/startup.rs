@@ -18,7 +18,9 @@ use crate::app::Service;
 use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::keys::{KeyRing, KeysError};
+use crate::lists::source::ListSource;
 use crate::register::RegisterError;
+use crate::ruleset::RuleSource;
 use crate::snapshot::{LoadError, Snapshots, Sources};
 
 /// Why the service could not start, or stopped with an error.
@@ -266,8 +268,17 @@ pub struct Reloader {
 
 impl Reloader {
     /// Reloads as `reload` says, off the async threads, and logs the outcome; a failure keeps
-    /// the current snapshot. Returns whether it succeeded.
+    /// the current snapshot. Returns whether it succeeded. The rule set and lists built into
+    /// the binary cannot change: with both embedded, nothing is reloaded.
     pub async fn reload(&self, reload: Reload) -> bool {
+        let sources = self.service.snapshots.sources();
+        if sources.rules == RuleSource::Embedded && sources.lists == ListSource::Embedded {
+            info!(
+                what = reload.what(),
+                "nothing to reload: the rule set and lists are the ones embedded in the binary"
+            );
+            return true;
+        }
         self.load(reload.what(), reload == Reload::Forced).await
     }
 

@@ -20,7 +20,7 @@ use crate::keys::KeyRing;
 use crate::lists::source::ColdCacheConfig;
 use crate::metrics::Metrics;
 use crate::register::{Event, Register, RegisterConfig, RegisterError};
-use crate::ruleset::{MatterId, RuleSet};
+use crate::ruleset::{MatterId, RuleSet, RuleSource};
 use crate::snapshot::{Followed, LoadError, Snapshot, Snapshots, Sources};
 
 /// Why the service could not answer; the HTTP layer maps each to its problem.
@@ -235,5 +235,8 @@ impl Followed for Service {
 pub fn without_paths(mut error: String, sources: &Sources) -> String {
     // The list file first: it may lie inside the rule set's folder.
     error = sources.lists.without_path(error);
-    error.replace(&sources.rules.display().to_string(), "<rules>")
+    match &sources.rules {
+        RuleSource::Dir(dir) => error.replace(&dir.display().to_string(), "<rules>"),
+        RuleSource::Embedded => error,
+    }
 }

@@ -17,10 +17,9 @@ use crate::lists::source::ColdCacheConfig;
 use crate::lists::source::{is_redis_url, ListSource, UnsupportedSource};
 use crate::lists::ShrinkGuard;
 use crate::register::{Expiry, RegisterConfig, Sink};
+use crate::ruleset::RuleSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
-pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -143,9 +142,9 @@ pub struct ImportArgs {
     /// transaction, so its reply takes longer the larger the list).
     #[arg(long, env = "JC_REDIS_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub redis_timeout_ms: u64,
-    /// Rule set the entries are validated against.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder the entries are validated against [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
     /// Replace the whole content of this list with the file (which must hold only this list):
     /// entries of the list missing from the file are removed, with a tombstone.
     #[arg(long)]
@@ -220,10 +219,11 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "JC_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Rule-set folder [default: rulesets/qiqihar].
+    /// Rule-set folder [default: the embedded rule set, rulesets/qiqihar as shipped].
     #[arg(long, env = "JC_RULES")]
     pub rules: Option<PathBuf>,
-    /// List source: a JSON Lines file, or a `redis://` URL [default: rulesets/qiqihar/demo-lists.jsonl].
+    /// List source: a JSON Lines file, or a `redis://` URL [default: the embedded demo lists,
+    /// rulesets/qiqihar/demo-lists.jsonl as shipped].
     #[arg(long, env = "JC_LISTS")]
     pub lists: Option<String>,
     /// Share of the entries (0 to 1), overall or of one list, a list load may remove before it
@@ -391,9 +391,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Rule-set folder.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
     /// Also validate this list file against the rule set.
     #[arg(long)]
     pub lists: Option<PathBuf>,
@@ -420,16 +420,16 @@ pub struct GenArgs {
     /// Also write every population member's identifier here (`id<TAB>listed`), for load tests.
     #[arg(long)]
     pub population: Option<PathBuf>,
-    /// Rule set whose lists the entries go on.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder whose lists the entries go on [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
 }
 
 /// Resolved settings of `serve`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
-    pub rules: PathBuf,
+    pub rules: RuleSource,
     pub lists: ListSource,
     /// How far a list load may shrink the lists before it is refused.
     pub guard: ShrinkGuard,
@@ -576,7 +576,7 @@ impl ServeArgs {
                     .parse()
                     .unwrap_or_else(|_| unreachable!("valid default address"))
             }),
-            rules: self.rules.unwrap_or_else(|| DEFAULT_RULES.into()),
+            rules: RuleSource::or_embedded(self.rules),
             lists,
             guard,
             force_next_load: self.force_next_load,
@@ -604,10 +604,9 @@ impl ServeArgs {
 
     /// The list source: a file, or Redis under its prefix and timeout.
     fn lists(&mut self) -> Result<ListSource, ConfigError> {
-        let lists = self
-            .lists
-            .take()
-            .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+        let Some(lists) = self.lists.take() else {
+            return Ok(ListSource::Embedded);
+        };
         let prefix = self
             .redis_prefix
             .take()

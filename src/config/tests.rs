@@ -165,7 +165,8 @@ fn flags_win_over_the_file_and_the_file_over_defaults() {
     assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
     assert_eq!(settings.limits.max_batch, 50);
     assert_eq!(settings.workers, 1);
-    assert_eq!(settings.rules, PathBuf::from(DEFAULT_RULES));
+    assert_eq!(settings.rules, RuleSource::Embedded);
+    assert_eq!(settings.lists, ListSource::Embedded);
     assert_eq!(
         settings.limits.max_body_bytes,
         Limits::default().max_body_bytes

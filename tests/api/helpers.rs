@@ -188,7 +188,7 @@ impl Spawn {
         });
         let settings = Settings {
             listen,
-            rules: self.rules,
+            rules: self.rules.into(),
             lists: self.lists,
             force_next_load: self.force_first_load,
             cold_cache: self.cold_cache,

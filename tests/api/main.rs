@@ -14,6 +14,7 @@
 
 mod access;
 mod admin;
+mod anywhere;
 mod auth;
 mod batch;
 mod catalog;
