@@ -90,7 +90,9 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
             let status = register.status();
             info!(
                 sink = status.sink,
-                dir = %settings.register.dir.display(),
+                dir = %std::path::absolute(&settings.register.dir)
+                    .unwrap_or_else(|_| settings.register.dir.clone())
+                    .display(),
                 spill_pending = status.spill_pending,
                 "query register on"
             );

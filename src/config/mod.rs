@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+mod state;
+
 use crate::http::{AccessConfig, Limits};
 use crate::lists::source::ColdCacheConfig;
 use crate::lists::source::{is_redis_url, ListSource, UnsupportedSource};
@@ -71,7 +73,7 @@ pub enum RegisterCommand {
 pub struct RegisterHashArgs {
     /// The subject's identifier (a USCC or a resident ID number).
     pub id: String,
-    /// The register's folder [default: audit].
+    /// The register's folder [default: as `serve` chooses it].
     #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
     pub register_dir: Option<PathBuf>,
     /// The subject hash key [default: <register-dir>/subject-hash.key].
@@ -91,16 +93,20 @@ impl RegisterHashArgs {
             warnings.push(renamed_warning(new, &old));
             Some(PathBuf::from(value))
         };
-        let defaults = RegisterConfig::default();
+        let dir = self.register_dir.or_else(|| renamed("JC_REGISTER_DIR"));
+        let key_file = self
+            .register_key_file
+            .or_else(|| renamed("JC_REGISTER_KEY_FILE"));
+        // The folder `serve` would choose, with the same warning.
+        let dir = dir.unwrap_or_else(|| {
+            let (dir, warning) = state::default_register_dir();
+            warnings.extend(warning);
+            dir
+        });
         let config = RegisterConfig {
-            dir: self
-                .register_dir
-                .or_else(|| renamed("JC_REGISTER_DIR"))
-                .unwrap_or(defaults.dir),
-            key_file: self
-                .register_key_file
-                .or_else(|| renamed("JC_REGISTER_KEY_FILE")),
-            ..defaults
+            dir,
+            key_file,
+            ..RegisterConfig::default()
         };
         (config, warnings)
     }
@@ -344,7 +350,9 @@ pub struct ServeArgs {
     #[arg(long, alias = "audit", env = "JC_REGISTER")]
     #[serde(alias = "audit")]
     pub register: Option<String>,
-    /// The register's folder: its files, the spill file and the subject hash key [default: audit].
+    /// The register's folder: its files, the spill file and the subject hash key [default:
+    /// ./audit if a register is there, else $STATE_DIRECTORY/register, else
+    /// $XDG_STATE_HOME/jiangcheng/register, else ~/.local/state/jiangcheng/register].
     #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
     #[serde(alias = "audit_dir")]
     pub register_dir: Option<PathBuf>,
@@ -521,7 +529,7 @@ impl ServeArgs {
 
     /// Applies the config file (if any) under the flags and environment, then the defaults.
     pub fn resolve(mut self) -> Result<Settings, ConfigError> {
-        let warnings = self.merge_renamed_env()?;
+        let mut warnings = self.merge_renamed_env()?;
         if let Some(path) = &self.config {
             let file = read_file_config(path)?;
             self.merge(file);
@@ -542,7 +550,7 @@ impl ServeArgs {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let limits = self.limits()?;
-        let register = self.register(&lists)?;
+        let register = self.register(&lists, &mut warnings)?;
         let access = self.access();
         let cold_max_filers = self
             .cold_max_filers
@@ -686,8 +694,17 @@ impl ServeArgs {
     }
 
     /// The query register's settings, its sink following the list source unless told.
-    fn register(&mut self, lists: &ListSource) -> Result<RegisterConfig, ConfigError> {
+    fn register(
+        &mut self,
+        lists: &ListSource,
+        warnings: &mut Vec<String>,
+    ) -> Result<RegisterConfig, ConfigError> {
         let defaults = RegisterConfig::default();
+        let dir = self.register_dir.take().unwrap_or_else(|| {
+            let (dir, warning) = state::default_register_dir();
+            warnings.extend(warning);
+            dir
+        });
         Ok(RegisterConfig {
             sink: register_sink(
                 self.register.as_deref(),
@@ -696,7 +713,7 @@ impl ServeArgs {
                     .unwrap_or_else(|| crate::register::DEFAULT_PREFIX.to_owned()),
                 lists,
             )?,
-            dir: self.register_dir.take().unwrap_or(defaults.dir),
+            dir,
             key_file: self.register_key_file.take(),
             queue_records: self.register_queue.unwrap_or(defaults.queue_records),
             spill_dir: self.register_spill_dir.take(),

@@ -332,11 +332,8 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
 #[test]
 fn the_registers_spill_retention_and_readiness_settings_come_from_the_file_or_flags() {
     let defaults = ServeArgs::default().resolve().unwrap().register;
-    assert_eq!(defaults.spill_path(), PathBuf::from("audit"));
-    assert_eq!(
-        defaults.archive_path(),
-        Some(PathBuf::from("audit/archive"))
-    );
+    assert_eq!(defaults.spill_path(), defaults.dir);
+    assert_eq!(defaults.archive_path(), Some(defaults.dir.join("archive")));
     assert_eq!(defaults.retention_days, 190);
     assert!(!defaults.required);
     let dir = tempfile::tempdir().unwrap();

@@ -87,3 +87,123 @@ fn check_in_an_empty_folder_checks_the_embedded_rule_set() {
     let shipped = jiangcheng::ruleset::load_dir(&rules_dir()).expect("the shipped rule set");
     assert_eq!(stdout.trim(), format!("ok: {shipped}"));
 }
+
+/// Stops `server` with SIGTERM and waits (bounded) for it to exit, its register stored.
+pub fn stop(mut server: Running) {
+    signal(&server, "TERM");
+    let exited = crate::process::wait_exit(&mut server.child, Duration::from_secs(20));
+    assert!(exited.is_some(), "serve stops on SIGTERM");
+}
+
+/// `serve` in `work` with the register in files and no folder set, `HOME` at `home`.
+fn serve_with_home(work: &Path, home: &Path, port: u16, log: &Path) -> Command {
+    let mut command = serve_in(work, port, log);
+    command
+        .env("JC_REGISTER", "files")
+        .env("HOME", home)
+        .env_remove("JC_REGISTER_DIR")
+        .env_remove("JC_AUDIT_DIR")
+        .env_remove("JC_REGISTER_KEY_FILE")
+        .env_remove("JC_AUDIT_KEY_FILE")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY");
+    command
+}
+
+/// `jiangcheng register hash ID` run in `work` with `HOME` at `home`: its stdout and stderr.
+fn register_hash_in(work: &Path, home: &Path, id: &str) -> (String, String) {
+    let output = command_in(work, &["register", "hash", id])
+        .env("HOME", home)
+        .env_remove("JC_REGISTER_DIR")
+        .env_remove("JC_AUDIT_DIR")
+        .env_remove("JC_REGISTER_KEY_FILE")
+        .env_remove("JC_AUDIT_KEY_FILE")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY")
+        .output()
+        .expect("register hash");
+    assert!(output.status.success(), "{output:?}");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+    (text(&output.stdout), text(&output.stderr))
+}
+
+#[actix_web::test]
+async fn the_registers_default_folder_is_the_users_state_folder_named_in_the_log_and_found_by_register_hash(
+) {
+    let (work, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let command = serve_with_home(work.path(), home.path(), port, log.path());
+    let (server, client) = Running::until_ready(command, port).await;
+    let subject = "91230200MA1B2C3D8T";
+    assert_eq!(
+        decision_of(&client, &server.address, subject.into()).await,
+        "block"
+    );
+    stop(server);
+
+    let folder = home.path().join(".local/state/jiangcheng/register");
+    let logs = json_logs(log.path());
+    let register = logged(&logs, "query register on");
+    assert_eq!(register["dir"], folder.display().to_string(), "{register}");
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "serve left files in the working folder: {left:?}"
+    );
+    let key = folder.join("subject-hash.key");
+    let id = jiangcheng::ident::parse(subject).unwrap();
+    let expected = jiangcheng::register::subject_hash(&key, &id).expect("the key was made there");
+    let (hash, warnings) = register_hash_in(work.path(), home.path(), subject);
+    assert_eq!(hash, expected);
+    assert_eq!(warnings, "");
+}
+
+#[actix_web::test]
+async fn a_register_in_the_old_default_folder_is_still_used_with_a_warning_saying_how_to_keep_it() {
+    let (work, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A register an older version made in the working directory's `audit`.
+    let first_log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let mut command = serve_with_home(work.path(), home.path(), port, first_log.path());
+    command.env("JC_REGISTER_DIR", "audit");
+    let (server, _client) = Running::until_ready(command, port).await;
+    stop(server);
+    let old = work.path().join("audit");
+    let subject = "91230200MA1B2C3D8T";
+    let id = jiangcheng::ident::parse(subject).unwrap();
+    let expected = jiangcheng::register::subject_hash(&old.join("subject-hash.key"), &id).unwrap();
+
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let mut command = serve_with_home(work.path(), home.path(), port, log.path());
+    // Even under systemd's state directory, the register that is there is kept.
+    command.env("STATE_DIRECTORY", home.path().join("state"));
+    let (server, _client) = Running::until_ready(command, port).await;
+    stop(server);
+    let logs = json_logs(log.path());
+    let register = logged(&logs, "query register on");
+    assert_eq!(register["dir"], old.display().to_string(), "{register}");
+    let warning = logged(&logs, "the old default folder");
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    let keep = format!(
+        "--register-dir (JC_REGISTER_DIR, register_dir) {}",
+        old.display()
+    );
+    assert!(
+        warning["message"].as_str().unwrap().contains(&keep),
+        "{warning}"
+    );
+    assert!(
+        !home.path().join("state").exists(),
+        "no second register was made"
+    );
+    assert!(
+        !home.path().join(".local").exists(),
+        "no second register was made"
+    );
+
+    let (hash, warnings) = register_hash_in(work.path(), home.path(), subject);
+    assert_eq!(hash, expected, "register hash finds the same key");
+    assert!(warnings.contains(&keep), "{warnings}");
+}
