@@ -19,7 +19,8 @@ use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
 use jiangcheng::register;
 use jiangcheng::ruleset::RuleSource;
-use jiangcheng::startup::{self, Stop};
+use jiangcheng::snapshot::LoadError;
+use jiangcheng::startup::{self, StartupError, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
 /// An error ends the command with its message, the chain of causes and a hint, never a
@@ -57,6 +58,12 @@ fn command_name(command: &Command) -> &'static str {
 fn hint(command: &str, err: &anyhow::Error) -> String {
     if err.downcast_ref::<ruleset::RuleSetError>().is_some() {
         return "--rules (or JC_RULES) names the rule-set folder; `jiangcheng check --rules DIR` lists each problem in it".to_owned();
+    }
+    if let Some(StartupError::FirstLoad { source, .. }) = err.downcast_ref() {
+        return match source.as_ref() {
+            LoadError::Refused(_) => "--force-next-load takes these lists on purpose, once".to_owned(),
+            _ => "--rules and --lists (JC_RULES, JC_LISTS) name the rule set and the lists, a relative path from the working directory; without them the embedded ones serve; `jiangcheng check --rules DIR --lists FILE` lists each problem".to_owned(),
+        };
     }
     format!("`jiangcheng {command} --help` lists its options")
 }
@@ -179,18 +186,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    let app = startup::build(&settings, startup::bind(&settings)?)?;
+    // Loaded (or a Redis source found answering) before the port is bound: a failure exits
+    // with nothing listening.
+    let app = startup::build(&settings)?;
+    let listener = startup::bind(&settings)?;
     info!(
-        listen = %app.local_addr()?,
+        listen = %listener.local_addr()?,
         workers = settings.workers,
         rules = %settings.rules,
         lists = %settings.lists.location(),
         bench_routes = settings.bench_routes,
         malloc_tunables = %malloc_tunables(),
-        "jiangcheng serving; not ready until the rule set and lists have loaded"
+        "jiangcheng listening"
     );
     // The server stops itself on SIGINT, SIGTERM and SIGQUIT; nothing else stops it.
-    let stopped = actix_web::rt::System::new().block_on(app.run(std::future::pending()))?;
+    let stopped =
+        actix_web::rt::System::new().block_on(app.run(listener, std::future::pending()))?;
     Ok(match stopped {
         Stop::Requested => ExitCode::SUCCESS,
         Stop::FirstLoadFailed => ExitCode::FAILURE,

@@ -69,7 +69,7 @@ async fn serve_started_in_an_empty_folder_serves_the_embedded_demo_and_says_so()
     .await;
     drop(server);
     let logs = json_logs(log.path());
-    let started = logged(&logs, "jiangcheng serving");
+    let started = logged(&logs, "jiangcheng listening");
     assert_eq!(started["rules"], "embedded", "{started}");
     assert_eq!(started["lists"], "embedded", "{started}");
     let nothing = logged(&logs, "nothing to reload");
@@ -206,4 +206,83 @@ async fn a_register_in_the_old_default_folder_is_still_used_with_a_warning_sayin
     let (hash, warnings) = register_hash_in(work.path(), home.path(), subject);
     assert_eq!(hash, expected, "register hash finds the same key");
     assert!(warnings.contains(&keep), "{warnings}");
+}
+
+/// The position of the first log line whose message holds `message`.
+fn line_of(logs: &[serde_json::Value], message: &str) -> usize {
+    logs.iter()
+        .position(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(message))
+        })
+        .unwrap_or_else(|| panic!("no `{message}` in the log: {logs:#?}"))
+}
+
+#[actix_web::test]
+async fn serve_binds_its_port_only_once_the_rule_set_and_lists_have_loaded_and_says_so_once() {
+    let gate = crate::helpers::Gate::new();
+    let work = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let mut command = serve_in(work.path(), port, log.path());
+    command.arg("--rules").arg(gate.rules());
+    let server = Running {
+        child: command.spawn().expect("start serve"),
+        address: format!("http://127.0.0.1:{port}"),
+    };
+    // While the rule set is being read, nothing listens on the port.
+    gate.open_after(|| {
+        let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+        assert!(refused.is_err(), "the port is bound during the first load");
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(!text.contains("listening"), "{text}");
+    });
+    let client = reqwest::Client::new();
+    poll("/readyz 200", Duration::from_secs(20), || {
+        let request = client.get(format!("{}/readyz", server.address)).send();
+        async move { request.await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    stop(server);
+    let logs = json_logs(log.path());
+    let (loaded, listening, ready) = (
+        line_of(&logs, "loaded"),
+        line_of(&logs, "jiangcheng listening"),
+        line_of(&logs, "ready: "),
+    );
+    assert!(loaded < listening && listening < ready, "{logs:#?}");
+}
+
+#[test]
+fn serve_whose_first_load_fails_names_the_path_and_the_working_folder_and_binds_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let output = command_in(
+        work.path(),
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--lists",
+            "lists/missing.jsonl",
+        ],
+    )
+    .env("JC_REGISTER", "off")
+    .env("RUST_BACKTRACE", "1")
+    .output()
+    .expect("serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let error = stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an error line: {stderr}"));
+    assert!(error.contains("lists/missing.jsonl"), "{error}");
+    let working_dir = format!("working directory {}", work.path().display());
+    assert!(error.contains(&working_dir), "{error}");
+    assert!(stderr.contains("\nhint: --rules and --lists"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
 }
