@@ -182,7 +182,7 @@ fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
-    telemetry::init(settings.log_format, &settings.log);
+    telemetry::init(settings.log_format, settings.log_time, &settings.log);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }

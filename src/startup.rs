@@ -289,8 +289,28 @@ impl Application {
         // than the Redis timeouts, whatever Redis does.
         follower.stop();
         // What the register still holds is stored (or spilled) before the service ends.
-        if let Some(register) = self.service.register() {
-            register.close();
+        match self.service.register() {
+            Some(register) => {
+                let before = register.status();
+                register.close();
+                let after = register.status();
+                info!(
+                    queued = before.queued,
+                    stored = after.stored - before.stored,
+                    spilled = after.spilled - before.spilled,
+                    dropped = after.dropped - before.dropped,
+                    spill_pending = after.spill_pending,
+                    stored_since_start = after.stored,
+                    spilled_since_start = after.spilled,
+                    dropped_since_start = after.dropped,
+                    "stopped; the query register flushed {} record(s) it held: {} stored, {} spilled, {} dropped",
+                    before.queued,
+                    after.stored - before.stored,
+                    after.spilled - before.spilled,
+                    after.dropped - before.dropped,
+                );
+            }
+            None => info!("stopped; the query register was off"),
         }
         drop(follower);
         served.map_err(StartupError::Server)?;

@@ -211,6 +211,39 @@ pub enum LogFormat {
     Json,
 }
 
+/// The clock text logs print their times in: UTC (`2026-11-30T02:00:00.000000Z`), the
+/// machine's local time, or a fixed offset from UTC (`+08:00`, Beijing time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogTime {
+    #[default]
+    Utc,
+    Local,
+    Offset(chrono::FixedOffset),
+}
+
+impl std::str::FromStr for LogTime {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LogTime, String> {
+        match text {
+            "utc" => Ok(LogTime::Utc),
+            "local" => Ok(LogTime::Local),
+            offset => offset.parse().map(LogTime::Offset).map_err(|_| {
+                format!("`{offset}`: give utc, local or an offset from UTC such as +08:00")
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for LogTime {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<LogTime, String> {
+        text.parse()
+    }
+}
+
 /// The settings of `serve`, one struct for all three sources: clap reads the flags and the
 /// environment, serde the config file (the same names with underscores; unknown keys are
 /// refused), and [`Merge`] lays the flags and environment over the file. Every setting is
@@ -316,6 +349,10 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// The clock of the times in text logs: utc, local (the machine's time zone) or an offset
+    /// such as +08:00; JSON logs stay in UTC [default: utc].
+    #[arg(long, env = "JC_LOG_TIME")]
+    pub log_time: Option<LogTime>,
     /// Log filter in tracing's EnvFilter syntax [default: info].
     #[arg(long, env = "JC_LOG")]
     pub log: Option<String>,
@@ -447,6 +484,7 @@ pub struct Settings {
     pub workers: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
+    pub log_time: LogTime,
     pub log: String,
     pub bench_routes: bool,
     pub keys: Option<PathBuf>,
@@ -600,6 +638,7 @@ impl ServeArgs {
             workers,
             limits,
             log_format: self.log_format.unwrap_or_default(),
+            log_time: self.log_time.unwrap_or_default(),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
             bench_routes: self.bench_routes,
             keys: self.keys,

@@ -508,3 +508,16 @@ fn the_cold_filers_bound_comes_from_the_flag_the_file_or_its_default_and_zero_is
         Err(ConfigError::Zero("cold_max_filers"))
     ));
 }
+
+#[test]
+fn the_log_clock_is_utc_local_or_an_offset_and_anything_else_is_refused() {
+    assert_eq!(ServeArgs::default().resolve().unwrap().log_time, LogTime::Utc);
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    assert_eq!("+08:00".parse(), Ok(LogTime::Offset(offset)));
+    assert_eq!("local".parse(), Ok(LogTime::Local));
+    let parsed: ServeArgs = toml::from_str("log_time = \"+08:00\"\n").unwrap();
+    assert_eq!(parsed.log_time, Some(LogTime::Offset(offset)));
+    let refused = "beijing".parse::<LogTime>().unwrap_err();
+    assert!(refused.contains("+08:00"), "{refused}");
+    assert!(toml::from_str::<ServeArgs>("log_time = \"CST\"\n").is_err());
+}

@@ -72,6 +72,25 @@ async fn serve_started_in_an_empty_folder_serves_the_embedded_demo_and_says_so()
     let started = logged(&logs, "jiangcheng listening");
     assert_eq!(started["rules"], "embedded", "{started}");
     assert_eq!(started["lists"], "embedded", "{started}");
+    let ready = logged(&logs, "ready: ");
+    assert_eq!(ready["revision"], shipped.revision.as_str(), "{ready}");
+    assert_eq!(ready["ruleset"], "qiqihar", "{ready}");
+    assert_eq!(ready["entries"], status["lists"]["entries"], "{ready}");
+    assert_eq!(ready["subjects"], status["lists"]["subjects"], "{ready}");
+    assert_eq!(ready["listen"], format!("127.0.0.1:{port}"), "{ready}");
+    assert!(
+        ready["load_seconds"].as_f64().is_some_and(|s| s >= 0.0),
+        "{ready}"
+    );
+    let readies = logs
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("ready: "))
+        })
+        .count();
+    assert_eq!(readies, 1, "one ready line: {logs:#?}");
     let nothing = logged(&logs, "nothing to reload");
     assert_eq!(nothing["what"], "reload on SIGHUP", "{nothing}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("the folder").collect();
@@ -285,4 +304,93 @@ fn serve_whose_first_load_fails_names_the_path_and_the_working_folder_and_binds_
     assert!(stderr.contains("\nhint: --rules and --lists"), "{stderr}");
     assert!(!stderr.contains("listening"), "{stderr}");
     assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn serve_says_at_stop_what_the_register_stored_in_text_logs_on_the_clock_asked_for() {
+    let (work, register) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let mut command = serve_in(work.path(), port, log.path());
+    command
+        .args(["--log-time", "+08:00"])
+        .env("JC_LOG_FORMAT", "text")
+        .env("JC_REGISTER", "files")
+        .env("JC_REGISTER_DIR", register.path());
+    let (server, client) = Running::until_ready(command, port).await;
+    for _ in 0..3 {
+        decision_of(&client, &server.address, "91230200MA1B2C3D8T".into()).await;
+    }
+    stop(server);
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let stopped = text
+        .lines()
+        .find(|line| line.contains("stopped; the query register flushed"))
+        .unwrap_or_else(|| panic!("no stop line:\n{text}"));
+    for field in [
+        "stored_since_start=3",
+        "spilled_since_start=0",
+        "dropped_since_start=0",
+    ] {
+        assert!(stopped.contains(field), "{field}: {stopped}");
+    }
+    // Every line starts with its time at +08:00 (`2026-11-30T10:00:00.000000+08:00`).
+    for line in text.lines().filter(|line| line.contains(" INFO ")) {
+        let time = line.split_whitespace().next().unwrap();
+        assert!(time.len() == 32 && time.ends_with("+08:00"), "{line}");
+    }
+}
+
+#[actix_web::test]
+async fn serve_says_once_when_it_lost_the_list_source_and_once_when_it_answers_again() {
+    let redis = crate::redis::RedisServer::start();
+    assert!(crate::redis::import(&redis, &crate::helpers::demo_lists())
+        .status
+        .success());
+    let work = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let port = free_port();
+    let mut command = serve_in(work.path(), port, log.path());
+    command.args(["--lists", &redis.url(), "--redis-timeout-ms", "300"]);
+    let (server, _client) = Running::until_ready(command, port).await;
+    let count = |message: &str| {
+        json_logs(log.path())
+            .iter()
+            .filter(|line| {
+                line["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(message))
+            })
+            .count()
+    };
+    let frozen = crate::follow::Frozen::new(&redis);
+    // Several of the follower's calls fail while Redis is frozen (each within 300 ms).
+    poll("the loss logged", Duration::from_secs(10), || {
+        let lost = count("lost the list source");
+        async move { lost == 1 }
+    })
+    .await;
+    std::thread::sleep(Duration::from_secs(2));
+    drop(frozen);
+    poll("the reconnection logged", Duration::from_secs(10), || {
+        let back = count("the list source answers again");
+        async move { back == 1 }
+    })
+    .await;
+    stop(server);
+    let logs = json_logs(log.path());
+    assert_eq!(count("lost the list source"), 1, "{logs:#?}");
+    assert_eq!(count("the list source answers again"), 1, "{logs:#?}");
+    let back = logged(&logs, "the list source answers again");
+    assert!(
+        back["failed_calls"].as_u64().is_some_and(|n| n > 1),
+        "{back}"
+    );
+    assert!(
+        back["lost_seconds"].as_f64().is_some_and(|s| s >= 2.0),
+        "{back}"
+    );
+    assert!(
+        line_of(&logs, "lost the list source") < line_of(&logs, "the list source answers again")
+    );
 }
