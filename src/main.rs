@@ -11,10 +11,10 @@ use clap::{CommandFactory, Parser};
 use tracing::info;
 
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, NewKeyArgs,
-    RegisterCommand, RegisterHashArgs, ServeArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, KeysFileArgs,
+    NewKeyArgs, RegisterCommand, RegisterHashArgs, RevokeKeyArgs, ServeArgs,
 };
-use jiangcheng::keys::{self, Scope};
+use jiangcheng::keys::{self, Revocation, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
 use jiangcheng::register;
@@ -47,6 +47,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Gen(_) => "gen",
         Command::Import(_) => "import",
         Command::Keys(KeysCommand::New(_)) => "keys new",
+        Command::Keys(KeysCommand::List(_)) => "keys list",
+        Command::Keys(KeysCommand::Revoke(_)) => "keys revoke",
         Command::Register(RegisterCommand::Hash(_)) => "register hash",
         Command::Completions(_) => "completions",
         Command::Man => "man",
@@ -58,6 +60,12 @@ fn command_name(command: &Command) -> &'static str {
 fn hint(command: &str, err: &anyhow::Error) -> String {
     if err.downcast_ref::<ruleset::RuleSetError>().is_some() {
         return "--rules (or JC_RULES) names the rule-set folder; `jiangcheng check --rules DIR` lists each problem in it".to_owned();
+    }
+    if let Some(keys::KeysError::NoSuchKey { path, .. }) = err.downcast_ref() {
+        return format!(
+            "`jiangcheng keys list --keys {}` lists the ids",
+            path.display()
+        );
     }
     if let Some(StartupError::FirstLoad { source, .. }) = err.downcast_ref() {
         return match source.as_ref() {
@@ -78,6 +86,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
+        Command::Keys(KeysCommand::List(args)) => list_keys(args),
+        Command::Keys(KeysCommand::Revoke(args)) => revoke_key(args),
         Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
         Command::Completions(args) => completions(args),
         Command::Man => man(),
@@ -177,6 +187,46 @@ fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("Add this to the keys file (it holds the key's hash, not the key):");
     print!("\n{}", key.config);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng keys list`: one line a key, tab-separated under a header.
+fn list_keys(args: KeysFileArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::from("id\tdepartment\tscopes\trate\trevoked\tsha256\n");
+    for key in keys::list(&args.keys)? {
+        let rate = match (key.rate_per_second, key.burst) {
+            (None, _) => "none".to_owned(),
+            (Some(rate), None) => format!("{rate}/s"),
+            (Some(rate), Some(burst)) => format!("{rate}/s burst {burst}"),
+        };
+        out += &format!(
+            "{}\t{}\t{}\t{rate}\t{}\t{}…\n",
+            key.id,
+            key.department,
+            key.scopes.join(","),
+            if key.revoked { "revoked" } else { "no" },
+            key.sha256_prefix,
+        );
+    }
+    print_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng keys revoke ID`: marks the key revoked in the keys file.
+fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.file.keys;
+    match keys::revoke(path, &args.id)? {
+        Revocation::Revoked => eprintln!(
+            "revoked key `{}` in {}; a running service refuses it once reloaded (SIGHUP: systemctl reload jiangcheng)",
+            args.id,
+            path.display()
+        ),
+        Revocation::AlreadyRevoked => eprintln!(
+            "key `{}` was already revoked in {}; nothing changed",
+            args.id,
+            path.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

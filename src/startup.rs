@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 use crate::app::Service;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::keys::{KeyRing, KeysError};
+use crate::keys::KeysError;
 use crate::lists::source::ListSource;
 use crate::register::RegisterError;
 use crate::ruleset::RuleSource;
@@ -119,16 +119,16 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
     }
     let service = match &settings.keys {
         Some(path) => {
-            let keys = KeyRing::load(path)?;
+            let service = service.with_keys(path)?;
             info!(
-                keys = keys.len(),
+                keys = service.keys().map_or(0, |keys| keys.len()),
                 file = %path.display(),
                 protect_metrics = settings.protect_metrics,
                 max_as_of_skew_seconds = settings.access.max_as_of_skew.as_secs(),
                 auth_failures_per_minute = settings.access.auth_failures_per_minute,
                 "API keys required on /v1"
             );
-            service.with_keys(keys)
+            service
         }
         None => {
             warn!("NO API KEYS CONFIGURED: every /v1 endpoint is open to anyone who can reach this port; give --keys FILE (jiangcheng keys new makes keys)");
@@ -390,21 +390,38 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Reloads as `reload` says, off the async threads, and logs the outcome; a failure keeps
-    /// the current snapshot. Returns whether it succeeded. The rule set and lists built into
-    /// the binary cannot change: with both embedded, nothing is reloaded.
+    /// Reloads the keys file, then the rule set and lists as `reload` says, off the async
+    /// threads, and logs the outcome; a failure keeps the keys, or the snapshot, in use.
+    /// Returns whether all of it succeeded. The rule set and lists built into the binary cannot
+    /// change: with both embedded, they are not reloaded.
     pub async fn reload(&self, reload: Reload) -> bool {
+        let what = reload.what();
+        let service = Arc::clone(&self.service);
+        let keys = match tokio::task::spawn_blocking(move || service.reload_keys()).await {
+            Ok(None) => true,
+            Ok(Some(Ok(keys))) => {
+                info!(what, keys, "keys reloaded");
+                true
+            }
+            Ok(Some(Err(err))) => {
+                error!(what, error = %err, "keys reload failed; the keys in use stay");
+                false
+            }
+            Err(err) => {
+                error!(what, error = %err, "keys reload task failed");
+                false
+            }
+        };
         let sources = self.service.snapshots.sources();
         if sources.rules == RuleSource::Embedded && sources.lists == ListSource::Embedded {
             info!(
-                what = reload.what(),
+                what,
                 "nothing to reload: the rule set and lists are the ones embedded in the binary"
             );
-            return true;
+            return keys;
         }
-        self.load(reload.what(), reload == Reload::Forced)
-            .await
-            .is_some()
+        let loaded = self.load(what, reload == Reload::Forced).await.is_some();
+        keys && loaded
     }
 
     /// Loads off the async threads and logs a failure: the snapshot, if it loaded.

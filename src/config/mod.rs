@@ -117,6 +117,26 @@ pub enum KeysCommand {
     /// Make a key for a calling department: prints the key once, and the `[[key]]` table to
     /// add to the keys file (which holds only its hash).
     New(NewKeyArgs),
+    /// List the keys of a keys file: id, department, scopes, rate limit, whether revoked, and
+    /// the start of the key's hash (never all of it).
+    List(KeysFileArgs),
+    /// Revoke a key in the keys file, in place; `SIGHUP` makes a running service refuse it.
+    Revoke(RevokeKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysFileArgs {
+    /// The keys file.
+    #[arg(long, env = "JC_KEYS")]
+    pub keys: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeKeyArgs {
+    /// The id of the key (`jc_<id>_…`; `jiangcheng keys list` shows them).
+    pub id: String,
+    #[command(flatten)]
+    pub file: KeysFileArgs,
 }
 
 #[derive(Debug, Args)]

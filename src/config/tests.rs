@@ -511,7 +511,10 @@ fn the_cold_filers_bound_comes_from_the_flag_the_file_or_its_default_and_zero_is
 
 #[test]
 fn the_log_clock_is_utc_local_or_an_offset_and_anything_else_is_refused() {
-    assert_eq!(ServeArgs::default().resolve().unwrap().log_time, LogTime::Utc);
+    assert_eq!(
+        ServeArgs::default().resolve().unwrap().log_time,
+        LogTime::Utc
+    );
     let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
     assert_eq!("+08:00".parse(), Ok(LogTime::Offset(offset)));
     assert_eq!("local".parse(), Ok(LogTime::Local));

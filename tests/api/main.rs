@@ -28,6 +28,7 @@ mod follow;
 mod golden;
 mod helpers;
 mod identifiers;
+mod keys_reload;
 mod languages;
 mod legacy_ids;
 mod limits;
