@@ -10,16 +10,20 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use tracing::info;
 
+use jiangcheng::app::Service;
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, KeysFileArgs,
-    NewKeyArgs, RegisterCommand, RegisterHashArgs, RevokeKeyArgs, ServeArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, DecideArgs, GenArgs, ImportArgs, KeysCommand,
+    KeysFileArgs, NewKeyArgs, RegisterCommand, RegisterHashArgs, RevokeKeyArgs, ServeArgs,
 };
 use jiangcheng::keys::{self, Revocation, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
+use jiangcheng::lists::source::{
+    ColdCacheConfig, Import, ImportError, ListSource, DEFAULT_CONNECTIONS, DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+};
 use jiangcheng::register;
 use jiangcheng::ruleset::RuleSource;
-use jiangcheng::snapshot::LoadError;
+use jiangcheng::snapshot::{LoadError, Snapshots, Sources};
 use jiangcheng::startup::{self, StartupError, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
@@ -44,6 +48,7 @@ fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "serve",
         Command::Check(_) => "check",
+        Command::Decide(_) => "decide",
         Command::Gen(_) => "gen",
         Command::Import(_) => "import",
         Command::Keys(KeysCommand::New(_)) => "keys new",
@@ -83,6 +88,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve(*args)
         }
         Command::Check(args) => check(args),
+        Command::Decide(args) => decide(args),
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
@@ -290,6 +296,104 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng decide ID MATTER`: the decision the API would answer, from a rule set and lists
+/// loaded here, through the service's own decision path. No register: nothing is recorded.
+fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
+    let lists = match &args.lists {
+        Some(text) => {
+            ListSource::parse(text, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_CONNECTIONS)?
+        }
+        None => ListSource::Embedded,
+    };
+    let sources = Sources {
+        rules: RuleSource::or_embedded(args.rules),
+        lists,
+    };
+    let what = format!(
+        "cannot load the rule set ({}) and lists ({})",
+        sources.rules,
+        sources.lists.location()
+    );
+    let service = Service::new(Snapshots::new(sources), ColdCacheConfig::default());
+    // The fail-closed guard protects a serving service from losing its lists; here an empty
+    // list file is the caller's to decide against.
+    service.force_reload().context(what)?;
+    let mut body = serde_json::json!({"subject": {"id": args.id}, "matter": args.matter});
+    if let Some(as_of) = &args.as_of {
+        body["as_of"] = as_of.as_str().into();
+    }
+    let mut body = serde_json::to_vec(&body)?;
+    let answer = actix_web::rt::System::new()
+        .block_on(jiangcheng::http::decide_offline(&service, &mut body))?;
+    if args.json {
+        print_all(&answer)?;
+        print_all(b"\n")?;
+    } else {
+        print_all(explained(&serde_json::from_slice(&answer)?).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A decision answer in a few lines: the decision, then each measure with its legal basis.
+fn explained(answer: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_owned();
+    let mut out = format!(
+        "{} ({}): {} in {}, at {}\nrule set {} revision {}, lists version {}\n",
+        text(&answer["decision"]),
+        text(&answer["decision_label"]),
+        text(&answer["subject"]["id"]),
+        text(&answer["matter"]),
+        text(&answer["evaluated_at"]),
+        text(&answer["ruleset"]["name"]),
+        text(&answer["ruleset"]["revision"]),
+        answer["lists_version"],
+    );
+    let reasons = answer["reasons"].as_array().map_or(&[][..], Vec::as_slice);
+    if reasons.is_empty() {
+        out += "no measure applies\n";
+    }
+    for reason in reasons {
+        let _ = writeln!(
+            out,
+            "- {} ({}): measure {} {}\n  entry {} on list {} (topic {})",
+            text(&reason["effect"]),
+            text(&reason["effect_label"]),
+            text(&reason["measure"]),
+            text(&reason["measure_name"]),
+            text(&reason["entry_id"]),
+            text(&reason["list"]),
+            text(&reason["topic"]),
+        );
+        if let Some(via) = reason["via"].as_object() {
+            let _ = writeln!(
+                out,
+                "  through {} {}",
+                via.get("role").map_or(String::new(), text),
+                via.get("subject_id").map_or(String::new(), text),
+            );
+        }
+        let _ = writeln!(out, "  legal basis: {}", text(&reason["legal_basis"]));
+        for warning in reason["warnings"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  warning {}: {}",
+                text(&warning["code"]),
+                text(&warning["message"])
+            );
+        }
+    }
+    for warning in answer["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "warning {}: {}",
+            text(&warning["code"]),
+            text(&warning["message"])
+        );
+    }
+    out
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {

@@ -40,6 +40,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Validate and compile a rule set; print every problem as file:line: message.
     Check(CheckArgs),
+    /// Decide for one subject in one matter from a rule set and lists, without a server; the
+    /// exit code is 0 for every decision (allow, flag or block) and 1 for an error.
+    Decide(DecideArgs),
     /// Write a synthetic population of valid identifiers and list entries (JSON Lines).
     Gen(GenArgs),
     /// Bulk-load a JSON Lines list file into Redis, validating every line first.
@@ -466,6 +469,27 @@ pub struct CheckArgs {
     /// loads without parsing (for this rule set's revision only).
     #[arg(long, requires = "lists")]
     pub write_snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The subject's identifier (a USCC, a resident ID number, or an older identifier).
+    pub id: String,
+    /// The matter's code (e.g. gov_procurement; `GET /v1/matters` lists them).
+    pub matter: String,
+    /// Rule-set folder [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
+    /// List source: a JSON Lines file, a list snapshot or a `redis://` URL [default: the
+    /// embedded demo lists].
+    #[arg(long, env = "JC_LISTS")]
+    pub lists: Option<String>,
+    /// The instant to decide at (RFC 3339, or a date) [default: now].
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Print the JSON `POST /v1/decide` answers instead of the explanation.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

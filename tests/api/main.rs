@@ -20,6 +20,7 @@ mod batch;
 mod catalog;
 mod cli;
 mod decide;
+mod decide_cli;
 mod demo;
 mod departments;
 mod deploy;
