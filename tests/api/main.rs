@@ -25,6 +25,7 @@ mod demo;
 mod departments;
 mod deploy;
 mod errors;
+mod export_files;
 mod follow;
 mod golden;
 mod helpers;
