@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -86,6 +87,13 @@ pub enum KeysError {
     Invalid { id: String, message: String },
     #[error("the key id `{0}` is used twice")]
     DuplicateId(String),
+    #[error("keys file {}: no [[key]] table has the id `{id}`", path.display())]
+    NoSuchKey { path: PathBuf, id: String },
+    #[error("cannot write the keys file {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Why a request's key was not accepted.
@@ -179,9 +187,11 @@ struct Key {
     limit: Option<Limit>,
 }
 
-/// A key's token bucket.
+/// A key's token bucket, shared with the key ring that replaces this one on a reload.
 struct Limit {
-    limiter: DefaultDirectRateLimiter,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    /// The sustained rate, with `burst` what makes a bucket the same after a reload.
+    rate: NonZeroU32,
     /// The bucket's size: the most units one request may take.
     burst: NonZeroU32,
 }
@@ -194,11 +204,26 @@ pub struct KeyRing {
 impl KeyRing {
     /// Reads a keys file (TOML, one `[[key]]` table per key).
     pub fn load(path: &Path) -> Result<KeyRing, KeysError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeysError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file: KeysFile = toml::from_str(&text).map_err(|err| KeysError::Parse {
+        KeyRing::parse(&read(path)?, path)
+    }
+
+    /// Reads the keys file again. A key whose rate limit is unchanged keeps its bucket, so a
+    /// reload neither refills nor empties it.
+    pub fn reload(&self, path: &Path) -> Result<KeyRing, KeysError> {
+        let mut ring = KeyRing::load(path)?;
+        for (id, key) in &mut ring.keys {
+            let kept = self.keys.get(id).and_then(|old| old.limit.as_ref());
+            if let (Some(limit), Some(old)) = (&mut key.limit, kept) {
+                if (limit.rate, limit.burst) == (old.rate, old.burst) {
+                    limit.limiter = Arc::clone(&old.limiter);
+                }
+            }
+        }
+        Ok(ring)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<KeyRing, KeysError> {
+        let file: KeysFile = toml::from_str(text).map_err(|err| KeysError::Parse {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
@@ -336,7 +361,10 @@ impl Key {
                         .ok_or_else(|| invalid("`burst` must be at least 1".into()))?,
                 };
                 Some(Limit {
-                    limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+                    limiter: Arc::new(RateLimiter::direct(
+                        Quota::per_second(rate).allow_burst(burst),
+                    )),
+                    rate,
                     burst,
                 })
             }
@@ -352,6 +380,115 @@ impl Key {
             limit,
         })
     }
+}
+
+fn read(path: &Path) -> Result<String, KeysError> {
+    std::fs::read_to_string(path).map_err(|source| KeysError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A key as `jiangcheng keys list` shows it: never its hash in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    pub id: String,
+    pub department: String,
+    pub scopes: Vec<String>,
+    pub rate_per_second: Option<u32>,
+    pub burst: Option<u32>,
+    pub revoked: bool,
+    /// The first 8 hex digits of the key's SHA-256, to tell two entries apart.
+    pub sha256_prefix: String,
+}
+
+/// The keys of a keys file in its order, once the file is valid as `serve` reads it.
+pub fn list(path: &Path) -> Result<Vec<KeySummary>, KeysError> {
+    let text = read(path)?;
+    KeyRing::parse(&text, path)?;
+    let file: KeysFile = toml::from_str(&text).map_err(|err| KeysError::Parse {
+        path: path.to_path_buf(),
+        message: err.to_string(),
+    })?;
+    Ok(file
+        .keys
+        .into_iter()
+        .map(|key| KeySummary {
+            sha256_prefix: key.sha256.chars().take(8).collect(),
+            id: key.id,
+            department: key.department,
+            scopes: key.scopes,
+            rate_per_second: key.rate_per_second,
+            burst: key.burst,
+            revoked: key.revoked,
+        })
+        .collect())
+}
+
+/// Whether `revoke` changed the keys file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    AlreadyRevoked,
+}
+
+/// Sets `revoked = true` in the `[[key]]` table of `id`, keeping the rest of the file as it is
+/// (comments, order, layout). The file is replaced whole, by a rename, with its permissions
+/// and owner: a reader sees the old file or the new one, never half of one. The new text must
+/// still be a valid keys file. A running service applies it on `SIGHUP`.
+pub fn revoke(path: &Path, id: &str) -> Result<Revocation, KeysError> {
+    let text = read(path)?;
+    KeyRing::parse(&text, path)?;
+    let mut document: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|err: toml_edit::TomlError| KeysError::Parse {
+                path: path.to_path_buf(),
+                message: err.to_string(),
+            })?;
+    let no_such_key = || KeysError::NoSuchKey {
+        path: path.to_path_buf(),
+        id: id.to_owned(),
+    };
+    let table = document
+        .get_mut("key")
+        .and_then(toml_edit::Item::as_array_of_tables_mut)
+        .and_then(|tables| {
+            tables
+                .iter_mut()
+                .find(|table| table.get("id").and_then(toml_edit::Item::as_str) == Some(id))
+        })
+        .ok_or_else(no_such_key)?;
+    if table.get("revoked").and_then(toml_edit::Item::as_bool) == Some(true) {
+        return Ok(Revocation::AlreadyRevoked);
+    }
+    table["revoked"] = toml_edit::value(true);
+    let revised = document.to_string();
+    KeyRing::parse(&revised, path)?;
+    replace_file(path, revised.as_bytes()).map_err(|source| KeysError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Revocation::Revoked)
+}
+
+/// Writes `bytes` to a new file beside `path`, with its permissions and owner, and renames it
+/// over `path`.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path)?;
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    let written = file.as_file();
+    written.set_permissions(metadata.permissions())?;
+    std::os::unix::fs::fchown(written, Some(metadata.uid()), Some(metadata.gid()))?;
+    written.sync_all()?;
+    file.persist(path).map_err(|err| err.error)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A new key and the `[[key]]` table that configures it.
@@ -557,5 +694,100 @@ mod tests {
             let err = KeyRing::load(&path).err().expect("refused").to_string();
             assert!(err.contains(expected), "{err}");
         }
+    }
+
+    /// A keys file with a comment, a blank line and a key of each department.
+    fn commented_file(dir: &Path) -> (PathBuf, NewKey, NewKey) {
+        let (first, second) = (
+            new_key("市场监管局", &[Scope::Decide], Some(50)),
+            new_key("财政局", &[Scope::Decide, Scope::Export], None),
+        );
+        let path = dir.join("keys.toml");
+        let text = format!(
+            "# keys of the procurement platform\n\n{}\n# the finance bureau's\n{}",
+            first.config, second.config
+        );
+        std::fs::write(&path, text).unwrap();
+        (path, first, second)
+    }
+
+    fn id_of(key: &NewKey) -> &str {
+        key_id(&key.token).unwrap()
+    }
+
+    #[test]
+    fn revoke_marks_one_key_and_keeps_the_files_comments_layout_and_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, first, second) = commented_file(dir.path());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let before = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(revoke(&path, id_of(&second)).unwrap(), Revocation::Revoked);
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(after, format!("{before}revoked = true\n"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let keys = KeyRing::load(&path).unwrap();
+        assert!(keys
+            .admit(Some(&bearer(&first.token)), &[Scope::Decide])
+            .is_ok());
+        assert_eq!(
+            keys.admit(Some(&bearer(&second.token)), &[Scope::Decide]),
+            Err(Refusal::Revoked(id_of(&second).to_owned()))
+        );
+        assert_eq!(
+            revoke(&path, id_of(&second)).unwrap(),
+            Revocation::AlreadyRevoked
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(
+            leftovers, 1,
+            "no temporary file is left beside the keys file"
+        );
+    }
+
+    #[test]
+    fn revoking_an_unknown_id_is_an_error_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _, _) = commented_file(dir.path());
+        let before = std::fs::read_to_string(&path).unwrap();
+        let err = revoke(&path, "0badf00d").unwrap_err();
+        assert!(matches!(err, KeysError::NoSuchKey { .. }), "{err}");
+        assert!(err.to_string().contains("`0badf00d`"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn list_shows_each_key_in_file_order_with_only_the_start_of_its_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, first, second) = commented_file(dir.path());
+        revoke(&path, id_of(&first)).unwrap();
+        let listed = list(&path).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].id, id_of(&first));
+        assert_eq!(listed[0].department, "市场监管局");
+        assert_eq!(listed[0].rate_per_second, Some(50));
+        assert!(listed[0].revoked);
+        assert_eq!(listed[1].scopes, ["decide", "export"]);
+        assert!(!listed[1].revoked);
+        let full = hex(&hash(&second.token));
+        assert_eq!(listed[1].sha256_prefix, full[..8]);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_bucket_of_a_key_whose_limit_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = new_key("市场监管局", &[Scope::Decide], Some(1));
+        let path = dir.path().join("keys.toml");
+        std::fs::write(&path, &key.config).unwrap();
+        let keys = KeyRing::load(&path).unwrap();
+        let authorization = bearer(&key.token);
+        assert!(keys.admit(Some(&authorization), &[]).is_ok());
+        let reloaded = keys.reload(&path).unwrap();
+        assert!(matches!(
+            reloaded.admit(Some(&authorization), &[]),
+            Err(Refusal::RateLimited { .. })
+        ));
     }
 }

@@ -10,15 +10,21 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use tracing::info;
 
+use jiangcheng::app::Service;
 use jiangcheng::config::{
-    CheckArgs, Cli, Command, CompletionsArgs, GenArgs, ImportArgs, KeysCommand, NewKeyArgs,
-    RegisterCommand, RegisterHashArgs, ServeArgs,
+    CheckArgs, Cli, Command, CompletionsArgs, DecideArgs, GenArgs, ImportArgs, KeysCommand,
+    KeysFileArgs, NewKeyArgs, RegisterCommand, RegisterHashArgs, RevokeKeyArgs, ServeArgs,
 };
-use jiangcheng::keys::{self, Scope};
+use jiangcheng::keys::{self, Revocation, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
-use jiangcheng::lists::source::{ColdCacheConfig, Import, ImportError};
+use jiangcheng::lists::source::{
+    ColdCacheConfig, Import, ImportError, ListSource, DEFAULT_CONNECTIONS, DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+};
 use jiangcheng::register;
-use jiangcheng::startup::{self, Stop};
+use jiangcheng::ruleset::RuleSource;
+use jiangcheng::snapshot::{LoadError, Snapshots, Sources};
+use jiangcheng::startup::{self, StartupError, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
 
 /// An error ends the command with its message, the chain of causes and a hint, never a
@@ -42,9 +48,12 @@ fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "serve",
         Command::Check(_) => "check",
+        Command::Decide(_) => "decide",
         Command::Gen(_) => "gen",
         Command::Import(_) => "import",
         Command::Keys(KeysCommand::New(_)) => "keys new",
+        Command::Keys(KeysCommand::List(_)) => "keys list",
+        Command::Keys(KeysCommand::Revoke(_)) => "keys revoke",
         Command::Register(RegisterCommand::Hash(_)) => "register hash",
         Command::Completions(_) => "completions",
         Command::Man => "man",
@@ -57,6 +66,18 @@ fn hint(command: &str, err: &anyhow::Error) -> String {
     if err.downcast_ref::<ruleset::RuleSetError>().is_some() {
         return "--rules (or JC_RULES) names the rule-set folder; `jiangcheng check --rules DIR` lists each problem in it".to_owned();
     }
+    if let Some(keys::KeysError::NoSuchKey { path, .. }) = err.downcast_ref() {
+        return format!(
+            "`jiangcheng keys list --keys {}` lists the ids",
+            path.display()
+        );
+    }
+    if let Some(StartupError::FirstLoad { source, .. }) = err.downcast_ref() {
+        return match source.as_ref() {
+            LoadError::Refused(_) => "--force-next-load takes these lists on purpose, once".to_owned(),
+            _ => "--rules and --lists (JC_RULES, JC_LISTS) name the rule set and the lists, a relative path from the working directory; without them the embedded ones serve; `jiangcheng check --rules DIR --lists FILE` lists each problem".to_owned(),
+        };
+    }
     format!("`jiangcheng {command} --help` lists its options")
 }
 
@@ -67,9 +88,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             serve(*args)
         }
         Command::Check(args) => check(args),
+        Command::Decide(args) => decide(args),
         Command::Gen(args) => generate(args),
         Command::Import(args) => import(args),
         Command::Keys(KeysCommand::New(args)) => new_key(args),
+        Command::Keys(KeysCommand::List(args)) => list_keys(args),
+        Command::Keys(KeysCommand::Revoke(args)) => revoke_key(args),
         Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
         Command::Completions(args) => completions(args),
         Command::Man => man(),
@@ -172,24 +196,68 @@ fn new_key(args: NewKeyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `jiangcheng keys list`: one line a key, tab-separated under a header.
+fn list_keys(args: KeysFileArgs) -> anyhow::Result<ExitCode> {
+    let mut out = String::from("id\tdepartment\tscopes\trate\trevoked\tsha256\n");
+    for key in keys::list(&args.keys)? {
+        let rate = match (key.rate_per_second, key.burst) {
+            (None, _) => "none".to_owned(),
+            (Some(rate), None) => format!("{rate}/s"),
+            (Some(rate), Some(burst)) => format!("{rate}/s burst {burst}"),
+        };
+        out += &format!(
+            "{}\t{}\t{}\t{rate}\t{}\t{}…\n",
+            key.id,
+            key.department,
+            key.scopes.join(","),
+            if key.revoked { "revoked" } else { "no" },
+            key.sha256_prefix,
+        );
+    }
+    print_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jiangcheng keys revoke ID`: marks the key revoked in the keys file.
+fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.file.keys;
+    match keys::revoke(path, &args.id)? {
+        Revocation::Revoked => eprintln!(
+            "revoked key `{}` in {}; a running service refuses it once reloaded (SIGHUP: systemctl reload jiangcheng)",
+            args.id,
+            path.display()
+        ),
+        Revocation::AlreadyRevoked => eprintln!(
+            "key `{}` was already revoked in {}; nothing changed",
+            args.id,
+            path.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
-    telemetry::init(settings.log_format, &settings.log);
+    telemetry::init(settings.log_format, settings.log_time, &settings.log);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    let app = startup::build(&settings, startup::bind(&settings)?)?;
+    // Loaded (or a Redis source found answering) before the port is bound: a failure exits
+    // with nothing listening.
+    let app = startup::build(&settings)?;
+    let listener = startup::bind(&settings)?;
     info!(
-        listen = %app.local_addr()?,
+        listen = %listener.local_addr()?,
         workers = settings.workers,
-        rules = %settings.rules.display(),
+        rules = %settings.rules,
         lists = %settings.lists.location(),
         bench_routes = settings.bench_routes,
         malloc_tunables = %malloc_tunables(),
-        "jiangcheng serving; not ready until the rule set and lists have loaded"
+        "jiangcheng listening"
     );
     // The server stops itself on SIGINT, SIGTERM and SIGQUIT; nothing else stops it.
-    let stopped = actix_web::rt::System::new().block_on(app.run(std::future::pending()))?;
+    let stopped =
+        actix_web::rt::System::new().block_on(app.run(listener, std::future::pending()))?;
     Ok(match stopped {
         Stop::Requested => ExitCode::SUCCESS,
         Stop::FirstLoadFailed => ExitCode::FAILURE,
@@ -197,7 +265,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let rules = match ruleset::load_dir(&args.rules) {
+    let rules = match RuleSource::or_embedded(args.rules).load() {
         Ok(rules) => rules,
         Err(err) => {
             for problem in &err.0 {
@@ -230,8 +298,106 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `jiangcheng decide ID MATTER`: the decision the API would answer, from a rule set and lists
+/// loaded here, through the service's own decision path. No register: nothing is recorded.
+fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
+    let lists = match &args.lists {
+        Some(text) => {
+            ListSource::parse(text, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_CONNECTIONS)?
+        }
+        None => ListSource::Embedded,
+    };
+    let sources = Sources {
+        rules: RuleSource::or_embedded(args.rules),
+        lists,
+    };
+    let what = format!(
+        "cannot load the rule set ({}) and lists ({})",
+        sources.rules,
+        sources.lists.location()
+    );
+    let service = Service::new(Snapshots::new(sources), ColdCacheConfig::default());
+    // The fail-closed guard protects a serving service from losing its lists; here an empty
+    // list file is the caller's to decide against.
+    service.force_reload().context(what)?;
+    let mut body = serde_json::json!({"subject": {"id": args.id}, "matter": args.matter});
+    if let Some(as_of) = &args.as_of {
+        body["as_of"] = as_of.as_str().into();
+    }
+    let mut body = serde_json::to_vec(&body)?;
+    let answer = actix_web::rt::System::new()
+        .block_on(jiangcheng::http::decide_offline(&service, &mut body))?;
+    if args.json {
+        print_all(&answer)?;
+        print_all(b"\n")?;
+    } else {
+        print_all(explained(&serde_json::from_slice(&answer)?).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A decision answer in a few lines: the decision, then each measure with its legal basis.
+fn explained(answer: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_owned();
+    let mut out = format!(
+        "{} ({}): {} in {}, at {}\nrule set {} revision {}, lists version {}\n",
+        text(&answer["decision"]),
+        text(&answer["decision_label"]),
+        text(&answer["subject"]["id"]),
+        text(&answer["matter"]),
+        text(&answer["evaluated_at"]),
+        text(&answer["ruleset"]["name"]),
+        text(&answer["ruleset"]["revision"]),
+        answer["lists_version"],
+    );
+    let reasons = answer["reasons"].as_array().map_or(&[][..], Vec::as_slice);
+    if reasons.is_empty() {
+        out += "no measure applies\n";
+    }
+    for reason in reasons {
+        let _ = writeln!(
+            out,
+            "- {} ({}): measure {} {}\n  entry {} on list {} (topic {})",
+            text(&reason["effect"]),
+            text(&reason["effect_label"]),
+            text(&reason["measure"]),
+            text(&reason["measure_name"]),
+            text(&reason["entry_id"]),
+            text(&reason["list"]),
+            text(&reason["topic"]),
+        );
+        if let Some(via) = reason["via"].as_object() {
+            let _ = writeln!(
+                out,
+                "  through {} {}",
+                via.get("role").map_or(String::new(), text),
+                via.get("subject_id").map_or(String::new(), text),
+            );
+        }
+        let _ = writeln!(out, "  legal basis: {}", text(&reason["legal_basis"]));
+        for warning in reason["warnings"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  warning {}: {}",
+                text(&warning["code"]),
+                text(&warning["message"])
+            );
+        }
+    }
+    for warning in answer["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "warning {}: {}",
+            text(&warning["code"]),
+            text(&warning["message"])
+        );
+    }
+    out
+}
+
 fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
-    let rules = ruleset::load_dir(&args.rules)?;
+    let rules = RuleSource::or_embedded(args.rules).load()?;
     let started = Instant::now();
     let create = |path: &std::path::Path| -> anyhow::Result<BufWriter<File>> {
         let file =
@@ -263,7 +429,7 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let rules = ruleset::load_dir(&args.rules)?;
+    let rules = RuleSource::or_embedded(args.rules.clone()).load()?;
     // The whole file is validated before anything is written: a bad line refuses the import.
     let file = match Import::read(&args.lists, &rules, args.replace_list.as_deref()) {
         Ok(file) => file,

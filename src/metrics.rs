@@ -25,6 +25,7 @@ pub struct Metrics {
     pub ruleset_info: IntGaugeVec,
     pub lists_version: IntGauge,
     pub reloads: IntCounterVec,
+    pub key_reloads: IntCounterVec,
     pub list_loads_refused: IntCounter,
     pub last_reload_success: IntGauge,
     pub lists_stale: IntGauge,
@@ -86,6 +87,13 @@ impl Metrics {
             )),
             reloads: valid(IntCounterVec::new(
                 Opts::new("reloads_total", "Rule-set and list loads by result"),
+                &["result"],
+            )),
+            key_reloads: valid(IntCounterVec::new(
+                Opts::new(
+                    "key_reloads_total",
+                    "Reloads of the keys file by result (a failure keeps the keys in use)",
+                ),
                 &["result"],
             )),
             list_loads_refused: valid(IntCounter::new(
@@ -179,6 +187,7 @@ impl Metrics {
             Box::new(self.ruleset_info.clone()),
             Box::new(self.lists_version.clone()),
             Box::new(self.reloads.clone()),
+            Box::new(self.key_reloads.clone()),
             Box::new(self.list_loads_refused.clone()),
             Box::new(self.last_reload_success.clone()),
         ];

@@ -3,7 +3,6 @@
 //! part loaded; on failure the last good snapshot keeps serving and the failure is recorded.
 //! With a source that has a change stream, a follower thread applies its changes as they come.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,14 +14,14 @@ use crate::lists::source::{
     NamesStep, Position, Source, SourceError, StreamRecord,
 };
 use crate::lists::{ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard};
-use crate::ruleset::{self, RuleSet, RuleSetError};
+use crate::ruleset::{RuleSet, RuleSetError, RuleSource};
 use crate::timestamp::Timestamp;
 use std::io;
 
 /// Where rules and lists come from.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    pub rules: PathBuf,
+    pub rules: RuleSource,
     pub lists: ListSource,
 }
 
@@ -404,6 +403,18 @@ impl Snapshots {
             f.stale_after = FOLLOW_BLOCK + stream.timeout();
         });
         let mut backoff = FIRST_BACKOFF;
+        // Since when, and through how many failed calls, the source has been lost: the loss
+        // and the reconnection are logged once each, not every failed call.
+        let mut lost: Option<(Instant, u64)> = None;
+        let answered = |lost: &mut Option<(Instant, u64)>| {
+            if let Some((since, failed_calls)) = lost.take() {
+                tracing::info!(
+                    lost_seconds = since.elapsed().as_secs_f64(),
+                    failed_calls,
+                    "the list source answers again; catching up on its changes"
+                );
+            }
+        };
         while !stop.load(Ordering::Relaxed) {
             let Some(snapshot) = self.current() else {
                 pause(stop, STOP_CHECK);
@@ -416,6 +427,7 @@ impl Snapshots {
             match stream.after(&from, FOLLOW_BLOCK) {
                 Ok(records) => {
                     backoff = FIRST_BACKOFF;
+                    answered(&mut lost);
                     self.note_follow(|f| {
                         f.connected = true;
                         f.resync_pending = false;
@@ -429,6 +441,7 @@ impl Snapshots {
                     }
                 }
                 Err(err) if err.needs_resync() => {
+                    answered(&mut lost);
                     tracing::warn!(error = %err, "the lists no longer follow on from Redis; reloading them whole");
                     self.note_follow(|f| {
                         f.connected = true;
@@ -448,7 +461,16 @@ impl Snapshots {
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "lost the list source; serving the last snapshot");
+                    match &mut lost {
+                        Some((_, failed_calls)) => {
+                            *failed_calls += 1;
+                            tracing::debug!(error = %err, failed_calls, "the list source still does not answer");
+                        }
+                        None => {
+                            tracing::warn!(error = %err, "lost the list source; serving the last snapshot until it answers again");
+                            lost = Some((Instant::now(), 1));
+                        }
+                    }
                     self.note_follow(|f| {
                         f.connected = false;
                         f.last_error = Some(err.to_string());
@@ -462,7 +484,7 @@ impl Snapshots {
 
     /// Rules, and the lists loaded under them.
     fn build(&self) -> Result<(RuleSet, Loaded), LoadError> {
-        let rules = ruleset::load_dir(&self.sources.rules)?;
+        let rules = self.sources.rules.load()?;
         let loaded = self.lists.load(&rules)?;
         Ok((rules, loaded))
     }

@@ -1,7 +1,7 @@
-//! Starting and stopping `serve`: [`build`] opens what the service holds (the register, the
-//! keys) around a bound listener, and [`Application::run`] serves until asked to stop. The
-//! binary and the tests start the service through these two alone, so that what the tests run
-//! is what production runs.
+//! Starting and stopping `serve`: [`build`] loads what the service decides with and opens what
+//! it holds (the register, the keys), all before any port is bound, and [`Application::run`]
+//! serves on a bound listener until asked to stop. The binary and the tests start the service
+//! through these two alone, so that what the tests run is what production runs.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -17,13 +17,23 @@ use tracing::{error, info, warn};
 use crate::app::Service;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::keys::{KeyRing, KeysError};
+use crate::keys::KeysError;
+use crate::lists::source::ListSource;
 use crate::register::RegisterError;
-use crate::snapshot::{LoadError, Snapshots, Sources};
+use crate::ruleset::RuleSource;
+use crate::snapshot::{LoadError, Snapshot, Snapshots, Sources};
 
 /// Why the service could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The first load failed or was refused: nothing was bound.
+    #[error("the first load of the rule set ({rules}) and lists ({lists}) failed, in the working directory {}: {source}", working_dir.display())]
+    FirstLoad {
+        rules: String,
+        lists: String,
+        working_dir: std::path::PathBuf,
+        source: Box<LoadError>,
+    },
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -44,8 +54,9 @@ pub enum StartupError {
 pub enum Stop {
     /// The server stopped as asked (the shutdown future, or a stop signal).
     Requested,
-    /// The first load of the rule set and lists failed or was refused, so the service never
-    /// became ready and stopped: `serve` exits non-zero.
+    /// The first full load of the lists from Redis (which runs once the service listens)
+    /// failed or was refused, so the service never became ready and stopped: `serve` exits
+    /// non-zero.
     FirstLoadFailed,
 }
 
@@ -61,19 +72,25 @@ pub fn bind(settings: &Settings) -> Result<TcpListener, StartupError> {
 
 /// The service, built and not yet serving.
 pub struct Application {
-    listener: TcpListener,
     service: Arc<Service>,
     /// The HTTP side of the state, around the service.
     state: web::Data<AppState>,
     workers: usize,
     bench_routes: bool,
     force_next_load: bool,
+    /// The first load, if it is done (else it runs once the service listens), and how long
+    /// it took.
+    loaded: Option<(Arc<Snapshot>, f64)>,
     first_load: watch::Sender<Option<bool>>,
 }
 
-/// Opens the register and the keys as `settings` say, to serve on `listener` (bound by [`bind`],
-/// or by a test on port 0). Logs what the service runs with; loads nothing yet.
-pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, StartupError> {
+/// Loads the rule set and lists, then opens the register and the keys as `settings` say, to
+/// serve once [`Application::run`] is given a listener (bound by [`bind`], or by a test on port
+/// 0). A load that fails stops here, before any port is bound. Lists from Redis are the
+/// exception: Redis is asked here whether it answers, and the full load, which can take tens
+/// of seconds, runs once the service listens, `/readyz` answering 503 until it is done.
+/// Logs what the service runs with.
+pub fn build(settings: &Settings) -> Result<Application, StartupError> {
     let sources = Sources {
         rules: settings.rules.clone(),
         lists: settings.lists.clone(),
@@ -81,14 +98,17 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
     let service = Service::new(
         Snapshots::new(sources).with_guard(settings.guard),
         settings.cold_cache,
-    )
-    .with_register(&settings.register)?;
+    );
+    let loaded = load_before_binding(&service, settings.force_next_load)?;
+    let service = service.with_register(&settings.register)?;
     match service.register() {
         Some(register) => {
             let status = register.status();
             info!(
                 sink = status.sink,
-                dir = %settings.register.dir.display(),
+                dir = %std::path::absolute(&settings.register.dir)
+                    .unwrap_or_else(|_| settings.register.dir.clone())
+                    .display(),
                 spill_pending = status.spill_pending,
                 "query register on"
             );
@@ -99,16 +119,16 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
     }
     let service = match &settings.keys {
         Some(path) => {
-            let keys = KeyRing::load(path)?;
+            let service = service.with_keys(path)?;
             info!(
-                keys = keys.len(),
+                keys = service.keys().map_or(0, |keys| keys.len()),
                 file = %path.display(),
                 protect_metrics = settings.protect_metrics,
                 max_as_of_skew_seconds = settings.access.max_as_of_skew.as_secs(),
                 auth_failures_per_minute = settings.access.auth_failures_per_minute,
                 "API keys required on /v1"
             );
-            service.with_keys(keys)
+            service
         }
         None => {
             warn!("NO API KEYS CONFIGURED: every /v1 endpoint is open to anyone who can reach this port; give --keys FILE (jiangcheng keys new makes keys)");
@@ -119,23 +139,76 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
     let state = AppState::new(Arc::clone(&service), settings.limits)
         .with_access(settings.access)
         .protecting_metrics(settings.protect_metrics);
+    let first_load = watch::Sender::new(loaded.as_ref().map(|_| true));
     Ok(Application {
-        listener,
         service,
         state: web::Data::new(state),
         workers: settings.workers,
         bench_routes: settings.bench_routes,
         force_next_load: settings.force_next_load,
-        first_load: watch::Sender::new(None),
+        loaded,
+        first_load,
     })
 }
 
-impl Application {
-    /// The address the service answers on.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+/// The first load, done before the service binds its port: the rule set and lists whole, or,
+/// for lists in Redis, the rule set and whether Redis answers (`None`: the lists' load is still
+/// to run).
+fn load_before_binding(
+    service: &Service,
+    forced: bool,
+) -> Result<Option<(Arc<Snapshot>, f64)>, StartupError> {
+    let started = Instant::now();
+    let sources = service.snapshots.sources();
+    let failed = |source: LoadError| StartupError::FirstLoad {
+        rules: sources.rules.to_string(),
+        lists: sources.lists.location(),
+        working_dir: std::env::current_dir().unwrap_or_default(),
+        source: Box::new(source),
+    };
+    if sources.lists.redis_url().is_some() {
+        sources.rules.load().map_err(|err| failed(err.into()))?;
+        let version = service
+            .snapshots
+            .lists()
+            .version()
+            .map_err(|err| failed(err.into()))?;
+        info!(
+            lists = %sources.lists.location(),
+            lists_version = version,
+            "the list source answers; its lists load once the service listens"
+        );
+        return Ok(None);
     }
+    let loaded = load_logged(service, "initial load", forced).map_err(failed)?;
+    Ok(Some((loaded, started.elapsed().as_secs_f64())))
+}
 
+/// Loads (blocking) as `forced` says and logs a success; the caller reports a failure.
+fn load_logged(
+    service: &Service,
+    what: &'static str,
+    forced: bool,
+) -> Result<Arc<Snapshot>, LoadError> {
+    let started = Instant::now();
+    let snapshot = if forced {
+        service.force_reload()
+    } else {
+        service.reload()
+    }?;
+    info!(
+        what,
+        ruleset = %snapshot.rules,
+        entries = snapshot.lists.len(),
+        subjects = snapshot.lists.subjects(),
+        lists_version = snapshot.lists_version,
+        seconds = started.elapsed().as_secs_f64(),
+        "loaded"
+    );
+    Ok(snapshot)
+}
+
+impl Application {
     /// The running service: the snapshot store, metrics, register and keys.
     pub fn service(&self) -> Arc<Service> {
         Arc::clone(&self.service)
@@ -153,39 +226,51 @@ impl Application {
         FirstLoad(self.first_load.subscribe())
     }
 
-    /// Serves until `shutdown` completes, a stop signal arrives (`SIGINT`, `SIGTERM`,
-    /// `SIGQUIT`, handled by the server), or the first load fails. The first load runs while
-    /// `/healthz` already answers and `/readyz` says 503; `SIGHUP` reloads and `SIGUSR1`
-    /// forces a reload past the fail-closed guard; a Redis source's changes stream in between.
-    /// On stop, the follower winds down and the register stores what it still holds.
+    /// Serves on `listener` until `shutdown` completes, a stop signal arrives (`SIGINT`,
+    /// `SIGTERM`, `SIGQUIT`, handled by the server), or the first load of lists from Redis
+    /// fails. That load runs while `/healthz` already answers and `/readyz` says 503; `SIGHUP`
+    /// reloads and `SIGUSR1` forces a reload past the fail-closed guard; a Redis source's
+    /// changes stream in between. On stop, the follower winds down and the register stores
+    /// what it still holds.
     ///
     /// Call it inside an actix system (`actix_web::rt::System`).
     pub async fn run(
         self,
+        listener: TcpListener,
         shutdown: impl Future<Output = ()> + 'static,
     ) -> Result<Stop, StartupError> {
         let reloader = self.reloader();
+        let listen = listener.local_addr().map_err(StartupError::Server)?;
         let server = http::server(
-            self.listener,
+            listener,
             self.state.clone(),
             self.workers,
             self.bench_routes,
         )
         .map_err(StartupError::Server)?;
         let failed = Arc::new(AtomicBool::new(false));
-        actix_web::rt::spawn({
-            let (reloader, failed, handle) =
-                (reloader.clone(), Arc::clone(&failed), server.handle());
-            let (forced, first_load) = (self.force_next_load, self.first_load);
-            async move {
-                let loaded = reloader.load("initial load", forced).await;
-                first_load.send_replace(Some(loaded));
-                if !loaded {
-                    failed.store(true, Ordering::SeqCst);
-                    handle.stop(true).await;
-                }
+        match self.loaded {
+            Some((snapshot, seconds)) => log_ready(listen, &snapshot, seconds),
+            None => {
+                let (reloader, failed, handle) =
+                    (reloader.clone(), Arc::clone(&failed), server.handle());
+                let (forced, first_load) = (self.force_next_load, self.first_load);
+                actix_web::rt::spawn(async move {
+                    let started = Instant::now();
+                    let loaded = reloader.load("initial load", forced).await;
+                    first_load.send_replace(Some(loaded.is_some()));
+                    match loaded {
+                        Some(snapshot) => {
+                            log_ready(listen, &snapshot, started.elapsed().as_secs_f64());
+                        }
+                        None => {
+                            failed.store(true, Ordering::SeqCst);
+                            handle.stop(true).await;
+                        }
+                    }
+                });
             }
-        });
+        }
         for reload in [Reload::Guarded, Reload::Forced] {
             actix_web::rt::spawn(reload_on_signal(reloader.clone(), reload));
         }
@@ -204,8 +289,28 @@ impl Application {
         // than the Redis timeouts, whatever Redis does.
         follower.stop();
         // What the register still holds is stored (or spilled) before the service ends.
-        if let Some(register) = self.service.register() {
-            register.close();
+        match self.service.register() {
+            Some(register) => {
+                let before = register.status();
+                register.close();
+                let after = register.status();
+                info!(
+                    queued = before.queued,
+                    stored = after.stored - before.stored,
+                    spilled = after.spilled - before.spilled,
+                    dropped = after.dropped - before.dropped,
+                    spill_pending = after.spill_pending,
+                    stored_since_start = after.stored,
+                    spilled_since_start = after.spilled,
+                    dropped_since_start = after.dropped,
+                    "stopped; the query register flushed {} record(s) it held: {} stored, {} spilled, {} dropped",
+                    before.queued,
+                    after.stored - before.stored,
+                    after.spilled - before.spilled,
+                    after.dropped - before.dropped,
+                );
+            }
+            None => info!("stopped; the query register was off"),
         }
         drop(follower);
         served.map_err(StartupError::Server)?;
@@ -215,6 +320,26 @@ impl Application {
             Stop::Requested
         })
     }
+}
+
+/// The one line that says the service is ready: where it listens, what it decides with, and
+/// how long the first load took.
+fn log_ready(listen: SocketAddr, snapshot: &Snapshot, load_seconds: f64) {
+    info!(
+        %listen,
+        ruleset = %snapshot.rules.name,
+        revision = %snapshot.rules.revision,
+        lists = snapshot.rules.lists().len(),
+        entries = snapshot.lists.len(),
+        subjects = snapshot.lists.subjects(),
+        lists_version = snapshot.lists_version,
+        load_seconds,
+        "ready: rule set {} revision {}, {} entries for {} subjects, loaded in {load_seconds:.3} s; serving on {listen}",
+        snapshot.rules.name,
+        snapshot.rules.revision,
+        snapshot.lists.len(),
+        snapshot.lists.subjects(),
+    );
 }
 
 /// Waits for the outcome of an [`Application`]'s first load.
@@ -265,44 +390,55 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Reloads as `reload` says, off the async threads, and logs the outcome; a failure keeps
-    /// the current snapshot. Returns whether it succeeded.
+    /// Reloads the keys file, then the rule set and lists as `reload` says, off the async
+    /// threads, and logs the outcome; a failure keeps the keys, or the snapshot, in use.
+    /// Returns whether all of it succeeded. The rule set and lists built into the binary cannot
+    /// change: with both embedded, they are not reloaded.
     pub async fn reload(&self, reload: Reload) -> bool {
-        self.load(reload.what(), reload == Reload::Forced).await
-    }
-
-    async fn load(&self, what: &'static str, forced: bool) -> bool {
-        let started = Instant::now();
-        let loader = Arc::clone(&self.service);
-        let loading = tokio::task::spawn_blocking(move || {
-            if forced {
-                loader.force_reload()
-            } else {
-                loader.reload()
-            }
-        });
-        match loading.await {
-            Ok(Ok(snapshot)) => {
-                info!(
-                    what,
-                    ruleset = %snapshot.rules,
-                    entries = snapshot.lists.len(),
-                    subjects = snapshot.lists.subjects(),
-                    lists_version = snapshot.lists_version,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "loaded"
-                );
+        let what = reload.what();
+        let service = Arc::clone(&self.service);
+        let keys = match tokio::task::spawn_blocking(move || service.reload_keys()).await {
+            Ok(None) => true,
+            Ok(Some(Ok(keys))) => {
+                info!(what, keys, "keys reloaded");
                 true
             }
-            // The store logged the refusal at ERROR, with every reason.
-            Ok(Err(LoadError::Refused(_))) => false,
-            Ok(Err(err)) => {
-                error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
+            Ok(Some(Err(err))) => {
+                error!(what, error = %err, "keys reload failed; the keys in use stay");
                 false
             }
             Err(err) => {
-                error!(what, error = %err, "load task failed");
+                error!(what, error = %err, "keys reload task failed");
                 false
+            }
+        };
+        let sources = self.service.snapshots.sources();
+        if sources.rules == RuleSource::Embedded && sources.lists == ListSource::Embedded {
+            info!(
+                what,
+                "nothing to reload: the rule set and lists are the ones embedded in the binary"
+            );
+            return keys;
+        }
+        let loaded = self.load(what, reload == Reload::Forced).await.is_some();
+        keys && loaded
+    }
+
+    /// Loads off the async threads and logs a failure: the snapshot, if it loaded.
+    async fn load(&self, what: &'static str, forced: bool) -> Option<Arc<Snapshot>> {
+        let loader = Arc::clone(&self.service);
+        let loading = tokio::task::spawn_blocking(move || load_logged(&loader, what, forced));
+        match loading.await {
+            Ok(Ok(snapshot)) => Some(snapshot),
+            // The store logged the refusal at ERROR, with every reason.
+            Ok(Err(LoadError::Refused(_))) => None,
+            Ok(Err(err)) => {
+                error!(what, error = %err, "load failed; the last good snapshot (if any) keeps serving");
+                None
+            }
+            Err(err) => {
+                error!(what, error = %err, "load task failed");
+                None
             }
         }
     }

@@ -16,10 +16,12 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt, LevelFilter};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, LogTime};
 
 /// How often malformed requests are reported at most.
 const PROTOCOL_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -37,7 +39,8 @@ pub fn protocol_errors() -> u64 {
 }
 
 /// Installs the global subscriber; `filter` uses EnvFilter syntax (`info`, `jiangcheng=debug`).
-pub fn init(format: LogFormat, filter: &str) {
+/// Text lines carry their time on the clock `time` names; JSON lines in UTC.
+pub fn init(format: LogFormat, time: LogTime, filter: &str) {
     // Both filters decide by callsite and carry a level hint, so that the framework's many
     // trace events stay disabled at their callsites, as under a single global filter.
     let logged = EnvFilter::try_new(filter)
@@ -54,7 +57,9 @@ pub fn init(format: LogFormat, filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
-        LogFormat::Text => registry.with(layer.with_filter(logged)).try_init(),
+        LogFormat::Text => registry
+            .with(layer.with_timer(Clock(time)).with_filter(logged))
+            .try_init(),
         LogFormat::Json => registry
             .with(layer.json().flatten_event(true).with_filter(logged))
             .try_init(),
@@ -66,6 +71,24 @@ pub fn init(format: LogFormat, filter: &str) {
         if let Ok(handle) = reporter {
             let _ = REPORTER.set(handle.thread().clone());
         }
+    }
+}
+
+/// Prints a log line's time, to the microsecond, on the clock it names.
+struct Clock(LogTime);
+
+impl FormatTime for Clock {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        use chrono::SecondsFormat::Micros;
+        let now = chrono::Utc::now();
+        let text = match self.0 {
+            LogTime::Utc => now.to_rfc3339_opts(Micros, true),
+            LogTime::Local => now
+                .with_timezone(&chrono::Local)
+                .to_rfc3339_opts(Micros, false),
+            LogTime::Offset(offset) => now.with_timezone(&offset).to_rfc3339_opts(Micros, false),
+        };
+        w.write_str(&text)
     }
 }
 

@@ -37,7 +37,7 @@ fn start_server() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let sources = Sources {
-        rules: root.join("rulesets/qiqihar"),
+        rules: root.join("rulesets/qiqihar").into(),
         lists: ListSource::File(root.join("rulesets/qiqihar/demo-lists.jsonl")),
     };
     std::thread::spawn(move || {

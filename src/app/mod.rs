@@ -9,18 +9,21 @@ mod decide;
 mod lists;
 mod profile;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
 
 pub use decide::{BatchOut, ColdHoldings, Decided, DecisionContext, DecisionIds};
 pub use lists::{Amended, DisputeCounts, Objection, Put, StoredEntry, UnderReview};
 pub use profile::{ProfileRead, ShownHistories};
 
 use crate::engine::{DecideError, Outcome};
-use crate::keys::KeyRing;
+use crate::keys::{KeyRing, KeysError};
 use crate::lists::source::ColdCacheConfig;
 use crate::metrics::Metrics;
 use crate::register::{Event, Register, RegisterConfig, RegisterError};
-use crate::ruleset::{MatterId, RuleSet};
+use crate::ruleset::{MatterId, RuleSet, RuleSource};
 use crate::snapshot::{Followed, LoadError, Snapshot, Snapshots, Sources};
 
 /// Why the service could not answer; the HTTP layer maps each to its problem.
@@ -65,8 +68,8 @@ pub struct Service {
     pub metrics: Metrics,
     /// `decisions_total` resolved for the current rule set.
     decision_counters: arc_swap::ArcSwapOption<DecisionCounters>,
-    /// Callers' keys; `None` runs the API open.
-    keys: Option<KeyRing>,
+    /// Callers' keys and the file they are read from; `None` runs the API open.
+    keys: Option<(ArcSwap<KeyRing>, PathBuf)>,
     /// The query register; `None` when it is off.
     register: Option<Register>,
 }
@@ -113,10 +116,30 @@ impl Service {
         }
     }
 
-    /// Requires API keys on `/v1`.
-    pub fn with_keys(mut self, keys: KeyRing) -> Service {
-        self.keys = Some(keys);
-        self
+    /// Requires API keys on `/v1`, read from `file` (and again on [`Service::reload_keys`]).
+    pub fn with_keys(mut self, file: &Path) -> Result<Service, KeysError> {
+        let keys = KeyRing::load(file)?;
+        self.keys = Some((ArcSwap::from_pointee(keys), file.to_path_buf()));
+        Ok(self)
+    }
+
+    /// Reads the keys file again and swaps the keys in: requests admitted from then on are
+    /// held to the new keys. A file that does not read keeps the keys in use. Counted in
+    /// `key_reloads_total`; `None` when the service runs without keys.
+    pub fn reload_keys(&self) -> Option<Result<usize, KeysError>> {
+        let (keys, file) = self.keys.as_ref()?;
+        let reloaded = keys.load().reload(file).map(|ring| {
+            let count = ring.len();
+            keys.store(Arc::new(ring));
+            count
+        });
+        let result = if reloaded.is_ok() {
+            "success"
+        } else {
+            "failure"
+        };
+        self.metrics.key_reloads.with_label_values(&[result]).inc();
+        Some(reloaded)
     }
 
     /// Keeps the query register as `config` says (none when it is off).
@@ -126,8 +149,8 @@ impl Service {
     }
 
     /// Callers' keys, if the API needs them.
-    pub fn keys(&self) -> Option<&KeyRing> {
-        self.keys.as_ref()
+    pub fn keys(&self) -> Option<Guard<Arc<KeyRing>>> {
+        self.keys.as_ref().map(|(keys, _)| keys.load())
     }
 
     /// The query register, if on.
@@ -235,5 +258,8 @@ impl Followed for Service {
 pub fn without_paths(mut error: String, sources: &Sources) -> String {
     // The list file first: it may lie inside the rule set's folder.
     error = sources.lists.without_path(error);
-    error.replace(&sources.rules.display().to_string(), "<rules>")
+    match &sources.rules {
+        RuleSource::Dir(dir) => error.replace(&dir.display().to_string(), "<rules>"),
+        RuleSource::Embedded => error,
+    }
 }

@@ -12,16 +12,17 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+mod state;
+
 use crate::http::{AccessConfig, Limits};
 use crate::lists::source::ColdCacheConfig;
 use crate::lists::source::{is_redis_url, ListSource, UnsupportedSource};
 use crate::lists::ShrinkGuard;
 use crate::register::{Expiry, RegisterConfig, Sink};
+use crate::ruleset::RuleSource;
 use crate::sheets::SheetLimits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_RULES: &str = "rulesets/qiqihar";
-pub const DEFAULT_LISTS: &str = "rulesets/qiqihar/demo-lists.jsonl";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +41,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Validate and compile a rule set; print every problem as file:line: message.
     Check(CheckArgs),
+    /// Decide for one subject in one matter from a rule set and lists, without a server; the
+    /// exit code is 0 for every decision (allow, flag or block) and 1 for an error.
+    Decide(DecideArgs),
     /// Write a synthetic population of valid identifiers and list entries (JSON Lines).
     Gen(GenArgs),
     /// Bulk-load a JSON Lines list file into Redis, validating every line first.
@@ -73,7 +77,7 @@ pub enum RegisterCommand {
 pub struct RegisterHashArgs {
     /// The subject's identifier (a USCC or a resident ID number).
     pub id: String,
-    /// The register's folder [default: audit].
+    /// The register's folder [default: as `serve` chooses it].
     #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
     pub register_dir: Option<PathBuf>,
     /// The subject hash key [default: <register-dir>/subject-hash.key].
@@ -93,16 +97,20 @@ impl RegisterHashArgs {
             warnings.push(renamed_warning(new, &old));
             Some(PathBuf::from(value))
         };
-        let defaults = RegisterConfig::default();
+        let dir = self.register_dir.or_else(|| renamed("JC_REGISTER_DIR"));
+        let key_file = self
+            .register_key_file
+            .or_else(|| renamed("JC_REGISTER_KEY_FILE"));
+        // The folder `serve` would choose, with the same warning.
+        let dir = dir.unwrap_or_else(|| {
+            let (dir, warning) = state::default_register_dir();
+            warnings.extend(warning);
+            dir
+        });
         let config = RegisterConfig {
-            dir: self
-                .register_dir
-                .or_else(|| renamed("JC_REGISTER_DIR"))
-                .unwrap_or(defaults.dir),
-            key_file: self
-                .register_key_file
-                .or_else(|| renamed("JC_REGISTER_KEY_FILE")),
-            ..defaults
+            dir,
+            key_file,
+            ..RegisterConfig::default()
         };
         (config, warnings)
     }
@@ -113,6 +121,26 @@ pub enum KeysCommand {
     /// Make a key for a calling department: prints the key once, and the `[[key]]` table to
     /// add to the keys file (which holds only its hash).
     New(NewKeyArgs),
+    /// List the keys of a keys file: id, department, scopes, rate limit, whether revoked, and
+    /// the start of the key's hash (never all of it).
+    List(KeysFileArgs),
+    /// Revoke a key in the keys file, in place; `SIGHUP` makes a running service refuse it.
+    Revoke(RevokeKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysFileArgs {
+    /// The keys file.
+    #[arg(long, env = "JC_KEYS")]
+    pub keys: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeKeyArgs {
+    /// The id of the key (`jc_<id>_…`; `jiangcheng keys list` shows them).
+    pub id: String,
+    #[command(flatten)]
+    pub file: KeysFileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -144,9 +172,9 @@ pub struct ImportArgs {
     /// transaction, so its reply takes longer the larger the list).
     #[arg(long, env = "JC_REDIS_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub redis_timeout_ms: u64,
-    /// Rule set the entries are validated against.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder the entries are validated against [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
     /// Replace the whole content of this list with the file (which must hold only this list):
     /// entries of the list missing from the file are removed, with a tombstone.
     #[arg(long)]
@@ -207,6 +235,39 @@ pub enum LogFormat {
     Json,
 }
 
+/// The clock text logs print their times in: UTC (`2026-11-30T02:00:00.000000Z`), the
+/// machine's local time, or a fixed offset from UTC (`+08:00`, Beijing time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogTime {
+    #[default]
+    Utc,
+    Local,
+    Offset(chrono::FixedOffset),
+}
+
+impl std::str::FromStr for LogTime {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<LogTime, String> {
+        match text {
+            "utc" => Ok(LogTime::Utc),
+            "local" => Ok(LogTime::Local),
+            offset => offset.parse().map(LogTime::Offset).map_err(|_| {
+                format!("`{offset}`: give utc, local or an offset from UTC such as +08:00")
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for LogTime {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<LogTime, String> {
+        text.parse()
+    }
+}
+
 /// The settings of `serve`, one struct for all three sources: clap reads the flags and the
 /// environment, serde the config file (the same names with underscores; unknown keys are
 /// refused), and [`Merge`] lays the flags and environment over the file. Every setting is
@@ -221,10 +282,11 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "JC_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Rule-set folder [default: rulesets/qiqihar].
+    /// Rule-set folder [default: the embedded rule set, rulesets/qiqihar as shipped].
     #[arg(long, env = "JC_RULES")]
     pub rules: Option<PathBuf>,
-    /// List source: a JSON Lines file, or a `redis://` URL [default: rulesets/qiqihar/demo-lists.jsonl].
+    /// List source: a JSON Lines file, or a `redis://` URL [default: the embedded demo lists,
+    /// rulesets/qiqihar/demo-lists.jsonl as shipped].
     #[arg(long, env = "JC_LISTS")]
     pub lists: Option<String>,
     /// Share of the entries (0 to 1), overall or of one list, a list load may remove before it
@@ -322,6 +384,10 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// The clock of the times in text logs: utc, local (the machine's time zone) or an offset
+    /// such as +08:00; JSON logs stay in UTC [default: utc].
+    #[arg(long, env = "JC_LOG_TIME")]
+    pub log_time: Option<LogTime>,
     /// Log filter in tracing's EnvFilter syntax [default: info].
     #[arg(long, env = "JC_LOG")]
     pub log: Option<String>,
@@ -356,7 +422,9 @@ pub struct ServeArgs {
     #[arg(long, alias = "audit", env = "JC_REGISTER")]
     #[serde(alias = "audit")]
     pub register: Option<String>,
-    /// The register's folder: its files, the spill file and the subject hash key [default: audit].
+    /// The register's folder: its files, the spill file and the subject hash key [default:
+    /// ./audit if a register is there, else $STATE_DIRECTORY/register, else
+    /// $XDG_STATE_HOME/jiangcheng/register, else ~/.local/state/jiangcheng/register].
     #[arg(long, alias = "audit-dir", env = "JC_REGISTER_DIR")]
     #[serde(alias = "audit_dir")]
     pub register_dir: Option<PathBuf>,
@@ -403,9 +471,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Rule-set folder.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
     /// Also validate this list file against the rule set.
     #[arg(long)]
     pub lists: Option<PathBuf>,
@@ -413,6 +481,27 @@ pub struct CheckArgs {
     /// loads without parsing (for this rule set's revision only).
     #[arg(long, requires = "lists")]
     pub write_snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The subject's identifier (a USCC, a resident ID number, or an older identifier).
+    pub id: String,
+    /// The matter's code (e.g. gov_procurement; `GET /v1/matters` lists them).
+    pub matter: String,
+    /// Rule-set folder [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
+    /// List source: a JSON Lines file, a list snapshot or a `redis://` URL [default: the
+    /// embedded demo lists].
+    #[arg(long, env = "JC_LISTS")]
+    pub lists: Option<String>,
+    /// The instant to decide at (RFC 3339, or a date) [default: now].
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Print the JSON `POST /v1/decide` answers instead of the explanation.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -432,16 +521,16 @@ pub struct GenArgs {
     /// Also write every population member's identifier here (`id<TAB>listed`), for load tests.
     #[arg(long)]
     pub population: Option<PathBuf>,
-    /// Rule set whose lists the entries go on.
-    #[arg(long, env = "JC_RULES", default_value = DEFAULT_RULES)]
-    pub rules: PathBuf,
+    /// Rule-set folder whose lists the entries go on [default: the embedded rule set].
+    #[arg(long, env = "JC_RULES")]
+    pub rules: Option<PathBuf>,
 }
 
 /// Resolved settings of `serve`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
-    pub rules: PathBuf,
+    pub rules: RuleSource,
     pub lists: ListSource,
     /// How far a list load may shrink the lists before it is refused.
     pub guard: ShrinkGuard,
@@ -451,6 +540,7 @@ pub struct Settings {
     pub workers: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
+    pub log_time: LogTime,
     pub log: String,
     pub bench_routes: bool,
     pub keys: Option<PathBuf>,
@@ -533,7 +623,7 @@ impl ServeArgs {
 
     /// Applies the config file (if any) under the flags and environment, then the defaults.
     pub fn resolve(mut self) -> Result<Settings, ConfigError> {
-        let warnings = self.merge_renamed_env()?;
+        let mut warnings = self.merge_renamed_env()?;
         if let Some(path) = &self.config {
             let file = read_file_config(path)?;
             self.merge(file);
@@ -554,7 +644,7 @@ impl ServeArgs {
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let limits = self.limits()?;
-        let register = self.register(&lists)?;
+        let register = self.register(&lists, &mut warnings)?;
         let access = self.access();
         let cold_max_filers = self
             .cold_max_filers
@@ -588,7 +678,7 @@ impl ServeArgs {
                     .parse()
                     .unwrap_or_else(|_| unreachable!("valid default address"))
             }),
-            rules: self.rules.unwrap_or_else(|| DEFAULT_RULES.into()),
+            rules: RuleSource::or_embedded(self.rules),
             lists,
             guard,
             force_next_load: self.force_next_load,
@@ -604,6 +694,7 @@ impl ServeArgs {
             workers,
             limits,
             log_format: self.log_format.unwrap_or_default(),
+            log_time: self.log_time.unwrap_or_default(),
             log: self.log.unwrap_or_else(|| "info".to_owned()),
             bench_routes: self.bench_routes,
             keys: self.keys,
@@ -616,10 +707,9 @@ impl ServeArgs {
 
     /// The list source: a file, or Redis under its prefix and timeout.
     fn lists(&mut self) -> Result<ListSource, ConfigError> {
-        let lists = self
-            .lists
-            .take()
-            .unwrap_or_else(|| DEFAULT_LISTS.to_owned());
+        let Some(lists) = self.lists.take() else {
+            return Ok(ListSource::Embedded);
+        };
         let prefix = self
             .redis_prefix
             .take()
@@ -717,8 +807,17 @@ impl ServeArgs {
     }
 
     /// The query register's settings, its sink following the list source unless told.
-    fn register(&mut self, lists: &ListSource) -> Result<RegisterConfig, ConfigError> {
+    fn register(
+        &mut self,
+        lists: &ListSource,
+        warnings: &mut Vec<String>,
+    ) -> Result<RegisterConfig, ConfigError> {
         let defaults = RegisterConfig::default();
+        let dir = self.register_dir.take().unwrap_or_else(|| {
+            let (dir, warning) = state::default_register_dir();
+            warnings.extend(warning);
+            dir
+        });
         Ok(RegisterConfig {
             sink: register_sink(
                 self.register.as_deref(),
@@ -727,7 +826,7 @@ impl ServeArgs {
                     .unwrap_or_else(|| crate::register::DEFAULT_PREFIX.to_owned()),
                 lists,
             )?,
-            dir: self.register_dir.take().unwrap_or(defaults.dir),
+            dir,
             key_file: self.register_key_file.take(),
             queue_records: self.register_queue.unwrap_or(defaults.queue_records),
             spill_dir: self.register_spill_dir.take(),

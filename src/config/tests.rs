@@ -165,7 +165,8 @@ fn flags_win_over_the_file_and_the_file_over_defaults() {
     assert_eq!(settings.listen, "127.0.0.1:9000".parse().unwrap());
     assert_eq!(settings.limits.max_batch, 50);
     assert_eq!(settings.workers, 1);
-    assert_eq!(settings.rules, PathBuf::from(DEFAULT_RULES));
+    assert_eq!(settings.rules, RuleSource::Embedded);
+    assert_eq!(settings.lists, ListSource::Embedded);
     assert_eq!(
         settings.limits.max_body_bytes,
         Limits::default().max_body_bytes
@@ -331,11 +332,8 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
 #[test]
 fn the_registers_spill_retention_and_readiness_settings_come_from_the_file_or_flags() {
     let defaults = ServeArgs::default().resolve().unwrap().register;
-    assert_eq!(defaults.spill_path(), PathBuf::from("audit"));
-    assert_eq!(
-        defaults.archive_path(),
-        Some(PathBuf::from("audit/archive"))
-    );
+    assert_eq!(defaults.spill_path(), defaults.dir);
+    assert_eq!(defaults.archive_path(), Some(defaults.dir.join("archive")));
     assert_eq!(defaults.retention_days, 190);
     assert!(!defaults.required);
     let dir = tempfile::tempdir().unwrap();
@@ -509,4 +507,20 @@ fn the_cold_filers_bound_comes_from_the_flag_the_file_or_its_default_and_zero_is
         max_filers(ServeArgs::default(), "cold_max_filers = 0\n"),
         Err(ConfigError::Zero("cold_max_filers"))
     ));
+}
+
+#[test]
+fn the_log_clock_is_utc_local_or_an_offset_and_anything_else_is_refused() {
+    assert_eq!(
+        ServeArgs::default().resolve().unwrap().log_time,
+        LogTime::Utc
+    );
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    assert_eq!("+08:00".parse(), Ok(LogTime::Offset(offset)));
+    assert_eq!("local".parse(), Ok(LogTime::Local));
+    let parsed: ServeArgs = toml::from_str("log_time = \"+08:00\"\n").unwrap();
+    assert_eq!(parsed.log_time, Some(LogTime::Offset(offset)));
+    let refused = "beijing".parse::<LogTime>().unwrap_err();
+    assert!(refused.contains("+08:00"), "{refused}");
+    assert!(toml::from_str::<ServeArgs>("log_time = \"CST\"\n").is_err());
 }

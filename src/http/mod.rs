@@ -29,7 +29,7 @@ use actix_web::{web, App, HttpServer};
 
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
-pub use decide::bench_api;
+pub use decide::{answer as decide_offline, bench_api};
 pub use problem::{ApiError, FieldError};
 pub use routes::endpoints;
 pub use socket::bind;

@@ -344,6 +344,8 @@ pub struct PeriodQuery {
     from: Option<String>,
     to: Option<String>,
     format: Option<String>,
+    /// Whether a CSV export starts with a UTF-8 byte-order mark (`true` unless `false`).
+    bom: Option<String>,
 }
 
 /// `[from, to)` from the query: both required, dates or RFC 3339 instants, in order, and at
@@ -384,21 +386,21 @@ fn period(query: &PeriodQuery) -> Result<(Timestamp, Timestamp), Vec<FieldError>
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ExportFormat {
     JsonLines,
-    Csv,
+    /// With a UTF-8 byte-order mark first, or not.
+    Csv {
+        bom: bool,
+    },
 }
+
+/// The UTF-8 byte-order mark: Excel and WPS read a CSV file without one in the system's code
+/// page (GBK on a Chinese Windows), which garbles every Chinese character.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub async fn export_cases(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = match query.format.as_deref() {
-        None | Some("jsonl") => Ok(ExportFormat::JsonLines),
-        Some("csv") => Ok(ExportFormat::Csv),
-        Some(other) => Err(FieldError::new(
-            "format",
-            format!("`{other}` is not one of jsonl, csv"),
-        )),
-    };
+    let format = export_format(&query);
     let (period, format) = match (period(&query), format) {
         (Ok(period), Ok(format)) => (period, format),
         (period, format) => {
@@ -446,18 +448,55 @@ pub async fn export_cases(
     let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
     let (content_type, extension) = match format {
         ExportFormat::JsonLines => ("application/x-ndjson", "jsonl"),
-        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ExportFormat::Csv { .. } => ("text/csv; charset=utf-8", "csv"),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!(
-                "attachment; filename=\"cases-{}-{}.{extension}\"",
-                period.0 .0, period.1 .0
+                "attachment; filename=\"jiangcheng-cases-{}_{}.{extension}\"",
+                file_date(period.0),
+                file_date(period.1)
             ),
         ))
         .streaming(body))
+}
+
+/// The export's format from `format` and `bom`, which only a CSV export takes.
+fn export_format(query: &PeriodQuery) -> Result<ExportFormat, FieldError> {
+    let bom = match query.bom.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(FieldError::new(
+                "bom",
+                format!("`{other}` is not true or false"),
+            ))
+        }
+    };
+    match query.format.as_deref() {
+        None | Some("jsonl") if query.bom.is_some() => Err(FieldError::new(
+            "bom",
+            "applies to format=csv only (JSON Lines has no byte-order mark)",
+        )),
+        None | Some("jsonl") => Ok(ExportFormat::JsonLines),
+        Some("csv") => Ok(ExportFormat::Csv { bom }),
+        Some(other) => Err(FieldError::new(
+            "format",
+            format!("`{other}` is not one of jsonl, csv"),
+        )),
+    }
+}
+
+/// A period's bound in a file name, in UTC+8: its date (`2026-11-29`) at midnight, else the
+/// date and time (`2026-11-29T1430`, no colons, which some systems refuse in file names).
+fn file_date(at: Timestamp) -> String {
+    if at.is_cst_midnight() {
+        at.format_cst("%Y-%m-%d")
+    } else {
+        at.format_cst("%Y-%m-%dT%H%M%S")
+    }
 }
 
 /// Rows as JSON Lines or CSV (with a header line even when there is no row).
@@ -470,14 +509,15 @@ struct ExportWriter {
 impl ExportWriter {
     fn new(format: ExportFormat) -> ExportWriter {
         let mut csv = csv_writer();
-        if format == ExportFormat::Csv {
+        let mut json = Vec::new();
+        if let ExportFormat::Csv { bom } = format {
+            if bom {
+                // Ahead of the CSV writer's own buffer, so first in the answer.
+                json.extend_from_slice(UTF8_BOM);
+            }
             let _ = csv.write_record(CaseRow::FIELDS);
         }
-        ExportWriter {
-            format,
-            csv,
-            json: Vec::new(),
-        }
+        ExportWriter { format, csv, json }
     }
 
     fn row(&mut self, row: &CaseRow) -> Result<(), String> {
@@ -485,7 +525,7 @@ impl ExportWriter {
             ExportFormat::JsonLines => serde_json::to_writer(&mut self.json, row)
                 .map(|()| self.json.push(b'\n'))
                 .map_err(|err| err.to_string()),
-            ExportFormat::Csv => self.csv.serialize(row).map_err(|err| err.to_string()),
+            ExportFormat::Csv { .. } => self.csv.serialize(row).map_err(|err| err.to_string()),
         }
     }
 
@@ -514,11 +554,13 @@ pub async fn stats(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if query.format.is_some() {
-        return Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "format",
-            "is a parameter of the export, not of the statistics",
-        )]));
+    for (name, given) in [("format", &query.format), ("bom", &query.bom)] {
+        if given.is_some() {
+            return Err(ApiError::InvalidRequest(vec![FieldError::new(
+                name,
+                "is a parameter of the export, not of the statistics",
+            )]));
+        }
     }
     let (from, to) = period(&query).map_err(ApiError::InvalidRequest)?;
     let stats = with_register(&state, move |register| {

@@ -208,7 +208,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             name: &s.rules.name,
             title: &s.rules.title,
             revision: &s.rules.revision,
-            path: paths.then(|| sources.rules.display().to_string()),
+            path: paths.then(|| sources.rules.to_string()),
             lists: s.rules.lists().len(),
             incentive_topics,
             penalty_topics,

@@ -68,6 +68,30 @@ impl fmt::Display for Located<'_> {
 /// instead of parsed, if the file starts as one.
 pub fn load_file(path: &Path, rules: &RuleSet) -> Result<ListIndex, ListFileError> {
     let file = std::fs::File::open(path).map_err(io_error(path))?;
+    load_opened(path, file, rules)
+}
+
+/// The shipped demo lists (`rulesets/qiqihar/demo-lists.jsonl`), built into the binary: the
+/// list source when none is given.
+const EMBEDDED_DEMO: &[u8] = include_bytes!("../../rulesets/qiqihar/demo-lists.jsonl");
+
+/// Reads, validates and indexes the embedded demo lists, as [`load_file`] reads a file (from a
+/// temporary copy, named `embedded/demo-lists.jsonl` in problems).
+pub fn load_embedded(rules: &RuleSet) -> Result<ListIndex, ListFileError> {
+    let mut file = tempfile::tempfile().map_err(ListFileError::Text)?;
+    // The copy `load_opened` makes reads on from the file's offset.
+    let written = std::io::Write::write_all(&mut file, EMBEDDED_DEMO)
+        .and_then(|()| std::io::Seek::rewind(&mut file));
+    written.map_err(ListFileError::Text)?;
+    load_opened(Path::new("embedded/demo-lists.jsonl"), file, rules)
+}
+
+/// Loads an open list file (or snapshot) named `path` in errors.
+fn load_opened(
+    path: &Path,
+    file: std::fs::File,
+    rules: &RuleSet,
+) -> Result<ListIndex, ListFileError> {
     let mut magic = [0u8; 8];
     let is_snapshot = {
         use std::os::unix::fs::FileExt;

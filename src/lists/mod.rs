@@ -14,7 +14,7 @@ pub use entry::{
     Dispute, Entry, EntryError, EntryRecord, EntryRef, Facts, ResponsiblePerson,
     ResponsiblePersonRecord, Status,
 };
-pub use file::{load_file, parse_entries, read_file, LineProblem, ListFileError};
+pub use file::{load_embedded, load_file, parse_entries, read_file, LineProblem, ListFileError};
 pub use guard::{ListShrink, Refusal, Shrink, ShrinkGuard};
 pub use index::{Entries, ListIndex, SnapshotFileError};
 pub use text::TextError;

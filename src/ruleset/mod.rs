@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,9 +30,66 @@ pub const FILES: [&str; 5] = [
     "topics.toml",
 ];
 
+/// The shipped rule set's files (`rulesets/qiqihar`), built into the binary in the order of
+/// [`FILES`], so that the service runs from any directory without a `--rules`.
+pub const EMBEDDED: [(&str, &str); 5] = [
+    (
+        FILES[0],
+        include_str!("../../rulesets/qiqihar/ruleset.toml"),
+    ),
+    (FILES[1], include_str!("../../rulesets/qiqihar/lists.toml")),
+    (
+        FILES[2],
+        include_str!("../../rulesets/qiqihar/matters.toml"),
+    ),
+    (
+        FILES[3],
+        include_str!("../../rulesets/qiqihar/measures.toml"),
+    ),
+    (FILES[4], include_str!("../../rulesets/qiqihar/topics.toml")),
+];
+
 /// Reads, validates and compiles the rule set in `dir`, reporting every problem at once.
 pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
     compile::compile_dir(dir)
+}
+
+/// Where a rule set comes from: a folder, or the shipped one built into the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl RuleSource {
+    /// The folder given, else the embedded rule set.
+    pub fn or_embedded(dir: Option<PathBuf>) -> RuleSource {
+        dir.map_or(RuleSource::Embedded, RuleSource::Dir)
+    }
+
+    /// Reads, validates and compiles the rule set, reporting every problem at once.
+    pub fn load(&self) -> Result<RuleSet, RuleSetError> {
+        match self {
+            RuleSource::Embedded => compile::compile_embedded(),
+            RuleSource::Dir(dir) => load_dir(dir),
+        }
+    }
+}
+
+impl From<PathBuf> for RuleSource {
+    fn from(dir: PathBuf) -> RuleSource {
+        RuleSource::Dir(dir)
+    }
+}
+
+/// The folder's path, or `embedded`, for logs and `/v1/status`.
+impl fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleSource::Embedded => f.write_str("embedded"),
+            RuleSource::Dir(dir) => write!(f, "{}", dir.display()),
+        }
+    }
 }
 
 // === vocabulary ===

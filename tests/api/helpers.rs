@@ -53,6 +53,8 @@ pub struct Spawn {
     /// Changes the register's settings (its folder among them) before it opens.
     register_settings: Option<RegisterSettings>,
     cold_cache: ColdCacheConfig,
+    /// Runs once the service is built, before it serves (and runs a Redis source's first load).
+    before_run: Option<Box<dyn FnOnce()>>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -97,8 +99,16 @@ impl Spawn {
             register: (Sink::Files, RegisterConfig::default().queue_records),
             register_settings: None,
             cold_cache: ColdCacheConfig::default(),
+            before_run: None,
             dir: None,
         }
+    }
+
+    /// Runs `step` once the service is built (its files loaded, a Redis source asked whether
+    /// it answers), before it serves and a Redis source's lists load.
+    pub fn before_run(mut self, step: impl FnOnce() + 'static) -> Spawn {
+        self.before_run = Some(Box::new(step));
+        self
     }
 
     /// The cold-list cache's settings.
@@ -163,11 +173,17 @@ impl Spawn {
         self.unloaded()
     }
 
-    /// Builds and runs the service as `serve` does, on a thread and actix system of its own,
-    /// and waits for its first load (panicking if that fails) unless told not to.
-    pub fn start(self) -> TestApp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let listen = listener.local_addr().expect("local address");
+    /// Builds the service as `serve` does, which must fail: why.
+    pub fn build_error(self) -> StartupError {
+        let listen = "127.0.0.1:0".parse().expect("an address");
+        match startup::build(&self.settings(listen).settings) {
+            Ok(_) => panic!("the service built"),
+            Err(err) => err,
+        }
+    }
+
+    /// The settings `serve` would resolve to, with what they name in temp dirs.
+    fn settings(self, listen: std::net::SocketAddr) -> Built {
         let register_dir = tempfile::tempdir().expect("temp dir");
         let (sink, queue_records) = self.register;
         let mut register = RegisterConfig {
@@ -188,7 +204,7 @@ impl Spawn {
         });
         let settings = Settings {
             listen,
-            rules: self.rules,
+            rules: self.rules.into(),
             lists: self.lists,
             force_next_load: self.force_first_load,
             cold_cache: self.cold_cache,
@@ -204,7 +220,33 @@ impl Spawn {
                 .resolve()
                 .expect("serve's defaults resolve")
         };
-        let app = startup::build(&settings, listener).expect("the service builds");
+        Built {
+            settings,
+            register_dir,
+            keys_dir,
+            wait_for_first_load: self.wait_for_first_load,
+            before_run: self.before_run,
+            dir: self.dir,
+        }
+    }
+
+    /// Builds and runs the service as `serve` does, on a thread and actix system of its own,
+    /// and waits for its first load (panicking if that fails) unless told not to.
+    pub fn start(self) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let listen = listener.local_addr().expect("local address");
+        let Built {
+            settings,
+            register_dir,
+            keys_dir: _keys_dir,
+            wait_for_first_load,
+            before_run,
+            dir,
+        } = self.settings(listen);
+        let app = startup::build(&settings).expect("the service builds");
+        if let Some(step) = before_run {
+            step();
+        }
         let (service, reloader) = (app.service(), app.reloader());
         let mut first_load = app.first_load();
         let app_first_load = app.first_load();
@@ -217,14 +259,14 @@ impl Spawn {
                     actix_web::rt::spawn(async move {
                         let _ = loaded.send(first_load.outcome().await);
                     });
-                    app.run(async move {
+                    app.run(listener, async move {
                         let _ = stopped.await;
                     })
                     .await
                 })
             })
             .expect("a thread for the service");
-        if self.wait_for_first_load && first_loaded.recv().ok().flatten() != Some(true) {
+        if wait_for_first_load && first_loaded.recv().ok().flatten() != Some(true) {
             panic!(
                 "the test server could not load its rules and lists: {}",
                 service.snapshots.report().last_error.unwrap_or_default()
@@ -243,9 +285,19 @@ impl Spawn {
             register_dir,
             stop: Some(stop),
             running: Some(running),
-            _dir: self.dir,
+            _dir: dir,
         }
     }
+}
+
+/// A [`Spawn`]'s settings, and what they name.
+struct Built {
+    settings: Settings,
+    register_dir: tempfile::TempDir,
+    keys_dir: tempfile::TempDir,
+    wait_for_first_load: bool,
+    before_run: Option<Box<dyn FnOnce()>>,
+    dir: Option<tempfile::TempDir>,
 }
 
 /// The shipped rule set with `entries` as its lists, loaded and serving.
@@ -485,19 +537,36 @@ impl Gate {
         self.dir.path().to_path_buf()
     }
 
-    /// Waits for the load reading the pipe, and lets it read the file (later loads read the
-    /// file itself).
-    pub fn open(&self) {
+    /// Waits for a load to read the pipe, runs `meanwhile` while it waits there, then lets it
+    /// read the file (later loads read the file itself).
+    pub fn open_after(&self, meanwhile: impl FnOnce()) {
         use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let (pipe, held) = (
             self.dir.path().join("ruleset.toml"),
             self.dir.path().join("ruleset.toml.held"),
         );
         let text = std::fs::read(&held).expect("the held file");
-        let mut writer = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&pipe)
-            .expect("open the pipe once the load reads it");
+        // A pipe opens for writing without blocking only once it has a reader.
+        let started = std::time::Instant::now();
+        let mut writer = loop {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&pipe);
+            match opened {
+                Ok(writer) => break writer,
+                Err(err) if err.raw_os_error() == Some(libc::ENXIO) => {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(30),
+                        "no load reads the pipe"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(err) => panic!("open the pipe: {err}"),
+            }
+        };
+        meanwhile();
         std::fs::rename(&held, &pipe).expect("the file in the pipe's place");
         writer.write_all(&text).expect("write through the pipe");
     }

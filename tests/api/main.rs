@@ -14,20 +14,24 @@
 
 mod access;
 mod admin;
+mod anywhere;
 mod auth;
 mod batch;
 mod catalog;
 mod cli;
 mod console;
 mod decide;
+mod decide_cli;
 mod demo;
 mod departments;
 mod deploy;
 mod errors;
+mod export_files;
 mod follow;
 mod golden;
 mod helpers;
 mod identifiers;
+mod keys_reload;
 mod languages;
 mod legacy_ids;
 mod limits;

@@ -135,7 +135,7 @@ impl Running {
     }
 }
 
-async fn poll<F, Fut>(what: &str, limit: Duration, mut check: F)
+pub async fn poll<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -913,7 +913,7 @@ async fn a_key_made_by_keys_new_is_admitted_by_serve_refusals_are_logged_and_no_
 }
 
 /// The server's JSON log lines (`JC_LOG_FORMAT=json`).
-fn json_logs(path: &Path) -> Vec<serde_json::Value> {
+pub fn json_logs(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .expect("the server's log")
         .lines()
@@ -922,7 +922,7 @@ fn json_logs(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The first log line with this message; panics naming the log if there is none.
-fn logged<'a>(logs: &'a [serde_json::Value], message: &str) -> &'a serde_json::Value {
+pub fn logged<'a>(logs: &'a [serde_json::Value], message: &str) -> &'a serde_json::Value {
     logs.iter()
         .find(|line| {
             line["message"]
@@ -932,7 +932,7 @@ fn logged<'a>(logs: &'a [serde_json::Value], message: &str) -> &'a serde_json::V
         .unwrap_or_else(|| panic!("no `{message}` in the log: {logs:#?}"))
 }
 
-fn signal(server: &Running, name: &str) {
+pub fn signal(server: &Running, name: &str) {
     let pid = server.child.id().to_string();
     let sent = Command::new("kill")
         .args([&format!("-{name}"), &pid])
@@ -1150,7 +1150,7 @@ async fn serve_exits_on_sigterm_within_its_grace_period_while_redis_is_frozen() 
 
 /// The decision (`allow`, `flag`, `block`) the server at `address` gives `subject` for
 /// `gov_procurement` at [`AS_OF`].
-fn decision_of(
+pub fn decision_of(
     client: &reqwest::Client,
     address: &str,
     subject: String,

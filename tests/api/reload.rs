@@ -5,13 +5,16 @@
 
 use std::path::Path;
 
+use jiangcheng::lists::source::ListSource;
 use jiangcheng::snapshot::LoadError;
-use jiangcheng::startup::Stop;
+use jiangcheng::startup::{StartupError, Stop};
 use serde_json::{json, Value};
 
+use crate::follow::Frozen;
 use crate::helpers::{
-    copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Gate, Spawn, TestApp, AS_OF,
+    copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp, AS_OF,
 };
+use crate::redis::{redis_source, RedisServer};
 
 fn metric(metrics: &str, series: &str) -> Option<f64> {
     metrics
@@ -463,14 +466,58 @@ async fn one_list_left_out_of_an_otherwise_whole_file_is_refused() {
     );
 }
 
-#[actix_web::test]
-async fn a_first_load_with_no_entries_is_refused_and_the_service_stops_unready() {
+/// A list file is loaded before the service binds its port: refused, nothing is served.
+#[test]
+fn a_first_load_of_a_list_file_with_no_entries_is_refused_before_the_service_serves() {
     let dir = tempfile::tempdir().expect("temp dir");
     let lists = dir.path().join("lists.jsonl");
     std::fs::write(&lists, "").expect("an empty list file");
-    let gate = Gate::new();
-    let app = Spawn::files(gate.rules(), lists.clone())
+    let err = Spawn::files(rules_dir(), lists.clone())
         .guarded_first_load()
+        .build_error();
+    let StartupError::FirstLoad { source, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(matches!(**source, LoadError::Refused(_)), "{err}");
+    let message = err.to_string();
+    let working_dir = std::env::current_dir().unwrap();
+    for named in [
+        lists.display().to_string(),
+        working_dir.display().to_string(),
+        "no entries at all".to_owned(),
+    ] {
+        assert!(message.contains(&named), "{message} names {named}");
+    }
+}
+
+/// Lists from Redis load once the service listens (held here by freezing Redis once the
+/// service has found it answering): live and not ready meanwhile, and a refused load stops it.
+#[actix_web::test]
+async fn a_first_load_from_redis_with_no_entries_is_refused_and_the_service_stops_unready() {
+    let redis = std::sync::Arc::new(RedisServer::start());
+    let frozen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (freeze, held) = (
+        std::sync::Arc::clone(&frozen),
+        std::sync::Arc::clone(&redis),
+    );
+    let source = match redis_source(&redis) {
+        ListSource::Redis {
+            url,
+            prefix,
+            connections,
+            ..
+        } => ListSource::Redis {
+            url,
+            prefix,
+            connections,
+            timeout: std::time::Duration::from_secs(60),
+        },
+        other => other,
+    };
+    let location = redis.url();
+    let app = Spawn::source(rules_dir(), source)
+        .guarded_first_load()
+        .before_run(move || *freeze.lock().unwrap() = Some(Frozen::new(&held)))
         .start();
     // While the first load runs, the service is live and says why it is not ready.
     assert_eq!(app.get_json("/healthz").await["status"], "live");
@@ -479,10 +526,10 @@ async fn a_first_load_with_no_entries_is_refused_and_the_service_stops_unready()
     assert!(
         problem["detail"]
             .as_str()
-            .is_some_and(|d| !d.contains(&lists.display().to_string())),
+            .is_some_and(|d| !d.contains(&location)),
         "{problem}"
     );
-    gate.open();
+    drop(frozen.lock().unwrap().take());
     let service = std::sync::Arc::clone(&app.service);
     assert_eq!(
         app.ended().await.expect("a clean stop"),

@@ -15,7 +15,7 @@ use super::body;
 use super::problem::{ApiError, FieldError, ItemError};
 use super::view::RuleSetView;
 use super::AppState;
-use crate::app::{BatchOut, ColdHoldings};
+use crate::app::{BatchOut, ColdHoldings, Service};
 use crate::engine::{self, BatchItem, Outcome};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
@@ -36,20 +36,55 @@ pub async fn decide(
     let (subject, context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
-    let service = &state.service;
-    let cold = service.holdings_of(&snapshot, &subject).await?;
-    let decided = service.decide(&snapshot, &cold, &subject, &context, caller)?;
+    let rendered = state.rendered(&snapshot)?;
+    let body = decided(
+        &state.service,
+        &snapshot,
+        &rendered,
+        &subject,
+        &context,
+        caller,
+    )
+    .await?;
+    Ok(json_body(body))
+}
+
+/// The answer `POST /v1/decide` gives `body`, from what `service` holds, without a server:
+/// what `jiangcheng decide` prints. Nobody asks, so no key is checked (a replay is anyone's,
+/// as when the service runs open), and `service`'s register, if it has one, keeps the record.
+pub async fn answer(service: &Service, body: &mut [u8]) -> Result<Vec<u8>, ApiError> {
+    let snapshot = service.snapshot()?;
+    let clock = request::Clock {
+        now: Timestamp::now(),
+        max_as_of_skew: super::AccessConfig::default().max_as_of_skew,
+    };
+    let (subject, context) = request::read_decide(body, &snapshot, clock)?;
+    let rendered = Rendered::of(&snapshot).map_err(|err| ApiError::Internal(err.to_string()))?;
+    decided(service, &snapshot, &rendered, &subject, &context, None).await
+}
+
+/// Decides for `subject` as the request says, with the cold lists it holds, and writes the
+/// answer.
+async fn decided(
+    service: &Service,
+    snapshot: &Arc<Snapshot>,
+    rendered: &Rendered,
+    subject: &SubjectId,
+    context: &Context,
+    caller: Option<Caller>,
+) -> Result<Vec<u8>, ApiError> {
+    let cold = service.holdings_of(snapshot, subject).await?;
+    let decided = service.decide(snapshot, &cold, subject, context, caller)?;
     // Sized for a typical decision, so writing it rarely reallocates.
     let mut body = Vec::with_capacity(1024);
-    let rendered = state.rendered(&snapshot)?;
-    DecisionWriter::new(&rendered, &context)?.write(
+    DecisionWriter::new(rendered, context)?.write(
         &mut body,
         snapshot.as_ref(),
         decided.id,
-        &subject,
+        subject,
         &decided.decision,
     )?;
-    Ok(json_body(body))
+    Ok(body)
 }
 
 pub async fn decide_batch(

@@ -39,6 +39,8 @@ use redis::RedisLists;
 /// Where the lists come from, as configured: a JSON Lines snapshot, or Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListSource {
+    /// The shipped demo lists, built into the binary.
+    Embedded,
     File(PathBuf),
     Redis {
         url: String,
@@ -85,13 +87,14 @@ impl ListSource {
     pub fn redis_url(&self) -> Option<&str> {
         match self {
             ListSource::Redis { url, .. } => Some(url),
-            ListSource::File(_) => None,
+            ListSource::Embedded | ListSource::File(_) => None,
         }
     }
 
     /// The source ready for use (does not connect), its cold lists cached as `cold` says.
     pub fn open(&self, cold: ColdCacheConfig) -> Source {
         let backend = match self {
+            ListSource::Embedded => Backend::Embedded,
             ListSource::File(path) => Backend::File(path.clone()),
             ListSource::Redis {
                 url,
@@ -117,13 +120,13 @@ impl ListSource {
     pub fn without_path(&self, text: String) -> String {
         match self {
             ListSource::File(path) => text.replace(&path.display().to_string(), "<lists>"),
-            ListSource::Redis { .. } => text,
+            ListSource::Embedded | ListSource::Redis { .. } => text,
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
-            ListSource::File(_) => "file",
+            ListSource::Embedded | ListSource::File(_) => "file",
             ListSource::Redis { .. } => "redis",
         }
     }
@@ -131,6 +134,7 @@ impl ListSource {
     /// The location for logs and `/v1/status`, without any password a URL carries.
     pub fn location(&self) -> String {
         match self {
+            ListSource::Embedded => "embedded".to_owned(),
             ListSource::File(path) => path.display().to_string(),
             ListSource::Redis { url, .. } => match (url.find("://"), url.rfind('@')) {
                 (Some(scheme), Some(at)) if at > scheme => {
@@ -174,6 +178,8 @@ pub struct Source {
 }
 
 enum Backend {
+    /// The demo lists built into the binary, read-only as a file is.
+    Embedded,
     File(PathBuf),
     Redis {
         lists: RedisLists,
@@ -209,7 +215,7 @@ impl Source {
     fn redis(&self) -> Result<&RedisLists, SourceError> {
         match &self.backend {
             Backend::Redis { lists, .. } => Ok(lists),
-            Backend::File(_) => Err(SourceError::ReadOnly),
+            Backend::Embedded | Backend::File(_) => Err(SourceError::ReadOnly),
             Backend::Unusable(message) => Err(SourceError::Url(message.clone())),
         }
     }
@@ -217,6 +223,11 @@ impl Source {
     /// Loads every entry held in memory and who the cold entries name (blocking).
     pub fn load(&self, rules: &RuleSet) -> Result<Loaded, LoadListsError> {
         match &self.backend {
+            Backend::Embedded => Ok(Loaded {
+                index: super::load_embedded(rules)?,
+                cold_names: ColdNames::default(),
+                position: None,
+            }),
             Backend::File(path) => Ok(Loaded {
                 index: super::load_file(path, rules)?,
                 cold_names: ColdNames::default(),
@@ -237,7 +248,7 @@ impl Source {
     /// a reload).
     pub(crate) fn changes(&self) -> Option<Result<ChangeStream<'_>, SourceError>> {
         match &self.backend {
-            Backend::File(_) => None,
+            Backend::Embedded | Backend::File(_) => None,
             _ => Some(self.redis().map(RedisLists::change_stream)),
         }
     }
@@ -324,7 +335,7 @@ impl Source {
     /// no history.
     pub fn dispute_histories(&self, entry_ids: &[String]) -> Result<Vec<Vec<String>>, SourceError> {
         match &self.backend {
-            Backend::File(_) => Ok(vec![Vec::new(); entry_ids.len()]),
+            Backend::Embedded | Backend::File(_) => Ok(vec![Vec::new(); entry_ids.len()]),
             _ => self.redis()?.dispute_histories(entry_ids),
         }
     }

@@ -59,7 +59,15 @@ struct Files<'a> {
 }
 
 pub(super) fn compile_dir(dir: &Path) -> Result<RuleSet, RuleSetError> {
-    let read = parse::read_dir(dir)?;
+    compile(parse::read_dir(dir)?)
+}
+
+/// Compiles the rule set built into the binary.
+pub(super) fn compile_embedded() -> Result<RuleSet, RuleSetError> {
+    compile(parse::read_embedded()?)
+}
+
+fn compile(read: parse::Read) -> Result<RuleSet, RuleSetError> {
     let [ruleset, lists, matters, measures, topics] = &read.sources[..] else {
         unreachable!("one source per file of FILES")
     };

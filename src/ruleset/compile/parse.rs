@@ -1,14 +1,14 @@
 //! Reading the five rule-set files and parsing each into its serde mirror; nothing is checked
 //! here beyond what TOML and the mirror's types refuse.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::{Files, Problems, Source};
 use crate::ruleset::syntax::{ListsFile, MattersFile, MeasuresFile, RuleSetFile, TopicsFile};
-use crate::ruleset::{RuleSetError, FILES};
+use crate::ruleset::{RuleSetError, EMBEDDED, FILES};
 
 /// The files of a rule-set folder, one per name of FILES in that order, and their revision.
 pub(super) struct Read {
@@ -16,15 +16,33 @@ pub(super) struct Read {
     pub(super) revision: String,
 }
 
-/// Reads every file, naming each one that cannot be read. The revision hashes each file's name,
-/// length and text, so any edit changes it.
+/// Reads every file, naming each one that cannot be read.
 pub(super) fn read_dir(dir: &Path) -> Result<Read, RuleSetError> {
+    read_texts(FILES.map(|name| {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path);
+        (name, path, text)
+    }))
+}
+
+/// The files built into the binary, named under `embedded/`.
+pub(super) fn read_embedded() -> Result<Read, RuleSetError> {
+    read_texts(
+        EMBEDDED.map(|(name, text)| (name, Path::new("embedded").join(name), Ok(text.to_owned()))),
+    )
+}
+
+/// Keeps each file's text, or names each one that could not be read. The revision hashes each
+/// file's name, length and text, so any edit changes it, and the embedded files have the
+/// revision of the folder they were built from.
+fn read_texts(
+    files: [(&str, PathBuf, std::io::Result<String>); FILES.len()],
+) -> Result<Read, RuleSetError> {
     let mut problems = Problems::default();
     let mut hasher = Sha256::new();
     let mut sources = Vec::with_capacity(FILES.len());
-    for name in FILES {
-        let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
+    for (name, path, text) in files {
+        match text {
             Ok(text) => {
                 hasher.update(name.as_bytes());
                 hasher.update((text.len() as u64).to_le_bytes());
