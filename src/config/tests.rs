@@ -524,3 +524,58 @@ fn the_log_clock_is_utc_local_or_an_offset_and_anything_else_is_refused() {
     assert!(refused.contains("+08:00"), "{refused}");
     assert!(toml::from_str::<ServeArgs>("log_time = \"CST\"\n").is_err());
 }
+
+#[test]
+fn the_bidder_list_limits_come_from_flags_the_file_or_their_defaults_and_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jiangcheng.toml");
+    std::fs::write(
+        &path,
+        "sheet_max_unzipped_bytes = 1048576\nsheet_max_cell_chars = 64\nsheet_timeout_seconds = 2\n",
+    )
+    .unwrap();
+    let sheets = ServeArgs {
+        config: Some(path),
+        sheet_timeout_seconds: Some(9),
+        ..ServeArgs::default()
+    }
+    .resolve()
+    .unwrap()
+    .limits
+    .sheets;
+    assert_eq!(sheets.max_unzipped_bytes, 1 << 20);
+    assert_eq!(sheets.max_cell_chars, 64);
+    assert_eq!(sheets.timeout, Duration::from_secs(9));
+    let defaults = ServeArgs::default().resolve().unwrap().limits.sheets;
+    assert_eq!(defaults.max_unzipped_bytes, 32 << 20);
+    assert_eq!(defaults.max_cell_chars, 256);
+    assert_eq!(defaults.timeout, Duration::from_secs(5));
+    for (zero, name) in [
+        (
+            ServeArgs {
+                sheet_max_unzipped_bytes: Some(0),
+                ..ServeArgs::default()
+            },
+            "sheet_max_unzipped_bytes",
+        ),
+        (
+            ServeArgs {
+                sheet_max_cell_chars: Some(0),
+                ..ServeArgs::default()
+            },
+            "sheet_max_cell_chars",
+        ),
+        (
+            ServeArgs {
+                sheet_timeout_seconds: Some(0),
+                ..ServeArgs::default()
+            },
+            "sheet_timeout_seconds",
+        ),
+    ] {
+        assert!(
+            matches!(zero.resolve(), Err(ConfigError::Zero(refused)) if refused == name),
+            "{name}"
+        );
+    }
+}

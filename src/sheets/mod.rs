@@ -76,6 +76,10 @@ pub const NAME_HEADERS: [&str; 7] = [
 /// Rows looked through for the header: a list often starts with a title row or two.
 const HEADER_SEARCH_ROWS: usize = 10;
 
+/// Columns a sheet has at most in Excel; cells past them are not read, so that a row of a
+/// million cells costs no more than the spreadsheet could hold.
+const MAX_COLUMNS: u32 = 16_384;
+
 /// One subject of the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bidder {
@@ -203,18 +207,20 @@ impl Collector {
 
     /// Fails once the time for the list is up; readers call it as they go.
     fn in_time(&self) -> Result<(), SheetError> {
-        if Instant::now() > self.deadline {
+        if Instant::now() >= self.deadline {
             Err(SheetError::TimedOut(self.limits.timeout))
         } else {
             Ok(())
         }
     }
 
-    /// Whether a reader needs the cells of `column`: all of them until the header is found,
-    /// then only the identifier's and the name's.
+    /// Whether a reader needs the cells of `column`: all of them (within Excel's columns)
+    /// until the header is found, then only the identifier's and the name's.
     fn wants(&self, column: u32) -> bool {
-        self.columns
-            .is_none_or(|columns| columns.id == column || columns.name == Some(column))
+        column < MAX_COLUMNS
+            && self
+                .columns
+                .is_none_or(|columns| columns.id == column || columns.name == Some(column))
     }
 
     /// Takes one row of the list, in the order of the file.

@@ -10,10 +10,13 @@ use super::{Collector, Row, SheetError, Value};
 
 /// Reads the rows of the first sheet of the workbook in `bytes` into `collector`.
 pub(super) fn read(bytes: &[u8], collector: &mut Collector) -> Result<(), SheetError> {
-    unzips_within_limit(bytes, collector)?;
-    // The parser is a third party's, fed hostile input: a panic in it is this list's failure,
-    // not the service's.
-    catch_unwind(AssertUnwindSafe(|| read_first_sheet(bytes, collector))).unwrap_or_else(|_| {
+    // The archive and the workbook are parsed by third parties' code, fed hostile input: a
+    // panic in it is this list's failure, not the service's.
+    catch_unwind(AssertUnwindSafe(|| {
+        unzips_within_limit(bytes, collector)?;
+        read_first_sheet(bytes, collector)
+    }))
+    .unwrap_or_else(|_| {
         Err(SheetError::NotWorkbook(
             "its parts are malformed".to_owned(),
         ))

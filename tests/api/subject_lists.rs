@@ -3,12 +3,13 @@
 //! be wrong or hostile, answered with a problem and never a panic.
 
 use std::io::Write;
+use std::time::Duration;
 
 use jiangcheng::http::Limits;
 use jiangcheng::sheets::SheetLimits;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry, error_fields, ok_json, problem, uscc, Spawn, TestApp, AS_OF};
+use crate::helpers::{entry, error_fields, ok_json, problem, rid, uscc, Spawn, TestApp, AS_OF};
 
 const CSV: &str = "text/csv";
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -300,4 +301,51 @@ async fn garbage_truncated_or_garbled_workbooks_get_422_and_never_a_panic() {
     let problem = problem(not_text, 422, "invalid_request", "not text").await;
     assert_eq!(error_fields(&problem), ["(body)"]);
     read_list(&app, workbook, XLSX).await;
+}
+
+#[actix_web::test]
+async fn a_list_not_read_in_time_gets_503_overloaded_with_retry_after() {
+    let app = Spawn::entries(&[])
+        .limits(Limits {
+            sheets: SheetLimits {
+                timeout: Duration::ZERO,
+                ..SheetLimits::default()
+            },
+            ..Limits::default()
+        })
+        .start();
+    let response = app
+        .post_raw("/v1/subject-lists", bidders_csv(), Some(CSV))
+        .await;
+    assert_eq!(crate::helpers::header(&response, "retry-after"), "1");
+    problem(response, 503, "overloaded", "no time to read").await;
+}
+
+#[actix_web::test]
+async fn reading_a_list_decides_nothing_and_leaves_no_register_record() {
+    let app = app();
+    let person = rid(4343);
+    let list = format!("{}4,张某,{person}\n", bidders_csv());
+    let read = read_list(&app, list.into_bytes(), CSV).await;
+    assert_eq!(read["subjects"][3]["id"], person.as_str());
+    let metrics = app.metrics().await;
+    let counted: Vec<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("jiangcheng_decisions_total{") && !line.ends_with(" 0"))
+        .collect();
+    assert!(counted.is_empty(), "{counted:?}");
+    // One decision after it: the register, which keeps records in order, then holds that one
+    // decision's record and no other.
+    crate::helpers::ok_json(
+        app.post_decide(&json!({"subject": {"id": LISTED}, "matter": "gov_procurement"}))
+            .await,
+        "decide",
+    )
+    .await;
+    crate::register::stored(&app, 1).await;
+    let register = app.service.register().expect("the register is on").status();
+    assert_eq!(register.stored, 1, "{register:?}");
+    let (records, _) = crate::register::file_records(&app);
+    assert!(!records.contains(&person), "{records}");
+    assert!(!records.contains(&person[..14]), "{records}");
 }
