@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# The client examples in docs/clients/ against the real service on the demo: each must show a
-# listed company blocked in a bidding matter, an unlisted one allowed, and a malformed identifier
-# refused with invalid_subject_id naming the field; and each must come through a real 429
-# (a key limited to one decision a second) and a real 503 (both request slots held) by waiting
-# what Retry-After asks. Needs target/debug/jiangcheng (run after cargo test).
+# The client examples in docs/clients/ (Python, Java, Go) against the real service on the demo:
+# each must show a listed company blocked in a bidding matter, an unlisted one allowed, and a
+# malformed identifier refused with invalid_subject_id naming the field; and each must come
+# through a real 429 (a key limited to one decision a second) and a real 503 (both request slots
+# held) by waiting what Retry-After asks. Needs target/debug/jiangcheng (run after cargo test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tests/lib.sh
 . tests/lib.sh
 deb_install javac openjdk-17-jdk-headless
+deb_install go golang-go
 
 work=target/clients-check
 rm -rf "$work"
 mkdir -p "$work"
 
-echo "== client examples: compile the Java one"
+echo "== client examples: compile the Java and Go ones"
 javac -Xlint:all -Werror -d "$work/java" docs/clients/java/JiangchengClient.java
+# Go's build cache under target/, and no module downloads: the client needs only the standard library.
+(
+    cd docs/clients/go
+    export GOCACHE="$PWD/../../../target/go-cache" GOPROXY=off GOTOOLCHAIN=local
+    unformatted=$(gofmt -l .)
+    [ -z "$unformatted" ] || { echo "not gofmt-formatted: $unformatted" >&2; exit 1; }
+    go vet ./...
+    go build -o "../../../$work/go-example" ./example
+)
 
 # A key of the clients' own, limited to one decision a second (burst 1).
 target/debug/jiangcheng keys new --department clients --scopes decide --rate-per-second 1 \
@@ -27,6 +37,7 @@ SERVE_DEMO_EXTRA_KEYS="$work/slow-keys.toml" serve_demo --max-in-flight 2 --max-
 
 python_client() { (cd docs/clients/python && python3 -B example.py "$@"); }
 java_client() { java -cp "$work/java" JiangchengClient "$@"; }
+go_client() { "$work/go-example" "$@"; }
 
 # expect FILE TEXT...: FILE has every TEXT on a line of its own (as a fixed string).
 expect() {
@@ -88,7 +99,7 @@ meets_503() {
     expect "$work/$client-503.out" "decide 91230200MA1B2C3D8U in construction_bidding: allow"
 }
 
-for client in python_client java_client; do
+for client in python_client java_client go_client; do
     echo "== client examples: $client"
     "$client" tour >"$work/$client-tour.out"
     expect "$work/$client-tour.out" \
@@ -115,7 +126,8 @@ for client in python_client java_client; do
     meets_503 "$client"
 done
 
-echo "== client examples: the Java one runs in source-file mode, and both print the same"
+echo "== client examples: the Java one runs in source-file mode, and all print the same"
 java docs/clients/java/JiangchengClient.java tour >"$work/java-source-tour.out"
-diff "$work/python_client-tour.out" "$work/java-source-tour.out"
-diff "$work/python_client-tour.out" "$work/java_client-tour.out"
+for out in java-source-tour java_client-tour go_client-tour; do
+    diff "$work/python_client-tour.out" "$work/$out.out"
+done
