@@ -120,7 +120,7 @@ public final class JiangchengClient {
                 return once(method, path, body);
             } catch (ApiException e) {
                 boolean retried = e.status == 429 || e.status == 503;
-                if (!retried || attempt == maxAttempts || e.retryAfterSeconds > maxRetryWaitSeconds) {
+                if (!retried || attempt >= maxAttempts || e.retryAfterSeconds > maxRetryWaitSeconds) {
                     throw e;
                 }
                 long waitMillis = e.retryAfterSeconds * 1000 + ThreadLocalRandom.current().nextLong(500);

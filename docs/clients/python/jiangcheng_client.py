@@ -99,13 +99,14 @@ class Client:
     def _call(self, method, path, body=None):
         # Every call here only reads (a decision reads the lists and leaves a register record),
         # and a 429 or 503 is given before anything is done, so retrying cannot repeat an effect.
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._once(method, path, body)
             except ApiError as error:
                 if (
                     error.status not in RETRIED_STATUSES
-                    or attempt == self.max_attempts
+                    or attempt >= self.max_attempts
                     or error.retry_after > self.max_retry_wait
                 ):
                     raise
@@ -119,7 +120,7 @@ class Client:
                     wait,
                 )
                 time.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                attempt += 1
 
     def _once(self, method, path, body):
         connection_type = (

@@ -179,7 +179,7 @@ func (c *Client) call(ctx context.Context, method, path string, body, into any) 
 		err := c.once(ctx, method, path, payload, into)
 		apiErr, ok := err.(*APIError)
 		if !ok || (apiErr.Status != http.StatusTooManyRequests && apiErr.Status != http.StatusServiceUnavailable) ||
-			attempt == c.MaxAttempts || apiErr.RetryAfter > c.MaxRetryWait {
+			attempt >= c.MaxAttempts || apiErr.RetryAfter > c.MaxRetryWait {
 			return err
 		}
 		jitter.Lock()
