@@ -29,14 +29,19 @@ free_port() {
 
 # serve_demo [SERVE ARGUMENT...]: start the debug build on the embedded demo with one key of every
 # scope, wait until it is ready, and stop it when the calling script exits. Sets JC_URL and JC_KEY.
+# With SERVE_DEMO_EXTRA_KEYS naming a keys file, its keys are accepted too.
 serve_demo() {
     local dir port key
     dir=$(mktemp -d)
     port=$(free_port)
-    key=$(target/debug/jiangcheng keys new --department checks \
-        --scopes decide,read_subject,feedback,admin,export,replay 2>/dev/null \
-        | tee "$dir/new-key" | head -1)
+    # The whole output first: `tee | head -1` let head's early exit cut the table off the file.
+    target/debug/jiangcheng keys new --department checks \
+        --scopes decide,read_subject,feedback,admin,export,replay >"$dir/new-key" 2>/dev/null
+    key=$(head -1 "$dir/new-key")
     sed -n '/^\[\[key\]\]/,$p' "$dir/new-key" >"$dir/keys.toml"
+    if [ -n "${SERVE_DEMO_EXTRA_KEYS:-}" ]; then
+        { echo; cat "$SERVE_DEMO_EXTRA_KEYS"; } >>"$dir/keys.toml"
+    fi
     target/debug/jiangcheng serve --listen "127.0.0.1:$port" --keys "$dir/keys.toml" \
         --register-dir "$dir/register" "$@" >"$dir/serve.log" 2>&1 &
     local pid=$!

@@ -35,6 +35,9 @@ promtool test rules deploy/alerts.test.yml
 echo "== tests"
 cargo test --workspace --locked
 
+echo "== the client examples (docs/clients/) against the real service"
+bash tests/clients.sh
+
 echo "== the systemd unit (deploy/jiangcheng.service)"
 if command -v systemd-analyze >/dev/null; then
     # verify needs ExecStart's binary to exist: check a copy that starts the debug build.

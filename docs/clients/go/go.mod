@@ -1,0 +1,3 @@
+module jiangcheng.example/client
+
+go 1.19
