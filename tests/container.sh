@@ -21,8 +21,11 @@ BASE_IMAGE=${BASE_IMAGE:-localhost/jiangcheng-base:$release}
 IMAGE=localhost/jiangcheng:test
 work=$(mktemp -d)
 container=""
+k8s_container=""
 cleanup() {
-    [ -z "$container" ] || podman "${podman_global[@]}" rm -f "$container" >/dev/null 2>&1 || true
+    for c in $container $k8s_container; do
+        podman "${podman_global[@]}" rm -f "$c" >/dev/null 2>&1 || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -83,6 +86,51 @@ echo "$decision" | grep -q '"decision":"block"'
 [ "$(podman "${podman_global[@]}" exec "$container" id -u)" = 10001 ]
 # The image's HEALTHCHECK (podman logs an error when it cannot time it with systemd: harmless).
 podman "${podman_global[@]}" healthcheck run "$container" 2>/dev/null
+
+echo "== running it as deploy/kubernetes/deployment.yaml does"
+# The Deployment's arguments and environment, its rule-set folder and Secret files mounted
+# read-only where it mounts them, as its user; the lists from the image's demo file instead of
+# Redis. A decision needs a key from the mounted keys file.
+python_tools pyyaml==6.0.3
+python3 - deploy/kubernetes/deployment.yaml "$work" <<'PY'
+import sys, yaml
+(container,) = yaml.safe_load(open(sys.argv[1]))["spec"]["template"]["spec"]["containers"]
+with open(f"{sys.argv[2]}/k8s-args", "w") as out:
+    out.write("\n".join(container["args"]) + "\n")
+with open(f"{sys.argv[2]}/k8s-env", "w") as out:
+    out.write("".join(f"{e['name']}={e['value']}\n" for e in container["env"] if "value" in e))
+PY
+mapfile -t k8s_args <"$work/k8s-args"
+mkdir -p "$work/rules" "$work/secrets"
+cp rulesets/qiqihar/*.toml "$work/rules/"
+target/debug/jiangcheng keys new --department checks --scopes decide 2>/dev/null >"$work/new-key"
+key=$(head -1 "$work/new-key")
+sed -n '/^\[\[key\]\]/,$p' "$work/new-key" >"$work/secrets/keys.toml"
+python3 -c 'import secrets; print(secrets.token_hex(32))' >"$work/secrets/subject-hash.key"
+chown -R 10001:10001 "$work/secrets"
+chmod 0400 "$work/secrets"/*
+k8s_port=$(free_port)
+k8s_container=$(podman "${podman_global[@]}" run -d "${limits[@]}" -p "127.0.0.1:$k8s_port:8080" \
+    --read-only --cap-drop all --security-opt no-new-privileges --user 10001:10001 \
+    -v "$work/rules:/etc/jiangcheng/rules:ro" -v "$work/secrets:/etc/jiangcheng/secrets:ro" \
+    --env-file "$work/k8s-env" -e JC_LISTS=/usr/share/jiangcheng/rulesets/qiqihar/demo-lists.jsonl \
+    "$IMAGE" "${k8s_args[@]}")
+for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$k8s_port/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$k8s_port/readyz"
+echo
+k8s_decision=$(curl -fsS -X POST "http://127.0.0.1:$k8s_port/v1/decide" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement"}')
+echo "$k8s_decision" | head -c 200
+echo
+echo "$k8s_decision" | grep -q '"decision":"'
+unkeyed=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$k8s_port/v1/decide" \
+    -H 'Content-Type: application/json' -d '{"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement"}')
+[ "$unkeyed" = 401 ] || { echo "a decision without a key got $unkeyed, not 401" >&2; exit 1; }
+podman "${podman_global[@]}" rm -f "$k8s_container" >/dev/null 2>&1
+
 echo "== stopping it (STOPSIGNAL)"
 podman "${podman_global[@]}" stop -t 30 "$container" >/dev/null
 exit_code=$(podman "${podman_global[@]}" inspect -f '{{.State.ExitCode}}' "$container")

@@ -45,7 +45,7 @@ PY
 promtool check rules "$work/dashboard-rules.yml"
 
 echo "== the Kubernetes manifests (deploy/kubernetes), offline against the API's schemas"
-python_tools kubernetes-validate==1.31.0
+python_tools kubernetes-validate==1.31.0 pyyaml==6.0.3
 manifests=(deploy/kubernetes/*.yaml deploy/kubernetes/secret.yaml.example)
 kubernetes-validate --strict --kubernetes-version 1.31.0 "${manifests[@]}"
 
