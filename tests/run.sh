@@ -38,6 +38,9 @@ cargo test --workspace --locked
 echo "== the client examples (docs/clients/) against the real service"
 bash tests/clients.sh
 
+echo "== deploy/: the dashboard's queries, the Kubernetes manifests (tests/deploy.sh)"
+bash tests/deploy.sh
+
 echo "== the systemd unit (deploy/jiangcheng.service)"
 if command -v systemd-analyze >/dev/null; then
     # verify needs ExecStart's binary to exist: check a copy that starts the debug build.
