@@ -17,6 +17,7 @@ mod admin;
 mod auth;
 mod batch;
 mod catalog;
+mod conventions;
 mod cli;
 mod decide;
 mod demo;
