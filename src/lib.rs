@@ -15,6 +15,7 @@
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
+//! - `json_words`: bodies that are not valid JSON, said in plain words.
 //! - [`redis_client`]: what every Redis client of the service shares.
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod ident;
+mod json_words;
 pub mod keys;
 pub mod lists;
 pub mod metrics;

@@ -175,10 +175,9 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        valid(
-            self.process
-                .register(Box::new(prometheus::process_collector::ProcessCollector::for_self())),
-        );
+        valid(self.process.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )));
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(self.build_info.clone()),
             Box::new(self.http_shed.clone()),

@@ -17,7 +17,10 @@ async fn metrics_show_the_process_the_build_and_reload_failures_from_the_start()
     let rules = dir.path().join("rules");
     copy_rules(&rules);
     let lists = dir.path().join("lists.jsonl");
-    write_jsonl(&lists, &[entry("G-1", "court_dishonest_debtor", &uscc("91", 1))]);
+    write_jsonl(
+        &lists,
+        &[entry("G-1", "court_dishonest_debtor", &uscc("91", 1))],
+    );
     let app = Spawn::files(rules.clone(), lists).start();
 
     let metrics = app.metrics().await;
