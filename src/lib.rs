@@ -16,6 +16,7 @@
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
 //! - `json_words`: bodies that are not valid JSON, said in plain words.
+//! - [`request_id`]: the id a request goes by in its answer, logs and register records.
 //! - [`redis_client`]: what every Redis client of the service shares.
 
 pub mod app;
@@ -29,6 +30,7 @@ pub mod lists;
 pub mod metrics;
 pub mod redis_client;
 pub mod register;
+pub mod request_id;
 pub mod ruleset;
 pub mod snapshot;
 pub mod startup;

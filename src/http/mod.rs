@@ -22,8 +22,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service as _, ServiceRequest};
-use actix_web::{web, App, HttpServer};
+use std::future::Future;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing::Instrument;
 
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
@@ -33,6 +38,10 @@ pub use routes::endpoints;
 pub use socket::bind;
 
 use crate::app::Service;
+use crate::request_id::RequestId;
+
+/// The request id's header.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -176,6 +185,42 @@ impl Observation {
     }
 }
 
+/// Middleware, outermost: gives the request its id (the client's `X-Request-Id` if sane, else a
+/// new one) for the handlers, names it in every log line made while the request is served, and
+/// sends it back on every answer, problems included.
+fn tag<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: MessageBody + 'static,
+{
+    let mut sent = req.headers().get_all(X_REQUEST_ID);
+    let id = match (sent.next(), sent.next()) {
+        (Some(one), None) => RequestId::accept(Some(one.as_bytes())),
+        // None, or several: which would be the request's?
+        _ => RequestId::accept(None),
+    };
+    let value = HeaderValue::from_str(id.as_str());
+    let span = tracing::info_span!("request", request_id = %id);
+    req.extensions_mut().insert(id);
+    let call = span.in_scope(|| srv.call(req));
+    async move {
+        // Handlers' and admission's errors are answers by now (problem+json).
+        let mut response = call.await?;
+        if let Ok(value) = value {
+            response.headers_mut().insert(X_REQUEST_ID, value);
+        }
+        Ok(response)
+    }
+    .instrument(span)
+}
+
 /// The method as a metric label: clients may send any token as a method, so only the standard
 /// ones are named.
 fn method_label(method: &actix_web::http::Method) -> &'static str {
@@ -216,6 +261,7 @@ pub fn server(
                     Ok(response)
                 }
             })
+            .wrap_fn(tag)
             .configure(|cfg| routes::mount(cfg, bench_routes))
     })
     .workers(workers.max(1))

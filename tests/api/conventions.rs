@@ -1,6 +1,190 @@
-//! HTTP conventions: the process's metrics and the build's, present from the start.
+//! HTTP conventions: the request id on every answer, in the log lines and register records of
+//! its request; the process's metrics and the build's, present from the start.
 
-use crate::helpers::{copy_rules, entry, uscc, write_jsonl, Spawn};
+use std::process::Stdio;
+
+use jiangcheng::keys::{new_key, Scope};
+use serde_json::{json, Value};
+
+use crate::helpers::{copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
+use crate::process::{free_port, serve_command, Running};
+use crate::register::{app_with, file_records, stored, subjects};
+
+/// The answer's `X-Request-Id`, checked to be there.
+fn request_id(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-request-id")
+        .unwrap_or_else(|| panic!("no X-Request-Id on {}", response.url()))
+        .to_str()
+        .expect("visible ASCII")
+        .to_owned()
+}
+
+/// Whether `id` is one the service made: a UUIDv7.
+fn made(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok_and(|id| id.get_version_num() == 7)
+}
+
+#[actix_web::test]
+async fn a_sane_request_id_is_echoed_a_missing_one_made_and_a_bad_one_replaced_on_every_answer() {
+    let app = Spawn::demo().start();
+    let decide = json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF});
+    let send = |method: reqwest::Method, path: &str, id: Option<&str>| {
+        let mut request = app.client.request(method, app.url(path));
+        if path == "/v1/decide" {
+            request = request.json(&decide);
+        }
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send()
+    };
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    // A decision, a probe, a problem (404) and a 405, each with the client's own id.
+    for (method, path, status) in [
+        (post.clone(), "/v1/decide", 200),
+        (get.clone(), "/healthz", 200),
+        (get.clone(), "/v1/nothing", 404),
+        (get.clone(), "/v1/decide", 405),
+    ] {
+        let response = send(method.clone(), path, Some("trace-7f3a.B_~1"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_eq!(request_id(&response), "trace-7f3a.B_~1", "{method} {path}");
+
+        let response = send(method.clone(), path, None).await.unwrap();
+        assert!(
+            made(&request_id(&response)),
+            "{method} {path}: a UUIDv7 is made"
+        );
+    }
+    let first = request_id(&send(get.clone(), "/healthz", None).await.unwrap());
+    let second = request_id(&send(get.clone(), "/healthz", None).await.unwrap());
+    assert_ne!(first, second, "each request gets its own");
+
+    let too_long = "a".repeat(129);
+    for bad in [
+        too_long.as_str(),
+        "two words",
+        "semi;colon",
+        // A resident ID number would reach the logs and the register whole.
+        "230202198503121238",
+    ] {
+        let response = send(post.clone(), "/v1/decide", Some(bad)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let replaced = request_id(&response);
+        assert!(
+            made(&replaced),
+            "{bad:?} replaced by a new id, not {replaced:?}"
+        );
+    }
+    // Two ids in one request: neither is the request's.
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "one")
+        .header("x-request-id", "two")
+        .send()
+        .await
+        .unwrap();
+    assert!(made(&request_id(&response)));
+}
+
+#[actix_web::test]
+async fn decisions_and_profile_reads_keep_their_request_id_in_the_register() {
+    let subjects = subjects();
+    let app = app_with(&subjects, |spawn| spawn);
+    let decided = app
+        .client
+        .post(app.url("/v1/decide"))
+        .header("x-request-id", "case-17-decide")
+        .json(&json!({"subject": {"id": subjects.listed}, "matter": "gov_procurement", "as_of": AS_OF}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    let decision: Value = decided.json().await.unwrap();
+    let batch = app
+        .client
+        .post(app.url("/v1/decide/batch"))
+        .header("x-request-id", "case-17-batch")
+        .json(&json!({"matter": "gov_procurement", "as_of": AS_OF,
+                      "subjects": [{"id": subjects.listed}, {"id": subjects.unlisted}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 200);
+    let batch: Value = batch.json().await.unwrap();
+    let read = app
+        .client
+        .get(app.url(&format!("/v1/subjects/{}", subjects.person)))
+        .header("x-request-id", "case-17-profile")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    stored(&app, 4).await;
+
+    let (text, records) = file_records(&app);
+    let request_of = |record_id: &Value| {
+        records
+            .iter()
+            .find(|record| &record["record_id"] == record_id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no record {record_id}:
+{text}"
+                )
+            })["request_id"]
+            .clone()
+    };
+    assert_eq!(request_of(&decision["decision_id"]), "case-17-decide");
+    for item in batch["results"].as_array().expect("results") {
+        assert_eq!(request_of(&item["decision_id"]), "case-17-batch");
+    }
+    let profile_read = records
+        .iter()
+        .find(|record| record["kind"] == "profile_read")
+        .unwrap_or_else(|| {
+            panic!(
+                "no profile read:
+{text}"
+            )
+        });
+    assert_eq!(profile_read["request_id"], "case-17-profile");
+}
+
+#[actix_web::test]
+async fn the_log_lines_of_a_request_name_its_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, new_key("市信用中心", &[Scope::Decide], None).config).expect("keys");
+    let stderr_path = dir.path().join("stderr.txt");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let port = free_port();
+    let mut command = serve_command(&rules_dir(), &demo_lists(), port, Stdio::from(stderr));
+    command.arg("--keys").arg(&keys);
+    let (server, client) = Running::until_ready(command, port).await;
+    // No key: refused, and the refusal is logged at WARN.
+    let response = client
+        .get(format!("{}/v1/status", server.address))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    assert_eq!(request_id(&response), "trace-me-42");
+    drop(server);
+    let log = std::fs::read_to_string(&stderr_path).expect("stderr");
+    let refused = log
+        .lines()
+        .find(|line| line.contains("API key refused"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(refused.contains("request_id=trace-me-42"), "{refused}");
+}
 
 /// The value of the series `series` (name and labels exactly as rendered).
 fn series(metrics: &str, series: &str) -> Option<f64> {
