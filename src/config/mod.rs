@@ -307,6 +307,10 @@ pub struct ServeArgs {
     /// Seconds a stopping server waits for the requests it is serving [default: 10].
     #[arg(long, env = "JC_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Answers of at least this many bytes are compressed (brotli or gzip) when the client
+    /// accepts it; 0 compresses none [default: 8192].
+    #[arg(long, env = "JC_COMPRESS_MIN_BYTES")]
+    pub compress_min_bytes: Option<usize>,
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -652,6 +656,9 @@ impl ServeArgs {
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
             listen_backlog: self.listen_backlog.unwrap_or(defaults.listen_backlog),
             shutdown_grace: seconds(self.shutdown_grace_seconds, defaults.shutdown_grace),
+            compress_min_bytes: self
+                .compress_min_bytes
+                .unwrap_or(defaults.compress_min_bytes),
         };
         for (name, value) in [
             ("max_body_bytes", limits.max_body_bytes),

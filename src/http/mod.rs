@@ -8,6 +8,7 @@ mod auth;
 mod bare;
 mod body;
 mod catalog;
+mod compress;
 mod decide;
 mod disputes;
 mod problem;
@@ -71,6 +72,9 @@ pub struct Limits {
     pub listen_backlog: u32,
     /// How long a stopping server waits for the requests it is serving.
     pub shutdown_grace: Duration,
+    /// Answers of at least this many bytes are compressed when the client accepts it (0: none
+    /// are); smaller ones cost more to compress than to send.
+    pub compress_min_bytes: usize,
 }
 
 impl Default for Limits {
@@ -87,6 +91,7 @@ impl Default for Limits {
             max_connections: 10_000,
             listen_backlog: 1024,
             shutdown_grace: Duration::from_secs(10),
+            compress_min_bytes: 8192,
         }
     }
 }
@@ -261,6 +266,7 @@ pub fn server(
                     Ok(response)
                 }
             })
+            .wrap_fn(move |req, srv| compress::compress(limits.compress_min_bytes, req, srv))
             .wrap_fn(tag)
             .configure(|cfg| routes::mount(cfg, bench_routes))
     })

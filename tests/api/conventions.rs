@@ -256,3 +256,95 @@ async fn metrics_show_the_process_the_build_and_reload_failures_from_the_start()
         "only the loaded revision's series:\n{metrics}"
     );
 }
+
+/// A batch answer without its decision ids (each request makes its own).
+fn without_ids(mut answer: Value) -> Value {
+    for item in answer["results"].as_array_mut().expect("results") {
+        item.as_object_mut().expect("an item").remove("decision_id");
+    }
+    answer
+}
+
+#[actix_web::test]
+async fn a_large_answer_is_compressed_as_the_client_accepts_and_a_decision_never_is() {
+    use std::io::Read as _;
+
+    let app = Spawn::files(rules_dir(), demo_lists()).start();
+    let subjects: Vec<Value> = (0..10_000)
+        .map(|n| json!({"id": uscc("91", 100 + n)}))
+        .collect();
+    let batch = json!({"matter": "gov_procurement", "subjects": subjects, "as_of": AS_OF});
+    let send = |encoding: Option<&'static str>| {
+        let mut request = app.client.post(app.url("/v1/decide/batch")).json(&batch);
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.send()
+    };
+    let plain = send(None).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(
+        crate::helpers::header(&plain, "vary"),
+        "accept-encoding",
+        "a large answer varies with Accept-Encoding even when sent plain"
+    );
+    let plain_bytes = plain.bytes().await.unwrap();
+    let plain: Value = serde_json::from_slice(&plain_bytes).unwrap();
+
+    for (accepted, encoding) in [
+        ("gzip", "gzip"),
+        ("br", "br"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=0.5, gzip", "gzip"),
+    ] {
+        let response = send(Some(accepted)).await.unwrap();
+        assert_eq!(response.status(), 200, "{accepted}");
+        assert_eq!(
+            crate::helpers::header(&response, "content-encoding"),
+            encoding,
+            "{accepted}"
+        );
+        assert!(
+            crate::helpers::header(&response, "vary").contains("accept-encoding"),
+            "{accepted}"
+        );
+        let compressed = response.bytes().await.unwrap();
+        assert!(
+            compressed.len() * 5 < plain_bytes.len(),
+            "{accepted}: {} bytes of {}",
+            compressed.len(),
+            plain_bytes.len()
+        );
+        let mut decoded = Vec::new();
+        match encoding {
+            "gzip" => flate2::read::GzDecoder::new(&compressed[..])
+                .read_to_end(&mut decoded)
+                .unwrap(),
+            _ => brotli_decompressor::Decompressor::new(&compressed[..], 4096)
+                .read_to_end(&mut decoded)
+                .unwrap(),
+        };
+        let decoded: Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(
+            without_ids(decoded),
+            without_ids(plain.clone()),
+            "{accepted}"
+        );
+    }
+
+    // A decision (about a kilobyte) goes out plain whatever the client accepts.
+    let decision = app
+        .client
+        .post(app.url("/v1/decide"))
+        .header("accept-encoding", "gzip, br")
+        .json(&json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement", "as_of": AS_OF}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decision.status(), 200);
+    assert!(decision.headers().get("content-encoding").is_none());
+    assert!(decision.headers().get("vary").is_none());
+    let decision: Value = decision.json().await.unwrap();
+    assert_eq!(decision["decision"], "block");
+}
