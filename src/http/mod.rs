@@ -11,6 +11,7 @@ mod catalog;
 mod compress;
 mod decide;
 mod disputes;
+mod index;
 mod problem;
 mod register;
 mod routes;

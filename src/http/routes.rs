@@ -7,7 +7,7 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
-use super::{admin, bare, catalog, decide, disputes, register, status, subjects, AppState};
+use super::{admin, bare, catalog, decide, disputes, index, register, status, subjects, AppState};
 use crate::keys::Scope;
 
 /// One endpoint of the table.
@@ -67,6 +67,8 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/topics", AnyKey).on(Method::GET, catalog::topics),
         Endpoint::new("/v1/lists", AnyKey).on(Method::GET, catalog::lists),
         Endpoint::new("/v1/status", AnyKey).on(Method::GET, status::status),
+        Endpoint::new("/", Open).on(Method::GET, index::index),
+        Endpoint::new("/docs/{name}", Open).on(Method::GET, index::doc),
         Endpoint::new("/healthz", Open).on(Method::GET, status::healthz),
         Endpoint::new("/readyz", Open).on(Method::GET, status::readyz),
         Endpoint::new("/metrics", Metrics).on(Method::GET, status::metrics),

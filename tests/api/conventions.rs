@@ -348,3 +348,90 @@ async fn a_large_answer_is_compressed_as_the_client_accepts_and_a_decision_never
     let decision: Value = decision.json().await.unwrap();
     assert_eq!(decision["decision"], "block");
 }
+
+#[actix_web::test]
+async fn the_index_links_the_console_openapi_and_the_docs_which_are_served_from_the_binary() {
+    let keys = new_key("市信用中心", &[Scope::Decide], None);
+    let app = Spawn::demo().keys(&keys.config, true).start();
+
+    // Open: no key needed.
+    let index = app
+        .client
+        .get(app.url("/"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(
+        crate::helpers::header(&index, "content-type"),
+        "text/html; charset=utf-8"
+    );
+    let html = index.text().await.unwrap();
+    for link in [
+        "/console",
+        "/openapi.json",
+        "/docs/api.md",
+        "/docs/operations.md",
+    ] {
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "{link} in {html}"
+        );
+    }
+
+    let links: Value = app
+        .client
+        .get(app.url("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(links["console"], "/console");
+    assert_eq!(links["openapi"], "/openapi.json");
+
+    // Every document of the repository's docs/ is linked and served as it is.
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut served = 0;
+    for file in std::fs::read_dir(&docs).expect("docs/") {
+        let path = file.expect("an entry").path();
+        if path.extension().is_none_or(|ext| ext != "md") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let link = format!("/docs/{name}");
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "{link} in {html}"
+        );
+        assert_eq!(links["docs"][name.trim_end_matches(".md")], link.as_str());
+        let response = app.get(&link).await;
+        assert_eq!(response.status(), 200, "{link}");
+        assert_eq!(
+            crate::helpers::header(&response, "content-type"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(
+            response.text().await.unwrap(),
+            std::fs::read_to_string(&path).unwrap(),
+            "{link}"
+        );
+        served += 1;
+    }
+    assert!(served >= 4, "the docs were found");
+    // Only the known documents: nothing else is read.
+    for path in [
+        "/docs/nothing.md",
+        "/docs/..%2FCargo.toml",
+        "/docs/%2E%2E%2FREADME.md",
+        "/docs/api",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    // Anything else still needs a key.
+    assert_eq!(app.get("/v1/status").await.status(), 401);
+}
