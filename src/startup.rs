@@ -118,7 +118,8 @@ pub fn build(settings: &Settings, listener: TcpListener) -> Result<Application, 
     let service = Arc::new(service);
     let state = AppState::new(Arc::clone(&service), settings.limits)
         .with_access(settings.access)
-        .protecting_metrics(settings.protect_metrics);
+        .protecting_metrics(settings.protect_metrics)
+        .allowing_origins(settings.cors_origins.clone());
     Ok(Application {
         listener,
         service,

@@ -29,6 +29,7 @@ use std::future::Future;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Condition;
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing::Instrument;
 
@@ -107,6 +108,8 @@ pub struct AppState {
     rendered: arc_swap::ArcSwapOption<decide::Rendered>,
     /// Whether `/metrics` needs a key with the `admin` scope.
     protect_metrics: bool,
+    /// Origins whose pages may call from a browser (CORS); none turns CORS off.
+    cors_origins: Vec<String>,
     access: AccessConfig,
     refusals: auth::Refusals,
     /// Slots of requests and batches in flight.
@@ -119,6 +122,7 @@ impl AppState {
             service,
             rendered: arc_swap::ArcSwapOption::empty(),
             protect_metrics: false,
+            cors_origins: Vec::new(),
             access: AccessConfig::default(),
             refusals: auth::Refusals::new(&AccessConfig::default()),
             admission: admission::Admission::new(&limits),
@@ -130,6 +134,12 @@ impl AppState {
     /// Whether `/metrics` needs a key with the `admin` scope (when the service has keys).
     pub fn protecting_metrics(mut self, protect_metrics: bool) -> AppState {
         self.protect_metrics = protect_metrics;
+        self
+    }
+
+    /// Lets pages from `origins` call the API from a browser (none: no CORS headers at all).
+    pub fn allowing_origins(mut self, origins: Vec<String>) -> AppState {
+        self.cors_origins = origins;
         self
     }
 
@@ -227,6 +237,27 @@ where
     .instrument(span)
 }
 
+/// CORS for `origins`, matched exactly: preflights answered before routing and admission
+/// (they carry no key), and a request from any other origin served without CORS headers, which
+/// keeps a browser from reading the answer.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{header, Method};
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT_LANGUAGE,
+            X_REQUEST_ID,
+        ])
+        .expose_headers([X_REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .max_age(600)
+}
+
 /// The method as a metric label: clients may send any token as a method, so only the standard
 /// ones are named.
 fn method_label(method: &actix_web::http::Method) -> &'static str {
@@ -254,6 +285,7 @@ pub fn server(
     let limits = state.limits;
     let server = HttpServer::new(move || {
         let admitting = state.clone();
+        let cors = Condition::new(!state.cors_origins.is_empty(), cors(&state.cors_origins));
         App::new()
             .app_data(state.clone())
             .wrap_fn(problem::localise)
@@ -268,6 +300,7 @@ pub fn server(
                 }
             })
             .wrap_fn(move |req, srv| compress::compress(limits.compress_min_bytes, req, srv))
+            .wrap(cors)
             .wrap_fn(tag)
             .configure(|cfg| routes::mount(cfg, bench_routes))
     })

@@ -435,3 +435,155 @@ async fn the_index_links_the_console_openapi_and_the_docs_which_are_served_from_
     // Anything else still needs a key.
     assert_eq!(app.get("/v1/status").await.status(), 401);
 }
+
+/// The answer's `Access-Control-*` headers, by name.
+fn cors_headers(response: &reqwest::Response) -> Vec<(String, String)> {
+    response
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("access-control-"))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn without_cors_origins_no_answer_carries_cors_headers() {
+    let app = Spawn::demo().start();
+    let response = app
+        .client
+        .get(app.url("/v1/status"))
+        .header("origin", "https://portal.example.gov.cn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(cors_headers(&response), []);
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/decide"))
+        .header("origin", "https://portal.example.gov.cn")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cors_headers(&preflight), []);
+}
+
+#[actix_web::test]
+async fn allowed_origins_get_cors_headers_and_a_keyless_preflight_and_others_get_none() {
+    const PORTAL: &str = "https://portal.example.gov.cn";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = dir.path().join("keys.toml");
+    let key = new_key("市信用中心", &[Scope::Decide], None);
+    std::fs::write(&keys, &key.config).expect("keys");
+    let port = free_port();
+    let mut command = serve_command(&rules_dir(), &demo_lists(), port, Stdio::null());
+    command
+        .arg("--keys")
+        .arg(&keys)
+        .env("JC_CORS_ORIGINS", format!("{PORTAL},http://localhost:5173"));
+    let (server, client) = Running::until_ready(command, port).await;
+    let url = |path: &str| format!("{}{path}", server.address);
+
+    // A preflight needs no key, and names exactly what may follow.
+    let preflight = |origin: &'static str, method: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, url("/v1/decide"))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, x-request-id, accept-language",
+            )
+            .send()
+    };
+    let allowed = preflight(PORTAL, "POST").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = cors_headers(&allowed);
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_lowercase())
+            .unwrap_or_default()
+    };
+    assert_eq!(get("access-control-allow-origin"), PORTAL);
+    for method in ["get", "post", "put", "delete"] {
+        assert!(
+            get("access-control-allow-methods").contains(method),
+            "{headers:?}"
+        );
+    }
+    for header in [
+        "authorization",
+        "content-type",
+        "x-request-id",
+        "accept-language",
+    ] {
+        assert!(
+            get("access-control-allow-headers").contains(header),
+            "{headers:?}"
+        );
+    }
+    assert_eq!(
+        get("access-control-allow-credentials"),
+        "",
+        "no credentials mode"
+    );
+    assert!(!allowed.headers().contains_key("www-authenticate"));
+
+    for (origin, method) in [("https://evil.example", "POST"), (PORTAL, "PATCH")] {
+        let refused = preflight(origin, method).await.unwrap();
+        assert!(
+            !cors_headers(&refused)
+                .iter()
+                .any(|(name, _)| name == "access-control-allow-origin"),
+            "{origin} {method}: {:?}",
+            cors_headers(&refused)
+        );
+    }
+
+    // The call itself: the key still decides; the allowed origin may read the answer.
+    let call = |origin: &'static str, with_key: bool| {
+        let mut request = client
+            .post(url("/v1/decide"))
+            .header("origin", origin)
+            // Now: a decision at another instant would need the replay scope.
+            .json(&json!({"subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement"}));
+        if with_key {
+            request = request.bearer_auth(&key.token);
+        }
+        request.send()
+    };
+    let decided = call(PORTAL, true).await.unwrap();
+    assert_eq!(decided.status(), 200);
+    assert_eq!(
+        crate::helpers::header(&decided, "access-control-allow-origin"),
+        PORTAL
+    );
+    assert!(
+        crate::helpers::header(&decided, "access-control-expose-headers")
+            .to_lowercase()
+            .contains("x-request-id")
+    );
+    assert!(crate::helpers::header(&decided, "vary")
+        .to_lowercase()
+        .contains("origin"));
+    let keyless = call(PORTAL, false).await.unwrap();
+    assert_eq!(keyless.status(), 401, "CORS admits no one");
+    let elsewhere = call("https://evil.example", true).await.unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        200,
+        "served, but not readable by the page"
+    );
+    assert!(elsewhere
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
