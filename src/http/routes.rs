@@ -67,8 +67,6 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/topics", AnyKey).on(Method::GET, catalog::topics),
         Endpoint::new("/v1/lists", AnyKey).on(Method::GET, catalog::lists),
         Endpoint::new("/v1/status", AnyKey).on(Method::GET, status::status),
-        Endpoint::new("/", Open).on(Method::GET, index::index),
-        Endpoint::new("/docs/{name}", Open).on(Method::GET, index::doc),
         Endpoint::new("/healthz", Open).on(Method::GET, status::healthz),
         Endpoint::new("/readyz", Open).on(Method::GET, status::readyz),
         Endpoint::new("/metrics", Metrics).on(Method::GET, status::metrics),
@@ -106,6 +104,12 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));
     }
+    // Last: the router tries resources in order, and a path with a parameter costs a match
+    // that the API's requests, and the bare endpoint they are measured against, need not pay.
+    table.extend([
+        Endpoint::new("/", Open).on(Method::GET, index::index),
+        Endpoint::new("/docs/{name}", Open).on(Method::GET, index::doc),
+    ]);
     table
 }
 
