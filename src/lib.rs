@@ -15,6 +15,8 @@
 //! - [`http`]: the v1 API on actix-web, problem+json errors, metrics middleware.
 //! - [`keys`]: callers' API keys, their scopes and rate limits.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs, Prometheus.
+//! - `json_words`: bodies that are not valid JSON, said in plain words.
+//! - [`request_id`]: the id a request goes by in its answer, logs and register records.
 //! - [`redis_client`]: what every Redis client of the service shares.
 //! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
 
@@ -23,11 +25,13 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod ident;
+mod json_words;
 pub mod keys;
 pub mod lists;
 pub mod metrics;
 pub mod redis_client;
 pub mod register;
+pub mod request_id;
 pub mod ruleset;
 pub mod sheets;
 pub mod snapshot;

@@ -1,5 +1,7 @@
 //! Every Prometheus metric of the service, in one registry. Labels are bounded: route templates,
 //! methods, status codes, matter and list codes of the loaded rule set. Never a subject id.
+//! The process's own metrics (`process_*`: memory, CPU, file descriptors, start time) keep their
+//! conventional names, without the service's prefix, so that stock dashboards and alerts find them.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -16,6 +18,9 @@ const LATENCY_BUCKETS: [f64; 16] = [
 
 pub struct Metrics {
     registry: Registry,
+    /// The `process_*` metrics, unprefixed.
+    process: Registry,
+    pub build_info: IntGaugeVec,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub decisions: IntCounterVec,
@@ -46,6 +51,13 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = valid(Registry::new_custom(Some("jiangcheng".into()), None));
         let metrics = Metrics {
+            build_info: valid(IntGaugeVec::new(
+                Opts::new(
+                    "build_info",
+                    "The running build and the loaded rule set's revision (value 1)",
+                ),
+                &["version", "git_revision", "ruleset_revision"],
+            )),
             http_requests: valid(IntCounterVec::new(
                 Opts::new(
                     "http_requests_total",
@@ -159,13 +171,23 @@ impl Metrics {
                 "Objections under review longer than the rule set's dispute_review_days working days, as of the last scrape that could ask Redis",
             )),
             registry,
+            process: Registry::new(),
         };
         metrics.register_all();
+        // Present from the start, so that an alert on failures has a series before the first.
+        for ok in [true, false] {
+            metrics.reload_result(ok).inc_by(0);
+        }
+        metrics.publish_build("");
         metrics
     }
 
     fn register_all(&self) {
+        valid(self.process.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )));
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.build_info.clone()),
             Box::new(self.http_shed.clone()),
             Box::new(self.http_in_flight.clone()),
             Box::new(self.http_protocol_errors.clone()),
@@ -205,6 +227,7 @@ impl Metrics {
                 snapshot.rules.revision.as_str(),
             ])
             .set(1);
+        self.publish_build(&snapshot.rules.revision);
         self.list_entries.reset();
         for (id, list) in snapshot.rules.lists() {
             self.list_entries
@@ -216,6 +239,19 @@ impl Metrics {
         self.cold_list_namings.set(snapshot.cold_names.len() as i64);
         self.lists_version.set(snapshot.lists_version as i64);
         self.last_reload_success.set(snapshot.loaded_at.0 / 1000);
+    }
+
+    /// Publishes the build with `ruleset_revision` (empty before the first load), replacing
+    /// the previous revision's series.
+    fn publish_build(&self, ruleset_revision: &str) {
+        self.build_info.reset();
+        self.build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("JC_GIT_REVISION"),
+                ruleset_revision,
+            ])
+            .set(1);
     }
 
     /// Publishes the follower's state (read when metrics are scraped).
@@ -270,7 +306,8 @@ impl Metrics {
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        let families = self.registry.gather();
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
         if TextEncoder::new().encode(&families, &mut out).is_err() {
             return String::new();
         }

@@ -138,7 +138,8 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
     let service = Arc::new(service);
     let state = AppState::new(Arc::clone(&service), settings.limits)
         .with_access(settings.access)
-        .protecting_metrics(settings.protect_metrics);
+        .protecting_metrics(settings.protect_metrics)
+        .allowing_origins(settings.cors_origins.clone());
     let first_load = watch::Sender::new(loaded.as_ref().map(|_| true));
     Ok(Application {
         service,

@@ -12,6 +12,7 @@ use crate::keys::Caller;
 use crate::lists::source::ColdLookup;
 use crate::lists::Entry;
 use crate::register::{DecisionItem, Event, RequestFacts};
+use crate::request_id::RequestId;
 use crate::ruleset::MatterId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
@@ -28,6 +29,8 @@ pub struct DecisionContext {
     /// Whether `as_of` is further from the server's clock than the allowed skew: a decision
     /// about another instant than now, which needs the `replay` scope and is marked as such.
     pub replay: bool,
+    /// Kept in the request's register records.
+    pub request_id: Option<RequestId>,
 }
 
 /// The ids of one request's decisions. They are UUIDv7: the request takes one from the
@@ -326,6 +329,7 @@ fn decisions_event(
             department: context.department.clone(),
             case_ref: context.case_ref.clone(),
             replay: context.replay,
+            request_id: context.request_id.clone(),
         },
         items,
     }

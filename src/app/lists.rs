@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{AppError, Service};
+use crate::json_words;
 use crate::lists::source::{Note, Source, SourceError};
 use crate::lists::{Dispute, Entry, EntryRecord, Status};
 use crate::timestamp::Timestamp;
@@ -127,8 +128,8 @@ impl Service {
         if snapshot.rules.list_id(list).is_none() {
             return Err(AppError::UnknownList(list.to_owned()));
         }
-        let mut value: Value =
-            serde_json::from_slice(body).map_err(|err| AppError::InvalidJson(err.to_string()))?;
+        let mut value: Value = serde_json::from_slice(body)
+            .map_err(|err| AppError::InvalidJson(json_words::plain_words(body, &err)))?;
         let Some(object) = value.as_object_mut() else {
             return Err(invalid("(body)", "must be an object"));
         };
@@ -147,8 +148,8 @@ impl Service {
             }
         }
         let text = value.to_string();
-        let record: EntryRecord<'_> =
-            serde_json::from_str(&text).map_err(|err| invalid("(body)", err.to_string()))?;
+        let record: EntryRecord<'_> = serde_json::from_str(&text)
+            .map_err(|err| invalid("(body)", json_words::reason(&err)))?;
         let entry = Entry::from_record(record, &snapshot.rules)
             .map_err(|err| invalid(err.field, err.message))?;
         let rules = Arc::clone(&snapshot.rules);

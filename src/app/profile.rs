@@ -12,6 +12,7 @@ use crate::ident::SubjectId;
 use crate::keys::Caller;
 use crate::lists::Dispute;
 use crate::register::Event;
+use crate::request_id::RequestId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -38,6 +39,7 @@ impl Service {
         subject: SubjectId,
         at: Timestamp,
         caller: Option<Caller>,
+        request_id: Option<RequestId>,
     ) -> Result<ProfileRead<'s>, AppError> {
         let profile = engine::profile(&snapshot.rules, cold.of(snapshot, 0), &subject, at)?;
         let histories = match self.dispute_histories(&profile).await {
@@ -53,6 +55,7 @@ impl Service {
             caller,
             rules: Arc::clone(&snapshot.rules),
             lists_version: snapshot.lists_version,
+            request_id,
         });
         Ok(ProfileRead {
             profile,

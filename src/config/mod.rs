@@ -381,6 +381,10 @@ pub struct ServeArgs {
     /// Seconds reading one bidder list may take; then 503 [default: 5].
     #[arg(long, env = "JC_SHEET_TIMEOUT_SECONDS")]
     pub sheet_timeout_seconds: Option<u64>,
+    /// Answers of at least this many bytes are compressed (brotli or gzip) when the client
+    /// accepts it; 0 compresses none [default: 8192].
+    #[arg(long, env = "JC_COMPRESS_MIN_BYTES")]
+    pub compress_min_bytes: Option<usize>,
     /// Log format [default: text].
     #[arg(long, env = "JC_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -400,6 +404,11 @@ pub struct ServeArgs {
     /// `/v1` endpoint is open.
     #[arg(long, env = "JC_KEYS")]
     pub keys: Option<PathBuf>,
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated, each
+    /// exactly as the browser sends it (`https://portal.example.gov.cn`); without any, no CORS
+    /// headers at all [default: none].
+    #[arg(long, env = "JC_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Option<Vec<String>>,
     /// Require a key with the `admin` scope on `/metrics` too.
     #[arg(long, env = "JC_PROTECT_METRICS")]
     #[merge(strategy = merge::bool::overwrite_false)]
@@ -545,6 +554,8 @@ pub struct Settings {
     pub bench_routes: bool,
     pub keys: Option<PathBuf>,
     pub protect_metrics: bool,
+    /// Origins allowed to call from a browser (none: no CORS).
+    pub cors_origins: Vec<String>,
     pub access: AccessConfig,
     pub register: RegisterConfig,
     /// What to warn about once logging is set up: settings read under an old name.
@@ -568,10 +579,53 @@ pub enum ConfigError {
     Share(f64),
     #[error("max_batches_in_flight ({batches}) must be less than max_in_flight ({requests}), so that batches leave room for single decisions")]
     BatchesCrowdOut { batches: usize, requests: usize },
+    #[error("cors_origins: `{0}` is not an origin: give a lower-case http:// or https:// scheme and host, and a port if not the default, with nothing after (no `*`, no path)")]
+    CorsOrigin(String),
     #[error("register `{0}`: give auto, files, off or a redis:// URL")]
     UnsupportedRegister(String),
     #[error("an environment variable under its old name ({RENAMED_REGISTER_ENV}…): {0}")]
     RenamedEnv(#[from] clap::Error),
+}
+
+/// The allowed origins, each checked to be one a browser could send: matched exactly, so one
+/// that no browser sends (a path, a trailing slash, capitals, a wildcard) would never match.
+fn cors_origins(origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = origins
+        .into_iter()
+        .map(|origin| origin.trim().to_owned())
+        .filter(|origin| !origin.is_empty())
+        .collect();
+    match origins.iter().find(|origin| !is_origin(origin)) {
+        Some(bad) => Err(ConfigError::CorsOrigin(bad.clone())),
+        None => Ok(origins),
+    }
+}
+
+/// `http(s)://host[:port]`: a host of lower-case letters, digits, dots and hyphens, or an
+/// IPv6 address in brackets; a port of up to five digits.
+fn is_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        }
+    };
+    let port_ok =
+        port.is_none_or(|port| port.parse::<u16>().is_ok_and(|p| p > 0) && !port.starts_with('0'));
+    host_ok && port_ok
 }
 
 /// The prefix of the register's environment variables, and the one they had before (still read,
@@ -699,6 +753,7 @@ impl ServeArgs {
             bench_routes: self.bench_routes,
             keys: self.keys,
             protect_metrics: self.protect_metrics,
+            cors_origins: cors_origins(self.cors_origins.take().unwrap_or_default())?,
             access,
             register,
             warnings,
@@ -763,6 +818,9 @@ impl ServeArgs {
                     .unwrap_or(defaults.sheets.max_cell_chars),
                 timeout: seconds(self.sheet_timeout_seconds, defaults.sheets.timeout),
             },
+            compress_min_bytes: self
+                .compress_min_bytes
+                .unwrap_or(defaults.compress_min_bytes),
         };
         for (name, value) in [
             ("max_body_bytes", limits.max_body_bytes),

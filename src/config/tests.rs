@@ -579,3 +579,57 @@ fn the_bidder_list_limits_come_from_flags_the_file_or_their_defaults_and_zero_is
         );
     }
 }
+
+#[test]
+fn cors_origins_come_from_the_flag_or_the_file_and_must_be_origins_a_browser_sends() {
+    let origins = |flags: ServeArgs, file: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jiangcheng.toml");
+        std::fs::write(&path, file).unwrap();
+        ServeArgs {
+            config: Some(path),
+            ..flags
+        }
+        .resolve()
+        .map(|settings| settings.cors_origins)
+    };
+    assert!(origins(ServeArgs::default(), "").unwrap().is_empty());
+    assert_eq!(
+        origins(
+            ServeArgs::default(),
+            "cors_origins = [\"https://portal.example.gov.cn\", \"http://[::1]:8080\"]\n"
+        )
+        .unwrap(),
+        ["https://portal.example.gov.cn", "http://[::1]:8080"]
+    );
+    let matches = ServeArgs::augment_args(clap::Command::new("serve"))
+        .try_get_matches_from([
+            "serve",
+            "--cors-origins",
+            "https://a.example:8443,http://localhost:5173",
+        ])
+        .unwrap();
+    let flag = ServeArgs::from_arg_matches(&matches).unwrap();
+    assert_eq!(
+        origins(flag, "cors_origins = [\"https://b.example\"]\n").unwrap(),
+        ["https://a.example:8443", "http://localhost:5173"]
+    );
+    for bad in [
+        "*",
+        "null",
+        "https://a.example/",
+        "https://a.example/path",
+        "https://A.example",
+        "ftp://a.example",
+        "a.example",
+        "https://a.example:0",
+        "https://a.example:65536",
+        "https://*.example",
+    ] {
+        let file = format!("cors_origins = [\"{bad}\"]\n");
+        assert!(
+            matches!(origins(ServeArgs::default(), &file), Err(ConfigError::CorsOrigin(ref o)) if o == bad),
+            "{bad}"
+        );
+    }
+}

@@ -9,8 +9,10 @@ mod bare;
 mod body;
 mod catalog;
 mod console;
+mod compress;
 mod decide;
 mod disputes;
+mod index;
 mod problem;
 mod register;
 mod routes;
@@ -24,8 +26,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service as _, ServiceRequest};
-use actix_web::{web, App, HttpServer};
+use std::future::Future;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Condition;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing::Instrument;
 
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
@@ -35,6 +43,10 @@ pub use routes::endpoints;
 pub use socket::bind;
 
 use crate::app::Service;
+use crate::request_id::RequestId;
+
+/// The request id's header.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -66,6 +78,9 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// What reading a bidder list may take besides its rows, which are at most `max_batch`.
     pub sheets: crate::sheets::SheetLimits,
+    /// Answers of at least this many bytes are compressed when the client accepts it (0: none
+    /// are); smaller ones cost more to compress than to send.
+    pub compress_min_bytes: usize,
 }
 
 impl Default for Limits {
@@ -83,6 +98,7 @@ impl Default for Limits {
             listen_backlog: 1024,
             shutdown_grace: Duration::from_secs(10),
             sheets: crate::sheets::SheetLimits::default(),
+            compress_min_bytes: 8192,
         }
     }
 }
@@ -97,6 +113,8 @@ pub struct AppState {
     rendered: arc_swap::ArcSwapOption<decide::Rendered>,
     /// Whether `/metrics` needs a key with the `admin` scope.
     protect_metrics: bool,
+    /// Origins whose pages may call from a browser (CORS); none turns CORS off.
+    cors_origins: Vec<String>,
     access: AccessConfig,
     refusals: auth::Refusals,
     /// Slots of requests and batches in flight.
@@ -109,6 +127,7 @@ impl AppState {
             service,
             rendered: arc_swap::ArcSwapOption::empty(),
             protect_metrics: false,
+            cors_origins: Vec::new(),
             access: AccessConfig::default(),
             refusals: auth::Refusals::new(&AccessConfig::default()),
             admission: admission::Admission::new(&limits),
@@ -120,6 +139,12 @@ impl AppState {
     /// Whether `/metrics` needs a key with the `admin` scope (when the service has keys).
     pub fn protecting_metrics(mut self, protect_metrics: bool) -> AppState {
         self.protect_metrics = protect_metrics;
+        self
+    }
+
+    /// Lets pages from `origins` call the API from a browser (none: no CORS headers at all).
+    pub fn allowing_origins(mut self, origins: Vec<String>) -> AppState {
+        self.cors_origins = origins;
         self
     }
 
@@ -181,6 +206,63 @@ impl Observation {
     }
 }
 
+/// Middleware, outermost: gives the request its id (the client's `X-Request-Id` if sane, else a
+/// new one) for the handlers, names it in every log line made while the request is served, and
+/// sends it back on every answer, problems included.
+fn tag<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: MessageBody + 'static,
+{
+    let mut sent = req.headers().get_all(X_REQUEST_ID);
+    let id = match (sent.next(), sent.next()) {
+        (Some(one), None) => RequestId::accept(Some(one.as_bytes())),
+        // None, or several: which would be the request's?
+        _ => RequestId::accept(None),
+    };
+    let value = HeaderValue::from_str(id.as_str());
+    let span = tracing::info_span!("request", request_id = %id);
+    req.extensions_mut().insert(id);
+    let call = span.in_scope(|| srv.call(req));
+    async move {
+        // Handlers' and admission's errors are answers by now (problem+json).
+        let mut response = call.await?;
+        if let Ok(value) = value {
+            response.headers_mut().insert(X_REQUEST_ID, value);
+        }
+        Ok(response)
+    }
+    .instrument(span)
+}
+
+/// CORS for `origins`, matched exactly: preflights answered before routing and admission
+/// (they carry no key), and a request from any other origin served without CORS headers, which
+/// keeps a browser from reading the answer.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{header, Method};
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT_LANGUAGE,
+            X_REQUEST_ID,
+        ])
+        .expose_headers([X_REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .max_age(600)
+}
+
 /// The method as a metric label: clients may send any token as a method, so only the standard
 /// ones are named.
 fn method_label(method: &actix_web::http::Method) -> &'static str {
@@ -208,6 +290,7 @@ pub fn server(
     let limits = state.limits;
     let server = HttpServer::new(move || {
         let admitting = state.clone();
+        let cors = Condition::new(!state.cors_origins.is_empty(), cors(&state.cors_origins));
         App::new()
             .app_data(state.clone())
             .wrap_fn(problem::localise)
@@ -221,6 +304,9 @@ pub fn server(
                     Ok(response)
                 }
             })
+            .wrap_fn(move |req, srv| compress::compress(limits.compress_min_bytes, req, srv))
+            .wrap(cors)
+            .wrap_fn(tag)
             .configure(|cfg| routes::mount(cfg, bench_routes))
     })
     .workers(workers.max(1))

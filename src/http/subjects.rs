@@ -14,6 +14,7 @@ use crate::engine::{EntryState, Shown, Warning};
 use crate::ident::{self, IdType};
 use crate::keys::Caller;
 use crate::lists::EntryRecord;
+use crate::request_id::RequestId;
 use crate::ruleset::{Role, RuleSet};
 use crate::timestamp::Timestamp;
 
@@ -114,13 +115,14 @@ pub async fn profile(
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let caller = req.extensions().get::<Caller>().cloned();
+    let request_id = req.extensions().get::<RequestId>().cloned();
     let service = &state.service;
     let cold = service
         .holdings_of(&snapshot, &subject)
         .await
         .map_err(|err| ApiError::of(err, "id"))?;
     let read = service
-        .profile(&snapshot, &cold, subject, at, caller)
+        .profile(&snapshot, &cold, subject, at, caller, request_id)
         .await
         .map_err(|err| ApiError::of(err, "id"))?;
     let rules = &snapshot.rules;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::engine::{Decision, Outcome};
 use crate::ident::{mask_id_numbers, SubjectId};
 use crate::keys::Caller;
+use crate::request_id::RequestId;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
 use crate::timestamp::Timestamp;
 
@@ -35,6 +36,7 @@ pub struct RequestFacts {
     pub case_ref: Option<String>,
     /// Decided at an `as_of` far from the server's clock: not a case of today.
     pub replay: bool,
+    pub request_id: Option<RequestId>,
 }
 
 /// One decided subject.
@@ -93,6 +95,7 @@ pub enum Event {
         caller: Option<Caller>,
         rules: Arc<RuleSet>,
         lists_version: u64,
+        request_id: Option<RequestId>,
     },
 }
 
@@ -133,7 +136,12 @@ impl Event {
                 if facts.replay {
                     shared.extend_from_slice(b",\"replay\":true");
                 }
-                let tail = tail(&facts.rules, facts.lists_version, facts.caller.as_ref());
+                let tail = tail(
+                    &facts.rules,
+                    facts.lists_version,
+                    facts.caller.as_ref(),
+                    facts.request_id.as_ref(),
+                );
                 for item in items {
                     let mut json = head(
                         item.decision_id,
@@ -165,8 +173,9 @@ impl Event {
                 caller,
                 rules,
                 lists_version,
+                request_id,
             } => {
-                let tail = tail(&rules, lists_version, caller.as_ref());
+                let tail = tail(&rules, lists_version, caller.as_ref(), request_id.as_ref());
                 let mut json = head(record_id, RecordKind::ProfileRead, tail.len());
                 subject(&mut json, &read, hasher);
                 json.extend_from_slice(&tail);
@@ -192,8 +201,14 @@ fn head(id: Uuid, kind: RecordKind, rest: usize) -> Vec<u8> {
     json
 }
 
-/// `,"ruleset":{…},"lists_version":…,"caller":…}`: the end every record of a request shares.
-fn tail(rules: &RuleSet, lists_version: u64, caller: Option<&Caller>) -> Vec<u8> {
+/// `,"ruleset":{…},"lists_version":…,"caller":…,"request_id":…}`: the end every record of a
+/// request shares.
+fn tail(
+    rules: &RuleSet,
+    lists_version: u64,
+    caller: Option<&Caller>,
+    request_id: Option<&RequestId>,
+) -> Vec<u8> {
     let mut json = Vec::with_capacity(160);
     json.extend_from_slice(b",\"ruleset\":{\"name\":");
     json_str(&mut json, &rules.name);
@@ -211,6 +226,10 @@ fn tail(rules: &RuleSet, lists_version: u64, caller: Option<&Caller>) -> Vec<u8>
             json.push(b'}');
         }
         None => json.extend_from_slice(b"null"),
+    }
+    if let Some(request_id) = request_id {
+        json.extend_from_slice(b",\"request_id\":");
+        json_str(&mut json, request_id.as_str());
     }
     json.push(b'}');
     json
@@ -348,6 +367,9 @@ pub struct RegisterRecord {
     pub rewards_suppressed_by: Option<String>,
     pub ruleset: RuleSetRef,
     pub lists_version: u64,
+    /// The request's `X-Request-Id` (none in records made before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl RegisterRecord {

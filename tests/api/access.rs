@@ -67,6 +67,8 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(Method::GET, "/v1/topics", "/v1/topics", None),
         case(Method::GET, "/v1/lists", "/v1/lists", None),
         case(Method::GET, "/v1/status", "/v1/status", None),
+        case(Method::GET, "/", "/", None),
+        case(Method::GET, "/docs/{name}", "/docs/api.md", None),
         case(Method::GET, "/healthz", "/healthz", None),
         case(Method::GET, "/readyz", "/readyz", None),
         case(Method::GET, "/console", "/console", None),

@@ -167,11 +167,32 @@ async fn a_bad_entry_is_refused_naming_the_field_and_changes_nothing() {
         .client
         .put(app.url("/v1/lists/court_dishonest_debtor/entries/B-6"))
         .header("content-type", "application/json")
-        .body("{oops")
+        .body("{\n  \"subject_id\": \"91230200MA1B2C3D8T\",\n}")
         .send()
         .await
         .unwrap();
     assert_eq!(not_json.status(), 400);
+    let problem: Value = not_json.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_json", "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "the body is not valid JSON: a comma before a closing bracket or brace at line 3, column 1",
+        "the same plain words as every other body"
+    );
+    let missing = put(
+        &app,
+        "court_dishonest_debtor",
+        "B-8",
+        &json!({"subject_id": uscc("91", 61)}),
+    )
+    .await;
+    assert_eq!(missing.status(), 400);
+    let problem: Value = missing.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "(body)", "{problem}");
+    assert_eq!(
+        problem["errors"][0]["message"], "missing field `listed_on`",
+        "no location in a text the client did not send: {problem}"
+    );
     let version: u64 = redis::cmd("GET")
         .arg(format!(
             "{}version",

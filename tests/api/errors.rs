@@ -435,7 +435,6 @@ async fn an_unknown_route_gets_404_and_a_wrong_method_405_as_problems() {
     let app = app_with_one_entry();
     let version = app.lists_version().await;
     for path in [
-        "/",
         "/v1",
         "/v2/decide",
         "/v1/decide/extra",
@@ -459,6 +458,8 @@ async fn an_unknown_route_gets_404_and_a_wrong_method_405_as_problems() {
         ("POST", "/healthz"),
         ("POST", "/readyz"),
         ("POST", "/metrics"),
+        ("POST", "/"),
+        ("PUT", "/docs/api.md"),
     ] {
         let method: reqwest::Method = method.parse().expect("method");
         let response = app

@@ -20,6 +20,7 @@ mod batch;
 mod catalog;
 mod cli;
 mod console;
+mod conventions;
 mod decide;
 mod decide_cli;
 mod demo;

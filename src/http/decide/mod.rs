@@ -19,6 +19,7 @@ use crate::app::{BatchOut, ColdHoldings, Service};
 use crate::engine::{self, BatchItem, Outcome};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
+use crate::request_id::RequestId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 use request::{Context, Subjects};
@@ -33,8 +34,9 @@ pub async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
-    let (subject, context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
+    let (subject, mut context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
+    context.request_id = req.extensions().get::<RequestId>().cloned();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
     let rendered = state.rendered(&snapshot)?;
     let body = decided(
@@ -96,9 +98,10 @@ pub async fn decide_batch(
     let slot = state.admission.batch(&state)?;
     let mut body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let snapshot = state.snapshot()?;
-    let (subjects, context) =
+    let (subjects, mut context) =
         request::read_batch(&mut body, &snapshot, state.limits.max_batch, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
+    context.request_id = req.extensions().get::<RequestId>().cloned();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
     // A batch counts against the key's rate limit by its subjects, not as one request.
     state.charge(caller.as_ref(), subjects.len())?;

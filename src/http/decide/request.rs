@@ -255,6 +255,7 @@ fn context_from(
                 department,
                 case_ref,
                 replay: at.0.abs_diff(clock.now.0) > skew,
+                request_id: None,
             })
         }
         None => Err(ApiError::UnknownMatter(matter.to_owned())),
