@@ -9,8 +9,13 @@ use serde_json::json;
 use super::problem::ApiError;
 
 /// Each document: its name under `/docs/`, its title and its text.
-const DOCS: [(&str, &str, &str); 5] = [
+const DOCS: [(&str, &str, &str); 6] = [
     ("api.md", "HTTP API", include_str!("../../docs/api.md")),
+    (
+        "console.md",
+        "控制台 Console",
+        include_str!("../../docs/console.md"),
+    ),
     (
         "lists.md",
         "规则集与名单 Rule sets and lists",
