@@ -122,6 +122,53 @@ fn workbook(rows: &[&[&str]]) -> Vec<u8> {
     workbook.save_to_buffer().unwrap()
 }
 
+/// The workbook with one part's text replaced, zipped again.
+fn with_part(workbook: Vec<u8>, name: &str, text: &str) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(workbook)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        let entry_name = entry.name().to_owned();
+        out.start_file(
+            entry_name.as_str(),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        let bytes = if entry_name == name {
+            text.as_bytes().to_vec()
+        } else {
+            bytes
+        };
+        std::io::Write::write_all(&mut out, &bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// A shared-strings part claiming a hundred billion strings would make calamine reserve 2.4 TB
+/// and abort the process: it is refused before calamine reads it, even behind a comment that
+/// shows a modest count first. Were it not, this test's process would abort.
+#[test]
+fn a_workbook_claiming_more_shared_strings_than_it_holds_is_refused_before_it_is_parsed() {
+    let original = workbook(&[&["统一社会信用代码"], &["91230200MA1B2C3D8T"]]);
+    let honest = read(&original, Format::Xlsx, 100, &SheetLimits::default()).unwrap();
+    assert_eq!(honest.bidders.len(), 1);
+    for header in [
+        r#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="100000000000">"#,
+        r#"<!-- <sst uniqueCount="2"> --><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" uniqueCount = '+100000000000'>"#,
+    ] {
+        let part = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>{header}<si><t>统一社会信用代码</t></si><si><t>91230200MA1B2C3D8T</t></si></sst>"#
+        );
+        let bomb = with_part(original.clone(), "xl/sharedStrings.xml", &part);
+        match read(&bomb, Format::Xlsx, 100, &SheetLimits::default()) {
+            Err(SheetError::NotWorkbook(why)) => assert!(why.contains("shared strings"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 /// A small workbook and the same as bytes at random: truncated, with bytes changed, inserted
 /// or removed.
 fn mangled_workbook() -> impl Strategy<Value = Vec<u8>> {

@@ -42,6 +42,7 @@ fn unzips_within_limit(bytes: &[u8], collector: &Collector) -> Result<(), SheetE
     let mut buffer = vec![0; 64 * 1024];
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(not_a_workbook)?;
+        let mut shared_strings = is_shared_strings(entry.name()).then(Vec::new);
         loop {
             let read = entry.read(&mut buffer).map_err(not_a_workbook)?;
             if read == 0 {
@@ -51,7 +52,52 @@ fn unzips_within_limit(bytes: &[u8], collector: &Collector) -> Result<(), SheetE
             if unzipped > limit {
                 return Err(too_large);
             }
+            if let Some(part) = shared_strings.as_mut() {
+                part.extend_from_slice(&buffer[..read]);
+            }
             collector.in_time()?;
+        }
+        if let Some(part) = shared_strings {
+            claims_no_more_strings_than_it_holds(&part)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether calamine takes this entry for the shared strings: it looks parts up by name, case
+/// and slashes aside.
+fn is_shared_strings(name: &str) -> bool {
+    name.replace('\\', "/")
+        .eq_ignore_ascii_case("xl/sharedStrings.xml")
+}
+
+/// calamine reserves room for the number of strings the shared-strings part says it holds
+/// (`uniqueCount`) before it reads one, and a failed allocation aborts the process, where no
+/// panic guard helps: a count larger than the part could hold (each string takes at least
+/// `<si/>`, five bytes) is refused first. Every `uniqueCount` in the part is checked, wherever
+/// it stands (a comment can hide the one a reader meets first), as calamine reads it: the
+/// attribute's digits, unescaped, an optional `+` before them.
+fn claims_no_more_strings_than_it_holds(part: &[u8]) -> Result<(), SheetError> {
+    const NAME: &[u8] = b"uniqueCount";
+    let most = part.len() / 5;
+    let mut rest = part;
+    while let Some(at) = rest.windows(NAME.len()).position(|window| window == NAME) {
+        rest = &rest[at + NAME.len()..];
+        let value = rest
+            .iter()
+            .skip_while(|byte| byte.is_ascii_whitespace() || **byte == b'=')
+            .skip_while(|byte| matches!(byte, b'"' | b'\'' | b'+') || byte.is_ascii_whitespace());
+        let mut claimed: usize = 0;
+        for byte in value.take_while(|byte| byte.is_ascii_digit()) {
+            claimed = claimed
+                .saturating_mul(10)
+                .saturating_add(usize::from(byte - b'0'));
+        }
+        if claimed > most {
+            return Err(SheetError::NotWorkbook(format!(
+                "its shared strings say they are {claimed}, more than their {} bytes can hold",
+                part.len()
+            )));
         }
     }
     Ok(())
