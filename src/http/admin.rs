@@ -12,6 +12,16 @@ use super::AppState;
 use crate::app::Amended;
 use crate::lists::Dispute;
 
+#[utoipa::path(
+    put,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "Adds or replaces an entry (Redis list source only).",
+    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The entry replaced", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The entry added", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn put_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -35,6 +45,15 @@ pub async fn put_entry(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "An entry with its dispute history.",
+    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    responses((status = 200, description = "The entry", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn get_entry(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -82,6 +101,16 @@ pub struct Removal {
     reason: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "Removes an entry, saying by whom and why.",
+    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The entry removed", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn delete_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -112,6 +141,16 @@ pub struct Repair {
 /// Credit repair: the entry stays, with status `repaired`, and stops counting everywhere. A
 /// list that is not repairable (a court list) is refused whatever the source: the court deletes
 /// or shields its entries, which is a removal.
+#[utoipa::path(
+    post,
+    path = "/v1/lists/{list}/entries/{entry_id}/repair",
+    tag = "lists",
+    description = "Credit repair: the entry stays, repaired, and stops counting.",
+    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The entry repaired", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady, super::problem::ProblemKind::NotRepairable])))),
+)]
 pub async fn repair_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -140,6 +179,16 @@ pub struct DisputeChange {
 
 /// Sets the dispute state (异议): `under_review` while an objection is verified, then
 /// `upheld` or `rejected`.
+#[utoipa::path(
+    post,
+    path = "/v1/lists/{list}/entries/{entry_id}/dispute",
+    tag = "lists",
+    description = "Sets an entry's dispute state.",
+    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The entry with its new state", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn dispute_entry(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -24,6 +24,14 @@ struct MatterView<'a> {
     measures: usize,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/matters",
+    tag = "catalog",
+    description = "The matters a decision can be asked for.",
+    responses((status = 200, description = "The matters of the rule set", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let rules = &snapshot.rules;
@@ -56,6 +64,14 @@ struct TopicView<'a> {
     measure_details: Vec<&'a MeasureDef>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "catalog",
+    description = "The topics of the rule set, with their measures and legal bases.",
+    responses((status = 200, description = "The topics", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let rules = &snapshot.rules;
@@ -100,6 +116,14 @@ struct ListView<'a> {
     score_scale: Option<&'a ScoreScale>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/lists",
+    tag = "catalog",
+    description = "The lists the rule set reads, with their entry counts.",
+    responses((status = 200, description = "The lists", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let lists: Vec<ListView<'_>> = snapshot

@@ -10,6 +10,7 @@ mod body;
 mod catalog;
 mod decide;
 mod disputes;
+mod openapi;
 mod problem;
 mod register;
 mod routes;
@@ -28,7 +29,8 @@ use actix_web::{web, App, HttpServer};
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
 pub use decide::bench_api;
-pub use problem::{ApiError, FieldError};
+pub use openapi::json as openapi_json;
+pub use problem::{ApiError, FieldError, ProblemKind};
 pub use routes::endpoints;
 pub use socket::bind;
 
@@ -201,10 +203,12 @@ pub fn server(
     bench_routes: bool,
 ) -> std::io::Result<Server> {
     let limits = state.limits;
+    let openapi = web::Data::new(openapi::Document::new().map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
         let admitting = state.clone();
         App::new()
             .app_data(state.clone())
+            .app_data(openapi.clone())
             .wrap_fn(problem::localise)
             .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
             .wrap_fn(|req, srv| {

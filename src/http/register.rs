@@ -52,6 +52,15 @@ async fn with_register<T: Send + 'static>(
         .map_err(|err| ApiError::Internal(err.to_string()))?
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    tag = "register",
+    description = "Reports a measure applied after a decision.",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The feedback stored before", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The feedback stored", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::DecisionNotFound, super::problem::ProblemKind::MeasureNotInDecision, super::problem::ProblemKind::FeedbackConflict, super::problem::ProblemKind::FeedbackForbidden, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn post_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -203,6 +212,16 @@ fn may_report(decision: &RegisterRecord, measure: &str, caller: &Caller, rules: 
 
 /// `POST /v1/feedback/{feedback_id}/corrections`: the department that filed a report changes
 /// members of it, saying why; the report keeps the history of its corrections.
+#[utoipa::path(
+    post,
+    path = "/v1/feedback/{feedback_id}/corrections",
+    tag = "register",
+    description = "Corrects feedback the department filed, saying why.",
+    params(("feedback_id" = uuid::Uuid, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The corrected feedback", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::FeedbackNotFound, super::problem::ProblemKind::CorrectionForbidden, super::problem::ProblemKind::FeedbackChanged, super::problem::ProblemKind::CorrectionsExhausted, super::problem::ProblemKind::MeasureNotInDecision, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn correct_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -293,6 +312,15 @@ pub struct FeedbackListQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/feedback",
+    tag = "register",
+    description = "Feedback stored, oldest first, a page at a time.",
+    params(("since" = Option<String>, Query, description = "A date or RFC 3339 instant"), ("department" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "The previous page's next cursor"), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "A page of feedback", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable])))),
+)]
 pub async fn list_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -387,6 +415,15 @@ enum ExportFormat {
     Csv,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/export/cases",
+    tag = "register",
+    description = "The cases of a period, as JSON or CSV.",
+    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "json or csv")),
+    responses((status = 200, description = "The cases", content_type = "application/json", body = serde_json::Value), (status = 200, description = "The cases as CSV", content_type = "text/csv", body = String)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn export_cases(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
@@ -510,6 +547,15 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "register",
+    description = "Counts of decisions and feedback over a period.",
+    params(("from" = String, Query), ("to" = String, Query)),
+    responses((status = 200, description = "The statistics", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn stats(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,

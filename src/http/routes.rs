@@ -7,7 +7,9 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
-use super::{admin, bare, catalog, decide, disputes, register, status, subjects, AppState};
+use super::{
+    admin, bare, catalog, decide, disputes, openapi, register, status, subjects, AppState,
+};
 use crate::keys::Scope;
 
 /// One endpoint of the table.
@@ -70,6 +72,7 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/healthz", Open).on(Method::GET, status::healthz),
         Endpoint::new("/readyz", Open).on(Method::GET, status::readyz),
         Endpoint::new("/metrics", Metrics).on(Method::GET, status::metrics),
+        Endpoint::new("/openapi.json", Open).on(Method::GET, openapi::serve),
         Endpoint::new(entry, scope(Scope::Admin))
             .on(Method::PUT, admin::put_entry)
             .on(Method::GET, admin::get_entry)

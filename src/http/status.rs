@@ -193,6 +193,13 @@ impl AuthView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "operations",
+    description = "Rule-set revision, list version and counts, load history, register health.",
+    responses((status = 200, description = "The status", content_type = "application/json", body = serde_json::Value)),
+)]
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Where the service keeps its files is for administrators: not for a department's key,
     // nor for anyone when the service runs open.
@@ -279,12 +286,27 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    description = "Live while the process serves.",
+    responses((status = 200, description = "Live", content_type = "application/json", body = serde_json::Value)),
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
 }
 
 /// Ready once rules and lists are loaded. A register that is not `ok` is named in the body;
 /// one that is failing makes the service not ready if the register is required.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    description = "Ready once the rules and lists are loaded.",
+    responses((status = 200, description = "Ready", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady, super::problem::ProblemKind::RegisterUnavailable])))),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.snapshot()?;
     let mut body = serde_json::json!({"status": "ready"});
@@ -306,6 +328,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    description = "Prometheus metrics.",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String)),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.service.observe();
     state.admission.observe(&state.service.metrics);

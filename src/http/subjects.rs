@@ -89,6 +89,15 @@ fn entry_view<'a>(rules: &'a RuleSet, shown: &Shown<'a>) -> Result<EntryView<'a>
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/subjects/{id}",
+    tag = "subjects",
+    description = "A subject's profile: its entries in force with windows, states and dispute history, and its score level.",
+    params(("id" = String, Path, description = "A unified social credit code, a resident ID number or an older identifier")),
+    responses((status = 200, description = "The profile", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidSubjectId, super::problem::ProblemKind::IdCheckMismatch, super::problem::ProblemKind::AmbiguousSubjectId, super::problem::ProblemKind::NotReady])))),
+)]
 pub async fn profile(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -23,7 +23,9 @@ pub fn subject_view(subject: &SubjectId) -> SubjectView {
     }
 }
 
-#[derive(Serialize)]
+/// The rule set a decision was made under.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RuleSet)]
 pub struct RuleSetView<'a> {
     pub name: &'a str,
     pub revision: &'a str,

@@ -62,6 +62,7 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(Method::GET, "/v1/lists", "/v1/lists", None),
         case(Method::GET, "/v1/status", "/v1/status", None),
         case(Method::GET, "/healthz", "/healthz", None),
+        case(Method::GET, "/openapi.json", "/openapi.json", None),
         case(Method::GET, "/readyz", "/readyz", None),
         case(Method::GET, "/metrics", "/metrics", None),
         case(
