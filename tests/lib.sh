@@ -33,9 +33,10 @@ serve_demo() {
     local dir port key
     dir=$(mktemp -d)
     port=$(free_port)
-    key=$(target/debug/jiangcheng keys new --department checks \
-        --scopes decide,read_subject,feedback,admin,export,replay 2>/dev/null \
-        | tee "$dir/new-key" | head -1)
+    # Written to a file first: `head` closing the pipe early would fail the script (pipefail).
+    target/debug/jiangcheng keys new --department checks \
+        --scopes decide,read_subject,feedback,admin,export,replay >"$dir/new-key" 2>/dev/null
+    key=$(head -1 "$dir/new-key")
     sed -n '/^\[\[key\]\]/,$p' "$dir/new-key" >"$dir/keys.toml"
     target/debug/jiangcheng serve --listen "127.0.0.1:$port" --keys "$dir/keys.toml" \
         --register-dir "$dir/register" "$@" >"$dir/serve.log" 2>&1 &

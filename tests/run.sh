@@ -31,6 +31,9 @@ promtool test rules deploy/alerts.test.yml
 echo "== tests"
 cargo test --workspace --locked
 
+echo "== the OpenAPI document, and the service tried against it (tests/openapi.sh)"
+bash tests/openapi.sh
+
 echo "== the systemd unit (deploy/jiangcheng.service)"
 if command -v systemd-analyze >/dev/null; then
     # verify needs ExecStart's binary to exist: check a copy that starts the debug build.

@@ -7,7 +7,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::app::Amended;
 use crate::lists::Dispute;
@@ -20,7 +21,13 @@ use crate::lists::Dispute;
     params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The entry replaced", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The entry added", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn put_entry(
     state: web::Data<AppState>,
@@ -52,7 +59,13 @@ pub async fn put_entry(
     description = "An entry with its dispute history.",
     params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
     responses((status = 200, description = "The entry", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn get_entry(
     state: web::Data<AppState>,
@@ -109,7 +122,13 @@ pub struct Removal {
     params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The entry removed", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn delete_entry(
     state: web::Data<AppState>,
@@ -149,7 +168,14 @@ pub struct Repair {
     params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The entry repaired", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady, super::problem::ProblemKind::NotRepairable])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+        ProblemKind::NotRepairable,
+    ])))),
 )]
 pub async fn repair_entry(
     state: web::Data<AppState>,
@@ -187,7 +213,13 @@ pub struct DisputeChange {
     params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The entry with its new state", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::UnknownList, super::problem::ProblemKind::EntryNotFound, super::problem::ProblemKind::ReadOnlySource, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn dispute_entry(
     state: web::Data<AppState>,

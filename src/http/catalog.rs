@@ -3,7 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 use super::view::RuleSetView;
 use super::AppState;
 use crate::ruleset::{ListDef, MatterDef, MeasureDef, ScoreScale, TopicDef};
@@ -30,7 +31,9 @@ struct MatterView<'a> {
     tag = "catalog",
     description = "The matters a decision can be asked for.",
     responses((status = 200, description = "The matters of the rule set", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
@@ -70,7 +73,9 @@ struct TopicView<'a> {
     tag = "catalog",
     description = "The topics of the rule set, with their measures and legal bases.",
     responses((status = 200, description = "The topics", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
@@ -122,7 +127,9 @@ struct ListView<'a> {
     tag = "catalog",
     description = "The lists the rule set reads, with their entry counts.",
     responses((status = 200, description = "The lists", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;

@@ -7,7 +7,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::lists::Dispute;
 
@@ -28,7 +29,11 @@ pub struct DisputesQuery {
     description = "Objections under review, oldest first.",
     params(("state" = Option<String>, Query, description = "under_review (the default)"), ("overdue" = Option<bool>, Query, description = "Only the overdue ones")),
     responses((status = 200, description = "The objections under review", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::SourceUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn list(
     state: web::Data<AppState>,

@@ -18,7 +18,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::body;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
@@ -59,7 +60,15 @@ async fn with_register<T: Send + 'static>(
     description = "Reports a measure applied after a decision.",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The feedback stored before", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The feedback stored", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::DecisionNotFound, super::problem::ProblemKind::MeasureNotInDecision, super::problem::ProblemKind::FeedbackConflict, super::problem::ProblemKind::FeedbackForbidden, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::DecisionNotFound,
+        ProblemKind::MeasureNotInDecision,
+        ProblemKind::FeedbackConflict,
+        ProblemKind::FeedbackForbidden,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn post_feedback(
     state: web::Data<AppState>,
@@ -220,7 +229,16 @@ fn may_report(decision: &RegisterRecord, measure: &str, caller: &Caller, rules: 
     params(("feedback_id" = uuid::Uuid, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses((status = 200, description = "The corrected feedback", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::FeedbackNotFound, super::problem::ProblemKind::CorrectionForbidden, super::problem::ProblemKind::FeedbackChanged, super::problem::ProblemKind::CorrectionsExhausted, super::problem::ProblemKind::MeasureNotInDecision, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::FeedbackNotFound,
+        ProblemKind::CorrectionForbidden,
+        ProblemKind::FeedbackChanged,
+        ProblemKind::CorrectionsExhausted,
+        ProblemKind::MeasureNotInDecision,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn correct_feedback(
     state: web::Data<AppState>,
@@ -319,7 +337,11 @@ pub struct FeedbackListQuery {
     description = "Feedback stored, oldest first, a page at a time.",
     params(("since" = Option<String>, Query, description = "A date or RFC 3339 instant"), ("department" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "The previous page's next cursor"), ("limit" = Option<usize>, Query)),
     responses((status = 200, description = "A page of feedback", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+    ])))),
 )]
 pub async fn list_feedback(
     state: web::Data<AppState>,
@@ -422,7 +444,12 @@ enum ExportFormat {
     description = "The cases of a period, as JSON or CSV.",
     params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "json or csv")),
     responses((status = 200, description = "The cases", content_type = "application/json", body = serde_json::Value), (status = 200, description = "The cases as CSV", content_type = "text/csv", body = String)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn export_cases(
     state: web::Data<AppState>,
@@ -554,7 +581,12 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
     description = "Counts of decisions and feedback over a period.",
     params(("from" = String, Query), ("to" = String, Query)),
     responses((status = 200, description = "The statistics", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidRequest, super::problem::ProblemKind::RegisterOff, super::problem::ProblemKind::RegisterUnavailable, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn stats(
     state: web::Data<AppState>,

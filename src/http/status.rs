@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 use super::AppState;
 use crate::app::{without_paths, DisputeCounts};
 use crate::keys::{Caller, Scope};
@@ -305,7 +306,10 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     description = "Ready once the rules and lists are loaded.",
     responses((status = 200, description = "Ready", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::NotReady, super::problem::ProblemKind::RegisterUnavailable])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+        ProblemKind::RegisterUnavailable,
+    ])))),
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.snapshot()?;

@@ -7,7 +7,8 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::decide::WarningView;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::engine::{EntryState, Shown, Warning};
@@ -96,7 +97,12 @@ fn entry_view<'a>(rules: &'a RuleSet, shown: &Shown<'a>) -> Result<EntryView<'a>
     description = "A subject's profile: its entries in force with windows, states and dispute history, and its score level.",
     params(("id" = String, Path, description = "A unified social credit code, a resident ID number or an older identifier")),
     responses((status = 200, description = "The profile", content_type = "application/json", body = serde_json::Value)),
-    extensions(("x-problems" = json!(super::openapi::codes(&[super::problem::ProblemKind::InvalidSubjectId, super::problem::ProblemKind::IdCheckMismatch, super::problem::ProblemKind::AmbiguousSubjectId, super::problem::ProblemKind::NotReady])))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidSubjectId,
+        ProblemKind::IdCheckMismatch,
+        ProblemKind::AmbiguousSubjectId,
+        ProblemKind::NotReady,
+    ])))),
 )]
 pub async fn profile(
     state: web::Data<AppState>,
