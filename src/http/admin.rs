@@ -18,8 +18,11 @@ use crate::lists::Dispute;
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "Adds or replaces an entry (Redis list source only).",
-    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json", example = json!({"subject_id": "91230202MA18XK7PXM", "reason": "虚开增值税专用发票", "listed_on": "2026-11-01", "valid_until": "2029-11-01"})),
     responses((status = 200, description = "The entry replaced", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The entry added", content_type = "application/json", body = serde_json::Value)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
@@ -57,7 +60,10 @@ pub async fn put_entry(
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "An entry with its dispute history.",
-    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
     responses((status = 200, description = "The entry", content_type = "application/json", body = serde_json::Value)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
@@ -105,7 +111,7 @@ fn required(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Removal {
     /// Who removes the entry (officer or system).
@@ -119,8 +125,11 @@ pub struct Removal {
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "Removes an entry, saying by whom and why.",
-    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = Removal, content_type = "application/json", example = json!({"by": "市信用中心", "reason": "录入错误"})),
     responses((status = 200, description = "The entry removed", content_type = "application/json", body = serde_json::Value)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
@@ -149,7 +158,7 @@ pub async fn delete_entry(
         .json(serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version})))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Repair {
     /// The repair decision document (信用修复决定书).
@@ -165,8 +174,11 @@ pub struct Repair {
     path = "/v1/lists/{list}/entries/{entry_id}/repair",
     tag = "lists",
     description = "Credit repair: the entry stays, repaired, and stops counting.",
-    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = Repair, content_type = "application/json", example = json!({"document": "齐税信修〔2026〕15号", "by": "市税务局"})),
     responses((status = 200, description = "The entry repaired", content_type = "application/json", body = serde_json::Value)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
@@ -194,9 +206,11 @@ pub async fn repair_entry(
     Ok(amended_answer(amended))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeChange {
+    /// `under_review`, `upheld`, `rejected` or `none`.
+    #[schema(value_type = String)]
     dispute: Dispute,
     by: String,
     #[serde(default)]
@@ -210,8 +224,11 @@ pub struct DisputeChange {
     path = "/v1/lists/{list}/entries/{entry_id}/dispute",
     tag = "lists",
     description = "Sets an entry's dispute state.",
-    params(("list" = String, Path, description = "The list code (GET /v1/lists)"), ("entry_id" = String, Path, description = "The entry id on that list")),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = DisputeChange, content_type = "application/json", example = json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"})),
     responses((status = 200, description = "The entry with its new state", content_type = "application/json", body = serde_json::Value)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
