@@ -9,7 +9,7 @@ use super::view::RuleSetView;
 use super::AppState;
 use crate::ruleset::{ListDef, MatterDef, MeasureDef, ScoreScale, TopicDef};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Catalog<'a, T: Serialize> {
     ruleset: RuleSetView<'a>,
     count: usize,
@@ -17,7 +17,8 @@ struct Catalog<'a, T: Serialize> {
     items: T,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Matter)]
 struct MatterView<'a> {
     #[serde(flatten)]
     matter: &'a MatterDef,
@@ -30,7 +31,7 @@ struct MatterView<'a> {
     path = "/v1/matters",
     tag = "catalog",
     description = "The matters a decision can be asked for.",
-    responses((status = 200, description = "The matters of the rule set", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The matters of the rule set", body = Catalog<Matters>)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::NotReady,
     ])))),
@@ -49,18 +50,15 @@ pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
                 .count(),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        matters: Vec<MatterView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: matters.len(),
-        items: Items { matters },
+        items: Matters { matters },
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Topic)]
 struct TopicView<'a> {
     #[serde(flatten)]
     topic: &'a TopicDef,
@@ -72,7 +70,7 @@ struct TopicView<'a> {
     path = "/v1/topics",
     tag = "catalog",
     description = "The topics of the rule set, with their measures and legal bases.",
-    responses((status = 200, description = "The topics", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The topics", body = Catalog<Topics>)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::NotReady,
     ])))),
@@ -93,16 +91,10 @@ pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
                 .collect(),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        incentive: usize,
-        penalty: usize,
-        topics: Vec<TopicView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: topics.len(),
-        items: Items {
+        items: Topics {
             incentive,
             penalty,
             topics,
@@ -110,7 +102,8 @@ pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = List)]
 struct ListView<'a> {
     #[serde(flatten)]
     list: &'a ListDef,
@@ -126,7 +119,7 @@ struct ListView<'a> {
     path = "/v1/lists",
     tag = "catalog",
     description = "The lists the rule set reads, with their entry counts.",
-    responses((status = 200, description = "The lists", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The lists", body = Catalog<Lists>)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::NotReady,
     ])))),
@@ -142,17 +135,30 @@ pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             score_scale: snapshot.rules.score_scale.as_ref().filter(|_| list.scored),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        lists_version: u64,
-        lists: Vec<ListView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: lists.len(),
-        items: Items {
+        items: Lists {
             lists_version: snapshot.lists_version,
             lists,
         },
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Matters<'a> {
+    matters: Vec<MatterView<'a>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Topics<'a> {
+    incentive: usize,
+    penalty: usize,
+    topics: Vec<TopicView<'a>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Lists<'a> {
+    lists_version: u64,
+    lists: Vec<ListView<'a>>,
 }

@@ -220,3 +220,17 @@ async fn every_demo_subject_decided_in_every_matter_matches_the_documented_schem
         assert_valid(&problem, &answer, &format!("the problem for {bad}"));
     }
 }
+
+#[actix_web::test]
+async fn the_catalogues_match_their_documented_schemas() {
+    let doc = document();
+    let app = Spawn::demo().start();
+    for (path, schema) in [
+        ("/v1/matters", "Catalog_Matters"),
+        ("/v1/topics", "Catalog_Topics"),
+        ("/v1/lists", "Catalog_Lists"),
+    ] {
+        let answer = app.get_json(path).await;
+        assert_valid(&validator(&doc, schema), &answer, path);
+    }
+}
