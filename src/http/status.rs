@@ -15,7 +15,7 @@ use crate::register::Health;
 use crate::snapshot::{LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoadView {
     attempts: u64,
     failures: u64,
@@ -31,7 +31,7 @@ struct LoadView {
     list_shrink_min_entries: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RefusalView {
     at: String,
     reason: String,
@@ -67,7 +67,7 @@ impl LoadView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RuleSetStatus<'a> {
     name: &'a str,
     title: &'a str,
@@ -82,7 +82,7 @@ struct RuleSetStatus<'a> {
     matters: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ListsStatus<'a> {
     source: &'static str,
     /// The list file's path or Redis's address: shown to `admin` keys only.
@@ -108,7 +108,7 @@ struct ListsStatus<'a> {
     per_list: BTreeMap<&'a str, usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FollowView {
     connected: bool,
     resync_pending: bool,
@@ -121,7 +121,7 @@ struct FollowView {
     last_error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Status<'a> {
     service: &'static str,
     version: &'static str,
@@ -132,9 +132,11 @@ struct Status<'a> {
     last_load: LoadView,
     auth: AuthView,
     /// The query register: its store, queue, spill file and counts; `{"sink": "off"}` when off.
+    #[schema(value_type = Object)]
     register: RegisterView,
     /// Redis source: objections under review and how many are overdue.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     disputes: Option<DisputesView>,
 }
 
@@ -165,7 +167,7 @@ enum RegisterView {
 }
 
 /// Whether callers need keys: a service running open says so here as well as in its log.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuthView {
     /// `keys` or `open`.
     mode: &'static str,
@@ -199,7 +201,7 @@ impl AuthView {
     path = "/v1/status",
     tag = "operations",
     description = "Rule-set revision, list version and counts, load history, register health.",
-    responses((status = 200, description = "The status", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The status", body = Status)),
 )]
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Where the service keeps its files is for administrators: not for a department's key,

@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::ident::SubjectId;
 use crate::snapshot::Snapshot;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Subject)]
 pub struct SubjectView {
     pub id: String,
     pub kind: &'static str,

@@ -222,7 +222,7 @@ async fn every_demo_subject_decided_in_every_matter_matches_the_documented_schem
 }
 
 #[actix_web::test]
-async fn the_catalogues_match_their_documented_schemas() {
+async fn the_catalogues_the_status_and_every_demo_profile_match_their_documented_schemas() {
     let doc = document();
     let app = Spawn::demo().start();
     for (path, schema) in [
@@ -232,5 +232,16 @@ async fn the_catalogues_match_their_documented_schemas() {
     ] {
         let answer = app.get_json(path).await;
         assert_valid(&validator(&doc, schema), &answer, path);
+    }
+    let status = app.status().await;
+    assert_valid(&validator(&doc, "Status"), &status, "/v1/status");
+    let profile = validator(&doc, "Profile");
+    for subject in demo_subjects() {
+        let path = format!(
+            "/v1/subjects/{subject}?as_of={}",
+            crate::helpers::AS_OF_QUERY
+        );
+        let answer = app.get_json(&path).await;
+        assert_valid(&profile, &answer, &path);
     }
 }
