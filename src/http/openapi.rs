@@ -103,8 +103,8 @@ pub(super) fn closed_object(
     let mut object = ObjectBuilder::new()
         .schema_type(Type::Object)
         .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-    for (name, schema) in &required {
-        object = object.property(*name, schema.clone()).required(*name);
+    for (name, schema) in required {
+        object = object.property(name, schema).required(name);
     }
     for (name, schema) in optional {
         object = object.property(name, schema);
@@ -112,13 +112,12 @@ pub(super) fn closed_object(
     object.into()
 }
 
-/// The document as it is served, rendered once.
+/// The document as pretty JSON: what `GET /openapi.json` serves and `jiangcheng openapi` prints.
 pub fn json() -> Result<String, serde_json::Error> {
     document().to_pretty_json()
 }
 
-/// The rendered document, shared by every worker.
-#[derive(Clone)]
+/// The document rendered once, when the server starts, and shared by every worker.
 pub(super) struct Document(web::Bytes);
 
 impl Document {
@@ -174,10 +173,7 @@ fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// The operation of `item` for `method`.
-pub(super) fn operation_mut<'i>(
-    item: &'i mut PathItem,
-    method: &Method,
-) -> Option<&'i mut Operation> {
+fn operation_mut<'i>(item: &'i mut PathItem, method: &Method) -> Option<&'i mut Operation> {
     match *method {
         Method::GET => item.get.as_mut(),
         Method::POST => item.post.as_mut(),
