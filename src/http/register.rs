@@ -58,8 +58,12 @@ async fn with_register<T: Send + 'static>(
     path = "/v1/feedback",
     tag = "register",
     description = "Reports a measure applied after a decision.",
-    request_body(content = serde_json::Value, content_type = "application/json"),
-    responses((status = 200, description = "The feedback stored before", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The feedback stored", content_type = "application/json", body = serde_json::Value)),
+    request_body(content = serde_json::Value, content_type = "application/json", example = json!({
+        "decision_id": "01a22674-6d06-7c3e-9c1f-6a3b2d1e0f00", "measure": "court_procurement_ban",
+        "action": "applied", "executing_department": "市财政局", "officer": "王某",
+        "content": "拒绝其参加本次政府采购", "field": "政府采购", "results": "已拦截",
+        "start_time": "2026-11-22", "end_time": "2026-12-22"})),
+    responses((status = 200, description = "The same report, stored before", body = FeedbackRecord), (status = 201, description = "The report, stored", body = FeedbackRecord)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::DecisionNotFound,
         ProblemKind::MeasureNotInDecision,

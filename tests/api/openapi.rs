@@ -245,3 +245,21 @@ async fn the_catalogues_the_status_and_every_demo_profile_match_their_documented
         assert_valid(&profile, &answer, &path);
     }
 }
+
+#[actix_web::test]
+async fn stored_feedback_matches_its_documented_schema() {
+    use crate::register::{app_with, applied, stored, subjects};
+    let doc = document();
+    let s = subjects();
+    let app = app_with(&s, |spawn| spawn);
+    let body = json!({ "subject": { "id": s.listed }, "matter": "gov_procurement",
+                       "department": "市公共资源交易中心" });
+    let decision: Value = app.post_decide(&body).await.json().await.expect("JSON");
+    stored(&app, 1).await;
+    let response = app
+        .post_json("/v1/feedback", &applied(&decision["decision_id"]))
+        .await;
+    assert_eq!(response.status(), 201);
+    let feedback: Value = response.json().await.expect("JSON");
+    assert_valid(&validator(&doc, "Feedback"), &feedback, "stored feedback");
+}
