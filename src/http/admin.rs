@@ -23,7 +23,7 @@ use crate::lists::Dispute;
         ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
     ),
     request_body(content = serde_json::Value, content_type = "application/json", example = json!({"subject_id": "91230202MA18XK7PXM", "reason": "虚开增值税专用发票", "listed_on": "2026-11-01", "valid_until": "2029-11-01"})),
-    responses((status = 200, description = "The entry replaced", content_type = "application/json", body = serde_json::Value), (status = 201, description = "The entry added", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The entry replaced", body = Written), (status = 201, description = "The entry added", body = Written)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
         ProblemKind::EntryNotFound,
@@ -47,12 +47,12 @@ pub async fn put_entry(
     } else {
         HttpResponse::Ok()
     };
-    Ok(response.json(serde_json::json!({
-        "entry": put.entry,
-        "created": put.created,
-        "changed": put.changed,
-        "lists_version": put.version,
-    })))
+    Ok(response.json(Written {
+        entry: put.entry,
+        created: Some(put.created),
+        changed: put.changed,
+        lists_version: put.version,
+    }))
 }
 
 #[utoipa::path(
@@ -64,7 +64,7 @@ pub async fn put_entry(
         ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
         ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
     ),
-    responses((status = 200, description = "The entry", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The entry", body = Stored)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
         ProblemKind::EntryNotFound,
@@ -79,10 +79,10 @@ pub async fn get_entry(
 ) -> Result<HttpResponse, ApiError> {
     let (list, entry_id) = path.into_inner();
     let stored = state.service.get_entry(&list, &entry_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "entry": stored.entry,
-        "dispute_history": stored.dispute_history,
-    })))
+    Ok(HttpResponse::Ok().json(Stored {
+        entry: stored.entry,
+        dispute_history: stored.dispute_history,
+    }))
 }
 
 /// Reads a small JSON body into `T`, naming what is wrong.
@@ -130,7 +130,7 @@ pub struct Removal {
         ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
     ),
     request_body(content = Removal, content_type = "application/json", example = json!({"by": "市信用中心", "reason": "录入错误"})),
-    responses((status = 200, description = "The entry removed", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The entry removed", body = Removed)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
         ProblemKind::EntryNotFound,
@@ -154,8 +154,11 @@ pub async fn delete_entry(
         .service
         .delete_entry(&list, &entry_id, &removal.by, &removal.reason)
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version})))
+    Ok(HttpResponse::Ok().json(Removed {
+        entry_id,
+        removed: true,
+        lists_version: version,
+    }))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -179,7 +182,7 @@ pub struct Repair {
         ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
     ),
     request_body(content = Repair, content_type = "application/json", example = json!({"document": "齐税信修〔2026〕15号", "by": "市税务局"})),
-    responses((status = 200, description = "The entry repaired", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The entry repaired", body = Written)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
         ProblemKind::EntryNotFound,
@@ -229,7 +232,7 @@ pub struct DisputeChange {
         ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
     ),
     request_body(content = DisputeChange, content_type = "application/json", example = json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"})),
-    responses((status = 200, description = "The entry with its new state", content_type = "application/json", body = serde_json::Value)),
+    responses((status = 200, description = "The entry with its new state", body = Written)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
         ProblemKind::EntryNotFound,
@@ -259,5 +262,42 @@ pub async fn dispute_entry(
 }
 
 fn amended_answer(amended: Amended) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"entry": amended.entry, "changed": amended.changed, "lists_version": amended.version}))
+    HttpResponse::Ok().json(Written {
+        entry: amended.entry,
+        created: None,
+        changed: amended.changed,
+        lists_version: amended.version,
+    })
+}
+
+/// An entry written: as stored, whether the write added it (`PUT` only) and whether it changed
+/// anything, and the list version that holds it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WrittenEntry)]
+struct Written {
+    #[schema(value_type = Object)]
+    entry: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<bool>,
+    changed: bool,
+    lists_version: u64,
+}
+
+/// An entry as stored, with every dispute change, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = StoredEntry)]
+struct Stored {
+    #[schema(value_type = Object)]
+    entry: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    dispute_history: Vec<serde_json::Value>,
+}
+
+/// An entry removed (a tombstone is kept), and the list version that no longer holds it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RemovedEntry)]
+struct Removed {
+    entry_id: String,
+    removed: bool,
+    lists_version: u64,
 }

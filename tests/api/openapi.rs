@@ -263,3 +263,49 @@ async fn stored_feedback_matches_its_documented_schema() {
     let feedback: Value = response.json().await.expect("JSON");
     assert_valid(&validator(&doc, "Feedback"), &feedback, "stored feedback");
 }
+
+#[actix_web::test]
+async fn list_administration_answers_match_their_documented_schemas() {
+    use crate::redis::{redis_source, RedisServer};
+    let doc = document();
+    let redis = RedisServer::start();
+    let app = Spawn::source(crate::helpers::rules_dir(), redis_source(&redis)).start();
+    let entry = app.url("/v1/lists/court_dishonest_debtor/entries/A-1");
+    let body = json!({ "subject_id": crate::helpers::uscc("91", 61), "listed_on": "2026-01-01",
+                       "reason": "拒不履行" });
+    let (written, stored, removed) = (
+        validator(&doc, "WrittenEntry"),
+        validator(&doc, "StoredEntry"),
+        validator(&doc, "RemovedEntry"),
+    );
+    let answer = |response: reqwest::Response| async move {
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json::<Value>().await.expect("JSON")
+    };
+    let put = app
+        .client
+        .put(&entry)
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT");
+    assert_valid(&written, &answer(put).await, "PUT");
+    let dispute = json!({ "dispute": "under_review", "by": "市信用中心", "reason": "异议" });
+    let disputed = app.client.post(format!("{entry}/dispute")).json(&dispute);
+    assert_valid(
+        &written,
+        &answer(disputed.send().await.expect("POST")).await,
+        "dispute",
+    );
+    let got = app.client.get(&entry).send().await.expect("GET");
+    assert_valid(&stored, &answer(got).await, "GET");
+    let removal = json!({ "by": "市信用中心", "reason": "录入错误" });
+    let deleted = app
+        .client
+        .delete(&entry)
+        .json(&removal)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_valid(&removed, &answer(deleted).await, "DELETE");
+}
