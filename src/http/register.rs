@@ -446,8 +446,11 @@ enum ExportFormat {
     path = "/v1/export/cases",
     tag = "register",
     description = "The cases of a period, as JSON or CSV.",
-    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "json or csv")),
-    responses((status = 200, description = "The cases", content_type = "application/json", body = serde_json::Value), (status = 200, description = "The cases as CSV", content_type = "text/csv", body = String)),
+    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "jsonl (the default) or csv")),
+    responses((status = 200, description = "The cases, one JSON object a line (the default) or as CSV", content(
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+    ))),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::InvalidRequest,
         ProblemKind::RegisterOff,

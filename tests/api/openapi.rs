@@ -247,7 +247,7 @@ async fn the_catalogues_the_status_and_every_demo_profile_match_their_documented
 }
 
 #[actix_web::test]
-async fn stored_feedback_matches_its_documented_schema() {
+async fn stored_feedback_and_its_export_match_their_documented_schema_and_types() {
     use crate::register::{app_with, applied, stored, subjects};
     let doc = document();
     let s = subjects();
@@ -262,6 +262,21 @@ async fn stored_feedback_matches_its_documented_schema() {
     assert_eq!(response.status(), 201);
     let feedback: Value = response.json().await.expect("JSON");
     assert_valid(&validator(&doc, "Feedback"), &feedback, "stored feedback");
+    let documented = &doc["paths"]["/v1/export/cases"]["get"]["responses"]["200"]["content"];
+    for format in ["jsonl", "csv"] {
+        let path = format!("/v1/export/cases?from=2026-01-01&to=2027-01-01&format={format}");
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = crate::helpers::header(&response, "content-type");
+        assert!(
+            documented
+                .as_object()
+                .expect("content")
+                .keys()
+                .any(|documented| { content_type.split(';').next() == Some(documented.as_str()) }),
+            "{path} answered {content_type}, documented: {documented}"
+        );
+    }
 }
 
 #[actix_web::test]
