@@ -20,7 +20,10 @@ openapi-spec-validator docs/openapi.json
 # (in a subshell, so that serve_demo's exit trap stops this server only).
 try_service() (
     serve_demo "$@"
-    timeout 150 st run docs/openapi.json --url "$JC_URL" \
+    # schemathesis keeps a cache of its cases in the working directory: under target/.
+    mkdir -p target/schemathesis
+    cd target/schemathesis
+    timeout 150 st run ../../docs/openapi.json --url "$JC_URL" \
         --header "Authorization: Bearer $JC_KEY" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing \
