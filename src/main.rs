@@ -57,6 +57,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Register(RegisterCommand::Hash(_)) => "register hash",
         Command::Completions(_) => "completions",
         Command::Man => "man",
+        Command::Openapi => "openapi",
     }
 }
 
@@ -97,6 +98,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Register(RegisterCommand::Hash(args)) => register_hash(args),
         Command::Completions(args) => completions(args),
         Command::Man => man(),
+        Command::Openapi => openapi(),
     }
 }
 
@@ -114,6 +116,12 @@ fn man() -> anyhow::Result<ExitCode> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut page)?;
     print_all(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn openapi() -> anyhow::Result<ExitCode> {
+    let document = jiangcheng::http::openapi_json()? + "\n";
+    print_all(document.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

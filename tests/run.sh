@@ -41,6 +41,9 @@ bash tests/clients.sh
 echo "== deploy/: the dashboard's queries, the Kubernetes manifests (tests/deploy.sh)"
 bash tests/deploy.sh
 
+echo "== the OpenAPI document, and the service tried against it (tests/openapi.sh)"
+bash tests/openapi.sh
+
 echo "== the systemd unit (deploy/jiangcheng.service)"
 if command -v systemd-analyze >/dev/null; then
     # verify needs ExecStart's binary to exist: check a copy that starts the debug build.

@@ -58,6 +58,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, in roff (e.g. `jiangcheng man > jiangcheng.1`).
     Man,
+    /// Print the OpenAPI 3.1 document of the HTTP API (`jiangcheng openapi > docs/openapi.json`).
+    Openapi,
 }
 
 #[derive(Debug, Args)]

@@ -7,11 +7,31 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::body;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::app::Amended;
 use crate::lists::Dispute;
 
+#[utoipa::path(
+    put,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "Adds or replaces an entry (Redis list source only).",
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json", example = json!({"subject_id": "91230202MA18XK7PXM", "reason": "虚开增值税专用发票", "listed_on": "2026-11-01", "valid_until": "2029-11-01"})),
+    responses((status = 200, description = "The entry replaced", body = Written), (status = 201, description = "The entry added", body = Written)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn put_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -27,24 +47,42 @@ pub async fn put_entry(
     } else {
         HttpResponse::Ok()
     };
-    Ok(response.json(serde_json::json!({
-        "entry": put.entry,
-        "created": put.created,
-        "changed": put.changed,
-        "lists_version": put.version,
-    })))
+    Ok(response.json(Written {
+        entry: put.entry,
+        created: Some(put.created),
+        changed: put.changed,
+        lists_version: put.version,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "An entry with its dispute history.",
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    responses((status = 200, description = "The entry", body = Stored)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn get_entry(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (list, entry_id) = path.into_inner();
     let stored = state.service.get_entry(&list, &entry_id).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "entry": stored.entry,
-        "dispute_history": stored.dispute_history,
-    })))
+    Ok(HttpResponse::Ok().json(Stored {
+        entry: stored.entry,
+        dispute_history: stored.dispute_history,
+    }))
 }
 
 /// Reads a small JSON body into `T`, naming what is wrong.
@@ -73,7 +111,7 @@ fn required(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Removal {
     /// Who removes the entry (officer or system).
@@ -82,6 +120,25 @@ pub struct Removal {
     reason: String,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/lists/{list}/entries/{entry_id}",
+    tag = "lists",
+    description = "Removes an entry, saying by whom and why.",
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = Removal, content_type = "application/json", example = json!({"by": "市信用中心", "reason": "录入错误"})),
+    responses((status = 200, description = "The entry removed", body = Removed)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn delete_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -97,11 +154,14 @@ pub async fn delete_entry(
         .service
         .delete_entry(&list, &entry_id, &removal.by, &removal.reason)
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"entry_id": entry_id, "removed": true, "lists_version": version})))
+    Ok(HttpResponse::Ok().json(Removed {
+        entry_id,
+        removed: true,
+        lists_version: version,
+    }))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Repair {
     /// The repair decision document (信用修复决定书).
@@ -112,6 +172,26 @@ pub struct Repair {
 /// Credit repair: the entry stays, with status `repaired`, and stops counting everywhere. A
 /// list that is not repairable (a court list) is refused whatever the source: the court deletes
 /// or shields its entries, which is a removal.
+#[utoipa::path(
+    post,
+    path = "/v1/lists/{list}/entries/{entry_id}/repair",
+    tag = "lists",
+    description = "Credit repair: the entry stays, repaired, and stops counting.",
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = Repair, content_type = "application/json", example = json!({"document": "齐税信修〔2026〕15号", "by": "市税务局"})),
+    responses((status = 200, description = "The entry repaired", body = Written)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+        ProblemKind::NotRepairable,
+    ])))),
+)]
 pub async fn repair_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -129,9 +209,11 @@ pub async fn repair_entry(
     Ok(amended_answer(amended))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeChange {
+    /// `under_review`, `upheld`, `rejected` or `none`.
+    #[schema(value_type = String)]
     dispute: Dispute,
     by: String,
     #[serde(default)]
@@ -140,6 +222,25 @@ pub struct DisputeChange {
 
 /// Sets the dispute state (异议): `under_review` while an objection is verified, then
 /// `upheld` or `rejected`.
+#[utoipa::path(
+    post,
+    path = "/v1/lists/{list}/entries/{entry_id}/dispute",
+    tag = "lists",
+    description = "Sets an entry's dispute state.",
+    params(
+        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
+        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
+    ),
+    request_body(content = DisputeChange, content_type = "application/json", example = json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"})),
+    responses((status = 200, description = "The entry with its new state", body = Written)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownList,
+        ProblemKind::EntryNotFound,
+        ProblemKind::ReadOnlySource,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn dispute_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -161,5 +262,42 @@ pub async fn dispute_entry(
 }
 
 fn amended_answer(amended: Amended) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"entry": amended.entry, "changed": amended.changed, "lists_version": amended.version}))
+    HttpResponse::Ok().json(Written {
+        entry: amended.entry,
+        created: None,
+        changed: amended.changed,
+        lists_version: amended.version,
+    })
+}
+
+/// An entry written: as stored, whether the write added it (`PUT` only) and whether it changed
+/// anything, and the list version that holds it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = WrittenEntry)]
+struct Written {
+    #[schema(value_type = Object)]
+    entry: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<bool>,
+    changed: bool,
+    lists_version: u64,
+}
+
+/// An entry as stored, with every dispute change, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = StoredEntry)]
+struct Stored {
+    #[schema(value_type = Object)]
+    entry: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    dispute_history: Vec<serde_json::Value>,
+}
+
+/// An entry removed (a tombstone is kept), and the list version that no longer holds it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = RemovedEntry)]
+struct Removed {
+    entry_id: String,
+    removed: bool,
+    lists_version: u64,
 }

@@ -41,6 +41,11 @@ use super::{AppState, Limits};
 /// routed one whenever it is one of these (they hold nothing to decode).
 const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
+/// Whether `path` is a probe's, which takes no slot.
+pub(super) fn is_probe(path: &str) -> bool {
+    PROBES.contains(&path)
+}
+
 /// The two pools of slots.
 pub(super) struct Admission {
     requests: Pool,
@@ -162,7 +167,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody + 'static,
 {
-    let slot = if PROBES.contains(&req.path()) {
+    let slot = if is_probe(req.path()) {
         None
     } else {
         match state.admission.requests.take(state) {

@@ -3,12 +3,13 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 use super::view::RuleSetView;
 use super::AppState;
 use crate::ruleset::{ListDef, MatterDef, MeasureDef, ScoreScale, TopicDef};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Catalog<'a, T: Serialize> {
     ruleset: RuleSetView<'a>,
     count: usize,
@@ -16,7 +17,8 @@ struct Catalog<'a, T: Serialize> {
     items: T,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Matter)]
 struct MatterView<'a> {
     #[serde(flatten)]
     matter: &'a MatterDef,
@@ -24,6 +26,16 @@ struct MatterView<'a> {
     measures: usize,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/matters",
+    tag = "catalog",
+    description = "The matters a decision can be asked for.",
+    responses((status = 200, description = "The matters of the rule set", body = Catalog<Matters>)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let rules = &snapshot.rules;
@@ -38,24 +50,31 @@ pub async fn matters(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
                 .count(),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        matters: Vec<MatterView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: matters.len(),
-        items: Items { matters },
+        items: Matters { matters },
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Topic)]
 struct TopicView<'a> {
     #[serde(flatten)]
     topic: &'a TopicDef,
     measure_details: Vec<&'a MeasureDef>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/topics",
+    tag = "catalog",
+    description = "The topics of the rule set, with their measures and legal bases.",
+    responses((status = 200, description = "The topics", body = Catalog<Topics>)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let rules = &snapshot.rules;
@@ -72,16 +91,10 @@ pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
                 .collect(),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        incentive: usize,
-        penalty: usize,
-        topics: Vec<TopicView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: topics.len(),
-        items: Items {
+        items: Topics {
             incentive,
             penalty,
             topics,
@@ -89,7 +102,8 @@ pub async fn topics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = List)]
 struct ListView<'a> {
     #[serde(flatten)]
     list: &'a ListDef,
@@ -100,6 +114,16 @@ struct ListView<'a> {
     score_scale: Option<&'a ScoreScale>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/lists",
+    tag = "catalog",
+    description = "The lists the rule set reads, with their entry counts.",
+    responses((status = 200, description = "The lists", body = Catalog<Lists>)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.snapshot()?;
     let lists: Vec<ListView<'_>> = snapshot
@@ -111,17 +135,30 @@ pub async fn lists(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             score_scale: snapshot.rules.score_scale.as_ref().filter(|_| list.scored),
         })
         .collect();
-    #[derive(Serialize)]
-    struct Items<'a> {
-        lists_version: u64,
-        lists: Vec<ListView<'a>>,
-    }
     Ok(HttpResponse::Ok().json(Catalog {
         ruleset: RuleSetView::of(&snapshot),
         count: lists.len(),
-        items: Items {
+        items: Lists {
             lists_version: snapshot.lists_version,
             lists,
         },
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Matters<'a> {
+    matters: Vec<MatterView<'a>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Topics<'a> {
+    incentive: usize,
+    penalty: usize,
+    topics: Vec<TopicView<'a>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Lists<'a> {
+    lists_version: u64,
+    lists: Vec<ListView<'a>>,
 }

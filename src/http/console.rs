@@ -6,7 +6,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 
 /// Only the console's own files, no inline script or style, calls to this service only, and
 /// no framing (against clickjacking of the admin view).
@@ -79,11 +80,31 @@ const ASSETS: &[Asset] = &[
 const INDEX: &str = include_str!("console/index.html");
 
 /// `GET /console`: the page.
+#[utoipa::path(
+    get,
+    path = "/console",
+    tag = "documents",
+    description = "The console for officers: a page that calls this API with the key its user \
+                   enters.",
+    responses((status = 200, description = "The console's page", content_type = "text/html", body = String)),
+)]
 pub async fn index() -> HttpResponse {
     page("text/html; charset=utf-8", INDEX)
 }
 
 /// `GET /console/{asset}`: one of the page's scripts or its style sheet.
+#[utoipa::path(
+    get,
+    path = "/console/{asset}",
+    tag = "documents",
+    description = "One of the console's scripts or its style sheet.",
+    params(("asset" = String, Path, description = "the file, e.g. `main.js`")),
+    responses((status = 200, description = "The file", content(
+        (String = "text/javascript"),
+        (String = "text/css"),
+    ))),
+    extensions(("x-problems" = json!(codes(&[ProblemKind::NotFound])))),
+)]
 pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     ASSETS
         .iter()

@@ -7,7 +7,8 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::lists::Dispute;
 
@@ -21,6 +22,19 @@ pub struct DisputesQuery {
 
 /// Lists objections under review, oldest first, at most `max_batch` of them (`truncated` says
 /// when there are more); with `overdue=true` only the overdue ones.
+#[utoipa::path(
+    get,
+    path = "/v1/disputes",
+    tag = "lists",
+    description = "Objections under review, oldest first.",
+    params(("state" = Option<String>, Query, description = "under_review (the default)"), ("overdue" = Option<bool>, Query, description = "Only the overdue ones")),
+    responses((status = 200, description = "The objections under review", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::SourceUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<DisputesQuery>,

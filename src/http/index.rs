@@ -6,7 +6,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 
 /// Each document: its name under `/docs/`, its title and its text.
 const DOCS: [(&str, &str, &str); 6] = [
@@ -39,6 +40,17 @@ const DOCS: [(&str, &str, &str); 6] = [
 ];
 
 /// The index as HTML, or as JSON links when the client prefers `application/json`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "documents",
+    description = "Where to go from here: the console, this document and the documentation, as \
+                   HTML, or as JSON links for a client that prefers `application/json`.",
+    responses((status = 200, description = "The index", content(
+        (String = "text/html"),
+        (serde_json::Value = "application/json"),
+    ))),
+)]
 pub async fn index(req: HttpRequest) -> HttpResponse {
     if prefers_json(&req) {
         let docs: serde_json::Map<String, serde_json::Value> = DOCS
@@ -77,6 +89,15 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 }
 
 /// One document as Markdown; only the documents above exist.
+#[utoipa::path(
+    get,
+    path = "/docs/{name}",
+    tag = "documents",
+    description = "One page of the documentation, built into the binary.",
+    params(("name" = String, Path, description = "the page, e.g. `api.md`")),
+    responses((status = 200, description = "The page", content_type = "text/markdown", body = String)),
+    extensions(("x-problems" = json!(codes(&[ProblemKind::NotFound])))),
+)]
 pub async fn doc(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, _, text) = DOCS
         .iter()

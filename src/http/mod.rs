@@ -13,6 +13,7 @@ mod console;
 mod decide;
 mod disputes;
 mod index;
+mod openapi;
 mod problem;
 mod register;
 mod routes;
@@ -38,7 +39,8 @@ use tracing::Instrument;
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
 pub use decide::{answer as decide_offline, bench_api};
-pub use problem::{ApiError, FieldError};
+pub use openapi::json as openapi_json;
+pub use problem::{ApiError, FieldError, ProblemKind};
 pub use routes::endpoints;
 pub use socket::bind;
 
@@ -288,11 +290,13 @@ pub fn server(
     bench_routes: bool,
 ) -> std::io::Result<Server> {
     let limits = state.limits;
+    let openapi = web::Data::new(openapi::Document::new().map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
         let admitting = state.clone();
         let cors = Condition::new(!state.cors_origins.is_empty(), cors(&state.cors_origins));
         App::new()
             .app_data(state.clone())
+            .app_data(openapi.clone())
             .wrap_fn(problem::localise)
             .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
             .wrap_fn(|req, srv| {

@@ -24,8 +24,22 @@ use crate::sheets::SheetError;
 pub const XLSX_MEDIA_TYPE: &str =
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+impl ProblemKind {
+    pub fn code(self) -> &'static str {
+        ApiError::table(self).0
+    }
+
+    pub fn status(self) -> StatusCode {
+        ApiError::table(self).1
+    }
+
+    pub fn title(self) -> &'static str {
+        ApiError::table(self).2
+    }
+}
+
 /// One bad field of a request, named by its path in the body (`subjects[3].id`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -78,7 +92,10 @@ fn bounded(text: &str, max: usize) -> Cow<'_, str> {
     ))
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Each variant's [`ProblemKind`] carries its code, status and title without its data, so the
+/// OpenAPI document can list every problem the service answers.
+#[derive(Debug, thiserror::Error, strum::EnumDiscriminants)]
+#[strum_discriminants(name(ProblemKind), derive(strum::EnumIter))]
 pub enum ApiError {
     #[error("the body is not valid JSON: {0}")]
     InvalidJson(String),
@@ -213,190 +230,181 @@ fn summary(errors: &[FieldError]) -> String {
 }
 
 impl ApiError {
-    /// The error table: stable code, HTTP status, title.
     fn kind(&self) -> (&'static str, StatusCode, &'static str) {
-        match self {
-            ApiError::InvalidJson(_) => ("invalid_json", StatusCode::BAD_REQUEST, "Malformed JSON"),
-            ApiError::InvalidRequest(_) => (
+        // A bidder list over a limit is answered as a body or a batch over theirs.
+        let kind = match self {
+            ApiError::UnreadableList(SheetError::Unzipped { .. }) => ProblemKind::PayloadTooLarge,
+            ApiError::UnreadableList(SheetError::TooManyRows { .. }) => ProblemKind::BatchTooLarge,
+            other => ProblemKind::from(other),
+        };
+        ApiError::table(kind)
+    }
+
+    /// The error table: stable code, HTTP status, title.
+    fn table(kind: ProblemKind) -> (&'static str, StatusCode, &'static str) {
+        match kind {
+            ProblemKind::InvalidJson => ("invalid_json", StatusCode::BAD_REQUEST, "Malformed JSON"),
+            ProblemKind::InvalidRequest => (
                 "invalid_request",
                 StatusCode::BAD_REQUEST,
                 "Invalid request",
             ),
-            ApiError::InvalidSubjectId(_) => (
+            ProblemKind::InvalidSubjectId => (
                 "invalid_subject_id",
                 StatusCode::BAD_REQUEST,
                 "Invalid subject identifier",
             ),
-            ApiError::AmbiguousSubjectId(_) => (
+            ProblemKind::AmbiguousSubjectId => (
                 "ambiguous_subject_id",
                 StatusCode::BAD_REQUEST,
                 "Ambiguous subject identifier",
             ),
-            ApiError::IdCheckMismatch(_) => (
+            ProblemKind::IdCheckMismatch => (
                 "id_check_mismatch",
                 StatusCode::BAD_REQUEST,
                 "Resident ID check digit mismatch",
             ),
-            ApiError::UnknownMatter(_) => (
+            ProblemKind::UnknownMatter => (
                 "unknown_matter",
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Unknown matter",
             ),
-            ApiError::PayloadTooLarge { .. } => (
+            ProblemKind::PayloadTooLarge => (
                 "payload_too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Body too large",
             ),
-            ApiError::BatchTooLarge { .. } => (
+            ProblemKind::BatchTooLarge => (
                 "batch_too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Batch too large",
             ),
-            ApiError::UnsupportedMediaType(_) => (
+            ProblemKind::UnsupportedMediaType => (
                 "unsupported_media_type",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
             ),
-            ApiError::UnsupportedListType(_) => (
+            ProblemKind::UnsupportedListType => (
                 "unsupported_media_type",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
             ),
-            ApiError::UnreadableList(err) => match err {
-                SheetError::Unzipped { .. } => (
-                    "payload_too_large",
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Workbook too large unzipped",
-                ),
-                SheetError::TooManyRows { .. } => (
-                    "batch_too_large",
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Bidder list too long",
-                ),
-                SheetError::TimedOut(_) => {
-                    ("overloaded", StatusCode::SERVICE_UNAVAILABLE, "Overloaded")
-                }
-                SheetError::NoIdColumn
-                | SheetError::Empty
-                | SheetError::NotText
-                | SheetError::NotCsv(_)
-                | SheetError::NotWorkbook(_) => (
-                    "invalid_request",
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Unreadable bidder list",
-                ),
-            },
-            ApiError::NotReady(_) => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
-            ApiError::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
-            ApiError::UnknownList(_) => ("unknown_list", StatusCode::NOT_FOUND, "Unknown list"),
-            ApiError::EntryNotFound { .. } => {
+            ProblemKind::UnreadableList => (
+                "invalid_request",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unreadable bidder list",
+            ),
+            ProblemKind::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
+            ProblemKind::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
+            ProblemKind::UnknownList => ("unknown_list", StatusCode::NOT_FOUND, "Unknown list"),
+            ProblemKind::EntryNotFound => {
                 ("entry_not_found", StatusCode::NOT_FOUND, "Entry not found")
             }
-            ApiError::ReadOnlySource => (
+            ProblemKind::ReadOnlySource => (
                 "read_only_source",
                 StatusCode::CONFLICT,
                 "Read-only list source",
             ),
-            ApiError::NotRepairable(_) => (
+            ProblemKind::NotRepairable => (
                 "not_repairable",
                 StatusCode::CONFLICT,
                 "List not repairable",
             ),
-            ApiError::SourceUnavailable(_) => (
+            ProblemKind::SourceUnavailable => (
                 "source_unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "List source unavailable",
             ),
-            ApiError::MethodNotAllowed(_) => (
+            ProblemKind::MethodNotAllowed => (
                 "method_not_allowed",
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed",
             ),
-            ApiError::Unauthorized(_) => (
+            ProblemKind::Unauthorized => (
                 "unauthorized",
                 StatusCode::UNAUTHORIZED,
                 "API key missing or not accepted",
             ),
-            ApiError::Forbidden(_) => (
+            ProblemKind::Forbidden => (
                 "forbidden",
                 StatusCode::FORBIDDEN,
                 "API key lacks the scope",
             ),
-            ApiError::RateLimited(..) => (
+            ProblemKind::RateLimited => (
                 "rate_limited",
                 StatusCode::TOO_MANY_REQUESTS,
                 "Rate limit exceeded",
             ),
-            ApiError::OverKeyBurst(_) => (
+            ProblemKind::OverKeyBurst => (
                 "batch_too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Batch larger than the key's burst",
             ),
-            ApiError::TooManyAuthFailures(_) => (
+            ProblemKind::TooManyAuthFailures => (
                 "too_many_auth_failures",
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many refused API keys",
             ),
-            ApiError::ReplayForbidden { .. } => (
+            ProblemKind::ReplayForbidden => (
                 "forbidden",
                 StatusCode::FORBIDDEN,
                 "API key lacks the scope",
             ),
-            ApiError::DecisionNotFound(_) => (
+            ProblemKind::DecisionNotFound => (
                 "decision_not_found",
                 StatusCode::NOT_FOUND,
                 "Decision not found",
             ),
-            ApiError::MeasureNotInDecision { .. } => (
+            ProblemKind::MeasureNotInDecision => (
                 "measure_not_in_decision",
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Measure not in the decision",
             ),
-            ApiError::FeedbackConflict(_) => (
+            ProblemKind::FeedbackConflict => (
                 "feedback_conflict",
                 StatusCode::CONFLICT,
                 "Feedback already stored",
             ),
-            ApiError::FeedbackForbidden(_) => (
+            ProblemKind::FeedbackForbidden => (
                 "feedback_forbidden",
                 StatusCode::FORBIDDEN,
                 "Not this department's decision to report on",
             ),
-            ApiError::CorrectionForbidden(_) => (
+            ProblemKind::CorrectionForbidden => (
                 "correction_forbidden",
                 StatusCode::FORBIDDEN,
                 "Not this department's feedback to correct",
             ),
-            ApiError::FeedbackNotFound(_) => (
+            ProblemKind::FeedbackNotFound => (
                 "feedback_not_found",
                 StatusCode::NOT_FOUND,
                 "Feedback not found",
             ),
-            ApiError::FeedbackChanged(_) => (
+            ProblemKind::FeedbackChanged => (
                 "feedback_changed",
                 StatusCode::CONFLICT,
                 "Feedback corrected meanwhile",
             ),
-            ApiError::CorrectionsExhausted { .. } => (
+            ProblemKind::CorrectionsExhausted => (
                 "corrections_exhausted",
                 StatusCode::CONFLICT,
                 "No more corrections",
             ),
-            ApiError::RegisterOff => ("register_off", StatusCode::CONFLICT, "Register off"),
-            ApiError::RegisterUnavailable(_) => (
+            ProblemKind::RegisterOff => ("register_off", StatusCode::CONFLICT, "Register off"),
+            ProblemKind::RegisterUnavailable => (
                 "register_unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Register unavailable",
             ),
-            ApiError::BodyTimeout(_) => (
+            ProblemKind::BodyTimeout => (
                 "body_timeout",
                 StatusCode::REQUEST_TIMEOUT,
                 "Request body timeout",
             ),
-            ApiError::Overloaded { .. } => {
+            ProblemKind::Overloaded => {
                 ("overloaded", StatusCode::SERVICE_UNAVAILABLE, "Overloaded")
             }
-            ApiError::Internal(_) => (
+            ProblemKind::Internal => (
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
@@ -422,7 +430,6 @@ impl ApiError {
             ApiError::UnreadableList(err) => match err {
                 SheetError::Unzipped { .. } => "工作簿解压后过大",
                 SheetError::TooManyRows { .. } => "名单行数过多",
-                SheetError::TimedOut(_) => "服务过载",
                 _ => "名单无法读取",
             },
             ApiError::NotReady(_) => "服务尚未就绪",
@@ -496,7 +503,10 @@ impl ApiError {
                 vec![FieldError::new("header", err.to_string())]
             }
             ApiError::UnreadableList(
-                err @ (SheetError::NotText | SheetError::NotCsv(_) | SheetError::NotWorkbook(_)),
+                err @ (SheetError::NotText
+                | SheetError::NotCsv(_)
+                | SheetError::NotWorkbook(_)
+                | SheetError::TimedOut(_)),
             ) => vec![FieldError::new("(body)", err.to_string())],
             _ => Vec::new(),
         })
@@ -535,7 +545,8 @@ impl ApiError {
 }
 
 /// The error of one invalid batch item.
-#[derive(Debug, Serialize)]
+/// Why a batch item was not decided: its problem's code, field and detail.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemError {
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -545,8 +556,9 @@ pub struct ItemError {
 
 /// A problem's body. The response carries it as an extension too, so that [`localise`] can
 /// write it again with its Chinese title for a client that prefers Chinese.
-#[derive(Serialize)]
-struct Problem {
+/// An RFC 9457 problem; `code` is stable, `title` is in Chinese when the client prefers it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Problem {
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
@@ -594,8 +606,7 @@ impl ResponseError for ApiError {
             ApiError::NotReady(_)
             | ApiError::SourceUnavailable(_)
             | ApiError::RegisterUnavailable(_)
-            | ApiError::Overloaded { .. }
-            | ApiError::UnreadableList(SheetError::TimedOut(_)) => {
+            | ApiError::Overloaded { .. } => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             // The rest of the body may still be on its way: the connection cannot be reused.

@@ -18,7 +18,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::body;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
 use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
@@ -52,6 +53,27 @@ async fn with_register<T: Send + 'static>(
         .map_err(|err| ApiError::Internal(err.to_string()))?
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/feedback",
+    tag = "register",
+    description = "Reports a measure applied after a decision.",
+    request_body(content = serde_json::Value, content_type = "application/json", example = json!({
+        "decision_id": "01a22674-6d06-7c3e-9c1f-6a3b2d1e0f00", "measure": "court_procurement_ban",
+        "action": "applied", "executing_department": "市财政局", "officer": "王某",
+        "content": "拒绝其参加本次政府采购", "field": "政府采购", "results": "已拦截",
+        "start_time": "2026-11-22", "end_time": "2026-12-22"})),
+    responses((status = 200, description = "The same report, stored before", body = FeedbackRecord), (status = 201, description = "The report, stored", body = FeedbackRecord)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::DecisionNotFound,
+        ProblemKind::MeasureNotInDecision,
+        ProblemKind::FeedbackConflict,
+        ProblemKind::FeedbackForbidden,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn post_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -203,6 +225,25 @@ fn may_report(decision: &RegisterRecord, measure: &str, caller: &Caller, rules: 
 
 /// `POST /v1/feedback/{feedback_id}/corrections`: the department that filed a report changes
 /// members of it, saying why; the report keeps the history of its corrections.
+#[utoipa::path(
+    post,
+    path = "/v1/feedback/{feedback_id}/corrections",
+    tag = "register",
+    description = "Corrects feedback the department filed, saying why.",
+    params(("feedback_id" = uuid::Uuid, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses((status = 200, description = "The corrected feedback", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::FeedbackNotFound,
+        ProblemKind::CorrectionForbidden,
+        ProblemKind::FeedbackChanged,
+        ProblemKind::CorrectionsExhausted,
+        ProblemKind::MeasureNotInDecision,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn correct_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -293,6 +334,19 @@ pub struct FeedbackListQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/feedback",
+    tag = "register",
+    description = "Feedback stored, oldest first, a page at a time.",
+    params(("since" = Option<String>, Query, description = "A date or RFC 3339 instant"), ("department" = Option<String>, Query), ("cursor" = Option<String>, Query, description = "The previous page's next cursor"), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "A page of feedback", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+    ])))),
+)]
 pub async fn list_feedback(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -396,6 +450,23 @@ enum ExportFormat {
 /// page (GBK on a Chinese Windows), which garbles every Chinese character.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+#[utoipa::path(
+    get,
+    path = "/v1/export/cases",
+    tag = "register",
+    description = "The cases of a period, as JSON or CSV.",
+    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "jsonl (the default) or csv")),
+    responses((status = 200, description = "The cases, one JSON object a line (the default) or as CSV", content(
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+    ))),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn export_cases(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
@@ -550,6 +621,20 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::new())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "register",
+    description = "Counts of decisions and feedback over a period.",
+    params(("from" = String, Query), ("to" = String, Query)),
+    responses((status = 200, description = "The statistics", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidRequest,
+        ProblemKind::RegisterOff,
+        ProblemKind::RegisterUnavailable,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn stats(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,

@@ -8,8 +8,8 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
-    admin, bare, catalog, console, decide, disputes, index, register, status, subject_lists,
-    subjects, AppState,
+    admin, bare, catalog, console, decide, disputes, index, openapi, register, status,
+    subject_lists, subjects, AppState,
 };
 use crate::keys::Scope;
 
@@ -75,6 +75,7 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/healthz", Open).on(Method::GET, status::healthz),
         Endpoint::new("/readyz", Open).on(Method::GET, status::readyz),
         Endpoint::new("/metrics", Metrics).on(Method::GET, status::metrics),
+        Endpoint::new("/openapi.json", Open).on(Method::GET, openapi::serve),
         Endpoint::new(entry, scope(Scope::Admin))
             .on(Method::PUT, admin::put_entry)
             .on(Method::GET, admin::get_entry)

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::problem::ApiError;
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind};
 use super::AppState;
 use crate::app::{without_paths, DisputeCounts};
 use crate::keys::{Caller, Scope};
@@ -14,7 +15,7 @@ use crate::register::Health;
 use crate::snapshot::{LoadReport, Sources};
 use crate::timestamp::Timestamp;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoadView {
     attempts: u64,
     failures: u64,
@@ -30,7 +31,7 @@ struct LoadView {
     list_shrink_min_entries: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RefusalView {
     at: String,
     reason: String,
@@ -66,7 +67,7 @@ impl LoadView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RuleSetStatus<'a> {
     name: &'a str,
     title: &'a str,
@@ -81,7 +82,7 @@ struct RuleSetStatus<'a> {
     matters: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ListsStatus<'a> {
     source: &'static str,
     /// The list file's path or Redis's address: shown to `admin` keys only.
@@ -107,7 +108,7 @@ struct ListsStatus<'a> {
     per_list: BTreeMap<&'a str, usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FollowView {
     connected: bool,
     resync_pending: bool,
@@ -120,7 +121,7 @@ struct FollowView {
     last_error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Status<'a> {
     service: &'static str,
     version: &'static str,
@@ -131,9 +132,11 @@ struct Status<'a> {
     last_load: LoadView,
     auth: AuthView,
     /// The query register: its store, queue, spill file and counts; `{"sink": "off"}` when off.
+    #[schema(value_type = Object)]
     register: RegisterView,
     /// Redis source: objections under review and how many are overdue.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     disputes: Option<DisputesView>,
 }
 
@@ -164,7 +167,7 @@ enum RegisterView {
 }
 
 /// Whether callers need keys: a service running open says so here as well as in its log.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuthView {
     /// `keys` or `open`.
     mode: &'static str,
@@ -193,6 +196,13 @@ impl AuthView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "operations",
+    description = "Rule-set revision, list version and counts, load history, register health.",
+    responses((status = 200, description = "The status", body = Status)),
+)]
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     // Where the service keeps its files is for administrators: not for a department's key,
     // nor for anyone when the service runs open.
@@ -279,12 +289,30 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    description = "Live while the process serves.",
+    responses((status = 200, description = "Live", content_type = "application/json", body = serde_json::Value)),
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
 }
 
 /// Ready once rules and lists are loaded. A register that is not `ok` is named in the body;
 /// one that is failing makes the service not ready if the register is required.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    description = "Ready once the rules and lists are loaded.",
+    responses((status = 200, description = "Ready", content_type = "application/json", body = serde_json::Value)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::NotReady,
+        ProblemKind::RegisterUnavailable,
+    ])))),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.snapshot()?;
     let mut body = serde_json::json!({"status": "ready"});
@@ -306,6 +334,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    description = "Prometheus metrics.",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain", body = String)),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.service.observe();
     state.admission.observe(&state.service.metrics);

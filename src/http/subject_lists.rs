@@ -5,11 +5,34 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::admission::Held;
 use super::body;
-use super::problem::{ApiError, XLSX_MEDIA_TYPE};
+use super::openapi::codes;
+use super::problem::{ApiError, ProblemKind, XLSX_MEDIA_TYPE};
 use super::AppState;
 use crate::sheets::{self, Format, SubjectList};
 
+#[utoipa::path(
+    post,
+    path = "/v1/subject-lists",
+    tag = "decisions",
+    description = "Reads a bidder list sent as CSV (UTF-8, or GB18030 as Chinese Excel writes it) \
+                   or as an .xlsx workbook into the `subjects` `POST /v1/decide/batch` takes, \
+                   each with its spreadsheet row and name, and the rows that give no subject. \
+                   It decides and stores nothing.",
+    request_body(content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    )),
+    responses((status = 200, description = "The list read", body = ListView)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnsupportedListType,
+        ProblemKind::UnreadableList,
+        ProblemKind::PayloadTooLarge,
+        ProblemKind::BatchTooLarge,
+        ProblemKind::Overloaded,
+    ])))),
+)]
 pub async fn read(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -24,18 +47,27 @@ pub async fn read(
             )))
         }
     };
-    // A list is read as a batch is decided: one of the few batch slots, off the workers.
-    let _slot = state.admission.batch(&state)?;
+    // A list is read as a batch is decided: one of the few batch slots, off the workers. The
+    // reading holds the slot, even if the client goes away meanwhile, and so does the answer
+    // until it is sent: a small workbook can name one long string in every row.
+    let slot = state.admission.batch(&state)?;
     let bytes = body::read_limited(&req, payload, state.limits.max_body_bytes).await?;
     let (max_rows, limits) = (state.limits.max_batch, state.limits.sheets);
-    let list = web::block(move || sheets::read(&bytes, format, max_rows, &limits))
-        .await
-        .map_err(|_| ApiError::Internal("the list reader stopped".into()))??;
-    Ok(HttpResponse::Ok().json(ListView::of(&list)))
+    let (list, slot) = web::block(move || {
+        let list = sheets::read(&bytes, format, max_rows, &limits);
+        (list, slot)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("the list reader stopped".into()))?;
+    let answer = serde_json::to_vec(&ListView::of(&list?))
+        .map_err(|err| ApiError::Internal(format!("the list's answer: {err}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(Held::with_slot(answer, slot)))
 }
 
 /// The answer: `subjects` as a batch takes them, and beside them each one's row and name.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ListView<'a> {
     subjects: Vec<SubjectView<'a>>,
     rows: &'a [u32],
@@ -47,12 +79,12 @@ struct ListView<'a> {
     format: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SubjectView<'a> {
     id: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProblemView<'a> {
     row: u32,
     field: &'static str,

@@ -7,7 +7,8 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::decide::WarningView;
-use super::problem::{ApiError, FieldError};
+use super::openapi::codes;
+use super::problem::{ApiError, FieldError, ProblemKind};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
 use crate::engine::{EntryState, Shown, Warning};
@@ -26,13 +27,16 @@ pub struct ProfileQuery {
     id_type: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ProfileEntry)]
 struct EntryView<'a> {
+    #[schema(value_type = String)]
     state: EntryState,
     topics: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     record: EntryRecord<'a>,
     /// On a scored list: the level the entry's score falls in.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,7 +52,7 @@ struct EntryView<'a> {
     dispute_history: Vec<serde_json::Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Profile<'a> {
     subject: SubjectView,
     warnings: Vec<WarningView>,
@@ -90,6 +94,20 @@ fn entry_view<'a>(rules: &'a RuleSet, shown: &Shown<'a>) -> Result<EntryView<'a>
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/subjects/{id}",
+    tag = "subjects",
+    description = "A subject's profile: its entries in force with windows, states and dispute history, and its score level.",
+    params(("id" = String, Path, description = "A unified social credit code, a resident ID number or an older identifier")),
+    responses((status = 200, description = "The profile", body = Profile)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidSubjectId,
+        ProblemKind::IdCheckMismatch,
+        ProblemKind::AmbiguousSubjectId,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn profile(
     state: web::Data<AppState>,
     req: HttpRequest,

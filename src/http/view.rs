@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::ident::SubjectId;
 use crate::snapshot::Snapshot;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Subject)]
 pub struct SubjectView {
     pub id: String,
     pub kind: &'static str,
@@ -23,7 +24,9 @@ pub fn subject_view(subject: &SubjectId) -> SubjectView {
     }
 }
 
-#[derive(Serialize)]
+/// The rule set a decision was made under.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = RuleSet)]
 pub struct RuleSetView<'a> {
     pub name: &'a str,
     pub revision: &'a str,

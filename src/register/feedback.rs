@@ -11,7 +11,7 @@ use crate::ident::mask_id_numbers;
 use crate::timestamp::Timestamp;
 
 /// What the department did with the measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Applied,
@@ -30,7 +30,8 @@ impl Action {
 }
 
 /// A feedback record as stored: the report, who sent it and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Feedback)]
 pub struct FeedbackRecord {
     pub feedback_id: Uuid,
     #[serde(flatten)]
@@ -139,7 +140,7 @@ pub struct CorrectionRequest {
 }
 
 /// A correction of a stored report: who made it, when, why, and what it changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Correction {
     /// When the register stored it (UTC+8).
     pub corrected_at: String,
@@ -150,7 +151,7 @@ pub struct Correction {
 }
 
 /// One member a correction changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     pub field: String,
     #[serde(deserialize_with = "masked_option")]
@@ -165,7 +166,7 @@ pub fn feedback_key(decision_id: Uuid, measure: &str) -> String {
 
 /// The report a department posts, checked; its free texts have their ID numbers masked (and
 /// are masked again when read, for what an earlier version stored whole).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub decision_id: Uuid,
     pub measure: String,

@@ -381,7 +381,8 @@ impl RegisterRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Caller)]
 pub struct CallerRecord {
     pub key_id: String,
     pub department: String,

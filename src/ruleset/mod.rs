@@ -95,7 +95,19 @@ impl fmt::Display for RuleSource {
 // === vocabulary ===
 
 /// What a measure does in a matter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    Serialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     // INVARIANT: declared from most to least severe; the derived `Ord` sorts reasons.
@@ -166,7 +178,7 @@ impl From<Category> for u8 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     Red,
@@ -180,7 +192,7 @@ pub enum ListKind {
 }
 
 /// Which identifiers a list may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectScope {
     Organizations,
@@ -188,7 +200,7 @@ pub enum SubjectScope {
     Any,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TopicKind {
     Incentive,
@@ -218,7 +230,7 @@ pub enum RewardSuppression {
 }
 
 /// The role of a person named in an entry (法定代表人, 主要负责人, 实际控制人, 直接责任人).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     LegalRep,
@@ -280,7 +292,7 @@ pub const SCORE_LIMIT: u16 = 10_000;
 /// A personal credit score scale (个人信用积分): the range scores lie in, the base a person
 /// starts from, and the levels it is cut into. Rule-set data, because every city sets its own
 /// (Qiqihar base 500 with five levels, Yiwu 0–200, 1,000-point scales elsewhere).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoreScale {
     pub min: u16,
     pub max: u16,
@@ -294,7 +306,7 @@ pub struct ScoreScale {
 }
 
 /// One level of a score scale: its name and the lowest score it starts at.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoreLevelDef {
     pub name: String,
     pub min: u16,
@@ -365,7 +377,7 @@ id_type!(
 
 // === compiled definitions ===
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListDef {
     pub code: String,
     pub name: String,
@@ -390,7 +402,7 @@ pub struct ListDef {
     pub order_matters: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MatterDef {
     pub code: String,
     pub name: String,
@@ -402,10 +414,11 @@ pub struct MatterDef {
     pub platform_codes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MeasureDef {
     pub code: String,
     pub name: String,
+    #[schema(value_type = u8)]
     pub category: Category,
     pub effect: Effect,
     pub legal_basis: String,
@@ -436,7 +449,7 @@ impl MeasureDef {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TopicDef {
     pub code: String,
     pub name: String,

@@ -70,6 +70,7 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(Method::GET, "/", "/", None),
         case(Method::GET, "/docs/{name}", "/docs/api.md", None),
         case(Method::GET, "/healthz", "/healthz", None),
+        case(Method::GET, "/openapi.json", "/openapi.json", None),
         case(Method::GET, "/readyz", "/readyz", None),
         case(Method::GET, "/console", "/console", None),
         case(Method::GET, "/console/{asset}", "/console/main.js", None),

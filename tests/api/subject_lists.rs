@@ -304,7 +304,8 @@ async fn garbage_truncated_or_garbled_workbooks_get_422_and_never_a_panic() {
 }
 
 #[actix_web::test]
-async fn a_list_not_read_in_time_gets_503_overloaded_with_retry_after() {
+/// A list too costly to read in time would be as costly again: it is refused, not to be retried.
+async fn a_list_not_read_in_time_gets_422_naming_the_time_limit_and_no_retry_after() {
     let app = Spawn::entries(&[])
         .limits(Limits {
             sheets: SheetLimits {
@@ -317,8 +318,13 @@ async fn a_list_not_read_in_time_gets_503_overloaded_with_retry_after() {
     let response = app
         .post_raw("/v1/subject-lists", bidders_csv(), Some(CSV))
         .await;
-    assert_eq!(crate::helpers::header(&response, "retry-after"), "1");
-    problem(response, 503, "overloaded", "no time to read").await;
+    assert!(response.headers().get("retry-after").is_none());
+    let problem = problem(response, 422, "invalid_request", "no time to read").await;
+    assert_eq!(error_fields(&problem), ["(body)"]);
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("--sheet-timeout-seconds"));
 }
 
 #[actix_web::test]

@@ -5,6 +5,7 @@ pub mod bench_api;
 mod request;
 mod writer;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -12,7 +13,8 @@ use serde::Serialize;
 
 use super::admission::Held;
 use super::body;
-use super::problem::{ApiError, FieldError, ItemError};
+use super::openapi::{closed_object, codes, component, only_true, reference, scalar};
+use super::problem::{ApiError, FieldError, ItemError, ProblemKind};
 use super::view::RuleSetView;
 use super::AppState;
 use crate::app::{BatchOut, ColdHoldings, Service};
@@ -23,10 +25,31 @@ use crate::request_id::RequestId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 use request::{Context, Subjects};
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use uuid::Uuid;
 use writer::DecisionWriter;
 pub(super) use writer::{Rendered, WarningView};
 
+#[utoipa::path(
+    post,
+    path = "/v1/decide",
+    tag = "decisions",
+    description = "Decides allow, flag or block for one subject in one matter, with every \
+                   reason (measure, list entry, legal basis) and warning.",
+    request_body(content = request::TypedDecide, example = json!({
+        "subject": {"id": "91230200MA1B2C3D8T"}, "matter": "gov_procurement",
+        "case_ref": "ZFCG-2026-0815", "as_of": "2026-11-22T10:00:00+08:00"})),
+    responses((status = 200, description = "The decision", body = DecisionWriter)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::InvalidSubjectId,
+        ProblemKind::IdCheckMismatch,
+        ProblemKind::AmbiguousSubjectId,
+        ProblemKind::UnknownMatter,
+        ProblemKind::ReplayForbidden,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn decide(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -89,6 +112,24 @@ async fn decided(
     Ok(body)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/decide/batch",
+    tag = "decisions",
+    description = "Decides every subject of a list (a tender's bidders) in one matter; a subject \
+                   that cannot be decided is an item with its error, the others are decided.",
+    request_body(content = request::TypedBatch, example = json!({
+        "matter": "construction_bidding", "as_of": "2026-11-22T10:00:00+08:00",
+        "subjects": [{"id": "912302061276543275"}, {"id": "91230200MA1B2C3D8U"}]})),
+    responses((status = 200, description = "Each subject's decision or error, in order, and their counts", body = BatchTail)),
+    extensions(("x-problems" = json!(codes(&[
+        ProblemKind::UnknownMatter,
+        ProblemKind::BatchTooLarge,
+        ProblemKind::OverKeyBurst,
+        ProblemKind::ReplayForbidden,
+        ProblemKind::NotReady,
+    ])))),
+)]
 pub async fn decide_batch(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -306,13 +347,15 @@ fn json_body(body: Vec<u8>) -> HttpResponse {
 }
 
 /// A batch item whose subject could not be decided.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InvalidItem {
     index: usize,
     error: ItemError,
 }
 
-#[derive(Default, Serialize)]
+/// How many subjects of a batch were allowed, flagged, blocked, and could not be decided.
+#[derive(Default, Serialize, utoipa::ToSchema)]
+#[schema(as = BatchSummary)]
 struct Summary {
     allow: u64,
     flag: u64,
@@ -339,7 +382,7 @@ impl Summary {
 
 /// The batch answer after `results`, which are written in chunks beforehand.
 #[derive(Serialize)]
-struct BatchTail<'a> {
+pub(super) struct BatchTail<'a> {
     summary: Summary,
     ruleset: RuleSetView<'a>,
     lists_version: u64,
@@ -347,4 +390,35 @@ struct BatchTail<'a> {
     /// Present only for a replay (as in each decision).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     replay: bool,
+}
+
+/// The schema of the whole batch answer, field for field: `results` is written by hand before
+/// this tail, each item a decision or an item error.
+impl utoipa::PartialSchema for BatchTail<'_> {
+    fn schema() -> RefOr<Schema> {
+        let result = OneOfBuilder::new()
+            .item(reference::<DecisionWriter>())
+            .item(reference::<InvalidItem>());
+        let required = vec![
+            ("results", ArrayBuilder::new().items(result).into()),
+            ("summary", reference::<Summary>()),
+            ("ruleset", reference::<RuleSetView>()),
+            ("lists_version", scalar(Type::Integer)),
+            ("evaluated_at", scalar(Type::String)),
+        ];
+        closed_object(required, vec![("replay", only_true())])
+    }
+}
+
+impl utoipa::ToSchema for BatchTail<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Batch")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        component::<DecisionWriter>(schemas);
+        component::<InvalidItem>(schemas);
+        component::<Summary>(schemas);
+        component::<RuleSetView>(schemas);
+    }
 }

@@ -135,9 +135,10 @@ fn read_batch_value(
 /// A well-formed decision request, its strings borrowed from the body. A member it does not
 /// have, or one given twice, fails this parse (serde refuses a repeated field), and the body is
 /// read as a value, which names the problem.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TypedDecide<'a> {
+#[schema(as = DecideRequest)]
+pub(super) struct TypedDecide<'a> {
     #[serde(borrow)]
     subject: TypedSubject<'a>,
     matter: &'a str,
@@ -150,9 +151,10 @@ struct TypedDecide<'a> {
 }
 
 /// A well-formed batch request, as [`TypedDecide`].
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TypedBatch<'a> {
+#[schema(as = BatchRequest)]
+pub(super) struct TypedBatch<'a> {
     #[serde(borrow)]
     subjects: Vec<TypedSubject<'a>>,
     matter: &'a str,
@@ -164,8 +166,11 @@ struct TypedBatch<'a> {
     case_ref: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
+/// A subject by its identifier; `id_type` names the identifier's type when the digits alone
+/// leave it open.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SubjectRequest)]
 struct TypedSubject<'a> {
     id: &'a str,
     #[serde(borrow)]

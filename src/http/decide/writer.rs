@@ -5,12 +5,17 @@ use std::borrow::Cow;
 use std::sync::{Arc, Weak};
 
 use serde::Serialize;
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::RefOr;
 
+use super::super::openapi::{closed_object, component, only_true, reference, scalar};
 use super::super::problem::ApiError;
 use super::super::view::RuleSetView;
 use super::super::AppState;
 use crate::app::DecisionContext as Context;
-use crate::engine::{Decision, Reason, Warning};
+use crate::engine::{Decision, Outcome, Reason, Warning};
 use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::lists::EntryRef;
 use crate::ruleset::RuleSet;
@@ -219,7 +224,9 @@ impl<'r> DecisionWriter<'r> {
     }
 }
 
-#[derive(Serialize)]
+/// Why a decision applies a measure: the entry, the measure and its legal basis.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Reason)]
 struct ReasonView<'a> {
     topic: &'a str,
     list: &'a str,
@@ -237,12 +244,15 @@ struct ReasonView<'a> {
     legal_basis: &'a str,
     department: &'a str,
     text: &'a str,
+    /// Null unless the subject is reached as a named person of a listed entry.
+    #[schema(required = true)]
     via: Option<ViaView<'a>>,
     warnings: Vec<WarningView>,
 }
 
 /// The listed entry through which a named person is reached.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReasonVia)]
 struct ViaView<'a> {
     entry_id: Cow<'a, str>,
     role: &'static str,
@@ -251,7 +261,10 @@ struct ViaView<'a> {
     subject_name: Option<Cow<'a, str>>,
 }
 
-#[derive(Serialize)]
+/// Something the caller should know about a decision or a reason.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Warning)]
 pub(in crate::http) struct WarningView {
     code: &'static str,
     message: String,
@@ -267,7 +280,9 @@ pub(in crate::http) struct WarningView {
 }
 
 /// The warning naming the entry that took the subject's rewards away.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RewardsSuppressed)]
 struct SuppressionView<'a> {
     code: &'static str,
     message: &'static str,
@@ -276,7 +291,9 @@ struct SuppressionView<'a> {
 }
 
 /// The warning naming a person's current score entry and the entries it supersedes.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ScoreSuperseded)]
 struct SupersededView<'a> {
     code: &'static str,
     message: &'static str,
@@ -402,4 +419,68 @@ fn reason_view<'a>(
         via,
         warnings,
     })
+}
+
+/// The schema of what [`DecisionWriter::write`] writes, field for field: it writes by hand, so
+/// no derive can say it.
+impl utoipa::PartialSchema for DecisionWriter<'_> {
+    fn schema() -> RefOr<Schema> {
+        let string = || scalar(Type::String);
+        let outcomes = Outcome::ALL.map(Outcome::as_str);
+        let subject = closed_object(
+            vec![("id", string()), ("kind", string()), ("id_type", string())],
+            Vec::new(),
+        );
+        let warning = OneOfBuilder::new()
+            .item(reference::<WarningView>())
+            .item(reference::<SuppressionView>())
+            .item(reference::<SupersededView>());
+        let required = vec![
+            (
+                "decision_id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .into(),
+            ),
+            (
+                "decision",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(outcomes))
+                    .into(),
+            ),
+            ("decision_label", string()),
+            ("subject", subject),
+            ("matter", string()),
+            (
+                "reasons",
+                ArrayBuilder::new().items(reference::<ReasonView>()).into(),
+            ),
+            ("warnings", ArrayBuilder::new().items(warning).into()),
+            ("ruleset", reference::<RuleSetView>()),
+            ("lists_version", scalar(Type::Integer)),
+            ("evaluated_at", string()),
+        ];
+        let optional = vec![
+            ("department", string()),
+            ("case_ref", string()),
+            ("replay", only_true()),
+        ];
+        closed_object(required, optional)
+    }
+}
+
+impl utoipa::ToSchema for DecisionWriter<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Decision")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        component::<ReasonView>(schemas);
+        component::<WarningView>(schemas);
+        component::<SuppressionView>(schemas);
+        component::<SupersededView>(schemas);
+        component::<RuleSetView>(schemas);
+    }
 }
