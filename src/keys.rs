@@ -476,6 +476,9 @@ pub fn revoke(path: &Path, id: &str) -> Result<Revocation, KeysError> {
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
+    // The file a link points to is the one read at start: replacing the link would leave it
+    // unrevoked, for a redeployment that restores the link to bring the key back.
+    let path = &std::fs::canonicalize(path)?;
     let metadata = std::fs::metadata(path)?;
     let dir = path
         .parent()
@@ -744,6 +747,24 @@ mod tests {
         assert_eq!(
             leftovers, 1,
             "no temporary file is left beside the keys file"
+        );
+    }
+
+    /// Through a link, the file it points to is revoked and the link kept: replacing the link
+    /// would leave the file the service reads at start unrevoked.
+    #[test]
+    fn revoke_through_a_link_revokes_the_file_it_points_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _, second) = commented_file(dir.path());
+        let link = dir.path().join("keys-link.toml");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(revoke(&link, id_of(&second)).unwrap(), Revocation::Revoked);
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(
+            KeyRing::load(&path)
+                .unwrap()
+                .admit(Some(&bearer(&second.token)), &[Scope::Decide]),
+            Err(Refusal::Revoked(id_of(&second).to_owned()))
         );
     }
 

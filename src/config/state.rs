@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 pub const OLD_REGISTER_DIR: &str = "audit";
 
 /// The register's folder when none is set, and a warning to log when it is the old default:
-/// - `./audit`, if a register is already there (a folder that is not empty), so that no register
-///   and no hash key is lost to a new default;
+/// - `./audit`, if a register is already there (its subject hash key, the folder and the key
+///   this process's user's and writable by no one else), so that no register and no hash key is
+///   lost to a new default, while a folder someone else made in a shared working directory
+///   cannot choose the key that hashes the subjects;
 /// - `$STATE_DIRECTORY/register`, the state directory systemd gives the service
 ///   (`StateDirectory=`; the first, if it lists several);
 /// - `$XDG_STATE_HOME/jiangcheng/register`;
@@ -27,8 +29,7 @@ pub fn register_dir(
             .filter(|value| !value.is_empty())
             .map(PathBuf::from)
     };
-    let holds_register = std::fs::read_dir(old).is_ok_and(|mut entries| entries.next().is_some());
-    if holds_register {
+    if holds_own_register(old) {
         let warning = format!(
             "the query register is in {}, the old default folder relative to the working directory: give --register-dir (JC_REGISTER_DIR, register_dir) {} to keep it there wherever the service starts",
             old.display(),
@@ -52,6 +53,20 @@ pub fn register_dir(
             )),
         ),
     }
+}
+
+/// Whether `old` holds a register this process's user made: its subject hash key, and the
+/// folder and the key owned by the user (`/proc/self`'s owner) and writable by no one else.
+fn holds_own_register(old: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(user) = std::fs::metadata("/proc/self").map(|proc| proc.uid()) else {
+        return false;
+    };
+    let own = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .is_ok_and(|metadata| metadata.uid() == user && metadata.mode() & 0o022 == 0)
+    };
+    own(old) && own(&old.join("subject-hash.key"))
 }
 
 /// [`register_dir`] from the process's environment and working directory.
@@ -122,5 +137,16 @@ mod tests {
             )),
             "{warning}"
         );
+        // A folder or key others may write, as in a shared working directory such as /tmp, is
+        // not taken: whoever made it could have chosen the key that hashes the subjects.
+        use std::os::unix::fs::PermissionsExt;
+        let key = old.join("subject-hash.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o660)).unwrap();
+        assert_ne!(register_dir(env(&home), &old).0, old);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_ne!(register_dir(env(&home), &old).0, old);
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(register_dir(env(&home), &old).0, old);
     }
 }

@@ -83,6 +83,7 @@ const INDEX: &str = include_str!("console/index.html");
 #[utoipa::path(
     get,
     path = "/console",
+    operation_id = "console",
     tag = "documents",
     description = "The console for officers: a page that calls this API with the key its user \
                    enters.",
@@ -96,6 +97,7 @@ pub async fn index() -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/console/{asset}",
+    operation_id = "console_asset",
     tag = "documents",
     description = "One of the console's scripts or its style sheet.",
     params(("asset" = String, Path, description = "the file, e.g. `main.js`")),

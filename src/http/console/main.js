@@ -17,7 +17,7 @@ function keyState() {
 }
 
 async function open(name) {
-  const view = VIEWS[name] ? name : 'lookup';
+  const view = Object.hasOwn(VIEWS, name) ? name : 'lookup';
   for (const section of document.querySelectorAll('.view')) {
     section.hidden = section.id !== `view-${view}`;
   }
