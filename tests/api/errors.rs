@@ -4,13 +4,12 @@
 use jiangcheng::http::Limits;
 use serde_json::{json, Value};
 
-use crate::follow::Frozen;
+use crate::follow::HeldLoad;
 use crate::helpers::{
     demo_lists, entry, error_fields, problem, rid, rid_with_wrong_check, rules_dir, uscc, Spawn,
     TestApp, AS_OF,
 };
-use crate::redis::{import, redis_source, RedisServer};
-use jiangcheng::lists::source::ListSource;
+use crate::redis::{import, RedisServer};
 
 const LISTED: &str = "91230200MA1B2C3D8T";
 
@@ -528,28 +527,10 @@ async fn a_malformed_subject_path_gets_400_and_a_bad_as_of_query_400() {
 async fn the_server_is_not_ready_until_loaded_and_says_why() {
     let redis = std::sync::Arc::new(RedisServer::start());
     assert!(import(&redis, &demo_lists()).status.success());
-    let frozen = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let (freeze, held) = (
-        std::sync::Arc::clone(&frozen),
-        std::sync::Arc::clone(&redis),
-    );
-    let source = match redis_source(&redis) {
-        ListSource::Redis {
-            url,
-            prefix,
-            connections,
-            ..
-        } => ListSource::Redis {
-            url,
-            prefix,
-            connections,
-            timeout: std::time::Duration::from_secs(60),
-        },
-        other => other,
-    };
-    let mut app = Spawn::source(rules_dir(), source)
+    let held = HeldLoad::new(&redis);
+    let mut app = Spawn::source(rules_dir(), held.source.clone())
         .unloaded()
-        .before_run(move || *freeze.lock().unwrap() = Some(Frozen::new(&held)))
+        .before_run(held.freeze())
         .start();
     let health = app.get_json("/healthz").await;
     assert_eq!(health["status"], "live");
@@ -574,7 +555,7 @@ async fn the_server_is_not_ready_until_loaded_and_says_why() {
         "{status}"
     );
 
-    drop(frozen.lock().unwrap().take());
+    held.release();
     assert_eq!(app.first_load().await, Some(true));
     assert_eq!(app.get_json("/readyz").await["status"], "ready");
     assert_eq!(app.status().await["ready"], true);

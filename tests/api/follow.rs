@@ -3,9 +3,10 @@
 //! frozen Redis hangs nothing and is reported.
 
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jiangcheng::lists::source::DEFAULT_PREFIX;
+use jiangcheng::lists::source::{ListSource, DEFAULT_PREFIX};
 use redis::Commands;
 use serde_json::{json, Value};
 
@@ -25,6 +26,48 @@ impl Frozen {
             .expect("kill -STOP");
         assert!(stopped.success(), "kill -STOP {pid}");
         Frozen(pid)
+    }
+}
+
+/// A first load from Redis held while it runs: the source's calls wait up to a minute, and
+/// [`HeldLoad::freeze`], given to `Spawn::before_run`, freezes Redis once the service has found
+/// it answering (before it loads) until [`HeldLoad::release`].
+pub struct HeldLoad {
+    pub source: ListSource,
+    redis: Arc<RedisServer>,
+    frozen: Arc<Mutex<Option<Frozen>>>,
+}
+
+impl HeldLoad {
+    pub fn new(redis: &Arc<RedisServer>) -> HeldLoad {
+        let source = match redis_source(redis) {
+            ListSource::Redis {
+                url,
+                prefix,
+                connections,
+                ..
+            } => ListSource::Redis {
+                url,
+                prefix,
+                connections,
+                timeout: Duration::from_secs(60),
+            },
+            other => other,
+        };
+        HeldLoad {
+            source,
+            redis: Arc::clone(redis),
+            frozen: Arc::default(),
+        }
+    }
+
+    pub fn freeze(&self) -> impl FnOnce() + 'static {
+        let (frozen, redis) = (Arc::clone(&self.frozen), Arc::clone(&self.redis));
+        move || *frozen.lock().unwrap() = Some(Frozen::new(&redis))
+    }
+
+    pub fn release(&self) {
+        drop(self.frozen.lock().unwrap().take());
     }
 }
 

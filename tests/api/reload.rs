@@ -5,16 +5,15 @@
 
 use std::path::Path;
 
-use jiangcheng::lists::source::ListSource;
 use jiangcheng::snapshot::LoadError;
 use jiangcheng::startup::{StartupError, Stop};
 use serde_json::{json, Value};
 
-use crate::follow::Frozen;
+use crate::follow::HeldLoad;
 use crate::helpers::{
     copy_rules, demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp, AS_OF,
 };
-use crate::redis::{redis_source, RedisServer};
+use crate::redis::RedisServer;
 
 fn metric(metrics: &str, series: &str) -> Option<f64> {
     metrics
@@ -495,29 +494,11 @@ fn a_first_load_of_a_list_file_with_no_entries_is_refused_before_the_service_ser
 #[actix_web::test]
 async fn a_first_load_from_redis_with_no_entries_is_refused_and_the_service_stops_unready() {
     let redis = std::sync::Arc::new(RedisServer::start());
-    let frozen = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let (freeze, held) = (
-        std::sync::Arc::clone(&frozen),
-        std::sync::Arc::clone(&redis),
-    );
-    let source = match redis_source(&redis) {
-        ListSource::Redis {
-            url,
-            prefix,
-            connections,
-            ..
-        } => ListSource::Redis {
-            url,
-            prefix,
-            connections,
-            timeout: std::time::Duration::from_secs(60),
-        },
-        other => other,
-    };
+    let held = HeldLoad::new(&redis);
     let location = redis.url();
-    let app = Spawn::source(rules_dir(), source)
+    let app = Spawn::source(rules_dir(), held.source.clone())
         .guarded_first_load()
-        .before_run(move || *freeze.lock().unwrap() = Some(Frozen::new(&held)))
+        .before_run(held.freeze())
         .start();
     // While the first load runs, the service is live and says why it is not ready.
     assert_eq!(app.get_json("/healthz").await["status"], "live");
@@ -529,7 +510,7 @@ async fn a_first_load_from_redis_with_no_entries_is_refused_and_the_service_stop
             .is_some_and(|d| !d.contains(&location)),
         "{problem}"
     );
-    drop(frozen.lock().unwrap().take());
+    held.release();
     let service = std::sync::Arc::clone(&app.service);
     assert_eq!(
         app.ended().await.expect("a clean stop"),
