@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=tests/lib.sh
 . tests/lib.sh
-deb_install javac openjdk-17-jdk-headless
+deb_install javac default-jdk-headless
 deb_install go golang-go
 
 work=target/clients-check
