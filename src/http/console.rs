@@ -93,6 +93,21 @@ pub async fn index() -> HttpResponse {
     page("text/html; charset=utf-8", INDEX)
 }
 
+/// `GET /console/`: the page's address typed with a slash, sent to the page.
+#[utoipa::path(
+    get,
+    path = "/console/",
+    operation_id = "console_slash",
+    tag = "documents",
+    description = "Sends to `/console`, the console's address.",
+    responses((status = 308, description = "The console is at `/console`", headers(("Location" = String)))),
+)]
+pub async fn slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/console"))
+        .finish()
+}
+
 /// `GET /console/{asset}`: one of the page's scripts or its style sheet.
 #[utoipa::path(
     get,

@@ -63,6 +63,7 @@ use super::{
         index::index,
         index::doc,
         console::index,
+        console::slash,
         console::asset,
     ),
     components(schemas(Problem))

@@ -117,6 +117,7 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/", Open).on(Method::GET, index::index),
         Endpoint::new("/docs/{name}", Open).on(Method::GET, index::doc),
         Endpoint::new("/console", Open).on(Method::GET, console::index),
+        Endpoint::new("/console/", Open).on(Method::GET, console::slash),
         Endpoint::new("/console/{asset}", Open).on(Method::GET, console::asset),
     ]);
     table

@@ -73,6 +73,7 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(Method::GET, "/openapi.json", "/openapi.json", None),
         case(Method::GET, "/readyz", "/readyz", None),
         case(Method::GET, "/console", "/console", None),
+        case(Method::GET, "/console/", "/console/", None),
         case(Method::GET, "/console/{asset}", "/console/main.js", None),
         case(Method::GET, "/metrics", "/metrics", None),
         case(

@@ -252,6 +252,10 @@ async fn an_officer_looks_up_screens_prints_browses_and_reads_the_status_in_the_
         crate::helpers::header(&page, "referrer-policy"),
         "no-referrer"
     );
+    // The address typed with a slash leads to the page.
+    let slash = app.get("/console/").await;
+    assert_eq!(slash.status(), 200);
+    assert_eq!(slash.url().path(), "/console");
 
     let browser = Browser::start().await;
     browser.sign_in(&app, &token).await;
