@@ -328,7 +328,17 @@ fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
     // The fail-closed guard protects a serving service from losing its lists; here an empty
     // list file is the caller's to decide against.
     service.force_reload().context(what)?;
-    let mut body = serde_json::json!({"subject": {"id": args.id}, "matter": args.matter});
+    let id = match args.id.as_str() {
+        "-" => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the identifier from standard input")?;
+            line.trim().to_owned()
+        }
+        _ => args.id,
+    };
+    let mut body = serde_json::json!({"subject": {"id": id}, "matter": args.matter});
     if let Some(as_of) = &args.as_of {
         body["as_of"] = as_of.as_str().into();
     }

@@ -496,7 +496,9 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct DecideArgs {
-    /// The subject's identifier (a USCC, a resident ID number, or an older identifier).
+    /// The subject's identifier (a USCC, a resident ID number, or an older identifier); `-`
+    /// reads it from the first line of standard input, which keeps a resident ID number out of
+    /// the process list and the shell's history.
     pub id: String,
     /// The matter's code (e.g. gov_procurement; `GET /v1/matters` lists them).
     pub matter: String,

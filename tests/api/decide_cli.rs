@@ -125,3 +125,32 @@ fn a_matter_the_rule_set_lacks_is_an_error_with_a_hint_and_exit_code_1() {
     );
     assert!(output.stdout.is_empty());
 }
+
+/// `-` reads the identifier from standard input, so a resident ID number need not stand in the
+/// process list or the shell's history.
+#[test]
+fn decide_reads_the_identifier_from_standard_input_for_a_dash() {
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let mut child = command_in(
+        work.path(),
+        &["decide", "-", "high_consumption", "--as-of", AS_OF],
+    )
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("decide");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"230202198503121238\n")
+        .unwrap();
+    let output = child.wait_with_output().expect("decide");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout(&output).starts_with("block (拦截): 230202198503121238 in high_consumption"),
+        "{output:?}"
+    );
+}
