@@ -4,6 +4,14 @@ fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/jiangcheng.toml")
 }
 
+/// A config file holding `text`, in a folder that lives as long as the first value.
+fn config_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jiangcheng.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
 #[test]
 fn the_example_config_sets_every_default_it_names() {
     let with_example = ServeArgs {
@@ -94,9 +102,7 @@ fn the_doc_comments_the_example_config_and_the_operations_guide_agree_on_every_s
 
 #[test]
 fn the_old_audit_flags_and_config_keys_still_set_the_register() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(&path, "audit_queue = 5\naudit_required = true\n").unwrap();
+    let (_dir, path) = config_file("audit_queue = 5\naudit_required = true\n");
     let cli = Cli::try_parse_from([
         "jiangcheng".as_ref(),
         "serve".as_ref(),
@@ -149,13 +155,7 @@ fn the_registers_redis_prefix_is_a_setting_and_keeps_the_name_its_keys_were_stor
 
 #[test]
 fn flags_win_over_the_file_and_the_file_over_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "listen = \"127.0.0.1:9000\"\nmax_batch = 50\nworkers = 3\n",
-    )
-    .unwrap();
+    let (_dir, path) = config_file("listen = \"127.0.0.1:9000\"\nmax_batch = 50\nworkers = 3\n");
     let args = ServeArgs {
         config: Some(path),
         workers: Some(1),
@@ -175,13 +175,7 @@ fn flags_win_over_the_file_and_the_file_over_defaults() {
 
 #[test]
 fn the_access_settings_come_from_flags_the_file_or_their_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "max_as_of_skew_seconds = 60\nauth_warnings_per_minute = 5\n",
-    )
-    .unwrap();
+    let (_dir, path) = config_file("max_as_of_skew_seconds = 60\nauth_warnings_per_minute = 5\n");
     let access = ServeArgs {
         config: Some(path.clone()),
         auth_failures_per_minute: Some(3),
@@ -233,13 +227,7 @@ fn the_list_guard_comes_from_flags_or_the_file_and_a_share_past_1_is_refused() {
         ServeArgs::default().resolve().unwrap().guard,
         ShrinkGuard::default()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "max_list_shrink = 0.2\nlist_shrink_min_entries = 1000\n",
-    )
-    .unwrap();
+    let (_dir, path) = config_file("max_list_shrink = 0.2\nlist_shrink_min_entries = 1000\n");
     let settings = ServeArgs {
         config: Some(path.clone()),
         list_shrink_min_entries: Some(10),
@@ -289,9 +277,7 @@ fn a_redis_url_names_the_redis_source_and_other_urls_are_refused() {
 fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused() {
     let url = "redis://127.0.0.1:6379/";
     let lists = |flags: ServeArgs, file: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jiangcheng.toml");
-        std::fs::write(&path, file).unwrap();
+        let (_dir, path) = config_file(file);
         ServeArgs {
             lists: Some(url.into()),
             config: Some(path),
@@ -336,14 +322,8 @@ fn the_registers_spill_retention_and_readiness_settings_come_from_the_file_or_fl
     assert_eq!(defaults.archive_path(), Some(defaults.dir.join("archive")));
     assert_eq!(defaults.retention_days, 190);
     assert!(!defaults.required);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "register_spill_dir = \"/spill\"\nregister_required = true\nregister_retention_days = 400\n\
-         register_expired = \"delete\"\nregister_archive_dir = \"/archive\"\n",
-    )
-    .unwrap();
+    let (_dir, path) = config_file("register_spill_dir = \"/spill\"\nregister_required = true\nregister_retention_days = 400\n\
+         register_expired = \"delete\"\nregister_archive_dir = \"/archive\"\n");
     let register = ServeArgs {
         config: Some(path.clone()),
         ..ServeArgs::default()
@@ -407,9 +387,7 @@ fn the_register_follows_the_list_source_unless_told() {
 
 #[test]
 fn the_corrections_limit_comes_from_the_flag_the_file_or_its_default() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(&path, "feedback_max_corrections = 3\n").unwrap();
+    let (_dir, path) = config_file("feedback_max_corrections = 3\n");
     let limit = |flag: Option<usize>, file: bool| {
         ServeArgs {
             config: file.then(|| path.clone()),
@@ -428,13 +406,8 @@ fn the_corrections_limit_comes_from_the_flag_the_file_or_its_default() {
 
 #[test]
 fn the_limits_come_from_flags_the_file_or_their_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "body_timeout_seconds = 3\nmax_batches_in_flight = 4\nlisten_backlog = 4096\n",
-    )
-    .unwrap();
+    let (_dir, path) =
+        config_file("body_timeout_seconds = 3\nmax_batches_in_flight = 4\nlisten_backlog = 4096\n");
     let limits = ServeArgs {
         config: Some(path),
         body_timeout_seconds: Some(5),
@@ -483,9 +456,7 @@ fn a_zero_timeout_or_a_batch_pool_as_large_as_the_request_pool_is_refused() {
 #[test]
 fn the_cold_filers_bound_comes_from_the_flag_the_file_or_its_default_and_zero_is_refused() {
     let max_filers = |flags: ServeArgs, file: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jiangcheng.toml");
-        std::fs::write(&path, file).unwrap();
+        let (_dir, path) = config_file(file);
         ServeArgs {
             config: Some(path),
             ..flags
@@ -527,13 +498,7 @@ fn the_log_clock_is_utc_local_or_an_offset_and_anything_else_is_refused() {
 
 #[test]
 fn the_bidder_list_limits_come_from_flags_the_file_or_their_defaults_and_zero_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jiangcheng.toml");
-    std::fs::write(
-        &path,
-        "sheet_max_unzipped_bytes = 1048576\nsheet_max_cell_chars = 64\nsheet_timeout_seconds = 2\n",
-    )
-    .unwrap();
+    let (_dir, path) = config_file("sheet_max_unzipped_bytes = 1048576\nsheet_max_cell_chars = 64\nsheet_timeout_seconds = 2\n");
     let sheets = ServeArgs {
         config: Some(path),
         sheet_timeout_seconds: Some(9),
@@ -583,9 +548,7 @@ fn the_bidder_list_limits_come_from_flags_the_file_or_their_defaults_and_zero_is
 #[test]
 fn cors_origins_come_from_the_flag_or_the_file_and_must_be_origins_a_browser_sends() {
     let origins = |flags: ServeArgs, file: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jiangcheng.toml");
-        std::fs::write(&path, file).unwrap();
+        let (_dir, path) = config_file(file);
         ServeArgs {
             config: Some(path),
             ..flags

@@ -13,15 +13,30 @@ use super::AppState;
 use crate::app::Amended;
 use crate::lists::Dispute;
 
+/// The path of an entry, read by the administration's operations and documented for them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EntryPath {
+    /// The list code (GET /v1/lists)
+    #[param(example = "tax_major_violation")]
+    list: String,
+    /// The entry id on that list
+    #[param(example = "QQHR-SW-2026-000777")]
+    entry_id: String,
+}
+
+impl EntryPath {
+    fn into_parts(self) -> (String, String) {
+        (self.list, self.entry_id)
+    }
+}
+
 #[utoipa::path(
     put,
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "Adds or replaces an entry (Redis list source only).",
-    params(
-        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
-        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
-    ),
+    params(EntryPath),
     request_body(content = serde_json::Value, content_type = "application/json", example = json!({"subject_id": "91230202MA18XK7PXM", "reason": "虚开增值税专用发票", "listed_on": "2026-11-01", "valid_until": "2029-11-01"})),
     responses((status = 200, description = "The entry replaced", body = Written), (status = 201, description = "The entry added", body = Written)),
     extensions(("x-problems" = json!(codes(&[
@@ -35,11 +50,11 @@ use crate::lists::Dispute;
 pub async fn put_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<EntryPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     state.service.check_writable()?;
-    let (list, entry_id) = path.into_inner();
+    let (list, entry_id) = path.into_inner().into_parts();
     let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
     let put = state.service.put_entry(&list, &entry_id, &body).await?;
     let mut response = if put.created {
@@ -60,10 +75,7 @@ pub async fn put_entry(
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "An entry with its dispute history.",
-    params(
-        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
-        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
-    ),
+    params(EntryPath),
     responses((status = 200, description = "The entry", body = Stored)),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::UnknownList,
@@ -75,9 +87,9 @@ pub async fn put_entry(
 )]
 pub async fn get_entry(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<EntryPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (list, entry_id) = path.into_inner();
+    let (list, entry_id) = path.into_inner().into_parts();
     let stored = state.service.get_entry(&list, &entry_id).await?;
     Ok(HttpResponse::Ok().json(Stored {
         entry: stored.entry,
@@ -125,10 +137,7 @@ pub struct Removal {
     path = "/v1/lists/{list}/entries/{entry_id}",
     tag = "lists",
     description = "Removes an entry, saying by whom and why.",
-    params(
-        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
-        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
-    ),
+    params(EntryPath),
     request_body(content = Removal, content_type = "application/json", example = json!({"by": "市信用中心", "reason": "录入错误"})),
     responses((status = 200, description = "The entry removed", body = Removed)),
     extensions(("x-problems" = json!(codes(&[
@@ -142,11 +151,11 @@ pub struct Removal {
 pub async fn delete_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<EntryPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     state.service.check_writable()?;
-    let (list, entry_id) = path.into_inner();
+    let (list, entry_id) = path.into_inner().into_parts();
     let removal: Removal = read_body(&state, &req, payload).await?;
     required("by", &removal.by)?;
     required("reason", &removal.reason)?;
@@ -177,10 +186,7 @@ pub struct Repair {
     path = "/v1/lists/{list}/entries/{entry_id}/repair",
     tag = "lists",
     description = "Credit repair: the entry stays, repaired, and stops counting.",
-    params(
-        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
-        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
-    ),
+    params(EntryPath),
     request_body(content = Repair, content_type = "application/json", example = json!({"document": "齐税信修〔2026〕15号", "by": "市税务局"})),
     responses((status = 200, description = "The entry repaired", body = Written)),
     extensions(("x-problems" = json!(codes(&[
@@ -195,16 +201,16 @@ pub struct Repair {
 pub async fn repair_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<EntryPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    state.service.check_repairable(&path.0)?;
+    state.service.check_repairable(&path.list)?;
     let repair: Repair = read_body(&state, &req, payload).await?;
     required("document", &repair.document)?;
     required("by", &repair.by)?;
     let amended = state
         .service
-        .repair_entry(path.into_inner(), &repair.document, &repair.by)
+        .repair_entry(path.into_inner().into_parts(), &repair.document, &repair.by)
         .await?;
     Ok(amended_answer(amended))
 }
@@ -227,10 +233,7 @@ pub struct DisputeChange {
     path = "/v1/lists/{list}/entries/{entry_id}/dispute",
     tag = "lists",
     description = "Sets an entry's dispute state.",
-    params(
-        ("list" = String, Path, description = "The list code (GET /v1/lists)", example = "tax_major_violation"),
-        ("entry_id" = String, Path, description = "The entry id on that list", example = "QQHR-SW-2026-000777"),
-    ),
+    params(EntryPath),
     request_body(content = DisputeChange, content_type = "application/json", example = json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"})),
     responses((status = 200, description = "The entry with its new state", body = Written)),
     extensions(("x-problems" = json!(codes(&[
@@ -244,7 +247,7 @@ pub struct DisputeChange {
 pub async fn dispute_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<EntryPath>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let change: DisputeChange = read_body(&state, &req, payload).await?;
@@ -252,7 +255,7 @@ pub async fn dispute_entry(
     let amended = state
         .service
         .dispute_entry(
-            path.into_inner(),
+            path.into_inner().into_parts(),
             change.dispute,
             &change.by,
             &change.reason,
