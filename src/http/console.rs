@@ -23,58 +23,30 @@ struct Asset {
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// An embedded file of `src/http/console/`, by its name.
+macro_rules! asset {
+    ($name:literal, $media_type:expr) => {
+        Asset {
+            name: $name,
+            media_type: $media_type,
+            text: include_str!(concat!("console/", $name)),
+        }
+    };
+}
 
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "console.css",
-        media_type: "text/css; charset=utf-8",
-        text: include_str!("console/console.css"),
-    },
-    Asset {
-        name: "main.js",
-        media_type: JS,
-        text: include_str!("console/main.js"),
-    },
-    Asset {
-        name: "api.js",
-        media_type: JS,
-        text: include_str!("console/api.js"),
-    },
-    Asset {
-        name: "i18n.js",
-        media_type: JS,
-        text: include_str!("console/i18n.js"),
-    },
-    Asset {
-        name: "dom.js",
-        media_type: JS,
-        text: include_str!("console/dom.js"),
-    },
-    Asset {
-        name: "lookup.js",
-        media_type: JS,
-        text: include_str!("console/lookup.js"),
-    },
-    Asset {
-        name: "screen.js",
-        media_type: JS,
-        text: include_str!("console/screen.js"),
-    },
-    Asset {
-        name: "rules.js",
-        media_type: JS,
-        text: include_str!("console/rules.js"),
-    },
-    Asset {
-        name: "admin.js",
-        media_type: JS,
-        text: include_str!("console/admin.js"),
-    },
-    Asset {
-        name: "status.js",
-        media_type: JS,
-        text: include_str!("console/status.js"),
-    },
+    asset!("console.css", CSS),
+    asset!("main.js", JS),
+    asset!("api.js", JS),
+    asset!("i18n.js", JS),
+    asset!("dom.js", JS),
+    asset!("lookup.js", JS),
+    asset!("screen.js", JS),
+    asset!("rules.js", JS),
+    asset!("admin.js", JS),
+    asset!("status.js", JS),
 ];
 
 const INDEX: &str = include_str!("console/index.html");
