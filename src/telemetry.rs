@@ -16,12 +16,15 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt, LevelFilter};
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::format::{self, Format, Json, JsonFields, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LogTime};
+use crate::request_id::with_current;
 
 /// How often malformed requests are reported at most.
 const PROTOCOL_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -58,10 +61,19 @@ pub fn init(format: LogFormat, time: LogTime, filter: &str) {
         .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         LogFormat::Text => registry
-            .with(layer.with_timer(Clock(time)).with_filter(logged))
+            .with(
+                layer
+                    .event_format(TextLine(Clock(time)))
+                    .with_filter(logged),
+            )
             .try_init(),
         LogFormat::Json => registry
-            .with(layer.json().flatten_event(true).with_filter(logged))
+            .with(
+                layer
+                    .fmt_fields(JsonFields::new())
+                    .event_format(JsonLine(format::format().json().flatten_event(true)))
+                    .with_filter(logged),
+            )
             .try_init(),
     };
     if installed.is_ok() {
@@ -89,6 +101,61 @@ impl FormatTime for Clock {
             LogTime::Offset(offset) => now.with_timezone(&offset).to_rfc3339_opts(Micros, false),
         };
         w.write_str(&text)
+    }
+}
+
+/// A text log line: its time on the clock given, its level, the request being served
+/// (`request{request_id=…}:`), then the standard line's target and fields.
+struct TextLine(Clock);
+
+impl<S, N> FormatEvent<S, N> for TextLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        self.0.format_time(&mut writer)?;
+        write!(writer, " {:>5} ", event.metadata().level().as_str())?;
+        with_current(|request| match request {
+            Some(id) => write!(writer, "request{{request_id={id}}}: "),
+            None => Ok(()),
+        })?;
+        format::format()
+            .without_time()
+            .with_level(false)
+            .format_event(ctx, writer, event)
+    }
+}
+
+/// A JSON log line, with the request being served as its first member (`"request_id"`).
+struct JsonLine(Format<Json>);
+
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let Some(id) = with_current(|request| request.cloned()) else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        // A request id is made of token characters: nothing in it to escape.
+        match line.strip_prefix('{') {
+            Some(rest) => write!(writer, "{{\"request_id\":\"{id}\",{rest}"),
+            None => writer.write_str(&line),
+        }
     }
 }
 

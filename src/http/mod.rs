@@ -34,7 +34,6 @@ use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
 use actix_web::{web, App, HttpMessage, HttpServer};
-use tracing::Instrument;
 
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
@@ -209,8 +208,8 @@ impl Observation {
 }
 
 /// Middleware, outermost: gives the request its id (the client's `X-Request-Id` if sane, else a
-/// new one) for the handlers, names it in every log line made while the request is served, and
-/// sends it back on every answer, problems included.
+/// new one) for the handlers, makes it current for every log line made while the request is
+/// served (see [`crate::request_id`]), and sends it back on every answer, problems included.
 fn tag<S, B>(
     req: ServiceRequest,
     srv: &S,
@@ -230,18 +229,16 @@ where
         _ => RequestId::accept(None),
     };
     let value = HeaderValue::from_str(id.as_str());
-    let span = tracing::info_span!("request", request_id = %id);
-    req.extensions_mut().insert(id);
-    let call = span.in_scope(|| srv.call(req));
-    async move {
+    req.extensions_mut().insert(id.clone());
+    let call = id.serve(|| srv.call(req));
+    crate::request_id::serving(id, async move {
         // Handlers' and admission's errors are answers by now (problem+json).
         let mut response = call.await?;
         if let Ok(value) = value {
             response.headers_mut().insert(X_REQUEST_ID, value);
         }
         Ok(response)
-    }
-    .instrument(span)
+    })
 }
 
 /// CORS for `origins`, matched exactly: preflights answered before routing and admission
