@@ -58,6 +58,11 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// How often retention looks for expired records: an hour file expires once an hour.
 const RETAIN_EVERY: Duration = Duration::from_secs(600);
 const DAY_MS: i64 = 86_400_000;
+/// How much the writer's nice value is raised above the process's. On a core it shares with
+/// a request worker, the writer then no longer preempts the worker for the length of a batch
+/// (which stalled the answers queued behind it), yet still gets about a quarter of the core
+/// while both want it: more than storing records at a worker's full rate takes.
+const WRITER_NICE: i32 = 5;
 
 /// Where the register keeps records and feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,6 +450,7 @@ struct Writer {
 
 impl Writer {
     fn run(self) {
+        yield_to_requests();
         let mut last_replay: Option<Instant> = None;
         let mut last_probe: Option<Instant> = None;
         let mut last_sync = Instant::now();
@@ -585,6 +591,19 @@ impl Writer {
         if self.spill.pending() == 0 {
             tracing::info!("the register's spill file is replayed");
         }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority by [`WRITER_NICE`] (see there). If the
+/// system refuses, the thread goes on at the priority it has.
+fn yield_to_requests() {
+    // Linux takes a thread id for the process id of setpriority, and sets that thread's alone.
+    let thread = Some(rustix::thread::gettid());
+    let lowered = rustix::process::getpriority_process(thread).and_then(|nice| {
+        rustix::process::setpriority_process(thread, (nice + WRITER_NICE).min(19))
+    });
+    if let Err(err) = lowered {
+        tracing::warn!(error = %err, "the register's writer keeps its scheduling priority");
     }
 }
 

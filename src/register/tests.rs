@@ -466,3 +466,45 @@ fn the_spill_file_is_replayed_once_the_store_answers_and_survives_a_restart() {
     assert_eq!(spill.replay(&store).unwrap(), 0);
     assert_eq!(scan(&store, T0 as i64, (T0 + HOUR) as i64), ids);
 }
+
+#[test]
+fn the_writer_runs_at_a_lower_scheduling_priority_than_the_process() {
+    /// The nice value of thread `task` of this process (the 19th field of its `stat`).
+    fn nice(task: &str) -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{task}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = super::RegisterConfig {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let records =
+        prometheus::IntCounterVec::new(prometheus::Opts::new("records", "r"), &["outcome"])
+            .unwrap();
+    let _register = super::Register::open(&config, &records).unwrap().unwrap();
+    let ours = nice(&rustix::thread::gettid().as_raw_nonzero().to_string());
+    let wanted = (ours + super::WRITER_NICE).min(19);
+    let writers = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|task| task.unwrap().file_name().into_string().unwrap())
+            .filter(|task| {
+                std::fs::read_to_string(format!("/proc/self/task/{task}/comm"))
+                    .is_ok_and(|name| name.trim() == "register-writer")
+            })
+            .map(|task| nice(&task))
+            .collect::<Vec<_>>()
+    };
+    // The writer lowers its priority as it starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !writers().contains(&wanted) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        writers().contains(&wanted),
+        "{:?}, wanted {wanted}",
+        writers()
+    );
+}
