@@ -63,7 +63,7 @@ pub fn init(format: LogFormat, time: LogTime, filter: &str) {
         LogFormat::Text => registry
             .with(
                 layer
-                    .event_format(TextLine(Clock(time)))
+                    .event_format(LineFormat::Text(Clock(time)))
                     .with_filter(logged),
             )
             .try_init(),
@@ -71,7 +71,9 @@ pub fn init(format: LogFormat, time: LogTime, filter: &str) {
             .with(
                 layer
                     .fmt_fields(JsonFields::new())
-                    .event_format(JsonLine(format::format().json().flatten_event(true)))
+                    .event_format(LineFormat::Json(
+                        format::format().json().flatten_event(true),
+                    ))
                     .with_filter(logged),
             )
             .try_init(),
@@ -104,38 +106,16 @@ impl FormatTime for Clock {
     }
 }
 
-/// A text log line: its time on the clock given, its level, the request being served
-/// (`request{request_id=…}:`), then the standard line's target and fields.
-struct TextLine(Clock);
-
-impl<S, N> FormatEvent<S, N> for TextLine
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> std::fmt::Result {
-        self.0.format_time(&mut writer)?;
-        write!(writer, " {:>5} ", event.metadata().level().as_str())?;
-        with_current(|request| match request {
-            Some(id) => write!(writer, "request{{request_id={id}}}: "),
-            None => Ok(()),
-        })?;
-        format::format()
-            .without_time()
-            .with_level(false)
-            .format_event(ctx, writer, event)
-    }
+/// How a log line is written: the standard line, with the request being served named in it.
+enum LineFormat {
+    /// Text: the time on the clock given, the level, the request (`request{request_id=…}:`),
+    /// then the standard line's target and fields.
+    Text(Clock),
+    /// JSON, with the request as the first member (`"request_id"`).
+    Json(Format<Json>),
 }
 
-/// A JSON log line, with the request being served as its first member (`"request_id"`).
-struct JsonLine(Format<Json>);
-
-impl<S, N> FormatEvent<S, N> for JsonLine
+impl<S, N> FormatEvent<S, N> for LineFormat
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -146,15 +126,29 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        let Some(id) = with_current(|request| request.cloned()) else {
-            return self.0.format_event(ctx, writer, event);
-        };
-        let mut line = String::new();
-        self.0.format_event(ctx, Writer::new(&mut line), event)?;
-        // A request id is made of token characters: nothing in it to escape.
-        match line.strip_prefix('{') {
-            Some(rest) => write!(writer, "{{\"request_id\":\"{id}\",{rest}"),
-            None => writer.write_str(&line),
+        let request = with_current(|request| request.cloned());
+        match (self, request) {
+            (LineFormat::Text(clock), request) => {
+                clock.format_time(&mut writer)?;
+                write!(writer, " {:>5} ", event.metadata().level().as_str())?;
+                if let Some(id) = request {
+                    write!(writer, "request{{request_id={id}}}: ")?;
+                }
+                format::format()
+                    .without_time()
+                    .with_level(false)
+                    .format_event(ctx, writer, event)
+            }
+            (LineFormat::Json(json), None) => json.format_event(ctx, writer, event),
+            (LineFormat::Json(json), Some(id)) => {
+                let mut line = String::new();
+                json.format_event(ctx, Writer::new(&mut line), event)?;
+                // A request id is made of token characters: nothing in it to escape.
+                match line.strip_prefix('{') {
+                    Some(rest) => write!(writer, "{{\"request_id\":\"{id}\",{rest}"),
+                    None => writer.write_str(&line),
+                }
+            }
         }
     }
 }

@@ -162,28 +162,43 @@ async fn the_log_lines_of_a_request_name_its_id() {
     let dir = tempfile::tempdir().expect("temp dir");
     let keys = dir.path().join("keys.toml");
     std::fs::write(&keys, new_key("市信用中心", &[Scope::Decide], None).config).expect("keys");
-    let stderr_path = dir.path().join("stderr.txt");
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let port = free_port();
-    let mut command = serve_command(&rules_dir(), &demo_lists(), port, Stdio::from(stderr));
-    command.arg("--keys").arg(&keys);
-    let (server, client) = Running::until_ready(command, port).await;
-    // No key: refused, and the refusal is logged at WARN.
-    let response = client
-        .get(format!("{}/v1/status", server.address))
-        .header("x-request-id", "trace-me-42")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 401);
-    assert_eq!(request_id(&response), "trace-me-42");
-    drop(server);
-    let log = std::fs::read_to_string(&stderr_path).expect("stderr");
-    let refused = log
-        .lines()
-        .find(|line| line.contains("API key refused"))
-        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
-    assert!(refused.contains("request_id=trace-me-42"), "{refused}");
+    for format in ["text", "json"] {
+        let stderr_path = dir.path().join(format!("stderr-{format}.txt"));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let port = free_port();
+        let mut command = serve_command(&rules_dir(), &demo_lists(), port, Stdio::from(stderr));
+        command
+            .arg("--keys")
+            .arg(&keys)
+            .args(["--log-format", format]);
+        let (server, client) = Running::until_ready(command, port).await;
+        // No key: refused, and the refusal is logged at WARN.
+        let response = client
+            .get(format!("{}/v1/status", server.address))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 401);
+        assert_eq!(request_id(&response), "trace-me-42");
+        drop(server);
+        let log = std::fs::read_to_string(&stderr_path).expect("stderr");
+        let refused = log
+            .lines()
+            .find(|line| line.contains("API key refused"))
+            .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+        if format == "text" {
+            assert!(refused.contains("request_id=trace-me-42"), "{refused}");
+        } else {
+            let line: Value = serde_json::from_str(refused).expect("a JSON line");
+            assert_eq!(line["request_id"], "trace-me-42", "{refused}");
+        }
+        // Lines made outside any request name none.
+        assert!(
+            log.lines().any(|line| !line.contains("request_id")),
+            "{log}"
+        );
+    }
 }
 
 /// The value of the series `series` (name and labels exactly as rendered).
