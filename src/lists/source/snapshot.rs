@@ -191,14 +191,7 @@ impl RedisLists {
             bytes: 0,
             crc: crc32fast::Hasher::new(),
         };
-        let wrote = (|| {
-            index.write_snapshot(&mut out, &rules.revision)?;
-            let index_bytes = out.bytes + out.buffer.len() as u64;
-            write_named(&mut out, &named)?;
-            out.flush_chunk()?;
-            Ok::<_, io::Error>(index_bytes)
-        })();
-        let index_bytes = match wrote {
+        let index_bytes = match out.write_all_parts(&index, &named, &rules.revision) {
             Ok(index_bytes) => index_bytes,
             Err(err) => {
                 let written = out.chunks.len();
@@ -443,6 +436,21 @@ struct ChunkWriter<'a> {
 }
 
 impl ChunkWriter<'_> {
+    /// The index, then who the cold entries name, every chunk stored; returns the index's
+    /// length.
+    fn write_all_parts(
+        &mut self,
+        index: &ListIndex,
+        named: &[NamedBy],
+        revision: &str,
+    ) -> io::Result<u64> {
+        index.write_snapshot(self, revision)?;
+        let index_bytes = self.bytes + self.buffer.len() as u64;
+        write_named(self, named)?;
+        self.flush_chunk()?;
+        Ok(index_bytes)
+    }
+
     fn flush_chunk(&mut self) -> io::Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
