@@ -268,7 +268,7 @@ impl Source {
     /// Reads every entry and stores them in Redis as the list snapshot that starting instances
     /// load (blocking), unless another writer is at it.
     pub fn write_snapshot(&self, rules: &RuleSet) -> Result<SnapshotWritten, SnapshotWriteError> {
-        Ok(self.redis()?.write_snapshot(rules)?)
+        self.redis()?.write_snapshot(rules)
     }
 
     /// The change stream to follow: `None` when the source has none (a file changes only by
