@@ -18,11 +18,11 @@ use jiangcheng::config::{
 use jiangcheng::keys::{self, Revocation, Scope};
 use jiangcheng::lists::gen::{self, GenOptions};
 use jiangcheng::lists::source::{
-    ColdCacheConfig, Import, ImportError, ListSource, DEFAULT_CONNECTIONS, DEFAULT_PREFIX,
-    DEFAULT_TIMEOUT,
+    ColdCacheConfig, Import, ImportError, ListSource, SnapshotWriteError, Source,
+    DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
 use jiangcheng::register;
-use jiangcheng::ruleset::RuleSource;
+use jiangcheng::ruleset::{RuleSet, RuleSource};
 use jiangcheng::snapshot::{LoadError, Snapshots, Sources};
 use jiangcheng::startup::{self, StartupError, Stop};
 use jiangcheng::{lists, ruleset, telemetry};
@@ -448,8 +448,19 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSource::or_embedded(args.rules.clone()).load()?;
+    let lists = match &args.lists {
+        Some(lists) if !args.snapshot_only => lists,
+        _ => {
+            let target = args.target().open(ColdCacheConfig::default());
+            return store_snapshot(&target, &rules);
+        }
+    };
+    let stored = |target: &Source| match args.no_snapshot {
+        true => Ok(ExitCode::SUCCESS),
+        false => store_snapshot(target, &rules),
+    };
     // The whole file is validated before anything is written: a bad line refuses the import.
-    let file = match Import::read(&args.lists, &rules, args.replace_list.as_deref()) {
+    let file = match Import::read(lists, &rules, args.replace_list.as_deref()) {
         Ok(file) => file,
         Err(ImportError::File(err)) => {
             eprintln!("{err}\nnothing was imported");
@@ -485,7 +496,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             started.elapsed().as_secs_f64(),
             stats.version
         );
-        return Ok(ExitCode::SUCCESS);
+        return stored(&target);
     }
     let bar = indicatif::ProgressBar::new(entries as u64).with_style(
         indicatif::ProgressStyle::with_template(
@@ -502,5 +513,25 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         stats.version
     );
+    stored(&target)
+}
+
+/// Stores a new snapshot of the lists in Redis. Another writer at it is no failure: the
+/// snapshot it stores serves as well.
+fn store_snapshot(target: &Source, rules: &RuleSet) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    match target.write_snapshot(rules) {
+        Ok(written) => eprintln!(
+            "stored the list snapshot of version {}: {} bytes in {} chunks, in {:.1} s",
+            written.version,
+            written.bytes,
+            written.chunks,
+            started.elapsed().as_secs_f64()
+        ),
+        Err(SnapshotWriteError::Locked) => {
+            eprintln!("another writer is storing a list snapshot; left to it")
+        }
+        Err(err) => return Err(err.into()),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::lists::source::{
-    Change, ChangeKind, ColdCacheConfig, ColdNames, ListSource, LoadListsError, Loaded, NamesPatch,
-    NamesStep, Position, Source, SourceError, StreamRecord,
+    Change, ChangeKind, ColdCacheConfig, ColdNames, ListSource, LoadListsError, LoadPath, Loaded,
+    NamesPatch, NamesStep, Position, Source, SourceError, StreamRecord,
 };
 use crate::lists::{ListFileError, ListIndex, Refusal, Shrink, ShrinkGuard};
 use crate::ruleset::{RuleSet, RuleSetError, RuleSource};
@@ -85,6 +85,10 @@ pub struct LoadReport {
     pub refusals: u64,
     /// The latest refusal, kept after later loads succeed.
     pub last_refusal: Option<LoadRefusal>,
+    /// How the latest successful load read the lists.
+    pub last_path: Option<LoadPath>,
+    /// Loads from Redis that found no usable stored snapshot and scanned every entry.
+    pub snapshot_fallbacks: u64,
 }
 
 /// When the guard refused a load, and why.
@@ -151,6 +155,9 @@ impl FollowReport {
 
 /// How long the follower waits on the stream before checking whether it should stop.
 const FOLLOW_BLOCK: Duration = Duration::from_millis(500);
+/// How long catching up after a load from the stored snapshot waits for changes: not at all,
+/// in effect (no wait would mean waiting for ever to Redis).
+const CATCH_UP_WAIT: Duration = Duration::from_millis(1);
 /// Overlay size (changed subjects and persons) at which the index is rebuilt whole.
 const COMPACT_AT: usize = 50_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -241,9 +248,15 @@ impl Snapshots {
 
     fn load(&self, forced: bool) -> Result<Arc<Snapshot>, LoadError> {
         let started = Timestamp::now();
-        let result = self
-            .build()
-            .and_then(|(rules, loaded)| self.swap_in(rules, loaded, forced));
+        let mut path = None;
+        let result = self.build().and_then(|(rules, loaded)| {
+            path = Some(loaded.path.clone());
+            self.swap_in(rules, loaded, forced)
+        });
+        let result = match (result, &path) {
+            (Ok(snapshot), Some(LoadPath::Snapshot)) => Ok(self.catch_up(snapshot)),
+            (result, _) => result,
+        };
         let mut report = self
             .report
             .lock()
@@ -254,6 +267,11 @@ impl Snapshots {
             Ok(snapshot) => {
                 report.last_success = Some(snapshot.loaded_at);
                 report.last_error = None;
+                if let Some(LoadPath::Scan { why }) = &path {
+                    report.snapshot_fallbacks += 1;
+                    tracing::debug!(reason = %why, "the list snapshot was not used");
+                }
+                report.last_path = path;
             }
             Err(err) => {
                 report.failures += 1;
@@ -286,6 +304,7 @@ impl Snapshots {
             index: lists,
             cold_names,
             position,
+            path: _,
         } = loaded;
         let _writer = self
             .writer
@@ -320,6 +339,32 @@ impl Snapshots {
         // The rules may have changed too: nothing cached of the cold lists still holds.
         self.lists.forget_all_cold();
         Ok(snapshot)
+    }
+
+    /// Replays the changes made since the stored snapshot that was just loaded, so that the
+    /// service is ready only once it is as current as a scan would have made it. Returns the
+    /// snapshot it reached; should the stream fail, the follower takes over from there.
+    fn catch_up(&self, mut reached: Arc<Snapshot>) -> Arc<Snapshot> {
+        let Some(Ok(mut stream)) = self.lists.changes() else {
+            return reached;
+        };
+        loop {
+            let from = Position {
+                version: reached.lists_version,
+                epoch: reached.lists_epoch.clone(),
+            };
+            match stream.after(&from, CATCH_UP_WAIT) {
+                Ok(records) if !records.is_empty() => match self.apply(records) {
+                    Some(next) => reached = next,
+                    None => return reached,
+                },
+                Ok(_) => return reached,
+                Err(err) => {
+                    tracing::warn!(error = %err, "catching up after the list snapshot failed; the follower goes on from here");
+                    return reached;
+                }
+            }
+        }
     }
 
     /// Decodes the records read from the stream against the current rules (under the

@@ -162,8 +162,16 @@ pub struct NewKeyArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The JSON Lines file to import.
+    #[arg(long, required_unless_present = "snapshot_only")]
+    pub lists: Option<PathBuf>,
+    /// Import nothing: only store a new snapshot of the lists in Redis, which starting
+    /// instances load instead of scanning every entry.
+    #[arg(long, conflicts_with_all = ["lists", "no_snapshot"])]
+    pub snapshot_only: bool,
+    /// Do not store a new snapshot of the lists in Redis after the import (instances then
+    /// load the older one and replay the changes since, or scan every entry).
     #[arg(long)]
-    pub lists: PathBuf,
+    pub no_snapshot: bool,
     /// The Redis server (`redis://host:port/db`).
     #[arg(long, env = "JC_REDIS")]
     pub redis: String,

@@ -10,6 +10,7 @@ use super::problem::{ApiError, ProblemKind};
 use super::AppState;
 use crate::app::{without_paths, DisputeCounts};
 use crate::keys::{Caller, Scope};
+use crate::lists::source::LoadPath;
 use crate::lists::ShrinkGuard;
 use crate::register::Health;
 use crate::snapshot::{LoadReport, Sources};
@@ -29,6 +30,12 @@ struct LoadView {
     /// least `list_shrink_min_entries`; no entries at all; an emptied list.
     max_list_shrink: f64,
     list_shrink_min_entries: u64,
+    /// How the latest successful load read the lists: `file`, `snapshot` (the list snapshot
+    /// stored in Redis) or `scan` (every entry in Redis, with why no snapshot served).
+    path: Option<&'static str>,
+    scan_reason: Option<String>,
+    /// Loads from Redis that scanned every entry because no stored snapshot could be used.
+    snapshot_fallbacks: u64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -63,6 +70,12 @@ impl LoadView {
             }),
             max_list_shrink: guard.max_shrink,
             list_shrink_min_entries: guard.min_list_entries,
+            path: report.last_path.as_ref().map(LoadPath::name),
+            scan_reason: match report.last_path {
+                Some(LoadPath::Scan { why }) => Some(why),
+                _ => None,
+            },
+            snapshot_fallbacks: report.snapshot_fallbacks,
         }
     }
 }

@@ -37,6 +37,7 @@ mod languages;
 mod legacy_ids;
 mod limits;
 mod list_bom;
+mod lists_snapshot;
 mod openapi;
 mod privacy;
 mod process;

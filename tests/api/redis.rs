@@ -150,7 +150,7 @@ pub fn import(server: &RedisServer, lists: &Path) -> Output {
 }
 
 /// `jiangcheng import` with `extra` arguments.
-fn import_with(server: &RedisServer, lists: &Path, extra: &[&str]) -> Output {
+pub fn import_with(server: &RedisServer, lists: &Path, extra: &[&str]) -> Output {
     Command::new(BIN)
         .arg("import")
         .arg("--lists")

@@ -10,6 +10,7 @@ mod import;
 mod named;
 mod pool;
 pub mod redis;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
     ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
+
+pub use snapshot::{WriteError as SnapshotWriteError, Written as SnapshotWritten};
 
 pub(crate) use change::StreamRecord;
 pub(crate) use named::{NamesPatch, NamesStep};
@@ -169,6 +172,29 @@ pub struct Loaded {
     pub cold_names: ColdNames,
     /// The source's position in its history, if it has one (Redis does; a file does not).
     pub position: Option<Position>,
+    pub path: LoadPath,
+}
+
+/// How a full load read the lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadPath {
+    /// From a file (or the embedded demo lists).
+    File,
+    /// From the snapshot stored in Redis.
+    Snapshot,
+    /// By scanning every entry in Redis, because no stored snapshot could be used (`why`).
+    Scan { why: String },
+}
+
+impl LoadPath {
+    /// `file`, `snapshot` or `scan`, for `/v1/status` and the metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LoadPath::File => "file",
+            LoadPath::Snapshot => "snapshot",
+            LoadPath::Scan { .. } => "scan",
+        }
+    }
 }
 
 /// An opened list source: the one way to load, follow, write and look up the lists.
@@ -227,21 +253,22 @@ impl Source {
                 index: super::load_embedded(rules)?,
                 cold_names: ColdNames::default(),
                 position: None,
+                path: LoadPath::File,
             }),
             Backend::File(path) => Ok(Loaded {
                 index: super::load_file(path, rules)?,
                 cold_names: ColdNames::default(),
                 position: None,
+                path: LoadPath::File,
             }),
-            _ => {
-                let (index, cold_names, position) = self.redis()?.load_all(rules)?;
-                Ok(Loaded {
-                    index,
-                    cold_names,
-                    position: Some(position),
-                })
-            }
+            _ => Ok(self.redis()?.load_all(rules)?),
         }
+    }
+
+    /// Reads every entry and stores them in Redis as the list snapshot that starting instances
+    /// load (blocking), unless another writer is at it.
+    pub fn write_snapshot(&self, rules: &RuleSet) -> Result<SnapshotWritten, SnapshotWriteError> {
+        self.redis()?.write_snapshot(rules)
     }
 
     /// The change stream to follow: `None` when the source has none (a file changes only by

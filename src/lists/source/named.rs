@@ -35,6 +35,15 @@ impl Naming {
     }
 }
 
+/// One person named by one cold entry, with the entry's id: what a load reads, and what a
+/// stored snapshot keeps (the table's id hashes are keyed per process, so they cannot be
+/// stored).
+pub(super) struct NamedBy {
+    pub(super) person: SubjectKey,
+    pub(super) filer: SubjectKey,
+    pub(super) entry_id: String,
+}
+
 /// The key of [`entry_hash`], drawn once per process.
 static ENTRY_KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
@@ -81,6 +90,15 @@ impl ColdNames {
             base: namings.into(),
             ..ColdNames::default()
         }
+    }
+
+    pub(super) fn of_named(named: &[NamedBy]) -> ColdNames {
+        ColdNames::new(
+            named
+                .iter()
+                .map(|n| Naming::new(n.person, n.filer, &n.entry_id))
+                .collect(),
+        )
     }
 
     /// How many namings the table holds in memory (until the next compaction, this counts

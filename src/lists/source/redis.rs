@@ -39,8 +39,9 @@ use std::sync::Arc;
 use redis::{Commands, Script};
 
 use super::change::StreamRecord;
-use super::named::{ColdNames, Naming};
+use super::named::{ColdNames, NamedBy};
 use super::pool::Connections;
+use super::{LoadPath, Loaded};
 use crate::lists::entry::{Checked, Dispute, Entry, EntryRecord};
 use crate::lists::file::{id_hash, repeated_ids};
 use crate::lists::index::{IndexBuilder, ListIndex};
@@ -246,7 +247,7 @@ pub struct PutOutcome {
 /// The lists in one Redis database. Clones share their connections.
 #[derive(Clone)]
 pub(super) struct RedisLists {
-    connections: Arc<Connections>,
+    pub(super) connections: Arc<Connections>,
     prefix: String,
 }
 
@@ -275,7 +276,7 @@ impl RedisLists {
         })
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(super) fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
 
@@ -781,12 +782,38 @@ impl RedisLists {
         Ok(changes)
     }
 
-    /// Reads every entry, page by page, and indexes them. The position is read first: changes
-    /// made during the scan are at most replayed later from the change stream, never missed.
-    pub fn load_all(
+    /// Reads the lists from the stored snapshot when one fits (see `snapshot`), else by
+    /// scanning every entry, and says which it did and why.
+    pub fn load_all(&self, rules: &RuleSet) -> Result<Loaded, SourceError> {
+        let store = self.connections.with(|con| self.position_on(con))?;
+        let why = match self.read_snapshot(rules, &store) {
+            Ok(read) => {
+                return Ok(Loaded {
+                    index: read.index,
+                    cold_names: read.cold_names,
+                    position: Some(read.position),
+                    path: LoadPath::Snapshot,
+                })
+            }
+            Err(why) => why.to_string(),
+        };
+        tracing::info!(reason = %why, "loading the lists by scanning every entry");
+        let (index, named, position) = self.scan_all(rules)?;
+        Ok(Loaded {
+            index,
+            cold_names: ColdNames::of_named(&named),
+            position: Some(position),
+            path: LoadPath::Scan { why },
+        })
+    }
+
+    /// Reads every entry, page by page, and indexes them, with who the cold entries name. The
+    /// position is read first: changes made during the scan are at most replayed later from
+    /// the change stream, never missed.
+    pub(super) fn scan_all(
         &self,
         rules: &RuleSet,
-    ) -> Result<(ListIndex, ColdNames, Position), SourceError> {
+    ) -> Result<(ListIndex, Vec<NamedBy>, Position), SourceError> {
         self.connections.with(|con| {
             let position = self.position_on(&mut *con)?;
             let entries_key = self.key("entries");
@@ -816,9 +843,9 @@ impl RedisLists {
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 // A read error explains a short parse better than the parse result does.
                 read?;
-                let (builder, namings) = parsed?;
+                let (builder, named) = parsed?;
                 let index = builder.finish(rules.lists().len())?;
-                Ok((index, ColdNames::new(namings), position))
+                Ok((index, named, position))
             })
         })
     }
@@ -912,7 +939,7 @@ type ScanPage = Vec<(String, String)>;
 fn parse_pages(
     pages: std::sync::mpsc::Receiver<ScanPage>,
     rules: &RuleSet,
-) -> Result<(IndexBuilder, Vec<Naming>), SourceError> {
+) -> Result<(IndexBuilder, Vec<NamedBy>), SourceError> {
     use rayon::prelude::*;
     let mut builder = IndexBuilder::new()?;
     let mut namings = Vec::new();
@@ -932,12 +959,11 @@ fn parse_pages(
             .collect::<Result<_, SourceError>>()?;
         for (checked, (entry_id, json)) in parsed.into_iter().zip(&page) {
             if rules.list(checked.facts.list).cold {
-                namings.extend(
-                    checked
-                        .persons
-                        .iter()
-                        .map(|&person| Naming::new(person, checked.subject, entry_id)),
-                );
+                namings.extend(checked.persons.iter().map(|&person| NamedBy {
+                    person,
+                    filer: checked.subject,
+                    entry_id: entry_id.clone(),
+                }));
             } else {
                 id_hashes.push((id_hash(entry_id), builder.pushed()));
                 builder.carry(checked.subject, &checked.legacy_ids);
