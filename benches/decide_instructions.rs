@@ -12,6 +12,9 @@
 //! and divide the `Collected` instructions by `ROUNDS`. Cases: `uscc_miss`, `person_miss`,
 //! `hit_one_entry`, `hit_five_entries`, `responsible_person`. `JC_BENCH_OLDER_IDENTIFIERS=1`
 //! adds the engine bench's two entries filed under older identifiers.
+//!
+//! The cases `parse_uscc` and `parse_person` instead parse `ROUNDS` identifiers of the
+//! population inside `parse_all` (`--toggle-collect='*parse_all*'`).
 
 #![allow(
     clippy::unwrap_used,
@@ -40,6 +43,22 @@ const ROUNDS: usize = 10_000;
 
 fn main() {
     let case = std::env::args().nth(1).expect("a case");
+    if let Some(kind) = case.strip_prefix("parse_") {
+        let person = match kind {
+            "uscc" => false,
+            "person" => true,
+            other => panic!("unknown case parse_{other}"),
+        };
+        let ids: Vec<String> = (0u64..)
+            .map(|i| gen::subject_id(SEED, i))
+            .filter(|&(_, is_person)| is_person == person)
+            .map(|(id, _)| id)
+            .take(ROUNDS)
+            .collect();
+        let parsed = parse_all(&ids);
+        println!("{case}: {ROUNDS} identifiers, {parsed} parsed");
+        return;
+    }
     let var = |name: &str| std::env::var(name).ok();
     let subjects: u64 = env_or("JC_BENCH_SUBJECTS", 100_000);
     let rules = common::rules();
@@ -123,5 +142,13 @@ fn decide_all(
             engine::decide(rules, engine::Holdings::of(lists), black_box(s), matter, at)
                 .is_ok_and(|d| d.outcome != engine::Outcome::Allow)
         })
+        .count()
+}
+
+/// The counted part of the `parse_*` cases: every identifier parsed once.
+#[inline(never)]
+fn parse_all(ids: &[String]) -> usize {
+    ids.iter()
+        .filter(|id| ident::parse(black_box(id)).is_ok())
         .count()
 }

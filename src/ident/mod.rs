@@ -15,6 +15,7 @@
 //! Everything else that is wrong with the text is an [`IdError`].
 
 mod error;
+mod fast;
 mod free_text;
 mod key;
 mod legacy;
@@ -202,6 +203,14 @@ impl CheckOutcome {
 /// are a first-generation resident ID, upgraded; only when they cannot be one (positions 7–12
 /// are no date) and their check digit holds are they a registration number.
 pub fn parse(raw: &str) -> Result<SubjectId, IdError> {
+    match fast::parse(raw.as_bytes()) {
+        Some(id) => Ok(id),
+        None => parse_general(raw),
+    }
+}
+
+/// [`parse`] for any input: normalises, then detects the type.
+fn parse_general(raw: &str) -> Result<SubjectId, IdError> {
     let text = match Text::fold(raw) {
         Ok(text) => text,
         Err(refused) => return legacy::detect(raw, refused),

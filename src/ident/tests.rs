@@ -1021,7 +1021,55 @@ fn near_identifier() -> impl Strategy<Value = String> {
     prop_oneof![random, mutated]
 }
 
+/// The full-width spelling of an ASCII text.
+fn widen(code: &str) -> String {
+    code.chars()
+        .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c))
+        .collect()
+}
+
+/// Inputs at the edge of the fast path: valid codes as they are, lower-cased or full-width, with
+/// one character replaced by any ASCII character, arbitrary runs of the USCC alphabet, and text
+/// near the identifier space.
+fn fast_path_input() -> impl Strategy<Value = String> {
+    let replaced = (valid_code(), 0usize..18, 0u8..0x80).prop_map(|((code, _), i, b)| {
+        let mut bytes = code.into_bytes();
+        bytes[i] = b;
+        String::from_utf8(bytes).expect("ascii")
+    });
+    let symbols: Vec<char> = USCC_CHARS.chars().collect();
+    prop_oneof![
+        valid_code().prop_map(|(code, _)| code),
+        valid_code().prop_map(|(code, _)| code.to_ascii_lowercase()),
+        valid_code().prop_map(|(code, _)| widen(&code)),
+        replaced,
+        prop::collection::vec(prop::sample::select(symbols), 17..=19)
+            .prop_map(|chars| chars.into_iter().collect::<String>()),
+        near_identifier(),
+    ]
+}
+
 proptest! {
+    #[test]
+    fn the_fast_path_agrees_with_the_general_one(raw in fast_path_input()) {
+        let general = parse_general(&raw);
+        prop_assert_eq!(parse(&raw), general, "{:?}", raw);
+        match fast::parse(raw.as_bytes()) {
+            Some(id) => prop_assert_eq!(Ok(id), general, "{:?}", raw),
+            // Left to the general path: other spellings, faults, and the all-digit USCCs that
+            // have a resident ID's shape.
+            None => {
+                let normalised = raw.len() == LEN && raw.chars().all(|c| USCC_CHARS.contains(c));
+                let resident_shaped = raw.bytes().take(LEN - 1).all(|b| b.is_ascii_digit());
+                let uscc = general.is_ok_and(|id| id.id_type() == IdType::Uscc);
+                prop_assert!(
+                    !normalised || general.is_err() || resident_shaped && uscc,
+                    "{:?} missed the fast path", raw
+                );
+            }
+        }
+    }
+
     #[test]
     fn first_generation_form_upgrades_to_itself(
         code in valid_resident_id().prop_filter("born 1900-1999", |c| c[6..8] == *"19")
@@ -1078,11 +1126,7 @@ proptest! {
         // Lower case and full-width spellings give the same identifier.
         let lower = code.to_ascii_lowercase();
         prop_assert_eq!(parse(&lower).ok(), Some(id));
-        let wide: String = code
-            .chars()
-            .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c))
-            .collect();
-        prop_assert_eq!(parse(&format!("\u{3000}{wide} ")).ok(), Some(id));
+        prop_assert_eq!(parse(&format!("\u{3000}{} ", widen(&code))).ok(), Some(id));
     }
 
     #[test]

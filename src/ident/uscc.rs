@@ -1,6 +1,6 @@
 //! Unified social credit code, GB 32100-2015: alphabet, mod-31 check, packing, subject kind.
 
-use super::normalize::{non_digits, position, Text};
+use super::normalize::{position, Text};
 use super::{CheckOutcome, IdError, IdType, SubjectKind, LEN};
 
 /// The 31 symbols; a symbol's value is its index. I, O, S, V and Z never occur.
@@ -40,6 +40,18 @@ static SYMBOL: [u8; 32] = {
 /// in `u64` until the final combination.
 const HALF: u64 = 31u64.pow(9);
 
+/// `31^(8-j)`: the weight of the `j`-th symbol of a half. A sum of independent products instead
+/// of a Horner chain, whose nine dependent multiplications bound the latency of a parse.
+const HALF_POWERS: [u64; 9] = {
+    let mut powers = [1u64; 9];
+    let mut j = 8;
+    while j > 0 {
+        powers[j - 1] = powers[j] * 31;
+        j -= 1;
+    }
+    powers
+};
+
 /// 31^18: every packed USCC is below this.
 pub(super) const LIMIT: u128 = (HALF as u128) * (HALF as u128);
 
@@ -54,39 +66,58 @@ pub(super) struct Scan {
 /// the packed value, in one branch-free pass; the error path rescans.
 #[inline(always)]
 pub(super) fn scan(text: &Text) -> Result<Scan, IdError> {
-    // Two independent Horner chains, one per half.
-    let (hi, sum_hi, flags_hi) = scan_half(text, 0..9);
-    let (lo, sum_lo, flags_lo) = scan_half(text, 9..LEN);
-    // Positions 3–8 are bytes 2–7 of the first word.
-    let region_ok = non_digits(text.word(0)) & 0xFFFF_FFFF_FFFF_0000 == 0;
-    if (flags_hi | flags_lo) & NONE != 0 || !region_ok {
-        return Err(error(text));
+    scan_values(&text.bytes().map(value)).ok_or_else(|| error(text))
+}
+
+/// The symbol value of a byte, with the high bit set outside the alphabet.
+#[inline(always)]
+pub(super) fn value(byte: u8) -> u8 {
+    VALUE[usize::from(byte)]
+}
+
+/// True when a symbol value is outside the alphabet.
+#[inline(always)]
+const fn is_none(value: u8) -> bool {
+    value & NONE != 0
+}
+
+/// [`scan`] on the symbol values of the 18 characters (see [`value`]): `None` when one is
+/// outside the alphabet or positions 3–8 hold other than digits.
+#[inline(always)]
+pub(super) fn scan_values(values: &[u8; LEN]) -> Option<Scan> {
+    let flags = values.iter().fold(0, |flags, &v| flags | v);
+    // Positions 3–8 are digits: values below 10.
+    let region = values[2..8]
+        .iter()
+        .fold(0, |all, &v| all | (v + (0x80 - 10)));
+    if is_none(flags | region) {
+        return None;
     }
-    let expected = (31 - (sum_hi + sum_lo) % 31) % 31;
-    let check = if u32::from(VALUE[usize::from(text.byte(LEN - 1))]) == expected {
+    let sum: u32 = values
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&v, w)| u32::from(v) * w)
+        .sum();
+    let half = |values: &[u8]| -> u64 {
+        values
+            .iter()
+            .zip(HALF_POWERS)
+            .map(|(&v, p)| u64::from(v) * p)
+            .sum()
+    };
+    let (hi, lo) = (half(&values[..9]), half(&values[9..]));
+    let expected = (31 - sum % 31) % 31;
+    let check = if u32::from(values[LEN - 1]) == expected {
         CheckOutcome::Valid
     } else {
         CheckOutcome::Mismatch {
             expected: char::from(SYMBOL[expected as usize & 31]),
         }
     };
-    Ok(Scan {
+    Some(Scan {
         packed: u128::from(hi) * u128::from(HALF) + u128::from(lo),
         check,
     })
-}
-
-/// Nine characters: their base-31 value, weighted sum and OR of symbol values.
-#[inline(always)]
-fn scan_half(text: &Text, range: std::ops::Range<usize>) -> (u64, u32, u8) {
-    let (mut value, mut sum, mut flags) = (0u64, 0u32, 0u8);
-    for i in range {
-        let v = VALUE[usize::from(text.byte(i))];
-        flags |= v;
-        sum += u32::from(v) * WEIGHTS[i];
-        value = value * 31 + u64::from(v);
-    }
-    (value, sum, flags)
 }
 
 /// The first thing wrong with a text that [`scan`] refused.
