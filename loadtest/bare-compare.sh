@@ -44,34 +44,36 @@ send() {
         --out "$WORK/count" >/dev/null 2>&1
 }
 
-# instructions URL PID: user-space instructions per request of the server under callgrind, over
-# `requests` requests after 2,000 to warm up (start-up and warm-up left out).
+# total START WARM-UP MORE: the user-space instructions of a whole run under callgrind of the
+# server START starts (start_service or start_bare), sent WARM-UP and then MORE requests,
+# stopped with SIGTERM. Two runs that differ only in MORE give a request's cost without
+# start-up and warm-up, with no need for callgrind_control.
+total() {
+    local out="$WORK/callgrind.$1.$3.out" url pid
+    "$1" valgrind --tool=callgrind --callgrind-out-file="$out" -- "${@:4}"
+    if [ "$1" = start_service ]; then url=$SERVICE pid=$SERVICE_PID; else url=$BARE pid=$BARE_PID; fi
+    send "$url" "$2"
+    [ "$3" -gt 0 ] && send "$url" "$3"
+    kill "$pid"
+    wait "$pid" || true
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+# instructions START ARGUMENT...: instructions a request, over `requests` requests.
 instructions() {
-    local url=$1 pid=$2 dump before
-    send "$url" 2000
-    callgrind_control --zero "$pid" >/dev/null
-    send "$url" "$requests"
-    before=$(find "$WORK" -name "callgrind.$pid.out.*" | wc -l)
-    callgrind_control --dump "$pid" >/dev/null
-    dump=""
-    while [ -z "$dump" ]; do
-        sleep 1
-        [ "$(find "$WORK" -name "callgrind.$pid.out.*" | wc -l)" -gt "$before" ] &&
-            dump=$(find "$WORK" -name "callgrind.$pid.out.*" | sort -V | tail -1)
-    done
-    awk -v n="$requests" '/^(summary|totals):/ { print int($2 / n); exit }' "$dump"
+    local base more
+    base=$(total "$1" 2000 0 "${@:2}")
+    more=$(total "$1" 2000 "$requests" "${@:2}")
+    echo $(((more - base) / requests))
 }
 
 if [ "$mode" = callgrind ]; then
-    rm -f "$WORK"/callgrind.*
-    grind=(valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.%p.out")
-    echo "== the service under callgrind (loading 1 M subjects takes a minute or two)"
-    start_service "${grind[@]}" -- "${serve_args[@]}"
-    decide=$(instructions "$SERVICE" "$SERVICE_PID")
+    echo "== the service and then jiangcheng-bare under callgrind, twice each"
+    start_service -- "${serve_args[@]}"
     bytes=$(miss_bytes)
     kill "$SERVICE_PID"
-    start_bare "${grind[@]}" -- "$bytes"
-    plain=$(instructions "$BARE" "$BARE_PID")
+    decide=$(instructions start_service "${serve_args[@]}")
+    plain=$(instructions start_bare "$bytes")
     echo "instructions a request, $requests requests each: decide $decide, bare $plain (answers of $bytes bytes)"
     awk -v d="$decide" -v b="$plain" 'BEGIN { printf "ratio bare/decide (the throughput ratio it predicts): %.3f\n", b / d }'
     exit 0
