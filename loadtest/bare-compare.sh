@@ -15,6 +15,7 @@
 # to $WORK (default /tmp/jc-bare), kept for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtest/bare-lib.sh
 
 pairs=7 seconds=10 requests=20000 mode=wrk service="" bare="" serve_args=()
 while [ $# -gt 0 ]; do
@@ -26,12 +27,10 @@ while [ $# -gt 0 ]; do
     --callgrind) mode=callgrind ;;
     --service) service=$2; shift ;;
     --bare) bare=$2; shift ;;
-    *) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+    *) usage ;;
     esac
     shift
 done
-WORK=${WORK:-/tmp/jc-bare}
-source loadtest/bare-lib.sh
 
 population 1000000 0.02
 bodies

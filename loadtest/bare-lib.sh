@@ -1,8 +1,9 @@
 # Shared by loadtest/bare-compare.sh, loadtest/latency-table.sh and
 # loadtest/three-instances.sh (sourced, not run): the generated population, the request bodies,
 # starting the release builds of the service and of jiangcheng-bare, and wrk.
-# Expects to be sourced from the repository's root, with WORK set to a scratch folder.
+# Expects to be sourced from the repository's root; scratch files go to $WORK.
 
+WORK=${WORK:-/tmp/jc-bare}
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 
@@ -15,6 +16,12 @@ for binary in jiangcheng jiangcheng-load jiangcheng-bare; do
 done
 deb_install wrk wrk
 mkdir -p "$WORK"
+
+# usage: prints the calling script's opening comment, and fails.
+usage() {
+    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 2
+}
 
 # Every process started here, stopped when the calling script exits.
 STARTED=()

@@ -8,6 +8,7 @@
 #   loadtest/latency-table.sh [--runs 3] [--seconds 20] [--audit-off]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtest/bare-lib.sh
 
 runs=3 seconds=20 serve_args=()
 while [ $# -gt 0 ]; do
@@ -15,12 +16,10 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --audit-off) serve_args+=(--register off) ;;
-    *) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+    *) usage ;;
     esac
     shift
 done
-WORK=${WORK:-/tmp/jc-bare}
-source loadtest/bare-lib.sh
 
 population 1000000 0.02
 bodies

@@ -12,17 +12,16 @@
 #   loadtest/three-instances.sh [--seconds 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source loadtest/bare-lib.sh
 
 seconds=20
 while [ $# -gt 0 ]; do
     case $1 in
     --seconds) seconds=$2; shift ;;
-    *) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+    *) usage ;;
     esac
     shift
 done
-WORK=${WORK:-/tmp/jc-bare}
-source loadtest/bare-lib.sh
 
 population 1000000 0.8
 bodies
