@@ -21,6 +21,10 @@ pub struct Target {
 impl Target {
     /// Parses `http://host:port`. Only loopback addresses are accepted unless `allow_remote`:
     /// a load test pointed at someone else's service by a typo is an attack.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.authority)
+    }
+
     pub fn parse(url: &str, allow_remote: bool) -> Result<Self> {
         let uri: Uri = url
             .parse()

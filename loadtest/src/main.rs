@@ -48,9 +48,9 @@ struct Common {
     /// The scenario (TOML); see loadtest/scenarios/.
     #[arg(long)]
     scenario: PathBuf,
-    /// Overrides the scenario's target.
+    /// Overrides the scenario's target; repeat it to spread the load over several instances.
     #[arg(long)]
-    target: Option<String>,
+    target: Vec<String>,
     /// Report files: <out>.json and <out>.html.
     #[arg(long, default_value = "jiangcheng-load-report")]
     out: PathBuf,
@@ -72,10 +72,15 @@ fn main() -> Result<()> {
 
 fn run(common: &Common, find_max: Option<&findmax::FindMaxArgs>) -> Result<()> {
     let mut scenario = scenario::Scenario::read(&common.scenario)?;
-    if let Some(target) = &common.target {
-        scenario.target = target.clone();
+    if !common.target.is_empty() {
+        scenario.targets.clone_from(&common.target);
+        scenario.validate()?;
     }
-    let target = client::Target::parse(&scenario.target, common.allow_remote)?;
+    let targets = scenario
+        .target_urls()
+        .iter()
+        .map(|url| client::Target::parse(url, common.allow_remote))
+        .collect::<Result<Vec<_>>>()?;
     let population = population::Population::load(&scenario.population)?;
     let (listed, unlisted) = population.sizes();
     eprintln!("population: {listed} listed and {unlisted} unlisted subjects sampled");
@@ -83,7 +88,7 @@ fn run(common: &Common, find_max: Option<&findmax::FindMaxArgs>) -> Result<()> {
     let progress = std::io::stderr().is_terminal();
     let step = |plan: &runner::Plan, label: &str| {
         eprintln!("{label}: running for {:.0} s", plan.seconds());
-        runner::run(plan, workload.clone(), &target, progress).with_context(|| label.to_owned())
+        runner::run(plan, workload.clone(), &targets, progress).with_context(|| label.to_owned())
     };
     let mut report = report::Report::new(
         if find_max.is_some() {

@@ -1,5 +1,6 @@
-//! What a run measured: HDR histograms of latency in microseconds (overall, by request kind, and
-//! one summary per second of the run), outcome counts, and the generator's own delay.
+//! What a run measured: HDR histograms of latency in microseconds (overall, by request kind, by
+//! target when there are several, and one summary per second of the run), outcome counts, and
+//! the generator's own delay.
 
 use crate::scenario::{RequestKind, Schedule};
 use hdrhistogram::Histogram;
@@ -110,6 +111,9 @@ pub struct Recorder {
     schedule: Option<Schedule>,
     all: Histogram<u64>,
     by_kind: BTreeMap<&'static str, Histogram<u64>>,
+    /// The targets' URLs and, in the same order, their answers' latencies.
+    targets: Vec<String>,
+    by_target: Vec<Histogram<u64>>,
     /// The dispatcher's delay past each intended send time: the generator's own lateness.
     dispatch_lateness: Histogram<u64>,
     counts: Counts,
@@ -119,12 +123,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(started: Instant, schedule: Option<Schedule>) -> Self {
+    pub fn new(started: Instant, schedule: Option<Schedule>, targets: Vec<String>) -> Self {
         Self {
             started,
             schedule,
             all: histogram(),
             by_kind: BTreeMap::new(),
+            by_target: targets.iter().map(|_| histogram()).collect(),
+            targets,
             dispatch_lateness: histogram(),
             counts: Counts::default(),
             intervals: Vec::new(),
@@ -143,10 +149,12 @@ impl Recorder {
         }
     }
 
-    /// A finished request; `latency` runs from the intended send time in the open model.
+    /// A finished request, sent to the `target`-th target; `latency` runs from the intended send
+    /// time in the open model.
     pub fn finished(
         &mut self,
         kind: RequestKind,
+        target: usize,
         latency: Duration,
         outcome: Outcome,
         now: Instant,
@@ -169,6 +177,9 @@ impl Recorder {
                 .entry(kind.as_str())
                 .or_insert_with(histogram)
                 .record(value);
+            if let Some(histogram) = self.by_target.get_mut(target) {
+                let _ = histogram.record(value);
+            }
         } else {
             self.second_errors += 1;
         }
@@ -217,6 +228,12 @@ impl Recorder {
                 .iter()
                 .map(|(kind, h)| ((*kind).to_owned(), Percentiles::of(h)))
                 .collect(),
+            by_target: self
+                .targets
+                .into_iter()
+                .zip(&self.by_target)
+                .map(|(url, h)| (url, Percentiles::of(h)))
+                .collect(),
             dispatch_lateness: Percentiles::of(&self.dispatch_lateness),
             counts: self.counts,
             intervals: self.intervals,
@@ -245,6 +262,8 @@ pub struct Recorded {
     pub seconds: f64,
     pub latency: Percentiles,
     pub by_kind: BTreeMap<String, Percentiles>,
+    /// Answered requests by target URL (one entry for a single target).
+    pub by_target: BTreeMap<String, Percentiles>,
     pub dispatch_lateness: Percentiles,
     pub counts: Counts,
     pub intervals: Vec<Interval>,
@@ -264,7 +283,8 @@ mod tests {
             seconds: 1.0,
             ramp: false,
         }]);
-        let mut recorder = Recorder::new(start, Some(schedule));
+        let targets = vec!["http://a".to_owned(), "http://b".to_owned()];
+        let mut recorder = Recorder::new(start, Some(schedule), targets);
         for i in 0..100u64 {
             recorder.scheduled(Duration::from_micros(3), false);
             let outcome = if i < 98 {
@@ -275,6 +295,7 @@ mod tests {
             let at = start + Duration::from_millis(10 * i);
             recorder.finished(
                 RequestKind::Decide,
+                (i % 2) as usize,
                 Duration::from_micros(100 + i),
                 outcome,
                 at,
@@ -289,6 +310,8 @@ mod tests {
         assert_eq!(recorded.latency.count, 98, "errors carry no latency");
         assert_eq!(recorded.latency.max, 197);
         assert_eq!(recorded.by_kind["decide"].count, 98);
+        assert_eq!(recorded.by_target["http://a"].count, 49);
+        assert_eq!(recorded.by_target["http://b"].count, 49);
         assert_eq!(recorded.intervals.len(), 2);
         assert_eq!(recorded.intervals[0].completed, 98);
         assert_eq!(recorded.intervals[0].errors, 3);

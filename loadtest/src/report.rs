@@ -132,6 +132,13 @@ fn step_summary(step: &Step) -> String {
     for (kind, percentiles) in &output.recorded.by_kind {
         let _ = writeln!(out, "{}", latency_row(kind, percentiles));
     }
+    if output.recorded.by_target.len() > 1 {
+        for (url, percentiles) in &output.recorded.by_target {
+            let rate = percentiles.count as f64 / output.recorded.seconds.max(1e-9);
+            let _ = writeln!(out, "  {url}: {rate:.0}/s answered");
+            let _ = writeln!(out, "{}", latency_row("", percentiles));
+        }
+    }
     let generator = &output.generator;
     let _ = writeln!(
         out,

@@ -99,13 +99,15 @@ fn lock(recorder: &Shared) -> std::sync::MutexGuard<'_, Recorder> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Runs the plan; `progress` prints a progress line every second to standard error.
+/// Runs the plan, connection `i` going to `targets[i % targets.len()]`; `progress` prints a
+/// progress line every second to standard error.
 pub fn run(
     plan: &Plan,
     workload: Arc<Workload>,
-    target: &Target,
+    targets: &[Target],
     progress: bool,
 ) -> Result<RunOutput> {
+    anyhow::ensure!(!targets.is_empty(), "no target to send to");
     let cpu_before = thread_cpu_seconds();
     // The schedule starts a moment from now, once the runtime and the connections are set up.
     let started = Instant::now() + Duration::from_millis(20);
@@ -115,6 +117,7 @@ pub fn run(
             Load::Open(schedule) => Some(schedule.clone()),
             Load::Closed { .. } => None,
         },
+        targets.iter().map(Target::url).collect(),
     )));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,7 +131,7 @@ pub fn run(
                     plan,
                     schedule,
                     &workload,
-                    target,
+                    targets,
                     &recorder,
                     started,
                     &late_sends,
@@ -136,7 +139,7 @@ pub fn run(
                 .await;
             }
             Load::Closed { seconds } => {
-                closed(plan, *seconds, &workload, target, &recorder, started).await;
+                closed(plan, *seconds, &workload, targets, &recorder, started).await;
             }
         }
         if let Some(progress) = progress {
@@ -176,23 +179,24 @@ async fn open(
     plan: &Plan,
     schedule: &Schedule,
     workload: &Arc<Workload>,
-    target: &Target,
+    targets: &[Target],
     recorder: &Shared,
     started: Instant,
     late_sends: &Arc<AtomicU64>,
 ) {
     let (jobs_tx, jobs_rx) = async_channel::bounded::<Job>(QUEUE);
     let mut connections = tokio::task::JoinSet::new();
-    for _ in 0..plan.connections {
+    for index in 0..plan.connections {
         let jobs = jobs_rx.clone();
-        let (target, recorder) = (target.clone(), recorder.clone());
+        let to = index % targets.len();
+        let (target, recorder) = (targets[to].clone(), recorder.clone());
         let timeout = plan.timeout;
         connections.spawn(async move {
             let mut connection = None;
             while let Ok(job) = jobs.recv().await {
                 let outcome = send(&mut connection, &target, &job.request, timeout).await;
                 let now = Instant::now();
-                lock(&recorder).finished(job.request.kind, now - job.intended, outcome, now);
+                lock(&recorder).finished(job.request.kind, to, now - job.intended, outcome, now);
             }
         });
     }
@@ -242,7 +246,7 @@ async fn closed(
     plan: &Plan,
     seconds: f64,
     workload: &Arc<Workload>,
-    target: &Target,
+    targets: &[Target],
     recorder: &Shared,
     started: Instant,
 ) {
@@ -250,9 +254,10 @@ async fn closed(
     let issued = Arc::new(AtomicU64::new(0));
     let mut callers = tokio::task::JoinSet::new();
     for index in 0..plan.connections {
+        let to = index % targets.len();
         let (workload, target, recorder, issued) = (
             workload.clone(),
-            target.clone(),
+            targets[to].clone(),
             recorder.clone(),
             issued.clone(),
         );
@@ -270,7 +275,7 @@ async fn closed(
                 lock(&recorder).scheduled(Duration::ZERO, false);
                 let outcome = send(&mut connection, &target, &request, timeout).await;
                 let now = Instant::now();
-                lock(&recorder).finished(request.kind, now - intended, outcome, now);
+                lock(&recorder).finished(request.kind, to, now - intended, outcome, now);
             }
         });
     }

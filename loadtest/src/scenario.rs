@@ -3,6 +3,7 @@
 //! ```toml
 //! name = "morning approval rush"
 //! target = "http://127.0.0.1:8080"
+//! # targets = ["http://127.0.0.1:8081", "http://127.0.0.1:8082"]  # several instances instead
 //! connections = 64
 //!
 //! [population]
@@ -43,6 +44,10 @@ pub struct Scenario {
     pub name: String,
     #[serde(default = "default_target")]
     pub target: String,
+    /// Several instances to spread the load over, round-robin by connection; when given,
+    /// `target` is not used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Keep-alive connections (open model: the pool the arrivals are sent on; closed model: the
     /// number of callers, each sending its next request when the last one is answered).
     #[serde(default = "default_connections")]
@@ -238,8 +243,12 @@ impl Scenario {
         Ok(scenario)
     }
 
-    fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         ensure!(self.connections > 0, "`connections` must be at least 1");
+        ensure!(
+            self.targets.len() <= self.connections,
+            "`targets` lists more instances than there are `connections` to reach them"
+        );
         ensure!(self.timeout_ms > 0, "`timeout_ms` must be at least 1");
         ensure!(!self.requests.is_empty(), "give at least one [[request]]");
         ensure!(
@@ -298,6 +307,15 @@ impl Scenario {
             MAX_SECONDS / 3600.0
         );
         Ok(())
+    }
+
+    /// The URLs the load goes to: `targets` when given, otherwise `target`.
+    pub fn target_urls(&self) -> Vec<String> {
+        if self.targets.is_empty() {
+            vec![self.target.clone()]
+        } else {
+            self.targets.clone()
+        }
     }
 
     pub fn duration(&self) -> Duration {

@@ -302,3 +302,29 @@ fn run_and_find_max_on_a_terminal_end_with_their_report() {
     );
     assert!(output.contains("reports: "), "{output}");
 }
+
+#[test]
+fn repeated_targets_share_the_load_by_connection_and_are_reported_apart() {
+    let _serial = one_at_a_time();
+    let (first, second) = (start_server(), start_server());
+    let scenario = format!(
+        "name = \"two instances\"\nconnections = 4\nmax_requests = 400\n{MIX}\n\
+             [load]\nmodel = \"closed\"\nseconds = 60\n"
+    );
+    let (report, stdout) =
+        run_scenario("run", &scenario, &["--target", &first, "--target", &second]);
+    let run = &report["runs"][0];
+    assert_eq!(run["counts"]["completed"], 400, "{run}");
+    let answered: u64 = [&first, &second]
+        .iter()
+        .map(|url| {
+            let count = run["by_target"][url.as_str()]["count"]
+                .as_u64()
+                .unwrap_or(0);
+            assert!(count > 0, "{url} got nothing: {run}");
+            count
+        })
+        .sum();
+    assert_eq!(Some(answered), run["latency"]["count"].as_u64(), "{run}");
+    assert!(stdout.contains(&format!("{first}: ")), "{stdout}");
+}

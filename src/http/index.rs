@@ -10,7 +10,7 @@ use super::openapi::codes;
 use super::problem::{ApiError, ProblemKind};
 
 /// Each document: its name under `/docs/`, its title and its text.
-const DOCS: [(&str, &str, &str); 6] = [
+const DOCS: [(&str, &str, &str); 7] = [
     ("api.md", "HTTP API", include_str!("../../docs/api.md")),
     (
         "console.md",
@@ -36,6 +36,11 @@ const DOCS: [(&str, &str, &str); 6] = [
         "performance.md",
         "性能 Performance",
         include_str!("../../docs/performance.md"),
+    ),
+    (
+        "scaling.md",
+        "扩展 Scaling",
+        include_str!("../../docs/scaling.md"),
     ),
 ];
 

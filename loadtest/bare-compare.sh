@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The service's /v1/decide against jiangcheng-bare, an actix-web endpoint with no middleware and no
+# logic answering as many bytes (the size of the service's answer to a miss): the most an actix-web
+# JSON endpoint can do here. Both run pinned to core 1, wrk -t1 -c32 pinned to core 0, over the
+# same 20,000 request bodies (one in ten for a listed subject of a generated population of
+# 1,000,000 with 2% listed, the matters rotated over eight), in rounds alternated A B A B.
+#
+#   loadtest/bare-compare.sh [--pairs 7] [--seconds 10] [--audit-off]
+#   loadtest/bare-compare.sh --callgrind [--requests 20000] [--audit-off]
+#   loadtest/bare-compare.sh --service URL --bare URL   # servers already running
+#
+# Prints each pair and the median ratio decide/bare; with --callgrind, the user-space
+# instructions a request costs each under valgrind's callgrind instead (deterministic, so the
+# machine's noise does not move it). Needs `cargo build --release --workspace`; scratch files go
+# to $WORK (default /tmp/jc-bare), kept for the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source loadtest/bare-lib.sh
+
+pairs=7 seconds=10 requests=20000 mode=wrk service="" bare="" serve_args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --pairs) pairs=$2; shift ;;
+    --seconds) seconds=$2; shift ;;
+    --requests) requests=$2; shift ;;
+    --audit-off) serve_args+=(--register off) ;;
+    --callgrind) mode=callgrind ;;
+    --service) service=$2; shift ;;
+    --bare) bare=$2; shift ;;
+    *) usage ;;
+    esac
+    shift
+done
+
+population 1000000 0.02
+bodies
+
+# send URL COUNT: exactly COUNT requests of the same mix, by jiangcheng-load's closed model.
+send() {
+    scenario "$WORK/count.toml" "$2 requests" 32 "$(printf 'model = "closed"\nseconds = 3600')"
+    sed -i "1a max_requests = $2" "$WORK/count.toml"
+    taskset -c 0 "$BIN/jiangcheng-load" run --scenario "$WORK/count.toml" --target "${1%/v1/decide}" \
+        --out "$WORK/count" >/dev/null 2>&1
+}
+
+# total START WARM-UP MORE: the user-space instructions of a whole run under callgrind of the
+# server START starts (start_service or start_bare), sent WARM-UP and then MORE requests,
+# stopped with SIGTERM. Two runs that differ only in MORE give a request's cost without
+# start-up and warm-up, with no need for callgrind_control.
+total() {
+    local out="$WORK/callgrind.$1.$3.out" url pid
+    "$1" valgrind --tool=callgrind --callgrind-out-file="$out" -- "${@:4}"
+    if [ "$1" = start_service ]; then url=$SERVICE pid=$SERVICE_PID; else url=$BARE pid=$BARE_PID; fi
+    send "$url" "$2"
+    [ "$3" -gt 0 ] && send "$url" "$3"
+    kill "$pid"
+    wait "$pid" || true
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+# instructions START ARGUMENT...: instructions a request, over `requests` requests.
+instructions() {
+    local base more
+    base=$(total "$1" 2000 0 "${@:2}")
+    more=$(total "$1" 2000 "$requests" "${@:2}")
+    echo $(((more - base) / requests))
+}
+
+if [ "$mode" = callgrind ]; then
+    echo "== the service and then jiangcheng-bare under callgrind, twice each"
+    start_service -- "${serve_args[@]}"
+    bytes=$(miss_bytes)
+    kill "$SERVICE_PID"
+    decide=$(instructions start_service "${serve_args[@]}")
+    plain=$(instructions start_bare "$bytes")
+    echo "instructions a request, $requests requests each: decide $decide, bare $plain (answers of $bytes bytes)"
+    awk -v d="$decide" -v b="$plain" 'BEGIN { printf "ratio bare/decide (the throughput ratio it predicts): %.3f\n", b / d }'
+    exit 0
+fi
+
+if [ -z "$service" ]; then
+    start_service -- "${serve_args[@]}"
+    service=$SERVICE
+fi
+SERVICE=$service
+bytes=$(miss_bytes)
+if [ -z "$bare" ]; then
+    start_bare -- "$bytes"
+    bare=$BARE
+fi
+echo "== decide $service against bare $bare ($bytes-byte answers), $pairs pairs of ${seconds} s"
+ratios=()
+for pair in $(seq 1 "$pairs"); do
+    decide=$(wrk_rate "$service" "$seconds")
+    plain=$(wrk_rate "$bare" "$seconds")
+    ratio=$(awk -v d="$decide" -v b="$plain" 'BEGIN { printf "%.3f", d / b }')
+    ratios+=("$ratio")
+    echo "pair $pair: decide $decide/s, bare $plain/s, ratio $ratio"
+done
+echo "median ratio decide/bare: $(median "${ratios[@]}") (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
