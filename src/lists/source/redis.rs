@@ -333,8 +333,15 @@ impl redis::FromRedisValue for ScriptReply {
 pub(super) struct RedisLists {
     connections: Arc<Connections>,
     prefix: String,
-    put_script: Script,
-    delete_script: Script,
+    scripts: Arc<WriteScripts>,
+}
+
+/// The write scripts, and the keys every one of them touches in the order they declare them:
+/// named once, not for each of an import's entries.
+struct WriteScripts {
+    put: Script,
+    delete: Script,
+    keys: [String; 6],
 }
 
 /// A fresh epoch id for a write to offer, in case the store has none yet.
@@ -359,8 +366,19 @@ impl RedisLists {
                 connections,
             )),
             prefix: prefix.to_owned(),
-            put_script: Script::new(PUT_SCRIPT),
-            delete_script: Script::new(DELETE_SCRIPT),
+            scripts: Arc::new(WriteScripts {
+                put: Script::new(PUT_SCRIPT),
+                delete: Script::new(DELETE_SCRIPT),
+                keys: [
+                    "entries",
+                    "tombstones",
+                    "under_review",
+                    "epoch",
+                    "version",
+                    "changes",
+                ]
+                .map(|name| format!("{prefix}{name}")),
+            }),
         })
     }
 
@@ -382,7 +400,7 @@ impl RedisLists {
         progress: &dyn Fn(u64),
     ) -> Result<ImportStats, SourceError> {
         self.connections.with(|con| {
-            self.put_script.prepare_invoke().load(&mut *con)?;
+            self.scripts.put.prepare_invoke().load(&mut *con)?;
             let mut stats = ImportStats::default();
             for batch in entries.chunks(IMPORT_BATCH) {
                 // Offered afresh per batch: were the store emptied during the import, the rest of
@@ -434,25 +452,18 @@ impl RedisLists {
         })
     }
 
-    /// The keys every write script touches, in the order the scripts declare them.
+    /// Declares the keys every write script touches.
     fn write_keys<'s>(&self, invocation: &mut redis::ScriptInvocation<'s>) {
-        for name in [
-            "entries",
-            "tombstones",
-            "under_review",
-            "epoch",
-            "version",
-            "changes",
-        ] {
-            invocation.key(self.key(name));
+        for key in &self.scripts.keys {
+            invocation.key(key);
         }
     }
 
     /// Declares the sets of the subject and list an entry is expected to be filed under.
     fn filed_keys<'s>(&self, invocation: &mut redis::ScriptInvocation<'s>, filed: &Filed) {
         invocation
-            .key(self.key(&format!("subject:{}", filed.subject)))
-            .key(self.key(&format!("list:{}", filed.list)));
+            .key(format!("{}subject:{}", self.prefix, filed.subject))
+            .key(format!("{}list:{}", self.prefix, filed.list));
     }
 
     /// The write script's call for one entry (stored as its canonical exchange record), with
@@ -478,7 +489,7 @@ impl RedisLists {
             list: record.list.to_string(),
         };
         let expected = filed.unwrap_or(&goes);
-        let mut invocation = self.put_script.prepare_invoke();
+        let mut invocation = self.scripts.put.prepare_invoke();
         self.write_keys(&mut invocation);
         self.filed_keys(&mut invocation, &goes);
         self.filed_keys(&mut invocation, expected);
@@ -581,7 +592,7 @@ impl RedisLists {
         at: &str,
         epoch: &str,
     ) -> redis::ScriptInvocation<'_> {
-        let mut invocation = self.delete_script.prepare_invoke();
+        let mut invocation = self.scripts.delete.prepare_invoke();
         self.write_keys(&mut invocation);
         self.filed_keys(&mut invocation, filed);
         invocation
@@ -633,8 +644,8 @@ impl RedisLists {
         at: &str,
     ) -> Result<ImportStats, SourceError> {
         self.connections.with(|con| {
-            self.put_script.prepare_invoke().load(&mut *con)?;
-            self.delete_script.prepare_invoke().load(&mut *con)?;
+            self.scripts.put.prepare_invoke().load(&mut *con)?;
+            self.scripts.delete.prepare_invoke().load(&mut *con)?;
             let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
             let reason = format!("not in the full push of list `{list}`");
             let epoch = new_epoch();
