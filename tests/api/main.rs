@@ -19,6 +19,7 @@ mod auth;
 mod batch;
 mod catalog;
 mod cli;
+mod cluster;
 mod console;
 mod conventions;
 mod decide;

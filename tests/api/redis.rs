@@ -85,19 +85,7 @@ impl RedisServer {
     }
 
     fn wait_ready(&self) {
-        let client = redis::Client::open(self.url()).expect("client");
-        let started = Instant::now();
-        while client
-            .get_connection()
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_answering(&self.url());
     }
 
     /// Kills the server without warning (SIGKILL) and starts it again on the same port and files.
@@ -141,6 +129,23 @@ impl Drop for RedisServer {
     }
 }
 
+/// Waits until the `redis-server` at `url` answers `PING` (bounded).
+pub fn wait_answering(url: &str) {
+    let client = redis::Client::open(url).expect("client");
+    let started = Instant::now();
+    while client
+        .get_connection()
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn rules() -> RuleSet {
     ruleset::load_dir(&rules_dir()).unwrap()
 }
@@ -151,11 +156,16 @@ pub fn import(server: &RedisServer, lists: &Path) -> Output {
 
 /// `jiangcheng import` with `extra` arguments.
 pub fn import_with(server: &RedisServer, lists: &Path, extra: &[&str]) -> Output {
+    import_into(&server.url(), lists, extra)
+}
+
+/// `jiangcheng import` into the Redis at `url`, with `extra` arguments.
+pub fn import_into(url: &str, lists: &Path, extra: &[&str]) -> Output {
     Command::new(BIN)
         .arg("import")
         .arg("--lists")
         .arg(lists)
-        .args(["--redis", &server.url()])
+        .args(["--redis", url])
         .arg("--rules")
         .arg(rules_dir())
         .args(extra)

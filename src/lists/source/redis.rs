@@ -29,7 +29,10 @@
 //!   subject the entry had before, if any); trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
-//! record land together or not at all. Writing an entry identical to the stored one changes
+//! record land together or not at all. Every key a script touches is passed to it in `KEYS`
+//! (Redis Cluster routes a script by them and refuses any other): the sets of the subject and
+//! list an entry was filed under are those it is expected on, and the script writes nothing
+//! and says where the entry is if it is elsewhere, so that the call is repeated with those. Writing an entry identical to the stored one changes
 //! nothing (not even the version), which makes imports idempotent.
 
 use std::time::Duration;
@@ -59,79 +62,93 @@ const IMPORT_BATCH: usize = 1000;
 const STREAM_MAXLEN: u64 = 1_000_000;
 /// Entries read per HSCAN page: each page stays far below the client's response timeout.
 const SCAN_PAGE: usize = 10_000;
+/// How often one write is tried again when its entry turns out filed under another subject or
+/// list than it declared (moved by another write meanwhile) before it fails.
+const MOVED_RETRIES: usize = 5;
 
+/// Every key it touches is in `KEYS`, as Redis Cluster requires: `entries`, `tombstones`,
+/// `under_review`, `epoch`, `version`, `changes`, the new subject's and list's sets, then the
+/// sets of the subject and list the stored entry is expected to be on (`ARGV[10]`, `ARGV[11]`),
+/// and, with a note, its hash and its entry's list of notes. A stored entry elsewhere than
+/// expected changes nothing and answers `2` with where it is, for the caller to call again.
 const PUT_SCRIPT: &str = r#"
-local prefix, id, json, subject, list = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8]
-local entries = prefix .. 'entries'
-local old = redis.call('HGET', entries, id)
+local id, json, subject, list = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
+local old = redis.call('HGET', KEYS[1], id)
 if old == json then
-  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0'), 1}
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0'), 1, '', ''}
 end
 local old_subject = ''
 if old then
   local previous = cjson.decode(old)
   old_subject = previous['subject_id']
+  if old_subject ~= ARGV[10] or previous['list'] ~= ARGV[11] then
+    return {2, 0, 1, old_subject, previous['list']}
+  end
   if old_subject ~= subject then
-    redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
+    redis.call('SREM', KEYS[9], id)
   end
   if previous['list'] ~= list then
-    redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
+    redis.call('SREM', KEYS[10], id)
   end
 end
-redis.call('HSET', entries, id, json)
-redis.call('HDEL', prefix .. 'tombstones', id)
-if ARGV[11] == 'under_review' then
-  redis.call('ZADD', prefix .. 'under_review', 'NX', ARGV[10], id)
+redis.call('HSET', KEYS[1], id, json)
+redis.call('HDEL', KEYS[2], id)
+if ARGV[9] == 'under_review' then
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[8], id)
 else
-  redis.call('ZREM', prefix .. 'under_review', id)
+  redis.call('ZREM', KEYS[3], id)
 end
-redis.call('SADD', prefix .. 'subject:' .. subject, id)
-redis.call('SADD', prefix .. 'list:' .. list, id)
-if ARGV[6] ~= '' then
-  redis.call('HSET', prefix .. ARGV[6], id, ARGV[7])
-  redis.call('RPUSH', prefix .. ARGV[6] .. ':' .. id, ARGV[7])
+redis.call('SADD', KEYS[7], id)
+redis.call('SADD', KEYS[8], id)
+if #KEYS > 10 then
+  redis.call('HSET', KEYS[11], id, ARGV[5])
+  redis.call('RPUSH', KEYS[12], ARGV[5])
 end
-redis.call('SET', prefix .. 'epoch', ARGV[9], 'NX')
-local epoch = redis.call('GET', prefix .. 'epoch')
-local version = redis.call('INCR', prefix .. 'version')
-redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', ARGV[5], version .. '-0',
+redis.call('SET', KEYS[4], ARGV[7], 'NX')
+local epoch = redis.call('GET', KEYS[4])
+local version = redis.call('INCR', KEYS[5])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'put', 'entry_id', id, 'entry', json,
   'old_subject', old_subject)
-return {1, version, old and 1 or 0}
+return {1, version, old and 1 or 0, '', ''}
 "#;
 
+/// `KEYS` as for the write script up to the sets of the subject and list the stored entry is
+/// expected to be on (`ARGV[7]`, `ARGV[8]`); answers `2` with where it is if elsewhere.
 const DELETE_SCRIPT: &str = r#"
-local prefix, id, by, reason, at, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local entries = prefix .. 'entries'
-local old = redis.call('HGET', entries, id)
+local id, by, reason, at, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local old = redis.call('HGET', KEYS[1], id)
 if not old then
-  return {0, tonumber(redis.call('GET', prefix .. 'version') or '0')}
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0'), 0, '', ''}
 end
 local previous = cjson.decode(old)
 local old_subject = previous['subject_id']
-redis.call('HDEL', entries, id)
-redis.call('ZREM', prefix .. 'under_review', id)
-redis.call('SREM', prefix .. 'subject:' .. old_subject, id)
-redis.call('SREM', prefix .. 'list:' .. previous['list'], id)
-redis.call('HSET', prefix .. 'tombstones', id,
-  cjson.encode({entry = cjson.decode(old), removed_by = by, reason = reason, removed_at = at}))
-redis.call('SET', prefix .. 'epoch', ARGV[7], 'NX')
-local epoch = redis.call('GET', prefix .. 'epoch')
-local version = redis.call('INCR', prefix .. 'version')
-redis.call('XADD', prefix .. 'changes', 'MAXLEN', '~', maxlen, version .. '-0',
+if old_subject ~= ARGV[7] or previous['list'] ~= ARGV[8] then
+  return {2, 0, 1, old_subject, previous['list']}
+end
+redis.call('HDEL', KEYS[1], id)
+redis.call('ZREM', KEYS[3], id)
+redis.call('SREM', KEYS[7], id)
+redis.call('SREM', KEYS[8], id)
+redis.call('HSET', KEYS[2], id,
+  cjson.encode({entry = previous, removed_by = by, reason = reason, removed_at = at}))
+redis.call('SET', KEYS[4], ARGV[6], 'NX')
+local epoch = redis.call('GET', KEYS[4])
+local version = redis.call('INCR', KEYS[5])
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', maxlen, version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'delete', 'entry_id', id, 'entry', '',
   'old_subject', old_subject)
-return {1, version}
+return {1, version, 1, '', ''}
 "#;
 
-/// The stored entries of each subject given (`ARGV[2..]`, normalised identifiers), one array
-/// of entry JSON per subject.
+/// The stored entries of each subject whose set is given (`KEYS[2..]`; `KEYS[1]` is
+/// `entries`), one array of entry JSON per subject.
 const COLD_SCRIPT: &str = r#"
-local prefix, found = ARGV[1], {}
-for i = 2, #ARGV do
-  local ids = redis.call('SMEMBERS', prefix .. 'subject:' .. ARGV[i])
+local found = {}
+for i = 2, #KEYS do
+  local ids = redis.call('SMEMBERS', KEYS[i])
   if #ids > 0 then
-    found[i - 1] = {ids, redis.call('HMGET', prefix .. 'entries', unpack(ids))}
+    found[i - 1] = {ids, redis.call('HMGET', KEYS[1], unpack(ids))}
   else
     found[i - 1] = {{}, {}}
   end
@@ -162,6 +179,9 @@ pub enum SourceError {
     Redis(#[from] redis::RedisError),
     #[error("redis did not confirm the write ({0}); it may still be applied once redis answers: read the entry back, or repeat the write")]
     Unconfirmed(redis::RedisError),
+    /// Other writes kept moving an entry between subjects or lists while this one was tried.
+    #[error("{0} kept moving to another subject or list while it was written; repeat the write")]
+    Contended(String),
     #[error("entry `{entry_id}` stored in redis is invalid: {message}")]
     Corrupt { entry_id: String, message: String },
     #[error("cannot store the entries' text: {0}")]
@@ -244,11 +264,85 @@ pub struct PutOutcome {
     pub version: u64,
 }
 
+/// The subject and list a stored entry is filed under, whose sets a write script must declare
+/// (Redis Cluster runs no script that touches an undeclared key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Filed {
+    subject: String,
+    list: String,
+}
+
+impl Filed {
+    /// Where a stored entry (its JSON) is filed.
+    fn read(entry_id: &str, json: &str) -> Result<Filed, SourceError> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            subject_id: String,
+            list: String,
+        }
+        let stored: Stored = serde_json::from_str(json).map_err(|err| SourceError::Corrupt {
+            entry_id: entry_id.to_owned(),
+            message: err.to_string(),
+        })?;
+        Ok(Filed {
+            subject: stored.subject_id,
+            list: stored.list,
+        })
+    }
+}
+
+/// What a write script answered: whether it wrote, the list version after it, whether the
+/// entry existed, and where the stored entry was found when it was filed elsewhere than
+/// declared (then nothing was written).
+struct ScriptReply {
+    outcome: u8,
+    version: u64,
+    existed: bool,
+    found: Filed,
+}
+
+/// The outcome of a script that found its entry filed elsewhere than declared.
+const MOVED: u8 = 2;
+
+impl ScriptReply {
+    /// It wrote (or removed) the entry.
+    fn done(&self) -> bool {
+        self.outcome == 1
+    }
+
+    /// Where the entry is filed, if elsewhere than declared.
+    fn moved(&self) -> Option<Filed> {
+        (self.outcome == MOVED).then(|| self.found.clone())
+    }
+}
+
+impl redis::FromRedisValue for ScriptReply {
+    fn from_redis_value(value: redis::Value) -> Result<ScriptReply, redis::ParsingError> {
+        let (outcome, version, existed, subject, list): (u8, u64, u8, String, String) =
+            redis::FromRedisValue::from_redis_value(value)?;
+        Ok(ScriptReply {
+            outcome,
+            version,
+            existed: existed == 1,
+            found: Filed { subject, list },
+        })
+    }
+}
+
 /// The lists in one Redis database. Clones share their connections.
 #[derive(Clone)]
 pub(super) struct RedisLists {
     pub(super) connections: Arc<Connections>,
     prefix: String,
+    scripts: Arc<WriteScripts>,
+}
+
+/// The write scripts, and the keys every one of them touches in the order they declare them:
+/// named once, not for each of an import's entries.
+struct WriteScripts {
+    put: Script,
+    delete: Script,
+    keys: [String; 6],
 }
 
 /// A fresh epoch id for a write to offer, in case the store has none yet.
@@ -273,6 +367,19 @@ impl RedisLists {
                 connections,
             )),
             prefix: prefix.to_owned(),
+            scripts: Arc::new(WriteScripts {
+                put: Script::new(PUT_SCRIPT),
+                delete: Script::new(DELETE_SCRIPT),
+                keys: [
+                    "entries",
+                    "tombstones",
+                    "under_review",
+                    "epoch",
+                    "version",
+                    "changes",
+                ]
+                .map(|name| format!("{prefix}{name}")),
+            }),
         })
     }
 
@@ -294,23 +401,48 @@ impl RedisLists {
         progress: &dyn Fn(u64),
     ) -> Result<ImportStats, SourceError> {
         self.connections.with(|con| {
-            let script = Script::new(PUT_SCRIPT);
-            script.prepare_invoke().load(&mut *con)?;
+            self.scripts.put.prepare_invoke().load(&mut *con)?;
             let mut stats = ImportStats::default();
             for batch in entries.chunks(IMPORT_BATCH) {
                 // Offered afresh per batch: were the store emptied during the import, the rest of
                 // it must not revive the epoch that followers already hold.
                 let epoch = new_epoch();
-                let mut pipe = redis::pipe();
-                self.pipe_puts(&mut pipe, &script, batch, rules, &epoch)?;
-                let results: Vec<(u8, u64, u8)> = pipe.query(&mut *con)?;
-                for (changed, version, _) in results {
-                    if changed == 1 {
-                        stats.changed += 1;
-                    } else {
-                        stats.unchanged += 1;
+                // Each entry is expected where it goes; one that is filed elsewhere is written
+                // again, declaring where it was found.
+                let mut pending: Vec<(&Entry, Option<Filed>)> =
+                    batch.iter().map(|entry| (entry, None)).collect();
+                for _ in 0..MOVED_RETRIES {
+                    let mut pipe = redis::pipe();
+                    for (entry, filed) in &pending {
+                        pipe.invoke_script(&self.put_invocation(
+                            entry,
+                            rules,
+                            None,
+                            filed.as_ref(),
+                            &epoch,
+                            Timestamp::now(),
+                        )?);
                     }
-                    stats.version = stats.version.max(version);
+                    let replies: Vec<ScriptReply> = pipe.query(&mut *con)?;
+                    let mut moved = Vec::new();
+                    for ((entry, _), reply) in pending.into_iter().zip(replies) {
+                        match reply.moved() {
+                            Some(filed) => moved.push((entry, Some(filed))),
+                            None if reply.done() => stats.changed += 1,
+                            None => stats.unchanged += 1,
+                        }
+                        stats.version = stats.version.max(reply.version);
+                    }
+                    pending = moved;
+                    if pending.is_empty() {
+                        break;
+                    }
+                }
+                if let Some((entry, _)) = pending.first() {
+                    return Err(SourceError::Contended(format!(
+                        "entry `{}`",
+                        entry.entry_id
+                    )));
                 }
                 progress(batch.len() as u64);
             }
@@ -321,53 +453,57 @@ impl RedisLists {
         })
     }
 
-    /// Adds the write script's call for each of `entries` (no note) to `pipe`.
-    fn pipe_puts(
-        &self,
-        pipe: &mut redis::Pipeline,
-        script: &Script,
-        entries: &[Entry],
-        rules: &RuleSet,
-        epoch: &str,
-    ) -> Result<(), SourceError> {
-        for entry in entries {
-            pipe.invoke_script(&self.put_invocation(
-                script,
-                entry,
-                rules,
-                None,
-                epoch,
-                Timestamp::now(),
-            )?);
+    /// Declares the keys every write script touches.
+    fn write_keys<'s>(&self, invocation: &mut redis::ScriptInvocation<'s>) {
+        for key in &self.scripts.keys {
+            invocation.key(key);
         }
-        Ok(())
+    }
+
+    /// Declares the sets of the subject and list an entry is expected to be filed under.
+    fn filed_keys<'s>(&self, invocation: &mut redis::ScriptInvocation<'s>, filed: &Filed) {
+        invocation
+            .key(format!("{}subject:{}", self.prefix, filed.subject))
+            .key(format!("{}list:{}", self.prefix, filed.list));
     }
 
     /// The write script's call for one entry (stored as its canonical exchange record), with
-    /// an optional note (hash name, JSON) recorded in the same script, and the epoch to start
-    /// should the store have none.
-    fn put_invocation<'s>(
+    /// an optional note (hash name, JSON) recorded in the same script, where the stored entry
+    /// is expected to be filed (`None`: where it goes, as for a new or amended entry), and the
+    /// epoch to start should the store have none.
+    fn put_invocation(
         &self,
-        script: &'s Script,
         entry: &Entry,
         rules: &RuleSet,
         note: Option<(&str, &str)>,
+        filed: Option<&Filed>,
         epoch: &str,
         at: Timestamp,
-    ) -> Result<redis::ScriptInvocation<'s>, SourceError> {
+    ) -> Result<redis::ScriptInvocation<'_>, SourceError> {
         let record = entry.to_record(rules);
         let json = serde_json::to_string(&record).map_err(|err| SourceError::Corrupt {
             entry_id: record.entry_id.to_string(),
             message: err.to_string(),
         })?;
-        let mut invocation = script.prepare_invoke();
+        let goes = Filed {
+            subject: record.subject_id.to_string(),
+            list: record.list.to_string(),
+        };
+        let expected = filed.unwrap_or(&goes);
+        let mut invocation = self.scripts.put.prepare_invoke();
+        self.write_keys(&mut invocation);
+        self.filed_keys(&mut invocation, &goes);
+        self.filed_keys(&mut invocation, expected);
+        if let Some((hash, _)) = note {
+            invocation
+                .key(self.key(hash))
+                .key(format!("{}:{}", self.key(hash), record.entry_id));
+        }
         invocation
-            .arg(&self.prefix)
             .arg(record.entry_id.as_ref())
             .arg(json)
             .arg(record.subject_id.as_ref())
             .arg(STREAM_MAXLEN)
-            .arg(note.map_or("", |n| n.0))
             .arg(note.map_or("", |n| n.1))
             .arg(record.list.as_ref())
             .arg(epoch)
@@ -376,8 +512,28 @@ impl RedisLists {
                 "under_review"
             } else {
                 ""
-            });
+            })
+            .arg(&expected.subject)
+            .arg(&expected.list);
         Ok(invocation)
+    }
+
+    /// Runs one write script call (first declaring the entry filed where the call assumes by
+    /// default), then again declaring where the stored entry was found each time it is filed
+    /// elsewhere than declared, a bounded number of times.
+    fn filed_call(
+        entry_id: &str,
+        mut call: impl FnMut(Option<&Filed>) -> Result<ScriptReply, SourceError>,
+    ) -> Result<ScriptReply, SourceError> {
+        let mut filed = None;
+        for _ in 0..MOVED_RETRIES {
+            let reply = call(filed.as_ref())?;
+            match reply.moved() {
+                Some(found) => filed = Some(found),
+                None => return Ok(reply),
+            }
+        }
+        Err(SourceError::Contended(format!("entry `{entry_id}`")))
     }
 
     /// Creates or replaces one entry at `at`; acknowledged once Redis has it. A `note` (why
@@ -390,16 +546,17 @@ impl RedisLists {
         at: Timestamp,
     ) -> Result<PutOutcome, SourceError> {
         self.connections.with(|con| {
-            let script = Script::new(PUT_SCRIPT);
             let note = note.map(|(kind, json)| (kind.hash(), json));
-            let (changed, version, existed): (u8, u64, u8) = self
-                .put_invocation(&script, entry, rules, note, &new_epoch(), at)?
-                .invoke(&mut *con)
-                .map_err(SourceError::of_write)?;
+            let epoch = new_epoch();
+            let reply = Self::filed_call(&entry.entry_id, |filed| {
+                self.put_invocation(entry, rules, note, filed, &epoch, at)?
+                    .invoke(&mut *con)
+                    .map_err(SourceError::of_write)
+            })?;
             Ok(PutOutcome {
-                created: existed == 0,
-                changed: changed == 1,
-                version,
+                created: !reply.existed,
+                changed: reply.done(),
+                version: reply.version,
             })
         })
     }
@@ -414,39 +571,71 @@ impl RedisLists {
         at: &str,
     ) -> Result<Option<u64>, SourceError> {
         self.connections.with(|con| {
-            let script = Script::new(DELETE_SCRIPT);
-            let (removed, version): (u8, u64) = self
-                .delete_invocation(&script, entry_id, by, reason, at, &new_epoch())
-                .invoke(&mut *con)
-                .map_err(SourceError::of_write)?;
-            Ok((removed == 1).then_some(version))
+            let epoch = new_epoch();
+            // Where the entry is filed is not known yet: the first call tells.
+            let unknown = Filed::default();
+            let reply = Self::filed_call(entry_id, |filed| {
+                let filed = filed.unwrap_or(&unknown);
+                self.delete_invocation(entry_id, filed, by, reason, at, &epoch)
+                    .invoke(&mut *con)
+                    .map_err(SourceError::of_write)
+            })?;
+            Ok(reply.done().then_some(reply.version))
         })
     }
 
-    fn delete_invocation<'s>(
+    fn delete_invocation(
         &self,
-        script: &'s Script,
         entry_id: &str,
+        filed: &Filed,
         by: &str,
         reason: &str,
         at: &str,
         epoch: &str,
-    ) -> redis::ScriptInvocation<'s> {
-        let mut invocation = script.prepare_invoke();
+    ) -> redis::ScriptInvocation<'_> {
+        let mut invocation = self.scripts.delete.prepare_invoke();
+        self.write_keys(&mut invocation);
+        self.filed_keys(&mut invocation, filed);
         invocation
-            .arg(&self.prefix)
             .arg(entry_id)
             .arg(by)
             .arg(reason)
             .arg(at)
             .arg(STREAM_MAXLEN)
-            .arg(epoch);
+            .arg(epoch)
+            .arg(&filed.subject)
+            .arg(&filed.list);
         invocation
+    }
+
+    /// Where each stored entry of `ids` is filed (the default for one that is gone).
+    fn filed_of(
+        &self,
+        con: &mut redis::Connection,
+        ids: &[String],
+    ) -> Result<Vec<Filed>, SourceError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IMPORT_BATCH) {
+            let stored: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.key("entries"))
+                .arg(chunk)
+                .query(&mut *con)?;
+            for (id, json) in chunk.iter().zip(stored) {
+                found.push(match json {
+                    Some(json) => Filed::read(id, &json)?,
+                    None => Filed::default(),
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Replaces the whole content of one list (a designating body's periodic full push) in one
     /// MULTI/EXEC: every given entry is written, and every entry of the list that is not given
-    /// is removed with a tombstone naming `by`. The entries must all be on `list`.
+    /// is removed with a tombstone naming `by`. The entries must all be on `list`. Should an
+    /// entry be filed elsewhere than read (moved by another write meanwhile), that entry is
+    /// left alone and the whole replacement is done again, a bounded number of times: it ends
+    /// the same however often it is done.
     pub fn replace_list(
         &self,
         list: &str,
@@ -456,35 +645,61 @@ impl RedisLists {
         at: &str,
     ) -> Result<ImportStats, SourceError> {
         self.connections.with(|con| {
-            let put = Script::new(PUT_SCRIPT);
-            let delete = Script::new(DELETE_SCRIPT);
-            put.prepare_invoke().load(&mut *con)?;
-            delete.prepare_invoke().load(&mut *con)?;
-            let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
+            self.scripts.put.prepare_invoke().load(&mut *con)?;
+            self.scripts.delete.prepare_invoke().load(&mut *con)?;
             let given: rustc_hash::FxHashSet<&str> = entries.iter().map(|e| &*e.entry_id).collect();
             let reason = format!("not in the full push of list `{list}`");
             let epoch = new_epoch();
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            self.pipe_puts(&mut pipe, &put, entries, rules, &epoch)?;
-            for id in current.iter().filter(|id| !given.contains(id.as_str())) {
-                pipe.invoke_script(&self.delete_invocation(&delete, id, by, &reason, at, &epoch));
-            }
-            let replies: Vec<Vec<u64>> = pipe.query(&mut *con).map_err(SourceError::of_write)?;
+            // Where given entries were found filed elsewhere than they go, by an earlier pass.
+            let mut moved: rustc_hash::FxHashMap<&str, Filed> = Default::default();
             let mut stats = ImportStats::default();
-            for (i, reply) in replies.iter().enumerate() {
-                let changed = reply.first().copied() == Some(1);
-                match (i < entries.len(), changed) {
-                    (true, true) => stats.changed += 1,
-                    (true, false) => stats.unchanged += 1,
-                    (false, removed) => stats.removed += u64::from(removed),
+            for _ in 0..MOVED_RETRIES {
+                let current: Vec<String> = con.smembers(self.key(&format!("list:{list}")))?;
+                let left_out: Vec<String> = current
+                    .into_iter()
+                    .filter(|id| !given.contains(id.as_str()))
+                    .collect();
+                let left_out_filed = self.filed_of(&mut *con, &left_out)?;
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for entry in entries {
+                    let filed = moved.get(&*entry.entry_id);
+                    pipe.invoke_script(&self.put_invocation(
+                        entry,
+                        rules,
+                        None,
+                        filed,
+                        &epoch,
+                        Timestamp::now(),
+                    )?);
                 }
-                stats.version = stats.version.max(reply.get(1).copied().unwrap_or(0));
+                for (id, filed) in left_out.iter().zip(&left_out_filed) {
+                    pipe.invoke_script(&self.delete_invocation(id, filed, by, &reason, at, &epoch));
+                }
+                let replies: Vec<ScriptReply> =
+                    pipe.query(&mut *con).map_err(SourceError::of_write)?;
+                let mut again = false;
+                for (i, reply) in replies.iter().enumerate() {
+                    match (i < entries.len(), reply.moved()) {
+                        (true, Some(filed)) => {
+                            moved.insert(&entries[i].entry_id, filed);
+                            again = true;
+                        }
+                        (false, Some(_)) => again = true,
+                        (true, None) => stats.changed += u64::from(reply.done()),
+                        (false, None) => stats.removed += u64::from(reply.done()),
+                    }
+                    stats.version = stats.version.max(reply.version);
+                }
+                if replies.is_empty() {
+                    stats.version = self.version_on(&mut *con)?;
+                }
+                if !again {
+                    stats.unchanged = entries.len() as u64 - stats.changed;
+                    return Ok(stats);
+                }
             }
-            if replies.is_empty() {
-                stats.version = self.version_on(&mut *con)?;
-            }
-            Ok(stats)
+            Err(SourceError::Contended(format!("an entry of list `{list}`")))
         })
     }
 
@@ -662,9 +877,9 @@ impl RedisLists {
         self.connections.with(|con| {
             let script = Script::new(COLD_SCRIPT);
             let mut invocation = script.prepare_invoke();
-            invocation.arg(&self.prefix);
+            invocation.key(self.key("entries"));
             for subject in subjects {
-                invocation.arg(subject.to_id_string());
+                invocation.key(self.key(&format!("subject:{}", subject.to_id_string())));
             }
             let replies: Vec<(Vec<String>, Vec<Option<String>>)> = invocation.invoke(&mut *con)?;
             Ok(replies

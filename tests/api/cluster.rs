@@ -1,0 +1,320 @@
+//! The service against a real Redis Cluster: three masters and three replicas of Debian's
+//! `redis-server` on free loopback ports. The list source and the register each reach the master
+//! of their hash tag's slot, which a script touching a key of another slot, or one not on that
+//! master, could not run on. The cluster is stopped when the test ends, even on a failure.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jiangcheng::lists::source::{ListSource, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use jiangcheng::register::Sink;
+use serde_json::{json, Value};
+
+use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp};
+use crate::process::free_port;
+use crate::redis::{eventually_decides, import_into, wait_answering};
+use crate::register::{applied, period_now};
+
+/// The key whose slot holds every key of the lists.
+const LISTS_KEY: &str = "jc:{lists}:entries";
+/// The key whose slot holds every key of the register.
+const REGISTER_KEY: &str = "jc:{audit}:records";
+
+/// One node: its process and its client port.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+/// Six `redis-server`s in cluster mode, three masters and a replica of each, their files in a
+/// temp dir; every one is stopped on drop.
+pub struct RedisCluster {
+    nodes: Vec<Node>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let mut cluster = RedisCluster {
+            nodes: Vec::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        for i in 0..6 {
+            let node_dir = cluster.dir.path().join(i.to_string());
+            std::fs::create_dir(&node_dir).expect("node dir");
+            cluster.nodes.push(Node::spawn(&node_dir));
+        }
+        for node in &cluster.nodes {
+            node.wait_ready();
+        }
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("redis-cli must be installed with redis-server");
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        for node in &cluster.nodes {
+            cluster.wait_until(|| node.cluster_ok(), "the cluster to form");
+        }
+        cluster
+    }
+
+    /// A plain URL of the master that serves `key`'s slot.
+    fn master_url(&self, key: &str) -> String {
+        format!(
+            "redis://127.0.0.1:{}/",
+            self.nodes[self.master_of(key)].port
+        )
+    }
+
+    /// The lists source on this cluster, under the default prefix.
+    pub fn lists(&self) -> ListSource {
+        ListSource::Redis {
+            url: self.master_url(LISTS_KEY),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connections: DEFAULT_CONNECTIONS,
+        }
+    }
+
+    /// An instance on the cluster's lists with its register in the cluster too.
+    pub fn instance(&self) -> TestApp {
+        Spawn::source(rules_dir(), self.lists())
+            .register(
+                Sink::Redis {
+                    url: self.master_url(REGISTER_KEY),
+                    prefix: jiangcheng::register::DEFAULT_PREFIX.to_owned(),
+                },
+                65_536,
+            )
+            .start()
+    }
+
+    /// The node serving `key` as master now.
+    fn master_of(&self, key: &str) -> usize {
+        let mut connection = self.nodes[0].connection();
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut connection)
+            .expect("CLUSTER KEYSLOT");
+        // Each range: start, end, then the master (address, port, id…) and its replicas.
+        let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query(&mut connection)
+            .expect("CLUSTER SLOTS");
+        let port = ranges
+            .iter()
+            .find_map(|range| {
+                let number = |v: &redis::Value| redis::from_redis_value_ref::<u16>(v).ok();
+                let (start, end) = (number(&range[0])?, number(&range[1])?);
+                let master: Vec<redis::Value> = redis::from_redis_value_ref(&range[2]).ok()?;
+                (start <= slot && slot <= end).then(|| number(&master[1]))?
+            })
+            .expect("a master for the slot");
+        self.nodes
+            .iter()
+            .position(|n| n.port == port)
+            .expect("a node of ours")
+    }
+
+    fn wait_until(&self, mut ready: impl FnMut() -> bool, what: &str) {
+        let started = Instant::now();
+        while !ready() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "waited too long for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+        }
+    }
+}
+
+impl Node {
+    /// A node in cluster mode; its bus port is chosen free too, since the default (the client
+    /// port plus 10,000) may be taken or out of range.
+    fn spawn(dir: &Path) -> Node {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-port", &free_port().to_string()])
+            .args(["--cluster-node-timeout", "1000"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed: tests/run.sh installs Debian's package");
+        Node { child, port }
+    }
+
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .expect("client")
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("a connection to a cluster node")
+    }
+
+    fn wait_ready(&self) {
+        wait_answering(&format!("redis://127.0.0.1:{}/", self.port));
+    }
+
+    /// The node answers and sees the cluster whole.
+    fn cluster_ok(&self) -> bool {
+        let info = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+            .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c));
+        info.is_ok_and(|info| info.contains("cluster_state:ok"))
+    }
+}
+
+/// `jiangcheng import` into the cluster's lists, with `extra` arguments.
+fn import(cluster: &RedisCluster, lists: &Path, extra: &[&str]) {
+    let output = import_into(&cluster.master_url(LISTS_KEY), lists, extra);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &Value) -> Value {
+    let response = app
+        .client
+        .request(method, app.url(path))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// Lists `subject` under the entry at `path`, through the admin API.
+async fn list(app: &TestApp, path: &str, subject: &str) {
+    let entry = json!({"subject_id": subject, "listed_on": "2026-01-01"});
+    send(app, reqwest::Method::PUT, path, &entry).await;
+}
+
+#[actix_web::test]
+async fn import_follow_admin_writes_and_the_register_work_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    import(&cluster, &demo_lists(), &[]);
+    let (writer, reader) = (cluster.instance(), cluster.instance());
+    let imported = reader.lists_version().await;
+    assert!(imported > 0);
+    assert_eq!(writer.lists_version().await, imported);
+
+    // Admin writes through one instance reach the other: a put, a move to another subject, a
+    // dispute, a repair and a removal.
+    let (first, second, third) = (uscc("91", 80), uscc("91", 81), uscc("91", 82));
+    let path = "/v1/lists/tax_major_violation/entries/K-1";
+    list(&writer, path, &first).await;
+    eventually_decides(&reader, &first, "gov_procurement", "block").await;
+    list(&writer, path, &second).await;
+    eventually_decides(&reader, &second, "gov_procurement", "block").await;
+    eventually_decides(&reader, &first, "gov_procurement", "allow").await;
+    let dispute =
+        json!({"dispute": "under_review", "by": "市信用中心", "reason": "当事人提出异议"});
+    send(
+        &writer,
+        reqwest::Method::POST,
+        &format!("{path}/dispute"),
+        &dispute,
+    )
+    .await;
+    let repair = json!({"document": "齐信修〔2026〕9号", "by": "市信用中心"});
+    let repaired = send(
+        &writer,
+        reqwest::Method::POST,
+        &format!("{path}/repair"),
+        &repair,
+    )
+    .await;
+    assert_eq!(repaired["entry"]["status"], "repaired");
+    eventually_decides(&reader, &second, "gov_procurement", "allow").await;
+    let court = "/v1/lists/court_dishonest_debtor/entries/K-2";
+    list(&writer, court, &third).await;
+    eventually_decides(&reader, &third, "gov_procurement", "block").await;
+    // Decided now, not replayed at another instant: a case for the export.
+    let decision: Value = reader
+        .post_decide(&json!({"subject": {"id": third}, "matter": "gov_procurement"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decision["decision"], "block");
+    let decision_id = decision["decision_id"].clone();
+    let removal = json!({"by": "市法院", "reason": "已履行完毕"});
+    send(&writer, reqwest::Method::DELETE, court, &removal).await;
+    eventually_decides(&reader, &third, "gov_procurement", "allow").await;
+
+    // A full replacement of one list through the import leaves only what it gives.
+    let dir = tempfile::tempdir().unwrap();
+    let replacement = dir.path().join("tax.jsonl");
+    let kept = uscc("91", 83);
+    write_jsonl(&replacement, &[entry("K-3", "tax_major_violation", &kept)]);
+    import(
+        &cluster,
+        &replacement,
+        &["--replace-list", "tax_major_violation", "--force"],
+    );
+    eventually_decides(&reader, &kept, "gov_procurement", "block").await;
+    assert_eq!(reader.get(path).await.status(), 404);
+
+    // The register: a decision stored by one instance is found by the other's feedback, and
+    // exported.
+    let started = Instant::now();
+    let feedback = loop {
+        let response = writer
+            .post_json("/v1/feedback", &applied(&decision_id))
+            .await;
+        if response.status() == 201 {
+            break response.json::<Value>().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "feedback refused: {}",
+            response.text().await.unwrap()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let listed = writer.get_json("/v1/feedback").await;
+    assert_eq!(listed["items"][0]["feedback_id"], feedback["feedback_id"]);
+    let export = writer
+        .get(&format!("/v1/export/cases?{}&format=jsonl", period_now()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        export.contains(decision_id.as_str().unwrap()),
+        "{decision_id} not in {export}"
+    );
+}
