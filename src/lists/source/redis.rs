@@ -612,7 +612,7 @@ impl RedisLists {
     /// Where each stored entry of `ids` is filed (the default for one that is gone).
     fn filed_of(
         &self,
-        con: &mut redis::Connection,
+        con: &mut Connection,
         ids: &[String],
     ) -> Result<Vec<Filed>, SourceError> {
         let mut found = Vec::with_capacity(ids.len());
