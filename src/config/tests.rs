@@ -291,6 +291,7 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
         prefix: crate::lists::source::DEFAULT_PREFIX.to_owned(),
         timeout: Duration::from_millis(timeout_ms),
         connections,
+        wait: crate::lists::source::ReplicaWait::for_url(url),
     };
     let timeout = |ms: u64| ServeArgs {
         redis_timeout_ms: Some(ms),
