@@ -332,8 +332,8 @@ pub struct ServeArgs {
     /// URL, else 0].
     #[arg(long, env = "JC_REDIS_WAIT_REPLICAS")]
     pub redis_wait_replicas: Option<u32>,
-    /// Milliseconds a write waits for those replicas, less than --redis-timeout-ms
-    /// [default: 1000].
+    /// Milliseconds a write waits for those replicas, less than --redis-timeout-ms when it
+    /// waits for any [default: 1000].
     #[arg(long, env = "JC_REDIS_WAIT_TIMEOUT_MS")]
     pub redis_wait_timeout_ms: Option<u64>,
     /// Subjects the cold-list cache holds at most [default: 100000].
@@ -811,7 +811,7 @@ impl ServeArgs {
             wait.timeout = self
                 .redis_wait_timeout_ms
                 .map_or(wait.timeout, Duration::from_millis);
-            if wait.timeout >= redis_timeout {
+            if wait.replicas > 0 && wait.timeout >= redis_timeout {
                 return Err(ConfigError::WaitOverTimeout {
                     wait: wait.timeout.as_millis(),
                     timeout: redis_timeout.as_millis(),
