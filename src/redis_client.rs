@@ -25,6 +25,11 @@ pub fn is_redis_url(text: &str) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
+/// Whether `url` finds its master through sentinels.
+pub fn is_sentinel_url(url: &str) -> bool {
+    url.starts_with(SENTINEL_SCHEME)
+}
+
 /// `url` without the user and password it may carry, for logs and `/v1/status`.
 pub fn without_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

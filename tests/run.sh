@@ -10,6 +10,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # shellcheck source=tests/lib.sh
 . tests/lib.sh
 deb_install redis-server redis-server
+deb_install redis-sentinel redis-sentinel
 deb_install promtool prometheus
 # The console's browser tests (tests/api/console.rs): Chromium driven through chromedriver, a
 # font with Chinese glyphs for its screenshots, and pdftotext to read the printed report.

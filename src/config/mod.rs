@@ -210,6 +210,7 @@ impl ImportArgs {
             prefix: self.prefix.clone(),
             timeout: Duration::from_millis(self.redis_timeout_ms),
             connections: crate::lists::source::DEFAULT_CONNECTIONS,
+            wait: crate::lists::source::ReplicaWait::for_url(&self.redis),
         }
     }
 
@@ -326,6 +327,15 @@ pub struct ServeArgs {
     /// --redis-timeout-ms, then answers 503 [default: 16].
     #[arg(long, env = "JC_REDIS_CONNECTIONS")]
     pub redis_connections: Option<usize>,
+    /// Replicas that must confirm an admin write or import batch (Redis `WAIT`) before it is
+    /// acknowledged; when fewer do in time it answers 503 [default: 1 on a redis+sentinel://
+    /// URL, else 0].
+    #[arg(long, env = "JC_REDIS_WAIT_REPLICAS")]
+    pub redis_wait_replicas: Option<u32>,
+    /// Milliseconds a write waits for those replicas, less than --redis-timeout-ms when it
+    /// waits for any [default: 1000].
+    #[arg(long, env = "JC_REDIS_WAIT_TIMEOUT_MS")]
+    pub redis_wait_timeout_ms: Option<u64>,
     /// Subjects the cold-list cache holds at most [default: 100000].
     #[arg(long, env = "JC_COLD_CACHE_SUBJECTS")]
     pub cold_cache_subjects: Option<u64>,
@@ -587,6 +597,8 @@ pub enum ConfigError {
     UnsupportedSource(#[from] UnsupportedSource),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error("redis_wait_timeout_ms ({wait} ms) must be less than redis_timeout_ms ({timeout} ms), which bounds every reply, the one to WAIT too")]
+    WaitOverTimeout { wait: u128, timeout: u128 },
     #[error("max_list_shrink must be a share from 0 to 1, not {0}")]
     Share(f64),
     #[error("max_batches_in_flight ({batches}) must be less than max_in_flight ({requests}), so that batches leave room for single decisions")]
@@ -793,12 +805,20 @@ impl ServeArgs {
         if connections == 0 {
             return Err(ConfigError::Zero("redis_connections"));
         }
-        Ok(ListSource::parse(
-            &lists,
-            &prefix,
-            redis_timeout,
-            connections,
-        )?)
+        let mut source = ListSource::parse(&lists, &prefix, redis_timeout, connections)?;
+        if let ListSource::Redis { wait, .. } = &mut source {
+            wait.replicas = self.redis_wait_replicas.unwrap_or(wait.replicas);
+            wait.timeout = self
+                .redis_wait_timeout_ms
+                .map_or(wait.timeout, Duration::from_millis);
+            if wait.replicas > 0 && wait.timeout >= redis_timeout {
+                return Err(ConfigError::WaitOverTimeout {
+                    wait: wait.timeout.as_millis(),
+                    timeout: redis_timeout.as_millis(),
+                });
+            }
+        }
+        Ok(source)
     }
 
     /// What a client may hold, and for how long; refused when a pool or time-out is 0 (but

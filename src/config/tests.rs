@@ -291,6 +291,7 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
         prefix: crate::lists::source::DEFAULT_PREFIX.to_owned(),
         timeout: Duration::from_millis(timeout_ms),
         connections,
+        wait: crate::lists::source::ReplicaWait::for_url(url),
     };
     let timeout = |ms: u64| ServeArgs {
         redis_timeout_ms: Some(ms),
@@ -312,6 +313,39 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
     assert!(matches!(
         lists(ServeArgs::default(), "redis_connections = 0\n"),
         Err(ConfigError::Zero("redis_connections"))
+    ));
+}
+
+#[test]
+fn writes_wait_for_one_replica_behind_sentinels_by_default_and_the_wait_is_set_or_refused() {
+    let wait = |url: &str, flags: ServeArgs, file: &str| {
+        let (_dir, path) = config_file(file);
+        let lists = ServeArgs {
+            lists: Some(url.into()),
+            config: Some(path),
+            ..flags
+        }
+        .resolve()
+        .map(|settings| settings.lists)?;
+        Ok::<_, ConfigError>(match lists {
+            ListSource::Redis { wait, .. } => (wait.replicas, wait.timeout.as_millis()),
+            other => panic!("not redis: {other:?}"),
+        })
+    };
+    let sentinel = "redis+sentinel://127.0.0.1:26379/main";
+    let single = "redis://127.0.0.1:6379/";
+    assert_eq!(wait(sentinel, ServeArgs::default(), "").unwrap(), (1, 1000));
+    assert_eq!(wait(single, ServeArgs::default(), "").unwrap(), (0, 1000));
+    let file = "redis_wait_replicas = 2\nredis_wait_timeout_ms = 300\n";
+    assert_eq!(wait(single, ServeArgs::default(), file).unwrap(), (2, 300));
+    let flags = ServeArgs {
+        redis_wait_replicas: Some(0),
+        ..ServeArgs::default()
+    };
+    assert_eq!(wait(sentinel, flags, file).unwrap(), (0, 300));
+    assert!(matches!(
+        wait(sentinel, ServeArgs::default(), "redis_timeout_ms = 1000\n"),
+        Err(ConfigError::WaitOverTimeout { .. })
     ));
 }
 

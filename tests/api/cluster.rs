@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jiangcheng::lists::source::{ListSource, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+use jiangcheng::lists::source::{
+    ListSource, ReplicaWait, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+};
 use jiangcheng::register::Sink;
 use serde_json::{json, Value};
 
@@ -82,8 +84,10 @@ impl RedisCluster {
 
     /// The lists source on this cluster, under the default prefix.
     pub fn lists(&self) -> ListSource {
+        let url = self.master_url(LISTS_KEY);
         ListSource::Redis {
-            url: self.master_url(LISTS_KEY),
+            wait: ReplicaWait::for_url(&url),
+            url,
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connections: DEFAULT_CONNECTIONS,

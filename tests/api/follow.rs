@@ -45,11 +45,13 @@ impl HeldLoad {
                 url,
                 prefix,
                 connections,
+                wait,
                 ..
             } => ListSource::Redis {
                 url,
                 prefix,
                 connections,
+                wait,
                 timeout: Duration::from_secs(60),
             },
             other => other,

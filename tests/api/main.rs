@@ -48,6 +48,7 @@ mod register_disk;
 mod reload;
 mod requests;
 mod scores;
+mod sentinel;
 mod serve_limits;
 mod startup;
 mod subject_lists;

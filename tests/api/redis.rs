@@ -6,7 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use jiangcheng::lists::source::{
-    ListSource, Loaded, Source, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+    ListSource, Loaded, ReplicaWait, Source, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
 use jiangcheng::lists::{read_file, EntryRef};
 use jiangcheng::ruleset::{self, RuleSet};
@@ -28,6 +28,8 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     durable: bool,
+    /// The port of the master this server replicates.
+    replica_of: Option<u16>,
     dir: tempfile::TempDir,
 }
 
@@ -48,19 +50,52 @@ impl RedisServer {
         )
     }
 
+    /// A replica of `master`, already in sync with it.
+    pub fn replica_of(master: &RedisServer) -> RedisServer {
+        let server = Self::launch_with(
+            tempfile::tempdir().expect("temp dir"),
+            crate::process::free_port(),
+            false,
+            Some(master.port),
+        );
+        let started = Instant::now();
+        while !redis::cmd("INFO")
+            .arg("replication")
+            .query::<String>(&mut server.connection())
+            .is_ok_and(|info| info.contains("master_link_status:up"))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "replica never synced"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
     fn launch(dir: tempfile::TempDir, port: u16, durable: bool) -> RedisServer {
-        let child = Self::spawn(dir.path(), port, durable);
+        Self::launch_with(dir, port, durable, None)
+    }
+
+    fn launch_with(
+        dir: tempfile::TempDir,
+        port: u16,
+        durable: bool,
+        replica_of: Option<u16>,
+    ) -> RedisServer {
+        let child = Self::spawn(dir.path(), port, durable, replica_of);
         let server = RedisServer {
             child,
             port,
             durable,
+            replica_of,
             dir,
         };
         server.wait_ready();
         server
     }
 
-    fn spawn(dir: &Path, port: u16, durable: bool) -> Child {
+    fn spawn(dir: &Path, port: u16, durable: bool, replica_of: Option<u16>) -> Child {
         let persistence: &[&str] = if durable {
             &["--appendonly", "yes", "--appendfsync", "always"]
         } else {
@@ -76,6 +111,13 @@ impl RedisServer {
                 "",
             ])
             .args(persistence)
+            .args(replica_of.into_iter().flat_map(|master| {
+                [
+                    "--replicaof".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    master.to_string(),
+                ]
+            }))
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -102,7 +144,7 @@ impl RedisServer {
 
     /// Starts the server again on the same port and files.
     pub fn restart(&mut self) {
-        self.child = Self::spawn(self.dir.path(), self.port, self.durable);
+        self.child = Self::spawn(self.dir.path(), self.port, self.durable, self.replica_of);
         self.wait_ready();
     }
 
@@ -314,6 +356,7 @@ pub fn redis_source(server: &RedisServer) -> ListSource {
         prefix: DEFAULT_PREFIX.to_owned(),
         timeout: DEFAULT_TIMEOUT,
         connections: DEFAULT_CONNECTIONS,
+        wait: ReplicaWait::for_url(&server.url()),
     }
 }
 

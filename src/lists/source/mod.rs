@@ -23,7 +23,8 @@ pub use import::{GuardedImport, Import, ImportError};
 pub use named::ColdNames;
 pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
-    ImportStats, Note, Position, PutOutcome, SourceError, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+    ImportStats, Note, Position, PutOutcome, ReplicaWait, SourceError, DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT,
 };
 
 pub use snapshot::{WriteError as SnapshotWriteError, Written as SnapshotWritten};
@@ -54,6 +55,8 @@ pub enum ListSource {
         /// Connections the source's calls share at most; a call that finds them all busy
         /// waits for one up to `timeout`.
         connections: usize,
+        /// The replicas a write waits for before it is acknowledged.
+        wait: ReplicaWait,
     },
 }
 
@@ -64,7 +67,8 @@ pub struct UnsupportedSource(pub String);
 
 impl ListSource {
     /// `redis://…`, `rediss://…`, `redis+sentinel://…` and `redis+cluster://…` name Redis (under `redis_prefix`, with `redis_timeout` and
-    /// at most `redis_connections`); any other URL is refused, and anything else is a file path.
+    /// at most `redis_connections`, waiting for the URL's default replicas); any other URL is
+    /// refused, and anything else is a file path.
     pub fn parse(
         text: &str,
         redis_prefix: &str,
@@ -77,6 +81,7 @@ impl ListSource {
                 prefix: redis_prefix.to_owned(),
                 timeout: redis_timeout,
                 connections: redis_connections,
+                wait: ReplicaWait::for_url(text),
             })
         } else if text.contains("://") {
             Err(UnsupportedSource(text.to_owned()))
@@ -104,7 +109,8 @@ impl ListSource {
                 prefix,
                 timeout,
                 connections,
-            } => match RedisLists::open(url, prefix, *timeout, *connections) {
+                wait,
+            } => match RedisLists::open(url, prefix, *timeout, *connections, *wait) {
                 Ok(lists) => Backend::Redis {
                     cold: Box::new(ColdCache::new(lists.clone(), cold)),
                     lists,

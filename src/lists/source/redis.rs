@@ -57,6 +57,30 @@ pub const DEFAULT_PREFIX: &str = "jc:{lists}:";
 /// How long connecting, sending a command and waiting for its reply may each take before
 /// Redis counts as unreachable.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a write waits for its replicas by default: well inside [`DEFAULT_TIMEOUT`].
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How many replicas must confirm a write (Redis's `WAIT`) before it is acknowledged, and for
+/// how long they are waited for: with one or more, an acknowledged write survives the loss of
+/// the master, since a failover promotes a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaWait {
+    pub replicas: u32,
+    pub timeout: Duration,
+}
+
+impl ReplicaWait {
+    /// The default for `url`: one replica behind sentinels (whose point is a replica to fail
+    /// over to), none otherwise (a lone server has none; a cluster's writes go to several
+    /// masters, which one `WAIT` on the connection does not follow).
+    pub fn for_url(url: &str) -> ReplicaWait {
+        ReplicaWait {
+            replicas: u32::from(crate::redis_client::is_sentinel_url(url)),
+            timeout: DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+}
 /// Writes per pipelined round trip during an import.
 const IMPORT_BATCH: usize = 1000;
 /// The change stream keeps about this many records; an instance further behind resyncs fully.
@@ -180,6 +204,14 @@ pub enum SourceError {
     Redis(#[from] redis::RedisError),
     #[error("redis did not confirm the write ({0}); it may still be applied once redis answers: read the entry back, or repeat the write")]
     Unconfirmed(redis::RedisError),
+    /// `WAIT` came back with fewer replicas than asked for, as while a master has lost its
+    /// replica or during a failover.
+    #[error("the write reached the redis master but only {confirmed} of the {wanted} replicas it must reach confirmed it within {waited_ms} ms, so it is not acknowledged: it may or may not survive a failover; retrying is safe (the same write again changes nothing more)")]
+    NotReplicated {
+        confirmed: u32,
+        wanted: u32,
+        waited_ms: u128,
+    },
     /// Other writes kept moving an entry between subjects or lists while this one was tried.
     #[error("{0} kept moving to another subject or list while it was written; repeat the write")]
     Contended(String),
@@ -336,6 +368,7 @@ pub(super) struct RedisLists {
     pub(super) connections: Arc<Connections>,
     prefix: String,
     scripts: Arc<WriteScripts>,
+    wait: ReplicaWait,
 }
 
 /// The write scripts, and the keys every one of them touches in the order they declare them:
@@ -360,6 +393,7 @@ impl RedisLists {
         prefix: &str,
         timeout: Duration,
         connections: usize,
+        wait: ReplicaWait,
     ) -> Result<RedisLists, SourceError> {
         Ok(RedisLists {
             connections: Arc::new(Connections::new(
@@ -381,7 +415,30 @@ impl RedisLists {
                 ]
                 .map(|name| format!("{prefix}{name}")),
             }),
+            wait,
         })
+    }
+
+    /// Waits until as many replicas as configured hold every write made on `con` so far.
+    fn replicated(&self, con: &mut Connection) -> Result<(), SourceError> {
+        let wanted = self.wait.replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let waited_ms = self.wait.timeout.as_millis();
+        let confirmed: u32 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(waited_ms as u64)
+            .query(con)
+            .map_err(SourceError::of_write)?;
+        if confirmed < wanted {
+            return Err(SourceError::NotReplicated {
+                confirmed,
+                wanted,
+                waited_ms,
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn key(&self, name: &str) -> String {
@@ -445,6 +502,7 @@ impl RedisLists {
                         entry.entry_id
                     )));
                 }
+                self.replicated(con)?;
                 progress(batch.len() as u64);
             }
             if entries.is_empty() {
@@ -554,6 +612,7 @@ impl RedisLists {
                     .invoke(&mut *con)
                     .map_err(SourceError::of_write)
             })?;
+            self.replicated(con)?;
             Ok(PutOutcome {
                 created: !reply.existed,
                 changed: reply.done(),
@@ -581,6 +640,7 @@ impl RedisLists {
                     .invoke(&mut *con)
                     .map_err(SourceError::of_write)
             })?;
+            self.replicated(con)?;
             Ok(reply.done().then_some(reply.version))
         })
     }
@@ -610,11 +670,7 @@ impl RedisLists {
     }
 
     /// Where each stored entry of `ids` is filed (the default for one that is gone).
-    fn filed_of(
-        &self,
-        con: &mut Connection,
-        ids: &[String],
-    ) -> Result<Vec<Filed>, SourceError> {
+    fn filed_of(&self, con: &mut Connection, ids: &[String]) -> Result<Vec<Filed>, SourceError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IMPORT_BATCH) {
             let stored: Vec<Option<String>> = redis::cmd("HMGET")
@@ -696,6 +752,7 @@ impl RedisLists {
                     stats.version = self.version_on(&mut *con)?;
                 }
                 if !again {
+                    self.replicated(con)?;
                     stats.unchanged = entries.len() as u64 - stats.changed;
                     return Ok(stats);
                 }
