@@ -1,12 +1,279 @@
-//! What the service's Redis clients (the list source and the query register) share.
+//! What the service's Redis clients (the list source and the query register) share: the one
+//! place that reads a Redis URL and opens connections, whatever the topology behind it.
+//!
+//! - `redis://[[USER]:PASSWORD@]HOST:PORT[/DB]` and `rediss://…`: one server;
+//! - `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]`: the master
+//!   the sentinels name, asked anew on every connect; the user, password and db are the
+//!   master's (the sentinels are asked without);
+//! - `redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT…]`: a Redis Cluster, found from
+//!   any of the nodes given.
 
-use redis::IntoConnectionInfo;
+use std::sync::Mutex;
+use std::time::Duration;
 
-/// A client for `url` whose connections skip `CLIENT SETINFO` (a label for `CLIENT LIST`) in
-/// their handshake: its reply is waited for on its own, so connecting to a Redis that does
-/// not answer would take twice the connect timeout.
-pub fn open(url: &str) -> redis::RedisResult<redis::Client> {
-    let info = url.into_connection_info()?;
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Role, Value};
+
+const SENTINEL_SCHEME: &str = "redis+sentinel://";
+const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+/// Whether `text` names Redis in one of the forms [`RedisClient::open`] reads.
+pub fn is_redis_url(text: &str) -> bool {
+    ["redis://", "rediss://", SENTINEL_SCHEME, CLUSTER_SCHEME]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
+}
+
+/// `url` without the user and password it may carry, for logs and `/v1/status`.
+pub fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens connections to the Redis a URL names. Does not connect until asked.
+pub struct RedisClient(Target);
+
+enum Target {
+    Single(redis::Client),
+    /// Locked because the crate's client keeps its sentinel connections between lookups.
+    Sentinel(Mutex<SentinelClient>),
+    /// The nodes to start from; the crate's client is built with each connection's timeouts.
+    Cluster(Vec<ConnectionInfo>),
+}
+
+/// A connection to a single server (the one named, or the master the sentinels named) or to
+/// a cluster, which routes each command to the node that holds its keys.
+pub enum Connection {
+    Single(redis::Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+impl RedisClient {
+    /// Reads `url`; fails on a malformed one or an unknown scheme.
+    pub fn open(url: &str) -> RedisResult<RedisClient> {
+        if let Some(rest) = url.strip_prefix(SENTINEL_SCHEME) {
+            return sentinel(rest).map(|client| RedisClient(Target::Sentinel(Mutex::new(client))));
+        }
+        if let Some(rest) = url.strip_prefix(CLUSTER_SCHEME) {
+            return cluster(rest).map(|nodes| RedisClient(Target::Cluster(nodes)));
+        }
+        Ok(RedisClient(Target::Single(single(
+            url.into_connection_info()?,
+        )?)))
+    }
+
+    /// A new connection: connecting may take `timeout`, each write to the socket too, and each
+    /// reply `reply`. Through sentinels, the master they name now is asked whether it still is
+    /// one (`ROLE`) on the connection itself, so a demoted master is never written to.
+    pub fn connect(&self, timeout: Duration, reply: Duration) -> RedisResult<Connection> {
+        let connection = match &self.0 {
+            Target::Single(client) => {
+                Connection::Single(client.get_connection_with_timeout(timeout)?)
+            }
+            Target::Sentinel(sentinels) => {
+                let master = sentinels
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_client()?;
+                let mut connection = single(master.get_connection_info().clone())?
+                    .get_connection_with_timeout(timeout)?;
+                connection.set_read_timeout(Some(timeout))?;
+                if !matches!(
+                    redis::cmd("ROLE").query(&mut connection)?,
+                    Role::Primary { .. }
+                ) {
+                    return Err(RedisError::from((
+                        ErrorKind::MasterNameNotFoundBySentinel,
+                        "the server the sentinels named is no longer a master",
+                    )));
+                }
+                Connection::Single(connection)
+            }
+            Target::Cluster(nodes) => Connection::Cluster(
+                ClusterClient::builder(nodes.clone())
+                    .connection_timeout(timeout)
+                    .response_timeout(reply)
+                    .build()?
+                    .get_connection()?
+                    .into(),
+            ),
+        };
+        connection.set_read_timeout(Some(reply))?;
+        connection.set_write_timeout(Some(timeout))?;
+        Ok(connection)
+    }
+}
+
+/// A client for one server whose connections skip `CLIENT SETINFO` (a label for `CLIENT
+/// LIST`) in their handshake: its reply is waited for on its own, so connecting to a Redis
+/// that does not answer would take twice the connect timeout.
+fn single(info: ConnectionInfo) -> RedisResult<redis::Client> {
     let settings = info.redis_settings().clone().set_skip_set_lib_name();
     redis::Client::open(info.set_redis_settings(settings))
+}
+
+/// `[USERINFO@]HOST:PORT[,HOST:PORT…]` and what follows the hosts, each host as a
+/// `redis://` URL with the user information.
+fn hosts(rest: &str) -> (Vec<String>, &str, &str) {
+    let (userinfo, rest) = match rest.rfind('@') {
+        Some(at) => (&rest[..=at], &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let (list, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let urls = list
+        .split(',')
+        .map(|host| format!("redis://{userinfo}{host}"))
+        .collect();
+    (urls, userinfo, path)
+}
+
+fn invalid(message: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::InvalidClientConfig, message))
+}
+
+fn sentinel(rest: &str) -> RedisResult<SentinelClient> {
+    let (urls, _, path) = hosts(rest);
+    let (master_name, db) = path.split_once('/').unwrap_or((path, ""));
+    if master_name.is_empty() {
+        return Err(invalid("a sentinel URL names the master after the sentinels: redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]"));
+    }
+    // The first host's URL with the master's db carries the user, password and db to use.
+    let master = format!("{}/{db}", urls[0]).into_connection_info()?;
+    let node = SentinelNodeConnectionInfo::default()
+        .set_redis_connection_info(master.redis_settings().clone().set_skip_set_lib_name());
+    let sentinels = urls
+        .iter()
+        .map(|url| {
+            let info = url.as_str().into_connection_info()?;
+            Ok(info.set_redis_settings(redis::RedisConnectionInfo::default()))
+        })
+        .collect::<RedisResult<Vec<_>>>()?;
+    SentinelClient::build(
+        sentinels,
+        master_name.to_owned(),
+        Some(node),
+        SentinelServerType::Master,
+    )
+}
+
+fn cluster(rest: &str) -> RedisResult<Vec<ConnectionInfo>> {
+    let (urls, _, path) = hosts(rest);
+    if !path.is_empty() {
+        return Err(invalid(
+            "a cluster URL names its nodes only (a cluster has one database): redis+cluster://HOST:PORT[,HOST:PORT…]",
+        ));
+    }
+    let nodes = urls
+        .iter()
+        .map(|url| url.as_str().into_connection_info())
+        .collect::<RedisResult<Vec<_>>>()?;
+    // Checks the nodes now rather than at the first connect.
+    ClusterClient::builder(nodes.clone()).build()?;
+    Ok(nodes)
+}
+
+impl Connection {
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        match self {
+            Connection::Single(connection) => connection.set_read_timeout(timeout),
+            Connection::Cluster(connection) => connection.set_read_timeout(timeout),
+        }
+    }
+
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        match self {
+            Connection::Single(connection) => connection.set_write_timeout(timeout),
+            Connection::Cluster(connection) => connection.set_write_timeout(timeout),
+        }
+    }
+
+    fn inner(&mut self) -> &mut dyn redis::ConnectionLike {
+        match self {
+            Connection::Single(connection) => connection,
+            Connection::Cluster(connection) => connection,
+        }
+    }
+}
+
+impl redis::ConnectionLike for Connection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.inner().req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        self.inner().req_packed_commands(cmd, offset, count)
+    }
+
+    fn req_command(&mut self, cmd: &redis::Cmd) -> RedisResult<Value> {
+        self.inner().req_command(cmd)
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+
+    fn supports_pipelining(&self) -> bool {
+        match self {
+            Connection::Single(connection) => connection.supports_pipelining(),
+            Connection::Cluster(connection) => connection.supports_pipelining(),
+        }
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner().check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        match self {
+            Connection::Single(connection) => connection.is_open(),
+            Connection::Cluster(connection) => connection.is_open(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_left_out_of_every_form() {
+        assert_eq!(
+            without_password("redis+sentinel://:secret@h1:26379,h2:26379/main/2"),
+            "redis+sentinel://h1:26379,h2:26379/main/2"
+        );
+        assert_eq!(
+            without_password("redis+cluster://u:p@h1:7000,h2:7001"),
+            "redis+cluster://h1:7000,h2:7001"
+        );
+        assert_eq!(without_password("redis://h:6379/0"), "redis://h:6379/0");
+    }
+
+    #[test]
+    fn every_form_is_read_and_a_sentinel_url_needs_its_master() {
+        for url in [
+            "redis://127.0.0.1:6379/0",
+            "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/main",
+            "redis+sentinel://:pw@127.0.0.1:26379/main/3",
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        ] {
+            assert!(is_redis_url(url), "{url}");
+            assert!(RedisClient::open(url).is_ok(), "{url}");
+        }
+        assert!(RedisClient::open("redis+sentinel://127.0.0.1:26379").is_err());
+        assert!(RedisClient::open("redis+cluster://127.0.0.1:7000/1").is_err());
+        assert!(!is_redis_url("http://127.0.0.1:6379"));
+    }
 }

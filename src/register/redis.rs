@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::{Connection, Script};
+use redis::Script;
 use uuid::Uuid;
 
 use super::archive;
@@ -23,6 +23,7 @@ use super::store::{
     parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
     StoreError, Stored,
 };
+use crate::redis_client::{Connection, RedisClient};
 use crate::timestamp::Timestamp;
 
 /// The keys keep the name they were first stored under: a new default would leave every
@@ -91,7 +92,7 @@ return 1
 ";
 
 pub struct RedisStore {
-    client: redis::Client,
+    client: RedisClient,
     prefix: String,
     /// One connection for short commands, made again after an error.
     connection: Mutex<Option<Connection>>,
@@ -105,7 +106,7 @@ impl RedisStore {
     /// Does not connect: the service starts whether or not Redis is up.
     pub fn open(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         Ok(RedisStore {
-            client: crate::redis_client::open(url)?,
+            client: RedisClient::open(url)?,
             prefix: prefix.to_owned(),
             connection: Mutex::new(None),
             append: Script::new(APPEND_SCRIPT),
@@ -120,10 +121,7 @@ impl RedisStore {
     }
 
     fn connect(&self) -> redis::RedisResult<Connection> {
-        let connection = self.client.get_connection_with_timeout(TIMEOUT)?;
-        connection.set_read_timeout(Some(TIMEOUT))?;
-        connection.set_write_timeout(Some(TIMEOUT))?;
-        Ok(connection)
+        self.client.connect(TIMEOUT, TIMEOUT)
     }
 
     /// Runs `f` on the shared connection; an error drops it, so the next call reconnects.

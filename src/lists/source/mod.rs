@@ -63,7 +63,7 @@ pub enum ListSource {
 pub struct UnsupportedSource(pub String);
 
 impl ListSource {
-    /// `redis://…` and `rediss://…` name Redis (under `redis_prefix`, with `redis_timeout` and
+    /// `redis://…`, `rediss://…`, `redis+sentinel://…` and `redis+cluster://…` name Redis (under `redis_prefix`, with `redis_timeout` and
     /// at most `redis_connections`); any other URL is refused, and anything else is a file path.
     pub fn parse(
         text: &str,
@@ -139,20 +139,12 @@ impl ListSource {
         match self {
             ListSource::Embedded => "embedded".to_owned(),
             ListSource::File(path) => path.display().to_string(),
-            ListSource::Redis { url, .. } => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if at > scheme => {
-                    format!("{}://{}", &url[..scheme], &url[at + 1..])
-                }
-                _ => url.clone(),
-            },
+            ListSource::Redis { url, .. } => crate::redis_client::without_password(url),
         }
     }
 }
 
-/// Whether `text` names a Redis server (`redis://…` or `rediss://…`).
-pub fn is_redis_url(text: &str) -> bool {
-    text.starts_with("redis://") || text.starts_with("rediss://")
-}
+pub use crate::redis_client::is_redis_url;
 
 /// Why the lists could not be loaded from their source.
 #[derive(Debug, thiserror::Error)]

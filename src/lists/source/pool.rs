@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::redis::SourceError;
+use crate::redis_client::{Connection, RedisClient};
 
 /// Connections to Redis one instance's list source holds at most unless configured (the
 /// follower's blocking connection and the query register's come on top).
@@ -30,7 +31,7 @@ pub(super) struct Connections {
 
 /// A connection of the pool, with what the pool must know of it.
 struct Pooled {
-    con: redis::Connection,
+    con: Connection,
     /// When it was opened or last given back.
     since: Instant,
     /// A call on it failed: it is closed rather than given back.
@@ -39,7 +40,7 @@ struct Pooled {
 
 /// How connections are opened, and how the last connects went.
 struct Connects {
-    client: redis::Client,
+    client: RedisClient,
     /// Bounds connecting, each write to the socket, each wait for a reply, and the wait for a
     /// free connection.
     timeout: Duration,
@@ -56,11 +57,8 @@ struct Failures {
 
 impl Connects {
     /// A new connection whose replies may take `reply` at most.
-    fn open(&self, reply: Duration) -> redis::RedisResult<redis::Connection> {
-        let con = self.client.get_connection_with_timeout(self.timeout)?;
-        con.set_read_timeout(Some(reply))?;
-        con.set_write_timeout(Some(self.timeout))?;
-        Ok(con)
+    fn open(&self, reply: Duration) -> redis::RedisResult<Connection> {
+        self.client.connect(self.timeout, reply)
     }
 
     fn failures(&self) -> MutexGuard<'_, Failures> {
@@ -112,13 +110,13 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-fn ping(con: &mut redis::Connection) -> redis::RedisResult<()> {
+fn ping(con: &mut Connection) -> redis::RedisResult<()> {
     redis::cmd("PING").query(con)
 }
 
 impl Connections {
     /// Does not connect: connections are opened as calls need them, `size` at most.
-    pub(super) fn new(client: redis::Client, timeout: Duration, size: usize) -> Connections {
+    pub(super) fn new(client: RedisClient, timeout: Duration, size: usize) -> Connections {
         let connects = Arc::new(Connects {
             client,
             timeout,
@@ -144,7 +142,7 @@ impl Connections {
     }
 
     /// A new connection, outside the pool, whose replies may take `reply` at most.
-    pub(super) fn open(&self, reply: Duration) -> Result<redis::Connection, SourceError> {
+    pub(super) fn open(&self, reply: Duration) -> Result<Connection, SourceError> {
         Ok(self.connects.open(reply)?)
     }
 
@@ -153,7 +151,7 @@ impl Connections {
     /// still on the way) closes it too when the unwinding gives it back.
     pub(super) fn with<T>(
         &self,
-        call: impl FnOnce(&mut redis::Connection) -> Result<T, SourceError>,
+        call: impl FnOnce(&mut Connection) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         let mut pooled = self.take()?;
         pooled.broken = true;
@@ -215,7 +213,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let client = RedisClient::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
         Connections::new(client, Duration::from_secs(10), 2)
     }
 
@@ -252,7 +250,7 @@ mod tests {
                 .map(|_| silent.accept().unwrap().0)
                 .collect::<Vec<_>>()
         });
-        let client = crate::redis_client::open(&url).unwrap();
+        let client = RedisClient::open(&url).unwrap();
         let connections = Connections::new(client, Duration::from_millis(200), 1);
         for _ in 0..2 {
             match connections.with(|con| Ok(ping(con)?)) {
@@ -276,7 +274,7 @@ mod tests {
                 .map(|_| server.accept().unwrap().0)
                 .collect::<Vec<_>>()
         });
-        let client = crate::redis_client::open(&url).unwrap();
+        let client = RedisClient::open(&url).unwrap();
         let connections = Connections::new(client, Duration::from_secs(5), 1);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             connections.with(|_| -> Result<(), SourceError> { panic!("a call that panics") })

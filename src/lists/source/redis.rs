@@ -49,6 +49,7 @@ use crate::lists::entry::{Checked, Dispute, Entry, EntryRecord};
 use crate::lists::file::{id_hash, repeated_ids};
 use crate::lists::index::{IndexBuilder, ListIndex};
 use crate::lists::Shrink;
+use crate::redis_client::{Connection, RedisClient};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -362,7 +363,7 @@ impl RedisLists {
     ) -> Result<RedisLists, SourceError> {
         Ok(RedisLists {
             connections: Arc::new(Connections::new(
-                crate::redis_client::open(url)?,
+                RedisClient::open(url)?,
                 timeout,
                 connections,
             )),
@@ -890,12 +891,12 @@ impl RedisLists {
     }
 
     /// The list version, read on a given connection.
-    fn version_on(&self, con: &mut redis::Connection) -> Result<u64, SourceError> {
+    fn version_on(&self, con: &mut Connection) -> Result<u64, SourceError> {
         Ok(con.get::<_, Option<u64>>(self.key("version"))?.unwrap_or(0))
     }
 
     /// The version and epoch, read together.
-    fn position_on(&self, con: &mut redis::Connection) -> Result<Position, SourceError> {
+    fn position_on(&self, con: &mut Connection) -> Result<Position, SourceError> {
         let (version, epoch): (Option<u64>, Option<String>) = redis::cmd("MGET")
             .arg(self.key("version"))
             .arg(self.key("epoch"))
@@ -920,7 +921,7 @@ impl RedisLists {
     /// (restored), or the stream was trimmed past `from.version + 1`.
     fn changes_after(
         &self,
-        con: &mut redis::Connection,
+        con: &mut Connection,
         from: &Position,
         block: Duration,
     ) -> Result<Vec<StreamRecord>, SourceError> {
@@ -1070,7 +1071,7 @@ impl RedisLists {
 /// replies may take the wait on the stream longer than other calls'.
 pub(crate) struct ChangeStream<'a> {
     lists: &'a RedisLists,
-    connection: Option<redis::Connection>,
+    connection: Option<Connection>,
 }
 
 impl ChangeStream<'_> {
