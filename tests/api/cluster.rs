@@ -72,18 +72,20 @@ impl RedisCluster {
         cluster
     }
 
-    /// A plain URL of the master that serves `key`'s slot.
-    fn master_url(&self, key: &str) -> String {
-        format!(
-            "redis://127.0.0.1:{}/",
-            self.nodes[self.master_of(key)].port
-        )
+    /// The cluster's URL, naming every node to start from.
+    fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", nodes.join(","))
     }
 
     /// The lists source on this cluster, under the default prefix.
     pub fn lists(&self) -> ListSource {
         ListSource::Redis {
-            url: self.master_url(LISTS_KEY),
+            url: self.url(),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connections: DEFAULT_CONNECTIONS,
@@ -95,7 +97,7 @@ impl RedisCluster {
         Spawn::source(rules_dir(), self.lists())
             .register(
                 Sink::Redis {
-                    url: self.master_url(REGISTER_KEY),
+                    url: self.url(),
                     prefix: jiangcheng::register::DEFAULT_PREFIX.to_owned(),
                 },
                 65_536,
@@ -194,7 +196,7 @@ impl Node {
 
 /// `jiangcheng import` into the cluster's lists, with `extra` arguments.
 fn import(cluster: &RedisCluster, lists: &Path, extra: &[&str]) {
-    let output = import_into(&cluster.master_url(LISTS_KEY), lists, extra);
+    let output = import_into(&cluster.url(), lists, extra);
     assert!(
         output.status.success(),
         "{}",

@@ -610,11 +610,7 @@ impl RedisLists {
     }
 
     /// Where each stored entry of `ids` is filed (the default for one that is gone).
-    fn filed_of(
-        &self,
-        con: &mut redis::Connection,
-        ids: &[String],
-    ) -> Result<Vec<Filed>, SourceError> {
+    fn filed_of(&self, con: &mut Connection, ids: &[String]) -> Result<Vec<Filed>, SourceError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IMPORT_BATCH) {
             let stored: Vec<Option<String>> = redis::cmd("HMGET")
