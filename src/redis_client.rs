@@ -230,11 +230,11 @@ impl redis::ConnectionLike for Connection {
         }
     }
 
+    /// A cluster connection sends a pipeline (or a `MULTI` block) to the node of its first
+    /// command's key; the crate says no because it cannot know the others share that slot. Every
+    /// pipeline the service sends keeps its keys under one hash tag, so they do.
     fn supports_pipelining(&self) -> bool {
-        match self {
-            Connection::Single(connection) => connection.supports_pipelining(),
-            Connection::Cluster(connection) => connection.supports_pipelining(),
-        }
+        true
     }
 
     fn check_connection(&mut self) -> bool {
