@@ -32,6 +32,7 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     pub key_reloads: IntCounterVec,
     pub list_loads_refused: IntCounter,
+    pub list_snapshot_writes: IntCounterVec,
     pub last_reload_success: IntGauge,
     pub lists_stale: IntGauge,
     pub lists_last_contact: IntGauge,
@@ -111,6 +112,10 @@ impl Metrics {
             list_loads_refused: valid(IntCounter::new(
                 "list_loads_refused_total",
                 "List loads the fail-closed guard refused (no entries left, or too many removed)",
+            )),
+            list_snapshot_writes: valid(IntCounterVec::new(
+                Opts::new("list_snapshot_writes_total", "List snapshots this instance stored in Redis on its own, by result: written, skipped (another writer held the lock), failed"),
+                &["result"],
             )),
             last_reload_success: valid(IntGauge::new(
                 "last_reload_success_timestamp_seconds",
@@ -211,6 +216,7 @@ impl Metrics {
             Box::new(self.reloads.clone()),
             Box::new(self.key_reloads.clone()),
             Box::new(self.list_loads_refused.clone()),
+            Box::new(self.list_snapshot_writes.clone()),
             Box::new(self.last_reload_success.clone()),
         ];
         for collector in collectors {

@@ -18,6 +18,11 @@ use crate::ruleset::{RuleSet, RuleSetError, RuleSource};
 use crate::timestamp::Timestamp;
 use std::io;
 
+mod keeper;
+
+use keeper::Keeper;
+pub use keeper::SnapshotKeeping;
+
 /// Where rules and lists come from.
 #[derive(Debug, Clone)]
 pub struct Sources {
@@ -116,6 +121,8 @@ pub struct Snapshots {
     /// Counts refusals where metrics are published (whichever path loaded: start, signal or
     /// the follower's resync).
     refusals_metric: Option<prometheus::IntCounter>,
+    /// Writes the list snapshot stored in Redis when it falls behind (Redis source only).
+    keeper: Keeper,
 }
 
 /// How the Redis follower is doing, for `/v1/status` and the staleness metric.
@@ -177,7 +184,20 @@ impl Snapshots {
             follow: Mutex::default(),
             guard: ShrinkGuard::default(),
             refusals_metric: None,
+            keeper: Keeper::new(SnapshotKeeping::default()),
         }
+    }
+
+    /// Writes the stored list snapshot when `keeping` says, instead of by the defaults.
+    pub fn keeping_snapshot(mut self, keeping: SnapshotKeeping) -> Snapshots {
+        self.keeper = Keeper::new(keeping);
+        self
+    }
+
+    /// Counts the list snapshots this instance wrote, skipped and failed to write, by result.
+    pub fn counting_snapshot_writes(mut self, writes: prometheus::IntCounterVec) -> Snapshots {
+        self.keeper = self.keeper.counting(writes);
+        self
     }
 
     /// Holds loads to `guard` instead of the default one.
@@ -483,6 +503,9 @@ impl Snapshots {
                         if let Some(snapshot) = self.apply(records) {
                             on_swap(&snapshot);
                         }
+                    }
+                    if let Some(current) = self.current() {
+                        self.keeper.check(&self.lists, &current);
                     }
                 }
                 Err(err) if err.needs_resync() => {

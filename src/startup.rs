@@ -96,7 +96,9 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
         lists: settings.lists.clone(),
     };
     let service = Service::new(
-        Snapshots::new(sources).with_guard(settings.guard),
+        Snapshots::new(sources)
+            .with_guard(settings.guard)
+            .keeping_snapshot(settings.snapshot_keeping),
         settings.cold_cache,
     );
     let loaded = load_before_binding(&service, settings.force_next_load)?;

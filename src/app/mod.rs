@@ -108,7 +108,8 @@ impl Service {
         Service {
             snapshots: snapshots
                 .with_cold_cache(cold)
-                .counting_refusals(metrics.list_loads_refused.clone()),
+                .counting_refusals(metrics.list_loads_refused.clone())
+                .counting_snapshot_writes(metrics.list_snapshot_writes.clone()),
             metrics,
             decision_counters: arc_swap::ArcSwapOption::empty(),
             keys: None,

@@ -21,6 +21,7 @@ use crate::lists::ShrinkGuard;
 use crate::register::{Expiry, RegisterConfig, Sink};
 use crate::ruleset::RuleSource;
 use crate::sheets::SheetLimits;
+use crate::snapshot::SnapshotKeeping;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -336,6 +337,14 @@ pub struct ServeArgs {
     /// waits for any [default: 1000].
     #[arg(long, env = "JC_REDIS_WAIT_TIMEOUT_MS")]
     pub redis_wait_timeout_ms: Option<u64>,
+    /// Changes the list snapshot stored in Redis may lag behind before this instance writes a
+    /// new one; 0: never write one [default: 100000].
+    #[arg(long, env = "JC_SNAPSHOT_AFTER_CHANGES")]
+    pub snapshot_after_changes: Option<u64>,
+    /// Age in seconds past which this instance writes a new list snapshot if any change came
+    /// since; 0: only by the count of changes [default: 3600].
+    #[arg(long, env = "JC_SNAPSHOT_MAX_AGE_SECONDS")]
+    pub snapshot_max_age_seconds: Option<u64>,
     /// Subjects the cold-list cache holds at most [default: 100000].
     #[arg(long, env = "JC_COLD_CACHE_SUBJECTS")]
     pub cold_cache_subjects: Option<u64>,
@@ -568,6 +577,8 @@ pub struct Settings {
     /// Whether the first load skips the guard.
     pub force_next_load: bool,
     pub cold_cache: ColdCacheConfig,
+    /// When a Redis-sourced instance writes the stored list snapshot.
+    pub snapshot_keeping: SnapshotKeeping,
     pub workers: usize,
     pub limits: Limits,
     pub log_format: LogFormat,
@@ -750,6 +761,7 @@ impl ServeArgs {
             }
         }
         let cold_defaults = ColdCacheConfig::default();
+        let keeping_defaults = SnapshotKeeping::default();
         Ok(Settings {
             listen: self.listen.unwrap_or_else(|| {
                 DEFAULT_LISTEN
@@ -768,6 +780,14 @@ impl ServeArgs {
                     .cold_cache_ttl_seconds
                     .map_or(cold_defaults.ttl, Duration::from_secs),
                 max_filers: cold_max_filers,
+            },
+            snapshot_keeping: SnapshotKeeping {
+                after_changes: self
+                    .snapshot_after_changes
+                    .unwrap_or(keeping_defaults.after_changes),
+                max_age: self
+                    .snapshot_max_age_seconds
+                    .map_or(keeping_defaults.max_age, Duration::from_secs),
             },
             workers,
             limits,

@@ -12,6 +12,7 @@ use jiangcheng::config::{ServeArgs, Settings};
 use jiangcheng::http::{AccessConfig, Limits};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
 use jiangcheng::register::{RegisterConfig, Sink};
+use jiangcheng::snapshot::SnapshotKeeping;
 use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
@@ -53,6 +54,7 @@ pub struct Spawn {
     /// Changes the register's settings (its folder among them) before it opens.
     register_settings: Option<RegisterSettings>,
     cold_cache: ColdCacheConfig,
+    snapshot_keeping: SnapshotKeeping,
     /// Runs once the service is built, before it serves (and runs a Redis source's first load).
     before_run: Option<Box<dyn FnOnce()>>,
     dir: Option<tempfile::TempDir>,
@@ -99,6 +101,7 @@ impl Spawn {
             register: (Sink::Files, RegisterConfig::default().queue_records),
             register_settings: None,
             cold_cache: ColdCacheConfig::default(),
+            snapshot_keeping: SnapshotKeeping::default(),
             before_run: None,
             dir: None,
         }
@@ -114,6 +117,12 @@ impl Spawn {
     /// The cold-list cache's settings.
     pub fn cold_cache(mut self, cold_cache: ColdCacheConfig) -> Spawn {
         self.cold_cache = cold_cache;
+        self
+    }
+
+    /// When the instance writes the list snapshot stored in Redis.
+    pub fn snapshot_keeping(mut self, keeping: SnapshotKeeping) -> Spawn {
+        self.snapshot_keeping = keeping;
         self
     }
 
@@ -208,6 +217,7 @@ impl Spawn {
             lists: self.lists,
             force_next_load: self.force_first_load,
             cold_cache: self.cold_cache,
+            snapshot_keeping: self.snapshot_keeping,
             workers: 1,
             limits: self.limits,
             bench_routes: self.bench_routes,

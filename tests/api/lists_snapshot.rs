@@ -3,9 +3,11 @@
 //! scanning every entry; against a real `redis-server`.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use jiangcheng::lists::source::{LoadPath, Loaded, SnapshotWriteError};
 use jiangcheng::ruleset::RuleSet;
+use jiangcheng::snapshot::SnapshotKeeping;
 use redis::Commands;
 use serde_json::{json, Value};
 
@@ -346,4 +348,146 @@ fn old_generations_and_a_crashed_writers_chunks_are_deleted() {
     );
     let writing: Option<String> = con.get("jc:{lists}:snapshot:writing").unwrap();
     assert_eq!(writing, None);
+}
+
+/// The version in the stored manifest, if any.
+fn stored_version(redis: &RedisServer) -> Option<u64> {
+    let text: Option<String> = redis.connection().get(MANIFEST).unwrap();
+    text.map(|t| {
+        serde_json::from_str::<Value>(&t).unwrap()["version"]
+            .as_u64()
+            .unwrap()
+    })
+}
+
+/// An instance that writes the snapshot once it lags `after_changes` behind.
+fn keeping(redis: &RedisServer, after_changes: u64) -> crate::helpers::TestApp {
+    Spawn::source(rules_dir(), redis_source(redis))
+        .snapshot_keeping(SnapshotKeeping {
+            after_changes,
+            max_age: Duration::ZERO,
+        })
+        .start()
+}
+
+/// Waits (bounded) until `done` holds.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < Duration::from_secs(20), "never: {what}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many snapshots the instance counted with `result`.
+async fn snapshot_writes(app: &crate::helpers::TestApp, result: &str) -> u64 {
+    let line = format!("jiangcheng_list_snapshot_writes_total{{result=\"{result}\"}} ");
+    app.metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&line).map(|n| n.parse().unwrap()))
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn a_running_instance_stores_a_snapshot_after_enough_changes_that_a_new_instance_loads() {
+    let redis = imported_demo();
+    let keeper = keeping(&redis, 3);
+    let (first, later) = (uscc("91", 51), uscc("91", 52));
+    write(&redis, &[entry("S-1", "court_dishonest_debtor", &first)]);
+    redis_lists(&redis.url())
+        .delete("QQHR-SW-2025-A0023", "test", "removed", AS_OF)
+        .unwrap();
+    until("two changes applied", async || {
+        keeper.lists_version().await == 353
+    })
+    .await;
+    // Two changes behind: not yet due.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stored_version(&redis), Some(351));
+    write(&redis, &[entry("S-2", "court_dishonest_debtor", &later)]);
+    until("the snapshot of version 354 stored", async || {
+        stored_version(&redis) == Some(354)
+    })
+    .await;
+    assert_eq!(snapshot_writes(&keeper, "written").await, 1);
+
+    let joined = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let status: Value = joined.get_json("/v1/status").await;
+    assert_eq!(status["last_load"]["path"], "snapshot", "{status}");
+    assert_eq!(status["lists"]["version"], 354, "{status}");
+    for (subject, matter) in [
+        (first.as_str(), "gov_procurement"),
+        (later.as_str(), "gov_procurement"),
+        ("122302044436293505", "gov_procurement"),
+        ("230202198503121238", "high_consumption"),
+    ] {
+        let mut a = keeper.decide(subject, matter, AS_OF).await;
+        let mut b = joined.decide(subject, matter, AS_OF).await;
+        for decision in [&mut a, &mut b] {
+            decision.as_object_mut().unwrap().remove("decision_id");
+        }
+        assert_eq!(a, b, "{subject} in {matter}");
+    }
+}
+
+#[actix_web::test]
+async fn an_instance_skips_while_another_writer_holds_the_lock_and_two_instances_write_once() {
+    let redis = imported_demo();
+    redis
+        .connection()
+        .set_options::<_, _, ()>(
+            "jc:{lists}:snapshot:lock",
+            "another writer",
+            redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(60_000)),
+        )
+        .unwrap();
+    let held_off = keeping(&redis, 1);
+    write(
+        &redis,
+        &[entry("S-1", "court_dishonest_debtor", &uscc("91", 53))],
+    );
+    until("a skipped write counted", async || {
+        snapshot_writes(&held_off, "skipped").await == 1
+    })
+    .await;
+    assert_eq!(stored_version(&redis), Some(351));
+    assert_eq!(snapshot_writes(&held_off, "written").await, 0);
+    drop(held_off);
+
+    redis
+        .connection()
+        .del::<_, ()>("jc:{lists}:snapshot:lock")
+        .unwrap();
+    let pair = [keeping(&redis, 1), keeping(&redis, 1)];
+    until("the snapshot of version 352 stored", async || {
+        stored_version(&redis) == Some(352)
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let mut written = 0;
+    for app in &pair {
+        written += snapshot_writes(app, "written").await;
+    }
+    assert_eq!(written, 1);
+    assert_eq!(chunk_keys(&redis).len(), 1);
+}
+
+#[actix_web::test]
+async fn an_instance_set_to_zero_changes_never_writes_a_snapshot() {
+    let redis = RedisServer::start();
+    let out = crate::redis::import_with(&redis, &demo_lists(), &["--no-snapshot"]);
+    assert!(out.status.success(), "{out:?}");
+    let app = keeping(&redis, 0);
+    write(
+        &redis,
+        &[entry("S-1", "court_dishonest_debtor", &uscc("91", 54))],
+    );
+    until("the change applied", async || {
+        app.lists_version().await == 352
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stored_version(&redis), None);
+    assert_eq!(snapshot_writes(&app, "written").await, 0);
 }

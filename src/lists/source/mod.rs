@@ -27,7 +27,7 @@ pub use redis::{
     DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT,
 };
 
-pub use snapshot::{WriteError as SnapshotWriteError, Written as SnapshotWritten};
+pub use snapshot::{StoredSnapshot, WriteError as SnapshotWriteError, Written as SnapshotWritten};
 
 pub(crate) use change::StreamRecord;
 pub(crate) use named::{NamesPatch, NamesStep};
@@ -267,6 +267,23 @@ impl Source {
     /// load (blocking), unless another writer is at it.
     pub fn write_snapshot(&self, rules: &RuleSet) -> Result<SnapshotWritten, SnapshotWriteError> {
         self.redis()?.write_snapshot(rules)
+    }
+
+    /// Stores `index`, a running instance's lists at exactly `position` (without cold lists),
+    /// as the list snapshot (blocking), unless another writer is at it or the stored one is
+    /// as new.
+    pub fn write_snapshot_of(
+        &self,
+        rules: &RuleSet,
+        index: &ListIndex,
+        position: Position,
+    ) -> Result<SnapshotWritten, SnapshotWriteError> {
+        self.redis()?.write_snapshot_of(rules, index, position)
+    }
+
+    /// What the stored list snapshot holds, if one is stored.
+    pub fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, SourceError> {
+        self.redis()?.stored_snapshot()
     }
 
     /// The change stream to follow: `None` when the source has none (a file changes only by

@@ -97,6 +97,8 @@ impl From<redis::RedisError> for Unusable {
 pub enum WriteError {
     #[error("another writer holds the list snapshot's lock")]
     Locked,
+    #[error("the stored list snapshot already holds version {0}")]
+    NotNewer(u64),
     #[error("lost the list snapshot's lock while writing; nothing was switched")]
     LostLock,
     #[error(transparent)]
@@ -119,6 +121,15 @@ pub struct Written {
     pub chunks: usize,
 }
 
+/// What the manifest says of the stored snapshot's place in the lists' history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    pub version: u64,
+    pub epoch: Option<String>,
+    /// `None` if the manifest's time cannot be read.
+    pub written_at: Option<Timestamp>,
+}
+
 /// What a load read from a stored snapshot.
 pub(super) struct Stored {
     pub index: ListIndex,
@@ -135,6 +146,47 @@ impl RedisLists {
     /// unless another writer holds the lock. The previous generation is deleted once the
     /// manifest names the new one.
     pub(super) fn write_snapshot(&self, rules: &RuleSet) -> Result<Written, WriteError> {
+        self.under_lock(|lock, token| {
+            let (index, named, position) = self.scan_all(rules)?;
+            self.store(rules, (&index, &named, position), lock, token)
+        })
+    }
+
+    /// Stores `index`, which holds exactly the lists at `position` and no cold entries (a
+    /// running instance's), as the new snapshot, unless another writer holds the lock or the
+    /// stored one is as new.
+    pub(super) fn write_snapshot_of(
+        &self,
+        rules: &RuleSet,
+        index: &ListIndex,
+        position: Position,
+    ) -> Result<Written, WriteError> {
+        self.under_lock(|lock, token| {
+            if let Some(stored) = self
+                .manifest()?
+                .filter(|m| m.epoch == position.epoch && m.version >= position.version)
+            {
+                return Err(WriteError::NotNewer(stored.version));
+            }
+            self.store(rules, (index, &[], position), lock, token)
+        })
+    }
+
+    /// The version, epoch and age of the stored snapshot, if there is one.
+    pub(super) fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, SourceError> {
+        Ok(self.manifest()?.map(|m| StoredSnapshot {
+            version: m.version,
+            epoch: m.epoch,
+            written_at: Timestamp::parse(&m.written_at).ok(),
+        }))
+    }
+
+    /// Runs `write` holding the writers' lock (its key and this writer's token), unless
+    /// another writer holds it.
+    fn under_lock(
+        &self,
+        write: impl FnOnce(&str, &str) -> Result<Written, WriteError>,
+    ) -> Result<Written, WriteError> {
         let lock = self.key("snapshot:lock");
         let token = uuid::Uuid::now_v7().to_string();
         let ttl = LOCK_TTL.as_millis() as u64;
@@ -150,7 +202,7 @@ impl RedisLists {
         if took.is_none() {
             return Err(WriteError::Locked);
         }
-        let written = self.write_locked(rules, &lock, &token);
+        let written = write(&lock, &token);
         let released = self.connections.with(|con| {
             let _: i64 = Script::new(RELEASE_SCRIPT)
                 .key(&lock)
@@ -163,13 +215,14 @@ impl RedisLists {
         Ok(written)
     }
 
-    fn write_locked(
+    /// Stores the index and who its cold entries name, at `position`, as the new snapshot.
+    fn store(
         &self,
         rules: &RuleSet,
+        (index, named, position): (&ListIndex, &[NamedBy], Position),
         lock: &str,
         token: &str,
     ) -> Result<Written, WriteError> {
-        let (index, named, position) = self.scan_all(rules)?;
         let (manifest_key, writing_key) = (self.key("snapshot"), self.key("snapshot:writing"));
         let previous = self.manifest()?;
         let orphan: Option<String> = self.connections.with(|con| Ok(con.get(&writing_key)?))?;
@@ -191,7 +244,7 @@ impl RedisLists {
             bytes: 0,
             crc: crc32fast::Hasher::new(),
         };
-        let index_bytes = match out.write_all_parts(&index, &named, &rules.revision) {
+        let index_bytes = match out.write_all_parts(index, named, &rules.revision) {
             Ok(index_bytes) => index_bytes,
             Err(err) => {
                 let written = out.chunks.len();
