@@ -183,10 +183,9 @@ impl Observation {
     fn finish<B>(self, response: &actix_web::dev::ServiceResponse<B>) {
         let Some(state) = self.state else { return };
         let status = response.status();
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
+        // Every resource is named by its template (`routes::mount`): the name is read from the
+        // routing's result, where the template would be rebuilt into a new string.
+        let route = response.request().match_name().unwrap_or("unmatched");
         let outcome = match status.as_u16() {
             500.. => "5xx",
             400..=499 => "4xx",
@@ -196,13 +195,13 @@ impl Observation {
             .service
             .metrics
             .http_requests
-            .with_label_values(&[route.as_str(), self.method, status.as_str()])
+            .with_label_values(&[route, self.method, status.as_str()])
             .inc();
         state
             .service
             .metrics
             .http_duration
-            .with_label_values(&[route.as_str(), outcome])
+            .with_label_values(&[route, outcome])
             .observe(self.started.elapsed().as_secs_f64());
     }
 }

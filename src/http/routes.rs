@@ -160,9 +160,11 @@ pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
         let resource = endpoint
             .routes
             .into_iter()
-            .fold(web::resource(endpoint.path), |resource, (_, route, _)| {
-                resource.route(route)
-            })
+            // Named by its template, which the metrics read once routed without rebuilding it.
+            .fold(
+                web::resource(endpoint.path).name(endpoint.path),
+                |resource, (_, route, _)| resource.route(route),
+            )
             .default_service(web::to(move || {
                 let allow = allow.clone();
                 async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
