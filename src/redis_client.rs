@@ -124,7 +124,7 @@ fn single(info: ConnectionInfo) -> RedisResult<redis::Client> {
 
 /// `[USERINFO@]HOST:PORT[,HOST:PORT…]` and what follows the hosts, each host as a
 /// `redis://` URL with the user information.
-fn hosts(rest: &str) -> (Vec<String>, &str, &str) {
+fn hosts(rest: &str) -> (Vec<String>, &str) {
     let (userinfo, rest) = match rest.rfind('@') {
         Some(at) => (&rest[..=at], &rest[at + 1..]),
         None => ("", rest),
@@ -134,7 +134,7 @@ fn hosts(rest: &str) -> (Vec<String>, &str, &str) {
         .split(',')
         .map(|host| format!("redis://{userinfo}{host}"))
         .collect();
-    (urls, userinfo, path)
+    (urls, path)
 }
 
 fn invalid(message: &'static str) -> RedisError {
@@ -142,7 +142,7 @@ fn invalid(message: &'static str) -> RedisError {
 }
 
 fn sentinel(rest: &str) -> RedisResult<SentinelClient> {
-    let (urls, _, path) = hosts(rest);
+    let (urls, path) = hosts(rest);
     let (master_name, db) = path.split_once('/').unwrap_or((path, ""));
     if master_name.is_empty() {
         return Err(invalid("a sentinel URL names the master after the sentinels: redis+sentinel://HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]"));
@@ -167,7 +167,7 @@ fn sentinel(rest: &str) -> RedisResult<SentinelClient> {
 }
 
 fn cluster(rest: &str) -> RedisResult<Vec<ConnectionInfo>> {
-    let (urls, _, path) = hosts(rest);
+    let (urls, path) = hosts(rest);
     if !path.is_empty() {
         return Err(invalid(
             "a cluster URL names its nodes only (a cluster has one database): redis+cluster://HOST:PORT[,HOST:PORT…]",
@@ -180,6 +180,74 @@ fn cluster(rest: &str) -> RedisResult<Vec<ConnectionInfo>> {
     // Checks the nodes now rather than at the first connect.
     ClusterClient::builder(nodes.clone()).build()?;
     Ok(nodes)
+}
+
+/// Renews a [`Lock`] only while its holder still holds it.
+const RENEW_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Releases a [`Lock`] only while its holder still holds it.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// A lock one instance at a time holds in Redis (a key set with `NX` to a token of its own, with
+/// an expiry), so that a holder that died holds the others off for `ttl` at most. Renewing and
+/// releasing act only while the key still holds the token: a holder that outlived its expiry
+/// never extends or frees the lock another instance took since.
+pub struct Lock {
+    key: String,
+    token: String,
+    ttl_ms: u64,
+}
+
+impl Lock {
+    /// Takes the lock at `key` for `ttl`, unless another holder has it.
+    pub fn take(
+        con: &mut impl redis::ConnectionLike,
+        key: String,
+        ttl: Duration,
+    ) -> RedisResult<Option<Lock>> {
+        let lock = Lock {
+            key,
+            token: uuid::Uuid::now_v7().to_string(),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+        };
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(&lock.key)
+            .arg(&lock.token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lock.ttl_ms)
+            .query(con)?;
+        Ok(taken.map(|_| lock))
+    }
+
+    /// Holds the lock for another `ttl`; false if it is no longer this holder's.
+    pub fn renew(&self, con: &mut impl redis::ConnectionLike) -> RedisResult<bool> {
+        let renewed: i64 = redis::Script::new(RENEW_SCRIPT)
+            .key(&self.key)
+            .arg(&self.token)
+            .arg(self.ttl_ms)
+            .invoke(con)?;
+        Ok(renewed == 1)
+    }
+
+    /// Frees the lock if it is still this holder's.
+    pub fn release(&self, con: &mut impl redis::ConnectionLike) -> RedisResult<()> {
+        let _: i64 = redis::Script::new(RELEASE_SCRIPT)
+            .key(&self.key)
+            .arg(&self.token)
+            .invoke(con)?;
+        Ok(())
+    }
 }
 
 impl Connection {

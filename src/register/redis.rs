@@ -23,7 +23,7 @@ use super::store::{
     parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
     StoreError, Stored,
 };
-use crate::redis_client::{Connection, RedisClient};
+use crate::redis_client::{Connection, Lock, RedisClient};
 use crate::timestamp::Timestamp;
 
 /// The keys keep the name they were first stored under: a new default would leave every
@@ -40,14 +40,7 @@ const SCAN_PAGE: usize = 1000;
 /// Expired entries archived and trimmed per step (about 25 MB of records held at once).
 const EXPIRE_CHUNK: usize = 50_000;
 /// How long an instance holds the retention lock without renewing it.
-const RETENTION_LOCK_MS: u64 = 600_000;
-
-const RELEASE_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
+const RETENTION_LOCK: Duration = Duration::from_secs(600);
 
 const APPEND_SCRIPT: &str = r"
 local stored = 0
@@ -99,7 +92,6 @@ pub struct RedisStore {
     append: Script,
     feedback: Script,
     correct: Script,
-    release: Script,
 }
 
 impl RedisStore {
@@ -112,7 +104,6 @@ impl RedisStore {
             append: Script::new(APPEND_SCRIPT),
             feedback: Script::new(FEEDBACK_SCRIPT),
             correct: Script::new(CORRECT_SCRIPT),
-            release: Script::new(RELEASE_SCRIPT),
         })
     }
 
@@ -218,18 +209,10 @@ impl RegisterStore for RedisStore {
     /// so that a pass cut short loses nothing. One instance trims at a time.
     fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
         let mut connection = self.connect()?;
-        let (records, ids, lock) = (self.key("records"), self.key("ids"), self.key("retention"));
-        let token = Uuid::now_v7().to_string();
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(&lock)
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(RETENTION_LOCK_MS)
-            .query(&mut connection)?;
-        if taken.is_none() {
+        let (records, ids) = (self.key("records"), self.key("ids"));
+        let Some(lock) = Lock::take(&mut connection, self.key("retention"), RETENTION_LOCK)? else {
             return Ok(Expired::default());
-        }
+        };
         // The last millisecond before `before`, with every sequence number in it.
         let end = (before.0 - 1).max(0).to_string();
         let mut expired = Expired::default();
@@ -284,15 +267,12 @@ impl RegisterStore for RedisStore {
                 .arg(after(last))
                 .query(&mut connection)?;
             expired.removed += trimmed;
-            redis::cmd("PEXPIRE")
-                .arg(&lock)
-                .arg(RETENTION_LOCK_MS)
-                .query::<u64>(&mut connection)?;
+            if !lock.renew(&mut connection)? {
+                // Another instance took the lock after it expired: it trims from here.
+                return Ok(expired);
+            }
         }
-        self.release
-            .key(&lock)
-            .arg(&token)
-            .invoke::<u64>(&mut connection)?;
+        lock.release(&mut connection)?;
         Ok(expired)
     }
 

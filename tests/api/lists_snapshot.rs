@@ -11,7 +11,7 @@ use jiangcheng::snapshot::SnapshotKeeping;
 use redis::Commands;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_lists, entry, entry_with, rid, rules_dir, uscc, Spawn, AS_OF};
+use crate::helpers::{demo_lists, entry, entry_with, rid, rules_dir, uscc, Spawn, TestApp, AS_OF};
 use crate::redis::{cold_court_rules, import, redis_lists, redis_source, write, RedisServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jiangcheng");
@@ -120,18 +120,32 @@ async fn import_stores_a_snapshot_that_a_new_instance_loads_then_replays_later_c
         status["last_load"]["scan_reason"], "no list snapshot is stored",
         "{status}"
     );
-    for (subject, matter) in [
-        (later.as_str(), "gov_procurement"),
-        ("91230200MA1B2C3D8T", "gov_procurement"),
-        ("230202198503121238", "high_consumption"),
-        ("91230202MA18XK7PXM", "admin_license_general"),
-    ] {
-        let mut a = from_snapshot.decide(subject, matter, AS_OF).await;
-        let mut b = from_scan.decide(subject, matter, AS_OF).await;
-        for decision in [&mut a, &mut b] {
+    assert_same_decisions(
+        &from_snapshot,
+        &from_scan,
+        [
+            (later.as_str(), "gov_procurement"),
+            ("91230200MA1B2C3D8T", "gov_procurement"),
+            ("230202198503121238", "high_consumption"),
+            ("91230202MA18XK7PXM", "admin_license_general"),
+        ],
+    )
+    .await;
+}
+
+/// Both instances decide each subject in its matter alike (the decision ids aside).
+async fn assert_same_decisions<'a>(
+    a: &TestApp,
+    b: &TestApp,
+    cases: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    for (subject, matter) in cases {
+        let mut first = a.decide(subject, matter, AS_OF).await;
+        let mut second = b.decide(subject, matter, AS_OF).await;
+        for decision in [&mut first, &mut second] {
             decision.as_object_mut().unwrap().remove("decision_id");
         }
-        assert_eq!(a, b, "{subject} in {matter}");
+        assert_eq!(first, second, "{subject} in {matter}");
     }
 }
 
@@ -416,19 +430,17 @@ async fn a_running_instance_stores_a_snapshot_after_enough_changes_that_a_new_in
     let status: Value = joined.get_json("/v1/status").await;
     assert_eq!(status["last_load"]["path"], "snapshot", "{status}");
     assert_eq!(status["lists"]["version"], 354, "{status}");
-    for (subject, matter) in [
-        (first.as_str(), "gov_procurement"),
-        (later.as_str(), "gov_procurement"),
-        ("122302044436293505", "gov_procurement"),
-        ("230202198503121238", "high_consumption"),
-    ] {
-        let mut a = keeper.decide(subject, matter, AS_OF).await;
-        let mut b = joined.decide(subject, matter, AS_OF).await;
-        for decision in [&mut a, &mut b] {
-            decision.as_object_mut().unwrap().remove("decision_id");
-        }
-        assert_eq!(a, b, "{subject} in {matter}");
-    }
+    assert_same_decisions(
+        &keeper,
+        &joined,
+        [
+            (first.as_str(), "gov_procurement"),
+            (later.as_str(), "gov_procurement"),
+            ("122302044436293505", "gov_procurement"),
+            ("230202198503121238", "high_consumption"),
+        ],
+    )
+    .await;
 }
 
 #[actix_web::test]

@@ -15,13 +15,14 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use redis::{Commands, Script};
+use redis::Commands;
 use serde::{Deserialize, Serialize};
 
 use super::named::{ColdNames, NamedBy};
 use super::redis::{Position, RedisLists, SourceError};
 use crate::ident::SubjectKey;
 use crate::lists::ListIndex;
+use crate::redis_client::Lock;
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
 
@@ -34,22 +35,6 @@ const CHUNK_BYTES: usize = 32 << 20;
 /// full read before the first chunk takes about 40 s at 10 million entries). A writer that
 /// died holds the others off this long at most.
 const LOCK_TTL: Duration = Duration::from_secs(300);
-
-/// Renews the lock only if this writer still holds it.
-const RENEW_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"#;
-
-/// Releases the lock only if this writer still holds it.
-const RELEASE_SCRIPT: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"#;
 
 /// What the `snapshot` key says about the stored snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,9 +131,9 @@ impl RedisLists {
     /// unless another writer holds the lock. The previous generation is deleted once the
     /// manifest names the new one.
     pub(super) fn write_snapshot(&self, rules: &RuleSet) -> Result<Written, WriteError> {
-        self.under_lock(|lock, token| {
+        self.under_lock(|lock| {
             let (index, named, position) = self.scan_all(rules)?;
-            self.store(rules, (&index, &named, position), lock, token)
+            self.store(rules, (&index, &named, position), lock)
         })
     }
 
@@ -161,14 +146,14 @@ impl RedisLists {
         index: &ListIndex,
         position: Position,
     ) -> Result<Written, WriteError> {
-        self.under_lock(|lock, token| {
+        self.under_lock(|lock| {
             if let Some(stored) = self
                 .manifest()?
                 .filter(|m| m.epoch == position.epoch && m.version >= position.version)
             {
                 return Err(WriteError::NotNewer(stored.version));
             }
-            self.store(rules, (index, &[], position), lock, token)
+            self.store(rules, (index, &[], position), lock)
         })
     }
 
@@ -181,35 +166,17 @@ impl RedisLists {
         }))
     }
 
-    /// Runs `write` holding the writers' lock (its key and this writer's token), unless
-    /// another writer holds it.
+    /// Runs `write` holding the writers' lock, unless another writer holds it.
     fn under_lock(
         &self,
-        write: impl FnOnce(&str, &str) -> Result<Written, WriteError>,
+        write: impl FnOnce(&Lock) -> Result<Written, WriteError>,
     ) -> Result<Written, WriteError> {
-        let lock = self.key("snapshot:lock");
-        let token = uuid::Uuid::now_v7().to_string();
-        let ttl = LOCK_TTL.as_millis() as u64;
-        let took: Option<String> = self.connections.with(|con| {
-            Ok(redis::cmd("SET")
-                .arg(&lock)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl)
-                .query(con)?)
-        })?;
-        if took.is_none() {
-            return Err(WriteError::Locked);
-        }
-        let written = write(&lock, &token);
-        let released = self.connections.with(|con| {
-            let _: i64 = Script::new(RELEASE_SCRIPT)
-                .key(&lock)
-                .arg(&token)
-                .invoke(con)?;
-            Ok(())
-        });
+        let lock = self
+            .connections
+            .with(|con| Ok(Lock::take(con, self.key("snapshot:lock"), LOCK_TTL)?))?
+            .ok_or(WriteError::Locked)?;
+        let written = write(&lock);
+        let released = self.connections.with(|con| Ok(lock.release(con)?));
         let written = written?;
         released?;
         Ok(written)
@@ -220,8 +187,7 @@ impl RedisLists {
         &self,
         rules: &RuleSet,
         (index, named, position): (&ListIndex, &[NamedBy], Position),
-        lock: &str,
-        token: &str,
+        lock: &Lock,
     ) -> Result<Written, WriteError> {
         let (manifest_key, writing_key) = (self.key("snapshot"), self.key("snapshot:writing"));
         let previous = self.manifest()?;
@@ -238,7 +204,6 @@ impl RedisLists {
             lists: self,
             generation: &generation,
             lock,
-            token,
             buffer: Vec::with_capacity(CHUNK_BYTES),
             chunks: Vec::new(),
             bytes: 0,
@@ -478,8 +443,7 @@ fn read_named(input: &mut impl Read) -> io::Result<ColdNames> {
 struct ChunkWriter<'a> {
     lists: &'a RedisLists,
     generation: &'a str,
-    lock: &'a str,
-    token: &'a str,
+    lock: &'a Lock,
     buffer: Vec<u8>,
     /// The checksum of each chunk stored.
     chunks: Vec<u32>,
@@ -509,24 +473,19 @@ impl ChunkWriter<'_> {
             return Ok(());
         }
         let key = self.lists.chunk_key(self.generation, self.chunks.len());
-        let ttl = LOCK_TTL.as_millis() as u64;
-        let held: i64 = self
+        let held = self
             .lists
             .connections
             .with(|con| {
                 con.set::<_, _, ()>(&key, &self.buffer)?;
-                Ok(Script::new(RENEW_SCRIPT)
-                    .key(self.lock)
-                    .arg(self.token)
-                    .arg(ttl)
-                    .invoke(con)?)
+                Ok(self.lock.renew(con)?)
             })
             .map_err(io::Error::other)?;
         self.chunks.push(crc32fast::hash(&self.buffer));
         self.crc.update(&self.buffer);
         self.bytes += self.buffer.len() as u64;
         self.buffer.clear();
-        if held == 0 {
+        if !held {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "lost the lock",
