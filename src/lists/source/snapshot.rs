@@ -29,8 +29,10 @@ use crate::timestamp::Timestamp;
 /// Bytes per chunk: far below Redis's 512 MB limit on a value, small enough that one `GET`
 /// answers within the source's timeout over a slow link (32 MiB at 1 Gbit/s is about 0.3 s)
 /// and that Redis, which serves one command at a time, is not held up for long by any one
-/// chunk, and large enough that 3 GB take only about a hundred round trips.
-const CHUNK_BYTES: usize = 32 << 20;
+/// chunk, and large enough that 3 GB take only about a hundred round trips. One page short of
+/// 32 MiB, so that the value with Redis's string header fits its allocator's 32 MiB size class:
+/// exactly 32 MiB would take the 40 MiB class, a quarter more memory than the data.
+const CHUNK_BYTES: usize = (32 << 20) - 4096;
 /// How long the writer's lock holds without being renewed (it is renewed with every chunk; the
 /// full read before the first chunk takes about 40 s at 10 million entries). A writer that
 /// died holds the others off this long at most.
