@@ -4,7 +4,7 @@ use std::io;
 
 use rayon::slice::ParallelSliceMut;
 
-use super::carriers::{embedded_carriers, Carrier, Carriers};
+use super::carriers::{Carrier, Carriers, Embedded};
 use super::runs::Runs;
 use super::{Base, ListIndex, Named};
 use crate::ident::SubjectKey;
@@ -205,7 +205,7 @@ impl IndexBuilder {
                 })
                 .collect(),
         );
-        let embedded = embedded_carriers(&subject_runs);
+        let embedded = Embedded::of(&subject_runs);
         let base = Base {
             facts,
             subjects: subject_runs,

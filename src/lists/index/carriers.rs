@@ -1,30 +1,16 @@
-//! The older-identifier table: the subjects that carry an organisation code or a registration
-//! number, as their own identifier, in their entries' `legacy_ids`, or embedded in a USCC.
+//! The older-identifier tables: the subjects that carry an organisation code or a registration
+//! number, as their own identifier or in their entries' `legacy_ids` ([`Carriers`]), and the
+//! USCC subjects by the organisation code they embed ([`Embedded`]).
 
 use std::io::{self, Read, Write};
 
 use hashbrown::HashTable;
+use rayon::slice::ParallelSliceMut;
 
 use super::format::{corrupt, read_len, read_u32, write_u64};
 use super::hash;
 use super::runs::Runs;
 use crate::ident::SubjectKey;
-
-/// Every USCC subject under the organisation code it embeds.
-pub(super) fn embedded_carriers(subjects: &Runs) -> Carriers {
-    Carriers::new(
-        subjects
-            .keys()
-            .enumerate()
-            .filter_map(|(i, key)| {
-                Some(Carrier {
-                    code: key.embedded_org_code()?.to_words(),
-                    subject: i as u32,
-                })
-            })
-            .collect(),
-    )
-}
 
 /// A subject that carries an older identifier: as its own identifier, as one of its entries'
 /// `legacy_ids`, or, for a USCC, embedded at positions 9–17. `subject` is the position of the
@@ -84,13 +70,7 @@ impl Carriers {
     }
 
     pub(super) fn write(&self, out: &mut impl Write) -> io::Result<()> {
-        write_u64(out, self.carriers.len() as u64)?;
-        for carrier in &self.carriers {
-            for word in carrier.code.into_iter().chain([carrier.subject]) {
-                out.write_all(&word.to_le_bytes())?;
-            }
-        }
-        Ok(())
+        write_carriers(out, self.carriers.len(), self.carriers.iter().copied())
     }
 
     /// Reads [`write`](Self::write), for an index of `subjects` subjects.
@@ -98,20 +78,122 @@ impl Carriers {
         let count = read_len(input)?;
         let mut carriers = Vec::with_capacity(count.min(subjects));
         for _ in 0..count {
-            let [a, b, c, subject] = [0; 4].map(|_| read_u32(input));
-            let carrier = Carrier {
-                code: [a?, b?, c?],
-                subject: subject?,
-            };
-            if carrier.subject as usize >= subjects
-                || !SubjectKey::from_words(carrier.code).id_type().is_legacy()
-            {
-                return Err(corrupt("bad carrier"));
-            }
-            carriers.push(carrier);
+            carriers.push(read_carrier(input, subjects)?);
         }
         Ok(Carriers::new(carriers))
     }
+}
+
+/// Every USCC subject by the organisation code it embeds: only the positions of their runs,
+/// ordered by that code, which each position's key yields again. Only a request by organisation
+/// code searches it (about two dozen keys unpacked), so it keeps four bytes a USCC subject where
+/// [`Carriers`] would take about twenty: a sixth of the index at ten million subjects.
+#[derive(Debug, Default)]
+pub(super) struct Embedded {
+    /// Ascending by the embedded code, then by position.
+    positions: Vec<u32>,
+}
+
+impl Embedded {
+    pub(super) fn of(subjects: &Runs) -> Embedded {
+        let mut carriers: Vec<Carrier> = subjects
+            .keys()
+            .enumerate()
+            .filter_map(|(i, key)| {
+                Some(Carrier {
+                    code: key.embedded_org_code()?.to_words(),
+                    subject: i as u32,
+                })
+            })
+            .collect();
+        carriers.par_sort_unstable();
+        Embedded {
+            positions: carriers.into_iter().map(|c| c.subject).collect(),
+        }
+    }
+
+    fn code(subjects: &Runs, position: u32) -> Option<[u32; 3]> {
+        let code = subjects.key(position as usize).embedded_org_code();
+        code.map(SubjectKey::to_words)
+    }
+
+    /// The positions of the USCC subjects of `subjects` that embed `code`.
+    pub(super) fn get<'a>(
+        &'a self,
+        code: SubjectKey,
+        subjects: &'a Runs,
+    ) -> impl Iterator<Item = u32> + 'a {
+        let words = Some(code.to_words());
+        let from = self
+            .positions
+            .partition_point(|&p| Self::code(subjects, p) < words);
+        self.positions[from..]
+            .iter()
+            .copied()
+            .take_while(move |&p| Self::code(subjects, p) == words)
+    }
+
+    pub(super) fn contains(&self, code: SubjectKey, subjects: &Runs) -> bool {
+        self.get(code, subjects).next().is_some()
+    }
+
+    /// Written as [`Carriers`] are, each position with its code.
+    pub(super) fn write(&self, out: &mut impl Write, subjects: &Runs) -> io::Result<()> {
+        // Every position is a USCC's; a code missing all the same is written as none, which
+        // reading refuses, rather than left out, which would shift every later record.
+        let carriers = self.positions.iter().map(|&subject| Carrier {
+            code: Self::code(subjects, subject).unwrap_or_default(),
+            subject,
+        });
+        write_carriers(out, self.positions.len(), carriers)
+    }
+
+    /// Reads [`write`](Self::write), for an index of `subjects` subjects. The codes must
+    /// ascend (as written); that each is its subject's is left to the snapshot's checksum, since
+    /// unpacking every key again would add a second to a start at ten million subjects.
+    pub(super) fn read(input: &mut impl Read, subjects: usize) -> io::Result<Embedded> {
+        let count = read_len(input)?;
+        let mut positions = Vec::with_capacity(count.min(subjects));
+        let mut last: Option<Carrier> = None;
+        for _ in 0..count {
+            let carrier = read_carrier(input, subjects)?;
+            if last.is_some_and(|last| last >= carrier) {
+                return Err(corrupt("embedded codes out of order"));
+            }
+            positions.push(carrier.subject);
+            last = Some(carrier);
+        }
+        Ok(Embedded { positions })
+    }
+}
+
+fn write_carriers(
+    out: &mut impl Write,
+    count: usize,
+    carriers: impl Iterator<Item = Carrier>,
+) -> io::Result<()> {
+    write_u64(out, count as u64)?;
+    for carrier in carriers {
+        for word in carrier.code.into_iter().chain([carrier.subject]) {
+            out.write_all(&word.to_le_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// One carrier of an index of `subjects` subjects: an older identifier and a subject in range.
+fn read_carrier(input: &mut impl Read, subjects: usize) -> io::Result<Carrier> {
+    let [a, b, c, subject] = [0; 4].map(|_| read_u32(input));
+    let carrier = Carrier {
+        code: [a?, b?, c?],
+        subject: subject?,
+    };
+    if carrier.subject as usize >= subjects
+        || !SubjectKey::from_words(carrier.code).id_type().is_legacy()
+    {
+        return Err(corrupt("bad carrier"));
+    }
+    Ok(carrier)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::carriers::Carriers;
+use super::carriers::{Carriers, Embedded};
 use super::runs::Runs;
 use super::{Base, ListIndex, Named};
 use crate::lists::entry::Facts;
@@ -74,7 +74,7 @@ impl ListIndex {
         }
         base.persons.write(out)?;
         base.legacy.write(out)?;
-        base.embedded.write(out)?;
+        base.embedded.write(out, &base.subjects)?;
         for (start, len) in base.text.spans()? {
             write_u64(out, start)?;
             write_u64(out, len as u64)?;
@@ -144,7 +144,7 @@ impl ListIndex {
         }
         let persons = Runs::read(input, named_count)?;
         let legacy = Carriers::read(input, subjects.len())?;
-        let embedded = Carriers::read(input, subjects.len())?;
+        let embedded = Embedded::read(input, subjects.len())?;
         let spans = (0..rows)
             .map(|_| Ok((read_u64(input)?, read_u64(input)?)))
             .collect::<io::Result<Vec<(u64, u64)>>>()?;

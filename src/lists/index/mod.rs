@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxBuildHasher;
 
-use self::carriers::Carriers;
+use self::carriers::{Carriers, Embedded};
 pub use self::format::SnapshotFileError;
 use self::overlay::Overlay;
 use self::runs::Runs;
@@ -66,7 +66,7 @@ struct Base {
     legacy: Carriers,
     /// USCC subjects by the organisation code they embed (only a request by organisation code
     /// looks here).
-    embedded: Carriers,
+    embedded: Embedded,
     /// The text of each row of `facts`.
     text: TextStore,
 }

@@ -244,7 +244,8 @@ impl ListIndex {
             if carriers.len() == before {
                 continue;
             }
-            let in_base = self.base.legacy.contains(code) || self.base.embedded.contains(code);
+            let in_base = self.base.legacy.contains(code)
+                || self.base.embedded.contains(code, &self.base.subjects);
             if carriers.is_empty() && !in_base {
                 overlay.carriers.remove(&code);
             } else {

@@ -129,7 +129,7 @@ impl ListIndex {
     pub(super) fn is_carried(&self, code: SubjectKey, with_embedded: bool) -> bool {
         self.overlay.carriers.contains_key(&code)
             || self.base.legacy.contains(code)
-            || (with_embedded && self.base.embedded.contains(code))
+            || (with_embedded && self.base.embedded.contains(code, &self.base.subjects))
     }
 
     /// The subjects that carry an older identifier; `with_embedded` adds the USCCs that embed it.
@@ -147,7 +147,7 @@ impl ListIndex {
             .flatten()
             .chain(
                 (unchanged && with_embedded)
-                    .then(|| base.embedded.get(code))
+                    .then(|| base.embedded.get(code, &base.subjects))
                     .into_iter()
                     .flatten(),
             )
