@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Role, Value};
 
@@ -25,9 +26,9 @@ pub fn is_redis_url(text: &str) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
-/// Whether `url` finds its master through sentinels.
-pub fn is_sentinel_url(url: &str) -> bool {
-    url.starts_with(SENTINEL_SCHEME)
+/// Whether `url` names a topology with replicas to fail over to: sentinels or a cluster.
+pub fn is_replicated_url(url: &str) -> bool {
+    url.starts_with(SENTINEL_SCHEME) || url.starts_with(CLUSTER_SCHEME)
 }
 
 /// `url` without the user and password it may carry, for logs and `/v1/status`.
@@ -251,6 +252,32 @@ impl Lock {
 }
 
 impl Connection {
+    /// How many replicas hold every write this connection made to the master of `key`, waiting
+    /// up to `timeout` for `replicas` of them (Redis `WAIT`). On a cluster `WAIT` goes to that
+    /// master alone, on the connection the writes took: the crate would ask every master and
+    /// answer the fewest, and a master this connection wrote nothing to answers its replicas
+    /// at once, or makes the write wait out `timeout` for replicas it lacks.
+    pub fn wait_replicas(
+        &mut self,
+        key: &str,
+        replicas: u32,
+        timeout: Duration,
+    ) -> RedisResult<u32> {
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        match self {
+            Connection::Single(connection) => wait.query(connection),
+            Connection::Cluster(connection) => {
+                let master = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(key, SlotAddr::Master),
+                ));
+                let confirmed = connection.route_command(&wait, master)?.extract_error()?;
+                Ok(redis::from_redis_value(confirmed)?)
+            }
+        }
+    }
+
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
         match self {
             Connection::Single(connection) => connection.set_read_timeout(timeout),

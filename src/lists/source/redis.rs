@@ -71,12 +71,11 @@ pub struct ReplicaWait {
 }
 
 impl ReplicaWait {
-    /// The default for `url`: one replica behind sentinels (whose point is a replica to fail
-    /// over to), none otherwise (a lone server has none; a cluster's writes go to several
-    /// masters, which one `WAIT` on the connection does not follow).
+    /// The default for `url`: one replica behind sentinels or on a cluster (whose point is a
+    /// replica to fail over to), none on a lone server (which has none).
     pub fn for_url(url: &str) -> ReplicaWait {
         ReplicaWait {
-            replicas: u32::from(crate::redis_client::is_sentinel_url(url)),
+            replicas: u32::from(crate::redis_client::is_replicated_url(url)),
             timeout: DEFAULT_WAIT_TIMEOUT,
         }
     }
@@ -426,10 +425,8 @@ impl RedisLists {
             return Ok(());
         }
         let waited_ms = self.wait.timeout.as_millis();
-        let confirmed: u32 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(waited_ms as u64)
-            .query(con)
+        let confirmed = con
+            .wait_replicas(&self.key("version"), wanted, self.wait.timeout)
             .map_err(SourceError::of_write)?;
         if confirmed < wanted {
             return Err(SourceError::NotReplicated {
