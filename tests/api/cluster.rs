@@ -377,8 +377,12 @@ async fn a_write_the_lists_masters_replica_cannot_confirm_answers_503_on_a_clust
     let mut cluster = RedisCluster::start();
     import(&cluster, &demo_lists(), &[]);
     let writer = cluster.instance();
-    let nodes = cluster.slot_nodes(LISTS_KEY, 0);
-    let replica = nodes[1];
+    // The cluster's view of a replica may lag behind the replica's sync.
+    cluster.wait_until(
+        || cluster.slot_nodes(LISTS_KEY, 0).len() > 1,
+        "the lists' master's replica in the cluster's slots",
+    );
+    let replica = cluster.slot_nodes(LISTS_KEY, 0)[1];
     let subject = uscc("93", 1);
     let path = "/v1/lists/tax_major_violation/entries/R-1";
     list(&writer, path, &subject).await;

@@ -29,6 +29,17 @@ async fn put(app: &TestApp, entry_id: &str, n: u64) -> reqwest::Response {
         .unwrap()
 }
 
+/// Writes an entry through `app`, which must acknowledge it.
+async fn put_acknowledged(app: &TestApp, entry_id: &str, n: u64) {
+    let written = put(app, entry_id, n).await;
+    let status = written.status();
+    assert!(
+        status.is_success(),
+        "{status} {}",
+        written.text().await.unwrap()
+    );
+}
+
 #[actix_web::test]
 async fn a_write_no_replica_confirms_answers_503_and_one_a_replica_holds_is_acknowledged() {
     let master = Arc::new(RedisServer::start());
@@ -68,13 +79,7 @@ async fn a_write_no_replica_confirms_answers_503_and_one_a_replica_holds_is_ackn
     let replica = tokio::task::spawn_blocking(move || RedisServer::replica_of(&of))
         .await
         .unwrap();
-    let held = put(&app, "W-1", 1).await;
-    let status = held.status();
-    assert!(
-        status.is_success(),
-        "{status} {}",
-        held.text().await.unwrap()
-    );
+    put_acknowledged(&app, "W-1", 1).await;
     let on_replica: bool = replica.connection().hexists(ENTRIES_KEY, "W-1").unwrap();
     assert!(on_replica, "an acknowledged write is on the replica");
 }
@@ -328,13 +333,7 @@ async fn a_frozen_sentinel_listed_first_is_passed_over() {
         .unwrap()
         .expect("the instance found the master past the frozen sentinel");
     assert_eq!(app.get("/readyz").await.status(), 200);
-    let written = put(&app, "Z-1", 1).await;
-    let status = written.status();
-    assert!(
-        status.is_success(),
-        "{status} {}",
-        written.text().await.unwrap()
-    );
+    put_acknowledged(&app, "Z-1", 1).await;
     let on_master: bool = master.connection().hexists(ENTRIES_KEY, "Z-1").unwrap();
     assert!(on_master, "the write is on the master");
 }
