@@ -3,17 +3,20 @@
 //!
 //! - `redis://[[USER]:PASSWORD@]HOST:PORT[/DB]` and `rediss://…`: one server;
 //! - `redis+sentinel://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT…]/MASTER_NAME[/DB]`: the master
-//!   the sentinels name, asked anew on every connect; the user, password and db are the
-//!   master's (the sentinels are asked without);
+//!   the sentinels name, asked anew on every connect, all of them within the connect timeout;
+//!   the user, password and db are the master's (the sentinels are asked without);
 //! - `redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT…]`: a Redis Cluster, found from
 //!   any of the nodes given.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::cluster::{ClusterClient, ClusterConnection};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Role, Value};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{
+    ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Role,
+    Value,
+};
 
 const SENTINEL_SCHEME: &str = "redis+sentinel://";
 const CLUSTER_SCHEME: &str = "redis+cluster://";
@@ -25,9 +28,9 @@ pub fn is_redis_url(text: &str) -> bool {
         .any(|scheme| text.starts_with(scheme))
 }
 
-/// Whether `url` finds its master through sentinels.
-pub fn is_sentinel_url(url: &str) -> bool {
-    url.starts_with(SENTINEL_SCHEME)
+/// Whether `url` names a topology with replicas to fail over to: sentinels or a cluster.
+pub fn is_replicated_url(url: &str) -> bool {
+    url.starts_with(SENTINEL_SCHEME) || url.starts_with(CLUSTER_SCHEME)
 }
 
 /// `url` without the user and password it may carry, for logs and `/v1/status`.
@@ -45,8 +48,7 @@ pub struct RedisClient(Target);
 
 enum Target {
     Single(redis::Client),
-    /// Locked because the crate's client keeps its sentinel connections between lookups.
-    Sentinel(Mutex<SentinelClient>),
+    Sentinel(Sentinels),
     /// The nodes to start from; the crate's client is built with each connection's timeouts.
     Cluster(Vec<ConnectionInfo>),
 }
@@ -62,7 +64,7 @@ impl RedisClient {
     /// Reads `url`; fails on a malformed one or an unknown scheme.
     pub fn open(url: &str) -> RedisResult<RedisClient> {
         if let Some(rest) = url.strip_prefix(SENTINEL_SCHEME) {
-            return sentinel(rest).map(|client| RedisClient(Target::Sentinel(Mutex::new(client))));
+            return sentinel(rest).map(|sentinels| RedisClient(Target::Sentinel(sentinels)));
         }
         if let Some(rest) = url.strip_prefix(CLUSTER_SCHEME) {
             return cluster(rest).map(|nodes| RedisClient(Target::Cluster(nodes)));
@@ -81,12 +83,8 @@ impl RedisClient {
                 Connection::Single(client.get_connection_with_timeout(timeout)?)
             }
             Target::Sentinel(sentinels) => {
-                let master = sentinels
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get_client()?;
-                let mut connection = single(master.get_connection_info().clone())?
-                    .get_connection_with_timeout(timeout)?;
+                let mut connection =
+                    single(sentinels.master(timeout)?)?.get_connection_with_timeout(timeout)?;
                 connection.set_read_timeout(Some(timeout))?;
                 if !matches!(
                     redis::cmd("ROLE").query(&mut connection)?,
@@ -141,7 +139,76 @@ fn invalid(message: &'static str) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, message))
 }
 
-fn sentinel(rest: &str) -> RedisResult<SentinelClient> {
+/// The sentinels of one master, asked in turn for its address. The lookup is ours rather than
+/// the crate's sentinel client, which waits for a sentinel's answer without a timeout: a
+/// frozen sentinel (one that accepts the connection and never answers) would hold it for good.
+struct Sentinels {
+    nodes: Vec<ConnectionInfo>,
+    master_name: String,
+    /// The master's user, password and db; its address is the sentinels' answer.
+    master: ConnectionInfo,
+    /// The sentinel that answered last, asked first next time.
+    answered: AtomicUsize,
+}
+
+impl Sentinels {
+    /// The master's address as the first sentinel to answer names it, within `timeout` for
+    /// them all (a pooled connection is waited for that long): each sentinel in turn may take
+    /// an equal share of the time left, to connect and then to answer, before the next is
+    /// asked, so that one that refuses at once leaves its share to the others.
+    fn master(&self, timeout: Duration) -> RedisResult<ConnectionInfo> {
+        let deadline = std::time::Instant::now() + timeout;
+        let first = self.answered.load(Ordering::Relaxed);
+        let count = self.nodes.len();
+        let mut failure = None;
+        for (asked, i) in (0..count).map(|n| (n, (first + n) % count)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let share = left / u32::try_from(count - asked).unwrap_or(u32::MAX);
+            if share.is_zero() {
+                break;
+            }
+            match self.ask(&self.nodes[i], share) {
+                Ok(Some((host, port))) => {
+                    self.answered.store(i, Ordering::Relaxed);
+                    return Ok(self
+                        .master
+                        .clone()
+                        .set_addr(ConnectionAddr::Tcp(host, port)));
+                }
+                Ok(None) => {
+                    failure = Some(RedisError::from((
+                        ErrorKind::MasterNameNotFoundBySentinel,
+                        "a sentinel does not know the master's name",
+                    )))
+                }
+                Err(err) => failure = Some(err),
+            }
+        }
+        Err(failure.unwrap_or_else(|| {
+            RedisError::from((
+                ErrorKind::MasterNameNotFoundBySentinel,
+                "no sentinel answered in time",
+            ))
+        }))
+    }
+
+    /// What one sentinel answers for the master's address (`None`: it knows no such master).
+    fn ask(
+        &self,
+        sentinel: &ConnectionInfo,
+        timeout: Duration,
+    ) -> RedisResult<Option<(String, u16)>> {
+        let mut connection = single(sentinel.clone())?.get_connection_with_timeout(timeout)?;
+        connection.set_read_timeout(Some(timeout))?;
+        connection.set_write_timeout(Some(timeout))?;
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(&self.master_name)
+            .query(&mut connection)
+    }
+}
+
+fn sentinel(rest: &str) -> RedisResult<Sentinels> {
     let (urls, path) = hosts(rest);
     let (master_name, db) = path.split_once('/').unwrap_or((path, ""));
     if master_name.is_empty() {
@@ -149,21 +216,19 @@ fn sentinel(rest: &str) -> RedisResult<SentinelClient> {
     }
     // The first host's URL with the master's db carries the user, password and db to use.
     let master = format!("{}/{db}", urls[0]).into_connection_info()?;
-    let node = SentinelNodeConnectionInfo::default()
-        .set_redis_connection_info(master.redis_settings().clone().set_skip_set_lib_name());
-    let sentinels = urls
+    let nodes = urls
         .iter()
         .map(|url| {
             let info = url.as_str().into_connection_info()?;
             Ok(info.set_redis_settings(redis::RedisConnectionInfo::default()))
         })
         .collect::<RedisResult<Vec<_>>>()?;
-    SentinelClient::build(
-        sentinels,
-        master_name.to_owned(),
-        Some(node),
-        SentinelServerType::Master,
-    )
+    Ok(Sentinels {
+        nodes,
+        master_name: master_name.to_owned(),
+        master,
+        answered: AtomicUsize::new(0),
+    })
 }
 
 fn cluster(rest: &str) -> RedisResult<Vec<ConnectionInfo>> {
@@ -251,6 +316,32 @@ impl Lock {
 }
 
 impl Connection {
+    /// How many replicas hold every write this connection made to the master of `key`, waiting
+    /// up to `timeout` for `replicas` of them (Redis `WAIT`). On a cluster `WAIT` goes to that
+    /// master alone, on the connection the writes took: the crate would ask every master and
+    /// answer the fewest, and a master this connection wrote nothing to answers its replicas
+    /// at once, or makes the write wait out `timeout` for replicas it lacks.
+    pub fn wait_replicas(
+        &mut self,
+        key: &str,
+        replicas: u32,
+        timeout: Duration,
+    ) -> RedisResult<u32> {
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        match self {
+            Connection::Single(connection) => wait.query(connection),
+            Connection::Cluster(connection) => {
+                let master = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(key, SlotAddr::Master),
+                ));
+                let confirmed = connection.route_command(&wait, master)?.extract_error()?;
+                Ok(redis::from_redis_value(confirmed)?)
+            }
+        }
+    }
+
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
         match self {
             Connection::Single(connection) => connection.set_read_timeout(timeout),

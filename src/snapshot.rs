@@ -453,7 +453,8 @@ impl Snapshots {
     /// such call. When Redis goes away the last snapshot keeps serving and the report says so;
     /// the follower reconnects with back-off and catches up from its version. Each poll also
     /// checks that the snapshot still follows on from Redis (same epoch, a version not behind
-    /// ours, a stream that reaches back to us), and reloads everything when it does not.
+    /// ours, a stream that reaches back to us, and, on each new connection, the change at our
+    /// version the one we applied), and reloads everything when it does not.
     fn follow(&self, stop: &AtomicBool, on_swap: &dyn Fn(&Snapshot)) {
         let mut stream = match self.lists.changes() {
             None => return,
@@ -519,7 +520,10 @@ impl Snapshots {
                         f.last_error = Some(err.to_string());
                     });
                     match self.reload() {
-                        Ok(snapshot) => on_swap(&snapshot),
+                        Ok(snapshot) => {
+                            stream.loaded_whole();
+                            on_swap(&snapshot);
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "the resync failed; serving the last snapshot, reported stale");
                             self.note_follow(|f| f.last_error = Some(err.to_string()));

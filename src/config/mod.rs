@@ -330,7 +330,7 @@ pub struct ServeArgs {
     pub redis_connections: Option<usize>,
     /// Replicas that must confirm an admin write or import batch (Redis `WAIT`) before it is
     /// acknowledged; when fewer do in time it answers 503 [default: 1 on a redis+sentinel://
-    /// URL, else 0].
+    /// or redis+cluster:// URL, else 0].
     #[arg(long, env = "JC_REDIS_WAIT_REPLICAS")]
     pub redis_wait_replicas: Option<u32>,
     /// Milliseconds a write waits for those replicas, less than --redis-timeout-ms when it

@@ -317,7 +317,8 @@ fn the_redis_timeout_and_connections_reach_the_list_source_and_zero_is_refused()
 }
 
 #[test]
-fn writes_wait_for_one_replica_behind_sentinels_by_default_and_the_wait_is_set_or_refused() {
+fn writes_wait_for_one_replica_behind_sentinels_or_on_a_cluster_by_default_and_the_wait_is_set_or_refused(
+) {
     let wait = |url: &str, flags: ServeArgs, file: &str| {
         let (_dir, path) = config_file(file);
         let lists = ServeArgs {
@@ -336,6 +337,8 @@ fn writes_wait_for_one_replica_behind_sentinels_by_default_and_the_wait_is_set_o
     let single = "redis://127.0.0.1:6379/";
     assert_eq!(wait(sentinel, ServeArgs::default(), "").unwrap(), (1, 1000));
     assert_eq!(wait(single, ServeArgs::default(), "").unwrap(), (0, 1000));
+    let cluster = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001";
+    assert_eq!(wait(cluster, ServeArgs::default(), "").unwrap(), (1, 1000));
     let file = "redis_wait_replicas = 2\nredis_wait_timeout_ms = 300\n";
     assert_eq!(wait(single, ServeArgs::default(), file).unwrap(), (2, 300));
     let flags = ServeArgs {

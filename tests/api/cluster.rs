@@ -13,7 +13,7 @@ use jiangcheng::lists::source::{
 use jiangcheng::register::Sink;
 use serde_json::{json, Value};
 
-use crate::helpers::{demo_lists, entry, rules_dir, uscc, write_jsonl, Spawn, TestApp};
+use crate::helpers::{demo_lists, entry, header, rules_dir, uscc, write_jsonl, Spawn, TestApp};
 use crate::process::free_port;
 use crate::redis::{eventually_decides, import_into, wait_answering};
 use crate::register::{applied, period_now};
@@ -21,10 +21,13 @@ use crate::register::{applied, period_now};
 /// The key whose slot holds every key of the lists.
 const LISTS_KEY: &str = "jc:{lists}:entries";
 
-/// One node: its process and its client port.
+/// One node: its process, its client and bus ports, and its folder (its data and
+/// `nodes.conf`, with which a restarted node rejoins the cluster).
 struct Node {
     child: Child,
     port: u16,
+    bus_port: u16,
+    dir: std::path::PathBuf,
 }
 
 /// Six `redis-server`s in cluster mode, three masters and a replica of each, their files in a
@@ -43,7 +46,9 @@ impl RedisCluster {
         for i in 0..6 {
             let node_dir = cluster.dir.path().join(i.to_string());
             std::fs::create_dir(&node_dir).expect("node dir");
-            cluster.nodes.push(Node::spawn(&node_dir));
+            cluster
+                .nodes
+                .push(Node::spawn(node_dir, free_port(), free_port()));
         }
         for node in &cluster.nodes {
             node.wait_ready();
@@ -69,7 +74,20 @@ impl RedisCluster {
         for node in &cluster.nodes {
             cluster.wait_until(|| node.cluster_ok(), "the cluster to form");
         }
+        // Writes wait for a replica: each master's must have finished its first sync.
+        for node in &cluster.nodes {
+            cluster.wait_until(|| node.replication_up(), "the replicas to sync");
+        }
         cluster
+    }
+
+    /// Starts node `i` again, on its ports and with its folder, after it was killed: it
+    /// rejoins the cluster, a replica of the master that took its place.
+    fn restart(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let _ = node.child.wait();
+        *node = Node::spawn(node.dir.clone(), node.port, node.bus_port);
+        node.wait_ready();
     }
 
     /// The cluster's URL, naming every node to start from.
@@ -109,6 +127,11 @@ impl RedisCluster {
 
     /// The node serving `key` as master now, as `asked` sees it.
     fn master_of(&self, key: &str, asked: usize) -> usize {
+        self.slot_nodes(key, asked)[0]
+    }
+
+    /// The nodes serving `key`, as `asked` sees them: its master, then its replicas.
+    fn slot_nodes(&self, key: &str, asked: usize) -> Vec<usize> {
         let mut connection = self.nodes[asked].connection();
         let slot: u16 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
@@ -120,19 +143,25 @@ impl RedisCluster {
             .arg("SLOTS")
             .query(&mut connection)
             .expect("CLUSTER SLOTS");
-        let port = ranges
+        let number = |v: &redis::Value| redis::from_redis_value_ref::<u16>(v).ok();
+        let range = ranges
             .iter()
-            .find_map(|range| {
-                let number = |v: &redis::Value| redis::from_redis_value_ref::<u16>(v).ok();
-                let (start, end) = (number(&range[0])?, number(&range[1])?);
-                let master: Vec<redis::Value> = redis::from_redis_value_ref(&range[2]).ok()?;
-                (start <= slot && slot <= end).then(|| number(&master[1]))?
+            .find(|range| {
+                let (start, end) = (number(&range[0]), number(&range[1]));
+                start.is_some_and(|start| start <= slot) && end.is_some_and(|end| slot <= end)
             })
             .expect("a master for the slot");
-        self.nodes
+        range[2..]
             .iter()
-            .position(|n| n.port == port)
-            .expect("a node of ours")
+            .map(|node| {
+                let node: Vec<redis::Value> = redis::from_redis_value_ref(node).expect("a node");
+                let port = number(&node[1]).expect("a port");
+                self.nodes
+                    .iter()
+                    .position(|n| n.port == port)
+                    .expect("a node of ours")
+            })
+            .collect()
     }
 
     fn wait_until(&self, mut ready: impl FnMut() -> bool, what: &str) {
@@ -159,23 +188,27 @@ impl Drop for RedisCluster {
 impl Node {
     /// A node in cluster mode; its bus port is chosen free too, since the default (the client
     /// port plus 10,000) may be taken or out of range.
-    fn spawn(dir: &Path) -> Node {
-        let port = free_port();
+    fn spawn(dir: std::path::PathBuf, port: u16, bus_port: u16) -> Node {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--cluster-enabled", "yes"])
-            .args(["--cluster-port", &free_port().to_string()])
+            .args(["--cluster-port", &bus_port.to_string()])
             .args(["--cluster-node-timeout", "1000"])
             // A replica in sync is promoted however long its master has been gone.
             .args(["--cluster-replica-validity-factor", "0"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
-            .arg(dir)
+            .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed: tests/run.sh installs Debian's package");
-        Node { child, port }
+        Node {
+            child,
+            port,
+            bus_port,
+            dir,
+        }
     }
 
     fn connection(&self) -> redis::Connection {
@@ -187,6 +220,17 @@ impl Node {
 
     fn wait_ready(&self) {
         wait_answering(&format!("redis://127.0.0.1:{}/", self.port));
+    }
+
+    /// A replica whose link to its master is up, or a master with a replica in sync.
+    fn replication_up(&self) -> bool {
+        redis::cmd("INFO")
+            .arg("replication")
+            .query::<String>(&mut self.connection())
+            .is_ok_and(|info| {
+                info.contains("master_link_status:up")
+                    || (info.contains("role:master") && info.contains("state=online"))
+            })
     }
 
     /// The node answers and sees the cluster whole.
@@ -325,12 +369,66 @@ async fn import_follow_admin_writes_and_the_register_work_on_a_cluster() {
     );
 }
 
+/// On a cluster a write is acknowledged once the replica of the lists' master holds it (`WAIT`
+/// sent to that master, on the connection the write took); with that replica gone the write
+/// answers 503 with `Retry-After`, saying how many replicas confirmed it.
+#[actix_web::test]
+async fn a_write_the_lists_masters_replica_cannot_confirm_answers_503_on_a_cluster() {
+    let mut cluster = RedisCluster::start();
+    import(&cluster, &demo_lists(), &[]);
+    let writer = cluster.instance();
+    // The cluster's view of a replica may lag behind the replica's sync.
+    cluster.wait_until(
+        || cluster.slot_nodes(LISTS_KEY, 0).len() > 1,
+        "the lists' master's replica in the cluster's slots",
+    );
+    let replica = cluster.slot_nodes(LISTS_KEY, 0)[1];
+    let subject = uscc("93", 1);
+    let path = "/v1/lists/tax_major_violation/entries/R-1";
+    list(&writer, path, &subject).await;
+    let mut on_replica = cluster.nodes[replica].connection();
+    // A replica in a cluster redirects reads to its master unless told to answer them.
+    redis::cmd("READONLY")
+        .exec(&mut on_replica)
+        .expect("READONLY");
+    let on_replica: Option<String> = redis::cmd("HGET")
+        .arg(LISTS_KEY)
+        .arg("R-1")
+        .query(&mut on_replica)
+        .expect("HGET on the replica");
+    assert!(
+        on_replica.is_some_and(|entry| entry.contains(subject.as_str())),
+        "an acknowledged write is on the replica"
+    );
+
+    cluster.nodes[replica]
+        .child
+        .kill()
+        .expect("SIGKILL the replica");
+    let _ = cluster.nodes[replica].child.wait();
+    let entry = json!({"subject_id": uscc("93", 2), "listed_on": "2026-01-01"});
+    let response = writer
+        .client
+        .put(writer.url(path))
+        .json(&entry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(header(&response, "retry-after"), "1");
+    let problem: Value = response.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("only 0 of the 1 replicas") && detail.contains("retrying is safe"),
+        "{problem}"
+    );
+}
+
 /// Admin writes through one instance while the master of the lists' slot is killed: a write
-/// is acknowledged (2xx) or refused with 503 and `Retry-After`, decisions keep answering from
-/// memory, and once a replica is promoted every acknowledged write is on it and in both
-/// instances. Replication is asynchronous and the service does not `WAIT` on a cluster, so a
-/// write acknowledged in the instant before the kill could in principle be lost with the
-/// master; the test shows none was in this run.
+/// is acknowledged (2xx) once the master's replica holds it, or refused with 503 and
+/// `Retry-After`; decisions keep answering from memory. The replica is promoted, and the killed
+/// master, started again, becomes its replica, so that writes are acknowledged again. Every
+/// acknowledged write is then on the new master and in both instances.
 #[actix_web::test]
 async fn a_master_killed_under_admin_writes_loses_no_acknowledged_write() {
     let mut cluster = RedisCluster::start();
@@ -338,19 +436,9 @@ async fn a_master_killed_under_admin_writes_loses_no_acknowledged_write() {
     let (writer, reader) = (cluster.instance(), cluster.instance());
     let killed = cluster.master_of(LISTS_KEY, 0);
     let survivor = (killed + 1) % cluster.nodes.len();
-    // A replica that has not finished its first sync would be promoted empty.
-    cluster.wait_until(
-        || {
-            redis::cmd("INFO")
-                .arg("replication")
-                .query::<String>(&mut cluster.nodes[killed].connection())
-                .is_ok_and(|info| info.contains("state=online"))
-        },
-        "the master's replica to be in sync",
-    );
 
     let mut acknowledged = Vec::new();
-    let (mut refused, mut resumed) = (0, 0);
+    let (mut refused, mut resumed, mut restarted) = (0, 0, false);
     let started = Instant::now();
     for i in 0u64.. {
         if i == 10 {
@@ -358,6 +446,12 @@ async fn a_master_killed_under_admin_writes_loses_no_acknowledged_write() {
                 .child
                 .kill()
                 .expect("SIGKILL the master");
+        }
+        // Started again only once its replica took over: it has no data of its own to come
+        // back with.
+        if refused > 0 && !restarted && cluster.master_of(LISTS_KEY, survivor) != killed {
+            cluster.restart(killed);
+            restarted = true;
         }
         let subject = uscc("92", i);
         let path = format!("/v1/lists/tax_major_violation/entries/F-{i}");

@@ -29,6 +29,17 @@ async fn put(app: &TestApp, entry_id: &str, n: u64) -> reqwest::Response {
         .unwrap()
 }
 
+/// Writes an entry through `app`, which must acknowledge it.
+async fn put_acknowledged(app: &TestApp, entry_id: &str, n: u64) {
+    let written = put(app, entry_id, n).await;
+    let status = written.status();
+    assert!(
+        status.is_success(),
+        "{status} {}",
+        written.text().await.unwrap()
+    );
+}
+
 #[actix_web::test]
 async fn a_write_no_replica_confirms_answers_503_and_one_a_replica_holds_is_acknowledged() {
     let master = Arc::new(RedisServer::start());
@@ -68,13 +79,7 @@ async fn a_write_no_replica_confirms_answers_503_and_one_a_replica_holds_is_ackn
     let replica = tokio::task::spawn_blocking(move || RedisServer::replica_of(&of))
         .await
         .unwrap();
-    let held = put(&app, "W-1", 1).await;
-    let status = held.status();
-    assert!(
-        status.is_success(),
-        "{status} {}",
-        held.text().await.unwrap()
-    );
+    put_acknowledged(&app, "W-1", 1).await;
     let on_replica: bool = replica.connection().hexists(ENTRIES_KEY, "W-1").unwrap();
     assert!(on_replica, "an acknowledged write is on the replica");
 }
@@ -294,4 +299,41 @@ async fn a_killed_master_loses_no_acknowledged_write_and_decisions_never_stop() 
             }
         }
     }
+}
+
+/// A sentinel that accepts connections and never answers (a frozen process: here a listening
+/// socket nobody reads, whose connections the kernel accepts), listed first: the lookup of the
+/// master gives up on it within the Redis timeout and asks the next, so the instance loads its
+/// lists and takes writes.
+#[actix_web::test]
+async fn a_frozen_sentinel_listed_first_is_passed_over() {
+    let master = RedisServer::start();
+    let _replica = RedisServer::replica_of(&master);
+    let sentinels = Sentinels::watch(&master);
+    let frozen = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let url = sentinels.url().replacen(
+        "redis+sentinel://",
+        &format!(
+            "redis+sentinel://{},",
+            frozen.local_addr().expect("local address")
+        ),
+        1,
+    );
+    let source =
+        ListSource::parse(&url, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_CONNECTIONS).unwrap();
+
+    // Started off this thread, so that a lookup that never ends fails the test instead of
+    // hanging it.
+    let (started, instance) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = started.send(Spawn::source(rules_dir(), source).start());
+    });
+    let app = tokio::task::spawn_blocking(move || instance.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("the instance found the master past the frozen sentinel");
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    put_acknowledged(&app, "Z-1", 1).await;
+    let on_master: bool = master.connection().hexists(ENTRIES_KEY, "Z-1").unwrap();
+    assert!(on_master, "the write is on the master");
 }

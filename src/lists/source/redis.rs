@@ -25,8 +25,10 @@
 //!   set it, else the write that brought it so — for telling overdue objections;
 //! - `tombstones` — hash: `entry_id` → who removed an entry, why, when, and the entry;
 //! - `changes` — stream, one record per change, with the id `<version>-0`: `version`, `epoch`,
-//!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), and `old_subject` (the
-//!   subject the entry had before, if any); trimmed to about the last million records.
+//!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), `old_subject` (the
+//!   subject the entry had before, if any), and `write` (a fresh id of the admin write or
+//!   import batch that made it, which tells this change from another history's change at the
+//!   same version); trimmed to about the last million records.
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Every key a script touches is passed to it in `KEYS`
@@ -71,12 +73,11 @@ pub struct ReplicaWait {
 }
 
 impl ReplicaWait {
-    /// The default for `url`: one replica behind sentinels (whose point is a replica to fail
-    /// over to), none otherwise (a lone server has none; a cluster's writes go to several
-    /// masters, which one `WAIT` on the connection does not follow).
+    /// The default for `url`: one replica behind sentinels or on a cluster (whose point is a
+    /// replica to fail over to), none on a lone server (which has none).
     pub fn for_url(url: &str) -> ReplicaWait {
         ReplicaWait {
-            replicas: u32::from(crate::redis_client::is_sentinel_url(url)),
+            replicas: u32::from(crate::redis_client::is_replicated_url(url)),
             timeout: DEFAULT_WAIT_TIMEOUT,
         }
     }
@@ -134,7 +135,7 @@ local epoch = redis.call('GET', KEYS[4])
 local version = redis.call('INCR', KEYS[5])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'put', 'entry_id', id, 'entry', json,
-  'old_subject', old_subject)
+  'old_subject', old_subject, 'write', ARGV[7])
 return {1, version, old and 1 or 0, '', ''}
 "#;
 
@@ -162,7 +163,7 @@ local epoch = redis.call('GET', KEYS[4])
 local version = redis.call('INCR', KEYS[5])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', maxlen, version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'delete', 'entry_id', id, 'entry', '',
-  'old_subject', old_subject)
+  'old_subject', old_subject, 'write', ARGV[6])
 return {1, version, 1, '', ''}
 "#;
 
@@ -200,6 +201,10 @@ pub enum SourceError {
         "the lists in redis went back from version {ours} to {theirs}; a full resync is needed"
     )]
     WentBack { ours: u64, theirs: u64 },
+    /// A replica that missed the last writes took over, or the store was restored, and new
+    /// writes carried its version to ours or past it.
+    #[error("the change redis holds at version {version} is not the one applied here (a replica that missed the last writes took over, or the store was restored); a full resync is needed")]
+    Diverged { version: u64 },
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("redis did not confirm the write ({0}); it may still be applied once redis answers: read the entry back, or repeat the write")]
@@ -231,7 +236,10 @@ impl SourceError {
     pub fn needs_resync(&self) -> bool {
         matches!(
             self,
-            SourceError::Gap { .. } | SourceError::Replaced { .. } | SourceError::WentBack { .. }
+            SourceError::Gap { .. }
+                | SourceError::Replaced { .. }
+                | SourceError::WentBack { .. }
+                | SourceError::Diverged { .. }
         )
     }
 
@@ -379,7 +387,8 @@ struct WriteScripts {
     keys: [String; 6],
 }
 
-/// A fresh epoch id for a write to offer, in case the store has none yet.
+/// A fresh id for one write (an admin write, an import batch): the epoch it offers in case the
+/// store has none yet, and the `write` of the change records it makes.
 fn new_epoch() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -426,10 +435,8 @@ impl RedisLists {
             return Ok(());
         }
         let waited_ms = self.wait.timeout.as_millis();
-        let confirmed: u32 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(waited_ms as u64)
-            .query(con)
+        let confirmed = con
+            .wait_replicas(&self.key("version"), wanted, self.wait.timeout)
             .map_err(SourceError::of_write)?;
         if confirmed < wanted {
             return Err(SourceError::NotReplicated {
@@ -969,6 +976,7 @@ impl RedisLists {
         ChangeStream {
             lists: self,
             connection: None,
+            standing: Standing::default(),
         }
     }
 
@@ -976,12 +984,15 @@ impl RedisLists {
     /// [needs a resync](SourceError::needs_resync) when the changes no longer follow on
     /// from `from`: the store has another epoch (emptied, replaced), went back in version
     /// (restored), or the stream was trimmed past `from.version + 1`.
+    /// `standing` is the change the caller stands on at `from.version`, checked against the
+    /// store's when asked for (see [`Standing`]); the answer comes with the last change read.
     fn changes_after(
         &self,
         con: &mut Connection,
         from: &Position,
         block: Duration,
-    ) -> Result<Vec<StreamRecord>, SourceError> {
+        standing: &mut Standing,
+    ) -> Result<(Vec<StreamRecord>, Option<ChangeMark>), SourceError> {
         let ours = from.epoch.as_deref().unwrap_or_default();
         let shown = |epoch: &str| match epoch {
             "" => "none".to_owned(),
@@ -1013,12 +1024,14 @@ impl RedisLists {
                 theirs,
             });
         }
+        self.check_standing(con, from.version, standing)?;
         let reply: Option<redis::streams::StreamReadReply> = con.xread_options(
             &[self.key("changes")],
             &[format!("{}-0", from.version)],
             &options,
         )?;
         let mut changes = Vec::new();
+        let mut last = None;
         for record in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
             let field = |name: &str| record.get::<String>(name).unwrap_or_default();
             // Written after the position was read: the store may have been replaced since.
@@ -1043,6 +1056,7 @@ impl RedisLists {
                     found: change.version,
                 });
             }
+            last = Some(ChangeMark::of(&record));
             changes.push(change);
         }
         if changes.is_empty() && theirs > from.version {
@@ -1052,7 +1066,43 @@ impl RedisLists {
                 found: theirs,
             });
         }
-        Ok(changes)
+        Ok((changes, last))
+    }
+
+    /// The change the stream holds at `version`, if it still does.
+    fn change_at(
+        &self,
+        con: &mut Connection,
+        version: u64,
+    ) -> Result<Option<ChangeMark>, SourceError> {
+        let id = format!("{version}-0");
+        let reply: redis::streams::StreamRangeReply = con.xrange(self.key("changes"), &id, &id)?;
+        Ok(reply.ids.first().map(ChangeMark::of))
+    }
+
+    /// Fails with [`SourceError::Diverged`] when the store's change at `version` is not the one
+    /// `standing` applied there (or is gone), checked when asked for; learns the store's change
+    /// when `standing` holds none for `version` (after a full load).
+    fn check_standing(
+        &self,
+        con: &mut Connection,
+        version: u64,
+        standing: &mut Standing,
+    ) -> Result<(), SourceError> {
+        let known = standing
+            .applied
+            .as_ref()
+            .is_some_and(|mark| mark.version == version);
+        if version == 0 || (known && !standing.recheck) {
+            return Ok(());
+        }
+        let stored = self.change_at(con, version)?;
+        if known && stored != standing.applied {
+            return Err(SourceError::Diverged { version });
+        }
+        standing.applied = stored;
+        standing.recheck = false;
+        Ok(())
     }
 
     /// Reads the lists from the stored snapshot when one fits (see `snapshot`), else by
@@ -1129,12 +1179,49 @@ impl RedisLists {
 pub(crate) struct ChangeStream<'a> {
     lists: &'a RedisLists,
     connection: Option<Connection>,
+    standing: Standing,
+}
+
+/// What tells one change from any other at the same version: the write that made it and its
+/// entry. A replica promoted after missing the last writes holds, at those versions, changes
+/// that new writes made, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChangeMark {
+    version: u64,
+    write: String,
+    entry_id: String,
+}
+
+impl ChangeMark {
+    fn of(record: &redis::streams::StreamId) -> ChangeMark {
+        let field = |name: &str| record.get::<String>(name).unwrap_or_default();
+        ChangeMark {
+            version: record.get::<u64>("version").unwrap_or(0),
+            write: field("write"),
+            entry_id: field("entry_id"),
+        }
+    }
+}
+
+/// The change a follower stands on (the last it applied, or the one the store held at the
+/// version of a full load), and whether to check it is still the store's: on every new
+/// connection, since the server behind the URL may have changed (a failover, a restore).
+#[derive(Debug, Default)]
+struct Standing {
+    applied: Option<ChangeMark>,
+    recheck: bool,
 }
 
 impl ChangeStream<'_> {
     /// How long Redis may take to answer one call.
     pub(crate) fn timeout(&self) -> Duration {
         self.lists.connections.timeout()
+    }
+
+    /// The lists were loaded whole: they stand on the store's change at the version loaded,
+    /// learnt on the next call.
+    pub(crate) fn loaded_whole(&mut self) {
+        self.standing = Standing::default();
     }
 
     /// Records after `from`, waiting up to `block` for the first (see
@@ -1147,15 +1234,30 @@ impl ChangeStream<'_> {
     ) -> Result<Vec<StreamRecord>, SourceError> {
         let con = match self.connection.as_mut() {
             Some(con) => con,
-            None => self
-                .connection
-                .insert(self.lists.connections.open(self.timeout() + block)?),
+            None => {
+                self.standing.recheck = true;
+                self.connection
+                    .insert(self.lists.connections.open(self.timeout() + block)?)
+            }
         };
-        let read = self.lists.changes_after(con, from, block);
-        if read.as_ref().is_err_and(|err| !err.needs_resync()) {
-            self.connection = None;
+        match self
+            .lists
+            .changes_after(con, from, block, &mut self.standing)
+        {
+            Ok((records, last)) => {
+                if last.is_some() {
+                    self.standing.applied = last;
+                }
+                Ok(records)
+            }
+            // Until a full load replaces what it stands on (see `loaded_whole`), the change
+            // it stands on stays what the store is checked against.
+            Err(err) if err.needs_resync() => Err(err),
+            Err(err) => {
+                self.connection = None;
+                Err(err)
+            }
         }
-        read
     }
 }
 
