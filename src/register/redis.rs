@@ -138,7 +138,7 @@ impl RedisStore {
     /// The keys of the records of `hour` (since the epoch): the prefix with the hour added to
     /// its hash tag, so that each hour has a slot of its own and its script's keys share it.
     fn shard(&self, hour: i64) -> Shard {
-        let label = Timestamp(hour * HOUR_MS).format_cst("%Y%m%d%H");
+        let label = label(hour);
         let tag = self.prefix.find('{').and_then(|open| {
             let close = open + 1 + self.prefix[open + 1..].find('}')?;
             (close > open + 1).then_some(close)
@@ -253,7 +253,9 @@ impl RedisStore {
             let jsons: Vec<&str> = chunk.iter().filter_map(|(_, f)| field(f, "r")).collect();
             if let Some(dir) = archive {
                 // Stream ids repeat across shards: the hour keeps the names apart.
-                let hour = shard.hour.map_or(String::new(), |h| format!("{h}-"));
+                let hour = shard
+                    .hour
+                    .map_or(String::new(), |h| format!("{}-", label(h)));
                 let name = format!(
                     "redis/{}/{hour}{}.jsonl.gz",
                     before.format_cst("%Y-%m-%d"),
@@ -386,6 +388,11 @@ struct Shard {
 /// The hour since the epoch that holds `at`.
 fn hour_of(at: Timestamp) -> i64 {
     at.0.div_euclid(HOUR_MS)
+}
+
+/// An hour as its shard's keys and archives name it (UTC+8): `2026120114`.
+fn label(hour: i64) -> String {
+    Timestamp(hour * HOUR_MS).format_cst("%Y%m%d%H")
 }
 
 /// The value of `name` among a stream entry's fields.
