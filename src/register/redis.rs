@@ -518,11 +518,11 @@ impl RegisterStore for RedisStore {
         to: Timestamp,
         each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError> {
-        // Its own connection: an export may take a while, and must not hold up feedback.
-        let mut connection = self.connect()?;
         if to <= from {
             return Ok(());
         }
+        // Its own connection: an export may take a while, and must not hold up feedback.
+        let mut connection = self.connect()?;
         for shard in self.shards(&mut connection, hour_of(from), hour_of(Timestamp(to.0 - 1)))? {
             // Entries are in the order stored, which is the order asked except for records
             // that were spilled and replayed later: start at `from` (less a margin for the
