@@ -694,3 +694,26 @@ impl RegisterStore for RedisStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RedisStore;
+
+    /// 2026-12-01 14:00 UTC+8, in hours since the epoch.
+    const HOUR: i64 = 498_918;
+
+    fn records_key(prefix: &str) -> String {
+        let store = RedisStore::open("redis://127.0.0.1:1/", prefix).expect("a valid URL");
+        store.shard(HOUR).records
+    }
+
+    #[test]
+    fn an_hours_keys_add_the_hour_to_the_prefixs_hash_tag_or_tag_the_hour_alone() {
+        assert_eq!(records_key("jc:{audit}:"), "jc:{audit:2026120114}:records");
+        assert_eq!(records_key("a{b}c{d}:"), "a{b:2026120114}c{d}:records");
+        assert_eq!(records_key("jc:audit:"), "jc:audit:{2026120114}:records");
+        // `{}` is no hash tag to Redis, and hides any later one: such a prefix's keys hash
+        // whole, as they did before, and it cannot serve a Cluster.
+        assert_eq!(records_key("jc:{}:"), "jc:{}:{2026120114}:records");
+    }
+}
