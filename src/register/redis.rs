@@ -434,22 +434,26 @@ impl RegisterStore for RedisStore {
         for run in lines.chunk_by(|a, b| hour(a) == hour(b)) {
             let shard = self.shard(hour(&run[0]));
             for page in run.chunks(APPEND_BATCH) {
-                self.with(|connection| {
-                    let fresh = self.not_in_legacy(connection, page)?;
-                    if fresh.is_empty() {
-                        return Ok(());
-                    }
-                    self.index(connection, hour(&run[0]))?;
-                    let mut invocation = self.append.prepare_invoke();
-                    invocation.key(&shard.records).key(&shard.ids);
-                    for line in fresh {
-                        invocation.arg(line.record_id.to_string()).arg(&line.json);
-                    }
-                    invocation.invoke::<u64>(connection)?;
-                    self.index(connection, hour(&run[0]))
-                })
-                .map_err(|source| AppendError { stored, source })?;
+                let written = self
+                    .with(|connection| {
+                        let fresh = self.not_in_legacy(connection, page)?;
+                        if fresh.is_empty() {
+                            return Ok(false);
+                        }
+                        self.index(connection, hour(&run[0]))?;
+                        let mut invocation = self.append.prepare_invoke();
+                        invocation.key(&shard.records).key(&shard.ids);
+                        for line in fresh {
+                            invocation.arg(line.record_id.to_string()).arg(&line.json);
+                        }
+                        invocation.invoke::<u64>(connection).map(|_| true)
+                    })
+                    .map_err(|source| AppendError { stored, source })?;
                 stored += page.len();
+                if written {
+                    self.with(|connection| self.index(connection, hour(&run[0])))
+                        .map_err(|source| AppendError { stored, source })?;
+                }
             }
         }
         Ok(())
