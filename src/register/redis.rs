@@ -1,7 +1,18 @@
-//! The register in Redis, shared by every instance. Keys, under a prefix (default
-//! `jc:{audit}:`, one hash tag so that the scripts' keys share a Cluster slot):
+//! The register in Redis, shared by every instance. The decision records are sharded by the
+//! hour (UTC+8) of their time, which their UUIDv7 id carries, so that on a Cluster the hours
+//! spread over the slots and masters: each hour's keys are under the prefix with the hour added
+//! to its hash tag (`jc:{audit}:` → `jc:{audit:2026120114}:`; a prefix without a tag gets one
+//! of the hour alone, `jc:audit:{2026120114}:`):
 //! - `records` — stream, one entry per record, its JSON in the field `r`, in the order stored;
-//! - `ids` — hash: record id → its stream entry id (finds a decision; makes a replay idempotent);
+//! - `ids` — hash: record id → its stream entry id (finds a decision; makes a replay idempotent).
+//!
+//! The rest stays under the prefix itself (default `jc:{audit}:`, one hash tag so that each
+//! script's keys share a Cluster slot):
+//! - `hours` — sorted set of the hours that have records (each scored by its number since the
+//!   epoch), added to before an hour is written: scan, find and retention walk it, not the
+//!   keyspace;
+//! - `records` and `ids` — the unsharded records an older version stored, read as the oldest
+//!   shard until retention empties them;
 //! - `feedback` — hash: `<decision id>/<measure>` → the feedback record's JSON (corrected in
 //!   place, its history inside);
 //! - `feedback_ids` — hash: feedback id → its key in `feedback` (finds a report to correct);
@@ -41,6 +52,8 @@ const SCAN_PAGE: usize = 1000;
 const EXPIRE_CHUNK: usize = 50_000;
 /// How long an instance holds the retention lock without renewing it.
 const RETENTION_LOCK: Duration = Duration::from_secs(600);
+/// The span of one shard of the records.
+const HOUR_MS: i64 = 3_600_000;
 
 const APPEND_SCRIPT: &str = r"
 local stored = 0
@@ -52,6 +65,15 @@ for i = 1, #ARGV, 2 do
   end
 end
 return stored
+";
+
+/// Deletes a shard once retention has trimmed it empty, unless a late record came meanwhile.
+const DROP_SCRIPT: &str = r"
+if redis.call('XLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
 ";
 
 const FEEDBACK_SCRIPT: &str = r"
@@ -90,6 +112,7 @@ pub struct RedisStore {
     /// One connection for short commands, made again after an error.
     connection: Mutex<Option<Connection>>,
     append: Script,
+    drop: Script,
     feedback: Script,
     correct: Script,
 }
@@ -102,6 +125,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             connection: Mutex::new(None),
             append: Script::new(APPEND_SCRIPT),
+            drop: Script::new(DROP_SCRIPT),
             feedback: Script::new(FEEDBACK_SCRIPT),
             correct: Script::new(CORRECT_SCRIPT),
         })
@@ -109,6 +133,208 @@ impl RedisStore {
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// The keys of the records of `hour` (since the epoch): the prefix with the hour added to
+    /// its hash tag, so that each hour has a slot of its own and its script's keys share it.
+    fn shard(&self, hour: i64) -> Shard {
+        let label = label(hour);
+        let tag = self.prefix.find('{').and_then(|open| {
+            let close = open + 1 + self.prefix[open + 1..].find('}')?;
+            (close > open + 1).then_some(close)
+        });
+        let prefix = match tag {
+            Some(close) => format!("{}:{label}{}", &self.prefix[..close], &self.prefix[close..]),
+            None => format!("{}{{{label}}}:", self.prefix),
+        };
+        Shard {
+            records: format!("{prefix}records"),
+            ids: format!("{prefix}ids"),
+            hour: Some(hour),
+        }
+    }
+
+    /// The records an older version stored unsharded, under the prefix itself.
+    fn legacy(&self) -> Shard {
+        Shard {
+            records: self.key("records"),
+            ids: self.key("ids"),
+            hour: None,
+        }
+    }
+
+    /// The legacy shard, then the indexed hours in `[first, last]`, oldest first.
+    fn shards(
+        &self,
+        connection: &mut Connection,
+        first: i64,
+        last: i64,
+    ) -> redis::RedisResult<Vec<Shard>> {
+        let hours: Vec<i64> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key("hours"))
+            .arg(first)
+            .arg(last)
+            .query(connection)?;
+        Ok(std::iter::once(self.legacy())
+            .chain(hours.into_iter().map(|hour| self.shard(hour)))
+            .collect())
+    }
+
+    /// Adds `hour` to the index of hours that have records.
+    fn index(&self, connection: &mut Connection, hour: i64) -> redis::RedisResult<()> {
+        redis::cmd("ZADD")
+            .arg(self.key("hours"))
+            .arg(hour)
+            .arg(hour)
+            .query(connection)
+    }
+
+    /// The lines of `page` whose records the legacy keys do not hold already, so that a replay
+    /// of records stored before an upgrade stores none of them twice.
+    fn not_in_legacy<'a>(
+        &self,
+        connection: &mut Connection,
+        page: &'a [Line],
+    ) -> redis::RedisResult<Vec<&'a Line>> {
+        let ids = self.key("ids");
+        if !redis::cmd("EXISTS").arg(&ids).query::<bool>(connection)? {
+            return Ok(page.iter().collect());
+        }
+        let known: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&ids)
+            .arg(
+                page.iter()
+                    .map(|l| l.record_id.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .query(connection)?;
+        Ok(page
+            .iter()
+            .zip(known)
+            .filter_map(|(line, known)| known.is_none().then_some(line))
+            .collect())
+    }
+
+    /// Archives (if asked) and trims the entries of `shard` up to stream id `end`, a chunk at
+    /// a time: each chunk is archived before its ids leave the `ids` hash and its entries the
+    /// stream, so that a pass cut short loses nothing. False once the lock is lost.
+    fn trim(
+        connection: &mut Connection,
+        shard: &Shard,
+        end: &str,
+        before: Timestamp,
+        archive: Option<&Path>,
+        lock: &Lock,
+        expired: &mut Expired,
+    ) -> Result<bool, StoreError> {
+        loop {
+            let mut chunk: Vec<(String, Vec<String>)> = Vec::new();
+            let mut start = "-".to_owned();
+            while chunk.len() < EXPIRE_CHUNK {
+                let page: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+                    .arg(&shard.records)
+                    .arg(&start)
+                    .arg(end)
+                    .arg("COUNT")
+                    .arg(SCAN_PAGE)
+                    .query(connection)?;
+                let full = page.len() == SCAN_PAGE;
+                if let Some((last, _)) = page.last() {
+                    start = format!("({last}");
+                }
+                chunk.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            let Some((last, _)) = chunk.last() else {
+                return Ok(true);
+            };
+            let jsons: Vec<&str> = chunk.iter().filter_map(|(_, f)| field(f, "r")).collect();
+            if let Some(dir) = archive {
+                // Stream ids repeat across shards: the hour keeps the names apart.
+                let hour = shard
+                    .hour
+                    .map_or(String::new(), |h| format!("{}-", label(h)));
+                let name = format!(
+                    "redis/{}/{hour}{}.jsonl.gz",
+                    before.format_cst("%Y-%m-%d"),
+                    chunk[0].0
+                );
+                let mut text = jsons.join("\n").into_bytes();
+                text.push(b'\n');
+                expired.archived += archive::write(&dir.join(name), &mut text.as_slice())?;
+            }
+            let record_ids: Vec<String> = jsons
+                .iter()
+                .filter_map(|json| serde_json::from_str::<RecordId>(json).ok())
+                .map(|r| r.record_id.to_string())
+                .collect();
+            for page in record_ids.chunks(SCAN_PAGE) {
+                redis::cmd("HDEL")
+                    .arg(&shard.ids)
+                    .arg(page)
+                    .query::<u64>(connection)?;
+            }
+            let trimmed: u64 = redis::cmd("XTRIM")
+                .arg(&shard.records)
+                .arg("MINID")
+                .arg(after(last))
+                .query(connection)?;
+            expired.removed += trimmed;
+            if !lock.renew(connection)? {
+                // Another instance took the lock after it expired: it trims from here.
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Deletes a trimmed hour and takes it out of the index, unless a late record came. A
+    /// record appended meanwhile indexes its hour again after writing it, and the check after
+    /// the removal puts back an hour written between the deletion and the removal.
+    fn drop_hour(&self, connection: &mut Connection, shard: &Shard) -> redis::RedisResult<()> {
+        let Some(hour) = shard.hour else {
+            return Ok(());
+        };
+        let dropped: u8 = self
+            .drop
+            .key(&shard.records)
+            .key(&shard.ids)
+            .invoke(connection)?;
+        if dropped == 1 {
+            redis::cmd("ZREM")
+                .arg(self.key("hours"))
+                .arg(hour)
+                .query::<u8>(connection)?;
+            if redis::cmd("EXISTS")
+                .arg(&shard.records)
+                .query::<bool>(connection)?
+            {
+                self.index(connection, hour)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The record `record_id` in `shard`, if there.
+    fn find_in(
+        connection: &mut Connection,
+        shard: &Shard,
+        record_id: Uuid,
+    ) -> redis::RedisResult<Option<(String, Vec<String>)>> {
+        let stream_id: Option<String> = redis::cmd("HGET")
+            .arg(&shard.ids)
+            .arg(record_id.to_string())
+            .query(connection)?;
+        let Some(stream_id) = stream_id.filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(&shard.records)
+            .arg(&stream_id)
+            .arg(&stream_id)
+            .query(connection)?;
+        Ok(entries.into_iter().next())
     }
 
     fn connect(&self) -> redis::RedisResult<Connection> {
@@ -151,6 +377,24 @@ impl RedisStore {
     }
 }
 
+/// The keys of one shard of the decision records.
+struct Shard {
+    records: String,
+    ids: String,
+    /// Its hour since the epoch; `None` for the legacy keys.
+    hour: Option<i64>,
+}
+
+/// The hour since the epoch that holds `at`.
+fn hour_of(at: Timestamp) -> i64 {
+    at.0.div_euclid(HOUR_MS)
+}
+
+/// An hour as its shard's keys and archives name it (UTC+8): `2026120114`.
+fn label(hour: i64) -> String {
+    Timestamp(hour * HOUR_MS).format_cst("%Y%m%d%H")
+}
+
 /// The value of `name` among a stream entry's fields.
 fn field<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
     fields
@@ -181,20 +425,36 @@ fn is_stream_id(text: &str) -> bool {
 }
 
 impl RegisterStore for RedisStore {
+    /// Each run of lines of one hour goes to that hour's shard, indexed before it is written
+    /// (a crash leaves no shard unindexed) and again after (retention may have dropped the
+    /// hour meanwhile).
     fn append(&self, lines: &[Line]) -> Result<(), AppendError> {
-        let keys = [self.key("records"), self.key("ids")];
         let mut stored = 0;
-        for page in lines.chunks(APPEND_BATCH) {
-            self.with(|connection| {
-                let mut invocation = self.append.prepare_invoke();
-                invocation.key(&keys[0]).key(&keys[1]);
-                for line in page {
-                    invocation.arg(line.record_id.to_string()).arg(&line.json);
+        let hour = |line: &Line| hour_of(time_of(line.record_id));
+        for run in lines.chunk_by(|a, b| hour(a) == hour(b)) {
+            let shard = self.shard(hour(&run[0]));
+            for page in run.chunks(APPEND_BATCH) {
+                let written = self
+                    .with(|connection| {
+                        let fresh = self.not_in_legacy(connection, page)?;
+                        if fresh.is_empty() {
+                            return Ok(false);
+                        }
+                        self.index(connection, hour(&run[0]))?;
+                        let mut invocation = self.append.prepare_invoke();
+                        invocation.key(&shard.records).key(&shard.ids);
+                        for line in fresh {
+                            invocation.arg(line.record_id.to_string()).arg(&line.json);
+                        }
+                        invocation.invoke::<u64>(connection).map(|_| true)
+                    })
+                    .map_err(|source| AppendError { stored, source })?;
+                stored += page.len();
+                if written {
+                    self.with(|connection| self.index(connection, hour(&run[0])))
+                        .map_err(|source| AppendError { stored, source })?;
                 }
-                invocation.invoke::<u64>(connection)
-            })
-            .map_err(|source| AppendError { stored, source })?;
-            stored += page.len();
+            }
         }
         Ok(())
     }
@@ -204,72 +464,37 @@ impl RegisterStore for RedisStore {
             .map(drop)
     }
 
-    /// Trims the stream of entries Redis stamped before `before`, a chunk at a time: each chunk
-    /// is archived (if asked) before its ids leave the `ids` hash and its entries the stream,
-    /// so that a pass cut short loses nothing. One instance trims at a time.
+    /// Archives (if asked) and removes the records before `before`: whole hours, then deleted
+    /// and taken out of the index; in the hour `before` falls in and in the legacy keys, the
+    /// entries Redis stamped before it. One instance trims at a time.
     fn expire(&self, before: Timestamp, archive: Option<&Path>) -> Result<Expired, StoreError> {
         let mut connection = self.connect()?;
-        let (records, ids) = (self.key("records"), self.key("ids"));
         let Some(lock) = Lock::take(&mut connection, self.key("retention"), RETENTION_LOCK)? else {
             return Ok(Expired::default());
         };
         // The last millisecond before `before`, with every sequence number in it.
-        let end = (before.0 - 1).max(0).to_string();
+        let last = (before.0 - 1).max(0);
         let mut expired = Expired::default();
-        loop {
-            let mut chunk: Vec<(String, Vec<String>)> = Vec::new();
-            let mut start = "-".to_owned();
-            while chunk.len() < EXPIRE_CHUNK {
-                let page: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-                    .arg(&records)
-                    .arg(&start)
-                    .arg(&end)
-                    .arg("COUNT")
-                    .arg(SCAN_PAGE)
-                    .query(&mut connection)?;
-                let full = page.len() == SCAN_PAGE;
-                if let Some((last, _)) = page.last() {
-                    start = format!("({last}");
-                }
-                chunk.extend(page);
-                if !full {
-                    break;
-                }
-            }
-            let Some((last, _)) = chunk.last() else {
-                break;
+        for shard in self.shards(&mut connection, i64::MIN, hour_of(Timestamp(last)))? {
+            let whole = shard.hour.is_some_and(|h| (h + 1) * HOUR_MS <= before.0);
+            let end = if whole {
+                "+".to_owned()
+            } else {
+                last.to_string()
             };
-            let jsons: Vec<&str> = chunk.iter().filter_map(|(_, f)| field(f, "r")).collect();
-            if let Some(dir) = archive {
-                let name = format!(
-                    "redis/{}/{}.jsonl.gz",
-                    before.format_cst("%Y-%m-%d"),
-                    chunk[0].0
-                );
-                let mut text = jsons.join("\n").into_bytes();
-                text.push(b'\n');
-                expired.archived += archive::write(&dir.join(name), &mut text.as_slice())?;
-            }
-            let record_ids: Vec<String> = jsons
-                .iter()
-                .filter_map(|json| serde_json::from_str::<RecordId>(json).ok())
-                .map(|r| r.record_id.to_string())
-                .collect();
-            for page in record_ids.chunks(SCAN_PAGE) {
-                redis::cmd("HDEL")
-                    .arg(&ids)
-                    .arg(page)
-                    .query::<u64>(&mut connection)?;
-            }
-            let trimmed: u64 = redis::cmd("XTRIM")
-                .arg(&records)
-                .arg("MINID")
-                .arg(after(last))
-                .query(&mut connection)?;
-            expired.removed += trimmed;
-            if !lock.renew(&mut connection)? {
-                // Another instance took the lock after it expired: it trims from here.
+            if !Self::trim(
+                &mut connection,
+                &shard,
+                &end,
+                before,
+                archive,
+                &lock,
+                &mut expired,
+            )? {
                 return Ok(expired);
+            }
+            if whole {
+                self.drop_hour(&mut connection, &shard)?;
             }
         }
         lock.release(&mut connection)?;
@@ -277,21 +502,14 @@ impl RegisterStore for RedisStore {
     }
 
     fn find(&self, record_id: Uuid) -> Result<Option<RegisterRecord>, StoreError> {
-        let (ids, records) = (self.key("ids"), self.key("records"));
-        let entry: Option<(String, Vec<String>)> = self.with(|connection| {
-            let stream_id: Option<String> = redis::cmd("HGET")
-                .arg(&ids)
-                .arg(record_id.to_string())
-                .query(connection)?;
-            let Some(stream_id) = stream_id.filter(|id| !id.is_empty()) else {
-                return Ok(None);
-            };
-            let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-                .arg(&records)
-                .arg(&stream_id)
-                .arg(&stream_id)
-                .query(connection)?;
-            Ok(entries.into_iter().next())
+        let shards = [self.shard(hour_of(time_of(record_id))), self.legacy()];
+        let entry = self.with(|connection| {
+            for shard in &shards {
+                if let Some(entry) = Self::find_in(connection, shard, record_id)? {
+                    return Ok(Some(entry));
+                }
+            }
+            Ok(None)
         })?;
         entry
             .and_then(|(_, fields)| field(&fields, "r").map(parse_record))
@@ -304,31 +522,36 @@ impl RegisterStore for RedisStore {
         to: Timestamp,
         each: &mut dyn FnMut(RegisterRecord) -> bool,
     ) -> Result<(), StoreError> {
+        if to <= from {
+            return Ok(());
+        }
         // Its own connection: an export may take a while, and must not hold up feedback.
         let mut connection = self.connect()?;
-        let records = self.key("records");
-        // Entries are in the order stored, which is the order asked except for records that
-        // were spilled and replayed later: start at `from` (less a margin for the service's and
-        // Redis's clocks to differ), read to the end, keep the period.
-        let mut start = (from.0 - CLOCK_MARGIN_MS).max(0).to_string();
-        loop {
-            let page = Self::range(&mut connection, &records, &start)?;
-            let full = page.len() == SCAN_PAGE;
-            for (stream_id, fields) in &page {
-                let Some(json) = field(fields, "r") else {
-                    continue;
-                };
-                let record = parse_record(json)?;
-                let at = time_of(record.record_id);
-                if from <= at && at < to && !each(record) {
-                    return Ok(());
+        for shard in self.shards(&mut connection, hour_of(from), hour_of(Timestamp(to.0 - 1)))? {
+            // Entries are in the order stored, which is the order asked except for records
+            // that were spilled and replayed later: start at `from` (less a margin for the
+            // service's and Redis's clocks to differ), read to the end, keep the period.
+            let mut start = (from.0 - CLOCK_MARGIN_MS).max(0).to_string();
+            loop {
+                let page = Self::range(&mut connection, &shard.records, &start)?;
+                let full = page.len() == SCAN_PAGE;
+                for (stream_id, fields) in &page {
+                    let Some(json) = field(fields, "r") else {
+                        continue;
+                    };
+                    let record = parse_record(json)?;
+                    let at = time_of(record.record_id);
+                    if from <= at && at < to && !each(record) {
+                        return Ok(());
+                    }
+                    start = format!("({stream_id}");
                 }
-                start = format!("({stream_id}");
-            }
-            if !full {
-                return Ok(());
+                if !full {
+                    break;
+                }
             }
         }
+        Ok(())
     }
 
     fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
@@ -473,5 +696,28 @@ impl RegisterStore for RedisStore {
             .iter()
             .map(|json| json.as_deref().map(parse_feedback).transpose())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RedisStore;
+
+    /// 2026-12-01 14:00 UTC+8, in hours since the epoch.
+    const HOUR: i64 = 498_918;
+
+    fn records_key(prefix: &str) -> String {
+        let store = RedisStore::open("redis://127.0.0.1:1/", prefix).expect("a valid URL");
+        store.shard(HOUR).records
+    }
+
+    #[test]
+    fn an_hours_keys_add_the_hour_to_the_prefixs_hash_tag_or_tag_the_hour_alone() {
+        assert_eq!(records_key("jc:{audit}:"), "jc:{audit:2026120114}:records");
+        assert_eq!(records_key("a{b}c{d}:"), "a{b:2026120114}c{d}:records");
+        assert_eq!(records_key("jc:audit:"), "jc:audit:{2026120114}:records");
+        // `{}` is no hash tag to Redis, and hides any later one: such a prefix's keys hash
+        // whole, as they did before, and it cannot serve a Cluster.
+        assert_eq!(records_key("jc:{}:"), "jc:{}:{2026120114}:records");
     }
 }

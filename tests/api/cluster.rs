@@ -3,6 +3,7 @@
 //! of their hash tag's slot, which a script touching a key of another slot, or one not on that
 //! master, could not run on. The cluster is stopped when the test ends, even on a failure.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,12 +12,15 @@ use jiangcheng::lists::source::{
     ListSource, ReplicaWait, DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
 };
 use jiangcheng::register::Sink;
+use jiangcheng::timestamp::Timestamp;
 use serde_json::{json, Value};
 
 use crate::helpers::{demo_lists, entry, header, rules_dir, uscc, write_jsonl, Spawn, TestApp};
 use crate::process::free_port;
 use crate::redis::{eventually_decides, import_into, wait_answering};
-use crate::register::{applied, period_now};
+use crate::register::{applied, period_now, shard_key, HOUR_MS};
+use crate::register_disk::ids_of_archive;
+use crate::register_shards::{hours_ago, line_at, open, scanned};
 
 /// The key whose slot holds every key of the lists.
 const LISTS_KEY: &str = "jc:{lists}:entries";
@@ -513,4 +517,47 @@ async fn a_master_killed_under_admin_writes_loses_no_acknowledged_write() {
             eventually_decides(app, subject, "gov_procurement", "block").await;
         }
     }
+}
+
+/// Records of ten hours, stored in one batch through the cluster: each hour's shard is on the
+/// master of its own slot, and they spread over more than one; find, a scan across the hours,
+/// replays and retention of whole hours work across those masters.
+#[actix_web::test]
+async fn the_registers_hours_spread_over_the_masters() {
+    let cluster = RedisCluster::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let register = open(cluster.url(), dir.path());
+    let store = register.store();
+    let base = hours_ago(10);
+    let lines: Vec<_> = (0..10)
+        .map(|h| line_at(base + h * HOUR_MS + 1, h as u64))
+        .collect();
+    store.append(&lines).expect("stored");
+    store.append(&lines).expect("replayed");
+    let mut masters = HashSet::new();
+    for h in 0..10 {
+        let key = shard_key(base / HOUR_MS + h, "records");
+        let master = cluster.master_of(&key, 0);
+        let length: u64 = redis::cmd("XLEN")
+            .arg(&key)
+            .query(&mut cluster.nodes[master].connection())
+            .expect("XLEN on the slot's master");
+        assert_eq!(length, 1, "{key}: one record, on its master");
+        masters.insert(master);
+    }
+    assert!(masters.len() > 1, "every hour on one master: {masters:?}");
+    for line in &lines {
+        assert!(store.find(line.record_id).expect("find").is_some());
+    }
+    let ids: Vec<_> = lines.iter().map(|l| l.record_id).collect();
+    assert_eq!(scanned(&register, base, base + 10 * HOUR_MS), ids);
+
+    let archive = tempfile::tempdir().expect("temp dir");
+    let expired = store
+        .expire(Timestamp(base + 5 * HOUR_MS), Some(archive.path()))
+        .expect("expired");
+    assert_eq!((expired.removed, expired.archived), (5, 5));
+    assert_eq!(ids_of_archive(archive.path()).len(), 5);
+    assert_eq!(scanned(&register, base, base + 10 * HOUR_MS), ids[5..]);
+    register.close();
 }

@@ -45,6 +45,7 @@ mod process;
 mod redis;
 mod register;
 mod register_disk;
+mod register_shards;
 mod reload;
 mod requests;
 mod scores;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use jiangcheng::keys::{new_key, Scope};
 use jiangcheng::register::Sink;
+use jiangcheng::timestamp::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -539,29 +540,51 @@ pub fn redis_sink(server: &RedisServer) -> Sink {
     }
 }
 
-/// Records in the Redis register: the stream's length, the id index's, and the stream's text.
-fn redis_records(server: &RedisServer) -> (u64, u64, String) {
-    let mut connection = server.connection();
-    let length: u64 = redis::cmd("XLEN")
-        .arg("jc:{audit}:records")
-        .query(&mut connection)
-        .expect("XLEN");
-    let ids: u64 = redis::cmd("HLEN")
-        .arg("jc:{audit}:ids")
-        .query(&mut connection)
-        .expect("HLEN");
-    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg("jc:{audit}:records")
-        .arg("-")
-        .arg("+")
-        .query(&mut connection)
-        .expect("XRANGE");
-    let text = entries
+/// The keys (stream, id hash) of each hour's shard of the Redis register's records, oldest
+/// first, as its index of hours names them.
+pub fn record_shards(connection: &mut redis::Connection) -> Vec<(String, String)> {
+    let hours: Vec<i64> = redis::cmd("ZRANGE")
+        .arg("jc:{audit}:hours")
+        .arg(0)
+        .arg(-1)
+        .query(connection)
+        .expect("ZRANGE");
+    hours
         .into_iter()
-        .flat_map(|(_, fields)| fields)
-        .collect::<Vec<_>>()
-        .join("\n");
-    (length, ids, text)
+        .map(|hour| (shard_key(hour, "records"), shard_key(hour, "ids")))
+        .collect()
+}
+
+/// The key `name` of the shard of the register's records for `hour` since the epoch.
+pub fn shard_key(hour: i64, name: &str) -> String {
+    let label = Timestamp(hour * HOUR_MS).format_cst("%Y%m%d%H");
+    format!("jc:{{audit:{label}}}:{name}")
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Records in the Redis register: the streams' length, the id indexes', and the streams' text.
+pub fn redis_records(server: &RedisServer) -> (u64, u64, String) {
+    let mut connection = server.connection();
+    let (mut length, mut ids, mut text) = (0, 0, Vec::new());
+    for (records, ids_key) in record_shards(&mut connection) {
+        length += redis::cmd("XLEN")
+            .arg(&records)
+            .query::<u64>(&mut connection)
+            .expect("XLEN");
+        ids += redis::cmd("HLEN")
+            .arg(&ids_key)
+            .query::<u64>(&mut connection)
+            .expect("HLEN");
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(&records)
+            .arg("-")
+            .arg("+")
+            .query(&mut connection)
+            .expect("XRANGE");
+        text.extend(entries.into_iter().flat_map(|(_, fields)| fields));
+    }
+    (length, ids, text.join("\n"))
 }
 
 /// Decides `rounds` batches of the person and two companies, one after another.

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{entry_with, files_under, problem, uscc, Spawn, TestApp};
 use crate::redis::RedisServer;
+use crate::register::{record_shards, redis_records};
 
 const PROCUREMENT_BAN: &str = "court_procurement_ban";
 
@@ -307,7 +308,7 @@ async fn a_full_disk_under_both_store_and_spill_counts_exactly_what_was_lost_and
 }
 
 /// A record line asked at `ms` (enough of one for the stores and retention).
-fn old_record(ms: u64, n: u64) -> (String, String) {
+pub fn old_record(ms: u64, n: u64) -> (String, String) {
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, (ms % 1000) as u32 * 1_000_000);
     let id = uuid::Uuid::new_v7(ts).to_string();
     let line = format!(
@@ -317,14 +318,14 @@ fn old_record(ms: u64, n: u64) -> (String, String) {
     (id, line)
 }
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_millis() as u64
 }
 
-const DAY_MS: u64 = 86_400_000;
+pub const DAY_MS: u64 = 86_400_000;
 
 fn gunzip(path: &Path) -> String {
     let mut text = String::new();
@@ -460,14 +461,21 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
         assert!(started.elapsed() < Duration::from_secs(20));
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    let length: u64 = redis::cmd("XLEN")
-        .arg("jc:{audit}:records")
-        .query(&mut connection)
-        .expect("XLEN");
-    let ids: Vec<String> = redis::cmd("HKEYS")
-        .arg("jc:{audit}:ids")
-        .query(&mut connection)
-        .expect("HKEYS");
+    let (length, _, _) = redis_records(&server);
+    let mut id_keys = vec!["jc:{audit}:ids".to_owned()];
+    id_keys.extend(
+        record_shards(&mut connection)
+            .into_iter()
+            .map(|(_, ids)| ids),
+    );
+    let mut ids: Vec<String> = Vec::new();
+    for ids_key in id_keys {
+        let keys: Vec<String> = redis::cmd("HKEYS")
+            .arg(&ids_key)
+            .query(&mut connection)
+            .expect("HKEYS");
+        ids.extend(keys);
+    }
     assert_eq!(length, BATCH, "only the new records stay in the stream");
     assert_eq!(ids.len() as u64, BATCH, "and in the id index");
     assert!(old_ids.iter().all(|id| !ids.contains(id)));
@@ -482,7 +490,7 @@ async fn the_redis_stream_is_trimmed_by_age_with_its_id_index_and_archived_first
     assert_eq!(created.status(), StatusCode::CREATED);
 }
 
-fn ids_of_archive(dir: &Path) -> Vec<String> {
+pub fn ids_of_archive(dir: &Path) -> Vec<String> {
     let mut ids = Vec::new();
     for path in files_under(dir) {
         if path.to_string_lossy().ends_with(".jsonl.gz") {

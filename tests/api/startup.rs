@@ -7,7 +7,7 @@ use jiangcheng::startup::{Reload, Stop};
 
 use crate::helpers::{entry, rules_dir, uscc, write_jsonl, Spawn, AS_OF};
 use crate::redis::RedisServer;
-use crate::register::redis_sink;
+use crate::register::{redis_records, redis_sink};
 
 #[actix_web::test]
 async fn a_reload_request_takes_a_changed_list_file_and_a_failed_one_keeps_the_last_snapshot() {
@@ -100,9 +100,6 @@ async fn a_stopped_service_has_closed_its_register_with_every_record_stored() {
         (0, 20, 0),
         "{status:?}"
     );
-    let stored: u64 = redis::cmd("XLEN")
-        .arg("jc:{audit}:records")
-        .query(&mut redis.connection())
-        .expect("XLEN");
+    let (stored, _, _) = redis_records(&redis);
     assert_eq!(stored, status.stored);
 }
