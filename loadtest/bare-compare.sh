@@ -49,7 +49,8 @@ send() {
 # start-up and warm-up, with no need for callgrind_control.
 total() {
     local out="$WORK/callgrind.$1.$3.out" url pid
-    "$1" valgrind --tool=callgrind --callgrind-out-file="$out" -- "${@:4}"
+    # serve starts itself again (its malloc settings): callgrind must follow it there.
+    "$1" valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out" -- "${@:4}"
     if [ "$1" = start_service ]; then url=$SERVICE pid=$SERVICE_PID; else url=$BARE pid=$BARE_PID; fi
     send "$url" "$2"
     [ "$3" -gt 0 ] && send "$url" "$3"
