@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::{time_of, Line, RegisterRecord};
+use super::record::{hour_of, time_of, Line, RegisterRecord, HOUR_MS};
 use super::store::{
     lock, parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery,
     RegisterStore, StoreError, Stored,
@@ -25,13 +25,12 @@ use super::store::{
 use super::{archive, disk, hour_index};
 use crate::timestamp::Timestamp;
 
-const HOUR_MS: i64 = 3_600_000;
 /// What an hour file is renamed to once it has expired, until it is archived or deleted.
 const EXPIRING: &str = "jsonl.expiring";
 
 /// The hour (since the epoch) of a record.
-fn hour_of(line: &Line) -> i64 {
-    time_of(line.record_id).0.div_euclid(HOUR_MS)
+fn hour_of_line(line: &Line) -> i64 {
+    hour_of(time_of(line.record_id))
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<()> {
@@ -234,10 +233,10 @@ impl RegisterStore for FileStore {
         let mut stored = 0;
         let mut rest = lines;
         while let Some(first) = rest.first() {
-            let hour = hour_of(first);
+            let hour = hour_of_line(first);
             let end = rest
                 .iter()
-                .position(|line| hour_of(line) != hour)
+                .position(|line| hour_of_line(line) != hour)
                 .unwrap_or(rest.len());
             let (group, after) = rest.split_at(end);
             let path = self.hour_file(Timestamp(hour * HOUR_MS));

@@ -306,6 +306,14 @@ fn push_unique<'a>(codes: &mut Vec<&'a str>, code: &'a str) {
     }
 }
 
+/// An hour in milliseconds: the register files and shards its records by the hour.
+pub(super) const HOUR_MS: i64 = 3_600_000;
+
+/// The hour since the epoch that holds `at`.
+pub(super) fn hour_of(at: Timestamp) -> i64 {
+    at.0.div_euclid(HOUR_MS)
+}
+
 /// The instant in a UUIDv7 (when the service made the id, i.e. when it was asked).
 pub fn time_of(id: Uuid) -> Timestamp {
     let ms = id.get_timestamp().map_or(0, |t| {

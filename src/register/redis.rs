@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::archive;
 use super::feedback::FeedbackRecord;
-use super::record::{time_of, Line, RegisterRecord};
+use super::record::{hour_of, time_of, Line, RegisterRecord, HOUR_MS};
 use super::store::{
     parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
     StoreError, Stored,
@@ -52,8 +52,6 @@ const SCAN_PAGE: usize = 1000;
 const EXPIRE_CHUNK: usize = 50_000;
 /// How long an instance holds the retention lock without renewing it.
 const RETENTION_LOCK: Duration = Duration::from_secs(600);
-/// The span of one shard of the records.
-const HOUR_MS: i64 = 3_600_000;
 
 const APPEND_SCRIPT: &str = r"
 local stored = 0
@@ -383,11 +381,6 @@ struct Shard {
     ids: String,
     /// Its hour since the epoch; `None` for the legacy keys.
     hour: Option<i64>,
-}
-
-/// The hour since the epoch that holds `at`.
-fn hour_of(at: Timestamp) -> i64 {
-    at.0.div_euclid(HOUR_MS)
 }
 
 /// An hour as its shard's keys and archives name it (UTC+8): `2026120114`.
