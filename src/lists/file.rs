@@ -180,8 +180,11 @@ fn read_from<C: Collect>(
 }
 
 /// The file is read and parsed this many bytes at a time: it never sits in memory whole, and
-/// the buffer's pages are reused instead of fresh ones being zeroed for every gigabyte.
-const CHUNK_BYTES: usize = 64 << 20;
+/// the buffer's pages are reused instead of fresh ones being zeroed for every gigabyte. A
+/// chunk's parsed lines are made on rayon's threads, whose heaps keep that much free once the
+/// load is done (below glibc's trim threshold): 8 MiB chunks leave 40 MB less resident at ten
+/// million entries than 64 MiB ones, and load as fast.
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// Reads JSON Lines `chunk_bytes` at a time, parsing each chunk's complete lines in parallel.
 fn read_chunked<C: Collect>(
