@@ -25,13 +25,15 @@ mod subjects;
 mod view;
 
 use std::net::TcpListener;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use std::future::Future;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
+use actix_http::encoding::Encoder;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
 use actix_web::{web, App, HttpServer};
@@ -43,6 +45,8 @@ pub use openapi::json as openapi_json;
 pub use problem::{ApiError, FieldError, ProblemKind};
 pub use routes::endpoints;
 pub use socket::bind;
+
+use admission::Held;
 
 use crate::app::Service;
 use crate::request_id::RequestId;
@@ -202,6 +206,39 @@ where
     })
 }
 
+/// Middleware inside CORS, in one layer (a layer's future costs every request), from the
+/// outside in: compression of large answers, the request counted and timed, admission (a
+/// request shed with 503 is answered here), and a problem's language.
+fn serve<S>(
+    state: &AppState,
+    observer: &Rc<observation::Observer>,
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<EitherBody<Encoder<Held>, Held>>, actix_web::Error>>
+       + use<S>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+    >,
+{
+    let observation = observer.start(&req);
+    let admitted = admission::admit(state, req).map(|(req, admitted)| (srv.call(req), admitted));
+    let min_bytes = state.limits.compress_min_bytes;
+    async move {
+        let response = match admitted {
+            // The services inside answer their errors as responses; the request cannot be
+            // kept for an error passed up instead (routing needs it unshared), so such an
+            // error stays as it is, neither localised nor counted.
+            Ok((call, admitted)) => admitted.hold(problem::localise(call.await?)),
+            Err(shed) => *shed,
+        };
+        observation.finish(&response);
+        Ok(compress::compress(min_bytes, response))
+    }
+}
+
 /// CORS for `origins`, matched exactly: preflights answered before routing and admission
 /// (they carry no key), and a request from any other origin served without CORS headers, which
 /// keeps a browser from reading the answer.
@@ -234,24 +271,13 @@ pub fn server(
     let limits = state.limits;
     let openapi = web::Data::new(openapi::Document::new().map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
-        let admitting = state.clone();
+        let serving = state.clone();
         let observer = observation::Observer::new(state.clone());
         let cors = Condition::new(!state.cors_origins.is_empty(), cors(&state.cors_origins));
         App::new()
             .app_data(state.clone())
             .app_data(openapi.clone())
-            .wrap_fn(problem::localise)
-            .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
-            .wrap_fn(move |req, srv| {
-                let observation = observer.start(&req);
-                let call = srv.call(req);
-                async move {
-                    let response = call.await?;
-                    observation.finish(&response);
-                    Ok(response)
-                }
-            })
-            .wrap_fn(move |req, srv| compress::compress(limits.compress_min_bytes, req, srv))
+            .wrap_fn(move |req, srv| serve(&serving, &observer, req, srv))
             .wrap(cors)
             .wrap_fn(tag)
             .configure(|cfg| routes::mount(cfg, &state, bench_routes))
