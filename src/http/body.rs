@@ -459,3 +459,29 @@ impl<'de> Visitor<'de> for DuplicateKeys<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::on_copy;
+
+    #[test]
+    fn a_copy_holds_the_body_and_one_made_within_it_has_a_buffer_of_its_own() {
+        let (outer, inner) = on_copy(b"outer", |copy| {
+            let inner = on_copy(b"in", |inner| {
+                inner[0] = b'I';
+                inner.to_vec()
+            });
+            copy[0] = b'O';
+            (copy.to_vec(), inner)
+        });
+        assert_eq!(
+            (outer.as_slice(), inner.as_slice()),
+            (&b"Outer"[..], &b"In"[..])
+        );
+        // The buffer kept from before holds nothing of those bodies.
+        assert_eq!(on_copy(b"x", |copy| copy.to_vec()), b"x");
+        let large = vec![b'7'; 100_000];
+        assert_eq!(on_copy(&large, |copy| copy.len()), large.len());
+        assert_eq!(on_copy(b"", |copy| copy.len()), 0);
+    }
+}
