@@ -7,17 +7,21 @@
 #
 #   loadtest/bare-compare.sh [--pairs 7] [--seconds 10] [--audit-off]
 #   loadtest/bare-compare.sh --callgrind [--requests 20000] [--audit-off]
+#   loadtest/bare-compare.sh --callgrind --worker [--requests 20000] [--audit-off]
 #   loadtest/bare-compare.sh --service URL --bare URL   # servers already running
 #
 # Prints each pair and the median ratio decide/bare; with --callgrind, the user-space
 # instructions a request costs each under valgrind's callgrind instead (deterministic, so the
-# machine's noise does not move it). Needs `cargo build --release --workspace`; scratch files go
-# to $WORK (default /tmp/jc-bare), kept for the next run.
+# machine's noise does not move it). With --worker, those of the request worker's thread alone
+# (the register's writer left out): after 300 requests to warm up, REQUESTS more of the miss (one
+# unlisted company) over one keep-alive connection, counted between a `callgrind_control -z`
+# and a `-d`. Needs `cargo build --release --workspace`; scratch files go to $WORK (default
+# /tmp/jc-bare), kept for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source loadtest/bare-lib.sh
 
-pairs=7 seconds=10 requests=20000 mode=wrk service="" bare="" serve_args=()
+pairs=7 seconds=10 requests=20000 mode=wrk worker=no service="" bare="" serve_args=()
 while [ $# -gt 0 ]; do
     case $1 in
     --pairs) pairs=$2; shift ;;
@@ -25,6 +29,7 @@ while [ $# -gt 0 ]; do
     --requests) requests=$2; shift ;;
     --audit-off) serve_args+=(--register off) ;;
     --callgrind) mode=callgrind ;;
+    --worker) worker=yes ;;
     --service) service=$2; shift ;;
     --bare) bare=$2; shift ;;
     *) usage ;;
@@ -67,11 +72,59 @@ instructions() {
     echo $(((more - base) / requests))
 }
 
+# post URL COUNT: COUNT requests of the miss over one keep-alive connection; fails on any answer
+# but 200.
+post() {
+    python3 - "$1" "$2" "$(sed -n 2p "$BODIES")" <<'EOF'
+import http.client
+import sys
+import urllib.parse
+
+url = urllib.parse.urlsplit(sys.argv[1])
+connection = http.client.HTTPConnection(url.hostname, url.port)
+for _ in range(int(sys.argv[2])):
+    connection.request("POST", url.path, sys.argv[3].encode(), {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    answer.read()
+    if answer.status != 200:
+        sys.exit(f"HTTP {answer.status} from {sys.argv[1]}")
+EOF
+}
+
+# worker START ARGUMENT...: the instructions a request costs the busiest thread of the server
+# START starts (start_service or start_bare) under callgrind.
+worker() {
+    local out="$WORK/worker-callgrind.$1" url pid busiest
+    rm -f "$out".*
+    "$1" valgrind --tool=callgrind --trace-children=yes --separate-threads=yes \
+        --callgrind-out-file="$out.%p" -- "${@:2}"
+    if [ "$1" = start_service ]; then url=$SERVICE pid=$SERVICE_PID; else url=$BARE pid=$BARE_PID; fi
+    post "$url" 300
+    callgrind_control -z "$pid" >/dev/null
+    post "$url" "$requests"
+    callgrind_control -d "$pid" >/dev/null
+    kill "$pid"
+    wait "$pid" || true
+    # The dump writes a file per thread: <out>.<pid>.1-<thread>.
+    busiest=$(for dump in "$out.$pid.1-"*; do
+        awk '/^(summary|totals):/ { print $2; exit }' "$dump"
+    done | sort -n | tail -1)
+    echo $((busiest / requests))
+}
+
 if [ "$mode" = callgrind ]; then
-    echo "== the service and then jiangcheng-bare under callgrind, twice each"
     start_service -- "${serve_args[@]}"
     bytes=$(miss_bytes)
     kill "$SERVICE_PID"
+    if [ "$worker" = yes ]; then
+        wait "$SERVICE_PID" || true
+        echo "== the worker thread of the service and then of jiangcheng-bare under callgrind"
+        decide=$(worker start_service "${serve_args[@]}")
+        plain=$(worker start_bare "$bytes")
+        echo "worker thread's instructions a request, $requests requests each: decide $decide, bare $plain (answers of $bytes bytes)"
+        exit 0
+    fi
+    echo "== the service and then jiangcheng-bare under callgrind, twice each"
     decide=$(instructions start_service "${serve_args[@]}")
     plain=$(instructions start_bare "$bytes")
     echo "instructions a request, $requests requests each: decide $decide, bare $plain (answers of $bytes bytes)"

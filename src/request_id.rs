@@ -6,10 +6,11 @@
 //! lines name. A tracing span per request did the same for more instructions than deciding:
 //! it was registered, formatted and closed for every request, though few ever log a line.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ident::mask_id_numbers;
 
@@ -17,7 +18,17 @@ use crate::ident::mask_id_numbers;
 pub const MAX_LEN: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(Arc<str>);
+pub struct RequestId(Repr);
+
+/// A made id is kept inline, so that making and cloning it (the thread's current request is
+/// a clone, each time the request's future runs) allocates nothing and counts no references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// A UUIDv7's hyphenated text.
+    Made([u8; uuid::fmt::Hyphenated::LENGTH]),
+    /// A client's sane id.
+    Sent(Arc<str>),
+}
 
 impl RequestId {
     /// The client's id if it sent one that is sane: 1 to [`MAX_LEN`] HTTP token characters
@@ -26,17 +37,22 @@ impl RequestId {
     pub fn accept(sent: Option<&[u8]>) -> RequestId {
         sent.and_then(|sent| std::str::from_utf8(sent).ok())
             .filter(|sent| is_sane(sent))
-            .map_or_else(RequestId::new, |sent| RequestId(sent.into()))
+            .map_or_else(RequestId::new, |sent| RequestId(Repr::Sent(sent.into())))
     }
 
     /// A new id: a UUIDv7, which sorts by the time it was made.
     pub fn new() -> RequestId {
-        let mut text = uuid::Uuid::encode_buffer();
-        RequestId((*uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text)).into())
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        next_made().hyphenated().encode_lower(&mut text);
+        RequestId(Repr::Made(text))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Hexadecimal digits and hyphens: always UTF-8.
+            Repr::Made(text) => std::str::from_utf8(text).unwrap_or_default(),
+            Repr::Sent(text) => text,
+        }
     }
 }
 
@@ -48,8 +64,43 @@ impl Default for RequestId {
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
+}
+
+thread_local! {
+    /// The millisecond of the last id this thread made, and the id's 74 bits after its time.
+    static LAST_MADE: Cell<(u64, u128)> = const { Cell::new((0, 0)) };
+}
+
+/// The thread's next id, a UUIDv7. The first of a millisecond takes 73 random bits (so that
+/// counting up from them never overflows the 74 an id has), the next ones of that millisecond
+/// count up from it: the ids one thread makes sort in the order it made them, and those of other
+/// threads and instances differ by their random start. A millisecond draws from the random
+/// generator once instead of every id, and no lock is shared. A clock set back keeps the last
+/// millisecond and counts on.
+fn next_made() -> uuid::Uuid {
+    /// The version's bits (7) and the variant's (RFC 9562).
+    const VERSION: u128 = 0x7 << 76;
+    const VARIANT: u128 = 0b10 << 62;
+    const RAND_B: u128 = (1 << 62) - 1;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    let (millis, bits) = LAST_MADE.with(|last| {
+        let next = match last.get() {
+            (millis, bits) if now <= millis => (millis, bits + 1),
+            _ => (now, rand::random::<u128>() >> 55),
+        };
+        last.set(next);
+        next
+    });
+    let millis = u128::from(millis) & ((1 << 48) - 1);
+    uuid::Uuid::from_u128(
+        (millis << 80) | VERSION | ((bits >> 62) << 64) | VARIANT | (bits & RAND_B),
+    )
 }
 
 thread_local! {
@@ -61,6 +112,12 @@ thread_local! {
 pub async fn serving<F: Future>(id: RequestId, future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(|cx| id.serve(|| future.as_mut().poll(cx))).await
+}
+
+/// The id of the request this thread is serving, if any: the handlers' way to the request's id,
+/// which costs no entry in the request's extensions.
+pub fn current() -> Option<RequestId> {
+    with_current(|id| id.cloned())
 }
 
 /// Calls `f` with the id of the request this thread is serving, if any.
@@ -125,6 +182,27 @@ mod tests {
         }
         assert_ne!(RequestId::accept(None), RequestId::accept(None));
         assert!(RequestId::accept(Some(&[0xff, 0x41])).as_str().len() == 36);
+    }
+
+    #[test]
+    fn made_ids_are_uuid_v7_of_now_in_the_order_they_were_made() {
+        let since_epoch = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let before = since_epoch().as_millis() as u64;
+        let made: Vec<uuid::Uuid> = (0..2_000)
+            .map(|_| uuid::Uuid::parse_str(RequestId::new().as_str()).expect("a UUID"))
+            .collect();
+        let after = since_epoch().as_millis() as u64;
+        for id in &made {
+            assert_eq!(id.get_version_num(), 7, "{id}");
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+            let (seconds, nanos) = id.get_timestamp().expect("a time stamp").to_unix();
+            let millis = seconds * 1000 + u64::from(nanos) / 1_000_000;
+            assert!((before..=after).contains(&millis), "{id}");
+        }
+        assert!(made.windows(2).all(|pair| pair[0] < pair[1]), "{made:?}");
+        // Another thread starts its own sequence.
+        let other = std::thread::spawn(RequestId::new).join().unwrap();
+        assert!(made.iter().all(|id| id.to_string() != other.as_str()));
     }
 
     #[test]

@@ -19,17 +19,15 @@
 //! kept trickling it.
 
 use std::cell::RefCell;
-use std::future::{ready, Future};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, ResponseError};
-use futures_util::future::Either;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::body::Deadline;
@@ -156,17 +154,33 @@ impl MessageBody for Held {
     }
 }
 
-/// Middleware: sheds a request when the request pool is full; otherwise gives its body a
-/// deadline and passes it on, and its answer's body holds the slot and the request body.
-pub(super) fn admit<S, B>(
+/// What an admitted request holds until its answer has been sent: its slot (none for a probe)
+/// and its body.
+pub(super) struct Admitted {
+    slot: Option<Slot>,
+    request_body: Option<Rc<RefCell<Payload>>>,
+}
+
+impl Admitted {
+    /// `response`, whose body holds what the request holds.
+    pub(super) fn hold<B: MessageBody + 'static>(
+        self,
+        response: ServiceResponse<B>,
+    ) -> ServiceResponse<Held> {
+        response.map_body(|_, body| Held {
+            body: body.boxed(),
+            _slot: self.slot,
+            _request_body: self.request_body,
+        })
+    }
+}
+
+/// Sheds a request when the request pool is full: the 503 is its answer, holding its body.
+/// Otherwise gives its body a deadline and passes it on with what it holds.
+pub(super) fn admit(
     state: &AppState,
     mut req: ServiceRequest,
-    srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<Held>, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody + 'static,
-{
+) -> Result<(ServiceRequest, Admitted), Box<ServiceResponse<Held>>> {
     let slot = if is_probe(req.path()) {
         None
     } else {
@@ -175,12 +189,13 @@ where
             Err(shed) => {
                 let request_body = Rc::new(RefCell::new(req.take_payload()));
                 let response = super::problem::localised(&req, shed.error_response());
-                let response = req.into_response(response).map_body(|_, body| Held {
-                    body,
-                    _slot: None,
-                    _request_body: Some(request_body),
-                });
-                return Either::Left(ready(Ok(response)));
+                return Err(Box::new(req.into_response(response).map_body(|_, body| {
+                    Held {
+                        body,
+                        _slot: None,
+                        _request_body: Some(request_body),
+                    }
+                })));
             }
         }
     };
@@ -195,13 +210,5 @@ where
             Some(payload)
         }
     };
-    let call = srv.call(req);
-    Either::Right(async move {
-        let response = call.await?;
-        Ok(response.map_body(|_, body| Held {
-            body: body.boxed(),
-            _slot: slot,
-            _request_body: request_body,
-        }))
-    })
+    Ok((req, Admitted { slot, request_body }))
 }

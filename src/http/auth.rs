@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, HttpMessage, HttpRequest, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, ResponseError};
 use futures_util::future::Either;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -240,6 +240,7 @@ impl AppState {
 /// request's extensions and passes it on.
 pub(super) fn guard<S, B>(
     access: Access,
+    state: &AppState,
     req: ServiceRequest,
     srv: &S,
 ) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S, B>
@@ -247,13 +248,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    let admitted = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => state.admit(req.request(), access),
-        None => Err(ApiError::Internal(
-            "the application state is missing".into(),
-        )),
-    };
-    match admitted {
+    match state.admit(req.request(), access) {
         Err(err) => {
             let response = err.error_response();
             Either::Left(std::future::ready(Ok(req.into_response(response))))

@@ -13,6 +13,7 @@ mod console;
 mod decide;
 mod disputes;
 mod index;
+mod observation;
 mod openapi;
 mod problem;
 mod register;
@@ -24,16 +25,18 @@ mod subjects;
 mod view;
 
 use std::net::TcpListener;
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::future::Future;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, Service as _, ServiceRequest, ServiceResponse};
+use actix_http::encoding::Encoder;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Condition;
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::{web, App, HttpServer};
 
 pub use auth::{Access, AccessConfig};
 #[doc(hidden)]
@@ -42,6 +45,8 @@ pub use openapi::json as openapi_json;
 pub use problem::{ApiError, FieldError, ProblemKind};
 pub use routes::endpoints;
 pub use socket::bind;
+
+use admission::Held;
 
 use crate::app::Service;
 use crate::request_id::RequestId;
@@ -162,53 +167,9 @@ impl AppState {
     }
 }
 
-/// One request being counted and timed, by route template (never the raw path, which may hold
-/// an identifier). The template is read once the request has been routed: the router matches
-/// the decoded path, which the raw one may not resemble (`/v%31/decide`).
-struct Observation {
-    method: &'static str,
-    state: Option<web::Data<AppState>>,
-    started: Instant,
-}
-
-impl Observation {
-    fn start(req: &ServiceRequest) -> Observation {
-        Observation {
-            method: method_label(req.method()),
-            state: req.app_data::<web::Data<AppState>>().cloned(),
-            started: Instant::now(),
-        }
-    }
-
-    fn finish<B>(self, response: &actix_web::dev::ServiceResponse<B>) {
-        let Some(state) = self.state else { return };
-        let status = response.status();
-        // Every resource is named by its template (`routes::mount`): the name is read from the
-        // routing's result, where the template would be rebuilt into a new string.
-        let route = response.request().match_name().unwrap_or("unmatched");
-        let outcome = match status.as_u16() {
-            500.. => "5xx",
-            400..=499 => "4xx",
-            _ => "2xx",
-        };
-        state
-            .service
-            .metrics
-            .http_requests
-            .with_label_values(&[route, self.method, status.as_str()])
-            .inc();
-        state
-            .service
-            .metrics
-            .http_duration
-            .with_label_values(&[route, outcome])
-            .observe(self.started.elapsed().as_secs_f64());
-    }
-}
-
 /// Middleware, outermost: gives the request its id (the client's `X-Request-Id` if sane, else a
-/// new one) for the handlers, makes it current for every log line made while the request is
-/// served (see [`crate::request_id`]), and sends it back on every answer, problems included.
+/// new one), makes it current for the handlers and every log line while the request is served
+/// (see [`crate::request_id`]), and sends it back on every answer, problems included.
 fn tag<S, B>(
     req: ServiceRequest,
     srv: &S,
@@ -222,13 +183,18 @@ where
     B: MessageBody + 'static,
 {
     let mut sent = req.headers().get_all(X_REQUEST_ID);
-    let id = match (sent.next(), sent.next()) {
-        (Some(one), None) => RequestId::accept(Some(one.as_bytes())),
-        // None, or several: which would be the request's?
-        _ => RequestId::accept(None),
+    // None, or several: which would be the request's?
+    let sent = match (sent.next(), sent.next()) {
+        (Some(one), None) => Some(one.clone()),
+        _ => None,
     };
-    let value = HeaderValue::from_str(id.as_str());
-    req.extensions_mut().insert(id.clone());
+    let id = RequestId::accept(sent.as_ref().map(HeaderValue::as_bytes));
+    // A kept id goes back as the client sent it, without a copy.
+    let value = match sent {
+        Some(sent) if sent.as_bytes() == id.as_str().as_bytes() => Ok(sent),
+        _ => HeaderValue::from_str(id.as_str()),
+    };
+    // The handlers read the id as the thread's current request's (`request_id::current`).
     let call = id.serve(|| srv.call(req));
     crate::request_id::serving(id, async move {
         // Handlers' and admission's errors are answers by now (problem+json).
@@ -238,6 +204,39 @@ where
         }
         Ok(response)
     })
+}
+
+/// Middleware inside CORS, in one layer (a layer's future costs every request), from the
+/// outside in: compression of large answers, the request counted and timed, admission (a
+/// request shed with 503 is answered here), and a problem's language.
+fn serve<S>(
+    state: &AppState,
+    observer: &Rc<observation::Observer>,
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<EitherBody<Encoder<Held>, Held>>, actix_web::Error>>
+       + use<S>
+where
+    S: actix_web::dev::Service<
+        ServiceRequest,
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+    >,
+{
+    let observation = observer.start(&req);
+    let admitted = admission::admit(state, req).map(|(req, admitted)| (srv.call(req), admitted));
+    let min_bytes = state.limits.compress_min_bytes;
+    async move {
+        let response = match admitted {
+            // The services inside answer their errors as responses; the request cannot be
+            // kept for an error passed up instead (routing needs it unshared), so such an
+            // error stays as it is, neither localised nor counted.
+            Ok((call, admitted)) => admitted.hold(problem::localise(call.await?)),
+            Err(shed) => *shed,
+        };
+        observation.finish(&response);
+        Ok(compress::compress(min_bytes, response))
+    }
 }
 
 /// CORS for `origins`, matched exactly: preflights answered before routing and admission
@@ -261,22 +260,6 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         .max_age(600)
 }
 
-/// The method as a metric label: clients may send any token as a method, so only the standard
-/// ones are named.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
-    use actix_web::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "other",
-    }
-}
-
 /// Starts the API on `listener` with `workers` threads; the returned server runs when awaited
 /// or spawned. `bench_routes` adds the bare reference endpoint of the load tests.
 pub fn server(
@@ -288,26 +271,16 @@ pub fn server(
     let limits = state.limits;
     let openapi = web::Data::new(openapi::Document::new().map_err(std::io::Error::other)?);
     let server = HttpServer::new(move || {
-        let admitting = state.clone();
+        let serving = state.clone();
+        let observer = observation::Observer::new(state.clone());
         let cors = Condition::new(!state.cors_origins.is_empty(), cors(&state.cors_origins));
         App::new()
             .app_data(state.clone())
             .app_data(openapi.clone())
-            .wrap_fn(problem::localise)
-            .wrap_fn(move |req, srv| admission::admit(&admitting, req, srv))
-            .wrap_fn(|req, srv| {
-                let observation = Observation::start(&req);
-                let call = srv.call(req);
-                async move {
-                    let response = call.await?;
-                    observation.finish(&response);
-                    Ok(response)
-                }
-            })
-            .wrap_fn(move |req, srv| compress::compress(limits.compress_min_bytes, req, srv))
+            .wrap_fn(move |req, srv| serve(&serving, &observer, req, srv))
             .wrap(cors)
             .wrap_fn(tag)
-            .configure(|cfg| routes::mount(cfg, bench_routes))
+            .configure(|cfg| routes::mount(cfg, &state, bench_routes))
     })
     .workers(workers.max(1))
     .max_connections(limits.max_connections.div_ceil(workers.max(1)))

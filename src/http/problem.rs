@@ -7,10 +7,8 @@
 
 use std::borrow::Cow;
 
-use std::future::Future;
-
 use actix_web::body::BoxBody;
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, AcceptLanguage, Header, Preference, Quality};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
@@ -630,29 +628,16 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Middleware: gives a problem its Chinese title when the request prefers Chinese
-/// (`Accept-Language`); everything else passes through as it is.
-pub(super) fn localise<S>(
-    req: ServiceRequest,
-    srv: &S,
-) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
-{
-    let call = srv.call(req);
-    async move {
-        // The services inside answer their errors as responses; the request cannot be kept
-        // for an error passed up instead (routing needs it unshared), so such an error stays
-        // as it is. Only a problem reads the request's languages: answers that are not pay
-        // nothing.
-        let response = call.await?;
-        let is_problem = response.response().extensions().get::<Problem>().is_some();
-        if !is_problem || !prefers_chinese(response.request()) {
-            return Ok(response);
-        }
-        let (request, response) = response.into_parts();
-        Ok(ServiceResponse::new(request, in_chinese(response)))
+/// `response` with its problem's Chinese title when the request prefers Chinese
+/// (`Accept-Language`); any other answer as it is. Only a problem reads the request's
+/// languages: answers that are not pay nothing.
+pub(super) fn localise(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let is_problem = response.response().extensions().get::<Problem>().is_some();
+    if !is_problem || !prefers_chinese(response.request()) {
+        return response;
     }
+    let (request, response) = response.into_parts();
+    ServiceResponse::new(request, in_chinese(response))
 }
 
 /// `response` as the request asks for it: with its problem's Chinese title if the request

@@ -2,6 +2,7 @@
 //! handler for each method. The router and admission are both built from this one table, so an
 //! endpoint cannot be mounted without saying who may reach it.
 
+use actix_web::guard::{Guard, GuardContext};
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route};
 
@@ -48,9 +49,20 @@ impl Endpoint {
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        self.routes
-            .push((method.clone(), web::method(method).to(handler), access));
+        let route = web::route().guard(MethodIs(method.clone())).to(handler);
+        self.routes.push((method, route, access));
         self
+    }
+}
+
+/// A route's method. actix-web's own method guard also records in the request every method it
+/// was checked against, for a 405 the framework would answer: an allocation and an entry in the
+/// request's extensions per request. Each resource here answers its own 405, from the table.
+struct MethodIs(Method);
+
+impl Guard for MethodIs {
+    fn check(&self, ctx: &GuardContext<'_>) -> bool {
+        ctx.head().method == self.0
     }
 }
 
@@ -139,8 +151,12 @@ pub fn endpoints(bench_routes: bool) -> Vec<(Method, &'static str, Access)> {
 
 /// Mounts every endpoint of the table, each behind its own admission, and answers a path that
 /// matches none (an encoded, doubled or case-changed one among them) with 404 only once the
-/// caller's key is admitted.
-pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
+/// caller's key is admitted. A service without keys is open on every endpoint
+/// ([`AppState::admit`]), and has no keys for as long as it runs (they come with the service,
+/// [`Service::with_keys`](crate::app::Service::with_keys)): its endpoints go without the guard,
+/// which would let every request through.
+pub fn mount(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>, bench_routes: bool) {
+    let guarded = state.service.keys().is_some();
     // Query strings that do not deserialise get the same problem+json as bodies.
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
         ApiError::InvalidRequest(vec![FieldError::new("(query)", err.to_string())]).into()
@@ -168,15 +184,19 @@ pub fn mount(cfg: &mut web::ServiceConfig, bench_routes: bool) {
             .default_service(web::to(move || {
                 let allow = allow.clone();
                 async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
-            }))
-            .wrap_fn(move |req, srv| {
-                let access = by_method
-                    .iter()
-                    .find(|(method, _)| method == req.method())
-                    .map_or(default, |(_, access)| *access);
-                auth::guard(access, req, srv)
-            });
-        cfg.service(resource);
+            }));
+        if !guarded {
+            cfg.service(resource);
+            continue;
+        }
+        let state = state.clone();
+        cfg.service(resource.wrap_fn(move |req, srv| {
+            let access = by_method
+                .iter()
+                .find(|(method, _)| method == req.method())
+                .map_or(default, |(_, access)| *access);
+            auth::guard(access, &state, req, srv)
+        }));
     }
     cfg.default_service(web::to(unmatched));
 }

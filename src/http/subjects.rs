@@ -15,7 +15,6 @@ use crate::engine::{EntryState, Shown, Warning};
 use crate::ident::{self, IdType};
 use crate::keys::Caller;
 use crate::lists::EntryRecord;
-use crate::request_id::RequestId;
 use crate::ruleset::{Role, RuleSet};
 use crate::timestamp::Timestamp;
 
@@ -133,7 +132,7 @@ pub async fn profile(
     }
     .map_err(|err| ApiError::InvalidSubjectId(FieldError::new("id", err.to_string())))?;
     let caller = req.extensions().get::<Caller>().cloned();
-    let request_id = req.extensions().get::<RequestId>().cloned();
+    let request_id = crate::request_id::current();
     let service = &state.service;
     let cold = service
         .holdings_of(&snapshot, &subject)

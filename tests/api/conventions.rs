@@ -126,7 +126,20 @@ async fn decisions_and_profile_reads_keep_their_request_id_in_the_register() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    stored(&app, 4).await;
+    // Without an id of its own, the request goes by the one the service made, in its answer's
+    // header and in its record alike.
+    let unnamed = app
+        .client
+        .post(app.url("/v1/decide"))
+        .json(&json!({"subject": {"id": subjects.unlisted}, "matter": "gov_procurement", "as_of": AS_OF}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unnamed.status(), 200);
+    let made_id = request_id(&unnamed);
+    assert!(made(&made_id), "{made_id}");
+    let unnamed: Value = unnamed.json().await.unwrap();
+    stored(&app, 5).await;
 
     let (text, records) = file_records(&app);
     let request_of = |record_id: &Value| {
@@ -142,6 +155,7 @@ async fn decisions_and_profile_reads_keep_their_request_id_in_the_register() {
             .clone()
     };
     assert_eq!(request_of(&decision["decision_id"]), "case-17-decide");
+    assert_eq!(request_of(&unnamed["decision_id"]), made_id.as_str());
     for item in batch["results"].as_array().expect("results") {
         assert_eq!(request_of(&item["decision_id"]), "case-17-batch");
     }
@@ -208,6 +222,42 @@ fn series(metrics: &str, series: &str) -> Option<f64> {
             .filter(|rest| rest.starts_with(' '))
             .and_then(|value| value.trim().parse().ok())
     })
+}
+
+#[actix_web::test]
+async fn each_request_is_counted_by_route_method_and_status_and_timed_by_route_and_class() {
+    let app = Spawn::entries(&[]).start();
+    let decide = |matter: &str| json!({"subject": {"id": uscc("91", 1)}, "matter": matter});
+    for body in [
+        decide("gov_procurement"),
+        decide("gov_procurement"),
+        decide("no_such_matter"),
+    ] {
+        app.post_json("/v1/decide", &body).await;
+    }
+    assert_eq!(app.get("/v1/decide").await.status(), 405);
+    assert_eq!(app.get("/v1/nothing-here").await.status(), 404);
+    app.post_json("/v1/decide", &decide("gov_procurement"))
+        .await;
+
+    let metrics = app.metrics().await;
+    for (labels, count) in [
+        (r#"method="POST",route="/v1/decide",status="200""#, 3.0),
+        (r#"method="POST",route="/v1/decide",status="422""#, 1.0),
+        (r#"method="GET",route="/v1/decide",status="405""#, 1.0),
+        (r#"method="GET",route="unmatched",status="404""#, 1.0),
+    ] {
+        let name = format!("jiangcheng_http_requests_total{{{labels}}}");
+        assert_eq!(series(&metrics, &name), Some(count), "{name}:\n{metrics}");
+    }
+    for (labels, count) in [
+        (r#"outcome="2xx",route="/v1/decide""#, 3.0),
+        (r#"outcome="4xx",route="/v1/decide""#, 2.0),
+        (r#"outcome="4xx",route="unmatched""#, 1.0),
+    ] {
+        let name = format!("jiangcheng_http_request_duration_seconds_count{{{labels}}}");
+        assert_eq!(series(&metrics, &name), Some(count), "{name}:\n{metrics}");
+    }
 }
 
 #[actix_web::test]

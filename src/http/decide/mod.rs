@@ -22,7 +22,6 @@ use crate::app::{BatchOut, ColdHoldings, Service};
 use crate::engine::{self, BatchItem, Outcome};
 use crate::ident::SubjectId;
 use crate::keys::Caller;
-use crate::request_id::RequestId;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 use request::{Context, Subjects};
@@ -60,7 +59,7 @@ pub async fn decide(
     let snapshot = state.snapshot()?;
     let (subject, mut context) = request::read_decide(&mut body, &snapshot, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
-    context.request_id = req.extensions().get::<RequestId>().cloned();
+    context.request_id = crate::request_id::current();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
     let rendered = state.rendered(&snapshot)?;
     let body = decided(
@@ -143,7 +142,7 @@ pub async fn decide_batch(
     let (subjects, mut context) =
         request::read_batch(&mut body, &snapshot, state.limits.max_batch, clock(&state))?;
     let caller = req.extensions().get::<Caller>().cloned();
-    context.request_id = req.extensions().get::<RequestId>().cloned();
+    context.request_id = crate::request_id::current();
     state.check_replay(&req, caller.as_ref(), context.replay)?;
     // A batch counts against the key's rate limit by its subjects, not as one request.
     state.charge(caller.as_ref(), subjects.len())?;

@@ -50,8 +50,8 @@ pub(super) fn read_decide(
     snapshot: &Snapshot,
     clock: Clock,
 ) -> Result<(SubjectId, Context), ApiError> {
-    let mut copy = body.to_vec();
-    if let Some(request) = body::parse_typed::<TypedDecide>(&mut copy) {
+    let typed = body::on_copy(body, |copy| {
+        let request = body::parse_typed::<TypedDecide>(copy)?;
         let mut fields = Fields::default();
         let subject = subject_from(
             &mut fields,
@@ -61,9 +61,9 @@ pub(super) fn read_decide(
             "subject.id_type",
         );
         let context = context_from(&mut fields, request.members(), snapshot, clock);
-        return finish_decide(fields, subject, context);
-    }
-    read_decide_value(body, snapshot, clock)
+        Some(finish_decide(fields, subject, context))
+    });
+    typed.unwrap_or_else(|| read_decide_value(body, snapshot, clock))
 }
 
 fn read_decide_value(
