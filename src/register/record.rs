@@ -472,3 +472,115 @@ pub(super) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
         out.push(HEX[usize::from(byte & 0xf)]);
     }
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::RuleSource;
+
+    /// Each kind of record, with every optional part and text that needs escaping, as bytes: the
+    /// register's format, which readers (report, export, other versions) depend on.
+    #[test]
+    fn records_are_written_byte_for_byte() {
+        let mut rules = RuleSource::Embedded.load().expect("the shipped rule set");
+        rules.name = "qiqihar \"test\"".into();
+        rules.revision = "r1".into();
+        let rules = Arc::new(rules);
+        let matter = rules
+            .matter_id("gov_procurement")
+            .expect("a shipped matter");
+        let caller = Caller {
+            key_id: "key-1".into(),
+            department: "科室 230202199001011230".into(),
+        };
+        let request_id = RequestId::accept(Some(b"req-1"));
+        // UUIDv7s at .007 s past a second, and later, one of them in another second and hour.
+        let id = |after_ms: u128, n: u128| {
+            Uuid::from_u128(((0x019a_d6b1_09f7 + after_ms) << 80) | (0x7 << 76) | (0b10 << 62) | n)
+        };
+        let company = crate::ident::parse("91230202MA18XK7PXM").expect("a USCC");
+        let person = crate::ident::parse("230202199001011230").expect("a resident ID");
+        let reason = |measure: &str| ReasonRecord {
+            topic: "t\\1".into(),
+            measure: measure.into(),
+            list: "l".into(),
+            entry_id: "e\n1".into(),
+            effect: "block".into(),
+            incentive: false,
+        };
+        let event = Event::Decisions {
+            facts: RequestFacts {
+                rules: Arc::clone(&rules),
+                lists_version: 42,
+                matter,
+                evaluated_at: "2025-11-13T08:00:00.000+08:00".into(),
+                caller: Some(caller.clone()),
+                department: Some("dept \"x\" 230202199001011230".into()),
+                case_ref: Some("case-7".into()),
+                replay: true,
+                request_id: Some(request_id.clone()),
+            },
+            items: vec![
+                DecisionItem {
+                    decision_id: id(0, 1),
+                    subject: company,
+                    outcome: Outcome::Block,
+                    reasons: vec![reason("m1"), reason("m2"), reason("m1")],
+                    rewards_suppressed_by: Some("e\"9".into()),
+                },
+                DecisionItem {
+                    decision_id: id(0, 2),
+                    subject: person,
+                    outcome: Outcome::Allow,
+                    reasons: Vec::new(),
+                    rewards_suppressed_by: None,
+                },
+            ],
+        };
+        let bare = Event::Decisions {
+            facts: RequestFacts {
+                rules: Arc::clone(&rules),
+                lists_version: 0,
+                matter,
+                evaluated_at: "2025-11-13T08:00:00.000+08:00".into(),
+                caller: None,
+                department: None,
+                case_ref: None,
+                replay: false,
+                request_id: None,
+            },
+            items: vec![DecisionItem {
+                decision_id: id(993, 3),
+                subject: company,
+                outcome: Outcome::Flag,
+                reasons: Vec::new(),
+                rewards_suppressed_by: None,
+            }],
+        };
+        let read = Event::ProfileRead {
+            record_id: id(3_600_005, 4),
+            subject: person,
+            caller: Some(caller),
+            rules,
+            lists_version: u64::MAX,
+            request_id: Some(request_id),
+        };
+        let hasher = SubjectHasher::new(&[7; 32]);
+        let mut lines = Vec::new();
+        for event in [event, bare, read] {
+            event.write_lines(&hasher, &mut lines);
+        }
+        let written: Vec<String> = lines
+            .iter()
+            .map(|line| String::from_utf8(line.json.clone()).expect("UTF-8"))
+            .collect();
+        let expected = [
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000001","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"block","topics":["t\\1"],"measures":["m1","m2"],"reasons":[{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m2","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false}],"rewards_suppressed_by":"e\"9","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000002","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"decision":"allow","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-0dd8-7000-8000-000000000003","kind":"decision","time":"2025-12-01T05:35:19.000+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"flag","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":0,"caller":null}"#,
+            r#"{"record_id":"019ad6e7-f87c-7000-8000-000000000004","kind":"profile_read","time":"2025-12-01T06:35:18.012+08:00","subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":18446744073709551615,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+        ];
+        assert_eq!(written, expected);
+        let ids: Vec<Uuid> = lines.iter().map(|line| line.record_id).collect();
+        assert_eq!(ids, [id(0, 1), id(0, 2), id(993, 3), id(3_600_005, 4)]);
+    }
+}
