@@ -22,8 +22,10 @@ with open(f"{work}/batch.json", "w") as out:
     json.dump({"matter": "gov_procurement", "subjects": subjects}, out)
 EOF
 
+# stored: the records in the store, directly or replayed from the spill file (a full queue spills).
 stored() {
-  curl -s "localhost:$PORT/v1/status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["register"]["stored"])'
+  curl -s "localhost:$PORT/v1/status" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["register"]; print(r["stored"] + r["replayed"])'
 }
 
 run() {
