@@ -2,7 +2,7 @@
 # The file register's writer cost per record: for each binary given (say a build of an earlier
 # commit and this one), alternating ROUNDS times (default 3), sends BATCHES 10,000-subject
 # batches (default 60) to a fresh file register, waits until every record is stored, and prints
-# the CPU time of the `audit-writer` thread (from /proc/<pid>/task/*/schedstat) per record.
+# the CPU time of the `register-writer` thread (from /proc/<pid>/task/*/schedstat) per record.
 #   loadtest/register-writer-cost.sh /tmp/jiangcheng-before ./target/release/jiangcheng
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,10 @@ with open(f"{work}/batch.json", "w") as out:
     json.dump({"matter": "gov_procurement", "subjects": subjects}, out)
 EOF
 
+# stored: the records in the store, directly or replayed from the spill file (a full queue spills).
 stored() {
-  curl -s "localhost:$PORT/v1/status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["register"]["stored"])'
+  curl -s "localhost:$PORT/v1/status" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["register"]; print(r["stored"] + r["replayed"])'
 }
 
 run() {
@@ -39,7 +41,7 @@ run() {
   done
   until [ "$(stored)" -ge $((BATCHES * 10000)) ]; do sleep 0.2; done
   for task in /proc/"$pid"/task/*; do
-    if [ "$(cat "$task/comm")" = audit-writer ]; then ns=$(awk '{print $1}' "$task/schedstat"); fi
+    if [ "$(cat "$task/comm")" = register-writer ]; then ns=$(awk '{print $1}' "$task/schedstat"); fi
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   echo "$bin: $(echo "scale=3; $ns / ($BATCHES * 10000)" | bc) ns of writer CPU per record"

@@ -27,6 +27,8 @@ use crate::timestamp::Timestamp;
 
 /// What an hour file is renamed to once it has expired, until it is archived or deleted.
 const EXPIRING: &str = "jsonl.expiring";
+/// The buffer of an hour's writes kept between them: a batch's lines and more.
+const KEPT_BYTES: usize = 2 << 20;
 
 /// The hour (since the epoch) of a record.
 fn hour_of_line(line: &Line) -> i64 {
@@ -48,9 +50,13 @@ pub struct FileStore {
 }
 
 struct OpenHour {
+    /// The hour since the epoch, which names the file: the path is made only when it changes.
+    hour: i64,
     path: PathBuf,
     file: File,
     index: hour_index::Writer,
+    /// The lines of a write, kept from one batch to the next.
+    bytes: Vec<u8>,
 }
 
 struct FeedbackFile {
@@ -86,14 +92,15 @@ impl FileStore {
 
     /// Appends lines of one hour to its file and index. A failure says how many of the first
     /// lines are in the file (and indexed); the file keeps none of the rest.
-    fn write_group(&self, path: &Path, lines: &[&Line]) -> Result<(), AppendError> {
+    fn write_group(&self, hour: i64, lines: &[Line]) -> Result<(), AppendError> {
         let mut current = lock(&self.current);
-        if current.as_ref().is_none_or(|open| open.path != path) {
+        if current.as_ref().is_none_or(|open| open.hour != hour) {
             // The hour is over: what was written to it goes to disk before it is closed.
             if let Some(done) = current.take() {
                 done.sync().map_err(AppendError::none_stored)?;
             }
-            *current = Some(OpenHour::open(path).map_err(AppendError::none_stored)?);
+            let path = self.hour_file(Timestamp(hour * HOUR_MS));
+            *current = Some(OpenHour::open(hour, path).map_err(AppendError::none_stored)?);
         }
         let Some(open) = current.as_mut() else {
             unreachable!("opened above")
@@ -133,29 +140,35 @@ impl FileStore {
 }
 
 impl OpenHour {
-    fn open(path: &Path) -> std::io::Result<OpenHour> {
+    fn open(hour: i64, path: PathBuf) -> std::io::Result<OpenHour> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut file = disk::open_append(path)?;
+        let mut file = disk::open_append(&path)?;
         disk::end_line(&mut file)?;
         Ok(OpenHour {
-            path: path.to_path_buf(),
-            index: hour_index::Writer::open(path)?,
+            hour,
+            index: hour_index::Writer::open(&path)?,
+            path,
             file,
+            bytes: Vec::new(),
         })
     }
 
-    fn append(&mut self, lines: &[&Line]) -> Result<(), AppendError> {
-        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.json.len() + 1).sum());
+    fn append(&mut self, lines: &[Line]) -> Result<(), AppendError> {
+        let bytes = &mut self.bytes;
+        bytes.clear();
         for line in lines {
             bytes.extend_from_slice(&line.json);
             bytes.push(b'\n');
         }
-        let (start, kept, failure) = match disk::append(&mut self.file, &bytes, Some(b'\n')) {
+        let (start, kept, failure) = match disk::append(&mut self.file, bytes, Some(b'\n')) {
             Ok(start) => (start, bytes.len(), None),
             Err(partial) => (partial.start, partial.kept, Some(partial.source)),
         };
+        // A spill file's replay writes many batches' worth at once: not kept for the next.
+        bytes.clear();
+        bytes.shrink_to(KEPT_BYTES);
         let mut entries = Vec::with_capacity(lines.len());
         let mut offset = start;
         for line in lines {
@@ -239,9 +252,7 @@ impl RegisterStore for FileStore {
                 .position(|line| hour_of_line(line) != hour)
                 .unwrap_or(rest.len());
             let (group, after) = rest.split_at(end);
-            let path = self.hour_file(Timestamp(hour * HOUR_MS));
-            let group: Vec<&Line> = group.iter().collect();
-            self.write_group(&path, &group).map_err(|err| AppendError {
+            self.write_group(hour, group).map_err(|err| AppendError {
                 stored: stored + err.stored,
                 source: err.source,
             })?;

@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec};
 
 pub use self::redis::DEFAULT_PREFIX;
-use record::SubjectHasher;
 pub use record::{
     CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,
     RequestFacts, SubjectRecord,
 };
+use record::{LineWriter, SubjectHasher};
 use store::lock;
 pub use store::{
     AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
@@ -326,7 +326,7 @@ impl Register {
             queued: Arc::clone(&queued),
             store: writer_store,
             spill: Arc::clone(&spill),
-            hasher: hasher.clone(),
+            line_writer: LineWriter::new(hasher.clone()),
             counters: counters.clone(),
         };
         let writer = std::thread::Builder::new()
@@ -380,7 +380,8 @@ impl Register {
     }
 
     fn overflow(&self, event: Event) {
-        let lines = lines_of(vec![event], &self.hasher);
+        let mut lines = Vec::with_capacity(event.records());
+        LineWriter::new(self.hasher.clone()).write(event, &mut lines);
         let why = "the register's queue is full";
         spill_or_drop(&self.spill, &self.counters, &lines, why);
     }
@@ -444,23 +445,26 @@ struct Writer {
     /// archives it.
     store: Arc<dyn RegisterStore>,
     spill: Arc<spill::Spill>,
-    hasher: SubjectHasher,
+    line_writer: LineWriter,
     counters: Counters,
 }
 
 impl Writer {
-    fn run(self) {
+    fn run(mut self) {
         yield_to_requests();
         let mut last_replay: Option<Instant> = None;
         let mut last_probe: Option<Instant> = None;
         let mut last_sync = Instant::now();
         let mut closing = false;
+        let mut lines = Vec::new();
         while !closing {
             let (events, close) = self.next_batch();
             closing = close;
             let records: usize = events.iter().map(Event::records).sum();
             self.queued.fetch_sub(records, Ordering::Relaxed);
-            let lines = lines_of(events, &self.hasher);
+            for event in events {
+                self.line_writer.write(event, &mut lines);
+            }
             if self.spill.pending() > 0
                 && (closing || last_replay.is_none_or(|at| at.elapsed() >= REPLAY_EVERY))
             {
@@ -469,6 +473,7 @@ impl Writer {
             }
             if !lines.is_empty() {
                 self.store_or_spill(&lines);
+                self.line_writer.recycle(&mut lines);
             }
             if self.counters.dropping.load(Ordering::Relaxed)
                 && last_probe.is_none_or(|at| at.elapsed() >= REPLAY_EVERY)
@@ -605,15 +610,6 @@ fn yield_to_requests() {
     if let Err(err) = lowered {
         tracing::warn!(error = %err, "the register's writer keeps its scheduling priority");
     }
-}
-
-/// The JSON lines of events' records.
-fn lines_of(events: Vec<Event>, hasher: &SubjectHasher) -> Vec<Line> {
-    let mut lines = Vec::with_capacity(events.iter().map(Event::records).sum());
-    for event in events {
-        event.write_lines(hasher, &mut lines);
-    }
-    lines
 }
 
 fn spill_or_drop(spill: &spill::Spill, counters: &Counters, lines: &[Line], why: &'static str) {

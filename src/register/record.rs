@@ -107,49 +107,83 @@ impl Event {
             Event::ProfileRead { .. } => 1,
         }
     }
+}
 
-    /// Appends the event's records as JSON lines (the layout of [`RegisterRecord`]), each with its
-    /// subject hashed and a person's ID masked. Written by hand, with what a request's records
-    /// share rendered once: the writer thread shares a core with the request threads, and
-    /// building owned records and serialising them cost four times as much.
-    pub fn write_lines(self, hasher: &SubjectHasher, lines: &mut Vec<Line>) {
-        match self {
+/// Makes events into JSON lines (the layout of [`RegisterRecord`]), each with its subject hashed
+/// and a person's ID masked. Written by hand, with what records share rendered once: the writer
+/// thread shares a core with the request threads, and building owned records and serialising
+/// them cost four times as much. One per thread that writes lines, it keeps from one event to
+/// the next what does not change: the rule set and list version's part (once per snapshot), the
+/// time up to its second, and its buffers.
+pub struct LineWriter {
+    hasher: SubjectHasher,
+    /// The parts of the last event's snapshot.
+    snapshot: Option<SnapshotPart>,
+    /// The last record's second, and its time as printed (its milliseconds are written over).
+    second: Option<(i64, [u8; PRINTED_LEN])>,
+    /// What the records of one request share after the head, and the end they share.
+    shared: Vec<u8>,
+    tail: Vec<u8>,
+    /// The buffers of stored lines, for the next lines ([`LineWriter::recycle`]), a batch's at
+    /// most.
+    spare: Vec<Vec<u8>>,
+}
+
+/// What every record of a snapshot (a rule set and a list version) writes the same.
+struct SnapshotPart {
+    rules: Arc<RuleSet>,
+    lists_version: u64,
+    /// `,"matter":…` of each matter, by its id.
+    matters: Vec<Vec<u8>>,
+    /// `,"ruleset":{…},"lists_version":…,"caller":`, the start of the tail.
+    tail: Vec<u8>,
+}
+
+/// Room in a line for its head, subject and decision: a line of a decision without reasons
+/// fits without growing.
+const LINE_ROOM: usize = 320;
+
+/// The length of a printed instant from year 0 to 9999 (`2026-11-22T10:00:00.123+08:00`), and
+/// where its milliseconds are.
+const PRINTED_LEN: usize = 29;
+const MILLIS: std::ops::Range<usize> = 20..23;
+
+impl LineWriter {
+    pub fn new(hasher: SubjectHasher) -> LineWriter {
+        LineWriter {
+            hasher,
+            snapshot: None,
+            second: None,
+            shared: Vec::new(),
+            tail: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes the buffers of lines that were stored (or spilled), so that the next lines are
+    /// written into them instead of new ones; empties `lines`.
+    pub fn recycle(&mut self, lines: &mut Vec<Line>) {
+        let room = super::BATCH.saturating_sub(self.spare.len());
+        self.spare
+            .extend(lines.drain(..).take(room).map(|line| line.json));
+    }
+
+    /// Appends the event's records to `lines`.
+    pub fn write(&mut self, event: Event, lines: &mut Vec<Line>) {
+        match event {
             Event::Decisions { facts, items } => {
-                let matter = &facts.rules.matter(facts.matter).code;
-                let mut shared = Vec::with_capacity(160);
-                shared.extend_from_slice(b",\"matter\":");
-                json_str(&mut shared, matter);
-                shared.extend_from_slice(b",\"evaluated_at\":");
-                json_str(&mut shared, &facts.evaluated_at);
-                for (key, value) in [
-                    ("department", &facts.department),
-                    ("case_ref", &facts.case_ref),
-                ] {
-                    if let Some(value) = value {
-                        shared.extend_from_slice(b",\"");
-                        shared.extend_from_slice(key.as_bytes());
-                        shared.extend_from_slice(b"\":");
-                        // A caller may write an ID number into its own labels.
-                        json_str(&mut shared, &mask_id_numbers(value));
-                    }
-                }
-                if facts.replay {
-                    shared.extend_from_slice(b",\"replay\":true");
-                }
-                let tail = tail(
-                    &facts.rules,
-                    facts.lists_version,
+                let part = SnapshotPart::of(&mut self.snapshot, &facts.rules, facts.lists_version);
+                shared(&mut self.shared, part, &facts);
+                tail(
+                    &mut self.tail,
+                    part,
                     facts.caller.as_ref(),
                     facts.request_id.as_ref(),
                 );
                 for item in items {
-                    let mut json = head(
-                        item.decision_id,
-                        RecordKind::Decision,
-                        shared.len() + tail.len(),
-                    );
-                    json.extend_from_slice(&shared);
-                    subject(&mut json, &item.subject, hasher);
+                    let mut json = self.head(item.decision_id, RecordKind::Decision);
+                    json.extend_from_slice(&self.shared);
+                    self.subject(&mut json, &item.subject);
                     json.extend_from_slice(b",\"decision\":\"");
                     json.extend_from_slice(item.outcome.as_str().as_bytes());
                     json.push(b'"');
@@ -160,7 +194,7 @@ impl Event {
                         json.extend_from_slice(b",\"rewards_suppressed_by\":");
                         json_str(&mut json, entry_id);
                     }
-                    json.extend_from_slice(&tail);
+                    json.extend_from_slice(&self.tail);
                     lines.push(Line {
                         record_id: item.decision_id,
                         json,
@@ -175,83 +209,171 @@ impl Event {
                 lists_version,
                 request_id,
             } => {
-                let tail = tail(&rules, lists_version, caller.as_ref(), request_id.as_ref());
-                let mut json = head(record_id, RecordKind::ProfileRead, tail.len());
-                subject(&mut json, &read, hasher);
-                json.extend_from_slice(&tail);
+                let part = SnapshotPart::of(&mut self.snapshot, &rules, lists_version);
+                tail(&mut self.tail, part, caller.as_ref(), request_id.as_ref());
+                let mut json = self.head(record_id, RecordKind::ProfileRead);
+                self.subject(&mut json, &read);
+                json.extend_from_slice(&self.tail);
                 lines.push(Line { record_id, json });
             }
         }
     }
+
+    /// `{"record_id":…,"kind":…,"time":…` in a line with room for the rest.
+    fn head(&mut self, id: Uuid, kind: RecordKind) -> Vec<u8> {
+        let mut json = self.spare.pop().unwrap_or_default();
+        json.clear();
+        json.reserve(LINE_ROOM + self.shared.len() + self.tail.len());
+        let mut uuid = Uuid::encode_buffer();
+        json.extend_from_slice(b"{\"record_id\":\"");
+        json.extend_from_slice(id.hyphenated().encode_lower(&mut uuid).as_bytes());
+        json.extend_from_slice(match kind {
+            RecordKind::Decision => b"\",\"kind\":\"decision\",\"time\":\"",
+            RecordKind::ProfileRead => b"\",\"kind\":\"profile_read\",\"time\":\"",
+        });
+        // The printed instant is digits and punctuation: nothing to escape.
+        self.time(&mut json, time_of(id));
+        json.push(b'"');
+        json
+    }
+
+    /// Appends `at` as printed ([`Timestamp`]'s display text). Records come in the order they
+    /// were asked, so most share the second of the one before, whose text only needs its
+    /// milliseconds written over.
+    fn time(&mut self, json: &mut Vec<u8>, at: Timestamp) {
+        let second = at.0.div_euclid(1000);
+        let printed = match &mut self.second {
+            Some((last, printed)) if *last == second => printed,
+            slot => {
+                let text = Timestamp(second * 1000).to_string();
+                // Beyond the year 9999 the text is longer: written whole, and not kept.
+                let Ok(printed) = <[u8; PRINTED_LEN]>::try_from(text.as_bytes()) else {
+                    json.extend_from_slice(at.to_string().as_bytes());
+                    return;
+                };
+                &mut slot.insert((second, printed)).1
+            }
+        };
+        let mut millis = at.0.rem_euclid(1000);
+        for digit in printed[MILLIS].iter_mut().rev() {
+            *digit = b'0' + (millis % 10) as u8;
+            millis /= 10;
+        }
+        json.extend_from_slice(printed);
+    }
+
+    /// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
+    /// person's), and the keyed hash. All of it is ASCII letters, digits and `*`: nothing to
+    /// escape.
+    fn subject(&self, json: &mut Vec<u8>, subject: &SubjectId) {
+        json.extend_from_slice(b",\"subject\":{\"kind\":\"");
+        json.extend_from_slice(subject.kind().as_str().as_bytes());
+        json.extend_from_slice(b"\",\"id_type\":\"");
+        json.extend_from_slice(subject.id_type().as_str().as_bytes());
+        let id = subject.as_str();
+        if subject.may_be_person() {
+            json.extend_from_slice(b"\",\"masked\":\"");
+            json.extend_from_slice(subject.masked().as_str().as_bytes());
+        } else {
+            json.extend_from_slice(b"\",\"id\":\"");
+            json.extend_from_slice(id.as_bytes());
+        }
+        json.extend_from_slice(b"\",\"hash\":\"");
+        self.hasher.hash_into(id, json);
+        json.extend_from_slice(b"\"}");
+    }
 }
 
-/// `{"record_id":…,"kind":…,"time":…` with room for the rest.
-fn head(id: Uuid, kind: RecordKind, rest: usize) -> Vec<u8> {
-    let mut json = Vec::with_capacity(200 + rest);
-    let mut uuid = Uuid::encode_buffer();
-    json.extend_from_slice(b"{\"record_id\":\"");
-    json.extend_from_slice(id.hyphenated().encode_lower(&mut uuid).as_bytes());
-    json.extend_from_slice(match kind {
-        RecordKind::Decision => b"\",\"kind\":\"decision\",\"time\":\"",
-        RecordKind::ProfileRead => b"\",\"kind\":\"profile_read\",\"time\":\"",
-    });
-    // The printed instant is digits and punctuation; batch items share it.
-    json.extend_from_slice(time_of(id).printed().as_bytes());
-    json.push(b'"');
-    json
+impl SnapshotPart {
+    /// The part of the snapshot of `rules` and `lists_version`: `current` if it is that
+    /// snapshot's, else rendered into it.
+    fn of<'a>(
+        current: &'a mut Option<SnapshotPart>,
+        rules: &Arc<RuleSet>,
+        lists_version: u64,
+    ) -> &'a SnapshotPart {
+        let stale = current.as_ref().is_none_or(|part| {
+            !Arc::ptr_eq(&part.rules, rules) || part.lists_version != lists_version
+        });
+        if stale {
+            *current = None;
+        }
+        current.get_or_insert_with(|| SnapshotPart::render(rules, lists_version))
+    }
+
+    fn render(rules: &Arc<RuleSet>, lists_version: u64) -> SnapshotPart {
+        let matters = (rules.matters())
+            .map(|(_, matter)| {
+                let mut json = b",\"matter\":".to_vec();
+                json_str(&mut json, &matter.code);
+                json
+            })
+            .collect();
+        let mut tail = Vec::with_capacity(128);
+        tail.extend_from_slice(b",\"ruleset\":{\"name\":");
+        json_str(&mut tail, &rules.name);
+        tail.extend_from_slice(b",\"revision\":");
+        json_str(&mut tail, &rules.revision);
+        tail.extend_from_slice(b"},\"lists_version\":");
+        tail.extend_from_slice(lists_version.to_string().as_bytes());
+        tail.extend_from_slice(b",\"caller\":");
+        SnapshotPart {
+            rules: Arc::clone(rules),
+            lists_version,
+            matters,
+            tail,
+        }
+    }
 }
 
-/// `,"ruleset":{…},"lists_version":…,"caller":…,"request_id":…}`: the end every record of a
-/// request shares.
+/// `,"matter":…,"evaluated_at":…` and the request's labels: what a request's decisions share
+/// after the head.
+fn shared(shared: &mut Vec<u8>, part: &SnapshotPart, facts: &RequestFacts) {
+    shared.clear();
+    shared.extend_from_slice(&part.matters[facts.matter.index()]);
+    shared.extend_from_slice(b",\"evaluated_at\":");
+    json_str(shared, &facts.evaluated_at);
+    for (key, value) in [
+        ("department", &facts.department),
+        ("case_ref", &facts.case_ref),
+    ] {
+        if let Some(value) = value {
+            shared.extend_from_slice(b",\"");
+            shared.extend_from_slice(key.as_bytes());
+            shared.extend_from_slice(b"\":");
+            // A caller may write an ID number into its own labels.
+            json_str(shared, &mask_id_numbers(value));
+        }
+    }
+    if facts.replay {
+        shared.extend_from_slice(b",\"replay\":true");
+    }
+}
+
+/// The end every record of an event shares: the snapshot's part, the caller and the request id.
 fn tail(
-    rules: &RuleSet,
-    lists_version: u64,
+    json: &mut Vec<u8>,
+    part: &SnapshotPart,
     caller: Option<&Caller>,
     request_id: Option<&RequestId>,
-) -> Vec<u8> {
-    let mut json = Vec::with_capacity(160);
-    json.extend_from_slice(b",\"ruleset\":{\"name\":");
-    json_str(&mut json, &rules.name);
-    json.extend_from_slice(b",\"revision\":");
-    json_str(&mut json, &rules.revision);
-    json.extend_from_slice(b"},\"lists_version\":");
-    json.extend_from_slice(lists_version.to_string().as_bytes());
-    json.extend_from_slice(b",\"caller\":");
+) {
+    json.clear();
+    json.extend_from_slice(&part.tail);
     match caller {
         Some(caller) => {
             json.extend_from_slice(b"{\"key_id\":");
-            json_str(&mut json, &caller.key_id);
+            json_str(json, &caller.key_id);
             json.extend_from_slice(b",\"department\":");
-            json_str(&mut json, &mask_id_numbers(&caller.department));
+            json_str(json, &mask_id_numbers(&caller.department));
             json.push(b'}');
         }
         None => json.extend_from_slice(b"null"),
     }
     if let Some(request_id) = request_id {
         json.extend_from_slice(b",\"request_id\":");
-        json_str(&mut json, request_id.as_str());
+        json_str(json, request_id.as_str());
     }
     json.push(b'}');
-    json
-}
-
-/// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
-/// person's), and the keyed hash. All of it is ASCII letters, digits and `*`: nothing to escape.
-fn subject(json: &mut Vec<u8>, subject: &SubjectId, hasher: &SubjectHasher) {
-    json.extend_from_slice(b",\"subject\":{\"kind\":\"");
-    json.extend_from_slice(subject.kind().as_str().as_bytes());
-    json.extend_from_slice(b"\",\"id_type\":\"");
-    json.extend_from_slice(subject.id_type().as_str().as_bytes());
-    if subject.may_be_person() {
-        json.extend_from_slice(b"\",\"masked\":\"");
-        json.extend_from_slice(subject.masked().as_str().as_bytes());
-    } else {
-        json.extend_from_slice(b"\",\"id\":\"");
-        json.extend_from_slice(subject.as_str().as_bytes());
-    }
-    json.extend_from_slice(b"\",\"hash\":\"");
-    hasher.hash_into(subject.as_str(), json);
-    json.extend_from_slice(b"\"}");
 }
 
 /// `,"topics":[…],"measures":[…],"reasons":[…]` of a decision that applied measures.
@@ -294,10 +416,37 @@ pub(super) fn mask_owned(text: String) -> String {
     }
 }
 
-/// A string as JSON (quoted and escaped).
+/// A string as JSON, quoted and escaped as serde_json escapes it: most texts here have nothing
+/// to escape, and are copied as they are.
 fn json_str(json: &mut Vec<u8>, text: &str) {
-    // Writing a `str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *json, text);
+    if needs_escape(text.as_bytes()) {
+        // Writing a `str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *json, text);
+    } else {
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    }
+}
+
+/// Whether JSON escapes any of `text`'s bytes (a quote, a backslash or a control character),
+/// looked for eight bytes at a time: a word has a byte below `n` (at most 0x80) exactly when
+/// subtracting `n` from each byte sets a top bit that the byte did not have.
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const TOPS: u64 = ONES << 7;
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & TOPS != 0;
+    let escaped = |word: u64| {
+        below(word, 0x20)
+            || below(word ^ (ONES * u64::from(b'"')), 1)
+            || below(word ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let mut words = text.chunks_exact(8);
+    let mut word = [0u8; 8];
+    words.by_ref().any(|chunk| {
+        word.copy_from_slice(chunk);
+        escaped(u64::from_le_bytes(word))
+    }) || (words.remainder().iter()).any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn push_unique<'a>(codes: &mut Vec<&'a str>, code: &'a str) {
@@ -467,8 +616,193 @@ impl SubjectHasher {
 /// Appends `bytes` as lower-case hexadecimal digits.
 pub(super) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        out.push(HEX[usize::from(byte >> 4)]);
-        out.push(HEX[usize::from(byte & 0xf)]);
+    out.reserve(2 * bytes.len());
+    out.extend(
+        bytes
+            .iter()
+            .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::RuleSource;
+
+    /// Each kind of record, with every optional part and text that needs escaping, as bytes: the
+    /// register's format, which readers (report, export, other versions) depend on.
+    #[test]
+    fn records_are_written_byte_for_byte() {
+        let mut rules = RuleSource::Embedded.load().expect("the shipped rule set");
+        rules.name = "qiqihar \"test\"".into();
+        rules.revision = "r1".into();
+        let rules = Arc::new(rules);
+        let matter = rules
+            .matter_id("gov_procurement")
+            .expect("a shipped matter");
+        let caller = Caller {
+            key_id: "key-1".into(),
+            department: "科室 230202199001011230".into(),
+        };
+        let request_id = RequestId::accept(Some(b"req-1"));
+        // UUIDv7s at .007 s past a second, and later, one of them in another second and hour.
+        let id = |after_ms: u128, n: u128| {
+            Uuid::from_u128(((0x019a_d6b1_09f7 + after_ms) << 80) | (0x7 << 76) | (0b10 << 62) | n)
+        };
+        let company = crate::ident::parse("91230202MA18XK7PXM").expect("a USCC");
+        let person = crate::ident::parse("230202199001011230").expect("a resident ID");
+        let reason = |measure: &str| ReasonRecord {
+            topic: "t\\1".into(),
+            measure: measure.into(),
+            list: "l".into(),
+            entry_id: "e\n1".into(),
+            effect: "block".into(),
+            incentive: false,
+        };
+        let event = || Event::Decisions {
+            facts: RequestFacts {
+                rules: Arc::clone(&rules),
+                lists_version: 42,
+                matter,
+                evaluated_at: "2025-11-13T08:00:00.000+08:00".into(),
+                caller: Some(caller.clone()),
+                department: Some("dept \"x\" 230202199001011230".into()),
+                case_ref: Some("case-7".into()),
+                replay: true,
+                request_id: Some(request_id.clone()),
+            },
+            items: vec![
+                DecisionItem {
+                    decision_id: id(0, 1),
+                    subject: company,
+                    outcome: Outcome::Block,
+                    reasons: vec![reason("m1"), reason("m2"), reason("m1")],
+                    rewards_suppressed_by: Some("e\"9".into()),
+                },
+                DecisionItem {
+                    decision_id: id(0, 2),
+                    subject: person,
+                    outcome: Outcome::Allow,
+                    reasons: Vec::new(),
+                    rewards_suppressed_by: None,
+                },
+            ],
+        };
+        let bare = || Event::Decisions {
+            facts: RequestFacts {
+                rules: Arc::clone(&rules),
+                lists_version: 0,
+                matter,
+                evaluated_at: "2025-11-13T08:00:00.000+08:00".into(),
+                caller: None,
+                department: None,
+                case_ref: None,
+                replay: false,
+                request_id: None,
+            },
+            items: vec![DecisionItem {
+                decision_id: id(993, 3),
+                subject: company,
+                outcome: Outcome::Flag,
+                reasons: Vec::new(),
+                rewards_suppressed_by: None,
+            }],
+        };
+        let read = || Event::ProfileRead {
+            record_id: id(3_600_005, 4),
+            subject: person,
+            caller: Some(caller.clone()),
+            rules: Arc::clone(&rules),
+            lists_version: u64::MAX,
+            request_id: Some(request_id.clone()),
+        };
+        let mut writer = LineWriter::new(SubjectHasher::new(&[7; 32]));
+        let mut lines = Vec::new();
+        let mut write = |lines: &mut Vec<Line>| {
+            writer.recycle(lines);
+            for event in [event(), bare(), read()] {
+                writer.write(event, lines);
+            }
+            lines
+                .iter()
+                .map(|line| String::from_utf8(line.json.clone()).expect("UTF-8"))
+                .collect::<Vec<_>>()
+        };
+        let written = write(&mut lines);
+        // Again, into the buffers of the lines before.
+        assert_eq!(write(&mut lines), written);
+        let expected = [
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000001","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"block","topics":["t\\1"],"measures":["m1","m2"],"reasons":[{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m2","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false}],"rewards_suppressed_by":"e\"9","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000002","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"decision":"allow","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-0dd8-7000-8000-000000000003","kind":"decision","time":"2025-12-01T05:35:19.000+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"flag","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":0,"caller":null}"#,
+            r#"{"record_id":"019ad6e7-f87c-7000-8000-000000000004","kind":"profile_read","time":"2025-12-01T06:35:18.012+08:00","subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":18446744073709551615,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+        ];
+        assert_eq!(written, expected);
+        let ids: Vec<Uuid> = lines.iter().map(|line| line.record_id).collect();
+        assert_eq!(ids, [id(0, 1), id(0, 2), id(993, 3), id(3_600_005, 4)]);
+    }
+
+    /// What is copied without serde_json reads as what serde_json writes.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        // Each ASCII character (and some beyond) at each place of a text of two words and a rest.
+        let chars = (0..0x80u8).map(char::from).chain(['é', '科', '\u{2028}']);
+        let mut texts: Vec<String> = chars
+            .flat_map(|c| {
+                (0..19).map(move |at| format!("{}{c}{}", "a".repeat(at), "b".repeat(18 - at)))
+            })
+            .collect();
+        texts.extend(["", "科室", "\u{2028}\u{7f}", "\"", "\\"].map(String::from));
+        for text in texts {
+            let mut json = Vec::new();
+            json_str(&mut json, &text);
+            assert_eq!(json, serde_json::to_vec(&text).unwrap(), "{text:?}");
+        }
+    }
+
+    /// Eight bytes at a time find what one at a time does, whatever the bytes beside.
+    #[test]
+    fn the_escape_test_finds_each_byte_that_needs_one() {
+        for fill in [b'a', 0x20, 0x7f, 0x80, 0xff] {
+            for byte in 0..=255u8 {
+                for at in 0..17 {
+                    let mut text = [fill; 17];
+                    text[at] = byte;
+                    let expected = text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+                    assert_eq!(
+                        needs_escape(&text),
+                        expected,
+                        "{byte:#x} at {at} among {fill:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A record's time is its instant's display text: within a second, across seconds, hours
+    /// and a day (UTC+8), and past the year 9999, which a UUIDv7 can reach.
+    #[test]
+    fn a_records_time_is_its_instants_display_text() {
+        let mut writer = LineWriter::new(SubjectHasher::new(&[1; 32]));
+        let midnight = Timestamp::parse("2026-03-01").unwrap().0;
+        // 10000-01-01T00:00:00+08:00
+        let year_10000 = 253_402_272_000_000;
+        let instants = (0..4000)
+            .map(|n| midnight - 3_600_000 - 14_000 + n * 7)
+            .chain((0..4000).map(|n| midnight - 14_000 + n * 7))
+            .chain([
+                0,
+                999,
+                1000,
+                year_10000 - 1,
+                year_10000,
+                year_10000 + 123,
+                5,
+            ]);
+        for at in instants.map(Timestamp) {
+            let mut json = Vec::new();
+            writer.time(&mut json, at);
+            assert_eq!(String::from_utf8(json).unwrap(), at.to_string());
+        }
     }
 }
