@@ -33,18 +33,42 @@ impl Timestamp {
     pub fn printed(self) -> Arc<str> {
         thread_local! {
             static LAST: RefCell<Option<(Timestamp, Arc<str>)>> = const { RefCell::new(None) };
+            static PRINTER: RefCell<Printer> = const { RefCell::new(Printer::new()) };
         }
         LAST.with(|last| {
             let mut last = last.borrow_mut();
             match &*last {
                 Some((at, text)) if *at == self => Arc::clone(text),
                 _ => {
-                    let text: Arc<str> = self.to_string().into();
+                    let mut text = Vec::with_capacity(PRINTED_LEN);
+                    PRINTER.with(|printer| printer.borrow_mut().write(self, &mut text));
+                    // Digits and punctuation, or chrono's text: UTF-8 either way.
+                    let text: Arc<str> = String::from_utf8_lossy(&text).into();
                     *last = Some((self, Arc::clone(&text)));
                     text
                 }
             }
         })
+    }
+
+    /// The display text of an instant of the years 0 to 9999, written digit by digit; `None`
+    /// for any other, which chrono prints.
+    fn digits(self) -> Option<[u8; PRINTED_LEN]> {
+        let t = self.to_cst();
+        let year = u32::try_from(t.year()).ok().filter(|&year| year <= 9999)?;
+        let mut text = *b"0000-00-00T00:00:00.000+08:00";
+        for (range, value) in [
+            (0..4, year),
+            (5..7, t.month()),
+            (8..10, t.day()),
+            (11..13, t.hour()),
+            (14..16, t.minute()),
+            (17..19, t.second()),
+            (MILLIS, t.timestamp_subsec_millis()),
+        ] {
+            write_digits(&mut text[range], value);
+        }
+        Some(text)
     }
 
     /// Parses `YYYY-MM-DD` (midnight UTC+8) or an RFC 3339 date-time.
@@ -128,30 +152,51 @@ impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC+8 with milliseconds, e.g. `2026-11-22T10:00:00.123+08:00`. Every decision
     /// prints one, so the digits are written directly rather than through chrono's formatter.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.to_cst();
-        let Ok(year) = u32::try_from(t.year()) else {
-            return f.write_str(&t.to_rfc3339_opts(SecondsFormat::Millis, false));
+        match self.digits() {
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            None => f.write_str(&self.to_cst().to_rfc3339_opts(SecondsFormat::Millis, false)),
+        }
+    }
+}
+
+/// The length of a printed instant of the years 0 to 9999, and where its milliseconds are.
+const PRINTED_LEN: usize = 29;
+const MILLIS: std::ops::Range<usize> = 20..23;
+
+/// Writes `value`'s last decimal digits into `slot`, filling it.
+fn write_digits(slot: &mut [u8], mut value: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Prints instants one after another, keeping the text of the last one's second: instants
+/// printed in a row (a server's answers, a register's records) mostly share it, and only their
+/// milliseconds are written again.
+#[derive(Debug, Default)]
+pub struct Printer {
+    second: Option<(i64, [u8; PRINTED_LEN])>,
+}
+
+impl Printer {
+    pub const fn new() -> Printer {
+        Printer { second: None }
+    }
+
+    /// Appends `at`'s display text to `out`.
+    pub fn write(&mut self, at: Timestamp, out: &mut Vec<u8>) {
+        let second = at.0.div_euclid(1000);
+        let printed = match &mut self.second {
+            Some((last, printed)) if *last == second => printed,
+            slot => match Timestamp(second * 1000).digits() {
+                Some(printed) => &mut slot.insert((second, printed)).1,
+                // Beyond the year 9999 the text is longer: written whole, and not kept.
+                None => return out.extend_from_slice(at.to_string().as_bytes()),
+            },
         };
-        if year > 9999 {
-            return f.write_str(&t.to_rfc3339_opts(SecondsFormat::Millis, false));
-        }
-        let mut text = *b"0000-00-00T00:00:00.000+08:00";
-        for (range, value) in [
-            (0..4, year),
-            (5..7, t.month()),
-            (8..10, t.day()),
-            (11..13, t.hour()),
-            (14..16, t.minute()),
-            (17..19, t.second()),
-            (20..23, t.timestamp_subsec_millis()),
-        ] {
-            let mut value = value;
-            for digit in text[range].iter_mut().rev() {
-                *digit = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        }
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+        write_digits(&mut printed[MILLIS], at.0.rem_euclid(1000) as u32);
+        out.extend_from_slice(printed);
     }
 }
 
@@ -185,6 +230,33 @@ mod tests {
         for millis in [1_795_000_000_000, 1_795_000_000_000, 1_795_000_000_001, 0] {
             let at = Timestamp(millis);
             assert_eq!(&*at.printed(), at.to_string());
+        }
+    }
+
+    /// The printer writes each instant's display text: within a second, across seconds, hours
+    /// and a day (UTC+8), and past the year 9999, which a UUIDv7 can reach.
+    #[test]
+    fn the_printer_writes_each_instants_display_text() {
+        let mut printer = Printer::new();
+        let midnight = Timestamp::parse("2026-03-01").unwrap().0;
+        // 10000-01-01T00:00:00+08:00
+        let year_10000 = 253_402_272_000_000;
+        let instants = (0..4000)
+            .map(|n| midnight - 3_600_000 - 14_000 + n * 7)
+            .chain((0..4000).map(|n| midnight - 14_000 + n * 7))
+            .chain([
+                0,
+                999,
+                1000,
+                year_10000 - 1,
+                year_10000,
+                year_10000 + 123,
+                5,
+            ]);
+        for at in instants.map(Timestamp) {
+            let mut json = Vec::new();
+            printer.write(at, &mut json);
+            assert_eq!(String::from_utf8(json).unwrap(), at.to_string());
         }
     }
 

@@ -15,7 +15,7 @@ use crate::ident::{mask_id_numbers, SubjectId};
 use crate::keys::Caller;
 use crate::request_id::RequestId;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
-use crate::timestamp::Timestamp;
+use crate::timestamp::{Printer, Timestamp};
 
 /// A record ready to be stored: its id and its JSON line (UTF-8, without the line break).
 #[derive(Debug, Clone)]
@@ -119,8 +119,8 @@ pub struct LineWriter {
     hasher: SubjectHasher,
     /// The parts of the last event's snapshot.
     snapshot: Option<SnapshotPart>,
-    /// The last record's second, and its time as printed (its milliseconds are written over).
-    second: Option<(i64, [u8; PRINTED_LEN])>,
+    /// Prints the records' times, keeping the last one's second.
+    printer: Printer,
     /// What the records of one request share after the head, and the end they share.
     shared: Vec<u8>,
     tail: Vec<u8>,
@@ -143,17 +143,12 @@ struct SnapshotPart {
 /// fits without growing.
 const LINE_ROOM: usize = 320;
 
-/// The length of a printed instant from year 0 to 9999 (`2026-11-22T10:00:00.123+08:00`), and
-/// where its milliseconds are.
-const PRINTED_LEN: usize = 29;
-const MILLIS: std::ops::Range<usize> = 20..23;
-
 impl LineWriter {
     pub fn new(hasher: SubjectHasher) -> LineWriter {
         LineWriter {
             hasher,
             snapshot: None,
-            second: None,
+            printer: Printer::new(),
             shared: Vec::new(),
             tail: Vec::new(),
             spare: Vec::new(),
@@ -232,34 +227,9 @@ impl LineWriter {
             RecordKind::ProfileRead => b"\",\"kind\":\"profile_read\",\"time\":\"",
         });
         // The printed instant is digits and punctuation: nothing to escape.
-        self.time(&mut json, time_of(id));
+        self.printer.write(time_of(id), &mut json);
         json.push(b'"');
         json
-    }
-
-    /// Appends `at` as printed ([`Timestamp`]'s display text). Records come in the order they
-    /// were asked, so most share the second of the one before, whose text only needs its
-    /// milliseconds written over.
-    fn time(&mut self, json: &mut Vec<u8>, at: Timestamp) {
-        let second = at.0.div_euclid(1000);
-        let printed = match &mut self.second {
-            Some((last, printed)) if *last == second => printed,
-            slot => {
-                let text = Timestamp(second * 1000).to_string();
-                // Beyond the year 9999 the text is longer: written whole, and not kept.
-                let Ok(printed) = <[u8; PRINTED_LEN]>::try_from(text.as_bytes()) else {
-                    json.extend_from_slice(at.to_string().as_bytes());
-                    return;
-                };
-                &mut slot.insert((second, printed)).1
-            }
-        };
-        let mut millis = at.0.rem_euclid(1000);
-        for digit in printed[MILLIS].iter_mut().rev() {
-            *digit = b'0' + (millis % 10) as u8;
-            millis /= 10;
-        }
-        json.extend_from_slice(printed);
     }
 
     /// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
@@ -776,33 +746,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    /// A record's time is its instant's display text: within a second, across seconds, hours
-    /// and a day (UTC+8), and past the year 9999, which a UUIDv7 can reach.
-    #[test]
-    fn a_records_time_is_its_instants_display_text() {
-        let mut writer = LineWriter::new(SubjectHasher::new(&[1; 32]));
-        let midnight = Timestamp::parse("2026-03-01").unwrap().0;
-        // 10000-01-01T00:00:00+08:00
-        let year_10000 = 253_402_272_000_000;
-        let instants = (0..4000)
-            .map(|n| midnight - 3_600_000 - 14_000 + n * 7)
-            .chain((0..4000).map(|n| midnight - 14_000 + n * 7))
-            .chain([
-                0,
-                999,
-                1000,
-                year_10000 - 1,
-                year_10000,
-                year_10000 + 123,
-                5,
-            ]);
-        for at in instants.map(Timestamp) {
-            let mut json = Vec::new();
-            writer.time(&mut json, at);
-            assert_eq!(String::from_utf8(json).unwrap(), at.to_string());
         }
     }
 }
