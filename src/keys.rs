@@ -35,16 +35,20 @@ pub enum Scope {
     /// Deciding at an `as_of` far from the server's clock: a decision that is not about today
     /// must be asked for on purpose, since it can answer `allow` for a subject blocked now.
     Replay,
+    /// Subscriptions to list changes, the change feed and supervision watchlists, each
+    /// department's own.
+    Subscribe,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Decide,
         Scope::ReadSubject,
         Scope::Feedback,
         Scope::Admin,
         Scope::Export,
         Scope::Replay,
+        Scope::Subscribe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Scope {
             Scope::Admin => "admin",
             Scope::Export => "export",
             Scope::Replay => "replay",
+            Scope::Subscribe => "subscribe",
         }
     }
 }
@@ -80,7 +85,7 @@ pub enum KeysError {
     #[error("keys file {}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error(
-        "unknown scope `{0}`; the scopes are decide, read_subject, feedback, admin, export, replay"
+        "unknown scope `{0}`; the scopes are decide, read_subject, feedback, admin, export, replay, subscribe"
     )]
     UnknownScope(String),
     #[error("key `{id}`: {message}")]

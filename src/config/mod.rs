@@ -151,7 +151,7 @@ pub struct NewKeyArgs {
     /// The calling department, as the register's records will name it.
     #[arg(long)]
     pub department: String,
-    /// What the key may do: decide, read_subject, feedback, admin, export, replay
+    /// What the key may do: decide, read_subject, feedback, admin, export, replay, subscribe
     /// (comma-separated).
     #[arg(long, value_delimiter = ',', required = true)]
     pub scopes: Vec<String>,

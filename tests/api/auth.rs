@@ -17,6 +17,7 @@ pub struct Keys {
     pub feedback: NewKey,
     pub export: NewKey,
     pub replay: NewKey,
+    pub subscribe: NewKey,
     pub revoked: NewKey,
 }
 
@@ -29,19 +30,21 @@ impl Keys {
             feedback: new_key("市公共资源交易中心", &[Scope::Feedback], None),
             export: new_key("市信用中心", &[Scope::Export], None),
             replay: new_key("市信用中心", &[Scope::Decide, Scope::Replay], None),
+            subscribe: new_key("市市场监管局", &[Scope::Subscribe], None),
             revoked: new_key("已停用", &Scope::ALL, None),
         }
     }
 
     pub fn config(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n{}revoked = true\n",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}revoked = true\n",
             self.decide.config,
             self.read.config,
             self.admin.config,
             self.feedback.config,
             self.export.config,
             self.replay.config,
+            self.subscribe.config,
             self.revoked.config
         )
     }
@@ -55,6 +58,7 @@ impl Keys {
             Scope::Export => (&self.export, &self.read),
             Scope::Admin => (&self.admin, &self.decide),
             Scope::Replay => (&self.replay, &self.decide),
+            Scope::Subscribe => (&self.subscribe, &self.decide),
         }
     }
 }
@@ -251,7 +255,7 @@ async fn status_says_whether_the_service_runs_open() {
     .await
     .expect("status");
     assert_eq!(status["auth"]["mode"], "keys");
-    assert_eq!(status["auth"]["keys"], 7);
+    assert_eq!(status["auth"]["keys"], 8);
     assert_eq!(status["auth"]["metrics_protected"], true);
     assert!(status["auth"].get("warning").is_none());
 }
