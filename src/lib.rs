@@ -7,6 +7,7 @@
 //! - [`ruleset`]: the rule-set files (lists, measures, matters, topics), validated and compiled.
 //! - [`lists`]: list entries, the in-memory index, the JSON Lines source and the generator.
 //! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
+//! - [`events`]: changes to the lists as events, for the push and the change feed.
 //! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
 //! - [`app`]: the running service: snapshots, metrics, register, keys and counters behind
 //!   one facade that decides, profiles and administers the lists.
@@ -23,6 +24,7 @@
 pub mod app;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod http;
 pub mod ident;
 mod json_words;

@@ -397,6 +397,27 @@ impl Source {
         self.redis()?.under_review(until, limit)
     }
 
+    /// At most `limit` of the events kept beside the lists after event `after` (Redis only).
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<crate::events::Page, SourceError> {
+        self.redis()?.events_after(after, limit)
+    }
+
+    /// Up to which instant the expiry scan has appended its events (Redis only).
+    pub fn expired_through(&self) -> Result<Option<Timestamp>, SourceError> {
+        self.redis()?.expired_through()
+    }
+
+    /// Appends the entries whose window ended and moves the scan's mark from `read` to
+    /// `through`, unless another instance moved it first (`false`).
+    pub fn append_expired(
+        &self,
+        read: Option<Timestamp>,
+        through: Timestamp,
+        ended: &[(Timestamp, String)],
+    ) -> Result<bool, SourceError> {
+        self.redis()?.append_expired(read, through, ended)
+    }
+
     /// The cold-list cache, when the source and the rules have cold lists.
     fn cold_cache(&self, rules: &RuleSet) -> Option<&ColdCache> {
         match &self.backend {

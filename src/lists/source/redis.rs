@@ -28,7 +28,12 @@
 //!   `op` (`put` or `delete`), `entry_id`, `entry` (empty for a delete), `old_subject` (the
 //!   subject the entry had before, if any), and `write` (a fresh id of the admin write or
 //!   import batch that made it, which tells this change from another history's change at the
-//!   same version); trimmed to about the last million records.
+//!   same version); trimmed to about the last million records;
+//! - `events` — stream, one record per change for the push and the change feed, with the id
+//!   `<n>-0` where `n` counts up in `events_seq`: `version`, `at`, `old` and `new` (the entry's
+//!   JSON before and after; empty when there was or is none), and `expired` = `1` for an entry
+//!   whose window ended, appended by the expiry scan, which keeps its mark in
+//!   `expired_through` (ms); trimmed to about the last 200,000 (see `crate::events`).
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Every key a script touches is passed to it in `KEYS`
@@ -36,6 +41,8 @@
 //! list an entry was filed under are those it is expected on, and the script writes nothing
 //! and says where the entry is if it is elsewhere, so that the call is repeated with those. Writing an entry identical to the stored one changes
 //! nothing (not even the version), which makes imports idempotent.
+
+mod events;
 
 use std::time::Duration;
 
@@ -93,7 +100,8 @@ const SCAN_PAGE: usize = 10_000;
 const MOVED_RETRIES: usize = 5;
 
 /// Every key it touches is in `KEYS`, as Redis Cluster requires: `entries`, `tombstones`,
-/// `under_review`, `epoch`, `version`, `changes`, the new subject's and list's sets, then the
+/// `under_review`, `epoch`, `version`, `changes`, `events`, `events_seq`, the new subject's and
+/// list's sets, then the
 /// sets of the subject and list the stored entry is expected to be on (`ARGV[10]`, `ARGV[11]`),
 /// and, with a note, its hash and its entry's list of notes. A stored entry elsewhere than
 /// expected changes nothing and answers `2` with where it is, for the caller to call again.
@@ -111,10 +119,10 @@ if old then
     return {2, 0, 1, old_subject, previous['list']}
   end
   if old_subject ~= subject then
-    redis.call('SREM', KEYS[9], id)
+    redis.call('SREM', KEYS[11], id)
   end
   if previous['list'] ~= list then
-    redis.call('SREM', KEYS[10], id)
+    redis.call('SREM', KEYS[12], id)
   end
 end
 redis.call('HSET', KEYS[1], id, json)
@@ -124,11 +132,11 @@ if ARGV[9] == 'under_review' then
 else
   redis.call('ZREM', KEYS[3], id)
 end
-redis.call('SADD', KEYS[7], id)
-redis.call('SADD', KEYS[8], id)
-if #KEYS > 10 then
-  redis.call('HSET', KEYS[11], id, ARGV[5])
-  redis.call('RPUSH', KEYS[12], ARGV[5])
+redis.call('SADD', KEYS[9], id)
+redis.call('SADD', KEYS[10], id)
+if #KEYS > 12 then
+  redis.call('HSET', KEYS[13], id, ARGV[5])
+  redis.call('RPUSH', KEYS[14], ARGV[5])
 end
 redis.call('SET', KEYS[4], ARGV[7], 'NX')
 local epoch = redis.call('GET', KEYS[4])
@@ -136,6 +144,9 @@ local version = redis.call('INCR', KEYS[5])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'put', 'entry_id', id, 'entry', json,
   'old_subject', old_subject, 'write', ARGV[7])
+local seq = redis.call('INCR', KEYS[8])
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[12], seq .. '-0',
+  'version', version, 'at', ARGV[8], 'old', old or '', 'new', json)
 return {1, version, old and 1 or 0, '', ''}
 "#;
 
@@ -154,8 +165,8 @@ if old_subject ~= ARGV[7] or previous['list'] ~= ARGV[8] then
 end
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZREM', KEYS[3], id)
-redis.call('SREM', KEYS[7], id)
-redis.call('SREM', KEYS[8], id)
+redis.call('SREM', KEYS[9], id)
+redis.call('SREM', KEYS[10], id)
 redis.call('HSET', KEYS[2], id,
   cjson.encode({entry = previous, removed_by = by, reason = reason, removed_at = at}))
 redis.call('SET', KEYS[4], ARGV[6], 'NX')
@@ -164,6 +175,9 @@ local version = redis.call('INCR', KEYS[5])
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', maxlen, version .. '-0',
   'version', version, 'epoch', epoch, 'op', 'delete', 'entry_id', id, 'entry', '',
   'old_subject', old_subject, 'write', ARGV[6])
+local seq = redis.call('INCR', KEYS[8])
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], seq .. '-0',
+  'version', version, 'at', at, 'old', old, 'new', '')
 return {1, version, 1, '', ''}
 "#;
 
@@ -384,7 +398,7 @@ pub(super) struct RedisLists {
 struct WriteScripts {
     put: Script,
     delete: Script,
-    keys: [String; 6],
+    keys: [String; 8],
 }
 
 /// A fresh id for one write (an admin write, an import batch): the epoch it offers in case the
@@ -421,6 +435,8 @@ impl RedisLists {
                     "epoch",
                     "version",
                     "changes",
+                    "events",
+                    "events_seq",
                 ]
                 .map(|name| format!("{prefix}{name}")),
             }),
@@ -580,7 +596,8 @@ impl RedisLists {
                 ""
             })
             .arg(&expected.subject)
-            .arg(&expected.list);
+            .arg(&expected.list)
+            .arg(crate::events::RETAINED);
         Ok(invocation)
     }
 
@@ -672,7 +689,8 @@ impl RedisLists {
             .arg(STREAM_MAXLEN)
             .arg(epoch)
             .arg(&filed.subject)
-            .arg(&filed.list);
+            .arg(&filed.list)
+            .arg(crate::events::RETAINED);
         invocation
     }
 
