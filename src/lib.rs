@@ -8,6 +8,7 @@
 //! - [`lists`]: list entries, the in-memory index, the JSON Lines source and the generator.
 //! - [`engine`]: the pure decision (no I/O, no clock) and batches on rayon.
 //! - [`events`]: changes to the lists as events, for the push and the change feed.
+//! - [`push`]: departments' subscriptions and the signed delivery of events to them.
 //! - [`snapshot`]: rules and lists behind one atomically swapped pointer; reloads.
 //! - [`app`]: the running service: snapshots, metrics, register, keys and counters behind
 //!   one facade that decides, profiles and administers the lists.
@@ -23,6 +24,7 @@
 
 pub mod app;
 pub mod config;
+mod durable;
 pub mod engine;
 pub mod events;
 pub mod http;
@@ -31,6 +33,7 @@ mod json_words;
 pub mod keys;
 pub mod lists;
 pub mod metrics;
+pub mod push;
 pub mod redis_client;
 pub mod register;
 pub mod request_id;

@@ -305,6 +305,17 @@ impl Lock {
         Ok(renewed == 1)
     }
 
+    /// The key the lock is held at.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// This holder's token, which the key holds while the lock is this holder's: a script can
+    /// make a write conditional on it.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Frees the lock if it is still this holder's.
     pub fn release(&self, con: &mut impl redis::ConnectionLike) -> RedisResult<()> {
         let _: i64 = redis::Script::new(RELEASE_SCRIPT)

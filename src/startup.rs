@@ -47,6 +47,10 @@ pub enum StartupError {
     Server(std::io::Error),
     #[error("cannot start the lists follower: {0}")]
     Follower(std::io::Error),
+    #[error("cannot open the push's store: {0}")]
+    Push(#[from] crate::app::PushSetupError),
+    #[error("cannot start the push: {0}")]
+    PushThread(std::io::Error),
 }
 
 /// How a [`Application::run`] ended without an error.
@@ -102,7 +106,9 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
         settings.cold_cache,
     );
     let loaded = load_before_binding(&service, settings.force_next_load)?;
-    let service = service.with_register(&settings.register)?;
+    let service = service
+        .with_register(&settings.register)?
+        .with_push(&settings.push)?;
     match service.register() {
         Some(register) => {
             let status = register.status();
@@ -287,7 +293,18 @@ impl Application {
         // With a Redis source, changes stream in between loads; it stops with the server.
         let follower = crate::snapshot::spawn_follower(Arc::clone(&self.service))
             .map_err(StartupError::Follower)?;
+        let mut push = match self.service.push() {
+            Some(push) => Some(
+                crate::push::spawn(Arc::clone(&self.service), Arc::clone(push))
+                    .map_err(StartupError::PushThread)?,
+            ),
+            None => None,
+        };
         let served = server.await;
+        // Deliveries finish their attempt (bounded by the push timeout) and free their leases.
+        if let Some(push) = &mut push {
+            push.stop();
+        }
         // The follower winds down while the register closes; neither waits on Redis for longer
         // than the Redis timeouts, whatever Redis does.
         follower.stop();

@@ -156,6 +156,7 @@ impl Service {
         let stored = serde_json::to_value(entry.to_record(&rules))
             .map_err(|err| AppError::Internal(err.to_string()))?;
         let outcome = blocking(move || lists.put(&entry, &rules, None, Timestamp::now())).await?;
+        self.nudge_push();
         Ok(Put {
             entry: stored,
             created: outcome.created,
@@ -197,9 +198,11 @@ impl Service {
         let at = Timestamp::now().to_string();
         let id = entry_id.to_owned();
         let (by, reason) = (masked(by), masked(reason));
-        blocking(move || lists.delete(&id, &by, &reason, &at))
+        let version = blocking(move || lists.delete(&id, &by, &reason, &at))
             .await?
-            .ok_or_else(|| not_found(list, entry_id))
+            .ok_or_else(|| not_found(list, entry_id))?;
+        self.nudge_push();
+        Ok(version)
     }
 
     /// Refuses a repair of an entry of `list` if the list is not repairable (a court list).
@@ -264,6 +267,7 @@ impl Service {
             .map_err(|err| AppError::Internal(err.to_string()))?;
         let note = note.to_string();
         let outcome = blocking(move || lists.put(&entry, &rules, Some((kind, &note)), at)).await?;
+        self.nudge_push();
         Ok(Amended {
             entry: stored,
             changed: outcome.changed,

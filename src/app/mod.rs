@@ -8,6 +8,7 @@
 mod decide;
 mod lists;
 mod profile;
+mod push;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use arc_swap::{ArcSwap, Guard};
 pub use decide::{BatchOut, ColdHoldings, Decided, DecisionContext, DecisionIds};
 pub use lists::{Amended, DisputeCounts, Objection, Put, StoredEntry, UnderReview};
 pub use profile::{ProfileRead, ShownHistories};
+pub use push::{PushError, PushSetupError, MAX_CHANGES, MAX_LETTERS};
 
 use crate::engine::{DecideError, Outcome};
 use crate::keys::{KeyRing, KeysError};
@@ -72,6 +74,8 @@ pub struct Service {
     keys: Option<(ArcSwap<KeyRing>, PathBuf)>,
     /// The query register; `None` when it is off.
     register: Option<Register>,
+    /// Subscriptions and their delivery, once set up.
+    push: Option<Arc<crate::push::Push>>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -114,6 +118,7 @@ impl Service {
             decision_counters: arc_swap::ArcSwapOption::empty(),
             keys: None,
             register: None,
+            push: None,
         }
     }
 
@@ -201,21 +206,26 @@ impl Service {
     /// Reloads rules and lists (blocking: call it off the request path) and publishes the
     /// result.
     pub fn reload(&self) -> Result<Arc<Snapshot>, LoadError> {
-        self.published(self.snapshots.reload())
+        let before = self.snapshots.current();
+        self.published(before, self.snapshots.reload())
     }
 
     /// Reloads as [`Service::reload`] does, taking lists the fail-closed guard would refuse.
     pub fn force_reload(&self) -> Result<Arc<Snapshot>, LoadError> {
-        self.published(self.snapshots.force_reload())
+        let before = self.snapshots.current();
+        self.published(before, self.snapshots.force_reload())
     }
 
+    /// Publishes a reload's snapshot, and records what it changed (since `before`) as events.
     fn published(
         &self,
+        before: Option<Arc<Snapshot>>,
         result: Result<Arc<Snapshot>, LoadError>,
     ) -> Result<Arc<Snapshot>, LoadError> {
         self.metrics.reload_result(result.is_ok()).inc();
         if let Ok(snapshot) = &result {
             self.publish(snapshot);
+            self.record_reload(before.as_deref(), snapshot);
         }
         result
     }

@@ -505,6 +505,35 @@ pub struct ServeArgs {
     #[arg(long, alias = "audit-archive-dir", env = "JC_REGISTER_ARCHIVE_DIR")]
     #[serde(alias = "audit_archive_dir")]
     pub register_archive_dir: Option<PathBuf>,
+    /// Where the push keeps subscriptions, their delivery state and, for lists from a file,
+    /// the list events [default: <register-dir>/push].
+    #[arg(long, env = "JC_PUSH_DIR")]
+    pub push_dir: Option<PathBuf>,
+    /// Prefix of the push's keys in Redis (with lists in Redis) [default: jc:{push}:].
+    #[arg(long, env = "JC_PUSH_PREFIX")]
+    pub push_prefix: Option<String>,
+    /// Seconds one delivery attempt may take, connecting and answering included [default: 10].
+    #[arg(long, env = "JC_PUSH_TIMEOUT_SECONDS")]
+    pub push_timeout_seconds: Option<u64>,
+    /// Seconds an event is retried before it becomes a dead letter [default: 86400].
+    #[arg(long, env = "JC_PUSH_RETRY_HORIZON_SECONDS")]
+    pub push_retry_horizon_seconds: Option<u64>,
+    /// Milliseconds before the first retry; each next waits twice as long [default: 1000].
+    #[arg(long, env = "JC_PUSH_FIRST_BACKOFF_MS")]
+    pub push_first_backoff_ms: Option<u64>,
+    /// Seconds between retries at most [default: 600].
+    #[arg(long, env = "JC_PUSH_MAX_BACKOFF_SECONDS")]
+    pub push_max_backoff_seconds: Option<u64>,
+    /// Subscriptions the service holds at most, all departments together [default: 1000].
+    #[arg(long, env = "JC_PUSH_MAX_SUBSCRIPTIONS")]
+    pub push_max_subscriptions: Option<usize>,
+    /// Networks other than the public Internet that subscriber URLs may point to,
+    /// comma-separated (`10.20.0.0/16,127.0.0.1`) [default: none].
+    #[arg(long, env = "JC_PUSH_ALLOW_NETWORKS", value_delimiter = ',')]
+    pub push_allow_networks: Option<Vec<String>>,
+    /// Seconds between looks for entries whose window ended (`entry.expired`) [default: 60].
+    #[arg(long, env = "JC_EXPIRY_SCAN_SECONDS")]
+    pub expiry_scan_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -591,6 +620,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub access: AccessConfig,
     pub register: RegisterConfig,
+    pub push: crate::push::PushConfig,
     /// What to warn about once logging is set up: settings read under an old name.
     pub warnings: Vec<String>,
 }
@@ -608,6 +638,8 @@ pub enum ConfigError {
     UnsupportedSource(#[from] UnsupportedSource),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    #[error("push_allow_networks: {0}")]
+    PushNetworks(String),
     #[error("redis_wait_timeout_ms ({wait} ms) must be less than redis_timeout_ms ({timeout} ms), which bounds every reply, the one to WAIT too")]
     WaitOverTimeout { wait: u128, timeout: u128 },
     #[error("max_list_shrink must be a share from 0 to 1, not {0}")]
@@ -762,6 +794,7 @@ impl ServeArgs {
         }
         let cold_defaults = ColdCacheConfig::default();
         let keeping_defaults = SnapshotKeeping::default();
+        let push = self.push(&register.dir)?;
         Ok(Settings {
             listen: self.listen.unwrap_or_else(|| {
                 DEFAULT_LISTEN
@@ -799,6 +832,7 @@ impl ServeArgs {
             protect_metrics: self.protect_metrics,
             cors_origins: cors_origins(self.cors_origins.take().unwrap_or_default())?,
             access,
+            push,
             register,
             warnings,
         })
@@ -950,6 +984,45 @@ impl ServeArgs {
                 .feedback_max_corrections
                 .unwrap_or(defaults.max_corrections),
         })
+    }
+
+    /// The push's settings; its files go beside the register's unless told.
+    fn push(&mut self, register_dir: &Path) -> Result<crate::push::PushConfig, ConfigError> {
+        use crate::push::PushConfig;
+        let mut push = PushConfig::new(
+            self.push_dir
+                .take()
+                .unwrap_or_else(|| register_dir.join("push")),
+        );
+        if let Some(prefix) = self.push_prefix.take() {
+            push.redis_prefix = prefix;
+        }
+        let seconds = |value: Option<u64>, default| value.map_or(default, Duration::from_secs);
+        push.timeout = seconds(self.push_timeout_seconds, push.timeout);
+        push.horizon = seconds(self.push_retry_horizon_seconds, push.horizon);
+        push.first_backoff = self
+            .push_first_backoff_ms
+            .map_or(push.first_backoff, Duration::from_millis);
+        push.max_backoff = seconds(self.push_max_backoff_seconds, push.max_backoff);
+        push.max_subscriptions = self
+            .push_max_subscriptions
+            .unwrap_or(push.max_subscriptions);
+        push.expiry_scan = seconds(self.expiry_scan_seconds, push.expiry_scan);
+        for (name, zero) in [
+            ("push_timeout_seconds", push.timeout.is_zero()),
+            ("push_first_backoff_ms", push.first_backoff.is_zero()),
+            ("push_max_backoff_seconds", push.max_backoff.is_zero()),
+            ("push_max_subscriptions", push.max_subscriptions == 0),
+            ("expiry_scan_seconds", push.expiry_scan.is_zero()),
+        ] {
+            if zero {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        push.networks =
+            crate::push::Networks::parse(&self.push_allow_networks.take().unwrap_or_default())
+                .map_err(ConfigError::PushNetworks)?;
+        Ok(push)
     }
 
     /// Replays and refused keys.

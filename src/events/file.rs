@@ -131,7 +131,9 @@ impl FileEvents {
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn read_after(&self, after: u64, limit: usize) -> Page {
@@ -248,7 +250,6 @@ impl FileEvents {
 
     /// Rewrites the file with the events held and the mark.
     fn rewrite(&self, held: &mut Held) -> Result<(), FileEventsError> {
-        let fresh = self.path.with_extension("jsonl.new");
         let mut text = Vec::new();
         let mark = held.expired_through.map(|at| Line::Mark {
             expired_through: at.0,
@@ -258,13 +259,7 @@ impl FileEvents {
             text.push(b'\n');
         }
         let write = || -> std::io::Result<File> {
-            let mut file = File::create(&fresh)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            fs::rename(&fresh, &self.path)?;
-            if let Some(dir) = self.path.parent() {
-                File::open(dir)?.sync_all()?;
-            }
+            crate::durable::replace(&self.path, &text)?;
             OpenOptions::new().append(true).open(&self.path)
         };
         held.file = write().map_err(|err| self.io(err))?;

@@ -27,13 +27,38 @@ fn each_change_is_one_event_of_the_most_specific_type() {
     let cases = [
         ("", SCORED.to_owned(), false, EventType::Listed),
         (SCORED, String::new(), false, EventType::Removed),
-        (SCORED, with("status", "removed".into()), false, EventType::Removed),
-        (SCORED, with("status", "repaired".into()), false, EventType::Repaired),
-        (SCORED, with("dispute", "under_review".into()), false, EventType::DisputeChanged),
+        (
+            SCORED,
+            with("status", "removed".into()),
+            false,
+            EventType::Removed,
+        ),
+        (
+            SCORED,
+            with("status", "repaired".into()),
+            false,
+            EventType::Repaired,
+        ),
+        (
+            SCORED,
+            with("dispute", "under_review".into()),
+            false,
+            EventType::DisputeChanged,
+        ),
         // 588 is level A (500..600), 650 is AA.
-        (SCORED, with("score", 650.into()), false, EventType::ScoreLevelChanged),
+        (
+            SCORED,
+            with("score", 650.into()),
+            false,
+            EventType::ScoreLevelChanged,
+        ),
         (SCORED, with("score", 590.into()), false, EventType::Changed),
-        (SCORED, with("reason", "更正".into()), false, EventType::Changed),
+        (
+            SCORED,
+            with("reason", "更正".into()),
+            false,
+            EventType::Changed,
+        ),
         (SCORED, String::new(), true, EventType::Expired),
         (SCORED, "not json".to_owned(), false, EventType::Changed),
     ];
@@ -80,13 +105,21 @@ fn the_event_file_numbers_events_keeps_them_over_a_restart_and_drops_a_torn_line
     let events = FileEvents::open(dir.path()).unwrap();
     events
         .append_writes(
-            vec![(String::new(), SCORED.into()), (SCORED.into(), String::new())],
+            vec![
+                (String::new(), SCORED.into()),
+                (SCORED.into(), String::new()),
+            ],
             Timestamp(1000),
             3,
         )
         .unwrap();
     assert!(events
-        .append_expired(None, Timestamp(5000), &[(Timestamp(4000), SCORED.into())], 3)
+        .append_expired(
+            None,
+            Timestamp(5000),
+            &[(Timestamp(4000), SCORED.into())],
+            3
+        )
         .unwrap());
     // The mark moved: a scan that read the old one is refused.
     assert!(!events
@@ -104,14 +137,19 @@ fn the_event_file_numbers_events_keeps_them_over_a_restart_and_drops_a_torn_line
     assert_eq!(seqs, [2, 3]);
     assert!(page.events[1].expired);
     assert_eq!(events.expired_through(), Some(Timestamp(5000)));
-    assert!(!std::fs::read_to_string(&path).unwrap().contains(r#""seq": 4"#));
+    assert!(!std::fs::read_to_string(&path)
+        .unwrap()
+        .contains(r#""seq": 4"#));
 }
 
 #[test]
 fn a_corrupt_line_inside_the_event_file_refuses_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("events.jsonl"), "nonsense\n{\"expired_through\": 1}\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("events.jsonl"),
+        "nonsense\n{\"expired_through\": 1}\n",
+    )
+    .unwrap();
     let err = FileEvents::open(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("events.jsonl:1"), "{err}");
 }

@@ -22,6 +22,7 @@ mod socket;
 mod status;
 mod subject_lists;
 mod subjects;
+mod subscriptions;
 mod view;
 
 use std::net::TcpListener;

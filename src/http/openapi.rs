@@ -22,7 +22,7 @@ use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
     admin, catalog, console, decide, disputes, index, register, routes, status, subject_lists,
-    subjects,
+    subjects, subscriptions,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -59,6 +59,13 @@ use super::{
         register::correct_feedback,
         register::export_cases,
         register::stats,
+        subscriptions::create,
+        subscriptions::list,
+        subscriptions::get,
+        subscriptions::delete,
+        subscriptions::dead_letters,
+        subscriptions::replay,
+        subscriptions::changes,
         serve,
         index::index,
         index::doc,

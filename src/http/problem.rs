@@ -179,6 +179,14 @@ pub enum ApiError {
     RegisterOff,
     #[error("the query register is unavailable: {0}")]
     RegisterUnavailable(String),
+    #[error("no subscription `{0}` of this department")]
+    SubscriptionNotFound(String),
+    #[error("the service holds its limit of {limit} subscriptions (--push-max-subscriptions); delete one first")]
+    SubscriptionsExhausted { limit: usize },
+    #[error("the cursor `after` = {after} is beyond the newest event, {last}: the event store was reset; start again from `after=0`")]
+    CursorAhead { after: u64, last: u64 },
+    #[error("the event store is unavailable: {0}")]
+    EventsUnavailable(String),
     #[error("the body did not arrive whole within {} s of the request's head", .0.as_secs_f64())]
     BodyTimeout(std::time::Duration),
     #[error("the service is at its limit of {limit} {what} in flight; retry in a second")]
@@ -394,6 +402,26 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Register unavailable",
             ),
+            ProblemKind::SubscriptionNotFound => (
+                "subscription_not_found",
+                StatusCode::NOT_FOUND,
+                "Subscription not found",
+            ),
+            ProblemKind::SubscriptionsExhausted => (
+                "subscriptions_exhausted",
+                StatusCode::CONFLICT,
+                "No more subscriptions",
+            ),
+            ProblemKind::CursorAhead => (
+                "cursor_ahead",
+                StatusCode::CONFLICT,
+                "Cursor beyond the newest event",
+            ),
+            ProblemKind::EventsUnavailable => (
+                "events_unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Event store unavailable",
+            ),
             ProblemKind::BodyTimeout => (
                 "body_timeout",
                 StatusCode::REQUEST_TIMEOUT,
@@ -453,6 +481,10 @@ impl ApiError {
             ApiError::CorrectionsExhausted { .. } => "更正次数已用尽",
             ApiError::RegisterOff => "查询登记簿已关闭",
             ApiError::RegisterUnavailable(_) => "查询登记簿不可用",
+            ApiError::SubscriptionNotFound(_) => "订阅不存在",
+            ApiError::SubscriptionsExhausted { .. } => "订阅数量已达上限",
+            ApiError::CursorAhead { .. } => "游标超出最新事件",
+            ApiError::EventsUnavailable(_) => "事件存储不可用",
             ApiError::BodyTimeout(_) => "请求体超时",
             ApiError::Overloaded { .. } => "服务过载",
             ApiError::Internal(_) => "内部错误",

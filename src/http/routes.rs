@@ -10,7 +10,7 @@ use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
     admin, bare, catalog, console, decide, disputes, index, openapi, register, status,
-    subject_lists, subjects, AppState,
+    subject_lists, subjects, subscriptions, AppState,
 };
 use crate::keys::Scope;
 
@@ -118,6 +118,24 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/export/cases", scope(Scope::Export))
             .on(Method::GET, register::export_cases),
         Endpoint::new("/v1/stats", scope(Scope::Export)).on(Method::GET, register::stats),
+        Endpoint::new("/v1/subscriptions", scope(Scope::Subscribe))
+            .on(Method::POST, subscriptions::create)
+            .on(Method::GET, subscriptions::list),
+        Endpoint::new("/v1/subscriptions/{id}", scope(Scope::Subscribe))
+            .on(Method::GET, subscriptions::get)
+            .on(Method::DELETE, subscriptions::delete),
+        Endpoint::new(
+            "/v1/subscriptions/{id}/dead-letters",
+            scope(Scope::Subscribe),
+        )
+        .on(Method::GET, subscriptions::dead_letters),
+        Endpoint::new(
+            "/v1/subscriptions/{id}/dead-letters/replay",
+            scope(Scope::Subscribe),
+        )
+        .on(Method::POST, subscriptions::replay),
+        Endpoint::new("/v1/changes", scope(Scope::Subscribe))
+            .on(Method::GET, subscriptions::changes),
     ];
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));

@@ -398,7 +398,11 @@ impl Source {
     }
 
     /// At most `limit` of the events kept beside the lists after event `after` (Redis only).
-    pub fn events_after(&self, after: u64, limit: usize) -> Result<crate::events::Page, SourceError> {
+    pub fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<crate::events::Page, SourceError> {
         self.redis()?.events_after(after, limit)
     }
 

@@ -44,12 +44,16 @@ impl RedisLists {
                 .ids
                 .first()
                 .map_or(last + 1, |record| seq_of(&record.id));
-            let reply: redis::streams::StreamRangeReply = con.xrange_count(
-                &stream,
-                format!("{}-0", after.saturating_add(1)),
-                format!("{last}-0"),
-                limit,
-            )?;
+            let reply: redis::streams::StreamRangeReply = if limit == 0 || after >= last {
+                redis::streams::StreamRangeReply::default()
+            } else {
+                con.xrange_count(
+                    &stream,
+                    format!("{}-0", after + 1),
+                    format!("{last}-0"),
+                    limit,
+                )?
+            };
             let events = reply
                 .ids
                 .iter()
@@ -102,7 +106,9 @@ impl RedisLists {
             for (at, json) in ended {
                 invocation.arg(at.0).arg(json);
             }
-            let appended: i64 = invocation.invoke(&mut *con).map_err(SourceError::of_write)?;
+            let appended: i64 = invocation
+                .invoke(&mut *con)
+                .map_err(SourceError::of_write)?;
             if appended >= 0 {
                 self.replicated(con)?;
             }
