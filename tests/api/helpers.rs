@@ -11,6 +11,7 @@ use jiangcheng::app::Service;
 use jiangcheng::config::{ServeArgs, Settings};
 use jiangcheng::http::{AccessConfig, Limits};
 use jiangcheng::lists::source::{ColdCacheConfig, ListSource};
+use jiangcheng::push::{Networks, PushConfig};
 use jiangcheng::register::{RegisterConfig, Sink};
 use jiangcheng::snapshot::SnapshotKeeping;
 use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
@@ -57,6 +58,8 @@ pub struct Spawn {
     snapshot_keeping: SnapshotKeeping,
     /// Runs once the service is built, before it serves (and runs a Redis source's first load).
     before_run: Option<Box<dyn FnOnce()>>,
+    /// Changes the push's settings (its folder a temp dir of the app's, loopback allowed).
+    push: Option<Box<dyn FnOnce(&mut PushConfig)>>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -103,8 +106,16 @@ impl Spawn {
             cold_cache: ColdCacheConfig::default(),
             snapshot_keeping: SnapshotKeeping::default(),
             before_run: None,
+            push: None,
             dir: None,
         }
+    }
+
+    /// Changes the push's settings: its folder is in the register's temp dir unless changed,
+    /// and subscriber URLs may point to loopback, where the tests' receivers listen.
+    pub fn push(mut self, change: impl FnOnce(&mut PushConfig) + 'static) -> Spawn {
+        self.push = Some(Box::new(change));
+        self
     }
 
     /// Runs `step` once the service is built (its files loaded, a Redis source asked whether
@@ -211,8 +222,14 @@ impl Spawn {
             std::fs::write(&path, config).expect("write the keys file");
             path
         });
+        let mut push = PushConfig::new(register_dir.path().join("push"));
+        push.networks = Networks::parse(&["127.0.0.0/8".to_owned()]).expect("loopback");
+        if let Some(change) = self.push {
+            change(&mut push);
+        }
         let settings = Settings {
             listen,
+            push,
             rules: self.rules.into(),
             lists: self.lists,
             force_next_load: self.force_first_load,

@@ -42,6 +42,7 @@ mod lists_snapshot;
 mod openapi;
 mod privacy;
 mod process;
+mod push;
 mod redis;
 mod register;
 mod register_disk;
