@@ -116,7 +116,7 @@ return #letters
 ";
 
 pub enum PushStore {
-    Redis(RedisPush),
+    Redis(Box<RedisPush>),
     File(FilePush),
 }
 
@@ -136,11 +136,11 @@ pub struct FilePush {
 impl PushStore {
     /// Subscriptions in Redis at `url`, under `prefix` (does not connect).
     pub fn redis(url: &str, prefix: &str) -> Result<PushStore, StoreError> {
-        Ok(PushStore::Redis(RedisPush {
+        Ok(PushStore::Redis(Box::new(RedisPush {
             client: RedisClient::open(url)?,
             prefix: prefix.to_owned(),
             connection: Mutex::new(None),
-        }))
+        })))
     }
 
     /// Subscriptions in files in `dir` (made if need be).

@@ -153,7 +153,7 @@ impl Subscription {
             && self
                 .lists
                 .as_ref()
-                .is_none_or(|lists| lists.iter().any(|l| *l == event.list))
+                .is_none_or(|lists| lists.contains(&event.list))
             && (self.watchlist.is_none() || event.subjects.iter().any(|&s| on_watchlist(s)))
     }
 

@@ -37,6 +37,9 @@ pub fn demo_lists() -> PathBuf {
 /// A change to the register's settings before it opens.
 type RegisterSettings = Box<dyn FnOnce(&mut RegisterConfig)>;
 
+/// A change to the push's settings before it starts.
+type PushSettings = Box<dyn FnOnce(&mut PushConfig)>;
+
 /// How to start a server.
 pub struct Spawn {
     rules: PathBuf,
@@ -59,7 +62,7 @@ pub struct Spawn {
     /// Runs once the service is built, before it serves (and runs a Redis source's first load).
     before_run: Option<Box<dyn FnOnce()>>,
     /// Changes the push's settings (its folder a temp dir of the app's, loopback allowed).
-    push: Option<Box<dyn FnOnce(&mut PushConfig)>>,
+    push: Option<PushSettings>,
     dir: Option<tempfile::TempDir>,
 }
 

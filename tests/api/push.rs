@@ -788,3 +788,50 @@ async fn an_entry_whose_window_ends_is_pushed_as_expired() {
     actix_web::rt::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(receiver.received().len(), 1, "an expiry is pushed once");
 }
+
+#[actix_web::test]
+async fn instances_on_one_redis_share_the_delivery_and_one_takes_over_when_another_stops() {
+    let redis = RedisServer::start();
+    let first = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let second = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let receiver = Receiver::start(Behaviour::Healthy);
+    subscribe(&first, json!({"url": receiver.url(), "secret": SECRET})).await;
+    let write = |app: &TestApp, n: u64| {
+        let body = json!({"subject_id": uscc("91", 600 + n), "listed_on": "2026-01-01"});
+        let app = app.url("");
+        async move {
+            let client = reqwest::Client::new();
+            let response = client
+                .put(format!("{app}/v1/lists/wage_arrears/entries/T-{n}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success());
+        }
+    };
+    for n in 0..10 {
+        write(if n % 2 == 0 { &first } else { &second }, n).await;
+    }
+    eventually("ten events", Duration::from_secs(20), || {
+        receiver.event_ids().len() == 10
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        10,
+        "one instance delivers each event"
+    );
+    // The instance that held the lease (whichever) stops and frees it; the other goes on.
+    first.stop().await.unwrap();
+    for n in 10..15 {
+        write(&second, n).await;
+    }
+    eventually("fifteen events", Duration::from_secs(30), || {
+        receiver.event_ids().len() == 15
+    })
+    .await;
+    assert_eq!(receiver.event_ids(), (1..=15).collect::<Vec<u64>>());
+    let _ = &redis;
+}
