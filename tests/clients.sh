@@ -131,3 +131,49 @@ java docs/clients/java/JiangchengClient.java tour >"$work/java-source-tour.out"
 for out in java-source-tour java_client-tour go_client-tour; do
     diff "$work/python_client-tour.out" "$work/$out.out"
 done
+
+echo "== client examples: the Python webhook receiver verifies pushed events and refuses forgeries"
+# In a subshell: its EXIT trap stops what it started, and leaves the demo server's to the script.
+(
+    # Lists in a Redis of its own, so that an admin write makes an event; the receiver on loopback,
+    # which the push may send to only because it is allowed here.
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$work" >"$work/redis.log" 2>&1 &
+    redis_pid=$!
+    receiver_port=$(free_port)
+    JC_PUSH_SECRET=receiver-example-secret-0123 python3 -B docs/clients/python/webhook_receiver.py \
+        127.0.0.1 "$receiver_port" >"$work/receiver.out" 2>&1 &
+    receiver_pid=$!
+    trap 'kill "$redis_pid" "$receiver_pid" 2>/dev/null' EXIT
+    for _ in $(seq 1 100); do
+        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    target/debug/jiangcheng import --redis "redis://127.0.0.1:$redis_port" \
+        --lists rulesets/qiqihar/demo-lists.jsonl >/dev/null 2>&1
+    push_port=$(free_port)
+    target/debug/jiangcheng serve --listen "127.0.0.1:$push_port" \
+        --lists "redis://127.0.0.1:$redis_port" --register off --push-dir "$work/push" \
+        --push-allow-networks 127.0.0.1 >"$work/push-serve.log" 2>&1 &
+    push_pid=$!
+    trap 'kill "$redis_pid" "$receiver_pid" "$push_pid" 2>/dev/null' EXIT
+    push_url="http://127.0.0.1:$push_port"
+    for _ in $(seq 1 300); do
+        curl -fsS "$push_url/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -fsS -XPOST "$push_url/v1/subscriptions" -H 'Content-Type: application/json' \
+        -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"secret\":\"receiver-example-secret-0123\"}" >/dev/null
+    curl -fsS -XPUT "$push_url/v1/lists/wage_arrears/entries/CLIENT-1" -H 'Content-Type: application/json' \
+        -d '{"subject_id":"91230200MA1B2C3D8U","listed_on":"2026-01-01"}' >/dev/null
+    for _ in $(seq 1 100); do
+        grep -q "entry.listed wage_arrears CLIENT-1" "$work/receiver.out" && break
+        sleep 0.1
+    done
+    expect "$work/receiver.out" "entry.listed wage_arrears CLIENT-1"
+    forged=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$receiver_port/hook" \
+        -H "X-Jiangcheng-Signature: t=$(date +%s),v1=00" -d '{"id":"9"}')
+    [ "$forged" = 401 ] || { echo "a forged event was answered $forged" >&2; exit 1; }
+    expect "$work/receiver.out" "refused: the signature does not verify"
+)
