@@ -46,6 +46,9 @@ pub struct Metrics {
     pub http_in_flight: IntGaugeVec,
     pub http_protocol_errors: IntGauge,
     pub disputes_overdue: IntGauge,
+    pub push_attempts: IntCounterVec,
+    pub push_dead_letters: IntCounter,
+    pub push_missed: IntCounter,
 }
 
 impl Metrics {
@@ -101,6 +104,21 @@ impl Metrics {
             reloads: valid(IntCounterVec::new(
                 Opts::new("reloads_total", "Rule-set and list loads by result"),
                 &["result"],
+            )),
+            push_attempts: valid(IntCounterVec::new(
+                Opts::new(
+                    "push_attempts_total",
+                    "Attempts to push an event to a subscriber, by result (delivered: a 2xx answer)",
+                ),
+                &["result"],
+            )),
+            push_dead_letters: valid(IntCounter::new(
+                "push_dead_letters_total",
+                "Events given up on after retrying to the horizon (dead letters)",
+            )),
+            push_missed: valid(IntCounter::new(
+                "push_events_missed_total",
+                "Events a subscription's delivery reached after the event store had dropped them",
             )),
             key_reloads: valid(IntCounterVec::new(
                 Opts::new(
@@ -197,6 +215,9 @@ impl Metrics {
             Box::new(self.http_in_flight.clone()),
             Box::new(self.http_protocol_errors.clone()),
             Box::new(self.disputes_overdue.clone()),
+            Box::new(self.push_attempts.clone()),
+            Box::new(self.push_dead_letters.clone()),
+            Box::new(self.push_missed.clone()),
             Box::new(self.register_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.register_queue.clone()),

@@ -84,7 +84,14 @@ impl Service {
                 EventLog::File(Arc::new(FileEvents::open(&config.dir)?)),
             ),
         };
-        self.push = Some(Arc::new(Push::new(store, events, config.clone())));
+        let attempts = &self.metrics.push_attempts;
+        let counters = push::Counters {
+            delivered: attempts.with_label_values(&["delivered"]),
+            failed: attempts.with_label_values(&["failed"]),
+            dead_letters: self.metrics.push_dead_letters.clone(),
+            missed: self.metrics.push_missed.clone(),
+        };
+        self.push = Some(Arc::new(Push::new(store, events, config.clone(), counters)));
         Ok(self)
     }
 

@@ -74,6 +74,8 @@ pub fn spawn<H: Host>(host: Arc<H>, push: Arc<Push>) -> std::io::Result<Running>
         .timeout(push.config.timeout)
         .connect_timeout(push.config.timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would connect to addresses the resolver below never sees.
+        .no_proxy()
         .dns_resolver(Arc::new(super::address::Resolver(networks)))
         .user_agent(concat!("jiangcheng/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -261,6 +263,7 @@ impl<H: Host> Delivery<H> {
             if missed > 0 {
                 warn!(subscription = %self.subscription.id, missed, "events were trimmed before this subscription reached them");
                 self.state.missed += missed;
+                self.push.counters.missed.inc_by(missed);
                 self.state.cursor = page.first - 1;
                 if !self.save().await {
                     return;
@@ -356,6 +359,7 @@ impl<H: Host> Delivery<H> {
             }
             match self.attempt(event_id, kind, &body).await {
                 Ok(()) => {
+                    self.push.counters.delivered.inc();
                     self.state.delivered += 1;
                     self.state.last_delivered = Some(event_id);
                     self.state.attempts = 0;
@@ -364,6 +368,7 @@ impl<H: Host> Delivery<H> {
                     return Outcome::Delivered;
                 }
                 Err(error) => {
+                    self.push.counters.failed.inc();
                     let now = Timestamp::now();
                     self.state.attempts += 1;
                     let since = *self.state.failing_since.get_or_insert(now.0);
@@ -387,6 +392,7 @@ impl<H: Host> Delivery<H> {
                         warn!(subscription = %self.subscription.id, event = event_id, attempts = self.state.attempts,
                             "an event was not acknowledged within the retry horizon; it is a dead letter now");
                         self.state.dead_lettered += 1;
+                        self.push.counters.dead_letters.inc();
                         self.state.dead_letters_dropped += dropped;
                         self.state.attempts = 0;
                         self.state.failing_since = None;

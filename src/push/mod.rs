@@ -31,15 +31,25 @@ pub struct Push {
     pub store: PushStore,
     pub events: EventLog,
     pub config: PushConfig,
+    counters: Counters,
     wake: tokio::sync::watch::Sender<u64>,
 }
 
+/// What the delivery counts, for `/metrics`.
+pub struct Counters {
+    pub delivered: prometheus::IntCounter,
+    pub failed: prometheus::IntCounter,
+    pub dead_letters: prometheus::IntCounter,
+    pub missed: prometheus::IntCounter,
+}
+
 impl Push {
-    pub fn new(store: PushStore, events: EventLog, config: PushConfig) -> Push {
+    pub fn new(store: PushStore, events: EventLog, config: PushConfig, counters: Counters) -> Push {
         Push {
             store,
             events,
             config,
+            counters,
             wake: tokio::sync::watch::Sender::new(0),
         }
     }

@@ -625,6 +625,12 @@ async fn an_event_not_acknowledged_within_the_horizon_is_a_dead_letter_and_can_b
     let state = app.get_json(&format!("/v1/subscriptions/{id}")).await;
     assert_eq!(state["delivery"]["dead_lettered"], 2, "{state}");
     assert_eq!(state["delivery"]["delivered"], 0, "{state}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("jiangcheng_push_dead_letters_total 2\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("jiangcheng_push_attempts_total{result=\"delivered\"} 1"));
 
     // Fixed, the receiver is sent the dead letters again, in order.
     receiver.fixed.store(true, Ordering::SeqCst);
