@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use super::{AppError, Service};
 use crate::events::{Event, EventLog, FileEvents, FileEventsError};
 use crate::ident::SubjectKey;
+use crate::lists::source::ListSource;
 use crate::lists::ListIndex;
 use crate::push::{
     self, DeliveryState, Invalid, Push, PushConfig, PushStore, StoreError, Subscription,
@@ -74,12 +75,12 @@ impl Service {
     /// in `config.dir` for lists from a file.
     pub fn with_push(mut self, config: &PushConfig) -> Result<Service, PushSetupError> {
         let lists = Arc::clone(self.snapshots.lists());
-        let (store, events) = match self.snapshots.sources().lists.redis_url() {
-            Some(url) => (
-                PushStore::redis(url, &config.redis_prefix)?,
+        let (store, events) = match &self.snapshots.sources().lists {
+            ListSource::Redis { url, wait, .. } => (
+                PushStore::redis(url, &config.redis_prefix, *wait)?,
                 EventLog::Redis(lists),
             ),
-            None => (
+            ListSource::Embedded | ListSource::File(_) => (
                 PushStore::files(&config.dir)?,
                 EventLog::File(Arc::new(FileEvents::open(&config.dir)?)),
             ),

@@ -14,6 +14,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use super::subscription::Subscription;
+use crate::lists::source::ReplicaWait;
 use crate::redis_client::{Connection, Lock, RedisClient};
 
 /// Dead letters kept per subscription; older ones are dropped, and counted.
@@ -33,6 +34,8 @@ pub enum StoreError {
     },
     #[error("{}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+    #[error("the write reached the redis master but only {confirmed} of the {wanted} replicas it must reach confirmed it; it is not acknowledged")]
+    NotReplicated { confirmed: u32, wanted: u32 },
 }
 
 /// How a subscription's delivery stands.
@@ -123,6 +126,9 @@ pub enum PushStore {
 pub struct RedisPush {
     client: RedisClient,
     prefix: String,
+    /// The replicas a department's write (a subscription made or deleted, a replay asked for)
+    /// waits for before it is acknowledged, as the lists' writes do.
+    wait: ReplicaWait,
     /// One connection for short commands, made again after an error.
     connection: Mutex<Option<Connection>>,
 }
@@ -134,11 +140,13 @@ pub struct FilePush {
 }
 
 impl PushStore {
-    /// Subscriptions in Redis at `url`, under `prefix` (does not connect).
-    pub fn redis(url: &str, prefix: &str) -> Result<PushStore, StoreError> {
+    /// Subscriptions in Redis at `url`, under `prefix`, waiting for replicas as `wait` says
+    /// (does not connect).
+    pub fn redis(url: &str, prefix: &str, wait: ReplicaWait) -> Result<PushStore, StoreError> {
         Ok(PushStore::Redis(Box::new(RedisPush {
             client: RedisClient::open(url)?,
             prefix: prefix.to_owned(),
+            wait,
             connection: Mutex::new(None),
         })))
     }
@@ -175,7 +183,8 @@ impl PushStore {
                     .arg(to_json(start))
                     .invoke(con)?;
                 Ok(added == 1)
-            }),
+            })
+            .and_then(|added| redis.replicated().map(|()| added)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let mut all = files.subscriptions()?;
@@ -242,7 +251,8 @@ impl PushStore {
                     .query::<(i64,)>(con)?
                     .0;
                 Ok(removed == 1)
-            }),
+            })
+            .and_then(|removed| redis.replicated().map(|()| removed)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let mut all = files.subscriptions()?;
@@ -391,7 +401,8 @@ impl PushStore {
                     .key(redis.key(&format!("dead:{id}")))
                     .key(redis.key(&format!("replay:{id}")))
                     .invoke(con)
-            }),
+            })
+            .and_then(|count| redis.replicated().map(|()| count)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let dead: Vec<Letter> = files.read(&files.path("dead", id))?;
@@ -448,6 +459,21 @@ impl PushStore {
 impl RedisPush {
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    /// Waits until the configured replicas hold the writes made on the kept connection.
+    fn replicated(&self) -> Result<(), StoreError> {
+        let wanted = self.wait.replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let confirmed = self.with(|con| {
+            con.wait_replicas(&self.key("subscriptions"), wanted, self.wait.timeout)
+        })?;
+        if confirmed < wanted {
+            return Err(StoreError::NotReplicated { confirmed, wanted });
+        }
+        Ok(())
     }
 
     /// Runs `f` on the kept connection; an error drops it, so the next call reconnects.
