@@ -88,9 +88,10 @@ redis.call('SET', KEYS[2], ARGV[4])
 return 1
 ";
 
-/// Writes the state only while the lease holds the writer's token.
+/// Writes the state only while the lease holds the writer's token and the subscription is
+/// still there (a delivery ending after a delete must not leave its state behind).
 const SAVE_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0 then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[2])
@@ -173,18 +174,19 @@ impl PushStore {
     ) -> Result<bool, StoreError> {
         let json = to_json(subscription);
         match self {
-            PushStore::Redis(redis) => redis.with(|con| {
-                let added: i64 = Script::new(ADD_SCRIPT)
-                    .key(redis.key("subscriptions"))
-                    .key(redis.key(&format!("state:{}", subscription.id)))
-                    .arg(&subscription.id)
-                    .arg(max)
-                    .arg(&json)
-                    .arg(to_json(start))
-                    .invoke(con)?;
-                Ok(added == 1)
-            })
-            .and_then(|added| redis.replicated().map(|()| added)),
+            PushStore::Redis(redis) => redis
+                .with(|con| {
+                    let added: i64 = Script::new(ADD_SCRIPT)
+                        .key(redis.key("subscriptions"))
+                        .key(redis.key(&format!("state:{}", subscription.id)))
+                        .arg(&subscription.id)
+                        .arg(max)
+                        .arg(&json)
+                        .arg(to_json(start))
+                        .invoke(con)?;
+                    Ok(added == 1)
+                })
+                .and_then(|added| redis.replicated().map(|()| added)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let mut all = files.subscriptions()?;
@@ -237,22 +239,23 @@ impl PushStore {
     /// Removes a subscription with its state and letters; `false` if there was none.
     pub fn remove(&self, id: &str) -> Result<bool, StoreError> {
         match self {
-            PushStore::Redis(redis) => redis.with(|con| {
-                let removed: i64 = redis::pipe()
-                    .atomic()
-                    .cmd("HDEL")
-                    .arg(redis.key("subscriptions"))
-                    .arg(id)
-                    .cmd("DEL")
-                    .arg(redis.key(&format!("state:{id}")))
-                    .arg(redis.key(&format!("dead:{id}")))
-                    .arg(redis.key(&format!("replay:{id}")))
-                    .ignore()
-                    .query::<(i64,)>(con)?
-                    .0;
-                Ok(removed == 1)
-            })
-            .and_then(|removed| redis.replicated().map(|()| removed)),
+            PushStore::Redis(redis) => redis
+                .with(|con| {
+                    let removed: i64 = redis::pipe()
+                        .atomic()
+                        .cmd("HDEL")
+                        .arg(redis.key("subscriptions"))
+                        .arg(id)
+                        .cmd("DEL")
+                        .arg(redis.key(&format!("state:{id}")))
+                        .arg(redis.key(&format!("dead:{id}")))
+                        .arg(redis.key(&format!("replay:{id}")))
+                        .ignore()
+                        .query::<(i64,)>(con)?
+                        .0;
+                    Ok(removed == 1)
+                })
+                .and_then(|removed| redis.replicated().map(|()| removed)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let mut all = files.subscriptions()?;
@@ -300,14 +303,19 @@ impl PushStore {
                 let saved: i64 = Script::new(SAVE_SCRIPT)
                     .key(lock.key())
                     .key(redis.key(&format!("state:{id}")))
+                    .key(redis.key("subscriptions"))
                     .arg(lock.token())
                     .arg(&json)
+                    .arg(id)
                     .invoke(con)?;
                 Ok(saved == 1)
             }),
             (PushStore::Redis(_), Lease::File) => Ok(false),
             (PushStore::File(files), _) => {
                 let _guard = files.guard();
+                if !files.subscriptions()?.iter().any(|s| s.id == id) {
+                    return Ok(false);
+                }
                 files.write(&files.path("state", id), &json)?;
                 Ok(true)
             }
@@ -396,13 +404,14 @@ impl PushStore {
     /// Queues every dead letter to be sent again, before new events: answers how many.
     pub fn replay(&self, id: &str) -> Result<u64, StoreError> {
         match self {
-            PushStore::Redis(redis) => redis.with(|con| {
-                Script::new(REPLAY_SCRIPT)
-                    .key(redis.key(&format!("dead:{id}")))
-                    .key(redis.key(&format!("replay:{id}")))
-                    .invoke(con)
-            })
-            .and_then(|count| redis.replicated().map(|()| count)),
+            PushStore::Redis(redis) => redis
+                .with(|con| {
+                    Script::new(REPLAY_SCRIPT)
+                        .key(redis.key(&format!("dead:{id}")))
+                        .key(redis.key(&format!("replay:{id}")))
+                        .invoke(con)
+                })
+                .and_then(|count| redis.replicated().map(|()| count)),
             PushStore::File(files) => {
                 let _guard = files.guard();
                 let dead: Vec<Letter> = files.read(&files.path("dead", id))?;
@@ -467,9 +476,8 @@ impl RedisPush {
         if wanted == 0 {
             return Ok(());
         }
-        let confirmed = self.with(|con| {
-            con.wait_replicas(&self.key("subscriptions"), wanted, self.wait.timeout)
-        })?;
+        let confirmed = self
+            .with(|con| con.wait_replicas(&self.key("subscriptions"), wanted, self.wait.timeout))?;
         if confirmed < wanted {
             return Err(StoreError::NotReplicated { confirmed, wanted });
         }
