@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::{AppError, Service};
 use crate::events::{Event, EventLog, FileEvents, FileEventsError};
 use crate::ident::SubjectKey;
-use crate::lists::source::ListSource;
+use crate::lists::source::{ColdCacheConfig, ListSource};
 use crate::lists::ListIndex;
 use crate::push::{
     self, DeliveryState, Invalid, Push, PushConfig, PushStore, StoreError, Subscription,
@@ -17,6 +17,9 @@ use crate::push::{
 use crate::ruleset::RuleSet;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
+
+/// Connections to Redis the push reads events on, apart from the list source's.
+const EVENT_CONNECTIONS: usize = 4;
 
 /// Events the change feed answers at most per request.
 pub const MAX_CHANGES: usize = 1000;
@@ -74,11 +77,18 @@ impl Service {
     /// Keeps subscriptions and events where the lists are: in Redis beside them, or in files
     /// in `config.dir` for lists from a file.
     pub fn with_push(mut self, config: &PushConfig) -> Result<Service, PushSetupError> {
-        let lists = Arc::clone(self.snapshots.lists());
         let (store, events) = match &self.snapshots.sources().lists {
             ListSource::Redis { url, wait, .. } => (
                 PushStore::redis(url, &config.redis_prefix, *wait)?,
-                EventLog::Redis(lists),
+                // Connections of its own: however many deliveries read events at once, the
+                // decisions' cold-list lookups and the admin writes keep the list source's.
+                EventLog::Redis(Arc::new(
+                    self.snapshots
+                        .sources()
+                        .lists
+                        .with_connections(EVENT_CONNECTIONS)
+                        .open(ColdCacheConfig::default()),
+                )),
             ),
             ListSource::Embedded | ListSource::File(_) => (
                 PushStore::files(&config.dir)?,

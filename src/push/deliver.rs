@@ -65,7 +65,7 @@ pub fn spawn<H: Host>(host: Arc<H>, push: Arc<Push>) -> std::io::Result<Running>
     let (stop, stopped) = watch::channel(false);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
-        .max_blocking_threads(16)
+        .max_blocking_threads(8)
         .thread_name("push")
         .enable_all()
         .build()?;

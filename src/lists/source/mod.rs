@@ -99,6 +99,18 @@ impl ListSource {
         }
     }
 
+    /// The same source with at most `connections` connections (for Redis; a file has none).
+    pub fn with_connections(&self, connections: usize) -> ListSource {
+        let mut source = self.clone();
+        if let ListSource::Redis {
+            connections: limit, ..
+        } = &mut source
+        {
+            *limit = connections;
+        }
+        source
+    }
+
     /// The source ready for use (does not connect), its cold lists cached as `cold` says.
     pub fn open(&self, cold: ColdCacheConfig) -> Source {
         let backend = match self {
