@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Page, Stored, RETAINED};
+use super::{Origin, Page, Stored, RETAINED};
 use crate::timestamp::Timestamp;
 
 const FILE_NAME: &str = "events.jsonl";
@@ -43,8 +43,8 @@ enum Line {
         old: String,
         #[serde(default)]
         new: String,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        expired: bool,
+        #[serde(default)]
+        origin: Origin,
     },
     /// Expiries up to this instant (ms) are in the file.
     Mark { expired_through: i64 },
@@ -58,7 +58,7 @@ impl Line {
             version: stored.lists_version,
             old: stored.old.clone(),
             new: stored.new.clone(),
-            expired: stored.expired,
+            origin: stored.origin,
         }
     }
 }
@@ -177,10 +177,29 @@ impl FileEvents {
                 lists_version,
                 old,
                 new,
-                expired: false,
+                origin: Origin::Write,
             })
             .collect();
         self.append(&mut held, events, None)
+    }
+
+    /// Appends a breach's record made at `at`; acknowledged once synced.
+    pub fn append_breach(
+        &self,
+        at: Timestamp,
+        json: String,
+        lists_version: u64,
+    ) -> Result<(), FileEventsError> {
+        let mut held = self.held();
+        let event = Stored {
+            seq: held.last + 1,
+            at,
+            lists_version,
+            old: String::new(),
+            new: json,
+            origin: Origin::Breach,
+        };
+        self.append(&mut held, vec![event], None)
     }
 
     /// Appends expiries and moves the mark, if it is still at `read` (`false` otherwise).
@@ -205,7 +224,7 @@ impl FileEvents {
                 lists_version,
                 old: json.clone(),
                 new: String::new(),
-                expired: true,
+                origin: Origin::Expired,
             })
             .collect();
         self.append(&mut held, events, Some(through))?;
@@ -284,7 +303,7 @@ impl Held {
                 version,
                 old,
                 new,
-                expired,
+                origin,
             } => {
                 self.last = seq;
                 self.events.push_back(Stored {
@@ -293,7 +312,7 @@ impl Held {
                     lists_version: version,
                     old,
                     new,
-                    expired,
+                    origin,
                 });
                 while self.events.len() as u64 > RETAINED {
                     self.events.pop_front();

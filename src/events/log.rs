@@ -50,6 +50,20 @@ impl EventLog {
         })
     }
 
+    /// Appends a breach's record made at `at` as an event.
+    pub fn append_breach(
+        &self,
+        at: Timestamp,
+        json: String,
+        lists_version: u64,
+    ) -> Result<(), EventLogError> {
+        match self {
+            EventLog::Redis(source) => source.append_breach(at, &json)?,
+            EventLog::File(file) => file.append_breach(at, json, lists_version)?,
+        }
+        Ok(())
+    }
+
     /// Up to which instant expiries are appended (`None` before the first scan).
     pub fn expired_through(&self) -> Result<Option<Timestamp>, EventLogError> {
         Ok(match self {

@@ -41,10 +41,12 @@ pub enum EventType {
     Expired,
     /// An entry on a scored list whose score moved to another level.
     ScoreLevelChanged,
+    /// A subject broke a credit commitment (违诺), as a department reported.
+    CommitmentBreached,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Listed,
         EventType::Changed,
         EventType::Removed,
@@ -52,6 +54,7 @@ impl EventType {
         EventType::DisputeChanged,
         EventType::Expired,
         EventType::ScoreLevelChanged,
+        EventType::CommitmentBreached,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl EventType {
             EventType::DisputeChanged => "entry.dispute_changed",
             EventType::Expired => "entry.expired",
             EventType::ScoreLevelChanged => "score.level_changed",
+            EventType::CommitmentBreached => "commitment.breached",
         }
     }
 
@@ -99,6 +103,38 @@ impl EventType {
     }
 }
 
+/// What made a stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A write to the lists.
+    #[default]
+    Write,
+    /// An entry's window ended (the expiry scan).
+    Expired,
+    /// A recorded breach of a commitment (its JSON in `new`).
+    Breach,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Write => "write",
+            Origin::Expired => "expired",
+            Origin::Breach => "breach",
+        }
+    }
+
+    /// The stored name; anything else (none, for a write script's record) is a write.
+    pub fn parse(text: &str) -> Origin {
+        match text {
+            "expired" => Origin::Expired,
+            "breach" => Origin::Breach,
+            _ => Origin::Write,
+        }
+    }
+}
+
 /// One change as its store keeps it, before it is classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -109,10 +145,9 @@ pub struct Stored {
     pub lists_version: u64,
     /// The entry's stored JSON record before the change (empty: there was none).
     pub old: String,
-    /// After the change (empty: removed, or an expiry).
+    /// After the change (empty: removed, or an expiry); a breach's record.
     pub new: String,
-    /// Found by the passing of time rather than written.
-    pub expired: bool,
+    pub origin: Origin,
 }
 
 /// An event as delivered: its type, and the entry as the admin API shows it.
@@ -128,8 +163,10 @@ pub struct Event {
     /// identifiers and responsible persons (`via`).
     pub subjects: Vec<SubjectKey>,
     /// The entry's JSON record (after the change; before it, for a removal or an expiry);
-    /// `null` if the store's text could not be read.
+    /// `null` if the store's text could not be read, or for a breach.
     entry: String,
+    /// A breach's record, for `commitment.breached`.
+    breach: Option<String>,
 }
 
 impl Event {
@@ -137,8 +174,11 @@ impl Event {
     /// still an event (`entry.changed` with a null entry, unless it is plainly a listing,
     /// removal or expiry), so that a reader's sequence has no hole.
     pub fn of(stored: &Stored, rules: &RuleSet) -> Event {
+        if stored.origin == Origin::Breach {
+            return Event::of_breach(stored);
+        }
         let (old, new) = (read_record(&stored.old), read_record(&stored.new));
-        let kind = if stored.expired {
+        let kind = if stored.origin == Origin::Expired {
             EventType::Expired
         } else {
             match (stored.old.is_empty(), stored.new.is_empty()) {
@@ -172,22 +212,53 @@ impl Event {
             list: shown.map(|r| r.list.to_string()).unwrap_or_default(),
             subjects,
             entry: text.to_owned(),
+            breach: None,
         }
     }
 
-    /// The event's JSON: `id` (a decimal string), `type`, `occurred_at`, `lists_version` and
-    /// `entry`.
+    /// A breach: its record as stored, about the subject it names (an organisation's
+    /// identifier is kept whole; a person's is masked, so no watchlist can match it).
+    fn of_breach(stored: &Stored) -> Event {
+        let record: Option<serde_json::Value> = serde_json::from_str(&stored.new).ok();
+        let subjects = record
+            .as_ref()
+            .and_then(|r| r["subject"]["id"].as_str())
+            .and_then(|id| ident::parse(id).ok())
+            .map(|s| vec![s.key()])
+            .unwrap_or_default();
+        Event {
+            id: stored.seq,
+            kind: EventType::CommitmentBreached,
+            occurred_at: stored.at,
+            lists_version: stored.lists_version,
+            list: String::new(),
+            subjects,
+            entry: "null".to_owned(),
+            breach: Some(if record.is_some() {
+                stored.new.clone()
+            } else {
+                "null".to_owned()
+            }),
+        }
+    }
+
+    /// The event's JSON: `id` (a decimal string), `type`, `occurred_at`, `lists_version`,
+    /// `entry`, and for a breach `breach`.
     pub fn to_json(&self) -> String {
         let mut json = String::with_capacity(self.entry.len() + 128);
         let _ = write!(
             json,
-            r#"{{"id":"{}","type":"{}","occurred_at":"{}","lists_version":{},"entry":{}}}"#,
+            r#"{{"id":"{}","type":"{}","occurred_at":"{}","lists_version":{},"entry":{}"#,
             self.id,
             self.kind.as_str(),
             self.occurred_at,
             self.lists_version,
             self.entry
         );
+        if let Some(breach) = &self.breach {
+            let _ = write!(json, r#","breach":{breach}"#);
+        }
+        json.push('}');
         json
     }
 }

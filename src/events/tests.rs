@@ -11,13 +11,18 @@ fn with(field: &str, value: serde_json::Value) -> String {
 }
 
 fn stored(old: &str, new: &str, expired: bool) -> Stored {
+    let origin = if expired {
+        Origin::Expired
+    } else {
+        Origin::Write
+    };
     Stored {
         seq: 7,
         at: Timestamp(1_764_547_200_000),
         lists_version: 42,
         old: old.to_owned(),
         new: new.to_owned(),
-        expired,
+        origin,
     }
 }
 
@@ -135,7 +140,7 @@ fn the_event_file_numbers_events_keeps_them_over_a_restart_and_drops_a_torn_line
     assert_eq!((page.first, page.last), (1, 3));
     let seqs: Vec<u64> = page.events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [2, 3]);
-    assert!(page.events[1].expired);
+    assert_eq!(page.events[1].origin, Origin::Expired);
     assert_eq!(events.expired_through(), Some(Timestamp(5000)));
     assert!(!std::fs::read_to_string(&path)
         .unwrap()

@@ -418,6 +418,11 @@ impl Source {
         self.redis()?.events_after(after, limit)
     }
 
+    /// Appends a breach's record made at `at` as an event (Redis only).
+    pub fn append_breach(&self, at: Timestamp, json: &str) -> Result<(), SourceError> {
+        self.redis()?.append_breach(at, json)
+    }
+
     /// Up to which instant the expiry scan has appended its events (Redis only).
     pub fn expired_through(&self) -> Result<Option<Timestamp>, SourceError> {
         self.redis()?.expired_through()

@@ -31,9 +31,10 @@
 //!   same version); trimmed to about the last million records;
 //! - `events` — stream, one record per change for the push and the change feed, with the id
 //!   `<n>-0` where `n` counts up in `events_seq`: `version`, `at`, `old` and `new` (the entry's
-//!   JSON before and after; empty when there was or is none), and `expired` = `1` for an entry
-//!   whose window ended, appended by the expiry scan, which keeps its mark in
-//!   `expired_through` (ms); trimmed to about the last 200,000 (see `crate::events`).
+//!   JSON before and after; empty when there was or is none), and `origin`: none for a
+//!   write, `expired` for an entry whose window ended (appended by the expiry scan, which keeps
+//!   its mark in `expired_through`, ms), `breach` for a breach of a credit commitment (its
+//!   record in `new`); trimmed to about the last 200,000 (see `crate::events`).
 //!
 //! A write is one Lua script, so an entry, its subject index, the new version and the change
 //! record land together or not at all. Every key a script touches is passed to it in `KEYS`

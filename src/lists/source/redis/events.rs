@@ -5,7 +5,7 @@
 use redis::{Commands, Script};
 
 use super::{RedisLists, SourceError};
-use crate::events::{Page, Stored, RETAINED};
+use crate::events::{Origin, Page, Stored, RETAINED};
 use crate::timestamp::Timestamp;
 
 /// Appends expiries if the scan's mark is still where the caller read it, and moves the mark:
@@ -21,14 +21,44 @@ local count = 0
 for i = 4, #ARGV, 2 do
   local seq = redis.call('INCR', KEYS[2])
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], seq .. '-0',
-    'version', version, 'at', ARGV[i], 'old', ARGV[i + 1], 'new', '', 'expired', '1')
+    'version', version, 'at', ARGV[i], 'old', ARGV[i + 1], 'new', '', 'origin', 'expired')
   count = count + 1
 end
 redis.call('SET', KEYS[3], ARGV[2])
 return count
 "#;
 
+/// Appends one event that is not a write to the lists (a breach): `KEYS` `events`,
+/// `events_seq`, `version`; `ARGV` the stream's length, the origin, the instant, the JSON.
+const APPEND_SCRIPT: &str = r#"
+local seq = redis.call('INCR', KEYS[2])
+local version = redis.call('GET', KEYS[3]) or '0'
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], seq .. '-0',
+  'version', version, 'at', ARGV[3], 'old', '', 'new', ARGV[4], 'origin', ARGV[2])
+return seq
+"#;
+
 impl RedisLists {
+    /// Appends a breach's record made at `at` as an event.
+    pub fn append_breach(&self, at: Timestamp, json: &str) -> Result<(), SourceError> {
+        self.connections.with(|con| {
+            let script = Script::new(APPEND_SCRIPT);
+            let mut invocation = script.prepare_invoke();
+            for key in ["events", "events_seq", "version"] {
+                invocation.key(self.key(key));
+            }
+            invocation
+                .arg(RETAINED)
+                .arg(Origin::Breach.as_str())
+                .arg(at.0)
+                .arg(json);
+            let _: u64 = invocation
+                .invoke(&mut *con)
+                .map_err(SourceError::of_write)?;
+            self.replicated(con)
+        })
+    }
+
     /// At most `limit` events after event `after`, oldest first, with the store's bounds.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<Page, SourceError> {
         self.connections.with(|con| {
@@ -65,7 +95,7 @@ impl RedisLists {
                         lists_version: record.get::<u64>("version").unwrap_or(0),
                         old: field("old"),
                         new: field("new"),
-                        expired: field("expired") == "1",
+                        origin: Origin::parse(&field("origin")),
                     }
                 })
                 .collect();
