@@ -183,9 +183,13 @@ pub fn substantive(
     measure: &str,
     feedback: Option<&FeedbackRecord>,
 ) -> bool {
-    let informs = (record.reasons.iter())
-        .any(|reason| reason.measure == measure && reason.effect == Effect::Inform.as_str());
-    !record.replay && !informs && feedback.is_some()
+    !record.replay && !informs(record, measure) && feedback.is_some()
+}
+
+/// Whether the decision recorded `measure` as one that only informs (effect `inform`).
+fn informs(record: &RegisterRecord, measure: &str) -> bool {
+    (record.reasons.iter())
+        .any(|reason| reason.measure == measure && reason.effect == Effect::Inform.as_str())
 }
 
 /// The period's cases, row by row, until `each` returns false. Names and legal bases come
@@ -368,6 +372,47 @@ fn data_id(decision_id: Uuid, measure: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::new_v8(bytes)
+}
+
+/// What the monthly indicators count from the register over a period (docs/indicators.md).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RegisterFigures {
+    /// Substantive cases ([`substantive`]), by the action their feedback reports.
+    pub substantive_by_action: BTreeMap<String, u64>,
+    /// By the department a decision counts for: the cases that need feedback (measures of
+    /// decisions that are no replay, not `inform`), and how many of them have it.
+    pub feedback_by_department: BTreeMap<String, (u64, u64)>,
+}
+
+pub fn register_figures(
+    store: &dyn RegisterStore,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<RegisterFigures, StoreError> {
+    let mut figures = RegisterFigures::default();
+    joined(store, from, to, &mut |Joined { record, feedback }| {
+        if record.kind != RecordKind::Decision || record.replay {
+            return true;
+        }
+        let department = record.department().unwrap_or("(none)").to_owned();
+        for (measure, feedback) in record.measures.iter().zip(&feedback) {
+            if informs(&record, measure) {
+                continue;
+            }
+            let counts = (figures.feedback_by_department)
+                .entry(department.clone())
+                .or_default();
+            counts.0 += 1;
+            if let Some(feedback) = feedback {
+                counts.1 += 1;
+                *(figures.substantive_by_action)
+                    .entry(feedback.report.action.as_str().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        true
+    })?;
+    Ok(figures)
 }
 
 /// Counts over a period.
