@@ -125,16 +125,24 @@ impl Spans {
                 continue;
             };
             let id = || entry.entry_id().ok().map(|id| id.into_owned());
-            spans.add(rules, entry.subject, class, &entry.facts, ends.stop(&entry.facts, None, id));
+            spans.add(
+                rules,
+                entry.subject,
+                class,
+                &entry.facts,
+                ends.stop(&entry.facts, None, id),
+            );
         }
         for json in history.map_or(&[][..], |h| &h.tombstones[..]) {
-            let read = serde_json::from_str::<Tombstone>(json).ok().and_then(|tomb| {
-                let removed_at = Timestamp::parse(&tomb.removed_at).ok()?;
-                let record = EntryRecord::deserialize(&tomb.entry).ok()?;
-                let entry_id = record.entry_id.to_string();
-                let entry = Entry::from_record(record, rules).ok()?;
-                Some((entry.subject, entry.facts, removed_at, entry_id))
-            });
+            let read = serde_json::from_str::<Tombstone>(json)
+                .ok()
+                .and_then(|tomb| {
+                    let removed_at = Timestamp::parse(&tomb.removed_at).ok()?;
+                    let record = EntryRecord::deserialize(&tomb.entry).ok()?;
+                    let entry_id = record.entry_id.to_string();
+                    let entry = Entry::from_record(record, rules).ok()?;
+                    Some((entry.subject, entry.facts, removed_at, entry_id))
+                });
             let Some((subject, facts, removed_at, entry_id)) = read else {
                 spans.unreadable_tombstones += 1;
                 continue;
@@ -175,7 +183,8 @@ impl Spans {
     pub fn figures(&mut self, month: Month) -> ListFigures {
         let last = Timestamp(month.end().0 - 1);
         let window = (month.minus(11).start(), month.end());
-        self.spans.sort_unstable_by_key(|span| span.subject.as_u128());
+        self.spans
+            .sort_unstable_by_key(|span| span.subject.as_u128());
         let mut figures = ListFigures::default();
         for spans in self.spans.chunk_by(|a, b| a.subject == b.subject) {
             let class = spans[0].class;
@@ -185,12 +194,14 @@ impl Spans {
             let at_end = serious.iter().any(|s| s.covers(last));
             if class == Class::Enterprise {
                 let at_start = serious.iter().any(|s| s.covers(window.0));
-                let began_inside = (serious.iter()).any(|s| window.0 <= s.start && s.start < window.1);
+                let began_inside =
+                    (serious.iter()).any(|s| window.0 <= s.start && s.start < window.1);
                 let first = serious.iter().map(|s| s.start).min();
                 figures.serious_enterprises += u64::from(at_end);
                 figures.serious_enterprises_new +=
                     u64::from(first.is_some_and(|first| window.0 <= first && first < window.1));
-                figures.serious_enterprises_exited += u64::from((at_start || began_inside) && !at_end);
+                figures.serious_enterprises_exited +=
+                    u64::from((at_start || began_inside) && !at_end);
                 let a_grade = (spans.iter()).any(|s| !s.serious && s.covers(last));
                 figures.a_grade_taxpayers += u64::from(a_grade);
             } else if at_end {

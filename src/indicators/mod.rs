@@ -165,7 +165,8 @@ pub fn compute(mut inputs: Inputs) -> Indicators {
         ),
     );
 
-    const A_GRADE: &str = "A-grade taxpayers (list tax_a_grade) in force at the month's end, enterprises only";
+    const A_GRADE: &str =
+        "A-grade taxpayers (list tax_a_grade) in force at the month's end, enterprises only";
     const ACTIVE: &str = "active enterprises (存续企业数) at the month's end, as uploaded";
     const SHARE: &str = "a_grade_taxpayers / active_enterprises";
     let a_grade = if inputs.a_grade_list {
@@ -186,12 +187,20 @@ pub fn compute(mut inputs: Inputs) -> Indicators {
         ),
         Err(why) => Figure::missing("active_enterprises", ACTIVE, why.clone()),
     };
-    let uploaded = inputs.active_enterprises.as_ref().ok().and_then(Option::as_ref);
+    let uploaded = inputs
+        .active_enterprises
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref);
     let a_grade_share = match (&a_grade.reason, &active.reason) {
         (Some(why), _) | (None, Some(why)) => Figure::missing("a_grade_share", SHARE, why.clone()),
         (None, None) => {
             let zero = "the uploaded count of active enterprises is 0";
-            match share(lists.a_grade_taxpayers, uploaded.map_or(0, |c| c.count), zero) {
+            match share(
+                lists.a_grade_taxpayers,
+                uploaded.map_or(0, |c| c.count),
+                zero,
+            ) {
                 Ok(value) => Figure::new("a_grade_share", SHARE, value),
                 Err(why) => Figure::missing("a_grade_share", SHARE, why),
             }
@@ -242,13 +251,20 @@ fn register_figures(
     register: &Result<RegisterFigures, String>,
     put: &mut impl FnMut(&'static str, Figure),
 ) {
-    const CASES: &str = "measures applied by decisions asked in the month: not inform, no replay, feedback filed";
+    const CASES: &str =
+        "measures applied by decisions asked in the month: not inform, no replay, feedback filed";
     const RATE: &str = "cases with feedback / cases needing feedback (not inform, no replay), by the department that asked";
     let register = match register {
         Ok(register) => register,
         Err(why) => {
-            put("substantive_cases", Figure::missing("substantive_cases", CASES, why.clone()));
-            put("feedback_rate", Figure::missing("feedback_rate", RATE, why.clone()));
+            put(
+                "substantive_cases",
+                Figure::missing("substantive_cases", CASES, why.clone()),
+            );
+            put(
+                "feedback_rate",
+                Figure::missing("feedback_rate", RATE, why.clone()),
+            );
             return;
         }
     };
@@ -274,7 +290,8 @@ fn register_figures(
             (register.feedback_by_department.iter())
                 .map(|(department, &(needing, with))| {
                     let rate = share(with, needing, none).unwrap_or(Value::Null);
-                    let part = json!({"needing_feedback": needing, "with_feedback": with, "rate": rate});
+                    let part =
+                        json!({"needing_feedback": needing, "with_feedback": with, "rate": rate});
                     (department.clone(), part)
                 })
                 .collect(),
@@ -324,7 +341,8 @@ fn history_figures(
     put: &mut impl FnMut(&'static str, Figure),
 ) {
     const ANSWERED: &str = "objections answered (upheld or rejected) in the month";
-    const IN_TIME: &str = "objections answered in the month within 5 working days of going under review";
+    const IN_TIME: &str =
+        "objections answered in the month within 5 working days of going under review";
     const RATE: &str = "objections_answered_in_time / objections_answered";
     const OVERDUE: &str = "objections under review at the month's end for more than 5 working days";
     const REPAIRS: &str = "credit repairs recorded in the month";
@@ -349,7 +367,11 @@ fn history_figures(
         objections(notes, &mut all);
     }
     let answered: Vec<(Timestamp, Timestamp)> = (all.iter())
-        .filter_map(|o| o.answered.filter(|&at| in_month(at)).map(|at| (o.raised, at)))
+        .filter_map(|o| {
+            o.answered
+                .filter(|&at| in_month(at))
+                .map(|at| (o.raised, at))
+        })
         .collect();
     let in_time = (answered.iter())
         .filter(|(raised, at)| at.minus_working_days(ANSWER_WORKING_DAYS) <= *raised)
@@ -368,7 +390,11 @@ fn history_figures(
     );
     put(
         "objections_in_time_rate",
-        match share(in_time, answered.len() as u64, "no objection was answered in the month") {
+        match share(
+            in_time,
+            answered.len() as u64,
+            "no objection was answered in the month",
+        ) {
             Ok(value) => Figure::new("objections_in_time_rate", RATE, value),
             Err(why) => Figure::missing("objections_in_time_rate", RATE, why),
         },
@@ -410,11 +436,16 @@ impl Indicators {
                     figure.definition.clone(),
                 ]
             };
-            rows.push(row(String::new(), &figure.value, figure.reason.as_deref().unwrap_or("")));
+            rows.push(row(
+                String::new(),
+                &figure.value,
+                figure.reason.as_deref().unwrap_or(""),
+            ));
             for (part, value) in &figure.parts {
                 match value {
                     Value::Object(members) => rows.extend(
-                        (members.iter()).map(|(member, value)| row(format!("{part}.{member}"), value, "")),
+                        (members.iter())
+                            .map(|(member, value)| row(format!("{part}.{member}"), value, "")),
                     ),
                     value => rows.push(row(part.clone(), value, "")),
                 }

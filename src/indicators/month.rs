@@ -27,7 +27,9 @@ impl Month {
     pub fn parse(text: &str, now: Timestamp) -> Result<Month, MonthError> {
         let malformed = || MonthError::Malformed(text.to_owned());
         let bytes = text.as_bytes();
-        if bytes.len() != 7 || bytes[4] != b'-' || !(bytes[..4].iter().chain(&bytes[5..])).all(u8::is_ascii_digit)
+        if bytes.len() != 7
+            || bytes[4] != b'-'
+            || !(bytes[..4].iter().chain(&bytes[5..])).all(u8::is_ascii_digit)
         {
             return Err(malformed());
         }
@@ -88,13 +90,39 @@ mod tests {
         let now = Timestamp::parse("2026-12-01T09:00:00+08:00").unwrap();
         let november = Month::parse("2026-11", now).unwrap();
         assert_eq!(november.to_string(), "2026-11");
-        assert_eq!(november.start(), Timestamp::parse("2026-11-01T00:00:00+08:00").unwrap());
-        assert_eq!(november.end(), Timestamp::parse("2026-12-01T00:00:00+08:00").unwrap());
+        assert_eq!(
+            november.start(),
+            Timestamp::parse("2026-11-01T00:00:00+08:00").unwrap()
+        );
+        assert_eq!(
+            november.end(),
+            Timestamp::parse("2026-12-01T00:00:00+08:00").unwrap()
+        );
         assert_eq!(november.minus(11).to_string(), "2025-12");
-        assert_eq!(Month::parse("2026-01", now).unwrap().minus(1).to_string(), "2025-12");
-        assert_eq!(Month::parse("2026-12", now).unwrap().next().to_string(), "2027-01");
-        for bad in ["2026-13", "2026-00", "2026-1", "202611", "2026-1a", "+026-11", "1999-12", "２026-11", ""] {
-            assert_eq!(Month::parse(bad, now), Err(MonthError::Malformed(bad.into())), "{bad}");
+        assert_eq!(
+            Month::parse("2026-01", now).unwrap().minus(1).to_string(),
+            "2025-12"
+        );
+        assert_eq!(
+            Month::parse("2026-12", now).unwrap().next().to_string(),
+            "2027-01"
+        );
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "202611",
+            "2026-1a",
+            "+026-11",
+            "1999-12",
+            "２026-11",
+            "",
+        ] {
+            assert_eq!(
+                Month::parse(bad, now),
+                Err(MonthError::Malformed(bad.into())),
+                "{bad}"
+            );
         }
         assert_eq!(
             Month::parse("2027-01", now),

@@ -861,7 +861,10 @@ async fn the_export_names_each_subject_and_keeps_only_substantive_cases_when_ask
 
     // The register keeps the name on the matched entry, a person's masked; none unlisted.
     let (text, records) = file_records(&app);
-    assert!(!text.contains("张三丰") && !text.contains("李小龙"), "{text}");
+    assert!(
+        !text.contains("张三丰") && !text.contains("李小龙"),
+        "{text}"
+    );
     let names: Vec<&Value> = decisions
         .iter()
         .map(|d| &record(&records, &d["decision_id"])["subject"]["name"])
@@ -919,11 +922,16 @@ async fn the_export_names_each_subject_and_keeps_only_substantive_cases_when_ask
     );
     assert_eq!(substantive[0]["measure_category"], "1");
     assert_eq!(
-        rows(format!("{}&substantive=false", period_now())).await.len(),
+        rows(format!("{}&substantive=false", period_now()))
+            .await
+            .len(),
         all.len()
     );
     let response = app
-        .get(&format!("/v1/export/cases?{}&substantive=yes", period_now()))
+        .get(&format!(
+            "/v1/export/cases?{}&substantive=yes",
+            period_now()
+        ))
         .await;
     let refused = problem(response, 400, "invalid_request", "substantive=yes").await;
     assert_eq!(crate::helpers::error_fields(&refused), ["substantive"]);

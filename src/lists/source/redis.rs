@@ -900,7 +900,11 @@ impl RedisLists {
     }
 
     /// Every (field, value) of a hash, an HSCAN page at a time, each field once.
-    fn hash_scan(&self, key: &str, each: &mut dyn FnMut(String, String)) -> Result<(), SourceError> {
+    fn hash_scan(
+        &self,
+        key: &str,
+        each: &mut dyn FnMut(String, String),
+    ) -> Result<(), SourceError> {
         let mut seen = rustc_hash::FxHashSet::default();
         let mut cursor: u64 = 0;
         loop {
