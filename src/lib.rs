@@ -21,6 +21,8 @@
 //! - [`request_id`]: the id a request goes by in its answer, logs and register records.
 //! - [`redis_client`]: what every Redis client of the service shares.
 //! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
+//! - [`indicators`]: the monthly monitoring indicators, computed from the lists, what the list
+//!   source keeps of their past, and the register.
 
 pub mod app;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod engine;
 pub mod events;
 pub mod http;
 pub mod ident;
+pub mod indicators;
 mod json_words;
 pub mod keys;
 pub mod lists;

@@ -1,19 +1,20 @@
 //! Deciding: the subjects' holdings (the index, and cold lists looked up off the async workers
 //! when the cache cannot answer), the engine, the decision counters and the register's event.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::{AppError, Service};
 use crate::engine::{self, BatchItem, Decision, Holdings, Outcome, Warning};
-use crate::ident::{SubjectId, SubjectKey};
+use crate::ident::{self, IdType, SubjectId, SubjectKey};
 use crate::keys::Caller;
 use crate::lists::source::ColdLookup;
 use crate::lists::Entry;
 use crate::register::{DecisionItem, Event, RequestFacts};
 use crate::request_id::RequestId;
-use crate::ruleset::MatterId;
+use crate::ruleset::{MatterId, RuleSet};
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
 
@@ -200,7 +201,7 @@ impl Service {
         );
         let id = DecisionIds::new().nth(0);
         if self.register.is_some() {
-            let item = register_item(id, *subject, &decision)?;
+            let item = register_item(&snapshot.rules, id, *subject, &decision)?;
             self.record(|| decisions_event(snapshot, context, caller, vec![item]));
         }
         Ok(Decided { id, decision })
@@ -237,7 +238,7 @@ impl Service {
                     cold.mark(index, decision);
                     chunk.outcomes[decision.outcome as usize] += 1;
                     if let Some(items) = &mut chunk.items {
-                        items.push(register_item(id, *subject, decision)?);
+                        items.push(register_item(&snapshot.rules, id, *subject, decision)?);
                     }
                 }
                 out.write(&mut chunk.out, index, id, item)
@@ -290,15 +291,32 @@ fn lined_up<T>(
         .collect()
 }
 
-/// The register's item for one decision: its reasons' entries by id, in the engine's order.
+/// The register's item for one decision: its reasons' entries by id, in the engine's order,
+/// and the subject's name on the first of them that lists the subject itself (else, for a
+/// person reached only through an entry that names them, the name that entry gives them).
 fn register_item(
+    rules: &RuleSet,
     id: Uuid,
     subject: SubjectId,
     decision: &Decision<'_>,
 ) -> Result<DecisionItem, AppError> {
-    let entry_ids = (decision.reasons.iter())
-        .map(|reason| Ok(reason.entry.entry_id()?.into_owned()))
-        .collect::<Result<_, AppError>>()?;
+    let mut name = None;
+    let mut entry_ids = Vec::with_capacity(decision.reasons.len());
+    for reason in &decision.reasons {
+        let named = reason.entry.naming()?;
+        if name.is_none() && reason.via.is_none() {
+            name = named.subject_name;
+        }
+        entry_ids.push(named.entry_id);
+    }
+    if name.is_none() {
+        if let Some(reason) = decision.reasons.iter().find(|r| r.via.is_some()) {
+            let key = subject.key();
+            name = (reason.entry.record(rules)?.responsible_persons.into_iter())
+                .find(|p| ident::parse_as(&p.id, IdType::ResidentId).map(|id| id.key()) == Ok(key))
+                .and_then(|p| p.name.map(Cow::into_owned));
+        }
+    }
     let suppressed_by = match &decision.rewards_suppressed_by {
         Some(entry) => Some(entry.entry_id()?.into_owned()),
         None => None,
@@ -309,6 +327,7 @@ fn register_item(
         decision,
         entry_ids,
         suppressed_by,
+        name,
     ))
 }
 

@@ -6,6 +6,7 @@
 //! The HTTP layer parses requests, calls these, and writes the answers.
 
 mod decide;
+mod indicators;
 mod lists;
 mod profile;
 mod push;
@@ -54,6 +55,9 @@ pub enum AppError {
     /// A field of a list entry breaks the rules (named by its field).
     #[error("{field}: {message}")]
     InvalidEntry { field: String, message: String },
+    /// The register's store cannot be read or written.
+    #[error("the register is unavailable: {0}")]
+    RegisterUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

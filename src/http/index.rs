@@ -10,8 +10,18 @@ use super::openapi::codes;
 use super::problem::{ApiError, ProblemKind};
 
 /// Each document: its name under `/docs/`, its title and its text.
-const DOCS: [(&str, &str, &str); 7] = [
+const DOCS: [(&str, &str, &str); 9] = [
     ("api.md", "HTTP API", include_str!("../../docs/api.md")),
+    (
+        "export.md",
+        "案例导出 Case export",
+        include_str!("../../docs/export.md"),
+    ),
+    (
+        "indicators.md",
+        "监测指标 Monitoring indicators",
+        include_str!("../../docs/indicators.md"),
+    ),
     (
         "console.md",
         "控制台 Console",

@@ -13,6 +13,7 @@ mod console;
 mod decide;
 mod disputes;
 mod index;
+mod indicators;
 mod observation;
 mod openapi;
 mod problem;

@@ -21,8 +21,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
-    admin, catalog, console, decide, disputes, index, register, routes, status, subject_lists,
-    subjects, subscriptions,
+    admin, catalog, console, decide, disputes, index, indicators, register, routes, status,
+    subject_lists, subjects, subscriptions,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -66,6 +66,8 @@ use super::{
         subscriptions::dead_letters,
         subscriptions::replay,
         subscriptions::changes,
+        indicators::indicators,
+        indicators::put_active_enterprises,
         serve,
         index::index,
         index::doc,

@@ -107,6 +107,9 @@ pub enum ApiError {
     AmbiguousSubjectId(FieldError),
     #[error("unknown matter `{0}`; GET /v1/matters lists the valid codes")]
     UnknownMatter(String),
+    /// A month that is not one, or has not begun.
+    #[error("{}: {}", .0.field, .0.message)]
+    InvalidMonth(FieldError),
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the batch holds {got} subjects, more than the limit of {limit}")]
@@ -295,6 +298,11 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
             ),
+            ProblemKind::InvalidMonth => (
+                "invalid_month",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid month",
+            ),
             ProblemKind::UnreadableList => (
                 "invalid_request",
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -448,6 +456,7 @@ impl ApiError {
             ApiError::IdCheckMismatch(_) => "身份证号码校验码不符",
             ApiError::AmbiguousSubjectId(_) => "证件号码类型不明确",
             ApiError::UnknownMatter(_) => "未知事项",
+            ApiError::InvalidMonth(_) => "月份无效",
             ApiError::PayloadTooLarge { .. } => "请求体过大",
             ApiError::BatchTooLarge { .. } => "批量过大",
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedListType(_) => {
@@ -501,7 +510,8 @@ impl ApiError {
             ApiError::InvalidRequest(errors) => return Cow::Borrowed(errors),
             ApiError::InvalidSubjectId(error)
             | ApiError::IdCheckMismatch(error)
-            | ApiError::AmbiguousSubjectId(error) => {
+            | ApiError::AmbiguousSubjectId(error)
+            | ApiError::InvalidMonth(error) => {
                 vec![error.clone()]
             }
             ApiError::UnknownMatter(matter) => {
@@ -750,6 +760,7 @@ impl ApiError {
             AppError::InvalidEntry { field, message } => {
                 ApiError::InvalidRequest(vec![FieldError::new(field, message)])
             }
+            AppError::RegisterUnavailable(reason) => ApiError::RegisterUnavailable(reason),
             AppError::Internal(reason) => ApiError::Internal(reason),
         }
     }

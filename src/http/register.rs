@@ -24,7 +24,7 @@ use super::AppState;
 use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
 use crate::register::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
-use crate::register::report::{self, CaseRow};
+use crate::register::report::{self, CaseRow, Cases};
 use crate::register::{CallerRecord, FeedbackQuery, RecordKind, Register, RegisterRecord, Stored};
 use crate::ruleset::RuleSet;
 use crate::timestamp::Timestamp;
@@ -97,7 +97,7 @@ pub async fn post_feedback(
 
 /// The key that asks, or `None` when the service runs open. With keys configured, a request
 /// that reached a feedback handler without one is refused: feedback is never open by mistake.
-fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+pub(super) fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let caller = req.extensions().get::<Caller>().cloned();
     if caller.is_none() && state.service.keys().is_some() {
         return Err(ApiError::Unauthorized(Refusal::Missing));
@@ -106,7 +106,7 @@ fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiE
 }
 
 /// A feedback or correction body as the JSON object it must be.
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+pub(super) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice(body)
         .map_err(|err| ApiError::InvalidJson(body::plain_words(body, &err)))?
     {
@@ -400,6 +400,8 @@ pub struct PeriodQuery {
     format: Option<String>,
     /// Whether a CSV export starts with a UTF-8 byte-order mark (`true` unless `false`).
     bom: Option<String>,
+    /// Whether the export gives only substantive cases (`false` unless `true`).
+    substantive: Option<String>,
 }
 
 /// `[from, to)` from the query: both required, dates or RFC 3339 instants, in order, and at
@@ -448,14 +450,14 @@ enum ExportFormat {
 
 /// The UTF-8 byte-order mark: Excel and WPS read a CSV file without one in the system's code
 /// page (GBK on a Chinese Windows), which garbles every Chinese character.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(super) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[utoipa::path(
     get,
     path = "/v1/export/cases",
     tag = "register",
     description = "The cases of a period, as JSON or CSV.",
-    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "jsonl (the default) or csv")),
+    params(("from" = String, Query), ("to" = String, Query), ("format" = Option<String>, Query, description = "jsonl (the default) or csv"), ("bom" = Option<bool>, Query, description = "csv only: start with a UTF-8 byte-order mark (true, the default, or false)"), ("substantive" = Option<bool>, Query, description = "true: only substantive cases (no inform measures, no pending feedback, no replays)")),
     responses((status = 200, description = "The cases, one JSON object a line (the default) or as CSV", content(
         (String = "application/x-ndjson"),
         (String = "text/csv"),
@@ -472,10 +474,18 @@ pub async fn export_cases(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = export_format(&query);
-    let (period, format) = match (period(&query), format) {
-        (Ok(period), Ok(format)) => (period, format),
-        (period, format) => {
-            let errors = period.err().into_iter().flatten().chain(format.err());
+    let cases = match query.substantive.as_deref().map(flag) {
+        None => Ok(Cases::All),
+        Some(Ok(true)) => Ok(Cases::Substantive),
+        Some(Ok(false)) => Ok(Cases::All),
+        Some(Err(message)) => Err(FieldError::new("substantive", message)),
+    };
+    let (period, format, cases) = match (period(&query), format, cases) {
+        (Ok(period), Ok(format), Ok(cases)) => (period, format, cases),
+        (period, format, cases) => {
+            let errors = (period.err().into_iter().flatten())
+                .chain(format.err())
+                .chain(cases.err());
             return Err(ApiError::InvalidRequest(errors.collect()));
         }
     };
@@ -489,14 +499,20 @@ pub async fn export_cases(
         };
         let mut out = ExportWriter::new(format);
         let mut unwritten = None;
-        let result =
-            report::export_cases(register.store(), &rules, period.0, period.1, &mut |row| {
+        let result = report::export_cases(
+            register.store(),
+            &rules,
+            period.0,
+            period.1,
+            cases,
+            &mut |row| {
                 if let Err(err) = out.row(&row) {
                     unwritten = Some(err);
                     return false;
                 }
                 out.len() < EXPORT_CHUNK || sender.blocking_send(Ok(out.take())).is_ok()
-            });
+            },
+        );
         let last = match (result, unwritten) {
             (Err(err), _) => Err(err.to_string()),
             (Ok(()), Some(err)) => Err(format!("a row could not be written: {err}")),
@@ -534,17 +550,21 @@ pub async fn export_cases(
         .streaming(body))
 }
 
+/// A `true` or `false` parameter.
+pub(super) fn flag(text: &str) -> Result<bool, String> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
 /// The export's format from `format` and `bom`, which only a CSV export takes.
 fn export_format(query: &PeriodQuery) -> Result<ExportFormat, FieldError> {
-    let bom = match query.bom.as_deref() {
-        None | Some("true") => true,
-        Some("false") => false,
-        Some(other) => {
-            return Err(FieldError::new(
-                "bom",
-                format!("`{other}` is not true or false"),
-            ))
-        }
+    let bom = match query.bom.as_deref().map(flag) {
+        None => true,
+        Some(Ok(bom)) => bom,
+        Some(Err(message)) => return Err(FieldError::new("bom", message)),
     };
     match query.format.as_deref() {
         None | Some("jsonl") if query.bom.is_some() => Err(FieldError::new(
@@ -639,7 +659,11 @@ pub async fn stats(
     state: web::Data<AppState>,
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    for (name, given) in [("format", &query.format), ("bom", &query.bom)] {
+    for (name, given) in [
+        ("format", &query.format),
+        ("bom", &query.bom),
+        ("substantive", &query.substantive),
+    ] {
         if given.is_some() {
             return Err(ApiError::InvalidRequest(vec![FieldError::new(
                 name,

@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
-    admin, bare, catalog, console, decide, disputes, index, openapi, register, status,
+    admin, bare, catalog, console, decide, disputes, index, indicators, openapi, register, status,
     subject_lists, subjects, subscriptions, AppState,
 };
 use crate::keys::Scope;
@@ -136,6 +136,10 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         .on(Method::POST, subscriptions::replay),
         Endpoint::new("/v1/changes", scope(Scope::Subscribe))
             .on(Method::GET, subscriptions::changes),
+        Endpoint::new("/v1/indicators", scope(Scope::Export))
+            .on(Method::GET, indicators::indicators),
+        Endpoint::new("/v1/indicators/active-enterprises", scope(Scope::Admin))
+            .on(Method::PUT, indicators::put_active_enterprises),
     ];
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));

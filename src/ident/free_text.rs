@@ -18,6 +18,17 @@ use std::borrow::Cow;
 use super::resident_id::is_valid_date;
 use super::LEN;
 
+/// A person's name as stores and exports keep it: its first character, then one `*` for each
+/// character after it (`张三丰` → `张**`), leading and trailing whitespace dropped. A name of
+/// one character stays as it is: a surname alone names nobody.
+pub fn mask_person_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    let mut masked = String::with_capacity(name.len());
+    masked.extend(chars.next());
+    masked.extend(chars.map(|_| '*'));
+    masked
+}
+
 /// `text` with every resident ID number in it masked; borrowed when there is none.
 pub fn mask_id_numbers(text: &str) -> Cow<'_, str> {
     // Fewer than 17 digits cannot hold an ID number: most texts, answered without allocating.
@@ -145,6 +156,19 @@ fn is_separator(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_person_s_name_keeps_its_first_character_only() {
+        for (name, masked) in [
+            ("张三", "张*"),
+            ("  欧阳娜娜 ", "欧***"),
+            ("王", "王"),
+            ("", ""),
+            ("Li Lei", "L*****"),
+        ] {
+            assert_eq!(super::mask_person_name(name), masked, "{name:?}");
+        }
+    }
+
     use proptest::prelude::*;
 
     use super::super::resident_id::days_in_month;

@@ -31,7 +31,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::{IdError, UnknownIdType};
-pub use free_text::mask_id_numbers;
+pub use free_text::{mask_id_numbers, mask_person_name};
 pub use key::SubjectKey;
 pub use normalize::normalize;
 pub use subject::{Masked, SubjectId};

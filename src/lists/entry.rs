@@ -525,6 +525,14 @@ struct Naming<'a> {
     entry_id: Cow<'a, str>,
     #[serde(borrow)]
     subject_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    subject_name: Option<Cow<'a, str>>,
+}
+
+/// An entry's id and the subject's name on it.
+pub struct Named {
+    pub entry_id: String,
+    pub subject_name: Option<String>,
 }
 
 impl<'a> EntryRef<'a> {
@@ -538,20 +546,34 @@ impl<'a> EntryRef<'a> {
 
     /// The stored JSON, once it is known to still be this entry's (a list file edited in place
     /// may hold another line there now).
-    fn stored_json(&self, store: &TextStore, row: u32) -> Result<(Vec<u8>, String), TextError> {
+    fn stored_json(&self, store: &TextStore, row: u32) -> Result<(Vec<u8>, Named), TextError> {
         let json = store.get(row)?;
         let naming: Naming<'_> = serde_json::from_slice(&json)?;
         if ident::parse(&naming.subject_id).map(|id| id.key()) != Ok(self.subject) {
             return Err(TextError::Changed);
         }
-        let entry_id = naming.entry_id.into_owned();
-        Ok((json, entry_id))
+        let named = Named {
+            entry_id: naming.entry_id.into_owned(),
+            subject_name: naming.subject_name.map(Cow::into_owned),
+        };
+        Ok((json, named))
     }
 
     pub fn entry_id(&self) -> Result<Cow<'a, str>, TextError> {
         match self.text {
-            Text::Stored(store, row) => Ok(Cow::Owned(self.stored_json(store, row)?.1)),
+            Text::Stored(store, row) => Ok(Cow::Owned(self.stored_json(store, row)?.1.entry_id)),
             Text::Owned(entry) => Ok(Cow::Borrowed(&entry.entry_id)),
+        }
+    }
+
+    /// The entry's id and the subject's name on it, read together (one parse of the text).
+    pub fn naming(&self) -> Result<Named, TextError> {
+        match self.text {
+            Text::Stored(store, row) => Ok(self.stored_json(store, row)?.1),
+            Text::Owned(entry) => Ok(Named {
+                entry_id: entry.entry_id.to_string(),
+                subject_name: entry.subject_name.as_deref().map(str::to_owned),
+            }),
         }
     }
 

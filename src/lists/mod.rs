@@ -11,7 +11,7 @@ pub mod source;
 mod text;
 
 pub use entry::{
-    Dispute, Entry, EntryError, EntryRecord, EntryRef, Facts, ResponsiblePerson,
+    Dispute, Entry, EntryError, EntryRecord, EntryRef, Facts, Named, ResponsiblePerson,
     ResponsiblePersonRecord, Status,
 };
 pub use file::{load_embedded, load_file, parse_entries, read_file, LineProblem, ListFileError};

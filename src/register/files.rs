@@ -2,6 +2,8 @@
 //! per hour (UTC+8) of the time they were asked, `records/YYYY-MM-DD/HH.jsonl`; feedback in
 //! `feedback.jsonl`, held in memory as well (it is a few records per decision at most). A
 //! corrected report is appended whole again; the last line of a report is the one that counts.
+//! The monthly counts of active enterprises are in `active_enterprises.jsonl` the same way: the
+//! last line of a month counts.
 //!
 //! A record's hour file follows from its id (a UUIDv7 carries its instant), so finding a
 //! decision reads one hour's index and one line (see `hour_index`), and an export reads only
@@ -19,8 +21,8 @@ use uuid::Uuid;
 use super::feedback::FeedbackRecord;
 use super::record::{hour_of, time_of, Line, RegisterRecord, HOUR_MS};
 use super::store::{
-    lock, parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery,
-    RegisterStore, StoreError, Stored,
+    lock, parse_active, parse_feedback, parse_record, ActiveEnterprises, AppendError, Expired,
+    FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
 };
 use super::{archive, disk, hour_index};
 use crate::timestamp::Timestamp;
@@ -47,6 +49,13 @@ pub struct FileStore {
     /// The hour file last appended to, kept open with its index.
     current: Mutex<Option<OpenHour>>,
     feedback: Mutex<FeedbackFile>,
+    active: Mutex<ActiveFile>,
+}
+
+/// The monthly counts of active enterprises: the file, and the last count of each month.
+struct ActiveFile {
+    file: File,
+    by_month: HashMap<String, ActiveEnterprises>,
 }
 
 struct OpenHour {
@@ -79,6 +88,7 @@ impl FileStore {
             dir: dir.to_path_buf(),
             current: Mutex::new(None),
             feedback: Mutex::new(FeedbackFile::open(&dir.join("feedback.jsonl"))?),
+            active: Mutex::new(ActiveFile::open(&dir.join("active_enterprises.jsonl"))?),
         })
     }
 
@@ -356,6 +366,17 @@ impl RegisterStore for FileStore {
         Ok(())
     }
 
+    fn put_active_enterprises(&self, count: &ActiveEnterprises) -> Result<(), StoreError> {
+        let mut active = lock(&self.active);
+        write_line(&mut active.file, count)?;
+        active.by_month.insert(count.month.clone(), count.clone());
+        Ok(())
+    }
+
+    fn active_enterprises(&self, month: &str) -> Result<Option<ActiveEnterprises>, StoreError> {
+        Ok(lock(&self.active).by_month.get(month).cloned())
+    }
+
     fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
         let mut feedback = lock(&self.feedback);
         let key = record.key();
@@ -451,24 +472,51 @@ impl RegisterStore for FileStore {
     }
 }
 
-impl FeedbackFile {
-    /// Reads the stored feedback; a torn last line (a crash during a write, which was then
-    /// never acknowledged) is cut off.
-    fn open(path: &Path) -> Result<FeedbackFile, StoreError> {
-        let mut file = disk::open_append(path)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        let complete = text.rfind('\n').map_or(0, |end| end + 1);
-        if complete < text.len() {
-            file.set_len(complete as u64)?;
+/// Opens a file of JSON lines for appending and reads its whole lines; a torn last line (a
+/// crash during a write, which was then never acknowledged) is cut off.
+fn open_lines(path: &Path) -> Result<(File, String), StoreError> {
+    let mut file = disk::open_append(path)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    let complete = text.rfind('\n').map_or(0, |end| end + 1);
+    if complete < text.len() {
+        file.set_len(complete as u64)?;
+        text.truncate(complete);
+    }
+    Ok((file, text))
+}
+
+/// Appends `value` as a JSON line and syncs it to disk.
+fn write_line(file: &mut File, value: &impl serde::Serialize) -> Result<(), StoreError> {
+    let mut line = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    line.push(b'\n');
+    file.write_all(&line)?;
+    Ok(file.sync_data()?)
+}
+
+impl ActiveFile {
+    fn open(path: &Path) -> Result<ActiveFile, StoreError> {
+        let (file, text) = open_lines(path)?;
+        let mut by_month = HashMap::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            let count = parse_active(line)?;
+            by_month.insert(count.month.clone(), count);
         }
+        Ok(ActiveFile { file, by_month })
+    }
+}
+
+impl FeedbackFile {
+    /// Reads the stored feedback.
+    fn open(path: &Path) -> Result<FeedbackFile, StoreError> {
+        let (file, text) = open_lines(path)?;
         let mut feedback = FeedbackFile {
             file,
             records: Vec::new(),
             by_key: HashMap::new(),
             by_id: HashMap::new(),
         };
-        for line in text[..complete].lines().filter(|l| !l.is_empty()) {
+        for line in text.lines().filter(|l| !l.is_empty()) {
             feedback.insert(parse_feedback(line)?);
         }
         Ok(feedback)
@@ -476,11 +524,7 @@ impl FeedbackFile {
 
     /// Appends a record (a new report, or a corrected one) and syncs it to disk.
     fn write(&mut self, record: &FeedbackRecord) -> Result<(), StoreError> {
-        let mut line =
-            serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        Ok(self.file.sync_data()?)
+        write_line(&mut self.file, record)
     }
 
     /// Holds a record read or written: a new report at the end, a corrected one in its place.

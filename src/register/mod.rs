@@ -40,7 +40,8 @@ pub use record::{
 use record::{LineWriter, SubjectHasher};
 use store::lock;
 pub use store::{
-    AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+    ActiveEnterprises, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
+    StoreError, Stored,
 };
 
 use crate::ident::SubjectId;

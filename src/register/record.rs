@@ -11,7 +11,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::engine::{Decision, Outcome};
-use crate::ident::{mask_id_numbers, SubjectId};
+use crate::ident::{mask_id_numbers, mask_person_name, SubjectId};
 use crate::keys::Caller;
 use crate::request_id::RequestId;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
@@ -48,24 +48,30 @@ pub struct DecisionItem {
     pub reasons: Vec<ReasonRecord>,
     /// The entry whose list took every reward away (a removed reward must be defensible too).
     pub rewards_suppressed_by: Option<String>,
+    /// The subject's name on the entry that matched it, as the entry gives it: the writer
+    /// masks a person's. `None` when no entry matched or it names no one.
+    pub subject_name: Option<String>,
 }
 
 impl DecisionItem {
-    /// `entry_ids` are the reasons' entry ids in the order of `decision.reasons`, and
-    /// `rewards_suppressed_by` the id of the entry that took the rewards away (both read from
-    /// the list index's text by the service).
+    /// `entry_ids` are the reasons' entry ids in the order of `decision.reasons`,
+    /// `rewards_suppressed_by` the id of the entry that took the rewards away, and
+    /// `subject_name` the subject's name on the matching entry (all read from the list index's
+    /// text by the service).
     pub fn of(
         decision_id: Uuid,
         subject: SubjectId,
         decision: &Decision<'_>,
         entry_ids: Vec<String>,
         rewards_suppressed_by: Option<String>,
+        subject_name: Option<String>,
     ) -> DecisionItem {
         DecisionItem {
             decision_id,
             subject,
             outcome: decision.outcome,
             rewards_suppressed_by,
+            subject_name,
             reasons: decision
                 .reasons
                 .iter()
@@ -178,7 +184,7 @@ impl LineWriter {
                 for item in items {
                     let mut json = self.head(item.decision_id, RecordKind::Decision);
                     json.extend_from_slice(&self.shared);
-                    self.subject(&mut json, &item.subject);
+                    self.subject(&mut json, &item.subject, item.subject_name.as_deref());
                     json.extend_from_slice(b",\"decision\":\"");
                     json.extend_from_slice(item.outcome.as_str().as_bytes());
                     json.push(b'"');
@@ -207,7 +213,7 @@ impl LineWriter {
                 let part = SnapshotPart::of(&mut self.snapshot, &rules, lists_version);
                 tail(&mut self.tail, part, caller.as_ref(), request_id.as_ref());
                 let mut json = self.head(record_id, RecordKind::ProfileRead);
-                self.subject(&mut json, &read);
+                self.subject(&mut json, &read, None);
                 json.extend_from_slice(&self.tail);
                 lines.push(Line { record_id, json });
             }
@@ -233,9 +239,9 @@ impl LineWriter {
     }
 
     /// `,"subject":{…}`: an organisation's code, a person's masked ID (or one that may be a
-    /// person's), and the keyed hash. All of it is ASCII letters, digits and `*`: nothing to
-    /// escape.
-    fn subject(&self, json: &mut Vec<u8>, subject: &SubjectId) {
+    /// person's), the name on the matching entry (a person's masked), and the keyed hash. All
+    /// but the name is ASCII letters, digits and `*`: nothing to escape.
+    fn subject(&self, json: &mut Vec<u8>, subject: &SubjectId, name: Option<&str>) {
         json.extend_from_slice(b",\"subject\":{\"kind\":\"");
         json.extend_from_slice(subject.kind().as_str().as_bytes());
         json.extend_from_slice(b"\",\"id_type\":\"");
@@ -248,7 +254,17 @@ impl LineWriter {
             json.extend_from_slice(b"\",\"id\":\"");
             json.extend_from_slice(id.as_bytes());
         }
-        json.extend_from_slice(b"\",\"hash\":\"");
+        json.push(b'"');
+        if let Some(name) = name {
+            json.extend_from_slice(b",\"name\":");
+            if subject.may_be_person() {
+                json_str(json, &mask_person_name(name));
+            } else {
+                // An organisation's name is public, but one may hold an ID number.
+                json_str(json, &mask_id_numbers(name));
+            }
+        }
+        json.extend_from_slice(b",\"hash\":\"");
         self.hasher.hash_into(id, json);
         json.extend_from_slice(b"\"}");
     }
@@ -550,6 +566,15 @@ pub struct SubjectRecord {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked: Option<String>,
+    /// The name on the entry that matched the subject (奖惩对象名称): an organisation's as the
+    /// entry gives it, a person's masked (its first character kept); none when no entry
+    /// matched.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "masked_option"
+    )]
+    pub name: Option<String>,
     pub hash: String,
 }
 
@@ -648,6 +673,7 @@ mod tests {
                     outcome: Outcome::Block,
                     reasons: vec![reason("m1"), reason("m2"), reason("m1")],
                     rewards_suppressed_by: Some("e\"9".into()),
+                    subject_name: Some("齐齐哈尔\"某\"公司 230202199001011230".into()),
                 },
                 DecisionItem {
                     decision_id: id(0, 2),
@@ -655,6 +681,7 @@ mod tests {
                     outcome: Outcome::Allow,
                     reasons: Vec::new(),
                     rewards_suppressed_by: None,
+                    subject_name: Some(" 张三丰".into()),
                 },
             ],
         };
@@ -676,6 +703,7 @@ mod tests {
                 outcome: Outcome::Flag,
                 reasons: Vec::new(),
                 rewards_suppressed_by: None,
+                subject_name: None,
             }],
         };
         let read = || Event::ProfileRead {
@@ -702,8 +730,8 @@ mod tests {
         // Again, into the buffers of the lines before.
         assert_eq!(write(&mut lines), written);
         let expected = [
-            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000001","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"block","topics":["t\\1"],"measures":["m1","m2"],"reasons":[{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m2","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false}],"rewards_suppressed_by":"e\"9","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
-            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000002","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"decision":"allow","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000001","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","name":"齐齐哈尔\"某\"公司 230202********1230","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"block","topics":["t\\1"],"measures":["m1","m2"],"reasons":[{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m2","list":"l","entry_id":"e\n1","effect":"block","incentive":false},{"topic":"t\\1","measure":"m1","list":"l","entry_id":"e\n1","effect":"block","incentive":false}],"rewards_suppressed_by":"e\"9","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
+            r#"{"record_id":"019ad6b1-09f7-7000-8000-000000000002","kind":"decision","time":"2025-12-01T05:35:18.007+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","department":"dept \"x\" 230202********1230","case_ref":"case-7","replay":true,"subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","name":"张**","hash":"87030fe883e384cd6737685175a0f192"},"decision":"allow","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":42,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
             r#"{"record_id":"019ad6b1-0dd8-7000-8000-000000000003","kind":"decision","time":"2025-12-01T05:35:19.000+08:00","matter":"gov_procurement","evaluated_at":"2025-11-13T08:00:00.000+08:00","subject":{"kind":"enterprise","id_type":"uscc","id":"91230202MA18XK7PXM","hash":"cbd4cf9cf8f6d4b933252b8442f82ebf"},"decision":"flag","ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":0,"caller":null}"#,
             r#"{"record_id":"019ad6e7-f87c-7000-8000-000000000004","kind":"profile_read","time":"2025-12-01T06:35:18.012+08:00","subject":{"kind":"person","id_type":"resident_id","masked":"230202********1230","hash":"87030fe883e384cd6737685175a0f192"},"ruleset":{"name":"qiqihar \"test\"","revision":"r1"},"lists_version":18446744073709551615,"caller":{"key_id":"key-1","department":"科室 230202********1230"},"request_id":"req-1"}"#,
         ];

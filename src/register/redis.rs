@@ -18,7 +18,8 @@
 //! - `feedback_ids` — hash: feedback id → its key in `feedback` (finds a report to correct);
 //! - `retention` — the lock of the instance that trims the stream now;
 //! - `feedback_log` — stream of feedback keys (`k`) and the department of the key that filed
-//!   them (`c`), in the order stored: the cursor of `GET /v1/feedback`.
+//!   them (`c`), in the order stored: the cursor of `GET /v1/feedback`;
+//! - `active_enterprises` — hash: `YYYY-MM` → the month's uploaded count of active enterprises.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -31,8 +32,8 @@ use super::archive;
 use super::feedback::FeedbackRecord;
 use super::record::{hour_of, time_of, Line, RegisterRecord, HOUR_MS};
 use super::store::{
-    parse_feedback, parse_record, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
-    StoreError, Stored,
+    parse_active, parse_feedback, parse_record, ActiveEnterprises, AppendError, Expired,
+    FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
 };
 use crate::redis_client::{Connection, Lock, RedisClient};
 use crate::timestamp::Timestamp;
@@ -545,6 +546,25 @@ impl RegisterStore for RedisStore {
             }
         }
         Ok(())
+    }
+
+    fn put_active_enterprises(&self, count: &ActiveEnterprises) -> Result<(), StoreError> {
+        let json = serde_json::to_string(count).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let key = self.key("active_enterprises");
+        self.with(|connection| {
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg(&count.month)
+                .arg(&json)
+                .query::<()>(connection)
+        })
+    }
+
+    fn active_enterprises(&self, month: &str) -> Result<Option<ActiveEnterprises>, StoreError> {
+        let key = self.key("active_enterprises");
+        let stored: Option<String> =
+            self.with(|connection| redis::cmd("HGET").arg(&key).arg(month).query(connection))?;
+        stored.as_deref().map(parse_active).transpose()
     }
 
     fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {

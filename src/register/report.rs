@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::feedback::{feedback_key, FeedbackRecord};
 use super::record::{RecordKind, RegisterRecord};
 use super::store::{RegisterStore, StoreError};
-use crate::ruleset::RuleSet;
+use crate::ruleset::{Effect, RuleSet};
 use crate::timestamp::Timestamp;
 
 /// Records whose feedback is looked up in one round trip.
@@ -78,8 +78,14 @@ pub struct CaseRow {
     pub decision_id: Uuid,
     pub decided_at: String,
     pub matter_code: String,
+    /// The matter's 政务服务事项编码 on the provincial platform, from the rule set; several are
+    /// joined by `;`; empty where the rule set gives none.
+    pub matter_platform_code: String,
     pub decision: String,
     pub subject_kind: String,
+    /// 奖惩对象名称: the name on the entry that matched the subject, a person's masked (`张**`);
+    /// empty when the register holds none.
+    pub rewards_punishments_object: String,
     /// An organisation's USCC; empty for a person and for an organisation asked by its
     /// organisation code or registration number.
     pub unified_social_credit_code: String,
@@ -92,6 +98,9 @@ pub struct CaseRow {
     pub trustworthy_dishonest_behavior: String,
     pub topic_codes: String,
     pub measure_code: String,
+    /// The measure's category in the national base list: `1` rights-reducing, `2`
+    /// management, `3` market and industry; empty for a measure the rule set no longer has.
+    pub measure_category: String,
     /// The measure's name (执行措施).
     pub implementation_measures: String,
     pub legal_basis: String,
@@ -117,13 +126,15 @@ pub struct CaseRow {
 
 impl CaseRow {
     /// The column names, in order (the CSV header).
-    pub const FIELDS: [&'static str; 32] = [
+    pub const FIELDS: [&'static str; 35] = [
         "data_id",
         "decision_id",
         "decided_at",
         "matter_code",
+        "matter_platform_code",
         "decision",
         "subject_kind",
+        "rewards_punishments_object",
         "unified_social_credit_code",
         "id_card_number_masked",
         "subject_hash",
@@ -131,6 +142,7 @@ impl CaseRow {
         "trustworthy_dishonest_behavior",
         "topic_codes",
         "measure_code",
+        "measure_category",
         "implementation_measures",
         "legal_basis",
         "list_entry_ids",
@@ -153,6 +165,33 @@ impl CaseRow {
     ];
 }
 
+/// Which of a period's cases an export gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cases {
+    /// Every measure a decision applied.
+    All,
+    /// Only [substantive](substantive) cases.
+    Substantive,
+}
+
+/// Whether a measure a decision applied is a substantive case (docs/export.md): the decision
+/// is no replay, the measure did more than inform (its effect is not `inform`), and its
+/// feedback is no longer pending (the executing department filed a report, whatever its
+/// action).
+pub fn substantive(
+    record: &RegisterRecord,
+    measure: &str,
+    feedback: Option<&FeedbackRecord>,
+) -> bool {
+    !record.replay && !informs(record, measure) && feedback.is_some()
+}
+
+/// Whether the decision recorded `measure` as one that only informs (effect `inform`).
+fn informs(record: &RegisterRecord, measure: &str) -> bool {
+    (record.reasons.iter())
+        .any(|reason| reason.measure == measure && reason.effect == Effect::Inform.as_str())
+}
+
 /// The period's cases, row by row, until `each` returns false. Names and legal bases come
 /// from `rules` (the current rule set); a measure it no longer has keeps only its code. A
 /// replay (a decision at another instant than when it was asked) is no case and is left out.
@@ -161,6 +200,7 @@ pub fn export_cases(
     rules: &RuleSet,
     from: Timestamp,
     to: Timestamp,
+    cases: Cases,
     each: &mut dyn FnMut(CaseRow) -> bool,
 ) -> Result<(), StoreError> {
     let exported_at = Timestamp::now().to_string();
@@ -169,6 +209,9 @@ pub fn export_cases(
             return true;
         }
         for (measure, feedback) in record.measures.iter().zip(feedback) {
+            if cases == Cases::Substantive && !substantive(&record, measure, feedback.as_ref()) {
+                continue;
+            }
             let row = case_row(rules, &record, measure, feedback.as_ref(), &exported_at);
             if !each(row) {
                 return false;
@@ -204,6 +247,9 @@ fn case_row(
             .map_or_else(|| code.to_owned(), |t| t.name.clone())
     };
     let definition = rules.measures().iter().find(|m| m.code == measure);
+    let matter = (record.matter.as_deref())
+        .and_then(|code| rules.matter_id(code))
+        .map(|id| rules.matter(id));
     let report = feedback.map(|f| &f.report);
     let text = |value: Option<&String>| value.cloned().unwrap_or_default();
     CaseRow {
@@ -211,8 +257,10 @@ fn case_row(
         decision_id: record.record_id,
         decided_at: record.time.clone(),
         matter_code: record.matter.clone().unwrap_or_default(),
+        matter_platform_code: matter.map_or_else(String::new, |m| m.platform_codes.join(";")),
         decision: record.decision.clone().unwrap_or_default(),
         subject_kind: record.subject.kind.clone(),
+        rewards_punishments_object: text(record.subject.name.as_ref()),
         // An organisation asked by an older identifier has no USCC to give.
         unified_social_credit_code: if record.subject.id_type == "uscc" {
             text(record.subject.id.as_ref())
@@ -233,6 +281,7 @@ fn case_row(
             .join("；"),
         topic_codes: topics.join(";"),
         measure_code: measure.to_owned(),
+        measure_category: definition.map_or_else(String::new, |m| u8::from(m.category).to_string()),
         implementation_measures: definition.map_or_else(String::new, |m| m.name.clone()),
         legal_basis: definition.map_or_else(String::new, |m| m.legal_basis.clone()),
         list_entry_ids: reasons
@@ -251,7 +300,10 @@ fn case_row(
         officer: text(report.and_then(|r| r.officer.as_ref())),
         override_reason: text(report.and_then(|r| r.reason.as_ref())),
         execution_content: text(report.and_then(|r| r.content.as_ref())),
-        field: text(report.and_then(|r| r.field.as_ref())),
+        // 所在领域: what the department reported, else the matter the measure was applied in.
+        field: (report.and_then(|r| r.field.clone()))
+            .or_else(|| matter.map(|m| m.name.clone()))
+            .unwrap_or_default(),
         results: text(report.and_then(|r| r.results.as_ref())),
         start_time: text(report.and_then(|r| r.start_time.as_ref())),
         end_time: text(report.and_then(|r| r.end_time.as_ref())),
@@ -274,8 +326,10 @@ mod tests {
             decision_id: Uuid::nil(),
             decided_at: String::new(),
             matter_code: String::new(),
+            matter_platform_code: String::new(),
             decision: String::new(),
             subject_kind: String::new(),
+            rewards_punishments_object: String::new(),
             unified_social_credit_code: String::new(),
             id_card_number_masked: String::new(),
             subject_hash: String::new(),
@@ -283,6 +337,7 @@ mod tests {
             trustworthy_dishonest_behavior: String::new(),
             topic_codes: String::new(),
             measure_code: String::new(),
+            measure_category: String::new(),
             implementation_measures: String::new(),
             legal_basis: String::new(),
             list_entry_ids: String::new(),
@@ -317,6 +372,47 @@ fn data_id(decision_id: Uuid, measure: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::new_v8(bytes)
+}
+
+/// What the monthly indicators count from the register over a period (docs/indicators.md).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RegisterFigures {
+    /// Substantive cases ([`substantive`]), by the action their feedback reports.
+    pub substantive_by_action: BTreeMap<String, u64>,
+    /// By the department a decision counts for: the cases that need feedback (measures of
+    /// decisions that are no replay, not `inform`), and how many of them have it.
+    pub feedback_by_department: BTreeMap<String, (u64, u64)>,
+}
+
+pub fn register_figures(
+    store: &dyn RegisterStore,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<RegisterFigures, StoreError> {
+    let mut figures = RegisterFigures::default();
+    joined(store, from, to, &mut |Joined { record, feedback }| {
+        if record.kind != RecordKind::Decision || record.replay {
+            return true;
+        }
+        let department = record.department().unwrap_or("(none)").to_owned();
+        for (measure, feedback) in record.measures.iter().zip(&feedback) {
+            if informs(&record, measure) {
+                continue;
+            }
+            let counts = (figures.feedback_by_department)
+                .entry(department.clone())
+                .or_default();
+            counts.0 += 1;
+            if let Some(feedback) = feedback {
+                counts.1 += 1;
+                *(figures.substantive_by_action)
+                    .entry(feedback.report.action.as_str().to_owned())
+                    .or_default() += 1;
+            }
+        }
+        true
+    })?;
+    Ok(figures)
 }
 
 /// Counts over a period.

@@ -7,7 +7,7 @@ use std::path::Path;
 use uuid::Uuid;
 
 use super::feedback::FeedbackRecord;
-use super::record::{Line, RegisterRecord};
+use super::record::{CallerRecord, Line, RegisterRecord};
 use crate::ident::mask_id_numbers;
 use crate::timestamp::Timestamp;
 
@@ -132,6 +132,31 @@ pub trait RegisterStore: Send + Sync {
 
     /// The stored feedback for each (decision id, measure), if any.
     fn feedback_of(&self, keys: &[String]) -> Result<Vec<Option<FeedbackRecord>>, StoreError>;
+
+    /// Stores a month's count of active enterprises durably; it replaces the month's count
+    /// stored before.
+    fn put_active_enterprises(&self, count: &ActiveEnterprises) -> Result<(), StoreError>;
+
+    /// The count of active enterprises last stored for `month` (`YYYY-MM`).
+    fn active_enterprises(&self, month: &str) -> Result<Option<ActiveEnterprises>, StoreError>;
+}
+
+/// 存续企业数: the enterprises registered and not deregistered at a month's end, which the
+/// service cannot count and the credit office uploads (the denominator of the A-grade
+/// taxpayers' share, docs/indicators.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ActiveEnterprises {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub count: u64,
+    /// When the register stored it (UTC+8).
+    pub uploaded_at: String,
+    /// The key that uploaded it; none when the service runs without keys.
+    pub caller: Option<CallerRecord>,
+}
+
+pub(super) fn parse_active(json: &str) -> Result<ActiveEnterprises, StoreError> {
+    serde_json::from_str(json).map_err(|err| corrupt(json, &err))
 }
 
 /// Parses a stored line; a line that does not parse is corruption, named by its start.

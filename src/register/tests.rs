@@ -13,7 +13,8 @@ use super::files::FileStore;
 use super::record::{time_of, Line, RegisterRecord};
 use super::spill::Spill;
 use super::store::{
-    AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
+    ActiveEnterprises, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
+    StoreError, Stored,
 };
 use crate::timestamp::Timestamp;
 
@@ -414,6 +415,12 @@ impl RegisterStore for Flaky {
     }
     fn put_feedback(&self, record: &FeedbackRecord) -> Result<Stored, StoreError> {
         self.store.put_feedback(record)
+    }
+    fn put_active_enterprises(&self, count: &ActiveEnterprises) -> Result<(), StoreError> {
+        self.store.put_active_enterprises(count)
+    }
+    fn active_enterprises(&self, month: &str) -> Result<Option<ActiveEnterprises>, StoreError> {
+        self.store.active_enterprises(month)
     }
     fn feedback_page(&self, query: &FeedbackQuery) -> Result<FeedbackPage, StoreError> {
         self.store.feedback_page(query)

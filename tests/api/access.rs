@@ -135,6 +135,18 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             &format!("/v1/stats?{period}"),
             None,
         ),
+        case(
+            Method::GET,
+            "/v1/indicators",
+            "/v1/indicators?month=2026-11",
+            None,
+        ),
+        case(
+            Method::PUT,
+            "/v1/indicators/active-enterprises",
+            "/v1/indicators/active-enterprises",
+            Some(json!({"month": "2026-11", "count": 40})),
+        ),
     ]
 }
 

@@ -33,6 +33,7 @@ mod follow;
 mod golden;
 mod helpers;
 mod identifiers;
+mod indicators;
 mod keys_reload;
 mod languages;
 mod legacy_ids;

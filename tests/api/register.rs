@@ -11,7 +11,7 @@ use jiangcheng::timestamp::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{entry_with, problem, rid, uscc, Spawn, TestApp, AS_OF};
+use crate::helpers::{entry_with, ok_json, problem, rid, uscc, Spawn, TestApp, AS_OF};
 use crate::redis::RedisServer;
 
 pub const PROCUREMENT_BAN: &str = "court_procurement_ban";
@@ -818,4 +818,121 @@ async fn a_registration_number_is_masked_in_the_register_as_it_may_be_a_persons_
     let (text, records) = file_records(&app);
     assert!(!text.contains(company), "{text}");
     assert_eq!(records[2]["subject"]["masked"], "110108********6", "{text}");
+}
+
+#[actix_web::test]
+async fn the_export_names_each_subject_and_keeps_only_substantive_cases_when_asked() {
+    let (company, person, via, unlisted) = (uscc("91", 41), rid(4343), rid(4444), uscc("91", 42));
+    let entries = [
+        entry_with(
+            "QQHR-FY-2026-000941",
+            "court_dishonest_debtor",
+            &company,
+            json!({"listed_on": "2026-03-01", "subject_name": "齐齐哈尔某某商贸有限公司",
+                   "responsible_persons": [{"role": "legal_rep", "id": via, "name": "李小龙"}]}),
+        ),
+        entry_with(
+            "QQHR-FY-2026-000943",
+            "court_dishonest_debtor",
+            &person,
+            json!({"listed_on": "2026-03-01", "subject_name": "张三丰"}),
+        ),
+    ];
+    let app = Spawn::entries(&entries).start();
+    let batch = |matter: &str, subjects: &[&str]| {
+        json!({"matter": matter, "department": "市公共资源交易中心",
+               "subjects": subjects.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()})
+    };
+    let mut decisions = Vec::new();
+    for (matter, subjects) in [
+        ("gov_procurement", vec![&company, &person, &unlisted]),
+        ("high_consumption", vec![&via]),
+        ("credit_loan", vec![&company]),
+    ] {
+        let subjects: Vec<&str> = subjects.into_iter().map(String::as_str).collect();
+        let answer = ok_json(app.post_batch(&batch(matter, &subjects)).await, matter).await;
+        decisions.extend(answer["results"].as_array().expect("results").clone());
+    }
+    stored(&app, 5).await;
+    let reported = app
+        .post_json("/v1/feedback", &applied(&decisions[0]["decision_id"]))
+        .await;
+    assert_eq!(reported.status(), StatusCode::CREATED);
+
+    // The register keeps the name on the matched entry, a person's masked; none unlisted.
+    let (text, records) = file_records(&app);
+    assert!(
+        !text.contains("张三丰") && !text.contains("李小龙"),
+        "{text}"
+    );
+    let names: Vec<&Value> = decisions
+        .iter()
+        .map(|d| &record(&records, &d["decision_id"])["subject"]["name"])
+        .collect();
+    assert_eq!(
+        names,
+        [
+            &json!("齐齐哈尔某某商贸有限公司"),
+            &json!("张**"),
+            &Value::Null,
+            &json!("李**"),
+            &json!("齐齐哈尔某某商贸有限公司"),
+        ]
+    );
+
+    let rows = |query: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&format!("/v1/export/cases?{query}")).await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            let text = response.text().await.expect("body");
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("a row is JSON"))
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = rows(period_now()).await;
+    let object = |decision: &Value| {
+        let row = (all.iter())
+            .find(|r| r["decision_id"] == decision["decision_id"])
+            .unwrap_or_else(|| panic!("a row of {decision} in {all:#?}"));
+        row["rewards_punishments_object"].clone()
+    };
+    assert_eq!(object(&decisions[0]), "齐齐哈尔某某商贸有限公司");
+    assert_eq!(object(&decisions[1]), "张**");
+    assert_eq!(object(&decisions[3]), "李**");
+    let loan = (all.iter())
+        .find(|r| r["measure_code"] == "credit_loan_reference")
+        .expect("the inform measure's row");
+    assert_eq!(loan["measure_category"], "3");
+    assert_eq!(loan["state"], "pending");
+    // No feedback names the field: the matter's name stands for it.
+    assert_eq!(loan["field"], "融资授信");
+    assert_eq!(loan["matter_platform_code"], "");
+
+    // Substantive: only the reported measure (the others wait for feedback, one only informs).
+    let substantive = rows(format!("{}&substantive=true", period_now())).await;
+    let kept: Vec<(&Value, &Value)> = (substantive.iter())
+        .map(|r| (&r["decision_id"], &r["measure_code"]))
+        .collect();
+    assert_eq!(
+        kept,
+        [(&decisions[0]["decision_id"], &json!(PROCUREMENT_BAN))],
+        "{substantive:#?}"
+    );
+    assert_eq!(substantive[0]["measure_category"], "1");
+    assert_eq!(
+        rows(format!("{}&substantive=false", period_now()))
+            .await
+            .len(),
+        all.len()
+    );
+    let response = app
+        .get(&format!(
+            "/v1/export/cases?{}&substantive=yes",
+            period_now()
+        ))
+        .await;
+    let refused = problem(response, 400, "invalid_request", "substantive=yes").await;
+    assert_eq!(crate::helpers::error_fields(&refused), ["substantive"]);
 }

@@ -23,7 +23,7 @@ pub use import::{GuardedImport, Import, ImportError};
 pub use named::ColdNames;
 pub use pool::DEFAULT_CONNECTIONS;
 pub use redis::{
-    ImportStats, Note, Position, PutOutcome, ReplicaWait, SourceError, DEFAULT_PREFIX,
+    ImportStats, ListHistory, Note, Position, PutOutcome, ReplicaWait, SourceError, DEFAULT_PREFIX,
     DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT,
 };
 
@@ -391,6 +391,15 @@ impl Source {
         match &self.backend {
             Backend::Embedded | Backend::File(_) => Ok(vec![Vec::new(); entry_ids.len()]),
             _ => self.redis()?.dispute_histories(entry_ids),
+        }
+    }
+
+    /// What the store keeps of the lists' past: `None` for a file, which holds the lists as
+    /// they are now and nothing of how they came to be.
+    pub fn history(&self) -> Result<Option<ListHistory>, SourceError> {
+        match &self.backend {
+            Backend::Embedded | Backend::File(_) => Ok(None),
+            _ => self.redis()?.history().map(Some),
         }
     }
 

@@ -309,6 +309,17 @@ impl Note {
     }
 }
 
+/// What a Redis source keeps of the lists' past ([`RedisLists::history`]).
+#[derive(Debug, Default)]
+pub struct ListHistory {
+    /// Each removed entry's tombstone (JSON: `entry`, `removed_by`, `reason`, `removed_at`).
+    pub tombstones: Vec<String>,
+    /// Each repaired entry's id and its repair notes (JSON: `document`, `by`, `at`).
+    pub repairs: Vec<(String, Vec<String>)>,
+    /// Each disputed entry's id and its dispute changes (JSON: `dispute`, `by`, `reason`, `at`).
+    pub disputes: Vec<(String, Vec<String>)>,
+}
+
 /// What a single write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PutOutcome {
@@ -887,13 +898,79 @@ impl RedisLists {
             .with(|con| Ok(con.hget(self.key("tombstones"), entry_id)?))
     }
 
+    /// What the store keeps of the lists' past: the tombstone of every removed entry, and
+    /// every repair and dispute change of each entry that had one (removed entries' too),
+    /// oldest first, each as the JSON it was written with. Read a page at a time.
+    pub fn history(&self) -> Result<ListHistory, SourceError> {
+        let tombstones = self.hash_values(&self.key("tombstones"))?;
+        let mut notes = [Vec::new(), Vec::new()];
+        for (note, found) in [Note::Repair, Note::Dispute].into_iter().zip(&mut notes) {
+            let ids: Vec<String> = self.hash_fields(&self.key(note.hash()))?;
+            for ids in ids.chunks(SCAN_PAGE) {
+                found.extend(ids.iter().cloned().zip(self.notes(note, ids)?));
+            }
+        }
+        let [repairs, disputes] = notes;
+        Ok(ListHistory {
+            tombstones,
+            repairs,
+            disputes,
+        })
+    }
+
+    /// Every (field, value) of a hash, an HSCAN page at a time, each field once.
+    fn hash_scan(
+        &self,
+        key: &str,
+        each: &mut dyn FnMut(String, String),
+    ) -> Result<(), SourceError> {
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, ScanPage) = self.connections.with(|con| {
+                Ok(redis::cmd("HSCAN")
+                    .arg(key)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(SCAN_PAGE)
+                    .query(&mut *con)?)
+            })?;
+            for (field, value) in page {
+                if seen.insert(field.clone()) {
+                    each(field, value);
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    fn hash_values(&self, key: &str) -> Result<Vec<String>, SourceError> {
+        let mut values = Vec::new();
+        self.hash_scan(key, &mut |_, value| values.push(value))?;
+        Ok(values)
+    }
+
+    fn hash_fields(&self, key: &str) -> Result<Vec<String>, SourceError> {
+        let mut fields = Vec::new();
+        self.hash_scan(key, &mut |field, _| fields.push(field))?;
+        Ok(fields)
+    }
+
     /// Every dispute change of each entry given, oldest first, each as the JSON note it was
     /// written with; in one round trip.
     pub fn dispute_histories(&self, entry_ids: &[String]) -> Result<Vec<Vec<String>>, SourceError> {
+        self.notes(Note::Dispute, entry_ids)
+    }
+
+    /// Every note of a kind of each entry given, oldest first; in one round trip.
+    fn notes(&self, note: Note, entry_ids: &[String]) -> Result<Vec<Vec<String>>, SourceError> {
         self.connections.with(|con| {
             let mut pipe = redis::pipe();
             for id in entry_ids {
-                pipe.lrange(format!("{}:{id}", self.key(Note::Dispute.hash())), 0, -1);
+                pipe.lrange(format!("{}:{id}", self.key(note.hash())), 0, -1);
             }
             Ok(pipe.query(&mut *con)?)
         })
