@@ -21,6 +21,7 @@
 //! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
 
 pub mod app;
+pub mod commitments;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -35,9 +35,9 @@ use prometheus::{IntCounter, IntCounterVec};
 pub use self::redis::DEFAULT_PREFIX;
 pub use record::{
     CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,
-    RequestFacts, SubjectRecord,
+    RequestFacts, SubjectHasher, SubjectRecord,
 };
-use record::{LineWriter, SubjectHasher};
+use record::LineWriter;
 use store::lock;
 pub use store::{
     AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
@@ -384,6 +384,11 @@ impl Register {
         LineWriter::new(self.hasher.clone()).write(event, &mut lines);
         let why = "the register's queue is full";
         spill_or_drop(&self.spill, &self.counters, &lines, why);
+    }
+
+    /// The keyed hash the register keeps subjects under.
+    pub fn hasher(&self) -> SubjectHasher {
+        self.hasher.clone()
     }
 
     /// The store, for feedback, export and statistics.

@@ -1,0 +1,294 @@
+//! Credit commitments (信用承诺) and their breaches (违诺): what a subject committed to for a
+//! matter, and what a department reports it broke. Both are stored durably where the query
+//! register keeps its feedback (files, or Redis shared by every instance), and held in memory,
+//! by the register's keyed hash of the subject, for the decisions in matters that allow
+//! commitments (`engine::offer`) and for the subject's profile.
+//!
+//! A person's resident ID is never kept: the record holds it masked, with the keyed hash that
+//! finds the subject again. Free texts are stored with any ID number in them masked.
+
+mod book;
+mod input;
+mod store;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use book::{Book, SubjectBook};
+pub use input::{BreachInput, CommitmentInput, MAX_TEXT};
+pub use store::{CommitmentStore, StoreError};
+
+use crate::engine::{BreachFact, CommitmentFact};
+use crate::ident::{IdType, SubjectId};
+use crate::lists::source::ReplicaWait;
+use crate::register::{CallerRecord, RegisterConfig, Sink, SubjectHasher};
+use crate::timestamp::Timestamp;
+
+/// How often an instance on a Redis store reads what other instances recorded.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+/// Records read from the store per round trip, at start and while following.
+const PAGE: usize = 1000;
+
+/// The subject as a commitment or breach keeps it: an organisation's code in full (it is
+/// public), a person's only masked; both with the register's keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = CommitmentSubject)]
+pub struct StoredSubject {
+    pub kind: String,
+    pub id_type: String,
+    /// An organisation's identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A person's identifier, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<String>,
+    /// The register's keyed hash of the identifier (32 hex digits).
+    pub hash: String,
+}
+
+impl StoredSubject {
+    pub fn of(subject: &SubjectId, hasher: &SubjectHasher) -> StoredSubject {
+        let mut hash = Vec::with_capacity(32);
+        hasher.hash_into(subject.as_str(), &mut hash);
+        let person = subject.id_type() == IdType::ResidentId;
+        StoredSubject {
+            kind: subject.kind().as_str().to_owned(),
+            id_type: subject.id_type().as_str().to_owned(),
+            id: (!person).then(|| subject.as_str().to_owned()),
+            masked: person.then(|| subject.masked().to_string()),
+            hash: String::from_utf8_lossy(&hash).into_owned(),
+        }
+    }
+
+    /// The identifier as it may be shown: an organisation's, or a person's masked.
+    pub fn shown(&self) -> &str {
+        self.id.as_deref().or(self.masked.as_deref()).unwrap_or("")
+    }
+
+    /// The hash as the book's key (`None` for one that is not 32 hex digits).
+    fn key(&self) -> Option<u128> {
+        u128::from_str_radix(&self.hash, 16).ok()
+    }
+}
+
+/// A subject's commitment for a matter, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Commitment {
+    pub commitment_id: Uuid,
+    pub subject: StoredSubject,
+    /// The matter's code.
+    pub matter: String,
+    /// The commitment's text or its document number (ID numbers in it masked).
+    pub text: String,
+    /// RFC 3339, as given.
+    pub signed_at: String,
+    /// RFC 3339, as given; exclusive.
+    pub valid_until: String,
+    /// The department that accepted the commitment.
+    pub department: String,
+    /// When the service stored it (UTC+8).
+    pub recorded_at: String,
+    /// The key that recorded it, with keys on.
+    pub caller: Option<CallerRecord>,
+}
+
+impl Commitment {
+    fn fact(&self) -> Option<CommitmentFact> {
+        Some(CommitmentFact {
+            commitment_id: self.commitment_id,
+            matter: self.matter.clone(),
+            signed_at: Timestamp::parse(&self.signed_at).ok()?,
+            valid_until: Timestamp::parse(&self.valid_until).ok()?,
+        })
+    }
+}
+
+/// A breach of a commitment (违诺) a department reported through feedback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Breach {
+    pub breach_id: Uuid,
+    /// The commitment broken, when the report names one.
+    pub commitment_id: Option<Uuid>,
+    pub subject: StoredSubject,
+    pub matter: String,
+    /// The department that found the breach.
+    pub executing_department: String,
+    /// What was broken (ID numbers in it masked).
+    pub reason: String,
+    /// When the subject broke the commitment (RFC 3339, as given, or when it was reported).
+    pub breached_at: String,
+    /// When the service stored it (UTC+8).
+    pub recorded_at: String,
+    pub caller: Option<CallerRecord>,
+}
+
+impl Breach {
+    pub fn fact(&self) -> Option<BreachFact> {
+        Some(BreachFact {
+            breach_id: self.breach_id,
+            commitment_id: self.commitment_id,
+            breached_at: Timestamp::parse(&self.breached_at).ok()?,
+        })
+    }
+
+    /// The `commitment.breached` change event for this breach, for whoever pushes events to
+    /// departments: the subject as stored (a person's ID masked), never the list it may lead
+    /// to, since a breach lists no one.
+    pub fn event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "commitment.breached",
+            "occurred_at": self.recorded_at,
+            "breach": self,
+        })
+    }
+}
+
+/// One stored line: a commitment or a breach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record {
+    Commitment(Commitment),
+    Breach(Breach),
+}
+
+/// The outcome of recording a breach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored now.
+    Created(Breach),
+    /// A breach of this commitment was recorded before; this is it.
+    Existing(Breach),
+}
+
+/// The running commitments: the store, the book in memory, the register's subject hasher, and
+/// (on Redis) where this instance has read the store to.
+pub struct Commitments {
+    store: Box<dyn CommitmentStore>,
+    book: RwLock<Book>,
+    hasher: SubjectHasher,
+    /// The store's cursor after the last record read; `None` for files (one instance).
+    cursor: Mutex<Option<String>>,
+    /// One writer at a time, so that a breach of a commitment is recorded once per instance.
+    writing: Mutex<()>,
+}
+
+impl Commitments {
+    /// Opens the store where the register keeps its feedback and reads every record into the
+    /// book; `None` when the register is off. `wait` is what a Redis write waits for.
+    pub fn open(
+        config: &RegisterConfig,
+        hasher: SubjectHasher,
+        wait: ReplicaWait,
+    ) -> Result<Option<Commitments>, StoreError> {
+        let store: Box<dyn CommitmentStore> = match &config.sink {
+            Sink::Off => return Ok(None),
+            Sink::Files => Box::new(store::FileStore::open(&config.dir)?),
+            Sink::Redis { url, prefix } => Box::new(store::RedisStore::open(url, prefix, wait)?),
+        };
+        let commitments = Commitments {
+            store,
+            book: RwLock::new(Book::default()),
+            hasher,
+            cursor: Mutex::new(None),
+            writing: Mutex::new(()),
+        };
+        commitments.follow()?;
+        Ok(Some(commitments))
+    }
+
+    /// Reads what the store holds past this instance's cursor into the book (everything, the
+    /// first time); returns how many records were new here.
+    pub fn follow(&self) -> Result<usize, StoreError> {
+        let mut cursor = store::lock(&self.cursor);
+        let mut added = 0;
+        loop {
+            let (records, next) = self.store.read_after(cursor.as_deref(), PAGE)?;
+            let read = records.len();
+            {
+                let mut book = self.book.write().unwrap_or_else(|e| e.into_inner());
+                for record in records {
+                    added += usize::from(book.insert(record));
+                }
+            }
+            if next.is_some() {
+                *cursor = next;
+            }
+            if read < PAGE {
+                return Ok(added);
+            }
+        }
+    }
+
+    /// Whether other instances may write (a shared store, worth following).
+    pub fn shared(&self) -> bool {
+        self.store.shared()
+    }
+
+    pub fn subject(&self, subject: &SubjectId) -> StoredSubject {
+        StoredSubject::of(subject, &self.hasher)
+    }
+
+    /// Stores `commitment` durably, then holds it in the book.
+    pub fn record_commitment(&self, commitment: Commitment) -> Result<Commitment, StoreError> {
+        let _writing = store::lock(&self.writing);
+        let record = Record::Commitment(commitment);
+        self.store.append(&record)?;
+        self.book().insert(record.clone());
+        match record {
+            Record::Commitment(commitment) => Ok(commitment),
+            Record::Breach(_) => unreachable!("recorded a commitment"),
+        }
+    }
+
+    /// Stores `breach` durably, then holds it in the book, unless a breach of the same
+    /// commitment was recorded before (this instance's book is read up to date first).
+    pub fn record_breach(&self, breach: Breach) -> Result<Recorded, StoreError> {
+        let _writing = store::lock(&self.writing);
+        if let Some(id) = breach.commitment_id {
+            if self.store.shared() {
+                self.follow()?;
+            }
+            if let Some(existing) = self.read().breach_of(id) {
+                return Ok(Recorded::Existing(existing));
+            }
+        }
+        let record = Record::Breach(breach);
+        self.store.append(&record)?;
+        self.book().insert(record.clone());
+        match record {
+            Record::Breach(breach) => Ok(Recorded::Created(breach)),
+            Record::Commitment(_) => unreachable!("recorded a breach"),
+        }
+    }
+
+    /// What the book holds of `subject`.
+    pub fn of(&self, subject: &StoredSubject) -> Option<Arc<SubjectBook>> {
+        self.read().of(subject)
+    }
+
+    /// What the book holds of the subject with this identifier (hashing it).
+    pub fn of_id(&self, subject: &SubjectId) -> Option<Arc<SubjectBook>> {
+        self.of(&self.subject(subject))
+    }
+
+    /// The commitment with this id.
+    pub fn commitment(&self, id: Uuid) -> Option<Commitment> {
+        self.read().commitment(id)
+    }
+
+    /// How many commitments and breaches the book holds.
+    pub fn counts(&self) -> (usize, usize) {
+        self.read().counts()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Book> {
+        self.book.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn book(&self) -> std::sync::RwLockWriteGuard<'_, Book> {
+        self.book.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
