@@ -46,6 +46,7 @@ pub struct Metrics {
     pub http_in_flight: IntGaugeVec,
     pub http_protocol_errors: IntGauge,
     pub disputes_overdue: IntGauge,
+    pub commitment_records: IntCounterVec,
 }
 
 impl Metrics {
@@ -175,6 +176,13 @@ impl Metrics {
                 "disputes_overdue",
                 "Objections under review longer than the rule set's dispute_review_days working days, as of the last scrape that could ask Redis",
             )),
+            commitment_records: valid(IntCounterVec::new(
+                Opts::new(
+                    "commitment_records_total",
+                    "Credit commitments and their breaches this instance recorded (kind: commitment, breach), since start",
+                ),
+                &["kind"],
+            )),
             registry,
             process: Registry::new(),
         };
@@ -182,6 +190,12 @@ impl Metrics {
         // Present from the start, so that an alert on failures has a series before the first.
         for ok in [true, false] {
             metrics.reload_result(ok).inc_by(0);
+        }
+        for kind in ["commitment", "breach"] {
+            metrics
+                .commitment_records
+                .with_label_values(&[kind])
+                .inc_by(0);
         }
         metrics.publish_build("");
         metrics
@@ -197,6 +211,7 @@ impl Metrics {
             Box::new(self.http_in_flight.clone()),
             Box::new(self.http_protocol_errors.clone()),
             Box::new(self.disputes_overdue.clone()),
+            Box::new(self.commitment_records.clone()),
             Box::new(self.register_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.register_queue.clone()),

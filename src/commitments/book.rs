@@ -55,7 +55,9 @@ impl Book {
             Record::Commitment(commitment) => {
                 match commitment.fact() {
                     Some(fact) => part.history.commitments.push(fact),
-                    None => tracing::error!(commitment = %id, "a stored commitment's instants do not read; it is shown but not weighed"),
+                    None => {
+                        tracing::error!(commitment = %id, "a stored commitment's instants do not read; it is shown but not weighed")
+                    }
                 }
                 self.commitments.insert(id, key);
                 part.commitments.push(commitment);
@@ -63,7 +65,9 @@ impl Book {
             Record::Breach(breach) => {
                 match breach.fact() {
                     Some(fact) => part.history.breaches.push(fact),
-                    None => tracing::error!(breach = %id, "a stored breach's instant does not read; it is shown but not weighed"),
+                    None => {
+                        tracing::error!(breach = %id, "a stored breach's instant does not read; it is shown but not weighed")
+                    }
                 }
                 if let Some(commitment) = breach.commitment_id {
                     self.breached.entry(commitment).or_insert(id);

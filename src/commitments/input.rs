@@ -134,7 +134,9 @@ impl Reader {
             match (name.as_str(), value) {
                 ("id", Value::String(text)) => id = Some(text),
                 ("id_type", Value::String(text)) => id_type = Some(text),
-                ("id" | "id_type", _) => self.problem(&format!("subject.{name}"), "must be a string"),
+                ("id" | "id_type", _) => {
+                    self.problem(&format!("subject.{name}"), "must be a string")
+                }
                 _ => self.problem(&format!("subject.{name}"), "is not a member of a subject"),
             }
         }
@@ -176,14 +178,20 @@ impl Reader {
             self.text("matter", 64)?
         };
         let Some(id) = rules.matter_id(&code) else {
-            self.problem("matter", format!("unknown matter `{code}`; GET /v1/matters lists the valid codes"));
+            self.problem(
+                "matter",
+                format!("unknown matter `{code}`; GET /v1/matters lists the valid codes"),
+            );
             return None;
         };
         let matter = rules.matter(id);
         if !matter.commitment {
             self.problem(
                 "matter",
-                format!("matter `{}` does not take credit commitments (GET /v1/matters: `commitment`)", matter.code),
+                format!(
+                    "matter `{}` does not take credit commitments (GET /v1/matters: `commitment`)",
+                    matter.code
+                ),
             );
             return None;
         }
@@ -200,7 +208,10 @@ impl Reader {
             (Some(caller), Some(_)) => {
                 self.problem(
                     name,
-                    format!("must be this API key's department `{}`, or left out", caller.department),
+                    format!(
+                        "must be this API key's department `{}`, or left out",
+                        caller.department
+                    ),
                 );
                 None
             }
@@ -231,7 +242,14 @@ impl CommitmentInput {
     ) -> Result<Commitment, Problems> {
         let mut reader = Reader::new(
             self.members,
-            &["subject", "matter", "text", "signed_at", "valid_until", "department"],
+            &[
+                "subject",
+                "matter",
+                "text",
+                "signed_at",
+                "valid_until",
+                "department",
+            ],
         );
         let subject = reader.subject(true);
         let matter = reader.matter(rules, true);
@@ -250,19 +268,24 @@ impl CommitmentInput {
             }
         }
         let commitment = match (subject, matter, text, signed_at, valid_until, department) {
-            (Some(subject), Some(matter), Some(text), Some(signed), Some(until), Some(department)) => {
-                Some(Commitment {
-                    commitment_id: Uuid::now_v7(),
-                    subject: subject_of(&subject),
-                    matter,
-                    text,
-                    signed_at: signed.1,
-                    valid_until: until.1,
-                    department,
-                    recorded_at: now.to_string(),
-                    caller,
-                })
-            }
+            (
+                Some(subject),
+                Some(matter),
+                Some(text),
+                Some(signed),
+                Some(until),
+                Some(department),
+            ) => Some(Commitment {
+                commitment_id: Uuid::now_v7(),
+                subject: subject_of(&subject),
+                matter,
+                text,
+                signed_at: signed.1,
+                valid_until: until.1,
+                department,
+                recorded_at: now.to_string(),
+                caller,
+            }),
             _ => None,
         };
         reader.done(commitment)
@@ -333,7 +356,9 @@ impl BreachInput {
             if at.0 > now.0 + FUTURE_SKEW_MS {
                 reader.problem("breached_at", "is in the future");
             }
-            let signed = found.as_ref().and_then(|c| Timestamp::parse(&c.signed_at).ok());
+            let signed = found
+                .as_ref()
+                .and_then(|c| Timestamp::parse(&c.signed_at).ok());
             if signed.is_some_and(|signed| *at < signed) {
                 reader.problem("breached_at", "is before the commitment was signed");
             }

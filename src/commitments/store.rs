@@ -107,7 +107,8 @@ impl FileStore {
 
 impl CommitmentStore for FileStore {
     fn append(&self, record: &Record) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut line =
+            serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         line.push(b'\n');
         let mut file = lock(&self.file);
         file.write_all(&line)?;
@@ -178,8 +179,11 @@ impl CommitmentStore for RedisStore {
                 .arg(&json)
                 .query(connection)?;
             if self.wait.replicas > 0 {
-                let confirmed =
-                    connection.wait_replicas(&self.stream, self.wait.replicas, self.wait.timeout)?;
+                let confirmed = connection.wait_replicas(
+                    &self.stream,
+                    self.wait.replicas,
+                    self.wait.timeout,
+                )?;
                 if confirmed < self.wait.replicas {
                     return Err(StoreError::NotReplicated {
                         confirmed,

@@ -80,9 +80,8 @@ pub fn offer<'s>(
     if !matter.commitment {
         return None;
     }
-    let serious = |entry: &EntryRef<'_>| {
-        entry.facts.in_force(at) && rules.list(entry.facts.list).serious
-    };
+    let serious =
+        |entry: &EntryRef<'_>| entry.facts.in_force(at) && rules.list(entry.facts.list).serious;
     let mut withheld: Vec<Withheld<'s>> = holdings
         .entries_of(subject.key())
         .filter(serious)

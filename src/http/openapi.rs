@@ -21,8 +21,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
-    admin, catalog, console, decide, disputes, index, register, routes, status, subject_lists,
-    subjects,
+    admin, catalog, commitments, console, decide, disputes, index, register, routes, status,
+    subject_lists, subjects,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -59,6 +59,9 @@ use super::{
         register::correct_feedback,
         register::export_cases,
         register::stats,
+        commitments::post,
+        commitments::list,
+        commitments::proposal,
         serve,
         index::index,
         index::doc,

@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec};
 
 pub use self::redis::DEFAULT_PREFIX;
+use record::LineWriter;
 pub use record::{
     CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,
     RequestFacts, SubjectHasher, SubjectRecord,
 };
-use record::LineWriter;
 use store::lock;
 pub use store::{
     AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
@@ -175,6 +175,9 @@ pub enum RegisterError {
     Key { path: PathBuf, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The credit commitments kept beside the register could not be read.
+    #[error("the credit commitments: {0}")]
+    Commitments(String),
 }
 
 /// The register's counters, one per outcome of the records counter it is given (the service
