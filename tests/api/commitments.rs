@@ -458,8 +458,11 @@ async fn two_instances_on_one_redis_see_the_same_commitments_and_breaches() {
     // Instances that share a Redis register share its subject hash key.
     let keys = tempfile::tempdir().expect("temp dir");
     let key = keys.path().join("subject-hash.key");
-    std::fs::write(&key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-        .expect("the key");
+    std::fs::write(
+        &key,
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )
+    .expect("the key");
     let spawn = || {
         let key = key.clone();
         Spawn::entries(&entries(&s))
