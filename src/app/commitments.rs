@@ -156,7 +156,13 @@ impl Service {
         subject: &SubjectId,
         limit: usize,
     ) -> Result<(Vec<Commitment>, usize), AppError> {
-        let Some(book) = self.commitments()?.of_id(subject) else {
+        let commitments = self.commitments()?;
+        if !commitments.loaded() {
+            return Err(AppError::CommitmentStore(
+                "the commitments have not been read from the store yet".into(),
+            ));
+        }
+        let Some(book) = commitments.of_id(subject) else {
             return Ok((Vec::new(), 0));
         };
         let mut all: Vec<&Commitment> = book.commitments.iter().collect();
@@ -188,20 +194,31 @@ impl Service {
         if !snapshot.rules.matter(matter).commitment {
             return None;
         }
-        let book = self.commitment_book(subject);
         let empty = CommitmentHistory::default();
-        let history = book.as_ref().map_or(&empty, |book| &book.history);
+        let book = match &self.commitments {
+            // The store not read yet: the breaches are unknown.
+            Some(commitments) if !commitments.loaded() => None,
+            Some(commitments) => Some(commitments.of_id(subject)),
+            // With the register off there are no commitments: the lists alone decide.
+            None => Some(None),
+        };
+        let history = book
+            .as_ref()
+            .map(|book| book.as_ref().map_or(&empty, |book| &book.history));
         engine::offer(&snapshot.rules, holdings, subject, matter, at, history).map(Box::new)
     }
 
-    /// The commitments part of the subject's profile at `at`; `None` with the register off.
+    /// The commitments part of the subject's profile at `at`; `None` with the register off, or
+    /// while the store has not been read.
     pub fn commitment_profile(
         &self,
         rules: &RuleSet,
         subject: &SubjectId,
         at: Timestamp,
     ) -> Option<CommitmentProfile> {
-        self.commitments.as_ref()?;
+        if !self.commitments.as_ref()?.loaded() {
+            return None;
+        }
         let book = self.commitment_book(subject).unwrap_or_default();
         let since = at.minus_months(rules.commitment_breach_months);
         let in_force = book

@@ -11,6 +11,7 @@ mod book;
 mod input;
 mod store;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -173,6 +174,8 @@ pub struct Commitments {
     cursor: Mutex<Option<String>>,
     /// One writer at a time, so that a breach of a commitment is recorded once per instance.
     writing: Mutex<()>,
+    /// Whether the store has been read whole once: until then the book may lack breaches.
+    loaded: AtomicBool,
 }
 
 impl Commitments {
@@ -194,8 +197,17 @@ impl Commitments {
             hasher,
             cursor: Mutex::new(None),
             writing: Mutex::new(()),
+            loaded: AtomicBool::new(false),
         };
-        commitments.follow()?;
+        match commitments.follow() {
+            Ok(_) => {}
+            // The service starts whether or not Redis is up; the follower reads it later,
+            // and until then decisions do not offer commitments.
+            Err(err) if commitments.shared() => {
+                tracing::warn!(error = %err, "the credit commitments could not be read from redis yet; until they are, decisions in commitment matters do not offer 告知承诺 or 容缺受理");
+            }
+            Err(err) => return Err(err),
+        }
         Ok(Some(commitments))
     }
 
@@ -217,9 +229,15 @@ impl Commitments {
                 *cursor = next;
             }
             if read < PAGE {
+                self.loaded.store(true, Ordering::Release);
                 return Ok(added);
             }
         }
+    }
+
+    /// Whether the store has been read whole: before, the book may lack records.
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
     }
 
     /// Whether other instances may write (a shared store, worth following).

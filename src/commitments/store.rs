@@ -3,7 +3,7 @@
 //! register's prefix (shared by every instance; each record acknowledged once Redis has it and
 //! the configured replicas confirm it). Records are only ever added.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -70,11 +70,8 @@ impl FileStore {
     pub fn open(dir: &Path) -> Result<FileStore, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("commitments.jsonl");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)?;
+        // Owner-only (0600), as the register's files: the records say who committed what.
+        let mut file = crate::register::open_append(&path)?;
         let mut records = Vec::new();
         let mut whole = 0u64;
         let mut reader = BufReader::new(&file);

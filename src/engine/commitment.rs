@@ -49,6 +49,8 @@ pub enum Withheld<'s> {
     SeriousList(EntryRef<'s>),
     /// A breach within the period.
     RecentBreach(BreachFact),
+    /// The breaches on record could not be read: the offer is withheld until they are.
+    BreachesUnknown,
 }
 
 /// What a decision in a commitment matter says about the offer.
@@ -67,14 +69,15 @@ pub struct Offer<'s> {
 }
 
 /// The offer for `subject` in `matter` at `at`, or `None` for a matter that does not allow
-/// commitments.
+/// commitments. `history` is `None` when the subject's breaches could not be read: the offer is
+/// then withheld.
 pub fn offer<'s>(
     rules: &'s RuleSet,
     holdings: Holdings<'s>,
     subject: &SubjectId,
     matter: MatterId,
     at: Timestamp,
-    history: &CommitmentHistory,
+    history: Option<&CommitmentHistory>,
 ) -> Option<Offer<'s>> {
     let matter = rules.matter(matter);
     if !matter.commitment {
@@ -96,6 +99,14 @@ pub fn offer<'s>(
         );
     }
     let since = at.minus_months(rules.commitment_breach_months);
+    let empty = CommitmentHistory::default();
+    let history = match history {
+        Some(history) => history,
+        None => {
+            withheld.push(Withheld::BreachesUnknown);
+            &empty
+        }
+    };
     let mut breaches: Vec<BreachFact> = history
         .breaches
         .iter()
@@ -178,7 +189,7 @@ mod tests {
             &subject,
             matter,
             at(when),
-            history,
+            Some(history),
         )
     }
 
@@ -208,6 +219,25 @@ mod tests {
         let clean = offer_at(&rules, &lists, "procurement", "2026-06-01", &none).unwrap();
         assert!(clean.may_offer && clean.withheld.is_empty() && clean.on_file.is_none());
         assert_eq!(clean.breach_months, 6);
+    }
+
+    #[test]
+    fn breaches_that_could_not_be_read_withhold_the_offer() {
+        let rules = rules();
+        let lists = index(&rules, &[]);
+        let subject = ident::parse(COMPANY).unwrap();
+        let matter = rules.matter_id("procurement").unwrap();
+        let unknown = offer(
+            &rules,
+            Holdings::of(&lists),
+            &subject,
+            matter,
+            at("2026-06-01"),
+            None,
+        )
+        .unwrap();
+        assert!(!unknown.may_offer);
+        assert!(matches!(unknown.withheld[..], [Withheld::BreachesUnknown]));
     }
 
     #[test]
@@ -252,7 +282,7 @@ mod tests {
             .iter()
             .map(|w| match w {
                 Withheld::RecentBreach(b) => b.breach_id.as_u128(),
-                Withheld::SeriousList(_) => 0,
+                Withheld::SeriousList(_) | Withheld::BreachesUnknown => 0,
             })
             .collect();
         assert_eq!(ids, [2, 1]);

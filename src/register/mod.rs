@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec};
 
 pub use self::redis::DEFAULT_PREFIX;
+pub use disk::open_append;
 use record::LineWriter;
 pub use record::{
     CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,

@@ -503,3 +503,60 @@ async fn two_instances_on_one_redis_see_the_same_commitments_and_breaches() {
     let decision = decide_at(&three, &s.clean, LICENCE, AS_OF).await;
     assert_eq!(decision["commitment"], seen["commitment"]);
 }
+
+#[actix_web::test]
+async fn an_instance_that_cannot_read_the_commitments_offers_nothing_until_it_has_read_them() {
+    let s = subjects();
+    let mut server = RedisServer::durable();
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key = keys.path().join("subject-hash.key");
+    std::fs::write(
+        &key,
+        "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+    )
+    .expect("the key");
+    let sink = redis_sink(&server);
+    let spawn = || {
+        let key = key.clone();
+        Spawn::entries(&entries(&s))
+            .register(sink.clone(), 65_536)
+            .register_settings(move |config| config.key_file = Some(key))
+            .start()
+    };
+    let one = spawn();
+    let recorded = record(&one, &commitment(&s.clean, "2026-11-20T09:30:00+08:00")).await;
+    let response = one
+        .post_json(
+            "/v1/feedback",
+            &breach(&recorded["commitment_id"], "2026-11-21T10:00:00+08:00"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    server.crash();
+    let two = spawn();
+    let unknown = decide_at(&two, &s.clean, LICENCE, AS_OF).await;
+    assert_eq!(unknown["decision"], "allow");
+    assert_eq!(unknown["commitment"]["may_offer"], false);
+    assert_eq!(
+        unknown["commitment"]["reasons"][0]["code"],
+        "breaches_unknown"
+    );
+    problem(
+        two.get(&format!("/v1/commitments?subject={}", s.clean))
+            .await,
+        503,
+        "register_unavailable",
+        "the list before the commitments are read",
+    )
+    .await;
+
+    server.restart();
+    let started = Instant::now();
+    let mut seen = unknown;
+    while seen["commitment"]["reasons"][0]["code"] != "recent_breach" {
+        assert!(started.elapsed() < Duration::from_secs(10), "{seen}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        seen = decide_at(&two, &s.clean, LICENCE, AS_OF).await;
+    }
+}

@@ -255,7 +255,7 @@ struct OfferView<'a> {
 #[serde(deny_unknown_fields)]
 #[schema(as = CommitmentWithheld)]
 struct WithheldView<'a> {
-    /// `serious_list` or `recent_breach`.
+    /// `serious_list`, `recent_breach` or `breaches_unknown`.
     code: &'static str,
     message: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,6 +282,15 @@ impl<'a> OfferView<'a> {
                         message: "the subject has an in-force entry on a serious list (严重失信主体名单): 告知承诺 and 容缺受理 are not offered",
                         list: Some(&rules.list(entry.facts.list).code),
                         entry_id: Some(entry.entry_id()?),
+                        breach_id: None,
+                        commitment_id: None,
+                        breached_at: None,
+                    },
+                    Withheld::BreachesUnknown => WithheldView {
+                        code: "breaches_unknown",
+                        message: "the breaches of credit commitments on record could not be read yet: 告知承诺 and 容缺受理 are not offered until they are",
+                        list: None,
+                        entry_id: None,
                         breach_id: None,
                         commitment_id: None,
                         breached_at: None,
