@@ -39,7 +39,7 @@ impl Book {
             Record::Commitment(c) => (c.commitment_id, &c.subject),
             Record::Breach(b) => (b.breach_id, &b.subject),
         };
-        let Some(key) = subject.key() else {
+        let Some(key) = subject.hash_key() else {
             tracing::error!(record = %id, "a stored commitment record has no valid subject hash; it is left out");
             return false;
         };
@@ -81,7 +81,7 @@ impl Book {
     }
 
     pub fn of(&self, subject: &StoredSubject) -> Option<Arc<SubjectBook>> {
-        self.subjects.get(&subject.key()?).cloned()
+        self.subjects.get(&subject.hash_key()?).cloned()
     }
 
     pub fn commitment(&self, id: Uuid) -> Option<Commitment> {

@@ -23,9 +23,9 @@ pub use input::{BreachInput, CommitmentInput, MAX_TEXT};
 pub use store::{CommitmentStore, StoreError};
 
 use crate::engine::{BreachFact, CommitmentFact};
-use crate::ident::{IdType, SubjectId};
+use crate::ident::SubjectId;
 use crate::lists::source::ReplicaWait;
-use crate::register::{CallerRecord, RegisterConfig, Sink, SubjectHasher};
+use crate::register::{CallerRecord, RegisterConfig, Sink, SubjectHasher, SubjectRecord};
 use crate::timestamp::Timestamp;
 
 /// How often an instance on a Redis store reads what other instances recorded.
@@ -33,47 +33,9 @@ pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 /// Records read from the store per round trip, at start and while following.
 const PAGE: usize = 1000;
 
-/// The subject as a commitment or breach keeps it: an organisation's code in full (it is
-/// public), a person's only masked; both with the register's keyed hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = CommitmentSubject)]
-pub struct StoredSubject {
-    pub kind: String,
-    pub id_type: String,
-    /// An organisation's identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// A person's identifier, masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub masked: Option<String>,
-    /// The register's keyed hash of the identifier (32 hex digits).
-    pub hash: String,
-}
-
-impl StoredSubject {
-    pub fn of(subject: &SubjectId, hasher: &SubjectHasher) -> StoredSubject {
-        let mut hash = Vec::with_capacity(32);
-        hasher.hash_into(subject.as_str(), &mut hash);
-        let person = subject.id_type() == IdType::ResidentId;
-        StoredSubject {
-            kind: subject.kind().as_str().to_owned(),
-            id_type: subject.id_type().as_str().to_owned(),
-            id: (!person).then(|| subject.as_str().to_owned()),
-            masked: person.then(|| subject.masked().to_string()),
-            hash: String::from_utf8_lossy(&hash).into_owned(),
-        }
-    }
-
-    /// The identifier as it may be shown: an organisation's, or a person's masked.
-    pub fn shown(&self) -> &str {
-        self.id.as_deref().or(self.masked.as_deref()).unwrap_or("")
-    }
-
-    /// The hash as the book's key (`None` for one that is not 32 hex digits).
-    fn key(&self) -> Option<u128> {
-        u128::from_str_radix(&self.hash, 16).ok()
-    }
-}
+/// The subject as a commitment or breach keeps it: as the register keeps it (an organisation's
+/// code in full, a person's only masked, both with the register's keyed hash).
+pub type StoredSubject = SubjectRecord;
 
 /// A subject's commitment for a matter, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -246,7 +208,7 @@ impl Commitments {
     }
 
     pub fn subject(&self, subject: &SubjectId) -> StoredSubject {
-        StoredSubject::of(subject, &self.hasher)
+        SubjectRecord::of(subject, &self.hasher)
     }
 
     /// Stores `commitment` durably, then holds it in the book.

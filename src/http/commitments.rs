@@ -5,7 +5,7 @@
 //! `"action": "commitment_breached"`. Writes are stored off the async workers.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -13,38 +13,15 @@ use uuid::Uuid;
 use super::body;
 use super::openapi::codes;
 use super::problem::{ApiError, FieldError, ProblemKind};
+use super::register::{caller_of, json_object};
 use super::AppState;
 use crate::app::{AppError, Proposal};
 use crate::commitments::{Commitment, Recorded, StoredSubject};
 use crate::ident::{self, IdType};
-use crate::keys::{Caller, Refusal};
 
 /// Commitments a list shows: the default, and the most a caller may ask for.
 const LIST_DEFAULT: usize = 50;
 const LIST_MAX: usize = 500;
-
-/// The key that asks, or `None` when the service runs open. With keys configured, a request
-/// that reached here without one is refused: a record is never filed open by mistake.
-fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
-    let caller = req.extensions().get::<Caller>().cloned();
-    if caller.is_none() && state.service.keys().is_some() {
-        return Err(ApiError::Unauthorized(Refusal::Missing));
-    }
-    Ok(caller)
-}
-
-/// A body as the JSON object it must be.
-pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body)
-        .map_err(|err| ApiError::InvalidJson(body::plain_words(body, &err)))?
-    {
-        Value::Object(members) => Ok(members),
-        _ => Err(ApiError::InvalidRequest(vec![FieldError::new(
-            "(body)",
-            "must be a JSON object",
-        )])),
-    }
-}
 
 /// Runs a write of the service off the async workers.
 async fn blocking<T: Send + 'static>(

@@ -106,7 +106,7 @@ pub async fn post_feedback(
 
 /// The key that asks, or `None` when the service runs open. With keys configured, a request
 /// that reached a feedback handler without one is refused: feedback is never open by mistake.
-fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+pub(super) fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let caller = req.extensions().get::<Caller>().cloned();
     if caller.is_none() && state.service.keys().is_some() {
         return Err(ApiError::Unauthorized(Refusal::Missing));
@@ -115,7 +115,7 @@ fn caller_of(state: &AppState, req: &HttpRequest) -> Result<Option<Caller>, ApiE
 }
 
 /// A feedback or correction body as the JSON object it must be.
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+pub(super) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice(body)
         .map_err(|err| ApiError::InvalidJson(body::plain_words(body, &err)))?
     {
