@@ -147,9 +147,14 @@ async fn every_bad_field_of_a_commitment_is_named() {
     let s = subjects();
     let app = Spawn::entries(&entries(&s)).start();
     let (wrong_check, _) = crate::helpers::rid_with_wrong_check(7004);
-    let cases: [(&str, Value, &[&str]); 6] = [
+    let commitments = "/v1/commitments";
+    let unknown = json!({"subject": {"id": s.clean}, "matter": "no_such_matter", "text": "x",
+        "signed_at": "2026-11-20T09:30:00+08:00", "valid_until": "2027-11-20T00:00:00+08:00",
+        "department": "d"});
+    let cases: [(&str, &str, Value, &[&str]); 9] = [
         (
             "an empty body",
+            commitments,
             json!({}),
             &[
                 "subject.id",
@@ -162,6 +167,7 @@ async fn every_bad_field_of_a_commitment_is_named() {
         ),
         (
             "an unknown member",
+            commitments,
             json!({"subject": {"id": s.clean}, "matter": LICENCE, "text": "x",
             "signed_at": "2026-11-20T09:30:00+08:00", "valid_until": "2027-11-20T00:00:00+08:00",
             "department": "d", "extra": 1}),
@@ -169,35 +175,52 @@ async fn every_bad_field_of_a_commitment_is_named() {
         ),
         (
             "a person's ID with a wrong check digit",
+            commitments,
             json!({"subject": {"id": wrong_check}, "matter": LICENCE,
             "text": "x", "signed_at": "2026-11-20T09:30:00+08:00",
             "valid_until": "2027-11-20T00:00:00+08:00", "department": "d"}),
             &["subject.id"],
         ),
         (
-            "a matter that takes no commitments, and an unknown one",
+            "a matter that takes no commitments",
+            commitments,
             json!({"subject": {"id": s.clean},
             "matter": PROCUREMENT, "text": "x", "signed_at": "2026-11-20T09:30:00+08:00",
             "valid_until": "2027-11-20T00:00:00+08:00", "department": "d"}),
             &["matter"],
         ),
+        ("an unknown matter", commitments, unknown, &["matter"]),
         (
             "a date without a time and offset",
+            commitments,
             json!({"subject": {"id": s.clean}, "matter": LICENCE, "text": "x",
             "signed_at": "2026-11-20", "valid_until": "2026-11-19T09:30:00Z", "department": "d"}),
             &["signed_at"],
         ),
         (
             "a text over the bound, an end before the start",
+            commitments,
             json!({"subject": {"id": s.clean},
             "matter": LICENCE, "text": "承".repeat(700), "signed_at": "2026-11-20T09:30:00+08:00",
             "valid_until": "2026-11-19T09:30:00+08:00", "department": "d"}),
             &["text", "valid_until"],
         ),
+        (
+            "a breach naming neither a commitment nor a subject",
+            "/v1/feedback",
+            json!({"action": "commitment_breached", "executing_department": "d", "reason": "r"}),
+            &["subject.id", "matter"],
+        ),
+        (
+            "a breach of no recorded commitment",
+            "/v1/feedback",
+            breach(&json!("01a230f8-ed03-7703-aaa9-f053e72b0ecc"), AS_OF),
+            &["commitment_id"],
+        ),
     ];
-    for (what, body, fields) in cases {
+    for (what, path, body, fields) in cases {
         let found = problem(
-            app.post_json("/v1/commitments", &body).await,
+            app.post_json(path, &body).await,
             400,
             "invalid_request",
             what,
@@ -205,17 +228,6 @@ async fn every_bad_field_of_a_commitment_is_named() {
         .await;
         assert_eq!(error_fields(&found), fields, "{what}: {found}");
     }
-    let unknown = json!({"subject": {"id": s.clean}, "matter": "no_such_matter", "text": "x",
-        "signed_at": "2026-11-20T09:30:00+08:00", "valid_until": "2027-11-20T00:00:00+08:00",
-        "department": "d"});
-    let found = problem(
-        app.post_json("/v1/commitments", &unknown).await,
-        400,
-        "invalid_request",
-        "an unknown matter",
-    )
-    .await;
-    assert_eq!(error_fields(&found), ["matter"]);
     let listing = problem(
         app.get("/v1/commitments?subject=123").await,
         400,
@@ -231,25 +243,6 @@ async fn every_bad_field_of_a_commitment_is_named() {
         "no subject",
     )
     .await;
-    let breach_without_subject = json!({"action": "commitment_breached",
-        "executing_department": "d", "reason": "r"});
-    let found = problem(
-        app.post_json("/v1/feedback", &breach_without_subject).await,
-        400,
-        "invalid_request",
-        "a breach naming neither a commitment nor a subject",
-    )
-    .await;
-    assert_eq!(error_fields(&found), ["subject.id", "matter"]);
-    let unknown_commitment = breach(&json!("01a230f8-ed03-7703-aaa9-f053e72b0ecc"), AS_OF);
-    let found = problem(
-        app.post_json("/v1/feedback", &unknown_commitment).await,
-        400,
-        "invalid_request",
-        "a breach of no recorded commitment",
-    )
-    .await;
-    assert_eq!(error_fields(&found), ["commitment_id"]);
 }
 
 #[actix_web::test]
