@@ -25,6 +25,7 @@
 //!   source keeps of their past, and the register.
 
 pub mod app;
+pub mod commitments;
 pub mod config;
 mod durable;
 pub mod engine;

@@ -49,6 +49,7 @@ pub struct Metrics {
     pub push_attempts: IntCounterVec,
     pub push_dead_letters: IntCounter,
     pub push_missed: IntCounter,
+    pub commitment_records: IntCounterVec,
 }
 
 impl Metrics {
@@ -193,6 +194,13 @@ impl Metrics {
                 "disputes_overdue",
                 "Objections under review longer than the rule set's dispute_review_days working days, as of the last scrape that could ask Redis",
             )),
+            commitment_records: valid(IntCounterVec::new(
+                Opts::new(
+                    "commitment_records_total",
+                    "Credit commitments and their breaches this instance recorded (kind: commitment, breach), since start",
+                ),
+                &["kind"],
+            )),
             registry,
             process: Registry::new(),
         };
@@ -200,6 +208,12 @@ impl Metrics {
         // Present from the start, so that an alert on failures has a series before the first.
         for ok in [true, false] {
             metrics.reload_result(ok).inc_by(0);
+        }
+        for kind in ["commitment", "breach"] {
+            metrics
+                .commitment_records
+                .with_label_values(&[kind])
+                .inc_by(0);
         }
         metrics.publish_build("");
         metrics
@@ -218,6 +232,7 @@ impl Metrics {
             Box::new(self.push_attempts.clone()),
             Box::new(self.push_dead_letters.clone()),
             Box::new(self.push_missed.clone()),
+            Box::new(self.commitment_records.clone()),
             Box::new(self.register_records.clone()),
             Box::new(self.auth_refusals.clone()),
             Box::new(self.register_queue.clone()),

@@ -116,6 +116,14 @@ impl Timestamp {
         self.0 as f64 / 1000.0
     }
 
+    /// The same wall-clock time (UTC+8) `months` calendar months earlier; a day the earlier
+    /// month lacks becomes its last day (31 March less one month is 28 or 29 February).
+    pub fn minus_months(self, months: u16) -> Timestamp {
+        self.to_cst()
+            .checked_sub_months(chrono::Months::new(u32::from(months)))
+            .map_or(Timestamp(i64::MIN), |t| Timestamp(t.timestamp_millis()))
+    }
+
     /// The same time of day `days` working days earlier, counting Monday–Friday in UTC+8
     /// (public holidays and working weekends are not known). Steps back a day at a time, so a
     /// Monday minus one working day is the Friday before.

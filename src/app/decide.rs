@@ -191,6 +191,13 @@ impl Service {
             context.at,
         )?;
         cold.mark(0, &mut decision);
+        decision.commitment = self.offer(
+            snapshot,
+            cold.of(snapshot, 0),
+            subject,
+            context.matter,
+            context.at,
+        );
         self.count_decision(snapshot, context.matter, decision.outcome, 1);
         // Never the full identifier: persons are masked (230202********1238).
         tracing::debug!(
@@ -221,6 +228,7 @@ impl Service {
     ) -> Result<Vec<O::Chunk>, O::Error> {
         let ids = DecisionIds::new();
         let registering = self.register.is_some();
+        let offers = snapshot.rules.matter(context.matter).commitment;
         let chunks = engine::decide_chunks(
             &snapshot.rules,
             |i| cold.of(snapshot, i),
@@ -236,6 +244,15 @@ impl Service {
                 let id = ids.nth(index);
                 if let (Some(subject), Some(Ok(decision))) = (&subjects[index], &mut item) {
                     cold.mark(index, decision);
+                    if offers {
+                        decision.commitment = self.offer(
+                            snapshot,
+                            cold.of(snapshot, index),
+                            subject,
+                            context.matter,
+                            context.at,
+                        );
+                    }
                     chunk.outcomes[decision.outcome as usize] += 1;
                     if let Some(items) = &mut chunk.items {
                         items.push(register_item(&snapshot.rules, id, *subject, decision)?);

@@ -5,6 +5,7 @@
 //! same for a profile; validation and the source call for the list administration; reloads.
 //! The HTTP layer parses requests, calls these, and writes the answers.
 
+mod commitments;
 mod decide;
 mod indicators;
 mod lists;
@@ -16,14 +17,17 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
 
+pub use commitments::{CommitmentProfile, Proposal};
 pub use decide::{BatchOut, ColdHoldings, Decided, DecisionContext, DecisionIds};
 pub use lists::{Amended, DisputeCounts, Objection, Put, StoredEntry, UnderReview};
 pub use profile::{ProfileRead, ShownHistories};
 pub use push::{PushError, PushSetupError, MAX_CHANGES, MAX_LETTERS};
 
+use crate::commitments::Commitments;
 use crate::engine::{DecideError, Outcome};
 use crate::keys::{KeyRing, KeysError};
 use crate::lists::source::ColdCacheConfig;
+use crate::lists::source::ReplicaWait;
 use crate::metrics::Metrics;
 use crate::register::{Event, Register, RegisterConfig, RegisterError};
 use crate::ruleset::{MatterId, RuleSet, RuleSource};
@@ -60,6 +64,16 @@ pub enum AppError {
     RegisterUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The register is off, and commitments are kept where it keeps its feedback.
+    #[error("the query register is off: there are no credit commitments")]
+    CommitmentsOff,
+    /// Fields of a request break the rules, each named.
+    #[error("invalid request")]
+    InvalidRequest(Vec<(String, String)>),
+    #[error("no credit commitment `{0}`")]
+    CommitmentNotFound(uuid::Uuid),
+    #[error("the commitments' store: {0}")]
+    CommitmentStore(String),
 }
 
 impl From<crate::lists::TextError> for AppError {
@@ -80,6 +94,9 @@ pub struct Service {
     register: Option<Register>,
     /// Subscriptions and their delivery, once set up.
     push: Option<Arc<crate::push::Push>>,
+    /// Credit commitments and breaches, kept where the register keeps feedback; `None` when
+    /// the register is off.
+    commitments: Option<Arc<Commitments>>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -123,6 +140,7 @@ impl Service {
             keys: None,
             register: None,
             push: None,
+            commitments: None,
         }
     }
 
@@ -153,8 +171,23 @@ impl Service {
     }
 
     /// Keeps the query register as `config` says (none when it is off).
+    /// Commitments are kept beside it, read whole now; on Redis, writes wait for the list
+    /// source's replicas (or a sentinel or cluster URL's default).
     pub fn with_register(mut self, config: &RegisterConfig) -> Result<Service, RegisterError> {
         self.register = Register::open(config, &self.metrics.register_records)?;
+        if let Some(register) = &self.register {
+            let wait = match (&self.snapshots.sources().lists, &config.sink) {
+                (crate::lists::source::ListSource::Redis { wait, .. }, _) => *wait,
+                (_, crate::register::Sink::Redis { url, .. }) => ReplicaWait::for_url(url),
+                _ => ReplicaWait::for_url(""),
+            };
+            self.commitments = Commitments::open(config, register.hasher(), wait)
+                .map_err(|err| RegisterError::Commitments(err.to_string()))?
+                .map(Arc::new);
+            if let Some(commitments) = self.commitments.as_ref().filter(|c| c.shared()) {
+                commitments::follow(commitments);
+            }
+        }
         Ok(self)
     }
 

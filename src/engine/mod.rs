@@ -5,9 +5,11 @@
 //! from the rules and lists it was given, so explaining a decision costs no copies.
 
 mod batch;
+mod commitment;
 mod profile;
 
 pub use batch::{decide_chunks, BatchItem, PARALLEL_THRESHOLD};
+pub use commitment::{offer, BreachFact, CommitmentFact, CommitmentHistory, Offer, Withheld};
 pub use profile::{profile, EntryState, Profile, Shown};
 
 use crate::ident::{CheckOutcome, IdType, Masked, SubjectId, SubjectKey};
@@ -104,6 +106,10 @@ pub struct Decision<'s> {
     /// score counts and those it supersedes (they gave no reasons). A boxed slice: empty in
     /// almost every decision, it should not widen them.
     pub superseded_scores: Box<[SupersededScores<'s>]>,
+    /// In a matter that allows credit commitments: whether 告知承诺 or 容缺受理 may be offered
+    /// ([`offer`], set by the caller, which holds the commitments). Boxed, as the rest that
+    /// most decisions lack.
+    pub commitment: Option<Box<Offer<'s>>>,
 }
 
 /// A person's current score entry on a scored list, and the older ones in force beside it.
@@ -278,6 +284,7 @@ pub fn decide<'s>(
         warnings,
         rewards_suppressed_by,
         superseded_scores: superseded_scores.into_boxed_slice(),
+        commitment: None,
     })
 }
 

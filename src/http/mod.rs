@@ -8,6 +8,7 @@ mod auth;
 mod bare;
 mod body;
 mod catalog;
+mod commitments;
 mod compress;
 mod console;
 mod decide;

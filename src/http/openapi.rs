@@ -21,8 +21,8 @@ use utoipa::{OpenApi, ToSchema};
 use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
-    admin, catalog, console, decide, disputes, index, indicators, register, routes, status,
-    subject_lists, subjects, subscriptions,
+    admin, catalog, commitments, console, decide, disputes, index, indicators, register, routes,
+    status, subject_lists, subjects, subscriptions,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -68,6 +68,9 @@ use super::{
         subscriptions::changes,
         indicators::indicators,
         indicators::put_active_enterprises,
+        commitments::post,
+        commitments::list,
+        commitments::proposal,
         serve,
         index::index,
         index::doc,

@@ -172,6 +172,8 @@ pub enum ApiError {
     CorrectionForbidden(uuid::Uuid),
     #[error("no feedback `{0}` in the query register")]
     FeedbackNotFound(uuid::Uuid),
+    #[error("no credit commitment `{0}` is recorded")]
+    CommitmentNotFound(uuid::Uuid),
     #[error("feedback `{0}` was corrected by another request meanwhile; read it again (GET /v1/feedback) and send the correction again")]
     FeedbackChanged(uuid::Uuid),
     #[error("feedback `{feedback_id}` has been corrected {max} times, the most the service keeps (--feedback-max-corrections)")]
@@ -394,6 +396,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "Feedback not found",
             ),
+            ProblemKind::CommitmentNotFound => (
+                "commitment_not_found",
+                StatusCode::NOT_FOUND,
+                "Commitment not found",
+            ),
             ProblemKind::FeedbackChanged => (
                 "feedback_changed",
                 StatusCode::CONFLICT,
@@ -486,6 +493,7 @@ impl ApiError {
             ApiError::FeedbackForbidden(_) => "非本部门可反馈的决定",
             ApiError::CorrectionForbidden(_) => "非本部门可更正的反馈",
             ApiError::FeedbackNotFound(_) => "反馈不存在",
+            ApiError::CommitmentNotFound(_) => "信用承诺不存在",
             ApiError::FeedbackChanged(_) => "反馈已被同时更正",
             ApiError::CorrectionsExhausted { .. } => "更正次数已用尽",
             ApiError::RegisterOff => "查询登记簿已关闭",
@@ -537,6 +545,9 @@ impl ApiError {
             )],
             ApiError::CorrectionForbidden(_) | ApiError::FeedbackNotFound(_) => {
                 vec![FieldError::new("feedback_id", self.to_string())]
+            }
+            ApiError::CommitmentNotFound(_) => {
+                vec![FieldError::new("commitment_id", self.to_string())]
             }
             ApiError::ReplayForbidden { .. } => vec![FieldError::new("as_of", self.to_string())],
             ApiError::UnreadableList(err @ (SheetError::NoIdColumn | SheetError::Empty)) => {
@@ -762,6 +773,15 @@ impl ApiError {
             }
             AppError::RegisterUnavailable(reason) => ApiError::RegisterUnavailable(reason),
             AppError::Internal(reason) => ApiError::Internal(reason),
+            AppError::CommitmentsOff => ApiError::RegisterOff,
+            AppError::InvalidRequest(problems) => ApiError::InvalidRequest(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+            ),
+            AppError::CommitmentNotFound(id) => ApiError::CommitmentNotFound(id),
+            AppError::CommitmentStore(reason) => ApiError::RegisterUnavailable(reason),
         }
     }
 }

@@ -21,6 +21,7 @@ use super::body;
 use super::openapi::codes;
 use super::problem::{ApiError, FieldError, ProblemKind};
 use super::AppState;
+use crate::commitments::Breach;
 use crate::ident::mask_id_numbers;
 use crate::keys::{Caller, Refusal, Scope};
 use crate::register::feedback::{CorrectionRequest, FeedbackRecord, Report, ReportInput};
@@ -57,16 +58,20 @@ async fn with_register<T: Send + 'static>(
     post,
     path = "/v1/feedback",
     tag = "register",
-    description = "Reports a measure applied after a decision.",
+    description = "Reports a measure applied after a decision; or, with `\"action\": \"commitment_breached\"`, a breach of a credit commitment (违诺), which is counted and withholds 告知承诺 and 容缺受理 for the rule set's period, but lists no one.",
     request_body(content = serde_json::Value, content_type = "application/json", example = json!({
         "decision_id": "01a22674-6d06-7c3e-9c1f-6a3b2d1e0f00", "measure": "court_procurement_ban",
         "action": "applied", "executing_department": "市财政局", "officer": "王某",
         "content": "拒绝其参加本次政府采购", "field": "政府采购", "results": "已拦截",
         "start_time": "2026-11-22", "end_time": "2026-12-22"})),
-    responses((status = 200, description = "The same report, stored before", body = FeedbackRecord), (status = 201, description = "The report, stored", body = FeedbackRecord)),
+    responses(
+        (status = 200, description = "The same report, stored before; or, for a breach of a credit commitment (`\"action\": \"commitment_breached\"`), the breach of that commitment recorded before", content((FeedbackRecord), (Breach))),
+        (status = 201, description = "The report, stored; or the breach, stored", content((FeedbackRecord), (Breach))),
+    ),
     extensions(("x-problems" = json!(codes(&[
         ProblemKind::DecisionNotFound,
         ProblemKind::MeasureNotInDecision,
+        ProblemKind::CommitmentNotFound,
         ProblemKind::FeedbackConflict,
         ProblemKind::FeedbackForbidden,
         ProblemKind::RegisterOff,
@@ -81,7 +86,11 @@ pub async fn post_feedback(
 ) -> Result<HttpResponse, ApiError> {
     register(&state)?;
     let body = body::read_json(&req, payload, state.limits.max_body_bytes).await?;
-    let report = read_report(&body)?.check().map_err(invalid)?;
+    let members = json_object(&body)?;
+    if members.get("action").and_then(Value::as_str) == Some("commitment_breached") {
+        return super::commitments::post_breach(state, req, members).await;
+    }
+    let report = read_report(members)?.check().map_err(invalid)?;
     // A key's department is entitled through the decision's record, or through the rule
     // set's executing departments of the measure.
     let filer = match caller_of(&state, &req)? {
@@ -139,8 +148,7 @@ fn invalid_unless_empty(errors: Vec<FieldError>) -> Result<(), ApiError> {
 
 /// Reads a feedback body: a JSON object of string members, each unknown or mistyped member
 /// named.
-fn read_report(body: &[u8]) -> Result<ReportInput, ApiError> {
-    let members = json_object(body)?;
+fn read_report(members: serde_json::Map<String, Value>) -> Result<ReportInput, ApiError> {
     let mut input = ReportInput::default();
     let mut errors = Vec::new();
     for (name, value) in members {

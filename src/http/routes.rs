@@ -9,8 +9,8 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder,
 use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
-    admin, bare, catalog, console, decide, disputes, index, indicators, openapi, register, status,
-    subject_lists, subjects, subscriptions, AppState,
+    admin, bare, catalog, commitments, console, decide, disputes, index, indicators, openapi,
+    register, status, subject_lists, subjects, subscriptions, AppState,
 };
 use crate::keys::Scope;
 
@@ -140,6 +140,20 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
             .on(Method::GET, indicators::indicators),
         Endpoint::new("/v1/indicators/active-enterprises", scope(Scope::Admin))
             .on(Method::PUT, indicators::put_active_enterprises),
+        // Recording a commitment is the accepting department's act, as feedback is (a breach
+        // is reported as feedback); reading a subject's commitments is reading the subject.
+        Endpoint::new("/v1/commitments", scope(Scope::Feedback))
+            .on(Method::POST, commitments::post)
+            .on_with(
+                Method::GET,
+                Access::Scope(Scope::ReadSubject),
+                commitments::list,
+            ),
+        Endpoint::new(
+            "/v1/commitments/{commitment_id}/proposal",
+            scope(Scope::Admin),
+        )
+        .on(Method::POST, commitments::proposal),
     ];
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));

@@ -11,6 +11,7 @@ use super::openapi::codes;
 use super::problem::{ApiError, FieldError, ProblemKind};
 use super::view::{subject_view, RuleSetView, SubjectView};
 use super::AppState;
+use crate::app::CommitmentProfile;
 use crate::engine::{EntryState, Shown, Warning};
 use crate::ident::{self, IdType};
 use crate::keys::Caller;
@@ -66,6 +67,10 @@ struct Profile<'a> {
     named_in: Vec<EntryView<'a>>,
     ruleset: RuleSetView<'a>,
     lists_version: u64,
+    /// The subject's credit commitments and breaches of them (违诺), as of `as_of`; absent
+    /// when the register is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commitments: Option<CommitmentProfile>,
 }
 
 fn entry_views<'a>(
@@ -160,6 +165,7 @@ pub async fn profile(
         named_in: entry_views(rules, &shown.named_in)?,
         ruleset: RuleSetView::of(&snapshot),
         lists_version: snapshot.lists_version,
+        commitments: service.commitment_profile(rules, &subject, at),
     };
     match read.histories {
         Some(histories) => {

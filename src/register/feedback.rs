@@ -317,7 +317,7 @@ impl ReportInput {
             other => {
                 problems.push((
                     "action",
-                    format!("`{other}` is not one of applied, overridden, not_applicable"),
+                    format!("`{other}` is not one of applied, overridden, not_applicable (or commitment_breached, with a breach's members)"),
                 ));
                 None
             }

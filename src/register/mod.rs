@@ -33,11 +33,12 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounter, IntCounterVec};
 
 pub use self::redis::DEFAULT_PREFIX;
+pub use disk::open_append;
+use record::LineWriter;
 pub use record::{
     CallerRecord, DecisionItem, Event, Line, ReasonRecord, RecordKind, RegisterRecord,
-    RequestFacts, SubjectRecord,
+    RequestFacts, SubjectHasher, SubjectRecord,
 };
-use record::{LineWriter, SubjectHasher};
 use store::lock;
 pub use store::{
     ActiveEnterprises, AppendError, Expired, FeedbackPage, FeedbackQuery, RegisterStore,
@@ -176,6 +177,9 @@ pub enum RegisterError {
     Key { path: PathBuf, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The credit commitments kept beside the register could not be read.
+    #[error("the credit commitments: {0}")]
+    Commitments(String),
 }
 
 /// The register's counters, one per outcome of the records counter it is given (the service
@@ -385,6 +389,11 @@ impl Register {
         LineWriter::new(self.hasher.clone()).write(event, &mut lines);
         let why = "the register's queue is full";
         spill_or_drop(&self.spill, &self.counters, &lines, why);
+    }
+
+    /// The keyed hash the register keeps subjects under.
+    pub fn hasher(&self) -> SubjectHasher {
+        self.hasher.clone()
     }
 
     /// The store, for feedback, export and statistics.

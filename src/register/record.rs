@@ -11,7 +11,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::engine::{Decision, Outcome};
-use crate::ident::{mask_id_numbers, mask_person_name, SubjectId};
+use crate::ident::{mask_id_numbers, mask_person_name, IdType, SubjectId};
 use crate::keys::Caller;
 use crate::request_id::RequestId;
 use crate::ruleset::{MatterId, RuleSet, TopicKind};
@@ -558,12 +558,15 @@ pub struct ReasonRecord {
 /// The subject as the register keeps it: an organisation's code in full (it is public), a
 /// person's only masked; both with a keyed hash, so that the register can be searched for a
 /// subject by whoever holds the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StoredSubject)]
 pub struct SubjectRecord {
     pub kind: String,
     pub id_type: String,
+    /// An organisation's identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// A person's identifier, masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked: Option<String>,
     /// The name on the entry that matched the subject (奖惩对象名称): an organisation's as the
@@ -575,7 +578,35 @@ pub struct SubjectRecord {
         deserialize_with = "masked_option"
     )]
     pub name: Option<String>,
+    /// The register's keyed hash of the identifier (32 hex digits).
     pub hash: String,
+}
+
+impl SubjectRecord {
+    /// `subject` as the register keeps it, hashed with `hasher`.
+    pub fn of(subject: &SubjectId, hasher: &SubjectHasher) -> SubjectRecord {
+        let mut hash = Vec::with_capacity(32);
+        hasher.hash_into(subject.as_str(), &mut hash);
+        let person = subject.id_type() == IdType::ResidentId;
+        SubjectRecord {
+            kind: subject.kind().as_str().to_owned(),
+            id_type: subject.id_type().as_str().to_owned(),
+            id: (!person).then(|| subject.as_str().to_owned()),
+            masked: person.then(|| subject.masked().to_string()),
+            name: None,
+            hash: String::from_utf8_lossy(&hash).into_owned(),
+        }
+    }
+
+    /// The identifier as it may be shown: an organisation's, or a person's masked.
+    pub fn shown(&self) -> &str {
+        self.id.as_deref().or(self.masked.as_deref()).unwrap_or("")
+    }
+
+    /// The hash as a number (`None` for one that is not 32 hex digits).
+    pub fn hash_key(&self) -> Option<u128> {
+        u128::from_str_radix(&self.hash, 16).ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -412,6 +412,9 @@ pub struct MatterDef {
     /// The provincial 政务服务事项编码 of the platform matters this matter covers: a request may
     /// name the matter by any of them instead of its code.
     pub platform_codes: Vec<String>,
+    /// Whether the matter may be handled by 告知承诺 or 容缺受理 on a credit commitment: its
+    /// decisions then say whether that may be offered to the subject.
+    pub commitment: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -489,6 +492,9 @@ pub struct RuleSet {
     pub dispute_policy: DisputePolicy,
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     pub dispute_review_days: u16,
+    /// Months a recorded breach of a credit commitment keeps 告知承诺 and 容缺受理 from being
+    /// offered to its subject.
+    pub commitment_breach_months: u16,
     pub reward_suppression: RewardSuppression,
     /// The personal credit score scale; present whenever a list is scored.
     pub score_scale: Option<ScoreScale>,

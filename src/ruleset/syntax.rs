@@ -24,6 +24,10 @@ pub struct RuleSetFile {
     /// Working days (Monday–Friday) an objection may stay `under_review` before it is overdue.
     #[serde(default = "default_dispute_review_days")]
     pub dispute_review_days: u16,
+    /// Months a recorded breach of a credit commitment (违诺) keeps 告知承诺 and 容缺受理 from
+    /// being offered to its subject.
+    #[serde(default = "default_commitment_breach_months")]
+    pub commitment_breach_months: u16,
     /// Required as soon as a list is scored.
     #[serde(default)]
     pub score_scale: Option<ScoreScaleSyntax>,
@@ -53,6 +57,12 @@ pub struct ScoreLevelSyntax {
 /// The Hegang indicator's answer time for an objection (5 working days).
 fn default_dispute_review_days() -> u16 {
     5
+}
+
+/// A year: how long the national guidance (国办发〔2019〕35号) keeps a breach of a
+/// commitment in the subject's credit record before a commitment is accepted again.
+fn default_commitment_breach_months() -> u16 {
+    12
 }
 
 /// Entries leave most lists by credit repair (信用修复) as well as by removal.
@@ -113,6 +123,10 @@ pub struct MatterSyntax {
     pub basic_public_service: bool,
     #[serde(default)]
     pub platform_codes: Vec<Spanned<String>>,
+    /// Whether the matter may be handled by 告知承诺 or 容缺受理 on the subject's credit
+    /// commitment (信用承诺).
+    #[serde(default)]
+    pub commitment: bool,
 }
 
 /// `measures.toml`.

@@ -20,6 +20,7 @@ mod batch;
 mod catalog;
 mod cli;
 mod cluster;
+mod commitments;
 mod console;
 mod conventions;
 mod decide;

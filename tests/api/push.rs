@@ -841,3 +841,61 @@ async fn instances_on_one_redis_share_the_delivery_and_one_takes_over_when_anoth
     assert_eq!(receiver.event_ids(), (1..=15).collect::<Vec<u64>>());
     let _ = &redis;
 }
+
+#[actix_web::test]
+async fn a_breach_of_a_credit_commitment_is_pushed_to_those_who_want_it() {
+    let app = Spawn::demo().start();
+    let breaches = Receiver::start(Behaviour::Healthy);
+    let court = Receiver::start(Behaviour::Healthy);
+    subscribe(
+        &app,
+        json!({"url": breaches.url(), "secret": SECRET, "events": ["commitment.breached"]}),
+    )
+    .await;
+    subscribe(
+        &app,
+        json!({"url": court.url(), "secret": SECRET, "lists": ["court_dishonest_debtor"]}),
+    )
+    .await;
+    let company = uscc("91", 951);
+    let commitment = send(
+        &app,
+        Method::POST,
+        "/v1/commitments",
+        Some(json!({
+            "subject": {"id": company}, "matter": "admin_license_general",
+            "text": "齐审批承诺〔2026〕951号", "signed_at": "2026-11-20T09:30:00+08:00",
+            "valid_until": "2027-11-20T00:00:00+08:00", "department": "市行政审批服务局",
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(commitment.status(), 201);
+    let commitment: Value = commitment.json().await.unwrap();
+    let breach = send(
+        &app,
+        Method::POST,
+        "/v1/feedback",
+        Some(json!({
+            "action": "commitment_breached", "commitment_id": commitment["commitment_id"],
+            "executing_department": "市市场监督管理局", "reason": "承诺已取得消防验收，核查未取得",
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(breach.status(), 201);
+    let breach: Value = breach.json().await.unwrap();
+    eventually("the breach's event", Duration::from_secs(20), || {
+        !breaches.received().is_empty()
+    })
+    .await;
+    let event = event_of(&breaches.received()[0]);
+    assert_eq!(event["type"], "commitment.breached");
+    assert_eq!(event["entry"], Value::Null);
+    assert_eq!(event["breach"]["breach_id"], breach["breach_id"]);
+    assert_eq!(event["breach"]["subject"]["id"], company.as_str());
+    let feed = app.get_json("/v1/changes?after=0").await;
+    assert_eq!(feed["events"][0]["breach"], event["breach"]);
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(court.received().is_empty(), "a breach names no list");
+}

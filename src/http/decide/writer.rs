@@ -15,7 +15,7 @@ use super::super::problem::ApiError;
 use super::super::view::RuleSetView;
 use super::super::AppState;
 use crate::app::DecisionContext as Context;
-use crate::engine::{Decision, Outcome, Reason, Warning};
+use crate::engine::{Decision, Offer, Outcome, Reason, Warning, Withheld};
 use crate::ident::{IdType, SubjectId, SubjectKey};
 use crate::lists::EntryRef;
 use crate::ruleset::RuleSet;
@@ -219,8 +219,101 @@ impl<'r> DecisionWriter<'r> {
             serde_json::to_writer(&mut *out, &view).map_err(internal)?;
         }
         out.push(b']');
+        if let Some(offer) = &decision.commitment {
+            out.extend_from_slice(b",\"commitment\":");
+            serde_json::to_writer(&mut *out, &OfferView::of(&snapshot.rules, offer)?)
+                .map_err(internal)?;
+        }
         out.extend_from_slice(&self.tail);
         Ok(())
+    }
+}
+
+/// What a decision in a matter that allows credit commitments says about offering 告知承诺
+/// (approval on the subject's commitment) or 容缺受理 (acceptance with materials to follow).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CommitmentOffer)]
+struct OfferView<'a> {
+    /// Whether either may be offered: false while any reason stands.
+    may_offer: bool,
+    /// Why not, each fact named: in-force entries of the subject's own on serious lists, then
+    /// breaches within the period, the latest first. Empty when it may be offered.
+    reasons: Vec<WithheldView<'a>>,
+    /// The rule set's `commitment_breach_months`.
+    breach_months: u16,
+    /// Breaches after this instant count (the instant decided less `breach_months`).
+    breaches_counted_after: String,
+    /// The subject's latest commitment for this matter in force at the instant decided and not
+    /// breached, or null.
+    #[schema(required = true, value_type = Option<String>, format = Uuid)]
+    on_file: Option<String>,
+}
+
+/// One reason the offer is withheld.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CommitmentWithheld)]
+struct WithheldView<'a> {
+    /// `serious_list`, `recent_breach` or `breaches_unknown`.
+    code: &'static str,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry_id: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breach_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commitment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breached_at: Option<String>,
+}
+
+impl<'a> OfferView<'a> {
+    fn of(rules: &'a RuleSet, offer: &Offer<'a>) -> Result<OfferView<'a>, ApiError> {
+        let reasons = offer
+            .withheld
+            .iter()
+            .map(|withheld| {
+                Ok(match withheld {
+                    Withheld::SeriousList(entry) => WithheldView {
+                        code: "serious_list",
+                        message: "the subject has an in-force entry on a serious list (严重失信主体名单): 告知承诺 and 容缺受理 are not offered",
+                        list: Some(&rules.list(entry.facts.list).code),
+                        entry_id: Some(entry.entry_id()?),
+                        breach_id: None,
+                        commitment_id: None,
+                        breached_at: None,
+                    },
+                    Withheld::BreachesUnknown => WithheldView {
+                        code: "breaches_unknown",
+                        message: "the breaches of credit commitments on record could not be read yet: 告知承诺 and 容缺受理 are not offered until they are",
+                        list: None,
+                        entry_id: None,
+                        breach_id: None,
+                        commitment_id: None,
+                        breached_at: None,
+                    },
+                    Withheld::RecentBreach(breach) => WithheldView {
+                        code: "recent_breach",
+                        message: "the subject broke a credit commitment (违诺) within the rule set's commitment_breach_months: 告知承诺 and 容缺受理 are not offered",
+                        list: None,
+                        entry_id: None,
+                        breach_id: Some(breach.breach_id.to_string()),
+                        commitment_id: breach.commitment_id.map(|id| id.to_string()),
+                        breached_at: Some(breach.breached_at.to_string()),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(OfferView {
+            may_offer: offer.may_offer,
+            reasons,
+            breach_months: offer.breach_months,
+            breaches_counted_after: offer.breaches_since.to_string(),
+            on_file: offer.on_file.map(|id| id.to_string()),
+        })
     }
 }
 
@@ -466,6 +559,7 @@ impl utoipa::PartialSchema for DecisionWriter<'_> {
             ("department", string()),
             ("case_ref", string()),
             ("replay", only_true()),
+            ("commitment", reference::<OfferView>()),
         ];
         closed_object(required, optional)
     }
@@ -481,6 +575,8 @@ impl utoipa::ToSchema for DecisionWriter<'_> {
         component::<WarningView>(schemas);
         component::<SuppressionView>(schemas);
         component::<SupersededView>(schemas);
+        component::<OfferView>(schemas);
+        component::<WithheldView>(schemas);
         component::<RuleSetView>(schemas);
     }
 }

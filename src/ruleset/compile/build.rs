@@ -63,6 +63,7 @@ pub(super) fn rule_set(checked: Checked, revision: String) -> RuleSet {
         revision,
         dispute_policy: ruleset.dispute_policy,
         dispute_review_days: ruleset.dispute_review_days,
+        commitment_breach_months: ruleset.commitment_breach_months,
         reward_suppression: ruleset.reward_suppression,
         score_scale,
         lists,
@@ -146,6 +147,7 @@ fn matter_def(m: MatterSyntax) -> MatterDef {
         description: m.description,
         basic_public_service: m.basic_public_service,
         platform_codes: codes(m.platform_codes),
+        commitment: m.commitment,
     }
 }
 
