@@ -19,6 +19,7 @@
 //! - [`request_id`]: the id a request goes by in its answer, logs and register records.
 //! - [`redis_client`]: what every Redis client of the service shares.
 //! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
+//! - [`watchlists`]: departments' supervision watchlists, in files or Redis, held in memory.
 
 pub mod app;
 pub mod config;
@@ -38,3 +39,4 @@ pub mod snapshot;
 pub mod startup;
 pub mod telemetry;
 pub mod timestamp;
+pub mod watchlists;
