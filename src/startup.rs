@@ -47,6 +47,8 @@ pub enum StartupError {
     Server(std::io::Error),
     #[error("cannot start the lists follower: {0}")]
     Follower(std::io::Error),
+    #[error("cannot open the watchlists: {0}")]
+    Watchlists(#[from] crate::watchlists::WatchlistError),
 }
 
 /// How a [`Application::run`] ended without an error.
@@ -102,7 +104,19 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
         settings.cold_cache,
     );
     let loaded = load_before_binding(&service, settings.force_next_load)?;
-    let service = service.with_register(&settings.register)?;
+    let service = service
+        .with_register(&settings.register)?
+        .with_watchlists(&settings.watchlists)?;
+    if let Some(watchlists) = service.watchlists() {
+        let status = watchlists.status();
+        info!(
+            store = status.store,
+            watchlists = status.watchlists,
+            subjects = status.subjects,
+            refused = status.refused.len(),
+            "watchlists loaded"
+        );
+    }
     match service.register() {
         Some(register) => {
             let status = register.status();
@@ -287,10 +301,16 @@ impl Application {
         // With a Redis source, changes stream in between loads; it stops with the server.
         let follower = crate::snapshot::spawn_follower(Arc::clone(&self.service))
             .map_err(StartupError::Follower)?;
+        // Other instances' watchlist changes, read from Redis every second.
+        let watchlist_poller = match self.service.watchlists() {
+            Some(watchlists) => watchlists.follow().map_err(StartupError::Follower)?,
+            None => None,
+        };
         let served = server.await;
         // The follower winds down while the register closes; neither waits on Redis for longer
         // than the Redis timeouts, whatever Redis does.
         follower.stop();
+        drop(watchlist_poller);
         // What the register still holds is stored (or spilled) before the service ends.
         match self.service.register() {
             Some(register) => {

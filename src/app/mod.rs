@@ -8,6 +8,7 @@
 mod decide;
 mod lists;
 mod profile;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use arc_swap::{ArcSwap, Guard};
 pub use decide::{BatchOut, ColdHoldings, Decided, DecisionContext, DecisionIds};
 pub use lists::{Amended, DisputeCounts, Objection, Put, StoredEntry, UnderReview};
 pub use profile::{ProfileRead, ShownHistories};
+pub use watch::{is_hit, Screened, BLOCK as SCREENING_BLOCK};
 
 use crate::engine::{DecideError, Outcome};
 use crate::keys::{KeyRing, KeysError};
@@ -25,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::register::{Event, Register, RegisterConfig, RegisterError};
 use crate::ruleset::{MatterId, RuleSet, RuleSource};
 use crate::snapshot::{Followed, LoadError, Snapshot, Snapshots, Sources};
+use crate::watchlists::{WatchlistConfig, WatchlistError, Watchlists};
 
 /// Why the service could not answer; the HTTP layer maps each to its problem.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,8 @@ pub struct Service {
     keys: Option<(ArcSwap<KeyRing>, PathBuf)>,
     /// The query register; `None` when it is off.
     register: Option<Register>,
+    /// The departments' supervision watchlists; `None` until opened.
+    watchlists: Option<Arc<Watchlists>>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -114,7 +119,14 @@ impl Service {
             decision_counters: arc_swap::ArcSwapOption::empty(),
             keys: None,
             register: None,
+            watchlists: None,
         }
+    }
+
+    /// Holds the watchlists `config` keeps, loaded from their store.
+    pub fn with_watchlists(mut self, config: &WatchlistConfig) -> Result<Service, WatchlistError> {
+        self.watchlists = Some(Arc::new(Watchlists::open(config)?));
+        Ok(self)
     }
 
     /// Requires API keys on `/v1`, read from `file` (and again on [`Service::reload_keys`]).

@@ -22,6 +22,7 @@ use crate::register::{Expiry, RegisterConfig, Sink};
 use crate::ruleset::RuleSource;
 use crate::sheets::SheetLimits;
 use crate::snapshot::SnapshotKeeping;
+use crate::watchlists::{StoreConfig, WatchlistConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -505,6 +506,19 @@ pub struct ServeArgs {
     #[arg(long, alias = "audit-archive-dir", env = "JC_REGISTER_ARCHIVE_DIR")]
     #[serde(alias = "audit_archive_dir")]
     pub register_archive_dir: Option<PathBuf>,
+    /// The watchlists' folder, one file a watchlist, when the lists come from a file (with
+    /// lists from Redis, the watchlists are in that Redis) [default: $STATE_DIRECTORY/watchlists,
+    /// else $XDG_STATE_HOME/jiangcheng/watchlists, else
+    /// ~/.local/state/jiangcheng/watchlists, else ./watchlists].
+    #[arg(long, env = "JC_WATCHLIST_DIR")]
+    pub watchlist_dir: Option<PathBuf>,
+    /// Subjects one watchlist may hold; more get 413 [default: 1000000].
+    #[arg(long, env = "JC_WATCHLIST_MAX_SUBJECTS")]
+    pub watchlist_max_subjects: Option<usize>,
+    /// Bytes a watchlist's upload (`PUT /v1/watchlists/{name}`) may take, read as it
+    /// streams in; more get 413 [default: 67108864].
+    #[arg(long, env = "JC_WATCHLIST_MAX_BODY_BYTES")]
+    pub watchlist_max_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -591,6 +605,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub access: AccessConfig,
     pub register: RegisterConfig,
+    pub watchlists: WatchlistConfig,
     /// What to warn about once logging is set up: settings read under an old name.
     pub warnings: Vec<String>,
 }
@@ -734,6 +749,7 @@ impl ServeArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let limits = self.limits()?;
         let register = self.register(&lists, &mut warnings)?;
+        let watchlists = self.watchlists(&lists);
         let access = self.access();
         let cold_max_filers = self
             .cold_max_filers
@@ -742,6 +758,8 @@ impl ServeArgs {
             ("workers", workers),
             ("cold_max_filers", cold_max_filers),
             ("register_queue", register.queue_records),
+            ("watchlist_max_subjects", watchlists.max_subjects),
+            ("watchlist_max_body_bytes", watchlists.max_body_bytes),
             ("register_retention_days", register.retention_days as usize),
             (
                 "auth_failures_per_minute",
@@ -800,8 +818,36 @@ impl ServeArgs {
             cors_origins: cors_origins(self.cors_origins.take().unwrap_or_default())?,
             access,
             register,
+            watchlists,
             warnings,
         })
+    }
+
+    /// The watchlists' store (Redis when the lists come from Redis, else the folder) and limits.
+    fn watchlists(&mut self, lists: &ListSource) -> WatchlistConfig {
+        let store = match lists {
+            ListSource::Redis {
+                url, timeout, wait, ..
+            } => StoreConfig::Redis {
+                url: url.clone(),
+                timeout: *timeout,
+                wait: *wait,
+            },
+            _ => StoreConfig::Files(
+                self.watchlist_dir
+                    .take()
+                    .unwrap_or_else(state::default_watchlist_dir),
+            ),
+        };
+        WatchlistConfig {
+            store,
+            max_subjects: self
+                .watchlist_max_subjects
+                .unwrap_or(crate::watchlists::DEFAULT_MAX_SUBJECTS),
+            max_body_bytes: self
+                .watchlist_max_body_bytes
+                .unwrap_or(crate::watchlists::DEFAULT_MAX_BODY_BYTES),
+        }
     }
 
     /// The list source: a file, or Redis under its prefix and timeout.

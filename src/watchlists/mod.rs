@@ -483,5 +483,58 @@ impl Watchlists {
     }
 }
 
+/// The thread that refreshes shared watchlists from Redis every [`POLL_EVERY`]; stopped and
+/// joined when dropped.
+pub struct Poller {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchlists {
+    /// Starts polling Redis for other instances' changes (none for files, which one instance
+    /// alone writes).
+    pub fn follow(self: &Arc<Self>) -> std::io::Result<Option<Poller>> {
+        if !self.shared() {
+            return Ok(None);
+        }
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let lists = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("watchlists".into())
+            .spawn(move || {
+                let mut failing = false;
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(POLL_EVERY)
+                {
+                    match lists.refresh() {
+                        Ok(_) if failing => {
+                            failing = false;
+                            tracing::info!("the watchlists are read from redis again");
+                        }
+                        Ok(_) => {}
+                        Err(err) if !failing => {
+                            failing = true;
+                            tracing::warn!(error = %err, "the watchlists cannot be refreshed from redis; the ones held stay in use");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            })?;
+        Ok(Some(Poller {
+            stop: Some(stop),
+            thread: Some(thread),
+        }))
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
