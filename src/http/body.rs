@@ -38,14 +38,21 @@ pub async fn read_json(
     payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
+    is_json(req)?;
+    read_limited(req, payload, limit).await
+}
+
+/// Whether the request's body is JSON (`application/json` or `…+json`); 415 if not.
+pub fn is_json(req: &HttpRequest) -> Result<(), ApiError> {
     // Compared without the lower-case copy `media_type` makes: this runs for every decision.
     let essence = essence(req).as_bytes();
     let json = essence.eq_ignore_ascii_case(b"application/json")
         || (essence.len() >= 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"));
-    if !json {
-        return Err(ApiError::UnsupportedMediaType(content_type_shown(req)));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(content_type_shown(req)))
     }
-    read_limited(req, payload, limit).await
 }
 
 /// The request's `Content-Type` as sent, for a message (`(none)` if it has none).
@@ -103,7 +110,7 @@ pub async fn read_limited(
 }
 
 /// The problem of a body that could not be read: past its deadline, or malformed on the wire.
-fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
+pub fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
     match &err {
         PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             let limit = req

@@ -23,6 +23,7 @@ mod status;
 mod subject_lists;
 mod subjects;
 mod view;
+mod watchlists;
 
 use std::net::TcpListener;
 use std::rc::Rc;

@@ -22,7 +22,7 @@ use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
     admin, catalog, console, decide, disputes, index, register, routes, status, subject_lists,
-    subjects,
+    subjects, watchlists,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -59,6 +59,11 @@ use super::{
         register::correct_feedback,
         register::export_cases,
         register::stats,
+        watchlists::put,
+        watchlists::list,
+        watchlists::get,
+        watchlists::delete,
+        watchlists::hits,
         serve,
         index::index,
         index::doc,

@@ -10,7 +10,7 @@ use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
     admin, bare, catalog, console, decide, disputes, index, openapi, register, status,
-    subject_lists, subjects, AppState,
+    subject_lists, subjects, watchlists, AppState,
 };
 use crate::keys::Scope;
 
@@ -118,6 +118,14 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/export/cases", scope(Scope::Export))
             .on(Method::GET, register::export_cases),
         Endpoint::new("/v1/stats", scope(Scope::Export)).on(Method::GET, register::stats),
+        Endpoint::new("/v1/watchlists", scope(Scope::Subscribe))
+            .on(Method::GET, watchlists::list),
+        Endpoint::new("/v1/watchlists/{name}", scope(Scope::Subscribe))
+            .on(Method::PUT, watchlists::put)
+            .on(Method::GET, watchlists::get)
+            .on(Method::DELETE, watchlists::delete),
+        Endpoint::new("/v1/watchlists/{name}/hits", scope(Scope::Subscribe))
+            .on(Method::GET, watchlists::hits),
     ];
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));

@@ -200,8 +200,8 @@ pub struct Upload {
     limit: usize,
     /// Subjects read so far, valid or not.
     pub read: u64,
-    /// The first invalid identifiers, by index, with what is wrong.
-    pub invalid: Vec<(u64, String)>,
+    /// The first invalid subjects: the field at fault (`subjects[3].id`) and what is wrong.
+    pub invalid: Vec<(String, String)>,
     /// How many identifiers were invalid in all.
     pub invalid_count: u64,
 }
@@ -226,19 +226,18 @@ impl Upload {
         }
     }
 
-    /// Counts the next subject: its identifier, or why it is not one.
-    pub fn push(&mut self, subject: Result<SubjectId, String>) -> Result<(), TooMany> {
+    /// Counts the next subject: its identifier, or the field at fault and what is wrong.
+    pub fn push(&mut self, subject: Result<SubjectId, (String, String)>) -> Result<(), TooMany> {
         if self.read >= self.limit as u64 {
             return Err(TooMany { limit: self.limit });
         }
-        let index = self.read;
         self.read += 1;
         match subject {
             Ok(subject) => self.keys.push(subject.key()),
-            Err(why) => {
+            Err(problem) => {
                 self.invalid_count += 1;
                 if self.invalid.len() < KEPT_INVALID {
-                    self.invalid.push((index, why));
+                    self.invalid.push(problem);
                 }
             }
         }

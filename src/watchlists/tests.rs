@@ -79,14 +79,20 @@ fn keys_that_pack_no_identifier_or_are_out_of_order_are_refused() {
 
 #[test]
 fn an_upload_keeps_the_first_invalid_identifiers_counts_all_and_stops_at_its_limit() {
-    let mut upload = Upload::new(3);
-    upload.push(ident::parse(COMPANY).map_err(|e| e.to_string())).unwrap();
-    upload.push(Err("bad".into())).unwrap();
-    upload.push(ident::parse(PERSON).map_err(|e| e.to_string())).unwrap();
-    assert_eq!(upload.push(Err("x".into())), Err(TooMany { limit: 3 }));
+    let problem = |i: u32| (format!("subjects[{i}].id"), "bad".to_owned());
+    let mut upload = Upload::new(30);
+    upload.push(Ok(ident::parse(COMPANY).unwrap())).unwrap();
+    for i in 1..=25 {
+        upload.push(Err(problem(i))).unwrap();
+    }
+    upload.push(Ok(ident::parse(PERSON).unwrap())).unwrap();
     let refused = upload.finish(owner("d", "n"), Timestamp(0)).unwrap_err();
-    assert_eq!(refused.invalid, vec![(1, "bad".to_owned())]);
-    assert_eq!(refused.invalid_count, 1);
+    assert_eq!(refused.invalid.len(), 20);
+    assert_eq!(refused.invalid[0], problem(1));
+    assert_eq!(refused.invalid_count, 25);
+    let mut full = Upload::new(1);
+    full.push(Ok(ident::parse(COMPANY).unwrap())).unwrap();
+    assert_eq!(full.push(Err(problem(1))), Err(TooMany { limit: 1 }));
 }
 
 #[test]

@@ -54,3 +54,4 @@ mod serve_limits;
 mod startup;
 mod subject_lists;
 mod subjects;
+mod watchlists;
