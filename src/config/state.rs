@@ -140,7 +140,10 @@ mod tests {
     #[test]
     fn the_watchlists_folder_follows_the_same_state_folders() {
         assert_eq!(
-            watchlist_dir(env(&[("STATE_DIRECTORY", "/var/lib/jiangcheng"), ("HOME", "/h")])),
+            watchlist_dir(env(&[
+                ("STATE_DIRECTORY", "/var/lib/jiangcheng"),
+                ("HOME", "/h")
+            ])),
             PathBuf::from("/var/lib/jiangcheng/watchlists")
         );
         assert_eq!(

@@ -185,7 +185,9 @@ pub enum ApiError {
     Overloaded { what: &'static str, limit: usize },
     /// Identifiers of a watchlist's upload that do not parse (the first ones, and how many in
     /// all): nothing was stored.
-    #[error("{invalid} of the watchlist's subjects have an invalid identifier; nothing was stored")]
+    #[error(
+        "{invalid} of the watchlist's subjects have an invalid identifier; nothing was stored"
+    )]
     InvalidWatchlist {
         errors: Vec<FieldError>,
         invalid: u64,
@@ -625,9 +627,9 @@ impl ResponseError for ApiError {
         let errors = self.field_errors();
         // An upload's invalid identifiers are counted beyond the ones it kept.
         let erroneous = match self {
-            ApiError::InvalidWatchlist { invalid, .. } => {
-                errors.len().max(usize::try_from(*invalid).unwrap_or(usize::MAX))
-            }
+            ApiError::InvalidWatchlist { invalid, .. } => errors
+                .len()
+                .max(usize::try_from(*invalid).unwrap_or(usize::MAX)),
             _ => errors.len(),
         };
         let problem = Problem {

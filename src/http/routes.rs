@@ -118,8 +118,7 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
         Endpoint::new("/v1/export/cases", scope(Scope::Export))
             .on(Method::GET, register::export_cases),
         Endpoint::new("/v1/stats", scope(Scope::Export)).on(Method::GET, register::stats),
-        Endpoint::new("/v1/watchlists", scope(Scope::Subscribe))
-            .on(Method::GET, watchlists::list),
+        Endpoint::new("/v1/watchlists", scope(Scope::Subscribe)).on(Method::GET, watchlists::list),
         Endpoint::new("/v1/watchlists/{name}", scope(Scope::Subscribe))
             .on(Method::PUT, watchlists::put)
             .on(Method::GET, watchlists::get)

@@ -180,16 +180,17 @@ pub async fn put(
         name,
         updated_by: caller.map(|caller| caller.key_id),
     };
-    let list = upload
-        .finish(owner, Timestamp::now())
-        .map_err(|refused| ApiError::InvalidWatchlist {
-            errors: refused
-                .invalid
-                .into_iter()
-                .map(|(field, message)| FieldError::new(field, message))
-                .collect(),
-            invalid: refused.invalid_count,
-        })?;
+    let list =
+        upload
+            .finish(owner, Timestamp::now())
+            .map_err(|refused| ApiError::InvalidWatchlist {
+                errors: refused
+                    .invalid
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+                invalid: refused.invalid_count,
+            })?;
     let stored = Arc::new(list);
     let (writer, written) = (Arc::clone(&lists), Arc::clone(&stored));
     let replaced = web::block(move || writer.put((*written).clone()))
@@ -488,9 +489,15 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             members.next_value::<IgnoredAny>()?;
             let path = format!("subjects[{}].{key}", self.index);
             problem.get_or_insert(if key == "id" {
-                (path, "is given more than once; give each member once".to_owned())
+                (
+                    path,
+                    "is given more than once; give each member once".to_owned(),
+                )
             } else {
-                (path, "is not a member here; a subject is {\"id\": …}".to_owned())
+                (
+                    path,
+                    "is not a member here; a subject is {\"id\": …}".to_owned(),
+                )
             });
         }
         let id_path = || format!("subjects[{}].id", self.index);
@@ -777,7 +784,9 @@ pub async fn hits(
         .screen(&snapshot, list.subjects(), context.matter, context.at)
         .await?;
     // The page: the hits after the cursor, at most `limit`.
-    let from = after.map_or(0, |after| screened.hits.partition_point(|hit| *hit <= after));
+    let from = after.map_or(0, |after| {
+        screened.hits.partition_point(|hit| *hit <= after)
+    });
     let page = &screened.hits[from..screened.hits.len().min(from + limit)];
     let next = (from + page.len() < screened.hits.len())
         .then(|| page.last().map(|last| format!("{}.{last}", list.revision)))

@@ -267,9 +267,8 @@ fn read_chunks(con: &mut Connection, header: Header) -> Result<Watchlist, String
         }
         let found: Vec<Option<Vec<u8>>> = pipe.query(con).map_err(|err| err.to_string())?;
         for (n, bytes) in trip.iter().zip(found) {
-            let bytes = bytes.ok_or_else(|| {
-                format!("its chunk {n} is missing (replaced meanwhile, or lost)")
-            })?;
+            let bytes = bytes
+                .ok_or_else(|| format!("its chunk {n} is missing (replaced meanwhile, or lost)"))?;
             if bytes.len() > CHUNK_KEYS * KEY_BYTES {
                 return Err(format!("its chunk {n} is larger than a chunk"));
             }

@@ -30,7 +30,15 @@ fn sample() -> Watchlist {
 #[test]
 fn names_are_short_and_of_a_small_alphabet() {
     assert!(check_name("bidders-2026_q1.v2").is_ok());
-    for bad in ["", "..", ".", "a/b", "名单", "a b", &"x".repeat(MAX_NAME_LEN + 1)] {
+    for bad in [
+        "",
+        "..",
+        ".",
+        "a/b",
+        "名单",
+        "a b",
+        &"x".repeat(MAX_NAME_LEN + 1),
+    ] {
         assert!(check_name(bad).is_err(), "{bad:?}");
     }
     assert!(check_name(&"x".repeat(MAX_NAME_LEN)).is_ok());
@@ -115,7 +123,10 @@ fn the_file_store_keeps_watchlists_across_a_restart_and_refuses_only_a_damaged_f
     drop(lists);
 
     let again = Watchlists::open(&config).unwrap();
-    assert_eq!(again.get("市财政局", "bidders-2026").as_deref(), Some(&first));
+    assert_eq!(
+        again.get("市财政局", "bidders-2026").as_deref(),
+        Some(&first)
+    );
     assert_eq!(again.status().watchlists, 2);
     // A damaged file is refused at load, named; the other still loads.
     let files: Vec<_> = std::fs::read_dir(dir.path())
@@ -134,7 +145,11 @@ fn the_file_store_keeps_watchlists_across_a_restart_and_refuses_only_a_damaged_f
     let status = loaded.status();
     assert_eq!(status.watchlists, 1);
     assert_eq!(status.refused.len(), 1);
-    assert!(status.refused[0].contains("checksum"), "{:?}", status.refused);
+    assert!(
+        status.refused[0].contains("checksum"),
+        "{:?}",
+        status.refused
+    );
     assert!(loaded.delete("市财政局", "bidders-2026").unwrap());
     assert!(!loaded.delete("市财政局", "bidders-2026").unwrap());
     assert_eq!(Watchlists::open(&config).unwrap().status().watchlists, 0);

@@ -286,14 +286,10 @@ pub(in crate::http) fn write_results(
     };
     // Each chunk of items is decided and written in one pass, on rayon's threads for a large
     // batch; the chunks are then joined in order.
-    let chunks = state.service.decide_batch(
-        snapshot,
-        items.cold,
-        items.ids,
-        items.context,
-        caller,
-        &out,
-    )?;
+    let chunks =
+        state
+            .service
+            .decide_batch(snapshot, items.cold, items.ids, items.context, caller, &out)?;
     let mut summary = Summary::default();
     let mut results = Vec::with_capacity(chunks.iter().map(|chunk| chunk.bytes.len()).sum());
     for chunk in chunks {
