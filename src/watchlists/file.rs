@@ -54,8 +54,11 @@ impl FileStore {
     }
 
     fn read(&self, path: &Path) -> Result<Watchlist, WatchlistError> {
+        // Named by the file alone: the status shows it to any key.
         let corrupt = |why: String| WatchlistError::Corrupt {
-            what: path.display().to_string(),
+            what: path
+                .file_name()
+                .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
             why,
         };
         let bytes = fs::read(path).map_err(|err| corrupt(err.to_string()))?;
