@@ -256,7 +256,7 @@ impl Upload {
 /// The store behind the registry.
 enum Store {
     Files(file::FileStore),
-    Redis(redis::RedisStore),
+    Redis(Box<redis::RedisStore>),
 }
 
 impl Store {
@@ -319,7 +319,7 @@ impl Watchlists {
         let store = match &config.store {
             StoreConfig::Files(dir) => Store::Files(file::FileStore::open(dir)?),
             StoreConfig::Redis { url, timeout, wait } => {
-                Store::Redis(redis::RedisStore::open(url, *timeout, *wait)?)
+                Store::Redis(Box::new(redis::RedisStore::open(url, *timeout, *wait)?))
             }
         };
         let watchlists = Watchlists {
