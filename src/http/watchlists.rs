@@ -799,18 +799,20 @@ pub async fn hits(
         .iter()
         .map(|id| id.ok_or_else(|| ApiError::Internal("a stored key packs no identifier".into())))
         .collect();
-    let cold = state.service.batch_holdings(&snapshot, &ids).await?;
-    let (results, _) = decide::write_results(
-        &state,
-        &Items {
+    // A page without hits decides, and records, nothing.
+    let results = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let cold = state.service.batch_holdings(&snapshot, &ids).await?;
+        let items = Items {
             snapshot: &snapshot,
             context: &context,
             subjects: &subjects,
             ids: &ids,
             cold: &cold,
-        },
-        caller,
-    )?;
+        };
+        decide::write_results(&state, &items, caller)?.0
+    };
     let [allow, flag, block] = screened.outcomes;
     let tail = serde_json::to_vec(&HitsTail {
         summary: HitsSummary {

@@ -564,6 +564,7 @@ async fn hits_are_exactly_the_subjects_listed_in_the_matter_a_page_at_a_time() {
     let stored = json_of(app.get("/v1/watchlists/all").await, StatusCode::OK, "read").await;
     let count = stored["subjects"].as_u64().unwrap();
 
+    let mut shown = 0;
     for matter in [
         "gov_procurement",
         "admin_license_general",
@@ -611,6 +612,7 @@ async fn hits_are_exactly_the_subjects_listed_in_the_matter_a_page_at_a_time() {
         }
         found.sort();
         assert_eq!(found, expected, "{matter}");
+        shown += found.len();
         match matter {
             "gov_procurement" => {
                 assert!(found.contains(&BLOCKED.to_owned()));
@@ -622,6 +624,28 @@ async fn hits_are_exactly_the_subjects_listed_in_the_matter_a_page_at_a_time() {
             ),
             _ => assert!(found.contains(&RED.to_owned())),
         }
+    }
+    // Each hit shown is in the query register as a decision of the screening; nothing else is.
+    let started = Instant::now();
+    loop {
+        let recorded: usize = crate::helpers::files_under(app.register_dir.path())
+            .iter()
+            .filter(|path| path.to_string_lossy().contains("records"))
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .unwrap_or_default()
+                    .matches("\"case_ref\":\"watchlist:all\"")
+                    .count()
+            })
+            .sum();
+        if recorded == shown {
+            break;
+        }
+        assert!(
+            recorded < shown && started.elapsed() < Duration::from_secs(10),
+            "{recorded} of {shown} recorded"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     let unknown = app
         .get("/v1/watchlists/all/hits?matter=no_such_matter")
