@@ -825,14 +825,9 @@ impl ServeArgs {
 
     /// The watchlists' store (Redis when the lists come from Redis, else the folder) and limits.
     fn watchlists(&mut self, lists: &ListSource) -> WatchlistConfig {
+        // The folder is resolved (and its default looked up) only for a file source.
         let store = match lists {
-            ListSource::Redis {
-                url, timeout, wait, ..
-            } => StoreConfig::Redis {
-                url: url.clone(),
-                timeout: *timeout,
-                wait: *wait,
-            },
+            ListSource::Redis { .. } => StoreConfig::following(lists, PathBuf::new()),
             _ => StoreConfig::Files(
                 self.watchlist_dir
                     .take()

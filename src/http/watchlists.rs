@@ -270,6 +270,42 @@ struct Reading {
     too_many: Option<TooMany>,
 }
 
+/// The visits of JSON's scalar types (every type but objects and arrays), each answering
+/// `$answer` with `$found` naming the type as a problem does.
+macro_rules! scalars {
+    ($value:ty, |$this:ident, $found:ident| $answer:expr) => {
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<$value, E> {
+            let ($this, $found) = (self, "a string");
+            $answer
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$value, E> {
+            let ($this, $found) = (self, "a number");
+            $answer
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$value, E> {
+            let ($this, $found) = (self, "a number");
+            $answer
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$value, E> {
+            let ($this, $found) = (self, "a number");
+            $answer
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$value, E> {
+            let ($this, $found) = (self, "a boolean");
+            $answer
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$value, E> {
+            let ($this, $found) = (self, "null");
+            $answer
+        }
+    };
+}
+
 /// The body: `{"subjects": [...]}`.
 struct RootSeed<'r>(&'r mut Reading);
 
@@ -280,9 +316,6 @@ impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
         deserializer.deserialize_any(self)
     }
 }
-
-/// A JSON value's type as the problems name it.
-struct Kind(&'static str);
 
 impl<'de> Visitor<'de> for RootSeed<'_> {
     type Value = ();
@@ -325,46 +358,21 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
         while items.next_element::<IgnoredAny>()?.is_some() {}
-        self.0.wrong_type("(body)", "an object", Kind("an array"));
+        self.0.wrong_type("(body)", "an object", "an array");
         Ok(())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("a string"));
+    scalars!((), |this, found| {
+        this.0.wrong_type("(body)", "an object", found);
         Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("a boolean"));
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.wrong_type("(body)", "an object", Kind("null"));
-        Ok(())
-    }
+    });
 }
 
 impl Reading {
-    fn wrong_type(&mut self, field: &str, wanted: &str, found: Kind) {
+    fn wrong_type(&mut self, field: &str, wanted: &str, found: &str) {
         self.problems.push(FieldError::new(
             field,
-            format!("must be {wanted}, not {}", found.0),
+            format!("must be {wanted}, not {found}"),
         ));
     }
 
@@ -413,39 +421,14 @@ impl<'de> Visitor<'de> for SubjectsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
         while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        self.0.wrong_type("subjects", "an array", Kind("an object"));
+        self.0.wrong_type("subjects", "an array", "an object");
         Ok(())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("a string"));
+    scalars!((), |this, found| {
+        this.0.wrong_type("subjects", "an array", found);
         Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("a number"));
-        Ok(())
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("a boolean"));
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.wrong_type("subjects", "an array", Kind("null"));
-        Ok(())
-    }
+    });
 }
 
 /// One subject, `{"id": "…"}`: counted once, valid or with what is wrong with it.
@@ -515,29 +498,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         self.not_object("an array")
     }
 
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
-        self.not_object("a string")
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
-        self.not_object("a number")
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
-        self.not_object("a number")
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
-        self.not_object("a number")
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
-        self.not_object("a boolean")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
-        self.not_object("null")
-    }
+    scalars!((), |this, found| this.not_object(found));
 }
 
 /// A subject's `id`: the identifier the parser reads, or what is wrong with it.
@@ -568,16 +529,6 @@ impl<'de> Visitor<'de> for IdVisitor {
         Ok(IdValue(ident::parse(id).map_err(|err| err.to_string())))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<IdValue, A::Error> {
-        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(IdVisitor::not_string("an object"))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<IdValue, A::Error> {
-        while items.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(IdVisitor::not_string("an array"))
-    }
-
     fn visit_u64<E>(self, _: u64) -> Result<IdValue, E> {
         Ok(IdVisitor::not_string("a number"))
     }
@@ -596,6 +547,16 @@ impl<'de> Visitor<'de> for IdVisitor {
 
     fn visit_unit<E>(self) -> Result<IdValue, E> {
         Ok(IdVisitor::not_string("null"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<IdValue, A::Error> {
+        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(IdVisitor::not_string("an object"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<IdValue, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(IdVisitor::not_string("an array"))
     }
 }
 

@@ -60,6 +60,23 @@ pub enum StoreConfig {
     },
 }
 
+impl StoreConfig {
+    /// The store that follows the list source: its Redis (URL, timeout, replica wait) when
+    /// the lists come from Redis, else files in `dir`.
+    pub fn following(lists: &crate::lists::source::ListSource, dir: PathBuf) -> StoreConfig {
+        match lists {
+            crate::lists::source::ListSource::Redis {
+                url, timeout, wait, ..
+            } => StoreConfig::Redis {
+                url: url.clone(),
+                timeout: *timeout,
+                wait: *wait,
+            },
+            _ => StoreConfig::Files(dir),
+        }
+    }
+}
+
 /// Why a watchlist could not be read, written or found.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchlistError {

@@ -228,16 +228,7 @@ impl Spawn {
             .resolve()
             .expect("serve's defaults resolve");
         let mut watchlists = WatchlistConfig {
-            store: match &self.lists {
-                ListSource::Redis {
-                    url, timeout, wait, ..
-                } => StoreConfig::Redis {
-                    url: url.clone(),
-                    timeout: *timeout,
-                    wait: *wait,
-                },
-                _ => StoreConfig::Files(register_dir.path().join("watchlists")),
-            },
+            store: StoreConfig::following(&self.lists, register_dir.path().join("watchlists")),
             ..defaults.watchlists.clone()
         };
         if let Some(change) = self.watchlist_settings {
