@@ -270,6 +270,19 @@ struct Reading {
     too_many: Option<TooMany>,
 }
 
+/// A seed that reads a value of any JSON type with itself as the visitor.
+macro_rules! seed_of_any {
+    ($seed:ident) => {
+        impl<'de> DeserializeSeed<'de> for $seed<'_> {
+            type Value = ();
+
+            fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                deserializer.deserialize_any(self)
+            }
+        }
+    };
+}
+
 /// The visits of JSON's scalar types (every type but objects and arrays), each answering
 /// `$answer` with `$found` naming the type as a problem does.
 macro_rules! scalars {
@@ -309,13 +322,7 @@ macro_rules! scalars {
 /// The body: `{"subjects": [...]}`.
 struct RootSeed<'r>(&'r mut Reading);
 
-impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_any!(RootSeed);
 
 impl<'de> Visitor<'de> for RootSeed<'_> {
     type Value = ();
@@ -391,13 +398,7 @@ impl Reading {
 /// `[{"id": …}, …]`.
 struct SubjectsSeed<'r>(&'r mut Reading);
 
-impl<'de> DeserializeSeed<'de> for SubjectsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_any!(SubjectsSeed);
 
 impl<'de> Visitor<'de> for SubjectsSeed<'_> {
     type Value = ();
@@ -437,13 +438,7 @@ struct ItemSeed<'r> {
     index: u64,
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
+seed_of_any!(ItemSeed);
 
 impl ItemSeed<'_> {
     /// The item is not an object.
