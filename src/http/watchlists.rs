@@ -135,14 +135,7 @@ pub async fn put(
     // An upload holds a batch's slot: its keys, up to the limit's, stay in memory until stored.
     let slot = state.admission.batch(&state)?;
     let limit = lists.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
+    body::declared_within(&req, limit)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUED_CHUNKS);
     let max_subjects = lists.max_subjects;
     let parsing = tokio::task::spawn_blocking(move || read_upload(rx, max_subjects));
