@@ -186,7 +186,7 @@ pub async fn put(
             })?;
     let stored = Arc::new(list);
     let (writer, written) = (Arc::clone(&lists), Arc::clone(&stored));
-    let replaced = web::block(move || writer.put((*written).clone()))
+    let replaced = web::block(move || writer.put(written))
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))??;
     let body = serde_json::to_vec(&WatchlistView::of(&stored))

@@ -153,6 +153,7 @@ impl Watchlist {
         subjects.sort_unstable();
         let sent = subjects.len() as u64;
         subjects.dedup();
+        subjects.shrink_to_fit();
         let duplicates = sent - subjects.len() as u64;
         Watchlist::stored(
             owner,
@@ -429,12 +430,12 @@ impl Watchlists {
 
     /// Stores `list` (durably) in place of the department's watchlist of its name, then holds
     /// it. Returns whether it replaced one. Blocking.
-    pub fn put(&self, list: Watchlist) -> Result<bool, WatchlistError> {
+    pub fn put(&self, list: Arc<Watchlist>) -> Result<bool, WatchlistError> {
         let _writing = lock(&self.writing);
         self.store.put(&list)?;
         let mut held = (*self.held()).clone();
         let replaced = held
-            .insert((list.department.clone(), list.name.clone()), Arc::new(list))
+            .insert((list.department.clone(), list.name.clone()), list)
             .is_some();
         self.swap(held);
         Ok(replaced)

@@ -113,9 +113,9 @@ fn the_file_store_keeps_watchlists_across_a_restart_and_refuses_only_a_damaged_f
     };
     let lists = Watchlists::open(&config).unwrap();
     let first = sample();
-    assert!(!lists.put(first.clone()).unwrap());
+    assert!(!lists.put(Arc::new(first.clone())).unwrap());
     let other = Watchlist::new(owner("", "mine"), keys(&[CO_OP]), Timestamp(5));
-    lists.put(other).unwrap();
+    lists.put(Arc::new(other)).unwrap();
     assert_eq!(lists.names("市财政局"), vec!["bidders-2026"]);
     assert_eq!(lists.contains("", "mine", keys(&[CO_OP])[0]), Some(true));
     assert_eq!(lists.contains("", "mine", keys(&[PERSON])[0]), Some(false));
