@@ -23,6 +23,7 @@
 //! - [`sheets`]: bidder lists read from CSV or Excel files into the subjects of a batch.
 //! - [`indicators`]: the monthly monitoring indicators, computed from the lists, what the list
 //!   source keeps of their past, and the register.
+//! - [`watchlists`]: departments' supervision watchlists, in files or Redis, held in memory.
 
 pub mod app;
 pub mod commitments;
@@ -47,3 +48,4 @@ pub mod snapshot;
 pub mod startup;
 pub mod telemetry;
 pub mod timestamp;
+pub mod watchlists;

@@ -51,6 +51,8 @@ pub enum StartupError {
     Push(#[from] crate::app::PushSetupError),
     #[error("cannot start the push: {0}")]
     PushThread(std::io::Error),
+    #[error("cannot open the watchlists: {0}")]
+    Watchlists(#[from] crate::watchlists::WatchlistError),
 }
 
 /// How a [`Application::run`] ended without an error.
@@ -108,7 +110,18 @@ pub fn build(settings: &Settings) -> Result<Application, StartupError> {
     let loaded = load_before_binding(&service, settings.force_next_load)?;
     let service = service
         .with_register(&settings.register)?
-        .with_push(&settings.push)?;
+        .with_push(&settings.push)?
+        .with_watchlists(&settings.watchlists)?;
+    if let Some(watchlists) = service.watchlists() {
+        let status = watchlists.status();
+        info!(
+            store = status.store,
+            watchlists = status.watchlists,
+            subjects = status.subjects,
+            refused = status.refused.len(),
+            "watchlists loaded"
+        );
+    }
     match service.register() {
         Some(register) => {
             let status = register.status();
@@ -300,6 +313,11 @@ impl Application {
             ),
             None => None,
         };
+        // Other instances' watchlist changes, read from Redis every second.
+        let watchlist_poller = match self.service.watchlists() {
+            Some(watchlists) => watchlists.follow().map_err(StartupError::Follower)?,
+            None => None,
+        };
         let served = server.await;
         // Deliveries finish their attempt (bounded by the push timeout) and free their leases.
         if let Some(push) = &mut push {
@@ -308,6 +326,7 @@ impl Application {
         // The follower winds down while the register closes; neither waits on Redis for longer
         // than the Redis timeouts, whatever Redis does.
         follower.stop();
+        drop(watchlist_poller);
         // What the register still holds is stored (or spilled) before the service ends.
         match self.service.register() {
             Some(register) => {

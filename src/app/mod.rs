@@ -11,6 +11,7 @@ mod indicators;
 mod lists;
 mod profile;
 mod push;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use decide::{BatchOut, ColdHoldings, Decided, DecisionContext, DecisionIds};
 pub use lists::{Amended, DisputeCounts, Objection, Put, StoredEntry, UnderReview};
 pub use profile::{ProfileRead, ShownHistories};
 pub use push::{PushError, PushSetupError, MAX_CHANGES, MAX_LETTERS};
+pub use watch::{is_hit, Screened, BLOCK as SCREENING_BLOCK};
 
 use crate::commitments::Commitments;
 use crate::engine::{DecideError, Outcome};
@@ -32,6 +34,7 @@ use crate::metrics::Metrics;
 use crate::register::{Event, Register, RegisterConfig, RegisterError};
 use crate::ruleset::{MatterId, RuleSet, RuleSource};
 use crate::snapshot::{Followed, LoadError, Snapshot, Snapshots, Sources};
+use crate::watchlists::{WatchlistConfig, WatchlistError, Watchlists};
 
 /// Why the service could not answer; the HTTP layer maps each to its problem.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +100,8 @@ pub struct Service {
     /// Credit commitments and breaches, kept where the register keeps feedback; `None` when
     /// the register is off.
     commitments: Option<Arc<Commitments>>,
+    /// The departments' supervision watchlists; `None` until opened.
+    watchlists: Option<Arc<Watchlists>>,
 }
 
 /// The `decisions_total` counter of every (matter, outcome) of one rule set, resolved once per
@@ -141,7 +146,14 @@ impl Service {
             register: None,
             push: None,
             commitments: None,
+            watchlists: None,
         }
+    }
+
+    /// Holds the watchlists `config` keeps, loaded from their store.
+    pub fn with_watchlists(mut self, config: &WatchlistConfig) -> Result<Service, WatchlistError> {
+        self.watchlists = Some(Arc::new(Watchlists::open(config)?));
+        Ok(self)
     }
 
     /// Requires API keys on `/v1`, read from `file` (and again on [`Service::reload_keys`]).

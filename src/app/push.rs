@@ -140,6 +140,20 @@ impl Service {
             Timestamp::now(),
         )
         .map_err(PushError::Invalid)?;
+        if let Some(name) = &subscription.watchlist {
+            let known = self
+                .watchlists()
+                .is_some_and(|watchlists| watchlists.names(department).contains(name));
+            if !known {
+                return Err(PushError::Invalid(vec![Invalid {
+                    field: "watchlist".into(),
+                    message: format!(
+                        "this department has no watchlist `{}` (PUT /v1/watchlists/{{name}} makes one)",
+                        crate::ident::mask_id_numbers(name)
+                    ),
+                }]));
+            }
+        }
         let shown = subscription.shown();
         blocking(move || {
             let limit = push.config.max_subscriptions;
@@ -383,7 +397,9 @@ impl push::Host for Service {
         self.snapshots.current()
     }
 
-    fn on_watchlist(&self, _department: &str, _name: &str, _subject: SubjectKey) -> bool {
-        false
+    fn on_watchlist(&self, department: &str, name: &str, subject: SubjectKey) -> bool {
+        self.watchlists()
+            .and_then(|watchlists| watchlists.contains(department, name, subject))
+            .unwrap_or(false)
     }
 }

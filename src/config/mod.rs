@@ -22,6 +22,7 @@ use crate::register::{Expiry, RegisterConfig, Sink};
 use crate::ruleset::RuleSource;
 use crate::sheets::SheetLimits;
 use crate::snapshot::SnapshotKeeping;
+use crate::watchlists::{StoreConfig, WatchlistConfig};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -534,6 +535,19 @@ pub struct ServeArgs {
     /// Seconds between looks for entries whose window ended (`entry.expired`) [default: 60].
     #[arg(long, env = "JC_EXPIRY_SCAN_SECONDS")]
     pub expiry_scan_seconds: Option<u64>,
+    /// The watchlists' folder, one file a watchlist, when the lists come from a file (with
+    /// lists from Redis, the watchlists are in that Redis) [default: $STATE_DIRECTORY/watchlists,
+    /// else $XDG_STATE_HOME/jiangcheng/watchlists, else
+    /// ~/.local/state/jiangcheng/watchlists, else ./watchlists].
+    #[arg(long, env = "JC_WATCHLIST_DIR")]
+    pub watchlist_dir: Option<PathBuf>,
+    /// Subjects one watchlist may hold; more get 413 [default: 1000000].
+    #[arg(long, env = "JC_WATCHLIST_MAX_SUBJECTS")]
+    pub watchlist_max_subjects: Option<usize>,
+    /// Bytes a watchlist's upload (`PUT /v1/watchlists/{name}`) may take, read as it
+    /// streams in; more get 413 [default: 67108864].
+    #[arg(long, env = "JC_WATCHLIST_MAX_BODY_BYTES")]
+    pub watchlist_max_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -621,6 +635,7 @@ pub struct Settings {
     pub access: AccessConfig,
     pub register: RegisterConfig,
     pub push: crate::push::PushConfig,
+    pub watchlists: WatchlistConfig,
     /// What to warn about once logging is set up: settings read under an old name.
     pub warnings: Vec<String>,
 }
@@ -766,6 +781,7 @@ impl ServeArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let limits = self.limits()?;
         let register = self.register(&lists, &mut warnings)?;
+        let watchlists = self.watchlists(&lists);
         let access = self.access();
         let cold_max_filers = self
             .cold_max_filers
@@ -774,6 +790,8 @@ impl ServeArgs {
             ("workers", workers),
             ("cold_max_filers", cold_max_filers),
             ("register_queue", register.queue_records),
+            ("watchlist_max_subjects", watchlists.max_subjects),
+            ("watchlist_max_body_bytes", watchlists.max_body_bytes),
             ("register_retention_days", register.retention_days as usize),
             (
                 "auth_failures_per_minute",
@@ -834,8 +852,31 @@ impl ServeArgs {
             access,
             push,
             register,
+            watchlists,
             warnings,
         })
+    }
+
+    /// The watchlists' store (Redis when the lists come from Redis, else the folder) and limits.
+    fn watchlists(&mut self, lists: &ListSource) -> WatchlistConfig {
+        // The folder is resolved (and its default looked up) only for a file source.
+        let store = match lists {
+            ListSource::Redis { .. } => StoreConfig::following(lists, PathBuf::new()),
+            _ => StoreConfig::Files(
+                self.watchlist_dir
+                    .take()
+                    .unwrap_or_else(state::default_watchlist_dir),
+            ),
+        };
+        WatchlistConfig {
+            store,
+            max_subjects: self
+                .watchlist_max_subjects
+                .unwrap_or(crate::watchlists::DEFAULT_MAX_SUBJECTS),
+            max_body_bytes: self
+                .watchlist_max_body_bytes
+                .unwrap_or(crate::watchlists::DEFAULT_MAX_BODY_BYTES),
+        }
     }
 
     /// The list source: a file, or Redis under its prefix and timeout.

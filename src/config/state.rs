@@ -69,6 +69,28 @@ fn holds_own_register(old: &Path) -> bool {
     own(old) && own(&old.join("subject-hash.key"))
 }
 
+/// The watchlists' folder when none is set: `$STATE_DIRECTORY/watchlists` (the first state
+/// directory systemd gives the service), `$XDG_STATE_HOME/jiangcheng/watchlists`,
+/// `$HOME/.local/state/jiangcheng/watchlists`, else `./watchlists`.
+pub fn watchlist_dir(env: impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    let set = |name: &str| {
+        env(name)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    };
+    env("STATE_DIRECTORY")
+        .and_then(|dirs| std::env::split_paths(&dirs).find(|dir| !dir.as_os_str().is_empty()))
+        .map(|dir| dir.join("watchlists"))
+        .or_else(|| set("XDG_STATE_HOME").map(|dir| dir.join("jiangcheng/watchlists")))
+        .or_else(|| set("HOME").map(|dir| dir.join(".local/state/jiangcheng/watchlists")))
+        .unwrap_or_else(|| PathBuf::from("watchlists"))
+}
+
+/// [`watchlist_dir`] from the process's environment.
+pub fn default_watchlist_dir() -> PathBuf {
+    watchlist_dir(|name| std::env::var_os(name))
+}
+
 /// [`register_dir`] from the process's environment and working directory.
 pub fn default_register_dir() -> (PathBuf, Option<String>) {
     register_dir(|name| std::env::var_os(name), Path::new(OLD_REGISTER_DIR))
@@ -113,6 +135,26 @@ mod tests {
         let (dir, warning) = register_dir(env(&[]), &old);
         assert_eq!(dir, old);
         assert!(warning.is_some_and(|w| w.contains("give --register-dir")));
+    }
+
+    #[test]
+    fn the_watchlists_folder_follows_the_same_state_folders() {
+        assert_eq!(
+            watchlist_dir(env(&[
+                ("STATE_DIRECTORY", "/var/lib/jiangcheng"),
+                ("HOME", "/h")
+            ])),
+            PathBuf::from("/var/lib/jiangcheng/watchlists")
+        );
+        assert_eq!(
+            watchlist_dir(env(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")])),
+            PathBuf::from("/x/jiangcheng/watchlists")
+        );
+        assert_eq!(
+            watchlist_dir(env(&[("HOME", "/h")])),
+            PathBuf::from("/h/.local/state/jiangcheng/watchlists")
+        );
+        assert_eq!(watchlist_dir(env(&[])), PathBuf::from("watchlists"));
     }
 
     #[test]

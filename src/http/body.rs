@@ -38,14 +38,21 @@ pub async fn read_json(
     payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
+    is_json(req)?;
+    read_limited(req, payload, limit).await
+}
+
+/// Whether the request's body is JSON (`application/json` or `…+json`); 415 if not.
+pub fn is_json(req: &HttpRequest) -> Result<(), ApiError> {
     // Compared without the lower-case copy `media_type` makes: this runs for every decision.
     let essence = essence(req).as_bytes();
     let json = essence.eq_ignore_ascii_case(b"application/json")
         || (essence.len() >= 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"));
-    if !json {
-        return Err(ApiError::UnsupportedMediaType(content_type_shown(req)));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(content_type_shown(req)))
     }
-    read_limited(req, payload, limit).await
 }
 
 /// The request's `Content-Type` as sent, for a message (`(none)` if it has none).
@@ -83,14 +90,7 @@ pub async fn read_limited(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
+    let declared = declared_within(req, limit)?;
     let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|err| unreadable(req, err))?;
@@ -102,8 +102,22 @@ pub async fn read_limited(
     Ok(body)
 }
 
+/// The body's declared length (`Content-Length`), if it declares one; 413 if it is over
+/// `limit`.
+pub fn declared_within(req: &HttpRequest, limit: usize) -> Result<Option<usize>, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(declared)
+}
+
 /// The problem of a body that could not be read: past its deadline, or malformed on the wire.
-fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
+pub fn unreadable(req: &HttpRequest, err: PayloadError) -> ApiError {
     match &err {
         PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             let limit = req

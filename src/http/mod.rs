@@ -26,6 +26,7 @@ mod subject_lists;
 mod subjects;
 mod subscriptions;
 mod view;
+mod watchlists;
 
 use std::net::TcpListener;
 use std::rc::Rc;

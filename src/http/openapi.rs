@@ -22,7 +22,7 @@ use super::auth::Access;
 use super::problem::{Problem, ProblemKind};
 use super::{
     admin, catalog, commitments, console, decide, disputes, index, indicators, register, routes,
-    status, subject_lists, subjects, subscriptions,
+    status, subject_lists, subjects, subscriptions, watchlists,
 };
 
 /// The annotated operations. The route table decides which of them are mounted: a test checks
@@ -71,6 +71,11 @@ use super::{
         commitments::post,
         commitments::list,
         commitments::proposal,
+        watchlists::put,
+        watchlists::list,
+        watchlists::get,
+        watchlists::delete,
+        watchlists::hits,
         serve,
         index::index,
         index::doc,

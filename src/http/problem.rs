@@ -196,6 +196,21 @@ pub enum ApiError {
     BodyTimeout(std::time::Duration),
     #[error("the service is at its limit of {limit} {what} in flight; retry in a second")]
     Overloaded { what: &'static str, limit: usize },
+    /// Identifiers of a watchlist's upload that do not parse (the first ones, and how many in
+    /// all): nothing was stored.
+    #[error(
+        "{invalid} of the watchlist's subjects have an invalid identifier; nothing was stored"
+    )]
+    InvalidWatchlist {
+        errors: Vec<FieldError>,
+        invalid: u64,
+    },
+    #[error("the watchlist holds more than the limit of {limit} subjects; nothing was stored")]
+    WatchlistTooLarge { limit: usize },
+    #[error("this department has no watchlist `{0}`")]
+    WatchlistNotFound(String),
+    #[error("the watchlist store is unavailable: {0}")]
+    WatchlistStoreUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -445,6 +460,26 @@ impl ApiError {
             ProblemKind::Overloaded => {
                 ("overloaded", StatusCode::SERVICE_UNAVAILABLE, "Overloaded")
             }
+            ProblemKind::InvalidWatchlist => (
+                "invalid_subject_id",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid subject identifiers in the watchlist",
+            ),
+            ProblemKind::WatchlistTooLarge => (
+                "watchlist_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Watchlist too large",
+            ),
+            ProblemKind::WatchlistNotFound => (
+                "watchlist_not_found",
+                StatusCode::NOT_FOUND,
+                "Watchlist not found",
+            ),
+            ProblemKind::WatchlistStoreUnavailable => (
+                "watchlist_store_unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Watchlist store unavailable",
+            ),
             ProblemKind::Internal => (
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -504,6 +539,10 @@ impl ApiError {
             ApiError::EventsUnavailable(_) => "事件存储不可用",
             ApiError::BodyTimeout(_) => "请求体超时",
             ApiError::Overloaded { .. } => "服务过载",
+            ApiError::InvalidWatchlist { .. } => "观察名单中的主体标识无效",
+            ApiError::WatchlistTooLarge { .. } => "观察名单过大",
+            ApiError::WatchlistNotFound(_) => "观察名单不存在",
+            ApiError::WatchlistStoreUnavailable(_) => "观察名单存储不可用",
             ApiError::Internal(_) => "内部错误",
         }
     }
@@ -515,7 +554,9 @@ impl ApiError {
     /// The fields at fault, for the problem's `errors` array.
     fn field_errors(&self) -> Cow<'_, [FieldError]> {
         Cow::Owned(match self {
-            ApiError::InvalidRequest(errors) => return Cow::Borrowed(errors),
+            ApiError::InvalidRequest(errors) | ApiError::InvalidWatchlist { errors, .. } => {
+                return Cow::Borrowed(errors)
+            }
             ApiError::InvalidSubjectId(error)
             | ApiError::IdCheckMismatch(error)
             | ApiError::AmbiguousSubjectId(error)
@@ -637,6 +678,13 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (code, status, title) = self.kind();
         let errors = self.field_errors();
+        // An upload's invalid identifiers are counted beyond the ones it kept.
+        let erroneous = match self {
+            ApiError::InvalidWatchlist { invalid, .. } => errors
+                .len()
+                .max(usize::try_from(*invalid).unwrap_or(usize::MAX)),
+            _ => errors.len(),
+        };
         let problem = Problem {
             kind: format!("urn:jiangcheng:problem:{code}"),
             title,
@@ -649,7 +697,7 @@ impl ResponseError for ApiError {
                 .take(LISTED_ERRORS)
                 .map(FieldError::bounded)
                 .collect(),
-            errors_omitted: errors.len().saturating_sub(LISTED_ERRORS),
+            errors_omitted: erroneous.saturating_sub(LISTED_ERRORS),
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
@@ -657,6 +705,7 @@ impl ResponseError for ApiError {
             ApiError::NotReady(_)
             | ApiError::SourceUnavailable(_)
             | ApiError::RegisterUnavailable(_)
+            | ApiError::WatchlistStoreUnavailable(_)
             | ApiError::Overloaded { .. } => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }

@@ -10,7 +10,7 @@ use super::auth::{self, Access};
 use super::problem::{ApiError, FieldError};
 use super::{
     admin, bare, catalog, commitments, console, decide, disputes, index, indicators, openapi,
-    register, status, subject_lists, subjects, subscriptions, AppState,
+    register, status, subject_lists, subjects, subscriptions, watchlists, AppState,
 };
 use crate::keys::Scope;
 
@@ -154,6 +154,13 @@ fn table(bench_routes: bool) -> Vec<Endpoint> {
             scope(Scope::Admin),
         )
         .on(Method::POST, commitments::proposal),
+        Endpoint::new("/v1/watchlists", scope(Scope::Subscribe)).on(Method::GET, watchlists::list),
+        Endpoint::new("/v1/watchlists/{name}", scope(Scope::Subscribe))
+            .on(Method::PUT, watchlists::put)
+            .on(Method::GET, watchlists::get)
+            .on(Method::DELETE, watchlists::delete),
+        Endpoint::new("/v1/watchlists/{name}/hits", scope(Scope::Subscribe))
+            .on(Method::GET, watchlists::hits),
     ];
     if bench_routes {
         table.push(Endpoint::new("/bench/bare", scope(Scope::Decide)).on(Method::POST, bare::bare));

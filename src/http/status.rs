@@ -151,6 +151,11 @@ struct Status<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     disputes: Option<DisputesView>,
+    /// The supervision watchlists: their store (`files` or `redis`), how many, their subjects,
+    /// and the stored ones refused at the last load (each named, with why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    watchlists: Option<crate::watchlists::WatchlistsStatus>,
 }
 
 #[derive(Serialize)]
@@ -299,6 +304,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             None => RegisterView::Off { sink: "off" },
         },
         disputes,
+        watchlists: state.service.watchlists().map(|lists| lists.status()),
     })
 }
 

@@ -146,6 +146,29 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             "/v1/indicators/active-enterprises",
             "/v1/indicators/active-enterprises",
             Some(json!({"month": "2026-11", "count": 40})),
+            Method::PUT,
+            "/v1/watchlists/{name}",
+            "/v1/watchlists/bidders",
+            Some(json!({"subjects": [{"id": company}]})),
+        ),
+        case(Method::GET, "/v1/watchlists", "/v1/watchlists", None),
+        case(
+            Method::GET,
+            "/v1/watchlists/{name}",
+            "/v1/watchlists/bidders",
+            None,
+        ),
+        case(
+            Method::GET,
+            "/v1/watchlists/{name}/hits",
+            "/v1/watchlists/bidders/hits?matter=gov_procurement",
+            None,
+        ),
+        case(
+            Method::DELETE,
+            "/v1/watchlists/{name}",
+            "/v1/watchlists/bidders",
+            None,
         ),
     ]
 }

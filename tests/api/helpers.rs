@@ -15,6 +15,7 @@ use jiangcheng::push::{Networks, PushConfig};
 use jiangcheng::register::{RegisterConfig, Sink};
 use jiangcheng::snapshot::SnapshotKeeping;
 use jiangcheng::startup::{self, FirstLoad, Reload, Reloader, StartupError, Stop};
+use jiangcheng::watchlists::{StoreConfig, WatchlistConfig};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -36,6 +37,8 @@ pub fn demo_lists() -> PathBuf {
 
 /// A change to the register's settings before it opens.
 type RegisterSettings = Box<dyn FnOnce(&mut RegisterConfig)>;
+/// A change to the watchlists' settings before they open.
+type WatchlistSettings = Box<dyn FnOnce(&mut WatchlistConfig)>;
 
 /// A change to the push's settings before it starts.
 type PushSettings = Box<dyn FnOnce(&mut PushConfig)>;
@@ -57,6 +60,9 @@ pub struct Spawn {
     register: (Sink, usize),
     /// Changes the register's settings (its folder among them) before it opens.
     register_settings: Option<RegisterSettings>,
+    /// Changes the watchlists' settings before they open; their folder is by default one in
+    /// the register's temp dir, with lists from Redis their store is that Redis.
+    watchlist_settings: Option<WatchlistSettings>,
     cold_cache: ColdCacheConfig,
     snapshot_keeping: SnapshotKeeping,
     /// Runs once the service is built, before it serves (and runs a Redis source's first load).
@@ -106,6 +112,7 @@ impl Spawn {
             },
             register: (Sink::Files, RegisterConfig::default().queue_records),
             register_settings: None,
+            watchlist_settings: None,
             cold_cache: ColdCacheConfig::default(),
             snapshot_keeping: SnapshotKeeping::default(),
             before_run: None,
@@ -152,6 +159,12 @@ impl Spawn {
         change: impl FnOnce(&mut RegisterConfig) + 'static,
     ) -> Spawn {
         self.register_settings = Some(Box::new(change));
+        self
+    }
+
+    /// Changes the watchlists' settings (their folder, their limits) before they open.
+    pub fn watchlists(mut self, change: impl FnOnce(&mut WatchlistConfig) + 'static) -> Spawn {
+        self.watchlist_settings = Some(Box::new(change));
         self
     }
 
@@ -230,6 +243,16 @@ impl Spawn {
         if let Some(change) = self.push {
             change(&mut push);
         }
+        let defaults = ServeArgs::default()
+            .resolve()
+            .expect("serve's defaults resolve");
+        let mut watchlists = WatchlistConfig {
+            store: StoreConfig::following(&self.lists, register_dir.path().join("watchlists")),
+            ..defaults.watchlists.clone()
+        };
+        if let Some(change) = self.watchlist_settings {
+            change(&mut watchlists);
+        }
         let settings = Settings {
             listen,
             push,
@@ -245,10 +268,9 @@ impl Spawn {
             protect_metrics: self.keys.as_ref().is_some_and(|(_, protect)| *protect),
             access: self.access,
             register,
+            watchlists,
             // Every other setting at `serve`'s default.
-            ..ServeArgs::default()
-                .resolve()
-                .expect("serve's defaults resolve")
+            ..defaults
         };
         Built {
             settings,

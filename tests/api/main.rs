@@ -57,3 +57,4 @@ mod serve_limits;
 mod startup;
 mod subject_lists;
 mod subjects;
+mod watchlists;

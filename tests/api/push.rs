@@ -899,3 +899,65 @@ async fn a_breach_of_a_credit_commitment_is_pushed_to_those_who_want_it() {
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     assert!(court.received().is_empty(), "a breach names no list");
 }
+
+#[actix_web::test]
+async fn a_subscription_filtered_by_a_watchlist_gets_the_changes_touching_its_subjects_even_through_a_person(
+) {
+    let redis = RedisServer::start();
+    let app = Spawn::source(rules_dir(), redis_source(&redis)).start();
+    let (supervised, other, person) = (uscc("91", 961), uscc("91", 962), rid(961));
+    let put = send(
+        &app,
+        Method::PUT,
+        "/v1/watchlists/licensees",
+        Some(json!({"subjects": [{"id": supervised}, {"id": person}]})),
+        None,
+    )
+    .await;
+    assert_eq!(put.status(), 201);
+    let missing = send(
+        &app,
+        Method::POST,
+        "/v1/subscriptions",
+        Some(json!({"url": "http://127.0.0.1:9/hook", "secret": SECRET, "watchlist": "bidders"})),
+        None,
+    )
+    .await;
+    let refused = problem(
+        missing,
+        400,
+        "invalid_request",
+        "a watchlist the department lacks",
+    )
+    .await;
+    assert_eq!(crate::helpers::error_fields(&refused), ["watchlist"]);
+    let receiver = Receiver::start(Behaviour::Healthy);
+    subscribe(
+        &app,
+        json!({"url": receiver.url(), "secret": SECRET, "watchlist": "licensees"}),
+    )
+    .await;
+    let listed = |subject: &str| json!({"subject_id": subject, "listed_on": "2026-01-01"});
+    put_entry(&app, "wage_arrears", "W-SUP", &listed(&supervised)).await;
+    put_entry(&app, "wage_arrears", "W-OTHER", &listed(&other)).await;
+    let mut via = listed(&uscc("91", 963));
+    via["responsible_persons"] = json!([{"role": "legal_rep", "id": person, "name": "王某"}]);
+    put_entry(&app, "court_dishonest_debtor", "C-VIA", &via).await;
+    eventually("two events", Duration::from_secs(20), || {
+        receiver.received().len() >= 2
+    })
+    .await;
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let entries: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|got| {
+            event_of(got)["entry"]["entry_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(entries, ["W-SUP", "C-VIA"]);
+    let _ = &redis;
+}

@@ -24,7 +24,8 @@ use crate::ident::SubjectId;
 use crate::keys::Caller;
 use crate::snapshot::Snapshot;
 use crate::timestamp::Timestamp;
-use request::{Context, Subjects};
+use request::Subjects;
+pub(in crate::http) use request::{query_context, Context};
 use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use uuid::Uuid;
@@ -174,7 +175,7 @@ pub async fn decide_batch(
 }
 
 /// Now, and how far from it a request's `as_of` may be before the decision is a replay.
-fn clock(state: &AppState) -> request::Clock {
+pub(in crate::http) fn clock(state: &AppState) -> request::Clock {
     request::Clock {
         now: Timestamp::now(),
         max_as_of_skew: state.access.max_as_of_skew,
@@ -241,32 +242,61 @@ impl BatchOut for ItemWriter<'_> {
 /// Decides a parsed batch and serialises the answer.
 fn batch_body(state: &AppState, batch: Batch) -> Result<Vec<u8>, ApiError> {
     let snapshot = &batch.snapshot;
+    let (results, summary) = write_results(
+        state,
+        &Items {
+            snapshot,
+            context: &batch.context,
+            subjects: &batch.subjects,
+            ids: &batch.ids,
+            cold: &batch.cold,
+        },
+        batch.caller,
+    )?;
+    let mut body = Vec::with_capacity(results.len() + 256);
+    body.extend_from_slice(b"{\"results\":[");
+    body.extend_from_slice(&results);
+    close_batch(&mut body, summary, snapshot, &batch.context)?;
+    Ok(body)
+}
+
+/// The items of a batch to decide: each subject as read, as parsed, and what it holds.
+pub(in crate::http) struct Items<'a> {
+    pub snapshot: &'a Arc<Snapshot>,
+    pub context: &'a Context,
+    pub subjects: &'a [Result<SubjectId, ApiError>],
+    /// Each item's subject, `None` where it did not parse.
+    pub ids: &'a [Option<SubjectId>],
+    pub cold: &'a ColdHoldings,
+}
+
+/// Decides `items`, counts and records the decisions, and writes them as a batch answer's
+/// `results` (between the brackets), with their summary.
+pub(in crate::http) fn write_results(
+    state: &AppState,
+    items: &Items<'_>,
+    caller: Option<Caller>,
+) -> Result<(Vec<u8>, Summary), ApiError> {
+    let snapshot = items.snapshot;
     let rendered = state.rendered(snapshot)?;
     let out = ItemWriter {
         snapshot,
-        writer: DecisionWriter::new(&rendered, &batch.context)?,
-        subjects: &batch.subjects,
+        writer: DecisionWriter::new(&rendered, items.context)?,
+        subjects: items.subjects,
     };
     // Each chunk of items is decided and written in one pass, on rayon's threads for a large
     // batch; the chunks are then joined in order.
-    let chunks = state.service.decide_batch(
-        snapshot,
-        &batch.cold,
-        &batch.ids,
-        &batch.context,
-        batch.caller,
-        &out,
-    )?;
+    let chunks =
+        state
+            .service
+            .decide_batch(snapshot, items.cold, items.ids, items.context, caller, &out)?;
     let mut summary = Summary::default();
-    let results: usize = chunks.iter().map(|chunk| chunk.bytes.len()).sum();
-    let mut body = Vec::with_capacity(results + 256);
-    body.extend_from_slice(b"{\"results\":[");
+    let mut results = Vec::with_capacity(chunks.iter().map(|chunk| chunk.bytes.len()).sum());
     for chunk in chunks {
         summary.merge(&chunk.summary);
-        body.extend_from_slice(&chunk.bytes);
+        results.extend_from_slice(&chunk.bytes);
     }
-    close_batch(&mut body, summary, snapshot, &batch.context)?;
-    Ok(body)
+    Ok((results, summary))
 }
 
 /// Closes a batch answer's `results` and writes the rest of the object after them.
@@ -361,11 +391,11 @@ struct InvalidItem {
 /// How many subjects of a batch were allowed, flagged, blocked, and could not be decided.
 #[derive(Default, Serialize, utoipa::ToSchema)]
 #[schema(as = BatchSummary)]
-struct Summary {
-    allow: u64,
-    flag: u64,
-    block: u64,
-    invalid: u64,
+pub(in crate::http) struct Summary {
+    pub allow: u64,
+    pub flag: u64,
+    pub block: u64,
+    pub invalid: u64,
 }
 
 impl Summary {

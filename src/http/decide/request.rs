@@ -27,7 +27,7 @@ use crate::timestamp::Timestamp;
 /// Longest `department` and `case_ref` accepted (they are recorded, not interpreted).
 const MAX_LABEL_LEN: usize = 128;
 
-pub(super) use crate::app::DecisionContext as Context;
+pub(in crate::http) use crate::app::DecisionContext as Context;
 
 /// The members of a decision request's root, a batch's, and a subject's.
 const DECIDE_MEMBERS: [&str; 5] = ["subject", "matter", "as_of", "department", "case_ref"];
@@ -39,7 +39,7 @@ pub type Subjects = Vec<Result<SubjectId, ApiError>>;
 
 /// The server's clock and how far from it `as_of` may be before a decision is a replay.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Clock {
+pub(in crate::http) struct Clock {
     pub now: Timestamp,
     pub max_as_of_skew: Duration,
 }
@@ -265,6 +265,26 @@ fn context_from(
         }
         None => Err(ApiError::UnknownMatter(matter.to_owned())),
     })
+}
+
+/// The context of decisions a query string asks for: its `matter` and `as_of` (the
+/// department and case reference are the caller's to set).
+pub(in crate::http) fn query_context(
+    matter: &str,
+    as_of: Option<&str>,
+    snapshot: &Snapshot,
+    clock: Clock,
+) -> Result<Context, ApiError> {
+    let mut fields = Fields::default();
+    let members = ContextMembers {
+        matter: Some(matter),
+        as_of,
+        department: None,
+        case_ref: None,
+    };
+    let context = context_from(&mut fields, members, snapshot, clock);
+    fields.finish()?;
+    context.unwrap_or_else(|| Err(ApiError::UnknownMatter(matter.to_owned())))
 }
 
 /// Reads `{"id": …, "id_type": …}` from a value, whose members' paths are given for messages.
