@@ -170,6 +170,40 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             "/v1/watchlists/bidders",
             None,
         ),
+        case(
+            Method::POST,
+            "/v1/subscriptions",
+            "/v1/subscriptions",
+            Some(
+                json!({"url": "https://hooks.example.gov.cn/x", "secret": "a-department-secret-0123"}),
+            ),
+        ),
+        case(Method::GET, "/v1/subscriptions", "/v1/subscriptions", None),
+        case(
+            Method::GET,
+            "/v1/subscriptions/{id}",
+            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940",
+            None,
+        ),
+        case(
+            Method::DELETE,
+            "/v1/subscriptions/{id}",
+            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940",
+            None,
+        ),
+        case(
+            Method::GET,
+            "/v1/subscriptions/{id}/dead-letters",
+            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940/dead-letters",
+            None,
+        ),
+        case(
+            Method::POST,
+            "/v1/subscriptions/{id}/dead-letters/replay",
+            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940/dead-letters/replay",
+            None,
+        ),
+        case(Method::GET, "/v1/changes", "/v1/changes?after=0", None),
     ]
 }
 
