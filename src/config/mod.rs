@@ -507,7 +507,8 @@ pub struct ServeArgs {
     #[serde(alias = "audit_archive_dir")]
     pub register_archive_dir: Option<PathBuf>,
     /// Where the push keeps subscriptions, their delivery state and, for lists from a file,
-    /// the list events [default: <register-dir>/push].
+    /// the list events [default: $STATE_DIRECTORY/push, else $XDG_STATE_HOME/jiangcheng/push,
+    /// else ~/.local/state/jiangcheng/push, else ./push].
     #[arg(long, env = "JC_PUSH_DIR")]
     pub push_dir: Option<PathBuf>,
     /// Prefix of the push's keys in Redis (with lists in Redis) [default: jc:{push}:].
@@ -812,7 +813,7 @@ impl ServeArgs {
         }
         let cold_defaults = ColdCacheConfig::default();
         let keeping_defaults = SnapshotKeeping::default();
-        let push = self.push(&register.dir)?;
+        let push = self.push()?;
         Ok(Settings {
             listen: self.listen.unwrap_or_else(|| {
                 DEFAULT_LISTEN
@@ -865,7 +866,7 @@ impl ServeArgs {
             _ => StoreConfig::Files(
                 self.watchlist_dir
                     .take()
-                    .unwrap_or_else(state::default_watchlist_dir),
+                    .unwrap_or_else(|| state::default_state_dir("watchlists")),
             ),
         };
         WatchlistConfig {
@@ -1027,13 +1028,13 @@ impl ServeArgs {
         })
     }
 
-    /// The push's settings; its files go beside the register's unless told.
-    fn push(&mut self, register_dir: &Path) -> Result<crate::push::PushConfig, ConfigError> {
+    /// The push's settings; its files in a state folder of their own unless told.
+    fn push(&mut self) -> Result<crate::push::PushConfig, ConfigError> {
         use crate::push::PushConfig;
         let mut push = PushConfig::new(
             self.push_dir
                 .take()
-                .unwrap_or_else(|| register_dir.join("push")),
+                .unwrap_or_else(|| state::default_state_dir("push")),
         );
         if let Some(prefix) = self.push_prefix.take() {
             push.redis_prefix = prefix;

@@ -69,26 +69,26 @@ fn holds_own_register(old: &Path) -> bool {
     own(old) && own(&old.join("subject-hash.key"))
 }
 
-/// The watchlists' folder when none is set: `$STATE_DIRECTORY/watchlists` (the first state
-/// directory systemd gives the service), `$XDG_STATE_HOME/jiangcheng/watchlists`,
-/// `$HOME/.local/state/jiangcheng/watchlists`, else `./watchlists`.
-pub fn watchlist_dir(env: impl Fn(&str) -> Option<OsString>) -> PathBuf {
-    let set = |name: &str| {
-        env(name)
+/// The folder `name` (`watchlists`, `push`) when none is set: `$STATE_DIRECTORY/<name>` (the
+/// first state directory systemd gives the service), `$XDG_STATE_HOME/jiangcheng/<name>`,
+/// `$HOME/.local/state/jiangcheng/<name>`, else `./<name>`.
+pub fn state_dir(env: impl Fn(&str) -> Option<OsString>, name: &str) -> PathBuf {
+    let set = |variable: &str| {
+        env(variable)
             .filter(|value| !value.is_empty())
             .map(PathBuf::from)
     };
     env("STATE_DIRECTORY")
         .and_then(|dirs| std::env::split_paths(&dirs).find(|dir| !dir.as_os_str().is_empty()))
-        .map(|dir| dir.join("watchlists"))
-        .or_else(|| set("XDG_STATE_HOME").map(|dir| dir.join("jiangcheng/watchlists")))
-        .or_else(|| set("HOME").map(|dir| dir.join(".local/state/jiangcheng/watchlists")))
-        .unwrap_or_else(|| PathBuf::from("watchlists"))
+        .map(|dir| dir.join(name))
+        .or_else(|| set("XDG_STATE_HOME").map(|dir| dir.join("jiangcheng").join(name)))
+        .or_else(|| set("HOME").map(|dir| dir.join(".local/state/jiangcheng").join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
-/// [`watchlist_dir`] from the process's environment.
-pub fn default_watchlist_dir() -> PathBuf {
-    watchlist_dir(|name| std::env::var_os(name))
+/// [`state_dir`] from the process's environment.
+pub fn default_state_dir(name: &str) -> PathBuf {
+    state_dir(|variable| std::env::var_os(variable), name)
 }
 
 /// [`register_dir`] from the process's environment and working directory.
@@ -140,21 +140,24 @@ mod tests {
     #[test]
     fn the_watchlists_folder_follows_the_same_state_folders() {
         assert_eq!(
-            watchlist_dir(env(&[
-                ("STATE_DIRECTORY", "/var/lib/jiangcheng"),
-                ("HOME", "/h")
-            ])),
+            state_dir(
+                env(&[("STATE_DIRECTORY", "/var/lib/jiangcheng"), ("HOME", "/h")]),
+                "watchlists"
+            ),
             PathBuf::from("/var/lib/jiangcheng/watchlists")
         );
         assert_eq!(
-            watchlist_dir(env(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")])),
+            state_dir(
+                env(&[("XDG_STATE_HOME", "/x"), ("HOME", "/h")]),
+                "watchlists"
+            ),
             PathBuf::from("/x/jiangcheng/watchlists")
         );
         assert_eq!(
-            watchlist_dir(env(&[("HOME", "/h")])),
+            state_dir(env(&[("HOME", "/h")]), "watchlists"),
             PathBuf::from("/h/.local/state/jiangcheng/watchlists")
         );
-        assert_eq!(watchlist_dir(env(&[])), PathBuf::from("watchlists"));
+        assert_eq!(state_dir(env(&[])), PathBuf::from("watchlists"));
     }
 
     #[test]

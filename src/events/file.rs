@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -89,10 +90,12 @@ impl FileEvents {
         };
         fs::create_dir_all(dir).map_err(io)?;
         let mut held = Held {
+            // The entries hold ID numbers in full, as the list file does: the owner's alone.
             file: OpenOptions::new()
                 .create(true)
                 .read(true)
                 .append(true)
+                .mode(0o600)
                 .open(&path)
                 .map_err(io)?,
             events: VecDeque::new(),
