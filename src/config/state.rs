@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn the_watchlists_folder_follows_the_same_state_folders() {
+    fn the_watchlists_and_push_folders_follow_the_same_state_folders() {
         assert_eq!(
             state_dir(
                 env(&[("STATE_DIRECTORY", "/var/lib/jiangcheng"), ("HOME", "/h")]),
@@ -157,7 +157,14 @@ mod tests {
             state_dir(env(&[("HOME", "/h")]), "watchlists"),
             PathBuf::from("/h/.local/state/jiangcheng/watchlists")
         );
-        assert_eq!(state_dir(env(&[])), PathBuf::from("watchlists"));
+        assert_eq!(
+            state_dir(env(&[]), "watchlists"),
+            PathBuf::from("watchlists")
+        );
+        assert_eq!(
+            state_dir(env(&[("HOME", "/h")]), "push"),
+            PathBuf::from("/h/.local/state/jiangcheng/push")
+        );
     }
 
     #[test]

@@ -29,7 +29,17 @@ struct Case {
     body: Option<Value>,
 }
 
-fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
+/// Ids the cases name: of a decision, a feedback report, a subscription, a broken commitment.
+struct Ids<'a> {
+    decision: &'a Value,
+    feedback: &'a str,
+    subscription: &'a str,
+    commitment: &'a str,
+}
+
+fn cases(company: &str, ids: &Ids<'_>) -> Vec<Case> {
+    let (decision_id, feedback_id) = (ids.decision, ids.feedback);
+    let (subscription, commitment) = (ids.subscription, ids.commitment);
     let case = |method: Method, template: &'static str, path: &str, body: Option<Value>| Case {
         method,
         template,
@@ -146,6 +156,8 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
             "/v1/indicators/active-enterprises",
             "/v1/indicators/active-enterprises",
             Some(json!({"month": "2026-11", "count": 40})),
+        ),
+        case(
             Method::PUT,
             "/v1/watchlists/{name}",
             "/v1/watchlists/bidders",
@@ -182,28 +194,50 @@ fn cases(company: &str, decision_id: &Value, feedback_id: &str) -> Vec<Case> {
         case(
             Method::GET,
             "/v1/subscriptions/{id}",
-            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940",
-            None,
-        ),
-        case(
-            Method::DELETE,
-            "/v1/subscriptions/{id}",
-            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940",
+            &format!("/v1/subscriptions/{subscription}"),
             None,
         ),
         case(
             Method::GET,
             "/v1/subscriptions/{id}/dead-letters",
-            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940/dead-letters",
+            &format!("/v1/subscriptions/{subscription}/dead-letters"),
             None,
         ),
         case(
             Method::POST,
             "/v1/subscriptions/{id}/dead-letters/replay",
-            "/v1/subscriptions/01a23100-02f8-7540-8eef-940a548ad940/dead-letters/replay",
+            &format!("/v1/subscriptions/{subscription}/dead-letters/replay"),
+            None,
+        ),
+        case(
+            Method::DELETE,
+            "/v1/subscriptions/{id}",
+            &format!("/v1/subscriptions/{subscription}"),
             None,
         ),
         case(Method::GET, "/v1/changes", "/v1/changes?after=0", None),
+        case(
+            Method::POST,
+            "/v1/commitments",
+            "/v1/commitments",
+            Some(json!({
+                "subject": {"id": company}, "matter": "admin_license_general",
+                "text": "齐审批承诺〔2026〕1号", "signed_at": "2026-11-20T09:30:00+08:00",
+                "valid_until": "2027-11-20T00:00:00+08:00",
+            })),
+        ),
+        case(
+            Method::GET,
+            "/v1/commitments",
+            &format!("/v1/commitments?subject={company}"),
+            None,
+        ),
+        case(
+            Method::POST,
+            "/v1/commitments/{commitment_id}/proposal",
+            &format!("/v1/commitments/{commitment}/proposal"),
+            Some(json!({"list": "wage_arrears"})),
+        ),
     ]
 }
 
@@ -311,7 +345,13 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         .start();
     let company = uscc("91", 7);
     let nobodys = uuid::Uuid::now_v7().to_string();
-    let placeholder = cases(&company, &Value::Null, &nobodys);
+    let placeholder_ids = Ids {
+        decision: &Value::Null,
+        feedback: &nobodys,
+        subscription: &nobodys,
+        commitment: &nobodys,
+    };
+    let placeholder = cases(&company, &placeholder_ids);
     let table: BTreeSet<(String, &str)> = endpoints(false)
         .into_iter()
         .map(|(method, template, _)| (method.to_string(), template))
@@ -351,7 +391,11 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
         .map(|(method, template, access)| (method.to_string(), template, access))
         .collect();
     let mut refused = 0;
-    for case in cases(&company, &blocked["decision_id"], &nobodys) {
+    let refused_ids = Ids {
+        decision: &blocked["decision_id"],
+        ..placeholder_ids
+    };
+    for case in cases(&company, &refused_ids) {
         let access = needs
             .iter()
             .find(|(method, template, _)| {
@@ -400,7 +444,7 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
 
     // The right key, on the exact path, reaches every handler (the correction, of a report
     // the feedback key filed first).
-    let report = cases(&company, &blocked["decision_id"], &nobodys)
+    let report = cases(&company, &refused_ids)
         .into_iter()
         .find(|case| case.method == Method::POST && case.template == "/v1/feedback")
         .and_then(|case| case.body)
@@ -416,7 +460,52 @@ async fn every_endpoint_refuses_a_missing_wrong_or_other_scoped_key_on_every_spe
     assert_eq!(filed.status(), StatusCode::CREATED);
     let filed: Value = filed.json().await.expect("the report");
     let feedback_id = filed["feedback_id"].as_str().expect("its id");
-    for case in cases(&company, &blocked["decision_id"], feedback_id) {
+    // A subscription, and a commitment with a breach, for the routes that name one.
+    let subscribed = send(
+        &app,
+        &Method::POST,
+        "/v1/subscriptions",
+        Some(
+            &json!({"url": "https://hooks.example.gov.cn/y", "secret": "a-department-secret-0123"}),
+        ),
+        Some(&keys.subscribe.token),
+    )
+    .await;
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let subscribed: Value = subscribed.json().await.expect("the subscription");
+    let committed = send(
+        &app,
+        &Method::POST,
+        "/v1/commitments",
+        Some(&json!({
+            "subject": {"id": company}, "matter": "admin_license_general",
+            "text": "齐审批承诺〔2026〕2号", "signed_at": "2026-11-20T09:30:00+08:00",
+            "valid_until": "2027-11-20T00:00:00+08:00",
+        })),
+        Some(&keys.feedback.token),
+    )
+    .await;
+    assert_eq!(committed.status(), StatusCode::CREATED);
+    let committed: Value = committed.json().await.expect("the commitment");
+    let breach = json!({
+        "action": "commitment_breached", "commitment_id": committed["commitment_id"],
+        "reason": "核查未履行承诺",
+    });
+    let broken = send(
+        &app,
+        &Method::POST,
+        "/v1/feedback",
+        Some(&breach),
+        Some(&keys.feedback.token),
+    );
+    assert_eq!(broken.await.status(), StatusCode::CREATED);
+    let ids = Ids {
+        decision: &blocked["decision_id"],
+        feedback: feedback_id,
+        subscription: subscribed["id"].as_str().expect("its id"),
+        commitment: committed["commitment_id"].as_str().expect("its id"),
+    };
+    for case in cases(&company, &ids) {
         let access = needs
             .iter()
             .find(|(method, template, _)| {
