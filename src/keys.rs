@@ -479,24 +479,15 @@ pub fn revoke(path: &Path, id: &str) -> Result<Revocation, KeysError> {
 /// Writes `bytes` to a new file beside `path`, with its permissions and owner, and renames it
 /// over `path`.
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     use std::os::unix::fs::MetadataExt;
     // The file a link points to is the one read at start: replacing the link would leave it
     // unrevoked, for a redeployment that restores the link to bring the key back.
     let path = &std::fs::canonicalize(path)?;
     let metadata = std::fs::metadata(path)?;
-    let dir = path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    let written = file.as_file();
-    written.set_permissions(metadata.permissions())?;
-    std::os::unix::fs::fchown(written, Some(metadata.uid()), Some(metadata.gid()))?;
-    written.sync_all()?;
-    file.persist(path).map_err(|err| err.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::durable::replace_preparing(path, bytes, |written| {
+        written.set_permissions(metadata.permissions())?;
+        std::os::unix::fs::fchown(written, Some(metadata.uid()), Some(metadata.gid()))
+    })
 }
 
 /// A new key and the `[[key]]` table that configures it.

@@ -263,6 +263,47 @@ end
 return 0
 ";
 
+/// One connection kept for short commands, made again after an error, and fresh connections
+/// for long ones, all with the same timeouts.
+pub struct KeptConnection {
+    client: RedisClient,
+    timeout: Duration,
+    slot: std::sync::Mutex<Option<Connection>>,
+}
+
+impl KeptConnection {
+    /// Does not connect: `timeout` bounds connecting and each reply.
+    pub fn new(client: RedisClient, timeout: Duration) -> KeptConnection {
+        KeptConnection {
+            client,
+            timeout,
+            slot: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A fresh connection of the caller's own.
+    pub fn connect(&self) -> RedisResult<Connection> {
+        self.client.connect(self.timeout, self.timeout)
+    }
+
+    /// Runs `f` on the kept connection; an error drops it, so the next call reconnects.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> RedisResult<T> {
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let connection = match slot.as_mut() {
+            Some(connection) => connection,
+            None => slot.insert(self.connect()?),
+        };
+        let result = f(connection);
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+}
+
 /// A lock one instance at a time holds in Redis (a key set with `NX` to a token of its own, with
 /// an expiry), so that a holder that died holds the others off for `ttl` at most. Renewing and
 /// releasing act only while the key still holds the token: a holder that outlived its expiry

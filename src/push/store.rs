@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::subscription::Subscription;
 use crate::lists::source::ReplicaWait;
-use crate::redis_client::{Connection, Lock, RedisClient};
+use crate::redis_client::{Connection, KeptConnection, Lock, RedisClient};
 
 /// Dead letters kept per subscription; older ones are dropped, and counted.
 pub const DEAD_LETTERS_KEPT: usize = 1000;
@@ -125,13 +125,12 @@ pub enum PushStore {
 }
 
 pub struct RedisPush {
-    client: RedisClient,
+    /// One connection for short commands, made again after an error.
+    kept: KeptConnection,
     prefix: String,
     /// The replicas a department's write (a subscription made or deleted, a replay asked for)
     /// waits for before it is acknowledged, as the lists' writes do.
     wait: ReplicaWait,
-    /// One connection for short commands, made again after an error.
-    connection: Mutex<Option<Connection>>,
 }
 
 pub struct FilePush {
@@ -145,10 +144,9 @@ impl PushStore {
     /// (does not connect).
     pub fn redis(url: &str, prefix: &str, wait: ReplicaWait) -> Result<PushStore, StoreError> {
         Ok(PushStore::Redis(Box::new(RedisPush {
-            client: RedisClient::open(url)?,
+            kept: KeptConnection::new(RedisClient::open(url)?, TIMEOUT),
             prefix: prefix.to_owned(),
             wait,
-            connection: Mutex::new(None),
         })))
     }
 
@@ -489,19 +487,7 @@ impl RedisPush {
         &self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        let mut slot = self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let connection = match slot.as_mut() {
-            Some(connection) => connection,
-            None => slot.insert(self.client.connect(TIMEOUT, TIMEOUT)?),
-        };
-        let result = f(connection);
-        if result.is_err() {
-            *slot = None;
-        }
-        Ok(result?)
+        Ok(self.kept.with(f)?)
     }
 }
 

@@ -22,7 +22,6 @@
 //! - `active_enterprises` — hash: `YYYY-MM` → the month's uploaded count of active enterprises.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::Script;
@@ -35,7 +34,7 @@ use super::store::{
     parse_active, parse_feedback, parse_record, ActiveEnterprises, AppendError, Expired,
     FeedbackPage, FeedbackQuery, RegisterStore, StoreError, Stored,
 };
-use crate::redis_client::{Connection, Lock, RedisClient};
+use crate::redis_client::{Connection, KeptConnection, Lock, RedisClient};
 use crate::timestamp::Timestamp;
 
 /// The keys keep the name they were first stored under: a new default would leave every
@@ -106,10 +105,9 @@ return 1
 ";
 
 pub struct RedisStore {
-    client: RedisClient,
+    /// One connection for short commands; fresh ones for long scans.
+    kept: KeptConnection,
     prefix: String,
-    /// One connection for short commands, made again after an error.
-    connection: Mutex<Option<Connection>>,
     append: Script,
     drop: Script,
     feedback: Script,
@@ -120,9 +118,8 @@ impl RedisStore {
     /// Does not connect: the service starts whether or not Redis is up.
     pub fn open(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         Ok(RedisStore {
-            client: RedisClient::open(url)?,
+            kept: KeptConnection::new(RedisClient::open(url)?, TIMEOUT),
             prefix: prefix.to_owned(),
-            connection: Mutex::new(None),
             append: Script::new(APPEND_SCRIPT),
             drop: Script::new(DROP_SCRIPT),
             feedback: Script::new(FEEDBACK_SCRIPT),
@@ -337,7 +334,7 @@ impl RedisStore {
     }
 
     fn connect(&self) -> redis::RedisResult<Connection> {
-        self.client.connect(TIMEOUT, TIMEOUT)
+        self.kept.connect()
     }
 
     /// Runs `f` on the shared connection; an error drops it, so the next call reconnects.
@@ -345,19 +342,7 @@ impl RedisStore {
         &self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        let mut slot = self
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let connection = match slot.as_mut() {
-            Some(connection) => connection,
-            None => slot.insert(self.connect()?),
-        };
-        let result = f(connection);
-        if result.is_err() {
-            *slot = None;
-        }
-        Ok(result?)
+        Ok(self.kept.with(f)?)
     }
 
     /// Entries of a stream after `start` (exclusive unless it is `-` or a bare instant).

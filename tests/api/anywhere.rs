@@ -213,12 +213,13 @@ async fn a_register_in_the_old_default_folder_is_still_used_with_a_warning_sayin
         warning["message"].as_str().unwrap().contains(&keep),
         "{warning}"
     );
+    // The push and the watchlists keep their folders there; the register does not.
     assert!(
-        !home.path().join("state").exists(),
+        !home.path().join("state/register").exists(),
         "no second register was made"
     );
     assert!(
-        !home.path().join(".local").exists(),
+        !home.path().join(".local/state/jiangcheng/register").exists(),
         "no second register was made"
     );
 
