@@ -219,7 +219,10 @@ async fn a_register_in_the_old_default_folder_is_still_used_with_a_warning_sayin
         "no second register was made"
     );
     assert!(
-        !home.path().join(".local/state/jiangcheng/register").exists(),
+        !home
+            .path()
+            .join(".local/state/jiangcheng/register")
+            .exists(),
         "no second register was made"
     );
 
