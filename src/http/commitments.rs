@@ -110,6 +110,7 @@ struct ListView {
 }
 
 #[utoipa::path(
+    operation_id = "list_commitments",
     get,
     path = "/v1/commitments",
     tag = "commitments",

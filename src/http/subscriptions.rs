@@ -64,6 +64,7 @@ const SUBSCRIPTION_PROBLEMS: &[ProblemKind] = &[
 
 /// `POST /v1/subscriptions`: `{"url", "secret", "events"?, "lists"?, "watchlist"?}`.
 #[utoipa::path(
+    operation_id = "create_subscription",
     post,
     path = "/v1/subscriptions",
     tag = "push",
@@ -107,6 +108,7 @@ pub async fn create(
 
 /// `GET /v1/subscriptions`: the department's subscriptions.
 #[utoipa::path(
+    operation_id = "list_subscriptions",
     get,
     path = "/v1/subscriptions",
     tag = "push",
@@ -122,6 +124,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 
 /// `GET /v1/subscriptions/{id}`: one subscription with its delivery state.
 #[utoipa::path(
+    operation_id = "get_subscription",
     get,
     path = "/v1/subscriptions/{id}",
     tag = "push",
@@ -142,6 +145,7 @@ pub async fn get(
 
 /// `DELETE /v1/subscriptions/{id}`.
 #[utoipa::path(
+    operation_id = "delete_subscription",
     delete,
     path = "/v1/subscriptions/{id}",
     tag = "push",

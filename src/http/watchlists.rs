@@ -550,6 +550,7 @@ impl<'de> Visitor<'de> for IdVisitor {
 
 /// `GET /v1/watchlists/{name}`.
 #[utoipa::path(
+    operation_id = "get_watchlist",
     get,
     path = "/v1/watchlists/{name}",
     tag = "watchlists",
@@ -578,6 +579,7 @@ pub async fn get(
 
 /// `GET /v1/watchlists`.
 #[utoipa::path(
+    operation_id = "list_watchlists",
     get,
     path = "/v1/watchlists",
     tag = "watchlists",
@@ -593,6 +595,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 
 /// `DELETE /v1/watchlists/{name}`.
 #[utoipa::path(
+    operation_id = "delete_watchlist",
     delete,
     path = "/v1/watchlists/{name}",
     tag = "watchlists",
